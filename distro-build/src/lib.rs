@@ -1,0 +1,9 @@
+//! distro-build — builds TiniLinux from Debian's source packages, as a library.
+//!
+//! Module map (each module's own doc comment says what it owns):
+//! - [`tree`]: the rootfs as data (paths, owners, modes, device nodes); every output is
+//!   written from one [`tree::RootfsTree`].
+//! - [`context`]: where outputs and caches live, and the reproducibility clock.
+
+pub mod context;
+pub mod tree;

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Installs every host package the build, the tests and the benchmarks need on Debian 12.
+# Idempotent: packages already present are left alone, so a second run takes a second.
+set -euo pipefail
+
+packages=(
+  # build: kernel, BusyBox, static tinibox
+  build-essential flex bison bc libelf-dev libssl-dev cpio dpkg-dev xz-utils zstd
+  linux-source-6.1
+  # boot media
+  grub-common grub-pc-bin grub-efi-amd64-bin xorriso mtools dosfstools e2fsprogs gdisk fdisk
+  # running and testing
+  qemu-system-x86 ovmf busybox-static iproute2 iptables procps util-linux expect time
+  # reference runtimes and real clients
+  runc docker.io containerd skopeo umoci podman
+  # benchmarks
+  hyperfine
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "install-deps: missing packages; run as root: apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
+  echo "install-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# BusyBox's source comes from Debian's source package: make sure a deb-src entry exists.
+if ! grep -rqs '^Types:.*deb-src\|^deb-src ' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+  if [ "$(id -u)" -eq 0 ]; then
+    echo "install-deps: adding a deb-src entry for Debian 12 (bookworm)"
+    cat > /etc/apt/sources.list.d/tinilinux-deb-src.sources <<'SRC'
+Types: deb-src
+URIs: http://deb.debian.org/debian
+Suites: bookworm
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SRC
+    apt-get update -q
+  fi
+fi
+
+command -v cargo >/dev/null || { echo "install-deps: cargo not found; install Rust (rustup) first" >&2; exit 1; }

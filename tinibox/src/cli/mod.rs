@@ -1,0 +1,149 @@
+//! Command-line front doors: the global flags, the subcommand list and the dispatch.
+//!
+//! Handlers live beside this file, one file per family: `docker.rs` (docker-like container
+//! commands and `check`), `images.rs` (image store commands), `runtime.rs` (runc-compatible
+//! OCI runtime commands). This file must not grow command logic of its own.
+
+pub mod docker;
+pub mod images;
+pub mod runtime;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Top-level command line.
+#[derive(Debug, Parser)]
+#[command(name = "tinibox", version, about = "TiniLinux's container runtime", long_about = None)]
+pub struct Cli {
+    /// Flags accepted before (or after) any subcommand, as runc accepts them.
+    #[command(flatten)]
+    pub global: GlobalOptions,
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Log line format for `--log`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line: {"level","msg","time"} (what containerd's shim reads).
+    Json,
+}
+
+/// Global flags shared by every command (runc's set plus tinibox's image store).
+#[derive(Debug, Clone, Args)]
+pub struct GlobalOptions {
+    /// State directory for containers.
+    #[arg(long, global = true, env = "TINIBOX_ROOT", default_value = "/run/tinibox")]
+    pub root: PathBuf,
+    /// Write log lines to this file instead of stderr.
+    #[arg(long, global = true)]
+    pub log: Option<PathBuf>,
+    /// Format of log lines.
+    #[arg(long = "log-format", global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// Log debug details.
+    #[arg(long, global = true)]
+    pub debug: bool,
+    /// Accept cgroupsPath in systemd's slice:prefix:name form (mapped onto cgroupfs paths).
+    #[arg(long = "systemd-cgroup", global = true)]
+    pub systemd_cgroup: bool,
+    /// Rootless mode hint (auto, true, false), accepted for runc compatibility.
+    #[arg(long, global = true)]
+    pub rootless: Option<String>,
+    /// Image store directory.
+    #[arg(long, global = true, env = "TINIBOX_STORE", default_value = "/var/lib/tinibox")]
+    pub store: PathBuf,
+}
+
+/// Every subcommand of both front doors.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a command in a new container from a rootfs directory or an image.
+    Run(docker::RunArgs),
+    /// List containers (no ID), or the processes of one container (runc form: `ps ID`).
+    Ps(docker::PsArgs),
+    /// Stop a container: SIGTERM, then SIGKILL after a timeout.
+    Stop(docker::StopArgs),
+    /// Send a signal to a container's init process.
+    Kill(docker::KillArgs),
+    /// Remove stopped containers.
+    Rm(docker::RmArgs),
+    /// Print a detached container's output.
+    Logs(docker::LogsArgs),
+    /// Check the kernel and the running system for container features.
+    Check(docker::CheckArgs),
+    /// Load an image from an OCI layout (directory or archive) or a `docker save` archive.
+    Load(images::LoadArgs),
+    /// Create an image from a rootfs tarball, like `docker import`.
+    Import(images::ImportArgs),
+    /// List images.
+    Images(images::ImagesArgs),
+    /// Remove images.
+    Rmi(images::RmiArgs),
+    /// runc: create a container from a bundle without running its process.
+    Create(runtime::CreateArgs),
+    /// runc: run the process of a created container.
+    Start(runtime::StartArgs),
+    /// runc: print a container's OCI state as JSON.
+    State(runtime::StateArgs),
+    /// runc: delete a container and everything it holds.
+    Delete(runtime::DeleteArgs),
+    /// runc: list containers.
+    List(runtime::ListArgs),
+    /// runc: run a new process inside a container.
+    Exec(runtime::ExecArgs),
+    /// runc: freeze every process of a container.
+    Pause(runtime::PauseArgs),
+    /// runc: thaw a paused container.
+    Resume(runtime::ResumeArgs),
+    /// runc: change a running container's resource limits.
+    Update(runtime::UpdateArgs),
+    /// runc: print container events and statistics.
+    Events(runtime::EventsArgs),
+    /// runc: print the runtime-spec features this runtime supports.
+    Features(runtime::FeaturesArgs),
+    /// runc: write a default config.json.
+    Spec(runtime::SpecArgs),
+    /// runc: `run --bundle DIR ID` (create + start + wait). Reached through `run --bundle`.
+    #[command(name = "oci-run", hide = true)]
+    OciRun(runtime::OciRunArgs),
+}
+
+/// Parses the command line, runs the command, and turns its result into the exit status.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let global = cli.global;
+    let status = match cli.command {
+        Command::Run(a) => docker::run(&global, a),
+        Command::Ps(a) => docker::ps(&global, a),
+        Command::Stop(a) => docker::stop(&global, a),
+        Command::Kill(a) => docker::kill(&global, a),
+        Command::Rm(a) => docker::rm(&global, a),
+        Command::Logs(a) => docker::logs(&global, a),
+        Command::Check(a) => docker::check(&global, a),
+        Command::Load(a) => images::load(&global, a),
+        Command::Import(a) => images::import(&global, a),
+        Command::Images(a) => images::images(&global, a),
+        Command::Rmi(a) => images::rmi(&global, a),
+        Command::Create(a) => runtime::create(&global, a),
+        Command::Start(a) => runtime::start(&global, a),
+        Command::State(a) => runtime::state(&global, a),
+        Command::Delete(a) => runtime::delete(&global, a),
+        Command::List(a) => runtime::list(&global, a),
+        Command::Exec(a) => runtime::exec(&global, a),
+        Command::Pause(a) => runtime::pause(&global, a),
+        Command::Resume(a) => runtime::resume(&global, a),
+        Command::Update(a) => runtime::update(&global, a),
+        Command::Events(a) => runtime::events(&global, a),
+        Command::Features(a) => runtime::features(&global, a),
+        Command::Spec(a) => runtime::spec(&global, a),
+        Command::OciRun(a) => runtime::oci_run(&global, a),
+    };
+    ExitCode::from(status)
+}

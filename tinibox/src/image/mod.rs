@@ -1,0 +1,1 @@
+//! Placeholder; owned by the helper named in lib.rs.

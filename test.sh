@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Runs every test: installs what it needs, checks style, builds, builds the distro outputs the
+# end-to-end tests boot and load, then runs the whole test suite. CI runs exactly this.
+set -euo pipefail
+cd "$(dirname "$0")"
+./scripts/install-deps.sh
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets -- -D warnings
+cargo build --release --workspace
+./target/release/distro-build all
+cargo test --workspace --release

@@ -4,6 +4,9 @@
 //! - [`tree`]: the rootfs as data (paths, owners, modes, device nodes); every output is
 //!   written from one [`tree::RootfsTree`].
 //! - [`context`]: where outputs and caches live, and the reproducibility clock.
+//! - [`oci`]: the rootfs tarball, OCI image layouts/archives, and the image in the rootfs's
+//!   own tinibox store.
 
 pub mod context;
+pub mod oci;
 pub mod tree;

@@ -234,4 +234,41 @@ mod tests {
         let got = in_child(&f, &[probe_getpid, probe_open, probe_unshare]);
         assert_eq!(got, vec![0, 0, 13]);
     }
+
+    fn probe_clone3() -> i32 {
+        // A zeroed clone_args of size 64 (version 0): a plain fork if it were allowed.
+        let args = [0u64; 8];
+        let rc = unsafe { libc::syscall(libc::SYS_clone3, args.as_ptr(), 64usize) };
+        if rc == 0 {
+            unsafe { libc::_exit(0) };
+        }
+        if rc > 0 {
+            unsafe { libc::waitpid(rc as i32, std::ptr::null_mut(), 0) };
+        }
+        errno_of(rc)
+    }
+
+    #[test]
+    fn dockers_default_profile_compiles_and_behaves_like_under_runc() {
+        // The profile dockerd 20.10 put in a container's config.json on this host.
+        let p: oci_spec::runtime::LinuxSeccomp =
+            serde_json::from_str(include_str!("testdata/docker-default.json")).unwrap();
+        let f = compile(&p).unwrap();
+        assert!(f.instructions().len() < 4096);
+        let got = in_child(
+            &f,
+            &[
+                probe_mount,
+                probe_unshare,
+                probe_keyctl,
+                probe_clone_newns,
+                probe_clone3,
+                probe_getpid,
+                probe_fork,
+                probe_open,
+            ],
+        );
+        let (eperm, enosys) = (libc::EPERM, libc::ENOSYS);
+        assert_eq!(got, vec![eperm, eperm, eperm, eperm, enosys, 0, 0, 0]);
+    }
 }

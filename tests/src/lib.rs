@@ -2,4 +2,261 @@
 //! outputs, a BusyBox rootfs built from Debian's busybox-static, and root/QEMU guards.
 //!
 //! Each test file owns one area (engine, images, runtime clients, boot, disk) and only
-//! shares what is here. Nothing in this crate mocks the system under test.
+//! shares what is here. Nothing in this crate mocks the system under test: a missing
+//! prerequisite makes the calling test fail with a line saying what to install.
+
+use std::os::unix::fs::{symlink, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+/// The repository root (the workspace folder above `tests/`).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
+}
+
+/// The workspace's target folder (`CARGO_TARGET_DIR` if set).
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target"))
+}
+
+/// The `tinibox` binary to test: `$TINIBOX_BIN`, else the newer of target/release/tinibox and
+/// target/debug/tinibox. Panics with the build command when neither exists.
+pub fn tinibox_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("TINIBOX_BIN") {
+        return PathBuf::from(p);
+    }
+    let candidates = [
+        target_dir().join("release/tinibox"),
+        target_dir().join("debug/tinibox"),
+    ];
+    candidates
+        .iter()
+        .filter_map(|p| {
+            let m = std::fs::metadata(p).ok()?.modified().ok()?;
+            Some((m, p.clone()))
+        })
+        .max()
+        .map(|(_, p)| p)
+        .unwrap_or_else(|| {
+            panic!("tinibox is not built: run `cargo build -p tinibox` (or --release) first")
+        })
+}
+
+/// Fails the test unless it runs as root.
+pub fn require_root() {
+    assert_eq!(
+        nix::unistd::geteuid().as_raw(),
+        0,
+        "this test needs root (namespaces, cgroups, mounts): run `sudo cargo test` or as root in CI"
+    );
+}
+
+/// Fails the test unless `tool` is on PATH.
+pub fn require_tool(tool: &str) {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    assert!(
+        found,
+        "{tool} is not installed: run scripts/install-deps.sh (as root)"
+    );
+}
+
+/// Fails the test unless QEMU (x86_64 system emulator) is installed; returns its path.
+pub fn require_qemu() -> PathBuf {
+    require_tool("qemu-system-x86_64");
+    PathBuf::from("qemu-system-x86_64")
+}
+
+/// The statically linked BusyBox of Debian's `busybox-static`; fails the test when it is
+/// missing or dynamically linked.
+pub fn require_static_busybox() -> PathBuf {
+    let p = PathBuf::from("/bin/busybox");
+    let bytes = std::fs::read(&p).unwrap_or_else(|_| {
+        panic!("/bin/busybox is missing: apt-get install busybox-static (scripts/install-deps.sh)")
+    });
+    let dynamic = bytes.windows(8).any(|w| w == b"ld-linux");
+    assert!(
+        !dynamic,
+        "/bin/busybox is dynamically linked: apt-get install busybox-static (it replaces busybox)"
+    );
+    p
+}
+
+fn write(path: &Path, text: &str) {
+    std::fs::write(path, text).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+}
+
+fn build_busybox_rootfs(dest: &Path) {
+    let busybox = require_static_busybox();
+    for d in [
+        "bin",
+        "sbin",
+        "usr/bin",
+        "usr/sbin",
+        "etc",
+        "proc",
+        "sys",
+        "dev",
+        "tmp",
+        "root",
+        "home/user",
+        "var/log",
+        "run",
+    ] {
+        std::fs::create_dir_all(dest.join(d)).expect("mkdir in rootfs");
+    }
+    std::fs::set_permissions(dest.join("tmp"), std::fs::Permissions::from_mode(0o1777))
+        .expect("chmod tmp");
+    std::fs::copy(&busybox, dest.join("bin/busybox")).expect("copy busybox");
+    let list = Command::new(&busybox)
+        .arg("--list-full")
+        .output()
+        .expect("busybox --list-full");
+    for applet in String::from_utf8_lossy(&list.stdout).lines() {
+        let applet = applet.trim();
+        if applet.is_empty() || applet == "bin/busybox" {
+            continue;
+        }
+        let link = dest.join(applet);
+        if link.symlink_metadata().is_err() {
+            symlink("/bin/busybox", &link).expect("applet symlink");
+        }
+    }
+    write(
+        &dest.join("etc/passwd"),
+        "root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/home/user:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
+    );
+    write(
+        &dest.join("etc/group"),
+        "root:x:0:\ntty:x:5:\nwheel:x:10:user\nuser:x:1000:\nnogroup:x:65534:\n",
+    );
+    for f in ["etc/hostname", "etc/hosts", "etc/resolv.conf"] {
+        write(&dest.join(f), "");
+    }
+    std::os::unix::fs::chown(dest.join("home/user"), Some(1000), Some(1000)).ok();
+}
+
+/// A BusyBox root filesystem (static /bin/busybox, applet symlinks, /etc/passwd with root,
+/// `user` (1000) and `nobody`), built once under target/ and shared read-only by the tests.
+/// Tests must not write into it (use `--read-only`, volumes or tmpfs instead).
+pub fn busybox_rootfs() -> &'static Path {
+    static ROOTFS: OnceLock<PathBuf> = OnceLock::new();
+    ROOTFS.get_or_init(|| {
+        let base = target_dir().join("test-rootfs");
+        let dest = base.join("busybox");
+        let stamp = dest.join(".complete");
+        if stamp.exists() {
+            return dest;
+        }
+        std::fs::create_dir_all(&base).expect("create target/test-rootfs");
+        let tmp = base.join(format!("busybox.tmp-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&tmp);
+        build_busybox_rootfs(&tmp);
+        write(&tmp.join(".complete"), "");
+        // Another test binary may have finished first: keep whichever rename wins.
+        if std::fs::rename(&tmp, &dest).is_err() {
+            let _ = std::fs::remove_dir_all(&tmp);
+        }
+        assert!(stamp.exists(), "building the BusyBox rootfs failed");
+        dest
+    })
+}
+
+/// A private copy of the BusyBox rootfs for a test that must write into it; removed on drop.
+pub fn writable_rootfs() -> tempfile::TempDir {
+    let dir = tempfile::Builder::new()
+        .prefix("tinibox-rootfs-")
+        .tempdir()
+        .expect("tempdir");
+    let status = Command::new("cp")
+        .arg("-a")
+        .arg(format!("{}/.", busybox_rootfs().display()))
+        .arg(dir.path())
+        .status()
+        .expect("cp -a");
+    assert!(status.success(), "copying the BusyBox rootfs failed");
+    dir
+}
+
+/// Runs a command and returns its output; panics when it cannot be started.
+pub fn run(cmd: &mut Command) -> Output {
+    cmd.output()
+        .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"))
+}
+
+/// Runs a command that must succeed and returns its stdout as text.
+pub fn ok(cmd: &mut Command) -> String {
+    let out = run(cmd);
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed ({}):\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The stdout of an output as text.
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The stderr of an output as text.
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// A private tinibox state root (`--root`) for one test; on drop, every container still in
+/// it is force-removed and the folder deleted.
+pub struct StateRoot {
+    dir: tempfile::TempDir,
+}
+
+impl StateRoot {
+    /// A fresh, empty state root.
+    pub fn new() -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("tinibox-state-")
+            .tempdir()
+            .expect("tempdir for the state root");
+        StateRoot { dir }
+    }
+
+    /// Its path.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// A `tinibox --root <this root>` command.
+    pub fn tinibox(&self) -> Command {
+        let mut c = Command::new(tinibox_bin());
+        c.arg("--root").arg(self.path());
+        c
+    }
+}
+
+impl Default for StateRoot {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for StateRoot {
+    fn drop(&mut self) {
+        if let Ok(out) = self.tinibox().args(["ps", "-a", "-q"]).output() {
+            for id in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+                let _ = self.tinibox().args(["rm", "-f", id]).output();
+            }
+        }
+    }
+}

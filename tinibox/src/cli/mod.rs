@@ -39,7 +39,12 @@ pub enum LogFormat {
 #[derive(Debug, Clone, Args)]
 pub struct GlobalOptions {
     /// State directory for containers.
-    #[arg(long, global = true, env = "TINIBOX_ROOT", default_value = "/run/tinibox")]
+    #[arg(
+        long,
+        global = true,
+        env = "TINIBOX_ROOT",
+        default_value = "/run/tinibox"
+    )]
     pub root: PathBuf,
     /// Write log lines to this file instead of stderr.
     #[arg(long, global = true)]
@@ -57,7 +62,12 @@ pub struct GlobalOptions {
     #[arg(long, global = true)]
     pub rootless: Option<String>,
     /// Image store directory.
-    #[arg(long, global = true, env = "TINIBOX_STORE", default_value = "/var/lib/tinibox")]
+    #[arg(
+        long,
+        global = true,
+        env = "TINIBOX_STORE",
+        default_value = "/var/lib/tinibox"
+    )]
     pub store: PathBuf,
 }
 
@@ -65,7 +75,7 @@ pub struct GlobalOptions {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a command in a new container from a rootfs directory or an image.
-    Run(docker::RunArgs),
+    Run(Box<docker::RunArgs>),
     /// List containers (no ID), or the processes of one container (runc form: `ps ID`).
     Ps(docker::PsArgs),
     /// Stop a container: SIGTERM, then SIGKILL after a timeout.
@@ -115,12 +125,132 @@ pub enum Command {
     OciRun(runtime::OciRunArgs),
 }
 
+/// Global flags that take a value (their value is not a subcommand).
+const GLOBAL_VALUE_FLAGS: [&str; 5] = ["--root", "--log", "--log-format", "--rootless", "--store"];
+
+/// `run` flags (docker and runc forms) that take a value, so the scan for `--bundle` can step
+/// over their values.
+const RUN_VALUE_FLAGS: [&str; 34] = [
+    "--name",
+    "-e",
+    "--env",
+    "--env-file",
+    "-w",
+    "--workdir",
+    "-u",
+    "--user",
+    "-h",
+    "--hostname",
+    "-v",
+    "--volume",
+    "--tmpfs",
+    "-m",
+    "--memory",
+    "--memory-swap",
+    "--pids-limit",
+    "--cpus",
+    "-c",
+    "--cpu-shares",
+    "--cap-add",
+    "--cap-drop",
+    "--network",
+    "--net",
+    "--ulimit",
+    "--entrypoint",
+    "--console-socket",
+    "--pid-file",
+    "--preserve-fds",
+    "--root",
+    "--log",
+    "--log-format",
+    "--rootless",
+    "--store",
+];
+
+/// Docker-style commands: their usage errors exit 125 (runc-style ones exit 1).
+const DOCKER_COMMANDS: [&str; 11] = [
+    "run", "ps", "stop", "kill", "rm", "logs", "check", "load", "import", "images", "rmi",
+];
+
+/// Index of the subcommand word in `args` (skipping global flags and their values).
+fn subcommand_index(args: &[std::ffi::OsString]) -> Option<usize> {
+    let mut i = 1;
+    while i < args.len() {
+        let a = args[i].to_string_lossy();
+        if GLOBAL_VALUE_FLAGS.contains(&a.as_ref()) {
+            i += 2;
+        } else if a.starts_with('-') {
+            i += 1;
+        } else {
+            return Some(i);
+        }
+    }
+    None
+}
+
+/// The runc form `run --bundle DIR ID` goes to the hidden `oci-run` command: rewrites `run`
+/// when `-b`/`--bundle` appears among its options (before the first positional argument).
+pub fn rewrite_runc_run(mut args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    let Some(sub) = subcommand_index(&args) else {
+        return args;
+    };
+    if args[sub] != "run" {
+        return args;
+    }
+    let mut i = sub + 1;
+    while i < args.len() {
+        let a = args[i].to_string_lossy();
+        if a == "-b" || a == "--bundle" || a.starts_with("--bundle=") || a.starts_with("-b") {
+            args[sub] = "oci-run".into();
+            break;
+        }
+        if a == "--" || !a.starts_with('-') {
+            break;
+        }
+        i += if RUN_VALUE_FLAGS.contains(&a.as_ref()) {
+            2
+        } else {
+            1
+        };
+    }
+    args
+}
+
 /// Parses the command line, runs the command, and turns its result into the exit status.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let args = rewrite_runc_run(std::env::args_os().collect());
+    let sub = subcommand_index(&args).map(|i| args[i].to_string_lossy().into_owned());
+    let cli = match Cli::try_parse_from(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(
+                e.kind(),
+                ErrorKind::DisplayHelp
+                    | ErrorKind::DisplayVersion
+                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            ) {
+                let _ = e.print();
+                return ExitCode::SUCCESS;
+            }
+            let text = e.to_string();
+            let first = text
+                .lines()
+                .next()
+                .unwrap_or("invalid command line")
+                .trim_start_matches("error: ");
+            let help = match &sub {
+                Some(s) => format!("tinibox {s} --help"),
+                None => "tinibox --help".to_string(),
+            };
+            eprintln!("tinibox: {first} — see `{help}`");
+            let docker = sub.as_deref().is_none_or(|s| DOCKER_COMMANDS.contains(&s));
+            return ExitCode::from(if docker { 125 } else { 1 });
+        }
+    };
     let global = cli.global;
     let status = match cli.command {
-        Command::Run(a) => docker::run(&global, a),
+        Command::Run(a) => docker::run(&global, *a),
         Command::Ps(a) => docker::ps(&global, a),
         Command::Stop(a) => docker::stop(&global, a),
         Command::Kill(a) => docker::kill(&global, a),
@@ -146,4 +276,42 @@ pub fn main() -> ExitCode {
         Command::OciRun(a) => runtime::oci_run(&global, a),
     };
     ExitCode::from(status)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(s: &str) -> Vec<std::ffi::OsString> {
+        s.split_whitespace().map(Into::into).collect()
+    }
+
+    #[test]
+    fn runc_run_is_rewritten() {
+        let r = |s: &str| rewrite_runc_run(words(s));
+        assert_eq!(r("tinibox run --bundle /b c1")[1], "oci-run");
+        assert_eq!(r("tinibox --root /r run -b /b c1")[3], "oci-run");
+        assert_eq!(r("tinibox run --pid-file p --bundle=/b c1")[1], "oci-run");
+        assert_eq!(r("tinibox run -d --bundle /b c1")[1], "oci-run");
+        assert_eq!(r("tinibox run --rm /rootfs ls -b")[1], "run");
+        assert_eq!(r("tinibox run -v /a:/b /rootfs --bundle")[1], "run");
+        assert_eq!(r("tinibox ps -b")[1], "ps");
+    }
+
+    #[test]
+    fn run_parses_docker_flags() {
+        let cli = Cli::try_parse_from(words(
+            "tinibox run --rm -it -h box -e A=1 -v /a:/b:ro -m 32m --pids-limit 10 /rootfs sh -c x",
+        ))
+        .unwrap();
+        match cli.command {
+            Command::Run(a) => {
+                assert!(a.flags.rm && a.flags.interactive && a.flags.tty);
+                assert_eq!(a.flags.hostname.as_deref(), Some("box"));
+                assert_eq!(a.image, "/rootfs");
+                assert_eq!(a.command, vec!["sh", "-c", "x"]);
+            }
+            other => panic!("parsed as {other:?}"),
+        }
+    }
 }

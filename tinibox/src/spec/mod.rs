@@ -1,1 +1,62 @@
-//! Placeholder; owned by the helper named in lib.rs.
+//! Docker-like flags and image configs → an OCI runtime spec (oci-spec crate).
+//!
+//! - [`defaults`]: the runc/Docker-compatible default spec ([`default_spec`]), also used by
+//!   the runc-style `tinibox spec` command.
+//! - [`flags`]: the `run` flags as parsed by clap ([`RunFlags`]).
+//! - [`values`]: parsers for flag values (sizes, CPUs, ulimits, volumes, env files).
+//! - [`user`]: `-u NAME[:GROUP]` resolved through the rootfs's /etc/passwd and /etc/group.
+//! - [`build`]: flags + image defaults → a complete [`Spec`] ([`build_spec`]).
+//! - [`etc_files`]: the /etc/hostname, /etc/hosts and /etc/resolv.conf given to a container.
+//!
+//! This module builds data only (plus the three small /etc files); it must not create
+//! containers, cgroups or mounts.
+
+pub mod build;
+pub mod defaults;
+pub mod etc_files;
+pub mod flags;
+pub mod user;
+pub mod values;
+
+pub use build::{build_spec, ImageDefaults, SpecContext};
+pub use defaults::default_spec;
+pub use flags::RunFlags;
+
+use oci_spec::runtime::{LinuxSeccomp, Spec};
+
+/// Why a spec could not be built: a bad flag value (named, with the fix) or an oci-spec error.
+#[derive(Debug, thiserror::Error)]
+pub enum SpecError {
+    /// A flag had a value tinibox cannot use; the message names the flag and the fix.
+    #[error("{0}")]
+    Invalid(String),
+    /// oci-spec refused a value while building the spec.
+    #[error("building the runtime spec: {0}")]
+    Oci(#[from] oci_spec::OciSpecError),
+    /// A file next to the container (hostname, hosts, resolv.conf) could not be written.
+    #[error("writing {path}: {source} — check that the state directory is writable")]
+    Io {
+        /// The file being written.
+        path: std::path::PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+}
+
+impl SpecError {
+    /// A flag error: `--flag: what is wrong — what to do`.
+    pub fn flag(flag: &str, what: impl std::fmt::Display, fix: impl std::fmt::Display) -> Self {
+        SpecError::Invalid(format!("{flag}: {what} — {fix}"))
+    }
+}
+
+/// The default seccomp profile (from [`crate::seccomp`]).
+pub fn default_seccomp() -> Option<LinuxSeccomp> {
+    Some(crate::seccomp::default_profile())
+}
+
+/// Serialises a spec as the `config.json` of a bundle.
+pub fn to_json(spec: &Spec) -> Result<String, SpecError> {
+    serde_json::to_string_pretty(spec)
+        .map_err(|e| SpecError::Invalid(format!("serialising config.json: {e}")))
+}

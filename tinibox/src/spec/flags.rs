@@ -1,0 +1,93 @@
+//! The `run` flags as the user types them (clap), before any validation.
+//!
+//! Owns the flag names, short forms and help texts only; parsing of values lives in
+//! [`super::values`] and their effect on the spec in [`super::build`].
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+/// Docker-compatible flags of `tinibox run`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct RunFlags {
+    /// Remove the container when it exits.
+    #[arg(long)]
+    pub rm: bool,
+    /// Give the container a name (usable wherever an id is).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Run in the background and print the container id.
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+    /// Keep stdin open (attached to the container's stdin).
+    #[arg(short = 'i', long)]
+    pub interactive: bool,
+    /// Allocate a pseudo-terminal.
+    #[arg(short = 't', long)]
+    pub tty: bool,
+    /// Set an environment variable (KEY=VALUE, or KEY to copy it from tinibox's environment).
+    #[arg(short = 'e', long = "env", value_name = "KEY[=VALUE]")]
+    pub env: Vec<String>,
+    /// Read environment variables from a file (KEY=VALUE lines, # comments).
+    #[arg(long = "env-file", value_name = "FILE")]
+    pub env_file: Vec<PathBuf>,
+    /// Working directory inside the container (absolute).
+    #[arg(short = 'w', long = "workdir", value_name = "DIR")]
+    pub workdir: Option<String>,
+    /// User to run as: UID[:GID] or NAME[:GROUP] (names from the rootfs's /etc/passwd, /etc/group).
+    #[arg(short = 'u', long = "user", value_name = "USER[:GROUP]")]
+    pub user: Option<String>,
+    /// Container hostname.
+    #[arg(short = 'h', long = "hostname")]
+    pub hostname: Option<String>,
+    /// Bind mount a host path: SRC:DST[:ro|rw].
+    #[arg(short = 'v', long = "volume", value_name = "SRC:DST[:ro]")]
+    pub volume: Vec<String>,
+    /// Mount a tmpfs: DST[:OPTIONS].
+    #[arg(long = "tmpfs", value_name = "DST[:OPTIONS]")]
+    pub tmpfs: Vec<String>,
+    /// Mount the container's root filesystem read-only.
+    #[arg(long = "read-only")]
+    pub read_only: bool,
+    /// Memory limit (e.g. 512m, 1g).
+    #[arg(short = 'm', long = "memory", value_name = "BYTES")]
+    pub memory: Option<String>,
+    /// Memory plus swap limit (-1 for unlimited swap).
+    #[arg(long = "memory-swap", value_name = "BYTES")]
+    pub memory_swap: Option<String>,
+    /// Maximum number of processes (-1 for unlimited).
+    #[arg(long = "pids-limit", value_name = "N", allow_hyphen_values = true)]
+    pub pids_limit: Option<i64>,
+    /// Number of CPUs (e.g. 0.5, 1.5).
+    #[arg(long = "cpus", value_name = "N")]
+    pub cpus: Option<String>,
+    /// Relative CPU weight (default 1024).
+    #[arg(short = 'c', long = "cpu-shares", value_name = "N")]
+    pub cpu_shares: Option<u64>,
+    /// Add a capability (e.g. NET_ADMIN, or ALL).
+    #[arg(long = "cap-add", value_name = "CAP")]
+    pub cap_add: Vec<String>,
+    /// Drop a capability (e.g. CHOWN, or ALL).
+    #[arg(long = "cap-drop", value_name = "CAP")]
+    pub cap_drop: Vec<String>,
+    /// Give the container every capability and device, no seccomp filter, no masked paths.
+    #[arg(long)]
+    pub privileged: bool,
+    /// Network: `none` (own namespace with only lo) or `host` (the host's network).
+    #[arg(
+        long = "network",
+        alias = "net",
+        value_name = "none|host",
+        default_value = "none"
+    )]
+    pub network: String,
+    /// Run a tiny init as PID 1 that forwards signals and reaps zombies.
+    #[arg(long)]
+    pub init: bool,
+    /// Set a resource limit: NAME=SOFT[:HARD] (e.g. nofile=1024:2048).
+    #[arg(long = "ulimit", value_name = "NAME=SOFT[:HARD]")]
+    pub ulimit: Vec<String>,
+    /// Override the image's entrypoint.
+    #[arg(long = "entrypoint", value_name = "CMD")]
+    pub entrypoint: Option<String>,
+}

@@ -1,0 +1,378 @@
+//! Parsers for `run` flag values: byte sizes, CPU counts, ulimits, volumes, tmpfs mounts,
+//! environment entries and env files, capability names, container names.
+//!
+//! Pure functions: every error names the flag and the fix. Must not build spec parts.
+
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::{Capability, PosixRlimitType};
+
+use super::SpecError;
+
+/// Parses a byte size like Docker: `1024`, `512k`, `64m`, `1.5g` (suffix b/k/m/g/t, optional `b`).
+pub fn parse_size(flag: &str, value: &str) -> Result<i64, SpecError> {
+    let bad = || {
+        SpecError::flag(
+            flag,
+            format!("invalid size {value:?}"),
+            "use a number with an optional unit b, k, m, g (e.g. 64m)",
+        )
+    };
+    let v = value.trim().to_ascii_lowercase();
+    let v = v.strip_suffix('b').filter(|s| !s.is_empty()).unwrap_or(&v);
+    let (num, mult) = match v.chars().last() {
+        Some('k') => (&v[..v.len() - 1], 1u64 << 10),
+        Some('m') => (&v[..v.len() - 1], 1 << 20),
+        Some('g') => (&v[..v.len() - 1], 1 << 30),
+        Some('t') => (&v[..v.len() - 1], 1 << 40),
+        Some(_) => (v, 1),
+        None => return Err(bad()),
+    };
+    let n: f64 = num.parse().map_err(|_| bad())?;
+    if !n.is_finite() || n <= 0.0 {
+        return Err(bad());
+    }
+    let bytes = n * mult as f64;
+    if bytes > i64::MAX as f64 {
+        return Err(bad());
+    }
+    Ok(bytes as i64)
+}
+
+/// Parses `--cpus N` into a CFS (quota, period) pair with a 100 ms period.
+pub fn parse_cpus(value: &str) -> Result<(i64, u64), SpecError> {
+    let bad = || {
+        SpecError::flag(
+            "--cpus",
+            format!("invalid CPU count {value:?}"),
+            "use a positive number such as 0.5 or 2",
+        )
+    };
+    let n: f64 = value.trim().parse().map_err(|_| bad())?;
+    if !n.is_finite() || n <= 0.0 {
+        return Err(bad());
+    }
+    let cpus = std::thread::available_parallelism()
+        .map(|c| c.get())
+        .unwrap_or(1);
+    if n > cpus as f64 {
+        return Err(SpecError::flag(
+            "--cpus",
+            format!("{n} CPUs requested but only {cpus} available"),
+            format!("use a value up to {cpus}"),
+        ));
+    }
+    let period = 100_000u64;
+    let quota = (n * period as f64).round() as i64;
+    Ok((quota.max(1000), period))
+}
+
+/// Parses `--ulimit NAME=SOFT[:HARD]` (names as Docker: nofile, nproc, core, …).
+pub fn parse_ulimit(value: &str) -> Result<(PosixRlimitType, u64, u64), SpecError> {
+    let usage = "use NAME=SOFT[:HARD], e.g. nofile=1024:2048";
+    let (name, limits) = value
+        .split_once('=')
+        .ok_or_else(|| SpecError::flag("--ulimit", format!("invalid value {value:?}"), usage))?;
+    let typ = match name.trim().to_ascii_lowercase().as_str() {
+        "core" => PosixRlimitType::RlimitCore,
+        "cpu" => PosixRlimitType::RlimitCpu,
+        "data" => PosixRlimitType::RlimitData,
+        "fsize" => PosixRlimitType::RlimitFsize,
+        "locks" => PosixRlimitType::RlimitLocks,
+        "memlock" => PosixRlimitType::RlimitMemlock,
+        "msgqueue" => PosixRlimitType::RlimitMsgqueue,
+        "nice" => PosixRlimitType::RlimitNice,
+        "nofile" => PosixRlimitType::RlimitNofile,
+        "nproc" => PosixRlimitType::RlimitNproc,
+        "rss" => PosixRlimitType::RlimitRss,
+        "rtprio" => PosixRlimitType::RlimitRtprio,
+        "rttime" => PosixRlimitType::RlimitRttime,
+        "sigpending" => PosixRlimitType::RlimitSigpending,
+        "stack" => PosixRlimitType::RlimitStack,
+        "as" => PosixRlimitType::RlimitAs,
+        other => {
+            return Err(SpecError::flag(
+                "--ulimit",
+                format!("unknown limit {other:?}"),
+                "use one of core, cpu, data, fsize, locks, memlock, msgqueue, nice, nofile, nproc, rss, rtprio, rttime, sigpending, stack, as",
+            ))
+        }
+    };
+    let num = |s: &str| -> Result<u64, SpecError> {
+        if s == "-1" || s == "unlimited" {
+            return Ok(u64::MAX);
+        }
+        s.trim()
+            .parse::<u64>()
+            .map_err(|_| SpecError::flag("--ulimit", format!("invalid number {s:?}"), usage))
+    };
+    let (soft, hard) = match limits.split_once(':') {
+        Some((s, h)) => (num(s)?, num(h)?),
+        None => {
+            let n = num(limits)?;
+            (n, n)
+        }
+    };
+    if soft > hard {
+        return Err(SpecError::flag(
+            "--ulimit",
+            format!("soft limit {soft} is above hard limit {hard}"),
+            "make SOFT at most HARD",
+        ));
+    }
+    Ok((typ, soft, hard))
+}
+
+/// A parsed `-v SRC:DST[:ro|rw]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Volume {
+    /// Host path (absolute, existing).
+    pub source: PathBuf,
+    /// Path inside the container (absolute).
+    pub destination: String,
+    /// Mounted read-only.
+    pub readonly: bool,
+}
+
+/// Parses `-v SRC:DST[:ro|rw]`; the source must exist on the host.
+pub fn parse_volume(value: &str) -> Result<Volume, SpecError> {
+    let usage = "use -v /host/path:/container/path[:ro]";
+    let parts: Vec<&str> = value.split(':').collect();
+    let (src, dst, mode) = match parts.as_slice() {
+        [s, d] => (*s, *d, None),
+        [s, d, m] => (*s, *d, Some(*m)),
+        _ => {
+            return Err(SpecError::flag(
+                "--volume",
+                format!("invalid volume {value:?}"),
+                usage,
+            ))
+        }
+    };
+    let readonly = match mode {
+        None | Some("rw") => false,
+        Some("ro") => true,
+        Some(m) => {
+            return Err(SpecError::flag(
+                "--volume",
+                format!("unknown mode {m:?} in {value:?}"),
+                "use ro or rw",
+            ))
+        }
+    };
+    if !src.starts_with('/') {
+        return Err(SpecError::flag(
+            "--volume",
+            format!("source {src:?} is not an absolute path (named volumes are not supported)"),
+            usage,
+        ));
+    }
+    if !dst.starts_with('/') || dst == "/" {
+        return Err(SpecError::flag(
+            "--volume",
+            format!("destination {dst:?} must be an absolute path other than /"),
+            usage,
+        ));
+    }
+    if !Path::new(src).exists() {
+        return Err(SpecError::flag(
+            "--volume",
+            format!("source {src} does not exist"),
+            "create it first or fix the path",
+        ));
+    }
+    Ok(Volume {
+        source: PathBuf::from(src),
+        destination: dst.to_string(),
+        readonly,
+    })
+}
+
+/// Parses `--tmpfs DST[:OPT,OPT…]` into the destination and mount options.
+pub fn parse_tmpfs(value: &str) -> Result<(String, Vec<String>), SpecError> {
+    let (dst, opts) = match value.split_once(':') {
+        Some((d, o)) => (d, o),
+        None => (value, ""),
+    };
+    if !dst.starts_with('/') || dst == "/" {
+        return Err(SpecError::flag(
+            "--tmpfs",
+            format!("destination {dst:?} must be an absolute path other than /"),
+            "use --tmpfs /path[:size=64m,mode=1777]",
+        ));
+    }
+    let mut options: Vec<String> = vec!["nosuid".into(), "nodev".into(), "noexec".into()];
+    for o in opts.split(',').filter(|o| !o.is_empty()) {
+        match o {
+            "exec" => options.retain(|x| x != "noexec"),
+            "dev" => options.retain(|x| x != "nodev"),
+            "suid" => options.retain(|x| x != "nosuid"),
+            _ => options.push(o.to_string()),
+        }
+    }
+    Ok((dst.to_string(), options))
+}
+
+/// Turns `-e KEY=VALUE` / `-e KEY` into `KEY=VALUE` (a bare KEY copies tinibox's own value;
+/// unset → dropped, as Docker does).
+pub fn env_entry(flag: &str, value: &str) -> Result<Option<String>, SpecError> {
+    let key = value.split('=').next().unwrap_or("");
+    if key.is_empty() || key.contains(char::is_whitespace) {
+        return Err(SpecError::flag(
+            flag,
+            format!("invalid variable {value:?}"),
+            "use KEY=VALUE with a non-empty KEY without spaces",
+        ));
+    }
+    if value.contains('=') {
+        Ok(Some(value.to_string()))
+    } else {
+        Ok(std::env::var(key).ok().map(|v| format!("{key}={v}")))
+    }
+}
+
+/// Reads an `--env-file`: one KEY=VALUE (or KEY) per line, `#` comments and blank lines ignored.
+pub fn read_env_file(path: &Path) -> Result<Vec<String>, SpecError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        SpecError::flag(
+            "--env-file",
+            format!("cannot read {}: {e}", path.display()),
+            "check the path",
+        )
+    })?;
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let line = line.trim_start();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        if let Some(e) = env_entry("--env-file", line)? {
+            out.push(e);
+        }
+    }
+    Ok(out)
+}
+
+/// Parses a capability name (`NET_ADMIN`, `cap_net_admin`); `None` for `ALL`.
+pub fn parse_capability(flag: &str, value: &str) -> Result<Option<Capability>, SpecError> {
+    let up = value.trim().to_ascii_uppercase();
+    if up == "ALL" {
+        return Ok(None);
+    }
+    let name = up.strip_prefix("CAP_").unwrap_or(&up);
+    name.parse::<Capability>().map(Some).map_err(|_| {
+        SpecError::flag(
+            flag,
+            format!("unknown capability {value:?}"),
+            "use a name from capabilities(7) such as NET_ADMIN, or ALL",
+        )
+    })
+}
+
+/// Checks a `--name`: `[a-zA-Z0-9][a-zA-Z0-9_.-]*`, not 64 hex digits (that is an id).
+pub fn validate_name(name: &str) -> Result<(), SpecError> {
+    let mut chars = name.chars();
+    let ok = matches!(chars.next(), Some(c) if c.is_ascii_alphanumeric())
+        && chars.all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+        && name.len() <= 128;
+    if !ok {
+        return Err(SpecError::flag(
+            "--name",
+            format!("invalid name {name:?}"),
+            "use letters, digits, _ . - (starting with a letter or digit)",
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("-m", "32m").unwrap(), 32 << 20);
+        assert_eq!(parse_size("-m", "1g").unwrap(), 1 << 30);
+        assert_eq!(parse_size("-m", "1.5K").unwrap(), 1536);
+        assert_eq!(parse_size("-m", "4096").unwrap(), 4096);
+        assert_eq!(parse_size("-m", "10mb").unwrap(), 10 << 20);
+        let e = parse_size("--memory", "lots").unwrap_err().to_string();
+        assert!(e.starts_with("--memory: invalid size"), "{e}");
+        assert!(parse_size("-m", "-5m").is_err());
+        assert!(parse_size("-m", "").is_err());
+    }
+
+    #[test]
+    fn cpus() {
+        assert_eq!(parse_cpus("0.5").unwrap(), (50_000, 100_000));
+        assert!(parse_cpus("0").is_err());
+        assert!(parse_cpus("abc").is_err());
+        assert!(parse_cpus("100000").is_err());
+    }
+
+    #[test]
+    fn ulimits() {
+        assert_eq!(
+            parse_ulimit("nofile=1024:2048").unwrap(),
+            (PosixRlimitType::RlimitNofile, 1024, 2048)
+        );
+        assert_eq!(
+            parse_ulimit("nproc=50").unwrap(),
+            (PosixRlimitType::RlimitNproc, 50, 50)
+        );
+        assert!(parse_ulimit("bogus=1").is_err());
+        assert!(parse_ulimit("nofile=10:5").is_err());
+        assert!(parse_ulimit("nofile").is_err());
+    }
+
+    #[test]
+    fn volumes() {
+        let v = parse_volume("/tmp:/data:ro").unwrap();
+        assert_eq!(v.destination, "/data");
+        assert!(v.readonly);
+        assert!(!parse_volume("/tmp:/data").unwrap().readonly);
+        let e = parse_volume("/no/such/dir/xyz:/data")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("does not exist"), "{e}");
+        assert!(parse_volume("rel:/data").is_err());
+        assert!(parse_volume("/tmp:rel").is_err());
+        assert!(parse_volume("/tmp:/data:rx").is_err());
+    }
+
+    #[test]
+    fn tmpfs_and_caps_and_names() {
+        let (d, o) = parse_tmpfs("/scratch:size=1m,exec").unwrap();
+        assert_eq!(d, "/scratch");
+        assert!(o.contains(&"size=1m".to_string()) && !o.contains(&"noexec".to_string()));
+        assert!(parse_tmpfs("scratch").is_err());
+        assert_eq!(
+            parse_capability("--cap-add", "net_admin").unwrap(),
+            Some(Capability::NetAdmin)
+        );
+        assert_eq!(
+            parse_capability("--cap-add", "CAP_SYS_ADMIN").unwrap(),
+            Some(Capability::SysAdmin)
+        );
+        assert_eq!(parse_capability("--cap-drop", "all").unwrap(), None);
+        assert!(parse_capability("--cap-add", "FLY").is_err());
+        assert!(validate_name("web-1.a_b").is_ok());
+        assert!(validate_name("-bad").is_err());
+        assert!(validate_name("has space").is_err());
+    }
+
+    #[test]
+    fn env() {
+        assert_eq!(env_entry("-e", "A=1").unwrap(), Some("A=1".into()));
+        assert_eq!(env_entry("-e", "A=").unwrap(), Some("A=".into()));
+        assert!(env_entry("-e", "=x").is_err());
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("env");
+        std::fs::write(&f, "# comment\n\nFOO=bar baz\nEMPTY=\n").unwrap();
+        assert_eq!(
+            read_env_file(&f).unwrap(),
+            vec!["FOO=bar baz".to_string(), "EMPTY=".to_string()]
+        );
+        assert!(read_env_file(&dir.path().join("missing")).is_err());
+    }
+}

@@ -10,7 +10,7 @@ packages=(
   # boot media
   grub-common grub-pc-bin grub-efi-amd64-bin xorriso mtools dosfstools e2fsprogs gdisk fdisk
   # running and testing
-  qemu-system-x86 ovmf busybox-static iproute2 iptables procps util-linux expect time
+  qemu-system-x86 qemu-utils ovmf busybox-static iproute2 iptables procps util-linux expect time
   # reference runtimes and real clients
   runc docker.io containerd skopeo umoci podman
   # benchmarks

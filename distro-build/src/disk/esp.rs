@@ -1,0 +1,64 @@
+//! The EFI system partition image: FAT32 made by `mkfs.vfat` on an image file and filled
+//! with mtools (`mmd`, `mcopy`), so no mount and no root are needed. It holds
+//! \EFI\BOOT\BOOTX64.EFI (GRUB, which finds its grub.cfg on the root partition by itself)
+//! and a short \EFI\BOOT\grub.cfg that says so, for people who look.
+//!
+//! It owns only the image file it is asked to write.
+
+use std::path::Path;
+use std::process::Command;
+
+use super::{tools, DiskError};
+
+/// Makes `image` (`size_bytes` long) a FAT32 ESP with volume id `volume_id` holding
+/// `efi_app` as \EFI\BOOT\BOOTX64.EFI.
+pub fn write_image(
+    image: &Path,
+    size_bytes: u64,
+    volume_id: &str,
+    efi_app: &Path,
+    scratch: &Path,
+) -> Result<(), DiskError> {
+    let file = std::fs::File::create(image)
+        .map_err(|e| DiskError::io(format!("creating {}", image.display()), e))?;
+    file.set_len(size_bytes)
+        .map_err(|e| DiskError::io(format!("sizing {}", image.display()), e))?;
+    drop(file);
+    tools::run(
+        Command::new("mkfs.vfat")
+            .args([
+                "-F", "32", "-S", "512", "-s", "1", "-n", "TINI-ESP", "-i", volume_id,
+            ])
+            .arg(image),
+    )?;
+    let note = scratch.join("grub.cfg");
+    std::fs::write(
+        &note,
+        "# TiniLinux: GRUB (BOOTX64.EFI) reads its real grub.cfg from /boot/grub on partition 3.\n\
+         configfile (,gpt3)/boot/grub/grub.cfg\n",
+    )
+    .map_err(|e| DiskError::io("writing the ESP note", e))?;
+    let target = format!("{}", image.display());
+    for dir in ["::/EFI", "::/EFI/BOOT"] {
+        tools::run(
+            Command::new("mmd")
+                .env("MTOOLS_SKIP_CHECK", "1")
+                .args(["-i", &target, dir]),
+        )?;
+    }
+    tools::run(
+        Command::new("mcopy")
+            .env("MTOOLS_SKIP_CHECK", "1")
+            .args(["-i", &target])
+            .arg(efi_app)
+            .arg("::/EFI/BOOT/BOOTX64.EFI"),
+    )?;
+    tools::run(
+        Command::new("mcopy")
+            .env("MTOOLS_SKIP_CHECK", "1")
+            .args(["-i", &target])
+            .arg(&note)
+            .arg("::/EFI/BOOT/grub.cfg"),
+    )?;
+    Ok(())
+}

@@ -1,0 +1,228 @@
+//! GRUB for a TiniLinux disk, made without grub-install (which wants root and a real block
+//! device): `grub-mkimage` builds the BIOS core image and the UEFI application with every
+//! module they need built in, and this module patches the BIOS images the way
+//! `grub-bios-setup` does when it embeds core.img in a GPT BIOS boot partition:
+//!
+//! - boot.img (the MBR code, 440 bytes): the sector where core.img starts (offset 0x5c, u64
+//!   LE), the boot drive 0xff ("use the drive the BIOS passed in DL", offset 0x64) and two NOPs
+//!   over the floppy drive check (offset 0x66) for BIOSes that pass a wrong drive number.
+//! - core.img's first sector (diskboot): its block list (the last 12 bytes of the sector:
+//!   start u64, length u16, segment u16) points at the rest of core.img, which follows it
+//!   contiguously in the BIOS boot partition, loaded at segment 0x820.
+//!
+//! Both images use the prefix `(,gpt3)/boot/grub`: GRUB fills in the disk it was started
+//! from, so neither image names a UUID and the installer can write the same images to any
+//! disk with the TiniLinux layout. grub.cfg then lives on the ext4 root.
+//!
+//! It owns only the image files it is asked to write.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use super::{tools, DiskError};
+
+/// GRUB's prefix in both images: partition 3 of the boot disk.
+pub const PREFIX: &str = "(,gpt3)/boot/grub";
+/// Where Debian's grub-pc-bin keeps the BIOS modules and boot.img.
+pub const I386_PC_DIR: &str = "/usr/lib/grub/i386-pc";
+/// Where Debian's grub-efi-amd64-bin keeps the UEFI modules.
+pub const X86_64_EFI_DIR: &str = "/usr/lib/grub/x86_64-efi";
+
+/// Modules both images carry (the rest is resolved by grub-mkimage from moddep.lst).
+const COMMON_MODULES: &[&str] = &[
+    "part_gpt",
+    "part_msdos",
+    "ext2",
+    "normal",
+    "linux",
+    "configfile",
+    "echo",
+    "test",
+    "search",
+    "search_fs_uuid",
+    "search_label",
+    "serial",
+    "terminal",
+    "gzio",
+    "xzio",
+    "minicmd",
+    "sleep",
+    "ls",
+    "cat",
+    "halt",
+    "reboot",
+];
+/// BIOS-only modules.
+const BIOS_MODULES: &[&str] = &["biosdisk"];
+/// UEFI-only modules.
+const EFI_MODULES: &[&str] = &["fat", "efi_gop", "efi_uga", "all_video"];
+
+const KERNEL_SECTOR_OFFSET: usize = 0x5c;
+const BOOT_DRIVE_OFFSET: usize = 0x64;
+const DRIVE_CHECK_OFFSET: usize = 0x66;
+const BPB_START: usize = 0x03;
+const BPB_END: usize = 0x5a;
+/// Bytes of MBR boot code (the disk signature and partition table follow).
+pub const MBR_CODE_BYTES: usize = 440;
+/// Segment the rest of core.img is loaded at (GRUB_BOOT_I386_PC_KERNEL_SEG + 0x20).
+const CORE_SEGMENT: u16 = 0x820;
+
+/// Builds the BIOS core image (`i386-pc`) at `out`.
+pub fn make_bios_core(out: &Path) -> Result<(), DiskError> {
+    mkimage("i386-pc", I386_PC_DIR, BIOS_MODULES, out)
+}
+
+/// Builds the UEFI application (`x86_64-efi`, to become \EFI\BOOT\BOOTX64.EFI) at `out`.
+pub fn make_efi_app(out: &Path) -> Result<(), DiskError> {
+    mkimage("x86_64-efi", X86_64_EFI_DIR, EFI_MODULES, out)
+}
+
+fn mkimage(format: &str, dir: &str, extra: &[&str], out: &Path) -> Result<(), DiskError> {
+    if !Path::new(dir).join("moddep.lst").exists() {
+        return Err(DiskError::MissingTool {
+            tool: format!("GRUB {format} modules ({dir})"),
+            package: if format == "i386-pc" {
+                "grub-pc-bin"
+            } else {
+                "grub-efi-amd64-bin"
+            },
+        });
+    }
+    tools::run(
+        Command::new("grub-mkimage")
+            .args(["-O", format, "-d", dir, "-p", PREFIX, "-o"])
+            .arg(out)
+            .args(COMMON_MODULES)
+            .args(extra),
+    )?;
+    Ok(())
+}
+
+/// The path of GRUB's MBR boot code image.
+pub fn boot_img_path() -> PathBuf {
+    Path::new(I386_PC_DIR).join("boot.img")
+}
+
+/// Returns the 440 bytes of MBR boot code: GRUB's boot.img patched to load core.img from
+/// `core_sector`, keeping the BIOS parameter block area of `current_mbr` (zeros on a GPT
+/// protective MBR).
+pub fn patch_boot_img(
+    boot_img: &[u8],
+    current_mbr: &[u8],
+    core_sector: u64,
+) -> Result<Vec<u8>, DiskError> {
+    if boot_img.len() != 512 || current_mbr.len() < 512 {
+        return Err(DiskError::Invalid(format!(
+            "GRUB boot.img must be 512 bytes (got {}); reinstall grub-pc-bin",
+            boot_img.len()
+        )));
+    }
+    let mut code = boot_img[..MBR_CODE_BYTES].to_vec();
+    code[BPB_START..BPB_END].copy_from_slice(&current_mbr[BPB_START..BPB_END]);
+    code[KERNEL_SECTOR_OFFSET..KERNEL_SECTOR_OFFSET + 8]
+        .copy_from_slice(&core_sector.to_le_bytes());
+    code[BOOT_DRIVE_OFFSET] = 0xff;
+    code[DRIVE_CHECK_OFFSET] = 0x90;
+    code[DRIVE_CHECK_OFFSET + 1] = 0x90;
+    Ok(code)
+}
+
+/// Patches core.img (in place) for embedding at `core_sector`: its first block list entry
+/// covers every following sector, and the older entries are cleared. Returns the number of
+/// sectors core.img takes.
+pub fn patch_core_img(core: &mut Vec<u8>, core_sector: u64) -> Result<u64, DiskError> {
+    if core.len() < 1024 {
+        return Err(DiskError::Invalid(format!(
+            "GRUB core.img is only {} bytes; grub-mkimage failed",
+            core.len()
+        )));
+    }
+    let sectors = core.len().div_ceil(512);
+    core.resize(sectors * 512, 0);
+    if sectors - 1 > u16::MAX as usize {
+        return Err(DiskError::Invalid("GRUB core.img is too large".into()));
+    }
+    // Clear the block list (entries grow downwards from the end of the first sector and end
+    // at an entry whose length is 0).
+    let mut entry = 512 - 12;
+    loop {
+        let len = u16::from_le_bytes([core[entry + 8], core[entry + 9]]);
+        core[entry..entry + 12].fill(0);
+        if len == 0 || entry < 12 {
+            break;
+        }
+        entry -= 12;
+    }
+    let first = 512 - 12;
+    core[first..first + 8].copy_from_slice(&(core_sector + 1).to_le_bytes());
+    core[first + 8..first + 10].copy_from_slice(&((sectors - 1) as u16).to_le_bytes());
+    core[first + 10..first + 12].copy_from_slice(&CORE_SEGMENT.to_le_bytes());
+    Ok(sectors as u64)
+}
+
+/// The grub.cfg on the root partition: serial and screen consoles, one entry booting
+/// /boot/vmlinuz with the early-boot initramfs and `root=UUID=<root_uuid>`.
+pub fn grub_cfg(root_uuid: &str, timeout_s: u32) -> String {
+    format!(
+        "# TiniLinux on a hard drive — written by distro-build disk / tinilinux-install.\n\
+         # GRUB found this file at (,gpt3)/boot/grub: partition 3 of the disk it booted from.\n\
+         serial --unit=0 --speed=115200\n\
+         terminal_input serial console\n\
+         terminal_output serial console\n\
+         set timeout={timeout_s}\n\
+         set default=0\n\
+         if [ \"$grub_platform\" = \"efi\" ]; then insmod all_video; fi\n\
+         menuentry \"TiniLinux\" {{\n\
+         \tlinux /boot/vmlinuz root=UUID={root_uuid} console=tty0 console=ttyS0,115200\n\
+         \tinitrd /boot/initrd.img\n\
+         }}\n"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn boot_img_patch_sets_core_sector_drive_and_nops() {
+        let boot: Vec<u8> = (0..512).map(|i| (i % 251) as u8).collect();
+        let mut mbr = vec![0u8; 512];
+        mbr[0x10] = 0xaa;
+        let code = patch_boot_img(&boot, &mbr, 2048).unwrap();
+        assert_eq!(code.len(), 440);
+        assert_eq!(&code[0..3], &boot[0..3]);
+        assert_eq!(code[0x10], 0xaa, "the BPB area comes from the current MBR");
+        assert_eq!(
+            u64::from_le_bytes(code[0x5c..0x64].try_into().unwrap()),
+            2048
+        );
+        assert_eq!(code[0x64], 0xff);
+        assert_eq!(&code[0x66..0x68], &[0x90, 0x90]);
+        assert_eq!(&code[0x68..440], &boot[0x68..440]);
+    }
+
+    #[test]
+    fn core_patch_writes_one_block_list_entry() {
+        let mut core = vec![0u8; 3000];
+        // An old entry as grub-mkimage leaves it: length set, start 0.
+        core[512 - 12 + 8] = 5;
+        core[512 - 24 + 8] = 7;
+        let sectors = patch_core_img(&mut core, 2048).unwrap();
+        assert_eq!(sectors, 6);
+        assert_eq!(core.len(), 3072);
+        let e = &core[500..512];
+        assert_eq!(u64::from_le_bytes(e[0..8].try_into().unwrap()), 2049);
+        assert_eq!(u16::from_le_bytes([e[8], e[9]]), 5);
+        assert_eq!(u16::from_le_bytes([e[10], e[11]]), 0x820);
+        assert!(core[488..500].iter().all(|b| *b == 0), "terminator entry");
+    }
+
+    #[test]
+    fn grub_cfg_names_root_by_uuid_with_both_consoles() {
+        let cfg = grub_cfg("1234-uuid", 1);
+        assert!(cfg.contains("root=UUID=1234-uuid"));
+        assert!(cfg.contains("console=ttyS0,115200"));
+        assert!(cfg.contains("terminal_output serial console"));
+        assert!(cfg.contains("initrd /boot/initrd.img"));
+    }
+}

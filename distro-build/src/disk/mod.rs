@@ -1,0 +1,567 @@
+//! `distro-build disk`: TiniLinux installed on a hard drive, as a ready-to-boot disk image
+//! (`out/tinilinux-disk.img`, and `out/tinilinux-disk.qcow2` when qemu-img exists), plus
+//! the pieces the live system needs to install itself (`tinilinux-install`).
+//!
+//! Entry points for the rest of distro-build:
+//! - [`build`]`(&ctx, kernel, &live_tree)` → `out/tinilinux-disk.img`: call it from
+//!   `distro-build disk` and `distro-build all` with the bzImage and the live rootfs tree.
+//! - [`add_installer`]`(&ctx, &mut live_tree)`: puts `/usr/sbin/tinilinux-install`, the boot
+//!   images it writes and the disk tools it runs into the live rootfs; call it while
+//!   assembling the live rootfs (before the initramfs/ISO and before [`build`]).
+//!
+//! The image needs neither root nor loop devices: each partition is made as its own image
+//! file (ext4 with `mkfs.ext4 -d` + `debugfs` for owners/modes/device nodes, FAT32 with
+//! `mkfs.vfat` + mtools), `sgdisk` writes the GPT on the disk file, the partition images are
+//! copied in at their offsets (sparse), GRUB's BIOS core goes into the BIOS boot partition
+//! and its boot code into the protective MBR, patched as `grub-bios-setup` would
+//! ([`grub`]). The layout is in [`layout`]. Every output is written to a temporary name and
+//! renamed, so an interrupted build never leaves a half image under the final name.
+//!
+//! This module owns `distro-build/src/disk/`, `distro-build/rootfs-disk/`, the disk outputs
+//! in `out/` and `<cache>/disk/`; it reads the live tree and never changes the live ISO's
+//! files except through [`add_installer`].
+
+pub mod disktools;
+pub mod early;
+pub mod esp;
+pub mod ext4;
+pub mod grub;
+pub mod layout;
+pub mod tools;
+
+use std::fs;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use thiserror::Error;
+
+use crate::context::Context;
+use crate::tree::{Entry, EntryKind, FileData, RootfsTree, TreeError};
+use layout::Layout;
+
+/// Errors of the disk stage.
+#[derive(Debug, Error)]
+pub enum DiskError {
+    /// A host tool is not installed.
+    #[error("{tool} is missing: install it with `apt-get install {package}`")]
+    MissingTool {
+        /// The tool (command name).
+        tool: String,
+        /// The Debian package that provides it.
+        package: &'static str,
+    },
+    /// A host tool ran and failed.
+    #[error("{tool} failed ({status}):\n{output}")]
+    ToolFailed {
+        /// The tool (command name).
+        tool: String,
+        /// Its exit status.
+        status: String,
+        /// The last lines of its output.
+        output: String,
+    },
+    /// Reading or writing a file failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The rootfs tree could not be read or changed.
+    #[error(transparent)]
+    Tree(#[from] TreeError),
+    /// The requested disk is too small.
+    #[error(transparent)]
+    TooSmall(#[from] layout::TooSmall),
+    /// An input is not what the disk stage needs.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl DiskError {
+    /// An I/O error with what was being done.
+    pub fn io(what: impl Into<String>, source: std::io::Error) -> Self {
+        DiskError::Io {
+            what: what.into(),
+            source,
+        }
+    }
+}
+
+/// Name of the raw disk image in the output folder.
+pub const IMAGE_NAME: &str = "tinilinux-disk.img";
+/// Name of the qcow2 copy in the output folder.
+pub const QCOW2_NAME: &str = "tinilinux-disk.qcow2";
+/// Default disk size in MiB (the raw image is sparse; the root gets what the boot
+/// partitions leave).
+pub const DEFAULT_SIZE_MIB: u64 = 1024;
+/// The installer script.
+pub const INSTALLER_SCRIPT: &str = include_str!("../../rootfs-disk/installer/tinilinux-install");
+/// The installed system's shutdown script.
+pub const SHUTDOWN_SCRIPT: &str = include_str!("../../rootfs-disk/installed/disk-shutdown");
+/// Where the boot images the installer writes live in the rootfs.
+pub const BOOT_FILES_DIR: &str = "usr/lib/tinilinux/boot";
+
+/// What to build.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Disk size in MiB (`TINILINUX_DISK_MIB` overrides the default).
+    pub size_mib: u64,
+    /// Seed of the disk's GUIDs and the root file system's UUID.
+    pub seed: String,
+    /// Also write the qcow2 copy when qemu-img exists.
+    pub qcow2: bool,
+}
+
+impl Options {
+    /// Defaults for `ctx`: 1 GiB (or `TINILINUX_DISK_MIB`), seeded by SOURCE_DATE_EPOCH.
+    pub fn for_context(ctx: &Context) -> Options {
+        let size_mib = std::env::var("TINILINUX_DISK_MIB")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(DEFAULT_SIZE_MIB);
+        Options {
+            size_mib,
+            seed: format!("epoch-{}", ctx.source_date_epoch),
+            qcow2: true,
+        }
+    }
+}
+
+/// What [`build_with`] made.
+#[derive(Debug, Clone)]
+pub struct Built {
+    /// The raw disk image.
+    pub image: PathBuf,
+    /// The qcow2 copy, when qemu-img was there.
+    pub qcow2: Option<PathBuf>,
+    /// The layout written.
+    pub layout: Layout,
+}
+
+/// Builds `out/tinilinux-disk.img` (and the qcow2 copy) from the bzImage at `kernel` and
+/// the live rootfs `tree`, with default [`Options`]. This is what `distro-build disk` and
+/// `distro-build all` call.
+pub fn build(ctx: &Context, kernel: &Path, tree: &RootfsTree) -> Result<PathBuf, DiskError> {
+    Ok(build_with(ctx, kernel, tree, &Options::for_context(ctx))?.image)
+}
+
+/// Checks every host tool the disk stage runs, naming the first one missing.
+pub fn check_tools() -> Result<(), DiskError> {
+    for tool in [
+        "sgdisk",
+        "mkfs.ext4",
+        "debugfs",
+        "mkfs.vfat",
+        "mmd",
+        "mcopy",
+        "grub-mkimage",
+        "ldd",
+    ] {
+        if !tools::exists(tool) {
+            return Err(DiskError::MissingTool {
+                tool: tool.into(),
+                package: tools::package_of(tool),
+            });
+        }
+    }
+    for (dir, package) in [
+        (grub::I386_PC_DIR, "grub-pc-bin"),
+        (grub::X86_64_EFI_DIR, "grub-efi-amd64-bin"),
+    ] {
+        if !Path::new(dir).join("moddep.lst").exists() {
+            return Err(DiskError::MissingTool {
+                tool: format!("GRUB modules in {dir}"),
+                package,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The GRUB images a TiniLinux disk boots with, built once into `<cache>/disk/boot`.
+#[derive(Debug, Clone)]
+pub struct BootImages {
+    /// 440 bytes of MBR boot code, patched to load core.img from the BIOS boot partition.
+    pub mbr_code: PathBuf,
+    /// GRUB's BIOS core image, patched for the BIOS boot partition's first sector.
+    pub core_img: PathBuf,
+    /// GRUB's UEFI application (\EFI\BOOT\BOOTX64.EFI).
+    pub efi_app: PathBuf,
+}
+
+/// Builds (or rebuilds) the GRUB images in `dir`.
+pub fn boot_images(dir: &Path) -> Result<BootImages, DiskError> {
+    fs::create_dir_all(dir).map_err(|e| DiskError::io(format!("creating {}", dir.display()), e))?;
+    let core_raw = dir.join("core.raw.img");
+    grub::make_bios_core(&core_raw)?;
+    let mut core = fs::read(&core_raw)
+        .map_err(|e| DiskError::io(format!("reading {}", core_raw.display()), e))?;
+    let sectors = grub::patch_core_img(&mut core, layout::BIOS_BOOT_FIRST)?;
+    if sectors > layout::BIOS_BOOT_SECTORS {
+        return Err(DiskError::Invalid(format!(
+            "GRUB core.img needs {sectors} sectors, the BIOS boot partition has {}",
+            layout::BIOS_BOOT_SECTORS
+        )));
+    }
+    let boot_img = fs::read(grub::boot_img_path())
+        .map_err(|e| DiskError::io(format!("reading {}", grub::boot_img_path().display()), e))?;
+    // A GPT protective MBR has nothing in the BIOS parameter block area.
+    let mbr_code = grub::patch_boot_img(&boot_img, &[0u8; 512], layout::BIOS_BOOT_FIRST)?;
+    let images = BootImages {
+        mbr_code: dir.join("mbr-code.bin"),
+        core_img: dir.join("core.img"),
+        efi_app: dir.join("BOOTX64.EFI"),
+    };
+    write_atomic(&images.core_img, &core)?;
+    write_atomic(&images.mbr_code, &mbr_code)?;
+    let efi_tmp = dir.join("BOOTX64.EFI.tmp");
+    grub::make_efi_app(&efi_tmp)?;
+    rename(&efi_tmp, &images.efi_app)?;
+    let _ = fs::remove_file(&core_raw);
+    Ok(images)
+}
+
+/// Adds the installer to the live rootfs: `/usr/sbin/tinilinux-install`, the boot images it
+/// writes (`/usr/lib/tinilinux/boot/`), the early /init it packs
+/// (`/usr/lib/tinilinux/early-init/init`), the shutdown script the installed system uses and
+/// the disk tools (sfdisk, mke2fs, e2fsck, see [`disktools`]).
+pub fn add_installer(ctx: &Context, tree: &mut RootfsTree) -> Result<(), DiskError> {
+    check_tools()?;
+    let images = boot_images(&ctx.cache_dir.join("disk/boot"))?;
+    add_installer_with(tree, &images)
+}
+
+/// [`add_installer`] with boot images already built.
+pub fn add_installer_with(tree: &mut RootfsTree, images: &BootImages) -> Result<(), DiskError> {
+    let bytes = |s: &str| FileData::Bytes(s.as_bytes().to_vec());
+    tree.insert(
+        "usr/sbin/tinilinux-install",
+        Entry::file(bytes(INSTALLER_SCRIPT), 0o755),
+    )?;
+    tree.insert(
+        "usr/lib/tinilinux/early-init/init",
+        Entry::file(bytes(early::INIT_SCRIPT), 0o755),
+    )?;
+    tree.insert(
+        "usr/lib/tinilinux/disk-shutdown",
+        Entry::file(bytes(SHUTDOWN_SCRIPT), 0o755),
+    )?;
+    for (name, path) in [
+        ("mbr-code.bin", &images.mbr_code),
+        ("core.img", &images.core_img),
+        ("BOOTX64.EFI", &images.efi_app),
+    ] {
+        tree.insert(
+            format!("{BOOT_FILES_DIR}/{name}"),
+            Entry::file(FileData::Host(path.clone()), 0o644),
+        )?;
+    }
+    tree.insert(
+        "usr/lib/tinilinux/early-init/applets",
+        Entry::file(
+            FileData::Bytes(early::APPLETS.join("\n").into_bytes()),
+            0o644,
+        ),
+    )?;
+    tree.insert(
+        format!("{BOOT_FILES_DIR}/grub.cfg.in"),
+        Entry::file(
+            FileData::Bytes(grub::grub_cfg("@ROOT_UUID@", 1).into_bytes()),
+            0o644,
+        ),
+    )?;
+    disktools::add(tree)?;
+    Ok(())
+}
+
+/// The fstab of an installed system: the live fstab without a `/` line, with the root by
+/// UUID first.
+pub fn installed_fstab(live_fstab: Option<&str>, root_uuid: &str) -> String {
+    let mut out = format!(
+        "# TiniLinux installed on a disk: the root by file-system UUID.\n\
+         UUID={root_uuid}\t/\text4\trw,relatime\t0 1\n"
+    );
+    for line in live_fstab.unwrap_or_default().lines() {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        if fields.len() >= 2 && !fields[0].starts_with('#') && fields[1] == "/" {
+            continue;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
+/// The inittab of an installed system: the live one with the disk shutdown script as the
+/// first shutdown action (BusyBox init runs them in order on reboot and poweroff).
+pub fn installed_inittab(live_inittab: Option<&str>) -> String {
+    let hook = "::shutdown:/usr/lib/tinilinux/disk-shutdown\n";
+    let live = live_inittab.unwrap_or("::sysinit:/etc/init.d/rcS\n::askfirst:-/bin/sh\n");
+    if live.contains("/usr/lib/tinilinux/disk-shutdown") {
+        return live.to_string();
+    }
+    let mut out = String::new();
+    let mut added = false;
+    for line in live.lines() {
+        if !added && line.contains(":shutdown:") {
+            out.push_str(hook);
+            added = true;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    if !added {
+        out.push_str(hook);
+    }
+    out
+}
+
+fn text_of(tree: &RootfsTree, path: &str) -> Result<Option<String>, DiskError> {
+    match tree.get(path) {
+        Some(Entry {
+            kind: EntryKind::File(data),
+            ..
+        }) => Ok(Some(String::from_utf8_lossy(&data.read()?).into_owned())),
+        _ => Ok(None),
+    }
+}
+
+/// The installed system's tree: the live tree plus /boot (kernel, early initramfs, GRUB
+/// config), the fstab with the root's UUID, the shutdown hook and the disk tools.
+pub fn installed_tree(
+    live: &RootfsTree,
+    kernel: &Path,
+    initrd: &Path,
+    layout: &Layout,
+    images: &BootImages,
+) -> Result<RootfsTree, DiskError> {
+    let mut t = live.clone();
+    if t.get("usr/sbin/tinilinux-install").is_none() {
+        add_installer_with(&mut t, images)?;
+    }
+    t.insert("boot", Entry::dir(0o755))?;
+    t.insert(
+        "boot/vmlinuz",
+        Entry::file(FileData::Host(kernel.to_path_buf()), 0o644),
+    )?;
+    t.insert(
+        "boot/initrd.img",
+        Entry::file(FileData::Host(initrd.to_path_buf()), 0o644),
+    )?;
+    t.insert(
+        "boot/grub/grub.cfg",
+        Entry::file(
+            FileData::Bytes(grub::grub_cfg(&layout.root_fs_uuid, 1).into_bytes()),
+            0o644,
+        ),
+    )?;
+    let fstab = installed_fstab(text_of(live, "etc/fstab")?.as_deref(), &layout.root_fs_uuid);
+    t.insert(
+        "etc/fstab",
+        Entry::file(FileData::Bytes(fstab.into_bytes()), 0o644),
+    )?;
+    let inittab = installed_inittab(text_of(live, "etc/inittab")?.as_deref());
+    t.insert(
+        "etc/inittab",
+        Entry::file(FileData::Bytes(inittab.into_bytes()), 0o644),
+    )?;
+    t.insert(
+        "etc/tinilinux-installed",
+        Entry::file(
+            FileData::Bytes(format!("disk-image root={}\n", layout.root_fs_uuid).into_bytes()),
+            0o644,
+        ),
+    )?;
+    t.insert("var/lib/tinibox", Entry::dir(0o700))?;
+    Ok(t)
+}
+
+/// Builds the disk image with explicit [`Options`].
+pub fn build_with(
+    ctx: &Context,
+    kernel: &Path,
+    tree: &RootfsTree,
+    opts: &Options,
+) -> Result<Built, DiskError> {
+    check_tools()?;
+    if !kernel.is_file() {
+        return Err(DiskError::Invalid(format!(
+            "kernel {} not found; run `distro-build kernel` first",
+            kernel.display()
+        )));
+    }
+    let layout = Layout::new(opts.size_mib, &opts.seed)?;
+    fs::create_dir_all(&ctx.out_dir)
+        .map_err(|e| DiskError::io(format!("creating {}", ctx.out_dir.display()), e))?;
+    let work = tempfile::Builder::new()
+        .prefix(".tinilinux-disk-")
+        .tempdir_in(&ctx.out_dir)
+        .map_err(|e| DiskError::io("creating the disk work folder", e))?;
+    let w = work.path();
+
+    let images = boot_images(&w.join("boot"))?;
+    let initrd = w.join("initrd.img");
+    let early_tree = early::tree(early::busybox_of(tree)?)?;
+    early::write_cpio_gz(&early_tree, ctx.source_date_epoch, &initrd)?;
+    let installed = installed_tree(tree, kernel, &initrd, &layout, &images)?;
+
+    let root_img = w.join("root.ext4");
+    ext4::write_image(
+        &installed,
+        &root_img,
+        layout.root.size_bytes(),
+        &layout.root_fs_uuid,
+        "tinilinux-root",
+        ctx.source_date_epoch,
+    )?;
+    let esp_img = w.join("esp.vfat");
+    esp::write_image(
+        &esp_img,
+        layout.esp.size_bytes(),
+        &layout.esp_volume_id,
+        &images.efi_app,
+        w,
+    )?;
+
+    let disk_tmp = w.join(IMAGE_NAME);
+    assemble(&disk_tmp, &layout, &images, &esp_img, &root_img)?;
+    let image = ctx.out_dir.join(IMAGE_NAME);
+    rename(&disk_tmp, &image)?;
+
+    let mut qcow2 = None;
+    if opts.qcow2 && tools::exists("qemu-img") {
+        let tmp = w.join(QCOW2_NAME);
+        tools::run(
+            Command::new("qemu-img")
+                .args(["convert", "-f", "raw", "-O", "qcow2", "-c"])
+                .arg(&image)
+                .arg(&tmp),
+        )?;
+        let dest = ctx.out_dir.join(QCOW2_NAME);
+        rename(&tmp, &dest)?;
+        qcow2 = Some(dest);
+    }
+    Ok(Built {
+        image,
+        qcow2,
+        layout,
+    })
+}
+
+/// Writes the disk file `disk`: GPT, partition images at their offsets, GRUB for BIOS.
+pub fn assemble(
+    disk: &Path,
+    layout: &Layout,
+    images: &BootImages,
+    esp_img: &Path,
+    root_img: &Path,
+) -> Result<(), DiskError> {
+    let file = fs::File::create(disk)
+        .map_err(|e| DiskError::io(format!("creating {}", disk.display()), e))?;
+    file.set_len(layout.disk_bytes())
+        .map_err(|e| DiskError::io(format!("sizing {}", disk.display()), e))?;
+    drop(file);
+
+    let mut cmd = Command::new("sgdisk");
+    cmd.arg("--clear")
+        .arg(format!("--disk-guid={}", layout.disk_guid));
+    for p in layout.partitions() {
+        cmd.arg(format!("--new={}:{}:{}", p.number, p.first, p.last))
+            .arg(format!("--typecode={}:{}", p.number, p.type_code))
+            .arg(format!("--change-name={}:{}", p.number, p.name))
+            .arg(format!("--partition-guid={}:{}", p.number, p.guid));
+    }
+    cmd.arg(disk);
+    tools::run(&mut cmd)?;
+
+    let mut out = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(disk)
+        .map_err(|e| DiskError::io(format!("opening {}", disk.display()), e))?;
+    copy_sparse(
+        esp_img,
+        &mut out,
+        layout.esp.offset_bytes(),
+        layout.esp.size_bytes(),
+    )?;
+    copy_sparse(
+        root_img,
+        &mut out,
+        layout.root.offset_bytes(),
+        layout.root.size_bytes(),
+    )?;
+    copy_sparse(
+        &images.core_img,
+        &mut out,
+        layout.bios_boot.offset_bytes(),
+        layout.bios_boot.size_bytes(),
+    )?;
+    let code = fs::read(&images.mbr_code)
+        .map_err(|e| DiskError::io(format!("reading {}", images.mbr_code.display()), e))?;
+    let io = |e| DiskError::io(format!("writing {}", disk.display()), e);
+    out.seek(SeekFrom::Start(0)).map_err(io)?;
+    out.write_all(&code[..grub::MBR_CODE_BYTES]).map_err(io)?;
+    out.sync_all().map_err(io)?;
+    Ok(())
+}
+
+/// Copies `src` into `out` at `offset`, skipping all-zero blocks (the target is a fresh
+/// sparse file, so they read back as zeros). Refuses a source larger than `max`.
+pub fn copy_sparse(src: &Path, out: &mut fs::File, offset: u64, max: u64) -> Result<(), DiskError> {
+    let mut input =
+        fs::File::open(src).map_err(|e| DiskError::io(format!("opening {}", src.display()), e))?;
+    let len = input
+        .metadata()
+        .map_err(|e| DiskError::io(format!("reading {}", src.display()), e))?
+        .len();
+    if len > max {
+        return Err(DiskError::Invalid(format!(
+            "{} is {len} bytes, more than its partition's {max}",
+            src.display()
+        )));
+    }
+    let mut buf = vec![0u8; 1 << 20];
+    let mut pos = 0u64;
+    loop {
+        let n = input
+            .read(&mut buf)
+            .map_err(|e| DiskError::io(format!("reading {}", src.display()), e))?;
+        if n == 0 {
+            break;
+        }
+        let chunk = &buf[..n];
+        for (i, block) in chunk.chunks(4096).enumerate() {
+            if block.iter().all(|b| *b == 0) {
+                continue;
+            }
+            let at = offset + pos + (i * 4096) as u64;
+            out.seek(SeekFrom::Start(at))
+                .and_then(|_| out.write_all(block))
+                .map_err(|e| DiskError::io("writing the disk image", e))?;
+        }
+        pos += n as u64;
+    }
+    Ok(())
+}
+
+fn write_atomic(path: &Path, data: &[u8]) -> Result<(), DiskError> {
+    let tmp = path.with_extension("tmp");
+    fs::write(&tmp, data).map_err(|e| DiskError::io(format!("writing {}", tmp.display()), e))?;
+    rename(&tmp, path)
+}
+
+fn rename(from: &Path, to: &Path) -> Result<(), DiskError> {
+    fs::rename(from, to).map_err(|e| {
+        DiskError::io(
+            format!("renaming {} to {}", from.display(), to.display()),
+            e,
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests;

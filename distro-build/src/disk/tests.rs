@@ -1,0 +1,398 @@
+//! Unit tests of the disk image: layout on disk (GPT read back by sgdisk and sfdisk), the
+//! ext4 root checked by e2fsck and inspected by debugfs, the ESP read by mtools, the GRUB
+//! boot code and core image at their sectors, and the installer script agreeing with the
+//! layout. They use the real host tools (they fail, not skip, when one is missing).
+
+use super::*;
+use crate::tree::{Entry, FileData, RootfsTree};
+use std::process::Command;
+
+fn run_ok(cmd: &mut Command) -> String {
+    let out = cmd.output().expect("tool runs");
+    assert!(
+        out.status.success(),
+        "{:?} failed: {}{}",
+        cmd,
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A small live-like tree: static BusyBox from Debian's busybox-static, a few applets, an
+/// inittab and fstab, a setuid file owned by someone else, and device nodes.
+fn small_tree() -> RootfsTree {
+    let busybox = std::path::Path::new("/bin/busybox");
+    assert!(
+        busybox.exists(),
+        "/bin/busybox is missing: apt-get install busybox-static"
+    );
+    let mut t = RootfsTree::new();
+    t.insert(
+        "bin/busybox",
+        Entry::file(FileData::Host(busybox.into()), 0o755),
+    )
+    .unwrap();
+    for a in ["sh", "ls", "mount"] {
+        t.insert(format!("bin/{a}"), Entry::symlink("busybox"))
+            .unwrap();
+    }
+    t.insert("sbin/init", Entry::symlink("../bin/busybox"))
+        .unwrap();
+    t.insert(
+        "etc/inittab",
+        Entry::file(
+            FileData::Bytes(b"::sysinit:/etc/init.d/rcS\n::shutdown:/bin/umount -a -r\n".to_vec()),
+            0o644,
+        ),
+    )
+    .unwrap();
+    t.insert(
+        "etc/fstab",
+        Entry::file(
+            FileData::Bytes(
+                b"# live\nrootfs / rootfs rw 0 0\nproc /proc proc defaults 0 0\n".to_vec(),
+            ),
+            0o644,
+        ),
+    )
+    .unwrap();
+    let mut secret = Entry::file(FileData::Bytes(b"s3cret\n".to_vec()), 0o4750);
+    secret.uid = 1000;
+    secret.gid = 100;
+    t.insert("home/user/secret", secret).unwrap();
+    t.insert("dev/console", Entry::char_device(5, 1, 0o600))
+        .unwrap();
+    t.insert(
+        "dev/vda",
+        Entry {
+            kind: EntryKind::BlockDevice {
+                major: 254,
+                minor: 0,
+            },
+            mode: 0o660,
+            uid: 0,
+            gid: 6,
+        },
+    )
+    .unwrap();
+    t.insert(
+        "run/fifo",
+        Entry {
+            kind: EntryKind::Fifo,
+            mode: 0o600,
+            uid: 0,
+            gid: 0,
+        },
+    )
+    .unwrap();
+    t.insert("tmp", Entry::dir(0o1777)).unwrap();
+    t
+}
+
+fn debugfs_stat(image: &std::path::Path, path: &str) -> String {
+    run_ok(
+        Command::new("debugfs")
+            .arg("-R")
+            .arg(format!("stat {path}"))
+            .arg(image),
+    )
+}
+
+#[test]
+fn ext4_image_keeps_owners_modes_and_device_nodes() {
+    let dir = tempfile::tempdir().unwrap();
+    let img = dir.path().join("root.ext4");
+    ext4::write_image(
+        &small_tree(),
+        &img,
+        64 << 20,
+        &layout::derived_uuid("t", "r"),
+        "t",
+        0,
+    )
+    .unwrap();
+    run_ok(Command::new("e2fsck").args(["-fn"]).arg(&img));
+    let secret = debugfs_stat(&img, "/home/user/secret");
+    assert!(secret.contains("Mode:  04750"), "{secret}");
+    assert!(
+        secret.contains("User:  1000") && secret.contains("Group:   100"),
+        "{secret}"
+    );
+    let console = debugfs_stat(&img, "/dev/console");
+    assert!(console.contains("Type: character special"), "{console}");
+    assert!(
+        console.contains("Device major/minor number: 05:01"),
+        "{console}"
+    );
+    let vda = debugfs_stat(&img, "/dev/vda");
+    assert!(
+        vda.contains("Type: block special") && vda.contains("Group:     6"),
+        "{vda}"
+    );
+    assert!(debugfs_stat(&img, "/run/fifo").contains("Type: FIFO"));
+    assert!(debugfs_stat(&img, "/tmp").contains("Mode:  01777"));
+    let link = run_ok(
+        Command::new("debugfs")
+            .args(["-R", "stat /sbin/init"])
+            .arg(&img),
+    );
+    assert!(
+        link.contains("Fast link dest: \"../bin/busybox\""),
+        "{link}"
+    );
+    let uuid = run_ok(Command::new("dumpe2fs").arg("-h").arg(&img));
+    assert!(uuid.contains(&layout::derived_uuid("t", "r")));
+}
+
+#[test]
+fn disk_image_has_gpt_esp_ext4_and_grub_at_their_offsets() {
+    let dir = tempfile::tempdir().unwrap();
+    let ctx = Context {
+        repo_root: dir.path().to_path_buf(),
+        out_dir: dir.path().join("out"),
+        cache_dir: dir.path().join("cache"),
+        source_date_epoch: 0,
+    };
+    // The layout test needs a file where the kernel goes, not a bootable one.
+    let kernel = dir.path().join("bzImage");
+    fs::write(&kernel, b"not a kernel: layout test").unwrap();
+    let opts = Options {
+        size_mib: 256,
+        seed: "unit".into(),
+        qcow2: false,
+    };
+    let built = build_with(&ctx, &kernel, &small_tree(), &opts).unwrap();
+    let img = &built.image;
+    assert_eq!(img, &ctx.out_dir.join(IMAGE_NAME));
+    assert_eq!(fs::metadata(img).unwrap().len(), 256 << 20);
+    let leftovers: Vec<_> = fs::read_dir(&ctx.out_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        leftovers,
+        vec![std::ffi::OsString::from(IMAGE_NAME)],
+        "no temp files left"
+    );
+
+    // GPT as sgdisk and sfdisk read it back.
+    let p = run_ok(Command::new("sgdisk").arg("-p").arg(img));
+    assert!(
+        p.contains("EF02") && p.contains("EF00") && p.contains("8304"),
+        "{p}"
+    );
+    let v = run_ok(Command::new("sgdisk").arg("-v").arg(img));
+    assert!(v.contains("No problems found"), "{v}");
+    let d = run_ok(Command::new("sfdisk").arg("-d").arg(img));
+    let l = &built.layout;
+    for part in l.partitions() {
+        let line = format!("start={:>12}, size={:>12}", part.first, part.sectors());
+        assert!(d.contains(&line), "missing {line} in\n{d}");
+    }
+    assert!(d.to_lowercase().contains(&l.root.guid), "{d}");
+
+    // Root partition: extracted, checked, holding /boot and the installed fstab.
+    let root = dir.path().join("root.part");
+    run_ok(
+        Command::new("dd")
+            .arg(format!("if={}", img.display()))
+            .arg(format!("of={}", root.display()))
+            .args([
+                "bs=512",
+                &format!("skip={}", l.root.first),
+                &format!("count={}", l.root.sectors()),
+                "status=none",
+            ]),
+    );
+    run_ok(Command::new("e2fsck").arg("-fn").arg(&root));
+    let blkid = run_ok(Command::new("blkid").arg(&root));
+    assert!(
+        blkid.contains(&l.root_fs_uuid) && blkid.contains("TYPE=\"ext4\""),
+        "{blkid}"
+    );
+    let ls = run_ok(
+        Command::new("debugfs")
+            .args(["-R", "ls -l /boot"])
+            .arg(&root),
+    );
+    assert!(ls.contains("vmlinuz") && ls.contains("initrd.img"), "{ls}");
+    let cat = |p: &str| {
+        run_ok(
+            Command::new("debugfs")
+                .arg("-R")
+                .arg(format!("cat {p}"))
+                .arg(&root),
+        )
+    };
+    assert!(cat("/boot/grub/grub.cfg").contains(&format!("root=UUID={}", l.root_fs_uuid)));
+    let fstab = cat("/etc/fstab");
+    assert!(
+        fstab.starts_with("# TiniLinux")
+            && fstab.contains(&format!("UUID={}\t/\text4", l.root_fs_uuid))
+    );
+    assert!(!fstab.contains("rootfs /"), "{fstab}");
+    assert!(cat("/etc/inittab").contains("::shutdown:/usr/lib/tinilinux/disk-shutdown"));
+    assert!(cat("/usr/sbin/tinilinux-install").starts_with("#!/bin/sh"));
+
+    // ESP: FAT32 with GRUB's UEFI application.
+    let esp = dir.path().join("esp.part");
+    run_ok(
+        Command::new("dd")
+            .arg(format!("if={}", img.display()))
+            .arg(format!("of={}", esp.display()))
+            .args([
+                "bs=512",
+                &format!("skip={}", l.esp.first),
+                &format!("count={}", l.esp.sectors()),
+                "status=none",
+            ]),
+    );
+    let esp_id = run_ok(Command::new("blkid").arg(&esp));
+    assert!(esp_id.contains("TYPE=\"vfat\""), "{esp_id}");
+    run_ok(Command::new("fsck.vfat").arg("-n").arg(&esp));
+    let listing = run_ok(
+        Command::new("mdir")
+            .env("MTOOLS_SKIP_CHECK", "1")
+            .args(["-i"])
+            .arg(&esp)
+            .arg("::/EFI/BOOT"),
+    );
+    assert!(listing.contains("BOOTX64  EFI"), "{listing}");
+
+    // BIOS: boot code in the MBR pointing at core.img, which sits at the BIOS boot partition.
+    let raw = fs::read(img).unwrap();
+    assert_eq!(&raw[510..512], &[0x55, 0xaa]);
+    assert_eq!(raw[450], 0xee, "protective MBR partition type");
+    assert_eq!(
+        u64::from_le_bytes(raw[0x5c..0x64].try_into().unwrap()),
+        l.bios_boot.first
+    );
+    let core_at = (l.bios_boot.first * 512) as usize;
+    let entry = &raw[core_at + 500..core_at + 512];
+    assert_eq!(
+        u64::from_le_bytes(entry[0..8].try_into().unwrap()),
+        l.bios_boot.first + 1
+    );
+    assert_eq!(u16::from_le_bytes([entry[10], entry[11]]), 0x820);
+    let boot_img = fs::read(grub::boot_img_path()).unwrap();
+    assert_eq!(
+        &raw[0x68..0x1b8],
+        &boot_img[0x68..0x1b8],
+        "GRUB boot code in the MBR"
+    );
+}
+
+#[test]
+fn installer_script_matches_the_layout_and_parses() {
+    let s = INSTALLER_SCRIPT;
+    let l = Layout::new(1024, "x").unwrap();
+    for p in l.partitions() {
+        if p.number < 3 {
+            assert!(
+                s.contains(&format!("start={}, size={},", p.first, p.sectors())),
+                "partition {}",
+                p.number
+            );
+        } else {
+            assert!(s.contains(&format!("start={},", p.first)));
+        }
+    }
+    assert!(s.contains(&format!("MIN_MIB={}", layout::min_disk_mib())));
+    for script in [INSTALLER_SCRIPT, early::INIT_SCRIPT, SHUTDOWN_SCRIPT] {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("s");
+        fs::write(&f, script).unwrap();
+        run_ok(Command::new("/bin/busybox").args(["sh", "-n"]).arg(&f));
+    }
+}
+
+#[test]
+fn fstab_and_inittab_for_the_installed_system() {
+    let f = installed_fstab(
+        Some("rootfs / rootfs rw 0 0\nproc /proc proc defaults 0 0\n"),
+        "u-1",
+    );
+    assert_eq!(
+        f,
+        "# TiniLinux installed on a disk: the root by file-system UUID.\nUUID=u-1\t/\text4\trw,relatime\t0 1\nproc /proc proc defaults 0 0\n"
+    );
+    let i = installed_inittab(Some(
+        "::sysinit:/etc/init.d/rcS\n::shutdown:/etc/init.d/rcK\n",
+    ));
+    assert_eq!(
+        i,
+        "::sysinit:/etc/init.d/rcS\n::shutdown:/usr/lib/tinilinux/disk-shutdown\n::shutdown:/etc/init.d/rcK\n"
+    );
+    assert_eq!(installed_inittab(Some(&i)), i, "idempotent");
+}
+
+#[test]
+fn early_initramfs_holds_init_and_busybox() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("initrd.img");
+    let t = early::tree(FileData::Host("/bin/busybox".into())).unwrap();
+    early::write_cpio_gz(&t, 0, &out).unwrap();
+    let list = run_ok(
+        Command::new("sh")
+            .arg("-c")
+            .arg(format!("zcat {} | cpio -it --quiet", out.display())),
+    );
+    for name in [
+        "init",
+        "bin/busybox",
+        "bin/switch_root",
+        "bin/findfs",
+        "dev/console",
+        "mnt/root",
+    ] {
+        assert!(
+            list.lines().any(|l| l == name),
+            "{name} missing from\n{list}"
+        );
+    }
+    let verbose = run_ok(
+        Command::new("sh")
+            .arg("-c")
+            .arg(format!("zcat {} | cpio -itv --quiet", out.display())),
+    );
+    assert!(
+        verbose
+            .lines()
+            .any(|l| l.starts_with("crw-------") && l.ends_with("dev/console")),
+        "{verbose}"
+    );
+    assert!(
+        verbose
+            .lines()
+            .any(|l| l.starts_with("-rwxr-xr-x") && l.ends_with(" init")),
+        "{verbose}"
+    );
+}
+
+#[test]
+fn missing_kernel_is_a_clear_error_and_leaves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let ctx = Context {
+        repo_root: dir.path().to_path_buf(),
+        out_dir: dir.path().join("out"),
+        cache_dir: dir.path().join("cache"),
+        source_date_epoch: 0,
+    };
+    let opts = Options {
+        size_mib: 256,
+        seed: "x".into(),
+        qcow2: false,
+    };
+    let err = build_with(&ctx, &dir.path().join("nope"), &small_tree(), &opts).unwrap_err();
+    assert!(err.to_string().contains("distro-build kernel"), "{err}");
+    assert!(!ctx.out_dir.join(IMAGE_NAME).exists());
+    let too_small = Options {
+        size_mib: 100,
+        ..opts
+    };
+    let kernel = dir.path().join("k");
+    fs::write(&kernel, b"k").unwrap();
+    let err = build_with(&ctx, &kernel, &small_tree(), &too_small).unwrap_err();
+    assert!(err.to_string().contains("at least"), "{err}");
+}

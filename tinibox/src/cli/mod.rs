@@ -6,6 +6,7 @@
 
 pub mod docker;
 pub mod images;
+pub mod log;
 pub mod runtime;
 
 use std::path::PathBuf;

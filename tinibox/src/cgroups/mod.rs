@@ -1,1 +1,355 @@
-//! Placeholder; owned by the helper named in lib.rs.
+//! Control groups for containers, on cgroup v1/hybrid (the build host) and pure cgroup v2
+//! (TiniLinux). The v1-or-v2 choice is made in one place, [`detect`].
+//!
+//! Owns: cgroup directories under the tinibox parent group (default `/tinibox/<id>`, or the
+//! spec's `cgroupsPath`), writing `LinuxResources` into them (memory, swap, pids, cpu, cpuset,
+//! blkio/io, devices), joining, freezing, listing, stats and removal. Devices are the v1
+//! devices controller, or on v2 an eBPF `BPF_CGROUP_DEVICE` program built in [`bpf`].
+//! It does not fork, signal containers' processes except for `kill_all`, or know about specs
+//! beyond `LinuxResources`.
+//!
+//! Why not cgroups-rs: version 0.3 panics on invalid paths, silently ignores failed `mkdir`s,
+//! creates a directory in every mounted v1 controller and has no v2 device filter; this module
+//! is small, creates only the controllers a container uses (fast `create`) and reports every
+//! failure with the file it was writing.
+
+pub mod bpf;
+pub mod devices;
+mod v1;
+mod v2;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::LinuxResources;
+use serde::{Deserialize, Serialize};
+
+/// Where cgroup filesystems are mounted.
+pub const CGROUP_ROOT: &str = "/sys/fs/cgroup";
+/// The default parent group of tinibox containers.
+pub const DEFAULT_PARENT: &str = "tinibox";
+
+/// cgroup errors; each names the file or directory involved.
+#[derive(Debug, thiserror::Error)]
+pub enum CgroupError {
+    /// A cgroup file or directory operation failed.
+    #[error("cgroup {path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The cgroups path or a resource value is not acceptable.
+    #[error("cgroup: {0}")]
+    Invalid(String),
+    /// A requested controller is not available on this system.
+    #[error("cgroup controller {0:?} is not available on this system (see `tinibox check`)")]
+    Missing(String),
+}
+
+pub(crate) fn io_err(path: &Path, source: std::io::Error) -> CgroupError {
+    CgroupError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Which cgroup layout the system uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Layout {
+    /// v1 controllers (possibly with an empty cgroup2 beside them: "hybrid").
+    V1,
+    /// Pure cgroup v2 ("unified") at /sys/fs/cgroup.
+    V2,
+}
+
+/// The one place that picks v1/hybrid or v2: /sys/fs/cgroup is cgroup2 → V2, else V1.
+pub fn detect() -> Layout {
+    match nix::sys::statfs::statfs(CGROUP_ROOT) {
+        Ok(st) if st.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC => Layout::V2,
+        _ => Layout::V1,
+    }
+}
+
+/// A container's cgroup: one directory per used controller on v1, one directory on v2.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CgroupHandle {
+    /// The layout it was created on.
+    pub layout: Layout,
+    /// The path relative to the hierarchy roots, e.g. `tinibox/c1`.
+    pub rel_path: PathBuf,
+    /// v1: controller name → absolute directory; v2: "unified" → the directory.
+    pub dirs: BTreeMap<String, PathBuf>,
+}
+
+/// Memory, pids and cpu figures of a cgroup (absent when the controller is not used).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stats {
+    /// Current memory use in bytes.
+    pub memory_usage: Option<u64>,
+    /// Memory limit in bytes (None = unlimited).
+    pub memory_limit: Option<u64>,
+    /// Number of OOM kills inside the group.
+    pub oom_kills: Option<u64>,
+    /// Current number of tasks.
+    pub pids_current: Option<u64>,
+    /// CPU time used, nanoseconds.
+    pub cpu_usage_ns: Option<u64>,
+}
+
+/// Turns the spec's `cgroupsPath` (or none) into a path relative to the hierarchy roots.
+/// None → `tinibox/<id>`; `/a/b` → `a/b`; `a/b` → `tinibox/a/b`; systemd's
+/// `slice:prefix:name` → `slice/prefix-name.scope` (cgroupfs layout, like runc without systemd).
+pub fn relative_path(id: &str, cgroups_path: Option<&Path>) -> Result<PathBuf, CgroupError> {
+    let p = match cgroups_path {
+        None => return Ok(Path::new(DEFAULT_PARENT).join(id)),
+        Some(p) => p,
+    };
+    let s = p.to_string_lossy();
+    let rel = if !s.starts_with('/') && s.split(':').count() == 3 {
+        let parts: Vec<&str> = s.split(':').collect();
+        let slice = if parts[0].is_empty() {
+            "system.slice"
+        } else {
+            parts[0]
+        };
+        PathBuf::from(slice).join(format!("{}-{}.scope", parts[1], parts[2]))
+    } else if let Some(abs) = s.strip_prefix('/') {
+        PathBuf::from(abs)
+    } else {
+        Path::new(DEFAULT_PARENT).join(p)
+    };
+    let ok = rel.components().count() > 0
+        && rel
+            .components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)));
+    if !ok {
+        return Err(CgroupError::Invalid(format!(
+            "cgroupsPath {s:?} must name a group below the root without '..'"
+        )));
+    }
+    Ok(rel)
+}
+
+impl CgroupHandle {
+    /// Creates the container's cgroup at `rel_path` and applies `resources`.
+    /// On failure removes what it created.
+    pub fn create(
+        rel_path: &Path,
+        resources: Option<&LinuxResources>,
+    ) -> Result<CgroupHandle, CgroupError> {
+        let default_res = LinuxResources::default();
+        let res = resources.unwrap_or(&default_res);
+        let handle = match detect() {
+            Layout::V1 => v1::create(rel_path, res)?,
+            Layout::V2 => v2::create(rel_path, res)?,
+        };
+        if let Err(e) = handle.apply(res, true) {
+            let _ = handle.destroy();
+            return Err(e);
+        }
+        Ok(handle)
+    }
+
+    /// The `cgroup.procs` files a process writes "0" into to join the group.
+    pub fn procs_files(&self) -> Vec<PathBuf> {
+        self.dirs.values().map(|d| d.join("cgroup.procs")).collect()
+    }
+
+    /// Moves process `pid` into the group (all controllers).
+    pub fn add_pid(&self, pid: i32) -> Result<(), CgroupError> {
+        for f in self.procs_files() {
+            fs::write(&f, pid.to_string()).map_err(|e| io_err(&f, e))?;
+        }
+        Ok(())
+    }
+
+    /// Applies resource limits; `initial` is true at creation (devices rules written once).
+    pub fn apply(&self, res: &LinuxResources, initial: bool) -> Result<(), CgroupError> {
+        match self.layout {
+            Layout::V1 => v1::apply(self, res, initial),
+            Layout::V2 => v2::apply(self, res, initial),
+        }
+    }
+
+    /// Changes the limits of a running container (`update`).
+    pub fn update(&self, res: &LinuxResources) -> Result<(), CgroupError> {
+        self.apply(res, false)
+    }
+
+    /// The directory used to list processes (freezer on v1, the group on v2).
+    fn main_dir(&self) -> Option<&PathBuf> {
+        match self.layout {
+            Layout::V1 => self
+                .dirs
+                .get("freezer")
+                .or_else(|| self.dirs.values().next()),
+            Layout::V2 => self.dirs.get("unified"),
+        }
+    }
+
+    /// The pids (host pid namespace) of all processes in the group.
+    pub fn pids(&self) -> Vec<i32> {
+        let Some(dir) = self.main_dir() else {
+            return Vec::new();
+        };
+        fs::read_to_string(dir.join("cgroup.procs"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.trim().parse().ok())
+            .collect()
+    }
+
+    /// Sends `sig` to every process in the group.
+    pub fn kill_all(&self, sig: nix::sys::signal::Signal) -> Result<(), CgroupError> {
+        for pid in self.pids() {
+            // A process may exit between listing and signalling: ESRCH is fine.
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig);
+        }
+        Ok(())
+    }
+
+    /// Freezes every process (pause).
+    pub fn freeze(&self) -> Result<(), CgroupError> {
+        match self.layout {
+            Layout::V1 => v1::set_frozen(self, true),
+            Layout::V2 => v2::set_frozen(self, true),
+        }
+    }
+
+    /// Thaws every process (resume).
+    pub fn thaw(&self) -> Result<(), CgroupError> {
+        match self.layout {
+            Layout::V1 => v1::set_frozen(self, false),
+            Layout::V2 => v2::set_frozen(self, false),
+        }
+    }
+
+    /// True when the group is frozen.
+    pub fn is_frozen(&self) -> bool {
+        match self.layout {
+            Layout::V1 => self
+                .dirs
+                .get("freezer")
+                .and_then(|d| fs::read_to_string(d.join("freezer.state")).ok())
+                .map(|s| s.trim() != "THAWED")
+                .unwrap_or(false),
+            Layout::V2 => self
+                .dirs
+                .get("unified")
+                .and_then(|d| fs::read_to_string(d.join("cgroup.freeze")).ok())
+                .map(|s| s.trim() == "1")
+                .unwrap_or(false),
+        }
+    }
+
+    /// Memory, pids and cpu figures.
+    pub fn stats(&self) -> Stats {
+        match self.layout {
+            Layout::V1 => v1::stats(self),
+            Layout::V2 => v2::stats(self),
+        }
+    }
+
+    /// Removes the group's directories. Processes still inside are SIGKILLed first; waits
+    /// (bounded, about 2 s) for them to leave. Missing directories are fine.
+    pub fn destroy(&self) -> Result<(), CgroupError> {
+        if self.is_frozen() {
+            let _ = self.thaw();
+        }
+        let mut last_err = None;
+        for dir in self.dirs.values() {
+            if let Err(e) = remove_dir_retrying(self, dir) {
+                last_err = Some(e);
+            }
+        }
+        match last_err {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
+/// rmdir with a bounded retry on EBUSY (processes still exiting), killing stragglers.
+fn remove_dir_retrying(handle: &CgroupHandle, dir: &Path) -> Result<(), CgroupError> {
+    let mut delay = std::time::Duration::from_micros(200);
+    for attempt in 0..40 {
+        match fs::remove_dir(dir) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) && attempt < 39 => {
+                let _ = handle.kill_all(nix::sys::signal::Signal::SIGKILL);
+                std::thread::sleep(delay);
+                delay = (delay * 2).min(std::time::Duration::from_millis(100));
+            }
+            Err(e) => return Err(io_err(dir, e)),
+        }
+    }
+    Ok(())
+}
+
+/// Writes `value` into `dir/file`, naming the file on failure.
+pub(crate) fn write_file(dir: &Path, file: &str, value: &str) -> Result<(), CgroupError> {
+    let p = dir.join(file);
+    fs::write(&p, value)
+        .map_err(|e| CgroupError::Invalid(format!("write {value:?} to {}: {e}", p.display())))
+}
+
+/// Reads a number from `dir/file` ("max" → None).
+pub(crate) fn read_u64(dir: &Path, file: &str) -> Option<u64> {
+    fs::read_to_string(dir.join(file))
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+}
+
+/// Creates `root/rel` (and missing parents); returns whether the leaf was created by us.
+pub(crate) fn make_dir(root: &Path, rel: &Path) -> Result<PathBuf, CgroupError> {
+    let dir = root.join(rel);
+    match fs::create_dir(&dir) {
+        Ok(()) => Ok(dir),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            fs::create_dir_all(&dir).map_err(|e| io_err(&dir, e))?;
+            Ok(dir)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            Err(CgroupError::Invalid(format!(
+                "{} exists already (a leftover? remove it with rmdir)",
+                dir.display()
+            )))
+        }
+        Err(e) => Err(io_err(&dir, e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cgroup_paths() {
+        assert_eq!(relative_path("c1", None).unwrap(), Path::new("tinibox/c1"));
+        assert_eq!(
+            relative_path("c1", Some(Path::new("/docker/abc"))).unwrap(),
+            Path::new("docker/abc")
+        );
+        assert_eq!(
+            relative_path("c1", Some(Path::new("x"))).unwrap(),
+            Path::new("tinibox/x")
+        );
+        assert_eq!(
+            relative_path("c1", Some(Path::new("system.slice:docker:abc"))).unwrap(),
+            Path::new("system.slice/docker-abc.scope")
+        );
+        assert!(relative_path("c1", Some(Path::new("/a/../../etc"))).is_err());
+        assert!(relative_path("c1", Some(Path::new("/"))).is_err());
+    }
+
+    #[test]
+    fn layout_detection_matches_the_mount() {
+        let st = nix::sys::statfs::statfs(CGROUP_ROOT).unwrap();
+        let v2 = st.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC;
+        assert_eq!(detect() == Layout::V2, v2);
+    }
+}

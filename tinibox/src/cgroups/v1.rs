@@ -1,0 +1,306 @@
+//! cgroup v1 (and hybrid): one directory per used controller, found through
+//! /proc/self/mountinfo. Owns the v1 file names and value formats; nothing else.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::LinuxResources;
+
+use super::{devices, make_dir, read_u64, write_file, CgroupError, CgroupHandle, Layout, Stats};
+
+/// controller name → mount point of its v1 hierarchy.
+fn mount_points() -> Result<BTreeMap<String, PathBuf>, CgroupError> {
+    let info = fs::read_to_string("/proc/self/mountinfo")
+        .map_err(|e| super::io_err(Path::new("/proc/self/mountinfo"), e))?;
+    let mut out = BTreeMap::new();
+    for line in info.lines() {
+        let Some((pre, post)) = line.split_once(" - ") else {
+            continue;
+        };
+        let mut post = post.split_whitespace();
+        if post.next() != Some("cgroup") {
+            continue;
+        }
+        let superopts = post.nth(1).unwrap_or("");
+        let Some(mnt) = pre.split_whitespace().nth(4) else {
+            continue;
+        };
+        for opt in superopts.split(',') {
+            if matches!(
+                opt,
+                "memory" | "pids" | "cpu" | "cpuacct" | "cpuset" | "blkio" | "devices" | "freezer"
+            ) {
+                out.entry(opt.to_string())
+                    .or_insert_with(|| PathBuf::from(mnt));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The controllers a container with `res` needs: always devices (device isolation) and freezer
+/// (pause, listing processes); the others only when a limit asks for them.
+fn wanted(res: &LinuxResources) -> Vec<&'static str> {
+    let mut w = vec!["devices", "freezer"];
+    if res.memory().is_some() {
+        w.push("memory");
+    }
+    if res.pids().is_some() {
+        w.push("pids");
+    }
+    if let Some(cpu) = res.cpu() {
+        if cpu.shares().is_some() || cpu.quota().is_some() || cpu.period().is_some() {
+            w.push("cpu");
+        }
+        if cpu.cpus().is_some() || cpu.mems().is_some() {
+            w.push("cpuset");
+        }
+    }
+    if res.block_io().is_some() {
+        w.push("blkio");
+    }
+    w
+}
+
+pub(super) fn create(rel: &Path, res: &LinuxResources) -> Result<CgroupHandle, CgroupError> {
+    let mounts = mount_points()?;
+    let mut handle = CgroupHandle {
+        layout: Layout::V1,
+        rel_path: rel.to_path_buf(),
+        dirs: BTreeMap::new(),
+    };
+    for ctrl in wanted(res) {
+        let Some(root) = mounts.get(ctrl) else {
+            if ctrl == "freezer" {
+                continue; // pause will say it is unavailable
+            }
+            let _ = handle.destroy();
+            return Err(CgroupError::Missing(ctrl.into()));
+        };
+        if ctrl == "cpuset" {
+            if let Err(e) = init_cpuset_parents(root, rel) {
+                let _ = handle.destroy();
+                return Err(e);
+            }
+        }
+        match make_dir(root, rel) {
+            Ok(dir) => {
+                handle.dirs.insert(ctrl.to_string(), dir.clone());
+                if ctrl == "cpuset" {
+                    if let Err(e) = copy_cpuset(&dir) {
+                        let _ = handle.destroy();
+                        return Err(e);
+                    }
+                }
+            }
+            Err(e) => {
+                let _ = handle.destroy();
+                return Err(e);
+            }
+        }
+    }
+    Ok(handle)
+}
+
+/// cpuset groups start with empty cpus/mems: create the ancestors of `rel` copying them down
+/// from their parents (the leaf is copied by [`copy_cpuset`] after it is made).
+fn init_cpuset_parents(root: &Path, rel: &Path) -> Result<(), CgroupError> {
+    let mut cur = root.to_path_buf();
+    if let Some(parent) = rel.parent() {
+        for c in parent.components() {
+            cur.push(c);
+            if !cur.exists() {
+                fs::create_dir(&cur).map_err(|e| super::io_err(&cur, e))?;
+            }
+            copy_cpuset(&cur)?;
+        }
+    }
+    Ok(())
+}
+
+/// Copies cpuset.cpus/mems from the parent directory when they are empty in `dir`.
+fn copy_cpuset(dir: &Path) -> Result<(), CgroupError> {
+    let Some(parent) = dir.parent() else {
+        return Ok(());
+    };
+    for f in ["cpuset.cpus", "cpuset.mems"] {
+        if fs::read_to_string(dir.join(f))
+            .map(|s| s.trim().is_empty())
+            .unwrap_or(false)
+        {
+            let v = fs::read_to_string(parent.join(f)).unwrap_or_default();
+            write_file(dir, f, v.trim())?;
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn apply(
+    h: &CgroupHandle,
+    res: &LinuxResources,
+    initial: bool,
+) -> Result<(), CgroupError> {
+    if let Some(mem) = res.memory() {
+        let dir = h
+            .dirs
+            .get("memory")
+            .ok_or_else(|| CgroupError::Missing("memory".into()))?;
+        if let Some(r) = mem.reservation() {
+            write_file(dir, "memory.soft_limit_in_bytes", &r.to_string())?;
+        }
+        let limit = mem.limit();
+        let swap = mem.swap();
+        let has_memsw = dir.join("memory.memsw.limit_in_bytes").exists();
+        // memsw must stay >= limit: order the two writes so each is valid.
+        let write_limit = |v: i64| write_file(dir, "memory.limit_in_bytes", &v.to_string());
+        let write_swap = |v: i64| {
+            if has_memsw {
+                write_file(dir, "memory.memsw.limit_in_bytes", &v.to_string())
+            } else {
+                Ok(())
+            }
+        };
+        match (limit, swap) {
+            (Some(l), Some(s)) => {
+                if s != -1 && s < l && s != 0 {
+                    return Err(CgroupError::Invalid(format!(
+                        "memory+swap limit {s} is lower than the memory limit {l}"
+                    )));
+                }
+                if write_limit(l).is_err() {
+                    write_swap(s)?;
+                    write_limit(l)?;
+                } else {
+                    write_swap(s)?;
+                }
+            }
+            (Some(l), None) => {
+                if l == -1 {
+                    write_swap(-1)?;
+                }
+                write_limit(l)?;
+            }
+            (None, Some(s)) => write_swap(s)?,
+            (None, None) => {}
+        }
+        if let Some(sw) = mem.swappiness() {
+            if sw > 100 {
+                return Err(CgroupError::Invalid(format!(
+                    "memory swappiness {sw} is above 100"
+                )));
+            }
+            write_file(dir, "memory.swappiness", &sw.to_string())?;
+        }
+        if mem.disable_oom_killer() == Some(true) {
+            write_file(dir, "memory.oom_control", "1")?;
+        }
+    }
+    if let Some(p) = res.pids() {
+        let dir = h
+            .dirs
+            .get("pids")
+            .ok_or_else(|| CgroupError::Missing("pids".into()))?;
+        let v = if p.limit() > 0 {
+            p.limit().to_string()
+        } else {
+            "max".into()
+        };
+        write_file(dir, "pids.max", &v)?;
+    }
+    if let Some(cpu) = res.cpu() {
+        if let Some(dir) = h.dirs.get("cpu") {
+            if let Some(s) = cpu.shares() {
+                write_file(dir, "cpu.shares", &s.to_string())?;
+            }
+            if let Some(p) = cpu.period() {
+                write_file(dir, "cpu.cfs_period_us", &p.to_string())?;
+            }
+            if let Some(q) = cpu.quota() {
+                let q = if q > 0 { q } else { -1 };
+                write_file(dir, "cpu.cfs_quota_us", &q.to_string())?;
+            }
+        } else if !initial && (cpu.shares().is_some() || cpu.quota().is_some()) {
+            return Err(CgroupError::Invalid(
+                "the container was created without a cpu limit; update cannot add one on cgroup v1"
+                    .into(),
+            ));
+        }
+        if let Some(dir) = h.dirs.get("cpuset") {
+            if let Some(c) = cpu.cpus() {
+                write_file(dir, "cpuset.cpus", c)?;
+            }
+            if let Some(m) = cpu.mems() {
+                write_file(dir, "cpuset.mems", m)?;
+            }
+        }
+    }
+    if let Some(bio) = res.block_io() {
+        if let (Some(dir), Some(w)) = (h.dirs.get("blkio"), bio.weight()) {
+            let f = if dir.join("blkio.weight").exists() {
+                "blkio.weight"
+            } else {
+                "blkio.bfq.weight"
+            };
+            write_file(dir, f, &w.to_string())?;
+        }
+    }
+    if initial {
+        if let Some(dir) = h.dirs.get("devices") {
+            let rules = devices::rules(res.devices().as_ref()).map_err(CgroupError::Invalid)?;
+            for r in rules {
+                let f = if r.allow {
+                    "devices.allow"
+                } else {
+                    "devices.deny"
+                };
+                write_file(dir, f, &r.v1_line())?;
+            }
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn set_frozen(h: &CgroupHandle, frozen: bool) -> Result<(), CgroupError> {
+    let dir = h
+        .dirs
+        .get("freezer")
+        .ok_or_else(|| CgroupError::Missing("freezer".into()))?;
+    let want = if frozen { "FROZEN" } else { "THAWED" };
+    // The kernel moves through FREEZING; re-writing until it settles is how v1 freezing works.
+    for _ in 0..1000 {
+        write_file(dir, "freezer.state", want)?;
+        let now = fs::read_to_string(dir.join("freezer.state")).unwrap_or_default();
+        if now.trim() == want {
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    Err(CgroupError::Invalid(format!(
+        "{} did not become {want}",
+        dir.display()
+    )))
+}
+
+pub(super) fn stats(h: &CgroupHandle) -> Stats {
+    let mut s = Stats::default();
+    if let Some(d) = h.dirs.get("memory") {
+        s.memory_usage = read_u64(d, "memory.usage_in_bytes");
+        s.memory_limit = read_u64(d, "memory.limit_in_bytes").filter(|v| *v < (1 << 62));
+        s.oom_kills = fs::read_to_string(d.join("memory.oom_control"))
+            .ok()
+            .and_then(|t| {
+                t.lines().find_map(|l| {
+                    l.strip_prefix("oom_kill ")
+                        .and_then(|v| v.trim().parse().ok())
+                })
+            });
+    }
+    if let Some(d) = h.dirs.get("pids") {
+        s.pids_current = read_u64(d, "pids.current");
+    }
+    if let Some(d) = h.dirs.get("cpu") {
+        s.cpu_usage_ns = read_u64(d, "cpuacct.usage");
+    }
+    s
+}

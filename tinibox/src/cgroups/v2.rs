@@ -1,0 +1,251 @@
+//! cgroup v2 (unified): one directory; controllers enabled in the ancestors'
+//! `cgroup.subtree_control`; devices through the eBPF filter of [`super::bpf`].
+//! Owns the v2 file names and value conversions (shares → weight, blkio weight → io.weight).
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::LinuxResources;
+
+use super::{
+    bpf, devices, make_dir, read_u64, write_file, CgroupError, CgroupHandle, Layout, Stats,
+    CGROUP_ROOT,
+};
+
+/// cpu.shares (2..262144) → cpu.weight (1..10000), the conversion runc and crun use.
+pub fn shares_to_weight(shares: u64) -> u64 {
+    if shares == 0 {
+        return 100;
+    }
+    1 + (shares.clamp(2, 262_144) - 2) * 9999 / 262_142
+}
+
+/// blkio.weight (10..1000) → io.weight (1..10000).
+pub fn blkio_to_io_weight(w: u16) -> u64 {
+    let w = (w as u64).clamp(10, 1000);
+    1 + (w - 10) * 9999 / 990
+}
+
+/// The controllers `res` needs enabled in the ancestors.
+fn wanted(res: &LinuxResources) -> Vec<&'static str> {
+    let mut w = Vec::new();
+    if res.memory().is_some() {
+        w.push("memory");
+    }
+    if res.pids().is_some() {
+        w.push("pids");
+    }
+    if let Some(cpu) = res.cpu() {
+        if cpu.shares().is_some() || cpu.quota().is_some() || cpu.period().is_some() {
+            w.push("cpu");
+        }
+        if cpu.cpus().is_some() || cpu.mems().is_some() {
+            w.push("cpuset");
+        }
+    }
+    if res.block_io().is_some() {
+        w.push("io");
+    }
+    w
+}
+
+pub(super) fn create(rel: &Path, res: &LinuxResources) -> Result<CgroupHandle, CgroupError> {
+    let root = PathBuf::from(CGROUP_ROOT);
+    let want = wanted(res);
+    // Enable the controllers from the root down to the parent of the leaf.
+    let mut cur = root.clone();
+    let parents: Vec<_> = rel
+        .parent()
+        .map(|p| p.components().collect())
+        .unwrap_or_default();
+    let mut levels = vec![cur.clone()];
+    for c in parents {
+        cur.push(c);
+        levels.push(cur.clone());
+    }
+    for (i, dir) in levels.iter().enumerate() {
+        if i > 0 && !dir.exists() {
+            fs::create_dir(dir).map_err(|e| super::io_err(dir, e))?;
+        }
+        if want.is_empty() {
+            continue;
+        }
+        let available = fs::read_to_string(dir.join("cgroup.controllers")).unwrap_or_default();
+        let enabled = fs::read_to_string(dir.join("cgroup.subtree_control")).unwrap_or_default();
+        let mut add = Vec::new();
+        for c in &want {
+            if !available.split_whitespace().any(|a| a == *c) {
+                return Err(CgroupError::Missing((*c).into()));
+            }
+            if !enabled.split_whitespace().any(|a| a == *c) {
+                add.push(format!("+{c}"));
+            }
+        }
+        if !add.is_empty() {
+            write_file(dir, "cgroup.subtree_control", &add.join(" "))?;
+        }
+    }
+    let dir = make_dir(&root, rel)?;
+    let mut dirs = BTreeMap::new();
+    dirs.insert("unified".to_string(), dir);
+    Ok(CgroupHandle {
+        layout: Layout::V2,
+        rel_path: rel.to_path_buf(),
+        dirs,
+    })
+}
+
+pub(super) fn apply(
+    h: &CgroupHandle,
+    res: &LinuxResources,
+    initial: bool,
+) -> Result<(), CgroupError> {
+    let dir = h
+        .dirs
+        .get("unified")
+        .ok_or_else(|| CgroupError::Missing("unified".into()))?;
+    let num_or_max = |v: i64| {
+        if v < 0 {
+            "max".to_string()
+        } else {
+            v.to_string()
+        }
+    };
+    if let Some(mem) = res.memory() {
+        if let Some(r) = mem.reservation() {
+            write_file(dir, "memory.low", &num_or_max(r))?;
+        }
+        if let Some(l) = mem.limit() {
+            write_file(dir, "memory.max", &num_or_max(l))?;
+        }
+        if let Some(s) = mem.swap() {
+            // OCI's swap is memory+swap; v2's memory.swap.max is swap alone.
+            let v = match (mem.limit(), s) {
+                (_, -1) => "max".to_string(),
+                (Some(l), s) if l > 0 && s >= l => (s - l).to_string(),
+                (Some(l), s) if l > 0 => {
+                    return Err(CgroupError::Invalid(format!(
+                        "memory+swap limit {s} is lower than the memory limit {l}"
+                    )))
+                }
+                (_, s) => s.to_string(),
+            };
+            if dir.join("memory.swap.max").exists() {
+                write_file(dir, "memory.swap.max", &v)?;
+            }
+        }
+    }
+    if let Some(p) = res.pids() {
+        let v = if p.limit() > 0 {
+            p.limit().to_string()
+        } else {
+            "max".into()
+        };
+        write_file(dir, "pids.max", &v)?;
+    }
+    if let Some(cpu) = res.cpu() {
+        if let Some(s) = cpu.shares() {
+            write_file(dir, "cpu.weight", &shares_to_weight(s).to_string())?;
+        }
+        if cpu.quota().is_some() || cpu.period().is_some() {
+            let period = cpu.period().unwrap_or(100_000);
+            let quota = match cpu.quota() {
+                Some(q) if q > 0 => q.to_string(),
+                _ => "max".into(),
+            };
+            write_file(dir, "cpu.max", &format!("{quota} {period}"))?;
+        }
+        if let Some(c) = cpu.cpus() {
+            write_file(dir, "cpuset.cpus", c)?;
+        }
+        if let Some(m) = cpu.mems() {
+            write_file(dir, "cpuset.mems", m)?;
+        }
+    }
+    if let Some(w) = res.block_io().as_ref().and_then(|b| b.weight()) {
+        write_file(
+            dir,
+            "io.weight",
+            &format!("default {}", blkio_to_io_weight(w)),
+        )?;
+    }
+    if let Some(unified) = res.unified() {
+        for (k, v) in unified {
+            if k.contains('/') || k.starts_with('.') {
+                return Err(CgroupError::Invalid(format!(
+                    "linux.resources.unified key {k:?}"
+                )));
+            }
+            write_file(dir, k, v)?;
+        }
+    }
+    if initial {
+        let rules = devices::rules(res.devices().as_ref()).map_err(CgroupError::Invalid)?;
+        let prog = bpf::program(&rules);
+        bpf::attach(&prog, dir).map_err(|e| super::io_err(dir, e))?;
+    }
+    Ok(())
+}
+
+pub(super) fn set_frozen(h: &CgroupHandle, frozen: bool) -> Result<(), CgroupError> {
+    let dir = h
+        .dirs
+        .get("unified")
+        .ok_or_else(|| CgroupError::Missing("unified".into()))?;
+    write_file(dir, "cgroup.freeze", if frozen { "1" } else { "0" })?;
+    let want = if frozen { "frozen 1" } else { "frozen 0" };
+    for _ in 0..1000 {
+        let ev = fs::read_to_string(dir.join("cgroup.events")).unwrap_or_default();
+        if ev.lines().any(|l| l.trim() == want) {
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    Err(CgroupError::Invalid(format!(
+        "{} did not reach {want}",
+        dir.display()
+    )))
+}
+
+pub(super) fn stats(h: &CgroupHandle) -> Stats {
+    let mut s = Stats::default();
+    let Some(d) = h.dirs.get("unified") else {
+        return s;
+    };
+    s.memory_usage = read_u64(d, "memory.current");
+    s.memory_limit = read_u64(d, "memory.max");
+    s.oom_kills = fs::read_to_string(d.join("memory.events"))
+        .ok()
+        .and_then(|t| {
+            t.lines().find_map(|l| {
+                l.strip_prefix("oom_kill ")
+                    .and_then(|v| v.trim().parse().ok())
+            })
+        });
+    s.pids_current = read_u64(d, "pids.current");
+    s.cpu_usage_ns = fs::read_to_string(d.join("cpu.stat")).ok().and_then(|t| {
+        t.lines()
+            .find_map(|l| {
+                l.strip_prefix("usage_usec ")
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+            })
+            .map(|us| us * 1000)
+    });
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conversions() {
+        assert_eq!(shares_to_weight(2), 1);
+        assert_eq!(shares_to_weight(1024), 39);
+        assert_eq!(shares_to_weight(262_144), 10_000);
+        assert_eq!(blkio_to_io_weight(10), 1);
+        assert_eq!(blkio_to_io_weight(1000), 10_000);
+        assert_eq!(blkio_to_io_weight(500), 4950);
+    }
+}

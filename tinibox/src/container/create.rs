@@ -1,0 +1,391 @@
+//! The parent side of `create`: state directory, exec fifo, cgroup, console socket, the fork
+//! into stage 1, the sync conversation (user namespace maps, hooks, ready/error) and, on any
+//! failure, the complete clean-up. Owns the creation sequence; the container side is
+//! [`crate::linux::init`].
+
+use std::fs;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::path::PathBuf;
+
+use nix::sys::signal::{kill, Signal};
+use nix::sys::wait::waitpid;
+use nix::unistd::{fork, ForkResult, Pid};
+use oci_spec::runtime::{LinuxIdMapping, Spec};
+
+use super::state::{proc_stat, DirLock, Record, State, Status, EXEC_FIFO};
+use super::{
+    container_dir, validate_id, ContainerError, CreateOptions, Created, ExecFailure,
+    INIT_ANNOTATION,
+};
+use crate::cgroups::{relative_path, CgroupHandle};
+use crate::linux::init::{self, InitArgs};
+use crate::linux::namespaces::{self, Plan};
+use crate::linux::rootfs;
+use crate::linux::sync::{self, Channel, ChildError, Msg};
+
+/// Removes everything a failed `create` made, in reverse order, when dropped armed.
+struct Cleanup {
+    dir: PathBuf,
+    dir_created: bool,
+    cgroup: Option<CgroupHandle>,
+    stage1: Option<Pid>,
+    init: Option<Pid>,
+    armed: bool,
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        for pid in [self.init.take(), self.stage1.take()].into_iter().flatten() {
+            let _ = kill(pid, Signal::SIGKILL);
+            let _ = waitpid(pid, None);
+        }
+        if let Some(cg) = self.cgroup.take() {
+            let _ = cg.destroy();
+        }
+        if self.dir_created {
+            let _ = fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+pub(super) fn create(mut opts: CreateOptions) -> Result<Created, ContainerError> {
+    validate_id(&opts.id)?;
+    if !opts.bundle.is_absolute() {
+        return Err(ContainerError::Spec(format!(
+            "bundle {} must be an absolute path",
+            opts.bundle.display()
+        )));
+    }
+    let spec = &opts.spec;
+    let plan = namespaces::plan(spec).map_err(ContainerError::Spec)?;
+    let rootfs = rootfs::rootfs_path(spec, &opts.bundle).map_err(ContainerError::Spec)?;
+    let process = spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| ContainerError::Spec("process: missing".into()))?;
+    if process
+        .args()
+        .as_ref()
+        .map(|a| a.is_empty())
+        .unwrap_or(true)
+    {
+        return Err(ContainerError::Spec(
+            "process.args: empty; give the command to run".into(),
+        ));
+    }
+    let terminal = process.terminal().unwrap_or(false);
+    if terminal && opts.console_socket.is_none() && opts.console_socket_fd.is_none() {
+        return Err(ContainerError::Spec(
+            "process.terminal is true: pass --console-socket".into(),
+        ));
+    }
+    let cg_rel = relative_path(
+        &opts.id,
+        spec.linux()
+            .as_ref()
+            .and_then(|l| l.cgroups_path().as_deref()),
+    )?;
+
+    fs::create_dir_all(&opts.state_root).map_err(|e| {
+        ContainerError::io(
+            format!("create state root {}", opts.state_root.display()),
+            e,
+        )
+    })?;
+    let dir = container_dir(&opts.state_root, &opts.id);
+    match fs::create_dir(&dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            return Err(ContainerError::AlreadyExists(opts.id.clone()))
+        }
+        Err(e) => return Err(ContainerError::io(format!("create {}", dir.display()), e)),
+    }
+    let mut guard = Cleanup {
+        dir: dir.clone(),
+        dir_created: true,
+        cgroup: None,
+        stage1: None,
+        init: None,
+        armed: true,
+    };
+    let _lock = DirLock::lock(&dir, &opts.id)?;
+    nix::unistd::mkfifo(
+        &dir.join(EXEC_FIFO),
+        nix::sys::stat::Mode::from_bits_truncate(0o600),
+    )
+    .map_err(|e| ContainerError::sys("create exec fifo", e))?;
+
+    let console: Option<OwnedFd> = match (opts.console_socket_fd.take(), &opts.console_socket) {
+        (Some(fd), _) if terminal => Some(fd),
+        (None, Some(p)) if terminal => {
+            Some(crate::linux::console::connect_socket(p).map_err(ContainerError::Spec)?)
+        }
+        _ => None,
+    };
+    let resources = spec.linux().as_ref().and_then(|l| l.resources().as_ref());
+    let cgroup = CgroupHandle::create(&cg_rel, resources)?;
+    guard.cgroup = Some(cgroup.clone());
+
+    let state_dir = nix::fcntl::open(
+        &dir,
+        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(|e| ContainerError::sys(format!("open {}", dir.display()), e))?;
+    // SAFETY: open returned a new fd we own.
+    let state_dir = unsafe { OwnedFd::from_raw_fd(state_dir) };
+    let (parent_chan, child_chan) =
+        sync::pair().map_err(|e| ContainerError::sys("create sync socket", e))?;
+
+    let hooks = spec.hooks().as_ref();
+    let hooks_round_trip = hooks
+        .map(|h| {
+            h.prestart().as_ref().is_some_and(|v| !v.is_empty())
+                || h.create_runtime().as_ref().is_some_and(|v| !v.is_empty())
+                || h.create_container().as_ref().is_some_and(|v| !v.is_empty())
+                || h.start_container().as_ref().is_some_and(|v| !v.is_empty())
+        })
+        .unwrap_or(false);
+    let reaper = spec
+        .annotations()
+        .as_ref()
+        .and_then(|a| a.get(INIT_ANNOTATION))
+        .is_some_and(|v| v == "true");
+    let created_at = humantime::format_rfc3339_nanos(std::time::SystemTime::now()).to_string();
+
+    // SAFETY: tinibox is single-threaded here; the child only runs our own code and then
+    // execs or _exits.
+    match unsafe { fork() }.map_err(|e| ContainerError::sys("fork", e))? {
+        ForkResult::Child => {
+            drop(parent_chan);
+            let args = InitArgs {
+                spec,
+                id: &opts.id,
+                bundle: &opts.bundle,
+                rootfs: &rootfs,
+                plan: &plan,
+                chan: &child_chan,
+                state_dir: &state_dir,
+                console: console.as_ref().map(|c| c.as_raw_fd()),
+                no_pivot: opts.no_pivot,
+                no_new_keyring: opts.no_new_keyring,
+                preserve_fds: opts.preserve_fds,
+                hooks_round_trip,
+                reaper,
+            };
+            stage1(&cgroup, args)
+        }
+        ForkResult::Parent { child } => {
+            guard.stage1 = Some(child);
+            drop(child_chan);
+            drop(console);
+            drop(state_dir);
+        }
+    }
+
+    // The conversation with stage 1 and the init.
+    let mut state = State {
+        oci_version: spec.version().clone(),
+        id: opts.id.clone(),
+        pid: 0,
+        status: Status::Creating,
+        bundle: opts.bundle.clone(),
+        rootfs: rootfs.clone(),
+        created: created_at,
+        annotations: spec
+            .annotations()
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .collect(),
+        owner: nix::unistd::getuid().to_string(),
+        labels: std::mem::take(&mut opts.labels),
+    };
+    loop {
+        let msg = parent_chan
+            .recv()
+            .map_err(|e| ContainerError::io("read from the container's init", e))?;
+        match msg {
+            Some(Msg::UserNsCreated(pid)) => {
+                write_id_maps(pid, spec)?;
+                send(&parent_chan, &Msg::UserMapsWritten)?;
+            }
+            Some(Msg::InitPid(pid)) => {
+                guard.init = Some(Pid::from_raw(pid));
+                state.pid = pid;
+                if let Some(s1) = guard.stage1.take() {
+                    let _ = waitpid(s1, None);
+                }
+            }
+            Some(Msg::HooksPlease) => {
+                let json = serde_json::to_string(&state).unwrap_or_default();
+                if let Some(h) = hooks {
+                    for list in [h.prestart(), h.create_runtime()].into_iter().flatten() {
+                        super::hooks::run_all(list, &json)?;
+                    }
+                }
+                send(&parent_chan, &Msg::HooksDone(json))?;
+            }
+            Some(Msg::Ready) => break,
+            Some(Msg::Error(e)) => return Err(child_error(e)),
+            Some(other) => {
+                return Err(ContainerError::Init(format!(
+                    "unexpected message {other:?}"
+                )))
+            }
+            None => {
+                return Err(ContainerError::Init(
+                    "the container's init exited during setup".into(),
+                ))
+            }
+        }
+    }
+    let init_start_time = proc_stat(state.pid)
+        .map(|(_, t)| t)
+        .ok_or_else(|| ContainerError::Init("the container's init exited during setup".into()))?;
+    state.status = Status::Created;
+    let record = Record {
+        state,
+        init_start_time,
+        cgroup,
+        spec: opts.spec.clone(),
+    };
+    record.save(&dir)?;
+    if let Some(pf) = &opts.pid_file {
+        super::state::write_atomic(pf, record.state.pid.to_string().as_bytes())?;
+    }
+    guard.armed = false;
+    Ok(Created {
+        pid: record.state.pid,
+    })
+}
+
+fn send(chan: &Channel, msg: &Msg) -> Result<(), ContainerError> {
+    chan.send(msg)
+        .map_err(|e| ContainerError::io("write to the container's init", e))
+}
+
+fn child_error(e: ChildError) -> ContainerError {
+    match e.exec_code {
+        Some(code) => ContainerError::Exec {
+            kind: if code == 127 {
+                ExecFailure::NotFound
+            } else {
+                ExecFailure::NotExecutable
+            },
+            path: e.exec_path.unwrap_or_default(),
+            detail: e.msg,
+        },
+        None => ContainerError::Init(e.msg),
+    }
+}
+
+fn map_lines(maps: &[LinuxIdMapping]) -> String {
+    maps.iter()
+        .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
+        .collect()
+}
+
+/// Writes linux.uidMappings / gidMappings for the new user namespace of `pid`.
+fn write_id_maps(pid: i32, spec: &Spec) -> Result<(), ContainerError> {
+    let linux = spec.linux().as_ref();
+    let uid = linux
+        .and_then(|l| l.uid_mappings().clone())
+        .unwrap_or_default();
+    let gid = linux
+        .and_then(|l| l.gid_mappings().clone())
+        .unwrap_or_default();
+    if uid.is_empty() || gid.is_empty() {
+        return Err(ContainerError::Spec(
+            "a user namespace needs linux.uidMappings and linux.gidMappings".into(),
+        ));
+    }
+    for (file, maps) in [("uid_map", &uid), ("gid_map", &gid)] {
+        let p = format!("/proc/{pid}/{file}");
+        fs::write(&p, map_lines(maps)).map_err(|e| ContainerError::io(format!("write {p}"), e))?;
+    }
+    Ok(())
+}
+
+/// Stage 1: join the cgroup and namespaces, create new namespaces, fork the init with
+/// CLONE_PARENT, report its pid, exit. Never returns.
+fn stage1(cgroup: &CgroupHandle, args: InitArgs) -> ! {
+    // SAFETY: prctl with integer arguments: no core dumps or ptrace of tinibox code in the container.
+    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
+    let chan = args.chan;
+    let res = stage1_setup(cgroup, args.plan, chan);
+    let fail = |msg: String| -> ! {
+        let _ = chan.send(&Msg::Error(ChildError::new(msg)));
+        // SAFETY: leave the forked child.
+        unsafe { libc::_exit(1) }
+    };
+    if let Err(msg) = res {
+        fail(msg);
+    }
+    // SAFETY: raw clone with a null stack behaves like fork; CLONE_PARENT makes the init a
+    // child of the process that called `create`. Single-threaded, so no locks are held.
+    let pid = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            (libc::CLONE_PARENT | libc::SIGCHLD) as libc::c_ulong,
+            0usize,
+            0usize,
+            0usize,
+            0usize,
+        )
+    };
+    if pid < 0 {
+        fail(format!(
+            "fork the container's init: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    if pid == 0 {
+        init::run(args);
+    }
+    let _ = chan.send(&Msg::InitPid(pid as i32));
+    // SAFETY: leave the forked child.
+    unsafe { libc::_exit(0) }
+}
+
+fn stage1_setup(cgroup: &CgroupHandle, plan: &Plan, chan: &Channel) -> Result<(), String> {
+    // The cgroup first: before a new user namespace (host-owned files) and before a new cgroup
+    // namespace (so the container's cgroup is its root).
+    for f in cgroup.procs_files() {
+        fs::write(&f, "0").map_err(|e| format!("join cgroup {}: {e}", f.display()))?;
+    }
+    let joins = namespaces::open_joins(plan)?;
+    for (t, f) in joins
+        .iter()
+        .filter(|(t, _)| *t == oci_spec::runtime::LinuxNamespaceType::User)
+    {
+        namespaces::join(*t, f)?;
+    }
+    if plan.new_user {
+        namespaces::create(nix::sched::CloneFlags::CLONE_NEWUSER)?;
+        chan.send(&Msg::UserNsCreated(nix::unistd::getpid().as_raw()))
+            .map_err(|e| format!("sync: {e}"))?;
+        match chan.recv() {
+            Ok(Some(Msg::UserMapsWritten)) => {}
+            other => return Err(format!("sync: expected UserMapsWritten, got {other:?}")),
+        }
+        nix::unistd::setresgid(0.into(), 0.into(), 0.into())
+            .map_err(|e| format!("setgid 0 in the user namespace: {e}"))?;
+        nix::unistd::setresuid(0.into(), 0.into(), 0.into())
+            .map_err(|e| format!("setuid 0 in the user namespace: {e}"))?;
+    }
+    for (t, f) in joins
+        .iter()
+        .filter(|(t, _)| *t != oci_spec::runtime::LinuxNamespaceType::User)
+    {
+        namespaces::join(*t, f)?;
+    }
+    let mut flags = plan.new_flags;
+    if plan.new_cgroup {
+        flags |= nix::sched::CloneFlags::CLONE_NEWCGROUP;
+    }
+    namespaces::create(flags)
+}

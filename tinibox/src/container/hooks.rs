@@ -1,0 +1,158 @@
+//! OCI hooks (prestart, createRuntime, createContainer, startContainer, poststart, poststop):
+//! each runs with its args and env, the container state JSON on stdin, and an optional timeout
+//! after which it is killed. Owns running hooks; when each kind runs is decided by the
+//! lifecycle (runtime side) and [`crate::linux::init`] (container side).
+
+use std::io::Write;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::process::{Command, Stdio};
+
+use oci_spec::runtime::Hook;
+
+/// A hook failure, one line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HookError {
+    /// The hook's path.
+    pub path: std::path::PathBuf,
+    /// What happened.
+    pub detail: String,
+}
+
+impl From<HookError> for super::ContainerError {
+    fn from(e: HookError) -> Self {
+        super::ContainerError::Hook {
+            path: e.path,
+            detail: e.detail,
+        }
+    }
+}
+
+/// Runs `hooks` in order with `state_json` on stdin; stops at the first failure.
+pub fn run_all(hooks: &[Hook], state_json: &str) -> Result<(), HookError> {
+    for h in hooks {
+        run_one(h, state_json)?;
+    }
+    Ok(())
+}
+
+fn run_one(h: &Hook, state_json: &str) -> Result<(), HookError> {
+    let err = |d: String| HookError {
+        path: h.path().clone(),
+        detail: d,
+    };
+    let mut cmd = Command::new(h.path());
+    if let Some(args) = h.args() {
+        if let Some(a0) = args.first() {
+            cmd.arg0(a0);
+        }
+        cmd.args(args.iter().skip(1));
+    }
+    cmd.env_clear();
+    for kv in h.env().iter().flatten() {
+        if let Some((k, v)) = kv.split_once('=') {
+            cmd.env(k, v);
+        }
+    }
+    cmd.stdin(Stdio::piped());
+    let mut child = cmd.spawn().map_err(|e| err(format!("cannot run: {e}")))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        // A hook that does not read its stdin is fine (EPIPE).
+        let _ = stdin.write_all(state_json.as_bytes());
+    }
+    if let Some(t) = h.timeout() {
+        if t <= 0 {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(err(format!("timeout {t} must be positive")));
+        }
+        if !wait_exit(child.id() as i32, t as i32 * 1000) {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(err(format!("timed out after {t}s")));
+        }
+    }
+    let st = child.wait().map_err(|e| err(format!("wait: {e}")))?;
+    if st.success() {
+        Ok(())
+    } else if let Some(sig) = st.signal() {
+        Err(err(format!("killed by signal {sig}")))
+    } else {
+        Err(err(format!(
+            "exited with status {}",
+            st.code().unwrap_or(-1)
+        )))
+    }
+}
+
+/// Waits up to `ms` for process `pid` to exit (without reaping it); false on timeout.
+pub fn wait_exit(pid: i32, ms: i32) -> bool {
+    let Some(pfd) = pidfd_open(pid) else {
+        return true;
+    };
+    let mut p = libc::pollfd {
+        fd: pfd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    loop {
+        // SAFETY: one valid pollfd.
+        let rc = unsafe { libc::poll(&mut p, 1, ms) };
+        if rc < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+            continue;
+        }
+        return rc > 0;
+    }
+}
+
+/// pidfd_open(2); None when the process is gone.
+pub fn pidfd_open(pid: i32) -> Option<OwnedFd> {
+    // SAFETY: plain syscall with integer arguments.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: a new fd we own.
+    Some(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hook(json: &str) -> Hook {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn hooks_get_state_on_stdin_and_env() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        let h = hook(&format!(
+            r#"{{"path":"/bin/sh","args":["sh","-c","cat > {} && echo $X >> {}"],"env":["X=hello"]}}"#,
+            out.display(),
+            out.display()
+        ));
+        run_all(&[h], "{\"id\":\"c1\"}").unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&out).unwrap(),
+            "{\"id\":\"c1\"}hello\n"
+        );
+    }
+
+    #[test]
+    fn failing_and_slow_hooks_are_errors() {
+        let e = run_all(&[hook(r#"{"path":"/bin/false"}"#)], "{}").unwrap_err();
+        assert!(e.detail.contains("status 1"), "{e:?}");
+        let e = run_all(
+            &[hook(
+                r#"{"path":"/bin/sleep","args":["sleep","5"],"timeout":1}"#,
+            )],
+            "{}",
+        )
+        .unwrap_err();
+        assert!(e.detail.contains("timed out"), "{e:?}");
+        let e = run_all(&[hook(r#"{"path":"/nonexistent/hook"}"#)], "{}").unwrap_err();
+        assert!(e.detail.contains("cannot run"), "{e:?}");
+    }
+}

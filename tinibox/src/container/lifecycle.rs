@@ -1,0 +1,268 @@
+//! The operations on an existing container: start, state, list, kill, pause/resume, update,
+//! pids and delete. Owns their state checks and clean-up; `create` is in `create.rs`.
+
+use std::fs;
+use std::io::Read;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::path::Path;
+
+use nix::sys::signal::{kill as send_signal, Signal};
+use nix::unistd::Pid;
+use oci_spec::runtime::LinuxResources;
+
+use super::hooks::{pidfd_open, run_all, wait_exit};
+use super::state::{DirLock, Record, State, Status, EXEC_FIFO};
+use super::{container_dir, validate_id, ContainerError, ExecFailure};
+
+fn wrong(id: &str, status: Status, op: &str) -> ContainerError {
+    ContainerError::WrongState {
+        id: id.to_string(),
+        status: status.to_string(),
+        op: op.to_string(),
+    }
+}
+
+fn open_locked(state_root: &Path, id: &str) -> Result<(DirLock, Record), ContainerError> {
+    validate_id(id)?;
+    let dir = container_dir(state_root, id);
+    let lock = DirLock::lock(&dir, id)?;
+    let rec = Record::load(state_root, id)?;
+    Ok((lock, rec))
+}
+
+/// Starts a created container: releases its init into `execve` and runs poststart hooks.
+/// An exec failure comes back as [`ContainerError::Exec`] (127/126 for the docker-like CLI).
+pub fn start(state_root: &Path, id: &str) -> Result<(), ContainerError> {
+    let (_lock, rec) = open_locked(state_root, id)?;
+    let dir = container_dir(state_root, id);
+    let status = rec.live_status(&dir);
+    if status != Status::Created {
+        return Err(wrong(
+            id,
+            status,
+            "start (only a created container can be started)",
+        ));
+    }
+    let fifo_path = dir.join(EXEC_FIFO);
+    let fifo = nix::fcntl::open(
+        &fifo_path,
+        nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_NONBLOCK | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(|e| ContainerError::sys(format!("open {}", fifo_path.display()), e))?;
+    // SAFETY: a new fd we own.
+    let fifo = unsafe { OwnedFd::from_raw_fd(fifo) };
+    let pidfd = pidfd_open(rec.state.pid).ok_or_else(|| wrong(id, Status::Stopped, "start"))?;
+    // Wait until the init has opened the fifo and written its first byte, or has died.
+    let mut fds = [
+        libc::pollfd {
+            fd: fifo.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        },
+        libc::pollfd {
+            fd: pidfd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        },
+    ];
+    loop {
+        // SAFETY: two valid pollfds.
+        let rc = unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
+        if rc < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+            continue;
+        }
+        break;
+    }
+    let mut f = fs::File::from(fifo);
+    let mut first = [0u8; 1];
+    let got = f.read(&mut first).unwrap_or(0);
+    if got == 0 {
+        return Err(ContainerError::Init(
+            "the container's init exited before start".into(),
+        ));
+    }
+    let _ = fs::remove_file(&fifo_path);
+    // Blocking from here: EOF arrives when execve closes the init's (close-on-exec) end.
+    // SAFETY: clearing O_NONBLOCK on our own fd.
+    unsafe { libc::fcntl(f.as_raw_fd(), libc::F_SETFL, 0) };
+    let mut rest = Vec::new();
+    let _ = f.read_to_end(&mut rest);
+    if let Some((code, msg)) = crate::linux::init::parse_exec_report(&rest) {
+        let path = rec
+            .spec
+            .process()
+            .as_ref()
+            .and_then(|p| p.args().as_ref())
+            .and_then(|a| a.first().cloned())
+            .unwrap_or_default();
+        return Err(match code {
+            127 => ContainerError::Exec {
+                kind: ExecFailure::NotFound,
+                path,
+                detail: msg,
+            },
+            126 => ContainerError::Exec {
+                kind: ExecFailure::NotExecutable,
+                path,
+                detail: msg,
+            },
+            _ => ContainerError::Init(msg),
+        });
+    }
+    if let Some(h) = rec
+        .spec
+        .hooks()
+        .as_ref()
+        .and_then(|h| h.poststart().as_ref())
+    {
+        let json = serde_json::to_string(&rec.live_state(&dir)).unwrap_or_default();
+        if let Err(e) = run_all(h, &json) {
+            // Per the runtime spec a poststart failure is logged, not fatal.
+            eprintln!(
+                "tinibox: warning: poststart hook {}: {}",
+                e.path.display(),
+                e.detail
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The OCI state with the live status.
+pub fn state(state_root: &Path, id: &str) -> Result<State, ContainerError> {
+    validate_id(id)?;
+    let rec = Record::load(state_root, id)?;
+    Ok(rec.live_state(&container_dir(state_root, id)))
+}
+
+/// Every container under `state_root` (sorted by id); unreadable entries are skipped.
+pub fn list(state_root: &Path) -> Result<Vec<State>, ContainerError> {
+    let rd = match fs::read_dir(state_root) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => {
+            return Err(ContainerError::io(
+                format!("read {}", state_root.display()),
+                e,
+            ))
+        }
+    };
+    let mut out: Vec<State> = rd
+        .filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().to_str().map(String::from))
+        .filter_map(|id| {
+            Record::load(state_root, &id)
+                .ok()
+                .map(|r| r.live_state(&container_dir(state_root, &id)))
+        })
+        .collect();
+    out.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(out)
+}
+
+/// Sends `signal` to the init, or with `all` to every process of the container.
+pub fn kill(state_root: &Path, id: &str, signal: Signal, all: bool) -> Result<(), ContainerError> {
+    validate_id(id)?;
+    let rec = Record::load(state_root, id)?;
+    let dir = container_dir(state_root, id);
+    let status = rec.live_status(&dir);
+    if status == Status::Stopped {
+        return Err(wrong(id, status, "kill (it is not running)"));
+    }
+    if all {
+        rec.cgroup.kill_all(signal)?;
+        if status == Status::Paused && signal == Signal::SIGKILL {
+            let _ = rec.cgroup.thaw();
+        }
+        return Ok(());
+    }
+    send_signal(Pid::from_raw(rec.state.pid), signal)
+        .map_err(|e| ContainerError::sys(format!("send {signal} to {}", rec.state.pid), e))
+}
+
+/// Freezes every process of a running container.
+pub fn pause(state_root: &Path, id: &str) -> Result<(), ContainerError> {
+    let (_l, rec) = open_locked(state_root, id)?;
+    let status = rec.live_status(&container_dir(state_root, id));
+    if status != Status::Running {
+        return Err(wrong(
+            id,
+            status,
+            "pause (only a running container can be paused)",
+        ));
+    }
+    Ok(rec.cgroup.freeze()?)
+}
+
+/// Thaws a paused container.
+pub fn resume(state_root: &Path, id: &str) -> Result<(), ContainerError> {
+    let (_l, rec) = open_locked(state_root, id)?;
+    let status = rec.live_status(&container_dir(state_root, id));
+    if status != Status::Paused {
+        return Err(wrong(id, status, "resume (it is not paused)"));
+    }
+    Ok(rec.cgroup.thaw()?)
+}
+
+/// Changes the resource limits of a container.
+pub fn update(state_root: &Path, id: &str, res: &LinuxResources) -> Result<(), ContainerError> {
+    let (_l, rec) = open_locked(state_root, id)?;
+    let status = rec.live_status(&container_dir(state_root, id));
+    if status == Status::Stopped {
+        return Err(wrong(id, status, "update"));
+    }
+    Ok(rec.cgroup.update(res)?)
+}
+
+/// The host pids of the container's processes.
+pub fn pids(state_root: &Path, id: &str) -> Result<Vec<i32>, ContainerError> {
+    validate_id(id)?;
+    Ok(Record::load(state_root, id)?.cgroup.pids())
+}
+
+/// The container's stored record (cgroup handle, spec, state) for `exec`, `events` and stats.
+pub fn record(state_root: &Path, id: &str) -> Result<Record, ContainerError> {
+    validate_id(id)?;
+    Record::load(state_root, id)
+}
+
+/// Deletes a container: refuses a running or paused one unless `force` (then kills it);
+/// runs poststop hooks; removes its cgroup and state directory. Works after the process that
+/// created it was SIGKILLed. Mounts live in the container's mount namespace and vanish with it.
+pub fn delete(state_root: &Path, id: &str, force: bool) -> Result<(), ContainerError> {
+    let (lock, rec) = open_locked(state_root, id)?;
+    let dir = container_dir(state_root, id);
+    let status = rec.live_status(&dir);
+    if matches!(status, Status::Running | Status::Paused) && !force {
+        return Err(wrong(id, status, "delete (stop it first, or use --force)"));
+    }
+    if status != Status::Stopped {
+        let _ = rec.cgroup.thaw();
+        let _ = send_signal(Pid::from_raw(rec.state.pid), Signal::SIGKILL);
+        let _ = rec.cgroup.kill_all(Signal::SIGKILL);
+        wait_exit(rec.state.pid, 5000);
+    }
+    if let Some(h) = rec
+        .spec
+        .hooks()
+        .as_ref()
+        .and_then(|h| h.poststop().as_ref())
+    {
+        let mut st = rec.live_state(&dir);
+        st.status = Status::Stopped;
+        let json = serde_json::to_string(&st).unwrap_or_default();
+        if let Err(e) = run_all(h, &json) {
+            eprintln!(
+                "tinibox: warning: poststop hook {}: {}",
+                e.path.display(),
+                e.detail
+            );
+        }
+    }
+    rec.cgroup.destroy()?;
+    fs::remove_dir_all(&dir)
+        .map_err(|e| ContainerError::io(format!("remove {}", dir.display()), e))?;
+    drop(lock);
+    Ok(())
+}

@@ -1,0 +1,161 @@
+//! Namespaces from the spec: which to create, which to join by path, and the setns/unshare
+//! calls. Owns the mapping OCI namespace type → clone flag; it does not fork.
+
+use std::fs::File;
+use std::os::fd::AsFd;
+use std::path::PathBuf;
+
+use nix::sched::{setns, unshare, CloneFlags};
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+
+/// What to do with namespaces, read from `linux.namespaces`.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Namespaces to create, except user and cgroup (see the fields below).
+    pub new_flags: CloneFlags,
+    /// Create a new user namespace (first, then the parent writes the id maps).
+    pub new_user: bool,
+    /// Create a new cgroup namespace (after joining the cgroup).
+    pub new_cgroup: bool,
+    /// Namespaces to join by path, user namespace first.
+    pub join: Vec<(LinuxNamespaceType, PathBuf)>,
+}
+
+impl Default for Plan {
+    fn default() -> Self {
+        Plan {
+            new_flags: CloneFlags::empty(),
+            new_user: false,
+            new_cgroup: false,
+            join: Vec::new(),
+        }
+    }
+}
+
+impl Plan {
+    /// True when a new mount namespace is made (so the rootfs can be set up privately).
+    pub fn new_mount(&self) -> bool {
+        self.new_flags.contains(CloneFlags::CLONE_NEWNS)
+    }
+    /// True when the init gets a new pid namespace (it is PID 1).
+    pub fn new_pid(&self) -> bool {
+        self.new_flags.contains(CloneFlags::CLONE_NEWPID)
+    }
+    /// True when the container has its own UTS namespace (may set a hostname).
+    pub fn has_uts(&self) -> bool {
+        self.new_flags.contains(CloneFlags::CLONE_NEWUTS)
+            || self.join.iter().any(|(t, _)| *t == LinuxNamespaceType::Uts)
+    }
+    /// True when a user namespace is created or joined.
+    pub fn has_user(&self) -> bool {
+        self.new_user
+            || self
+                .join
+                .iter()
+                .any(|(t, _)| *t == LinuxNamespaceType::User)
+    }
+}
+
+/// The clone flag of a namespace type.
+pub fn flag(t: LinuxNamespaceType) -> CloneFlags {
+    match t {
+        LinuxNamespaceType::Mount => CloneFlags::CLONE_NEWNS,
+        LinuxNamespaceType::Cgroup => CloneFlags::CLONE_NEWCGROUP,
+        LinuxNamespaceType::Uts => CloneFlags::CLONE_NEWUTS,
+        LinuxNamespaceType::Ipc => CloneFlags::CLONE_NEWIPC,
+        LinuxNamespaceType::User => CloneFlags::CLONE_NEWUSER,
+        LinuxNamespaceType::Pid => CloneFlags::CLONE_NEWPID,
+        LinuxNamespaceType::Network => CloneFlags::CLONE_NEWNET,
+        LinuxNamespaceType::Time => CloneFlags::from_bits_retain(0x80),
+    }
+}
+
+/// Reads the plan from the spec, refusing duplicates and unsupported types.
+pub fn plan(spec: &Spec) -> Result<Plan, String> {
+    let mut p = Plan::default();
+    let mut seen = Vec::new();
+    let list = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().clone())
+        .unwrap_or_default();
+    for ns in list {
+        let t = ns.typ();
+        if seen.contains(&t) {
+            return Err(format!("linux.namespaces: {t:?} is listed twice"));
+        }
+        seen.push(t);
+        if t == LinuxNamespaceType::Time {
+            return Err("linux.namespaces: the time namespace is not supported".into());
+        }
+        match ns.path() {
+            Some(path) if !path.as_os_str().is_empty() => {
+                if t == LinuxNamespaceType::User {
+                    p.join.insert(0, (t, path.clone()));
+                } else {
+                    p.join.push((t, path.clone()));
+                }
+            }
+            _ => match t {
+                LinuxNamespaceType::User => p.new_user = true,
+                LinuxNamespaceType::Cgroup => p.new_cgroup = true,
+                _ => p.new_flags |= flag(t),
+            },
+        }
+    }
+    Ok(p)
+}
+
+/// Opens every namespace file to join (before any setns changes what paths mean).
+pub fn open_joins(plan: &Plan) -> Result<Vec<(LinuxNamespaceType, File)>, String> {
+    plan.join
+        .iter()
+        .map(|(t, path)| {
+            File::open(path)
+                .map(|f| (*t, f))
+                .map_err(|e| format!("open namespace {t:?} at {}: {e}", path.display()))
+        })
+        .collect()
+}
+
+/// Joins one namespace.
+pub fn join(t: LinuxNamespaceType, file: &File) -> Result<(), String> {
+    setns(file.as_fd(), flag(t)).map_err(|e| format!("join namespace {t:?}: {e}"))
+}
+
+/// Unshares `flags`.
+pub fn create(flags: CloneFlags) -> Result<(), String> {
+    if flags.is_empty() {
+        return Ok(());
+    }
+    unshare(flags).map_err(|e| format!("create namespaces ({flags:?}): {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(ns: &str) -> Spec {
+        serde_json::from_str(&format!(
+            r#"{{"ociVersion":"1.0.2","root":{{"path":"rootfs"}},"linux":{{"namespaces":{ns}}}}}"#
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn plans() {
+        let p = plan(&spec(
+            r#"[{"type":"pid"},{"type":"network","path":"/proc/1/ns/net"},{"type":"user"},{"type":"cgroup"},{"type":"mount"}]"#,
+        ))
+        .unwrap();
+        assert!(p.new_pid() && p.new_mount() && p.new_user && p.new_cgroup);
+        assert!(!p.new_flags.contains(CloneFlags::CLONE_NEWNET));
+        assert_eq!(p.join.len(), 1);
+        assert!(plan(&spec(r#"[{"type":"pid"},{"type":"pid"}]"#)).is_err());
+        let p = plan(&spec(
+            r#"[{"type":"network","path":"/a"},{"type":"user","path":"/b"}]"#,
+        ))
+        .unwrap();
+        assert_eq!(p.join[0].0, LinuxNamespaceType::User);
+    }
+}

@@ -1,0 +1,597 @@
+//! The container's filesystem view, set up by the init inside its new mount namespace:
+//! root propagation, the rootfs bind, the spec's mounts (in order, resolved inside the rootfs
+//! and mounted through `/proc/self/fd/N`), /dev, pivot_root (or MS_MOVE + chroot), then masked
+//! paths, read-only paths and a read-only root. Owns mount flag parsing and these steps; it
+//! does not create device nodes ([`super::devices`]) or touch cgroups.
+
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use oci_spec::runtime::{Mount, Spec};
+
+use super::safe_path::{ensure_in_root, fd_path};
+
+/// Mount flags and data parsed from fstab-style options.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MountOpts {
+    /// Flags to set.
+    pub flags: MsFlags,
+    /// Flags explicitly cleared ("rw", "suid" …), for remounts.
+    pub clear: MsFlags,
+    /// Propagation changes applied after the mount.
+    pub propagation: Vec<MsFlags>,
+    /// Filesystem-specific data ("mode=755,size=64k").
+    pub data: String,
+    /// A bind mount ("bind"/"rbind").
+    pub bind: bool,
+}
+
+/// Parses mount options.
+pub fn parse_options(options: &[String]) -> MountOpts {
+    let mut o = MountOpts {
+        flags: MsFlags::empty(),
+        clear: MsFlags::empty(),
+        propagation: Vec::new(),
+        data: String::new(),
+        bind: false,
+    };
+    let mut data = Vec::new();
+    for opt in options {
+        let (set, clear) = match opt.as_str() {
+            "ro" => (MsFlags::MS_RDONLY, MsFlags::empty()),
+            "rw" => (MsFlags::empty(), MsFlags::MS_RDONLY),
+            "nosuid" => (MsFlags::MS_NOSUID, MsFlags::empty()),
+            "suid" => (MsFlags::empty(), MsFlags::MS_NOSUID),
+            "nodev" => (MsFlags::MS_NODEV, MsFlags::empty()),
+            "dev" => (MsFlags::empty(), MsFlags::MS_NODEV),
+            "noexec" => (MsFlags::MS_NOEXEC, MsFlags::empty()),
+            "exec" => (MsFlags::empty(), MsFlags::MS_NOEXEC),
+            "sync" => (MsFlags::MS_SYNCHRONOUS, MsFlags::empty()),
+            "async" => (MsFlags::empty(), MsFlags::MS_SYNCHRONOUS),
+            "dirsync" => (MsFlags::MS_DIRSYNC, MsFlags::empty()),
+            "remount" => (MsFlags::MS_REMOUNT, MsFlags::empty()),
+            "mand" => (MsFlags::MS_MANDLOCK, MsFlags::empty()),
+            "nomand" => (MsFlags::empty(), MsFlags::MS_MANDLOCK),
+            "atime" => (MsFlags::empty(), MsFlags::MS_NOATIME),
+            "noatime" => (MsFlags::MS_NOATIME, MsFlags::empty()),
+            "diratime" => (MsFlags::empty(), MsFlags::MS_NODIRATIME),
+            "nodiratime" => (MsFlags::MS_NODIRATIME, MsFlags::empty()),
+            "relatime" => (MsFlags::MS_RELATIME, MsFlags::empty()),
+            "norelatime" => (MsFlags::empty(), MsFlags::MS_RELATIME),
+            "strictatime" => (MsFlags::MS_STRICTATIME, MsFlags::empty()),
+            "nostrictatime" => (MsFlags::empty(), MsFlags::MS_STRICTATIME),
+            "bind" => {
+                o.bind = true;
+                (MsFlags::MS_BIND, MsFlags::empty())
+            }
+            "rbind" => {
+                o.bind = true;
+                (MsFlags::MS_BIND | MsFlags::MS_REC, MsFlags::empty())
+            }
+            "private" => {
+                o.propagation.push(MsFlags::MS_PRIVATE);
+                continue;
+            }
+            "rprivate" => {
+                o.propagation.push(MsFlags::MS_PRIVATE | MsFlags::MS_REC);
+                continue;
+            }
+            "shared" => {
+                o.propagation.push(MsFlags::MS_SHARED);
+                continue;
+            }
+            "rshared" => {
+                o.propagation.push(MsFlags::MS_SHARED | MsFlags::MS_REC);
+                continue;
+            }
+            "slave" => {
+                o.propagation.push(MsFlags::MS_SLAVE);
+                continue;
+            }
+            "rslave" => {
+                o.propagation.push(MsFlags::MS_SLAVE | MsFlags::MS_REC);
+                continue;
+            }
+            "unbindable" => {
+                o.propagation.push(MsFlags::MS_UNBINDABLE);
+                continue;
+            }
+            "runbindable" => {
+                o.propagation.push(MsFlags::MS_UNBINDABLE | MsFlags::MS_REC);
+                continue;
+            }
+            // Accepted and meaningless for us (podman/docker pass them).
+            "tmpcopyup" | "defaults" | "" => continue,
+            other => {
+                data.push(other.to_string());
+                continue;
+            }
+        };
+        o.flags.insert(set);
+        o.flags.remove(clear);
+        o.clear.insert(clear);
+        o.clear.remove(set);
+    }
+    o.data = data.join(",");
+    o
+}
+
+/// The propagation of the root mount (rootfsPropagation; default rslave).
+fn root_propagation(spec: &Spec) -> Result<MsFlags, String> {
+    let p = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.rootfs_propagation().clone());
+    Ok(match p.as_deref() {
+        None | Some("") | Some("rslave") => MsFlags::MS_SLAVE | MsFlags::MS_REC,
+        Some("slave") => MsFlags::MS_SLAVE,
+        Some("rprivate") => MsFlags::MS_PRIVATE | MsFlags::MS_REC,
+        Some("private") => MsFlags::MS_PRIVATE,
+        Some("rshared") => MsFlags::MS_SHARED | MsFlags::MS_REC,
+        Some("shared") => MsFlags::MS_SHARED,
+        Some("runbindable") => MsFlags::MS_UNBINDABLE | MsFlags::MS_REC,
+        Some("unbindable") => MsFlags::MS_UNBINDABLE,
+        Some(other) => {
+            return Err(format!(
+                "linux.rootfsPropagation {other:?}: use shared, slave, private or unbindable (r-prefixed too)"
+            ))
+        }
+    })
+}
+
+fn mnt(
+    src: Option<&str>,
+    target: &str,
+    fstype: Option<&str>,
+    flags: MsFlags,
+    data: Option<&str>,
+) -> Result<(), Errno> {
+    mount(src, target, fstype, flags, data)
+}
+
+/// Step 1: make the host's mounts not propagate into the container and bind the rootfs onto
+/// itself (pivot_root needs a mount point). Returns an `O_PATH` fd of the rootfs.
+pub fn prepare_root(spec: &Spec, rootfs: &Path) -> Result<OwnedFd, String> {
+    mnt(None, "/", None, MsFlags::MS_SLAVE | MsFlags::MS_REC, None)
+        .map_err(|e| format!("make / rslave: {e}"))?;
+    mount(
+        Some(rootfs),
+        rootfs,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .map_err(|e| format!("bind rootfs {}: {e}", rootfs.display()))?;
+    let prop = root_propagation(spec)?;
+    if !prop.contains(MsFlags::MS_SLAVE) || !prop.contains(MsFlags::MS_REC) {
+        mount(None::<&str>, rootfs, None::<&str>, prop, None::<&str>)
+            .map_err(|e| format!("set rootfsPropagation: {e}"))?;
+    }
+    nix::fcntl::open(
+        rootfs,
+        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map(|fd| unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) })
+    .map_err(|e| format!("open rootfs {}: {e}", rootfs.display()))
+}
+
+/// Step 2: the spec's mounts, in order. `bundle` resolves relative bind sources.
+/// Returns true when /dev is a fresh filesystem (so device nodes must be created).
+pub fn mount_all(
+    spec: &Spec,
+    root: &OwnedFd,
+    bundle: &Path,
+    new_cgroupns: bool,
+) -> Result<bool, String> {
+    let mut dev_is_fresh = false;
+    for m in spec.mounts().iter().flatten() {
+        mount_one(m, root, bundle, new_cgroupns).map_err(|e| {
+            format!(
+                "mount {} on {}: {e}",
+                m.source().as_deref().unwrap_or(Path::new("none")).display(),
+                m.destination().display()
+            )
+        })?;
+        if m.destination() == Path::new("/dev") {
+            let opts = parse_options(m.options().as_deref().unwrap_or(&[]));
+            dev_is_fresh = !opts.bind;
+        }
+    }
+    Ok(dev_is_fresh)
+}
+
+fn mount_one(m: &Mount, root: &OwnedFd, bundle: &Path, new_cgroupns: bool) -> Result<(), String> {
+    let dest = m.destination();
+    if !dest.is_absolute() {
+        return Err(format!("destination {} must be absolute", dest.display()));
+    }
+    let opts = parse_options(m.options().as_deref().unwrap_or(&[]));
+    let typ = m.typ().clone().unwrap_or_default();
+    let bind = opts.bind || typ == "bind";
+    if typ == "cgroup" || typ == "cgroup2" {
+        return mount_cgroup(dest, root, &opts, new_cgroupns);
+    }
+    if bind {
+        let src = m.source().clone().ok_or("a bind mount needs a source")?;
+        let src = if src.is_absolute() {
+            src
+        } else {
+            bundle.join(src)
+        };
+        let meta = std::fs::metadata(&src).map_err(|e| format!("source {}: {e}", src.display()))?;
+        let target = ensure_in_root(root.as_raw_fd(), dest, meta.is_dir())?;
+        let tp = fd_path(&target);
+        let flags = opts.flags | MsFlags::MS_BIND;
+        mount(
+            Some(&src),
+            tp.as_str(),
+            None::<&str>,
+            flags & (MsFlags::MS_BIND | MsFlags::MS_REC),
+            None::<&str>,
+        )
+        .map_err(|e| e.to_string())?;
+        let extra = flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
+        if !extra.is_empty() {
+            // Re-open: the fd still points at the covered directory, the new mount is on top.
+            let target = ensure_in_root(root.as_raw_fd(), dest, meta.is_dir())?;
+            let tp = fd_path(&target);
+            remount_keeping_locked(&tp, extra)?;
+        }
+        apply_propagation(root, dest, &opts)?;
+        return Ok(());
+    }
+    let target = ensure_in_root(root.as_raw_fd(), dest, true)?;
+    let tp = fd_path(&target);
+    let src = m
+        .source()
+        .as_ref()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| typ.clone());
+    let data = (!opts.data.is_empty()).then_some(opts.data.as_str());
+    let flags = opts.flags & !MsFlags::MS_REMOUNT;
+    match mount(
+        Some(src.as_str()),
+        tp.as_str(),
+        Some(typ.as_str()),
+        flags,
+        data,
+    ) {
+        Ok(()) => {}
+        // sysfs cannot be mounted without a new network namespace: bind the host's instead.
+        Err(Errno::EPERM) if typ == "sysfs" => {
+            mount(
+                Some("/sys"),
+                tp.as_str(),
+                None::<&str>,
+                MsFlags::MS_BIND | MsFlags::MS_REC,
+                None::<&str>,
+            )
+            .map_err(|e| format!("bind /sys: {e}"))?;
+            let target = ensure_in_root(root.as_raw_fd(), dest, true)?;
+            remount_keeping_locked(&fd_path(&target), flags)?;
+        }
+        // mqueue needs its own IPC namespace; without one bind the host's.
+        Err(Errno::EPERM) if typ == "mqueue" => {
+            mount(
+                Some("/dev/mqueue"),
+                tp.as_str(),
+                None::<&str>,
+                MsFlags::MS_BIND,
+                None::<&str>,
+            )
+            .map_err(|e| format!("bind /dev/mqueue: {e}"))?;
+        }
+        Err(e) => return Err(format!("{typ}: {e}")),
+    }
+    apply_propagation(root, dest, &opts)
+}
+
+fn apply_propagation(root: &OwnedFd, dest: &Path, opts: &MountOpts) -> Result<(), String> {
+    for p in &opts.propagation {
+        let target = ensure_in_root(root.as_raw_fd(), dest, true)?;
+        mount(
+            None::<&str>,
+            fd_path(&target).as_str(),
+            None::<&str>,
+            *p,
+            None::<&str>,
+        )
+        .map_err(|e| format!("set propagation: {e}"))?;
+    }
+    Ok(())
+}
+
+/// Remounts a bind mount with `flags`, keeping the flags the kernel locks (nosuid, nodev,
+/// noexec, atime flags) so the remount also works in a user namespace.
+fn remount_keeping_locked(target: &str, flags: MsFlags) -> Result<(), String> {
+    let mut locked = MsFlags::empty();
+    if let Ok(st) = nix::sys::statvfs::statvfs(target) {
+        use nix::sys::statvfs::FsFlags;
+        let f = st.flags();
+        for (ff, mf) in [
+            (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
+            (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
+            (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
+            (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
+            (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
+            (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
+        ] {
+            if f.contains(ff) {
+                locked |= mf;
+            }
+        }
+    }
+    let all = flags | locked | MsFlags::MS_BIND | MsFlags::MS_REMOUNT;
+    mount(None::<&str>, target, None::<&str>, all, None::<&str>)
+        .map_err(|e| format!("remount {flags:?}: {e}"))
+}
+
+/// cgroup mounts: cgroup2 on v2; on v1 a tmpfs with one cgroup mount per hierarchy.
+fn mount_cgroup(
+    dest: &Path,
+    root: &OwnedFd,
+    opts: &MountOpts,
+    _new_ns: bool,
+) -> Result<(), String> {
+    let flags = (opts.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT))
+        | MsFlags::MS_NOSUID
+        | MsFlags::MS_NODEV
+        | MsFlags::MS_NOEXEC;
+    let target = ensure_in_root(root.as_raw_fd(), dest, true)?;
+    if crate::cgroups::detect() == crate::cgroups::Layout::V2 {
+        return mount(
+            Some("cgroup2"),
+            fd_path(&target).as_str(),
+            Some("cgroup2"),
+            flags,
+            None::<&str>,
+        )
+        .map_err(|e| format!("cgroup2: {e}"));
+    }
+    let ro = flags.contains(MsFlags::MS_RDONLY);
+    mount(
+        Some("tmpfs"),
+        fd_path(&target).as_str(),
+        Some("tmpfs"),
+        flags & !MsFlags::MS_RDONLY,
+        Some("mode=755"),
+    )
+    .map_err(|e| format!("tmpfs: {e}"))?;
+    let info = std::fs::read_to_string("/proc/self/mountinfo").map_err(|e| e.to_string())?;
+    let mut links = Vec::new();
+    for line in info.lines() {
+        let Some((pre, post)) = line.split_once(" - ") else {
+            continue;
+        };
+        let mut post = post.split_whitespace();
+        if post.next() != Some("cgroup") {
+            continue;
+        }
+        let superopts = post.nth(1).unwrap_or("");
+        let Some(mp) = pre.split_whitespace().nth(4) else {
+            continue;
+        };
+        let Some(name) = Path::new(mp)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+        else {
+            continue;
+        };
+        if !mp.starts_with("/sys/fs/cgroup/") {
+            continue;
+        }
+        let ctrls: Vec<&str> = superopts
+            .split(',')
+            .filter(|o| {
+                !matches!(*o, "rw" | "ro")
+                    && !o.starts_with("release_agent")
+                    && *o != "clone_children"
+                    && *o != "noprefix"
+                    && *o != "xattr"
+            })
+            .collect();
+        let sub = dest.join(&name);
+        let t = ensure_in_root(root.as_raw_fd(), &sub, true)?;
+        let data = ctrls.join(",");
+        mount(
+            Some("cgroup"),
+            fd_path(&t).as_str(),
+            Some("cgroup"),
+            flags,
+            Some(data.as_str()),
+        )
+        .map_err(|e| format!("cgroup {data}: {e}"))?;
+        if name.contains(',') {
+            for part in name.split(',') {
+                links.push((part.to_string(), name.clone()));
+            }
+        }
+    }
+    let dir = ensure_in_root(root.as_raw_fd(), dest, true)?;
+    let dirfd =
+        super::safe_path::open_in_root(root.as_raw_fd(), dest, libc::O_DIRECTORY | libc::O_RDONLY)
+            .map_err(|e| format!("open {}: {e}", dest.display()))?;
+    drop(dir);
+    for (link, to) in links {
+        let _ = nix::unistd::symlinkat(to.as_str(), Some(dirfd.as_raw_fd()), link.as_str());
+    }
+    if ro {
+        let t = ensure_in_root(root.as_raw_fd(), dest, true)?;
+        remount_keeping_locked(&fd_path(&t), MsFlags::MS_RDONLY)?;
+    }
+    Ok(())
+}
+
+/// Step 3: make `rootfs` the root. pivot_root unless `no_pivot`; when the current root cannot
+/// be pivoted (an initramfs: EINVAL) falls back to MS_MOVE + chroot and warns once.
+pub fn enter_root(rootfs: &Path, no_pivot: bool) -> Result<(), String> {
+    if !no_pivot {
+        match pivot(rootfs) {
+            Ok(()) => return Ok(()),
+            Err(Errno::EINVAL) => {
+                eprintln!("tinibox: warning: pivot_root is not possible here (the host root is an initramfs); using MS_MOVE + chroot");
+            }
+            Err(e) => return Err(format!("pivot_root into {}: {e}", rootfs.display())),
+        }
+    }
+    nix::unistd::chdir(rootfs).map_err(|e| format!("chdir {}: {e}", rootfs.display()))?;
+    mount(Some("."), "/", None::<&str>, MsFlags::MS_MOVE, None::<&str>)
+        .map_err(|e| format!("move rootfs onto /: {e}"))?;
+    nix::unistd::chroot(".").map_err(|e| format!("chroot: {e}"))?;
+    nix::unistd::chdir("/").map_err(|e| format!("chdir /: {e}"))
+}
+
+fn pivot(rootfs: &Path) -> Result<(), Errno> {
+    use nix::fcntl::{open, OFlag};
+    use nix::sys::stat::Mode;
+    let old = open(
+        "/",
+        OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )?;
+    let new = open(
+        rootfs,
+        OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )?;
+    let res = (|| {
+        nix::unistd::fchdir(new)?;
+        nix::unistd::pivot_root(".", ".")?;
+        // The old root is now stacked under the new one at "."; detach it.
+        nix::unistd::fchdir(old)?;
+        mount(
+            None::<&str>,
+            ".",
+            None::<&str>,
+            MsFlags::MS_SLAVE | MsFlags::MS_REC,
+            None::<&str>,
+        )?;
+        umount2(".", MntFlags::MNT_DETACH)?;
+        nix::unistd::chdir("/")
+    })();
+    let _ = nix::unistd::close(old);
+    let _ = nix::unistd::close(new);
+    res
+}
+
+/// Step 4 (after entering the root): masked paths, read-only paths, read-only root.
+pub fn finish(spec: &Spec) -> Result<(), String> {
+    let linux = spec.linux().as_ref();
+    for p in linux
+        .and_then(|l| l.masked_paths().as_ref())
+        .into_iter()
+        .flatten()
+    {
+        mask(Path::new(p))?;
+    }
+    for p in linux
+        .and_then(|l| l.readonly_paths().as_ref())
+        .into_iter()
+        .flatten()
+    {
+        readonly(Path::new(p))?;
+    }
+    if spec
+        .root()
+        .as_ref()
+        .and_then(|r| r.readonly())
+        .unwrap_or(false)
+    {
+        remount_keeping_locked("/", MsFlags::MS_RDONLY | MsFlags::MS_REC)
+            .map_err(|e| format!("make the root read-only: {e}"))?;
+    }
+    Ok(())
+}
+
+fn mask(p: &Path) -> Result<(), String> {
+    let meta = match std::fs::symlink_metadata(p) {
+        Ok(m) => m,
+        Err(_) => return Ok(()), // nothing to hide
+    };
+    let res = if meta.is_dir() {
+        mount(
+            Some("tmpfs"),
+            p,
+            Some("tmpfs"),
+            MsFlags::MS_RDONLY,
+            Some("size=0,mode=555"),
+        )
+    } else {
+        mount(
+            Some("/dev/null"),
+            p,
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
+    };
+    res.map_err(|e| format!("mask {}: {e}", p.display()))
+}
+
+fn readonly(p: &Path) -> Result<(), String> {
+    if std::fs::symlink_metadata(p).is_err() {
+        return Ok(());
+    }
+    mount(
+        Some(p),
+        p,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .map_err(|e| format!("bind {} read-only: {e}", p.display()))?;
+    remount_keeping_locked(&p.to_string_lossy(), MsFlags::MS_RDONLY | MsFlags::MS_REC)
+        .map_err(|e| format!("{}: {e}", p.display()))
+}
+
+/// The rootfs of a spec, made absolute against the bundle.
+pub fn rootfs_path(spec: &Spec, bundle: &Path) -> Result<PathBuf, String> {
+    let root = spec
+        .root()
+        .as_ref()
+        .ok_or("root: missing (set root.path)")?;
+    let p = root.path();
+    let p = if p.is_absolute() {
+        p.clone()
+    } else {
+        bundle.join(p)
+    };
+    match std::fs::metadata(&p) {
+        Ok(m) if m.is_dir() => Ok(p),
+        Ok(_) => Err(format!("root.path {} is not a directory", p.display())),
+        Err(e) => Err(format!("root.path {}: {e}", p.display())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn o(v: &[&str]) -> MountOpts {
+        parse_options(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn option_parsing() {
+        let m = o(&[
+            "rbind",
+            "ro",
+            "nosuid",
+            "rprivate",
+            "mode=755",
+            "size=65536k",
+        ]);
+        assert!(m.bind);
+        assert!(m.flags.contains(
+            MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_RDONLY | MsFlags::MS_NOSUID
+        ));
+        assert_eq!(m.propagation, vec![MsFlags::MS_PRIVATE | MsFlags::MS_REC]);
+        assert_eq!(m.data, "mode=755,size=65536k");
+        let m = o(&["ro", "rw"]);
+        assert!(!m.flags.contains(MsFlags::MS_RDONLY));
+        assert!(m.clear.contains(MsFlags::MS_RDONLY));
+    }
+}

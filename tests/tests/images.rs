@@ -288,3 +288,534 @@ fn minimal_image_holds_only_busybox() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// tinibox's image store
+// ---------------------------------------------------------------------------------------
+
+use tinibox::image::Store;
+
+/// The tinibox binary built beside this test (target/<profile>/tinibox).
+fn tinibox_bin() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe.parent().unwrap().parent().unwrap().join("tinibox");
+    assert!(
+        bin.exists(),
+        "{} is missing: build it first (cargo build -p tinibox)",
+        bin.display()
+    );
+    bin
+}
+
+/// Runs `tinibox --store STORE args…`.
+fn tinibox(store: &Path, args: &[&str]) -> Output {
+    run(Command::new(tinibox_bin())
+        .arg("--store")
+        .arg(store)
+        .args(args))
+}
+
+/// Every path below the store (except the lock) with its size, and repositories.json.
+fn snapshot(store: &Path) -> (Vec<String>, Vec<u8>) {
+    let mut paths = Vec::new();
+    let mut stack = vec![store.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let entry = entry.unwrap();
+            let meta = std::fs::symlink_metadata(entry.path()).unwrap();
+            let rel = entry
+                .path()
+                .strip_prefix(store)
+                .unwrap()
+                .display()
+                .to_string();
+            if rel == "lock" {
+                continue;
+            }
+            paths.push(format!(
+                "{rel} {}",
+                if meta.is_dir() { 0 } else { meta.len() }
+            ));
+            if meta.is_dir() {
+                stack.push(entry.path());
+            }
+        }
+    }
+    paths.sort();
+    let repos = std::fs::read(store.join("repositories.json")).unwrap_or_default();
+    (paths, repos)
+}
+
+/// Runs `sh -c script` chrooted into `root` (a real process in the container's root).
+fn in_root(root: &Path, script: &str) -> Output {
+    run(Command::new("chroot")
+        .arg(root)
+        .args(["/bin/sh", "-c", script]))
+}
+
+/// Asserts a failed image command: exit 125 and one line on stderr containing `needle`.
+fn assert_refused(out: &Output, needle: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(125),
+        "expected exit 125, got {}: {stderr}",
+        out.status
+    );
+    assert_eq!(
+        stderr.trim_end().lines().count(),
+        1,
+        "one line expected: {stderr}"
+    );
+    assert!(stderr.contains(needle), "stderr lacks {needle:?}: {stderr}");
+}
+
+#[test]
+fn load_images_prepare_rmi_round_trip() {
+    require_root();
+    let image = main_image();
+    let store = tempfile::tempdir().unwrap();
+    let out = tinibox(store.path(), &["load", image.layout_dir.to_str().unwrap()]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "Loaded image: tinilinux:latest"
+    );
+    // The archive is the same image: loading it again adds nothing.
+    let out = tinibox(
+        store.path(),
+        &["load", "-i", image.archive.to_str().unwrap()],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let listing = ok(Command::new(tinibox_bin())
+        .arg("--store")
+        .arg(store.path())
+        .arg("images"));
+    let short = &image.config_digest["sha256:".len().."sha256:".len() + 12];
+    let rows: Vec<&str> = listing.lines().collect();
+    assert_eq!(rows.len(), 2, "{listing}");
+    assert!(rows[0].starts_with("REPOSITORY"), "{listing}");
+    assert!(
+        rows[1].starts_with("tinilinux ")
+            && rows[1].contains(" latest ")
+            && rows[1].contains(short),
+        "{listing}"
+    );
+    // The image's root runs BusyBox.
+    let s = Store::open(store.path()).unwrap();
+    let record = s.resolve("tinilinux").unwrap();
+    assert_eq!(s.resolve(short).unwrap(), record);
+    let prepared = s.prepare_rootfs(&record, "roundtrip").unwrap();
+    assert_eq!(prepared.config.cmd, vec!["/bin/sh".to_string()]);
+    let out = in_root(
+        &prepared.rootfs,
+        "echo hello from $(cat /etc/os-release | head -1)",
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "hello from NAME=TiniLinux"
+    );
+    // In use: rmi refuses without -f.
+    let out = tinibox(store.path(), &["rmi", "tinilinux"]);
+    assert_refused(&out, "used by container roundtrip");
+    s.release_rootfs("roundtrip").unwrap();
+    s.release_rootfs("roundtrip").unwrap(); // idempotent
+    let out = tinibox(store.path(), &["rmi", "tinilinux:latest"]);
+    assert!(out.status.success(), "{out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("Untagged: tinilinux:latest"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("Deleted: {}", image.config_digest)),
+        "{stdout}"
+    );
+    let (paths, _) = snapshot(store.path());
+    assert!(
+        paths
+            .iter()
+            .all(|p| !p.starts_with("layers/sha256/") && !p.starts_with("blobs/sha256/")),
+        "layers and blobs left after rmi: {paths:?}"
+    );
+}
+
+#[test]
+fn two_containers_from_one_image_see_only_their_own_writes() {
+    require_root();
+    let store = tempfile::tempdir().unwrap();
+    let s = Store::open(store.path()).unwrap();
+    tinibox::image::load(&s, &main_image().layout_dir).unwrap();
+    let record = s.resolve("tinilinux:latest").unwrap();
+    let a = s.prepare_rootfs(&record, "writer-a").unwrap();
+    let b = s.prepare_rootfs(&record, "writer-b").unwrap();
+    assert_eq!(
+        a.mode,
+        tinibox::image::RootfsMode::Overlay,
+        "overlayfs works on this host"
+    );
+    let out = in_root(
+        &a.rootfs,
+        "echo a > /tmp/mine && rm /etc/os-release && cat /tmp/mine",
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "a", "{out:?}");
+    let out = in_root(
+        &b.rootfs,
+        "test ! -e /tmp/mine && test -e /etc/os-release && echo clean",
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "clean",
+        "{out:?}"
+    );
+    // The image itself is untouched.
+    let layer = s.layer_path(&record.diff_ids[0]);
+    assert!(layer.join("etc/os-release").exists());
+    assert!(!layer.join("tmp/mine").exists());
+    s.release_rootfs("writer-a").unwrap();
+    s.release_rootfs("writer-b").unwrap();
+    assert!(!s.container_path("writer-a").exists());
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(
+        !mounts.contains(store.path().to_str().unwrap()),
+        "mount left behind"
+    );
+}
+
+/// A tar entry written byte by byte, so tests can build archives the tar crate would refuse.
+fn raw_entry(
+    builder: &mut tar::Builder<Vec<u8>>,
+    name: &str,
+    kind: tar::EntryType,
+    link: Option<&str>,
+    data: &[u8],
+) {
+    let mut header = tar::Header::new_old();
+    {
+        let old = header.as_old_mut();
+        old.name[..name.len()].copy_from_slice(name.as_bytes());
+        if let Some(link) = link {
+            old.linkname[..link.len()].copy_from_slice(link.as_bytes());
+        }
+    }
+    header.set_entry_type(kind);
+    header.set_mode(if kind == tar::EntryType::Directory {
+        0o755
+    } else {
+        0o644
+    });
+    header.set_uid(0);
+    header.set_gid(0);
+    header.set_mtime(1_700_000_000);
+    header.set_size(data.len() as u64);
+    header.set_cksum();
+    builder.append(&header, data).unwrap();
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes)))
+}
+
+/// Writes an OCI layout with one image made of `layers` (uncompressed tar streams) under
+/// `dir`, named `name:latest`. Built with serde_json values, as any producer would.
+fn write_layout(dir: &Path, name: &str, layers: &[Vec<u8>]) {
+    let blobs = dir.join("blobs/sha256");
+    std::fs::create_dir_all(&blobs).unwrap();
+    let put = |bytes: &[u8]| {
+        let digest = sha256(bytes);
+        std::fs::write(blobs.join(&digest[7..]), bytes).unwrap();
+        digest
+    };
+    let mut layer_descs = Vec::new();
+    let mut diff_ids = Vec::new();
+    for tar in layers {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut gz, tar).unwrap();
+        let gz = gz.finish().unwrap();
+        diff_ids.push(sha256(tar));
+        layer_descs.push(serde_json::json!({
+            "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+            "digest": put(&gz), "size": gz.len()
+        }));
+    }
+    let config = serde_json::to_vec(&serde_json::json!({
+        "architecture": "amd64", "os": "linux",
+        "config": {"Cmd": ["/bin/sh"]},
+        "rootfs": {"type": "layers", "diff_ids": diff_ids}
+    }))
+    .unwrap();
+    let manifest = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": put(&config), "size": config.len()},
+        "layers": layer_descs
+    }))
+    .unwrap();
+    let index = serde_json::json!({
+        "schemaVersion": 2,
+        "manifests": [{
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": put(&manifest), "size": manifest.len(),
+            "annotations": {"org.opencontainers.image.ref.name": format!("{name}:latest")}
+        }]
+    });
+    std::fs::write(dir.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
+    std::fs::write(dir.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+}
+
+#[test]
+fn whiteouts_and_opaque_directories_hide_lower_files() {
+    require_root();
+    use tar::EntryType::{Directory, Regular, Symlink};
+    let mut lower = tar::Builder::new(Vec::new());
+    raw_entry(&mut lower, "a/", Directory, None, b"");
+    raw_entry(&mut lower, "a/gone", Regular, None, b"old\n");
+    raw_entry(&mut lower, "a/kept", Regular, None, b"kept\n");
+    raw_entry(&mut lower, "d/", Directory, None, b"");
+    raw_entry(&mut lower, "d/hidden", Regular, None, b"hidden\n");
+    raw_entry(&mut lower, "link", Symlink, Some("a/kept"), b"");
+    let mut upper = tar::Builder::new(Vec::new());
+    raw_entry(&mut upper, "a/.wh.gone", Regular, None, b"");
+    raw_entry(&mut upper, "d/", Directory, None, b"");
+    raw_entry(&mut upper, "d/.wh..wh..opq", Regular, None, b"");
+    raw_entry(&mut upper, "d/new", Regular, None, b"new\n");
+    let dir = tempfile::tempdir().unwrap();
+    let layout = dir.path().join("layout");
+    write_layout(
+        &layout,
+        "layered",
+        &[lower.into_inner().unwrap(), upper.into_inner().unwrap()],
+    );
+    let store = tempfile::tempdir().unwrap();
+    let out = tinibox(store.path(), &["load", layout.to_str().unwrap()]);
+    assert!(out.status.success(), "{out:?}");
+    let s = Store::open(store.path()).unwrap();
+    let record = s.resolve("layered").unwrap();
+    assert_eq!(record.diff_ids.len(), 2);
+    let root = s.prepare_rootfs(&record, "whiteouts").unwrap().rootfs;
+    let listing = |p: &str| {
+        let mut names: Vec<String> = std::fs::read_dir(root.join(p))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(listing("a"), ["kept"]);
+    assert_eq!(listing("d"), ["new"]);
+    assert_eq!(
+        std::fs::read_to_string(root.join("link")).unwrap(),
+        "kept\n"
+    );
+    s.release_rootfs("whiteouts").unwrap();
+}
+
+#[test]
+fn malicious_layers_are_refused_and_nothing_lands_outside() {
+    require_root();
+    use tar::EntryType::{Link, Regular, Symlink};
+    let outside = tempfile::tempdir().unwrap();
+    let victim = outside.path().join("pwned");
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "traversal",
+            {
+                let mut b = tar::Builder::new(Vec::new());
+                let depth = "../".repeat(12);
+                raw_entry(
+                    &mut b,
+                    &format!(
+                        "{depth}{}",
+                        victim.display().to_string().trim_start_matches('/')
+                    ),
+                    Regular,
+                    None,
+                    b"x",
+                );
+                b.into_inner().unwrap()
+            },
+            "'..' would climb out of the layer",
+        ),
+        (
+            "absolute",
+            {
+                let mut b = tar::Builder::new(Vec::new());
+                raw_entry(&mut b, victim.to_str().unwrap(), Regular, None, b"x");
+                b.into_inner().unwrap()
+            },
+            "absolute paths are not allowed",
+        ),
+        (
+            "symlink",
+            {
+                let mut b = tar::Builder::new(Vec::new());
+                raw_entry(
+                    &mut b,
+                    "escape",
+                    Symlink,
+                    Some(outside.path().to_str().unwrap()),
+                    b"",
+                );
+                raw_entry(&mut b, "escape/pwned", Regular, None, b"x");
+                b.into_inner().unwrap()
+            },
+            "through the symlink 'escape'",
+        ),
+        (
+            "hardlink",
+            {
+                let mut b = tar::Builder::new(Vec::new());
+                raw_entry(&mut b, "passwd", Link, Some("/etc/passwd"), b"");
+                b.into_inner().unwrap()
+            },
+            "absolute paths are not allowed",
+        ),
+    ];
+    let store = tempfile::tempdir().unwrap();
+    Store::open(store.path()).unwrap();
+    let before = snapshot(store.path());
+    for (name, layer, needle) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = dir.path().join(name);
+        write_layout(&layout, name, &[layer]);
+        let out = tinibox(store.path(), &["load", layout.to_str().unwrap()]);
+        assert_refused(&out, needle);
+        assert!(
+            !victim.exists(),
+            "{name}: a file was written outside the store"
+        );
+        assert_eq!(snapshot(store.path()), before, "{name}: the store changed");
+    }
+    assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn bad_input_is_refused_with_one_line_and_the_store_unchanged() {
+    require_root();
+    let image = main_image();
+    let work = tempfile::tempdir().unwrap();
+    let copy_layout = |name: &str| {
+        let dest = work.path().join(name);
+        ok(Command::new("cp")
+            .arg("-a")
+            .arg(&image.layout_dir)
+            .arg(&dest));
+        dest
+    };
+    let blob = |layout: &Path, digest: &str| layout.join("blobs/sha256").join(&digest[7..]);
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(blob(&image.layout_dir, &image.manifest_digest)).unwrap(),
+    )
+    .unwrap();
+    let layer_digest = manifest["layers"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let store = tempfile::tempdir().unwrap();
+    // A store that already holds an image: a failed load must leave it exactly as it was.
+    let minimal = exported()
+        .1
+        .iter()
+        .find(|i| i.reference.starts_with("tinilinux-minimal"))
+        .unwrap();
+    assert!(tinibox(
+        store.path(),
+        &["load", minimal.layout_dir.to_str().unwrap()]
+    )
+    .status
+    .success());
+    let before = snapshot(store.path());
+
+    // Corrupt blob: one byte of the layer changed.
+    let corrupt = copy_layout("corrupt");
+    let path = blob(&corrupt, &layer_digest);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff;
+    std::fs::write(&path, bytes).unwrap();
+    assert_refused(
+        &tinibox(store.path(), &["load", corrupt.to_str().unwrap()]),
+        "is corrupt",
+    );
+    assert_eq!(snapshot(store.path()), before);
+
+    // Truncated archive.
+    let truncated = work.path().join("truncated.tar");
+    let bytes = std::fs::read(&image.archive).unwrap();
+    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
+    assert_refused(
+        &tinibox(store.path(), &["load", truncated.to_str().unwrap()]),
+        "truncated.tar",
+    );
+    assert_eq!(snapshot(store.path()), before);
+
+    // Missing manifest blob.
+    let missing = copy_layout("missing");
+    std::fs::remove_file(blob(&missing, &image.manifest_digest)).unwrap();
+    assert_refused(
+        &tinibox(store.path(), &["load", missing.to_str().unwrap()]),
+        "manifest",
+    );
+    assert_eq!(snapshot(store.path()), before);
+
+    // Unknown media type in the index.
+    let unknown = copy_layout("unknown");
+    let index_path = unknown.join("index.json");
+    let mut index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&index_path).unwrap()).unwrap();
+    index["manifests"][0]["mediaType"] = "application/x-tinibox-unknown".into();
+    std::fs::write(&index_path, serde_json::to_vec(&index).unwrap()).unwrap();
+    assert_refused(
+        &tinibox(store.path(), &["load", unknown.to_str().unwrap()]),
+        "unknown media type 'application/x-tinibox-unknown'",
+    );
+    assert_eq!(snapshot(store.path()), before);
+
+    // Not an image at all, and a path that does not exist.
+    assert_refused(
+        &tinibox(store.path(), &["load", work.path().to_str().unwrap()]),
+        "not an OCI image layout",
+    );
+    assert_refused(
+        &tinibox(store.path(), &["load", "/nonexistent/image.tar"]),
+        "cannot open",
+    );
+
+    // Unknown image names.
+    let out = tinibox(store.path(), &["rmi", "nosuchimage"]);
+    assert_refused(
+        &out,
+        "no such image 'nosuchimage' — list images with `tinibox images`",
+    );
+    assert_eq!(snapshot(store.path()), before);
+    let s = Store::open(store.path()).unwrap();
+    assert_eq!(
+        s.resolve("nosuchimage:1.0").unwrap_err().to_string(),
+        "no such image 'nosuchimage:1.0' — list images with `tinibox images`"
+    );
+}
+
+#[test]
+fn import_makes_a_runnable_image_from_the_rootfs_tarball() {
+    require_root();
+    let image = main_image();
+    let store = tempfile::tempdir().unwrap();
+    let out = tinibox(
+        store.path(),
+        &["import", image.rootfs_tar.to_str().unwrap(), "imported:v1"],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(id.starts_with("sha256:"), "{id}");
+    let s = Store::open(store.path()).unwrap();
+    let record = s.resolve("imported:v1").unwrap();
+    assert_eq!(record.config_digest, id);
+    // docker import's layer is the tarball itself: same diff_id as the exported image.
+    assert_eq!(record.diff_ids, vec![image.diff_id.clone()]);
+    let root = s.prepare_rootfs(&record, "imported").unwrap().rootfs;
+    let out = in_root(&root, "ls /bin/busybox && echo ok");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("ok"),
+        "{out:?}"
+    );
+    s.release_rootfs("imported").unwrap();
+}

@@ -122,6 +122,8 @@ pub fn layout_archive(image: &BuiltImage, mtime: u64) -> Result<Vec<u8>, OciErro
         let mut header = Header::new_gnu();
         header.set_entry_type(EntryType::Directory);
         header.set_mode(0o755);
+        header.set_uid(0);
+        header.set_gid(0);
         header.set_mtime(mtime);
         header.set_size(0);
         builder.append_data(&mut header, path, std::io::empty())
@@ -133,6 +135,8 @@ pub fn layout_archive(image: &BuiltImage, mtime: u64) -> Result<Vec<u8>, OciErro
         let mut header = Header::new_gnu();
         header.set_entry_type(EntryType::Regular);
         header.set_mode(0o644);
+        header.set_uid(0);
+        header.set_gid(0);
         header.set_mtime(mtime);
         header.set_size(bytes.len() as u64);
         builder

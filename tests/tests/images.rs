@@ -71,7 +71,8 @@ fn busybox_tree() -> RootfsTree {
     );
     let mut tree = RootfsTree::new();
     for dir in [
-        "bin", "dev", "etc", "proc", "root", "sys", "tmp", "var", "var/lib",
+        "bin", "dev", "etc", "proc", "root", "sbin", "sys", "tmp", "usr", "usr/bin", "usr/sbin",
+        "var", "var/lib",
     ] {
         tree.insert(dir, Entry::dir(if dir == "tmp" { 0o1777 } else { 0o755 }))
             .unwrap();
@@ -87,6 +88,11 @@ fn busybox_tree() -> RootfsTree {
         tree.insert(format!("bin/{applet}"), Entry::symlink("busybox"))
             .unwrap();
     }
+    // Absolute links, as the live rootfs has them: never followed while unpacking.
+    tree.insert("usr/bin/env", Entry::symlink("/bin/busybox"))
+        .unwrap();
+    tree.insert("sbin/init", Entry::symlink("/bin/busybox"))
+        .unwrap();
     tree.insert(
         "etc/passwd",
         Entry::file(
@@ -818,4 +824,87 @@ fn import_makes_a_runnable_image_from_the_rootfs_tarball() {
         "{out:?}"
     );
     s.release_rootfs("imported").unwrap();
+}
+
+/// Writes the part of `tree` below `prefix` to `dest` as real files (root-owned, modes and
+/// device nodes as in the tree): what the initramfs unpacks at boot.
+fn materialise(tree: &RootfsTree, prefix: &str, dest: &Path) {
+    use distro_build::tree::EntryKind;
+    use std::os::unix::fs::PermissionsExt;
+    for (path, entry) in tree.iter() {
+        if !path.starts_with(prefix) {
+            continue;
+        }
+        let target = dest.join(path);
+        match &entry.kind {
+            EntryKind::Directory => std::fs::create_dir_all(&target).unwrap(),
+            EntryKind::File(data) => std::fs::write(&target, data.read().unwrap()).unwrap(),
+            EntryKind::Symlink(link) => std::os::unix::fs::symlink(link, &target).unwrap(),
+            EntryKind::CharDevice { major, minor } => {
+                let c = std::ffi::CString::new(target.to_str().unwrap()).unwrap();
+                let rc = unsafe {
+                    libc::mknod(
+                        c.as_ptr(),
+                        libc::S_IFCHR | entry.mode,
+                        libc::makedev(*major, *minor),
+                    )
+                };
+                assert_eq!(rc, 0, "mknod {}", target.display());
+            }
+            other => panic!("unexpected entry kind {other:?} in the store"),
+        }
+        std::os::unix::fs::lchown(&target, Some(entry.uid), Some(entry.gid)).unwrap();
+        if !matches!(entry.kind, EntryKind::Symlink(_)) {
+            std::fs::set_permissions(&target, std::fs::Permissions::from_mode(entry.mode)).unwrap();
+        }
+    }
+}
+
+#[test]
+fn the_rootfs_carries_its_own_image_in_the_tinibox_store() {
+    require_root();
+    let dir = tempfile::tempdir().unwrap();
+    let mut tree = busybox_tree();
+    let digest = oci::add_image_store(&context(dir.path()), &mut tree).unwrap();
+    assert_eq!(
+        digest,
+        main_image().manifest_digest,
+        "the stored image is the exported one"
+    );
+    // No compressed layer blob in the store: only manifest and config.
+    let blobs = tree
+        .iter()
+        .filter(|(p, _)| {
+            p.starts_with("var/lib/tinibox/blobs/sha256") && p.components().count() == 6
+        })
+        .count();
+    assert_eq!(blobs, 2);
+    let root = dir.path().join("root");
+    materialise(&tree, "var", &root);
+    let store = root.join("var/lib/tinibox");
+    let out = tinibox(&store, &["images"]);
+    assert!(out.status.success(), "{out:?}");
+    let listing = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        listing
+            .lines()
+            .nth(1)
+            .is_some_and(|l| l.starts_with("tinilinux ")),
+        "{listing}"
+    );
+    let s = Store::open(&store).unwrap();
+    let record = s.resolve("tinilinux:latest").unwrap();
+    let prepared = s.prepare_rootfs(&record, "live").unwrap();
+    let out = in_root(
+        &prepared.rootfs,
+        "cat /etc/os-release; test -e /var/lib/tinibox/repositories.json || echo no-store",
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("NAME=TiniLinux"), "{out:?}");
+    assert_eq!(
+        stdout.lines().last().map(str::trim),
+        Some("no-store"),
+        "the image must not contain the store: {stdout}"
+    );
+    s.release_rootfs("live").unwrap();
 }

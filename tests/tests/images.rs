@@ -908,3 +908,248 @@ fn the_rootfs_carries_its_own_image_in_the_tinibox_store() {
     );
     s.release_rootfs("live").unwrap();
 }
+
+// ---------------------------------------------------------------------------------------
+// Real engines: Docker (Debian's dockerd, started here) and Podman
+// ---------------------------------------------------------------------------------------
+
+/// The `tinilinux` artifacts the engines get: `out/` from `distro-build all` when it is there
+/// (what CI builds), otherwise the export of the BusyBox test tree.
+struct Artifacts {
+    rootfs_tar: PathBuf,
+    archive: PathBuf,
+    config_digest: String,
+}
+
+fn artifacts() -> Artifacts {
+    let out = std::env::var_os("TINILINUX_OUT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("out"));
+    let (rootfs_tar, layout, archive) = oci::output_paths(&out, oci::MAIN_IMAGE);
+    if rootfs_tar.is_file() && archive.is_file() && layout.join("index.json").is_file() {
+        let index: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
+        let manifest_digest = index["manifests"][0]["digest"].as_str().unwrap();
+        let manifest: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(layout.join("blobs/sha256").join(&manifest_digest[7..])).unwrap(),
+        )
+        .unwrap();
+        eprintln!("using the built artifacts in {}", out.display());
+        return Artifacts {
+            rootfs_tar,
+            archive,
+            config_digest: manifest["config"]["digest"].as_str().unwrap().to_string(),
+        };
+    }
+    let image = main_image();
+    Artifacts {
+        rootfs_tar: image.rootfs_tar.clone(),
+        archive: image.archive.clone(),
+        config_digest: image.config_digest.clone(),
+    }
+}
+
+/// A Docker engine of our own: private data root, exec root, socket and pidfile, no
+/// iptables or bridge changes on the host. Stopped (and its folders removed) on drop.
+struct Dockerd {
+    child: std::process::Child,
+    dir: tempfile::TempDir,
+}
+
+impl Dockerd {
+    fn start() -> Dockerd {
+        require_tool("dockerd");
+        require_tool("docker");
+        let dir = tempfile::Builder::new()
+            .prefix("tl-dockerd")
+            .tempdir_in("/tmp")
+            .unwrap();
+        let log = std::fs::File::create(dir.path().join("dockerd.log")).unwrap();
+        let child = Command::new("dockerd")
+            .arg("--data-root")
+            .arg(dir.path().join("data"))
+            .arg("--exec-root")
+            .arg(dir.path().join("exec"))
+            .arg("-H")
+            .arg(format!(
+                "unix://{}",
+                dir.path().join("docker.sock").display()
+            ))
+            .arg("--pidfile")
+            .arg(dir.path().join("docker.pid"))
+            .args(["--iptables=false", "--ip6tables=false", "--bridge=none"])
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("start dockerd");
+        let daemon = Dockerd { child, dir };
+        for _ in 0..120 {
+            if daemon.docker(&["version"]).status.success() {
+                return daemon;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(250));
+        }
+        let log =
+            std::fs::read_to_string(daemon.dir.path().join("dockerd.log")).unwrap_or_default();
+        panic!("dockerd did not come up within 30 s:\n{log}");
+    }
+
+    fn docker(&self, args: &[&str]) -> Output {
+        run(Command::new("docker")
+            .arg("-H")
+            .arg(format!(
+                "unix://{}",
+                self.dir.path().join("docker.sock").display()
+            ))
+            .args(args))
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.docker(args);
+        assert!(out.status.success(), "docker {args:?} failed: {out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+impl Drop for Dockerd {
+    fn drop(&mut self) {
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        for _ in 0..120 {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(250));
+        }
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        // Anything the daemon left mounted below its folders.
+        let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+        let root = self.dir.path().display().to_string();
+        let mut points: Vec<&str> = mounts
+            .lines()
+            .filter_map(|l| l.split(' ').nth(4))
+            .filter(|p| p.starts_with(&root))
+            .collect();
+        points.sort_by_key(|p| std::cmp::Reverse(p.len()));
+        for p in points {
+            let c = std::ffi::CString::new(p).unwrap();
+            unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
+        }
+    }
+}
+
+#[test]
+fn docker_imports_and_loads_the_exported_rootfs() {
+    require_root();
+    let art = artifacts();
+    let docker = Dockerd::start();
+    // docker import of the plain rootfs tarball.
+    docker.ok(&[
+        "import",
+        art.rootfs_tar.to_str().unwrap(),
+        "tinilinux-imported:test",
+    ]);
+    let out = docker.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "tinilinux-imported:test",
+        "/bin/sh",
+        "-c",
+        "echo hello from tinilinux; test -x /bin/busybox && echo busybox-ok",
+    ]);
+    assert_eq!(out, "hello from tinilinux\nbusybox-ok\n");
+    // docker load of the OCI archive (it carries a docker-save manifest.json too).
+    let loaded = docker.ok(&["load", "-i", art.archive.to_str().unwrap()]);
+    assert!(loaded.contains("tinilinux:latest"), "{loaded}");
+    let id = docker.ok(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{.Id}}",
+        "tinilinux:latest",
+    ]);
+    assert_eq!(
+        id.trim(),
+        art.config_digest,
+        "Docker's image ID is the exported config digest"
+    );
+    let out = docker.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "tinilinux:latest",
+        "echo",
+        "loaded-ok",
+    ]);
+    assert_eq!(out, "loaded-ok\n");
+}
+
+#[test]
+fn podman_loads_and_runs_the_oci_archive() {
+    require_root();
+    require_tool("podman");
+    let art = artifacts();
+    let dir = tempfile::Builder::new()
+        .prefix("tl-podman")
+        .tempdir_in("/tmp")
+        .unwrap();
+    let podman = |args: &[&str]| {
+        run(Command::new("podman")
+            .arg("--root")
+            .arg(dir.path().join("root"))
+            .arg("--runroot")
+            .arg(dir.path().join("runroot"))
+            .args([
+                "--storage-driver",
+                "vfs",
+                "--cgroup-manager",
+                "cgroupfs",
+                "--events-backend",
+                "none",
+            ])
+            .args(args))
+    };
+    let out = podman(&["load", "-i", art.archive.to_str().unwrap()]);
+    assert!(out.status.success(), "podman load: {out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let id = stdout
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("Loaded image: ")
+                .or_else(|| l.strip_prefix("Loaded image(s): "))
+        })
+        .unwrap_or_else(|| panic!("no 'Loaded image' line: {stdout}"))
+        .trim()
+        .to_string();
+    let out = podman(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        // Podman's default rlimits (1048576 files, many processes) exceed what this machine
+        // lets even root raise to; ask for modest ones.
+        "--ulimit",
+        "nofile=1024:1024",
+        "--ulimit",
+        "nproc=1024:1024",
+        &id,
+        "/bin/sh",
+        "-c",
+        "echo podman-ok",
+    ]);
+    let result = String::from_utf8_lossy(&out.stdout).into_owned();
+    let _ = podman(&["rmi", "-a", "-f"]);
+    let _ = run(Command::new("podman")
+        .arg("--root")
+        .arg(dir.path().join("root"))
+        .arg("--runroot")
+        .arg(dir.path().join("runroot"))
+        .args(["--storage-driver", "vfs", "system", "reset", "-f"]));
+    assert!(out.status.success(), "podman run: {out:?}");
+    assert_eq!(result, "podman-ok\n");
+}

@@ -1087,6 +1087,38 @@ fn docker_imports_and_loads_the_exported_rootfs() {
         "loaded-ok",
     ]);
     assert_eq!(out, "loaded-ok\n");
+    // And back: a `docker save` archive of the imported image loads into tinibox.
+    let saved = tempfile::tempdir().unwrap();
+    let archive = saved.path().join("saved.tar");
+    docker.ok(&[
+        "save",
+        "-o",
+        archive.to_str().unwrap(),
+        "tinilinux-imported:test",
+    ]);
+    let store = tempfile::tempdir().unwrap();
+    let out = tinibox(store.path(), &["load", "-i", archive.to_str().unwrap()]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "Loaded image: tinilinux-imported:test"
+    );
+    let docker_id = docker.ok(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{.Id}}",
+        "tinilinux-imported:test",
+    ]);
+    let record = Store::open(store.path())
+        .unwrap()
+        .resolve("tinilinux-imported:test")
+        .unwrap();
+    assert_eq!(
+        record.config_digest,
+        docker_id.trim(),
+        "same image ID in Docker and tinibox"
+    );
 }
 
 #[test]

@@ -1185,3 +1185,57 @@ fn podman_loads_and_runs_the_oci_archive() {
     assert!(out.status.success(), "podman run: {out:?}");
     assert_eq!(result, "podman-ok\n");
 }
+
+/// Unmounts `path` (lazily) when dropped.
+struct MountGuard(PathBuf);
+
+impl Drop for MountGuard {
+    fn drop(&mut self) {
+        let c = std::ffi::CString::new(self.0.to_str().unwrap()).unwrap();
+        unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
+    }
+}
+
+#[test]
+fn without_overlayfs_container_roots_are_private_copies() {
+    require_root();
+    // A store on an overlayfs mount (like tinibox inside another container): overlayfs
+    // refuses another overlayfs as its upper folder, so tinibox must copy.
+    let dir = tempfile::tempdir().unwrap();
+    for d in ["lower", "upper", "work", "merged"] {
+        std::fs::create_dir(dir.path().join(d)).unwrap();
+    }
+    let merged = dir.path().join("merged");
+    ok(Command::new("mount")
+        .args(["-t", "overlay", "overlay", "-o"])
+        .arg(format!(
+            "lowerdir={},upperdir={},workdir={}",
+            dir.path().join("lower").display(),
+            dir.path().join("upper").display(),
+            dir.path().join("work").display()
+        ))
+        .arg(&merged));
+    let _guard = MountGuard(merged.clone());
+    let store_dir = merged.join("store");
+    let s = Store::open(&store_dir).unwrap();
+    tinibox::image::load(&s, &main_image().layout_dir).unwrap();
+    let record = s.resolve("tinilinux").unwrap();
+    let a = s.prepare_rootfs(&record, "copy-a").unwrap();
+    let b = s.prepare_rootfs(&record, "copy-b").unwrap();
+    assert_eq!(a.mode, tinibox::image::RootfsMode::Copy);
+    let out = in_root(
+        &a.rootfs,
+        "echo a > /tmp/mine && test -x /bin/busybox && echo ok",
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "ok", "{out:?}");
+    let out = in_root(&b.rootfs, "test ! -e /tmp/mine && echo clean");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "clean",
+        "{out:?}"
+    );
+    assert!(!s.layer_path(&record.diff_ids[0]).join("tmp/mine").exists());
+    s.release_rootfs("copy-a").unwrap();
+    s.release_rootfs("copy-b").unwrap();
+    assert!(!s.container_path("copy-a").exists());
+}

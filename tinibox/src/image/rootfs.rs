@@ -247,10 +247,12 @@ impl Store {
             nix_umount(&merged).map_err(ImageError::io(format!("unmount {}", merged.display())))?;
         }
         match std::fs::remove_dir_all(&dir) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(ImageError::io(format!("remove {}", dir.display()))(e)),
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(ImageError::io(format!("remove {}", dir.display()))(e)),
         }
+        // Layers kept only for this container (after `rmi -f`) can go now.
+        self.collect_garbage()
     }
 }
 

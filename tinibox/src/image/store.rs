@@ -380,6 +380,19 @@ impl Store {
         for (_, c) in self.containers()? {
             layers.extend(c.diff_ids.iter().map(|d| hex(d).to_string()));
         }
+        // Staging folders of processes that died mid-load.
+        let tmp = self.root.join("tmp");
+        for entry in
+            std::fs::read_dir(&tmp).map_err(ImageError::io(format!("list {}", tmp.display())))?
+        {
+            let entry = entry.map_err(ImageError::io(format!("list {}", tmp.display())))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let pid = name.rsplit('-').nth(1).and_then(|p| p.parse::<u32>().ok());
+            let alive = pid.is_some_and(|p| Path::new(&format!("/proc/{p}")).exists());
+            if !alive {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
         for (sub, keep) in [("blobs/sha256", &blobs), ("layers/sha256", &layers)] {
             let dir = self.root.join(sub);
             for entry in std::fs::read_dir(&dir)

@@ -180,8 +180,7 @@ pub fn unpack_layer<R: Read>(reader: R, dest: &Path) -> Result<UnpackedLayer> {
         if let Some(hidden) = name_str.strip_prefix(WHITEOUT_PREFIX) {
             let hidden = OsString::from(hidden);
             fsat::remove_at(&parent, &hidden).map_err(io("replace"))?;
-            fsat::mknod_at(&parent, &hidden, libc::S_IFCHR, 0)
-                .map_err(io("write whiteout for"))?;
+            fsat::mknod_at(&parent, &hidden, libc::S_IFCHR, 0).map_err(io("write whiteout for"))?;
             continue;
         }
 

@@ -4,12 +4,38 @@
 //! - [`tree`]: the rootfs as data (paths, owners, modes, device nodes); every output is
 //!   written from one [`tree::RootfsTree`].
 //! - [`context`]: where outputs and caches live, and the reproducibility clock.
+//! - [`error`]: the error type of every stage.
+//! - [`cache`]: cache keys and atomic publication of artifacts.
+//! - [`runner`]: running host tools with logs, host-tool checks, stage timing.
+//! - [`lock`]: `distro-build/sources.lock` (pinned versions and sha256).
+//! - [`sources`]: the kernel and BusyBox sources from Debian, verified and unpacked.
+//! - [`kconfig`]: config fragments, merging, dropped-option and feature checks.
+//! - [`kernel`]: fragments → `.config` → bzImage.
+//! - [`busybox`]: static BusyBox from a config fragment.
+//! - [`tinibox_static`]: the static tinibox binary.
+//! - [`rootfs`]: the live rootfs tree (skeleton + BusyBox + tinibox + device nodes).
+//! - [`initramfs`]: the cpio newc writer and its compression.
+//! - [`iso`]: the hybrid BIOS + UEFI ISO.
+//! - [`qemu`]: booting the ISO in QEMU.
 //! - [`disk`]: the installed-on-a-disk image (GPT, ESP, ext4, GRUB, switch_root initramfs)
 //!   and the live system's installer.
 //! - [`oci`]: the rootfs tarball, OCI image layouts/archives, and the image in the rootfs's
-//!   own tinibox store.
+//!   own tinibox store (images helper).
 
+pub mod busybox;
+pub mod cache;
 pub mod context;
 pub mod disk;
+pub mod error;
+pub mod initramfs;
+pub mod iso;
+pub mod kconfig;
+pub mod kernel;
+pub mod lock;
 pub mod oci;
+pub mod qemu;
+pub mod rootfs;
+pub mod runner;
+pub mod sources;
+pub mod tinibox_static;
 pub mod tree;

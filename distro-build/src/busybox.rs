@@ -1,0 +1,176 @@
+//! The BusyBox stage: `defconfig` + `distro-build/busybox.config` → a static BusyBox and
+//! its applet list (`busybox.links`). Cached under a key of the Debian version, the fragment
+//! and this recipe. It does not place BusyBox in the rootfs ([`crate::rootfs`] does).
+
+use std::fs;
+use std::path::PathBuf;
+use std::process::Command;
+
+use crate::cache::{self, KeyBuilder};
+use crate::context::Context;
+use crate::error::{Error, IoContext, Result};
+use crate::kconfig;
+use crate::runner::{jobs, run_logged, run_logged_progress, Stage};
+use crate::sources::Sources;
+
+/// Bumped whenever the way BusyBox is configured or built changes.
+const RECIPE: u32 = 1;
+
+/// A built BusyBox.
+#[derive(Debug, Clone)]
+pub struct BusyBox {
+    /// The static binary.
+    pub binary: PathBuf,
+    /// Applet paths relative to the root (`bin/sh`, `sbin/init`, …), one per link.
+    pub applets: Vec<String>,
+}
+
+/// The BusyBox config fragment in the repository.
+pub fn fragment_path(ctx: &Context) -> PathBuf {
+    ctx.repo_root.join("distro-build/busybox.config")
+}
+
+/// Applies fragment requests to a `.config` text: replaces existing lines, appends others.
+pub fn apply(config: &str, requests: &[kconfig::Request]) -> String {
+    let mut out = Vec::new();
+    let mut done = std::collections::BTreeSet::new();
+    for line in config.lines() {
+        let name = kconfig::parse(line).into_iter().next().map(|(n, _)| n);
+        match name.and_then(|n| requests.iter().find(|r| r.name == n)) {
+            Some(r) => {
+                out.push(
+                    kconfig::render(std::slice::from_ref(r))
+                        .trim_end()
+                        .to_string(),
+                );
+                done.insert(r.name.clone());
+            }
+            None => out.push(line.to_string()),
+        }
+    }
+    for r in requests.iter().filter(|r| !done.contains(&r.name)) {
+        out.push(
+            kconfig::render(std::slice::from_ref(r))
+                .trim_end()
+                .to_string(),
+        );
+    }
+    out.join("\n") + "\n"
+}
+
+/// Builds (or takes from the cache) the static BusyBox.
+pub fn build(ctx: &Context, sources: &Sources) -> Result<BusyBox> {
+    let stage = Stage::start(
+        "busybox",
+        "static BusyBox: defconfig + distro-build/busybox.config",
+    );
+    let frag_path = fragment_path(ctx);
+    let fragment =
+        fs::read_to_string(&frag_path).ctx(|| format!("reading {}", frag_path.display()))?;
+    let mut key = KeyBuilder::new("busybox", RECIPE);
+    key.bytes("version", sources.busybox_version.as_bytes())
+        .bytes("fragment", fragment.as_bytes());
+    let key = key.finish();
+    let dir = match cache::lookup(ctx, "busybox", &key) {
+        Some(dir) => {
+            stage.note(&format!("cached ({key})"));
+            dir
+        }
+        None => compile(ctx, sources, &fragment, &key, &stage)?,
+    };
+    let links = fs::read_to_string(dir.join("busybox.links"))
+        .ctx(|| format!("reading {}", dir.join("busybox.links").display()))?;
+    let applets: Vec<String> = links
+        .lines()
+        .map(|l| l.trim().trim_start_matches('/').to_string())
+        .filter(|l| !l.is_empty())
+        .collect();
+    stage.done(&format!("{} applets", applets.len()));
+    Ok(BusyBox {
+        binary: dir.join("busybox"),
+        applets,
+    })
+}
+
+fn compile(
+    ctx: &Context,
+    sources: &Sources,
+    fragment: &str,
+    key: &str,
+    stage: &Stage,
+) -> Result<PathBuf> {
+    let requests = kconfig::merge(&[("busybox.config".to_string(), fragment.to_string())])?;
+    let build_dir = ctx.cache_dir.join("build/busybox");
+    fs::create_dir_all(&build_dir).ctx(|| format!("creating {}", build_dir.display()))?;
+    let log = ctx.cache_dir.join("logs/busybox.log");
+    let _ = fs::remove_file(&log);
+    let make = |args: &[&str]| {
+        let mut cmd = Command::new("make");
+        cmd.arg("-C")
+            .arg(&sources.busybox)
+            .arg(format!("O={}", build_dir.display()))
+            .args(args);
+        cmd
+    };
+    run_logged("busybox defconfig", &mut make(&["defconfig"]), &log)?;
+    let config_path = build_dir.join(".config");
+    let config =
+        fs::read_to_string(&config_path).ctx(|| format!("reading {}", config_path.display()))?;
+    fs::write(&config_path, apply(&config, &requests))
+        .ctx(|| format!("writing {}", config_path.display()))?;
+    // Answer every new question with its default.
+    run_logged(
+        "busybox oldconfig",
+        Command::new("sh").arg("-c").arg(format!(
+            "yes '' | make -C '{}' O='{}' oldconfig",
+            sources.busybox.display(),
+            build_dir.display()
+        )),
+        &log,
+    )?;
+    let config =
+        fs::read_to_string(&config_path).ctx(|| format!("reading {}", config_path.display()))?;
+    let dropped = kconfig::dropped(&requests, &config);
+    if !dropped.is_empty() {
+        return Err(Error::Config(format!(
+            "the BusyBox config dropped {} requested option(s):\n  {}\nfix distro-build/busybox.config",
+            dropped.len(),
+            kconfig::explain(&sources.busybox, &dropped)
+        )));
+    }
+    stage.note(&format!("make -j{} (log: {})", jobs(), log.display()));
+    run_logged_progress(
+        "busybox build",
+        &mut make(&[&format!("-j{}", jobs()), "busybox", "busybox.links"]),
+        &log,
+    )?;
+    cache::publish(ctx, "busybox", key, |tmp| {
+        for name in ["busybox", "busybox.links", ".config"] {
+            fs::copy(build_dir.join(name), tmp.join(name))
+                .ctx(|| format!("copying {name} from {}", build_dir.display()))?;
+        }
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn apply_replaces_and_appends() {
+        let requests = kconfig::merge(&[(
+            "b".to_string(),
+            "CONFIG_STATIC=y\n# CONFIG_TC is not set\nCONFIG_NEW=y\n".to_string(),
+        )])
+        .unwrap();
+        let out = apply(
+            "# CONFIG_STATIC is not set\nCONFIG_TC=y\nCONFIG_KEEP=y\n",
+            &requests,
+        );
+        assert_eq!(
+            out,
+            "CONFIG_STATIC=y\n# CONFIG_TC is not set\nCONFIG_KEEP=y\nCONFIG_NEW=y\n"
+        );
+    }
+}

@@ -1,0 +1,186 @@
+//! Cache keys and atomic publication of build artifacts.
+//!
+//! A key is the sha256 of every labelled input that went into an artifact; an artifact lives
+//! in `<cache>/artifacts/<stage>-<key>/` and only exists there once complete, because it is
+//! built under a temporary name and renamed into place. This module knows nothing about what
+//! a stage builds.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use crate::context::Context;
+use crate::error::{IoContext, Result};
+
+/// Builds a cache key from labelled inputs. Labels and lengths are hashed too, so moving
+/// bytes from one input to the next changes the key.
+#[derive(Clone, Default)]
+pub struct KeyBuilder {
+    hasher: Sha256,
+}
+
+impl KeyBuilder {
+    /// A key for `stage`, salted with the stage's recipe version.
+    pub fn new(stage: &str, recipe_version: u32) -> Self {
+        let mut k = KeyBuilder::default();
+        k.bytes("stage", stage.as_bytes());
+        k.bytes("recipe", &recipe_version.to_le_bytes());
+        k
+    }
+
+    /// Adds one labelled input.
+    pub fn bytes(&mut self, label: &str, data: &[u8]) -> &mut Self {
+        self.hasher.update((label.len() as u64).to_le_bytes());
+        self.hasher.update(label.as_bytes());
+        self.hasher.update((data.len() as u64).to_le_bytes());
+        self.hasher.update(data);
+        self
+    }
+
+    /// Adds a host file's content under `label`.
+    pub fn file(&mut self, label: &str, path: &Path) -> Result<&mut Self> {
+        let data = fs::read(path).ctx(|| format!("reading {}", path.display()))?;
+        Ok(self.bytes(label, &data))
+    }
+
+    /// The key: the first 16 hex digits of the sha256.
+    pub fn finish(&self) -> String {
+        let digest = self.hasher.clone().finalize();
+        hex::encode(&digest[..8])
+    }
+}
+
+/// The sha256 of a file, as lowercase hex.
+pub fn sha256_file(path: &Path) -> Result<String> {
+    let mut file = fs::File::open(path).ctx(|| format!("opening {}", path.display()))?;
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut file, &mut hasher).ctx(|| format!("reading {}", path.display()))?;
+    Ok(hex::encode(hasher.finalize()))
+}
+
+/// The folder of a finished artifact, `<cache>/artifacts/<stage>-<key>`.
+pub fn artifact_dir(ctx: &Context, stage: &str, key: &str) -> PathBuf {
+    ctx.cache_dir
+        .join("artifacts")
+        .join(format!("{stage}-{key}"))
+}
+
+/// Returns the artifact folder if it was completely built before.
+pub fn lookup(ctx: &Context, stage: &str, key: &str) -> Option<PathBuf> {
+    let dir = artifact_dir(ctx, stage, key);
+    dir.is_dir().then_some(dir)
+}
+
+/// Builds an artifact folder under a temporary name with `build`, then renames it into
+/// place. A failed or interrupted build leaves only the temporary folder (removed on error,
+/// and ignored by [`lookup`] either way).
+pub fn publish<F>(ctx: &Context, stage: &str, key: &str, build: F) -> Result<PathBuf>
+where
+    F: FnOnce(&Path) -> Result<()>,
+{
+    let final_dir = artifact_dir(ctx, stage, key);
+    let parent = final_dir
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| ctx.cache_dir.clone());
+    fs::create_dir_all(&parent).ctx(|| format!("creating {}", parent.display()))?;
+    let tmp = parent.join(format!(".{stage}-{key}.tmp-{}", std::process::id()));
+    if tmp.exists() {
+        fs::remove_dir_all(&tmp).ctx(|| format!("removing {}", tmp.display()))?;
+    }
+    fs::create_dir_all(&tmp).ctx(|| format!("creating {}", tmp.display()))?;
+    if let Err(e) = build(&tmp) {
+        let _ = fs::remove_dir_all(&tmp);
+        return Err(e);
+    }
+    if final_dir.exists() {
+        fs::remove_dir_all(&final_dir).ctx(|| format!("removing {}", final_dir.display()))?;
+    }
+    fs::rename(&tmp, &final_dir).ctx(|| format!("renaming into {}", final_dir.display()))?;
+    Ok(final_dir)
+}
+
+/// Writes `data` to `dest` through a temporary file in the same folder and a rename, so
+/// `dest` is either the old content or the complete new one.
+pub fn write_atomic(dest: &Path, data: &[u8]) -> Result<()> {
+    let tmp = temp_sibling(dest);
+    fs::write(&tmp, data).ctx(|| format!("writing {}", tmp.display()))?;
+    fs::rename(&tmp, dest).ctx(|| format!("renaming into {}", dest.display()))
+}
+
+/// Copies `src` to `dest` through a temporary file and a rename.
+pub fn copy_atomic(src: &Path, dest: &Path) -> Result<()> {
+    let tmp = temp_sibling(dest);
+    fs::copy(src, &tmp).ctx(|| format!("copying {} to {}", src.display(), tmp.display()))?;
+    fs::rename(&tmp, dest).ctx(|| format!("renaming into {}", dest.display()))
+}
+
+/// A temporary name next to `dest` (`.NAME.tmp-PID`).
+pub fn temp_sibling(dest: &Path) -> PathBuf {
+    let name = dest
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    dest.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_change_with_any_input_and_label() {
+        let base = KeyBuilder::new("kernel", 1);
+        let mut a = base.clone();
+        a.bytes("frag/base.config", b"CONFIG_A=y\n");
+        let mut b = base.clone();
+        b.bytes("frag/base.config", b"CONFIG_A=n\n");
+        let mut c = base.clone();
+        c.bytes("frag/other.config", b"CONFIG_A=y\n");
+        let mut a2 = KeyBuilder::new("kernel", 1);
+        a2.bytes("frag/base.config", b"CONFIG_A=y\n");
+        assert_eq!(a.finish(), a2.finish());
+        assert_ne!(a.finish(), b.finish());
+        assert_ne!(a.finish(), c.finish());
+        assert_ne!(
+            KeyBuilder::new("kernel", 1).finish(),
+            KeyBuilder::new("kernel", 2).finish()
+        );
+        // Moving bytes between adjacent inputs changes the key.
+        let mut d = KeyBuilder::new("s", 1);
+        d.bytes("x", b"ab").bytes("y", b"c");
+        let mut e = KeyBuilder::new("s", 1);
+        e.bytes("x", b"a").bytes("y", b"bc");
+        assert_ne!(d.finish(), e.finish());
+        assert_eq!(a.finish().len(), 16);
+    }
+
+    #[test]
+    fn failed_publish_leaves_nothing_under_the_final_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = Context {
+            repo_root: dir.path().into(),
+            out_dir: dir.path().join("out"),
+            cache_dir: dir.path().join("cache"),
+            source_date_epoch: 0,
+        };
+        let err = publish(&ctx, "x", "k", |tmp| {
+            fs::write(tmp.join("half"), b"partial").unwrap();
+            Err(crate::error::Error::Invalid("boom".into()))
+        });
+        assert!(err.is_err());
+        assert!(lookup(&ctx, "x", "k").is_none());
+        let leftovers: Vec<_> = fs::read_dir(ctx.cache_dir.join("artifacts"))
+            .unwrap()
+            .collect();
+        assert!(leftovers.is_empty(), "temporary folder was not removed");
+        let ok = publish(&ctx, "x", "k", |tmp| {
+            fs::write(tmp.join("done"), b"ok").unwrap();
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(lookup(&ctx, "x", "k"), Some(ok.clone()));
+        assert_eq!(fs::read(ok.join("done")).unwrap(), b"ok");
+    }
+}

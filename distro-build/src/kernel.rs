@@ -1,0 +1,175 @@
+//! The kernel stage: `allnoconfig` + the fragments in `kernel-configs/` → `.config`
+//! (checked: every requested option kept, tinibox's required features on) → `bzImage`.
+//! The result is cached under a key of the tarball's sha256, the fragments and this recipe;
+//! the out-of-tree build folder is kept so a changed fragment rebuilds incrementally.
+//! It does not fetch sources ([`crate::sources`]) and knows nothing of the rootfs.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::cache::{self, KeyBuilder};
+use crate::context::Context;
+use crate::error::{Error, IoContext, Result};
+use crate::kconfig;
+use crate::runner::{jobs, run_logged, run_logged_progress, Stage};
+use crate::sources::Sources;
+
+/// Bumped whenever the way the kernel is configured or built changes.
+const RECIPE: u32 = 1;
+/// The base configuration the fragments are applied on.
+const BASE: &str = "allnoconfig";
+/// The kernel architecture.
+const ARCH: &str = "x86_64";
+
+/// The folder holding the kernel config fragments.
+pub fn fragments_dir(ctx: &Context) -> PathBuf {
+    ctx.repo_root.join("kernel-configs")
+}
+
+/// The cache key of the kernel built from `linux_sha256` and the current fragments.
+pub fn cache_key(linux_sha256: &str, fragments: &[(String, String)]) -> String {
+    let mut key = KeyBuilder::new("kernel", RECIPE);
+    key.bytes("linux-sha256", linux_sha256.as_bytes())
+        .bytes("base", BASE.as_bytes())
+        .bytes("arch", ARCH.as_bytes());
+    for (name, text) in fragments {
+        key.bytes(&format!("fragment/{name}"), text.as_bytes());
+    }
+    key.finish()
+}
+
+/// Builds (or takes from the cache) the kernel and returns the path of its `bzImage`.
+/// The kernel's `.config` sits beside it as `config`.
+pub fn build(ctx: &Context) -> Result<PathBuf> {
+    let sources = crate::sources::fetch(ctx)?;
+    build_from(ctx, &sources)
+}
+
+/// Like [`build`], with the sources already fetched.
+pub fn build_from(ctx: &Context, sources: &Sources) -> Result<PathBuf> {
+    let stage = Stage::start(
+        "kernel",
+        "Linux 6.1: allnoconfig + kernel-configs/*.config → bzImage",
+    );
+    let fragments = kconfig::read_fragments(&fragments_dir(ctx))?;
+    let key = cache_key(&sources.linux_sha256, &fragments);
+    if let Some(dir) = cache::lookup(ctx, "kernel", &key) {
+        stage.done(&format!("cached ({key})"));
+        return Ok(dir.join("bzImage"));
+    }
+    let requests = kconfig::merge(&fragments)?;
+    let build_dir = ctx.cache_dir.join("build/linux");
+    fs::create_dir_all(&build_dir).ctx(|| format!("creating {}", build_dir.display()))?;
+    let log = ctx.cache_dir.join("logs/kernel.log");
+    let _ = fs::remove_file(&log);
+    let merged = build_dir.join("tinilinux-fragments.config");
+    fs::write(&merged, kconfig::render(&requests))
+        .ctx(|| format!("writing {}", merged.display()))?;
+
+    let make = |args: &[&str]| {
+        let mut cmd = Command::new("make");
+        cmd.arg("-C")
+            .arg(&sources.linux)
+            .arg(format!("O={}", build_dir.display()))
+            .arg(format!("ARCH={ARCH}"))
+            .args(args);
+        cmd
+    };
+    stage.note(&format!(
+        "configuring: {BASE} + {} fragments ({} options)",
+        fragments.len(),
+        requests.len()
+    ));
+    run_logged(
+        "kernel configuration (make allnoconfig)",
+        make(&[BASE]).env("KCONFIG_ALLCONFIG", &merged),
+        &log,
+    )?;
+    let config_path = build_dir.join(".config");
+    let config =
+        fs::read_to_string(&config_path).ctx(|| format!("reading {}", config_path.display()))?;
+    check_config(&sources.linux, &requests, &config, &stage)?;
+
+    stage.note(&format!(
+        "make -j{} bzImage (log: {})",
+        jobs(),
+        log.display()
+    ));
+    run_logged_progress(
+        "kernel build (make bzImage)",
+        &mut make(&[&format!("-j{}", jobs()), "bzImage"]),
+        &log,
+    )?;
+    let bzimage = build_dir.join("arch/x86/boot/bzImage");
+    let dir = cache::publish(ctx, "kernel", &key, |tmp| {
+        fs::copy(&bzimage, tmp.join("bzImage")).ctx(|| format!("copying {}", bzimage.display()))?;
+        fs::write(tmp.join("config"), &config).ctx(|| "writing the kernel config copy")?;
+        Ok(())
+    })?;
+    let size = fs::metadata(dir.join("bzImage"))
+        .map(|m| m.len())
+        .unwrap_or(0);
+    stage.done(&format!("bzImage {} KiB ({key})", size / 1024));
+    Ok(dir.join("bzImage"))
+}
+
+/// Fails when an option was dropped or a required tinibox feature is off; warns about
+/// optional features that are off.
+pub fn check_config(
+    src: &Path,
+    requests: &[kconfig::Request],
+    config: &str,
+    stage: &Stage,
+) -> Result<()> {
+    let dropped = kconfig::dropped(requests, config);
+    if !dropped.is_empty() {
+        return Err(Error::Config(format!(
+            "the kernel config dropped {} requested option(s):\n  {}\nfix the fragment in kernel-configs/ (add the missing dependencies or remove the option)",
+            dropped.len(),
+            kconfig::explain(src, &dropped)
+        )));
+    }
+    let missing = kconfig::missing_features(kconfig::KERNEL_FEATURES, config);
+    let (required, optional): (Vec<_>, Vec<_>) = missing.iter().partition(|f| f.required);
+    for f in &optional {
+        stage.note(&format!(
+            "optional tinibox feature off: {} ({})",
+            f.options.join("|"),
+            f.description
+        ));
+    }
+    if !required.is_empty() {
+        let list: Vec<String> = required
+            .iter()
+            .map(|f| format!("{} ({})", f.options.join("|"), f.description))
+            .collect();
+        return Err(Error::Config(format!(
+            "the kernel config lacks features tinibox requires (tinibox/src/check/kernel-features.txt):\n  {}\nadd them to kernel-configs/containers.config",
+            list.join("\n  ")
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_depends_on_tarball_and_every_fragment() {
+        let frags = vec![
+            ("base.config".to_string(), "CONFIG_A=y\n".to_string()),
+            ("virt.config".to_string(), "CONFIG_B=y\n".to_string()),
+        ];
+        let k = cache_key("aaaa", &frags);
+        assert_eq!(k, cache_key("aaaa", &frags));
+        assert_ne!(k, cache_key("bbbb", &frags));
+        let mut changed = frags.clone();
+        changed[1].1 = "CONFIG_B=n\n".into();
+        assert_ne!(k, cache_key("aaaa", &changed));
+        let mut added = frags.clone();
+        added.push(("storage.config".into(), String::new()));
+        assert_ne!(k, cache_key("aaaa", &added));
+    }
+}

@@ -1,0 +1,141 @@
+//! The live root filesystem as one [`RootfsTree`]: the skeleton of plain files in
+//! `distro-build/rootfs/`, the standard empty folders, static BusyBox with its applet links,
+//! the static tinibox at /usr/bin/tinibox and the device nodes the kernel needs before
+//! devtmpfs (/dev/console, /dev/null). It writes nothing to disk: the initramfs, tarball,
+//! OCI and disk writers take the tree from here.
+
+use std::path::{Path, PathBuf};
+
+use crate::busybox::BusyBox;
+use crate::context::Context;
+use crate::error::Result;
+use crate::tree::{Entry, FileData, RootfsTree};
+
+/// Folders every TiniLinux root has, with their modes.
+const DIRECTORIES: &[(&str, u32)] = &[
+    ("bin", 0o755),
+    ("sbin", 0o755),
+    ("usr/bin", 0o755),
+    ("usr/sbin", 0o755),
+    ("dev", 0o755),
+    ("etc/network/if-pre-up.d", 0o755),
+    ("etc/network/if-up.d", 0o755),
+    ("etc/network/if-down.d", 0o755),
+    ("etc/network/if-post-down.d", 0o755),
+    ("home", 0o755),
+    ("mnt", 0o755),
+    ("proc", 0o555),
+    ("root", 0o700),
+    ("run", 0o755),
+    ("sys", 0o555),
+    ("tmp", 0o1777),
+    ("var/lib", 0o755),
+    ("var/log", 0o755),
+    ("var/tmp", 0o1777),
+];
+
+/// Files whose mode must not follow the checkout's permission bits.
+const MODES: &[(&str, u32)] = &[("etc/shadow", 0o600)];
+
+/// The skeleton folder in the repository.
+pub fn skeleton_dir(ctx: &Context) -> PathBuf {
+    ctx.repo_root.join("distro-build/rootfs")
+}
+
+/// Builds everything the rootfs needs (sources, BusyBox, static tinibox) and assembles it.
+pub fn assemble(ctx: &Context) -> Result<RootfsTree> {
+    let sources = crate::sources::fetch(ctx)?;
+    let busybox = crate::busybox::build(ctx, &sources)?;
+    let tinibox = crate::tinibox_static::build(ctx)?;
+    assemble_from(ctx, &busybox, &tinibox)
+}
+
+/// Assembles the rootfs from an already built BusyBox and static tinibox.
+pub fn assemble_from(ctx: &Context, busybox: &BusyBox, tinibox: &Path) -> Result<RootfsTree> {
+    let stage =
+        crate::runner::Stage::start("rootfs", "skeleton + BusyBox + tinibox + device nodes");
+    let mut tree = RootfsTree::new();
+    for (dir, mode) in DIRECTORIES {
+        tree.insert(dir, Entry::dir(*mode))?;
+    }
+    tree.insert(
+        "bin/busybox",
+        Entry::file(FileData::Host(busybox.binary.clone()), 0o755),
+    )?;
+    for applet in &busybox.applets {
+        if applet == "bin/busybox" {
+            continue;
+        }
+        tree.insert(applet, Entry::symlink("/bin/busybox"))?;
+    }
+    tree.insert(
+        "usr/bin/tinibox",
+        Entry::file(FileData::Host(tinibox.to_path_buf()), 0o755),
+    )?;
+    tree.insert("dev/console", Entry::char_device(5, 1, 0o600))?;
+    tree.insert("dev/null", Entry::char_device(1, 3, 0o666))?;
+    // The skeleton last: its files win over applet links of the same name.
+    let skeleton = skeleton_dir(ctx);
+    tree.add_host_dir(&skeleton, "")?;
+    // Git keeps only 644/755; restore the modes that matter, re-assert folder modes the
+    // skeleton may have overwritten, and drop placeholders.
+    for (path, mode) in MODES.iter().chain(DIRECTORIES.iter()) {
+        if let Some(entry) = tree.get(path).cloned() {
+            tree.insert(
+                path,
+                Entry {
+                    mode: *mode,
+                    ..entry
+                },
+            )?;
+        }
+    }
+    let placeholders: Vec<PathBuf> = tree
+        .iter()
+        .filter(|(p, _)| p.file_name().is_some_and(|n| n == ".keep"))
+        .map(|(p, _)| p.to_path_buf())
+        .collect();
+    for p in placeholders {
+        tree.remove(&p)?;
+    }
+    stage.done(&format!("{} entries", tree.len()));
+    Ok(tree)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tree::EntryKind;
+
+    #[test]
+    fn assembles_skeleton_busybox_tinibox_and_nodes() {
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let ctx = Context::from_env(repo);
+        let bb = BusyBox {
+            binary: PathBuf::from("/bin/busybox"),
+            applets: vec!["bin/sh".into(), "sbin/init".into(), "bin/busybox".into()],
+        };
+        let tree = assemble_from(&ctx, &bb, Path::new("/bin/true")).unwrap();
+        assert_eq!(
+            tree.get("bin/sh").unwrap().kind,
+            EntryKind::Symlink("/bin/busybox".into())
+        );
+        assert!(matches!(
+            tree.get("bin/busybox").unwrap().kind,
+            EntryKind::File(_)
+        ));
+        assert!(matches!(
+            tree.get("usr/bin/tinibox").unwrap().kind,
+            EntryKind::File(_)
+        ));
+        assert_eq!(
+            tree.get("dev/console").unwrap().kind,
+            EntryKind::CharDevice { major: 5, minor: 1 }
+        );
+        assert_eq!(tree.get("etc/shadow").unwrap().mode, 0o600);
+        assert_eq!(tree.get("tmp").unwrap().mode, 0o1777);
+        assert_eq!(tree.get("init").unwrap().mode, 0o755);
+        assert!(tree.get("etc/inittab").is_some());
+        assert!(tree.iter().all(|(p, _)| !p.ends_with(".keep")));
+    }
+}

@@ -1,0 +1,218 @@
+//! Running external build tools (make, tar, dpkg-source, grub-mkrescue, cargo): checks that
+//! a tool exists, sends its output to a log file and, on failure, reports the log's last
+//! lines. Also the per-stage timing line. It never decides what to run.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use crate::error::{Error, IoContext, Result};
+
+/// The host tools the build uses and the Debian package providing each.
+pub const HOST_TOOLS: &[(&str, &str)] = &[
+    ("make", "make"),
+    ("gcc", "gcc"),
+    ("flex", "flex"),
+    ("bison", "bison"),
+    ("bc", "bc"),
+    ("perl", "perl"),
+    ("tar", "tar"),
+    ("xz", "xz-utils"),
+    ("bzip2", "bzip2"),
+    ("dpkg-source", "dpkg-dev"),
+    ("apt-get", "apt"),
+    ("grub-mkrescue", "grub-common"),
+    ("xorriso", "xorriso"),
+    ("mformat", "mtools"),
+    ("qemu-system-x86_64", "qemu-system-x86"),
+];
+
+/// Files the build needs from host packages (path, package).
+pub const HOST_FILES: &[(&str, &str)] = &[
+    ("/usr/include/libelf.h", "libelf-dev"),
+    ("/usr/include/openssl/ssl.h", "libssl-dev"),
+    ("/usr/lib/grub/i386-pc/modinfo.sh", "grub-pc-bin"),
+    ("/usr/lib/grub/x86_64-efi/modinfo.sh", "grub-efi-amd64-bin"),
+];
+
+/// Looks `tool` up on PATH.
+pub fn which(tool: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(tool))
+        .find(|p| p.is_file())
+}
+
+/// Fails with the exact apt-get command when `tool` is not installed.
+pub fn require_tool(tool: &str) -> Result<PathBuf> {
+    which(tool).ok_or_else(|| {
+        let package = HOST_TOOLS
+            .iter()
+            .find(|(t, _)| *t == tool)
+            .map(|(_, p)| p.to_string())
+            .unwrap_or_else(|| tool.to_string());
+        Error::MissingTool {
+            tool: tool.to_string(),
+            package,
+        }
+    })
+}
+
+/// Checks every host tool and file at once; the error names all missing packages in one
+/// apt-get command.
+pub fn check_host() -> Result<()> {
+    let mut missing: Vec<(String, String)> = Vec::new();
+    for (tool, package) in HOST_TOOLS {
+        if which(tool).is_none() {
+            missing.push((tool.to_string(), package.to_string()));
+        }
+    }
+    for (file, package) in HOST_FILES {
+        if !Path::new(file).exists() {
+            missing.push((file.to_string(), package.to_string()));
+        }
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let mut packages: Vec<&str> = missing.iter().map(|(_, p)| p.as_str()).collect();
+    packages.sort_unstable();
+    packages.dedup();
+    Err(Error::MissingTool {
+        tool: missing
+            .iter()
+            .map(|(t, _)| t.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+        package: packages.join(" "),
+    })
+}
+
+/// Runs `cmd` with stdout and stderr appended to `log`; on failure returns
+/// [`Error::CommandFailed`] with the last 25 lines of the log.
+pub fn run_logged(what: &str, cmd: &mut Command, log: &Path) -> Result<()> {
+    if let Some(parent) = log.parent() {
+        fs::create_dir_all(parent).ctx(|| format!("creating {}", parent.display()))?;
+    }
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .ctx(|| format!("opening log {}", log.display()))?;
+    let err_file = file
+        .try_clone()
+        .ctx(|| format!("opening log {}", log.display()))?;
+    let program = cmd.get_program().to_string_lossy().into_owned();
+    require_tool(&program)?;
+    let status = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(file))
+        .stderr(Stdio::from(err_file))
+        .status()
+        .ctx(|| format!("starting {program} ({what})"))?;
+    if status.success() {
+        return Ok(());
+    }
+    Err(Error::CommandFailed {
+        what: what.to_string(),
+        status: status.to_string(),
+        log: log.to_path_buf(),
+        tail: log_tail(log, 25),
+    })
+}
+
+/// Runs `cmd` and returns its stdout; stderr is included in the error on failure.
+pub fn run_capture(what: &str, cmd: &mut Command) -> Result<String> {
+    let program = cmd.get_program().to_string_lossy().into_owned();
+    require_tool(&program)?;
+    let out = cmd
+        .stdin(Stdio::null())
+        .output()
+        .ctx(|| format!("starting {program} ({what})"))?;
+    if out.status.success() {
+        return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
+    }
+    Err(Error::CommandFailed {
+        what: what.to_string(),
+        status: out.status.to_string(),
+        log: PathBuf::from("(captured)"),
+        tail: String::from_utf8_lossy(&out.stderr).into_owned(),
+    })
+}
+
+/// The last `n` lines of a log file (empty when unreadable).
+pub fn log_tail(log: &Path, n: usize) -> String {
+    let text = fs::read(log).unwrap_or_default();
+    let text = String::from_utf8_lossy(&text);
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// Prints the start of a stage and, through [`Stage::done`], how long it took.
+pub struct Stage {
+    name: String,
+    start: Instant,
+}
+
+impl Stage {
+    /// Announces `name: what`.
+    pub fn start(name: &str, what: &str) -> Self {
+        eprintln!("==> {name}: {what}");
+        Stage {
+            name: name.to_string(),
+            start: Instant::now(),
+        }
+    }
+
+    /// Prints a progress note for this stage.
+    pub fn note(&self, msg: &str) {
+        eprintln!("    {}: {msg}", self.name);
+    }
+
+    /// Prints the stage's result and elapsed time.
+    pub fn done(self, result: &str) {
+        eprintln!(
+            "<== {}: {result} ({:.1} s)",
+            self.name,
+            self.start.elapsed().as_secs_f64()
+        );
+    }
+}
+
+/// The number of parallel jobs for make: the CPU count.
+pub fn jobs() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+}
+
+/// Like [`run_logged`], showing a spinner with the elapsed time and the log's last line
+/// while the command runs (only on a terminal).
+pub fn run_logged_progress(what: &str, cmd: &mut Command, log: &Path) -> Result<()> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("    {spinner} [{elapsed}] {wide_msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+    );
+    let stop = Arc::new(AtomicBool::new(false));
+    let ticker = {
+        let stop = Arc::clone(&stop);
+        let bar = bar.clone();
+        let log = log.to_path_buf();
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                bar.set_message(log_tail(&log, 1).trim().to_string());
+                bar.tick();
+                std::thread::sleep(std::time::Duration::from_millis(300));
+            }
+        })
+    };
+    let result = run_logged(what, cmd, log);
+    stop.store(true, Ordering::Relaxed);
+    let _ = ticker.join();
+    bar.finish_and_clear();
+    result
+}

@@ -1,0 +1,79 @@
+//! The static tinibox stage: `cargo build --release -p tinibox` for
+//! `x86_64-unknown-linux-gnu` with `+crt-static`, in its own target folder in the cache (so
+//! it never fights with the workspace's normal builds over flags). Cargo's own incremental
+//! logic is the cache. It checks the result really is static; it never edits tinibox.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::context::Context;
+use crate::error::{Error, IoContext, Result};
+use crate::runner::{run_logged_progress, Stage};
+
+/// The Rust target the static binary is built for.
+pub const TARGET: &str = "x86_64-unknown-linux-gnu";
+
+/// Builds the static tinibox and returns the binary's path.
+pub fn build(ctx: &Context) -> Result<PathBuf> {
+    let stage = Stage::start("tinibox", "static tinibox (cargo, glibc +crt-static)");
+    let target_dir = ctx.cache_dir.join("build/tinibox-target");
+    let log = ctx.cache_dir.join("logs/tinibox.log");
+    let _ = fs::remove_file(&log);
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(&cargo);
+    cmd.current_dir(&ctx.repo_root)
+        .args(["build", "--release", "-p", "tinibox", "--target", TARGET])
+        .arg("--target-dir")
+        .arg(&target_dir)
+        .env("RUSTFLAGS", "-C target-feature=+crt-static")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("CARGO_TARGET_DIR")
+        .env_remove("CARGO_BUILD_TARGET");
+    run_logged_progress("cargo build of the static tinibox", &mut cmd, &log)?;
+    let binary = target_dir.join(TARGET).join("release/tinibox");
+    if !is_static(&binary)? {
+        return Err(Error::Invalid(format!(
+            "{} is dynamically linked (has an ELF interpreter); the rootfs needs a static binary",
+            binary.display()
+        )));
+    }
+    let size = fs::metadata(&binary).map(|m| m.len()).unwrap_or(0);
+    stage.done(&format!("{} ({} KiB)", binary.display(), size / 1024));
+    Ok(binary)
+}
+
+/// True when the ELF64 file at `path` has no `PT_INTERP` program header.
+pub fn is_static(path: &Path) -> Result<bool> {
+    let data = fs::read(path).ctx(|| format!("reading {}", path.display()))?;
+    let bad = || Error::Invalid(format!("{} is not an x86_64 ELF file", path.display()));
+    if data.len() < 64 || &data[..4] != b"\x7fELF" || data[4] != 2 {
+        return Err(bad());
+    }
+    let u16_at = |o: usize| u16::from_le_bytes([data[o], data[o + 1]]) as usize;
+    let phoff = u64::from_le_bytes(data[0x20..0x28].try_into().map_err(|_| bad())?) as usize;
+    let (phentsize, phnum) = (u16_at(0x36), u16_at(0x38));
+    for i in 0..phnum {
+        let off = phoff + i * phentsize;
+        if off + 4 > data.len() {
+            return Err(bad());
+        }
+        let p_type = u32::from_le_bytes(data[off..off + 4].try_into().map_err(|_| bad())?);
+        if p_type == 3 {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_shell_is_dynamic_and_busybox_static_is_static() {
+        assert!(!is_static(Path::new("/bin/sh")).unwrap());
+        // Debian's busybox-static package is a host prerequisite (scripts/install-deps.sh).
+        assert!(is_static(Path::new("/bin/busybox")).unwrap());
+    }
+}

@@ -578,6 +578,13 @@ fn whiteouts_and_opaque_directories_hide_lower_files() {
     raw_entry(&mut lower, "d/", Directory, None, b"");
     raw_entry(&mut lower, "d/hidden", Regular, None, b"hidden\n");
     raw_entry(&mut lower, "link", Symlink, Some("a/kept"), b"");
+    raw_entry(
+        &mut lower,
+        "a/hard",
+        tar::EntryType::Link,
+        Some("a/kept"),
+        b"",
+    );
     let mut upper = tar::Builder::new(Vec::new());
     raw_entry(&mut upper, "a/.wh.gone", Regular, None, b"");
     raw_entry(&mut upper, "d/", Directory, None, b"");
@@ -605,7 +612,17 @@ fn whiteouts_and_opaque_directories_hide_lower_files() {
         names.sort();
         names
     };
-    assert_eq!(listing("a"), ["kept"]);
+    assert_eq!(listing("a"), ["hard", "kept"]);
+    {
+        use std::os::unix::fs::MetadataExt;
+        let kept = std::fs::metadata(root.join("a/kept")).unwrap();
+        let hard = std::fs::metadata(root.join("a/hard")).unwrap();
+        assert_eq!(
+            (kept.ino(), kept.nlink()),
+            (hard.ino(), 2),
+            "a/hard is a hard link to a/kept"
+        );
+    }
     assert_eq!(listing("d"), ["new"]);
     assert_eq!(
         std::fs::read_to_string(root.join("link")).unwrap(),
@@ -1238,4 +1255,48 @@ fn without_overlayfs_container_roots_are_private_copies() {
     s.release_rootfs("copy-a").unwrap();
     s.release_rootfs("copy-b").unwrap();
     assert!(!s.container_path("copy-a").exists());
+}
+
+#[test]
+fn concurrent_loads_of_one_image_give_one_record() {
+    require_root();
+    let image = main_image();
+    let store = tempfile::tempdir().unwrap();
+    let children: Vec<_> = (0..4)
+        .map(|i| {
+            let input = if i % 2 == 0 {
+                &image.layout_dir
+            } else {
+                &image.archive
+            };
+            Command::new(tinibox_bin())
+                .arg("--store")
+                .arg(store.path())
+                .arg("load")
+                .arg(input)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{out:?}");
+    }
+    let s = Store::open(store.path()).unwrap();
+    let images = s.images().unwrap();
+    assert_eq!(images.len(), 1, "{images:?}");
+    let (paths, _) = snapshot(store.path());
+    assert!(
+        !paths.iter().any(|p| p.starts_with("tmp/")),
+        "staging left behind: {paths:?}"
+    );
+    assert_eq!(
+        paths
+            .iter()
+            .filter(|p| p.starts_with("layers/sha256/") && p.matches('/').count() == 2)
+            .count(),
+        1
+    );
 }

@@ -803,6 +803,15 @@ fn bad_input_is_refused_with_one_line_and_the_store_unchanged() {
         "cannot open",
     );
 
+    // A tarball that is not one.
+    let garbage = work.path().join("garbage.tar");
+    std::fs::write(&garbage, b"this is not a tar archive\n").unwrap();
+    assert_refused(
+        &tinibox(store.path(), &["import", garbage.to_str().unwrap(), "junk"]),
+        "garbage.tar: not a complete tar archive",
+    );
+    assert_eq!(snapshot(store.path()), before);
+
     // Unknown image names.
     let out = tinibox(store.path(), &["rmi", "nosuchimage"]);
     assert_refused(

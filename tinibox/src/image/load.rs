@@ -364,7 +364,17 @@ fn safe_join(src: &Source, rel: &str) -> Result<PathBuf> {
             format!("manifest.json names '{rel}' outside the archive"),
         ));
     }
-    Ok(src.dir.join(rel))
+    let path = src.dir.join(rel);
+    // A symlink in the archive must not make us read a file outside it.
+    if let (Ok(real), Ok(root)) = (path.canonicalize(), src.dir.canonicalize()) {
+        if !real.starts_with(&root) {
+            return Err(bad(
+                &src.shown,
+                format!("'{rel}' is a link to a file outside the archive"),
+            ));
+        }
+    }
+    Ok(path)
 }
 
 fn stage_docker_save(
@@ -577,7 +587,12 @@ pub fn import(store: &Store, tarball: &Path, reference: Option<&str>) -> Result<
     let dir = staging.path().join("layer");
     std::fs::create_dir_all(&dir).map_err(ImageError::io(format!("create {}", dir.display())))?;
     let reader = maybe_gzip(file).map_err(|e| bad(tarball, format!("cannot read: {e}")))?;
-    let unpacked = unpack_layer(reader, &dir)?;
+    let unpacked = unpack_layer(reader, &dir).map_err(|e| match e {
+        ImageError::BadDocument { problem, .. } => {
+            bad(tarball, format!("not a complete tar archive: {problem}"))
+        }
+        other => other,
+    })?;
     let layers_dir = staging.path().join("layers");
     std::fs::create_dir_all(&layers_dir).map_err(ImageError::io("create staging layers"))?;
     std::fs::rename(

@@ -111,7 +111,7 @@ pub(super) fn create(mut opts: CreateOptions) -> Result<Created, ContainerError>
         init: None,
         armed: true,
     };
-    let _lock = DirLock::lock(&dir, &opts.id)?;
+    let lock = DirLock::lock(&dir, &opts.id)?;
     nix::unistd::mkfifo(
         &dir.join(EXEC_FIFO),
         nix::sys::stat::Mode::from_bits_truncate(0o600),
@@ -161,6 +161,9 @@ pub(super) fn create(mut opts: CreateOptions) -> Result<Created, ContainerError>
     match unsafe { fork() }.map_err(|e| ContainerError::sys("fork", e))? {
         ForkResult::Child => {
             drop(parent_chan);
+            // Close (do not unlock) our copy of the lock's fd: flock belongs to the open file
+            // description, which the parent keeps until create returns.
+            drop(lock);
             let args = InitArgs {
                 spec,
                 id: &opts.id,
@@ -258,6 +261,7 @@ pub(super) fn create(mut opts: CreateOptions) -> Result<Created, ContainerError>
         super::state::write_atomic(pf, record.state.pid.to_string().as_bytes())?;
     }
     guard.armed = false;
+    drop(lock);
     Ok(Created {
         pid: record.state.pid,
     })

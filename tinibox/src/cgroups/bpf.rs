@@ -101,12 +101,18 @@ pub fn program(rules: &[Rule]) -> Vec<Insn> {
         block.push((insn(ALU_MOV_K, 0, 0, 0, rule.allow as i32), false));
         block.push((insn(JMP_EXIT, 0, 0, 0, 0), false));
         let len = block.len();
+        // A rule with no conditions always exits: anything after it would be unreachable,
+        // and the kernel's verifier refuses unreachable instructions.
+        let unconditional = !block.iter().any(|(_, is_skip)| *is_skip);
         for (i, (mut ins, is_skip)) in block.into_iter().enumerate() {
             if is_skip {
                 // jump to the first instruction after this block
                 ins.off = (len - i - 1) as i16;
             }
             p.push(ins);
+        }
+        if unconditional {
+            return p;
         }
     }
     p.push(insn(ALU_MOV_K, 0, 0, 0, 0));

@@ -58,7 +58,7 @@ pub fn libraries(binary: &Path) -> Result<Vec<PathBuf>, DiskError> {
 pub fn wrapper(tool: &str) -> String {
     format!(
         "#!/bin/sh\n# {tool} from the build host, with its own C library (see {DIR}).\n\
-         d=\"$(cd \"$(dirname \"$0\")\" && pwd)\"\n\
+         case \"$0\" in */*) d=\"${{0%/*}}\" ;; *) d=/{DIR} ;; esac\n\
          exec \"$d/lib/{LOADER}\" --library-path \"$d/lib\" \"$d/bin/{tool}\" \"$@\"\n"
     )
 }

@@ -5,6 +5,7 @@
 //! shares what is here. Nothing in this crate mocks the system under test: a missing
 //! prerequisite makes the calling test fail with a line saying what to install.
 
+
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -83,12 +84,32 @@ pub fn require_static_busybox() -> PathBuf {
     let bytes = std::fs::read(&p).unwrap_or_else(|_| {
         panic!("/bin/busybox is missing: apt-get install busybox-static (scripts/install-deps.sh)")
     });
-    let dynamic = bytes.windows(8).any(|w| w == b"ld-linux");
+    let dynamic = elf_has_interpreter(&bytes);
     assert!(
         !dynamic,
         "/bin/busybox is dynamically linked: apt-get install busybox-static (it replaces busybox)"
     );
     p
+}
+
+/// Whether a 64-bit ELF file has a PT_INTERP program header (i.e. is dynamically linked).
+fn elf_has_interpreter(elf: &[u8]) -> bool {
+    let u16_at = |o: usize| {
+        elf.get(o..o + 2)
+            .map(|b| u16::from_le_bytes([b[0], b[1]]) as usize)
+    };
+    let u64_at = |o: usize| {
+        elf.get(o..o + 8)
+            .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")) as usize)
+    };
+    let (Some(phoff), Some(phentsize), Some(phnum)) = (u64_at(0x20), u16_at(0x36), u16_at(0x38))
+    else {
+        return true;
+    };
+    (0..phnum).any(|i| {
+        let o = phoff + i * phentsize;
+        elf.get(o..o + 4) == Some(&3u32.to_le_bytes()[..])
+    })
 }
 
 fn write(path: &Path, text: &str) {

@@ -7,6 +7,13 @@
 //! Must not build specs (that is `crate::spec`) or touch container internals (`crate::container`).
 
 mod check;
+mod detach;
+mod engine;
+mod manage;
+pub mod names;
+mod run;
+pub mod signals;
+mod tty;
 
 use std::path::PathBuf;
 
@@ -38,9 +45,8 @@ pub struct RunArgs {
 }
 
 /// Runs `run`; returns the exit status.
-pub fn run(_global: &GlobalOptions, _args: RunArgs) -> u8 {
-    eprintln!("tinibox: run is not built yet — it lands with the container engine");
-    125
+pub fn run(global: &GlobalOptions, args: RunArgs) -> u8 {
+    run::run(global, args)
 }
 
 /// Output format of the runc form `ps ID`.
@@ -70,9 +76,8 @@ pub struct PsArgs {
 }
 
 /// Runs `ps`; returns the exit status.
-pub fn ps(_global: &GlobalOptions, _args: PsArgs) -> u8 {
-    eprintln!("tinibox: ps is not built yet");
-    125
+pub fn ps(global: &GlobalOptions, args: PsArgs) -> u8 {
+    manage::ps(global, args)
 }
 
 /// Arguments of `stop`.
@@ -87,9 +92,8 @@ pub struct StopArgs {
 }
 
 /// Runs `stop`; returns the exit status.
-pub fn stop(_global: &GlobalOptions, _args: StopArgs) -> u8 {
-    eprintln!("tinibox: stop is not built yet");
-    125
+pub fn stop(global: &GlobalOptions, args: StopArgs) -> u8 {
+    manage::stop(global, args)
 }
 
 /// Arguments of `kill` (docker form `kill [-s SIG] NAME…`, runc form `kill [--all] ID [SIGNAL]`).
@@ -107,9 +111,8 @@ pub struct KillArgs {
 }
 
 /// Runs `kill`; returns the exit status.
-pub fn kill(_global: &GlobalOptions, _args: KillArgs) -> u8 {
-    eprintln!("tinibox: kill is not built yet");
-    125
+pub fn kill(global: &GlobalOptions, args: KillArgs) -> u8 {
+    manage::kill(global, args)
 }
 
 /// Arguments of `rm`.
@@ -124,9 +127,8 @@ pub struct RmArgs {
 }
 
 /// Runs `rm`; returns the exit status.
-pub fn rm(_global: &GlobalOptions, _args: RmArgs) -> u8 {
-    eprintln!("tinibox: rm is not built yet");
-    125
+pub fn rm(global: &GlobalOptions, args: RmArgs) -> u8 {
+    manage::rm(global, args)
 }
 
 /// Arguments of `logs`.
@@ -140,9 +142,8 @@ pub struct LogsArgs {
 }
 
 /// Runs `logs`; returns the exit status.
-pub fn logs(_global: &GlobalOptions, _args: LogsArgs) -> u8 {
-    eprintln!("tinibox: logs is not built yet");
-    125
+pub fn logs(global: &GlobalOptions, args: LogsArgs) -> u8 {
+    manage::logs(global, args)
 }
 
 /// Arguments of `check`.

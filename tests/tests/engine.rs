@@ -1,0 +1,759 @@
+//! The container engine end to end through `tinibox run` and friends: real containers from a
+//! BusyBox rootfs (Debian's busybox-static), as root. Isolation, secure defaults, limits, flags,
+//! exit codes, signals, terminals, detached containers, and that nothing is left behind.
+//!
+//! Each test uses its own state root ([`StateRoot`]), which force-removes its containers on drop.
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tinilinux_tests::{busybox_rootfs, require_root, require_tool, stderr, stdout, StateRoot};
+
+/// `tinibox --root R run --rm ROOTFS <args>` → (exit code, stdout, stderr).
+fn run_in(root: &StateRoot, flags: &[&str], cmd: &[&str]) -> (i32, String, String) {
+    let out = root
+        .tinibox()
+        .arg("run")
+        .arg("--rm")
+        .args(flags)
+        .arg(busybox_rootfs())
+        .args(cmd)
+        .stdin(Stdio::null())
+        .output()
+        .expect("start tinibox");
+    (out.status.code().unwrap_or(-1), stdout(&out), stderr(&out))
+}
+
+fn setup() -> StateRoot {
+    require_root();
+    StateRoot::new()
+}
+
+/// Runs `sh -c SCRIPT` in a default container and returns trimmed stdout; must exit 0.
+fn sh(root: &StateRoot, flags: &[&str], script: &str) -> String {
+    let (code, out, err) = run_in(root, flags, &["sh", "-c", script]);
+    assert_eq!(
+        code, 0,
+        "script {script:?} failed: stdout {out:?} stderr {err:?}"
+    );
+    out.trim().to_string()
+}
+
+/// Every cgroup folder with `tinibox` in its path (all v1 controllers and the v2 tree).
+fn tinibox_cgroups() -> BTreeSet<PathBuf> {
+    fn walk(dir: &Path, depth: u32, out: &mut BTreeSet<PathBuf>) {
+        if depth == 0 {
+            return;
+        }
+        if let Ok(rd) = std::fs::read_dir(dir) {
+            for e in rd.flatten() {
+                if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                    let p = e.path();
+                    if p.to_string_lossy().contains("tinibox") {
+                        out.insert(p.clone());
+                    }
+                    walk(&p, depth - 1, out);
+                }
+            }
+        }
+    }
+    let mut out = BTreeSet::new();
+    walk(Path::new("/sys/fs/cgroup"), 4, &mut out);
+    out
+}
+
+/// Container cgroups (below tinibox's parent group): the parent itself may stay.
+fn container_cgroups() -> BTreeSet<PathBuf> {
+    tinibox_cgroups()
+        .into_iter()
+        .filter(|p| {
+            p.file_name()
+                .map(|n| {
+                    n.to_string_lossy().chars().all(|c| c.is_ascii_hexdigit()) && n.len() >= 12
+                })
+                .unwrap_or(false)
+        })
+        .collect()
+}
+
+fn mount_count() -> usize {
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .count()
+}
+
+fn zombies() -> usize {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().parse::<u32>().is_ok())
+        .filter(|e| {
+            std::fs::read_to_string(e.path().join("stat"))
+                .map(|s| {
+                    s.rsplit_once(')')
+                        .map(|(_, r)| r.trim_start().starts_with('Z'))
+                        .unwrap_or(false)
+                })
+                .unwrap_or(false)
+        })
+        .count()
+}
+
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").unwrap().count()
+}
+
+/// The state root holds no container and no front-door folder.
+fn assert_state_empty(root: &StateRoot) {
+    let leftovers: Vec<String> = std::fs::read_dir(root.path())
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n != ".bundles")
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(leftovers.is_empty(), "state left behind: {leftovers:?}");
+    let bundles: Vec<_> = std::fs::read_dir(root.path().join(".bundles"))
+        .map(|rd| rd.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(bundles.is_empty(), "bundles left behind: {bundles:?}");
+}
+
+#[test]
+fn command_is_pid_1() {
+    let root = setup();
+    assert_eq!(sh(&root, &[], "echo $$"), "1");
+}
+
+#[test]
+fn hostname_is_isolated() {
+    let root = setup();
+    let host = nix::unistd::gethostname().unwrap();
+    assert_eq!(sh(&root, &["-h", "box1"], "hostname"), "box1");
+    assert_eq!(
+        sh(&root, &["--hostname", "box2"], "cat /etc/hostname"),
+        "box2"
+    );
+    let default = sh(&root, &[], "hostname");
+    assert_eq!(
+        default.len(),
+        12,
+        "default hostname is the short id: {default}"
+    );
+    assert_eq!(
+        nix::unistd::gethostname().unwrap(),
+        host,
+        "host hostname changed"
+    );
+}
+
+#[test]
+fn network_none_has_only_lo_up() {
+    let root = setup();
+    let devs = sh(&root, &[], "tail -n +3 /proc/net/dev | cut -d: -f1");
+    let names: Vec<&str> = devs.split_whitespace().collect();
+    assert_eq!(names, vec!["lo"], "interfaces: {devs}");
+    let link = sh(&root, &["--network", "none"], "ip link show lo");
+    assert!(link.contains("UP"), "lo is not up: {link}");
+    // --network host sees the host's interfaces.
+    let host_devs = sh(
+        &root,
+        &["--network", "host"],
+        "tail -n +3 /proc/net/dev | wc -l",
+    );
+    let ours = std::fs::read_to_string("/proc/net/dev")
+        .unwrap()
+        .lines()
+        .count()
+        - 2;
+    assert_eq!(host_devs, ours.to_string());
+}
+
+#[test]
+fn ps_sees_only_the_container() {
+    let root = setup();
+    let out = sh(&root, &[], "ps -o pid,comm | tail -n +2");
+    let rows: Vec<&str> = out.lines().map(str::trim).collect();
+    // sh (PID 1), ps and tail: nothing from the host.
+    assert!(rows.len() <= 3, "processes visible: {out}");
+    assert!(rows.iter().any(|r| r.starts_with("1 ")), "{out}");
+    for r in rows {
+        let pid: u32 = r.split_whitespace().next().unwrap().parse().unwrap();
+        assert!(pid < 10, "host-looking pid in {r}");
+    }
+}
+
+#[test]
+fn masked_and_readonly_paths() {
+    let root = setup();
+    assert_eq!(sh(&root, &[], "wc -c < /proc/kcore"), "0");
+    assert_eq!(sh(&root, &[], "wc -c < /proc/keys"), "0");
+    assert_eq!(sh(&root, &[], "wc -c < /proc/timer_list"), "0");
+    if Path::new("/sys/firmware").exists() {
+        assert_eq!(sh(&root, &[], "ls -A /sys/firmware | wc -l"), "0");
+    }
+    let (code, _, err) = run_in(
+        &root,
+        &[],
+        &["sh", "-c", "echo x > /proc/sys/kernel/domainname"],
+    );
+    assert_ne!(code, 0, "/proc/sys is writable");
+    assert!(err.contains("Read-only"), "{err}");
+    let (code, _, err) = run_in(&root, &[], &["sh", "-c", "echo h > /proc/sysrq-trigger"]);
+    assert_ne!(code, 0, "/proc/sysrq-trigger is writable: {err}");
+    let (code, _, _) = run_in(&root, &[], &["sh", "-c", "touch /sys/x"]);
+    assert_ne!(code, 0, "/sys is writable");
+}
+
+#[test]
+fn block_device_made_with_mknod_cannot_be_opened() {
+    let root = setup();
+    let (code, out, err) = run_in(
+        &root,
+        &["--tmpfs", "/scratch:dev"],
+        &[
+            "sh",
+            "-c",
+            "mknod /scratch/sda b 8 0 && echo made && head -c 1 /scratch/sda",
+        ],
+    );
+    assert!(out.contains("made"), "mknod failed: {err}");
+    assert_ne!(code, 0, "the block device could be read");
+    assert!(err.contains("Operation not permitted"), "{err}");
+}
+
+#[test]
+fn capabilities_are_dockers_default_set() {
+    let root = setup();
+    assert_eq!(
+        sh(&root, &[], "grep CapEff /proc/self/status | cut -f2"),
+        "00000000a80425fb"
+    );
+    assert_eq!(
+        sh(
+            &root,
+            &["--cap-drop", "ALL"],
+            "grep CapEff /proc/self/status | cut -f2"
+        ),
+        "0000000000000000"
+    );
+    // NET_ADMIN is bit 12.
+    assert_eq!(
+        sh(
+            &root,
+            &["--cap-add", "NET_ADMIN"],
+            "grep CapEff /proc/self/status | cut -f2"
+        ),
+        "00000000a80435fb"
+    );
+    let last: u32 = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let all = format!("{:016x}", (1u64 << (last + 1)) - 1);
+    assert_eq!(
+        sh(
+            &root,
+            &["--privileged"],
+            "grep CapEff /proc/self/status | cut -f2"
+        ),
+        all
+    );
+}
+
+#[test]
+fn no_new_privs_and_seccomp() {
+    let root = setup();
+    let out = sh(
+        &root,
+        &[],
+        "grep -E '^(NoNewPrivs|Seccomp):' /proc/self/status",
+    );
+    assert!(out.contains("NoNewPrivs:\t1"), "{out}");
+    assert!(out.contains("Seccomp:\t2"), "{out}");
+    let out = sh(
+        &root,
+        &["--privileged"],
+        "grep -E '^Seccomp:' /proc/self/status",
+    );
+    assert!(out.contains("Seccomp:\t0"), "{out}");
+}
+
+#[test]
+fn blocked_syscall_gets_eperm() {
+    let root = setup();
+    // unshare(CLONE_NEWUSER) needs no capability: only the seccomp filter refuses it.
+    let (code, _, err) = run_in(&root, &[], &["unshare", "-U", "true"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("Operation not permitted"), "{err}");
+    let (code, _, err) = run_in(&root, &["--privileged"], &["unshare", "-U", "true"]);
+    assert_eq!(code, 0, "without seccomp unshare works: {err}");
+    let (code, _, err) = run_in(&root, &[], &["mount", "-t", "tmpfs", "none", "/mnt"]);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("Operation not permitted") || err.contains("permission denied"),
+        "{err}"
+    );
+}
+
+#[test]
+fn memory_hog_is_killed_with_137() {
+    let root = setup();
+    let (code, _, err) = run_in(
+        &root,
+        &["-m", "32m"],
+        &["sh", "-c", "head -c 300m /dev/zero | tail"],
+    );
+    assert_eq!(code, 137, "memory hog not OOM-killed: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    // tinibox and the host are fine: the next container runs.
+    assert_eq!(sh(&root, &[], "echo alive"), "alive");
+}
+
+#[test]
+fn fork_bomb_is_stopped_by_pids_limit() {
+    let root = setup();
+    let (code, out, _) = run_in(
+        &root,
+        &["--pids-limit", "20"],
+        &[
+            "sh",
+            "-c",
+            "i=0; while [ $i -lt 100 ]; do sleep 30 & i=$((i+1)); done 2>/dev/null; ls /proc | grep -c '^[0-9]'",
+        ],
+    );
+    assert_eq!(code, 0);
+    let n: u32 = out.trim().parse().expect("a process count");
+    assert!(n <= 21, "{n} processes despite --pids-limit 20");
+}
+
+#[test]
+fn read_only_root() {
+    let root = setup();
+    let (code, _, err) = run_in(&root, &["--read-only"], &["touch", "/newfile"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("Read-only file system"), "{err}");
+    assert_eq!(
+        sh(
+            &root,
+            &["--read-only", "--tmpfs", "/tmp"],
+            "echo hi > /tmp/f && cat /tmp/f"
+        ),
+        "hi"
+    );
+    assert!(!busybox_rootfs().join("newfile").exists());
+}
+
+#[test]
+fn bind_mounts_rw_and_ro() {
+    let root = setup();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("in.txt"), "from host\n").unwrap();
+    let rw = format!("{}:/data", dir.path().display());
+    assert_eq!(
+        sh(
+            &root,
+            &["-v", &rw],
+            "cat /data/in.txt && echo from container > /data/out.txt"
+        ),
+        "from host"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("out.txt")).unwrap(),
+        "from container\n"
+    );
+    let ro = format!("{}:/data:ro", dir.path().display());
+    let (code, _, err) = run_in(&root, &["-v", &ro], &["sh", "-c", "echo x > /data/x"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("Read-only file system"), "{err}");
+    assert!(!dir.path().join("x").exists());
+}
+
+#[test]
+fn env_env_file_workdir_user() {
+    let root = setup();
+    let dir = tempfile::tempdir().unwrap();
+    let env_file = dir.path().join("env");
+    std::fs::write(&env_file, "# comment\nB=from-file\nC=overridden\n").unwrap();
+    let out = sh(
+        &root,
+        &[
+            "-e",
+            "A=one",
+            "-e",
+            "C=flag",
+            "--env-file",
+            env_file.to_str().unwrap(),
+            "-w",
+            "/tmp",
+            "-u",
+            "1000:10",
+        ],
+        "echo $A $B $C; pwd; id -u; id -g",
+    );
+    assert_eq!(out, "one from-file flag\n/tmp\n1000\n10");
+    let out = sh(&root, &["-u", "user"], "id -u; id -g; echo $HOME");
+    assert_eq!(out, "1000\n1000\n/home/user");
+    let (code, _, err) = run_in(&root, &["-u", "nosuchuser"], &["true"]);
+    assert_eq!(code, 125);
+    assert!(
+        err.contains("--user") && err.contains("nosuchuser"),
+        "{err}"
+    );
+}
+
+#[test]
+fn exit_codes() {
+    let root = setup();
+    assert_eq!(run_in(&root, &[], &["true"]).0, 0);
+    assert_eq!(run_in(&root, &[], &["false"]).0, 1);
+    assert_eq!(run_in(&root, &[], &["sh", "-c", "exit 42"]).0, 42);
+    let (code, _, err) = run_in(&root, &[], &["/etc/passwd"]);
+    assert_eq!(code, 126, "{err}");
+    let (code, _, err) = run_in(&root, &[], &["/no/such/command"]);
+    assert_eq!(code, 127, "{err}");
+    let (code, _, err) = run_in(&root, &[], &["nosuchcommand"]);
+    assert_eq!(code, 127, "{err}");
+    let (code, _, err) = run_in(&root, &["--memory", "lots"], &["true"]);
+    assert_eq!(code, 125);
+    assert!(err.starts_with("tinibox: --memory:"), "{err}");
+    assert_eq!(err.lines().count(), 1, "one error line: {err}");
+    assert_state_empty(&root);
+}
+
+#[test]
+fn bad_input_leaves_nothing_behind() {
+    let root = setup();
+    let cgroups = container_cgroups();
+    let mounts = mount_count();
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (
+            vec!["run".into(), "/no/such/rootfs".into(), "true".into()],
+            "rootfs",
+        ),
+        (
+            vec![
+                "run".into(),
+                busybox_rootfs().display().to_string(),
+                "/nope".into(),
+            ],
+            "not found",
+        ),
+        (
+            vec![
+                "run".into(),
+                "-u".into(),
+                "ghost".into(),
+                busybox_rootfs().display().to_string(),
+                "true".into(),
+            ],
+            "--user",
+        ),
+        (
+            vec![
+                "run".into(),
+                "-m".into(),
+                "12q".into(),
+                busybox_rootfs().display().to_string(),
+                "true".into(),
+            ],
+            "--memory",
+        ),
+        (
+            vec![
+                "run".into(),
+                "--cpus".into(),
+                "-1".into(),
+                busybox_rootfs().display().to_string(),
+                "true".into(),
+            ],
+            "--cpus",
+        ),
+        (
+            vec![
+                "run".into(),
+                "-v".into(),
+                "/no/such/source:/x".into(),
+                busybox_rootfs().display().to_string(),
+                "true".into(),
+            ],
+            "--volume",
+        ),
+        (
+            vec![
+                "run".into(),
+                "-d".into(),
+                "-t".into(),
+                busybox_rootfs().display().to_string(),
+                "true".into(),
+            ],
+            "--tty",
+        ),
+        (
+            vec![
+                "run".into(),
+                "--network".into(),
+                "bridge".into(),
+                busybox_rootfs().display().to_string(),
+                "true".into(),
+            ],
+            "--network",
+        ),
+    ];
+    for (args, needle) in cases {
+        let out = root.tinibox().args(&args).output().unwrap();
+        let err = stderr(&out);
+        let code = out.status.code().unwrap_or(-1);
+        assert!(code == 125 || code == 127, "{args:?}: exit {code}, {err}");
+        assert!(err.contains(needle), "{args:?}: {err}");
+        assert!(err.starts_with("tinibox: "), "{args:?}: {err}");
+        assert_state_empty(&root);
+    }
+    assert_eq!(container_cgroups(), cgroups, "cgroups left behind");
+    assert_eq!(mount_count(), mounts, "mounts left behind");
+}
+
+#[test]
+fn sigterm_to_tinibox_reaches_the_container() {
+    let root = setup();
+    let mut child = root
+        .tinibox()
+        .args(["run", "--rm"])
+        .arg(busybox_rootfs())
+        .args([
+            "sh",
+            "-c",
+            "trap 'echo got-term; exit 42' TERM; echo ready; while :; do sleep 0.1; done",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    assert_eq!(lines.next().unwrap().unwrap(), "ready");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(lines.next().unwrap().unwrap(), "got-term");
+    assert_eq!(status.code(), Some(42));
+    assert_state_empty(&root);
+}
+
+#[test]
+fn interactive_terminal_is_a_usable_shell() {
+    let root = setup();
+    // The outer pty gets a window size first; tinibox must pass it on to the container's pty.
+    let script = format!(
+        "stty rows 33 cols 99; exec {} --root {} run --rm -it {} sh",
+        tinilinux_tests::tinibox_bin().display(),
+        root.path().display(),
+        busybox_rootfs().display()
+    );
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", &script]);
+    let mut p = rexpect::session::spawn_command(cmd, Some(20_000)).expect("spawn tinibox in a pty");
+    p.send_line("tty; echo sum=$((6*7))").unwrap();
+    p.exp_string("/dev/pts/0").expect("a pty inside");
+    p.exp_string("sum=42").expect("the shell answers");
+    p.send_line("stty size").unwrap();
+    p.exp_string("33 99").expect("the caller's window size");
+    p.send_line("exit 3").unwrap();
+    match p.process.wait().unwrap() {
+        rexpect::process::wait::WaitStatus::Exited(_, code) => assert_eq!(code, 3),
+        other => panic!("tinibox ended with {other:?}"),
+    }
+    assert_state_empty(&root);
+}
+
+#[test]
+fn detached_logs_stop_rm() {
+    let root = setup();
+    let out = root
+        .tinibox()
+        .args(["run", "-d", "--name", "web"])
+        .arg(busybox_rootfs())
+        .args([
+            "sh",
+            "-c",
+            "echo hello from web; trap 'echo bye; exit 0' TERM; while :; do sleep 0.1; done",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let id = stdout(&out).trim().to_string();
+    assert_eq!(id.len(), 64, "a 64-hex id: {id}");
+    let ps = stdout(&root.tinibox().arg("ps").output().unwrap());
+    assert!(
+        ps.contains(&id[..12]) && ps.contains("web") && ps.contains("Up"),
+        "{ps}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let logs = stdout(&root.tinibox().args(["logs", "web"]).output().unwrap());
+        if logs.contains("hello from web") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no output in logs: {logs:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let stop = root
+        .tinibox()
+        .args(["stop", "-t", "5", &id[..12]])
+        .output()
+        .unwrap();
+    assert!(stop.status.success(), "{}", stderr(&stop));
+    let ps = stdout(&root.tinibox().args(["ps", "-a"]).output().unwrap());
+    assert!(ps.contains("Exited (0)"), "{ps}");
+    let logs = stdout(&root.tinibox().args(["logs", "web"]).output().unwrap());
+    assert!(logs.contains("bye"), "{logs}");
+    let rm = root.tinibox().args(["rm", "web"]).output().unwrap();
+    assert!(rm.status.success(), "{}", stderr(&rm));
+    assert_eq!(
+        stdout(&root.tinibox().args(["ps", "-a", "-q"]).output().unwrap()),
+        ""
+    );
+    assert_state_empty(&root);
+}
+
+#[test]
+fn kill_and_rm_force_of_a_detached_container() {
+    let root = setup();
+    let out = root
+        .tinibox()
+        .args(["run", "-d", "--rm", "--name", "sleeper"])
+        .arg(busybox_rootfs())
+        .args(["sleep", "1000"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let rm = root.tinibox().args(["rm", "sleeper"]).output().unwrap();
+    assert_eq!(
+        rm.status.code(),
+        Some(125),
+        "rm of a running container must refuse"
+    );
+    let kill = root.tinibox().args(["kill", "sleeper"]).output().unwrap();
+    assert!(kill.status.success(), "{}", stderr(&kill));
+    // --rm: the monitor removes it.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !stdout(&root.tinibox().args(["ps", "-a", "-q"]).output().unwrap()).is_empty() {
+        assert!(Instant::now() < deadline, "--rm container not removed");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_state_empty(&root);
+}
+
+#[test]
+fn rm_cleans_up_after_a_killed_tinibox() {
+    let root = setup();
+    let before = container_cgroups();
+    let mut child = root
+        .tinibox()
+        .args(["run", "--name", "orphan"])
+        .arg(busybox_rootfs())
+        .args(["sh", "-c", "echo up; sleep 1000"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    assert_eq!(lines.next().unwrap().unwrap(), "up");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let ps = stdout(&root.tinibox().args(["ps", "-a"]).output().unwrap());
+    assert!(ps.contains("orphan"), "leftover not reported: {ps}");
+    let rm = root
+        .tinibox()
+        .args(["rm", "-f", "orphan"])
+        .output()
+        .unwrap();
+    assert!(rm.status.success(), "{}", stderr(&rm));
+    assert_eq!(container_cgroups(), before, "cgroup left behind");
+    assert_state_empty(&root);
+}
+
+#[test]
+fn runc_ps_of_a_container() {
+    let root = setup();
+    let out = root
+        .tinibox()
+        .args(["run", "-d", "--rm", "--name", "pslist"])
+        .arg(busybox_rootfs())
+        .args(["sleep", "1000"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let json = stdout(
+        &root
+            .tinibox()
+            .args(["ps", "--format", "json", "pslist"])
+            .output()
+            .unwrap(),
+    );
+    let pids: Vec<i32> = serde_json::from_str(json.trim()).expect("a JSON pid list");
+    assert_eq!(pids.len(), 1, "{json}");
+    let table = stdout(&root.tinibox().args(["ps", "pslist"]).output().unwrap());
+    assert!(table.contains("sleep 1000"), "{table}");
+    let k = root
+        .tinibox()
+        .args(["kill", "pslist", "KILL"])
+        .output()
+        .unwrap();
+    assert!(k.status.success(), "{}", stderr(&k));
+}
+
+#[test]
+fn two_hundred_runs_leave_nothing_behind() {
+    let root = setup();
+    // One warm-up run creates tinibox's parent cgroup if it does not exist yet.
+    assert_eq!(run_in(&root, &[], &["true"]).0, 0);
+    let cgroups = tinibox_cgroups();
+    let mounts = mount_count();
+    let fds = open_fds();
+    let zombies_before = zombies();
+    for i in 0..200 {
+        let (code, _, err) = run_in(&root, &[], &["true"]);
+        assert_eq!(code, 0, "run {i}: {err}");
+    }
+    assert_eq!(tinibox_cgroups(), cgroups, "cgroups left behind");
+    assert_eq!(mount_count(), mounts, "mounts left behind");
+    assert_eq!(open_fds(), fds, "fds left open");
+    assert!(zombies() <= zombies_before, "zombies left behind");
+    assert_state_empty(&root);
+}
+
+#[test]
+fn check_reports_kernel_features() {
+    require_tool("true");
+    let out = Command::new(tinilinux_tests::tinibox_bin())
+        .arg("check")
+        .output()
+        .unwrap();
+    let text = stdout(&out);
+    assert!(
+        text.contains("CONFIG_PID_NS") && text.contains("cgroup hierarchy"),
+        "{text}"
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "this host runs containers: {text}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("config");
+    std::fs::write(&cfg, "CONFIG_NAMESPACES=y\n# CONFIG_PID_NS is not set\n").unwrap();
+    let out = Command::new(tinilinux_tests::tinibox_bin())
+        .args(["check", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).contains("missing"));
+}

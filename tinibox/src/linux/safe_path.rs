@@ -56,8 +56,16 @@ pub fn open_in_root(root: RawFd, path: &Path, flags: i32) -> Result<OwnedFd, Err
 
 /// Makes sure `path` exists inside `root` (directories along the way, mode 0755; the last
 /// component a directory if `dir`, else an empty file) and returns an `O_PATH` fd of it.
+/// Dangling symlinks on the way are followed inside the root and their targets created.
 pub fn ensure_in_root(root: RawFd, path: &Path, dir: bool) -> Result<OwnedFd, String> {
+    ensure_depth(root, path, dir, 0)
+}
+
+fn ensure_depth(root: RawFd, path: &Path, dir: bool, depth: u32) -> Result<OwnedFd, String> {
     let fail = |what: &str, e: Errno| format!("{what} {} in the container: {e}", path.display());
+    if depth > 40 {
+        return Err(fail("resolve", Errno::ELOOP));
+    }
     match open_in_root(root, path, libc::O_PATH) {
         Ok(fd) => return Ok(fd),
         Err(Errno::ENOENT) => {}
@@ -81,6 +89,19 @@ pub fn ensure_in_root(root: RawFd, path: &Path, dir: bool) -> Result<OwnedFd, St
             Err(Errno::ENOENT) => {
                 let c = CString::new(name.as_encoded_bytes())
                     .map_err(|_| fail("name", Errno::EINVAL))?;
+                // A dangling symlink: create its target (resolved inside the root) instead.
+                if let Ok(target) = nix::fcntl::readlinkat(Some(parent.as_raw_fd()), c.as_c_str()) {
+                    let target = Path::new(&target);
+                    let mut redirected = if target.is_absolute() {
+                        target.to_path_buf()
+                    } else {
+                        cur.join(target)
+                    };
+                    for rest in &comps[i + 1..] {
+                        redirected.push(rest);
+                    }
+                    return ensure_depth(root, &redirected, dir, depth + 1);
+                }
                 if last && !dir {
                     // SAFETY: valid dirfd and C string.
                     let fd = unsafe {
@@ -137,6 +158,11 @@ mod tests {
         assert!(!Path::new("/tinibox-test-x").exists());
         ensure_in_root(rfd.as_raw_fd(), Path::new("/etc/up/file"), false).unwrap();
         assert!(root.join("file").is_file());
+        // A dangling absolute symlink is followed inside the root.
+        std::os::unix::fs::symlink("/tinibox-test-dangling/a", root.join("dang")).unwrap();
+        ensure_in_root(rfd.as_raw_fd(), Path::new("/dang/b"), true).unwrap();
+        assert!(root.join("tinibox-test-dangling/a/b").is_dir());
+        assert!(!Path::new("/tinibox-test-dangling").exists());
         // Opening an existing path resolves inside the root.
         assert!(open_in_root(rfd.as_raw_fd(), Path::new("/escape/etc"), libc::O_PATH).is_ok());
     }

@@ -1,0 +1,462 @@
+//! The container engine through its library API (`tinibox::container`), on real BusyBox
+//! bundles made from `runc spec`'s default config.json: lifecycle states, isolation, limits,
+//! exec failures, clean-up after errors and after a killed creator, hooks and path safety.
+//! Needs root, runc (for `runc spec`) and busybox-static; fails with a clear message otherwise.
+//!
+//! The container's process writes what it sees into /out, a bind mount of a host temp dir.
+//! The init is a child of this test process (CLONE_PARENT), so tests `waitpid` it for the exit
+//! status. Container operations are serialised (the engine forks; the harness has threads).
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Mutex;
+
+use nix::sys::signal::Signal;
+use nix::sys::wait::{waitpid, WaitStatus};
+use nix::unistd::Pid;
+use serde_json::{json, Value};
+use tinibox::container::{self, ContainerError, CreateOptions, Status};
+use tinilinux_tests::{busybox_rootfs, require_root, require_tool};
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+/// A bundle in a temp dir: config.json from `runc spec`, the shared BusyBox rootfs (read-only),
+/// /out bound to a host temp dir, and a private state root.
+struct Bundle {
+    dir: tempfile::TempDir,
+    out: tempfile::TempDir,
+    state: tempfile::TempDir,
+    config: Value,
+    id: String,
+}
+
+impl Bundle {
+    fn new(name: &str, args: &[&str]) -> Bundle {
+        require_root();
+        require_tool("runc");
+        let dir = tempfile::Builder::new()
+            .prefix("tinibox-bundle-")
+            .tempdir()
+            .unwrap();
+        let out = tempfile::Builder::new()
+            .prefix("tinibox-out-")
+            .tempdir()
+            .unwrap();
+        let state = tempfile::Builder::new()
+            .prefix("tinibox-state-")
+            .tempdir()
+            .unwrap();
+        let st = Command::new("runc")
+            .arg("spec")
+            .current_dir(dir.path())
+            .status()
+            .unwrap();
+        assert!(st.success(), "runc spec failed");
+        let mut config: Value =
+            serde_json::from_slice(&fs::read(dir.path().join("config.json")).unwrap()).unwrap();
+        config["root"]["path"] = json!(busybox_rootfs());
+        config["root"]["readonly"] = json!(true);
+        config["process"]["terminal"] = json!(false);
+        config["process"]["args"] = json!(args);
+        config["hostname"] = json!("engine-test");
+        config["mounts"].as_array_mut().unwrap().push(json!({
+            "destination": "/out", "type": "bind", "source": out.path(), "options": ["rbind", "rw"]
+        }));
+        let id = format!("core-{name}-{}", std::process::id());
+        Bundle {
+            dir,
+            out,
+            state,
+            config,
+            id,
+        }
+    }
+
+    fn state_root(&self) -> &Path {
+        self.state.path()
+    }
+
+    fn options(&self) -> CreateOptions {
+        let spec: oci_spec::runtime::Spec = serde_json::from_value(self.config.clone()).unwrap();
+        fs::write(self.dir.path().join("config.json"), self.config.to_string()).unwrap();
+        CreateOptions::new(
+            self.state.path().into(),
+            self.id.clone(),
+            self.dir.path().into(),
+            spec,
+        )
+    }
+
+    fn create(&self) -> Result<i32, ContainerError> {
+        container::create(self.options()).map(|c| c.pid)
+    }
+
+    fn status(&self) -> Status {
+        container::state(self.state_root(), &self.id)
+            .unwrap()
+            .status
+    }
+
+    fn out(&self, file: &str) -> String {
+        fs::read_to_string(self.out.path().join(file)).unwrap_or_default()
+    }
+
+    /// Asserts that nothing of the container is left: state dir, cgroup dirs, mounts.
+    fn assert_gone(&self) {
+        assert!(
+            !self.state_root().join(&self.id).exists(),
+            "state dir left behind"
+        );
+        for ctrl in fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
+            let p = ctrl.path().join("tinibox").join(&self.id);
+            assert!(!p.exists(), "cgroup left behind: {}", p.display());
+        }
+        let mi = fs::read_to_string("/proc/self/mountinfo").unwrap();
+        assert!(
+            !mi.contains(self.dir.path().to_str().unwrap()),
+            "mount left behind"
+        );
+        assert!(
+            !mi.contains(self.out.path().to_str().unwrap()),
+            "mount left behind"
+        );
+    }
+}
+
+fn wait(pid: i32) -> WaitStatus {
+    waitpid(Pid::from_raw(pid), None).unwrap()
+}
+
+#[test]
+fn created_running_stopped_and_nothing_left() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let b = Bundle::new("life", &["sh", "-c", "read x < /out/go; echo $$ > /out/pid; hostname > /out/host; cat /proc/net/dev > /out/net; ps > /out/ps; true"]);
+    // A fifo lets the test see "running" before the process ends.
+    nix::unistd::mkfifo(
+        &b.out.path().join("go"),
+        nix::sys::stat::Mode::from_bits_truncate(0o600),
+    )
+    .unwrap();
+    let pid = b.create().unwrap();
+    assert_eq!(b.status(), Status::Created);
+    let st = container::state(b.state_root(), &b.id).unwrap();
+    assert_eq!(st.pid, pid);
+    assert_eq!(st.bundle, b.dir.path());
+    let json = serde_json::to_value(&st).unwrap();
+    for k in [
+        "ociVersion",
+        "id",
+        "pid",
+        "status",
+        "bundle",
+        "rootfs",
+        "created",
+        "owner",
+    ] {
+        assert!(json.get(k).is_some(), "state JSON lacks {k}: {json}");
+    }
+    assert!(matches!(container::start(b.state_root(), &b.id), Ok(())));
+    assert_eq!(b.status(), Status::Running);
+    assert!(matches!(
+        container::start(b.state_root(), &b.id),
+        Err(ContainerError::WrongState { .. })
+    ));
+    fs::write(b.out.path().join("go"), "go\n").unwrap();
+    assert_eq!(wait(pid), WaitStatus::Exited(Pid::from_raw(pid), 0));
+    assert_eq!(b.status(), Status::Stopped);
+    assert_eq!(
+        b.out("pid").trim(),
+        "1",
+        "the process is PID 1 of its namespace"
+    );
+    assert_eq!(b.out("host").trim(), "engine-test");
+    let net_text = b.out("net");
+    let net: Vec<&str> = net_text
+        .lines()
+        .skip(2)
+        .map(|l| l.split(':').next().unwrap().trim())
+        .collect();
+    assert_eq!(net, vec!["lo"], "only lo in the new network namespace");
+    assert_eq!(
+        b.out("ps").lines().filter(|l| !l.contains("PID")).count(),
+        2,
+        "ps sees sh and ps only:\n{}",
+        b.out("ps")
+    );
+    let list = container::list(b.state_root()).unwrap();
+    assert_eq!(list.len(), 1);
+    container::delete(b.state_root(), &b.id, false).unwrap();
+    b.assert_gone();
+    assert!(matches!(
+        container::state(b.state_root(), &b.id),
+        Err(ContainerError::NotFound(_))
+    ));
+}
+
+#[test]
+fn security_defaults_of_runc_spec_apply() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut b = Bundle::new("sec", &["sh", "-c", "grep -E 'CapEff|CapBnd|NoNewPrivs' /proc/self/status > /out/status; wc -c < /proc/keys > /out/keys 2>&1; (echo 1 > /proc/sys/kernel/ostype) 2>/out/procsys; touch /x 2>/out/rootro; mknod /dev/sdz b 8 0 && head -c 1 /dev/sdz > /dev/null 2>/out/mknod; echo done > /out/done"]);
+    b.config["process"]["capabilities"]["bounding"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!("CAP_MKNOD"));
+    b.config["process"]["capabilities"]["effective"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!("CAP_MKNOD"));
+    b.config["process"]["capabilities"]["permitted"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!("CAP_MKNOD"));
+    let pid = b.create().unwrap();
+    container::start(b.state_root(), &b.id).unwrap();
+    wait(pid);
+    assert_eq!(b.out("done").trim(), "done");
+    let status = b.out("status");
+    // runc spec: AUDIT_WRITE(29), KILL(5), NET_BIND_SERVICE(10) + MKNOD(27) added above.
+    assert!(status.contains("CapEff:\t0000000028000420"), "{status}");
+    assert!(status.contains("CapBnd:\t0000000028000420"), "{status}");
+    assert!(status.contains("NoNewPrivs:\t1"), "{status}");
+    assert_eq!(b.out("keys").trim(), "0", "masked /proc/keys reads empty");
+    assert!(
+        b.out("procsys").contains("Read-only file system"),
+        "{}",
+        b.out("procsys")
+    );
+    assert!(
+        b.out("rootro").contains("Read-only file system"),
+        "{}",
+        b.out("rootro")
+    );
+    assert!(
+        b.out("mknod").contains("Operation not permitted"),
+        "block device opened: {:?}",
+        b.out("mknod")
+    );
+    container::delete(b.state_root(), &b.id, false).unwrap();
+    b.assert_gone();
+}
+
+#[test]
+fn memory_limit_kills_only_the_container() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut b = Bundle::new("mem", &["tail", "/dev/zero"]);
+    b.config["linux"]["resources"]["memory"] =
+        json!({"limit": 16 * 1024 * 1024, "swap": 16 * 1024 * 1024});
+    let pid = b.create().unwrap();
+    container::start(b.state_root(), &b.id).unwrap();
+    assert_eq!(
+        wait(pid),
+        WaitStatus::Signaled(Pid::from_raw(pid), Signal::SIGKILL, false),
+        "the OOM killer ended the hog"
+    );
+    assert_eq!(b.status(), Status::Stopped);
+    container::delete(b.state_root(), &b.id, false).unwrap();
+    b.assert_gone();
+}
+
+#[test]
+fn pids_limit_stops_a_fork_bomb() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut b = Bundle::new("pids", &["sh", "-c", "for i in 1 2 3 4 5 6 7 8 9 10; do sleep 2 & done 2>/out/err; echo $(jobs -p | wc -l) > /out/n"]);
+    b.config["linux"]["resources"]["pids"] = json!({"limit": 5});
+    let pid = b.create().unwrap();
+    container::start(b.state_root(), &b.id).unwrap();
+    wait(pid);
+    assert!(
+        b.out("err").contains("fork"),
+        "no fork failure reported: {:?}",
+        b.out("err")
+    );
+    container::delete(b.state_root(), &b.id, true).unwrap();
+    b.assert_gone();
+}
+
+#[test]
+fn exec_failures_are_typed_and_leave_nothing() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let b = Bundle::new("nf", &["no-such-command"]);
+    let e = b.create().unwrap_err();
+    assert_eq!(e.exec_exit_code(), Some(127), "{e}");
+    b.assert_gone();
+    let b = Bundle::new("nx", &["/etc"]);
+    let e = b.create().unwrap_err();
+    assert_eq!(e.exec_exit_code(), Some(126), "{e}");
+    b.assert_gone();
+}
+
+#[test]
+fn bad_configs_fail_clearly_and_leave_nothing() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut b = Bundle::new("badmnt", &["true"]);
+    b.config["mounts"].as_array_mut().unwrap().push(json!({"destination": "/data", "type": "bind", "source": "/nonexistent/src", "options": ["rbind"]}));
+    let e = b.create().unwrap_err();
+    assert!(e.to_string().contains("/nonexistent/src"), "{e}");
+    b.assert_gone();
+    let mut b = Bundle::new("noroot", &["true"]);
+    b.config["root"]["path"] = json!("/nonexistent/rootfs");
+    let e = b.create().unwrap_err();
+    assert!(e.to_string().contains("root.path"), "{e}");
+    b.assert_gone();
+    let b = Bundle::new("dup", &["true"]);
+    let pid = b.create().unwrap();
+    assert!(matches!(b.create(), Err(ContainerError::AlreadyExists(_))));
+    assert!(matches!(
+        container::create(CreateOptions {
+            id: "../x".into(),
+            ..b.options()
+        }),
+        Err(ContainerError::InvalidId(_))
+    ));
+    // delete of a created container kills its init.
+    container::delete(b.state_root(), &b.id, false).unwrap();
+    assert!(matches!(
+        wait(pid),
+        WaitStatus::Signaled(_, Signal::SIGKILL, _)
+    ));
+    b.assert_gone();
+}
+
+#[test]
+fn kill_and_forced_delete_of_a_running_container() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let b = Bundle::new("kill", &["sleep", "100"]);
+    let pid = b.create().unwrap();
+    container::start(b.state_root(), &b.id).unwrap();
+    assert!(matches!(
+        container::delete(b.state_root(), &b.id, false),
+        Err(ContainerError::WrongState { .. })
+    ));
+    container::pause(b.state_root(), &b.id).unwrap();
+    assert_eq!(b.status(), Status::Paused);
+    container::resume(b.state_root(), &b.id).unwrap();
+    assert_eq!(b.status(), Status::Running);
+    container::kill(b.state_root(), &b.id, Signal::SIGKILL, false).unwrap();
+    assert!(matches!(
+        wait(pid),
+        WaitStatus::Signaled(_, Signal::SIGKILL, _)
+    ));
+    assert_eq!(b.status(), Status::Stopped);
+    container::delete(b.state_root(), &b.id, false).unwrap();
+    b.assert_gone();
+
+    let b = Bundle::new("force", &["sleep", "100"]);
+    let pid = b.create().unwrap();
+    container::start(b.state_root(), &b.id).unwrap();
+    container::delete(b.state_root(), &b.id, true).unwrap();
+    assert!(matches!(
+        wait(pid),
+        WaitStatus::Signaled(_, Signal::SIGKILL, _)
+    ));
+    b.assert_gone();
+}
+
+#[test]
+fn delete_cleans_up_after_the_creator_was_killed() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let b = Bundle::new("orphan", &["sleep", "100"]);
+    let opts = b.options();
+    // A separate process creates the container and is SIGKILLed right after: the init is
+    // adopted elsewhere and only the state dir knows about it.
+    // SAFETY: the child only calls the engine and then blocks.
+    match unsafe { nix::unistd::fork() }.unwrap() {
+        nix::unistd::ForkResult::Child => {
+            let code = match container::create(opts) {
+                Ok(_) => 0,
+                Err(_) => 1,
+            };
+            let _ = nix::unistd::write(std::io::stdout(), b"");
+            std::thread::sleep(std::time::Duration::from_secs(100));
+            unsafe { libc::_exit(code) }
+        }
+        nix::unistd::ForkResult::Parent { child } => {
+            // Wait for the state file, then kill the creator.
+            let state_file = b.state_root().join(&b.id).join("state.json");
+            for _ in 0..500 {
+                if state_file.exists() {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            assert!(state_file.exists(), "create did not finish");
+            nix::sys::signal::kill(child, Signal::SIGKILL).unwrap();
+            waitpid(child, None).unwrap();
+        }
+    }
+    let st = container::state(b.state_root(), &b.id).unwrap();
+    assert_eq!(st.status, Status::Created);
+    let init = st.pid;
+    container::delete(b.state_root(), &b.id, true).unwrap();
+    assert!(
+        !Path::new(&format!("/proc/{init}")).exists()
+            || tinibox::container::state::proc_stat(init)
+                .map(|s| s.0 == 'Z')
+                .unwrap_or(true)
+    );
+    b.assert_gone();
+}
+
+#[test]
+fn hooks_see_the_state_on_stdin() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut b = Bundle::new("hooks", &["true"]);
+    let log = b.out.path().join("hooks.log");
+    let hook = |name: &str| json!([{"path": "/bin/sh", "args": ["sh", "-c", format!("echo {name} $(cat) >> {}", log.display())]}]);
+    b.config["hooks"] = json!({"prestart": hook("prestart"), "createRuntime": hook("createRuntime"), "poststart": hook("poststart"), "poststop": hook("poststop")});
+    let pid = b.create().unwrap();
+    container::start(b.state_root(), &b.id).unwrap();
+    wait(pid);
+    container::delete(b.state_root(), &b.id, false).unwrap();
+    let text = fs::read_to_string(&log).unwrap();
+    let names: Vec<&str> = text.lines().map(|l| l.split(' ').next().unwrap()).collect();
+    assert_eq!(
+        names,
+        ["prestart", "createRuntime", "poststart", "poststop"],
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .all(|l| l.contains(&format!("\"id\":\"{}\"", b.id))),
+        "{text}"
+    );
+    b.assert_gone();
+}
+
+#[test]
+fn mount_destinations_cannot_escape_the_rootfs() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let rootfs = tinilinux_tests::writable_rootfs();
+    let victim = tempfile::Builder::new()
+        .prefix("tinibox-victim-")
+        .tempdir()
+        .unwrap();
+    // /evil in the rootfs points at a host directory; the mount must land inside the rootfs.
+    std::os::unix::fs::symlink(victim.path(), rootfs.path().join("evil")).unwrap();
+    let mut b = Bundle::new("escape", &["true"]);
+    b.config["root"]["path"] = json!(rootfs.path());
+    b.config["root"]["readonly"] = json!(false);
+    b.config["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"destination": "/evil/sub", "type": "tmpfs", "source": "tmpfs"}));
+    let pid = b.create().unwrap();
+    container::start(b.state_root(), &b.id).unwrap();
+    wait(pid);
+    container::delete(b.state_root(), &b.id, false).unwrap();
+    assert!(
+        !victim.path().join("sub").exists(),
+        "a directory was created on the host through the symlink"
+    );
+    let inside: PathBuf = rootfs
+        .path()
+        .join(victim.path().strip_prefix("/").unwrap())
+        .join("sub");
+    assert!(
+        inside.is_dir(),
+        "the mount point was made inside the rootfs at {}",
+        inside.display()
+    );
+    b.assert_gone();
+}

@@ -167,18 +167,26 @@ impl Vm {
         let _ = std::fs::write(&self.transcript, self.text());
     }
 
+    /// Where `needle` occurs in the output after the last match (byte offset), if it does.
+    fn find(&self, needle: &str) -> Option<usize> {
+        let buf = self.out.lock().unwrap();
+        let hay = &buf[self.pos.min(buf.len())..];
+        hay.windows(needle.len())
+            .position(|w| w == needle.as_bytes())
+            .map(|i| self.pos + i)
+    }
+
     /// Waits for `needle` after the last match; returns the text before it.
     fn expect(&mut self, needle: &str, timeout: Duration) -> String {
         let start = Instant::now();
         loop {
-            {
-                let buf = self.out.lock().unwrap();
-                let hay = String::from_utf8_lossy(&buf[self.pos.min(buf.len())..]).into_owned();
-                if let Some(i) = hay.find(needle) {
-                    let before = hay[..i].to_string();
-                    self.pos += hay[..i + needle.len()].len();
-                    return before;
-                }
+            if let Some(at) = self.find(needle) {
+                let before = {
+                    let buf = self.out.lock().unwrap();
+                    String::from_utf8_lossy(&buf[self.pos..at]).into_owned()
+                };
+                self.pos = at + needle.len();
+                return before;
             }
             if let Ok(Some(status)) = self.child.try_wait() {
                 self.save();
@@ -216,7 +224,7 @@ impl Vm {
             let deadline = Instant::now() + Duration::from_secs(10);
             let mut found = false;
             while Instant::now() < deadline {
-                if self.text()[self.pos..].contains(&tag) {
+                if self.find(&tag).is_some() {
                     found = true;
                     break;
                 }

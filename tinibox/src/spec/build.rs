@@ -242,13 +242,10 @@ pub fn build_spec(flags: &RunFlags, ctx: &SpecContext<'_>) -> Result<Spec, SpecE
         .or_else(|| ctx.image.workdir.clone().filter(|w| !w.is_empty()))
         .unwrap_or_else(|| "/".to_string());
 
-    // Capabilities: root gets the set in every slot; other users only in the bounding set.
+    // Capabilities: the same set for every user, in bounding, effective and permitted (the
+    // runc semantics of an OCI spec; the kernel clears effective caps of a non-root exec).
     let caps = capabilities(flags)?;
-    let effective = if user.uid == 0 {
-        caps.clone()
-    } else {
-        Capabilities::new()
-    };
+    let effective = caps.clone();
     let capabilities = LinuxCapabilitiesBuilder::default()
         .bounding(caps)
         .effective(effective.clone())

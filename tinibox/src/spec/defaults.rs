@@ -66,10 +66,11 @@ pub fn default_capabilities() -> Capabilities {
     DEFAULT_CAPABILITIES.iter().copied().collect()
 }
 
-/// Every capability the running kernel knows (what `--privileged` and `--cap-add ALL` grant).
+/// Every capability tinibox itself holds in its bounding set (what `--privileged` and
+/// `--cap-add ALL` grant): a container cannot get more than its runtime has.
 pub fn all_capabilities() -> Capabilities {
-    caps::all()
-        .into_iter()
+    let held = caps::read(None, caps::CapSet::Bounding).unwrap_or_else(|_| caps::all());
+    held.into_iter()
         .filter_map(|c| {
             let name = c.to_string();
             name.strip_prefix("CAP_")

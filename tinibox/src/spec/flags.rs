@@ -50,16 +50,21 @@ pub struct RunFlags {
     #[arg(long = "read-only")]
     pub read_only: bool,
     /// Memory limit (e.g. 512m, 1g).
-    #[arg(short = 'm', long = "memory", value_name = "BYTES")]
+    #[arg(
+        short = 'm',
+        long = "memory",
+        value_name = "BYTES",
+        allow_hyphen_values = true
+    )]
     pub memory: Option<String>,
     /// Memory plus swap limit (-1 for unlimited swap).
-    #[arg(long = "memory-swap", value_name = "BYTES")]
+    #[arg(long = "memory-swap", value_name = "BYTES", allow_hyphen_values = true)]
     pub memory_swap: Option<String>,
     /// Maximum number of processes (-1 for unlimited).
     #[arg(long = "pids-limit", value_name = "N", allow_hyphen_values = true)]
     pub pids_limit: Option<i64>,
     /// Number of CPUs (e.g. 0.5, 1.5).
-    #[arg(long = "cpus", value_name = "N")]
+    #[arg(long = "cpus", value_name = "N", allow_hyphen_values = true)]
     pub cpus: Option<String>,
     /// Relative CPU weight (default 1024).
     #[arg(short = 'c', long = "cpu-shares", value_name = "N")]

@@ -181,7 +181,8 @@ const BPF_F_ALLOW_MULTI: u32 = 2;
 /// Loads `prog` and attaches it to the cgroup directory `cgroup_dir`.
 pub fn attach(prog: &[Insn], cgroup_dir: &std::path::Path) -> std::io::Result<()> {
     let license = b"GPL\0";
-    let mut log = vec![0u8; 4096];
+    // The verifier fails the load with ENOSPC when its log does not fit: leave it room.
+    let mut log = vec![0u8; 1 << 20];
     let mut name = [0u8; 16];
     name[..7].copy_from_slice(b"tinibox");
     let attr = ProgLoadAttr {

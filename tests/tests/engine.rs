@@ -775,3 +775,152 @@ fn check_reports_kernel_features() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stdout(&out).contains("missing"));
 }
+
+#[test]
+fn init_reaper_is_pid_1() {
+    let (_serial, root) = setup();
+    let out = sh(
+        &root,
+        &["--init"],
+        "echo $$; tr '\\0' ' ' < /proc/1/cmdline",
+    );
+    let mut lines = out.lines();
+    assert_ne!(
+        lines.next(),
+        Some("1"),
+        "the command must not be PID 1 with --init"
+    );
+    let init = lines.next().unwrap_or("");
+    assert!(
+        !init.starts_with("sh"),
+        "PID 1 is the command, not the reaper: {init}"
+    );
+    // Orphans are reaped: no zombie stays after its parent exits.
+    let z = sh(
+        &root,
+        &["--init"],
+        "sh -c 'sleep 0.2 & exit 0'; sleep 0.6; grep -l '^State:.*Z' /proc/[0-9]*/status | wc -l",
+    );
+    assert_eq!(z, "0", "zombies in the container");
+}
+
+/// The container's cgroup folder for `controller` (v1) on the host, found by its id.
+fn container_cgroup_file(id: &str, controller: &str, file: &str) -> Option<String> {
+    tinibox_cgroups()
+        .into_iter()
+        .filter(|p| p.ends_with(id) && p.to_string_lossy().contains(&format!("/{controller}")))
+        .map(|p| p.join(file))
+        .find(|p| p.exists())
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .map(|s| s.trim().to_string())
+}
+
+#[test]
+fn resource_flags_reach_the_cgroup() {
+    let (_serial, root) = setup();
+    let out = root
+        .tinibox()
+        .args([
+            "run",
+            "-d",
+            "--rm",
+            "-m",
+            "64m",
+            "--pids-limit",
+            "33",
+            "--cpus",
+            "0.5",
+            "--cpu-shares",
+            "512",
+        ])
+        .arg(busybox_rootfs())
+        .args(["sleep", "1000"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let id = stdout(&out).trim().to_string();
+    let v1 = Path::new("/sys/fs/cgroup/memory").is_dir();
+    if v1 {
+        assert_eq!(
+            container_cgroup_file(&id, "memory", "memory.limit_in_bytes").as_deref(),
+            Some("67108864")
+        );
+        assert_eq!(
+            container_cgroup_file(&id, "pids", "pids.max").as_deref(),
+            Some("33")
+        );
+        assert_eq!(
+            container_cgroup_file(&id, "cpu", "cpu.cfs_quota_us").as_deref(),
+            Some("50000")
+        );
+        assert_eq!(
+            container_cgroup_file(&id, "cpu", "cpu.shares").as_deref(),
+            Some("512")
+        );
+    } else {
+        assert_eq!(
+            container_cgroup_file(&id, "", "memory.max").as_deref(),
+            Some("67108864")
+        );
+        assert_eq!(
+            container_cgroup_file(&id, "", "pids.max").as_deref(),
+            Some("33")
+        );
+        assert_eq!(
+            container_cgroup_file(&id, "", "cpu.max").as_deref(),
+            Some("50000 100000")
+        );
+    }
+    let rm = root.tinibox().args(["rm", "-f", &id]).output().unwrap();
+    assert!(rm.status.success(), "{}", stderr(&rm));
+    assert_state_empty(&root);
+}
+
+#[test]
+fn run_an_imported_image() {
+    let (_serial, root) = setup();
+    let store = tempfile::tempdir().unwrap();
+    let tar = store.path().join("rootfs.tar");
+    let ok = Command::new("tar")
+        .arg("-C")
+        .arg(busybox_rootfs())
+        .arg("-cf")
+        .arg(&tar)
+        .arg(".")
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let st = store.path().join("store");
+    let imp = root
+        .tinibox()
+        .arg("--store")
+        .arg(&st)
+        .args(["import"])
+        .arg(&tar)
+        .arg("bb:test")
+        .output()
+        .unwrap();
+    assert!(imp.status.success(), "{}", stderr(&imp));
+    let mounts = mount_count();
+    let out = root
+        .tinibox()
+        .arg("--store")
+        .arg(&st)
+        .args([
+            "run",
+            "--rm",
+            "-w",
+            "/tmp",
+            "bb:test",
+            "sh",
+            "-c",
+            "echo hi > f; cat f; pwd",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "hi\n/tmp\n");
+    assert_eq!(mount_count(), mounts, "the image root stays mounted");
+    assert!(!busybox_rootfs().join("tmp/f").exists());
+    assert_state_empty(&root);
+}

@@ -56,8 +56,12 @@ pub fn remove(root: &Path, id: &str) -> Result<(), ContainerError> {
             let _ = signal(root, id, Signal::SIGKILL, true);
             wait_stopped(root, id, Duration::from_secs(10));
         }
-        result = container::delete(root, id, true);
+        // A detached container's monitor may remove it at the same time (--rm): not an error.
+        result = match container::delete(root, id, true) {
+            Err(ContainerError::NotFound(_)) => Ok(()),
+            r => r,
+        };
     }
-    let _ = std::fs::remove_dir_all(names::front_dir(root, id));
+    super::run::discard(&names::front_dir(root, id));
     result
 }

@@ -240,7 +240,7 @@ pub fn rm(global: &GlobalOptions, args: RmArgs) -> u8 {
                     .into_iter()
                     .find(|s| s.starts_with(what.as_str()) && !what.is_empty())
                 {
-                    let _ = std::fs::remove_dir_all(names::front_dir(&global.root, &stray));
+                    super::run::discard(&names::front_dir(&global.root, &stray));
                     println!("{what}");
                     continue;
                 }

@@ -19,6 +19,7 @@ use super::signals::SignalPipe;
 use super::{engine, tty, RunArgs};
 use crate::cli::GlobalOptions;
 use crate::container::{self, ContainerError, CreateOptions};
+use crate::image::Store;
 use crate::spec::{self, ImageDefaults, SpecContext};
 
 /// A front-door failure: the message line and the exit status.
@@ -56,16 +57,39 @@ pub(super) struct Prepared {
     rm: bool,
 }
 
-/// Removes the front folder (used on every failure path before the container exists).
+/// File in the front folder naming the image store whose container root this container uses.
+const IMAGE_MARKER: &str = "image-store";
+
+/// Unmounts and removes the container root made from an image, if this container has one.
+pub(super) fn release_image_root(front: &Path) {
+    let Ok(store_path) = std::fs::read_to_string(front.join(IMAGE_MARKER)) else {
+        return;
+    };
+    let Some(id) = front.file_name().and_then(|n| n.to_str()) else {
+        return;
+    };
+    match Store::open(Path::new(store_path.trim())).and_then(|s| s.release_rootfs(id)) {
+        Ok(()) => {
+            let _ = std::fs::remove_file(front.join(IMAGE_MARKER));
+        }
+        Err(e) => eprintln!("tinibox: releasing the container's image root: {e}"),
+    }
+}
+
+/// Removes the front folder and any image root (used on every failure path before the
+/// container exists).
 pub(super) fn discard(front: &Path) {
+    release_image_root(front);
     let _ = std::fs::remove_dir_all(front);
 }
 
-/// Finds the rootfs: a directory as given, or an image from the store.
+/// Finds the rootfs: a directory as given, or an image from the store (its container root is
+/// prepared for `id` and recorded in the front folder).
 fn resolve_rootfs(
-    _global: &GlobalOptions,
+    global: &GlobalOptions,
     image: &str,
-    _id: &str,
+    id: &str,
+    front: &Path,
 ) -> Result<(PathBuf, ImageDefaults), Failure> {
     let p = Path::new(image);
     if p.is_dir() {
@@ -74,9 +98,29 @@ fn resolve_rootfs(
         })?;
         return Ok((abs, ImageDefaults::default()));
     }
-    Err(Failure::tinibox(format!(
-        "rootfs {image} is not a directory — give a root filesystem directory (e.g. an unpacked BusyBox tree)"
-    )))
+    let not_found = |e: String| {
+        Failure::tinibox(format!(
+            "{image} is neither a rootfs directory nor an image in the store ({e}) — give a directory, or load the image first (`tinibox load` / `tinibox import`)"
+        ))
+    };
+    let store = Store::open(&global.store).map_err(|e| not_found(e.to_string()))?;
+    let record = store.resolve(image).map_err(|e| not_found(e.to_string()))?;
+    std::fs::write(front.join(IMAGE_MARKER), global.store.display().to_string())
+        .map_err(|e| Failure::tinibox(format!("writing {}: {e}", front.display())))?;
+    let prepared = store
+        .prepare_rootfs(&record, id)
+        .map_err(|e| Failure::tinibox(format!("preparing the root of {image}: {e}")))?;
+    let c = prepared.config;
+    Ok((
+        prepared.rootfs,
+        ImageDefaults {
+            entrypoint: c.entrypoint,
+            cmd: c.cmd,
+            env: c.env,
+            workdir: c.working_dir,
+            user: c.user,
+        },
+    ))
 }
 
 pub(super) fn prepare(global: &GlobalOptions, args: &RunArgs) -> Result<Prepared, Failure> {
@@ -98,7 +142,7 @@ pub(super) fn prepare(global: &GlobalOptions, args: &RunArgs) -> Result<Prepared
         ))
     })?;
     let result = (|| {
-        let (rootfs, image) = resolve_rootfs(global, &args.image, &id)?;
+        let (rootfs, image) = resolve_rootfs(global, &args.image, &id, &front)?;
         let built = spec::build_spec(
             flags,
             &SpecContext {

@@ -5,6 +5,7 @@
 //! shares what is here. Nothing in this crate mocks the system under test: a missing
 //! prerequisite makes the calling test fail with a line saying what to install.
 
+pub mod qemu;
 
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};

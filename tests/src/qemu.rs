@@ -1,0 +1,296 @@
+//! A serial-console driver for QEMU guests, used by the boot and disk tests.
+//!
+//! QEMU runs with TCG and its first serial port on stdin/stdout (pipes, no terminal
+//! emulation in between). A reader thread collects everything the guest prints; the test
+//! waits for text with a timeout ([`Vm::expect`]) and runs shell commands, getting their
+//! output and exit status ([`Vm::run`]). The whole console transcript is kept; every failure
+//! saves it to a file and names it in the error. Dropping the [`Vm`] kills QEMU.
+//!
+//! It knows nothing of what a test checks; it only boots, reads and types.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+
+/// OVMF (UEFI firmware) from Debian's `ovmf` package.
+pub const OVMF_CODE: &str = "/usr/share/OVMF/OVMF_CODE.fd";
+
+/// Which firmware boots the guest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Firmware {
+    /// QEMU's default SeaBIOS (legacy BIOS boot).
+    Bios,
+    /// OVMF (UEFI boot).
+    Uefi,
+}
+
+/// A running QEMU guest driven through its serial console.
+pub struct Vm {
+    name: String,
+    child: Child,
+    stdin: ChildStdin,
+    output: Arc<Mutex<Vec<u8>>>,
+    /// Offset in `output` up to which text has been consumed by `expect`.
+    consumed: usize,
+    marker: u32,
+}
+
+/// The QEMU command for booting `medium` (an ISO as a CD-ROM, or a raw/qcow2 disk image)
+/// with TCG, the serial console on stdio and user-mode networking.
+pub fn command(medium: &Path, firmware: Firmware, memory_mib: u32) -> Result<Command> {
+    let qemu = which("qemu-system-x86_64").ok_or_else(|| {
+        anyhow!("qemu-system-x86_64 is missing: apt-get install -y qemu-system-x86")
+    })?;
+    if !medium.is_file() {
+        bail!(
+            "{} does not exist: build it first with `distro-build all` (CI runs it before `cargo test`)",
+            medium.display()
+        );
+    }
+    let mut cmd = Command::new(qemu);
+    cmd.args(["-accel", "tcg", "-m", &memory_mib.to_string(), "-smp", "1"])
+        .args(["-display", "none", "-monitor", "none", "-serial", "stdio"])
+        .args(["-no-reboot", "-nic", "user,model=e1000"]);
+    let is_iso = medium.extension().is_some_and(|e| e == "iso");
+    if is_iso {
+        cmd.arg("-drive")
+            .arg(format!("file={},media=cdrom,readonly=on", medium.display()));
+    } else {
+        let format = if medium.extension().is_some_and(|e| e == "qcow2") {
+            "qcow2"
+        } else {
+            "raw"
+        };
+        cmd.arg("-drive").arg(format!(
+            "file={},format={format},if=virtio,snapshot=on",
+            medium.display()
+        ));
+    }
+    if firmware == Firmware::Uefi {
+        if !Path::new(OVMF_CODE).is_file() {
+            bail!("{OVMF_CODE} is missing: apt-get install -y ovmf");
+        }
+        cmd.arg("-drive")
+            .arg(format!("if=pflash,format=raw,readonly=on,file={OVMF_CODE}"));
+    }
+    Ok(cmd)
+}
+
+fn which(tool: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(tool))
+        .find(|p| p.is_file())
+}
+
+/// Where transcripts are saved: `$TINILINUX_TRANSCRIPTS`, else `target/qemu-transcripts/`.
+pub fn transcript_dir() -> PathBuf {
+    std::env::var_os("TINILINUX_TRANSCRIPTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| crate::target_dir().join("qemu-transcripts"))
+}
+
+impl Vm {
+    /// Boots `medium` with `firmware` and 512 MiB of memory; `name` labels the transcript.
+    pub fn boot(name: &str, medium: &Path, firmware: Firmware) -> Result<Vm> {
+        Vm::spawn(name, command(medium, firmware, 512)?)
+    }
+
+    /// Starts an arbitrary QEMU command whose serial console is on stdin/stdout.
+    pub fn spawn(name: &str, mut cmd: Command) -> Result<Vm> {
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .with_context(|| format!("starting {cmd:?}"))?;
+        let stdin = child.stdin.take().context("QEMU stdin")?;
+        let output = Arc::new(Mutex::new(Vec::new()));
+        for stream in [
+            child
+                .stdout
+                .take()
+                .map(|s| Box::new(s) as Box<dyn Read + Send>),
+            child
+                .stderr
+                .take()
+                .map(|s| Box::new(s) as Box<dyn Read + Send>),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let sink = Arc::clone(&output);
+            std::thread::spawn(move || {
+                let mut stream = stream;
+                let mut chunk = [0u8; 4096];
+                while let Ok(n) = stream.read(&mut chunk) {
+                    if n == 0 {
+                        break;
+                    }
+                    if let Ok(mut out) = sink.lock() {
+                        out.extend_from_slice(&chunk[..n]);
+                    }
+                }
+            });
+        }
+        Ok(Vm {
+            name: name.to_string(),
+            child,
+            stdin,
+            output,
+            consumed: 0,
+            marker: 0,
+        })
+    }
+
+    /// Everything the guest (and QEMU) printed so far, lossily decoded.
+    pub fn transcript(&self) -> String {
+        let out = self.output.lock().map(|o| o.clone()).unwrap_or_default();
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    /// Saves the transcript to `<transcript_dir>/<name>.log` and returns the path.
+    pub fn save_transcript(&self) -> PathBuf {
+        let dir = transcript_dir();
+        let _ = std::fs::create_dir_all(&dir);
+        let path = dir.join(format!("{}.log", self.name));
+        let _ = std::fs::write(&path, self.transcript());
+        path
+    }
+
+    /// An error carrying `msg`, the saved transcript's path and its last lines.
+    pub fn fail(&self, msg: &str) -> anyhow::Error {
+        let path = self.save_transcript();
+        let text = self.transcript();
+        let lines: Vec<&str> = text.lines().collect();
+        let tail = lines[lines.len().saturating_sub(30)..].join("\n");
+        anyhow!(
+            "{}: {msg}\ntranscript saved to {}\n--- last console lines ---\n{tail}",
+            self.name,
+            path.display()
+        )
+    }
+
+    /// Waits until `needle` appears after the text consumed so far; returns the text up to
+    /// and including it, and consumes it.
+    pub fn expect(&mut self, needle: &str, timeout: Duration) -> Result<String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            {
+                let out = self
+                    .output
+                    .lock()
+                    .map_err(|_| anyhow!("console reader panicked"))?;
+                let fresh = &out[self.consumed.min(out.len())..];
+                if let Some(pos) = find(fresh, needle.as_bytes()) {
+                    let end = pos + needle.len();
+                    let text = String::from_utf8_lossy(&fresh[..end]).into_owned();
+                    self.consumed += end;
+                    return Ok(text);
+                }
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Err(self.fail(&format!(
+                    "QEMU exited ({status}) while waiting for {needle:?}"
+                )));
+            }
+            if Instant::now() >= deadline {
+                return Err(self.fail(&format!(
+                    "timed out after {:?} waiting for {needle:?}",
+                    timeout
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Types `text` on the serial console.
+    pub fn send(&mut self, text: &str) -> Result<()> {
+        self.stdin
+            .write_all(text.as_bytes())
+            .and_then(|_| self.stdin.flush())
+            .map_err(|e| self.fail(&format!("writing to the console: {e}")))
+    }
+
+    /// Runs a shell command line in the guest's shell and returns (exit status, output).
+    /// The shell must be at a prompt; call [`Vm::prepare_shell`] once first.
+    pub fn run(&mut self, cmdline: &str, timeout: Duration) -> Result<(i32, String)> {
+        self.marker += 1;
+        let n = self.marker;
+        let begin = format!("@@B{n}@@");
+        let end = format!("@@E{n}@@");
+        // The markers are printed by echo, so their typed form (followed by `;` or `$?`) never
+        // matches what we wait for.
+        self.send(&format!("echo {begin}; {cmdline}\necho {end}$?@@\n"))?;
+        self.expect(&format!("{begin}\r\n"), timeout)?;
+        let text = self.expect(&end, timeout)?;
+        let output = text[..text.len() - end.len()].to_string();
+        let status_text = self.expect("@@", Duration::from_secs(10))?;
+        let status: i32 = status_text
+            .trim_end_matches("@@")
+            .trim()
+            .parse()
+            .map_err(|_| self.fail(&format!("unreadable exit status {status_text:?}")))?;
+        Ok((status, clean(&output)))
+    }
+
+    /// Like [`Vm::run`], failing (with the transcript) unless the command exits 0.
+    pub fn run_ok(&mut self, cmdline: &str, timeout: Duration) -> Result<String> {
+        let (status, out) = self.run(cmdline, timeout)?;
+        if status != 0 {
+            return Err(self.fail(&format!("`{cmdline}` exited {status}; output:\n{out}")));
+        }
+        Ok(out)
+    }
+
+    /// Turns off echo and line editing and quiets kernel messages, so command output can be
+    /// read back verbatim.
+    pub fn prepare_shell(&mut self) -> Result<()> {
+        self.send("\nstty -echo; dmesg -n 1; PS1='tl# '\n")?;
+        self.run_ok("true", Duration::from_secs(60)).map(|_| ())
+    }
+
+    /// Powers the guest off and waits (up to `timeout`) for QEMU to exit.
+    pub fn poweroff(&mut self, timeout: Duration) -> Result<()> {
+        self.send("poweroff\n")?;
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Err(self.fail("the guest did not power off"))
+    }
+}
+
+impl Drop for Vm {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+        }
+        let _ = self.child.wait();
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() {
+        return Some(0);
+    }
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Drops carriage returns and the shell prompt from captured output.
+fn clean(text: &str) -> String {
+    text.replace('\r', "")
+        .lines()
+        .map(|l| l.strip_prefix("tl# ").unwrap_or(l))
+        .collect::<Vec<_>>()
+        .join("\n")
+        .trim()
+        .to_string()
+}

@@ -1,0 +1,170 @@
+//! Boot tests: the real `out/tinilinux.iso` (built by `distro-build all`, which CI runs
+//! before `cargo test`) boots under QEMU with TCG, once with SeaBIOS and once with OVMF, and
+//! is driven through its serial console like a user would: the shell comes up, the kernel is
+//! 6.1, `tinibox check` passes, eth0 gets QEMU's user-network address, and containers run
+//! with PID 1, their own hostname, an enforced memory limit (cgroup v2 OOM kill), a pids
+//! limit and real pivot_root.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use tinilinux_tests::qemu::{Firmware, Vm};
+
+fn iso() -> PathBuf {
+    let out = std::env::var_os("TINILINUX_OUT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| tinilinux_tests::repo_root().join("out"));
+    let iso = out.join("tinilinux.iso");
+    assert!(
+        iso.is_file(),
+        "{} is missing: run `distro-build all` (or ./build.sh) before the boot tests",
+        iso.display()
+    );
+    iso
+}
+
+const BOOT: Duration = Duration::from_secs(240);
+const CMD: Duration = Duration::from_secs(60);
+
+fn boot_to_shell(name: &str, firmware: Firmware) -> Vm {
+    let mut vm = Vm::boot(name, &iso(), firmware).unwrap();
+    vm.expect("Welcome to TiniLinux", BOOT).unwrap();
+    vm.expect("# ", BOOT).unwrap();
+    vm.prepare_shell().unwrap();
+    vm
+}
+
+fn must(vm: &mut Vm, cmdline: &str) -> String {
+    vm.run_ok(cmdline, CMD).unwrap_or_else(|e| panic!("{e:#}"))
+}
+
+/// Everything a user checks on a fresh boot; shared by the BIOS and UEFI tests.
+fn check_live_system(vm: &mut Vm) {
+    let release = must(vm, "uname -r");
+    assert!(release.starts_with("6.1."), "uname -r = {release:?}");
+
+    let (status, out) = vm.run("tinibox check", CMD).unwrap();
+    assert_eq!(
+        status,
+        0,
+        "tinibox check failed:\n{out}\n{}",
+        vm.fail("tinibox check")
+    );
+
+    // DHCP runs in the background at boot; give it a little while.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let addr = must(vm, "ip -4 addr show dev eth0");
+        if addr.contains("inet 10.0.2.15/") {
+            break;
+        }
+        if Instant::now() > deadline {
+            panic!(
+                "{:#}",
+                vm.fail(&format!("eth0 got no DHCP address:\n{addr}"))
+            );
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    let resolv = must(vm, "cat /etc/resolv.conf");
+    assert!(
+        resolv.contains("nameserver 10.0.2.3"),
+        "resolv.conf: {resolv}"
+    );
+}
+
+/// The container root used by the tests: a copy of the live system's BusyBox userland in
+/// /tmp (tinibox's `run IMAGE` form is exercised by the images tests).
+const CTR: &str = "/tmp/ctr";
+
+fn check_containers(vm: &mut Vm) {
+    must(
+        vm,
+        &format!("mkdir -p {CTR}/proc {CTR}/dev {CTR}/sys {CTR}/tmp && cp -a /bin /sbin /usr /etc {CTR}/"),
+    );
+    let out = must(
+        vm,
+        &format!("tinibox run --rm {CTR} sh -c 'echo pid=$$' 2>&1"),
+    );
+    assert!(out.lines().any(|l| l == "pid=1"), "container PID: {out}");
+    assert!(
+        !out.contains("pivot_root is not possible"),
+        "containers fell back to MS_MOVE + chroot instead of pivot_root:\n{out}"
+    );
+
+    let out = must(
+        vm,
+        &format!("tinibox run --rm --hostname boxed {CTR} hostname 2>&1"),
+    );
+    assert_eq!(
+        out.lines().last(),
+        Some("boxed"),
+        "container hostname: {out}"
+    );
+    assert_eq!(
+        must(vm, "hostname"),
+        "tinilinux",
+        "the host's hostname changed"
+    );
+
+    // A 64 MiB buffer filled by dd in a 16 MiB container: the cgroup v2 OOM killer ends it.
+    let (status, out) = vm
+        .run(
+            &format!(
+                "tinibox run --rm -m 16m {CTR} dd if=/dev/zero of=/dev/null bs=64M count=1 2>&1"
+            ),
+            CMD,
+        )
+        .unwrap();
+    assert_eq!(status, 137, "memory hog was not OOM-killed: {out}");
+
+    // With at most 4 processes, the fifth fork fails.
+    let (status, out) = vm
+        .run(
+            &format!("tinibox run --rm --pids-limit 4 {CTR} sh -c 'for i in 1 2 3 4 5 6; do sleep 3 & done; wait' 2>&1"),
+            CMD,
+        )
+        .unwrap();
+    assert!(
+        out.contains("can't fork") || out.contains("Resource temporarily unavailable"),
+        "pids limit not enforced (status {status}): {out}"
+    );
+
+    // Real pivot_root: the container's root is a mount of its own, and the host's root file
+    // system (the tmpfs the live system switched to) is not visible.
+    let mounts = must(
+        vm,
+        &format!("tinibox run --rm {CTR} cat /proc/self/mountinfo 2>&1"),
+    );
+    let root_line = mounts
+        .lines()
+        .find(|l| l.split_whitespace().nth(4) == Some("/"))
+        .unwrap_or_else(|| panic!("no / in the container's mountinfo:\n{mounts}"));
+    assert!(
+        !root_line.contains(" - rootfs "),
+        "the container's root is the initramfs: {root_line}"
+    );
+    assert!(
+        !mounts.contains("pivot_root is not possible"),
+        "fallback to MS_MOVE + chroot:\n{mounts}"
+    );
+    // No container left behind.
+    let ps = must(vm, "tinibox ps -a 2>&1");
+    assert_eq!(ps.lines().count(), 1, "containers left behind:\n{ps}");
+}
+
+#[test]
+fn iso_boots_with_seabios_and_runs_containers() {
+    let mut vm = boot_to_shell("boot-seabios", Firmware::Bios);
+    check_live_system(&mut vm);
+    check_containers(&mut vm);
+    vm.poweroff(Duration::from_secs(60)).unwrap();
+}
+
+#[test]
+fn iso_boots_with_ovmf_and_runs_containers() {
+    let mut vm = boot_to_shell("boot-ovmf", Firmware::Uefi);
+    check_live_system(&mut vm);
+    check_containers(&mut vm);
+    vm.poweroff(Duration::from_secs(60)).unwrap();
+}

@@ -11,6 +11,7 @@ mod detach;
 mod engine;
 mod manage;
 pub mod names;
+mod network;
 mod run;
 pub mod signals;
 mod tty;

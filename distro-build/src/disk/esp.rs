@@ -18,7 +18,11 @@ pub fn write_image(
     volume_id: &str,
     efi_app: &Path,
     scratch: &Path,
+    epoch: u64,
 ) -> Result<(), DiskError> {
+    // FAT cannot store times before 1980; mtools maps SOURCE_DATE_EPOCH onto its range, and
+    // `mkfs.vfat --invariant` fixes the label's time, so the same inputs give the same bytes.
+    let epoch = epoch.max(1).to_string();
     let file = std::fs::File::create(image)
         .map_err(|e| DiskError::io(format!("creating {}", image.display()), e))?;
     file.set_len(size_bytes)
@@ -26,6 +30,7 @@ pub fn write_image(
     drop(file);
     tools::run(
         Command::new("mkfs.vfat")
+            .arg("--invariant")
             .args([
                 "-F", "32", "-S", "512", "-s", "1", "-n", "TINI-ESP", "-i", volume_id,
             ])
@@ -43,12 +48,14 @@ pub fn write_image(
         tools::run(
             Command::new("mmd")
                 .env("MTOOLS_SKIP_CHECK", "1")
+                .env("SOURCE_DATE_EPOCH", &epoch)
                 .args(["-i", &target, dir]),
         )?;
     }
     tools::run(
         Command::new("mcopy")
             .env("MTOOLS_SKIP_CHECK", "1")
+            .env("SOURCE_DATE_EPOCH", &epoch)
             .args(["-i", &target])
             .arg(efi_app)
             .arg("::/EFI/BOOT/BOOTX64.EFI"),
@@ -56,6 +63,7 @@ pub fn write_image(
     tools::run(
         Command::new("mcopy")
             .env("MTOOLS_SKIP_CHECK", "1")
+            .env("SOURCE_DATE_EPOCH", &epoch)
             .args(["-i", &target])
             .arg(&note)
             .arg("::/EFI/BOOT/grub.cfg"),

@@ -34,6 +34,8 @@ pub fn write_image(
     let root = staging.path().join("root");
     stage(tree, &root)?;
 
+    // e2fsprogs treats a fake time of 0 as "use the clock"; 1 s after the epoch is fixed.
+    let epoch = epoch.max(1);
     let file = fs::File::create(image)
         .map_err(|e| DiskError::io(format!("creating {}", image.display()), e))?;
     file.set_len(size_bytes)
@@ -117,7 +119,7 @@ pub fn debugfs_script(tree: &RootfsTree, epoch: u64) -> String {
     let mut s = String::new();
     // The root directory itself is not in the tree: root-owned, 0755.
     let _ = writeln!(s, "sif / mode 040755");
-    for field in ["atime", "mtime", "ctime"] {
+    for field in ["atime", "mtime", "ctime", "crtime"] {
         let _ = writeln!(s, "sif / {field} @{epoch}");
     }
     for (path, entry) in tree.iter() {
@@ -142,7 +144,7 @@ pub fn debugfs_script(tree: &RootfsTree, epoch: u64) -> String {
         let _ = writeln!(s, "sif {p} mode 0{:o}", entry.st_mode());
         let _ = writeln!(s, "sif {p} uid {}", entry.uid);
         let _ = writeln!(s, "sif {p} gid {}", entry.gid);
-        for field in ["atime", "mtime", "ctime"] {
+        for field in ["atime", "mtime", "ctime", "crtime"] {
             let _ = writeln!(s, "sif {p} {field} @{epoch}");
         }
     }

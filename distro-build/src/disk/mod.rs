@@ -424,6 +424,7 @@ pub fn build_with(
         &layout.esp_volume_id,
         &images.efi_app,
         w,
+        ctx.source_date_epoch,
     )?;
 
     let disk_tmp = w.join(IMAGE_NAME);

@@ -396,3 +396,42 @@ fn missing_kernel_is_a_clear_error_and_leaves_nothing() {
     let err = build_with(&ctx, &kernel, &small_tree(), &too_small).unwrap_err();
     assert!(err.to_string().contains("at least"), "{err}");
 }
+
+#[test]
+fn two_builds_from_the_same_inputs_are_byte_identical() {
+    let dir = tempfile::tempdir().unwrap();
+    let kernel = dir.path().join("bzImage");
+    fs::write(&kernel, b"not a kernel: reproducibility test").unwrap();
+    let tree = small_tree();
+    let mut images = Vec::new();
+    for n in 0..2 {
+        let ctx = Context {
+            repo_root: dir.path().to_path_buf(),
+            out_dir: dir.path().join(format!("out{n}")),
+            cache_dir: dir.path().join("cache"),
+            source_date_epoch: 1_700_000_000,
+        };
+        let opts = Options {
+            size_mib: 200,
+            seed: "repro".into(),
+            qcow2: false,
+        };
+        let built = build_with(&ctx, &kernel, &tree, &opts).unwrap();
+        images.push(fs::read(&built.image).unwrap());
+        // Different wall-clock seconds for the second build.
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+    }
+    let diffs: Vec<usize> = images[0]
+        .iter()
+        .zip(&images[1])
+        .enumerate()
+        .filter(|(_, (a, b))| a != b)
+        .map(|(i, _)| i)
+        .take(8)
+        .collect();
+    assert!(
+        diffs.is_empty(),
+        "two builds differ at bytes {diffs:?} (sectors {:?})",
+        diffs.iter().map(|d| d / 512).collect::<Vec<_>>()
+    );
+}

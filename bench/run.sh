@@ -21,14 +21,19 @@ for t in hyperfine runc unshare chroot; do command -v "$t" >/dev/null || die "$t
 [ -x /bin/busybox ] || die "/bin/busybox missing: apt-get install busybox-static"
 
 WORK=$(mktemp -d /tmp/tinibox-bench.XXXXXX)
-STATE=$WORK/state
-RUNC_ROOT=$WORK/runc
+# Both runtimes keep their state on a tmpfs, as under /run on a normal system.
+RUNDIR=$WORK/run
+STATE=$RUNDIR/tinibox
+RUNC_ROOT=$RUNDIR/runc
 cleanup() {
   "$TINIBOX" --root "$STATE" ps -a -q 2>/dev/null | while read -r id; do "$TINIBOX" --root "$STATE" rm -f "$id" >/dev/null 2>&1 || true; done
   runc --root "$RUNC_ROOT" list -q 2>/dev/null | while read -r id; do runc --root "$RUNC_ROOT" delete -f "$id" >/dev/null 2>&1 || true; done
+  mountpoint -q "$RUNDIR" && umount "$RUNDIR"
   rm -rf "$WORK"
 }
 trap cleanup EXIT
+mkdir -p "$RUNDIR"
+mount -t tmpfs -o size=64m tmpfs "$RUNDIR"
 
 # One BusyBox rootfs shared by all three.
 BUNDLE=$WORK/bundle
@@ -84,7 +89,8 @@ REPORT=$(cat <<MD
 ## tinibox run
 
 \`bench/run.sh\` (hyperfine, $RUNS runs each after 10 warm-ups, one hyperfine run for all three),
-$DATE, $MACHINE. runc bundle: $SPEC_FROM, same BusyBox rootfs and namespaces.
+$DATE, $MACHINE. runc bundle: $SPEC_FROM, same BusyBox rootfs and namespaces;
+both state roots on a tmpfs (like /run). tinibox: \`$(basename "$TINIBOX")\` from $(dirname "$TINIBOX").
 
 | command | median | vs runc | vs floor |
 |---|---|---|---|

@@ -924,3 +924,37 @@ fn run_an_imported_image() {
     assert!(!busybox_rootfs().join("tmp/f").exists());
     assert_state_empty(&root);
 }
+
+#[test]
+fn stdin_only_with_interactive() {
+    let (_serial, root) = setup();
+    let run = |flags: &[&str]| {
+        let mut child = root
+            .tinibox()
+            .arg("run")
+            .arg("--rm")
+            .args(flags)
+            .arg(busybox_rootfs())
+            .arg("cat")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(b"piped in\n")
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success());
+        stdout(&out)
+    };
+    assert_eq!(run(&["-i"]), "piped in\n");
+    assert_eq!(
+        run(&[]),
+        "",
+        "without -i the container's stdin is /dev/null"
+    );
+}

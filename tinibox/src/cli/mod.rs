@@ -235,11 +235,14 @@ pub fn main() -> ExitCode {
                 return ExitCode::SUCCESS;
             }
             let text = e.to_string();
+            // The first paragraph of clap's message, on one line.
             let first = text
                 .lines()
-                .next()
-                .unwrap_or("invalid command line")
-                .trim_start_matches("error: ");
+                .take_while(|l| !l.trim().is_empty())
+                .map(str::trim)
+                .collect::<Vec<_>>()
+                .join(" ");
+            let first = first.trim_start_matches("error: ");
             let help = match &sub {
                 Some(s) => format!("tinibox {s} --help"),
                 None => "tinibox --help".to_string(),

@@ -39,15 +39,16 @@ pub struct SignalPipe {
 }
 
 impl SignalPipe {
-    /// Installs the handlers for [`FORWARDED`], SIGCHLD and SIGWINCH (no SA_RESTART, so
-    /// blocking calls wake up).
+    /// Installs the handlers for [`FORWARDED`], SIGCHLD and SIGWINCH. With SA_RESTART, so
+    /// the engine's blocking calls during create/start are not interrupted; the wait loop's
+    /// poll(2) still wakes up (poll is never restarted).
     pub fn install() -> std::io::Result<Self> {
         let (read, write) =
             nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC | nix::fcntl::OFlag::O_NONBLOCK)?;
         PIPE_WRITE.store(write.as_raw_fd(), Ordering::Relaxed);
         let action = SigAction::new(
             SigHandler::Handler(on_signal),
-            SaFlags::SA_NOCLDSTOP,
+            SaFlags::SA_NOCLDSTOP | SaFlags::SA_RESTART,
             SigSet::empty(),
         );
         for sig in FORWARDED

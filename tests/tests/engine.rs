@@ -958,3 +958,39 @@ fn stdin_only_with_interactive() {
         "without -i the container's stdin is /dev/null"
     );
 }
+
+#[test]
+fn logs_follow_until_the_container_exits() {
+    let (_serial, root) = setup();
+    let out = root
+        .tinibox()
+        .args(["run", "-d", "--name", "talker"])
+        .arg(busybox_rootfs())
+        .args([
+            "sh",
+            "-c",
+            "for i in 1 2 3; do echo line$i; sleep 0.2; done; exit 5",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let logs = root
+        .tinibox()
+        .args(["logs", "-f", "talker"])
+        .output()
+        .unwrap();
+    assert!(logs.status.success(), "{}", stderr(&logs));
+    assert_eq!(stdout(&logs), "line1\nline2\nline3\n");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let ps = stdout(&root.tinibox().args(["ps", "-a"]).output().unwrap());
+        if ps.contains("Exited (5)") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "exit status not recorded: {ps}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let rm = root.tinibox().args(["rm", "talker"]).output().unwrap();
+    assert!(rm.status.success(), "{}", stderr(&rm));
+    assert_state_empty(&root);
+}

@@ -1309,3 +1309,55 @@ fn concurrent_loads_of_one_image_give_one_record() {
         1
     );
 }
+
+#[test]
+fn tinibox_run_of_a_loaded_image_honours_its_config_and_cleans_up() {
+    require_root();
+    let store = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let minimal = exported()
+        .1
+        .iter()
+        .find(|i| i.reference == "tinilinux-minimal:latest")
+        .unwrap();
+    let out = tinibox(store.path(), &["load", minimal.archive.to_str().unwrap()]);
+    assert!(out.status.success(), "{out:?}");
+    let run_image = |args: &[&str]| {
+        run(Command::new(tinibox_bin())
+            .arg("--store")
+            .arg(store.path())
+            .arg("--root")
+            .arg(state.path())
+            .args(["run", "--rm", "--network", "none"])
+            .args(args))
+    };
+    // Entrypoint /bin/busybox + the command given; Env PATH from the image config.
+    let out = run_image(&["tinilinux-minimal", "sh", "-c", "echo $PATH; cat /etc/motd"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "/usr/sbin:/usr/bin:/sbin:/bin\ntinilinux-minimal: BusyBox only\n"
+    );
+    // The default Cmd (sh) reads stdin: none here, so it exits 0 at once.
+    let out = run_image(&["tinilinux-minimal:latest"]);
+    assert!(out.status.success(), "{out:?}");
+    // --rm removed the container's root (upper folder and mount).
+    let containers: Vec<_> = std::fs::read_dir(store.path().join("containers"))
+        .unwrap()
+        .collect();
+    assert!(
+        containers.is_empty(),
+        "container roots left: {containers:?}"
+    );
+    // Unknown image: exit 125, one line.
+    let out = run_image(&["nosuchimage", "true"]);
+    assert_eq!(out.status.code(), Some(125), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no such image 'nosuchimage'"));
+    let out = tinibox(store.path(), &["rmi", "tinilinux-minimal"]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(Store::open(store.path())
+        .unwrap()
+        .images()
+        .unwrap()
+        .is_empty());
+}

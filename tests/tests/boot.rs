@@ -73,8 +73,9 @@ fn check_live_system(vm: &mut Vm) {
     );
 }
 
-/// The container root used by the tests: a copy of the live system's BusyBox userland in
-/// /tmp (tinibox's `run IMAGE` form is exercised by the images tests).
+/// The image the live system ships in its own tinibox store.
+const IMAGE: &str = "tinilinux";
+/// A plain directory root for the pivot_root check: a copy of the live BusyBox userland.
 const CTR: &str = "/tmp/ctr";
 
 fn check_containers(vm: &mut Vm) {
@@ -84,7 +85,7 @@ fn check_containers(vm: &mut Vm) {
     );
     let out = must(
         vm,
-        &format!("tinibox run --rm {CTR} sh -c 'echo pid=$$' 2>&1"),
+        &format!("tinibox run --rm {IMAGE} sh -c 'echo pid=$$' 2>&1"),
     );
     assert!(out.lines().any(|l| l == "pid=1"), "container PID: {out}");
     assert!(
@@ -94,7 +95,7 @@ fn check_containers(vm: &mut Vm) {
 
     let out = must(
         vm,
-        &format!("tinibox run --rm --hostname boxed {CTR} hostname 2>&1"),
+        &format!("tinibox run --rm --hostname boxed {IMAGE} hostname 2>&1"),
     );
     assert_eq!(
         out.lines().last(),
@@ -111,7 +112,7 @@ fn check_containers(vm: &mut Vm) {
     let (status, out) = vm
         .run(
             &format!(
-                "tinibox run --rm -m 16m {CTR} dd if=/dev/zero of=/dev/null bs=64M count=1 2>&1"
+                "tinibox run --rm -m 16m {IMAGE} dd if=/dev/zero of=/dev/null bs=64M count=1 2>&1"
             ),
             CMD,
         )
@@ -121,7 +122,7 @@ fn check_containers(vm: &mut Vm) {
     // With at most 4 processes, the fifth fork fails.
     let (status, out) = vm
         .run(
-            &format!("tinibox run --rm --pids-limit 4 {CTR} sh -c 'for i in 1 2 3 4 5 6; do sleep 3 & done; wait' 2>&1"),
+            &format!("tinibox run --rm --pids-limit 4 {IMAGE} sh -c 'for i in 1 2 3 4 5 6; do sleep 3 & done; wait' 2>&1"),
             CMD,
         )
         .unwrap();
@@ -130,23 +131,27 @@ fn check_containers(vm: &mut Vm) {
         "pids limit not enforced (status {status}): {out}"
     );
 
-    // Real pivot_root: the container's root is a mount of its own, and the host's root file
-    // system (the tmpfs the live system switched to) is not visible.
-    let mounts = must(
+    // Real pivot_root: the live system's root must allow it (the initramfs itself does not),
+    // checked with BusyBox's own pivot_root in a private mount namespace …
+    let pivot = must(
         vm,
-        &format!("tinibox run --rm {CTR} cat /proc/self/mountinfo 2>&1"),
+        &format!(
+            "unshare -m sh -c 'mount --make-rprivate / && mount --bind {CTR} {CTR} && cd {CTR} && mkdir -p .old && pivot_root . .old && echo pivoted-$(ls /.old/etc/hostname)' 2>&1"
+        ),
     );
-    let root_line = mounts
-        .lines()
-        .find(|l| l.split_whitespace().nth(4) == Some("/"))
-        .unwrap_or_else(|| panic!("no / in the container's mountinfo:\n{mounts}"));
-    assert!(
-        !root_line.contains(" - rootfs "),
-        "the container's root is the initramfs: {root_line}"
+    assert_eq!(
+        pivot.lines().last(),
+        Some("pivoted-/.old/etc/hostname"),
+        "pivot_root on the live root: {pivot}"
+    );
+    // … and tinibox did not fall back to MS_MOVE + chroot.
+    let out = must(
+        vm,
+        &format!("tinibox run --rm {IMAGE} ls /proc/1/root/ 2>&1"),
     );
     assert!(
-        !mounts.contains("pivot_root is not possible"),
-        "fallback to MS_MOVE + chroot:\n{mounts}"
+        !out.contains("pivot_root is not possible"),
+        "tinibox fell back to MS_MOVE + chroot:\n{out}"
     );
     // No container left behind.
     let ps = must(vm, "tinibox ps -a 2>&1");

@@ -45,7 +45,9 @@ pub fn init(global: &GlobalOptions) {
 fn line(format: LogFormat, level: &str, msg: &str, time: SystemTime) -> String {
     let time = humantime::format_rfc3339_nanos(time).to_string();
     match format {
-        LogFormat::Json => serde_json::json!({"level": level, "msg": msg, "time": time}).to_string(),
+        LogFormat::Json => {
+            serde_json::json!({"level": level, "msg": msg, "time": time}).to_string()
+        }
         LogFormat::Text => format!(
             "time={time:?} level={level} msg={}",
             serde_json::Value::String(msg.to_string())

@@ -22,11 +22,11 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 
-use caps::{CapSet, Capability, CapsHashSet};
-use oci_spec::runtime::{LinuxNamespaceType, PosixRlimit, Process};
+use oci_spec::runtime::{LinuxNamespaceType, Process};
 
 use super::state::{write_atomic, Record};
 use super::{container_dir, ContainerError, ExecFailure, Status};
+use crate::linux::security;
 use crate::seccomp::{self, CompiledFilter};
 
 /// What `exec` needs.
@@ -87,6 +87,7 @@ struct Prepared {
     envp: Vec<CString>,
     cwd: CString,
     cmd_name: String,
+    caps: security::CapSets,
 }
 
 fn cstring(what: &str, s: &str) -> Result<CString, ContainerError> {
@@ -179,6 +180,7 @@ fn prepare(opts: &ExecOptions, rec: &Record) -> Result<Prepared, ContainerError>
         .map(|e| cstring("process.env", e))
         .collect::<Result<_, _>>()?;
     let cwd = cstring("process.cwd", &p.cwd().to_string_lossy())?;
+    let caps = security::cap_sets(p.capabilities().as_ref()).map_err(ContainerError::Spec)?;
     Ok(Prepared {
         ns_fds,
         root_fd: OwnedFd::from(root),
@@ -189,6 +191,7 @@ fn prepare(opts: &ExecOptions, rec: &Record) -> Result<Prepared, ContainerError>
         envp,
         cwd,
         cmd_name: cmd,
+        caps,
     })
 }
 
@@ -422,43 +425,6 @@ fn helper_child(
     }
 }
 
-fn set_rlimits(rlimits: &[PosixRlimit]) -> Result<(), String> {
-    for r in rlimits {
-        let res = crate_rlimit(r.typ());
-        let lim = libc::rlimit {
-            rlim_cur: r.soft(),
-            rlim_max: r.hard(),
-        };
-        // SAFETY: setrlimit with a valid struct.
-        if unsafe { libc::setrlimit(res, &lim) } != 0 {
-            return Err(format!("setrlimit {:?}: {}", r.typ(), os_err()));
-        }
-    }
-    Ok(())
-}
-
-fn crate_rlimit(t: oci_spec::runtime::PosixRlimitType) -> libc::__rlimit_resource_t {
-    use oci_spec::runtime::PosixRlimitType as T;
-    match t {
-        T::RlimitCpu => libc::RLIMIT_CPU,
-        T::RlimitFsize => libc::RLIMIT_FSIZE,
-        T::RlimitData => libc::RLIMIT_DATA,
-        T::RlimitStack => libc::RLIMIT_STACK,
-        T::RlimitCore => libc::RLIMIT_CORE,
-        T::RlimitRss => libc::RLIMIT_RSS,
-        T::RlimitNproc => libc::RLIMIT_NPROC,
-        T::RlimitNofile => libc::RLIMIT_NOFILE,
-        T::RlimitMemlock => libc::RLIMIT_MEMLOCK,
-        T::RlimitAs => libc::RLIMIT_AS,
-        T::RlimitLocks => libc::RLIMIT_LOCKS,
-        T::RlimitSigpending => libc::RLIMIT_SIGPENDING,
-        T::RlimitMsgqueue => libc::RLIMIT_MSGQUEUE,
-        T::RlimitNice => libc::RLIMIT_NICE,
-        T::RlimitRtprio => libc::RLIMIT_RTPRIO,
-        T::RlimitRttime => libc::RLIMIT_RTTIME,
-    }
-}
-
 /// Opens a pty inside the container, sends the master to the console socket and makes the
 /// slave the controlling terminal and stdio.
 fn setup_terminal(sock: &UnixStream) -> Result<(), String> {
@@ -501,63 +467,6 @@ fn setup_terminal(sock: &UnixStream) -> Result<(), String> {
     Ok(())
 }
 
-fn capset_of(names: &Option<oci_spec::runtime::Capabilities>) -> CapsHashSet {
-    use std::str::FromStr;
-    names
-        .iter()
-        .flatten()
-        .filter_map(|c| Capability::from_str(&c.to_string()).ok())
-        .collect()
-}
-
-/// User, groups and capabilities: bounding set first (needs CAP_SETPCAP), then the ids with
-/// KEEPCAPS, then effective/permitted/inheritable and ambient.
-fn set_identity(p: &Process) -> Result<(), String> {
-    let caps = p.capabilities().as_ref();
-    let bounding = capset_of(&caps.and_then(|c| c.bounding().clone()));
-    if caps.is_some() {
-        for c in caps::all() {
-            if !bounding.contains(&c) {
-                // Capabilities unknown to this kernel are reported as errors: skip them.
-                let _ = caps::drop(None, CapSet::Bounding, c);
-            }
-        }
-    }
-    let user = p.user();
-    // SAFETY: prctl/setgroups/setresgid/setresuid with valid arguments.
-    unsafe {
-        libc::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0);
-        let groups: Vec<libc::gid_t> = user.additional_gids().clone().unwrap_or_default();
-        if libc::setgroups(groups.len(), groups.as_ptr()) != 0 {
-            return Err(format!("setgroups: {}", os_err()));
-        }
-        if libc::setresgid(user.gid(), user.gid(), user.gid()) != 0 {
-            return Err(format!("setgid {}: {}", user.gid(), os_err()));
-        }
-        if libc::setresuid(user.uid(), user.uid(), user.uid()) != 0 {
-            return Err(format!("setuid {}: {}", user.uid(), os_err()));
-        }
-        if let Some(mask) = user.umask() {
-            libc::umask(mask as libc::mode_t);
-        }
-    }
-    if let Some(c) = caps {
-        let eff = capset_of(&c.effective().clone());
-        let perm = capset_of(&c.permitted().clone());
-        let inh = capset_of(&c.inheritable().clone());
-        caps::set(None, CapSet::Effective, &eff).map_err(|e| format!("capset effective: {e}"))?;
-        caps::set(None, CapSet::Permitted, &perm).map_err(|e| format!("capset permitted: {e}"))?;
-        caps::set(None, CapSet::Inheritable, &inh)
-            .map_err(|e| format!("capset inheritable: {e}"))?;
-        for a in capset_of(&c.ambient().clone()) {
-            caps::raise(None, CapSet::Ambient, a).map_err(|e| format!("ambient {a}: {e}"))?;
-        }
-    }
-    // SAFETY: plain prctl.
-    unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 0, 0, 0, 0) };
-    Ok(())
-}
-
 /// The process itself: terminal, cwd, limits, identity, seccomp, then execve.
 fn process_child(opts: &ExecOptions, prep: &Prepared, err_w: OwnedFd) -> ! {
     let p = &opts.process;
@@ -582,11 +491,11 @@ fn process_child(opts: &ExecOptions, prep: &Prepared, err_w: OwnedFd) -> ! {
             fail(&err_w, "cwd is outside the container root");
         }
     }
-    if let Err(e) = set_rlimits(p.rlimits().as_deref().unwrap_or_default()) {
+    if let Err(e) = security::apply_rlimits(p) {
         fail(&err_w, &e);
     }
-    if let Some(adj) = p.oom_score_adj() {
-        let _ = std::fs::write("/proc/self/oom_score_adj", adj.to_string());
+    if let Err(e) = security::apply_oom_score_adj(p) {
+        fail(&err_w, &e);
     }
     let nnp = p.no_new_privileges().unwrap_or(false);
     if let (false, Some(f)) = (nnp, &prep.seccomp) {
@@ -595,13 +504,16 @@ fn process_child(opts: &ExecOptions, prep: &Prepared, err_w: OwnedFd) -> ! {
             fail(&err_w, &e.to_string());
         }
     }
-    if let Err(e) = set_identity(p) {
+    // Bounding set first (needs CAP_SETPCAP), then ids with KEEPCAPS, then the final sets.
+    let identity = security::drop_bounding(&prep.caps)
+        .and_then(|()| security::set_user(p, false))
+        .and_then(|()| security::set_caps(&prep.caps));
+    if let Err(e) = identity {
         fail(&err_w, &e);
     }
     if nnp {
-        // SAFETY: plain prctl.
-        if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
-            fail(&err_w, &format!("no_new_privs: {}", os_err()));
+        if let Err(e) = security::set_no_new_privs() {
+            fail(&err_w, &e);
         }
         if let Some(f) = &prep.seccomp {
             if let Err(e) = f.install() {

@@ -66,33 +66,44 @@ const DENIED: &[&str] = &[
     "vm86old",
 ];
 
-/// Namespace flags of `clone` (Docker's mask, plus CLONE_NEWTIME).
-const CLONE_NAMESPACE_FLAGS: u64 = 0x7e02_0080;
-
-/// `personality` values Docker allows (Linux, UNAME26, PER_LINUX32 and their combination, query).
-const SAFE_PERSONALITIES: &[u64] = &[0x0, 0x8, 0x20000, 0x20008, 0xffff_ffff];
+/// Namespace flags of `clone` (Docker's mask, plus CLONE_NEWTIME), one bit each.
+const CLONE_NAMESPACE_FLAGS: &[u64] = &[
+    0x0000_0080, // CLONE_NEWTIME
+    0x0002_0000, // CLONE_NEWNS
+    0x0200_0000, // CLONE_NEWCGROUP
+    0x0400_0000, // CLONE_NEWUTS
+    0x0800_0000, // CLONE_NEWIPC
+    0x1000_0000, // CLONE_NEWUSER
+    0x2000_0000, // CLONE_NEWPID
+    0x4000_0000, // CLONE_NEWNET
+];
 
 /// The default profile (see the module comment).
+///
+/// Every rule is written so that libseccomp (runc, crun) reads it exactly as tinibox does:
+/// `clone` is refused when any one namespace bit is set (one MASKED_EQ condition per bit on
+/// the same argument, which runtimes treat as "any of"), without mixing an ALLOW rule and an
+/// ERRNO rule for one syscall. Unlike Docker, `personality` is not restricted: a deny-list
+/// cannot say "any value but these five" portably, and the kernel already refuses the
+/// dangerous personality flags to unprivileged processes.
 pub fn default_profile() -> LinuxSeccomp {
-    let personality_allowed: Vec<serde_json::Value> = SAFE_PERSONALITIES
+    let clone_ns: Vec<serde_json::Value> = CLONE_NAMESPACE_FLAGS
         .iter()
-        .map(|v| serde_json::json!({"index": 0, "value": v, "op": "SCMP_CMP_EQ"}))
+        .map(|bit| {
+            serde_json::json!({"index": 0, "value": bit, "valueTwo": bit,
+                               "op": "SCMP_CMP_MASKED_EQ"})
+        })
         .collect();
     let profile = serde_json::json!({
         "defaultAction": "SCMP_ACT_ALLOW",
         "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
         "syscalls": [
             {"names": DENIED, "action": "SCMP_ACT_ERRNO", "errnoRet": libc::EPERM},
-            // clone without namespace flags is fine; with any of them it is refused.
-            {"names": ["clone"], "action": "SCMP_ACT_ALLOW", "args": [
-                {"index": 0, "value": CLONE_NAMESPACE_FLAGS, "valueTwo": 0,
-                 "op": "SCMP_CMP_MASKED_EQ"}]},
-            {"names": ["clone"], "action": "SCMP_ACT_ERRNO", "errnoRet": libc::EPERM},
+            {"names": ["clone"], "action": "SCMP_ACT_ERRNO", "errnoRet": libc::EPERM,
+             "args": clone_ns},
             // clone3 passes its flags in memory, which BPF cannot read: ENOSYS makes libcs
             // fall back to clone, where the rule above applies (Docker does the same).
-            {"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": libc::ENOSYS},
-            {"names": ["personality"], "action": "SCMP_ACT_ALLOW", "args": personality_allowed},
-            {"names": ["personality"], "action": "SCMP_ACT_ERRNO", "errnoRet": libc::EPERM}
+            {"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": libc::ENOSYS}
         ]
     });
     // The JSON above is a constant of this file; the unit test below proves it parses.

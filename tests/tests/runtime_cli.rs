@@ -1,0 +1,668 @@
+//! The runc-compatible command line of tinibox (`create`, `start`, `state`, `kill`, `delete`,
+//! `list`, `exec`, `pause`, `resume`, `update`, `events`, `features`, `spec`, `run --bundle`),
+//! on real bundles with the BusyBox rootfs, side by side with runc where runc has the same
+//! command. Needs root, runc and busybox-static; cleans up every container it makes.
+
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use tinilinux_tests::{busybox_rootfs, require_root, require_tool, run, stderr, stdout, StateRoot};
+
+/// A runtime under test: tinibox or runc, with a private state root.
+struct Rt {
+    name: &'static str,
+    bin: PathBuf,
+    root: tempfile::TempDir,
+    /// For tinibox: the StateRoot helper (force-removes leftovers on drop).
+    _state: Option<StateRoot>,
+}
+
+impl Rt {
+    fn tinibox() -> Rt {
+        let state = StateRoot::new();
+        let root = tempfile::Builder::new()
+            .prefix("tinibox-rt-")
+            .tempdir()
+            .unwrap();
+        Rt {
+            name: "tinibox",
+            bin: tinilinux_tests::tinibox_bin(),
+            root,
+            _state: Some(state),
+        }
+    }
+
+    fn runc() -> Rt {
+        require_tool("runc");
+        Rt {
+            name: "runc",
+            bin: PathBuf::from("runc"),
+            root: tempfile::Builder::new()
+                .prefix("runc-rt-")
+                .tempdir()
+                .unwrap(),
+            _state: None,
+        }
+    }
+
+    fn cmd(&self) -> Command {
+        let mut c = Command::new(&self.bin);
+        c.arg("--root").arg(self.root.path());
+        c
+    }
+
+    /// Runs a command. Its stdout and stderr go to files, not pipes: a container created or
+    /// exec'd in the background inherits them and would keep pipes open.
+    fn run(&self, args: &[&str]) -> Output {
+        let dir = tempfile::tempdir().unwrap();
+        let (o, e) = (dir.path().join("out"), dir.path().join("err"));
+        let status = self
+            .cmd()
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&o).unwrap())
+            .stderr(std::fs::File::create(&e).unwrap())
+            .status()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", self.name));
+        Output {
+            status,
+            stdout: std::fs::read(&o).unwrap(),
+            stderr: std::fs::read(&e).unwrap(),
+        }
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let o = self.run(args);
+        assert!(
+            o.status.success(),
+            "{} {args:?} failed ({}): {}{}",
+            self.name,
+            o.status,
+            stdout(&o),
+            stderr(&o)
+        );
+        stdout(&o)
+    }
+
+    fn status(&self, id: &str) -> String {
+        let o = self.run(&["state", id]);
+        if !o.status.success() {
+            return "absent".into();
+        }
+        let v: Value = serde_json::from_slice(&o.stdout).expect("state prints JSON");
+        v["status"].as_str().unwrap_or("?").to_string()
+    }
+
+    fn pid(&self, id: &str) -> i32 {
+        let v: Value = serde_json::from_str(&self.ok(&["state", id])).unwrap();
+        v["pid"].as_i64().unwrap() as i32
+    }
+
+    fn wait_status(&self, id: &str, want: &str) -> String {
+        let t = Instant::now();
+        loop {
+            let s = self.status(id);
+            if s == want || t.elapsed() > Duration::from_secs(10) {
+                return s;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Rt {
+    fn drop(&mut self) {
+        if let Ok(o) = self.cmd().args(["list", "-q"]).output() {
+            for id in String::from_utf8_lossy(&o.stdout).split_whitespace() {
+                let _ = self.cmd().args(["delete", "--force", id]).output();
+            }
+        }
+    }
+}
+
+/// A bundle whose config.json is tinibox's default spec with the shared read-only BusyBox
+/// rootfs, the given command, and `edit` applied.
+fn bundle(args: &[&str], edit: impl FnOnce(&mut Value)) -> tempfile::TempDir {
+    require_root();
+    let dir = tempfile::Builder::new()
+        .prefix("tinibox-bundle-")
+        .tempdir()
+        .unwrap();
+    let o = run(Command::new(tinilinux_tests::tinibox_bin())
+        .args(["spec", "--bundle"])
+        .arg(dir.path()));
+    assert!(o.status.success(), "tinibox spec: {}", stderr(&o));
+    let path = dir.path().join("config.json");
+    let mut v: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    v["root"] = json!({"path": busybox_rootfs(), "readonly": true});
+    v["process"]["args"] = json!(args);
+    v["process"]["terminal"] = json!(false);
+    edit(&mut v);
+    std::fs::write(&path, serde_json::to_string_pretty(&v).unwrap()).unwrap();
+    dir
+}
+
+fn id(tag: &str) -> String {
+    format!("tbx-{tag}-{}", std::process::id())
+}
+
+#[test]
+fn spec_writes_a_config_and_refuses_to_overwrite_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = || {
+        run(Command::new(tinilinux_tests::tinibox_bin())
+            .args(["spec", "--bundle"])
+            .arg(dir.path()))
+    };
+    let o = t();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("config.json")).unwrap())
+            .unwrap();
+    assert_eq!(v["root"]["path"], "rootfs");
+    assert!(v["ociVersion"].as_str().unwrap().starts_with("1."));
+    let before = std::fs::read(dir.path().join("config.json")).unwrap();
+    let o = t();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("exists already"), "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read(dir.path().join("config.json")).unwrap(),
+        before
+    );
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        1,
+        "no temp file left"
+    );
+}
+
+/// create → created (init alive, pid file) → start → running → kill → stopped → delete → gone,
+/// with the same observations for runc and tinibox.
+#[test]
+fn lifecycle_behaves_like_runc() {
+    let b = bundle(&["sleep", "100"], |_| {});
+    let mut seen = Vec::new();
+    for rt in [Rt::runc(), Rt::tinibox()] {
+        let id = id(&format!("life-{}", rt.name));
+        let pidfile = b.path().join(format!("{}.pid", rt.name));
+        let mut obs = Vec::new();
+        rt.ok(&[
+            "create",
+            "--bundle",
+            b.path().to_str().unwrap(),
+            "--pid-file",
+            pidfile.to_str().unwrap(),
+            &id,
+        ]);
+        obs.push(rt.status(&id));
+        let pid = rt.pid(&id);
+        let from_file: i32 = std::fs::read_to_string(&pidfile)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        assert_eq!(pid, from_file, "{}: pid file", rt.name);
+        assert!(Path::new(&format!("/proc/{pid}")).exists());
+        let state: Value = serde_json::from_str(&rt.ok(&["state", &id])).unwrap();
+        assert_eq!(state["bundle"], json!(b.path()), "{}", rt.name);
+        assert_eq!(state["id"], json!(id));
+        rt.ok(&["start", &id]);
+        obs.push(rt.status(&id));
+        // The process runs sleep as PID 1 of its own pid namespace.
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
+        assert!(
+            cmdline.starts_with(b"sleep\x00100"),
+            "{}: {cmdline:?}",
+            rt.name
+        );
+        let list = rt.ok(&["list", "--format", "json"]);
+        let list: Value = serde_json::from_str(&list).unwrap();
+        assert!(list
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["id"] == json!(id)));
+        rt.ok(&["kill", &id, "KILL"]);
+        obs.push(rt.wait_status(&id, "stopped"));
+        rt.ok(&["delete", &id]);
+        obs.push(rt.status(&id));
+        let o = rt.run(&["state", &id]);
+        obs.push(format!("state-after-delete-exit={:?}", o.status.code()));
+        seen.push(obs);
+    }
+    assert_eq!(
+        seen[0],
+        vec![
+            "created",
+            "running",
+            "stopped",
+            "absent",
+            "state-after-delete-exit=Some(1)"
+        ]
+    );
+    assert_eq!(seen[0], seen[1], "runc vs tinibox");
+}
+
+fn last_log_line(log: &Path) -> Value {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let line = text
+        .lines()
+        .last()
+        .unwrap_or_else(|| panic!("empty log {}", log.display()));
+    serde_json::from_str(line).unwrap_or_else(|e| panic!("log line {line:?} is not JSON: {e}"))
+}
+
+fn leftovers(rt: &Rt, id: &str) -> Vec<String> {
+    let mut l = Vec::new();
+    if rt.root.path().join(id).exists() {
+        l.push(format!("state dir {id}"));
+    }
+    for ctl in ["memory", "pids", "freezer", "cpu", "devices"] {
+        let p = format!("/sys/fs/cgroup/{ctl}/tinibox/{id}");
+        if Path::new(&p).exists() {
+            l.push(p);
+        }
+    }
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    if mounts.contains(id) {
+        l.push("a mount".into());
+    }
+    l
+}
+
+/// Bad input: exit 1, one error line in the JSON log and on stderr, nothing left behind.
+#[test]
+fn bad_input_fails_with_a_logged_error_and_leaves_nothing() {
+    let rt = Rt::tinibox();
+    let logdir = tempfile::tempdir().unwrap();
+    let log = logdir.path().join("log.json");
+    let fails = |args: &[&str], want: &str| {
+        let mut c = rt.cmd();
+        c.arg("--log")
+            .arg(&log)
+            .args(["--log-format", "json"])
+            .args(args);
+        let o = run(c.stdin(Stdio::null()));
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains(want),
+            "{args:?}: stderr {:?} lacks {want:?}",
+            stderr(&o)
+        );
+        let l = last_log_line(&log);
+        assert_eq!(l["level"], "error");
+        assert!(l["msg"].as_str().unwrap().contains(want), "{l}");
+        assert!(l["time"].as_str().unwrap().contains('T'));
+    };
+
+    let b = bundle(&["sleep", "100"], |_| {});
+    let cfg = b.path().join("config.json");
+    let good = std::fs::read_to_string(&cfg).unwrap();
+    let bp = b.path().to_str().unwrap();
+
+    std::fs::write(&cfg, "{ this is not json").unwrap();
+    let bad = id("bad");
+    fails(&["create", "--bundle", bp, &bad], "not valid JSON");
+    assert!(leftovers(&rt, &bad).is_empty());
+
+    let mut v: Value = serde_json::from_str(&good).unwrap();
+    v["linux"]["namespaces"] = json!([{"type": "nosuchns"}]);
+    std::fs::write(&cfg, v.to_string()).unwrap();
+    fails(&["create", "--bundle", bp, &bad], "nosuchns");
+
+    let mut v: Value = serde_json::from_str(&good).unwrap();
+    v.as_object_mut().unwrap().remove("ociVersion");
+    std::fs::write(&cfg, v.to_string()).unwrap();
+    fails(&["create", "--bundle", bp, &bad], "ociVersion");
+
+    let mut v: Value = serde_json::from_str(&good).unwrap();
+    v["root"]["path"] = json!("/nonexistent/rootfs");
+    std::fs::write(&cfg, v.to_string()).unwrap();
+    fails(&["create", "--bundle", bp, &bad], "rootfs");
+    assert!(
+        leftovers(&rt, &bad).is_empty(),
+        "{:?}",
+        leftovers(&rt, &bad)
+    );
+
+    std::fs::write(&cfg, &good).unwrap();
+    fails(&["state", "nosuch"], "does not exist");
+    fails(&["start", "nosuch"], "does not exist");
+    fails(&["delete", "nosuch"], "does not exist");
+    fails(&["exec", "nosuch", "true"], "does not exist");
+
+    let c = id("dup");
+    rt.ok(&["create", "--bundle", bp, &c]);
+    fails(&["create", "--bundle", bp, &c], "already exists");
+    assert_eq!(rt.status(&c), "created", "the first container is untouched");
+    rt.ok(&["start", &c]);
+    fails(&["start", &c], "running");
+    fails(&["delete", &c], "running");
+    assert_eq!(rt.status(&c), "running");
+    rt.ok(&["delete", "--force", &c]);
+    assert_eq!(rt.status(&c), "absent");
+    assert!(leftovers(&rt, &c).is_empty(), "{:?}", leftovers(&rt, &c));
+}
+
+fn proc_status_field(pid: i32, field: &str) -> String {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    s.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .unwrap_or("")
+        .trim()
+        .to_string()
+}
+
+fn ns_inode(pid: i32, ns: &str) -> u64 {
+    std::fs::metadata(format!("/proc/{pid}/ns/{ns}"))
+        .unwrap()
+        .ino()
+}
+
+/// exec joins every namespace and the cgroup of the init, and applies the same security.
+#[test]
+fn exec_joins_namespaces_cgroup_and_security_of_the_container() {
+    let rt = Rt::tinibox();
+    let b = bundle(&["sleep", "1000"], |_| {});
+    let c = id("exec");
+    rt.ok(&["create", "--bundle", b.path().to_str().unwrap(), &c]);
+    rt.ok(&["start", &c]);
+    let init = rt.pid(&c);
+
+    assert_eq!(rt.ok(&["exec", &c, "hostname"]).trim(), "tinibox");
+    let ps = rt.ok(&["exec", &c, "ps", "-o", "pid,args"]);
+    assert!(ps.lines().any(|l| l.trim().starts_with("1 sleep")), "{ps}");
+    assert!(
+        ps.lines().count() <= 4,
+        "only the container's processes: {ps}"
+    );
+    let o = rt.run(&["exec", &c, "sh", "-c", "exit 7"]);
+    assert_eq!(o.status.code(), Some(7));
+    let o = rt.run(&["exec", &c, "no-such-command"]);
+    assert_eq!(o.status.code(), Some(127), "{}", stderr(&o));
+    assert!(stderr(&o).contains("not found"), "{}", stderr(&o));
+    assert_eq!(
+        rt.ok(&[
+            "exec",
+            "-e",
+            "FOO=bar",
+            "--cwd",
+            "/tmp",
+            &c,
+            "sh",
+            "-c",
+            "echo $FOO $(pwd)"
+        ])
+        .trim(),
+        "bar /tmp"
+    );
+    assert_eq!(
+        rt.ok(&["exec", "--user", "1000:1000", &c, "id"]).trim(),
+        "uid=1000(user) gid=1000(user)"
+    );
+
+    // A detached exec: compare its namespaces, cgroup and security with the init's, from the host.
+    let pf = b.path().join("exec.pid");
+    rt.ok(&[
+        "exec",
+        "-d",
+        "--pid-file",
+        pf.to_str().unwrap(),
+        &c,
+        "sleep",
+        "100",
+    ]);
+    let p: i32 = std::fs::read_to_string(&pf)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    for ns in ["mnt", "pid", "net", "uts", "ipc", "cgroup"] {
+        assert_eq!(ns_inode(p, ns), ns_inode(init, ns), "namespace {ns}");
+    }
+    assert_eq!(
+        std::fs::read_to_string(format!("/proc/{p}/cgroup")).unwrap(),
+        std::fs::read_to_string(format!("/proc/{init}/cgroup")).unwrap()
+    );
+    for f in ["CapEff", "CapBnd", "CapPrm", "NoNewPrivs", "Seccomp"] {
+        assert_eq!(proc_status_field(p, f), proc_status_field(init, f), "{f}");
+    }
+    assert_eq!(proc_status_field(p, "Seccomp"), "2");
+    assert_eq!(proc_status_field(p, "NoNewPrivs"), "1");
+    assert_eq!(
+        std::fs::read_link(format!("/proc/{p}/root")).unwrap(),
+        PathBuf::from("/"),
+        "root is the container's (seen through the container's mount namespace)"
+    );
+    // The seccomp filter works in the exec'd process: unshare is refused.
+    let o = rt.run(&["exec", &c, "unshare", "-u", "true"]);
+    assert_ne!(o.status.code(), Some(0), "unshare must be blocked");
+    assert!(stderr(&o).contains("not permitted"), "{}", stderr(&o));
+
+    // --process FILE, as containerd's shim and conmon pass it.
+    let process = json!({
+        "args": ["sh", "-c", "echo from-process $(id -u) $(pwd)"],
+        "cwd": "/home/user",
+        "env": ["PATH=/bin:/usr/bin"],
+        "user": {"uid": 1000, "gid": 1000},
+        "terminal": false
+    });
+    let pj = b.path().join("process.json");
+    std::fs::write(&pj, process.to_string()).unwrap();
+    assert_eq!(
+        rt.ok(&["exec", "--process", pj.to_str().unwrap(), &c])
+            .trim(),
+        "from-process 1000 /home/user"
+    );
+
+    rt.ok(&["pause", &c]);
+    let o = rt.run(&["exec", &c, "true"]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "exec into a paused container is refused"
+    );
+    rt.ok(&["resume", &c]);
+    rt.ok(&["delete", "--force", &c]);
+}
+
+/// pause/resume through the freezer, update of limits, events --stats, with runc alongside.
+#[test]
+fn pause_resume_update_and_events() {
+    // tinibox makes only the cgroup controllers a container's limits use (runc makes them
+    // all), so the limits that `update` changes are set at create time.
+    let b = bundle(&["sleep", "1000"], |v| {
+        v["linux"]["resources"]["memory"] = json!({"limit": 134217728});
+        v["linux"]["resources"]["pids"] = json!({"limit": 100});
+    });
+    for rt in [Rt::runc(), Rt::tinibox()] {
+        let c = id(&format!("upd-{}", rt.name));
+        rt.ok(&["create", "--bundle", b.path().to_str().unwrap(), &c]);
+        rt.ok(&["start", &c]);
+        let init = rt.pid(&c);
+        let cg = std::fs::read_to_string(format!("/proc/{init}/cgroup")).unwrap();
+        let rel = |ctl: &str| {
+            cg.lines()
+                .find(|l| {
+                    l.split(':')
+                        .nth(1)
+                        .is_some_and(|c| c.split(',').any(|x| x == ctl))
+                })
+                .and_then(|l| l.split(':').nth(2))
+                .unwrap()
+                .to_string()
+        };
+        let freezer = format!("/sys/fs/cgroup/freezer{}/freezer.state", rel("freezer"));
+        rt.ok(&["pause", &c]);
+        assert_eq!(rt.status(&c), "paused", "{}", rt.name);
+        assert_eq!(
+            std::fs::read_to_string(&freezer).unwrap().trim(),
+            "FROZEN",
+            "{}",
+            rt.name
+        );
+        rt.ok(&["resume", &c]);
+        assert_eq!(rt.status(&c), "running", "{}", rt.name);
+        assert_eq!(
+            std::fs::read_to_string(&freezer).unwrap().trim(),
+            "THAWED",
+            "{}",
+            rt.name
+        );
+
+        rt.ok(&["update", "--pids-limit", "42", "--memory", "64m", &c]);
+        let pids_max = format!("/sys/fs/cgroup/pids{}/pids.max", rel("pids"));
+        let mem_lim = format!(
+            "/sys/fs/cgroup/memory{}/memory.limit_in_bytes",
+            rel("memory")
+        );
+        assert_eq!(
+            std::fs::read_to_string(&pids_max).unwrap().trim(),
+            "42",
+            "{}",
+            rt.name
+        );
+        assert_eq!(
+            std::fs::read_to_string(&mem_lim).unwrap().trim(),
+            "67108864",
+            "{}",
+            rt.name
+        );
+        let mut child = rt
+            .cmd()
+            .args(["update", "--resources", "-", &c])
+            .stdin(Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(br#"{"pids":{"limit":17}}"#)
+            .unwrap();
+        assert!(
+            child.wait().unwrap().success(),
+            "{} update --resources -",
+            rt.name
+        );
+        assert_eq!(
+            std::fs::read_to_string(&pids_max).unwrap().trim(),
+            "17",
+            "{}",
+            rt.name
+        );
+
+        let ev: Value = serde_json::from_str(&rt.ok(&["events", "--stats", &c])).unwrap();
+        assert_eq!(ev["type"], "stats", "{}", rt.name);
+        assert!(
+            ev["data"]["pids"]["current"].as_u64().unwrap() >= 1,
+            "{}: {ev}",
+            rt.name
+        );
+        assert!(
+            ev["data"]["memory"]["usage"]["usage"].as_u64().unwrap() > 0,
+            "{}",
+            rt.name
+        );
+        rt.ok(&["delete", "--force", &c]);
+    }
+}
+
+#[test]
+fn features_describe_the_runtime() {
+    let o = run(Command::new(tinilinux_tests::tinibox_bin()).arg("features"));
+    assert!(o.status.success());
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["linux"]["seccomp"]["enabled"], true);
+    let ops = v["linux"]["seccomp"]["operators"].as_array().unwrap();
+    assert!(ops.contains(&json!("SCMP_CMP_MASKED_EQ")));
+    assert!(v["linux"]["namespaces"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("pid")));
+}
+
+/// `run --bundle` (runc's run) returns the container's status and removes it, like runc.
+#[test]
+fn run_bundle_returns_the_status_and_cleans_up_like_runc() {
+    let b = bundle(&["sh", "-c", "echo out-$(hostname); exit 3"], |_| {});
+    for rt in [Rt::runc(), Rt::tinibox()] {
+        let c = id(&format!("run-{}", rt.name));
+        let o = rt.run(&["run", "--bundle", b.path().to_str().unwrap(), &c]);
+        assert_eq!(o.status.code(), Some(3), "{}: {}", rt.name, stderr(&o));
+        assert_eq!(stdout(&o).trim(), "out-tinibox", "{}", rt.name);
+        assert_eq!(rt.status(&c), "absent", "{}", rt.name);
+        let rest = rt.ok(&["list", "-q"]);
+        assert!(rest.trim().is_empty(), "{}: {rest}", rt.name);
+    }
+}
+
+/// `exec -t --console-socket`: the pty master arrives over the socket and the process runs on
+/// the slave (containerd and conmon do this for `docker exec -it`).
+#[test]
+fn exec_tty_sends_the_pty_master_over_the_console_socket() {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    use std::io::Read;
+    use std::os::fd::{AsRawFd, FromRawFd};
+    use std::os::unix::net::UnixListener;
+
+    let rt = Rt::tinibox();
+    let b = bundle(&["sleep", "1000"], |_| {});
+    let c = id("tty");
+    rt.ok(&["create", "--bundle", b.path().to_str().unwrap(), &c]);
+    rt.ok(&["start", &c]);
+    let sock = b.path().join("console.sock");
+    let listener = UnixListener::bind(&sock).unwrap();
+    let mut child = rt
+        .cmd()
+        .args([
+            "exec",
+            "-t",
+            "-d",
+            "--console-socket",
+            sock.to_str().unwrap(),
+            &c,
+        ])
+        .args(["sh", "-c", "tty; echo tty-ok; sleep 1"])
+        .spawn()
+        .unwrap();
+    let (conn, _) = listener.accept().unwrap();
+    let mut buf = [0u8; 256];
+    let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+    let msg = recvmsg::<()>(
+        conn.as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        MsgFlags::empty(),
+    )
+    .unwrap();
+    let fd = msg
+        .cmsgs()
+        .unwrap()
+        .find_map(|m| match m {
+            ControlMessageOwned::ScmRights(fds) => fds.first().copied(),
+            _ => None,
+        })
+        .expect("a pty master fd over the console socket");
+    assert!(child.wait().unwrap().success());
+    let mut master = unsafe { std::fs::File::from_raw_fd(fd) };
+    let mut out = Vec::new();
+    let mut chunk = [0u8; 256];
+    let t = Instant::now();
+    while !String::from_utf8_lossy(&out).contains("tty-ok") && t.elapsed() < Duration::from_secs(5)
+    {
+        match master.read(&mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => out.extend_from_slice(&chunk[..n]),
+        }
+    }
+    let text = String::from_utf8_lossy(&out);
+    assert!(text.contains("/dev/pts/"), "{text}");
+    assert!(text.contains("tty-ok"), "{text}");
+    rt.ok(&["delete", "--force", &c]);
+}

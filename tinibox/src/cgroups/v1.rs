@@ -210,7 +210,8 @@ pub(super) fn apply(
     }
     if let Some(cpu) = res.cpu() {
         if let Some(dir) = h.dirs.get("cpu") {
-            if let Some(s) = cpu.shares() {
+            // 0 means "not set" (dockerd always sends shares: 0), as runc reads it.
+            if let Some(s) = cpu.shares().filter(|s| *s != 0) {
                 write_file(dir, "cpu.shares", &s.to_string())?;
             }
             if let Some(p) = cpu.period() {
@@ -236,7 +237,8 @@ pub(super) fn apply(
         }
     }
     if let Some(bio) = res.block_io() {
-        if let (Some(dir), Some(w)) = (h.dirs.get("blkio"), bio.weight()) {
+        // 0 means "not set" (dockerd always sends weight: 0), as runc reads it.
+        if let (Some(dir), Some(w)) = (h.dirs.get("blkio"), bio.weight().filter(|w| *w != 0)) {
             let f = if dir.join("blkio.weight").exists() {
                 "blkio.weight"
             } else {

@@ -460,3 +460,212 @@ fn mount_destinations_cannot_escape_the_rootfs() {
     );
     b.assert_gone();
 }
+
+/// Receives one fd sent with SCM_RIGHTS on `sock`.
+fn recv_fd(sock: i32) -> std::os::fd::OwnedFd {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    use std::os::fd::FromRawFd;
+    let mut buf = [0u8; 256];
+    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+    let mut space = nix::cmsg_space!([i32; 1]);
+    let msg = recvmsg::<()>(sock, &mut iov, Some(&mut space), MsgFlags::empty()).unwrap();
+    for c in msg.cmsgs().unwrap() {
+        if let ControlMessageOwned::ScmRights(fds) = c {
+            // SAFETY: the kernel gave us this fd.
+            return unsafe { std::os::fd::OwnedFd::from_raw_fd(fds[0]) };
+        }
+    }
+    panic!("no fd received on the console socket");
+}
+
+#[test]
+fn terminal_master_goes_over_the_console_socket() {
+    use std::io::Read;
+    use std::os::fd::AsRawFd;
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut b = Bundle::new(
+        "tty",
+        &["sh", "-c", "tty; stty size; test -t 0 && echo stdin-is-tty"],
+    );
+    b.config["process"]["terminal"] = json!(true);
+    b.config["process"]["consoleSize"] = json!({"height": 40, "width": 100});
+    let sockdir = tempfile::tempdir().unwrap();
+    let sock_path = sockdir.path().join("console.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock_path).unwrap();
+    let mut opts = b.options();
+    opts.console_socket = Some(sock_path.clone());
+    let pid = container::create(opts).unwrap();
+    let pid = pid.pid;
+    let (conn, _) = listener.accept().unwrap();
+    let master = recv_fd(conn.as_raw_fd());
+    container::start(b.state_root(), &b.id).unwrap();
+    let mut out = String::new();
+    let mut f = fs::File::from(master);
+    let mut buf = [0u8; 4096];
+    // The pty returns EIO once the slave side is closed by the exiting process.
+    while let Ok(n) = f.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        out.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    wait(pid);
+    assert!(out.contains("/dev/pts/0"), "{out:?}");
+    assert!(out.contains("40 100"), "{out:?}");
+    assert!(out.contains("stdin-is-tty"), "{out:?}");
+    container::delete(b.state_root(), &b.id, false).unwrap();
+    b.assert_gone();
+    // terminal without a socket is refused up front.
+    let b2 = Bundle::new("tty2", &["true"]);
+    let mut opts = b2.options();
+    opts.spec
+        .process_mut()
+        .as_mut()
+        .unwrap()
+        .set_terminal(Some(true));
+    assert!(matches!(
+        container::create(opts),
+        Err(ContainerError::Spec(_))
+    ));
+    b2.assert_gone();
+}
+
+#[test]
+fn user_namespace_with_id_maps() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut b = Bundle::new(
+        "userns",
+        &[
+            "sh",
+            "-c",
+            "cat /proc/self/uid_map > /out/uidmap; id -u > /out/uid; echo ok > /out/done",
+        ],
+    );
+    b.config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "user"}));
+    b.config["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    b.config["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    // The container's root is host uid 100000: let it write /out.
+    fs::set_permissions(
+        b.out.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o777),
+    )
+    .unwrap();
+    let pid = b.create().unwrap();
+    // The init runs as host uid 100000.
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    assert!(
+        status
+            .lines()
+            .any(|l| l.starts_with("Uid:") && l.contains("100000")),
+        "{status}"
+    );
+    container::start(b.state_root(), &b.id).unwrap();
+    assert_eq!(wait(pid), WaitStatus::Exited(Pid::from_raw(pid), 0));
+    assert_eq!(b.out("done").trim(), "ok");
+    assert_eq!(b.out("uid").trim(), "0");
+    let map: Vec<String> = b
+        .out("uidmap")
+        .split_whitespace()
+        .map(String::from)
+        .collect();
+    assert_eq!(map, ["0", "100000", "65536"]);
+    container::delete(b.state_root(), &b.id, false).unwrap();
+    b.assert_gone();
+}
+
+#[test]
+fn joins_a_network_namespace_by_path() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    // The first container owns a network namespace with a dummy-free "lo" that we bring up;
+    // the second joins it by path and sees the same namespace inode.
+    let a = Bundle::new("netns-a", &["sleep", "100"]);
+    let a_pid = a.create().unwrap();
+    container::start(a.state_root(), &a.id).unwrap();
+    let path = format!("/proc/{a_pid}/ns/net");
+    let want = fs::read_link(&path).unwrap();
+    let mut b = Bundle::new(
+        "netns-b",
+        &["sh", "-c", "readlink /proc/self/ns/net > /out/ns"],
+    );
+    for ns in b.config["linux"]["namespaces"].as_array_mut().unwrap() {
+        if ns["type"] == "network" {
+            ns["path"] = json!(path);
+        }
+    }
+    let b_pid = b.create().unwrap();
+    container::start(b.state_root(), &b.id).unwrap();
+    wait(b_pid);
+    assert_eq!(b.out("ns").trim(), want.to_str().unwrap());
+    container::delete(b.state_root(), &b.id, false).unwrap();
+    container::delete(a.state_root(), &a.id, true).unwrap();
+    wait(a_pid);
+    a.assert_gone();
+    b.assert_gone();
+}
+
+#[test]
+fn init_annotation_runs_a_reaper_as_pid_1() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut b = Bundle::new(
+        "reaper",
+        &[
+            "sh",
+            "-c",
+            "echo $$ > /out/pid; cat /proc/1/cmdline > /out/one; exit 42",
+        ],
+    );
+    b.config["annotations"] = json!({"org.tinibox.init": "true"});
+    let pid = b.create().unwrap();
+    container::start(b.state_root(), &b.id).unwrap();
+    assert_eq!(
+        wait(pid),
+        WaitStatus::Exited(Pid::from_raw(pid), 42),
+        "the reaper exits with the process's status"
+    );
+    assert_ne!(b.out("pid").trim(), "1", "the process is not PID 1");
+    assert!(!b.out("pid").trim().is_empty());
+    container::delete(b.state_root(), &b.id, false).unwrap();
+    b.assert_gone();
+}
+
+#[test]
+fn user_groups_env_and_cwd() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut b = Bundle::new("user", &["sh", "-c", "id > /out/id; pwd > /out/pwd; echo $GREETING > /out/env; ls /proc/self/fd | wc -l > /out/fds"]);
+    b.config["process"]["user"] = json!({"uid": 1000, "gid": 1000, "additionalGids": [10, 20]});
+    b.config["process"]["cwd"] = json!("/out");
+    b.config["process"]["env"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!("GREETING=hello-env"));
+    fs::set_permissions(
+        b.out.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o777),
+    )
+    .unwrap();
+    let pid = b.create().unwrap();
+    container::start(b.state_root(), &b.id).unwrap();
+    assert_eq!(wait(pid), WaitStatus::Exited(Pid::from_raw(pid), 0));
+    let id = b.out("id");
+    assert!(id.starts_with("uid=1000"), "{id}");
+    assert!(id.contains("gid=1000"), "{id}");
+    assert!(
+        id.contains("groups=10") || id.contains("10(") || id.contains(",10"),
+        "{id}"
+    );
+    assert_eq!(b.out("pwd").trim(), "/out");
+    assert_eq!(b.out("env").trim(), "hello-env");
+    // 0, 1, 2 and the fd `ls` opens on /proc/self/fd: nothing leaked from tinibox.
+    assert_eq!(b.out("fds").trim(), "4", "leaked fds into the container");
+    container::delete(b.state_root(), &b.id, false).unwrap();
+    b.assert_gone();
+    // A cwd that does not exist is an error at create, and nothing is left.
+    let mut b = Bundle::new("badcwd", &["true"]);
+    b.config["process"]["cwd"] = json!("/does/not/exist");
+    let e = b.create().unwrap_err();
+    assert!(e.to_string().contains("process.cwd"), "{e}");
+    b.assert_gone();
+}

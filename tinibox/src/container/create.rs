@@ -112,11 +112,7 @@ pub(super) fn create(mut opts: CreateOptions) -> Result<Created, ContainerError>
         armed: true,
     };
     let lock = DirLock::lock(&dir, &opts.id)?;
-    nix::unistd::mkfifo(
-        &dir.join(EXEC_FIFO),
-        nix::sys::stat::Mode::from_bits_truncate(0o600),
-    )
-    .map_err(|e| ContainerError::sys("create exec fifo", e))?;
+    make_exec_fifo(&dir.join(EXEC_FIFO), spec)?;
 
     let console: Option<OwnedFd> = match (opts.console_socket_fd.take(), &opts.console_socket) {
         (Some(fd), _) if terminal => Some(fd),
@@ -170,6 +166,7 @@ pub(super) fn create(mut opts: CreateOptions) -> Result<Created, ContainerError>
                 bundle: &opts.bundle,
                 rootfs: &rootfs,
                 plan: &plan,
+                cgroup_dirs: &cgroup.dirs,
                 chan: &child_chan,
                 state_dir: &state_dir,
                 console: console.as_ref().map(|c| c.as_raw_fd()),
@@ -265,6 +262,33 @@ pub(super) fn create(mut opts: CreateOptions) -> Result<Created, ContainerError>
     Ok(Created {
         pid: record.state.pid,
     })
+}
+
+/// The exec fifo: the container's process opens it after switching to its user, so it is
+/// owned by that user's host ids and writable by it (mode 0622, like runc; the state
+/// directory itself stays root's).
+fn make_exec_fifo(path: &std::path::Path, spec: &Spec) -> Result<(), ContainerError> {
+    nix::unistd::mkfifo(path, nix::sys::stat::Mode::from_bits_truncate(0o622))
+        .map_err(|e| ContainerError::sys("create exec fifo", e))?;
+    fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o622))
+        .map_err(|e| ContainerError::io("chmod exec fifo", e))?;
+    let user = spec.process().as_ref().map(|p| p.user());
+    let (uid, gid) = user.map(|u| (u.uid(), u.gid())).unwrap_or((0, 0));
+    let linux = spec.linux().as_ref();
+    let host = |id: u32, maps: Option<Vec<LinuxIdMapping>>| -> u32 {
+        match maps {
+            Some(m) if !m.is_empty() => m
+                .iter()
+                .find(|m| id >= m.container_id() && id < m.container_id() + m.size())
+                .map(|m| m.host_id() + (id - m.container_id()))
+                .unwrap_or(id),
+            _ => id,
+        }
+    };
+    let huid = host(uid, linux.and_then(|l| l.uid_mappings().clone()));
+    let hgid = host(gid, linux.and_then(|l| l.gid_mappings().clone()));
+    std::os::unix::fs::chown(path, Some(huid), Some(hgid))
+        .map_err(|e| ContainerError::io("chown exec fifo", e))
 }
 
 fn send(chan: &Channel, msg: &Msg) -> Result<(), ContainerError> {

@@ -27,6 +27,8 @@ pub struct InitArgs<'a> {
     pub rootfs: &'a Path,
     /// Namespace plan.
     pub plan: &'a Plan,
+    /// The container's cgroup directories on the host (controller → dir).
+    pub cgroup_dirs: &'a std::collections::BTreeMap<String, PathBuf>,
     /// Channel to `create`.
     pub chan: &'a Channel,
     /// O_PATH fd of the state directory (to open the exec fifo after pivot).
@@ -107,8 +109,7 @@ fn setup(a: &InitArgs) -> Result<Ready, ChildError> {
     }
     nix::sys::stat::umask(nix::sys::stat::Mode::empty());
     let root = rootfs::prepare_root(spec, a.rootfs).map_err(e)?;
-    let new_cgroupns = a.plan.new_cgroup;
-    let dev_fresh = rootfs::mount_all(spec, &root, a.bundle, new_cgroupns).map_err(e)?;
+    let dev_fresh = rootfs::mount_all(spec, &root, a.bundle, a.cgroup_dirs).map_err(e)?;
     if dev_fresh {
         devices::create(spec, &root, a.plan.has_user()).map_err(e)?;
     }

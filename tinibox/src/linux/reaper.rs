@@ -18,8 +18,6 @@ pub fn run(fifo: &mut std::fs::File, path: &CString, args: &[CString], env: &[CS
     match unsafe { fork() } {
         Ok(ForkResult::Child) => {
             let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&old), None);
-            // SAFETY: give the process its own process group like a shell would; harmless if it fails.
-            unsafe { libc::setpgid(0, 0) };
             let err = super::init::execve(path, args, env);
             let code = if err == nix::errno::Errno::ENOENT {
                 127

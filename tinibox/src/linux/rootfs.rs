@@ -180,15 +180,17 @@ pub fn prepare_root(spec: &Spec, rootfs: &Path) -> Result<OwnedFd, String> {
 
 /// Step 2: the spec's mounts, in order. `bundle` resolves relative bind sources.
 /// Returns true when /dev is a fresh filesystem (so device nodes must be created).
+/// `cgroup_dirs` (controller → host directory of the container's cgroup) are bound instead of
+/// mounting cgroupfs where that is not allowed (a user namespace on cgroup v1).
 pub fn mount_all(
     spec: &Spec,
     root: &OwnedFd,
     bundle: &Path,
-    new_cgroupns: bool,
+    cgroup_dirs: &std::collections::BTreeMap<String, PathBuf>,
 ) -> Result<bool, String> {
     let mut dev_is_fresh = false;
     for m in spec.mounts().iter().flatten() {
-        mount_one(m, root, bundle, new_cgroupns).map_err(|e| {
+        mount_one(m, root, bundle, cgroup_dirs).map_err(|e| {
             format!(
                 "mount {} on {}: {e}",
                 m.source().as_deref().unwrap_or(Path::new("none")).display(),
@@ -203,7 +205,12 @@ pub fn mount_all(
     Ok(dev_is_fresh)
 }
 
-fn mount_one(m: &Mount, root: &OwnedFd, bundle: &Path, new_cgroupns: bool) -> Result<(), String> {
+fn mount_one(
+    m: &Mount,
+    root: &OwnedFd,
+    bundle: &Path,
+    cgroup_dirs: &std::collections::BTreeMap<String, PathBuf>,
+) -> Result<(), String> {
     let dest = m.destination();
     if !dest.is_absolute() {
         return Err(format!("destination {} must be absolute", dest.display()));
@@ -212,7 +219,7 @@ fn mount_one(m: &Mount, root: &OwnedFd, bundle: &Path, new_cgroupns: bool) -> Re
     let typ = m.typ().clone().unwrap_or_default();
     let bind = opts.bind || typ == "bind";
     if typ == "cgroup" || typ == "cgroup2" {
-        return mount_cgroup(dest, root, &opts, new_cgroupns);
+        return mount_cgroup(dest, root, &opts, cgroup_dirs);
     }
     if bind {
         let src = m.source().clone().ok_or("a bind mount needs a source")?;
@@ -334,7 +341,7 @@ fn mount_cgroup(
     dest: &Path,
     root: &OwnedFd,
     opts: &MountOpts,
-    _new_ns: bool,
+    cgroup_dirs: &std::collections::BTreeMap<String, PathBuf>,
 ) -> Result<(), String> {
     let flags = (opts.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT))
         | MsFlags::MS_NOSUID
@@ -396,14 +403,32 @@ fn mount_cgroup(
         let sub = dest.join(&name);
         let t = ensure_in_root(root.as_raw_fd(), &sub, true)?;
         let data = ctrls.join(",");
-        mount(
+        match mount(
             Some("cgroup"),
             fd_path(&t).as_str(),
             Some("cgroup"),
             flags,
             Some(data.as_str()),
-        )
-        .map_err(|e| format!("cgroup {data}: {e}"))?;
+        ) {
+            Ok(()) => {}
+            // cgroup v1 cannot be mounted from a user namespace: bind the container's own
+            // cgroup directory of this hierarchy (if it has one) instead.
+            Err(Errno::EPERM) => {
+                if let Some(own) = ctrls.iter().find_map(|c| cgroup_dirs.get(*c)) {
+                    mount(
+                        Some(own),
+                        fd_path(&t).as_str(),
+                        None::<&str>,
+                        MsFlags::MS_BIND,
+                        None::<&str>,
+                    )
+                    .map_err(|e| format!("bind {}: {e}", own.display()))?;
+                    let t = ensure_in_root(root.as_raw_fd(), &sub, true)?;
+                    remount_keeping_locked(&fd_path(&t), flags)?;
+                }
+            }
+            Err(e) => return Err(format!("cgroup {data}: {e}")),
+        }
         if name.contains(',') {
             for part in name.split(',') {
                 links.push((part.to_string(), name.clone()));

@@ -85,10 +85,18 @@ fn container_cgroups() -> BTreeSet<PathBuf> {
         .collect()
 }
 
-fn mount_count() -> usize {
+/// Mounts in the host namespace under any of `paths` (what a container of this test could
+/// leave behind; other mounts on a shared machine come and go and are not ours to count).
+fn mounts_under(paths: &[&Path]) -> usize {
     std::fs::read_to_string("/proc/self/mountinfo")
         .unwrap()
         .lines()
+        .filter(|l| {
+            let point = l.split(' ').nth(4).unwrap_or("");
+            paths
+                .iter()
+                .any(|p| point.starts_with(&*p.to_string_lossy()))
+        })
         .count()
 }
 
@@ -447,7 +455,7 @@ fn exit_codes() {
 fn bad_input_leaves_nothing_behind() {
     let (_serial, root) = setup();
     let cgroups = container_cgroups();
-    let mounts = mount_count();
+    let mounts = mounts_under(&[root.path(), busybox_rootfs()]);
     let cases: Vec<(Vec<String>, &str)> = vec![
         (
             vec!["run".into(), "/no/such/rootfs".into(), "true".into()],
@@ -532,7 +540,11 @@ fn bad_input_leaves_nothing_behind() {
         assert_state_empty(&root);
     }
     assert_eq!(container_cgroups(), cgroups, "cgroups left behind");
-    assert_eq!(mount_count(), mounts, "mounts left behind");
+    assert_eq!(
+        mounts_under(&[root.path(), busybox_rootfs()]),
+        mounts,
+        "mounts left behind"
+    );
 }
 
 #[test]
@@ -730,16 +742,20 @@ fn two_hundred_runs_leave_nothing_behind() {
     let (_serial, root) = setup();
     // One warm-up run creates tinibox's parent cgroup if it does not exist yet.
     assert_eq!(run_in(&root, &[], &["true"]).0, 0);
-    let cgroups = tinibox_cgroups();
-    let mounts = mount_count();
+    let cgroups = container_cgroups();
+    let mounts = mounts_under(&[root.path(), busybox_rootfs()]);
     let fds = open_fds();
     let zombies_before = zombies();
     for i in 0..200 {
         let (code, _, err) = run_in(&root, &[], &["true"]);
         assert_eq!(code, 0, "run {i}: {err}");
     }
-    assert_eq!(tinibox_cgroups(), cgroups, "cgroups left behind");
-    assert_eq!(mount_count(), mounts, "mounts left behind");
+    assert_eq!(container_cgroups(), cgroups, "cgroups left behind");
+    assert_eq!(
+        mounts_under(&[root.path(), busybox_rootfs()]),
+        mounts,
+        "mounts left behind"
+    );
     assert_eq!(open_fds(), fds, "fds left open");
     assert!(zombies() <= zombies_before, "zombies left behind");
     assert_state_empty(&root);
@@ -901,7 +917,7 @@ fn run_an_imported_image() {
         .output()
         .unwrap();
     assert!(imp.status.success(), "{}", stderr(&imp));
-    let mounts = mount_count();
+    let mounts = mounts_under(&[store.path()]);
     let out = root
         .tinibox()
         .arg("--store")
@@ -920,7 +936,11 @@ fn run_an_imported_image() {
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out), "hi\n/tmp\n");
-    assert_eq!(mount_count(), mounts, "the image root stays mounted");
+    assert_eq!(
+        mounts_under(&[store.path()]),
+        mounts,
+        "the image root stays mounted"
+    );
     assert!(!busybox_rootfs().join("tmp/f").exists());
     assert_state_empty(&root);
 }

@@ -51,7 +51,17 @@ fn wanted(res: &LinuxResources) -> Vec<&'static str> {
 }
 
 pub(super) fn create(rel: &Path, res: &LinuxResources) -> Result<CgroupHandle, CgroupError> {
-    let root = PathBuf::from(CGROUP_ROOT);
+    create_at(Path::new(CGROUP_ROOT), rel, res)
+}
+
+/// Creates the group under the cgroup2 mount `root` (tests use the hybrid host's
+/// /sys/fs/cgroup/unified).
+pub(super) fn create_at(
+    root: &Path,
+    rel: &Path,
+    res: &LinuxResources,
+) -> Result<CgroupHandle, CgroupError> {
+    let root = root.to_path_buf();
     let want = wanted(res);
     // Enable the controllers from the root down to the parent of the leaf.
     let mut cur = root.clone();
@@ -238,6 +248,69 @@ pub(super) fn stats(h: &CgroupHandle) -> Stats {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The device filter really runs in the kernel: on the hybrid host's empty cgroup2
+    /// hierarchy, a child in the group can open /dev/null but not a block device node.
+    #[test]
+    fn device_filter_is_enforced_by_the_kernel() {
+        let unified = Path::new("/sys/fs/cgroup/unified");
+        let root = if super::super::detect() == Layout::V2 {
+            Path::new(CGROUP_ROOT)
+        } else {
+            unified
+        };
+        assert_eq!(nix::unistd::geteuid().as_raw(), 0, "this test needs root");
+        assert!(
+            root.join("cgroup.procs").exists(),
+            "no cgroup2 mount at {}",
+            root.display()
+        );
+        let rel = PathBuf::from(format!("tinibox-test/bpf-{}", std::process::id()));
+        let h = create_at(root, &rel, &LinuxResources::default()).unwrap();
+        h.apply(&LinuxResources::default(), true).unwrap();
+        // A block device node of our own, outside any container: /dev/loop-control is a char
+        // device, so make a block node for the host's first loop device in a temp dir.
+        let dir = tempfile::tempdir().unwrap();
+        let blk = dir.path().join("blk");
+        nix::sys::stat::mknod(
+            &blk,
+            nix::sys::stat::SFlag::S_IFBLK,
+            nix::sys::stat::Mode::from_bits_truncate(0o600),
+            nix::sys::stat::makedev(7, 0),
+        )
+        .unwrap();
+        // SAFETY: the child only does syscalls and _exit.
+        match unsafe { nix::unistd::fork() }.unwrap() {
+            nix::unistd::ForkResult::Child => {
+                let ok = std::fs::write(h.dirs["unified"].join("cgroup.procs"), "0").is_ok();
+                let null = std::fs::File::open("/dev/null").is_ok();
+                let blk_err = std::fs::File::open(&blk)
+                    .err()
+                    .and_then(|e| e.raw_os_error());
+                let code = if !ok {
+                    10
+                } else if !null {
+                    11
+                } else if blk_err != Some(libc::EPERM) {
+                    12
+                } else {
+                    0
+                };
+                unsafe { libc::_exit(code) }
+            }
+            nix::unistd::ForkResult::Parent { child } => {
+                let st = nix::sys::wait::waitpid(child, None).unwrap();
+                h.destroy().unwrap();
+                let _ = std::fs::remove_dir(root.join("tinibox-test"));
+                assert_eq!(
+                    st,
+                    nix::sys::wait::WaitStatus::Exited(child, 0),
+                    "10: join failed, 11: /dev/null denied, 12: block device not denied"
+                );
+            }
+        }
+        assert!(!root.join(&rel).exists());
+    }
 
     #[test]
     fn conversions() {

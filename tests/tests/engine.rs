@@ -71,14 +71,14 @@ fn tinibox_cgroups() -> BTreeSet<PathBuf> {
     out
 }
 
-/// Container cgroups (below tinibox's parent group): the parent itself may stay.
+/// Container cgroups (64-hex ids below tinibox's parent group): the parent itself may stay.
 fn container_cgroups() -> BTreeSet<PathBuf> {
     tinibox_cgroups()
         .into_iter()
         .filter(|p| {
             p.file_name()
                 .map(|n| {
-                    n.to_string_lossy().chars().all(|c| c.is_ascii_hexdigit()) && n.len() >= 12
+                    n.to_string_lossy().chars().all(|c| c.is_ascii_hexdigit()) && n.len() == 64
                 })
                 .unwrap_or(false)
         })

@@ -1,0 +1,644 @@
+//! tinibox driven by the real engines, as an OCI runtime: Debian's Docker (dockerd +
+//! containerd + containerd-shim-runc-v2), containerd directly through `ctr`, and Podman
+//! (conmon). Every test starts the daemons it needs with private state folders, runs the same
+//! scenarios with `runc` and with tinibox, compares what a user sees, and stops everything at
+//! the end. Needs root, dockerd, ctr, podman, runc and busybox-static.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use tinilinux_tests::{busybox_rootfs, require_root, require_tool, run, stderr, stdout};
+
+/// An image tarball (a BusyBox root filesystem) for `docker import` / `podman import`.
+fn busybox_tar(dir: &Path) -> PathBuf {
+    let tar = dir.join("busybox-rootfs.tar");
+    let o = run(Command::new("tar")
+        .arg("-C")
+        .arg(busybox_rootfs())
+        .args(["--exclude=./.complete", "-cf"])
+        .arg(&tar)
+        .arg("."));
+    assert!(o.status.success(), "tar: {}", stderr(&o));
+    tar
+}
+
+/// The TiniLinux rootfs tarball, when the distro has been built (`distro-build all`).
+fn tinilinux_tar() -> Option<PathBuf> {
+    let out = std::env::var_os("TINILINUX_OUT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| tinilinux_tests::repo_root().join("out"));
+    let p = out.join("tinilinux-rootfs.tar");
+    p.exists().then_some(p)
+}
+
+/// The tinibox binary as an absolute path (engines need one).
+fn tinibox() -> PathBuf {
+    std::fs::canonicalize(tinilinux_tests::tinibox_bin()).unwrap()
+}
+
+/// A bridge made for the test's Docker daemon, removed on drop.
+struct Bridge {
+    name: String,
+    gateway: String,
+}
+
+impl Bridge {
+    fn new(name: &str, cidr: &str) -> Bridge {
+        let _ = run(Command::new("ip").args(["link", "del", name]));
+        for args in [
+            vec!["link", "add", name, "type", "bridge"],
+            vec!["addr", "add", cidr, "dev", name],
+            vec!["link", "set", name, "up"],
+        ] {
+            let o = run(Command::new("ip").args(&args));
+            assert!(o.status.success(), "ip {args:?}: {}", stderr(&o));
+        }
+        Bridge {
+            name: name.to_string(),
+            gateway: cidr.split('/').next().unwrap().to_string(),
+        }
+    }
+}
+
+impl Drop for Bridge {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["link", "del", &self.name])
+            .output();
+    }
+}
+
+/// A private dockerd (own data-root, exec-root, socket and containerd) with tinibox
+/// registered as the runtime `tinibox`; stopped and cleaned on drop.
+struct Dockerd {
+    dir: tempfile::TempDir,
+    child: std::process::Child,
+    bridge: Bridge,
+}
+
+impl Dockerd {
+    fn start(bridge: &str, cidr: &str) -> Dockerd {
+        require_root();
+        for t in ["dockerd", "docker", "runc", "ip"] {
+            require_tool(t);
+        }
+        let dir = tempfile::Builder::new()
+            .prefix("tbx-dockerd-")
+            .tempdir_in("/var/tmp")
+            .unwrap();
+        let bridge = Bridge::new(bridge, cidr);
+        let d = dir.path();
+        let log = std::fs::File::create(d.join("dockerd.log")).unwrap();
+        let child = Command::new("dockerd")
+            .arg("--data-root")
+            .arg(d.join("data"))
+            .arg("--exec-root")
+            .arg(d.join("exec"))
+            .arg("-H")
+            .arg(format!("unix://{}", d.join("docker.sock").display()))
+            .arg("--pidfile")
+            .arg(d.join("docker.pid"))
+            .arg("--add-runtime")
+            .arg(format!("tinibox={}", tinibox().display()))
+            .args([
+                "--bridge",
+                &bridge.name,
+                "--iptables=false",
+                "--ip-masq=false",
+            ])
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("start dockerd");
+        let dk = Dockerd { dir, child, bridge };
+        let t = Instant::now();
+        loop {
+            if dk.docker(&["version"]).status.success() {
+                break;
+            }
+            assert!(
+                t.elapsed() < Duration::from_secs(60),
+                "dockerd did not answer within 60 s; its log:\n{}",
+                std::fs::read_to_string(dk.dir.path().join("dockerd.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        dk
+    }
+
+    fn cmd(&self) -> Command {
+        let mut c = Command::new("docker");
+        c.env(
+            "DOCKER_HOST",
+            format!("unix://{}", self.dir.path().join("docker.sock").display()),
+        );
+        c.stdin(Stdio::null());
+        c
+    }
+
+    fn docker(&self, args: &[&str]) -> Output {
+        run(self.cmd().args(args))
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let o = self.docker(args);
+        assert!(
+            o.status.success(),
+            "docker {args:?}: {}{}",
+            stdout(&o),
+            stderr(&o)
+        );
+        stdout(&o)
+    }
+
+    /// containerd's socket (dockerd runs its own under the exec-root).
+    fn containerd_socket(&self) -> PathBuf {
+        self.dir.path().join("exec/containerd/containerd.sock")
+    }
+}
+
+impl Drop for Dockerd {
+    fn drop(&mut self) {
+        if let Ok(o) = self.cmd().args(["ps", "-aq"]).output() {
+            for id in String::from_utf8_lossy(&o.stdout).split_whitespace() {
+                let _ = self.cmd().args(["rm", "-f", id]).output();
+            }
+        }
+        // SAFETY: signalling the daemon we started.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_secs(30) {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        // Unmount anything dockerd left under its folders before they are removed.
+        let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+        let prefix = self.dir.path().to_string_lossy().to_string();
+        let mut points: Vec<&str> = mounts
+            .lines()
+            .filter_map(|l| l.split_whitespace().nth(4))
+            .filter(|m| m.starts_with(&prefix))
+            .collect();
+        points.sort_by_key(|p| std::cmp::Reverse(p.len()));
+        for p in points {
+            let _ = Command::new("umount").args(["-l", p]).output();
+        }
+        let _ = &self.bridge;
+    }
+}
+
+/// What a user sees of one `docker` command: exit code and trimmed stdout.
+fn seen(o: &Output) -> (Option<i32>, String) {
+    (o.status.code(), stdout(o).trim().to_string())
+}
+
+fn import(dk: &Dockerd, tar: &Path, tag: &str) {
+    dk.ok(&["import", tar.to_str().unwrap(), tag]);
+}
+
+/// One-shot `docker run --rm` scenarios; returns what the user saw for each.
+fn one_shot(dk: &Dockerd, rt: &str, image: &str) -> Vec<(String, (Option<i32>, String))> {
+    let gw = dk.bridge.gateway.clone();
+    let ping = format!("ping -c 1 -W 5 {gw} | grep -o '1 packets received'");
+    let cases: Vec<(&str, Vec<&str>, Vec<&str>)> = vec![
+        ("echo", vec![], vec!["echo", "hi"]),
+        ("exit 3", vec![], vec!["sh", "-c", "exit 3"]),
+        ("not found", vec![], vec!["no-such-command"]),
+        ("pid 1", vec![], vec!["sh", "-c", "echo $$"]),
+        (
+            "network none",
+            vec!["--network", "none"],
+            vec!["sh", "-c", "ls /sys/class/net | tr '\\n' ' '"],
+        ),
+        ("bridge ping", vec![], vec!["sh", "-c", &ping]),
+        (
+            "oom",
+            vec!["-m", "32m"],
+            vec!["sh", "-c", "head -c 200m /dev/zero | tail"],
+        ),
+        (
+            "pids limit",
+            vec!["--pids-limit", "10"],
+            vec![
+                "sh",
+                "-c",
+                "(for i in $(seq 20); do sleep 2 & done) 2>/tmp/err; \
+                 grep -q \"can't fork\" /tmp/err && echo limited",
+            ],
+        ),
+        (
+            "seccomp",
+            vec![],
+            vec![
+                "sh",
+                "-c",
+                "grep -E '^(Seccomp|NoNewPrivs):' /proc/self/status | tr -s '\\t\\n' '  '",
+            ],
+        ),
+        ("unshare blocked", vec![], vec!["unshare", "-u", "true"]),
+        ("user", vec!["-u", "1000:1000"], vec!["id", "-u"]),
+        (
+            "env and workdir",
+            vec!["-e", "A=b", "-w", "/tmp"],
+            vec!["sh", "-c", "echo $A $(pwd)"],
+        ),
+        ("read-only", vec!["--read-only"], vec!["touch", "/x"]),
+    ];
+    let mut out = Vec::new();
+    for (name, opts, cmd) in cases {
+        let mut full = vec!["run", "--rm", "--runtime", rt];
+        full.extend(opts);
+        full.push(image);
+        full.extend(cmd);
+        let o = dk.docker(&full);
+        let mut s = seen(&o);
+        if name == "not found" || name == "read-only" {
+            // Docker's own error text names the runtime; keep only the code.
+            s.1.clear();
+        }
+        out.push((name.to_string(), s));
+    }
+    out
+}
+
+/// A detached container through its life: logs, exec, top, pause/unpause, stop, kill, rm -f.
+fn detached(dk: &Dockerd, rt: &str, image: &str) -> Vec<(String, String)> {
+    let mut seen = Vec::new();
+    let name = format!("tbx-detached-{rt}");
+    let _ = dk.docker(&["rm", "-f", &name]);
+    dk.ok(&[
+        "run",
+        "-d",
+        "--runtime",
+        rt,
+        "--name",
+        &name,
+        image,
+        "sh",
+        "-c",
+        "echo started; while true; do sleep 1; done",
+    ]);
+    let t = Instant::now();
+    let mut logs = String::new();
+    while t.elapsed() < Duration::from_secs(10) {
+        logs = dk.ok(&["logs", &name]);
+        if logs.contains("started") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    seen.push(("logs".into(), logs.trim().to_string()));
+    seen.push((
+        "exec".into(),
+        dk.ok(&["exec", &name, "echo", "in-exec"]).trim().into(),
+    ));
+    let o = dk.docker(&["exec", &name, "sh", "-c", "exit 5"]);
+    seen.push(("exec status".into(), format!("{:?}", o.status.code())));
+    let o = dk.docker(&["exec", &name, "no-such-command"]);
+    seen.push(("exec not found".into(), format!("{:?}", o.status.code())));
+    seen.push((
+        "exec env".into(),
+        dk.ok(&[
+            "exec",
+            "-e",
+            "X=y",
+            "-u",
+            "1000",
+            &name,
+            "sh",
+            "-c",
+            "echo $X $(id -u)",
+        ])
+        .trim()
+        .into(),
+    ));
+    let top = dk.ok(&["top", &name]);
+    seen.push((
+        "top".into(),
+        format!(
+            "has sh: {}",
+            top.lines().any(|l| l.contains("sh -c echo started"))
+        ),
+    ));
+    dk.ok(&["pause", &name]);
+    seen.push((
+        "paused".into(),
+        dk.ok(&["inspect", "-f", "{{.State.Status}}", &name])
+            .trim()
+            .into(),
+    ));
+    dk.ok(&["unpause", &name]);
+    seen.push((
+        "unpaused".into(),
+        dk.ok(&["inspect", "-f", "{{.State.Status}}", &name])
+            .trim()
+            .into(),
+    ));
+    // sh as PID 1 ignores SIGTERM: stop must fall back to SIGKILL after the timeout.
+    dk.ok(&["stop", "-t", "1", &name]);
+    seen.push((
+        "stopped".into(),
+        dk.ok(&[
+            "inspect",
+            "-f",
+            "{{.State.Status}} {{.State.ExitCode}}",
+            &name,
+        ])
+        .trim()
+        .into(),
+    ));
+    dk.ok(&["start", &name]);
+    dk.ok(&["kill", &name]);
+    let t = Instant::now();
+    let mut st = String::new();
+    while t.elapsed() < Duration::from_secs(10) {
+        st = dk.ok(&[
+            "inspect",
+            "-f",
+            "{{.State.Status}} {{.State.ExitCode}}",
+            &name,
+        ]);
+        if st.starts_with("exited") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    seen.push(("killed".into(), st.trim().into()));
+    dk.ok(&["start", &name]);
+    dk.ok(&["rm", "-f", &name]);
+    let o = dk.docker(&["inspect", &name]);
+    seen.push(("removed".into(), format!("{:?}", o.status.code())));
+    seen
+}
+
+/// `docker run -it` through a real pty (`script`).
+fn interactive(dk: &Dockerd, rt: &str, image: &str) -> String {
+    require_tool("script");
+    let host = format!("unix://{}", dk.dir.path().join("docker.sock").display());
+    let cmd = format!(
+        "DOCKER_HOST={host} docker run --rm -it --runtime {rt} {image} sh -c 'tty; echo ok-tty'"
+    );
+    let o = run(Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .stdin(Stdio::null()));
+    let text = stdout(&o).replace('\r', "");
+    assert!(o.status.success(), "{rt}: script: {text}{}", stderr(&o));
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[test]
+fn docker_drives_tinibox_like_runc() {
+    let dk = Dockerd::start("tbxbr0", "10.213.47.1/24");
+    let work = tempfile::tempdir().unwrap();
+    import(&dk, &busybox_tar(work.path()), "tbx-busybox:test");
+    let info = dk.ok(&["info", "--format", "{{json .Runtimes}}"]);
+    assert!(info.contains("tinibox"), "tinibox is registered: {info}");
+
+    let runc = one_shot(&dk, "runc", "tbx-busybox:test");
+    let tini = one_shot(&dk, "tinibox", "tbx-busybox:test");
+    let expect: Vec<(&str, (Option<i32>, &str))> = vec![
+        ("echo", (Some(0), "hi")),
+        ("exit 3", (Some(3), "")),
+        ("not found", (Some(127), "")),
+        ("pid 1", (Some(0), "1")),
+        ("network none", (Some(0), "lo")),
+        ("bridge ping", (Some(0), "1 packets received")),
+        ("oom", (Some(137), "")),
+        ("pids limit", (Some(0), "limited")),
+        ("unshare blocked", (Some(1), "")),
+        ("user", (Some(0), "1000")),
+        ("env and workdir", (Some(0), "b /tmp")),
+        ("read-only", (Some(1), "")),
+    ];
+    for (name, (code, text)) in &expect {
+        let r = &runc.iter().find(|(n, _)| n == name).unwrap().1;
+        assert_eq!(r.0, *code, "runc {name}: {r:?}");
+        assert_eq!(r.1, *text, "runc {name}");
+    }
+    for ((name, r), (_, t)) in runc.iter().zip(&tini) {
+        assert_eq!(r, t, "docker run scenario {name:?}: runc vs tinibox");
+    }
+
+    let r = detached(&dk, "runc", "tbx-busybox:test");
+    let t = detached(&dk, "tinibox", "tbx-busybox:test");
+    assert_eq!(r[0].1, "started");
+    assert_eq!(r[2].1, "Some(5)");
+    assert_eq!(r[5].1, "has sh: true");
+    assert_eq!(r[6].1, "paused");
+    assert_eq!(r[8].1, "exited 137");
+    assert_eq!(r, t, "detached container: runc vs tinibox");
+
+    let r = interactive(&dk, "runc", "tbx-busybox:test");
+    let t = interactive(&dk, "tinibox", "tbx-busybox:test");
+    assert!(r.contains("/dev/pts/0 ok-tty"), "runc: {r}");
+    assert_eq!(r, t, "docker run -it: runc vs tinibox");
+
+    if let Some(tar) = tinilinux_tar() {
+        import(&dk, &tar, "tinilinux:test");
+        for rt in ["runc", "tinibox"] {
+            let o = dk.docker(&[
+                "run",
+                "--rm",
+                "--runtime",
+                rt,
+                "tinilinux:test",
+                "sh",
+                "-c",
+                "echo tinilinux-ok; exit 4",
+            ]);
+            assert_eq!(
+                seen(&o),
+                (Some(4), "tinilinux-ok".into()),
+                "{rt}: {}",
+                stderr(&o)
+            );
+        }
+    }
+}
+
+#[test]
+fn containerd_ctr_runs_tinibox_as_runc_binary() {
+    require_tool("ctr");
+    let dk = Dockerd::start("tbxbr1", "10.213.48.1/24");
+    let work = tempfile::tempdir().unwrap();
+    import(&dk, &busybox_tar(work.path()), "tbx-ctr:test");
+    let archive = work.path().join("image.tar");
+    dk.ok(&["save", "-o", archive.to_str().unwrap(), "tbx-ctr:test"]);
+    let sock = dk.containerd_socket();
+    let ctr = |args: &[&str]| {
+        run(Command::new("ctr")
+            .arg("--address")
+            .arg(&sock)
+            .args(["--namespace", "tbx-test"])
+            .args(args)
+            .stdin(Stdio::null()))
+    };
+    let o = ctr(&["images", "import", archive.to_str().unwrap()]);
+    assert!(o.status.success(), "ctr images import: {}", stderr(&o));
+    let image = "docker.io/library/tbx-ctr:test";
+    let bin = tinibox();
+    let mut results = Vec::new();
+    for (rt, binary) in [
+        ("runc", "runc".to_string()),
+        ("tinibox", bin.display().to_string()),
+    ] {
+        let name = format!("tbx-ctr-{rt}");
+        let o = ctr(&[
+            "run",
+            "--rm",
+            "--runc-binary",
+            &binary,
+            image,
+            &name,
+            "sh",
+            "-c",
+            "echo hi-from-ctr; exit 6",
+        ]);
+        results.push((
+            rt,
+            o.status.code(),
+            stdout(&o).trim().to_string(),
+            stderr(&o),
+        ));
+        // Detached task, exec into it, kill, delete.
+        let dname = format!("tbx-ctrd-{rt}");
+        let o = ctr(&[
+            "run",
+            "-d",
+            "--runc-binary",
+            &binary,
+            image,
+            &dname,
+            "sleep",
+            "100",
+        ]);
+        assert!(o.status.success(), "{rt}: ctr run -d: {}", stderr(&o));
+        let o = ctr(&["task", "exec", "--exec-id", "e1", &dname, "echo", "exec-ok"]);
+        results.push((
+            rt,
+            o.status.code(),
+            stdout(&o).trim().to_string(),
+            stderr(&o),
+        ));
+        let o = ctr(&["task", "kill", "-s", "SIGKILL", &dname]);
+        assert!(o.status.success(), "{rt}: ctr task kill: {}", stderr(&o));
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_secs(10) {
+            if ctr(&["task", "rm", &dname]).status.success() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let o = ctr(&["containers", "rm", &dname]);
+        assert!(
+            o.status.success(),
+            "{rt}: ctr containers rm: {}",
+            stderr(&o)
+        );
+    }
+    assert_eq!(results[0].1, Some(6), "runc: {:?}", results[0]);
+    assert_eq!(results[0].2, "hi-from-ctr");
+    assert_eq!(results[1].2, "exec-ok", "runc exec: {:?}", results[1]);
+    assert_eq!(
+        (results[0].1, &results[0].2),
+        (results[2].1, &results[2].2),
+        "ctr run: runc vs tinibox ({})",
+        results[2].3
+    );
+    assert_eq!(
+        (results[1].1, &results[1].2),
+        (results[3].1, &results[3].2),
+        "ctr task exec: runc vs tinibox ({})",
+        results[3].3
+    );
+}
+
+/// Podman (conmon) with cgroupfs. This sandbox lacks CAP_SYS_RESOURCE, so Podman's default
+/// nofile/nproc rlimits (above the current hard limits) cannot be set by any runtime: the
+/// test passes explicit `--ulimit`s, which runc needs here too.
+#[test]
+fn podman_runs_tinibox_like_runc() {
+    require_root();
+    require_tool("podman");
+    let work = tempfile::Builder::new()
+        .prefix("tbx-podman-")
+        .tempdir_in("/var/tmp")
+        .unwrap();
+    let tar = busybox_tar(work.path());
+    let podman = |rt: Option<&str>, args: &[&str]| {
+        let mut c = Command::new("podman");
+        c.arg("--root")
+            .arg(work.path().join("storage"))
+            .arg("--runroot")
+            .arg(work.path().join("run"))
+            .args(["--cgroup-manager", "cgroupfs", "--events-backend", "file"])
+            .args(["--storage-driver", "overlay"]);
+        if let Some(rt) = rt {
+            c.args(["--runtime", rt]);
+        }
+        run(c.args(args).stdin(Stdio::null()))
+    };
+    let o = podman(
+        None,
+        &[
+            "import",
+            tar.to_str().unwrap(),
+            "localhost/tbx-busybox:test",
+        ],
+    );
+    assert!(o.status.success(), "podman import: {}", stderr(&o));
+    let bin = tinibox();
+    let limits = [
+        "--ulimit",
+        "nofile=1024:1024",
+        "--ulimit",
+        "nproc=1024:1024",
+    ];
+    let mut seen_by = Vec::new();
+    for rt in ["/usr/sbin/runc".to_string(), bin.display().to_string()] {
+        let mut s = Vec::new();
+        let mut args = vec!["run", "--rm", "--network", "none"];
+        args.extend(limits);
+        args.extend([
+            "localhost/tbx-busybox:test",
+            "sh",
+            "-c",
+            "echo hi-podman $$; exit 3",
+        ]);
+        let o = podman(Some(&rt), &args);
+        s.push(format!("{:?} {}", o.status.code(), stdout(&o).trim()));
+        let name = "tbx-podman-detached";
+        let mut args = vec!["run", "-d", "--name", name, "--network", "none"];
+        args.extend(limits);
+        args.extend(["localhost/tbx-busybox:test", "sleep", "100"]);
+        let o = podman(Some(&rt), &args);
+        assert!(o.status.success(), "{rt}: podman run -d: {}", stderr(&o));
+        let o = podman(
+            Some(&rt),
+            &["exec", name, "sh", "-c", "echo exec-ok; exit 2"],
+        );
+        s.push(format!("{:?} {}", o.status.code(), stdout(&o).trim()));
+        let o = podman(Some(&rt), &["rm", "-f", "-t", "0", name]);
+        assert!(o.status.success(), "{rt}: podman rm -f: {}", stderr(&o));
+        seen_by.push((rt, s));
+    }
+    assert_eq!(seen_by[0].1, vec!["Some(3) hi-podman 1", "Some(2) exec-ok"]);
+    assert_eq!(seen_by[0].1, seen_by[1].1, "podman: runc vs tinibox");
+    let _ = podman(None, &["rmi", "-a", "-f"]);
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    for m in mounts.lines().filter_map(|l| l.split_whitespace().nth(4)) {
+        if m.starts_with(work.path().to_str().unwrap()) {
+            let _ = Command::new("umount").args(["-l", m]).output();
+        }
+    }
+}

@@ -372,15 +372,19 @@ fn delete_cleans_up_after_the_creator_was_killed() {
             unsafe { libc::_exit(code) }
         }
         nix::unistd::ForkResult::Parent { child } => {
-            // Wait for the state file, then kill the creator.
-            let state_file = b.state_root().join(&b.id).join("state.json");
+            // Wait until the container is created, then kill the creator.
+            let created = || {
+                container::state(b.state_root(), &b.id)
+                    .map(|s| s.status == Status::Created)
+                    .unwrap_or(false)
+            };
             for _ in 0..500 {
-                if state_file.exists() {
+                if created() {
                     break;
                 }
                 std::thread::sleep(std::time::Duration::from_millis(10));
             }
-            assert!(state_file.exists(), "create did not finish");
+            assert!(created(), "create did not finish");
             nix::sys::signal::kill(child, Signal::SIGKILL).unwrap();
             waitpid(child, None).unwrap();
         }
@@ -667,5 +671,42 @@ fn user_groups_env_and_cwd() {
     b.config["process"]["cwd"] = json!("/does/not/exist");
     let e = b.create().unwrap_err();
     assert!(e.to_string().contains("process.cwd"), "{e}");
+    b.assert_gone();
+}
+
+#[test]
+fn delete_cleans_up_after_the_creator_died_mid_create() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut b = Bundle::new("midcreate", &["true"]);
+    // A prestart hook holds `create` in the middle (namespaces made, cgroup joined).
+    let hook_pid = b.out.path().join("hook.pid");
+    b.config["hooks"] = json!({"prestart": [{"path": "/bin/sh", "args": ["sh", "-c", format!("echo $$ > {}; exec sleep 100", hook_pid.display())]}]});
+    let opts = b.options();
+    // SAFETY: the child only calls the engine.
+    match unsafe { nix::unistd::fork() }.unwrap() {
+        nix::unistd::ForkResult::Child => {
+            let code = i32::from(container::create(opts).is_err());
+            unsafe { libc::_exit(code) }
+        }
+        nix::unistd::ForkResult::Parent { child } => {
+            for _ in 0..500 {
+                if !b.out("hook.pid").trim().is_empty() {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            let hp: i32 = b
+                .out("hook.pid")
+                .trim()
+                .parse()
+                .expect("the hook did not start");
+            nix::sys::signal::kill(child, Signal::SIGKILL).unwrap();
+            waitpid(child, None).unwrap();
+            let _ = nix::sys::signal::kill(Pid::from_raw(hp), Signal::SIGKILL);
+        }
+    }
+    // The half-made container is visible and deletable.
+    assert_eq!(b.status(), Status::Stopped);
+    container::delete(b.state_root(), &b.id, true).unwrap();
     b.assert_gone();
 }

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use oci_spec::runtime::LinuxResources;
 
@@ -248,6 +248,7 @@ pub(super) fn stats(h: &CgroupHandle) -> Stats {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
 
     /// The device filter really runs in the kernel: on the hybrid host's empty cgroup2
     /// hierarchy, a child in the group can open /dev/null but not a block device node.

@@ -152,6 +152,33 @@ pub(super) fn create(mut opts: CreateOptions) -> Result<Created, ContainerError>
         .is_some_and(|v| v == "true");
     let created_at = humantime::format_rfc3339_nanos(std::time::SystemTime::now()).to_string();
 
+    let mut state = State {
+        oci_version: spec.version().clone(),
+        id: opts.id.clone(),
+        pid: 0,
+        status: Status::Creating,
+        bundle: opts.bundle.clone(),
+        rootfs: rootfs.clone(),
+        created: created_at,
+        annotations: spec
+            .annotations()
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .collect(),
+        owner: nix::unistd::getuid().to_string(),
+        labels: opts.labels.clone(),
+    };
+    // A first record before anything runs: if tinibox is SIGKILLed from here on, `delete`
+    // still finds the cgroup (and through it any process) and the state directory.
+    Record {
+        state: state.clone(),
+        init_start_time: 0,
+        cgroup: cgroup.clone(),
+        spec: opts.spec.clone(),
+    }
+    .save(&dir)?;
+
     // SAFETY: tinibox is single-threaded here; the child only runs our own code and then
     // execs or _exits.
     match unsafe { fork() }.map_err(|e| ContainerError::sys("fork", e))? {
@@ -187,23 +214,6 @@ pub(super) fn create(mut opts: CreateOptions) -> Result<Created, ContainerError>
     }
 
     // The conversation with stage 1 and the init.
-    let mut state = State {
-        oci_version: spec.version().clone(),
-        id: opts.id.clone(),
-        pid: 0,
-        status: Status::Creating,
-        bundle: opts.bundle.clone(),
-        rootfs: rootfs.clone(),
-        created: created_at,
-        annotations: spec
-            .annotations()
-            .clone()
-            .unwrap_or_default()
-            .into_iter()
-            .collect(),
-        owner: nix::unistd::getuid().to_string(),
-        labels: std::mem::take(&mut opts.labels),
-    };
     loop {
         let msg = parent_chan
             .recv()

@@ -710,3 +710,84 @@ fn delete_cleans_up_after_the_creator_died_mid_create() {
     container::delete(b.state_root(), &b.id, true).unwrap();
     b.assert_gone();
 }
+
+#[test]
+fn sysctl_rlimits_oom_score_and_seccomp_apply_without_pivot() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut b = Bundle::new("settings", &["sh", "-c", "cat /proc/sys/net/ipv4/ip_forward > /out/fwd; ulimit -n > /out/nofile; cat /proc/self/oom_score_adj > /out/oom; grep Seccomp: /proc/self/status > /out/seccomp; mkdir /out/blocked 2> /out/mkdir; echo done > /out/done"]);
+    b.config["linux"]["sysctl"] = json!({"net.ipv4.ip_forward": "1"});
+    b.config["process"]["rlimits"] = json!([{"type": "RLIMIT_NOFILE", "hard": 321, "soft": 123}]);
+    b.config["process"]["oomScoreAdj"] = json!(456);
+    b.config["linux"]["seccomp"] = json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "architectures": ["SCMP_ARCH_X86_64"],
+        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]
+    });
+    let mut opts = b.options();
+    opts.no_pivot = true;
+    let pid = container::create(opts).unwrap().pid;
+    container::start(b.state_root(), &b.id).unwrap();
+    assert_eq!(wait(pid), WaitStatus::Exited(Pid::from_raw(pid), 0));
+    assert_eq!(b.out("done").trim(), "done");
+    assert_eq!(b.out("fwd").trim(), "1");
+    assert_eq!(b.out("nofile").trim(), "123");
+    assert_eq!(b.out("oom").trim(), "456");
+    assert!(b.out("seccomp").contains('2'), "{}", b.out("seccomp"));
+    assert!(
+        b.out("mkdir").contains("Operation not permitted"),
+        "{:?}",
+        b.out("mkdir")
+    );
+    assert!(!b.out.path().join("blocked").exists());
+    container::delete(b.state_root(), &b.id, false).unwrap();
+    b.assert_gone();
+}
+
+#[test]
+fn update_changes_limits_and_pids_lists_processes() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut b = Bundle::new("update", &["sh", "-c", "sleep 100 & wait"]);
+    b.config["linux"]["resources"]["memory"] = json!({"limit": 64 * 1024 * 1024});
+    b.config["linux"]["resources"]["pids"] = json!({"limit": 20});
+    let pid = b.create().unwrap();
+    container::start(b.state_root(), &b.id).unwrap();
+    let rec = container::record(b.state_root(), &b.id).unwrap();
+    let limit_file = match rec.cgroup.layout {
+        tinibox::cgroups::Layout::V1 => rec.cgroup.dirs["memory"].join("memory.limit_in_bytes"),
+        tinibox::cgroups::Layout::V2 => rec.cgroup.dirs["unified"].join("memory.max"),
+    };
+    assert_eq!(
+        fs::read_to_string(&limit_file).unwrap().trim(),
+        (64 * 1024 * 1024).to_string()
+    );
+    let res: oci_spec::runtime::LinuxResources = serde_json::from_value(
+        json!({"memory": {"limit": 32 * 1024 * 1024}, "pids": {"limit": 10}}),
+    )
+    .unwrap();
+    container::update(b.state_root(), &b.id, &res).unwrap();
+    assert_eq!(
+        fs::read_to_string(&limit_file).unwrap().trim(),
+        (32 * 1024 * 1024).to_string()
+    );
+    // sh and sleep, both in the container's cgroup; the init first.
+    let mut pids = Vec::new();
+    for _ in 0..100 {
+        pids = container::pids(b.state_root(), &b.id).unwrap();
+        if pids.len() == 2 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert_eq!(pids.len(), 2, "{pids:?}");
+    assert!(pids.contains(&pid));
+    let stats = rec.cgroup.stats();
+    assert_eq!(stats.pids_current, Some(2));
+    assert!(stats.memory_usage.unwrap_or(0) > 0);
+    container::kill(b.state_root(), &b.id, Signal::SIGKILL, true).unwrap();
+    assert!(matches!(
+        wait(pid),
+        WaitStatus::Signaled(_, Signal::SIGKILL, _)
+    ));
+    container::delete(b.state_root(), &b.id, false).unwrap();
+    b.assert_gone();
+}

@@ -23,13 +23,18 @@ fn busybox_tar(dir: &Path) -> PathBuf {
     tar
 }
 
-/// The TiniLinux rootfs tarball, when the distro has been built (`distro-build all`).
-fn tinilinux_tar() -> Option<PathBuf> {
+/// The TiniLinux rootfs tarball that `distro-build all` writes (test.sh builds it first).
+fn tinilinux_tar() -> PathBuf {
     let out = std::env::var_os("TINILINUX_OUT")
         .map(PathBuf::from)
         .unwrap_or_else(|| tinilinux_tests::repo_root().join("out"));
     let p = out.join("tinilinux-rootfs.tar");
-    p.exists().then_some(p)
+    assert!(
+        p.exists(),
+        "{} is missing: build the distro first (`cargo run --release -p distro-build -- all`, as test.sh does)",
+        p.display()
+    );
+    p
 }
 
 /// The tinibox binary as an absolute path (engines need one).
@@ -443,26 +448,25 @@ fn docker_drives_tinibox_like_runc() {
     assert!(r.contains("/dev/pts/0 ok-tty"), "runc: {r}");
     assert_eq!(r, t, "docker run -it: runc vs tinibox");
 
-    if let Some(tar) = tinilinux_tar() {
-        import(&dk, &tar, "tinilinux:test");
-        for rt in ["runc", "tinibox"] {
-            let o = dk.docker(&[
-                "run",
-                "--rm",
-                "--runtime",
-                rt,
-                "tinilinux:test",
-                "sh",
-                "-c",
-                "echo tinilinux-ok; exit 4",
-            ]);
-            assert_eq!(
-                seen(&o),
-                (Some(4), "tinilinux-ok".into()),
-                "{rt}: {}",
-                stderr(&o)
-            );
-        }
+    // The distro's own root filesystem as a Docker image.
+    import(&dk, &tinilinux_tar(), "tinilinux:test");
+    for rt in ["runc", "tinibox"] {
+        let o = dk.docker(&[
+            "run",
+            "--rm",
+            "--runtime",
+            rt,
+            "tinilinux:test",
+            "sh",
+            "-c",
+            "echo tinilinux-ok; exit 4",
+        ]);
+        assert_eq!(
+            seen(&o),
+            (Some(4), "tinilinux-ok".into()),
+            "{rt}: {}",
+            stderr(&o)
+        );
     }
 }
 

@@ -791,3 +791,34 @@ fn update_changes_limits_and_pids_lists_processes() {
     container::delete(b.state_root(), &b.id, false).unwrap();
     b.assert_gone();
 }
+
+#[test]
+fn the_container_sees_only_its_own_cgroup() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    for private_ns in [true, false] {
+        let name = if private_ns { "cgns" } else { "nocgns" };
+        let mut b = Bundle::new(name, &["sh", "-c", "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/memory.max > /out/limit 2>/dev/null; ls /sys/fs/cgroup/memory /sys/fs/cgroup > /out/ls 2>/dev/null; true"]);
+        b.config["linux"]["resources"]["memory"] = json!({"limit": 48 * 1024 * 1024});
+        if !private_ns {
+            b.config["linux"]["namespaces"]
+                .as_array_mut()
+                .unwrap()
+                .retain(|n| n["type"] != "cgroup");
+        }
+        let pid = b.create().unwrap();
+        container::start(b.state_root(), &b.id).unwrap();
+        wait(pid);
+        assert_eq!(
+            b.out("limit").trim(),
+            (48 * 1024 * 1024).to_string(),
+            "{name}"
+        );
+        assert!(
+            !b.out("ls").contains("tinibox"),
+            "{name}: the host's tree is visible:\n{}",
+            b.out("ls")
+        );
+        container::delete(b.state_root(), &b.id, false).unwrap();
+        b.assert_gone();
+    }
+}

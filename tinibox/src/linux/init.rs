@@ -109,7 +109,15 @@ fn setup(a: &InitArgs) -> Result<Ready, ChildError> {
     }
     nix::sys::stat::umask(nix::sys::stat::Mode::empty());
     let root = rootfs::prepare_root(spec, a.rootfs).map_err(e)?;
-    let dev_fresh = rootfs::mount_all(spec, &root, a.bundle, a.cgroup_dirs).map_err(e)?;
+    let view = rootfs::CgroupView {
+        dirs: a.cgroup_dirs,
+        private_ns: a.plan.new_cgroup
+            || a.plan
+                .join
+                .iter()
+                .any(|(t, _)| *t == oci_spec::runtime::LinuxNamespaceType::Cgroup),
+    };
+    let dev_fresh = rootfs::mount_all(spec, &root, a.bundle, &view).map_err(e)?;
     if dev_fresh {
         devices::create(spec, &root, a.plan.has_user()).map_err(e)?;
     }

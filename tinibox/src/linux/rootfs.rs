@@ -178,6 +178,16 @@ pub fn prepare_root(spec: &Spec, rootfs: &Path) -> Result<OwnedFd, String> {
     .map_err(|e| format!("open rootfs {}: {e}", rootfs.display()))
 }
 
+/// What cgroup mounts need to know about the container's cgroup.
+#[derive(Debug, Clone, Copy)]
+pub struct CgroupView<'a> {
+    /// controller (v1) or "unified" (v2) → the host directory of the container's cgroup.
+    pub dirs: &'a std::collections::BTreeMap<String, PathBuf>,
+    /// The container has its own cgroup namespace (else a cgroupfs mount would show the
+    /// host's whole tree, so the container's own directories are bound instead).
+    pub private_ns: bool,
+}
+
 /// Step 2: the spec's mounts, in order. `bundle` resolves relative bind sources.
 /// Returns true when /dev is a fresh filesystem (so device nodes must be created).
 /// `cgroup_dirs` (controller → host directory of the container's cgroup) are bound instead of
@@ -186,7 +196,7 @@ pub fn mount_all(
     spec: &Spec,
     root: &OwnedFd,
     bundle: &Path,
-    cgroup_dirs: &std::collections::BTreeMap<String, PathBuf>,
+    cgroup_dirs: &CgroupView,
 ) -> Result<bool, String> {
     let mut dev_is_fresh = false;
     for m in spec.mounts().iter().flatten() {
@@ -209,7 +219,7 @@ fn mount_one(
     m: &Mount,
     root: &OwnedFd,
     bundle: &Path,
-    cgroup_dirs: &std::collections::BTreeMap<String, PathBuf>,
+    cgroup_dirs: &CgroupView,
 ) -> Result<(), String> {
     let dest = m.destination();
     if !dest.is_absolute() {
@@ -341,7 +351,7 @@ fn mount_cgroup(
     dest: &Path,
     root: &OwnedFd,
     opts: &MountOpts,
-    cgroup_dirs: &std::collections::BTreeMap<String, PathBuf>,
+    cgroup_dirs: &CgroupView,
 ) -> Result<(), String> {
     let flags = (opts.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT))
         | MsFlags::MS_NOSUID
@@ -349,6 +359,22 @@ fn mount_cgroup(
         | MsFlags::MS_NOEXEC;
     let target = ensure_in_root(root.as_raw_fd(), dest, true)?;
     if crate::cgroups::detect() == crate::cgroups::Layout::V2 {
+        if !cgroup_dirs.private_ns {
+            let own = cgroup_dirs
+                .dirs
+                .get("unified")
+                .ok_or("no cgroup directory to bind")?;
+            mount(
+                Some(own),
+                fd_path(&target).as_str(),
+                None::<&str>,
+                MsFlags::MS_BIND,
+                None::<&str>,
+            )
+            .map_err(|e| format!("bind {}: {e}", own.display()))?;
+            let t = ensure_in_root(root.as_raw_fd(), dest, true)?;
+            return remount_keeping_locked(&fd_path(&t), flags);
+        }
         return mount(
             Some("cgroup2"),
             fd_path(&target).as_str(),
@@ -403,18 +429,23 @@ fn mount_cgroup(
         let sub = dest.join(&name);
         let t = ensure_in_root(root.as_raw_fd(), &sub, true)?;
         let data = ctrls.join(",");
-        match mount(
-            Some("cgroup"),
-            fd_path(&t).as_str(),
-            Some("cgroup"),
-            flags,
-            Some(data.as_str()),
-        ) {
+        let res = if cgroup_dirs.private_ns {
+            mount(
+                Some("cgroup"),
+                fd_path(&t).as_str(),
+                Some("cgroup"),
+                flags,
+                Some(data.as_str()),
+            )
+        } else {
+            Err(Errno::EPERM) // without a cgroup namespace: bind the container's own group
+        };
+        match res {
             Ok(()) => {}
             // cgroup v1 cannot be mounted from a user namespace: bind the container's own
             // cgroup directory of this hierarchy (if it has one) instead.
             Err(Errno::EPERM) => {
-                if let Some(own) = ctrls.iter().find_map(|c| cgroup_dirs.get(*c)) {
+                if let Some(own) = ctrls.iter().find_map(|c| cgroup_dirs.dirs.get(*c)) {
                     mount(
                         Some(own),
                         fd_path(&t).as_str(),

@@ -17,7 +17,7 @@ use crate::error::{Error, IoContext, Result};
 use crate::tree::{EntryKind, RootfsTree};
 
 /// Bumped whenever the archive layout or compression settings change.
-const RECIPE: u32 = 1;
+const RECIPE: u32 = 2;
 
 /// How the cpio archive is compressed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,6 +48,47 @@ fn too_big(what: &str, path: &Path) -> Error {
     ))
 }
 
+/// Files at least this big with identical content, mode and owner are stored once, as hard
+/// links. The tinibox image store repeats the rootfs's binaries; linking them halves what the
+/// kernel unpacks at boot. Small files (configuration a user may edit in place) stay separate.
+pub const HARDLINK_MIN_SIZE: usize = 16 * 1024;
+
+/// For each entry index: the inode number and link count it is written with, and whether it
+/// carries the file's data (the first of a group does, later links are empty).
+fn inode_plan(tree: &RootfsTree) -> Result<Vec<(u32, u32, bool)>> {
+    use sha2::{Digest, Sha256};
+    let mut plan = Vec::with_capacity(tree.len());
+    let mut groups: std::collections::HashMap<(Vec<u8>, u32, u32, u32), Vec<usize>> =
+        std::collections::HashMap::new();
+    for (index, (path, entry)) in tree.iter().enumerate() {
+        let ino = u32::try_from(index + 1).map_err(|_| too_big("entry count", path))?;
+        let nlink = if matches!(entry.kind, EntryKind::Directory) {
+            2
+        } else {
+            1
+        };
+        plan.push((ino, nlink, true));
+        if let EntryKind::File(data) = &entry.kind {
+            if data.len()? as usize >= HARDLINK_MIN_SIZE {
+                let digest = Sha256::digest(data.read()?).to_vec();
+                groups
+                    .entry((digest, entry.st_mode(), entry.uid, entry.gid))
+                    .or_default()
+                    .push(index);
+            }
+        }
+    }
+    for members in groups.values().filter(|m| m.len() > 1) {
+        let first = members[0];
+        let links = u32::try_from(members.len()).unwrap_or(u32::MAX);
+        let ino = plan[first].0;
+        for (n, &i) in members.iter().enumerate() {
+            plan[i] = (ino, links, n == 0);
+        }
+    }
+    Ok(plan)
+}
+
 /// Writes `tree` as an uncompressed cpio newc archive to `w`.
 pub fn write_cpio<W: Write>(tree: &RootfsTree, mut w: W, epoch: u64) -> Result<W> {
     let mtime = u32::try_from(epoch).map_err(|_| {
@@ -59,22 +100,19 @@ pub fn write_cpio<W: Write>(tree: &RootfsTree, mut w: W, epoch: u64) -> Result<W
         context: "writing the cpio archive".into(),
         source: e,
     };
-    for (index, (path, entry)) in tree.iter().enumerate() {
+    let plan = inode_plan(tree)?;
+    for ((path, entry), (ino, nlink, with_data)) in tree.iter().zip(plan) {
         let name = path.to_string_lossy();
-        let ino = u32::try_from(index + 1).map_err(|_| too_big("entry count", path))?;
         let mut builder = cpio::newc::Builder::new(&name)
             .ino(ino)
             .mode(entry.st_mode())
             .uid(entry.uid)
             .gid(entry.gid)
             .mtime(mtime)
-            .nlink(if matches!(entry.kind, EntryKind::Directory) {
-                2
-            } else {
-                1
-            });
+            .nlink(nlink);
         let data: Vec<u8> = match &entry.kind {
-            EntryKind::File(data) => data.read()?,
+            EntryKind::File(data) if with_data => data.read()?,
+            EntryKind::File(_) => Vec::new(),
             EntryKind::Symlink(target) => target.to_string_lossy().into_owned().into_bytes(),
             EntryKind::CharDevice { major, minor } | EntryKind::BlockDevice { major, minor } => {
                 builder = builder.rdev_major(*major).rdev_minor(*minor);
@@ -297,6 +335,53 @@ mod tests {
         }
         let leftovers = fs::read_dir(dir.path()).unwrap().count();
         assert_eq!(leftovers, 4, "temporary files left behind");
+    }
+
+    #[test]
+    fn identical_big_files_become_hard_links_that_gnu_cpio_restores() {
+        let big = vec![7u8; HARDLINK_MIN_SIZE + 1];
+        let mut tree = sample();
+        tree.insert(
+            "usr/bin/tool",
+            Entry::file(FileData::Bytes(big.clone()), 0o755),
+        )
+        .unwrap();
+        tree.insert(
+            "var/store/tool",
+            Entry::file(FileData::Bytes(big.clone()), 0o755),
+        )
+        .unwrap();
+        tree.insert(
+            "var/store/other-mode",
+            Entry::file(FileData::Bytes(big.clone()), 0o700),
+        )
+        .unwrap();
+        let raw = write_cpio(&tree, Vec::new(), 0).unwrap();
+        assert!(
+            raw.len() < 3 * big.len(),
+            "the two identical files were both stored"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = std::process::Command::new("cpio")
+            .args(["-i", "-d", "--quiet", "--no-absolute-filenames"])
+            .current_dir(dir.path())
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .expect("GNU cpio must be installed (scripts/install-deps.sh)");
+        child.stdin.take().unwrap().write_all(&raw).unwrap();
+        assert!(child.wait().unwrap().success());
+        use std::os::unix::fs::MetadataExt;
+        let a = fs::metadata(dir.path().join("usr/bin/tool")).unwrap();
+        let b = fs::metadata(dir.path().join("var/store/tool")).unwrap();
+        let c = fs::metadata(dir.path().join("var/store/other-mode")).unwrap();
+        assert_eq!(a.ino(), b.ino());
+        assert_ne!(a.ino(), c.ino());
+        assert_eq!(fs::read(dir.path().join("var/store/tool")).unwrap(), big);
+        assert_eq!(fs::read(dir.path().join("usr/bin/tool")).unwrap(), big);
+        assert_eq!(
+            fs::read(dir.path().join("var/store/other-mode")).unwrap(),
+            big
+        );
     }
 
     #[test]

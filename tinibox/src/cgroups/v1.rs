@@ -214,7 +214,7 @@ pub(super) fn apply(
             if let Some(s) = cpu.shares().filter(|s| *s != 0) {
                 write_file(dir, "cpu.shares", &s.to_string())?;
             }
-            if let Some(p) = cpu.period() {
+            if let Some(p) = cpu.period().filter(|p| *p != 0) {
                 write_file(dir, "cpu.cfs_period_us", &p.to_string())?;
             }
             if let Some(q) = cpu.quota() {

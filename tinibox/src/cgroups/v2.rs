@@ -155,11 +155,11 @@ pub(super) fn apply(
         write_file(dir, "pids.max", &v)?;
     }
     if let Some(cpu) = res.cpu() {
-        if let Some(s) = cpu.shares() {
+        if let Some(s) = cpu.shares().filter(|s| *s != 0) {
             write_file(dir, "cpu.weight", &shares_to_weight(s).to_string())?;
         }
         if cpu.quota().is_some() || cpu.period().is_some() {
-            let period = cpu.period().unwrap_or(100_000);
+            let period = cpu.period().filter(|p| *p != 0).unwrap_or(100_000);
             let quota = match cpu.quota() {
                 Some(q) if q > 0 => q.to_string(),
                 _ => "max".into(),
@@ -173,7 +173,12 @@ pub(super) fn apply(
             write_file(dir, "cpuset.mems", m)?;
         }
     }
-    if let Some(w) = res.block_io().as_ref().and_then(|b| b.weight()) {
+    if let Some(w) = res
+        .block_io()
+        .as_ref()
+        .and_then(|b| b.weight())
+        .filter(|w| *w != 0)
+    {
         write_file(
             dir,
             "io.weight",

@@ -334,9 +334,18 @@ fn check_installed_system(vm: &mut Vm, fw: Firmware) {
     // Persistence across reboot.
     let token = format!("persist-{}", std::process::id());
     vm.ok(&format!("echo {token} > /root/persist.txt && sync"));
+    // The tinibox image store lives on the ext4 root too.
+    let store = "find /var/lib/tinibox -type f | sort | xargs md5sum";
+    let images_before = vm.ok(store);
+    assert!(!images_before.is_empty(), "/var/lib/tinibox holds no files");
     vm.send("reboot");
     vm.wait_shell();
     assert_eq!(vm.ok("cat /root/persist.txt"), token);
+    assert_eq!(
+        vm.ok(store),
+        images_before,
+        "the tinibox store changed across reboot"
+    );
     let after = vm.ok("grep ' / ' /proc/mounts");
     assert!(after.contains(" ext4 rw"), "{after}");
     // A clean shutdown last time: the kernel did not have to replay a journal.

@@ -98,7 +98,32 @@ where
         fs::remove_dir_all(&final_dir).ctx(|| format!("removing {}", final_dir.display()))?;
     }
     fs::rename(&tmp, &final_dir).ctx(|| format!("renaming into {}", final_dir.display()))?;
+    prune(&parent, stage, KEEP_PER_STAGE);
     Ok(final_dir)
+}
+
+/// How many artifacts of one stage the cache keeps (the newest ones).
+pub const KEEP_PER_STAGE: usize = 3;
+
+/// Removes all but the `keep` most recently built artifacts of `stage` in `dir`. Best effort:
+/// a folder that cannot be removed is left for the next run.
+pub fn prune(dir: &Path, stage: &str, keep: usize) {
+    let prefix = format!("{stage}-");
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    let mut found: Vec<(std::time::SystemTime, PathBuf)> = entries
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+        .filter_map(|e| {
+            let modified = e.metadata().ok()?.modified().ok()?;
+            Some((modified, e.path()))
+        })
+        .collect();
+    found.sort_by(|a, b| b.0.cmp(&a.0));
+    for (_, path) in found.into_iter().skip(keep) {
+        let _ = fs::remove_dir_all(path);
+    }
 }
 
 /// Writes `data` to `dest` through a temporary file in the same folder and a rename, so
@@ -182,5 +207,27 @@ mod tests {
         .unwrap();
         assert_eq!(lookup(&ctx, "x", "k"), Some(ok.clone()));
         assert_eq!(fs::read(ok.join("done")).unwrap(), b"ok");
+    }
+
+    #[test]
+    fn prune_keeps_the_newest_artifacts_of_one_stage() {
+        let dir = tempfile::tempdir().unwrap();
+        for (i, name) in ["kernel-a", "kernel-b", "kernel-c", "busybox-a"]
+            .iter()
+            .enumerate()
+        {
+            let p = dir.path().join(name);
+            fs::create_dir(&p).unwrap();
+            let t =
+                std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1000 + i as u64);
+            fs::File::open(&p).unwrap().set_modified(t).unwrap();
+        }
+        prune(dir.path(), "kernel", 2);
+        let mut left: Vec<String> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["busybox-a", "kernel-b", "kernel-c"]);
     }
 }

@@ -141,9 +141,15 @@ pub fn run_capture(what: &str, cmd: &mut Command) -> Result<String> {
     })
 }
 
-/// The last `n` lines of a log file (empty when unreadable).
+/// The last `n` lines of a log file (empty when unreadable). Reads at most the last 64 KiB.
 pub fn log_tail(log: &Path, n: usize) -> String {
-    let text = fs::read(log).unwrap_or_default();
+    use std::io::{Read, Seek, SeekFrom};
+    let mut text = Vec::new();
+    if let Ok(mut file) = fs::File::open(log) {
+        let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+        let _ = file.seek(SeekFrom::Start(len.saturating_sub(64 * 1024)));
+        let _ = file.read_to_end(&mut text);
+    }
     let text = String::from_utf8_lossy(&text);
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(n)..].join("\n")
@@ -215,4 +221,41 @@ pub fn run_logged_progress(what: &str, cmd: &mut Command, log: &Path) -> Result<
     let _ = ticker.join();
     bar.finish_and_clear();
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_tool_names_the_apt_get_command() {
+        let err = require_tool("grub-mkrescue-that-does-not-exist").unwrap_err();
+        assert!(err.to_string().contains("apt-get install -y"), "{err}");
+        let err = run_logged(
+            "x",
+            &mut Command::new("no-such-tool-tinilinux"),
+            Path::new("/tmp/unused.log"),
+        )
+        .unwrap_err();
+        assert!(matches!(err, Error::MissingTool { .. }));
+        assert!(require_tool("sh").is_ok());
+    }
+
+    #[test]
+    fn a_failing_command_reports_the_log_tail() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("make.log");
+        let err = run_logged(
+            "pretend build",
+            Command::new("sh").args(["-c", "echo line1; echo boom >&2; exit 3"]),
+            &log,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("pretend build") && err.contains("boom"),
+            "{err}"
+        );
+        assert!(err.contains(&log.display().to_string()), "{err}");
+    }
 }

@@ -193,3 +193,44 @@ pub fn fetch(ctx: &Context) -> Result<Sources> {
         busybox_version,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pin(sha256: &str) -> Pin {
+        Pin {
+            package: "busybox".into(),
+            version: "1".into(),
+            file: "f".into(),
+            sha256: sha256.into(),
+        }
+    }
+
+    #[test]
+    fn a_corrupt_download_is_refused_with_both_sums() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("f");
+        fs::write(&file, b"hello\n").unwrap();
+        let good = "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03";
+        verify(&file, &pin(good)).unwrap();
+        fs::write(&file, b"hellO\n").unwrap();
+        let err = verify(&file, &pin(good)).unwrap_err();
+        let msg = err.to_string();
+        assert!(matches!(err, Error::Checksum { .. }));
+        assert!(msg.contains(good) && msg.contains("sources.lock"), "{msg}");
+    }
+
+    #[test]
+    fn a_failed_unpack_leaves_no_folder_under_the_final_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("src/tree");
+        let err = unpack_once(&dest, |tmp| {
+            fs::write(tmp.join("half"), b"x").unwrap();
+            Err(Error::Invalid("interrupted".into()))
+        });
+        assert!(err.is_err());
+        assert!(!dest.exists());
+        assert_eq!(fs::read_dir(dir.path().join("src")).unwrap().count(), 0);
+    }
+}

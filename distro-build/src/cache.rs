@@ -120,7 +120,7 @@ pub fn prune(dir: &Path, stage: &str, keep: usize) {
             Some((modified, e.path()))
         })
         .collect();
-    found.sort_by(|a, b| b.0.cmp(&a.0));
+    found.sort_by_key(|(time, _)| std::cmp::Reverse(*time));
     for (_, path) in found.into_iter().skip(keep) {
         let _ = fs::remove_dir_all(path);
     }

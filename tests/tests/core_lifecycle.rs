@@ -822,3 +822,30 @@ fn the_container_sees_only_its_own_cgroup() {
         b.assert_gone();
     }
 }
+
+#[test]
+fn the_process_starts_with_default_signal_dispositions() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    // This test process (Rust) ignores SIGPIPE; block SIGTERM too, to see that neither leaks.
+    let mut set = nix::sys::signal::SigSet::empty();
+    set.add(Signal::SIGTERM);
+    set.thread_block().unwrap();
+    let b = Bundle::new(
+        "signals",
+        &[
+            "sh",
+            "-c",
+            "grep -E 'Sig(Ign|Blk)' /proc/self/status > /out/sig",
+        ],
+    );
+    let pid = b.create().unwrap();
+    set.thread_unblock().unwrap();
+    container::start(b.state_root(), &b.id).unwrap();
+    wait(pid);
+    let sig = b.out("sig");
+    assert!(sig.contains("SigBlk:\t0000000000000000"), "{sig}");
+    // BusyBox's sh itself ignores SIGQUIT (0x4) for the commands it starts; nothing else.
+    assert!(sig.contains("SigIgn:\t0000000000000004"), "{sig}");
+    container::delete(b.state_root(), &b.id, false).unwrap();
+    b.assert_gone();
+}

@@ -305,6 +305,9 @@ fn exec(a: InitArgs, r: Ready) -> ! {
             );
         }
     }
+    // The process starts like any exec'd program: default signal dispositions (tinibox, as a
+    // Rust program, ignores SIGPIPE) and nothing blocked.
+    reset_signals();
     if a.reaper {
         super::reaper::run(&mut fifo, &r.path, &r.args, &r.env);
     }
@@ -339,6 +342,44 @@ fn fail_before_fifo(a: &InitArgs, msg: &str) -> ! {
     }
     // SAFETY: exit the child.
     unsafe { libc::_exit(1) }
+}
+
+/// Sets every signal to its default disposition and unblocks all signals.
+pub fn reset_signals() {
+    /// The kernel's struct sigaction (x86_64): glibc's signal() refuses its reserved 32/33.
+    #[repr(C)]
+    struct KernelSigaction {
+        handler: usize,
+        flags: u64,
+        restorer: usize,
+        mask: u64,
+    }
+    let dfl = KernelSigaction {
+        handler: libc::SIG_DFL,
+        flags: 0,
+        restorer: 0,
+        mask: 0,
+    };
+    for sig in 1..=64 {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+            continue;
+        }
+        // SAFETY: rt_sigaction with a valid struct and the kernel's sigset size.
+        unsafe {
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                sig,
+                &dfl as *const KernelSigaction,
+                std::ptr::null_mut::<KernelSigaction>(),
+                8usize,
+            )
+        };
+    }
+    let _ = nix::sys::signal::sigprocmask(
+        nix::sys::signal::SigmaskHow::SIG_SETMASK,
+        Some(&nix::sys::signal::SigSet::empty()),
+        None,
+    );
 }
 
 /// execve; returns the errno on failure.

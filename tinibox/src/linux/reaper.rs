@@ -12,12 +12,11 @@ use nix::unistd::{fork, ForkResult, Pid};
 /// Runs the reaper; the child execs `path`. Never returns.
 pub fn run(fifo: &mut std::fs::File, path: &CString, args: &[CString], env: &[CString]) -> ! {
     let all = SigSet::all();
-    let mut old = SigSet::empty();
-    let _ = sigprocmask(SigmaskHow::SIG_BLOCK, Some(&all), Some(&mut old));
+    let _ = sigprocmask(SigmaskHow::SIG_BLOCK, Some(&all), None);
     // SAFETY: single-threaded process; the child only execs or exits.
     match unsafe { fork() } {
         Ok(ForkResult::Child) => {
-            let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&old), None);
+            let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
             let err = super::init::execve(path, args, env);
             let code = if err == nix::errno::Errno::ENOENT {
                 127

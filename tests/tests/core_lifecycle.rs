@@ -140,6 +140,10 @@ fn created_running_stopped_and_nothing_left() {
     .unwrap();
     let pid = b.create().unwrap();
     assert_eq!(b.status(), Status::Created);
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: PathBuf| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(b.state_root().join(&b.id)), 0o711);
+    assert_eq!(mode(b.state_root().join(&b.id).join("state.json")), 0o600);
     let st = container::state(b.state_root(), &b.id).unwrap();
     assert_eq!(st.pid, pid);
     assert_eq!(st.bundle, b.dir.path());

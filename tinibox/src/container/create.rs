@@ -89,14 +89,20 @@ pub(super) fn create(mut opts: CreateOptions) -> Result<Created, ContainerError>
             .and_then(|l| l.cgroups_path().as_deref()),
     )?;
 
-    fs::create_dir_all(&opts.state_root).map_err(|e| {
-        ContainerError::io(
-            format!("create state root {}", opts.state_root.display()),
-            e,
-        )
-    })?;
+    // State is root's: 0711 dirs (the container's user only needs to reach exec.fifo).
+    use std::os::unix::fs::DirBuilderExt;
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o711)
+        .create(&opts.state_root)
+        .map_err(|e| {
+            ContainerError::io(
+                format!("create state root {}", opts.state_root.display()),
+                e,
+            )
+        })?;
     let dir = container_dir(&opts.state_root, &opts.id);
-    match fs::create_dir(&dir) {
+    match fs::DirBuilder::new().mode(0o711).create(&dir) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
             return Err(ContainerError::AlreadyExists(opts.id.clone()))

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::Write;
 use std::os::fd::AsRawFd;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -173,7 +174,13 @@ pub fn proc_stat(pid: i32) -> Option<(char, u64)> {
 pub fn write_atomic(path: &Path, data: &[u8]) -> Result<(), ContainerError> {
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
     let res = (|| {
-        let mut f = File::create(&tmp)?;
+        // 0600: the record holds the spec (environment variables may be secrets).
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)?;
         f.write_all(data)?;
         fs::rename(&tmp, path)
     })();

@@ -43,6 +43,9 @@ pub fn start(state_root: &Path, id: &str) -> Result<(), ContainerError> {
             "start (only a created container can be started)",
         ));
     }
+    // Take the pidfd before opening the fifo: opening it releases the init, which may run,
+    // exit and be reaped by a subreaper (containerd's shim) before a later pidfd_open.
+    let pidfd = pidfd_open(rec.state.pid).ok_or_else(|| wrong(id, Status::Stopped, "start"))?;
     let fifo_path = dir.join(EXEC_FIFO);
     let fifo = nix::fcntl::open(
         &fifo_path,
@@ -52,7 +55,6 @@ pub fn start(state_root: &Path, id: &str) -> Result<(), ContainerError> {
     .map_err(|e| ContainerError::sys(format!("open {}", fifo_path.display()), e))?;
     // SAFETY: a new fd we own.
     let fifo = unsafe { OwnedFd::from_raw_fd(fifo) };
-    let pidfd = pidfd_open(rec.state.pid).ok_or_else(|| wrong(id, Status::Stopped, "start"))?;
     // Wait until the init has opened the fifo and written its first byte, or has died.
     let mut fds = [
         libc::pollfd {

@@ -231,6 +231,8 @@ fn lifecycle_behaves_like_runc() {
         obs.push(rt.status(&id));
         let o = rt.run(&["state", &id]);
         obs.push(format!("state-after-delete-exit={:?}", o.status.code()));
+        let o = rt.run(&["delete", "--force", &id]);
+        obs.push(format!("force-delete-of-gone-exit={:?}", o.status.code()));
         seen.push(obs);
     }
     assert_eq!(
@@ -240,7 +242,8 @@ fn lifecycle_behaves_like_runc() {
             "running",
             "stopped",
             "absent",
-            "state-after-delete-exit=Some(1)"
+            "state-after-delete-exit=Some(1)",
+            "force-delete-of-gone-exit=Some(0)",
         ]
     );
     assert_eq!(seen[0], seen[1], "runc vs tinibox");

@@ -218,9 +218,13 @@ pub struct DeleteArgs {
 
 /// Runs `delete`; returns the exit status.
 pub fn delete(global: &GlobalOptions, args: DeleteArgs) -> u8 {
-    let r = container::delete(&global.root, &args.id, args.force)
-        .map(|_| 0)
-        .map_err(Into::into);
+    let r = match container::delete(&global.root, &args.id, args.force) {
+        Ok(()) => Ok(0),
+        // Like runc: `delete --force` of a container that is already gone succeeds
+        // (containerd's shim deletes again when it cleans up after the task).
+        Err(container::ContainerError::NotFound(_)) if args.force => Ok(0),
+        Err(e) => Err(e.into()),
+    };
     finish(global, "delete", r)
 }
 

@@ -209,7 +209,7 @@ pub(super) fn create(mut opts: CreateOptions) -> Result<Created, ContainerError>
                 hooks_round_trip,
                 reaper,
             };
-            stage1(&cgroup, args)
+            stage1(args)
         }
         ForkResult::Parent { child } => {
             guard.stage1 = Some(child);
@@ -232,6 +232,10 @@ pub(super) fn create(mut opts: CreateOptions) -> Result<Created, ContainerError>
             Some(Msg::InitPid(pid)) => {
                 guard.init = Some(Pid::from_raw(pid));
                 state.pid = pid;
+                // Before anything of the container's runs: the init waits for CgroupJoined
+                // before its cgroup namespace, hooks and exec.
+                cgroup.add_pid(pid)?;
+                send(&parent_chan, &Msg::CgroupJoined)?;
                 if let Some(s1) = guard.stage1.take() {
                     let _ = waitpid(s1, None);
                 }
@@ -354,13 +358,13 @@ fn write_id_maps(pid: i32, spec: &Spec) -> Result<(), ContainerError> {
     Ok(())
 }
 
-/// Stage 1: join the cgroup and namespaces, create new namespaces, fork the init with
+/// Stage 1: join namespaces by path, create new namespaces, fork the init with
 /// CLONE_PARENT, report its pid, exit. Never returns.
-fn stage1(cgroup: &CgroupHandle, args: InitArgs) -> ! {
+fn stage1(args: InitArgs) -> ! {
     // SAFETY: prctl with integer arguments: no core dumps or ptrace of tinibox code in the container.
     unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
     let chan = args.chan;
-    let res = stage1_setup(cgroup, args.plan, chan);
+    let res = stage1_setup(args.plan, chan);
     let fail = |msg: String| -> ! {
         let _ = chan.send(&Msg::Error(ChildError::new(msg)));
         // SAFETY: leave the forked child.
@@ -395,12 +399,7 @@ fn stage1(cgroup: &CgroupHandle, args: InitArgs) -> ! {
     unsafe { libc::_exit(0) }
 }
 
-fn stage1_setup(cgroup: &CgroupHandle, plan: &Plan, chan: &Channel) -> Result<(), String> {
-    // The cgroup first: before a new user namespace (host-owned files) and before a new cgroup
-    // namespace (so the container's cgroup is its root).
-    for f in cgroup.procs_files() {
-        fs::write(&f, "0").map_err(|e| format!("join cgroup {}: {e}", f.display()))?;
-    }
+fn stage1_setup(plan: &Plan, chan: &Channel) -> Result<(), String> {
     let joins = namespaces::open_joins(plan)?;
     for (t, f) in joins
         .iter()
@@ -427,9 +426,7 @@ fn stage1_setup(cgroup: &CgroupHandle, plan: &Plan, chan: &Channel) -> Result<()
     {
         namespaces::join(*t, f)?;
     }
-    let mut flags = plan.new_flags;
-    if plan.new_cgroup {
-        flags |= nix::sched::CloneFlags::CLONE_NEWCGROUP;
-    }
-    namespaces::create(flags)
+    // The cgroup namespace is made by the init once the parent has moved it into the
+    // container's cgroup (so that cgroup is the namespace's root).
+    namespaces::create(plan.new_flags)
 }

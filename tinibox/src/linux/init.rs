@@ -117,7 +117,24 @@ fn setup(a: &InitArgs) -> Result<Ready, ChildError> {
                 .iter()
                 .any(|(t, _)| *t == oci_spec::runtime::LinuxNamespaceType::Cgroup),
     };
-    let dev_fresh = rootfs::mount_all(spec, &root, a.bundle, &view).map_err(e)?;
+    let mut joined = false;
+    let mut join_cgroup = || -> Result<(), String> {
+        if joined {
+            return Ok(());
+        }
+        match a.chan.recv() {
+            Ok(Some(Msg::CgroupJoined)) => {}
+            other => return Err(format!("sync: expected CgroupJoined, got {other:?}")),
+        }
+        if a.plan.new_cgroup {
+            super::namespaces::create(nix::sched::CloneFlags::CLONE_NEWCGROUP)?;
+        }
+        joined = true;
+        Ok(())
+    };
+    let dev_fresh = rootfs::mount_all(spec, &root, a.bundle, &view, &mut join_cgroup).map_err(e)?;
+    // Everything after this point (hooks, exec) runs inside the container's cgroup.
+    join_cgroup().map_err(e)?;
     if dev_fresh {
         devices::create(spec, &root, a.plan.has_user()).map_err(e)?;
     }

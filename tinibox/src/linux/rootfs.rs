@@ -188,7 +188,8 @@ pub struct CgroupView<'a> {
     pub private_ns: bool,
 }
 
-/// Step 2: the spec's mounts, in order. `bundle` resolves relative bind sources.
+/// Step 2: the spec's mounts, in order. `before_cgroup_mount` runs before each cgroup mount
+/// (the init uses it to wait until it is in its cgroup and has its cgroup namespace). `bundle` resolves relative bind sources.
 /// Returns true when /dev is a fresh filesystem (so device nodes must be created).
 /// `cgroup_dirs` (controller → host directory of the container's cgroup) are bound instead of
 /// mounting cgroupfs where that is not allowed (a user namespace on cgroup v1).
@@ -197,9 +198,13 @@ pub fn mount_all(
     root: &OwnedFd,
     bundle: &Path,
     cgroup_dirs: &CgroupView,
+    before_cgroup_mount: &mut dyn FnMut() -> Result<(), String>,
 ) -> Result<bool, String> {
     let mut dev_is_fresh = false;
     for m in spec.mounts().iter().flatten() {
+        if matches!(m.typ().as_deref(), Some("cgroup") | Some("cgroup2")) {
+            before_cgroup_mount()?;
+        }
         mount_one(m, root, bundle, cgroup_dirs).map_err(|e| {
             format!(
                 "mount {} on {}: {e}",

@@ -16,6 +16,9 @@ pub enum Msg {
     UserMapsWritten,
     /// Stage 1 forked the init: its pid in the parent's pid namespace.
     InitPid(i32),
+    /// The parent moved the init into the container's cgroup (done while the init prepares
+    /// its mounts: on cgroup v1 that write waits for an RCU grace period, several ms).
+    CgroupJoined,
     /// The init prepared the mounts and waits for prestart/createRuntime hooks.
     HooksPlease,
     /// The parent ran the hooks; carries the OCI state JSON for the container-side hooks.

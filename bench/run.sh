@@ -10,6 +10,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
 TINIBOX=${TINIBOX:-$REPO/target/release/tinibox}
+# Optional: the fully static build that ships in TiniLinux, timed in the same run.
+TINIBOX_STATIC=${TINIBOX_STATIC:-}
 RUNS=${RUNS:-200}
 WRITE=0
 [ "${1:-}" = "--write" ] && WRITE=1
@@ -68,11 +70,19 @@ $FL || die "the unshare floor failed"
 JSON=$WORK/hyperfine.json
 # Shell mode for all three (runc needs $$ for a unique id); hyperfine subtracts the shell's
 # own start-up time from every measurement.
+EXTRA=()
+if [ -n "$TINIBOX_STATIC" ]; then
+  [ -x "$TINIBOX_STATIC" ] || die "TINIBOX_STATIC=$TINIBOX_STATIC is not executable"
+  TS="$TINIBOX_STATIC --root $STATE run --rm $ROOTFS /bin/true"
+  $TS || die "static tinibox run failed"
+  EXTRA=(-n tinibox-static "$TS")
+fi
 hyperfine --warmup 10 --runs "$RUNS" --export-json "$JSON" \
-  -n tinibox "$TB" -n runc "$RC" -n floor "$FL"
+  -n tinibox "$TB" -n runc "$RC" -n floor "$FL" "${EXTRA[@]}"
 
 medians=$(grep -o '"median": *[0-9.e-]*' "$JSON" | sed 's/.*: *//')
 T_MED=$(echo "$medians" | sed -n 1p); R_MED=$(echo "$medians" | sed -n 2p); F_MED=$(echo "$medians" | sed -n 3p)
+S_MED=$(echo "$medians" | sed -n 4p)
 ms() { awk -v s="$1" 'BEGIN { printf "%.2f", s * 1000 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
@@ -97,6 +107,7 @@ both state roots on a tmpfs (like /run). tinibox: \`$(basename "$TINIBOX")\` fro
 | \`tinibox run --rm ROOTFS /bin/true\` | $(ms "$T_MED") ms | $(ratio "$T_MED" "$R_MED") | $(ratio "$T_MED" "$F_MED") |
 | \`runc run\` (same bundle) | $(ms "$R_MED") ms | 1.00 | $(ratio "$R_MED" "$F_MED") |
 | \`unshare … chroot ROOTFS /bin/true\` (floor) | $(ms "$F_MED") ms | $(ratio "$F_MED" "$R_MED") | 1.00 |
+$( [ -n "$S_MED" ] && echo "| \`tinibox run --rm ROOTFS /bin/true\`, static build (as shipped in TiniLinux) | $(ms "$S_MED") ms | $(ratio "$S_MED" "$R_MED") | $(ratio "$S_MED" "$F_MED") |" )
 
 Targets: tinibox ≤ 1/3 of runc (ratio ≤ 0.33) and ≤ 2× the floor.
 Peak RSS of the tinibox process while a container runs (VmHWM): ${T_HWM} kB.

@@ -105,15 +105,26 @@ where
 /// How many artifacts of one stage the cache keeps (the newest ones).
 pub const KEEP_PER_STAGE: usize = 3;
 
-/// Removes all but the `keep` most recently built artifacts of `stage` in `dir`. Best effort:
-/// a folder that cannot be removed is left for the next run.
+/// Removes all but the `keep` most recently built artifacts of `stage` in `dir`, and the
+/// temporary folders interrupted builds of that stage left behind. Best effort: a folder that
+/// cannot be removed is left for the next run.
 pub fn prune(dir: &Path, stage: &str, keep: usize) {
     let prefix = format!("{stage}-");
     let Ok(entries) = fs::read_dir(dir) else {
         return;
     };
+    // Temporary folders of interrupted builds (Ctrl-C, kill) of this stage.
+    let ours = format!(".tmp-{}", std::process::id());
+    let stale_prefix = format!(".{stage}-");
+    let entries: Vec<fs::DirEntry> = entries.flatten().collect();
+    for e in &entries {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with(&stale_prefix) && name.contains(".tmp-") && !name.ends_with(&ours) {
+            let _ = fs::remove_dir_all(e.path());
+        }
+    }
     let mut found: Vec<(std::time::SystemTime, PathBuf)> = entries
-        .flatten()
+        .iter()
         .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
         .filter_map(|e| {
             let modified = e.metadata().ok()?.modified().ok()?;
@@ -212,9 +223,15 @@ mod tests {
     #[test]
     fn prune_keeps_the_newest_artifacts_of_one_stage() {
         let dir = tempfile::tempdir().unwrap();
-        for (i, name) in ["kernel-a", "kernel-b", "kernel-c", "busybox-a"]
-            .iter()
-            .enumerate()
+        for (i, name) in [
+            "kernel-a",
+            "kernel-b",
+            "kernel-c",
+            "busybox-a",
+            ".kernel-x.tmp-1",
+        ]
+        .iter()
+        .enumerate()
         {
             let p = dir.path().join(name);
             fs::create_dir(&p).unwrap();

@@ -1,7 +1,7 @@
 //! The static tinibox stage: `cargo build --release -p tinibox` for
 //! `x86_64-unknown-linux-gnu` with `+crt-static`, in its own target folder in the cache (so
-//! it never fights with the workspace's normal builds over flags). Cargo's own incremental
-//! logic is the cache. It checks the result really is static; it never edits tinibox.
+//! it never fights with the workspace's normal builds over flags), optimised for size.
+//! Cargo's own incremental logic is the cache. It checks the result really is static; it never edits tinibox.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -24,6 +24,8 @@ pub fn build(ctx: &Context) -> Result<PathBuf> {
     let mut cmd = Command::new(&cargo);
     cmd.current_dir(&ctx.repo_root)
         .args(["build", "--release", "-p", "tinibox", "--target", TARGET])
+        // Size matters more than speed for the copy on the ISO (it lands in the initramfs).
+        .args(["--config", "profile.release.opt-level=\"z\""])
         .arg("--target-dir")
         .arg(&target_dir)
         .env("RUSTFLAGS", "-C target-feature=+crt-static")

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# distro-build benchmarks: ISO size, guest time from kernel start to the "Welcome to TiniLinux"
+# banner (the guest's /proc/uptime, printed by rcS) under QEMU TCG with SeaBIOS and OVMF,
+# the no-op rebuild and the rebuild after a tinibox change. The reference, in the same run,
+# is the guide's chapter-5 ISO: plain `grub-mkrescue` (all modules, fonts, locales, themes)
+# over the same kernel and initramfs.
+#
+# Usage: bench/distro-build.sh [RUNS]   (run `distro-build all` first; needs hyperfine, qemu)
+# Results are medians; paste them into BENCHMARKS.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=${1:-3}
+db=./target/release/distro-build
+iso=out/tinilinux.iso
+[ -x "$db" ] || { echo "build it first: cargo build --release -p distro-build" >&2; exit 1; }
+[ -f "$iso" ] || { echo "$iso missing: run $db all" >&2; exit 1; }
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+median() { sort -n | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else printf "%.2f\n", (a[NR/2]+a[NR/2+1])/2}'; }
+
+# The reference ISO: same boot/ folder, untrimmed grub-mkrescue (the guide's way).
+xorriso -osirrox on -indev "$iso" -extract /boot "$work/root/boot" >/dev/null 2>&1
+chmod -R u+w "$work/root"
+grub-mkrescue -o "$work/reference.iso" "$work/root" >/dev/null 2>&1
+
+# Boots $1 with firmware $2 (bios|uefi) and prints the guest uptime at the banner.
+boot_once() {
+  local medium=$1 fw=$2 log="$work/boot.log" extra=()
+  [ "$fw" = uefi ] && extra=(-drive "if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE.fd")
+  : > "$log"
+  qemu-system-x86_64 -accel tcg -m 512 -smp 1 -display none -monitor none -serial stdio \
+    -no-reboot -nic user,model=e1000 -drive "file=$medium,media=cdrom,readonly=on" "${extra[@]}" \
+    < /dev/null > "$log" 2>&1 &
+  local pid=$! waited=0
+  until grep -aq "Welcome to TiniLinux" "$log"; do
+    sleep 0.2; waited=$((waited + 1))
+    if [ $waited -gt 900 ]; then kill "$pid"; wait "$pid" 2>/dev/null || true; echo "timeout" >&2; return 1; fi
+  done
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+  grep -a "Welcome to TiniLinux" "$log" | sed -n 's/.*booted in \([0-9.]*\) s.*/\1/p' | head -1
+}
+
+size() { stat -c %s "$1"; }
+echo "date: $(date -u +%Y-%m-%dT%H:%MZ)  machine: $(nproc) cores, $(. /etc/os-release; echo "$PRETTY_NAME"), $(uname -r)"
+echo "iso_bytes tinilinux=$(size "$iso") reference=$(size "$work/reference.iso")"
+for fw in bios uefi; do
+  for which in tinilinux reference; do
+    medium=$iso; [ $which = reference ] && medium=$work/reference.iso
+    times=$(for _ in $(seq "$runs"); do boot_once "$medium" $fw; done)
+    echo "banner_uptime_s $fw $which median=$(echo "$times" | median) runs=$(echo $times)"
+  done
+done
+
+hyperfine --runs "$runs" --export-json "$work/noop.json" "$db all" > /dev/null 2>&1
+echo "noop_rebuild_s median=$(python3 -c "import json;print(round(json.load(open('$work/noop.json'))['results'][0]['median'],2))")"
+
+touch tinibox/src/main.rs
+start=$(date +%s.%N)
+"$db" all > "$work/tinibox-change.log" 2>&1
+echo "rebuild_after_tinibox_change_s $(echo "$(date +%s.%N) - $start" | bc | cut -c1-6)"

@@ -38,8 +38,8 @@ cleanup() {
     [ -d "$s/containers" ] || continue
     for c in "$s"/containers/*; do [ -d "$c/merged" ] && umount -l "$c/merged" 2>/dev/null || true; done
   done
-  grep -o " $WORK[^ ]*" /proc/self/mountinfo | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
-  rm -rf "$WORK"
+  { grep -o " $WORK[^ ]*" /proc/self/mountinfo || true; } | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+  rm -rf "$WORK" || true
 }
 trap cleanup EXIT
 
@@ -50,7 +50,7 @@ size() { stat -c %s "$1"; }
 kb() { awk -v b="$1" 'BEGIN { printf "%.0f", b / 1024 }'; }
 
 # 1. Export.
-hyperfine --runs 3 --export-json "$WORK/export.json" -n export "$DISTRO_BUILD oci" >&2
+hyperfine --warmup 1 --runs 5 --export-json "$WORK/export.json" -n export "$DISTRO_BUILD oci" >&2
 E_MED=$(medians "$WORK/export.json" | sed -n 1p)
 SIZES=""
 for def in oci-images/*.json; do
@@ -72,12 +72,11 @@ STORE=$WORK/store
 RUN="$TINIBOX --store $STORE --root $STATE run --rm tinilinux true"
 "$TINIBOX" --store "$STORE" load "$OUT/oci" >/dev/null
 $RUN || die "tinibox run tinilinux true failed"
-hyperfine --runs 10 --export-json "$WORK/first.json" \
-  --prepare "rm -rf $STORE && $TINIBOX --store $STORE load $OUT/oci >/dev/null && sync" \
-  -n first "$RUN" >&2
-hyperfine --warmup 3 --runs "$RUNS" --export-json "$WORK/later.json" -n later "$RUN" >&2
+hyperfine --runs "$RUNS" --export-json "$WORK/first.json" \
+  --prepare "rm -rf $STORE && $TINIBOX --store $STORE load $OUT/oci >/dev/null && sync" -n first "$RUN" \
+  --prepare "sync" -n later "$RUN" >&2
 F_MED=$(medians "$WORK/first.json" | sed -n 1p)
-W_MED=$(medians "$WORK/later.json" | sed -n 1p)
+W_MED=$(medians "$WORK/first.json" | sed -n 2p)
 
 # 4. tinibox against Docker, same imported tarball.
 dockerd --data-root "$WORK/docker-data" --exec-root "$WORK/docker-exec" \
@@ -102,7 +101,7 @@ REPORT=$(cat <<MD
 
 \`bench/images.sh\` (hyperfine), $DATE, $MACHINE. Release builds; medians.
 
-Export (\`distro-build oci\`, all images of oci-images/, 3 runs): $(ms "$E_MED") ms.
+Export (\`distro-build oci\`: rootfs from the build cache + every image of oci-images/; 5 runs after a warm-up that rebuilds what changed): $(ms "$E_MED") ms.
 
 | image | rootfs tarball | gzip layer | OCI archive |
 |---|---|---|---|
@@ -110,14 +109,15 @@ $SIZES
 | step | median | ratio |
 |---|---|---|
 | \`tinibox load out/oci\` into an empty store ($RUNS runs) | $(ms "$L_MED") ms | |
-| first \`tinibox run --rm tinilinux true\` after a fresh load (10 runs) | $(ms "$F_MED") ms | $(ratio "$F_MED" "$W_MED") × later |
+| first \`tinibox run --rm tinilinux true\` after a fresh load ($RUNS runs, same hyperfine run) | $(ms "$F_MED") ms | $(ratio "$F_MED" "$W_MED") × later |
 | later \`tinibox run --rm tinilinux true\` ($RUNS runs) | $(ms "$W_MED") ms | 1.00 |
 | \`tinibox run --rm tinilinux-bench true\` (imported tarball) | $(ms "$T_MED") ms | $(ratio "$T_MED" "$D_MED") × docker |
 | \`docker run --rm --network none tinilinux-bench true\` (same tarball, \`docker import\`) | $(ms "$D_MED") ms | 1.00 |
 
 Layers are unpacked once, at load time, so a first run only pays for a colder page cache;
 every run mounts an overlay of the read-only layer plus its own upper folder and removes it
-with \`--rm\`.
+with \`--rm\`. The machine is shared with other builds while this runs: compare the ratios
+of rows measured in one hyperfine run (first/later, tinibox/docker) rather than absolute times.
 MD
 )
 echo "$REPORT"

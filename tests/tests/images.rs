@@ -1361,3 +1361,26 @@ fn tinibox_run_of_a_loaded_image_honours_its_config_and_cleans_up() {
         .unwrap()
         .is_empty());
 }
+
+#[test]
+fn rmi_force_keeps_the_layers_of_a_running_container_until_it_goes() {
+    require_root();
+    let store = tempfile::tempdir().unwrap();
+    let s = Store::open(store.path()).unwrap();
+    tinibox::image::load(&s, &main_image().layout_dir).unwrap();
+    let record = s.resolve("tinilinux").unwrap();
+    let root = s.prepare_rootfs(&record, "holder").unwrap().rootfs;
+    let out = tinibox(store.path(), &["rmi", "-f", "tinilinux"]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(s.images().unwrap().is_empty());
+    // The container still has its root; the layer stays while it exists.
+    let layer = s.layer_path(&record.diff_ids[0]);
+    assert!(layer.is_dir());
+    let out = in_root(&root, "echo still-here");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "still-here");
+    s.release_rootfs("holder").unwrap();
+    assert!(
+        !layer.exists(),
+        "the layer goes with the last container using it"
+    );
+}

@@ -223,6 +223,16 @@ fn one_shot(dk: &Dockerd, rt: &str, image: &str) -> Vec<(String, (Option<i32>, S
         ),
         ("bridge ping", vec![], vec!["sh", "-c", &ping]),
         (
+            "cgroup view",
+            vec!["-m", "32m", "--pids-limit", "10"],
+            vec![
+                "sh",
+                "-c",
+                "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max \
+                 | tr '\\n' ' '",
+            ],
+        ),
+        (
             "oom",
             vec!["-m", "32m"],
             vec!["sh", "-c", "head -c 200m /dev/zero | tail"],
@@ -392,8 +402,28 @@ fn interactive(dk: &Dockerd, rt: &str, image: &str) -> String {
     let o = run(Command::new("script")
         .args(["-qec", &cmd, "/dev/null"])
         .stdin(Stdio::null()));
-    let text = stdout(&o).replace('\r', "");
+    let mut text = stdout(&o).replace('\r', "");
     assert!(o.status.success(), "{rt}: script: {text}{}", stderr(&o));
+    // docker exec -it into a running container: the pty comes from the runtime's exec.
+    let name = format!("tbx-it-{rt}");
+    let _ = dk.docker(&["rm", "-f", &name]);
+    dk.ok(&[
+        "run",
+        "-d",
+        "--runtime",
+        rt,
+        "--name",
+        &name,
+        image,
+        "sleep",
+        "100",
+    ]);
+    let cmd = format!("DOCKER_HOST={host} docker exec -it {name} sh -c 'tty; echo ok-exec-tty'");
+    let o = run(Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .stdin(Stdio::null()));
+    text += &stdout(&o).replace('\r', "").replace("^@", "");
+    dk.ok(&["rm", "-f", &name]);
     text.lines()
         .map(str::trim)
         .filter(|l| !l.is_empty())
@@ -418,6 +448,7 @@ fn docker_drives_tinibox_like_runc() {
         ("pid 1", (Some(0), "1")),
         ("network none", (Some(0), "lo")),
         ("bridge ping", (Some(0), "1 packets received")),
+        ("cgroup view", (Some(0), "33554432 10")),
         ("oom", (Some(137), "")),
         ("pids limit", (Some(0), "limited")),
         ("unshare blocked", (Some(1), "")),
@@ -446,6 +477,7 @@ fn docker_drives_tinibox_like_runc() {
     let r = interactive(&dk, "runc", "tbx-busybox:test");
     let t = interactive(&dk, "tinibox", "tbx-busybox:test");
     assert!(r.contains("/dev/pts/0 ok-tty"), "runc: {r}");
+    assert!(r.contains("/dev/pts/0 ok-exec-tty"), "runc: {r}");
     assert_eq!(r, t, "docker run -it: runc vs tinibox");
 
     // The distro's own root filesystem as a Docker image.

@@ -234,8 +234,16 @@ pub(super) fn create(mut opts: CreateOptions) -> Result<Created, ContainerError>
                 state.pid = pid;
                 // Before anything of the container's runs: the init waits for CgroupJoined
                 // before its cgroup namespace, hooks and exec.
-                cgroup.add_pid(pid)?;
-                send(&parent_chan, &Msg::CgroupJoined)?;
+                let joined = cgroup
+                    .add_pid(pid)
+                    .map_err(ContainerError::from)
+                    .and_then(|_| send(&parent_chan, &Msg::CgroupJoined));
+                if let Err(err) = joined {
+                    // The init may have failed meanwhile: its message explains more. Kill it
+                    // first so that draining the channel ends (EOF) instead of waiting.
+                    let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+                    return Err(pending_child_error(&parent_chan).unwrap_or(err));
+                }
                 if let Some(s1) = guard.stage1.take() {
                     let _ = waitpid(s1, None);
                 }
@@ -309,6 +317,18 @@ fn make_exec_fifo(path: &std::path::Path, spec: &Spec) -> Result<(), ContainerEr
     let hgid = host(gid, linux.and_then(|l| l.gid_mappings().clone()));
     std::os::unix::fs::chown(path, Some(huid), Some(hgid))
         .map_err(|e| ContainerError::io("chown exec fifo", e))
+}
+
+/// The first error message still queued from the container side, if any (does not block
+/// once the container side has exited).
+fn pending_child_error(chan: &Channel) -> Option<ContainerError> {
+    loop {
+        match chan.recv() {
+            Ok(Some(Msg::Error(e))) => return Some(child_error(e)),
+            Ok(Some(_)) => continue,
+            _ => return None,
+        }
+    }
 }
 
 fn send(chan: &Channel, msg: &Msg) -> Result<(), ContainerError> {

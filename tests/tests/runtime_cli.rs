@@ -669,3 +669,40 @@ fn exec_tty_sends_the_pty_master_over_the_console_socket() {
     assert!(text.contains("tty-ok"), "{text}");
     rt.ok(&["delete", "--force", &c]);
 }
+
+/// `exec -t` without a console socket: tinibox holds the pty and relays a person's terminal
+/// (here `script`'s) to it; what is typed reaches the shell and its exit status comes back.
+#[test]
+fn exec_tty_without_console_socket_relays_the_terminal() {
+    require_tool("script");
+    let rt = Rt::tinibox();
+    let b = bundle(&["sleep", "1000"], |_| {});
+    let c = id("ttyrelay");
+    rt.ok(&["create", "--bundle", b.path().to_str().unwrap(), &c]);
+    rt.ok(&["start", &c]);
+    let cmd = format!(
+        "{} --root {} exec -t {c} sh",
+        rt.bin.display(),
+        rt.root.path().display()
+    );
+    let mut child = Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        std::thread::sleep(Duration::from_millis(500));
+        stdin
+            .write_all(b"tty; echo typed-$((40+2))\nexit 4\n")
+            .unwrap();
+    }
+    let o = child.wait_with_output().unwrap();
+    let text = stdout(&o).replace('\r', "");
+    assert_eq!(o.status.code(), Some(4), "{text}");
+    assert!(text.contains("typed-42"), "{text}");
+    assert!(text.contains("/dev/pts/"), "{text}");
+    rt.ok(&["delete", "--force", &c]);
+}

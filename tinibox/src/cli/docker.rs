@@ -14,7 +14,7 @@ pub mod names;
 mod network;
 mod run;
 pub mod signals;
-mod tty;
+pub mod tty;
 
 use std::path::PathBuf;
 

@@ -456,21 +456,86 @@ pub fn exec(global: &GlobalOptions, args: ExecArgs) -> u8 {
         container::validate_id(&args.id)?;
         let rec = Record::load(&global.root, &args.id)?;
         let process = exec_process(&args, &rec)?;
+        // `-t` without a console socket: tinibox holds the pty itself and relays the caller's
+        // terminal to it (what a person typing `tinibox exec -t ID sh` wants).
+        let relay =
+            process.terminal().unwrap_or(false) && args.console_socket.is_none() && !args.detach;
+        let (ours, theirs) = if relay {
+            let (a, b) = std::os::unix::net::UnixStream::pair()?;
+            (Some(a), Some(b))
+        } else {
+            (None, None)
+        };
         let out = container::exec::exec(ExecOptions {
             state_root: global.root.clone(),
             id: args.id.clone(),
             process,
             console_socket: args.console_socket.clone(),
-            detach: args.detach,
+            console_stream: theirs,
+            detach: args.detach || relay,
             pid_file: args.pid_file.clone(),
             preserve_fds: args.preserve_fds,
         })?;
-        Ok(match out {
-            ExecOutcome::Detached { .. } => 0,
-            ExecOutcome::Exited { code } => code.clamp(0, 255) as u8,
+        Ok(match (out, ours) {
+            (ExecOutcome::Detached { pid }, Some(sock)) => relay_terminal(&sock, pid)?,
+            (ExecOutcome::Detached { .. }, None) => 0,
+            (ExecOutcome::Exited { code }, _) => code.clamp(0, 255) as u8,
         })
     })();
     finish(global, "exec", r)
+}
+
+/// Relays the caller's terminal to the pty master received on `sock` until process `pid`
+/// (our child) exits; returns its exit status.
+fn relay_terminal(sock: &std::os::unix::net::UnixStream, pid: i32) -> Result<u8> {
+    use super::docker::tty;
+    use std::os::fd::{AsFd, AsRawFd};
+    let master = tty::receive_master(sock.as_fd()).map_err(|e| anyhow!(e))?;
+    let m = master.as_raw_fd();
+    tty::copy_winsize(libc::STDIN_FILENO, m);
+    let raw = tty::RawMode::enable(libc::STDIN_FILENO);
+    let mut stdin_open = true;
+    let code = loop {
+        let mut st = 0;
+        // SAFETY: non-blocking wait for our own child.
+        let r = unsafe { libc::waitpid(pid, &mut st, libc::WNOHANG) };
+        if r == pid || r < 0 {
+            tty::drain(m, libc::STDOUT_FILENO);
+            break if r < 0 {
+                255
+            } else if libc::WIFEXITED(st) {
+                libc::WEXITSTATUS(st)
+            } else {
+                128 + libc::WTERMSIG(st)
+            };
+        }
+        let mut fds = [
+            libc::pollfd {
+                fd: m,
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: if stdin_open { libc::STDIN_FILENO } else { -1 },
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        // SAFETY: two valid pollfds; a short timeout so the child's exit is noticed.
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, 100) };
+        if n <= 0 {
+            continue;
+        }
+        if fds[0].revents != 0 && !tty::pump(m, libc::STDOUT_FILENO) {
+            // Every slave fd is closed: the process is exiting.
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        if fds[1].revents != 0 && !tty::pump(libc::STDIN_FILENO, m) {
+            stdin_open = false;
+        }
+    };
+    drop(raw);
+    Ok(code.clamp(0, 255) as u8)
 }
 
 /// Arguments of `pause`.

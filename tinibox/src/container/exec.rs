@@ -40,6 +40,9 @@ pub struct ExecOptions {
     pub process: Process,
     /// With `process.terminal`: where to send the pty master (SCM_RIGHTS).
     pub console_socket: Option<PathBuf>,
+    /// With `process.terminal`: an already connected socket to send the pty master to
+    /// (an in-process caller's socketpair); wins over `console_socket`.
+    pub console_stream: Option<UnixStream>,
     /// Return once the process runs instead of waiting for it.
     pub detach: bool,
     /// Write the process's host pid here (atomically).
@@ -154,7 +157,15 @@ fn prepare(opts: &ExecOptions, rec: &Record) -> Result<Prepared, ContainerError>
         None => None,
     };
 
-    let console = if p.terminal().unwrap_or(false) {
+    let console = if !p.terminal().unwrap_or(false) {
+        None
+    } else if let Some(stream) = &opts.console_stream {
+        Some(
+            stream
+                .try_clone()
+                .map_err(|e| ContainerError::io("console socket", e))?,
+        )
+    } else {
         let Some(sock) = &opts.console_socket else {
             return Err(ContainerError::Spec(
                 "process.terminal is true: give --console-socket to receive the pty".into(),
@@ -163,8 +174,6 @@ fn prepare(opts: &ExecOptions, rec: &Record) -> Result<Prepared, ContainerError>
         Some(UnixStream::connect(sock).map_err(|e| {
             ContainerError::io(format!("connect to console socket {}", sock.display()), e)
         })?)
-    } else {
-        None
     };
 
     let exe_candidates = candidates(&cmd, &env)

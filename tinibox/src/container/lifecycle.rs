@@ -239,7 +239,9 @@ pub fn delete(state_root: &Path, id: &str, force: bool) -> Result<(), ContainerE
     if matches!(status, Status::Running | Status::Paused) && !force {
         return Err(wrong(id, status, "delete (stop it first, or use --force)"));
     }
-    if status != Status::Stopped {
+    // pid 0 (a create that never got as far as the init) must never reach kill(2): it would
+    // signal our own process group.
+    if status != Status::Stopped && rec.state.pid > 0 {
         let _ = rec.cgroup.thaw();
         let _ = send_signal(Pid::from_raw(rec.state.pid), Signal::SIGKILL);
         let _ = rec.cgroup.kill_all(Signal::SIGKILL);

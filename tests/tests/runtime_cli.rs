@@ -706,3 +706,40 @@ fn exec_tty_without_console_socket_relays_the_terminal() {
     assert!(text.contains("/dev/pts/"), "{text}");
     rt.ok(&["delete", "--force", &c]);
 }
+
+/// `run --bundle` of a process with `terminal: true` and no console socket gives the caller's
+/// terminal a pty inside the container, like `runc run`.
+#[test]
+fn run_bundle_with_a_terminal_relays_it_like_runc() {
+    require_tool("script");
+    let b = bundle(&["sh"], |v| v["process"]["terminal"] = json!(true));
+    for rt in [Rt::runc(), Rt::tinibox()] {
+        let c = id(&format!("runtty-{}", rt.name));
+        let cmd = format!(
+            "{} --root {} run --bundle {} {c}",
+            rt.bin.display(),
+            rt.root.path().display(),
+            b.path().display()
+        );
+        let mut child = Command::new("script")
+            .args(["-qec", &cmd, "/dev/null"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        {
+            use std::io::Write;
+            let mut stdin = child.stdin.take().unwrap();
+            std::thread::sleep(Duration::from_millis(500));
+            stdin
+                .write_all(b"tty; echo typed-$((40+2))\nexit 5\n")
+                .unwrap();
+        }
+        let o = child.wait_with_output().unwrap();
+        let text = stdout(&o).replace('\r', "");
+        assert_eq!(o.status.code(), Some(5), "{}: {text}", rt.name);
+        assert!(text.contains("typed-42"), "{}: {text}", rt.name);
+        assert!(text.contains("/dev/pts/0"), "{}: {text}", rt.name);
+        assert_eq!(rt.status(&c), "absent", "{}", rt.name);
+    }
+}

@@ -932,7 +932,23 @@ fn wait_init(pid: i32) -> i32 {
 /// Runs `oci-run`; returns the exit status (the container's, when not detached).
 pub fn oci_run(global: &GlobalOptions, args: OciRunArgs) -> u8 {
     let r = (|| {
-        let o = create_options(global, &args.flags, &args.id)?;
+        let mut o = create_options(global, &args.flags, &args.id)?;
+        // process.terminal without a console socket: keep the pty here and relay the
+        // caller's terminal to it, as `runc run` does.
+        let terminal = o
+            .spec
+            .process()
+            .as_ref()
+            .and_then(|p| p.terminal())
+            .unwrap_or(false);
+        let relay = terminal && o.console_socket.is_none() && !args.detach;
+        let ours = if relay {
+            let (a, b) = std::os::unix::net::UnixStream::pair()?;
+            o.console_socket_fd = Some(b.into());
+            Some(a)
+        } else {
+            None
+        };
         let c = container::create(o)?;
         if let Err(e) = container::start(&global.root, &args.id) {
             let _ = container::delete(&global.root, &args.id, true);
@@ -941,7 +957,10 @@ pub fn oci_run(global: &GlobalOptions, args: OciRunArgs) -> u8 {
         if args.detach {
             return Ok(0);
         }
-        let code = wait_init(c.pid);
+        let code = match &ours {
+            Some(sock) => relay_terminal(sock, c.pid)? as i32,
+            None => wait_init(c.pid),
+        };
         if !args.keep {
             container::delete(&global.root, &args.id, true)?;
         }

@@ -803,11 +803,12 @@ fn the_container_sees_only_its_own_cgroup() {
         let name = if private_ns { "cgns" } else { "nocgns" };
         let mut b = Bundle::new(name, &["sh", "-c", "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/memory.max > /out/limit 2>/dev/null; ls /sys/fs/cgroup/memory /sys/fs/cgroup > /out/ls 2>/dev/null; true"]);
         b.config["linux"]["resources"]["memory"] = json!({"limit": 48 * 1024 * 1024});
-        if !private_ns {
+        // `runc spec` has no cgroup namespace: add one for the private case.
+        if private_ns {
             b.config["linux"]["namespaces"]
                 .as_array_mut()
                 .unwrap()
-                .retain(|n| n["type"] != "cgroup");
+                .push(json!({"type": "cgroup"}));
         }
         let pid = b.create().unwrap();
         container::start(b.state_root(), &b.id).unwrap();
@@ -851,5 +852,104 @@ fn the_process_starts_with_default_signal_dispositions() {
     // BusyBox's sh itself ignores SIGQUIT (0x4) for the commands it starts; nothing else.
     assert!(sig.contains("SigIgn:\t0000000000000004"), "{sig}");
     container::delete(b.state_root(), &b.id, false).unwrap();
+    b.assert_gone();
+}
+
+#[test]
+fn cgroup_v2_path_end_to_end_on_a_private_cgroup2_mount() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    // This host is hybrid: its cgroup2 hierarchy (no controllers) is mounted over
+    // /sys/fs/cgroup in a private mount namespace of a forked child, so the engine takes its
+    // v2 path for real: one directory, the eBPF device filter, cgroup namespace, freeze, delete.
+    let mut b = Bundle::new(
+        "v2",
+        &[
+            "sh",
+            "-c",
+            "cat /proc/self/cgroup > /out/cg; head -c1 /dev/null && echo ok > /out/null; \
+             mknod /dev/blk b 7 0 && (head -c1 /dev/blk) 2> /out/blk; read x < /out/go",
+        ],
+    );
+    for set in ["bounding", "effective", "permitted"] {
+        b.config["process"]["capabilities"][set]
+            .as_array_mut()
+            .unwrap()
+            .push(json!("CAP_MKNOD"));
+    }
+    b.config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "cgroup"}));
+    nix::unistd::mkfifo(
+        &b.out.path().join("go"),
+        nix::sys::stat::Mode::from_bits_truncate(0o600),
+    )
+    .unwrap();
+    let opts = b.options();
+    let go = b.out.path().join("go");
+    let (state_root, id) = (b.state_root().to_path_buf(), b.id.clone());
+    // SAFETY: the child runs the engine and exits with a code saying which step failed.
+    match unsafe { nix::unistd::fork() }.unwrap() {
+        nix::unistd::ForkResult::Child => {
+            let step = (|| -> Result<(), i32> {
+                use nix::mount::{mount, MsFlags};
+                nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS).map_err(|_| 10)?;
+                mount(
+                    None::<&str>,
+                    "/",
+                    None::<&str>,
+                    MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+                    None::<&str>,
+                )
+                .map_err(|_| 11)?;
+                mount(
+                    Some("cgroup2"),
+                    "/sys/fs/cgroup",
+                    Some("cgroup2"),
+                    MsFlags::empty(),
+                    None::<&str>,
+                )
+                .map_err(|_| 12)?;
+                if tinibox::cgroups::detect() != tinibox::cgroups::Layout::V2 {
+                    return Err(13);
+                }
+                let pid = container::create(opts).map_err(|_| 14)?.pid;
+                if !Path::new(&format!("/sys/fs/cgroup/tinibox/{id}")).is_dir() {
+                    return Err(15);
+                }
+                container::start(&state_root, &id).map_err(|_| 16)?;
+                container::pause(&state_root, &id).map_err(|_| 17)?;
+                if container::state(&state_root, &id).map_err(|_| 18)?.status != Status::Paused {
+                    return Err(19);
+                }
+                container::resume(&state_root, &id).map_err(|_| 20)?;
+                fs::write(&go, "go\n").map_err(|_| 21)?;
+                waitpid(Pid::from_raw(pid), None).map_err(|_| 22)?;
+                container::delete(&state_root, &id, false).map_err(|_| 23)?;
+                Ok(())
+            })();
+            unsafe { libc::_exit(step.err().unwrap_or(0)) }
+        }
+        nix::unistd::ForkResult::Parent { child } => {
+            let st = waitpid(child, None).unwrap();
+            assert_eq!(
+                st,
+                WaitStatus::Exited(child, 0),
+                "the v2 run failed at step (exit code)"
+            );
+        }
+    }
+    // Hybrid host: v1 lines too; the unified line is the container's namespace root.
+    assert_eq!(
+        b.out("cg").lines().find(|l| l.starts_with("0::")),
+        Some("0::/"),
+        "the cgroup namespace is rooted at the container's group"
+    );
+    assert_eq!(b.out("null").trim(), "ok");
+    assert!(
+        b.out("blk").contains("Operation not permitted"),
+        "eBPF filter: {:?}",
+        b.out("blk")
+    );
     b.assert_gone();
 }

@@ -743,3 +743,26 @@ fn run_bundle_with_a_terminal_relays_it_like_runc() {
         assert_eq!(rt.status(&c), "absent", "{}", rt.name);
     }
 }
+
+/// A process started by `exec` has default signal dispositions: SIGPIPE ends `yes | head`
+/// (tinibox itself, a Rust program, ignores SIGPIPE; that must not leak into containers).
+#[test]
+fn exec_gives_the_process_default_signal_dispositions() {
+    let rt = Rt::tinibox();
+    let b = bundle(&["sleep", "1000"], |_| {});
+    let c = id("sig");
+    rt.ok(&["create", "--bundle", b.path().to_str().unwrap(), &c]);
+    rt.ok(&["start", &c]);
+    let out = rt.ok(&["exec", &c, "cat", "/proc/self/status"]);
+    for l in out
+        .lines()
+        .filter(|l| l.starts_with("SigIgn:") || l.starts_with("SigBlk:"))
+    {
+        assert!(l.ends_with("0000000000000000"), "{out}");
+    }
+    assert_eq!(
+        rt.ok(&["exec", &c, "sh", "-c", "yes | head -n 2"]),
+        "y\ny\n"
+    );
+    rt.ok(&["delete", "--force", &c]);
+}

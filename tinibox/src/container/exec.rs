@@ -542,6 +542,8 @@ fn process_child(opts: &ExecOptions, prep: &Prepared, err_w: OwnedFd) -> ! {
         )
     };
 
+    // Default dispositions (tinibox, a Rust program, ignores SIGPIPE) and nothing blocked.
+    crate::linux::init::reset_signals();
     let mut argv: Vec<*const libc::c_char> = prep.argv.iter().map(|a| a.as_ptr()).collect();
     argv.push(std::ptr::null());
     let mut envp: Vec<*const libc::c_char> = prep.envp.iter().map(|a| a.as_ptr()).collect();

@@ -897,6 +897,16 @@ fn the_rootfs_carries_its_own_image_in_the_tinibox_store() {
         main_image().manifest_digest,
         "the stored image is the exported one"
     );
+    // Live-only additions on top of the base still store the base's image.
+    let mut live = busybox_tree();
+    live.insert(
+        "usr/sbin/tinilinux-install",
+        Entry::file(FileData::Bytes(b"#!/bin/sh\n".to_vec()), 0o755),
+    )
+    .unwrap();
+    let live_digest =
+        oci::add_image_store_of(&context(dir.path()), &busybox_tree(), &mut live).unwrap();
+    assert_eq!(live_digest, main_image().manifest_digest);
     // No compressed layer blob in the store: only manifest and config.
     let blobs = tree
         .iter()

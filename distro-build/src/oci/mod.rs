@@ -167,11 +167,24 @@ pub fn export(ctx: &Context, rootfs: &RootfsTree) -> Result<Vec<ExportedImage>, 
 /// Only the unpacked layer, the manifest and the config are stored (no compressed blob),
 /// which adds about one compressed rootfs to the initramfs. Returns the manifest digest.
 pub fn add_image_store(ctx: &Context, rootfs: &mut RootfsTree) -> Result<String, OciError> {
+    let source = rootfs.clone();
+    add_image_store_of(ctx, &source, rootfs)
+}
+
+/// Like [`add_image_store`], but the stored `tinilinux` image is built from `image_source`
+/// (e.g. the base rootfs that [`export`] also writes), so the live system's `tinibox images`
+/// shows the same image ID as `out/oci` and Docker; `rootfs` (e.g. base + live-only
+/// additions such as the installer) receives the store. Returns the manifest digest.
+pub fn add_image_store_of(
+    ctx: &Context,
+    image_source: &RootfsTree,
+    rootfs: &mut RootfsTree,
+) -> Result<String, OciError> {
     let def = definitions(ctx)?
         .into_iter()
         .find(|d| d.name == MAIN_IMAGE)
         .ok_or_else(|| OciError::NoSuchDefinition(MAIN_IMAGE.to_string()))?;
-    let (image, tree) = build(ctx, rootfs, &def)?;
+    let (image, tree) = build(ctx, image_source, &def)?;
     store::put_image(rootfs, &image, &tree, image::rfc3339(ctx.source_date_epoch))?;
     Ok(image.manifest.digest)
 }

@@ -67,6 +67,7 @@ $TB || die "tinibox run failed"
 sh -c "$RC" || die "runc run failed"
 $FL || die "the unshare floor failed"
 
+LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
 JSON=$WORK/hyperfine.json
 # Shell mode for all three (runc needs $$ for a unique id); hyperfine subtracts the shell's
 # own start-up time from every measurement.
@@ -98,9 +99,10 @@ MACHINE="$(nproc) cores, $(. /etc/os-release && echo "$PRETTY_NAME"), Linux $(un
 REPORT=$(cat <<MD
 ## tinibox run
 
-\`bench/run.sh\` (hyperfine, $RUNS runs each after 10 warm-ups, one hyperfine run for all three),
+\`bench/run.sh\` (hyperfine, $RUNS runs each after 10 warm-ups, one hyperfine run for all rows),
 $DATE, $MACHINE. runc bundle: $SPEC_FROM, same BusyBox rootfs and namespaces;
 both state roots on a tmpfs (like /run). tinibox: \`$(basename "$TINIBOX")\` from $(dirname "$TINIBOX").
+Load average when the run started: $LOAD (the machine is shared with other builds; all rows ran in the same hyperfine invocation, one after the other, so they saw similar load).
 
 | command | median | vs runc | vs floor |
 |---|---|---|---|

@@ -9,20 +9,17 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use tinilinux_tests::{busybox_rootfs, require_root, require_tool, run, stderr, stdout, StateRoot};
+use tinilinux_tests::{busybox_rootfs, require_root, require_tool, run, stderr, stdout};
 
 /// A runtime under test: tinibox or runc, with a private state root.
 struct Rt {
     name: &'static str,
     bin: PathBuf,
     root: tempfile::TempDir,
-    /// For tinibox: the StateRoot helper (force-removes leftovers on drop).
-    _state: Option<StateRoot>,
 }
 
 impl Rt {
     fn tinibox() -> Rt {
-        let state = StateRoot::new();
         let root = tempfile::Builder::new()
             .prefix("tinibox-rt-")
             .tempdir()
@@ -31,7 +28,6 @@ impl Rt {
             name: "tinibox",
             bin: tinilinux_tests::tinibox_bin(),
             root,
-            _state: Some(state),
         }
     }
 
@@ -44,7 +40,6 @@ impl Rt {
                 .prefix("runc-rt-")
                 .tempdir()
                 .unwrap(),
-            _state: None,
         }
     }
 
@@ -765,4 +760,34 @@ fn exec_gives_the_process_default_signal_dispositions() {
         "y\ny\n"
     );
     rt.ok(&["delete", "--force", &c]);
+}
+
+/// The runtime commands also take the docker-like front door's names: `tinibox run -d --name`
+/// then `tinibox exec NAME`, `pause NAME`, `resume NAME`.
+#[test]
+fn exec_and_pause_accept_docker_like_names() {
+    let rt = Rt::tinibox();
+    let name = id("named");
+    let rootfs = busybox_rootfs().to_str().unwrap();
+    rt.ok(&[
+        "run",
+        "-d",
+        "--read-only",
+        "--name",
+        &name,
+        rootfs,
+        "sleep",
+        "100",
+    ]);
+    assert_eq!(rt.ok(&["exec", &name, "echo", "by-name"]).trim(), "by-name");
+    rt.ok(&["pause", &name]);
+    let o = rt.run(&["exec", &name, "true"]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "exec into a paused container is refused"
+    );
+    rt.ok(&["resume", &name]);
+    assert_eq!(rt.ok(&["exec", &name, "echo", "again"]).trim(), "again");
+    rt.ok(&["rm", "-f", &name]);
 }

@@ -100,6 +100,16 @@ fn absolute(p: &Path) -> Result<PathBuf> {
     std::fs::canonicalize(p).with_context(|| format!("bundle {} does not exist", p.display()))
 }
 
+/// The container id for `what`: itself when such a container exists (runc's callers always
+/// pass exact ids), else a docker-like name or unique id prefix given to the docker-like
+/// front door (`tinibox run -d --name web …` then `tinibox exec web sh`).
+fn resolve_id(global: &GlobalOptions, what: &str) -> String {
+    if container::container_dir(&global.root, what).exists() {
+        return what.to_string();
+    }
+    super::docker::names::resolve(&global.root, what).unwrap_or_else(|_| what.to_string())
+}
+
 /// Options shared by `create` and `oci-run`.
 #[derive(Debug, Args)]
 pub struct CreateFlags {
@@ -453,8 +463,9 @@ pub fn exec(global: &GlobalOptions, args: ExecArgs) -> u8 {
         if args.process_label.is_some() || args.apparmor.is_some() {
             log::debug("exec: SELinux labels and AppArmor profiles are not supported; ignored");
         }
-        container::validate_id(&args.id)?;
-        let rec = Record::load(&global.root, &args.id)?;
+        let id = resolve_id(global, &args.id);
+        container::validate_id(&id)?;
+        let rec = Record::load(&global.root, &id)?;
         let process = exec_process(&args, &rec)?;
         // `-t` without a console socket: tinibox holds the pty itself and relays the caller's
         // terminal to it (what a person typing `tinibox exec -t ID sh` wants).
@@ -468,7 +479,7 @@ pub fn exec(global: &GlobalOptions, args: ExecArgs) -> u8 {
         };
         let out = container::exec::exec(ExecOptions {
             state_root: global.root.clone(),
-            id: args.id.clone(),
+            id,
             process,
             console_socket: args.console_socket.clone(),
             console_stream: theirs,
@@ -547,7 +558,7 @@ pub struct PauseArgs {
 
 /// Runs `pause`; returns the exit status.
 pub fn pause(global: &GlobalOptions, args: PauseArgs) -> u8 {
-    let r = container::pause(&global.root, &args.id)
+    let r = container::pause(&global.root, &resolve_id(global, &args.id))
         .map(|_| 0)
         .map_err(Into::into);
     finish(global, "pause", r)
@@ -562,7 +573,7 @@ pub struct ResumeArgs {
 
 /// Runs `resume`; returns the exit status.
 pub fn resume(global: &GlobalOptions, args: ResumeArgs) -> u8 {
-    let r = container::resume(&global.root, &args.id)
+    let r = container::resume(&global.root, &resolve_id(global, &args.id))
         .map(|_| 0)
         .map_err(Into::into);
     finish(global, "resume", r)
@@ -709,7 +720,7 @@ pub fn update(global: &GlobalOptions, args: UpdateArgs) -> u8 {
             log::warn("update: --kernel-memory is ignored");
         }
         let res = update_resources(&args)?;
-        container::update(&global.root, &args.id, &res)?;
+        container::update(&global.root, &resolve_id(global, &args.id), &res)?;
         Ok(0)
     })();
     finish(global, "update", r)

@@ -560,28 +560,30 @@ fn bad_input_leaves_nothing_behind() {
 #[test]
 fn sigterm_to_tinibox_reaches_the_container() {
     let (_serial, root) = setup();
-    let mut child = root
-        .tinibox()
-        .args(["run", "--rm"])
-        .arg(busybox_rootfs())
-        .args([
-            "sh",
-            "-c",
-            "trap 'echo got-term; exit 42' TERM; echo ready; while :; do sleep 0.1; done",
-        ])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    assert_eq!(lines.next().unwrap().unwrap(), "ready");
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
-    let status = child.wait().unwrap();
-    assert_eq!(lines.next().unwrap().unwrap(), "got-term");
-    assert_eq!(status.code(), Some(42));
+    use nix::sys::signal::Signal;
+    for (sig, name, code) in [
+        (Signal::SIGTERM, "TERM", 42),
+        (Signal::SIGINT, "INT", 43),
+        (Signal::SIGHUP, "HUP", 44),
+    ] {
+        let script = format!(
+            "trap 'echo got-{name}; exit {code}' {name}; echo ready; while :; do sleep 0.1; done"
+        );
+        let mut child = root
+            .tinibox()
+            .args(["run", "--rm"])
+            .arg(busybox_rootfs())
+            .args(["sh", "-c", &script])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        assert_eq!(lines.next().unwrap().unwrap(), "ready");
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), sig).unwrap();
+        let status = child.wait().unwrap();
+        assert_eq!(lines.next().unwrap().unwrap(), format!("got-{name}"));
+        assert_eq!(status.code(), Some(code), "{name}");
+    }
     assert_state_empty(&root);
 }
 
@@ -851,6 +853,8 @@ fn resource_flags_reach_the_cgroup() {
             "--rm",
             "-m",
             "64m",
+            "--memory-swap",
+            "128m",
             "--pids-limit",
             "33",
             "--cpus",
@@ -874,6 +878,10 @@ fn resource_flags_reach_the_cgroup() {
             container_cgroup_file(&id, "pids", "pids.max").as_deref(),
             Some("33")
         );
+        // memory + swap, where the kernel accounts swap (swapaccount).
+        if let Some(memsw) = container_cgroup_file(&id, "memory", "memory.memsw.limit_in_bytes") {
+            assert_eq!(memsw, "134217728");
+        }
         assert_eq!(
             container_cgroup_file(&id, "cpu", "cpu.cfs_quota_us").as_deref(),
             Some("50000")

@@ -160,6 +160,7 @@ pub struct CreateArgs {
 
 /// Runs `create`; returns the exit status.
 pub fn create(global: &GlobalOptions, args: CreateArgs) -> u8 {
+    log::init(global);
     let r = (|| {
         let o = create_options(global, &args.flags, &args.id)?;
         let c = container::create(o)?;
@@ -178,6 +179,7 @@ pub struct StartArgs {
 
 /// Runs `start`; returns the exit status.
 pub fn start(global: &GlobalOptions, args: StartArgs) -> u8 {
+    log::init(global);
     let r = container::start(&global.root, &args.id)
         .map(|_| 0)
         .map_err(Into::into);
@@ -208,6 +210,7 @@ fn oci_state_json(s: &State) -> serde_json::Value {
 
 /// Runs `state`; returns the exit status.
 pub fn state(global: &GlobalOptions, args: StateArgs) -> u8 {
+    log::init(global);
     let r = (|| {
         let s = container::state(&global.root, &args.id)?;
         println!("{}", serde_json::to_string_pretty(&oci_state_json(&s))?);
@@ -228,6 +231,7 @@ pub struct DeleteArgs {
 
 /// Runs `delete`; returns the exit status.
 pub fn delete(global: &GlobalOptions, args: DeleteArgs) -> u8 {
+    log::init(global);
     let r = match container::delete(&global.root, &args.id, args.force) {
         Ok(()) => Ok(0),
         // Like runc: `delete --force` of a container that is already gone succeeds
@@ -261,6 +265,7 @@ pub struct ListArgs {
 
 /// Runs `list`; returns the exit status.
 pub fn list(global: &GlobalOptions, args: ListArgs) -> u8 {
+    log::init(global);
     let r = (|| {
         let states = container::list(&global.root)?;
         let mut out = String::new();
@@ -459,6 +464,7 @@ fn exec_process(a: &ExecArgs, rec: &Record) -> Result<Process> {
 
 /// Runs `exec`; returns the exit status (the process's own when not detached).
 pub fn exec(global: &GlobalOptions, args: ExecArgs) -> u8 {
+    log::init(global);
     let r = (|| {
         if args.process_label.is_some() || args.apparmor.is_some() {
             log::debug("exec: SELinux labels and AppArmor profiles are not supported; ignored");
@@ -558,6 +564,7 @@ pub struct PauseArgs {
 
 /// Runs `pause`; returns the exit status.
 pub fn pause(global: &GlobalOptions, args: PauseArgs) -> u8 {
+    log::init(global);
     let r = container::pause(&global.root, &resolve_id(global, &args.id))
         .map(|_| 0)
         .map_err(Into::into);
@@ -573,6 +580,7 @@ pub struct ResumeArgs {
 
 /// Runs `resume`; returns the exit status.
 pub fn resume(global: &GlobalOptions, args: ResumeArgs) -> u8 {
+    log::init(global);
     let r = container::resume(&global.root, &resolve_id(global, &args.id))
         .map(|_| 0)
         .map_err(Into::into);
@@ -715,6 +723,7 @@ fn update_resources(a: &UpdateArgs) -> Result<LinuxResources> {
 
 /// Runs `update`; returns the exit status.
 pub fn update(global: &GlobalOptions, args: UpdateArgs) -> u8 {
+    log::init(global);
     let r = (|| {
         if args.kernel_memory.is_some() {
             log::warn("update: --kernel-memory is ignored");
@@ -765,6 +774,7 @@ fn stats_event(global: &GlobalOptions, id: &str) -> Result<Option<serde_json::Va
 
 /// Runs `events`; returns the exit status.
 pub fn events(global: &GlobalOptions, args: EventsArgs) -> u8 {
+    log::init(global);
     let r = (|| {
         container::validate_id(&args.id)?;
         let interval = humantime::parse_duration(&args.interval)
@@ -844,6 +854,7 @@ pub fn features_json() -> serde_json::Value {
 
 /// Runs `features`; returns the exit status.
 pub fn features(global: &GlobalOptions, _args: FeaturesArgs) -> u8 {
+    log::init(global);
     let r = (|| {
         println!("{}", serde_json::to_string_pretty(&features_json())?);
         Ok(0)
@@ -861,6 +872,7 @@ pub struct SpecArgs {
 
 /// Runs `spec`; returns the exit status.
 pub fn spec(global: &GlobalOptions, args: SpecArgs) -> u8 {
+    log::init(global);
     let r = (|| {
         let target = args.bundle.join("config.json");
         if target.exists() {
@@ -942,6 +954,7 @@ fn wait_init(pid: i32) -> i32 {
 
 /// Runs `oci-run`; returns the exit status (the container's, when not detached).
 pub fn oci_run(global: &GlobalOptions, args: OciRunArgs) -> u8 {
+    log::init(global);
     let r = (|| {
         let mut o = create_options(global, &args.flags, &args.id)?;
         // process.terminal without a console socket: keep the pty here and relay the

@@ -62,6 +62,7 @@ CYCLE_R="$R create -b $BUNDLE r\$\$ && $R start r\$\$ && $R delete -f r\$\$"
 RUN_T="$T run --bundle $BUNDLE t\$\$"
 RUN_R="$R run --bundle $BUNDLE r\$\$"
 
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 # Sanity: each command works before it is timed.
 for c in "$CYCLE_T" "$CYCLE_R" "$RUN_T" "$RUN_R"; do sh -c "$c" </dev/null >/dev/null || die "failed: $c"; done
 
@@ -105,6 +106,8 @@ REPORT=$(cat <<MD
 One bundle for both runtimes: \`tinibox spec\` (Docker's capabilities, masked paths, the default
 seccomp profile, six namespaces) running /bin/true in a BusyBox rootfs; state roots on a tmpfs.
 tinibox: release build; runc $(runc --version | head -1 | awk '{print $3}'); Docker $(docker version -f '{{.Server.Version}}') (private dockerd, \`--add-runtime\`).
+Load average before the run: $LOAD_BEFORE (the machine is shared; the two commands of a pair
+run in the same hyperfine invocation, one after the other).
 
 | command | runs | median | tinibox / runc |
 |---|---|---|---|
@@ -123,7 +126,7 @@ echo "$REPORT"
 if [ "$WRITE" -eq 1 ]; then
   touch BENCHMARKS.md
   awk -v new="$REPORT" '
-    /^## tinibox as an OCI runtime$/ { print new; skip = 1; done = 1; next }
+    /^## tinibox as an OCI runtime$/ { print new; print ""; skip = 1; done = 1; next }
     skip && /^## / { skip = 0 }
     !skip { print }
     END { if (!done) { print ""; print new } }

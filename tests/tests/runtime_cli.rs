@@ -317,6 +317,16 @@ fn bad_input_fails_with_a_logged_error_and_leaves_nothing() {
     fails(&["create", "--bundle", bp, &bad], "ociVersion");
 
     let mut v: Value = serde_json::from_str(&good).unwrap();
+    v["linux"]["seccomp"]["defaultAction"] = json!("SCMP_ACT_NOTIFY");
+    std::fs::write(&cfg, v.to_string()).unwrap();
+    fails(&["create", "--bundle", bp, &bad], "SCMP_ACT_NOTIFY");
+    assert!(
+        leftovers(&rt, &bad).is_empty(),
+        "{:?}",
+        leftovers(&rt, &bad)
+    );
+
+    let mut v: Value = serde_json::from_str(&good).unwrap();
     v["root"]["path"] = json!("/nonexistent/rootfs");
     std::fs::write(&cfg, v.to_string()).unwrap();
     fails(&["create", "--bundle", bp, &bad], "rootfs");
@@ -790,4 +800,33 @@ fn exec_and_pause_accept_docker_like_names() {
     rt.ok(&["resume", &name]);
     assert_eq!(rt.ok(&["exec", &name, "echo", "again"]).trim(), "again");
     rt.ok(&["rm", "-f", &name]);
+}
+
+/// `--systemd-cgroup` with a `slice:prefix:name` cgroupsPath (what containerd and Podman pass
+/// with systemd as cgroup manager) is laid out on cgroupfs as `slice/prefix-name.scope`.
+#[test]
+fn systemd_style_cgroups_path_is_honoured() {
+    let rt = Rt::tinibox();
+    let c = id("sd");
+    let b = bundle(&["sleep", "100"], |v| {
+        v["linux"]["cgroupsPath"] = json!(format!("tbx-test.slice:tbx:{}", id("sd")));
+        v["linux"]["resources"]["pids"] = json!({"limit": 33});
+    });
+    let bp = b.path().to_str().unwrap();
+    rt.ok(&["--systemd-cgroup", "create", "--bundle", bp, &c]);
+    let dir = format!("/sys/fs/cgroup/pids/tbx-test.slice/tbx-{c}.scope");
+    let max = std::fs::read_to_string(format!("{dir}/pids.max"));
+    let init = rt.pid(&c);
+    let cg = std::fs::read_to_string(format!("/proc/{init}/cgroup")).unwrap();
+    rt.ok(&["delete", "--force", &c]);
+    let _ = std::fs::remove_dir("/sys/fs/cgroup/pids/tbx-test.slice");
+    for ctl in ["memory", "freezer", "devices", "cpu", "blkio", "cpuset"] {
+        let _ = std::fs::remove_dir(format!("/sys/fs/cgroup/{ctl}/tbx-test.slice"));
+    }
+    assert_eq!(max.unwrap().trim(), "33");
+    assert!(
+        cg.contains(&format!("/tbx-test.slice/tbx-{c}.scope")),
+        "{cg}"
+    );
+    assert!(!Path::new(&dir).exists(), "the cgroup is removed on delete");
 }

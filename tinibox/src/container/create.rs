@@ -139,6 +139,11 @@ pub(super) fn create(mut opts: CreateOptions) -> Result<Created, ContainerError>
     .map_err(|e| ContainerError::sys(format!("open {}", dir.display()), e))?;
     // SAFETY: open returned a new fd we own.
     let state_dir = unsafe { OwnedFd::from_raw_fd(state_dir) };
+    // cgroup v2: an fd of the container's group, for clone3(CLONE_INTO_CGROUP) in stage 1.
+    let cgroup_dir_fd: Option<OwnedFd> = match (cgroup.layout, cgroup.dirs.get("unified")) {
+        (crate::cgroups::Layout::V2, Some(d)) => fs::File::open(d).ok().map(OwnedFd::from),
+        _ => None,
+    };
     let (parent_chan, child_chan) =
         sync::pair().map_err(|e| ContainerError::sys("create sync socket", e))?;
 
@@ -209,13 +214,14 @@ pub(super) fn create(mut opts: CreateOptions) -> Result<Created, ContainerError>
                 hooks_round_trip,
                 reaper,
             };
-            stage1(args)
+            stage1(args, cgroup_dir_fd.as_ref().map(|f| f.as_raw_fd()))
         }
         ForkResult::Parent { child } => {
             guard.stage1 = Some(child);
             drop(child_chan);
             drop(console);
             drop(state_dir);
+            drop(cgroup_dir_fd);
         }
     }
 
@@ -228,6 +234,14 @@ pub(super) fn create(mut opts: CreateOptions) -> Result<Created, ContainerError>
             Some(Msg::UserNsCreated(pid)) => {
                 write_id_maps(pid, spec)?;
                 send(&parent_chan, &Msg::UserMapsWritten)?;
+            }
+            Some(Msg::InitPidInCgroup(pid)) => {
+                guard.init = Some(Pid::from_raw(pid));
+                state.pid = pid;
+                send(&parent_chan, &Msg::CgroupJoined)?;
+                if let Some(s1) = guard.stage1.take() {
+                    let _ = waitpid(s1, None);
+                }
             }
             Some(Msg::InitPid(pid)) => {
                 guard.init = Some(Pid::from_raw(pid));
@@ -380,7 +394,7 @@ fn write_id_maps(pid: i32, spec: &Spec) -> Result<(), ContainerError> {
 
 /// Stage 1: join namespaces by path, create new namespaces, fork the init with
 /// CLONE_PARENT, report its pid, exit. Never returns.
-fn stage1(args: InitArgs) -> ! {
+fn stage1(args: InitArgs, cgroup_fd: Option<i32>) -> ! {
     // SAFETY: prctl with integer arguments: no core dumps or ptrace of tinibox code in the container.
     unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
     let chan = args.chan;
@@ -392,6 +406,19 @@ fn stage1(args: InitArgs) -> ! {
     };
     if let Err(msg) = res {
         fail(msg);
+    }
+    // cgroup v2: be born in the container's cgroup (no migration, no RCU wait); any failure
+    // (old kernel, user namespace without access) falls back to a plain fork below.
+    if let Some(fd) = cgroup_fd {
+        let pid = clone3_into_cgroup(fd);
+        if pid == 0 {
+            init::run(args);
+        }
+        if pid > 0 {
+            let _ = chan.send(&Msg::InitPidInCgroup(pid as i32));
+            // SAFETY: leave the forked child.
+            unsafe { libc::_exit(0) }
+        }
     }
     // SAFETY: raw clone with a null stack behaves like fork; CLONE_PARENT makes the init a
     // child of the process that called `create`. Single-threaded, so no locks are held.
@@ -417,6 +444,49 @@ fn stage1(args: InitArgs) -> ! {
     let _ = chan.send(&Msg::InitPid(pid as i32));
     // SAFETY: leave the forked child.
     unsafe { libc::_exit(0) }
+}
+
+/// clone3(CLONE_PARENT | CLONE_INTO_CGROUP) with fork semantics (no new stack): 0 in the
+/// child, the pid in the parent, -1 on failure.
+fn clone3_into_cgroup(cgroup_fd: i32) -> i64 {
+    #[repr(C)]
+    struct CloneArgs {
+        flags: u64,
+        pidfd: u64,
+        child_tid: u64,
+        parent_tid: u64,
+        exit_signal: u64,
+        stack: u64,
+        stack_size: u64,
+        tls: u64,
+        set_tid: u64,
+        set_tid_size: u64,
+        cgroup: u64,
+    }
+    const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+    let args = CloneArgs {
+        flags: libc::CLONE_PARENT as u64 | CLONE_INTO_CGROUP,
+        pidfd: 0,
+        child_tid: 0,
+        parent_tid: 0,
+        // With CLONE_PARENT the exit signal must be 0 (the parent's, SIGCHLD, is inherited).
+        exit_signal: 0,
+        stack: 0,
+        stack_size: 0,
+        tls: 0,
+        set_tid: 0,
+        set_tid_size: 0,
+        cgroup: cgroup_fd as u64,
+    };
+    // SAFETY: clone3 with a valid args struct and no new stack behaves like fork; the
+    // process is single-threaded.
+    unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &args as *const CloneArgs,
+            std::mem::size_of::<CloneArgs>(),
+        )
+    }
 }
 
 fn stage1_setup(plan: &Plan, chan: &Channel) -> Result<(), String> {

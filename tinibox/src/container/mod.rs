@@ -13,9 +13,10 @@
 //! ("stage 1") joins namespaces given by path, unshares the new ones (for a new user namespace
 //! the parent writes the id maps), then forks the container's init with `CLONE_PARENT`, so the
 //! init is a child of the process that called `create` (`tinibox run` can `waitpid` it; a
-//! runc-style caller exits and the init is adopted by its subreaper). While the init mounts,
-//! the parent moves it into the container's cgroup (on cgroup v1 that write waits for an RCU
-//! grace period, ~8 ms here, so it runs in parallel); the init waits for that before it makes
+//! runc-style caller exits and the init is adopted by its subreaper). On cgroup v2 the init is
+//! born in the container's cgroup (clone3 `CLONE_INTO_CGROUP`); otherwise, while the init
+//! mounts, the parent moves it there (on cgroup v1 that write waits for an RCU grace period,
+//! ~8 ms here, so it runs in parallel). The init waits for that before it makes
 //! its cgroup namespace, mounts cgroupfs, runs hooks or execs. The init
 //! prepares the root filesystem, pivots, applies the security settings, reports "ready" and then
 //! blocks opening `<state>/<id>/exec.fifo` for writing. `start` opens the fifo for reading,

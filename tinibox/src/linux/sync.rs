@@ -16,6 +16,9 @@ pub enum Msg {
     UserMapsWritten,
     /// Stage 1 forked the init: its pid in the parent's pid namespace.
     InitPid(i32),
+    /// Stage 1 forked the init directly into the container's cgroup (clone3
+    /// CLONE_INTO_CGROUP, cgroup v2): the parent has nothing to move.
+    InitPidInCgroup(i32),
     /// The parent moved the init into the container's cgroup (done while the init prepares
     /// its mounts: on cgroup v1 that write waits for an RCU grace period, several ms).
     CgroupJoined,

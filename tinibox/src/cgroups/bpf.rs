@@ -178,21 +178,24 @@ const BPF_PROG_TYPE_CGROUP_DEVICE: u32 = 15;
 const BPF_CGROUP_DEVICE: u32 = 6;
 const BPF_F_ALLOW_MULTI: u32 = 2;
 
-/// Loads `prog` and attaches it to the cgroup directory `cgroup_dir`.
-pub fn attach(prog: &[Insn], cgroup_dir: &std::path::Path) -> std::io::Result<()> {
+/// BPF_PROG_LOAD of `prog`; with `log` the verifier writes its log there (slow: only used to
+/// explain a failure).
+fn load(prog: &[Insn], log: Option<&mut Vec<u8>>) -> i64 {
     let license = b"GPL\0";
-    // The verifier fails the load with ENOSPC when its log does not fit: leave it room.
-    let mut log = vec![0u8; 1 << 20];
     let mut name = [0u8; 16];
     name[..7].copy_from_slice(b"tinibox");
+    let (log_level, log_size, log_buf) = match log {
+        Some(l) => (1, l.len() as u32, l.as_mut_ptr() as u64),
+        None => (0, 0, 0),
+    };
     let attr = ProgLoadAttr {
         prog_type: BPF_PROG_TYPE_CGROUP_DEVICE,
         insn_cnt: prog.len() as u32,
         insns: prog.as_ptr() as u64,
         license: license.as_ptr() as u64,
-        log_level: 1,
-        log_size: log.len() as u32,
-        log_buf: log.as_mut_ptr() as u64,
+        log_level,
+        log_size,
+        log_buf,
         kern_version: 0,
         prog_flags: 0,
         prog_name: name,
@@ -200,16 +203,30 @@ pub fn attach(prog: &[Insn], cgroup_dir: &std::path::Path) -> std::io::Result<()
         expected_attach_type: BPF_CGROUP_DEVICE,
     };
     // SAFETY: attr points at live buffers for the duration of the call.
-    let fd = unsafe {
+    unsafe {
         libc::syscall(
             libc::SYS_bpf,
             BPF_PROG_LOAD,
             &attr as *const ProgLoadAttr,
             std::mem::size_of::<ProgLoadAttr>(),
         )
-    };
+    }
+}
+
+/// Loads `prog` and attaches it to the cgroup directory `cgroup_dir`.
+pub fn attach(prog: &[Insn], cgroup_dir: &std::path::Path) -> std::io::Result<()> {
+    // Without a log first: a verbose verifier log costs milliseconds on every create.
+    let fd = load(prog, None);
     if fd < 0 {
         let err = std::io::Error::last_os_error();
+        // Load again with a log to say why. The verifier fails the load with ENOSPC when its
+        // log does not fit: leave it room.
+        let mut log = vec![0u8; 1 << 20];
+        let again = load(prog, Some(&mut log));
+        if again >= 0 {
+            // SAFETY: closing the fd bpf just returned.
+            unsafe { libc::close(again as i32) };
+        }
         let msg = String::from_utf8_lossy(&log);
         let msg = msg.trim_end_matches('\0').trim();
         return Err(std::io::Error::new(

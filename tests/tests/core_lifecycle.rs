@@ -124,6 +124,15 @@ impl Bundle {
     }
 }
 
+/// A test that fails half-way still removes its container (processes, cgroup, state).
+impl Drop for Bundle {
+    fn drop(&mut self) {
+        if self.state_root().join(&self.id).exists() {
+            let _ = container::delete(self.state_root(), &self.id, true);
+        }
+    }
+}
+
 fn wait(pid: i32) -> WaitStatus {
     waitpid(Pid::from_raw(pid), None).unwrap()
 }

@@ -26,7 +26,9 @@ impl Context {
             .unwrap_or_else(|| repo_root.join("out"));
         let cache_dir = std::env::var_os("TINILINUX_CACHE")
             .map(PathBuf::from)
-            .or_else(|| std::env::var_os("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("tinilinux")))
+            .or_else(|| {
+                std::env::var_os("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("tinilinux"))
+            })
             .or_else(|| std::env::var_os("HOME").map(|d| PathBuf::from(d).join(".cache/tinilinux")))
             .unwrap_or_else(|| PathBuf::from("/var/cache/tinilinux"));
         let source_date_epoch = std::env::var("SOURCE_DATE_EPOCH")

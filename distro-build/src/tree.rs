@@ -55,12 +55,14 @@ impl FileData {
     pub fn len(&self) -> Result<u64, TreeError> {
         match self {
             FileData::Bytes(bytes) => Ok(bytes.len() as u64),
-            FileData::Host(path) => std::fs::metadata(path)
-                .map(|m| m.len())
-                .map_err(|source| TreeError::Read {
-                    path: path.clone(),
-                    source,
-                }),
+            FileData::Host(path) => {
+                std::fs::metadata(path)
+                    .map(|m| m.len())
+                    .map_err(|source| TreeError::Read {
+                        path: path.clone(),
+                        source,
+                    })
+            }
         }
     }
 
@@ -299,12 +301,24 @@ mod tests {
     #[test]
     fn insert_creates_parents_and_iterates_sorted() {
         let mut tree = RootfsTree::new();
-        tree.insert("/usr/bin/tinibox", Entry::file(FileData::Bytes(b"x".to_vec()), 0o755))
-            .unwrap();
-        tree.insert("etc/hostname", Entry::file(FileData::Bytes(b"tini\n".to_vec()), 0o644))
-            .unwrap();
-        let paths: Vec<_> = tree.iter().map(|(p, _)| p.to_str().unwrap().to_string()).collect();
-        assert_eq!(paths, ["etc", "etc/hostname", "usr", "usr/bin", "usr/bin/tinibox"]);
+        tree.insert(
+            "/usr/bin/tinibox",
+            Entry::file(FileData::Bytes(b"x".to_vec()), 0o755),
+        )
+        .unwrap();
+        tree.insert(
+            "etc/hostname",
+            Entry::file(FileData::Bytes(b"tini\n".to_vec()), 0o644),
+        )
+        .unwrap();
+        let paths: Vec<_> = tree
+            .iter()
+            .map(|(p, _)| p.to_str().unwrap().to_string())
+            .collect();
+        assert_eq!(
+            paths,
+            ["etc", "etc/hostname", "usr", "usr/bin", "usr/bin/tinibox"]
+        );
         assert_eq!(tree.get("usr").unwrap().kind, EntryKind::Directory);
     }
 

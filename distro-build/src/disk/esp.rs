@@ -1,7 +1,8 @@
 //! The EFI system partition image: FAT32 made by `mkfs.vfat` on an image file and filled
 //! with mtools (`mmd`, `mcopy`), so no mount and no root are needed. It holds
 //! \EFI\BOOT\BOOTX64.EFI (GRUB, which finds its grub.cfg on the root partition by itself)
-//! and a short \EFI\BOOT\grub.cfg that says so, for people who look.
+//! a short \EFI\BOOT\grub.cfg that says so, for people who look, and \startup.nsh so a UEFI
+//! shell (where OVMF lands when its saved boot entries miss this disk) starts GRUB.
 //!
 //! It owns only the image file it is asked to write.
 
@@ -9,6 +10,9 @@ use std::path::Path;
 use std::process::Command;
 
 use super::{tools, DiskError};
+
+/// The UEFI shell script on the ESP's root that starts GRUB (see [`write_image`]).
+pub const STARTUP_NSH: &str = "@echo -off\r\necho TiniLinux: starting GRUB from the EFI system partition\r\nfs0:\r\n\\EFI\\BOOT\\BOOTX64.EFI\r\n";
 
 /// Makes `image` (`size_bytes` long) a FAT32 ESP with volume id `volume_id` holding
 /// `efi_app` as \EFI\BOOT\BOOTX64.EFI.
@@ -43,6 +47,11 @@ pub fn write_image(
          configfile (,gpt3)/boot/grub/grub.cfg\n",
     )
     .map_err(|e| DiskError::io("writing the ESP note", e))?;
+    // Firmware whose saved boot entries do not include this disk (say, a VM that booted the
+    // live ISO before) falls back to the UEFI shell, which runs startup.nsh from the first
+    // FAT file system: there it starts GRUB.
+    let startup = scratch.join("startup.nsh");
+    std::fs::write(&startup, STARTUP_NSH).map_err(|e| DiskError::io("writing startup.nsh", e))?;
     let target = format!("{}", image.display());
     for dir in ["::/EFI", "::/EFI/BOOT"] {
         tools::run(
@@ -59,6 +68,14 @@ pub fn write_image(
             .args(["-i", &target])
             .arg(efi_app)
             .arg("::/EFI/BOOT/BOOTX64.EFI"),
+    )?;
+    tools::run(
+        Command::new("mcopy")
+            .env("MTOOLS_SKIP_CHECK", "1")
+            .env("SOURCE_DATE_EPOCH", &epoch)
+            .args(["-i", &target])
+            .arg(&startup)
+            .arg("::/startup.nsh"),
     )?;
     tools::run(
         Command::new("mcopy")

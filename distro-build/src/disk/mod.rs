@@ -267,6 +267,10 @@ pub fn add_installer_with(tree: &mut RootfsTree, images: &BootImages) -> Result<
         ),
     )?;
     tree.insert(
+        format!("{BOOT_FILES_DIR}/startup.nsh"),
+        Entry::file(FileData::Bytes(esp::STARTUP_NSH.as_bytes().to_vec()), 0o644),
+    )?;
+    tree.insert(
         format!("{BOOT_FILES_DIR}/grub.cfg.in"),
         Entry::file(
             FileData::Bytes(grub::grub_cfg("@ROOT_UUID@", 1).into_bytes()),

@@ -259,6 +259,17 @@ fn disk_image_has_gpt_esp_ext4_and_grub_at_their_offsets() {
             .arg("::/EFI/BOOT"),
     );
     assert!(listing.contains("BOOTX64  EFI"), "{listing}");
+    let root_listing = run_ok(
+        Command::new("mtype")
+            .env("MTOOLS_SKIP_CHECK", "1")
+            .args(["-i"])
+            .arg(&esp)
+            .arg("::/startup.nsh"),
+    );
+    assert!(
+        root_listing.contains("\\EFI\\BOOT\\BOOTX64.EFI"),
+        "{root_listing}"
+    );
 
     // BIOS: boot code in the MBR pointing at core.img, which sits at the BIOS boot partition.
     let raw = fs::read(img).unwrap();

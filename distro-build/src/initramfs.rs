@@ -1,11 +1,14 @@
 //! The initramfs writer: a [`RootfsTree`] → cpio "newc" archive (via the `cpio` crate) →
-//! compressed with xz (CRC32 check, as the kernel's decompressor requires) or gzip. The
+//! compressed with gzip or xz (CRC32 check, as the kernel's decompressor requires). The
 //! archive is deterministic: entries in sorted order, inode numbers by position, owners and
 //! modes from the tree, every mtime = SOURCE_DATE_EPOCH. It builds no tree itself.
 //!
-//! xz is the default: the initramfs carries the tinibox image store, which repeats the rootfs,
-//! and xz's large dictionary finds those repeats where gzip's 32 KiB window cannot (the
-//! figures are in BENCHMARKS.md).
+//! gzip is the default (`TINILINUX_INITRAMFS_COMPRESSION=xz` picks xz). Measured under QEMU
+//! TCG (BENCHMARKS.md): xz makes the initramfs 1.7 MiB smaller, because its dictionary spans
+//! the whole archive and finds the image store's repeat of the rootfs, but the kernel then
+//! spends about 1.2 s instead of 0.5 s unpacking it; with gzip the banner comes at about
+//! 1.4 s of uptime instead of 2.0 s. The ISO is over 8 MiB either way (GRUB's fixed-size
+//! efi.img and the disk installer), so boot time decided.
 
 use std::fs;
 use std::io::Write;
@@ -30,7 +33,22 @@ pub enum Compression {
     None,
 }
 
+/// The environment variable choosing the compression (`gzip`, `xz` or `none`).
+pub const COMPRESSION_ENV: &str = "TINILINUX_INITRAMFS_COMPRESSION";
+
 impl Compression {
+    /// The compression named by `TINILINUX_INITRAMFS_COMPRESSION`, gzip when unset.
+    pub fn from_env() -> Result<Compression> {
+        match std::env::var(COMPRESSION_ENV).ok().as_deref() {
+            None | Some("") | Some("gzip") => Ok(Compression::Gzip),
+            Some("xz") => Ok(Compression::Xz),
+            Some("none") => Ok(Compression::None),
+            Some(other) => Err(Error::Invalid(format!(
+                "{COMPRESSION_ENV}={other:?}: use gzip, xz or none"
+            ))),
+        }
+    }
+
     /// The usual file-name suffix.
     pub fn suffix(self) -> &'static str {
         match self {
@@ -144,9 +162,10 @@ pub fn write_with(
     cache::write_atomic(out, &bytes)
 }
 
-/// Writes `tree` as an xz-compressed initramfs at `out` (the contract other stages use).
+/// Writes `tree` as a compressed initramfs at `out` (the contract other stages use), with the
+/// compression chosen by [`Compression::from_env`].
 pub fn write(tree: &RootfsTree, out: &Path, epoch: u64) -> Result<()> {
-    write_with(tree, out, epoch, Compression::Xz)
+    write_with(tree, out, epoch, Compression::from_env()?)
 }
 
 /// Compresses a cpio archive the way the kernel can unpack it.
@@ -199,8 +218,11 @@ pub fn tree_key(tree: &RootfsTree, epoch: u64, compression: Compression) -> Resu
 
 /// Writes (or takes from the cache) the initramfs of `tree` and returns its path.
 pub fn build(ctx: &Context, tree: &RootfsTree) -> Result<PathBuf> {
-    let stage = crate::runner::Stage::start("initramfs", "rootfs tree → cpio newc → xz");
-    let compression = Compression::Xz;
+    let compression = Compression::from_env()?;
+    let stage = crate::runner::Stage::start(
+        "initramfs",
+        &format!("rootfs tree → cpio newc → {compression:?}"),
+    );
     let key = tree_key(tree, ctx.source_date_epoch, compression)?;
     let name = format!("initramfs{}", compression.suffix());
     if let Some(dir) = cache::lookup(ctx, "initramfs", &key) {

@@ -13,7 +13,7 @@ use crate::error::{IoContext, Result};
 use crate::runner::{run_logged, Stage};
 
 /// Bumped whenever the ISO layout or grub-mkrescue options change.
-const RECIPE: u32 = 1;
+const RECIPE: u32 = 2;
 
 /// The GRUB modules installed on the ISO: what grub.cfg uses (serial console, `if`, the
 /// Linux loader) plus what finds the ISO's own file system. They must exist for both
@@ -53,7 +53,7 @@ pub fn build(ctx: &Context, bzimage: &Path, initramfs: &Path) -> Result<PathBuf>
             fs::create_dir_all(boot.join("grub")).ctx(|| format!("creating {}", boot.display()))?;
             fs::copy(bzimage, boot.join("bzImage"))
                 .ctx(|| format!("copying {}", bzimage.display()))?;
-            fs::copy(initramfs, boot.join("initramfs.cpio.xz"))
+            fs::copy(initramfs, boot.join("initramfs.img"))
                 .ctx(|| format!("copying {}", initramfs.display()))?;
             fs::copy(&grub_cfg, boot.join("grub/grub.cfg"))
                 .ctx(|| format!("copying {}", grub_cfg.display()))?;

@@ -66,11 +66,12 @@ cp --sparse=always "$img" "$tmp/disk.img"
 boot_once() {
 	local log="$tmp/boot.log" t0 t1 deadline
 	: >"$log"
+	cp /usr/share/OVMF/OVMF_VARS.fd "$tmp/vars.fd" # every boot is a new VM
 	t0="$(now)"
 	qemu-system-x86_64 -accel tcg -m 1024 -nographic -monitor none -serial stdio -nic none \
 		-no-reboot "$@" </dev/null >"$log" 2>&1 &
 	qpid=$!
-	deadline=$((SECONDS + 300))
+	deadline=$((SECONDS + 150))
 	until grep -a -q 'Welcome to TiniLinux' "$log"; do
 		if ! kill -0 "$qpid" 2>/dev/null || [ "$SECONDS" -ge "$deadline" ]; then
 			kill "$qpid" 2>/dev/null; wait "$qpid" 2>/dev/null || true; qpid=""

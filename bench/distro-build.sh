@@ -35,9 +35,9 @@ boot_once() {
   local pid=$! waited=0
   until grep -aq "Welcome to TiniLinux" "$log"; do
     sleep 0.2; waited=$((waited + 1))
-    if [ $waited -gt 600 ]; then
+    if [ $waited -gt 300 ]; then
       kill "$pid"; wait "$pid" 2>/dev/null || true
-      echo "no banner within 120 s; last console line: $(tail -c 300 "$log" | tr -d '\033' | tail -1)" >&2
+      echo "no banner within 60 s; last console line: $(tail -c 300 "$log" | tr -d '\033' | tail -1)" >&2
       echo timeout; return 0
     fi
   done
@@ -51,7 +51,10 @@ echo "iso_bytes tinilinux=$(size "$iso") reference=$(size "$work/reference.iso")
 for fw in bios uefi; do
   for which in tinilinux reference; do
     medium=$iso; [ $which = reference ] && medium=$work/reference.iso
-    times=$(for _ in $(seq "$runs"); do boot_once "$medium" $fw; done)
+    n=$runs
+    # The untrimmed reference ISO stops in GRUB rescue under OVMF here: one try is enough.
+    [ "$fw-$which" = uefi-reference ] && n=1
+    times=$(for _ in $(seq "$n"); do boot_once "$medium" $fw; done)
     if echo "$times" | grep -q timeout; then
       echo "banner_uptime_s $fw $which did-not-boot runs=$(echo $times)"
     else

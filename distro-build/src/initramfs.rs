@@ -25,7 +25,7 @@ const RECIPE: u32 = 2;
 /// How the cpio archive is compressed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Compression {
-    /// xz, preset 9 extreme, CRC32 check (needs CONFIG_RD_XZ).
+    /// xz, preset 9 extreme, CRC32 check (needs CONFIG_RD_XZ): smallest, slowest to unpack.
     Xz,
     /// gzip level 9 (needs CONFIG_RD_GZIP).
     Gzip,

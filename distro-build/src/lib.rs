@@ -14,7 +14,7 @@
 //! - [`busybox`]: static BusyBox from a config fragment.
 //! - [`tinibox_static`]: the static tinibox binary.
 //! - [`rootfs`]: the live rootfs tree (skeleton + BusyBox + tinibox + device nodes).
-//! - [`initramfs`]: the cpio newc writer and its compression.
+//! - [`initramfs`]: the cpio newc writer (hard links, fixed mtimes) and its compression.
 //! - [`iso`]: the hybrid BIOS + UEFI ISO.
 //! - [`qemu`]: booting the ISO in QEMU.
 //! - [`disk`]: the installed-on-a-disk image (GPT, ESP, ext4, GRUB, switch_root initramfs)

@@ -2,7 +2,8 @@
 //! like a user: `out/tinilinux-disk.img` boots with SeaBIOS and with OVMF, its root is the ext4
 //! partition mounted read-write, a file survives `reboot`, `tinibox run` works with real
 //! pivot_root; `root=` naming a missing device gives the rescue shell and a clear message;
-//! and from the live ISO, `tinilinux-install` installs onto a blank disk that then boots on
+//! and from the live ISO (under OVMF, with UEFI variables kept for the whole VM's life, so the
+//! firmware's saved boot entry is the CD), `tinilinux-install` installs onto a blank disk that then boots on
 //! its own (SeaBIOS and OVMF), and refuses a mounted or too-small disk, leaving it untouched.
 //!
 //! Every test boots a copy of the image. The console transcript of each VM is written to
@@ -100,6 +101,12 @@ struct Vm {
 impl Vm {
     /// Starts QEMU (TCG, 1 GiB, serial on stdio, no display) with `extra` arguments.
     fn start(name: &str, fw: Firmware, extra: &[String]) -> Vm {
+        Vm::start_with_vars(name, fw, extra, None)
+    }
+
+    /// [`Vm::start`] keeping OVMF's variables in `vars` (created from OVMF_VARS.fd when
+    /// missing), as a VM that keeps its NVRAM between boots does.
+    fn start_with_vars(name: &str, fw: Firmware, extra: &[String], vars: Option<&Path>) -> Vm {
         require_qemu();
         let fw_dir = tempfile::tempdir().unwrap();
         let mut cmd = Command::new("qemu-system-x86_64");
@@ -111,8 +118,12 @@ impl Vm {
                 Path::new(OVMF_CODE).exists(),
                 "{OVMF_CODE} is missing: apt-get install ovmf"
             );
-            let vars = fw_dir.path().join("OVMF_VARS.fd");
-            std::fs::copy(OVMF_VARS, &vars).expect("copy OVMF_VARS.fd");
+            let vars = vars
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| fw_dir.path().join("OVMF_VARS.fd"));
+            if !vars.exists() {
+                std::fs::copy(OVMF_VARS, &vars).expect("copy OVMF_VARS.fd");
+            }
             cmd.arg("-drive")
                 .arg(format!(
                     "if=pflash,format=raw,unit=0,readonly=on,file={OVMF_CODE}"
@@ -447,6 +458,11 @@ fn missing_root_device_gives_rescue_shell() {
 
 /// Boots the live ISO with `disk` attached (plus `extra` drives) and a shell.
 fn live_iso(name: &str, disks: &[&Path]) -> Vm {
+    live_iso_with(name, disks, Firmware::SeaBios, None)
+}
+
+/// [`live_iso`] with a firmware and, for OVMF, a variables file that outlives the VM.
+fn live_iso_with(name: &str, disks: &[&Path], fw: Firmware, vars: Option<&Path>) -> Vm {
     let iso = artifact("tinilinux.iso");
     let mut args = vec![
         "-cdrom".into(),
@@ -457,7 +473,7 @@ fn live_iso(name: &str, disks: &[&Path]) -> Vm {
     for d in disks {
         args.extend(virtio_disk(d));
     }
-    let mut vm = Vm::start(name, Firmware::SeaBios, &args);
+    let mut vm = Vm::start_with_vars(name, fw, &args, vars);
     vm.wait_shell();
     vm
 }
@@ -467,15 +483,17 @@ fn installer_installs_to_a_blank_disk_that_boots_alone() {
     let _lock = vm_lock();
     let dir = tempfile::tempdir().unwrap();
     let disk = blank_disk(dir.path(), "blank.img", 1024);
+    // One VM with persistent UEFI variables, as a user has: it boots the live ISO with OVMF
+    // (which records the CD as its boot entry), installs, and later boots the disk alone.
+    let nvram = dir.path().join("OVMF_VARS.fd");
     {
-        let mut vm = live_iso("install_live", &[&disk]);
+        let mut vm = live_iso_with("install_live", &[&disk], Firmware::Ovmf, Some(&nvram));
         let out = vm.ok("tinilinux-install --yes /dev/vda 2>&1");
         assert!(
             out.contains("done. TiniLinux is installed on /dev/vda"),
             "{out}"
         );
         assert!(out.contains("boot from /dev/vda"), "{out}");
-        // Something to find after the reboot from disk: copied by the installer.
         vm.send("poweroff");
         vm.wait_exit(Duration::from_secs(120));
     }
@@ -484,7 +502,7 @@ fn installer_installs_to_a_blank_disk_that_boots_alone() {
         (Firmware::SeaBios, "installed_seabios"),
         (Firmware::Ovmf, "installed_ovmf"),
     ] {
-        let mut vm = Vm::start(name, fw, &virtio_disk(&disk));
+        let mut vm = Vm::start_with_vars(name, fw, &virtio_disk(&disk), Some(&nvram));
         vm.wait_shell();
         assert!(vm
             .ok("cat /etc/tinilinux-installed")

@@ -2,9 +2,9 @@
 //! like a user: `out/tinilinux-disk.img` boots with SeaBIOS and with OVMF, its root is the ext4
 //! partition mounted read-write, a file survives `reboot`, `tinibox run` works with real
 //! pivot_root; `root=` naming a missing device gives the rescue shell and a clear message;
-//! and from the live ISO (under OVMF, with UEFI variables kept for the whole VM's life, so the
-//! firmware's saved boot entry is the CD), `tinilinux-install` installs onto a blank disk that then boots on
-//! its own (SeaBIOS and OVMF), and refuses a mounted or too-small disk, leaving it untouched.
+//! and from the live ISO (under OVMF, with the UEFI variables kept for the VM's whole life as a
+//! user's VM keeps them), `tinilinux-install` installs onto a blank disk that then boots on its
+//! own (SeaBIOS and OVMF), and refuses a mounted or too-small disk, leaving it untouched.
 //!
 //! Every test boots a copy of the image. The console transcript of each VM is written to
 //! `target/disk-transcripts/<test>.log` (the failure message names it).

@@ -111,8 +111,10 @@ impl Vm {
         let fw_dir = tempfile::tempdir().unwrap();
         let mut cmd = Command::new("qemu-system-x86_64");
         cmd.args(["-accel", "tcg", "-m", "1024", "-smp", "1"])
-            .args(["-nographic", "-monitor", "none", "-serial", "stdio"])
-            .args(["-nic", "user,model=virtio-net-pci"]);
+            .args(["-nographic", "-monitor", "none", "-serial", "stdio"]);
+        if !extra.iter().any(|a| a == "-nic") {
+            cmd.args(["-nic", "user,model=virtio-net-pci"]);
+        }
         if fw == Firmware::Ovmf {
             assert!(
                 Path::new(OVMF_CODE).exists(),
@@ -463,13 +465,25 @@ fn live_iso(name: &str, disks: &[&Path]) -> Vm {
 
 /// [`live_iso`] with a firmware and, for OVMF, a variables file that outlives the VM.
 fn live_iso_with(name: &str, disks: &[&Path], fw: Firmware, vars: Option<&Path>) -> Vm {
+    live_iso_args(name, disks, fw, vars, &[])
+}
+
+/// [`live_iso_with`] with extra QEMU arguments.
+fn live_iso_args(
+    name: &str,
+    disks: &[&Path],
+    fw: Firmware,
+    vars: Option<&Path>,
+    extra: &[String],
+) -> Vm {
     let iso = artifact("tinilinux.iso");
-    let mut args = vec![
+    let mut args: Vec<String> = extra.to_vec();
+    args.extend([
         "-cdrom".into(),
         iso.display().to_string(),
         "-boot".into(),
         "d".into(),
-    ];
+    ]);
     for d in disks {
         args.extend(virtio_disk(d));
     }
@@ -547,4 +561,35 @@ fn installer_refuses_mounted_and_too_small_disks() {
     vm.ok("mount /dev/vdb /mnt/used && cat /mnt/used/keep.txt && umount /mnt/used");
     drop(vm);
     assert_eq!(sha256(&small), before, "the too-small disk was modified");
+}
+
+/// A VM whose UEFI variables only know the live CD (it booted the ISO, the disk was never
+/// attached) still boots the disk image once the CD is gone: OVMF falls back to its shell,
+/// which runs the ESP's startup.nsh and starts GRUB. (No network card: with one, OVMF first
+/// tries PXE and HTTP boot, which take minutes under TCG before the shell.)
+#[test]
+fn disk_image_boots_with_ovmf_whose_nvram_only_knows_the_cd() {
+    let _lock = vm_lock();
+    let dir = tempfile::tempdir().unwrap();
+    let nvram = dir.path().join("OVMF_VARS.fd");
+    {
+        let _live = live_iso_args(
+            "stale_nvram_live",
+            &[],
+            Firmware::Ovmf,
+            Some(&nvram),
+            &["-nic".into(), "none".into()],
+        );
+    }
+    let disk = disk_copy(dir.path());
+    let mut args = virtio_disk(&disk);
+    args.extend(["-nic".into(), "none".into()]);
+    let mut vm = Vm::start_with_vars("stale_nvram_disk", Firmware::Ovmf, &args, Some(&nvram));
+    vm.expect(
+        "TiniLinux: starting GRUB from the EFI system partition",
+        BOOT_TIMEOUT,
+    );
+    vm.wait_shell();
+    let root = vm.ok("grep ' / ' /proc/mounts");
+    assert!(root.contains(" ext4 rw"), "{root}");
 }

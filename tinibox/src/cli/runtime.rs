@@ -915,17 +915,10 @@ pub struct OciRunArgs {
 fn wait_init(pid: i32) -> i32 {
     use nix::sys::signal::{SigSet, SigmaskHow, Signal};
     let mut set = SigSet::empty();
-    for s in [
-        Signal::SIGINT,
-        Signal::SIGTERM,
-        Signal::SIGHUP,
-        Signal::SIGQUIT,
-        Signal::SIGUSR1,
-        Signal::SIGUSR2,
-        Signal::SIGCHLD,
-    ] {
+    for s in crate::linux::FORWARDED_SIGNALS {
         set.add(s);
     }
+    set.add(Signal::SIGCHLD);
     let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set), None);
     let code = loop {
         let mut st = 0;

@@ -312,19 +312,11 @@ pub fn exec(opts: ExecOptions) -> Result<ExecOutcome, ContainerError> {
 /// Waits for `pid`, forwarding the usual termination and job-control signals to it.
 fn wait_forwarding_signals(pid: i32) -> i32 {
     use nix::sys::signal::{SigSet, SigmaskHow, Signal};
-    let forwarded = [
-        Signal::SIGINT,
-        Signal::SIGTERM,
-        Signal::SIGHUP,
-        Signal::SIGQUIT,
-        Signal::SIGUSR1,
-        Signal::SIGUSR2,
-        Signal::SIGWINCH,
-    ];
     let mut set = SigSet::empty();
-    for s in forwarded {
+    for s in crate::linux::FORWARDED_SIGNALS {
         set.add(s);
     }
+    set.add(Signal::SIGWINCH);
     set.add(Signal::SIGCHLD);
     let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set), None);
     loop {

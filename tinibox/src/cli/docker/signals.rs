@@ -9,15 +9,8 @@ use std::sync::atomic::{AtomicI32, Ordering};
 
 use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
 
-/// Signals tinibox forwards to the container's PID 1.
-pub const FORWARDED: [Signal; 6] = [
-    Signal::SIGINT,
-    Signal::SIGTERM,
-    Signal::SIGHUP,
-    Signal::SIGQUIT,
-    Signal::SIGUSR1,
-    Signal::SIGUSR2,
-];
+/// Signals tinibox forwards to the container's PID 1 (the engine's one list).
+pub use crate::linux::FORWARDED_SIGNALS as FORWARDED;
 
 static PIPE_WRITE: AtomicI32 = AtomicI32::new(-1);
 

@@ -100,7 +100,8 @@ fn live_rootfs(ctx: &Context, base: &RootfsTree) -> Result<RootfsTree> {
     );
     let mut tree = base.clone();
     disk::add_installer(ctx, &mut tree)?;
-    let digest = oci::add_image_store(ctx, &mut tree)?;
+    // The stored image is the base rootfs, the same image (and ID) as out/oci and Docker.
+    let digest = oci::add_image_store_of(ctx, base, &mut tree)?;
     stage.done(&format!("{} entries, stored image {digest}", tree.len()));
     Ok(tree)
 }

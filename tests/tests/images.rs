@@ -12,54 +12,7 @@ use std::sync::OnceLock;
 use distro_build::context::Context;
 use distro_build::oci;
 use distro_build::tree::{Entry, FileData, RootfsTree};
-
-/// The repository root (the workspace folder above `tests/`).
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-/// Fails the test with a clear line when `tool` is not installed.
-fn require_tool(tool: &str) {
-    let found = Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    assert!(
-        found,
-        "{tool} is not installed: run scripts/install-deps.sh (as root)"
-    );
-}
-
-fn require_root() {
-    assert_eq!(
-        unsafe { libc::geteuid() },
-        0,
-        "this test needs root (namespaces, mounts, device nodes): run it as root"
-    );
-}
-
-/// Runs a command, returning its output; panics when it cannot start.
-fn run(cmd: &mut Command) -> Output {
-    cmd.output()
-        .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"))
-}
-
-/// Runs a command that must succeed; returns its stdout.
-fn ok(cmd: &mut Command) -> String {
-    let out = run(cmd);
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed ({}):\nstdout: {}\nstderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use tinilinux_tests::{ok, repo_root, require_root, require_tool, run, tinibox_bin};
 
 /// A small rootfs tree built from Debian's busybox-static: /bin/busybox, applet links for
 /// sh/echo/cat/ls/true, /etc files and the usual empty folders.
@@ -300,18 +253,6 @@ fn minimal_image_holds_only_busybox() {
 // ---------------------------------------------------------------------------------------
 
 use tinibox::image::Store;
-
-/// The tinibox binary built beside this test (target/<profile>/tinibox).
-fn tinibox_bin() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe.parent().unwrap().parent().unwrap().join("tinibox");
-    assert!(
-        bin.exists(),
-        "{} is missing: build it first (cargo build -p tinibox)",
-        bin.display()
-    );
-    bin
-}
 
 /// Runs `tinibox --store STORE args…`.
 fn tinibox(store: &Path, args: &[&str]) -> Output {

@@ -223,9 +223,11 @@ impl Vm {
         let n = self.marker;
         let begin = format!("@@B{n}@@");
         let end = format!("@@E{n}@@");
-        // The markers are printed by echo, so their typed form (followed by `;` or `$?`) never
-        // matches what we wait for.
-        self.send(&format!("echo {begin}; {cmdline}\necho {end}$?@@\n"))?;
+        // The markers are typed split by quotes (`"@@B""1@@"`), so the echo of the typed line
+        // never matches what we wait for, whether or not the terminal echoes input.
+        self.send(&format!(
+            "echo \"@@B\"\"{n}@@\"; {cmdline}\necho \"@@E\"\"{n}@@$?@@\"\n"
+        ))?;
         self.expect(&format!("{begin}\r\n"), timeout)?;
         let text = self.expect(&end, timeout)?;
         let output = text[..text.len() - end.len()].to_string();
@@ -249,17 +251,42 @@ impl Vm {
 
     /// Turns off echo and line editing and quiets kernel messages, so command output can be
     /// read back verbatim.
+    /// Input typed before the shell opens the console can be discarded, so this first types a
+    /// marker until a shell answers it (up to two minutes). `stty` may be missing (a rescue
+    /// shell): [`Vm::run`] works with echo on too.
     pub fn prepare_shell(&mut self) -> Result<()> {
-        self.send("\nstty -echo; dmesg -n 1; PS1='tl# '\n")?;
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            self.send(&format!("\necho \"@@R\"\"{attempt}@@\"\n"))?;
+            match self.expect(&format!("@@R{attempt}@@"), Duration::from_secs(5)) {
+                Ok(_) => break,
+                Err(e) => {
+                    let exited = !matches!(self.child.try_wait(), Ok(None));
+                    if exited || Instant::now() >= deadline {
+                        return Err(e);
+                    }
+                }
+            }
+        }
+        self.send("stty -echo 2>/dev/null; dmesg -n 1 2>/dev/null; PS1='tl# '\n")?;
         self.run_ok("true", Duration::from_secs(60)).map(|_| ())
     }
 
     /// Powers the guest off and waits (up to `timeout`) for QEMU to exit.
     pub fn poweroff(&mut self, timeout: Duration) -> Result<()> {
         self.send("poweroff\n")?;
+        self.wait_exit(timeout)
+    }
+
+    /// Waits (up to `timeout`) for QEMU to exit by itself, e.g. after the guest powered off.
+    /// The transcript is saved either way.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Result<()> {
         let deadline = Instant::now() + timeout;
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
+                self.save_transcript();
                 return Ok(());
             }
             std::thread::sleep(Duration::from_millis(100));
@@ -284,11 +311,13 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
 
-/// Drops carriage returns and the shell prompt from captured output.
+/// Drops carriage returns, the shell prompt and (where the terminal echoes input) the echo of
+/// the typed end-marker line from captured output.
 fn clean(text: &str) -> String {
     text.replace('\r', "")
         .lines()
         .map(|l| l.strip_prefix("tl# ").unwrap_or(l))
+        .filter(|l| !l.contains("echo \"@@E\"\""))
         .collect::<Vec<_>>()
         .join("\n")
         .trim()

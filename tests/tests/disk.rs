@@ -7,17 +7,16 @@
 //! own (SeaBIOS and OVMF), and refuses a mounted or too-small disk, leaving it untouched.
 //!
 //! Every test boots a copy of the image. The console transcript of each VM is written to
-//! `target/disk-transcripts/<test>.log` (the failure message names it).
+//! `target/qemu-transcripts/disk-<test>.log` (the failure message names it).
 
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
 
-use tinilinux_tests::{repo_root, require_qemu, require_tool, target_dir};
+use tinilinux_tests::qemu::{self, Firmware};
+use tinilinux_tests::{repo_root, require_qemu, require_tool};
 
-const OVMF_CODE: &str = "/usr/share/OVMF/OVMF_CODE.fd";
 const OVMF_VARS: &str = "/usr/share/OVMF/OVMF_VARS.fd";
 const BANNER: &str = "Welcome to TiniLinux";
 const BOOT_TIMEOUT: Duration = Duration::from_secs(240);
@@ -80,22 +79,12 @@ fn sha256(path: &Path) -> String {
         .to_string()
 }
 
-/// Firmware for a VM.
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Firmware {
-    SeaBios,
-    Ovmf,
-}
-
-/// A QEMU VM driven through its serial console.
+/// A QEMU VM for these tests: the shared serial-console driver ([`qemu::Vm`]) started with
+/// the disk tests' machine (1 GiB, virtio NIC unless told otherwise, extra drives, and OVMF
+/// variables that may persist across boots like a real VM's NVRAM). Reboots are allowed.
 struct Vm {
-    child: Child,
-    stdin: ChildStdin,
-    out: Arc<Mutex<Vec<u8>>>,
-    pos: usize,
-    transcript: PathBuf,
-    seq: u32,
-    _dir: Option<tempfile::TempDir>,
+    console: qemu::Vm,
+    _firmware_dir: tempfile::TempDir,
 }
 
 impl Vm {
@@ -107,28 +96,30 @@ impl Vm {
     /// [`Vm::start`] keeping OVMF's variables in `vars` (created from OVMF_VARS.fd when
     /// missing), as a VM that keeps its NVRAM between boots does.
     fn start_with_vars(name: &str, fw: Firmware, extra: &[String], vars: Option<&Path>) -> Vm {
-        require_qemu();
-        let fw_dir = tempfile::tempdir().unwrap();
-        let mut cmd = Command::new("qemu-system-x86_64");
+        let qemu_bin = require_qemu();
+        let firmware_dir = tempfile::tempdir().expect("temporary folder for OVMF variables");
+        let mut cmd = Command::new(qemu_bin);
         cmd.args(["-accel", "tcg", "-m", "1024", "-smp", "1"])
-            .args(["-nographic", "-monitor", "none", "-serial", "stdio"]);
+            .args(["-display", "none", "-monitor", "none", "-serial", "stdio"]);
         if !extra.iter().any(|a| a == "-nic") {
             cmd.args(["-nic", "user,model=virtio-net-pci"]);
         }
-        if fw == Firmware::Ovmf {
+        if fw == Firmware::Uefi {
             assert!(
-                Path::new(OVMF_CODE).exists(),
-                "{OVMF_CODE} is missing: apt-get install ovmf"
+                Path::new(qemu::OVMF_CODE).exists(),
+                "{} is missing: apt-get install ovmf",
+                qemu::OVMF_CODE
             );
             let vars = vars
                 .map(Path::to_path_buf)
-                .unwrap_or_else(|| fw_dir.path().join("OVMF_VARS.fd"));
+                .unwrap_or_else(|| firmware_dir.path().join("OVMF_VARS.fd"));
             if !vars.exists() {
                 std::fs::copy(OVMF_VARS, &vars).expect("copy OVMF_VARS.fd");
             }
             cmd.arg("-drive")
                 .arg(format!(
-                    "if=pflash,format=raw,unit=0,readonly=on,file={OVMF_CODE}"
+                    "if=pflash,format=raw,unit=0,readonly=on,file={}",
+                    qemu::OVMF_CODE
                 ))
                 .arg("-drive")
                 .arg(format!(
@@ -136,178 +127,61 @@ impl Vm {
                     vars.display()
                 ));
         }
-        cmd.args(extra)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = cmd.spawn().expect("start qemu-system-x86_64");
-        let stdin = child.stdin.take().unwrap();
-        let out = Arc::new(Mutex::new(Vec::new()));
-        for stream in [
-            Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>,
-            Box::new(child.stderr.take().unwrap()),
-        ] {
-            let out = Arc::clone(&out);
-            std::thread::spawn(move || {
-                let mut stream = stream;
-                let mut buf = [0u8; 4096];
-                while let Ok(n) = stream.read(&mut buf) {
-                    if n == 0 {
-                        break;
-                    }
-                    out.lock().unwrap().extend_from_slice(&buf[..n]);
-                }
-            });
-        }
-        let tdir = target_dir().join("disk-transcripts");
-        std::fs::create_dir_all(&tdir).unwrap();
+        cmd.args(extra);
+        let console =
+            qemu::Vm::spawn(&format!("disk-{name}"), cmd).unwrap_or_else(|e| panic!("{e:#}"));
         Vm {
-            child,
-            stdin,
-            out,
-            pos: 0,
-            transcript: tdir.join(format!("{name}.log")),
-            seq: 0,
-            _dir: Some(fw_dir),
+            console,
+            _firmware_dir: firmware_dir,
         }
     }
 
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.out.lock().unwrap()).into_owned()
-    }
-
-    fn save(&self) {
-        let _ = std::fs::write(&self.transcript, self.text());
-    }
-
-    /// Where `needle` occurs in the output after the last match (byte offset), if it does.
-    fn find(&self, needle: &str) -> Option<usize> {
-        let buf = self.out.lock().unwrap();
-        let hay = &buf[self.pos.min(buf.len())..];
-        hay.windows(needle.len())
-            .position(|w| w == needle.as_bytes())
-            .map(|i| self.pos + i)
-    }
-
-    /// Waits for `needle` after the last match; returns the text before it.
-    fn expect(&mut self, needle: &str, timeout: Duration) -> String {
-        let start = Instant::now();
-        loop {
-            if let Some(at) = self.find(needle) {
-                let before = {
-                    let buf = self.out.lock().unwrap();
-                    String::from_utf8_lossy(&buf[self.pos..at]).into_owned()
-                };
-                self.pos = at + needle.len();
-                return before;
-            }
-            if let Ok(Some(status)) = self.child.try_wait() {
-                self.save();
-                panic!(
-                    "QEMU exited ({status}) before {needle:?} appeared; transcript: {}",
-                    self.transcript.display()
-                );
-            }
-            if start.elapsed() > timeout {
-                self.save();
-                panic!(
-                    "{needle:?} did not appear within {timeout:?}; transcript: {}",
-                    self.transcript.display()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(100));
+    /// Waits for `needle` on the console.
+    fn expect(&mut self, needle: &str, timeout: Duration) {
+        if let Err(e) = self.console.expect(needle, timeout) {
+            panic!("{e:#}");
         }
     }
 
+    /// Types `line` and Enter.
     fn send(&mut self, line: &str) {
-        self.stdin.write_all(line.as_bytes()).unwrap();
-        self.stdin.write_all(b"\n").unwrap();
-        self.stdin.flush().unwrap();
+        if let Err(e) = self.console.send(&format!("{line}\n")) {
+            panic!("{e:#}");
+        }
     }
 
-    /// Waits for the banner, then for a shell that answers.
+    /// Waits for the banner, then makes the shell on the console ready for commands.
     fn wait_shell(&mut self) {
         self.expect(BANNER, BOOT_TIMEOUT);
-        // The serial console shell starts right after rcS; poke it until it answers.
-        let start = Instant::now();
-        loop {
-            self.seq += 1;
-            let tag = format!("READY{}", self.seq);
-            self.send(&format!("echo {}\"{}\"", &tag[..2], &tag[2..]));
-            let deadline = Instant::now() + Duration::from_secs(10);
-            let mut found = false;
-            while Instant::now() < deadline {
-                if self.find(&tag).is_some() {
-                    found = true;
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(200));
-            }
-            if found {
-                self.expect(&tag, Duration::from_secs(1));
-                return;
-            }
-            assert!(
-                start.elapsed() < BOOT_TIMEOUT,
-                "no shell on the serial console; transcript: {}",
-                {
-                    self.save();
-                    self.transcript.display()
-                }
-            );
+        self.ready_shell();
+    }
+
+    /// Makes the shell at the console's prompt ready for [`Vm::sh`] (no echo, quiet kernel).
+    fn ready_shell(&mut self) {
+        if let Err(e) = self.console.prepare_shell() {
+            panic!("{e:#}");
         }
     }
 
     /// Runs `cmd` in the guest shell; returns (exit status, output).
     fn sh(&mut self, cmd: &str) -> (i32, String) {
-        self.seq += 1;
-        let n = self.seq;
-        self.send(&format!(
-            "echo '@@B''EGIN{n}'; {cmd}; echo \"@@E\"\"ND{n} $?\""
-        ));
-        self.expect(&format!("@@BEGIN{n}"), CMD_TIMEOUT);
-        let out = self.expect(&format!("@@END{n} "), CMD_TIMEOUT);
-        let rest = self.expect("\n", Duration::from_secs(5));
-        let code = rest.trim().parse().unwrap_or(-1);
-        (code, out.replace('\r', "").trim().to_string())
+        self.console
+            .run(cmd, CMD_TIMEOUT)
+            .unwrap_or_else(|e| panic!("{e:#}"))
     }
 
     /// Runs `cmd`, which must exit 0; returns its output.
     fn ok(&mut self, cmd: &str) -> String {
-        let (code, out) = self.sh(cmd);
-        if code != 0 {
-            self.save();
-            panic!(
-                "guest command {cmd:?} exited {code}: {out}\ntranscript: {}",
-                self.transcript.display()
-            );
-        }
-        out
+        self.console
+            .run_ok(cmd, CMD_TIMEOUT)
+            .unwrap_or_else(|e| panic!("{e:#}"))
     }
 
-    /// Waits for QEMU to exit by itself (poweroff with -no-reboot).
+    /// Waits for QEMU to exit by itself (after `poweroff`).
     fn wait_exit(&mut self, timeout: Duration) {
-        let start = Instant::now();
-        while start.elapsed() < timeout {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                self.save();
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(200));
+        if let Err(e) = self.console.wait_exit(timeout) {
+            panic!("{e:#}");
         }
-        self.save();
-        panic!(
-            "the VM did not power off within {timeout:?}; transcript: {}",
-            self.transcript.display()
-        );
-    }
-}
-
-impl Drop for Vm {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        self.save();
     }
 }
 
@@ -340,7 +214,7 @@ fn check_installed_system(vm: &mut Vm, fw: Firmware) {
     let efi = vm.sh("test -d /sys/firmware/efi").0 == 0;
     assert_eq!(
         efi,
-        fw == Firmware::Ovmf,
+        fw == Firmware::Uefi,
         "booted with {fw:?} but /sys/firmware/efi says {efi}"
     );
 
@@ -391,18 +265,21 @@ fn boot_disk_image(name: &str, fw: Firmware) {
     vm.wait_shell();
     check_installed_system(&mut vm, fw);
     if let Some(problem) = container_problem(&mut vm) {
-        panic!("{problem}; transcript: {}", vm.transcript.display());
+        panic!(
+            "{problem}; transcript: {}",
+            vm.console.save_transcript().display()
+        );
     }
 }
 
 #[test]
 fn disk_image_boots_with_seabios() {
-    boot_disk_image("disk_image_seabios", Firmware::SeaBios);
+    boot_disk_image("disk_image_seabios", Firmware::Bios);
 }
 
 #[test]
 fn disk_image_boots_with_ovmf() {
-    boot_disk_image("disk_image_ovmf", Firmware::Ovmf);
+    boot_disk_image("disk_image_ovmf", Firmware::Uefi);
 }
 
 /// Extracts a file from the image's root partition with debugfs.
@@ -445,22 +322,23 @@ fn missing_root_device_gives_rescue_shell() {
         "-append".into(),
         "root=UUID=00000000-dead-4bad-8bad-000000000000 rootdelay=3 console=ttyS0,115200".into(),
     ]);
-    let mut vm = Vm::start("missing_root", Firmware::SeaBios, &args);
+    let mut vm = Vm::start("missing_root", Firmware::Bios, &args);
     vm.expect(
         "root device UUID=00000000-dead-4bad-8bad-000000000000 did not appear within 3s",
         BOOT_TIMEOUT,
     );
     vm.expect("starting a rescue shell", Duration::from_secs(10));
     // The rescue shell answers, and the kernel did not panic.
+    vm.ready_shell();
     let out = vm.ok("echo rescue-$((6*7)); ls /sys/class/block");
     assert!(out.contains("rescue-42"), "{out}");
     assert!(out.contains("vda3"), "{out}");
-    assert!(!vm.text().contains("Kernel panic"));
+    assert!(!vm.console.transcript().contains("Kernel panic"));
 }
 
 /// Boots the live ISO with `disk` attached (plus `extra` drives) and a shell.
 fn live_iso(name: &str, disks: &[&Path]) -> Vm {
-    live_iso_with(name, disks, Firmware::SeaBios, None)
+    live_iso_with(name, disks, Firmware::Bios, None)
 }
 
 /// [`live_iso`] with a firmware and, for OVMF, a variables file that outlives the VM.
@@ -501,7 +379,7 @@ fn installer_installs_to_a_blank_disk_that_boots_alone() {
     // (which records the CD as its boot entry), installs, and later boots the disk alone.
     let nvram = dir.path().join("OVMF_VARS.fd");
     {
-        let mut vm = live_iso_with("install_live", &[&disk], Firmware::Ovmf, Some(&nvram));
+        let mut vm = live_iso_with("install_live", &[&disk], Firmware::Uefi, Some(&nvram));
         let out = vm.ok("tinilinux-install --yes /dev/vda 2>&1");
         assert!(
             out.contains("done. TiniLinux is installed on /dev/vda"),
@@ -513,8 +391,8 @@ fn installer_installs_to_a_blank_disk_that_boots_alone() {
     }
     let mut problems = Vec::new();
     for (fw, name) in [
-        (Firmware::SeaBios, "installed_seabios"),
-        (Firmware::Ovmf, "installed_ovmf"),
+        (Firmware::Bios, "installed_seabios"),
+        (Firmware::Uefi, "installed_ovmf"),
     ] {
         let mut vm = Vm::start_with_vars(name, fw, &virtio_disk(&disk), Some(&nvram));
         vm.wait_shell();
@@ -523,7 +401,10 @@ fn installer_installs_to_a_blank_disk_that_boots_alone() {
             .starts_with("installed-from-live"));
         check_installed_system(&mut vm, fw);
         if let Some(problem) = container_problem(&mut vm) {
-            problems.push(format!("{fw:?}: {problem} ({})", vm.transcript.display()));
+            problems.push(format!(
+                "{fw:?}: {problem} ({})",
+                vm.console.save_transcript().display()
+            ));
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
@@ -576,7 +457,7 @@ fn disk_image_boots_with_ovmf_whose_nvram_only_knows_the_cd() {
         let _live = live_iso_args(
             "stale_nvram_live",
             &[],
-            Firmware::Ovmf,
+            Firmware::Uefi,
             Some(&nvram),
             &["-nic".into(), "none".into()],
         );
@@ -584,7 +465,7 @@ fn disk_image_boots_with_ovmf_whose_nvram_only_knows_the_cd() {
     let disk = disk_copy(dir.path());
     let mut args = virtio_disk(&disk);
     args.extend(["-nic".into(), "none".into()]);
-    let mut vm = Vm::start_with_vars("stale_nvram_disk", Firmware::Ovmf, &args, Some(&nvram));
+    let mut vm = Vm::start_with_vars("stale_nvram_disk", Firmware::Uefi, &args, Some(&nvram));
     vm.expect(
         "TiniLinux: starting GRUB from the EFI system partition",
         BOOT_TIMEOUT,

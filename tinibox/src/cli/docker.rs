@@ -11,7 +11,6 @@ mod detach;
 mod engine;
 mod manage;
 pub mod names;
-mod network;
 mod run;
 pub mod signals;
 pub mod tty;

@@ -102,6 +102,9 @@ fn setup(a: &InitArgs) -> Result<Ready, ChildError> {
             ))
         })?;
     }
+    if a.plan.new_net() {
+        super::net::loopback_up().map_err(e)?;
+    }
     if !a.plan.new_mount() {
         return Err(e(
             "linux.namespaces: tinibox needs a new mount namespace (add {\"type\":\"mount\"})",

@@ -9,6 +9,7 @@ pub mod console;
 pub mod devices;
 pub mod init;
 pub mod namespaces;
+pub mod net;
 pub mod reaper;
 pub mod rootfs;
 pub mod safe_path;

@@ -41,6 +41,10 @@ impl Plan {
     pub fn new_pid(&self) -> bool {
         self.new_flags.contains(CloneFlags::CLONE_NEWPID)
     }
+    /// True when a new network namespace is made (its `lo` is brought up).
+    pub fn new_net(&self) -> bool {
+        self.new_flags.contains(CloneFlags::CLONE_NEWNET)
+    }
     /// True when the container has its own UTS namespace (may set a hostname).
     pub fn has_uts(&self) -> bool {
         self.new_flags.contains(CloneFlags::CLONE_NEWUTS)

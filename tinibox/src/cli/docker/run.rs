@@ -214,17 +214,6 @@ pub(super) fn create_and_start(
         ours = Some(a);
     }
     let id = p.id.clone();
-    let new_netns = p
-        .opts
-        .spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.namespaces().as_ref())
-        .is_some_and(|ns| {
-            ns.iter().any(|n| {
-                n.typ() == oci_spec::runtime::LinuxNamespaceType::Network && n.path().is_none()
-            })
-        });
     let created = match container::create(p.opts) {
         Ok(c) => c,
         Err(e) => {
@@ -244,15 +233,6 @@ pub(super) fn create_and_start(
     };
     if let Some(m) = &master {
         tty::copy_winsize(libc::STDIN_FILENO, m.as_raw_fd());
-    }
-    if new_netns {
-        if let Err(e) = super::network::loopback_up(created.pid) {
-            let _ = waitpid(Pid::from_raw(created.pid), Some(WaitPidFlag::WNOHANG));
-            let _ = engine::remove(&global.root, &id);
-            return Err(Failure::tinibox(format!(
-                "{e} — check that this kernel has CONFIG_NET_NS"
-            )));
-        }
     }
     if let Err(e) = container::start(&global.root, &id) {
         // Reap the init if it already exited, then remove everything.

@@ -830,3 +830,130 @@ fn systemd_style_cgroups_path_is_honoured() {
     );
     assert!(!Path::new(&dir).exists(), "the cgroup is removed on delete");
 }
+
+/// A new network namespace gets its `lo` up from the engine itself, as runc does: seen through
+/// `create` + `start` (no docker-like front door involved).
+#[test]
+fn new_network_namespace_has_lo_up_like_runc() {
+    let b = bundle(&["sleep", "100"], |_| {});
+    let mut seen = Vec::new();
+    for rt in [Rt::runc(), Rt::tinibox()] {
+        let c = id(&format!("lo-{}", rt.name));
+        rt.ok(&["create", "--bundle", b.path().to_str().unwrap(), &c]);
+        rt.ok(&["start", &c]);
+        let flags = rt.ok(&["exec", &c, "cat", "/sys/class/net/lo/flags"]);
+        let link = rt.ok(&["exec", &c, "ip", "link", "show", "lo"]);
+        let init = rt.pid(&c);
+        assert_ne!(
+            ns_inode(init, "net"),
+            ns_inode(std::process::id() as i32, "net"),
+            "{}: the container has its own network namespace",
+            rt.name
+        );
+        rt.ok(&["delete", "--force", &c]);
+        let up = link.contains("LOOPBACK,UP");
+        seen.push((flags.trim().to_string(), up));
+    }
+    assert_eq!(seen[0], ("0x9".to_string(), true), "runc");
+    assert_eq!(seen[1], seen[0], "tinibox vs runc");
+}
+
+/// The cgroup directory of `pid` in v1 controller `ctl` (from /proc/PID/cgroup).
+fn v1_cgroup_dir(pid: i32, ctl: &str) -> Option<PathBuf> {
+    let cg = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+    let rel = cg.lines().find_map(|l| {
+        let mut f = l.splitn(3, ':');
+        let (_, ctls, path) = (f.next()?, f.next()?, f.next()?);
+        ctls.split(',').any(|c| c == ctl).then(|| path.to_string())
+    })?;
+    Some(PathBuf::from(format!("/sys/fs/cgroup/{ctl}{rel}")))
+}
+
+/// `update --memory` and `--pids-limit` on a container created WITHOUT limits: the limits
+/// take effect on the processes already running (the init is moved into the new groups, as
+/// runc's are in its groups from the start): a memory hog is OOM-killed, a fork bomb stopped,
+/// and `delete` leaves no cgroup behind. Same observations with runc.
+#[test]
+fn update_sets_limits_the_container_was_created_without() {
+    let b = bundle(&["sleep", "1000"], |v| {
+        if let Some(r) = v["linux"].get_mut("resources") {
+            r.as_object_mut().unwrap().remove("memory");
+            r.as_object_mut().unwrap().remove("pids");
+        }
+    });
+    let mut seen = Vec::new();
+    for rt in [Rt::runc(), Rt::tinibox()] {
+        let c = id(&format!("updnew-{}", rt.name));
+        rt.ok(&["create", "--bundle", b.path().to_str().unwrap(), &c]);
+        rt.ok(&["start", &c]);
+        let init = rt.pid(&c);
+        let mut obs = Vec::new();
+        // Before: no limits (tinibox has no memory/pids group for it yet).
+        let hog = [
+            "exec",
+            &c,
+            "sh",
+            "-c",
+            "head -c 200m /dev/zero | tail >/dev/null",
+        ];
+        let o = rt.run(&hog);
+        obs.push(format!("hog before: {:?}", o.status.code()));
+
+        rt.ok(&["update", "--memory", "32m", &c]);
+        let mem = v1_cgroup_dir(init, "memory").expect("init in a memory group");
+        obs.push(format!(
+            "memory limit: {}",
+            std::fs::read_to_string(mem.join("memory.limit_in_bytes"))
+                .unwrap()
+                .trim()
+        ));
+        let o = rt.run(&hog);
+        obs.push(format!("hog after: {:?}", o.status.code()));
+
+        rt.ok(&["update", "--pids-limit", "5", &c]);
+        let pids = v1_cgroup_dir(init, "pids").expect("init in a pids group");
+        obs.push(format!(
+            "pids.max: {}",
+            std::fs::read_to_string(pids.join("pids.max"))
+                .unwrap()
+                .trim()
+        ));
+        let bomb = [
+            "exec",
+            &c,
+            "sh",
+            "-c",
+            "for i in $(seq 20); do sleep 3 & done; wait",
+        ];
+        let o = rt.run(&bomb);
+        obs.push(format!(
+            "bomb stopped: {}",
+            stderr(&o).contains("can't fork")
+        ));
+        // The running init itself was moved into the container's own new groups.
+        obs.push(format!(
+            "init in the container's groups: {}",
+            mem.ends_with(&c) && pids.ends_with(&c)
+        ));
+        rt.ok(&["delete", "--force", &c]);
+        obs.push(format!(
+            "groups left: {}",
+            mem.exists() || pids.exists() || leftovers(&rt, &c).iter().any(|l| l.contains(&c))
+        ));
+        seen.push(obs);
+    }
+    assert_eq!(
+        seen[0],
+        vec![
+            "hog before: Some(0)",
+            "memory limit: 33554432",
+            "hog after: Some(137)",
+            "pids.max: 5",
+            "bomb stopped: true",
+            "init in the container's groups: true",
+            "groups left: false",
+        ],
+        "runc"
+    );
+    assert_eq!(seen[1], seen[0], "tinibox vs runc");
+}

@@ -174,9 +174,20 @@ impl CgroupHandle {
         }
     }
 
-    /// Changes the limits of a running container (`update`).
-    pub fn update(&self, res: &LinuxResources) -> Result<(), CgroupError> {
-        self.apply(res, false)
+    /// Changes the limits of a running container (`update`). A limit whose controller the
+    /// container did not use so far gets it now: on v1 the container's group is made in that
+    /// controller, the limit written, then every process of the container moved into it; on
+    /// v2 the controller is enabled in the ancestors' `cgroup.subtree_control`. `self.dirs`
+    /// then lists the new directories: the caller must save the handle so that `delete`
+    /// removes them.
+    pub fn update(&mut self, res: &LinuxResources) -> Result<(), CgroupError> {
+        match self.layout {
+            Layout::V1 => v1::update(self, res),
+            Layout::V2 => {
+                v2::enable_for_update(self, res)?;
+                self.apply(res, false)
+            }
+        }
     }
 
     /// The directory used to list processes (freezer on v1, the group on v2).
@@ -288,6 +299,62 @@ fn remove_dir_retrying(handle: &CgroupHandle, dir: &Path) -> Result<(), CgroupEr
         }
     }
     Ok(())
+}
+
+/// A resource value as runc reads it: 0 means "not set" (dockerd sends zeros for every limit
+/// it does not change, e.g. `memory.limit: 0` with `docker update --pids-limit`).
+pub(crate) fn set(v: Option<i64>) -> Option<i64> {
+    v.filter(|v| *v != 0)
+}
+
+/// The memory values of `res` that are set: (limit, reservation, swap).
+pub(crate) fn memory_values(res: &LinuxResources) -> (Option<i64>, Option<i64>, Option<i64>) {
+    match res.memory() {
+        Some(m) => (set(m.limit()), set(m.reservation()), set(m.swap())),
+        None => (None, None, None),
+    }
+}
+
+/// True when `res` sets anything in the memory controller.
+pub(crate) fn memory_used(res: &LinuxResources) -> bool {
+    let (l, r, s) = memory_values(res);
+    l.is_some()
+        || r.is_some()
+        || s.is_some()
+        || res
+            .memory()
+            .as_ref()
+            .is_some_and(|m| m.swappiness().is_some() || m.disable_oom_killer() == Some(true))
+}
+
+/// The pids limit of `res` when set (negative: unlimited).
+pub(crate) fn pids_value(res: &LinuxResources) -> Option<i64> {
+    set(res.pids().as_ref().map(|p| p.limit()))
+}
+
+/// True when `res` sets a cpu value (shares or period 0 mean "not set").
+pub(crate) fn cpu_used(res: &LinuxResources) -> bool {
+    res.cpu().as_ref().is_some_and(|c| {
+        c.shares().is_some_and(|s| s != 0)
+            || c.quota().is_some()
+            || c.period().is_some_and(|p| p != 0)
+    })
+}
+
+/// True when `res` sets a cpuset (an empty list means "not set").
+pub(crate) fn cpuset_used(res: &LinuxResources) -> bool {
+    res.cpu().as_ref().is_some_and(|c| {
+        c.cpus().as_ref().is_some_and(|v| !v.is_empty())
+            || c.mems().as_ref().is_some_and(|v| !v.is_empty())
+    })
+}
+
+/// True when `res` sets a block IO weight (0 means "not set").
+pub(crate) fn blkio_used(res: &LinuxResources) -> bool {
+    res.block_io()
+        .as_ref()
+        .and_then(|b| b.weight())
+        .is_some_and(|w| w != 0)
 }
 
 /// Writes `value` into `dir/file`, naming the file on failure.

@@ -7,7 +7,10 @@ use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::LinuxResources;
 
-use super::{devices, make_dir, read_u64, write_file, CgroupError, CgroupHandle, Layout, Stats};
+use super::{
+    blkio_used, cpu_used, cpuset_used, devices, make_dir, memory_used, memory_values, pids_value,
+    read_u64, write_file, CgroupError, CgroupHandle, Layout, Stats,
+};
 
 /// controller name → mount point of its v1 hierarchy.
 fn mount_points() -> Result<BTreeMap<String, PathBuf>, CgroupError> {
@@ -61,6 +64,137 @@ fn wanted(res: &LinuxResources) -> Vec<&'static str> {
         w.push("blkio");
     }
     w
+}
+
+/// The controllers an `update` with `res` writes to (values that mean "not set" need none).
+fn wanted_by_update(res: &LinuxResources) -> Vec<&'static str> {
+    let mut w = Vec::new();
+    if memory_used(res) {
+        w.push("memory");
+    }
+    if pids_value(res).is_some() {
+        w.push("pids");
+    }
+    if cpu_used(res) {
+        w.push("cpu");
+    }
+    if cpuset_used(res) {
+        w.push("cpuset");
+    }
+    if blkio_used(res) {
+        w.push("blkio");
+    }
+    w
+}
+
+/// The pids listed in `dir/cgroup.procs`.
+fn procs(dir: &Path) -> Vec<i32> {
+    fs::read_to_string(dir.join("cgroup.procs"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect()
+}
+
+/// Moves every process listed in `from` into each of `to`, again until a pass finds nothing
+/// left to move (a process may fork while the others are moved; its child then shows up in
+/// `from` on the next pass). A process that exits meanwhile is skipped.
+fn move_procs(from: &Path, to: &[PathBuf]) -> Result<(), CgroupError> {
+    for _ in 0..100 {
+        let pids = procs(from);
+        let mut moved = false;
+        for dir in to {
+            let inside = procs(dir);
+            let file = dir.join("cgroup.procs");
+            for pid in pids.iter().filter(|p| !inside.contains(p)) {
+                match fs::write(&file, pid.to_string()) {
+                    Ok(()) => moved = true,
+                    Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {}
+                    Err(e) => {
+                        return Err(CgroupError::Invalid(format!(
+                            "moving process {pid} into {}: {e}",
+                            dir.display()
+                        )))
+                    }
+                }
+            }
+        }
+        if !moved {
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
+/// `update` on v1: makes the container's group in each controller the new limits need and the
+/// container has no group in yet, writes the limits, then moves the container's processes
+/// (listed by its devices group) into the new groups, with the container frozen meanwhile so
+/// that none forks past the move. When the limits cannot be written, the new groups are
+/// removed again (they are still empty) and the handle is left as it was.
+pub(super) fn update(h: &mut CgroupHandle, res: &LinuxResources) -> Result<(), CgroupError> {
+    let missing: Vec<&str> = wanted_by_update(res)
+        .into_iter()
+        .filter(|c| !h.dirs.contains_key(*c))
+        .collect();
+    if missing.is_empty() {
+        return apply(h, res, false);
+    }
+    let source = h
+        .dirs
+        .get("devices")
+        .or_else(|| h.dirs.get("freezer"))
+        .or_else(|| h.dirs.values().next())
+        .cloned()
+        .ok_or_else(|| CgroupError::Missing("devices".into()))?;
+    let mounts = mount_points()?;
+    let mut added: Vec<(String, PathBuf)> = Vec::new();
+    let undo = |h: &mut CgroupHandle, added: &[(String, PathBuf)]| {
+        for (ctrl, dir) in added {
+            h.dirs.remove(ctrl);
+            let _ = fs::remove_dir(dir);
+        }
+    };
+    for ctrl in missing {
+        let made = (|| {
+            let root = mounts
+                .get(ctrl)
+                .ok_or_else(|| CgroupError::Missing(ctrl.into()))?;
+            if ctrl == "cpuset" {
+                init_cpuset_parents(root, &h.rel_path)?;
+            }
+            let dir = make_dir(root, &h.rel_path)?;
+            if ctrl == "cpuset" {
+                if let Err(e) = copy_cpuset(&dir) {
+                    let _ = fs::remove_dir(&dir);
+                    return Err(e);
+                }
+            }
+            Ok(dir)
+        })();
+        match made {
+            Ok(dir) => {
+                h.dirs.insert(ctrl.to_string(), dir.clone());
+                added.push((ctrl.to_string(), dir));
+            }
+            Err(e) => {
+                undo(h, &added);
+                return Err(e);
+            }
+        }
+    }
+    if let Err(e) = apply(h, res, false) {
+        undo(h, &added);
+        return Err(e);
+    }
+    let thaw = h.dirs.contains_key("freezer") && !h.is_frozen() && set_frozen(h, true).is_ok();
+    let moved = move_procs(
+        &source,
+        &added.iter().map(|(_, d)| d.clone()).collect::<Vec<_>>(),
+    );
+    if thaw {
+        set_frozen(h, false)?;
+    }
+    moved
 }
 
 pub(super) fn create(rel: &Path, res: &LinuxResources) -> Result<CgroupHandle, CgroupError> {
@@ -141,16 +275,15 @@ pub(super) fn apply(
     res: &LinuxResources,
     initial: bool,
 ) -> Result<(), CgroupError> {
-    if let Some(mem) = res.memory() {
+    if let Some(mem) = res.memory().as_ref().filter(|_| memory_used(res)) {
         let dir = h
             .dirs
             .get("memory")
             .ok_or_else(|| CgroupError::Missing("memory".into()))?;
-        if let Some(r) = mem.reservation() {
+        let (limit, reservation, swap) = memory_values(res);
+        if let Some(r) = reservation {
             write_file(dir, "memory.soft_limit_in_bytes", &r.to_string())?;
         }
-        let limit = mem.limit();
-        let swap = mem.swap();
         let has_memsw = dir.join("memory.memsw.limit_in_bytes").exists();
         // memsw must stay >= limit: order the two writes so each is valid.
         let write_limit = |v: i64| write_file(dir, "memory.limit_in_bytes", &v.to_string());
@@ -196,16 +329,12 @@ pub(super) fn apply(
             write_file(dir, "memory.oom_control", "1")?;
         }
     }
-    if let Some(p) = res.pids() {
+    if let Some(p) = pids_value(res) {
         let dir = h
             .dirs
             .get("pids")
             .ok_or_else(|| CgroupError::Missing("pids".into()))?;
-        let v = if p.limit() > 0 {
-            p.limit().to_string()
-        } else {
-            "max".into()
-        };
+        let v = if p > 0 { p.to_string() } else { "max".into() };
         write_file(dir, "pids.max", &v)?;
     }
     if let Some(cpu) = res.cpu() {
@@ -221,17 +350,14 @@ pub(super) fn apply(
                 let q = if q > 0 { q } else { -1 };
                 write_file(dir, "cpu.cfs_quota_us", &q.to_string())?;
             }
-        } else if !initial && (cpu.shares().is_some() || cpu.quota().is_some()) {
-            return Err(CgroupError::Invalid(
-                "the container was created without a cpu limit; update cannot add one on cgroup v1"
-                    .into(),
-            ));
+        } else if !initial && cpu_used(res) {
+            return Err(CgroupError::Missing("cpu".into()));
         }
         if let Some(dir) = h.dirs.get("cpuset") {
-            if let Some(c) = cpu.cpus() {
+            if let Some(c) = cpu.cpus().as_ref().filter(|c| !c.is_empty()) {
                 write_file(dir, "cpuset.cpus", c)?;
             }
-            if let Some(m) = cpu.mems() {
+            if let Some(m) = cpu.mems().as_ref().filter(|m| !m.is_empty()) {
                 write_file(dir, "cpuset.mems", m)?;
             }
         }

@@ -9,8 +9,8 @@ use std::path::Path;
 use oci_spec::runtime::LinuxResources;
 
 use super::{
-    bpf, devices, make_dir, read_u64, write_file, CgroupError, CgroupHandle, Layout, Stats,
-    CGROUP_ROOT,
+    blkio_used, bpf, cpu_used, cpuset_used, devices, make_dir, memory_used, memory_values,
+    pids_value, read_u64, write_file, CgroupError, CgroupHandle, Layout, Stats, CGROUP_ROOT,
 };
 
 /// cpu.shares (2..262144) → cpu.weight (1..10000), the conversion runc and crun use.
@@ -62,9 +62,26 @@ pub(super) fn create_at(
     res: &LinuxResources,
 ) -> Result<CgroupHandle, CgroupError> {
     let root = root.to_path_buf();
-    let want = wanted(res);
-    // Enable the controllers from the root down to the parent of the leaf.
-    let mut cur = root.clone();
+    enable_controllers(&root, rel, &wanted(res), true)?;
+    let dir = make_dir(&root, rel)?;
+    let mut dirs = BTreeMap::new();
+    dirs.insert("unified".to_string(), dir);
+    Ok(CgroupHandle {
+        layout: Layout::V2,
+        rel_path: rel.to_path_buf(),
+        dirs,
+    })
+}
+
+/// Enables `want` in `cgroup.subtree_control` from `root` down to the parent of `rel`
+/// (creating missing parents when `create` is set).
+fn enable_controllers(
+    root: &Path,
+    rel: &Path,
+    want: &[&str],
+    create: bool,
+) -> Result<(), CgroupError> {
+    let mut cur = root.to_path_buf();
     let parents: Vec<_> = rel
         .parent()
         .map(|p| p.components().collect())
@@ -75,7 +92,7 @@ pub(super) fn create_at(
         levels.push(cur.clone());
     }
     for (i, dir) in levels.iter().enumerate() {
-        if i > 0 && !dir.exists() {
+        if create && i > 0 && !dir.exists() {
             fs::create_dir(dir).map_err(|e| super::io_err(dir, e))?;
         }
         if want.is_empty() {
@@ -84,7 +101,7 @@ pub(super) fn create_at(
         let available = fs::read_to_string(dir.join("cgroup.controllers")).unwrap_or_default();
         let enabled = fs::read_to_string(dir.join("cgroup.subtree_control")).unwrap_or_default();
         let mut add = Vec::new();
-        for c in &want {
+        for c in want {
             if !available.split_whitespace().any(|a| a == *c) {
                 return Err(CgroupError::Missing((*c).into()));
             }
@@ -96,14 +113,32 @@ pub(super) fn create_at(
             write_file(dir, "cgroup.subtree_control", &add.join(" "))?;
         }
     }
-    let dir = make_dir(&root, rel)?;
-    let mut dirs = BTreeMap::new();
-    dirs.insert("unified".to_string(), dir);
-    Ok(CgroupHandle {
-        layout: Layout::V2,
-        rel_path: rel.to_path_buf(),
-        dirs,
-    })
+    Ok(())
+}
+
+/// `update` on v2: the container's one group stays; a controller the new limits need and
+/// the container's creation did not enable is enabled in its ancestors (its processes are
+/// then accounted by it at once).
+pub(super) fn enable_for_update(h: &CgroupHandle, res: &LinuxResources) -> Result<(), CgroupError> {
+    let dir = h
+        .dirs
+        .get("unified")
+        .ok_or_else(|| CgroupError::Missing("unified".into()))?;
+    let mut root = dir.clone();
+    for _ in h.rel_path.components() {
+        root.pop();
+    }
+    // Values that mean "not set" (dockerd sends zeros for what it does not change) need nothing.
+    let mut want = wanted(res);
+    want.retain(|c| match *c {
+        "memory" => memory_used(res),
+        "pids" => pids_value(res).is_some(),
+        "cpu" => cpu_used(res),
+        "cpuset" => cpuset_used(res),
+        "io" => blkio_used(res),
+        _ => true,
+    });
+    enable_controllers(&root, &h.rel_path, &want, false)
 }
 
 pub(super) fn apply(
@@ -122,16 +157,17 @@ pub(super) fn apply(
             v.to_string()
         }
     };
-    if let Some(mem) = res.memory() {
-        if let Some(r) = mem.reservation() {
+    if memory_used(res) {
+        let (limit, reservation, swap) = memory_values(res);
+        if let Some(r) = reservation {
             write_file(dir, "memory.low", &num_or_max(r))?;
         }
-        if let Some(l) = mem.limit() {
+        if let Some(l) = limit {
             write_file(dir, "memory.max", &num_or_max(l))?;
         }
-        if let Some(s) = mem.swap() {
+        if let Some(s) = swap {
             // OCI's swap is memory+swap; v2's memory.swap.max is swap alone.
-            let v = match (mem.limit(), s) {
+            let v = match (limit, s) {
                 (_, -1) => "max".to_string(),
                 (Some(l), s) if l > 0 && s >= l => (s - l).to_string(),
                 (Some(l), s) if l > 0 => {
@@ -146,12 +182,8 @@ pub(super) fn apply(
             }
         }
     }
-    if let Some(p) = res.pids() {
-        let v = if p.limit() > 0 {
-            p.limit().to_string()
-        } else {
-            "max".into()
-        };
+    if let Some(p) = pids_value(res) {
+        let v = if p > 0 { p.to_string() } else { "max".into() };
         write_file(dir, "pids.max", &v)?;
     }
     if let Some(cpu) = res.cpu() {

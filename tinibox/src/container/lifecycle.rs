@@ -209,12 +209,19 @@ pub fn resume(state_root: &Path, id: &str) -> Result<(), ContainerError> {
 
 /// Changes the resource limits of a container.
 pub fn update(state_root: &Path, id: &str, res: &LinuxResources) -> Result<(), ContainerError> {
-    let (_l, rec) = open_locked(state_root, id)?;
-    let status = rec.live_status(&container_dir(state_root, id));
+    let (_l, mut rec) = open_locked(state_root, id)?;
+    let dir = container_dir(state_root, id);
+    let status = rec.live_status(&dir);
     if status == Status::Stopped {
         return Err(wrong(id, status, "update"));
     }
-    Ok(rec.cgroup.update(res)?)
+    let before = rec.cgroup.dirs.clone();
+    let result = rec.cgroup.update(res);
+    if rec.cgroup.dirs != before {
+        // New controller groups: record them so that exec joins them and delete removes them.
+        rec.save(&dir)?;
+    }
+    Ok(result?)
 }
 
 /// The host pids of the container's processes.

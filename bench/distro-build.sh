@@ -22,6 +22,8 @@ median() { sort -n | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else prin
 # The reference ISO: same boot/ folder, untrimmed grub-mkrescue (the guide's way).
 xorriso -osirrox on -indev "$iso" -extract /boot "$work/root/boot" >/dev/null 2>&1
 chmod -R u+w "$work/root"
+# Without our own El Torito image and boot catalog: grub-mkrescue makes its own.
+rm -f "$work/root/boot/grub/eltorito.img" "$work/root/boot/boot.cat"
 grub-mkrescue -o "$work/reference.iso" "$work/root" >/dev/null 2>&1
 
 # Boots $1 with firmware $2 (bios|uefi) and prints the guest uptime at the banner.
@@ -48,6 +50,9 @@ boot_once() {
 size() { stat -c %s "$1"; }
 echo "date: $(date -u +%Y-%m-%dT%H:%MZ)  machine: $(nproc) cores, $(. /etc/os-release; echo "$PRETTY_NAME"), $(uname -r)"
 echo "iso_bytes tinilinux=$(size "$iso") reference=$(size "$work/reference.iso")"
+# Where the bytes go: the files on the ISO and the appended EFI system partition.
+xorriso -indev "$iso" -find / -type f -exec lsdl 2>/dev/null | awk '{printf "iso_file %s %s\n", $NF, $5}'
+xorriso -indev "$iso" -report_system_area plain 2>/dev/null | awk '/GPT start and size : +2 /{printf "iso_efi_partition_bytes %d\n", $NF*512}'
 for fw in bios uefi; do
   for which in tinilinux reference; do
     medium=$iso; [ $which = reference ] && medium=$work/reference.iso

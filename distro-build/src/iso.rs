@@ -1,7 +1,22 @@
 //! The ISO stage: bzImage + initramfs + `distro-build/grub.cfg` → a hybrid BIOS + UEFI ISO
-//! made by `grub-mkrescue`, trimmed to the GRUB modules the menu needs (no fonts, locales or
-//! themes). Cached by its inputs; published to `out/tinilinux.iso` through a temporary name.
+//! made with `grub-mkimage` and `xorriso` directly (not grub-mkrescue, whose fixed 2.88 MB
+//! efi.img, module folders and time-based UUID made the ISO big and not reproducible).
+//! Cached by its inputs; published to `out/tinilinux.iso` through a temporary name.
 //! It builds neither the kernel nor the initramfs.
+//!
+//! The layout, for the four ways a PC starts it:
+//! - BIOS from a CD: El Torito entry `boot/grub/eltorito.img` (GRUB `i386-pc-eltorito`).
+//! - BIOS from a USB stick: GRUB's `boot_hybrid.img` as MBR code, patched by xorriso to load
+//!   the same El Torito image (`--grub2-mbr`, `--grub2-boot-info`).
+//! - UEFI from a CD: an El Torito EFI entry pointing at a small FAT image holding
+//!   `\EFI\BOOT\BOOTX64.EFI` (GRUB `x86_64-efi`), sized to fit it.
+//! - UEFI from a USB stick: the same FAT image appended as a GPT EFI system partition.
+//!
+//! Both GRUB images have every module built in (so the ISO carries no module folders) and an
+//! embedded early config that finds the medium by a marker file, `/boot/tinilinux.id`, then
+//! reads `/boot/grub/grub.cfg` from it: no UUID, so nothing depends on when it was built.
+//! Every date (files, volume, GPT GUIDs, FAT) comes from SOURCE_DATE_EPOCH, so two builds
+//! from the same inputs give the same bytes.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -9,17 +24,31 @@ use std::process::Command;
 
 use crate::cache::{self, KeyBuilder};
 use crate::context::Context;
-use crate::error::{IoContext, Result};
+use crate::disk::grub::{I386_PC_DIR, X86_64_EFI_DIR};
+use crate::error::{Error, IoContext, Result};
 use crate::runner::{run_logged, Stage};
 
-/// Bumped whenever the ISO layout or grub-mkrescue options change.
-const RECIPE: u32 = 2;
+/// Bumped whenever the ISO layout or the tools' options change.
+const RECIPE: u32 = 3;
 
-/// The GRUB modules installed on the ISO: what grub.cfg uses (serial console, `if`, the
-/// Linux loader) plus what finds the ISO's own file system. They must exist for both
-/// platforms (i386-pc and x86_64-efi).
+/// The GRUB modules built into both images: what grub.cfg uses (serial console, the menu,
+/// the Linux loader) plus what finds the medium (ISO 9660, partition tables, search by file).
+/// They must exist for both platforms (i386-pc and x86_64-efi).
 pub const GRUB_MODULES: &str =
-    "linux normal iso9660 part_msdos part_gpt search search_fs_uuid serial terminal test echo";
+    "normal linux iso9660 part_msdos part_gpt search search_fs_file serial terminal test echo";
+/// BIOS-only module: disk access through the BIOS.
+const BIOS_MODULES: &str = "biosdisk";
+
+/// The marker file GRUB searches for to find the live medium.
+pub const MARKER: &str = "boot/tinilinux.id";
+/// The ISO 9660 volume id (also the label a user sees).
+pub const VOLUME_ID: &str = "TINILINUX";
+
+/// The config built into both GRUB images: find the medium by its marker, then the normal
+/// mode reads `$prefix/grub.cfg` from it.
+pub fn early_config() -> String {
+    format!("search --no-floppy --set=root --file /{MARKER}\nset prefix=($root)/boot/grub\n")
+}
 
 /// The menu file in the repository.
 pub fn grub_cfg_path(ctx: &Context) -> PathBuf {
@@ -33,14 +62,22 @@ pub fn iso_path(ctx: &Context) -> PathBuf {
 
 /// Builds (or takes from the cache) the ISO and publishes it at `out/tinilinux.iso`.
 pub fn build(ctx: &Context, bzimage: &Path, initramfs: &Path) -> Result<PathBuf> {
-    let stage = Stage::start("iso", "grub-mkrescue: hybrid BIOS + UEFI ISO");
+    let stage = Stage::start("iso", "grub-mkimage + xorriso: hybrid BIOS + UEFI ISO");
     let grub_cfg = grub_cfg_path(ctx);
     let mut key = KeyBuilder::new("iso", RECIPE);
     key.file("bzImage", bzimage)?
         .file("initramfs", initramfs)?
         .file("grub.cfg", &grub_cfg)?
         .bytes("modules", GRUB_MODULES.as_bytes())
+        .bytes("early", early_config().as_bytes())
         .bytes("epoch", &ctx.source_date_epoch.to_le_bytes());
+    // A GRUB update on the host changes the images: rebuild then.
+    for dir in [I386_PC_DIR, X86_64_EFI_DIR] {
+        let kernel = Path::new(dir).join("kernel.img");
+        if kernel.is_file() {
+            key.file(&kernel.display().to_string(), &kernel)?;
+        }
+    }
     let key = key.finish();
     let dir = match cache::lookup(ctx, "iso", &key) {
         Some(dir) => {
@@ -48,32 +85,19 @@ pub fn build(ctx: &Context, bzimage: &Path, initramfs: &Path) -> Result<PathBuf>
             dir
         }
         None => cache::publish(ctx, "iso", &key, |tmp| {
-            let root = tmp.join("root");
-            let boot = root.join("boot");
-            fs::create_dir_all(boot.join("grub")).ctx(|| format!("creating {}", boot.display()))?;
-            fs::copy(bzimage, boot.join("bzImage"))
-                .ctx(|| format!("copying {}", bzimage.display()))?;
-            fs::copy(initramfs, boot.join("initramfs.img"))
-                .ctx(|| format!("copying {}", initramfs.display()))?;
-            fs::copy(&grub_cfg, boot.join("grub/grub.cfg"))
-                .ctx(|| format!("copying {}", grub_cfg.display()))?;
             let log = ctx.cache_dir.join("logs/iso.log");
             let _ = fs::remove_file(&log);
-            run_logged(
-                "grub-mkrescue",
-                Command::new("grub-mkrescue")
-                    .arg("-o")
-                    .arg(tmp.join("tinilinux.iso"))
-                    .args(["--compress=xz", "--fonts=", "--locales=", "--themes="])
-                    .arg(format!("--install-modules={GRUB_MODULES}"))
-                    .arg(&root)
-                    .env(
-                        "SOURCE_DATE_EPOCH",
-                        ctx.source_date_epoch.max(1).to_string(),
-                    ),
+            write_iso(
+                &Inputs {
+                    bzimage,
+                    initramfs,
+                    grub_cfg: &grub_cfg,
+                    epoch: ctx.source_date_epoch,
+                },
+                tmp,
                 &log,
-            )?;
-            fs::remove_dir_all(&root).ctx(|| format!("removing {}", root.display()))
+            )
+            .map(|_| ())
         })?,
     };
     let out = iso_path(ctx);
@@ -86,4 +110,335 @@ pub fn build(ctx: &Context, bzimage: &Path, initramfs: &Path) -> Result<PathBuf>
         size as f64 / (1024.0 * 1024.0)
     ));
     Ok(out)
+}
+
+/// What goes on the ISO.
+#[derive(Debug, Clone, Copy)]
+pub struct Inputs<'a> {
+    /// The kernel, copied to /boot/bzImage.
+    pub bzimage: &'a Path,
+    /// The initramfs, copied to /boot/initramfs.img.
+    pub initramfs: &'a Path,
+    /// The GRUB menu, copied to /boot/grub/grub.cfg.
+    pub grub_cfg: &'a Path,
+    /// SOURCE_DATE_EPOCH: every date on the ISO.
+    pub epoch: u64,
+}
+
+/// Writes `work/tinilinux.iso` from `inputs`, using `work` for the staging tree and the
+/// GRUB images (removed afterwards) and appending tool output to `log`. Returns the ISO path.
+/// It does not use the cache: [`build`] does.
+pub fn write_iso(inputs: &Inputs, work: &Path, log: &Path) -> Result<PathBuf> {
+    check_grub_dirs()?;
+    let epoch = inputs.epoch.max(1);
+    let root = work.join("root");
+    let grub_dir = root.join("boot/grub");
+    fs::create_dir_all(&grub_dir).ctx(|| format!("creating {}", grub_dir.display()))?;
+    let copy = |from: &Path, to: PathBuf| -> Result<()> {
+        fs::copy(from, &to)
+            .map(|_| ())
+            .ctx(|| format!("copying {} to {}", from.display(), to.display()))
+    };
+    copy(inputs.bzimage, root.join("boot/bzImage"))?;
+    copy(inputs.initramfs, root.join("boot/initramfs.img"))?;
+    copy(inputs.grub_cfg, grub_dir.join("grub.cfg"))?;
+    fs::write(
+        root.join(MARKER),
+        "TiniLinux live medium: GRUB finds the medium by this file.\n",
+    )
+    .ctx(|| format!("writing {MARKER}"))?;
+
+    let early = work.join("early.cfg");
+    fs::write(&early, early_config()).ctx(|| "writing GRUB's early config")?;
+    mkimage(
+        "i386-pc-eltorito",
+        I386_PC_DIR,
+        &early,
+        &grub_dir.join("eltorito.img"),
+        BIOS_MODULES,
+        log,
+    )?;
+    let efi_app = work.join("BOOTX64.EFI");
+    mkimage("x86_64-efi", X86_64_EFI_DIR, &early, &efi_app, "", log)?;
+    let efi_img = work.join("efi.img");
+    write_efi_image(&efi_img, &efi_app, epoch, log)?;
+
+    set_mtimes(&root, epoch)?;
+    let iso = work.join("tinilinux.iso");
+    let boot_hybrid = Path::new(I386_PC_DIR).join("boot_hybrid.img");
+    run_logged(
+        "xorriso (hybrid ISO)",
+        Command::new("xorriso")
+            .args(["-as", "mkisofs", "-o"])
+            .arg(&iso)
+            .args(["-V", VOLUME_ID, "-r", "-graft-points"])
+            .arg(format!("--modification-date={}", iso_date(epoch)))
+            .arg("--grub2-mbr")
+            .arg(&boot_hybrid)
+            .args(["-partition_offset", "16", "--mbr-force-bootable"])
+            .args(["-append_partition", "2", "0xef"])
+            .arg(&efi_img)
+            .arg("-appended_part_as_gpt")
+            .args(["-c", "boot/boot.cat"])
+            .args(["-b", "boot/grub/eltorito.img", "-no-emul-boot"])
+            .args([
+                "-boot-load-size",
+                "4",
+                "-boot-info-table",
+                "--grub2-boot-info",
+            ])
+            .args([
+                "-eltorito-alt-boot",
+                "-e",
+                "--interval:appended_partition_2:all::",
+            ])
+            .arg("-no-emul-boot")
+            .arg(&root)
+            .env("SOURCE_DATE_EPOCH", epoch.to_string()),
+        log,
+    )?;
+    for scratch in [&efi_app, &efi_img, &early] {
+        fs::remove_file(scratch).ctx(|| format!("removing {}", scratch.display()))?;
+    }
+    fs::remove_dir_all(&root).ctx(|| format!("removing {}", root.display()))?;
+    Ok(iso)
+}
+
+fn check_grub_dirs() -> Result<()> {
+    for (dir, package) in [
+        (I386_PC_DIR, "grub-pc-bin"),
+        (X86_64_EFI_DIR, "grub-efi-amd64-bin"),
+    ] {
+        if !Path::new(dir).join("moddep.lst").is_file() {
+            return Err(Error::MissingTool {
+                tool: format!("GRUB modules in {dir}"),
+                package: package.into(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Runs `grub-mkimage` for `format` with [`GRUB_MODULES`] plus `extra` built in and `early`
+/// as the embedded config.
+fn mkimage(
+    format: &str,
+    dir: &str,
+    early: &Path,
+    out: &Path,
+    extra: &str,
+    log: &Path,
+) -> Result<()> {
+    run_logged(
+        &format!("grub-mkimage -O {format}"),
+        Command::new("grub-mkimage")
+            .args(["-O", format, "-d", dir, "-p", "/boot/grub", "-c"])
+            .arg(early)
+            .arg("-o")
+            .arg(out)
+            .args(GRUB_MODULES.split_whitespace())
+            .args(extra.split_whitespace()),
+        log,
+    )
+}
+
+/// The size of the FAT image holding `app_len` bytes of EFI application: the file, the FAT
+/// structures (a few KiB), rounded up to 64 KiB.
+pub fn efi_image_size(app_len: u64) -> u64 {
+    const SLACK: u64 = 64 * 1024;
+    (app_len + 2 * SLACK).div_ceil(SLACK) * SLACK
+}
+
+/// Writes the El Torito / ESP image: FAT12 sized to fit `efi_app` as \EFI\BOOT\BOOTX64.EFI,
+/// with a volume id and dates from `epoch`.
+fn write_efi_image(image: &Path, efi_app: &Path, epoch: u64, log: &Path) -> Result<()> {
+    let app_len = fs::metadata(efi_app)
+        .ctx(|| format!("reading {}", efi_app.display()))?
+        .len();
+    let file = fs::File::create(image).ctx(|| format!("creating {}", image.display()))?;
+    file.set_len(efi_image_size(app_len))
+        .ctx(|| format!("sizing {}", image.display()))?;
+    drop(file);
+    let volume_id = format!("{:08x}", epoch & 0xffff_ffff);
+    run_logged(
+        "mkfs.vfat (EFI boot image)",
+        Command::new("mkfs.vfat")
+            .args([
+                "--invariant",
+                "-F",
+                "12",
+                "-n",
+                "TINI-EFI",
+                "-i",
+                &volume_id,
+            ])
+            .arg(image),
+        log,
+    )?;
+    let target = image.display().to_string();
+    let mtools = |tool: &str| {
+        let mut cmd = Command::new(tool);
+        cmd.env("MTOOLS_SKIP_CHECK", "1")
+            .env("SOURCE_DATE_EPOCH", epoch.to_string())
+            .args(["-i", &target]);
+        cmd
+    };
+    run_logged(
+        "mmd (EFI boot image)",
+        mtools("mmd").args(["::/EFI", "::/EFI/BOOT"]),
+        log,
+    )?;
+    run_logged(
+        "mcopy (EFI boot image)",
+        mtools("mcopy").arg(efi_app).arg("::/EFI/BOOT/BOOTX64.EFI"),
+        log,
+    )
+}
+
+/// `epoch` as the `YYYYMMDDhhmmsscc` that xorriso's `--modification-date` takes (UTC).
+pub fn iso_date(epoch: u64) -> String {
+    let days = epoch / 86_400;
+    let secs = epoch % 86_400;
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}{month:02}{day:02}{:02}{:02}{:02}00",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
+/// Sets the modification time of `dir` and everything below it to `epoch`.
+fn set_mtimes(dir: &Path, epoch: u64) -> Result<()> {
+    let time = std::time::UNIX_EPOCH + std::time::Duration::from_secs(epoch);
+    for entry in fs::read_dir(dir).ctx(|| format!("reading {}", dir.display()))? {
+        let path = entry.ctx(|| format!("reading {}", dir.display()))?.path();
+        if path.is_dir() {
+            set_mtimes(&path, epoch)?;
+        } else {
+            set_mtime(&path, time)?;
+        }
+    }
+    set_mtime(dir, time)
+}
+
+fn set_mtime(path: &Path, time: std::time::SystemTime) -> Result<()> {
+    fs::File::open(path)
+        .and_then(|f| f.set_modified(time))
+        .ctx(|| format!("setting the date of {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iso_date_is_utc_calendar_time() {
+        assert_eq!(iso_date(0), "1970010100000000");
+        assert_eq!(iso_date(1_700_000_000), "2023111422132000");
+        assert_eq!(iso_date(951_782_400), "2000022900000000");
+    }
+
+    #[test]
+    fn efi_image_fits_the_application_with_room_for_fat() {
+        let size = efi_image_size(585_728);
+        assert!(size >= 585_728 + 64 * 1024);
+        assert_eq!(size % (64 * 1024), 0);
+        assert!(size < 1024 * 1024, "{size}");
+    }
+
+    fn inputs(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+        let bz = dir.join("bzImage");
+        let initrd = dir.join("initramfs.img");
+        let cfg = dir.join("grub.cfg");
+        fs::write(&bz, vec![0x5a; 300_000]).unwrap();
+        fs::write(&initrd, b"070701 not really an archive").unwrap();
+        fs::write(&cfg, "menuentry x { linux /boot/bzImage }\n").unwrap();
+        (bz, initrd, cfg)
+    }
+
+    fn xorriso_report(iso: &Path, what: &str) -> String {
+        let out = Command::new("xorriso")
+            .args(["-indev"])
+            .arg(iso)
+            .args([what, "plain"])
+            .output()
+            .expect("xorriso must be installed (scripts/install-deps.sh)");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Two builds from the same inputs, in different folders and at different times, give
+    /// byte-identical ISOs, which carry both El Torito entries, the GPT ESP and the files.
+    #[test]
+    fn two_builds_are_byte_identical_and_hybrid() {
+        let src = tempfile::tempdir().unwrap();
+        let (bz, initrd, cfg) = inputs(src.path());
+        let build = || {
+            let work = tempfile::tempdir().unwrap();
+            let log = work.path().join("iso.log");
+            let iso = write_iso(
+                &Inputs {
+                    bzimage: &bz,
+                    initramfs: &initrd,
+                    grub_cfg: &cfg,
+                    epoch: 1_700_000_000,
+                },
+                work.path(),
+                &log,
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
+            let left: Vec<_> = fs::read_dir(work.path())
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            assert!(
+                left.iter().all(|n| n == "tinilinux.iso" || n == "iso.log"),
+                "scratch files left: {left:?}"
+            );
+            (fs::read(&iso).unwrap(), work)
+        };
+        let (a, work) = build();
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        let (b, _) = build();
+        assert!(a == b, "two ISOs from the same inputs differ");
+
+        let iso = work.path().join("tinilinux.iso");
+        let el_torito = xorriso_report(&iso, "-report_el_torito");
+        assert!(el_torito.contains("BIOS"), "{el_torito}");
+        assert!(el_torito.contains("UEFI"), "{el_torito}");
+        let system_area = xorriso_report(&iso, "-report_system_area");
+        assert!(system_area.contains("GPT"), "{system_area}");
+        assert!(
+            system_area.contains("C12A7328-F81F-11D2-BA4B-00A0C93EC93B")
+                || system_area.to_lowercase().contains("efi system partition")
+                || system_area.contains("28732ac11ff8d211ba4b00a0c93ec93b"),
+            "no EFI system partition in the GPT:\n{system_area}"
+        );
+        let out = Command::new("xorriso")
+            .args(["-indev"])
+            .arg(&iso)
+            .args(["-find", "/", "-type", "f"])
+            .output()
+            .unwrap();
+        let files = String::from_utf8_lossy(&out.stdout);
+        for f in [
+            "/boot/bzImage",
+            "/boot/initramfs.img",
+            "/boot/grub/grub.cfg",
+            "/boot/grub/eltorito.img",
+            "/boot/tinilinux.id",
+        ] {
+            assert!(files.contains(f), "{f} missing:\n{files}");
+        }
+        assert!(!files.contains("x86_64-efi/"), "module folders on the ISO");
+    }
 }

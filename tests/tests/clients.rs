@@ -219,7 +219,11 @@ fn one_shot(dk: &Dockerd, rt: &str, image: &str) -> Vec<(String, (Option<i32>, S
         (
             "network none",
             vec!["--network", "none"],
-            vec!["sh", "-c", "ls /sys/class/net | tr '\\n' ' '"],
+            vec![
+                "sh",
+                "-c",
+                "ls /sys/class/net | tr '\\n' ' '; cat /sys/class/net/lo/flags",
+            ],
         ),
         ("bridge ping", vec![], vec!["sh", "-c", &ping]),
         (
@@ -446,7 +450,7 @@ fn docker_drives_tinibox_like_runc() {
         ("exit 3", (Some(3), "")),
         ("not found", (Some(127), "")),
         ("pid 1", (Some(0), "1")),
-        ("network none", (Some(0), "lo")),
+        ("network none", (Some(0), "lo 0x9")),
         ("bridge ping", (Some(0), "1 packets received")),
         ("cgroup view", (Some(0), "33554432 10")),
         ("oom", (Some(137), "")),

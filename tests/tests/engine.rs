@@ -1042,3 +1042,44 @@ fn logs_follow_until_the_container_exits() {
     assert!(rm.status.success(), "{}", stderr(&rm));
     assert_state_empty(&root);
 }
+
+/// `--privileged` gives the container the host's device nodes (as Docker does); a default
+/// container has only the standard ones.
+#[test]
+fn privileged_container_has_the_hosts_device_nodes() {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let (_serial, root) = setup();
+    let mut blocks: Vec<(String, u64)> = std::fs::read_dir("/dev")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| {
+            let m = std::fs::symlink_metadata(e.path()).ok()?;
+            m.file_type()
+                .is_block_device()
+                .then(|| (e.file_name().to_string_lossy().into_owned(), m.rdev()))
+        })
+        .collect();
+    blocks.sort();
+    let (name, rdev) = blocks
+        .iter()
+        .find(|(n, _)| n == "vda")
+        .or_else(|| blocks.first())
+        .cloned()
+        .expect("the host has no block device in /dev to compare with");
+    let want = format!(
+        "{:x}:{:x} block special file",
+        libc::major(rdev),
+        libc::minor(rdev)
+    );
+    let script = format!("stat -c '%t:%T %F' /dev/{name}");
+    let seen = sh(&root, &["--privileged"], &script);
+    assert_eq!(seen, want, "/dev/{name} in a privileged container");
+    let (code, _, err) = run_in(&root, &[], &["stat", &format!("/dev/{name}")]);
+    assert_ne!(code, 0, "/dev/{name} exists in a default container");
+    assert!(err.contains("No such file"), "{err}");
+    // The container still sets up its own console and ptmx, not the host's.
+    assert_eq!(
+        sh(&root, &["--privileged"], "readlink /dev/ptmx"),
+        "pts/ptmx"
+    );
+}

@@ -384,6 +384,14 @@ pub fn build_spec(flags: &RunFlags, ctx: &SpecContext<'_>) -> Result<Spec, SpecE
             linux.set_masked_paths(None);
             linux.set_readonly_paths(None);
             linux.set_seccomp(None);
+            // Docker's --privileged: the host's device nodes in the container's /dev.
+            let mut devices = linux.devices().clone().unwrap_or_default();
+            for d in super::host_devices::host_devices(Path::new("/dev"))? {
+                if !devices.iter().any(|x| x.path() == d.path()) {
+                    devices.push(d);
+                }
+            }
+            linux.set_devices(Some(devices));
         }
         if let Some(res) = linux.resources_mut() {
             if flags.privileged {

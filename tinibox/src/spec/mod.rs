@@ -15,6 +15,7 @@ pub mod build;
 pub mod defaults;
 pub mod etc_files;
 pub mod flags;
+pub mod host_devices;
 pub mod user;
 pub mod values;
 

@@ -1,12 +1,14 @@
 //! The parent side of `create`: state directory, exec fifo, cgroup, console socket, the fork
-//! into stage 1, the sync conversation (user namespace maps, hooks, ready/error) and, on any
-//! failure, the complete clean-up. Owns the creation sequence; the container side is
-//! [`crate::linux::init`].
+//! of the init (directly, or through stage 1 when a user namespace is made or a namespace is
+//! joined by path), the sync conversation (cgroup, user namespace maps, hooks, ready/error)
+//! and, on any failure, the complete clean-up. Owns the creation sequence; the container side
+//! is [`crate::linux::init`].
 
 use std::fs;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::PathBuf;
 
+use nix::sched::CloneFlags;
 use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::waitpid;
 use nix::unistd::{fork, ForkResult, Pid};
@@ -17,7 +19,7 @@ use super::{
     container_dir, validate_id, ContainerError, CreateOptions, Created, ExecFailure,
     INIT_ANNOTATION,
 };
-use crate::cgroups::{relative_path, CgroupHandle};
+use crate::cgroups::{relative_path, CgroupHandle, Layout};
 use crate::linux::init::{self, InitArgs};
 use crate::linux::namespaces::{self, Plan};
 use crate::linux::rootfs;
@@ -128,8 +130,19 @@ pub(super) fn create(mut opts: CreateOptions) -> Result<Created, ContainerError>
         _ => None,
     };
     let resources = spec.linux().as_ref().and_then(|l| l.resources().as_ref());
-    let cgroup = CgroupHandle::create(&cg_rel, resources)?;
-    guard.cgroup = Some(cgroup.clone());
+    // Without a user namespace or a namespace joined by path there is no stage 1: the init is
+    // forked from here with its pid namespace and makes its other namespaces itself.
+    let direct = !plan.new_user && plan.join.is_empty();
+    // On cgroup v1 such an init is forked before its cgroup exists: the directories and device
+    // rules are written while the init creates its namespaces (the network namespace alone
+    // takes about half a millisecond). Elsewhere the cgroup comes first: on v2 the init is
+    // born in it (clone3 CLONE_INTO_CGROUP).
+    let mut cgroup = None;
+    if !(direct && crate::cgroups::detect() == Layout::V1) {
+        let cg = CgroupHandle::create(&cg_rel, resources)?;
+        guard.cgroup = Some(cg.clone());
+        cgroup = Some(cg);
+    }
 
     let state_dir = nix::fcntl::open(
         &dir,
@@ -139,11 +152,12 @@ pub(super) fn create(mut opts: CreateOptions) -> Result<Created, ContainerError>
     .map_err(|e| ContainerError::sys(format!("open {}", dir.display()), e))?;
     // SAFETY: open returned a new fd we own.
     let state_dir = unsafe { OwnedFd::from_raw_fd(state_dir) };
-    // cgroup v2: an fd of the container's group, for clone3(CLONE_INTO_CGROUP) in stage 1.
-    let cgroup_dir_fd: Option<OwnedFd> = match (cgroup.layout, cgroup.dirs.get("unified")) {
-        (crate::cgroups::Layout::V2, Some(d)) => fs::File::open(d).ok().map(OwnedFd::from),
-        _ => None,
-    };
+    // cgroup v2: an fd of the container's group, for clone3(CLONE_INTO_CGROUP).
+    let cgroup_dir_fd: Option<OwnedFd> = cgroup
+        .as_ref()
+        .filter(|cg| cg.layout == Layout::V2)
+        .and_then(|cg| cg.dirs.get("unified"))
+        .and_then(|d| fs::File::open(d).ok().map(OwnedFd::from));
     let (parent_chan, child_chan) =
         sync::pair().map_err(|e| ContainerError::sys("create sync socket", e))?;
 
@@ -180,50 +194,97 @@ pub(super) fn create(mut opts: CreateOptions) -> Result<Created, ContainerError>
         owner: nix::unistd::getuid().to_string(),
         labels: opts.labels.clone(),
     };
-    // A first record before anything runs: if tinibox is SIGKILLed from here on, `delete`
-    // still finds the cgroup (and through it any process) and the state directory.
-    Record {
-        state: state.clone(),
-        init_start_time: 0,
-        cgroup: cgroup.clone(),
-        spec: opts.spec.clone(),
+    // A first record once the cgroup exists: if tinibox is SIGKILLed from there on, `delete`
+    // still finds the cgroup (and through it any process) and the state directory. (A direct
+    // init on cgroup v1 is forked first; its record follows as soon as its cgroup is made.)
+    if let Some(cg) = &cgroup {
+        save_record(&dir, &state, 0, cg, spec)?;
     }
-    .save(&dir)?;
 
-    // SAFETY: tinibox is single-threaded here; the child only runs our own code and then
-    // execs or _exits.
-    match unsafe { fork() }.map_err(|e| ContainerError::sys("fork", e))? {
-        ForkResult::Child => {
-            drop(parent_chan);
+    // The child's side of the fork: stage 1, or (direct) the init with the namespaces it
+    // makes itself. Runs only our own code; never returns.
+    let child_side = |direct: bool| -> ! {
+        // SAFETY: closing the child's copy of the parent's end; the child never returns, so
+        // the OwnedFd is never dropped (no double close).
+        unsafe { libc::close(parent_chan.raw_fd()) };
+        let unshare = if direct {
+            plan.new_flags - CloneFlags::CLONE_NEWPID
+        } else {
+            CloneFlags::empty()
+        };
+        let args = InitArgs {
+            spec,
+            id: &opts.id,
+            bundle: &opts.bundle,
+            rootfs: &rootfs,
+            plan: &plan,
+            unshare,
+            chan: &child_chan,
+            state_dir: &state_dir,
+            console: console.as_ref().map(|c| c.as_raw_fd()),
+            no_pivot: opts.no_pivot,
+            no_new_keyring: opts.no_new_keyring,
+            preserve_fds: opts.preserve_fds,
+            hooks_round_trip,
+            reaper,
+        };
+        if direct {
+            init::run(args)
+        } else {
+            stage1(args, cgroup_dir_fd.as_ref().map(|f| f.as_raw_fd()))
+        }
+    };
+    let mut init_start_time = None;
+    if direct {
+        let new_pid = plan.new_pid();
+        let (pid, in_cgroup) = fork_init(new_pid, cgroup_dir_fd.as_ref().map(|f| f.as_raw_fd()))
+            .map_err(|e| ContainerError::io("fork the container's init", e))?;
+        if pid == 0 {
             // Close (do not unlock) our copy of the lock's fd: flock belongs to the open file
             // description, which the parent keeps until create returns.
             drop(lock);
-            let args = InitArgs {
-                spec,
-                id: &opts.id,
-                bundle: &opts.bundle,
-                rootfs: &rootfs,
-                plan: &plan,
-                cgroup_dirs: &cgroup.dirs,
-                chan: &child_chan,
-                state_dir: &state_dir,
-                console: console.as_ref().map(|c| c.as_raw_fd()),
-                no_pivot: opts.no_pivot,
-                no_new_keyring: opts.no_new_keyring,
-                preserve_fds: opts.preserve_fds,
-                hooks_round_trip,
-                reaper,
-            };
-            stage1(args, cgroup_dir_fd.as_ref().map(|f| f.as_raw_fd()))
+            child_side(true)
         }
-        ForkResult::Parent { child } => {
-            guard.stage1 = Some(child);
-            drop(child_chan);
-            drop(console);
-            drop(state_dir);
-            drop(cgroup_dir_fd);
+        guard.init = Some(Pid::from_raw(pid));
+        drop(child_chan);
+        drop(console);
+        drop(state_dir);
+        drop(cgroup_dir_fd);
+        let cg = match cgroup {
+            Some(cg) => cg,
+            None => {
+                let cg = CgroupHandle::create(&cg_rel, resources)?;
+                guard.cgroup = Some(cg.clone());
+                cg
+            }
+        };
+        // The first record (no pid yet, as when stage 1 is used): until `create` returns, a
+        // creator killed half-way leaves a container that `delete` removes as stopped.
+        save_record(&dir, &state, 0, &cg, spec)?;
+        state.pid = pid;
+        init_start_time = proc_stat(pid).map(|(_, t)| t);
+        join_cgroup(&cg, pid, in_cgroup, !plan.has_user(), &parent_chan)?;
+        cgroup = Some(cg);
+    } else {
+        // SAFETY: tinibox is single-threaded here; the child only runs our own code and then
+        // execs or _exits.
+        match unsafe { fork() }.map_err(|e| ContainerError::sys("fork", e))? {
+            ForkResult::Child => {
+                drop(lock);
+                child_side(false)
+            }
+            ForkResult::Parent { child } => {
+                guard.stage1 = Some(child);
+                drop(child_chan);
+                drop(console);
+                drop(state_dir);
+                drop(cgroup_dir_fd);
+            }
         }
     }
+    let Some(cgroup) = cgroup else {
+        return Err(ContainerError::Init("no cgroup was made".into()));
+    };
 
     // The conversation with stage 1 and the init.
     loop {
@@ -235,29 +296,12 @@ pub(super) fn create(mut opts: CreateOptions) -> Result<Created, ContainerError>
                 write_id_maps(pid, spec)?;
                 send(&parent_chan, &Msg::UserMapsWritten)?;
             }
-            Some(Msg::InitPidInCgroup(pid)) => {
+            Some(Msg::InitPidInCgroup(pid) | Msg::InitPid(pid)) => {
+                let in_cgroup = matches!(msg, Some(Msg::InitPidInCgroup(_)));
                 guard.init = Some(Pid::from_raw(pid));
                 state.pid = pid;
-                send(&parent_chan, &Msg::CgroupJoined)?;
-                if let Some(s1) = guard.stage1.take() {
-                    let _ = waitpid(s1, None);
-                }
-            }
-            Some(Msg::InitPid(pid)) => {
-                guard.init = Some(Pid::from_raw(pid));
-                state.pid = pid;
-                // Before anything of the container's runs: the init waits for CgroupJoined
-                // before its cgroup namespace, hooks and exec.
-                let joined = cgroup
-                    .add_pid(pid)
-                    .map_err(ContainerError::from)
-                    .and_then(|_| send(&parent_chan, &Msg::CgroupJoined));
-                if let Err(err) = joined {
-                    // The init may have failed meanwhile: its message explains more. Kill it
-                    // first so that draining the channel ends (EOF) instead of waiting.
-                    let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
-                    return Err(pending_child_error(&parent_chan).unwrap_or(err));
-                }
+                init_start_time = proc_stat(pid).map(|(_, t)| t);
+                join_cgroup(&cgroup, pid, in_cgroup, !plan.has_user(), &parent_chan)?;
                 if let Some(s1) = guard.stage1.take() {
                     let _ = waitpid(s1, None);
                 }
@@ -285,8 +329,7 @@ pub(super) fn create(mut opts: CreateOptions) -> Result<Created, ContainerError>
             }
         }
     }
-    let init_start_time = proc_stat(state.pid)
-        .map(|(_, t)| t)
+    let init_start_time = init_start_time
         .ok_or_else(|| ContainerError::Init("the container's init exited during setup".into()))?;
     state.status = Status::Created;
     let record = Record {
@@ -304,6 +347,90 @@ pub(super) fn create(mut opts: CreateOptions) -> Result<Created, ContainerError>
     Ok(Created {
         pid: record.state.pid,
     })
+}
+
+/// Writes the container's record (state.json) with `state` and the init's start time.
+fn save_record(
+    dir: &std::path::Path,
+    state: &State,
+    init_start_time: u64,
+    cgroup: &CgroupHandle,
+    spec: &Spec,
+) -> Result<(), ContainerError> {
+    Record {
+        state: state.clone(),
+        init_start_time,
+        cgroup: cgroup.clone(),
+        spec: spec.clone(),
+    }
+    .save(dir)
+}
+
+/// Gets the init into its cgroup and hands it the cgroup's directories; the init waits for
+/// this before its cgroup namespace, hooks and exec, so before anything of the container's
+/// runs. Born there (clone3 CLONE_INTO_CGROUP): nothing to move. On cgroup v1 with
+/// `self_join` (no user namespace: the init may write the host's cgroup files) the init moves
+/// itself, which avoids the RCU grace period a `cgroup.procs` write waits for (~10 ms here);
+/// otherwise the pid is written into `cgroup.procs` here. On failure the init is killed and
+/// its own error, if it sent one, explains more.
+fn join_cgroup(
+    cgroup: &CgroupHandle,
+    pid: i32,
+    in_cgroup: bool,
+    self_join: bool,
+    chan: &Channel,
+) -> Result<(), ContainerError> {
+    let dirs = cgroup.dirs.clone();
+    let joined = if in_cgroup {
+        send(chan, &Msg::CgroupJoined(dirs))
+    } else if self_join && cgroup.layout == Layout::V1 {
+        send(chan, &Msg::JoinCgroup(dirs))
+    } else {
+        cgroup
+            .add_pid(pid)
+            .map_err(ContainerError::from)
+            .and_then(|_| send(chan, &Msg::CgroupJoined(dirs)))
+    };
+    if let Err(err) = joined {
+        // Kill it first so that draining the channel ends (EOF) instead of waiting.
+        let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+        return Err(pending_child_error(chan).unwrap_or(err));
+    }
+    Ok(())
+}
+
+/// Forks the container's init straight from `create` (no stage 1), in a new pid namespace
+/// when `new_pid`; with `cgroup_fd` (cgroup v2) born in that cgroup through clone3
+/// CLONE_INTO_CGROUP, falling back to a plain clone. Returns (0, _) in the child and
+/// (pid, born in the cgroup) in the parent.
+fn fork_init(new_pid: bool, cgroup_fd: Option<i32>) -> std::io::Result<(i32, bool)> {
+    let ns = if new_pid {
+        libc::CLONE_NEWPID as u64
+    } else {
+        0
+    };
+    if let Some(fd) = cgroup_fd {
+        let pid = clone3(ns | CLONE_INTO_CGROUP, libc::SIGCHLD as u64, fd);
+        if pid >= 0 {
+            return Ok((pid as i32, true));
+        }
+    }
+    // SAFETY: raw clone with a null stack behaves like fork. Single-threaded, so no locks are
+    // held; the child runs only our code and execs or _exits.
+    let pid = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            ns as libc::c_ulong | libc::SIGCHLD as libc::c_ulong,
+            0usize,
+            0usize,
+            0usize,
+            0usize,
+        )
+    };
+    if pid < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok((pid as i32, false))
 }
 
 /// The exec fifo: the container's process opens it after switching to its user, so it is
@@ -410,7 +537,8 @@ fn stage1(args: InitArgs, cgroup_fd: Option<i32>) -> ! {
     // cgroup v2: be born in the container's cgroup (no migration, no RCU wait); any failure
     // (old kernel, user namespace without access) falls back to a plain fork below.
     if let Some(fd) = cgroup_fd {
-        let pid = clone3_into_cgroup(fd);
+        // With CLONE_PARENT the exit signal must be 0 (the parent's, SIGCHLD, is inherited).
+        let pid = clone3(libc::CLONE_PARENT as u64 | CLONE_INTO_CGROUP, 0, fd);
         if pid == 0 {
             init::run(args);
         }
@@ -446,9 +574,12 @@ fn stage1(args: InitArgs, cgroup_fd: Option<i32>) -> ! {
     unsafe { libc::_exit(0) }
 }
 
-/// clone3(CLONE_PARENT | CLONE_INTO_CGROUP) with fork semantics (no new stack): 0 in the
-/// child, the pid in the parent, -1 on failure.
-fn clone3_into_cgroup(cgroup_fd: i32) -> i64 {
+/// clone3's CLONE_INTO_CGROUP flag (Linux 5.7).
+const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+
+/// clone3 with fork semantics (no new stack) into the cgroup `cgroup_fd`: 0 in the child,
+/// the pid in the parent, -1 on failure.
+fn clone3(flags: u64, exit_signal: u64, cgroup_fd: i32) -> i64 {
     #[repr(C)]
     struct CloneArgs {
         flags: u64,
@@ -463,14 +594,12 @@ fn clone3_into_cgroup(cgroup_fd: i32) -> i64 {
         set_tid_size: u64,
         cgroup: u64,
     }
-    const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
     let args = CloneArgs {
-        flags: libc::CLONE_PARENT as u64 | CLONE_INTO_CGROUP,
+        flags,
         pidfd: 0,
         child_tid: 0,
         parent_tid: 0,
-        // With CLONE_PARENT the exit signal must be 0 (the parent's, SIGCHLD, is inherited).
-        exit_signal: 0,
+        exit_signal,
         stack: 0,
         stack_size: 0,
         tls: 0,

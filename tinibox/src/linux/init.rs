@@ -5,6 +5,7 @@
 //! its own module. Never returns: it execs or exits, reporting failures over the sync channel
 //! (before "ready") or the exec fifo (after).
 
+use std::collections::BTreeMap;
 use std::ffi::CString;
 use std::io::Write;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -27,8 +28,10 @@ pub struct InitArgs<'a> {
     pub rootfs: &'a Path,
     /// Namespace plan.
     pub plan: &'a Plan,
-    /// The container's cgroup directories on the host (controller → dir).
-    pub cgroup_dirs: &'a std::collections::BTreeMap<String, PathBuf>,
+    /// Namespaces the init creates itself before anything else: `create` forked it directly
+    /// (no stage 1) with only the pid namespace, so that the costly ones (network above all)
+    /// are made here while the parent prepares the cgroup. Empty when stage 1 made them.
+    pub unshare: nix::sched::CloneFlags,
     /// Channel to `create`.
     pub chan: &'a Channel,
     /// O_PATH fd of the state directory (to open the exec fifo after pivot).
@@ -49,6 +52,13 @@ pub struct InitArgs<'a> {
 
 /// Runs the init. Never returns.
 pub fn run(a: InitArgs) -> ! {
+    // SAFETY: prctl with integer arguments: no core dumps or ptrace of tinibox code in the container.
+    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
+    if let Err(msg) = super::namespaces::create(a.unshare) {
+        let _ = a.chan.send(&Msg::Error(ChildError::new(msg)));
+        // SAFETY: leaving the forked child without running the parent's destructors.
+        unsafe { libc::_exit(1) }
+    }
     match setup(&a) {
         Ok(ready) => exec(a, ready),
         Err(e) => {
@@ -112,30 +122,32 @@ fn setup(a: &InitArgs) -> Result<Ready, ChildError> {
     }
     nix::sys::stat::umask(nix::sys::stat::Mode::empty());
     let root = rootfs::prepare_root(spec, a.rootfs).map_err(e)?;
-    let view = rootfs::CgroupView {
-        dirs: a.cgroup_dirs,
-        private_ns: a.plan.new_cgroup
-            || a.plan
-                .join
-                .iter()
-                .any(|(t, _)| *t == oci_spec::runtime::LinuxNamespaceType::Cgroup),
-    };
-    let mut joined = false;
-    let mut join_cgroup = || -> Result<(), String> {
-        if joined {
-            return Ok(());
+    let private_cgroup_ns = a.plan.new_cgroup
+        || a.plan
+            .join
+            .iter()
+            .any(|(t, _)| *t == oci_spec::runtime::LinuxNamespaceType::Cgroup);
+    let mut cgroup_dirs: Option<BTreeMap<String, PathBuf>> = None;
+    let mut join_cgroup = || -> Result<BTreeMap<String, PathBuf>, String> {
+        if let Some(dirs) = &cgroup_dirs {
+            return Ok(dirs.clone());
         }
-        match a.chan.recv() {
-            Ok(Some(Msg::CgroupJoined)) => {}
+        let dirs = match a.chan.recv() {
+            Ok(Some(Msg::CgroupJoined(dirs))) => dirs,
+            Ok(Some(Msg::JoinCgroup(dirs))) => {
+                join_cgroup_v1(&dirs)?;
+                dirs
+            }
             other => return Err(format!("sync: expected CgroupJoined, got {other:?}")),
-        }
+        };
         if a.plan.new_cgroup {
             super::namespaces::create(nix::sched::CloneFlags::CLONE_NEWCGROUP)?;
         }
-        joined = true;
-        Ok(())
+        cgroup_dirs = Some(dirs.clone());
+        Ok(dirs)
     };
-    let dev_fresh = rootfs::mount_all(spec, &root, a.bundle, &view, &mut join_cgroup).map_err(e)?;
+    let dev_fresh =
+        rootfs::mount_all(spec, &root, a.bundle, private_cgroup_ns, &mut join_cgroup).map_err(e)?;
     // Everything after this point (hooks, exec) runs inside the container's cgroup.
     join_cgroup().map_err(e)?;
     if dev_fresh {
@@ -249,6 +261,20 @@ fn setup(a: &InitArgs) -> Result<Ready, ChildError> {
     // Everything above fd 2 (+ preserved) is closed at exec (CVE-2024-21626).
     mark_cloexec_from(3 + a.preserve_fds as i32);
     Ok(ready)
+}
+
+/// Moves the calling process (single-threaded) into the cgroup v1 directories `dirs` by
+/// writing "0" into their `tasks` files. A thread that moves itself skips the cgroup core's
+/// global threadgroup lock (Linux 5.19+), whose write side — taken when a pid is written into
+/// `cgroup.procs` — waits for an RCU grace period (10-16 ms measured on the build host).
+/// Runs before pivot_root: the paths are the host's.
+fn join_cgroup_v1(dirs: &BTreeMap<String, PathBuf>) -> Result<(), String> {
+    for dir in dirs.values() {
+        let tasks = dir.join("tasks");
+        std::fs::write(&tasks, "0")
+            .map_err(|x| format!("join the cgroup {}: {x}", tasks.display()))?;
+    }
+    Ok(())
 }
 
 /// Marks every fd >= `from` close-on-exec.

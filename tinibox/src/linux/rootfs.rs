@@ -4,6 +4,7 @@
 //! paths, read-only paths and a read-only root. Owns mount flag parsing and these steps; it
 //! does not create device nodes ([`super::devices`]) or touch cgroups.
 
+use std::collections::BTreeMap;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
@@ -180,32 +181,40 @@ pub fn prepare_root(spec: &Spec, rootfs: &Path) -> Result<OwnedFd, String> {
 
 /// What cgroup mounts need to know about the container's cgroup.
 #[derive(Debug, Clone, Copy)]
-pub struct CgroupView<'a> {
+struct CgroupView<'a> {
     /// controller (v1) or "unified" (v2) → the host directory of the container's cgroup.
-    pub dirs: &'a std::collections::BTreeMap<String, PathBuf>,
+    dirs: &'a BTreeMap<String, PathBuf>,
     /// The container has its own cgroup namespace (else a cgroupfs mount would show the
     /// host's whole tree, so the container's own directories are bound instead).
-    pub private_ns: bool,
+    private_ns: bool,
 }
 
-/// Step 2: the spec's mounts, in order. `before_cgroup_mount` runs before each cgroup mount
-/// (the init uses it to wait until it is in its cgroup and has its cgroup namespace). `bundle` resolves relative bind sources.
-/// Returns true when /dev is a fresh filesystem (so device nodes must be created).
-/// `cgroup_dirs` (controller → host directory of the container's cgroup) are bound instead of
-/// mounting cgroupfs where that is not allowed (a user namespace on cgroup v1).
+/// Step 2: the spec's mounts, in order. `bundle` resolves relative bind sources.
+/// `before_cgroup_mount` runs before each cgroup mount: the init uses it to wait until it is in
+/// its cgroup (and has its cgroup namespace); it returns the container's cgroup directories on
+/// the host (controller, or "unified" on v2 → directory), which are bound instead of mounting
+/// cgroupfs where that is not allowed. `private_cgroup_ns`: the container has its own cgroup
+/// namespace. Returns true when /dev is a fresh filesystem (so device nodes must be created).
 pub fn mount_all(
     spec: &Spec,
     root: &OwnedFd,
     bundle: &Path,
-    cgroup_dirs: &CgroupView,
-    before_cgroup_mount: &mut dyn FnMut() -> Result<(), String>,
+    private_cgroup_ns: bool,
+    before_cgroup_mount: &mut dyn FnMut() -> Result<BTreeMap<String, PathBuf>, String>,
 ) -> Result<bool, String> {
     let mut dev_is_fresh = false;
+    let no_dirs = BTreeMap::new();
     for m in spec.mounts().iter().flatten() {
-        if matches!(m.typ().as_deref(), Some("cgroup") | Some("cgroup2")) {
-            before_cgroup_mount()?;
-        }
-        mount_one(m, root, bundle, cgroup_dirs).map_err(|e| {
+        let dirs = if matches!(m.typ().as_deref(), Some("cgroup") | Some("cgroup2")) {
+            Some(before_cgroup_mount()?)
+        } else {
+            None
+        };
+        let view = CgroupView {
+            dirs: dirs.as_ref().unwrap_or(&no_dirs),
+            private_ns: private_cgroup_ns,
+        };
+        mount_one(m, root, bundle, &view).map_err(|e| {
             format!(
                 "mount {} on {}: {e}",
                 m.source().as_deref().unwrap_or(Path::new("none")).display(),

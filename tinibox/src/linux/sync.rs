@@ -2,7 +2,9 @@
 //! `SOCK_SEQPACKET` socketpair carrying one JSON message per packet. Owns the message set and
 //! its framing; it does not act on the messages.
 
+use std::collections::BTreeMap;
 use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::PathBuf;
 
 use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
 use serde::{Deserialize, Serialize};
@@ -14,14 +16,20 @@ pub enum Msg {
     UserNsCreated(i32),
     /// The parent wrote the maps.
     UserMapsWritten,
-    /// Stage 1 forked the init: its pid in the parent's pid namespace.
+    /// Stage 1 forked the init: its pid in the parent's pid namespace. (Containers without a
+    /// user namespace or namespaces joined by path have no stage 1: `create` forks the init.)
     InitPid(i32),
     /// Stage 1 forked the init directly into the container's cgroup (clone3
     /// CLONE_INTO_CGROUP, cgroup v2): the parent has nothing to move.
     InitPidInCgroup(i32),
     /// The parent moved the init into the container's cgroup (done while the init prepares
     /// its mounts: on cgroup v1 that write waits for an RCU grace period, several ms).
-    CgroupJoined,
+    /// Carries the cgroup's host directories (controller, or "unified" on v2 → directory),
+    /// which cgroup mounts bind when the container cannot mount cgroupfs itself.
+    CgroupJoined(BTreeMap<String, PathBuf>),
+    /// The container's cgroup v1 directories are ready (device rules written): the init moves
+    /// itself in (see [`crate::linux::init`]), which is much cheaper than being moved.
+    JoinCgroup(BTreeMap<String, PathBuf>),
     /// The init prepared the mounts and waits for prestart/createRuntime hooks.
     HooksPlease,
     /// The parent ran the hooks; carries the OCI state JSON for the container-side hooks.
@@ -72,10 +80,14 @@ pub fn pair() -> nix::Result<(Channel, Channel)> {
 }
 
 impl Channel {
-    /// Sends one message.
+    /// Sends one message. A closed peer is an error (EPIPE), never a SIGPIPE.
     pub fn send(&self, msg: &Msg) -> std::io::Result<()> {
         let data = serde_json::to_vec(msg).map_err(std::io::Error::other)?;
-        let n = nix::unistd::write(&self.fd, &data)?;
+        let n = nix::sys::socket::send(
+            self.fd.as_raw_fd(),
+            &data,
+            nix::sys::socket::MsgFlags::MSG_NOSIGNAL,
+        )?;
         if n != data.len() {
             return Err(std::io::Error::other("short write on sync socket"));
         }
@@ -119,5 +131,28 @@ mod tests {
         assert_eq!(b.recv().unwrap(), Some(Msg::Error(ChildError::new("boom"))));
         drop(a);
         assert_eq!(b.recv().unwrap(), None);
+    }
+
+    #[test]
+    fn send_to_a_closed_peer_is_an_error_not_a_sigpipe() {
+        // In a forked child with SIGPIPE at its default (as in the tinibox binary), so that a
+        // SIGPIPE would kill the child instead of passing unnoticed.
+        // SAFETY: the child only calls async-signal-safe functions and our send, then _exits.
+        match unsafe { nix::unistd::fork() }.unwrap() {
+            nix::unistd::ForkResult::Child => {
+                unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+                let (a, b) = pair().unwrap();
+                drop(b);
+                let code = match a.send(&Msg::Ready) {
+                    Err(e) if e.raw_os_error() == Some(libc::EPIPE) => 0,
+                    _ => 1,
+                };
+                unsafe { libc::_exit(code) }
+            }
+            nix::unistd::ForkResult::Parent { child } => {
+                let status = nix::sys::wait::waitpid(child, None).unwrap();
+                assert_eq!(status, nix::sys::wait::WaitStatus::Exited(child, 0));
+            }
+        }
     }
 }

@@ -532,16 +532,6 @@ fn bad_input_leaves_nothing_behind() {
         (
             vec![
                 "run".into(),
-                "-d".into(),
-                "-t".into(),
-                busybox_rootfs().display().to_string(),
-                "true".into(),
-            ],
-            "--tty",
-        ),
-        (
-            vec![
-                "run".into(),
                 "--network".into(),
                 "bridge".into(),
                 busybox_rootfs().display().to_string(),
@@ -670,6 +660,39 @@ fn detached_logs_stop_rm() {
         stdout(&root.tinibox().args(["ps", "-a", "-q"]).output().unwrap()),
         ""
     );
+    assert_state_empty(&root);
+}
+
+#[test]
+fn detached_with_a_terminal_logs_what_the_terminal_shows() {
+    let (_serial, root) = setup();
+    let out = root
+        .tinibox()
+        .args(["run", "-d", "-t", "--name", "ttyd"])
+        .arg(busybox_rootfs())
+        .args([
+            "sh",
+            "-c",
+            "[ -t 0 ] && [ -t 1 ] && echo on a terminal: $(tty); printf 'crlf\\n'; exit 7",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let ps = stdout(&root.tinibox().args(["ps", "-a"]).output().unwrap());
+        if ps.contains("Exited (7)") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "container did not exit 7: {ps}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let logs = stdout(&root.tinibox().args(["logs", "ttyd"]).output().unwrap());
+    // A terminal turns \n into \r\n, as `docker logs` of a -t container shows.
+    assert!(logs.contains("on a terminal: /dev/pts/0\r\n"), "{logs:?}");
+    assert!(logs.contains("crlf\r\n"), "{logs:?}");
+    let rm = root.tinibox().args(["rm", "ttyd"]).output().unwrap();
+    assert!(rm.status.success(), "{}", stderr(&rm));
     assert_state_empty(&root);
 }
 

@@ -68,13 +68,6 @@ pub fn validate(flags: &RunFlags) -> Result<(), SpecError> {
     if let Some(n) = &flags.name {
         values::validate_name(n)?;
     }
-    if flags.detach && flags.tty {
-        return Err(SpecError::flag(
-            "--tty",
-            "a terminal cannot be attached to a detached container",
-            "drop -t, or drop -d to run in the foreground",
-        ));
-    }
     if flags.memory_swap.is_some() && flags.memory.is_none() {
         return Err(SpecError::flag(
             "--memory-swap",

@@ -1,19 +1,22 @@
 //! `run -d`: a monitor process (double fork + setsid) creates and starts the container, so it is
 //! the parent of the container's init; it sends the outcome back to `tinibox run` over a pipe,
 //! then waits, records the exit status and honours `--rm`. Output goes to the log file
-//! `<front>/container.log` that `tinibox logs` reads.
+//! `<front>/container.log` that `tinibox logs` reads; with `-t` the monitor holds the pty
+//! master and copies the terminal's output into that file.
 //!
 //! Owns the monitor's life only; the container is the engine's.
 
 use std::io::{Read, Write};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
-use nix::sys::wait::{waitpid, WaitStatus};
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{fork, setsid, ForkResult, Pid};
 
 use super::names::{self, LOG_FILE};
 use super::run::{create_and_start, discard, finish, prepare, status_code};
-use super::RunArgs;
+use super::{tty, RunArgs};
 use crate::cli::GlobalOptions;
 
 fn redirect(fd: i32, to: i32) {
@@ -24,7 +27,12 @@ fn redirect(fd: i32, to: i32) {
 }
 
 /// The monitor: set up stdio, create + start, report, wait, clean up. Never returns.
-fn monitor(global: &GlobalOptions, prepared: super::run::Prepared, report: OwnedFd) -> ! {
+fn monitor(
+    global: &GlobalOptions,
+    prepared: super::run::Prepared,
+    tty: bool,
+    report: OwnedFd,
+) -> ! {
     let mut report = std::fs::File::from(report);
     let log = std::fs::OpenOptions::new()
         .create(true)
@@ -43,7 +51,7 @@ fn monitor(global: &GlobalOptions, prepared: super::run::Prepared, report: Owned
             std::process::exit(125);
         }
     }
-    let (id, pid, _master, rm) = match create_and_start(global, prepared, false) {
+    let (id, pid, master, rm) = match create_and_start(global, prepared, tty) {
         Ok(r) => r,
         Err(f) => {
             let _ = write!(report, "{} {}", f.code, f.message);
@@ -52,6 +60,13 @@ fn monitor(global: &GlobalOptions, prepared: super::run::Prepared, report: Owned
     };
     let _ = write!(report, "0 {id}");
     drop(report);
+    if let Some(m) = &master {
+        if let Some(code) = copy_terminal_until_exit(pid, m) {
+            finish(global, &id, rm, code);
+            std::process::exit(0);
+        }
+    }
+    drop(master);
     let code = loop {
         match waitpid(Pid::from_raw(pid), None) {
             Ok(WaitStatus::StillAlive) => continue,
@@ -66,6 +81,32 @@ fn monitor(global: &GlobalOptions, prepared: super::run::Prepared, report: Owned
     };
     finish(global, &id, rm, code);
     std::process::exit(0);
+}
+
+/// `run -d -t`: copies what the container writes on its terminal into the log (our stdout)
+/// until the init exits; returns its status. None when the terminal closed first (every
+/// process let go of it): the caller then simply waits.
+fn copy_terminal_until_exit(pid: i32, master: &OwnedFd) -> Option<i32> {
+    let child = Pid::from_raw(pid);
+    loop {
+        match waitpid(child, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::StillAlive) => {}
+            Ok(ws) => {
+                if let Some(c) = status_code(ws) {
+                    tty::drain(master.as_raw_fd(), libc::STDOUT_FILENO);
+                    return Some(c);
+                }
+            }
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(_) => return Some(125),
+        }
+        let mut fds = [PollFd::new(master.as_fd(), PollFlags::POLLIN)];
+        // The timeout notices the init's exit while another process keeps the terminal open.
+        let readable = matches!(poll(&mut fds, PollTimeout::from(200u16)), Ok(n) if n > 0);
+        if readable && !tty::pump(master.as_raw_fd(), libc::STDOUT_FILENO) {
+            return None;
+        }
+    }
 }
 
 /// Runs `tinibox run -d`: prints the id once the container runs; returns the exit status.
@@ -98,7 +139,7 @@ pub fn run(global: &GlobalOptions, args: RunArgs) -> u8 {
             let _ = setsid();
             // SAFETY: as above.
             match unsafe { fork() } {
-                Ok(ForkResult::Child) => monitor(global, prepared, write),
+                Ok(ForkResult::Child) => monitor(global, prepared, args.flags.tty, write),
                 _ => std::process::exit(0),
             }
         }

@@ -32,7 +32,7 @@ boot_once() {
   [ "$fw" = uefi ] && extra=(-drive "if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE.fd")
   : > "$log"
   qemu-system-x86_64 -accel tcg -m 512 -smp 1 -display none -monitor none -serial stdio \
-    -no-reboot -nic user,model=e1000 -drive "file=$medium,media=cdrom,readonly=on" "${extra[@]}" \
+    -no-reboot -nic user,model=e1000 -cdrom "$medium" "${extra[@]}" \
     < /dev/null > "$log" 2>&1 &
   local pid=$! waited=0
   until grep -aq "Welcome to TiniLinux" "$log"; do

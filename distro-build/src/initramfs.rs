@@ -219,17 +219,29 @@ pub fn tree_key(tree: &RootfsTree, epoch: u64, compression: Compression) -> Resu
 /// Writes (or takes from the cache) the initramfs of `tree` and returns its path.
 pub fn build(ctx: &Context, tree: &RootfsTree) -> Result<PathBuf> {
     let compression = Compression::from_env()?;
-    let stage = crate::runner::Stage::start(
-        "initramfs",
-        &format!("rootfs tree → cpio newc → {compression:?}"),
-    );
+    build_archive(ctx, tree, "initramfs", "initramfs", compression)
+}
+
+/// Writes (or takes from the cache) `tree` as the cpio archive `<name><suffix>` compressed
+/// with `compression`; `stage` names the step in the progress output. The initramfs is one
+/// such archive, the installer's payload on the live medium another.
+pub fn build_archive(
+    ctx: &Context,
+    tree: &RootfsTree,
+    stage: &str,
+    name: &str,
+    compression: Compression,
+) -> Result<PathBuf> {
+    let stage = crate::runner::Stage::start(stage, &format!("tree → cpio newc → {compression:?}"));
     let key = tree_key(tree, ctx.source_date_epoch, compression)?;
-    let name = format!("initramfs{}", compression.suffix());
-    if let Some(dir) = cache::lookup(ctx, "initramfs", &key) {
+    // Each archive has its own cache folder (named like it), so they never evict each other.
+    let cache_stage = name;
+    let name = format!("{name}{}", compression.suffix());
+    if let Some(dir) = cache::lookup(ctx, cache_stage, &key) {
         stage.done(&format!("cached ({key})"));
         return Ok(dir.join(name));
     }
-    let dir = cache::publish(ctx, "initramfs", &key, |tmp| {
+    let dir = cache::publish(ctx, cache_stage, &key, |tmp| {
         write_with(tree, &tmp.join(&name), ctx.source_date_epoch, compression)
     })?;
     let size = fs::metadata(dir.join(&name)).map(|m| m.len()).unwrap_or(0);

@@ -61,12 +61,13 @@ pub fn iso_path(ctx: &Context) -> PathBuf {
 }
 
 /// Builds (or takes from the cache) the ISO and publishes it at `out/tinilinux.iso`.
-pub fn build(ctx: &Context, bzimage: &Path, initramfs: &Path) -> Result<PathBuf> {
+pub fn build(ctx: &Context, bzimage: &Path, initramfs: &Path, installer: &Path) -> Result<PathBuf> {
     let stage = Stage::start("iso", "grub-mkimage + xorriso: hybrid BIOS + UEFI ISO");
     let grub_cfg = grub_cfg_path(ctx);
     let mut key = KeyBuilder::new("iso", RECIPE);
     key.file("bzImage", bzimage)?
         .file("initramfs", initramfs)?
+        .file("installer", installer)?
         .file("grub.cfg", &grub_cfg)?
         .bytes("modules", GRUB_MODULES.as_bytes())
         .bytes("early", early_config().as_bytes())
@@ -91,6 +92,7 @@ pub fn build(ctx: &Context, bzimage: &Path, initramfs: &Path) -> Result<PathBuf>
                 &Inputs {
                     bzimage,
                     initramfs,
+                    installer: Some(installer),
                     grub_cfg: &grub_cfg,
                     epoch: ctx.source_date_epoch,
                 },
@@ -119,6 +121,9 @@ pub struct Inputs<'a> {
     pub bzimage: &'a Path,
     /// The initramfs, copied to /boot/initramfs.img.
     pub initramfs: &'a Path,
+    /// The disk installer's payload, copied to [`crate::disk::PAYLOAD_ON_MEDIUM`] (GRUB does
+    /// not load it: `tinilinux-install` reads it from the medium).
+    pub installer: Option<&'a Path>,
     /// The GRUB menu, copied to /boot/grub/grub.cfg.
     pub grub_cfg: &'a Path,
     /// SOURCE_DATE_EPOCH: every date on the ISO.
@@ -141,6 +146,9 @@ pub fn write_iso(inputs: &Inputs, work: &Path, log: &Path) -> Result<PathBuf> {
     };
     copy(inputs.bzimage, root.join("boot/bzImage"))?;
     copy(inputs.initramfs, root.join("boot/initramfs.img"))?;
+    if let Some(installer) = inputs.installer {
+        copy(installer, root.join(crate::disk::PAYLOAD_ON_MEDIUM))?;
+    }
     copy(inputs.grub_cfg, grub_dir.join("grub.cfg"))?;
     fs::write(
         root.join(MARKER),
@@ -363,6 +371,7 @@ mod tests {
         fs::write(&bz, vec![0x5a; 300_000]).unwrap();
         fs::write(&initrd, b"070701 not really an archive").unwrap();
         fs::write(&cfg, "menuentry x { linux /boot/bzImage }\n").unwrap();
+        fs::write(dir.join("installer"), b"installer payload").unwrap();
         (bz, initrd, cfg)
     }
 
@@ -389,6 +398,7 @@ mod tests {
                 &Inputs {
                     bzimage: &bz,
                     initramfs: &initrd,
+                    installer: Some(&src.path().join("installer")),
                     grub_cfg: &cfg,
                     epoch: 1_700_000_000,
                 },
@@ -436,6 +446,7 @@ mod tests {
             "/boot/grub/grub.cfg",
             "/boot/grub/eltorito.img",
             "/boot/tinilinux.id",
+            "/boot/installer.cpio.xz",
         ] {
             assert!(files.contains(f), "{f} missing:\n{files}");
         }

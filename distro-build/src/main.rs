@@ -91,15 +91,15 @@ fn exit_code(err: &Error) -> u8 {
     }
 }
 
-/// The live rootfs as it boots: the assembled tree, the disk installer, and (last) the
-/// tinibox image store holding the tinilinux image.
+/// The live rootfs as it boots: the assembled tree, the disk installer's scripts, and (last)
+/// the tinibox image store holding the tinilinux image.
 fn live_rootfs(ctx: &Context, base: &RootfsTree) -> Result<RootfsTree> {
     let stage = runner::Stage::start(
         "rootfs",
-        "live additions: disk installer + tinibox image store",
+        "live additions: disk installer scripts + tinibox image store",
     );
     let mut tree = base.clone();
-    disk::add_installer(ctx, &mut tree)?;
+    disk::add_installer_scripts(&mut tree)?;
     // The stored image is the base rootfs, the same image (and ID) as out/oci and Docker.
     let digest = oci::add_image_store_of(ctx, base, &mut tree)?;
     stage.done(&format!("{} entries, stored image {digest}", tree.len()));
@@ -107,6 +107,19 @@ fn live_rootfs(ctx: &Context, base: &RootfsTree) -> Result<RootfsTree> {
 }
 
 /// OCI export of the base rootfs (`out/tinilinux-rootfs.tar`, `out/oci/`, the archive).
+/// The disk installer's payload (boot images, disk tools) as the xz cpio archive that goes
+/// onto the live medium beside the kernel.
+fn installer_payload(ctx: &Context) -> Result<PathBuf> {
+    let payload = disk::installer_payload(ctx)?;
+    initramfs::build_archive(
+        ctx,
+        &payload,
+        "installer",
+        "installer",
+        initramfs::Compression::Xz,
+    )
+}
+
 fn export_oci(ctx: &Context, base: &RootfsTree) -> Result<()> {
     let stage = runner::Stage::start("oci", "rootfs tarball + OCI image layout and archive");
     let exported = oci::export(ctx, base)?;
@@ -134,7 +147,8 @@ fn all(ctx: &Context) -> Result<()> {
     export_oci(ctx, &base)?;
     let live = live_rootfs(ctx, &base)?;
     let initrd = initramfs::build(ctx, &live)?;
-    iso::build(ctx, &bz, &initrd)?;
+    let payload = installer_payload(ctx)?;
+    iso::build(ctx, &bz, &initrd, &payload)?;
     disk_image(ctx, &bz, &live)?;
     Ok(())
 }
@@ -183,7 +197,8 @@ fn dispatch(cmd: Cmd, ctx: &Context) -> Result<()> {
             let bz = kernel::build(ctx)?;
             let live = live_rootfs(ctx, &rootfs::assemble(ctx)?)?;
             let initrd = initramfs::build(ctx, &live)?;
-            iso::build(ctx, &bz, &initrd).map(|p| println!("{}", p.display()))
+            let payload = installer_payload(ctx)?;
+            iso::build(ctx, &bz, &initrd, &payload).map(|p| println!("{}", p.display()))
         }
         Cmd::Oci => export_oci(ctx, &rootfs::assemble(ctx)?),
         Cmd::Disk => {

@@ -24,8 +24,9 @@ pub fn command(iso: &Path, uefi: bool, memory_mib: u32) -> Result<Command> {
         .arg(memory_mib.to_string())
         .args(["-smp", "1", "-nographic", "-no-reboot"])
         .args(["-nic", "user,model=e1000"])
-        .arg("-drive")
-        .arg(format!("file={},media=cdrom,readonly=on", iso.display()));
+        // The machine's own CD drive (one drive, as a user's `-cdrom` gives).
+        .arg("-cdrom")
+        .arg(iso);
     if uefi {
         if !Path::new(OVMF_CODE).is_file() {
             return Err(Error::MissingTool {

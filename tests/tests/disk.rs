@@ -380,12 +380,19 @@ fn installer_installs_to_a_blank_disk_that_boots_alone() {
     let nvram = dir.path().join("OVMF_VARS.fd");
     {
         let mut vm = live_iso_with("install_live", &[&disk], Firmware::Uefi, Some(&nvram));
+        // The live system boots without the installer's payload: it is read from the medium.
+        assert_eq!(vm.sh("test -e /usr/lib/tinilinux/disktools").0, 1);
         let out = vm.ok("tinilinux-install --yes /dev/vda 2>&1");
         assert!(
             out.contains("done. TiniLinux is installed on /dev/vda"),
             "{out}"
         );
         assert!(out.contains("boot from /dev/vda"), "{out}");
+        assert_eq!(
+            vm.sh("test -e /run/tinilinux-install").0,
+            1,
+            "the installer left its work folder"
+        );
         vm.send("poweroff");
         vm.wait_exit(Duration::from_secs(120));
     }
@@ -399,6 +406,9 @@ fn installer_installs_to_a_blank_disk_that_boots_alone() {
         assert!(vm
             .ok("cat /etc/tinilinux-installed")
             .starts_with("installed-from-live"));
+        // The installed disk carries the disk tools it checks its root with (from the medium).
+        let fsck = vm.ok("/usr/lib/tinilinux/disktools/e2fsck -V 2>&1");
+        assert!(fsck.contains("e2fsck"), "{fsck}");
         check_installed_system(&mut vm, fw);
         if let Some(problem) = container_problem(&mut vm) {
             problems.push(format!(

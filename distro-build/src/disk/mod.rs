@@ -5,9 +5,12 @@
 //! Entry points for the rest of distro-build:
 //! - [`build`]`(&ctx, kernel, &live_tree)` → `out/tinilinux-disk.img`: call it from
 //!   `distro-build disk` and `distro-build all` with the bzImage and the live rootfs tree.
-//! - [`add_installer`]`(&ctx, &mut live_tree)`: puts `/usr/sbin/tinilinux-install`, the boot
-//!   images it writes and the disk tools it runs into the live rootfs; call it while
-//!   assembling the live rootfs (before the initramfs/ISO and before [`build`]).
+//! - [`add_installer_scripts`]`(&mut live_tree)`: puts `/usr/sbin/tinilinux-install` and the
+//!   scripts it copies into the live rootfs; call it while assembling the live rootfs (before
+//!   the initramfs/ISO and before [`build`]).
+//! - [`installer_payload`]`(&ctx)`: the boot images the installer writes and the disk tools it
+//!   runs, as a tree that goes onto the live medium at [`PAYLOAD_ON_MEDIUM`] (not into the
+//!   initramfs: the live system boots without unpacking it).
 //!
 //! The image needs neither root nor loop devices: each partition is made as its own image
 //! file (ext4 with `mkfs.ext4 -d` + `debugfs` for owners/modes/device nodes, FAT32 with
@@ -19,7 +22,7 @@
 //!
 //! This module owns `distro-build/src/disk/`, `distro-build/rootfs-disk/`, the disk outputs
 //! in `out/` and `<cache>/disk/`; it reads the live tree and never changes the live ISO's
-//! files except through [`add_installer`].
+//! files except through [`add_installer_scripts`] and [`installer_payload`].
 
 pub mod disktools;
 pub mod early;
@@ -224,18 +227,16 @@ pub fn boot_images(dir: &Path) -> Result<BootImages, DiskError> {
     Ok(images)
 }
 
-/// Adds the installer to the live rootfs: `/usr/sbin/tinilinux-install`, the boot images it
-/// writes (`/usr/lib/tinilinux/boot/`), the early /init it packs
-/// (`/usr/lib/tinilinux/early-init/init`), the shutdown script the installed system uses and
-/// the disk tools (sfdisk, mke2fs, e2fsck, see [`disktools`]).
-pub fn add_installer(ctx: &Context, tree: &mut RootfsTree) -> Result<(), DiskError> {
-    check_tools()?;
-    let images = boot_images(&ctx.cache_dir.join("disk/boot"))?;
-    add_installer_with(tree, &images)
-}
+/// The installer's payload on the live medium, next to the kernel: a cpio archive (xz) of
+/// [`add_installer_payload`]'s files that `tinilinux-install` unpacks when it runs. Kept out
+/// of the initramfs, so a live boot neither carries nor unpacks it.
+pub const PAYLOAD_ON_MEDIUM: &str = "boot/installer.cpio.xz";
 
-/// [`add_installer`] with boot images already built.
-pub fn add_installer_with(tree: &mut RootfsTree, images: &BootImages) -> Result<(), DiskError> {
+/// Adds the installer's scripts to the live rootfs: `/usr/sbin/tinilinux-install`, the
+/// early /init it packs (`/usr/lib/tinilinux/early-init/`) and the shutdown script the
+/// installed system uses. Its payload (boot images and disk tools) travels on the medium:
+/// see [`installer_payload`] and [`PAYLOAD_ON_MEDIUM`].
+pub fn add_installer_scripts(tree: &mut RootfsTree) -> Result<(), DiskError> {
     let bytes = |s: &str| FileData::Bytes(s.as_bytes().to_vec());
     tree.insert(
         "usr/sbin/tinilinux-install",
@@ -249,6 +250,19 @@ pub fn add_installer_with(tree: &mut RootfsTree, images: &BootImages) -> Result<
         "usr/lib/tinilinux/disk-shutdown",
         Entry::file(bytes(SHUTDOWN_SCRIPT), 0o755),
     )?;
+    tree.insert(
+        "usr/lib/tinilinux/early-init/applets",
+        Entry::file(
+            FileData::Bytes(early::APPLETS.join("\n").into_bytes()),
+            0o644,
+        ),
+    )?;
+    Ok(())
+}
+
+/// Adds the installer's payload: the boot images it writes (`/usr/lib/tinilinux/boot/`) and
+/// the disk tools (sfdisk, mke2fs, e2fsck, see [`disktools`]).
+pub fn add_installer_payload(tree: &mut RootfsTree, images: &BootImages) -> Result<(), DiskError> {
     for (name, path) in [
         ("mbr-code.bin", &images.mbr_code),
         ("core.img", &images.core_img),
@@ -259,13 +273,6 @@ pub fn add_installer_with(tree: &mut RootfsTree, images: &BootImages) -> Result<
             Entry::file(FileData::Host(path.clone()), 0o644),
         )?;
     }
-    tree.insert(
-        "usr/lib/tinilinux/early-init/applets",
-        Entry::file(
-            FileData::Bytes(early::APPLETS.join("\n").into_bytes()),
-            0o644,
-        ),
-    )?;
     tree.insert(
         format!("{BOOT_FILES_DIR}/startup.nsh"),
         Entry::file(FileData::Bytes(esp::STARTUP_NSH.as_bytes().to_vec()), 0o644),
@@ -279,6 +286,22 @@ pub fn add_installer_with(tree: &mut RootfsTree, images: &BootImages) -> Result<
     )?;
     disktools::add(tree)?;
     Ok(())
+}
+
+/// The installer's payload as a tree of its own (for [`PAYLOAD_ON_MEDIUM`]), with the boot
+/// images built (or taken from the cache) first.
+pub fn installer_payload(ctx: &Context) -> Result<RootfsTree, DiskError> {
+    check_tools()?;
+    let images = boot_images(&ctx.cache_dir.join("disk/boot"))?;
+    let mut tree = RootfsTree::new();
+    add_installer_payload(&mut tree, &images)?;
+    Ok(tree)
+}
+
+/// The whole installer (scripts and payload) in one tree, as an installed system carries it.
+pub fn add_installer_with(tree: &mut RootfsTree, images: &BootImages) -> Result<(), DiskError> {
+    add_installer_scripts(tree)?;
+    add_installer_payload(tree, images)
 }
 
 /// The fstab of an installed system: the live fstab without a `/` line, with the root by
@@ -343,8 +366,13 @@ pub fn installed_tree(
     images: &BootImages,
 ) -> Result<RootfsTree, DiskError> {
     let mut t = live.clone();
+    // The live tree carries the installer's scripts, not its payload: the disk carries both
+    // (its early /init checks the root with the disk tools).
     if t.get("usr/sbin/tinilinux-install").is_none() {
-        add_installer_with(&mut t, images)?;
+        add_installer_scripts(&mut t)?;
+    }
+    if t.get(disktools::DIR).is_none() {
+        add_installer_payload(&mut t, images)?;
     }
     t.insert("boot", Entry::dir(0o755))?;
     t.insert(

@@ -39,7 +39,7 @@ enum Cmd {
     Busybox,
     /// Assemble the rootfs tree (BusyBox, static tinibox, skeleton) and list its size.
     Rootfs,
-    /// Write the initramfs (cpio newc; gzip, or xz with TINILINUX_INITRAMFS_COMPRESSION=xz).
+    /// Write the initramfs (cpio newc; zstd, or gzip/xz/none with TINILINUX_INITRAMFS_COMPRESSION).
     Initramfs,
     /// Build out/tinilinux.iso (hybrid BIOS + UEFI).
     Iso,

@@ -14,7 +14,7 @@ use crate::runner::{jobs, run_logged, run_logged_progress, Stage};
 use crate::sources::Sources;
 
 /// Bumped whenever the way BusyBox is configured or built changes.
-const RECIPE: u32 = 1;
+const RECIPE: u32 = 3;
 
 /// A built BusyBox.
 #[derive(Debug, Clone)]
@@ -69,7 +69,8 @@ pub fn build(ctx: &Context, sources: &Sources) -> Result<BusyBox> {
         fs::read_to_string(&frag_path).ctx(|| format!("reading {}", frag_path.display()))?;
     let mut key = KeyBuilder::new("busybox", RECIPE);
     key.bytes("version", sources.busybox_version.as_bytes())
-        .bytes("fragment", fragment.as_bytes());
+        .bytes("fragment", fragment.as_bytes())
+        .bytes("epoch", &ctx.source_date_epoch.to_le_bytes());
     let key = key.finish();
     let dir = match cache::lookup(ctx, "busybox", &key) {
         Some(dir) => {
@@ -104,12 +105,16 @@ fn compile(
     fs::create_dir_all(&build_dir).ctx(|| format!("creating {}", build_dir.display()))?;
     let log = ctx.cache_dir.join("logs/busybox.log");
     let _ = fs::remove_file(&log);
+    // BusyBox's kconfig dates the build (`busybox --help`) from SOURCE_DATE_EPOCH when set, so
+    // two builds give the same binary.
+    let epoch = ctx.source_date_epoch.to_string();
     let make = |args: &[&str]| {
         let mut cmd = Command::new("make");
         cmd.arg("-C")
             .arg(&sources.busybox)
             .arg(format!("O={}", build_dir.display()))
-            .args(args);
+            .args(args)
+            .env("SOURCE_DATE_EPOCH", &epoch);
         cmd
     };
     run_logged("busybox defconfig", &mut make(&["defconfig"]), &log)?;
@@ -121,11 +126,14 @@ fn compile(
     // Answer every new question with its default.
     run_logged(
         "busybox oldconfig",
-        Command::new("sh").arg("-c").arg(format!(
-            "yes '' | make -C '{}' O='{}' oldconfig",
-            sources.busybox.display(),
-            build_dir.display()
-        )),
+        Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "yes '' | make -C '{}' O='{}' oldconfig",
+                sources.busybox.display(),
+                build_dir.display()
+            ))
+            .env("SOURCE_DATE_EPOCH", &epoch),
         &log,
     )?;
     let config =
@@ -138,6 +146,9 @@ fn compile(
             kconfig::explain(&sources.busybox, &dropped)
         )));
     }
+    // The build date (SOURCE_DATE_EPOCH) lands in libbb/messages.o, which make does not
+    // rebuild when only that date changes: make it again in a reused tree.
+    crate::kernel::remove_if_present(&build_dir.join("libbb/messages.o"))?;
     stage.note(&format!("make -j{} (log: {})", jobs(), log.display()));
     run_logged_progress(
         "busybox build",

@@ -16,7 +16,7 @@ use crate::runner::{jobs, run_logged, run_logged_progress, Stage};
 use crate::sources::Sources;
 
 /// Bumped whenever the way the kernel is configured or built changes.
-const RECIPE: u32 = 1;
+const RECIPE: u32 = 3;
 /// The base configuration the fragments are applied on.
 const BASE: &str = "allnoconfig";
 /// The kernel architecture.
@@ -27,10 +27,12 @@ pub fn fragments_dir(ctx: &Context) -> PathBuf {
     ctx.repo_root.join("kernel-configs")
 }
 
-/// The cache key of the kernel built from `linux_sha256` and the current fragments.
-pub fn cache_key(linux_sha256: &str, fragments: &[(String, String)]) -> String {
+/// The cache key of the kernel built from `linux_sha256` and the current fragments, stamped
+/// with `epoch` (SOURCE_DATE_EPOCH).
+pub fn cache_key(linux_sha256: &str, fragments: &[(String, String)], epoch: u64) -> String {
     let mut key = KeyBuilder::new("kernel", RECIPE);
     key.bytes("linux-sha256", linux_sha256.as_bytes())
+        .bytes("epoch", &epoch.to_le_bytes())
         .bytes("base", BASE.as_bytes())
         .bytes("arch", ARCH.as_bytes());
     for (name, text) in fragments {
@@ -53,7 +55,7 @@ pub fn build_from(ctx: &Context, sources: &Sources) -> Result<PathBuf> {
         "Linux 6.1: allnoconfig + kernel-configs/*.config → bzImage",
     );
     let fragments = kconfig::read_fragments(&fragments_dir(ctx))?;
-    let key = cache_key(&sources.linux_sha256, &fragments);
+    let key = cache_key(&sources.linux_sha256, &fragments, ctx.source_date_epoch);
     if let Some(dir) = cache::lookup(ctx, "kernel", &key) {
         stage.done(&format!("cached ({key})"));
         return Ok(dir.join("bzImage"));
@@ -67,13 +69,20 @@ pub fn build_from(ctx: &Context, sources: &Sources) -> Result<PathBuf> {
     fs::write(&merged, kconfig::render(&requests))
         .ctx(|| format!("writing {}", merged.display()))?;
 
+    // The version banner (`uname -v`, /proc/version) takes its date, user and host from
+    // these instead of the clock and the build machine, so two builds give the same bzImage.
+    let stamp = crate::oci::image::rfc3339(ctx.source_date_epoch);
     let make = |args: &[&str]| {
         let mut cmd = Command::new("make");
         cmd.arg("-C")
             .arg(&sources.linux)
             .arg(format!("O={}", build_dir.display()))
             .arg(format!("ARCH={ARCH}"))
-            .args(args);
+            .args(args)
+            .env("KBUILD_BUILD_TIMESTAMP", &stamp)
+            .env("KBUILD_BUILD_USER", "tinilinux")
+            .env("KBUILD_BUILD_HOST", "distro-build")
+            .env("KBUILD_BUILD_VERSION", "1");
         cmd
     };
     stage.note(&format!(
@@ -90,6 +99,9 @@ pub fn build_from(ctx: &Context, sources: &Sources) -> Result<PathBuf> {
     let config =
         fs::read_to_string(&config_path).ctx(|| format!("reading {}", config_path.display()))?;
     check_config(&sources.linux, &requests, &config, &stage)?;
+    // The kernel's own built-in initramfs (/dev/console, /root) is dated when it is made and
+    // make does not redo it when only the build date changes: make it again in a reused tree.
+    remove_if_present(&build_dir.join("usr/initramfs_data.cpio"))?;
 
     stage.note(&format!(
         "make -j{} bzImage (log: {})",
@@ -152,6 +164,16 @@ pub fn check_config(
     Ok(())
 }
 
+/// Removes `path` when it exists (a stale build product to be made again).
+pub(crate) fn remove_if_present(path: &std::path::Path) -> Result<()> {
+    match fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(e).ctx(|| format!("removing {}", path.display()))
+        }
+        _ => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -162,14 +184,14 @@ mod tests {
             ("base.config".to_string(), "CONFIG_A=y\n".to_string()),
             ("virt.config".to_string(), "CONFIG_B=y\n".to_string()),
         ];
-        let k = cache_key("aaaa", &frags);
-        assert_eq!(k, cache_key("aaaa", &frags));
-        assert_ne!(k, cache_key("bbbb", &frags));
+        let k = cache_key("aaaa", &frags, 0);
+        assert_eq!(k, cache_key("aaaa", &frags, 0));
+        assert_ne!(k, cache_key("bbbb", &frags, 0));
         let mut changed = frags.clone();
         changed[1].1 = "CONFIG_B=n\n".into();
-        assert_ne!(k, cache_key("aaaa", &changed));
+        assert_ne!(k, cache_key("aaaa", &changed, 0));
         let mut added = frags.clone();
         added.push(("storage.config".into(), String::new()));
-        assert_ne!(k, cache_key("aaaa", &added));
+        assert_ne!(k, cache_key("aaaa", &added, 0));
     }
 }

@@ -308,24 +308,13 @@ fn write_efi_image(image: &Path, efi_app: &Path, epoch: u64, log: &Path) -> Resu
 
 /// `epoch` as the `YYYYMMDDhhmmsscc` that xorriso's `--modification-date` takes (UTC).
 pub fn iso_date(epoch: u64) -> String {
-    let days = epoch / 86_400;
-    let secs = epoch % 86_400;
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}{month:02}{day:02}{:02}{:02}{:02}00",
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    )
+    // "2023-11-14T22:13:20Z" → "20231114221320" + hundredths.
+    let mut digits: String = crate::oci::image::rfc3339(epoch)
+        .chars()
+        .filter(char::is_ascii_digit)
+        .collect();
+    digits.push_str("00");
+    digits
 }
 
 /// Sets the modification time of `dir` and everything below it to `epoch`.

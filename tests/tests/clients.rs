@@ -158,6 +158,15 @@ impl Dockerd {
         stdout(&o)
     }
 
+    /// `docker run -d --runtime RT --name NAME IMAGE CMD...`, after removing any container left
+    /// with that name by an earlier run.
+    fn run_detached(&self, rt: &str, name: &str, image: &str, cmd: &[&str]) {
+        let _ = self.docker(&["rm", "-f", name]);
+        let mut args = vec!["run", "-d", "--runtime", rt, "--name", name, image];
+        args.extend_from_slice(cmd);
+        self.ok(&args);
+    }
+
     /// containerd's socket (dockerd runs its own under the exec-root).
     fn containerd_socket(&self) -> PathBuf {
         self.dir.path().join("exec/containerd/containerd.sock")
@@ -290,19 +299,12 @@ fn one_shot(dk: &Dockerd, rt: &str, image: &str) -> Vec<(String, (Option<i32>, S
 fn detached(dk: &Dockerd, rt: &str, image: &str) -> Vec<(String, String)> {
     let mut seen = Vec::new();
     let name = format!("tbx-detached-{rt}");
-    let _ = dk.docker(&["rm", "-f", &name]);
-    dk.ok(&[
-        "run",
-        "-d",
-        "--runtime",
+    dk.run_detached(
         rt,
-        "--name",
         &name,
         image,
-        "sh",
-        "-c",
-        "echo started; while true; do sleep 1; done",
-    ]);
+        &["sh", "-c", "echo started; while true; do sleep 1; done"],
+    );
     let t = Instant::now();
     let mut logs = String::new();
     while t.elapsed() < Duration::from_secs(10) {
@@ -410,18 +412,7 @@ fn interactive(dk: &Dockerd, rt: &str, image: &str) -> String {
     assert!(o.status.success(), "{rt}: script: {text}{}", stderr(&o));
     // docker exec -it into a running container: the pty comes from the runtime's exec.
     let name = format!("tbx-it-{rt}");
-    let _ = dk.docker(&["rm", "-f", &name]);
-    dk.ok(&[
-        "run",
-        "-d",
-        "--runtime",
-        rt,
-        "--name",
-        &name,
-        image,
-        "sleep",
-        "100",
-    ]);
+    dk.run_detached(rt, &name, image, &["sleep", "100"]);
     let cmd = format!("DOCKER_HOST={host} docker exec -it {name} sh -c 'tty; echo ok-exec-tty'");
     let o = run(Command::new("script")
         .args(["-qec", &cmd, "/dev/null"])
@@ -510,18 +501,7 @@ fn docker_drives_tinibox_like_runc() {
 /// what a user sees afterwards (a memory hog killed, a fork bomb stopped), runc vs tinibox.
 fn update_limits(dk: &Dockerd, rt: &str, image: &str) -> Vec<String> {
     let name = format!("tbx-update-{rt}");
-    let _ = dk.docker(&["rm", "-f", &name]);
-    dk.ok(&[
-        "run",
-        "-d",
-        "--runtime",
-        rt,
-        "--name",
-        &name,
-        image,
-        "sleep",
-        "1000",
-    ]);
+    dk.run_detached(rt, &name, image, &["sleep", "1000"]);
     let mut seen = Vec::new();
     let hog = [
         "exec",

@@ -142,6 +142,25 @@ fn open_fds() -> usize {
 }
 
 /// The state root holds no container and no front-door folder.
+/// Runs `tinibox ARGS` every 50 ms until its stdout satisfies `done` (up to 10 s) and returns
+/// that stdout; fails the test with `what` and the last output otherwise.
+fn wait_for_output(
+    root: &StateRoot,
+    args: &[&str],
+    what: &str,
+    done: impl Fn(&str) -> bool,
+) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let out = stdout(&root.tinibox().args(args).output().unwrap());
+        if done(&out) {
+            return out;
+        }
+        assert!(Instant::now() < deadline, "{what}: {out:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 fn assert_state_empty(root: &StateRoot) {
     let leftovers: Vec<String> = std::fs::read_dir(root.path())
         .map(|rd| {
@@ -635,15 +654,9 @@ fn detached_logs_stop_rm() {
         ps.contains(&id[..12]) && ps.contains("web") && ps.contains("Up"),
         "{ps}"
     );
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let logs = stdout(&root.tinibox().args(["logs", "web"]).output().unwrap());
-        if logs.contains("hello from web") {
-            break;
-        }
-        assert!(Instant::now() < deadline, "no output in logs: {logs:?}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for_output(&root, &["logs", "web"], "no output in logs", |l| {
+        l.contains("hello from web")
+    });
     let stop = root
         .tinibox()
         .args(["stop", "-t", "5", &id[..12]])
@@ -678,15 +691,9 @@ fn detached_with_a_terminal_logs_what_the_terminal_shows() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let ps = stdout(&root.tinibox().args(["ps", "-a"]).output().unwrap());
-        if ps.contains("Exited (7)") {
-            break;
-        }
-        assert!(Instant::now() < deadline, "container did not exit 7: {ps}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for_output(&root, &["ps", "-a"], "container did not exit 7", |ps| {
+        ps.contains("Exited (7)")
+    });
     let logs = stdout(&root.tinibox().args(["logs", "ttyd"]).output().unwrap());
     // A terminal turns \n into \r\n, as `docker logs` of a -t container shows.
     assert!(logs.contains("on a terminal: /dev/pts/0\r\n"), "{logs:?}");
@@ -716,11 +723,12 @@ fn kill_and_rm_force_of_a_detached_container() {
     let kill = root.tinibox().args(["kill", "sleeper"]).output().unwrap();
     assert!(kill.status.success(), "{}", stderr(&kill));
     // --rm: the monitor removes it.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !stdout(&root.tinibox().args(["ps", "-a", "-q"]).output().unwrap()).is_empty() {
-        assert!(Instant::now() < deadline, "--rm container not removed");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for_output(
+        &root,
+        &["ps", "-a", "-q"],
+        "--rm container not removed",
+        str::is_empty,
+    );
     assert_state_empty(&root);
 }
 
@@ -1052,15 +1060,9 @@ fn logs_follow_until_the_container_exits() {
         .unwrap();
     assert!(logs.status.success(), "{}", stderr(&logs));
     assert_eq!(stdout(&logs), "line1\nline2\nline3\n");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let ps = stdout(&root.tinibox().args(["ps", "-a"]).output().unwrap());
-        if ps.contains("Exited (5)") {
-            break;
-        }
-        assert!(Instant::now() < deadline, "exit status not recorded: {ps}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for_output(&root, &["ps", "-a"], "exit status not recorded", |ps| {
+        ps.contains("Exited (5)")
+    });
     let rm = root.tinibox().args(["rm", "talker"]).output().unwrap();
     assert!(rm.status.success(), "{}", stderr(&rm));
     assert_state_empty(&root);

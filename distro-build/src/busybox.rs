@@ -148,7 +148,7 @@ fn compile(
     }
     // The build date (SOURCE_DATE_EPOCH) lands in libbb/messages.o, which make does not
     // rebuild when only that date changes: make it again in a reused tree.
-    crate::kernel::remove_if_present(&build_dir.join("libbb/messages.o"))?;
+    crate::runner::remove_stale(&build_dir.join("libbb/messages.o"))?;
     stage.note(&format!("make -j{} (log: {})", jobs(), log.display()));
     run_logged_progress(
         "busybox build",

@@ -12,7 +12,7 @@ use crate::cache::{self, KeyBuilder};
 use crate::context::Context;
 use crate::error::{Error, IoContext, Result};
 use crate::kconfig;
-use crate::runner::{jobs, run_logged, run_logged_progress, Stage};
+use crate::runner::{self, jobs, run_logged, run_logged_progress, Stage};
 use crate::sources::Sources;
 
 /// Bumped whenever the way the kernel is configured or built changes.
@@ -101,7 +101,7 @@ pub fn build_from(ctx: &Context, sources: &Sources) -> Result<PathBuf> {
     check_config(&sources.linux, &requests, &config, &stage)?;
     // The kernel's own built-in initramfs (/dev/console, /root) is dated when it is made and
     // make does not redo it when only the build date changes: make it again in a reused tree.
-    remove_if_present(&build_dir.join("usr/initramfs_data.cpio"))?;
+    runner::remove_stale(&build_dir.join("usr/initramfs_data.cpio"))?;
 
     stage.note(&format!(
         "make -j{} bzImage (log: {})",
@@ -162,16 +162,6 @@ pub fn check_config(
         )));
     }
     Ok(())
-}
-
-/// Removes `path` when it exists (a stale build product to be made again).
-pub(crate) fn remove_if_present(path: &std::path::Path) -> Result<()> {
-    match fs::remove_file(path) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-            Err(e).ctx(|| format!("removing {}", path.display()))
-        }
-        _ => Ok(()),
-    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
-//! Running external build tools (make, tar, dpkg-source, grub-mkrescue, cargo): checks that
+//! Running external build tools (make, tar, dpkg-source, grub-mkimage, xorriso, cargo): checks that
 //! a tool exists, sends its output to a log file and, on failure, reports the log's last
-//! lines. Also the per-stage timing line. It never decides what to run.
+//! lines. Also the per-stage timing line, and removing a stale product from a reused build tree
+//! so that the tool makes it again. It never decides what to run.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -22,7 +23,7 @@ pub const HOST_TOOLS: &[(&str, &str)] = &[
     ("bzip2", "bzip2"),
     ("dpkg-source", "dpkg-dev"),
     ("apt-get", "apt"),
-    ("grub-mkrescue", "grub-common"),
+    ("grub-mkimage", "grub-common"),
     ("xorriso", "xorriso"),
     ("mformat", "mtools"),
     ("qemu-system-x86_64", "qemu-system-x86"),
@@ -221,6 +222,17 @@ pub fn run_logged_progress(what: &str, cmd: &mut Command, log: &Path) -> Result<
     let _ = ticker.join();
     bar.finish_and_clear();
     result
+}
+
+/// Removes `path` from a reused build tree when it exists, so that the next make run builds it
+/// again (for products make does not know are stale, such as ones that carry the build date).
+pub fn remove_stale(path: &Path) -> Result<()> {
+    match fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(e).ctx(|| format!("removing {}", path.display()))
+        }
+        _ => Ok(()),
+    }
 }
 
 #[cfg(test)]

@@ -255,12 +255,13 @@ pub(super) fn create(mut opts: CreateOptions) -> Result<Created, ContainerError>
             None => {
                 let cg = CgroupHandle::create(&cg_rel, resources)?;
                 guard.cgroup = Some(cg.clone());
+                // The first record (no pid yet, as when stage 1 is used): until `create`
+                // returns, a creator killed half-way leaves a container that `delete` removes
+                // as stopped.
+                save_record(&dir, &state, 0, &cg, spec)?;
                 cg
             }
         };
-        // The first record (no pid yet, as when stage 1 is used): until `create` returns, a
-        // creator killed half-way leaves a container that `delete` removes as stopped.
-        save_record(&dir, &state, 0, &cg, spec)?;
         state.pid = pid;
         init_start_time = proc_stat(pid).map(|(_, t)| t);
         join_cgroup(&cg, pid, in_cgroup, !plan.has_user(), &parent_chan)?;

@@ -60,27 +60,28 @@ fn monitor(
     };
     let _ = write!(report, "0 {id}");
     drop(report);
-    if let Some(m) = &master {
-        if let Some(code) = copy_terminal_until_exit(pid, m) {
-            finish(global, &id, rm, code);
-            std::process::exit(0);
-        }
-    }
+    let from_terminal = master
+        .as_ref()
+        .and_then(|m| copy_terminal_until_exit(pid, m));
     drop(master);
-    let code = loop {
+    let code = from_terminal.unwrap_or_else(|| wait_for_exit(pid));
+    finish(global, &id, rm, code);
+    std::process::exit(0);
+}
+
+/// Waits for the container's init and returns its exit status (125 if it cannot be waited for).
+fn wait_for_exit(pid: i32) -> i32 {
+    loop {
         match waitpid(Pid::from_raw(pid), None) {
-            Ok(WaitStatus::StillAlive) => continue,
             Ok(ws) => {
                 if let Some(c) = status_code(ws) {
-                    break c;
+                    return c;
                 }
             }
             Err(nix::errno::Errno::EINTR) => continue,
-            Err(_) => break 125,
+            Err(_) => return 125,
         }
-    };
-    finish(global, &id, rm, code);
-    std::process::exit(0);
+    }
 }
 
 /// `run -d -t`: copies what the container writes on its terminal into the log (our stdout)

@@ -21,6 +21,14 @@ const RECIPE: u32 = 3;
 const BASE: &str = "allnoconfig";
 /// The kernel architecture.
 const ARCH: &str = "x86_64";
+/// Extra compiler flags (kbuild's `KCFLAGS`). The kernel is built for size (`-Os`), and then
+/// GCC expands `memcpy`/`memset` inline as `rep movsb`/`rep stosb`, one byte per step. On a
+/// CPU without fast string operations that is slow, and under QEMU's TCG every byte stored
+/// into a page that once held executed code is checked against the translated code: after
+/// OVMF, whose drivers ran in the pages the kernel later gives to the initramfs, unpacking
+/// took 2.4× as long as after SeaBIOS, and poisoning the freed `__init` code cost 0.15 s on
+/// both. Eight bytes per step keeps `-Os`'s size (+20 KB) and took 0.3 s off the OVMF boot.
+pub const KCFLAGS: &str = "-mstringop-strategy=rep_8byte";
 
 /// The folder holding the kernel config fragments.
 pub fn fragments_dir(ctx: &Context) -> PathBuf {
@@ -34,7 +42,8 @@ pub fn cache_key(linux_sha256: &str, fragments: &[(String, String)], epoch: u64)
     key.bytes("linux-sha256", linux_sha256.as_bytes())
         .bytes("epoch", &epoch.to_le_bytes())
         .bytes("base", BASE.as_bytes())
-        .bytes("arch", ARCH.as_bytes());
+        .bytes("arch", ARCH.as_bytes())
+        .bytes("kcflags", KCFLAGS.as_bytes());
     for (name, text) in fragments {
         key.bytes(&format!("fragment/{name}"), text.as_bytes());
     }
@@ -82,7 +91,8 @@ pub fn build_from(ctx: &Context, sources: &Sources) -> Result<PathBuf> {
             .env("KBUILD_BUILD_TIMESTAMP", &stamp)
             .env("KBUILD_BUILD_USER", "tinilinux")
             .env("KBUILD_BUILD_HOST", "distro-build")
-            .env("KBUILD_BUILD_VERSION", "1");
+            .env("KBUILD_BUILD_VERSION", "1")
+            .env("KCFLAGS", KCFLAGS);
         cmd
     };
     stage.note(&format!(

@@ -38,6 +38,9 @@ pub const GRUB_MODULES: &str =
     "normal linux iso9660 part_msdos part_gpt search search_fs_file serial terminal test echo";
 /// BIOS-only module: disk access through the BIOS.
 const BIOS_MODULES: &str = "biosdisk";
+/// UEFI-only module: the GOP framebuffer driver, so `linux` can hand the screen over to the
+/// kernel (without a video driver GRUB prints "error: no suitable video mode found").
+const EFI_MODULES: &str = "efi_gop";
 
 /// The marker file GRUB searches for to find the live medium.
 pub const MARKER: &str = "boot/tinilinux.id";
@@ -70,6 +73,8 @@ pub fn build(ctx: &Context, bzimage: &Path, initramfs: &Path, installer: &Path) 
         .file("installer", installer)?
         .file("grub.cfg", &grub_cfg)?
         .bytes("modules", GRUB_MODULES.as_bytes())
+        .bytes("bios-modules", BIOS_MODULES.as_bytes())
+        .bytes("efi-modules", EFI_MODULES.as_bytes())
         .bytes("early", early_config().as_bytes())
         .bytes("epoch", &ctx.source_date_epoch.to_le_bytes());
     // A GRUB update on the host changes the images: rebuild then.
@@ -167,7 +172,14 @@ pub fn write_iso(inputs: &Inputs, work: &Path, log: &Path) -> Result<PathBuf> {
         log,
     )?;
     let efi_app = work.join("BOOTX64.EFI");
-    mkimage("x86_64-efi", X86_64_EFI_DIR, &early, &efi_app, "", log)?;
+    mkimage(
+        "x86_64-efi",
+        X86_64_EFI_DIR,
+        &early,
+        &efi_app,
+        EFI_MODULES,
+        log,
+    )?;
     let efi_img = work.join("efi.img");
     write_efi_image(&efi_img, &efi_app, epoch, log)?;
 

@@ -28,7 +28,13 @@ const CMD: Duration = Duration::from_secs(60);
 
 fn boot_to_shell(name: &str, firmware: Firmware) -> Vm {
     let mut vm = Vm::boot(name, &iso(), firmware).unwrap();
-    vm.expect("Welcome to TiniLinux", BOOT).unwrap();
+    let boot_log = vm.expect("Welcome to TiniLinux", BOOT).unwrap();
+    // GRUB and the quiet kernel print no error on the way to the banner.
+    assert!(
+        !boot_log.contains("error:"),
+        "{:#}",
+        vm.fail("an error was printed before the banner")
+    );
     vm.expect("# ", BOOT).unwrap();
     vm.prepare_shell().unwrap();
     vm

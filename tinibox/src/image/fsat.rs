@@ -181,7 +181,7 @@ pub fn set_meta_at(
     }
     if let Some(mtime) = mtime {
         let t = libc::timespec {
-            tv_sec: mtime as libc::time_t,
+            tv_sec: mtime as _,
             tv_nsec: 0,
         };
         let times = [t, t];

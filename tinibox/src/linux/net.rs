@@ -21,7 +21,7 @@ pub fn loopback_up() -> Result<(), String> {
         for (i, b) in b"lo\0".iter().enumerate() {
             req.ifr_name[i] = *b as libc::c_char;
         }
-        if libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req) < 0 {
+        if libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS as _, &mut req) < 0 {
             return Err(format!(
                 "bringing lo up: reading its flags: {} (is CONFIG_NET_NS set?)",
                 std::io::Error::last_os_error()
@@ -31,7 +31,7 @@ pub fn loopback_up() -> Result<(), String> {
             return Ok(());
         }
         req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
-        if libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &req) < 0 {
+        if libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS as _, &req) < 0 {
             return Err(format!(
                 "bringing lo up: {}",
                 std::io::Error::last_os_error()

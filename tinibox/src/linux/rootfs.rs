@@ -335,6 +335,10 @@ fn apply_propagation(root: &OwnedFd, dest: &Path, opts: &MountOpts) -> Result<()
     Ok(())
 }
 
+/// Linux's `ST_RELATIME` statvfs flag (musl's headers, and so nix on musl, do not name it).
+const ST_RELATIME: nix::sys::statvfs::FsFlags =
+    nix::sys::statvfs::FsFlags::from_bits_retain(0x1000);
+
 /// Remounts a bind mount with `flags`, keeping the flags the kernel locks (nosuid, nodev,
 /// noexec, atime flags) so the remount also works in a user namespace.
 fn remount_keeping_locked(target: &str, flags: MsFlags) -> Result<(), String> {
@@ -348,7 +352,7 @@ fn remount_keeping_locked(target: &str, flags: MsFlags) -> Result<(), String> {
             (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
             (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
             (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
-            (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
+            (ST_RELATIME, MsFlags::MS_RELATIME),
         ] {
             if f.contains(ff) {
                 locked |= mf;
@@ -639,6 +643,12 @@ pub fn rootfs_path(spec: &Spec, bundle: &Path) -> Result<PathBuf, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(target_env = "gnu")]
+    #[test]
+    fn own_relatime_flag_matches_glibc() {
+        assert_eq!(ST_RELATIME.bits(), libc::ST_RELATIME);
+    }
 
     fn o(v: &[&str]) -> MountOpts {
         parse_options(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>())

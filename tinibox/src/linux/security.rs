@@ -46,7 +46,14 @@ pub fn apply_sysctl<'a>(
     Ok(())
 }
 
-fn rlimit_resource(t: PosixRlimitType) -> libc::__rlimit_resource_t {
+/// The type `setrlimit` takes its resource as: an unsigned enum in glibc, an `int` in musl.
+#[cfg(target_env = "gnu")]
+type RlimitResource = libc::__rlimit_resource_t;
+/// The type `setrlimit` takes its resource as: an unsigned enum in glibc, an `int` in musl.
+#[cfg(not(target_env = "gnu"))]
+type RlimitResource = libc::c_int;
+
+fn rlimit_resource(t: PosixRlimitType) -> RlimitResource {
     match t {
         PosixRlimitType::RlimitCpu => libc::RLIMIT_CPU,
         PosixRlimitType::RlimitFsize => libc::RLIMIT_FSIZE,

@@ -27,9 +27,17 @@ pub fn new_id() -> std::io::Result<String> {
     let mut buf = [0u8; 32];
     let mut filled = 0;
     while filled < buf.len() {
+        // The system call itself rather than libc's wrapper: in the static musl build the
+        // wrapper's symbol resolved to address 0 (std refers to it weakly).
         // SAFETY: writing into our own buffer, length bounded by its size.
-        let n =
-            unsafe { libc::getrandom(buf[filled..].as_mut_ptr().cast(), buf.len() - filled, 0) };
+        let n = unsafe {
+            libc::syscall(
+                libc::SYS_getrandom,
+                buf[filled..].as_mut_ptr(),
+                buf.len() - filled,
+                0,
+            )
+        };
         if n < 0 {
             let e = std::io::Error::last_os_error();
             if e.kind() == std::io::ErrorKind::Interrupted {

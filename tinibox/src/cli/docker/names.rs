@@ -27,8 +27,8 @@ pub fn new_id() -> std::io::Result<String> {
     let mut buf = [0u8; 32];
     let mut filled = 0;
     while filled < buf.len() {
-        // The system call itself rather than libc's wrapper: in the static musl build the
-        // wrapper's symbol resolved to address 0 (std refers to it weakly).
+        // The system call itself rather than libc's wrapper: in the static musl build, a
+        // call to the wrapper jumped to address 0 (seen under gdb).
         // SAFETY: writing into our own buffer, length bounded by its size.
         let n = unsafe {
             libc::syscall(

@@ -49,7 +49,3 @@ SRC
 fi
 
 command -v cargo >/dev/null || { echo "install-deps: cargo not found; install Rust (rustup) first" >&2; exit 1; }
-# The static tinibox on the ISO is built for musl.
-if command -v rustup >/dev/null && ! rustup target list --installed | grep -qx x86_64-unknown-linux-musl; then
-  rustup target add x86_64-unknown-linux-musl
-fi

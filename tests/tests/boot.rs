@@ -3,7 +3,7 @@
 //! is driven through its serial console like a user would: the shell comes up, the kernel is
 //! 6.1, `tinibox check` passes, eth0 gets QEMU's user-network address, and containers run
 //! with PID 1, their own hostname, an enforced memory limit (cgroup v2 OOM kill), a pids
-//! limit and real pivot_root.
+//! limit and real pivot_root. The ISO also has to fit its 8 MiB budget.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -178,4 +178,17 @@ fn iso_boots_with_ovmf_and_runs_containers() {
     check_live_system(&mut vm);
     check_containers(&mut vm);
     vm.poweroff(Duration::from_secs(60)).unwrap();
+}
+
+/// The ISO's size budget: at most 8 MiB (BENCHMARKS.md lists where the bytes go).
+#[test]
+fn iso_fits_in_8_mib() {
+    let iso = iso();
+    let size = std::fs::metadata(&iso).unwrap().len();
+    assert!(
+        size <= 8 * 1024 * 1024,
+        "{} is {size} bytes, over the 8 MiB budget ({} bytes too many)",
+        iso.display(),
+        size - 8 * 1024 * 1024
+    );
 }

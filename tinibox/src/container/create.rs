@@ -137,12 +137,7 @@ pub(super) fn create(mut opts: CreateOptions) -> Result<Created, ContainerError>
     // rules are written while the init creates its namespaces (the network namespace alone
     // takes about half a millisecond). Elsewhere the cgroup comes first: on v2 the init is
     // born in it (clone3 CLONE_INTO_CGROUP).
-    let mut cgroup = None;
-    if !(direct && crate::cgroups::detect() == Layout::V1) {
-        let cg = CgroupHandle::create(&cg_rel, resources)?;
-        guard.cgroup = Some(cg.clone());
-        cgroup = Some(cg);
-    }
+    let cgroup_first = !(direct && crate::cgroups::detect() == Layout::V1);
 
     let state_dir = nix::fcntl::open(
         &dir,
@@ -152,12 +147,6 @@ pub(super) fn create(mut opts: CreateOptions) -> Result<Created, ContainerError>
     .map_err(|e| ContainerError::sys(format!("open {}", dir.display()), e))?;
     // SAFETY: open returned a new fd we own.
     let state_dir = unsafe { OwnedFd::from_raw_fd(state_dir) };
-    // cgroup v2: an fd of the container's group, for clone3(CLONE_INTO_CGROUP).
-    let cgroup_dir_fd: Option<OwnedFd> = cgroup
-        .as_ref()
-        .filter(|cg| cg.layout == Layout::V2)
-        .and_then(|cg| cg.dirs.get("unified"))
-        .and_then(|d| fs::File::open(d).ok().map(OwnedFd::from));
     let (parent_chan, child_chan) =
         sync::pair().map_err(|e| ContainerError::sys("create sync socket", e))?;
 
@@ -194,12 +183,18 @@ pub(super) fn create(mut opts: CreateOptions) -> Result<Created, ContainerError>
         owner: nix::unistd::getuid().to_string(),
         labels: opts.labels.clone(),
     };
-    // A first record once the cgroup exists: if tinibox is SIGKILLed from there on, `delete`
-    // still finds the cgroup (and through it any process) and the state directory. (A direct
-    // init on cgroup v1 is forked first; its record follows as soon as its cgroup is made.)
-    if let Some(cg) = &cgroup {
-        save_record(&dir, &state, 0, cg, spec)?;
+    let mut cgroup = None;
+    if cgroup_first {
+        cgroup = Some(make_cgroup(
+            &cg_rel, resources, &mut guard, &dir, &state, spec,
+        )?);
     }
+    // cgroup v2: an fd of the container's group, for clone3(CLONE_INTO_CGROUP).
+    let cgroup_dir_fd: Option<OwnedFd> = cgroup
+        .as_ref()
+        .filter(|cg| cg.layout == Layout::V2)
+        .and_then(|cg| cg.dirs.get("unified"))
+        .and_then(|d| fs::File::open(d).ok().map(OwnedFd::from));
 
     // The child's side of the fork: stage 1, or (direct) the init with the namespaces it
     // makes itself. Runs only our own code; never returns.
@@ -252,15 +247,7 @@ pub(super) fn create(mut opts: CreateOptions) -> Result<Created, ContainerError>
         drop(cgroup_dir_fd);
         let cg = match cgroup {
             Some(cg) => cg,
-            None => {
-                let cg = CgroupHandle::create(&cg_rel, resources)?;
-                guard.cgroup = Some(cg.clone());
-                // The first record (no pid yet, as when stage 1 is used): until `create`
-                // returns, a creator killed half-way leaves a container that `delete` removes
-                // as stopped.
-                save_record(&dir, &state, 0, &cg, spec)?;
-                cg
-            }
+            None => make_cgroup(&cg_rel, resources, &mut guard, &dir, &state, spec)?,
         };
         state.pid = pid;
         init_start_time = proc_stat(pid).map(|(_, t)| t);
@@ -348,6 +335,23 @@ pub(super) fn create(mut opts: CreateOptions) -> Result<Created, ContainerError>
     Ok(Created {
         pid: record.state.pid,
     })
+}
+
+/// Makes the container's cgroup, hands it to the clean-up `guard` and writes the first record
+/// (no pid yet): if tinibox is SIGKILLed from there on, `delete` still finds the cgroup (and
+/// through it any process) and the state directory, and removes the container as stopped.
+fn make_cgroup(
+    cg_rel: &std::path::Path,
+    resources: Option<&oci_spec::runtime::LinuxResources>,
+    guard: &mut Cleanup,
+    dir: &std::path::Path,
+    state: &State,
+    spec: &Spec,
+) -> Result<CgroupHandle, ContainerError> {
+    let cgroup = CgroupHandle::create(cg_rel, resources)?;
+    guard.cgroup = Some(cgroup.clone());
+    save_record(dir, state, 0, &cgroup, spec)?;
+    Ok(cgroup)
 }
 
 /// Writes the container's record (state.json) with `state` and the init's start time.

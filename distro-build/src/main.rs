@@ -106,7 +106,6 @@ fn live_rootfs(ctx: &Context, base: &RootfsTree) -> Result<RootfsTree> {
     Ok(tree)
 }
 
-/// OCI export of the base rootfs (`out/tinilinux-rootfs.tar`, `out/oci/`, the archive).
 /// The disk installer's payload (boot images, disk tools) as the xz cpio archive that goes
 /// onto the live medium beside the kernel.
 fn installer_payload(ctx: &Context) -> Result<PathBuf> {
@@ -120,6 +119,7 @@ fn installer_payload(ctx: &Context) -> Result<PathBuf> {
     )
 }
 
+/// OCI export of the base rootfs (`out/tinilinux-rootfs.tar`, `out/oci/`, the archive).
 fn export_oci(ctx: &Context, base: &RootfsTree) -> Result<()> {
     let stage = runner::Stage::start("oci", "rootfs tarball + OCI image layout and archive");
     let exported = oci::export(ctx, base)?;

@@ -298,12 +298,6 @@ pub fn installer_payload(ctx: &Context) -> Result<RootfsTree, DiskError> {
     Ok(tree)
 }
 
-/// The whole installer (scripts and payload) in one tree, as an installed system carries it.
-pub fn add_installer_with(tree: &mut RootfsTree, images: &BootImages) -> Result<(), DiskError> {
-    add_installer_scripts(tree)?;
-    add_installer_payload(tree, images)
-}
-
 /// The fstab of an installed system: the live fstab without a `/` line, with the root by
 /// UUID first.
 pub fn installed_fstab(live_fstab: Option<&str>, root_uuid: &str) -> String {

@@ -4,9 +4,9 @@
 //! modes from the tree, every mtime = SOURCE_DATE_EPOCH. It builds no tree itself.
 //!
 //! zstd (level 19) is the default (`TINILINUX_INITRAMFS_COMPRESSION` picks `gzip`, `xz` or
-//! `none`). On the live initramfs (6.9 MB of cpio) it gives 2.4 MB against gzip's 3.1 MB and
-//! xz's 2.2 MB, and the kernel unpacks it faster than either: under QEMU TCG, xz cost about
-//! half a second of boot more than gzip (BENCHMARKS.md), so zstd is both small and quick.
+//! `none`). On the live initramfs (6.6 MB of cpio) it gives 2.4 MB against gzip's 3.1 MB and
+//! xz's 2.2 MB, and the kernel unpacks it about as fast as gzip, while xz cost about half a
+//! second of boot more under QEMU TCG (BENCHMARKS.md): zstd is both small and quick.
 
 use std::fs;
 use std::io::Write;
@@ -228,22 +228,21 @@ pub fn tree_key(tree: &RootfsTree, epoch: u64, compression: Compression) -> Resu
 /// Writes (or takes from the cache) the initramfs of `tree` and returns its path.
 pub fn build(ctx: &Context, tree: &RootfsTree) -> Result<PathBuf> {
     let compression = Compression::from_env()?;
-    build_archive(ctx, tree, "initramfs", "initramfs", compression)
+    build_archive(ctx, tree, "initramfs", compression)
 }
 
 /// Writes (or takes from the cache) `tree` as the cpio archive `<name><suffix>` compressed
-/// with `compression`; `stage` names the step in the progress output. The initramfs is one
-/// such archive, the installer's payload on the live medium another.
+/// with `compression`; `name` also names the step in the progress output and the archive's
+/// cache folder, so two archives never evict each other. The initramfs is one such archive,
+/// the installer's payload on the live medium another.
 pub fn build_archive(
     ctx: &Context,
     tree: &RootfsTree,
-    stage: &str,
     name: &str,
     compression: Compression,
 ) -> Result<PathBuf> {
-    let stage = crate::runner::Stage::start(stage, &format!("tree → cpio newc → {compression:?}"));
+    let stage = crate::runner::Stage::start(name, &format!("tree → cpio newc → {compression:?}"));
     let key = tree_key(tree, ctx.source_date_epoch, compression)?;
-    // Each archive has its own cache folder (named like it), so they never evict each other.
     let cache_stage = name;
     let name = format!("{name}{}", compression.suffix());
     if let Some(dir) = cache::lookup(ctx, cache_stage, &key) {

@@ -110,13 +110,7 @@ fn live_rootfs(ctx: &Context, base: &RootfsTree) -> Result<RootfsTree> {
 /// onto the live medium beside the kernel.
 fn installer_payload(ctx: &Context) -> Result<PathBuf> {
     let payload = disk::installer_payload(ctx)?;
-    initramfs::build_archive(
-        ctx,
-        &payload,
-        "installer",
-        "installer",
-        initramfs::Compression::Xz,
-    )
+    initramfs::build_archive(ctx, &payload, "installer", initramfs::Compression::Xz)
 }
 
 /// OCI export of the base rootfs (`out/tinilinux-rootfs.tar`, `out/oci/`, the archive).

@@ -97,7 +97,7 @@ pub fn build(ctx: &Context, bzimage: &Path, initramfs: &Path, installer: &Path) 
                 &Inputs {
                     bzimage,
                     initramfs,
-                    installer: Some(installer),
+                    installer,
                     grub_cfg: &grub_cfg,
                     epoch: ctx.source_date_epoch,
                 },
@@ -128,7 +128,7 @@ pub struct Inputs<'a> {
     pub initramfs: &'a Path,
     /// The disk installer's payload, copied to [`crate::disk::PAYLOAD_ON_MEDIUM`] (GRUB does
     /// not load it: `tinilinux-install` reads it from the medium).
-    pub installer: Option<&'a Path>,
+    pub installer: &'a Path,
     /// The GRUB menu, copied to /boot/grub/grub.cfg.
     pub grub_cfg: &'a Path,
     /// SOURCE_DATE_EPOCH: every date on the ISO.
@@ -151,9 +151,7 @@ pub fn write_iso(inputs: &Inputs, work: &Path, log: &Path) -> Result<PathBuf> {
     };
     copy(inputs.bzimage, root.join("boot/bzImage"))?;
     copy(inputs.initramfs, root.join("boot/initramfs.img"))?;
-    if let Some(installer) = inputs.installer {
-        copy(installer, root.join(crate::disk::PAYLOAD_ON_MEDIUM))?;
-    }
+    copy(inputs.installer, root.join(crate::disk::PAYLOAD_ON_MEDIUM))?;
     copy(inputs.grub_cfg, grub_dir.join("grub.cfg"))?;
     fs::write(
         root.join(MARKER),
@@ -402,7 +400,7 @@ mod tests {
                 &Inputs {
                     bzimage: &bz,
                     initramfs: &initrd,
-                    installer: Some(&src.path().join("installer")),
+                    installer: &src.path().join("installer"),
                     grub_cfg: &cfg,
                     epoch: 1_700_000_000,
                 },

@@ -14,6 +14,8 @@ packages=(
   qemu-system-x86 qemu-utils busybox-static iproute2 iptables procps util-linux expect time
   # reference runtimes and real clients
   runc docker.io containerd skopeo umoci podman
+  # registry tests: a real registry, and the token server the tests write (JWT)
+  docker-registry python3-jwt python3-bcrypt python3-cryptography openssl
   # benchmarks
   hyperfine
 )

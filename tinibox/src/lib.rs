@@ -21,5 +21,6 @@ pub mod cli;
 pub mod container;
 pub mod image;
 pub mod linux;
+pub mod registry;
 pub mod seccomp;
 pub mod spec;

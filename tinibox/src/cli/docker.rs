@@ -32,6 +32,9 @@ pub struct RunArgs {
     /// The docker-like flags.
     #[command(flatten)]
     pub flags: RunFlags,
+    /// Pull the image from its registry: when missing from the store, always, or never.
+    #[arg(long, value_enum, default_value_t = super::registry::PullPolicy::Missing)]
+    pub pull: super::registry::PullPolicy,
     /// A rootfs directory, or an image reference from tinibox's store.
     #[arg(value_name = "ROOTFS|IMAGE")]
     pub image: String,
@@ -45,7 +48,14 @@ pub struct RunArgs {
 }
 
 /// Runs `run`; returns the exit status.
-pub fn run(global: &GlobalOptions, args: RunArgs) -> u8 {
+pub fn run(global: &GlobalOptions, mut args: RunArgs) -> u8 {
+    match super::registry::ensure_image(global, &args.image, args.pull) {
+        Ok(image) => args.image = image,
+        Err((code, message)) => {
+            eprintln!("tinibox: {message}");
+            return code;
+        }
+    }
     run::run(global, args)
 }
 

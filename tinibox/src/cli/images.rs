@@ -99,6 +99,9 @@ pub struct ImagesArgs {
     /// Show full IDs instead of 12 digits.
     #[arg(long = "no-trunc")]
     pub no_trunc: bool,
+    /// Show the registry digest of pulled images.
+    #[arg(long)]
+    pub digests: bool,
     /// Only images of this repository (name or name:tag).
     #[arg(value_name = "REPOSITORY[:TAG]")]
     pub filter: Option<String>,
@@ -152,12 +155,14 @@ pub fn images(global: &GlobalOptions, args: ImagesArgs) -> u8 {
         }
         return 0;
     }
-    let rows: Vec<[String; 5]> = records
+    let rows: Vec<Vec<String>> = records
         .iter()
         .map(|r| {
-            [
-                r.name.clone(),
-                r.tag.clone(),
+            let mut row = vec![r.name.clone(), r.tag.clone()];
+            if args.digests {
+                row.push(r.repo_digest.clone().unwrap_or_else(|| "<none>".into()));
+            }
+            row.extend([
                 id(r),
                 r.created
                     .as_deref()
@@ -170,17 +175,22 @@ pub fn images(global: &GlobalOptions, args: ImagesArgs) -> u8 {
                     })
                     .unwrap_or_else(|| "N/A".to_string()),
                 human_size(r.size),
-            ]
+            ]);
+            row
         })
         .collect();
-    let header = ["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"];
-    let mut widths = header.map(str::len);
+    let mut header = vec!["REPOSITORY", "TAG"];
+    if args.digests {
+        header.push("DIGEST");
+    }
+    header.extend(["IMAGE ID", "CREATED", "SIZE"]);
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
     for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.len());
         }
     }
-    let line = |cells: [&str; 5]| {
+    let line = |cells: &[&str]| {
         let mut out = String::new();
         for (i, cell) in cells.iter().enumerate() {
             if i + 1 == cells.len() {
@@ -191,9 +201,9 @@ pub fn images(global: &GlobalOptions, args: ImagesArgs) -> u8 {
         }
         println!("{out}");
     };
-    line(header);
+    line(&header);
     for row in &rows {
-        line([&row[0], &row[1], &row[2], &row[3], &row[4]]);
+        line(&row.iter().map(String::as_str).collect::<Vec<_>>());
     }
     0
 }

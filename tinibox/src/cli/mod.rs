@@ -7,6 +7,7 @@
 pub mod docker;
 pub mod images;
 pub mod log;
+pub mod registry;
 pub mod runtime;
 
 use std::path::PathBuf;
@@ -97,6 +98,20 @@ pub enum Command {
     Images(images::ImagesArgs),
     /// Remove images.
     Rmi(images::RmiArgs),
+    /// Download an image from a registry.
+    Pull(registry::PullArgs),
+    /// Log in to a registry (credentials go to Docker's config.json).
+    Login(registry::LoginArgs),
+    /// Log out from a registry.
+    Logout(registry::LogoutArgs),
+    /// Upload an image to a registry.
+    Push(registry::PushArgs),
+    /// Give an image another name.
+    Tag(registry::TagArgs),
+    /// Print images' details as JSON.
+    Inspect(registry::InspectArgs),
+    /// Write an image to an OCI (or docker-loadable) archive.
+    Save(registry::SaveArgs),
     /// runc: create a container from a bundle without running its process.
     Create(runtime::CreateArgs),
     /// runc: run the process of a created container.
@@ -131,7 +146,7 @@ const GLOBAL_VALUE_FLAGS: [&str; 5] = ["--root", "--log", "--log-format", "--roo
 
 /// `run` flags (docker and runc forms) that take a value, so the scan for `--bundle` can step
 /// over their values.
-const RUN_VALUE_FLAGS: [&str; 34] = [
+const RUN_VALUE_FLAGS: [&str; 35] = [
     "--name",
     "-e",
     "--env",
@@ -158,6 +173,7 @@ const RUN_VALUE_FLAGS: [&str; 34] = [
     "--net",
     "--ulimit",
     "--entrypoint",
+    "--pull",
     "--console-socket",
     "--pid-file",
     "--preserve-fds",
@@ -169,8 +185,9 @@ const RUN_VALUE_FLAGS: [&str; 34] = [
 ];
 
 /// Docker-style commands: their usage errors exit 125 (runc-style ones exit 1).
-const DOCKER_COMMANDS: [&str; 11] = [
-    "run", "ps", "stop", "kill", "rm", "logs", "check", "load", "import", "images", "rmi",
+const DOCKER_COMMANDS: [&str; 18] = [
+    "run", "ps", "stop", "kill", "rm", "logs", "check", "load", "import", "images", "rmi", "pull",
+    "push", "login", "logout", "tag", "inspect", "save",
 ];
 
 /// Index of the subcommand word in `args` (skipping global flags and their values).
@@ -265,6 +282,13 @@ pub fn main() -> ExitCode {
         Command::Import(a) => images::import(&global, a),
         Command::Images(a) => images::images(&global, a),
         Command::Rmi(a) => images::rmi(&global, a),
+        Command::Pull(a) => registry::pull(&global, a),
+        Command::Login(a) => registry::login(&global, a),
+        Command::Logout(a) => registry::logout(&global, a),
+        Command::Push(a) => registry::push(&global, a),
+        Command::Tag(a) => registry::tag(&global, a),
+        Command::Inspect(a) => registry::inspect(&global, a),
+        Command::Save(a) => registry::save(&global, a),
         Command::Create(a) => runtime::create(&global, a),
         Command::Start(a) => runtime::start(&global, a),
         Command::State(a) => runtime::state(&global, a),

@@ -63,6 +63,8 @@ fn maybe_gzip(file: File) -> std::io::Result<Box<dyn Read>> {
 struct Source {
     dir: PathBuf,
     shown: PathBuf,
+    /// A layer blob may be absent when its diff_id is already unpacked in the store (pulls).
+    reuse_layers: bool,
 }
 
 impl Source {
@@ -216,6 +218,7 @@ fn record_for(
         diff_ids: config.rootfs().diff_ids().clone(),
         size,
         created: config.created().clone(),
+        repo_digest: None,
     }
 }
 
@@ -253,6 +256,10 @@ fn stage_oci_manifest(
         let gzip = layer_is_gzip(layer.media_type())?;
         let digest = layer.digest().to_string();
         let path = src.blob_path(&digest)?;
+        if !path.is_file() && src.reuse_layers && store.layer_path(diff_id).is_dir() {
+            size += tree_bytes(&store.layer_path(diff_id));
+            continue;
+        }
         if !path.is_file() {
             return Err(ImageError::MissingBlob(format!(
                 "layer {digest} is missing from {}",
@@ -537,6 +544,7 @@ pub fn load(store: &Store, input: &Path) -> Result<Vec<ImageRecord>> {
         Source {
             dir: input.to_path_buf(),
             shown: input.to_path_buf(),
+            reuse_layers: false,
         }
     } else {
         let dir = staging.path().join("archive");
@@ -553,6 +561,7 @@ pub fn load(store: &Store, input: &Path) -> Result<Vec<ImageRecord>> {
         Source {
             dir,
             shown: input.to_path_buf(),
+            reuse_layers: false,
         }
     };
     let mut images = Vec::new();
@@ -646,4 +655,47 @@ pub fn import(store: &Store, tarball: &Path, reference: Option<&str>) -> Result<
     records
         .pop()
         .ok_or_else(|| bad(tarball, "nothing was imported"))
+}
+
+/// Bytes of the files below `dir` (the size of a layer reused from the store).
+fn tree_bytes(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => tree_bytes(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+/// Lands an image pulled from a registry (`crate::registry`): `dir` is an OCI image layout
+/// holding the blob of `manifest`, its config and every layer blob whose diff_id is not
+/// already unpacked in the store. The checks, staging and commit are those of [`load`]; the
+/// image is recorded as `name` (tag `<none>` for a pull by digest) with `repo_digest`.
+/// On error the store is as before.
+pub fn load_pulled(
+    store: &Store,
+    dir: &Path,
+    shown: &str,
+    manifest: &Descriptor,
+    name: (String, String),
+    repo_digest: &str,
+) -> Result<ImageRecord> {
+    let _lock = store.lock_exclusive()?;
+    let staging = store.staging_dir("land")?;
+    let src = Source {
+        dir: dir.to_path_buf(),
+        shown: PathBuf::from(shown),
+        reuse_layers: true,
+    };
+    let mut image = stage_oci_manifest(store, &staging, &src, manifest, vec![name])?;
+    image.record.repo_digest = Some(repo_digest.to_string());
+    let mut records = commit(store, &staging, vec![image])?;
+    records
+        .pop()
+        .ok_or_else(|| bad(&src.shown, "nothing was pulled"))
 }

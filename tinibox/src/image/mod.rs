@@ -21,6 +21,6 @@ pub mod store;
 pub mod unpack;
 
 pub use error::{ImageError, Result};
-pub use load::{import, load};
+pub use load::{import, load, load_pulled};
 pub use rootfs::{PreparedRootfs, RootfsMode};
 pub use store::{ImageRecord, ImageRuntimeConfig, Store};

@@ -39,7 +39,9 @@ fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name
             .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-/".contains(c))
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-/".contains(c) || c == ':')
+        && !name.contains(":/")
+        && name.split('/').skip(1).all(|part| !part.contains(':'))
 }
 
 fn valid_tag(tag: &str) -> bool {
@@ -127,5 +129,12 @@ mod tests {
         ));
         assert!(parse("Bad Name").is_err());
         assert!(parse("team/app:v1").is_ok());
+        assert_eq!(
+            parse("localhost:5000/x:1").unwrap(),
+            Reference::Named {
+                name: "localhost:5000/x".into(),
+                tag: "1".into()
+            }
+        );
     }
 }

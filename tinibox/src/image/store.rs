@@ -44,6 +44,10 @@ pub struct ImageRecord {
     pub size: u64,
     /// Creation time from the image config (RFC 3339), when it has one.
     pub created: Option<String>,
+    /// The digest the registry knows the image by (its index's, for a multi-platform image),
+    /// when it was pulled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repo_digest: Option<String>,
 }
 
 impl ImageRecord {

@@ -1,0 +1,980 @@
+//! Registries end to end: Debian's `docker-registry` (the CNCF distribution registry) started
+//! by each test on 127.0.0.1 — without auth, with htpasswd Basic auth over TLS with a CA the
+//! test makes, and behind a bearer token server the test writes (Python + python3-jwt) —
+//! filled by `skopeo copy --all` with a two-platform image, then `tinibox pull`/`run`/`login`.
+//! A deliberately broken registry (Python) checks the faults: wrong digest, truncated blob,
+//! 404, 401, 500-then-success, a connection dropped mid-layer, a missing platform.
+//!
+//! Everything listens on loopback ports picked at run time; every daemon is killed on drop.
+
+use std::io::Write as _;
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use tinilinux_tests::{busybox_rootfs, ok, require_root, require_tool, tinibox_bin};
+
+const PYTHON: &str = "/usr/bin/python3";
+
+fn sha256(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes)))
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(bytes).unwrap();
+    gz.finish().unwrap()
+}
+
+/// A tar stream of one file.
+fn file_tar(name: &str, content: &str) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_size(content.len() as u64);
+    h.set_mode(0o644);
+    h.set_mtime(1_700_000_000);
+    h.set_uid(0);
+    h.set_gid(0);
+    h.set_entry_type(tar::EntryType::Regular);
+    b.append_data(&mut h, name, content.as_bytes()).unwrap();
+    b.into_inner().unwrap()
+}
+
+/// A tar stream of the shared BusyBox rootfs.
+fn busybox_tar() -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    b.follow_symlinks(false);
+    b.append_dir_all(".", busybox_rootfs()).unwrap();
+    b.into_inner().unwrap()
+}
+
+/// Writes blobs into an OCI layout and returns (digest, size).
+struct Layout {
+    dir: PathBuf,
+}
+
+impl Layout {
+    fn put(&self, bytes: &[u8]) -> (String, usize) {
+        let d = sha256(bytes);
+        std::fs::write(self.dir.join("blobs/sha256").join(&d[7..]), bytes).unwrap();
+        (d, bytes.len())
+    }
+
+    /// One image manifest for `arch` with gzip `layers` (uncompressed tars); returns its
+    /// descriptor JSON with a platform.
+    fn image(&self, arch: &str, layers: &[Vec<u8>]) -> serde_json::Value {
+        let mut descs = Vec::new();
+        let mut diff_ids = Vec::new();
+        for tar in layers {
+            let (d, s) = self.put(&gzip(tar));
+            diff_ids.push(sha256(tar));
+            descs.push(serde_json::json!({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": d, "size": s}));
+        }
+        let config = serde_json::to_vec(&serde_json::json!({
+            "architecture": arch, "os": "linux",
+            "config": {"Cmd": ["/bin/cat", "/marker"], "Env": ["PATH=/bin"]},
+            "rootfs": {"type": "layers", "diff_ids": diff_ids}
+        }))
+        .unwrap();
+        let (cd, cs) = self.put(&config);
+        let manifest = serde_json::to_vec(&serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": cs},
+            "layers": descs
+        }))
+        .unwrap();
+        let (md, ms) = self.put(&manifest);
+        serde_json::json!({
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": md, "size": ms,
+            "platform": {"os": "linux", "architecture": arch}
+        })
+    }
+
+    /// An index of `manifests`; returns (digest, size).
+    fn index(&self, manifests: Vec<serde_json::Value>) -> (String, usize) {
+        let index = serde_json::to_vec(&serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "manifests": manifests
+        }))
+        .unwrap();
+        self.put(&index)
+    }
+}
+
+/// The test image: an OCI layout with tag `1` = an index of linux/amd64 (BusyBox + a marker
+/// layer saying `amd64`) and linux/arm64 (a marker layer only). Also returns the digest of a
+/// second index that lists only linux/arm64 and s390x.
+fn build_layout(dir: &Path) -> (String, String) {
+    std::fs::create_dir_all(dir.join("blobs/sha256")).unwrap();
+    let l = Layout {
+        dir: dir.to_path_buf(),
+    };
+    let amd = l.image(
+        "amd64",
+        &[busybox_tar(), file_tar("marker", "amd64 image\n")],
+    );
+    let arm = l.image("arm64", &[file_tar("marker", "arm64 image\n")]);
+    let s390 = l.image("s390x", &[file_tar("marker", "s390x image\n")]);
+    let (index, size) = l.index(vec![amd, arm.clone()]);
+    let (other, _) = l.index(vec![arm, s390]);
+    let top = serde_json::json!({
+        "schemaVersion": 2,
+        "manifests": [{
+            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "digest": index, "size": size,
+            "annotations": {"org.opencontainers.image.ref.name": "1"}
+        }]
+    });
+    std::fs::write(dir.join("index.json"), serde_json::to_vec(&top).unwrap()).unwrap();
+    std::fs::write(dir.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    (index, other)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn wait_port(port: u16, child: &mut Child, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("{what} exited early: {status}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("{what} did not listen on port {port}");
+}
+
+/// A process killed on drop.
+struct Daemon {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts docker-registry on a free loopback port; `extra` is YAML added to the config
+/// (top-level keys `auth:` and the `tls:` block under `http:`).
+fn start_registry(dir: &Path, http_extra: &str, auth: &str) -> Daemon {
+    require_tool("docker-registry");
+    let port = free_port();
+    let config = format!(
+        "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n{http_extra}{auth}",
+        dir.join("data").display()
+    );
+    std::fs::create_dir_all(dir.join("data")).unwrap();
+    let path = dir.join("config.yml");
+    std::fs::write(&path, config).unwrap();
+    let mut child = Command::new("docker-registry")
+        .arg("serve")
+        .arg(&path)
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.join("registry.log")).unwrap())
+        .spawn()
+        .expect("start docker-registry");
+    wait_port(port, &mut child, "docker-registry");
+    Daemon { child, port }
+}
+
+/// Starts a Python server script with `args`; it writes its port to the file given last.
+fn start_python(dir: &Path, name: &str, script: &str, args: &[&str]) -> Daemon {
+    let script_path = dir.join(format!("{name}.py"));
+    std::fs::write(&script_path, script).unwrap();
+    let port_file = dir.join(format!("{name}.port"));
+    let _ = std::fs::remove_file(&port_file);
+    let mut child = Command::new(PYTHON)
+        .arg(&script_path)
+        .args(args)
+        .arg(&port_file)
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.join(format!("{name}.log"))).unwrap())
+        .spawn()
+        .expect("start python");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let port = loop {
+        if let Ok(text) = std::fs::read_to_string(&port_file) {
+            if let Ok(p) = text.trim().parse::<u16>() {
+                break p;
+            }
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!(
+                "{name} exited early ({status}): {}",
+                std::fs::read_to_string(dir.join(format!("{name}.log"))).unwrap_or_default()
+            );
+        }
+        assert!(Instant::now() < deadline, "{name} did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    wait_port(port, &mut child, name);
+    Daemon { child, port }
+}
+
+/// A test's private world: store, Docker config dir, certs.d, state root.
+struct World {
+    dir: tempfile::TempDir,
+}
+
+impl World {
+    fn new() -> World {
+        require_root();
+        let dir = tempfile::Builder::new()
+            .prefix("tinibox-registry-")
+            .tempdir()
+            .unwrap();
+        for sub in ["store", "docker", "certs.d", "state"] {
+            std::fs::create_dir_all(dir.path().join(sub)).unwrap();
+        }
+        World { dir }
+    }
+
+    fn path(&self, sub: &str) -> PathBuf {
+        self.dir.path().join(sub)
+    }
+
+    fn tinibox(&self, args: &[&str]) -> Output {
+        self.tinibox_stdin(args, None)
+    }
+
+    fn tinibox_stdin(&self, args: &[&str], input: Option<&str>) -> Output {
+        self.run_tinibox(args, input, &[])
+    }
+
+    fn tinibox_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        self.run_tinibox(args, None, env)
+    }
+
+    fn run_tinibox(&self, args: &[&str], input: Option<&str>, env: &[(&str, &str)]) -> Output {
+        let mut cmd = Command::new(tinibox_bin());
+        cmd.envs(env.iter().copied());
+        cmd.arg("--store")
+            .arg(self.path("store"))
+            .arg("--root")
+            .arg(self.path("state"))
+            .args(args)
+            .env("DOCKER_CONFIG", self.path("docker"))
+            .env("TINIBOX_CERTS_D", self.path("certs.d"))
+            .env_remove("TINIBOX_INSECURE_REGISTRIES")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("start tinibox");
+        if let Some(text) = input {
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(text.as_bytes())
+                .unwrap();
+        }
+        drop(child.stdin.take());
+        child.wait_with_output().unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.tinibox(args);
+        assert!(
+            out.status.success(),
+            "tinibox {args:?} failed ({}):\nstdout: {}\nstderr: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Every path below the store with its size, and repositories.json.
+    fn snapshot(&self) -> (Vec<String>, Vec<u8>) {
+        let store = self.path("store");
+        let mut paths = Vec::new();
+        let mut stack = vec![store.clone()];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let entry = entry.unwrap();
+                let meta = std::fs::symlink_metadata(entry.path()).unwrap();
+                let rel = entry
+                    .path()
+                    .strip_prefix(&store)
+                    .unwrap()
+                    .display()
+                    .to_string();
+                if rel == "lock" {
+                    continue;
+                }
+                paths.push(format!(
+                    "{rel} {}",
+                    if meta.is_dir() { 0 } else { meta.len() }
+                ));
+                if meta.is_dir() {
+                    stack.push(entry.path());
+                }
+            }
+        }
+        paths.sort();
+        let repos = std::fs::read(store.join("repositories.json")).unwrap_or_default();
+        (paths, repos)
+    }
+}
+
+/// Asserts a refused command: exit 125, one line on stderr containing `needle`.
+fn assert_refused(out: &Output, needle: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(125), "expected exit 125: {stderr}");
+    assert_eq!(
+        stderr.trim_end().lines().count(),
+        1,
+        "one line expected: {stderr}"
+    );
+    assert!(stderr.contains(needle), "stderr lacks {needle:?}: {stderr}");
+}
+
+fn skopeo(args: &[&str]) -> String {
+    require_tool("skopeo");
+    ok(Command::new("skopeo").arg("--insecure-policy").args(args))
+}
+
+/// The test layout, built once per test binary.
+fn layout() -> &'static (PathBuf, String, String) {
+    static LAYOUT: std::sync::OnceLock<(PathBuf, String, String)> = std::sync::OnceLock::new();
+    LAYOUT.get_or_init(|| {
+        let dir =
+            std::env::temp_dir().join(format!("tinibox-registry-layout-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let (index, other) = build_layout(&dir);
+        (dir, index, other)
+    })
+}
+
+fn oci_ref(tag: &str) -> String {
+    format!("oci:{}:{tag}", layout().0.display())
+}
+
+fn config_arch(world: &World, reference: &str) -> String {
+    let store = tinibox::image::Store::open(&world.path("store")).unwrap();
+    let record = store.resolve(reference).unwrap();
+    store.config(&record).unwrap().architecture().to_string()
+}
+
+#[test]
+fn pull_a_multi_platform_image_without_auth_and_run_it() {
+    let world = World::new();
+    let reg = start_registry(&world.path("reg"), "", "");
+    let name = format!("127.0.0.1:{}/test/multi", reg.port);
+    skopeo(&[
+        "copy",
+        "--all",
+        "--dest-tls-verify=false",
+        &oci_ref("1"),
+        &format!("docker://{name}:1"),
+    ]);
+    let index_digest = &layout().1;
+
+    let out = world.ok(&["pull", &format!("{name}:1")]);
+    assert!(out.contains(&format!("Digest: {index_digest}")), "{out}");
+    assert!(out.contains("Downloaded newer image"), "{out}");
+    assert_eq!(config_arch(&world, &format!("{name}:1")), "amd64");
+    let images = world.ok(&["images", "--digests"]);
+    assert!(images.contains(index_digest.as_str()), "{images}");
+    let out = world.ok(&["run", "--rm", &format!("{name}:1")]);
+    assert_eq!(out, "amd64 image\n");
+
+    // Again: up to date, nothing downloaded.
+    let out = world.ok(&["pull", &format!("{name}:1")]);
+    assert!(out.contains("Image is up to date"), "{out}");
+
+    // Another platform on request.
+    let out = world.ok(&["pull", "--platform", "linux/arm64", &format!("{name}:1")]);
+    assert!(out.contains("Downloaded newer image"), "{out}");
+    assert_eq!(config_arch(&world, &format!("{name}:1")), "arm64");
+
+    // A platform the index lacks: one line, exit 125, store unchanged.
+    let before = world.snapshot();
+    let out = world.tinibox(&["pull", "--platform", "linux/s390x", &format!("{name}:1")]);
+    assert_refused(
+        &out,
+        "has no image for linux/s390x (it has linux/amd64, linux/arm64)",
+    );
+    assert_eq!(world.snapshot(), before);
+
+    // run pulls what is missing (the amd64 layers are shared with tag 1's earlier pull).
+    skopeo(&[
+        "copy",
+        "--all",
+        "--src-tls-verify=false",
+        "--dest-tls-verify=false",
+        &format!("docker://{name}:1"),
+        &format!("docker://{name}:2"),
+    ]);
+    let out = world.tinibox(&["run", "--rm", "--pull", "never", &format!("{name}:2")]);
+    assert_eq!(out.status.code(), Some(125), "{out:?}");
+    let out = world.tinibox(&["run", "--rm", &format!("{name}:2")]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "amd64 image\n");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Unable to find image"));
+
+    // By digest.
+    let out = world.ok(&["pull", &format!("{name}@{index_digest}")]);
+    assert!(out.contains("Digest:"), "{out}");
+    let out = world.ok(&["run", "--rm", &format!("{name}@{index_digest}")]);
+    assert_eq!(out, "amd64 image\n");
+
+    // A tag that does not exist.
+    let before = world.snapshot();
+    let out = world.tinibox(&["pull", &format!("{name}:nope")]);
+    assert_refused(&out, "not found");
+    assert_eq!(world.snapshot(), before);
+}
+
+/// A CA and a server certificate for 127.0.0.1 signed by it (openssl CLI); returns the CA path.
+fn make_tls(dir: &Path) -> PathBuf {
+    require_tool("openssl");
+    std::fs::create_dir_all(dir).unwrap();
+    let o = |args: &[&str]| {
+        ok(Command::new("openssl").current_dir(dir).args(args));
+    };
+    o(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=tinibox test CA",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
+    ]);
+    o(&[
+        "req",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]);
+    std::fs::write(
+        dir.join("ext.cnf"),
+        "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n",
+    )
+    .unwrap();
+    o(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.crt",
+        "-days",
+        "2",
+        "-extfile",
+        "ext.cnf",
+    ]);
+    dir.join("ca.crt")
+}
+
+fn htpasswd(path: &Path, user: &str, password: &str) {
+    let line = ok(Command::new(PYTHON).args([
+        "-c",
+        "import bcrypt,sys; print(sys.argv[1] + ':' + bcrypt.hashpw(sys.argv[2].encode(), bcrypt.gensalt(5)).decode())",
+        user,
+        password,
+    ]));
+    std::fs::write(path, line).unwrap();
+}
+
+#[test]
+fn basic_auth_over_tls_with_a_test_ca_and_docker_config_credentials() {
+    let world = World::new();
+    let tls = make_tls(&world.path("tls"));
+    htpasswd(&world.path("htpasswd"), "alice", "s3cret pass");
+    let http_extra = format!(
+        "  tls:\n    certificate: {}\n    key: {}\n",
+        world.path("tls/server.crt").display(),
+        world.path("tls/server.key").display()
+    );
+    let auth = format!(
+        "auth:\n  htpasswd:\n    realm: tinibox-test\n    path: {}\n",
+        world.path("htpasswd").display()
+    );
+    let reg = start_registry(&world.path("reg"), &http_extra, &auth);
+    let host = format!("127.0.0.1:{}", reg.port);
+    let name = format!("{host}/private/app");
+    skopeo(&[
+        "copy",
+        "--all",
+        "--dest-cert-dir",
+        world.path("tls").to_str().unwrap(),
+        "--dest-creds",
+        "alice:s3cret pass",
+        &oci_ref("1"),
+        &format!("docker://{name}:v1"),
+    ]);
+
+    // Without the CA the TLS handshake is refused (and plain HTTP is not answered).
+    let out = world.tinibox(&["pull", &format!("{name}:v1")]);
+    assert_refused(&out, "certs.d");
+
+    let certs = world.path("certs.d").join(&host);
+    std::fs::create_dir_all(&certs).unwrap();
+    std::fs::copy(&tls, certs.join("ca.crt")).unwrap();
+
+    // Trusted now, but anonymous.
+    let before = world.snapshot();
+    let out = world.tinibox(&["pull", &format!("{name}:v1")]);
+    assert_refused(&out, "authentication failed");
+    assert_eq!(world.snapshot(), before);
+
+    // A wrong password is refused and not stored.
+    let out = world.tinibox_stdin(
+        &["login", "-u", "alice", "--password-stdin", &host],
+        Some("wrong\n"),
+    );
+    assert_refused(&out, "authentication failed");
+    assert!(!world.path("docker/config.json").exists());
+
+    let out = world.tinibox_stdin(
+        &["login", "-u", "alice", "--password-stdin", &host],
+        Some("s3cret pass\n"),
+    );
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Login Succeeded"));
+    let config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(world.path("docker/config.json")).unwrap()).unwrap();
+    assert!(config["auths"][&host]["auth"].is_string(), "{config}");
+
+    world.ok(&["pull", &format!("{name}:v1")]);
+    assert_eq!(
+        world.ok(&["run", "--rm", &format!("{name}:v1")]),
+        "amd64 image\n"
+    );
+
+    world.ok(&["logout", &host]);
+    let config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(world.path("docker/config.json")).unwrap()).unwrap();
+    assert!(config["auths"].get(&host).is_none(), "{config}");
+
+    // Credentials written by another client in Docker's format (username/password fields
+    // are what some tools write; "auth" is Docker's) work too.
+    std::fs::write(
+        world.path("docker/config.json"),
+        serde_json::to_vec(&serde_json::json!({"auths": {format!("https://{host}"): {"username": "alice", "password": "s3cret pass"}}})).unwrap(),
+    )
+    .unwrap();
+    world.ok(&["rmi", &format!("{name}:v1")]);
+    world.ok(&["pull", &format!("{name}:v1")]);
+}
+
+const TOKEN_SERVER: &str = r#"
+import base64, json, secrets, sys, time, urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import jwt
+
+key_path, cert_der_path, user, password, service, issuer, port_file = sys.argv[1:8]
+key = open(key_path, 'rb').read()
+x5c = base64.b64encode(open(cert_der_path, 'rb').read()).decode()
+
+class Handler(BaseHTTPRequestHandler):
+    def do_GET(self):
+        url = urllib.parse.urlparse(self.path)
+        query = urllib.parse.parse_qs(url.query)
+        account = ''
+        auth = self.headers.get('Authorization', '')
+        if auth.startswith('Basic '):
+            u, _, p = base64.b64decode(auth[6:]).decode().partition(':')
+            if (u, p) != (user, password):
+                self.send_response(401)
+                self.end_headers()
+                return
+            account = u
+        access = []
+        for scope in query.get('scope', []):
+            for one in scope.split(' '):
+                typ, name, actions = one.split(':')
+                access.append({'type': typ, 'name': name,
+                               'actions': actions.split(',') if account else []})
+        now = int(time.time())
+        claims = {'iss': issuer, 'sub': account, 'aud': query.get('service', [''])[0],
+                  'exp': now + 300, 'nbf': now - 10, 'iat': now,
+                  'jti': secrets.token_hex(8), 'access': access}
+        token = jwt.encode(claims, key, algorithm='ES256', headers={'x5c': [x5c]})
+        body = json.dumps({'token': token, 'expires_in': 300}).encode()
+        self.send_response(200)
+        self.send_header('Content-Type', 'application/json')
+        self.send_header('Content-Length', str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, fmt, *args):
+        sys.stderr.write((fmt % args) + '\n')
+
+server = ThreadingHTTPServer(('127.0.0.1', 0), Handler)
+open(port_file, 'w').write(str(server.server_address[1]))
+server.serve_forever()
+"#;
+
+#[test]
+fn bearer_tokens_from_a_token_server() {
+    let world = World::new();
+    let dir = world.path("token");
+    std::fs::create_dir_all(&dir).unwrap();
+    ok(Command::new("openssl").current_dir(&dir).args([
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        "signing.key",
+        "-out",
+        "signing.crt",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=token signer",
+    ]));
+    ok(Command::new("openssl").current_dir(&dir).args([
+        "x509",
+        "-in",
+        "signing.crt",
+        "-outform",
+        "der",
+        "-out",
+        "signing.der",
+    ]));
+    let token = start_python(
+        &dir,
+        "token-server",
+        TOKEN_SERVER,
+        &[
+            dir.join("signing.key").to_str().unwrap(),
+            dir.join("signing.der").to_str().unwrap(),
+            "bob",
+            "hunter2",
+            "tinibox-test-registry",
+            "tinibox-test-issuer",
+        ],
+    );
+    let auth = format!(
+        "auth:\n  token:\n    realm: http://127.0.0.1:{}/token\n    service: tinibox-test-registry\n    issuer: tinibox-test-issuer\n    rootcertbundle: {}\n",
+        token.port,
+        dir.join("signing.crt").display()
+    );
+    let reg = start_registry(&world.path("reg"), "", &auth);
+    let host = format!("127.0.0.1:{}", reg.port);
+    let name = format!("{host}/team/tok");
+    skopeo(&[
+        "copy",
+        "--all",
+        "--dest-tls-verify=false",
+        "--dest-creds",
+        "bob:hunter2",
+        &oci_ref("1"),
+        &format!("docker://{name}:1"),
+    ]);
+
+    // Anonymous tokens carry no access: refused, store unchanged.
+    let before = world.snapshot();
+    let out = world.tinibox(&["pull", &format!("{name}:1")]);
+    assert_refused(&out, "authentication failed");
+    assert_eq!(world.snapshot(), before);
+
+    let out = world.tinibox_stdin(
+        &["login", "-u", "bob", "--password-stdin", &host],
+        Some("nope"),
+    );
+    assert_refused(&out, "authentication failed");
+
+    world.tinibox_stdin(
+        &["login", "-u", "bob", "--password-stdin", &host],
+        Some("hunter2"),
+    );
+    world.ok(&["pull", &format!("{name}:1")]);
+    assert_eq!(
+        world.ok(&["run", "--rm", &format!("{name}:1")]),
+        "amd64 image\n"
+    );
+    // The token server saw tinibox ask for the pull scope of this repository.
+    let log = std::fs::read_to_string(dir.join("token-server.log")).unwrap();
+    assert!(
+        log.contains("scope=repository%3Ateam%2Ftok%3Apull"),
+        "{log}"
+    );
+}
+
+const BROKEN_SERVER: &str = r#"
+import json, os, sys, threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+layout, top_index, other_index, port_file = sys.argv[1:5]
+blobs = os.path.join(layout, 'blobs', 'sha256')
+seen = {}
+lock = threading.Lock()
+
+def blob(digest):
+    return open(os.path.join(blobs, digest.split(':', 1)[1]), 'rb').read()
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = 'HTTP/1.1'
+
+    def send(self, status, body=b'', ctype='application/octet-stream', headers=()):
+        self.send_response(status)
+        self.send_header('Content-Type', ctype)
+        self.send_header('Content-Length', str(len(body)))
+        for k, v in headers:
+            self.send_header(k, v)
+        self.end_headers()
+        if self.command != 'HEAD':
+            self.wfile.write(body)
+
+    def first_time(self, key):
+        with lock:
+            n = seen.get(key, 0)
+            seen[key] = n + 1
+        return n == 0
+
+    def do_HEAD(self):
+        self.do_GET()
+
+    def do_GET(self):
+        parts = self.path.split('/')
+        if self.path == '/v2/':
+            return self.send(200, b'{}', 'application/json')
+        # /v2/<fault>/img/{manifests,blobs}/<ref>
+        if len(parts) != 6 or parts[1] != 'v2':
+            return self.send(404)
+        fault, kind, ref = parts[2], parts[4], parts[5]
+        if fault == 'unauthorized':
+            return self.send(401, b'{"errors":[{"code":"UNAUTHORIZED"}]}', 'application/json',
+                             [('WWW-Authenticate', 'Basic realm="broken"')])
+        if kind == 'manifests':
+            if fault == 'missing':
+                return self.send(404, b'{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}', 'application/json')
+            digest = ref if ref.startswith('sha256:') else (other_index if fault == 'noplatform' else top_index)
+            body = blob(digest)
+            mtype = json.loads(body).get('mediaType', 'application/vnd.oci.image.manifest.v1+json')
+            return self.send(200, body, mtype, [('Docker-Content-Digest', digest)])
+        body = blob(ref)
+        big = len(body) > 100000
+        if fault == 'flaky' and big and self.first_time(ref):
+            return self.send(500, b'{"errors":[{"code":"UNKNOWN"}]}', 'application/json')
+        if fault == 'wrongdigest' and big:
+            body = body[:-1] + bytes([body[-1] ^ 0xff])
+        if fault == 'truncated' and big:
+            return self.send(200, body[:len(body) // 2])
+        rng = self.headers.get('Range')
+        if rng and fault == 'drop':
+            start = int(rng.split('=')[1].split('-')[0])
+            sys.stderr.write('range request from %d\n' % start)
+            part = body[start:]
+            return self.send(206, part, headers=[('Content-Range', 'bytes %d-%d/%d' % (start, len(body) - 1, len(body)))])
+        if fault == 'drop' and big and self.first_time(ref):
+            self.send_response(200)
+            self.send_header('Content-Length', str(len(body)))
+            self.end_headers()
+            self.wfile.write(body[:len(body) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+            self.connection.shutdown(2)
+            return
+        return self.send(200, body)
+
+    def log_message(self, fmt, *args):
+        sys.stderr.write((fmt % args) + '\n')
+
+server = ThreadingHTTPServer(('127.0.0.1', 0), Handler)
+open(port_file, 'w').write(str(server.server_address[1]))
+server.serve_forever()
+"#;
+
+#[test]
+fn faults_of_a_broken_registry_leave_the_store_unchanged() {
+    let world = World::new();
+    let (layout_dir, index, other) = layout();
+    let dir = world.path("broken");
+    std::fs::create_dir_all(&dir).unwrap();
+    let server = start_python(
+        &dir,
+        "broken",
+        BROKEN_SERVER,
+        &[layout_dir.to_str().unwrap(), index, other],
+    );
+    let image = |fault: &str| format!("127.0.0.1:{}/{fault}/img:1", server.port);
+
+    let cases = [
+        ("wrongdigest", "is corrupt: its content hashes to"),
+        ("truncated", "is corrupt"),
+        ("missing", "not found"),
+        ("unauthorized", "authentication failed"),
+        (
+            "noplatform",
+            "has no image for linux/amd64 (it has linux/arm64, linux/s390x)",
+        ),
+    ];
+    let before = world.snapshot();
+    for (fault, needle) in cases {
+        let out = world.tinibox(&["pull", &image(fault)]);
+        assert_refused(&out, needle);
+        assert_eq!(world.snapshot(), before, "{fault} changed the store");
+    }
+    // A wrong stored password for a registry that wants one.
+    let host = format!("127.0.0.1:{}", server.port);
+    std::fs::write(
+        world.path("docker/config.json"),
+        serde_json::to_vec(
+            &serde_json::json!({"auths": {host.clone(): {"auth": "d3Jvbmc6cGFzcw=="}}}),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let out = world.tinibox(&["pull", &image("unauthorized")]);
+    assert_refused(&out, "authentication failed");
+    assert_eq!(world.snapshot(), before);
+    std::fs::remove_file(world.path("docker/config.json")).unwrap();
+
+    // 500 then success: retried.
+    world.ok(&["pull", &image("flaky")]);
+    assert_eq!(world.ok(&["run", "--rm", &image("flaky")]), "amd64 image\n");
+    world.ok(&["rmi", &image("flaky")]);
+
+    // The connection drops halfway through the big layer: resumed with a Range request.
+    world.ok(&["pull", &image("drop")]);
+    assert_eq!(world.ok(&["run", "--rm", &image("drop")]), "amd64 image\n");
+    let log = std::fs::read_to_string(dir.join("broken.log")).unwrap();
+    assert!(log.contains("range request from "), "no resume seen: {log}");
+    let resumed_from: u64 = log
+        .lines()
+        .find_map(|l| l.strip_prefix("range request from "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap();
+    assert!(resumed_from > 0, "{log}");
+}
+
+#[test]
+fn push_tag_inspect_and_save_round_trip_through_real_tools() {
+    let world = World::new();
+    let reg = start_registry(&world.path("reg"), "", "");
+    let host = format!("127.0.0.1:{}", reg.port);
+    let src = format!("{host}/test/src:1");
+    skopeo(&[
+        "copy",
+        "--all",
+        "--dest-tls-verify=false",
+        &oci_ref("1"),
+        &format!("docker://{src}"),
+    ]);
+    world.ok(&["pull", "-q", &src]);
+
+    // inspect: Docker's shape, read from the store.
+    let inspected: serde_json::Value = serde_json::from_str(&world.ok(&["inspect", &src])).unwrap();
+    assert_eq!(inspected[0]["Architecture"], "amd64");
+    assert_eq!(inspected[0]["Os"], "linux");
+    assert_eq!(inspected[0]["RepoTags"][0], src.as_str());
+    assert_eq!(
+        inspected[0]["RepoDigests"][0],
+        format!("{host}/test/src@{}", layout().1).as_str()
+    );
+    assert_eq!(
+        inspected[0]["RootFS"]["Layers"].as_array().unwrap().len(),
+        2
+    );
+
+    // tag + push to another repository, monolithic uploads (mount attempted from test/src).
+    let dst = format!("{host}/test/pushed:v2");
+    world.ok(&["tag", &src, &dst]);
+    let out = world.ok(&["push", &dst]);
+    assert!(out.contains("v2: digest: sha256:"), "{out}");
+    let remote: serde_json::Value = serde_json::from_str(&skopeo(&[
+        "inspect",
+        "--tls-verify=false",
+        &format!("docker://{dst}"),
+    ]))
+    .unwrap();
+    assert_eq!(remote["Architecture"], "amd64");
+    assert_eq!(remote["Layers"].as_array().unwrap().len(), 2);
+    // Pushing again finds every blob already there.
+    let out = world.ok(&["push", &dst]);
+    assert!(out.contains("Layer already exists"), "{out}");
+
+    // Chunked uploads (PATCH with Content-Range), forced by a small chunk size.
+    let chunked = format!("{host}/test/chunked:1");
+    world.ok(&["tag", &src, &chunked]);
+    let out = world.tinibox_env(&["push", &chunked], &[("TINIBOX_PUSH_CHUNK_SIZE", "65536")]);
+    assert!(out.status.success(), "{out:?}");
+
+    // What was pushed is pulled back into a fresh store and runs.
+    let other = World::new();
+    other.ok(&["pull", &chunked]);
+    assert_eq!(other.ok(&["run", "--rm", &chunked]), "amd64 image\n");
+
+    // save: an OCI archive that tinibox loads, and a docker archive skopeo reads.
+    let oci_tar = world.path("saved-oci.tar");
+    world.ok(&["save", "-o", oci_tar.to_str().unwrap(), &src]);
+    let fresh = World::new();
+    fresh.ok(&["load", "-i", oci_tar.to_str().unwrap()]);
+    assert_eq!(fresh.ok(&["run", "--rm", &src]), "amd64 image\n");
+    let docker_tar = world.path("saved-docker.tar");
+    world.ok(&[
+        "save",
+        "--format",
+        "docker",
+        "-o",
+        docker_tar.to_str().unwrap(),
+        &src,
+    ]);
+    let archived: serde_json::Value = serde_json::from_str(&skopeo(&[
+        "inspect",
+        &format!("docker-archive:{}", docker_tar.display()),
+    ]))
+    .unwrap();
+    assert_eq!(archived["Architecture"], "amd64");
+
+    // Bad input: one line, exit 125.
+    assert_refused(
+        &world.tinibox(&["tag", &src, "Bad Name"]),
+        "invalid reference",
+    );
+    assert_refused(
+        &world.tinibox(&["push", &format!("{host}/test/none:1")]),
+        "no such image",
+    );
+    assert_refused(&world.tinibox(&["inspect", "nope:1"]), "no such image");
+}

@@ -127,17 +127,23 @@ impl Client {
             Ok(r) => r,
             Err(https_err) if tls::http_allowed(host) => {
                 client.base = format!("http://{host}");
-                client
+                let https_failed = || RegistryError::Unreachable {
+                    host: host.to_string(),
+                    problem: describe(host, &https_err),
+                };
+                let plain = client
                     .raw(
                         &Method::GET,
                         &format!("{}/v2/", client.base),
                         &[],
                         &Payload::Empty,
                     )
-                    .map_err(|_| RegistryError::Unreachable {
-                        host: host.to_string(),
-                        problem: describe(host, &https_err),
-                    })?
+                    .map_err(|_| https_failed())?;
+                // Only a registry's answer counts (a TLS server answers plain HTTP with 400).
+                if !(plain.status().is_success() || plain.status() == StatusCode::UNAUTHORIZED) {
+                    return Err(https_failed());
+                }
+                plain
             }
             Err(e) => {
                 return Err(RegistryError::Unreachable {

@@ -230,6 +230,8 @@ fn append_bytes<W: Write>(tar: &mut tar::Builder<W>, name: &str, bytes: &[u8]) -
     h.set_size(bytes.len() as u64);
     h.set_mode(0o644);
     h.set_mtime(0);
+    h.set_uid(0);
+    h.set_gid(0);
     h.set_entry_type(tar::EntryType::Regular);
     tar.append_data(&mut h, name, bytes)
         .map_err(RegistryError::local(format!("archive {name}")))

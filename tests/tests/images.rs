@@ -1312,7 +1312,7 @@ fn tinibox_run_of_a_loaded_image_honours_its_config_and_cleans_up() {
         "container roots left: {containers:?}"
     );
     // Unknown image: exit 125, one line.
-    let out = run_image(&["nosuchimage", "true"]);
+    let out = run_image(&["--pull", "never", "nosuchimage", "true"]);
     assert_eq!(out.status.code(), Some(125), "{out:?}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("no such image 'nosuchimage'"));
     let out = tinibox(store.path(), &["rmi", "tinilinux-minimal"]);

@@ -240,10 +240,7 @@ impl Package {
         self.provides
             .iter()
             .find(|p| p.name == name)
-            .map(|p| match &p.constraint {
-                Some((_, v)) => Some(v.as_str()),
-                None => None,
-            })
+            .map(|p| p.constraint.as_ref().map(|(_, v)| v.as_str()))
     }
 
     /// Does this package satisfy the atom (ignoring its conflict flag)?

@@ -10,7 +10,10 @@
 //! [`fsroot`] (safe paths inside the root), [`script`] (running package scripts),
 //! [`transaction`] (applying a solution with a journal, and `fix`).
 
+pub mod archive;
 pub mod atom;
+pub mod db;
 pub mod package;
 pub mod pkginfo;
+pub mod sign;
 pub mod version;

@@ -16,4 +16,5 @@ pub mod db;
 pub mod package;
 pub mod pkginfo;
 pub mod sign;
+pub mod solver;
 pub mod version;

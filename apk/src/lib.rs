@@ -8,13 +8,21 @@
 //! [`archive`] (gzip stream splitting, .apk and APKINDEX.tar.gz reading and verification),
 //! [`fetch`] (http, https, file), [`repo`] (repositories and the cache), [`solver`],
 //! [`fsroot`] (safe paths inside the root), [`script`] (running package scripts),
-//! [`transaction`] (applying a solution with a journal, and `fix`).
+//! [`transaction`] (applying a solution with a journal, and `fix`), [`context`] (what one run
+//! works on) and [`commands`] (the applets).
 
 pub mod archive;
 pub mod atom;
+pub mod commands;
+pub mod context;
 pub mod db;
+pub mod fetch;
+pub mod fsroot;
 pub mod package;
 pub mod pkginfo;
+pub mod repo;
+pub mod script;
 pub mod sign;
 pub mod solver;
+pub mod transaction;
 pub mod version;

@@ -1,0 +1,789 @@
+//! The applets: `add`, `del`, `update`, `upgrade`, `fix`, `info`, `search`, `list`,
+//! `cache clean`. Each returns the number of errors it reported (the process exit code, as
+//! apk-tools), or a fatal error that stopped it before any change.
+//!
+//! Output follows apk-tools' wording where people and scripts read it:
+//! `(1/2) Installing NAME (VERSION)`, `OK: N MiB in M packages`, `PATH is owned by NAME-VER`.
+
+use crate::archive;
+use crate::atom::Dependency;
+use crate::context::{Context, Source};
+use crate::db::{self, Installed};
+use crate::package::Package;
+use crate::repo;
+use crate::solver::{self, Candidate, Preferences};
+use crate::transaction::{self, ApplyOptions, Repair, Step};
+use crate::version;
+use anyhow::{Context as _, Result};
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
+
+fn apply_options(ctx: &Context) -> ApplyOptions {
+    ApplyOptions {
+        force_overwrite: ctx.g.force_overwrite,
+        quiet: ctx.g.quiet,
+        no_scripts: ctx.g.no_scripts,
+    }
+}
+
+/// `add [--virtual NAME] [-u] ATOM|FILE.apk...`
+pub fn add(
+    ctx: &mut Context,
+    atoms: &[String],
+    virtual_name: Option<&str>,
+    upgrade: bool,
+) -> Result<usize> {
+    ctx.load_repos(false, false)?;
+    let (mut cands, mut sources) = ctx.pool(false);
+    let mut requested = Vec::new();
+    for a in atoms {
+        if a.ends_with(".apk") && Path::new(a).is_file() {
+            let bytes = std::fs::read(a).with_context(|| format!("reading {a}"))?;
+            let apk = match archive::read_package(&bytes, &ctx.keys, ctx.g.allow_untrusted, None) {
+                Ok(p) => p,
+                Err(e) => {
+                    eprintln!("ERROR: {a}: {e}");
+                    return Ok(1);
+                }
+            };
+            let p = apk.info.package.clone();
+            requested.push(Dependency::parse(&format!("{}={}", p.name, p.version))?);
+            cands.push(Candidate {
+                package: p,
+                installed: false,
+                repo: None,
+            });
+            sources.push(Source::File(Path::new(a).to_path_buf()));
+        } else {
+            requested.push(Dependency::parse(a).map_err(|e| anyhow::anyhow!("{e}"))?);
+        }
+    }
+    let mut world = ctx.world.clone();
+    if let Some(name) = virtual_name {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let virt = Package {
+            name: name.to_string(),
+            version: format!("{}", 20000000 + now / 86400),
+            arch: "noarch".into(),
+            description: "virtual meta package".into(),
+            depends: requested.clone(),
+            build_time: Some(now),
+            ..Default::default()
+        };
+        // Drop an older virtual package of that name from the pool.
+        let keep: Vec<bool> = cands.iter().map(|c| c.package.name != name).collect();
+        let mut i = 0;
+        cands.retain(|_| {
+            i += 1;
+            keep[i - 1]
+        });
+        let mut i = 0;
+        sources.retain(|_| {
+            i += 1;
+            keep[i - 1]
+        });
+        cands.push(Candidate {
+            package: virt,
+            installed: false,
+            repo: None,
+        });
+        sources.push(Source::Virtual);
+        world.retain(|d| d.name != name);
+        world.push(Dependency::any(name));
+    } else {
+        for r in &requested {
+            world.retain(|d| d.name != r.name);
+            world.push(r.clone());
+        }
+    }
+    let prefs = Preferences {
+        upgrade_all: false,
+        upgrade: if upgrade {
+            requested.iter().map(|d| d.name.clone()).collect()
+        } else {
+            HashSet::new()
+        },
+    };
+    commit(ctx, &cands, &sources, &world, &prefs, &HashSet::new())
+}
+
+/// `del NAME...`
+pub fn del(ctx: &mut Context, names: &[String]) -> Result<usize> {
+    ctx.load_repos(false, false)?;
+    let (cands, sources) = ctx.pool(false);
+    let mut world = ctx.world.clone();
+    let mut errors = 0;
+    for n in names {
+        let name = Dependency::parse(n)
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+            .name;
+        let before = world.len();
+        world.retain(|d| d.name != name);
+        if before == world.len() && !ctx.installed.iter().any(|i| i.package.name == name) {
+            eprintln!("ERROR: {name}: not installed and not in world");
+            errors += 1;
+        }
+    }
+    if errors > 0 {
+        return Ok(errors);
+    }
+    let n = commit(
+        ctx,
+        &cands,
+        &sources,
+        &world,
+        &Preferences::default(),
+        &HashSet::new(),
+    )?;
+    Ok(n)
+}
+
+/// `update`: fetch every index again and report.
+pub fn update(ctx: &mut Context) -> Result<usize> {
+    let failures = ctx.load_repos(true, true)?;
+    let mut names = HashSet::new();
+    for l in &ctx.repos {
+        if let Ok(idx) = &l.index {
+            if !ctx.g.quiet {
+                println!("{} [{}]", idx.description, l.repo.location);
+            }
+            names.extend(idx.packages.iter().map(|p| p.name.clone()));
+        }
+    }
+    if !ctx.g.quiet {
+        if failures > 0 {
+            println!(
+                "{failures} errors; {} distinct packages available",
+                names.len()
+            );
+        } else {
+            println!("OK: {} distinct packages available", names.len());
+        }
+    }
+    Ok(failures)
+}
+
+/// `upgrade [-a]`
+pub fn upgrade(ctx: &mut Context, available: bool) -> Result<usize> {
+    ctx.load_repos(false, false)?;
+    let (cands, sources) = ctx.pool(available);
+    let prefs = Preferences {
+        upgrade_all: true,
+        upgrade: HashSet::new(),
+    };
+    let world = ctx.world.clone();
+    commit(ctx, &cands, &sources, &world, &prefs, &HashSet::new())
+}
+
+/// `fix [NAME...]`: finish or undo an interrupted transaction, then reinstall the named
+/// packages and every package with missing files.
+pub fn fix(ctx: &mut Context, names: &[String]) -> Result<usize> {
+    let (state, mut errors) = transaction::repair(&ctx.root, apply_options(ctx))?;
+    match state {
+        Repair::Clean => {}
+        Repair::RolledBack => {
+            println!("Interrupted transaction undone (it had not been committed)")
+        }
+        Repair::Completed => println!("Interrupted transaction completed"),
+    }
+    if state != Repair::Clean {
+        // Re-read the database the repair wrote.
+        let g = ctx.g.clone();
+        *ctx = Context::open(g, true, false)?;
+    }
+    let mut want: HashSet<String> = names.iter().cloned().collect();
+    for i in transaction::broken_packages(&ctx.root, &ctx.installed) {
+        want.insert(ctx.installed[i].package.name.clone());
+    }
+    for n in names {
+        if !ctx.installed.iter().any(|i| &i.package.name == n) {
+            eprintln!("ERROR: {n}: not installed");
+            errors += 1;
+        }
+    }
+    if want.is_empty() {
+        return Ok(errors);
+    }
+    ctx.load_repos(false, false)?;
+    let (cands, sources) = ctx.pool(false);
+    let world = ctx.world.clone();
+    Ok(errors
+        + commit(
+            ctx,
+            &cands,
+            &sources,
+            &world,
+            &Preferences::default(),
+            &want,
+        )?)
+}
+
+/// Solves, shows the changes, downloads and verifies, and applies them.
+fn commit(
+    ctx: &mut Context,
+    cands: &[Candidate],
+    sources: &[Source],
+    world: &[Dependency],
+    prefs: &Preferences,
+    reinstall: &HashSet<String>,
+) -> Result<usize> {
+    let solution = match solver::solve(cands, world, prefs) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("ERROR: {e}");
+            return Ok(e.problems.len());
+        }
+    };
+    // The change set.
+    let mut changes: Vec<(Option<usize>, Option<usize>)> = Vec::new(); // (old installed, new cand)
+    let chosen: HashSet<&str> = solution
+        .order
+        .iter()
+        .map(|&c| cands[c].package.name.as_str())
+        .collect();
+    for (i, ins) in ctx.installed.iter().enumerate() {
+        if !chosen.contains(ins.package.name.as_str()) {
+            changes.push((Some(i), None));
+        }
+    }
+    for &c in &solution.order {
+        let p = &cands[c].package;
+        let old = ctx.installed.iter().position(|i| i.package.name == p.name);
+        let same = old.is_some_and(|o| {
+            let op = &ctx.installed[o].package;
+            op.version == p.version && cands[c].installed
+        });
+        if same && !reinstall.contains(&p.name) {
+            continue;
+        }
+        changes.push((old, Some(c)));
+    }
+    let world_text = db::format_world(world);
+    let world_changed = world_text != db::format_world(&ctx.world);
+    let total = changes.len();
+    for (n, (old, new)) in changes.iter().enumerate() {
+        let line = match (old, new) {
+            (Some(o), None) => {
+                let p = &ctx.installed[*o].package;
+                format!("Purging {} ({})", p.name, p.version)
+            }
+            (None, Some(c)) => {
+                let p = &cands[*c].package;
+                format!("Installing {} ({})", p.name, p.version)
+            }
+            (Some(o), Some(c)) => {
+                let (op, np) = (&ctx.installed[*o].package, &cands[*c].package);
+                match version::compare(&np.version, &op.version) {
+                    Ordering::Greater => {
+                        format!("Upgrading {} ({} -> {})", np.name, op.version, np.version)
+                    }
+                    Ordering::Less => {
+                        format!("Downgrading {} ({} -> {})", np.name, op.version, np.version)
+                    }
+                    Ordering::Equal => format!("Reinstalling {} ({})", np.name, np.version),
+                }
+            }
+            (None, None) => continue,
+        };
+        if !ctx.g.quiet {
+            println!("({}/{total}) {line}", n + 1);
+        }
+    }
+    if ctx.g.simulate {
+        if !ctx.g.quiet {
+            println!("OK: simulated, nothing changed");
+        }
+        return Ok(0);
+    }
+    if changes.is_empty() && !world_changed {
+        print_ok(ctx, &ctx.installed);
+        return Ok(0);
+    }
+    // Fetch and verify everything before touching the root.
+    let mut steps = Vec::new();
+    let mut errors = 0;
+    for (old, new) in &changes {
+        let Some(c) = new else {
+            steps.push(Step::Remove {
+                old: old.unwrap_or(0),
+            });
+            continue;
+        };
+        let cand = &cands[*c];
+        match obtain(ctx, cand, &sources[*c]) {
+            Ok((apk, record)) => steps.push(Step::Install {
+                apk,
+                record: Box::new(record),
+                old: *old,
+            }),
+            Err(e) => {
+                eprintln!("ERROR: {}: {e:#}", cand.package.id());
+                errors += 1;
+            }
+        }
+    }
+    if errors > 0 {
+        eprintln!("ERROR: nothing was changed");
+        return Ok(errors);
+    }
+    // The new database: what stays, in its order, then what is new, in install order.
+    let leaving: HashSet<usize> = changes.iter().filter_map(|(o, _)| *o).collect();
+    let mut new_db: Vec<Installed> = ctx
+        .installed
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !leaving.contains(i))
+        .map(|(_, ins)| ins.clone())
+        .collect();
+    for s in &steps {
+        if let Step::Install { record, .. } = s {
+            new_db.push((**record).clone());
+        }
+    }
+    match transaction::apply(
+        &ctx.root,
+        &ctx.installed,
+        &steps,
+        &new_db,
+        &world_text,
+        apply_options(ctx),
+    ) {
+        Ok(script_errors) => {
+            print_ok(ctx, &new_db);
+            ctx.installed = new_db;
+            ctx.world = world.to_vec();
+            Ok(script_errors)
+        }
+        Err(transaction::TxError::Refused(problems)) => {
+            for p in &problems {
+                eprintln!("ERROR: {p}");
+            }
+            eprintln!("ERROR: nothing was changed");
+            Ok(problems.len())
+        }
+        Err(e) => Err(anyhow::anyhow!(
+            "{e} (run `apk fix` to complete or undo the transaction)"
+        )),
+    }
+}
+
+fn print_ok(ctx: &Context, db: &[Installed]) {
+    if ctx.g.quiet {
+        return;
+    }
+    let bytes: u64 = db.iter().map(|i| i.package.installed_size).sum();
+    println!(
+        "OK: {} MiB in {} packages",
+        bytes.div_ceil(1024 * 1024),
+        db.len()
+    );
+}
+
+type Obtained = (Option<Box<archive::ApkPackage>>, Installed);
+
+/// Gets a package's file (cache, repository or local file), verifies it, and builds its
+/// database record.
+fn obtain(ctx: &Context, cand: &Candidate, source: &Source) -> Result<Obtained> {
+    let pkg = &cand.package;
+    let (bytes, expected, from_repo) = match source {
+        Source::Virtual => {
+            return Ok((
+                None,
+                Installed {
+                    package: pkg.clone(),
+                    dirs: Vec::new(),
+                    scripts: Vec::new(),
+                },
+            ))
+        }
+        Source::Installed => {
+            anyhow::bail!("no repository offers this version any more; cannot reinstall it")
+        }
+        Source::File(path) => (
+            std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
+            None,
+            None,
+        ),
+        Source::Repo(r) => {
+            let repo = &ctx.repos[*r].repo;
+            let cached = repo::package_cache_path(ctx.root.path(), pkg, ctx.g.no_cache);
+            let bytes = match cached.as_ref().and_then(|p| std::fs::read(p).ok()) {
+                Some(b) => b,
+                None => ctx
+                    .fetcher
+                    .get(&repo.package_url(&ctx.arch, pkg), &pkg.id())
+                    .map_err(|e| anyhow::anyhow!("{e}"))?,
+            };
+            (bytes, pkg.checksum.clone(), cached)
+        }
+    };
+    let apk = archive::read_package(
+        &bytes,
+        &ctx.keys,
+        ctx.g.allow_untrusted,
+        expected.as_deref(),
+    )
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let got = &apk.info.package;
+    if got.name != pkg.name || got.version != pkg.version {
+        anyhow::bail!(
+            "the file holds {} instead of what the index promised",
+            got.id()
+        );
+    }
+    if let Some(Some(path)) = from_repo.map(Some) {
+        if !path.exists() {
+            let _ = crate::fsroot::atomic_write(&path, &bytes, 0o644);
+        }
+    }
+    let mut record = transaction::record_for(&apk);
+    // Keep the index's fields (e.g. provider priority) where .PKGINFO is silent.
+    if record.package.provider_priority.is_none() {
+        record.package.provider_priority = pkg.provider_priority;
+    }
+    Ok((Some(Box::new(apk)), record))
+}
+
+/// Which parts `info` prints.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct InfoWhat {
+    /// `-L`: files.
+    pub contents: bool,
+    /// `-W`: owner of the given paths.
+    pub who_owns: bool,
+    /// `-R`: dependencies.
+    pub depends: bool,
+    /// `-d`: description.
+    pub description: bool,
+    /// `-e`: installed?
+    pub installed: bool,
+    /// `-w`: webpage.
+    pub webpage: bool,
+    /// `-s`: size.
+    pub size: bool,
+}
+
+/// `info [-L -W -R -d -e -w -s] [NAME|PATH...]`
+pub fn info(ctx: &mut Context, what: InfoWhat, args: &[String]) -> Result<usize> {
+    let mut errors = 0;
+    if what.who_owns {
+        for a in args {
+            let rel = owner_key(ctx, a);
+            let owner = ctx
+                .installed
+                .iter()
+                .find(|i| i.file_paths().any(|p| p == rel));
+            match owner {
+                Some(o) => println!("{a} is owned by {}", o.package.id()),
+                None => {
+                    eprintln!("ERROR: {a}: Could not find owner package");
+                    errors += 1;
+                }
+            }
+        }
+        return Ok(errors);
+    }
+    if args.is_empty() {
+        let mut names: Vec<&str> = ctx
+            .installed
+            .iter()
+            .map(|i| i.package.name.as_str())
+            .collect();
+        names.sort();
+        for n in names {
+            println!("{n}");
+        }
+        return Ok(0);
+    }
+    if what.installed {
+        for a in args {
+            let dep = Dependency::parse(a).map_err(|e| anyhow::anyhow!("{e}"))?;
+            if ctx.installed.iter().any(|i| i.package.satisfies(&dep)) {
+                if !ctx.g.quiet {
+                    println!("{}", dep.name);
+                }
+            } else {
+                errors += 1;
+            }
+        }
+        return Ok(errors);
+    }
+    let any = what.contents || what.depends || what.description || what.webpage || what.size;
+    let needs_repos = args
+        .iter()
+        .any(|a| !ctx.installed.iter().any(|i| &i.package.name == a));
+    if needs_repos {
+        ctx.load_repos(false, false)?;
+    }
+    for a in args {
+        let (pkg, ins) = match ctx.installed.iter().find(|i| &i.package.name == a) {
+            Some(i) => (i.package.clone(), Some(i)),
+            None => match best_available(ctx, a) {
+                Some(p) => (p, None),
+                None => {
+                    eprintln!("ERROR: {a}: no such package");
+                    errors += 1;
+                    continue;
+                }
+            },
+        };
+        let id = pkg.id();
+        if what.description || !any {
+            println!("{id} description:\n{}\n", pkg.description);
+        }
+        if what.webpage || !any {
+            println!("{id} webpage:\n{}\n", pkg.url);
+        }
+        if what.size || !any {
+            println!("{id} installed size:\n{}\n", human_size(pkg.installed_size));
+        }
+        if what.depends {
+            println!("{id} depends on:");
+            for d in &pkg.depends {
+                println!("{d}");
+            }
+            println!();
+        }
+        if what.contents {
+            println!("{id} contains:");
+            if let Some(i) = ins {
+                for p in i.file_paths() {
+                    println!("{p}");
+                }
+            }
+            println!();
+        }
+    }
+    Ok(errors)
+}
+
+/// The database path of a file argument: host paths under the root lose the root prefix.
+fn owner_key(ctx: &Context, arg: &str) -> String {
+    let p = Path::new(arg);
+    let abs = if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .map(|d| d.join(p))
+            .unwrap_or_else(|_| p.to_path_buf())
+    };
+    if let Ok(rest) = abs.strip_prefix(ctx.root.path()) {
+        if !ctx.root.is_system_root() || p.is_absolute() {
+            return rest.to_string_lossy().into_owned();
+        }
+    }
+    arg.trim_start_matches('/').to_string()
+}
+
+fn human_size(bytes: u64) -> String {
+    if bytes >= 1024 * 1024 {
+        format!("{} MiB", bytes / (1024 * 1024))
+    } else if bytes >= 1024 {
+        format!("{} KiB", bytes / 1024)
+    } else {
+        format!("{bytes} B")
+    }
+}
+
+fn best_available(ctx: &Context, name: &str) -> Option<Package> {
+    let mut best: Option<&Package> = None;
+    for l in &ctx.repos {
+        let Ok(idx) = &l.index else { continue };
+        for p in idx.packages.iter().filter(|p| p.name == name) {
+            if best.is_none_or(|b| version::compare(&p.version, &b.version) == Ordering::Greater) {
+                best = Some(p);
+            }
+        }
+    }
+    best.cloned()
+}
+
+/// Shell-style glob (`*`, `?`) match; a pattern without wildcards matches as a substring.
+pub fn glob_match(pattern: &str, text: &str) -> bool {
+    if !pattern.contains(['*', '?']) {
+        return text.contains(pattern);
+    }
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    while pi < p.len() && p[pi] == '*' {
+        pi += 1;
+    }
+    pi == p.len()
+}
+
+/// Newest package per name across the loaded repositories.
+fn latest_by_name(ctx: &Context) -> BTreeMap<String, Package> {
+    let mut out: BTreeMap<String, Package> = BTreeMap::new();
+    for l in &ctx.repos {
+        let Ok(idx) = &l.index else { continue };
+        for p in &idx.packages {
+            match out.get(&p.name) {
+                Some(b) if version::compare(&p.version, &b.version) != Ordering::Greater => {}
+                _ => {
+                    out.insert(p.name.clone(), p.clone());
+                }
+            }
+        }
+    }
+    out
+}
+
+/// `search [-v] PATTERN...`
+pub fn search(ctx: &mut Context, patterns: &[String], verbose: bool) -> Result<usize> {
+    ctx.load_repos(false, false)?;
+    for (name, p) in latest_by_name(ctx) {
+        if patterns.is_empty() || patterns.iter().any(|pat| glob_match(pat, &name)) {
+            if verbose {
+                println!("{} - {}", p.id(), p.description);
+            } else {
+                println!("{}", p.id());
+            }
+        }
+    }
+    Ok(0)
+}
+
+/// Which packages `list` shows.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ListWhat {
+    /// `--installed/-I`
+    pub installed: bool,
+    /// `--upgradable/-u`
+    pub upgradable: bool,
+    /// `--available/-a`
+    pub available: bool,
+}
+
+/// `list [--installed|--upgradable|--available] [PATTERN...]`
+pub fn list(ctx: &mut Context, what: ListWhat, patterns: &[String]) -> Result<usize> {
+    ctx.load_repos(false, false)?;
+    let latest = latest_by_name(ctx);
+    let matches = |n: &str| patterns.is_empty() || patterns.iter().any(|p| glob_match(p, n));
+    let line = |p: &Package, tag: &str| {
+        format!(
+            "{} {} {{{}}} ({}){tag}",
+            p.id(),
+            p.arch,
+            if p.origin.is_empty() {
+                &p.name
+            } else {
+                &p.origin
+            },
+            p.license
+        )
+    };
+    let mut rows = Vec::new();
+    if what.installed || what.upgradable {
+        for i in &ctx.installed {
+            let p = &i.package;
+            if !matches(&p.name) {
+                continue;
+            }
+            let newer = latest
+                .get(&p.name)
+                .filter(|l| version::compare(&l.version, &p.version) == Ordering::Greater);
+            if what.upgradable {
+                if let Some(l) = newer {
+                    rows.push(line(l, &format!(" [upgradable from: {}]", p.id())));
+                }
+            } else {
+                rows.push(line(p, " [installed]"));
+            }
+        }
+    } else {
+        for (name, p) in &latest {
+            if !matches(name) {
+                continue;
+            }
+            let inst = ctx.installed.iter().find(|i| &i.package.name == name);
+            let tag = match inst {
+                Some(i) if i.package.version == p.version => " [installed]".to_string(),
+                Some(i) => format!(" [upgradable from: {}]", i.package.id()),
+                None => String::new(),
+            };
+            rows.push(line(p, &tag));
+        }
+    }
+    rows.sort();
+    for r in rows {
+        println!("{r}");
+    }
+    Ok(0)
+}
+
+/// `cache clean`: remove cached packages no installed package uses and cached indexes of
+/// repositories no longer configured.
+pub fn cache_clean(ctx: &mut Context) -> Result<usize> {
+    let mut removed = 0;
+    let keep_pkgs: HashSet<String> = ctx
+        .installed
+        .iter()
+        .map(|i| repo::cache_package_name(&i.package))
+        .collect();
+    let pkg_dir = ctx.root.plain(repo::PACKAGE_CACHE);
+    if let Ok(rd) = std::fs::read_dir(&pkg_dir) {
+        for e in rd.flatten() {
+            let n = e.file_name().to_string_lossy().into_owned();
+            if n.ends_with(".apk")
+                && !keep_pkgs.contains(&n)
+                && std::fs::remove_file(e.path()).is_ok()
+            {
+                removed += 1;
+            }
+        }
+    }
+    let keep_idx: HashSet<String> = ctx
+        .repositories()?
+        .iter()
+        .map(|r| repo::cache_index_name(&r.index_url(&ctx.arch)))
+        .collect();
+    if let Ok(rd) = std::fs::read_dir(ctx.root.plain(repo::INDEX_CACHE)) {
+        for e in rd.flatten() {
+            let n = e.file_name().to_string_lossy().into_owned();
+            if n.starts_with("APKINDEX.")
+                && !keep_idx.contains(&n)
+                && std::fs::remove_file(e.path()).is_ok()
+            {
+                removed += 1;
+            }
+        }
+    }
+    if !ctx.g.quiet {
+        println!("Removed {removed} cached files");
+    }
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs() {
+        assert!(glob_match("bash", "bash-completion"));
+        assert!(glob_match("b*h", "bash"));
+        assert!(!glob_match("b*h", "bashx"));
+        assert!(glob_match("?ash", "bash"));
+        assert!(glob_match("*", ""));
+    }
+}

@@ -1,0 +1,769 @@
+//! Applying a change set to the root, crash-safely, and repairing an interrupted one.
+//!
+//! Order of work (nothing in the root changes before step 3):
+//! 1. every package to install is fetched and fully verified ([`crate::archive`]);
+//! 2. the plan is computed: each entry's target is resolved inside the root ([`Root`]), a
+//!    file owned by another installed package is refused (unless `--force-overwrite` or the
+//!    new package `replaces` it), files of removed or replaced versions are listed for removal;
+//! 3. the journal `/lib/apk/db/transaction/plan` is written in state `staging`, then every
+//!    new file is written beside its target as `.apk.<hex>` (mode, owner, mtime set), the new
+//!    installed database, scripts.tar and world are written into the journal folder, and the
+//!    file system is synced; pre-install/pre-upgrade/pre-deinstall scripts run (a failure rolls
+//!    everything back);
+//! 4. the journal is switched to state `commit` (an atomic rename): the commit point;
+//! 5. roll forward: renames onto the targets, removal of old files and empty directories,
+//!    replacement of the database, scripts.tar and world (renames), post-* scripts, then the
+//!    journal is deleted.
+//!
+//! A kill at any moment leaves either the old state plus stray staging files (journal in
+//! `staging`) or a committed journal; [`repair`] (`apk fix`) rolls the first back and the
+//! second forward, and both end in a consistent root. Every step of the roll-forward is
+//! idempotent. The journal folder is our own; apk-tools ignores it.
+//!
+//! Test hook: when `TINILINUX_APK_CRASH_AT` names a point (`staged`, `committed`, `renamed`),
+//! the process sends itself SIGKILL there, so tests can kill at exact points.
+
+use crate::archive::{ApkPackage, EntryKind};
+use crate::db::{self, Acl, DirEntry, FileEntry, Installed};
+use crate::fsroot::{self, Root};
+use crate::script::{self, Outcome};
+use sha1::{Digest, Sha1};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::{symlink, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+/// The journal folder, relative to the root.
+pub const JOURNAL_DIR: &str = "lib/apk/db/transaction";
+
+/// One package-level change.
+pub enum Step {
+    /// Install a new package (`old` set when it replaces an installed version of the name).
+    Install {
+        /// The verified package (None for a virtual package, which has no files).
+        apk: Option<Box<ApkPackage>>,
+        /// The record to put in the database.
+        record: Box<Installed>,
+        /// The installed version it replaces, if any (index into the current database).
+        old: Option<usize>,
+    },
+    /// Remove an installed package (index into the current database).
+    Remove {
+        /// Index into the current database.
+        old: usize,
+    },
+}
+
+/// Options that change how changes are applied.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ApplyOptions {
+    /// Overwrite files owned by other packages.
+    pub force_overwrite: bool,
+    /// Print less.
+    pub quiet: bool,
+    /// Do not run scripts.
+    pub no_scripts: bool,
+}
+
+/// Why a transaction was refused before anything changed (or rolled back).
+#[derive(Debug, thiserror::Error)]
+pub enum TxError {
+    /// Problems found while planning; nothing was changed.
+    #[error("{}", .0.join("\n"))]
+    Refused(Vec<String>),
+    /// An I/O failure; the journal tells `apk fix` what to do.
+    #[error("{0}")]
+    Io(String),
+}
+
+/// A file-level operation of the plan.
+#[derive(Clone, Debug)]
+enum Op {
+    Mkdir {
+        rel: String,
+        mode: u32,
+        uid: u32,
+        gid: u32,
+    },
+    Stage {
+        temp: String,
+        target: String,
+    },
+    Remove {
+        rel: String,
+    },
+    Rmdir {
+        rel: String,
+    },
+    Post {
+        id: String,
+        kind: String,
+        file: String,
+        args: Vec<String>,
+    },
+}
+
+fn crash_point(name: &str) {
+    if std::env::var("TINILINUX_APK_CRASH_AT").ok().as_deref() == Some(name) {
+        // SAFETY: sending SIGKILL to ourselves; no memory effects.
+        unsafe {
+            libc::kill(libc::getpid(), libc::SIGKILL);
+        }
+    }
+}
+
+fn temp_name(target_rel: &str) -> String {
+    let h = Sha1::digest(target_rel.as_bytes());
+    let (dir, _) = target_rel.rsplit_once('/').unwrap_or(("", target_rel));
+    let name = format!(".apk.{}", &hex::encode(h)[..24]);
+    if dir.is_empty() {
+        name
+    } else {
+        format!("{dir}/{name}")
+    }
+}
+
+fn io(ctx: &str) -> impl Fn(std::io::Error) -> TxError + '_ {
+    move |e| TxError::Io(format!("{ctx}: {e}"))
+}
+
+/// Builds the database record of a verified package: files, directories, owners, scripts.
+pub fn record_for(apk: &ApkPackage) -> Installed {
+    let mut dirs: Vec<DirEntry> = Vec::new();
+    let mut dir_index: HashMap<String, usize> = HashMap::new();
+    fn dir_of<'a>(
+        dirs: &'a mut Vec<DirEntry>,
+        index: &mut HashMap<String, usize>,
+        path: &str,
+    ) -> &'a mut DirEntry {
+        let i = *index.entry(path.to_string()).or_insert_with(|| {
+            dirs.push(DirEntry {
+                path: path.to_string(),
+                acl: None,
+                files: Vec::new(),
+            });
+            dirs.len() - 1
+        });
+        &mut dirs[i]
+    }
+    for e in &apk.entries {
+        let acl = Acl {
+            uid: e.uid,
+            gid: e.gid,
+            mode: e.mode,
+        };
+        match &e.kind {
+            EntryKind::Dir => dir_of(&mut dirs, &mut dir_index, &e.path).acl = Some(acl),
+            kind => {
+                let (parent, name) = e.path.rsplit_once('/').unwrap_or(("", &e.path));
+                let checksum = match kind {
+                    EntryKind::Symlink(t) => Some(crate::archive::q1_checksum(t.as_bytes())),
+                    _ => e.sha1.map(|d| crate::archive::q1_from_digest(&d)),
+                };
+                let hardlink_sum = if let EntryKind::Hardlink(t) = kind {
+                    apk.entries
+                        .iter()
+                        .find(|x| &x.path == t)
+                        .and_then(|x| x.sha1)
+                        .map(|d| crate::archive::q1_from_digest(&d))
+                } else {
+                    None
+                };
+                dir_of(&mut dirs, &mut dir_index, parent)
+                    .files
+                    .push(FileEntry {
+                        name: name.to_string(),
+                        acl: Some(acl),
+                        checksum: checksum.or(hardlink_sum),
+                    });
+            }
+        }
+    }
+    Installed {
+        package: apk.info.package.clone(),
+        dirs,
+        scripts: apk.scripts.clone(),
+    }
+}
+
+/// Everything needed to carry out the change set.
+struct Plan {
+    ops: Vec<Op>,
+    /// (step index, entry index, temp rel) for files to write during staging.
+    writes: Vec<(usize, usize, String)>,
+    /// Pre-scripts to run before the commit: (id, kind, body, args).
+    pre: Vec<(String, String, Vec<u8>, Vec<String>)>,
+    /// Post-script bodies to store in the journal: file name → body.
+    post_bodies: Vec<(String, Vec<u8>)>,
+}
+
+/// Carries out `steps` on the root whose database is `current`, ending with `new_db` and
+/// `new_world`. Returns the number of non-fatal errors (failed post scripts).
+pub fn apply(
+    root: &Root,
+    current: &[Installed],
+    steps: &[Step],
+    new_db: &[Installed],
+    new_world: &str,
+    opts: ApplyOptions,
+) -> Result<usize, TxError> {
+    let plan = make_plan(root, current, steps, opts)?;
+    let jdir = root.plain(JOURNAL_DIR);
+    let _ = fs::remove_dir_all(&jdir);
+    fs::create_dir_all(&jdir).map_err(io("creating the journal"))?;
+    write_plan(root, "staging", &plan.ops)?;
+
+    let staged = (|| -> Result<(), TxError> {
+        stage(root, steps, &plan)?;
+        let db_text = db::format_installed(new_db);
+        let scripts = db::build_scripts_tar(new_db).map_err(io("building scripts.tar"))?;
+        write_file(&jdir.join("installed.new"), db_text.as_bytes(), 0o644)?;
+        write_file(&jdir.join("scripts.tar.new"), &scripts, 0o644)?;
+        write_file(&jdir.join("world.new"), new_world.as_bytes(), 0o644)?;
+        for (name, body) in &plan.post_bodies {
+            write_file(&jdir.join(name), body, 0o755)?;
+        }
+        fsroot::sync_fs(root.path()).map_err(io("syncing the file system"))?;
+        crash_point("staged");
+        if !opts.no_scripts {
+            for (id, kind, body, args) in &plan.pre {
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                match run_script(root, id, kind, body, &args, opts.quiet) {
+                    Outcome::Failed(why) => {
+                        return Err(TxError::Refused(vec![format!(
+                            "{id}: {kind} {why}; nothing was changed"
+                        )]))
+                    }
+                    Outcome::Ok | Outcome::Skipped(_) => {}
+                }
+            }
+        }
+        Ok(())
+    })();
+    if let Err(e) = staged {
+        roll_back(root, &plan.ops);
+        return Err(e);
+    }
+    write_plan(root, "commit", &plan.ops)?;
+    crash_point("committed");
+    roll_forward(root, &plan.ops, opts)
+}
+
+fn write_file(path: &Path, data: &[u8], mode: u32) -> Result<(), TxError> {
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(mode)
+        .open(path)
+        .map_err(io(&path.display().to_string()))?;
+    f.write_all(data).map_err(io(&path.display().to_string()))
+}
+
+fn run_script(
+    root: &Root,
+    id: &str,
+    kind: &str,
+    body: &[u8],
+    args: &[&str],
+    quiet: bool,
+) -> Outcome {
+    if !quiet {
+        println!("Executing {id}.{kind}");
+    }
+    let out = script::run(root, id, kind, body, args);
+    match &out {
+        Outcome::Ok => {}
+        Outcome::Failed(why) => eprintln!("ERROR: {id}.{kind}: {why}"),
+        Outcome::Skipped(why) => eprintln!("WARNING: {id}.{kind} not run: {why}"),
+    }
+    out
+}
+
+fn make_plan(
+    root: &Root,
+    current: &[Installed],
+    steps: &[Step],
+    opts: ApplyOptions,
+) -> Result<Plan, TxError> {
+    let mut problems = Vec::new();
+    // Packages leaving: removed or replaced by a new version.
+    let leaving: HashSet<usize> = steps
+        .iter()
+        .filter_map(|s| match s {
+            Step::Remove { old } => Some(*old),
+            Step::Install { old, .. } => *old,
+        })
+        .collect();
+    let mut owners: HashMap<String, &str> = HashMap::new();
+    let mut kept_dirs: HashSet<String> = HashSet::new();
+    for (i, ins) in current.iter().enumerate() {
+        if leaving.contains(&i) {
+            continue;
+        }
+        for p in ins.file_paths() {
+            owners.insert(p, ins.package.name.as_str());
+        }
+        for d in &ins.dirs {
+            kept_dirs.insert(d.path.clone());
+        }
+    }
+    let mut ops = Vec::new();
+    let mut writes = Vec::new();
+    let mut pre = Vec::new();
+    let mut post_bodies = Vec::new();
+    let mut new_files: HashMap<String, String> = HashMap::new();
+    let mut mkdirs: HashSet<String> = HashSet::new();
+    let mut targets: HashSet<String> = HashSet::new();
+    let mut posts = Vec::new();
+
+    for (si, step) in steps.iter().enumerate() {
+        let Step::Install { apk, record, old } = step else {
+            continue;
+        };
+        let pkg = &record.package;
+        let id = pkg.id();
+        let old_ver = old.map(|o| current[o].package.version.clone());
+        let (pre_kind, post_kind) = match &old_ver {
+            Some(_) => ("pre-upgrade", "post-upgrade"),
+            None => ("pre-install", "post-install"),
+        };
+        let mut args = vec![pkg.version.clone()];
+        if let Some(v) = &old_ver {
+            args.push(v.clone());
+        }
+        if let Some(body) = record.script(pre_kind) {
+            pre.push((
+                id.clone(),
+                pre_kind.to_string(),
+                body.to_vec(),
+                args.clone(),
+            ));
+        }
+        if let Some(body) = record.script(post_kind) {
+            let file = format!("{}.{post_kind}", id);
+            post_bodies.push((file.clone(), body.to_vec()));
+            posts.push(Op::Post {
+                id: id.clone(),
+                kind: post_kind.to_string(),
+                file,
+                args: args.clone(),
+            });
+        }
+        let Some(apk) = apk else { continue };
+        let replaces: HashSet<&str> = pkg.replaces.iter().map(|d| d.name.as_str()).collect();
+        for (ei, e) in apk.entries.iter().enumerate() {
+            if e.path.contains(['\n', '\t']) {
+                problems.push(format!(
+                    "{id}: entry {:?}: control characters in path",
+                    e.path
+                ));
+                continue;
+            }
+            if e.kind == EntryKind::Dir {
+                match root.resolve(&e.path, true) {
+                    Ok((host, rel)) => match fs::symlink_metadata(&host) {
+                        Ok(m) if m.is_dir() => {}
+                        Ok(_) => problems
+                            .push(format!("{id}: {}: exists and is not a directory", e.path)),
+                        Err(_) => {
+                            if mkdirs.insert(rel.clone()) {
+                                ops.push(Op::Mkdir {
+                                    rel,
+                                    mode: e.mode,
+                                    uid: e.uid,
+                                    gid: e.gid,
+                                });
+                            }
+                        }
+                    },
+                    Err(err) => problems.push(format!("{id}: {err}")),
+                }
+                continue;
+            }
+            if let Some(owner) = owners.get(&e.path) {
+                if *owner != pkg.name && !replaces.contains(owner) && !opts.force_overwrite {
+                    problems.push(format!(
+                        "{id}: trying to overwrite {} owned by {owner}; use --force-overwrite to allow it",
+                        e.path
+                    ));
+                    continue;
+                }
+            }
+            if let Some(other) = new_files.insert(e.path.clone(), pkg.name.clone()) {
+                if other != pkg.name && !opts.force_overwrite {
+                    problems.push(format!(
+                        "{id}: trying to overwrite {} also installed by {other}; use --force-overwrite to allow it",
+                        e.path
+                    ));
+                    continue;
+                }
+            }
+            let (host, rel) = match root.resolve(&e.path, false) {
+                Ok(r) => r,
+                Err(err) => {
+                    problems.push(format!("{id}: {err}"));
+                    continue;
+                }
+            };
+            // The parent must exist now or be created by this transaction.
+            let parent_rel = rel.rsplit_once('/').map(|p| p.0).unwrap_or("");
+            if !parent_rel.is_empty() && !mkdirs.contains(parent_rel) {
+                match fs::metadata(root.plain(parent_rel)) {
+                    Ok(m) if m.is_dir() => {}
+                    _ => {
+                        if mkdirs.insert(parent_rel.to_string()) {
+                            ops.push(Op::Mkdir {
+                                rel: parent_rel.to_string(),
+                                mode: 0o755,
+                                uid: 0,
+                                gid: 0,
+                            });
+                        }
+                    }
+                }
+            }
+            if let Ok(m) = fs::symlink_metadata(&host) {
+                if m.is_dir() {
+                    problems.push(format!(
+                        "{id}: {}: a directory is in the way of a file",
+                        e.path
+                    ));
+                    continue;
+                }
+            }
+            let temp = temp_name(&rel);
+            targets.insert(rel.clone());
+            writes.push((si, ei, temp.clone()));
+            ops.push(Op::Stage { temp, target: rel });
+        }
+    }
+    // Files and directories of leaving packages that nobody keeps.
+    let mut rmdirs: BTreeMap<String, ()> = BTreeMap::new();
+    for &i in &leaving {
+        let ins = &current[i];
+        let id = ins.package.id();
+        if !steps
+            .iter()
+            .any(|s| matches!(s, Step::Install { old: Some(o), .. } if *o == i))
+        {
+            if let Some(body) = ins.script("pre-deinstall") {
+                pre.push((
+                    id.clone(),
+                    "pre-deinstall".into(),
+                    body.to_vec(),
+                    vec![ins.package.version.clone()],
+                ));
+            }
+            if let Some(body) = ins.script("post-deinstall") {
+                let file = format!("{id}.post-deinstall");
+                post_bodies.push((file.clone(), body.to_vec()));
+                posts.push(Op::Post {
+                    id: id.clone(),
+                    kind: "post-deinstall".into(),
+                    file,
+                    args: vec![ins.package.version.clone()],
+                });
+            }
+        }
+        for p in ins.file_paths() {
+            if new_files.contains_key(&p) || owners.contains_key(&p) {
+                continue;
+            }
+            match root.resolve(&p, false) {
+                Ok((_, rel)) if !targets.contains(&rel) => ops.push(Op::Remove { rel }),
+                Ok(_) => {}
+                Err(err) => eprintln!("WARNING: {id}: not removing {p}: {err}"),
+            }
+        }
+        for d in &ins.dirs {
+            if !d.path.is_empty() && !kept_dirs.contains(&d.path) {
+                rmdirs.insert(d.path.clone(), ());
+            }
+        }
+    }
+    // Deepest first.
+    let mut rm: Vec<String> = rmdirs.into_keys().collect();
+    rm.sort_by_key(|p| std::cmp::Reverse(p.matches('/').count()));
+    ops.extend(rm.into_iter().map(|rel| Op::Rmdir { rel }));
+    ops.extend(posts);
+    if !problems.is_empty() {
+        return Err(TxError::Refused(problems));
+    }
+    Ok(Plan {
+        ops,
+        writes,
+        pre,
+        post_bodies,
+    })
+}
+
+fn set_owner(path: &Path, uid: u32, gid: u32) {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        let _ = std::os::unix::fs::lchown(path, Some(uid), Some(gid));
+    }
+}
+
+fn stage(root: &Root, steps: &[Step], plan: &Plan) -> Result<(), TxError> {
+    for op in &plan.ops {
+        if let Op::Mkdir {
+            rel,
+            mode,
+            uid,
+            gid,
+        } = op
+        {
+            let p = root.plain(rel);
+            fs::create_dir_all(&p).map_err(io(rel))?;
+            fs::set_permissions(&p, fs::Permissions::from_mode(*mode)).map_err(io(rel))?;
+            set_owner(&p, *uid, *gid);
+        }
+    }
+    let mut temp_of: HashMap<&str, &str> = HashMap::new();
+    for (si, ei, temp) in &plan.writes {
+        let Step::Install { apk: Some(apk), .. } = &steps[*si] else {
+            continue;
+        };
+        let e = &apk.entries[*ei];
+        let host = root.plain(temp);
+        let _ = fs::remove_file(&host);
+        match &e.kind {
+            EntryKind::File => {
+                let mut f = fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o600)
+                    .open(&host)
+                    .map_err(io(&e.path))?;
+                f.write_all(&apk.data[e.content.clone()])
+                    .map_err(io(&e.path))?;
+                set_owner(&host, e.uid, e.gid);
+                // chown clears set-id bits: set the mode afterwards.
+                f.set_permissions(fs::Permissions::from_mode(e.mode))
+                    .map_err(io(&e.path))?;
+                let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(e.mtime);
+                let _ = f.set_modified(t);
+            }
+            EntryKind::Symlink(target) => {
+                symlink(target, &host).map_err(io(&e.path))?;
+                set_owner(&host, e.uid, e.gid);
+            }
+            EntryKind::Hardlink(to) => {
+                let src = match temp_of.get(to.as_str()) {
+                    Some(t) => root.plain(t),
+                    None => root
+                        .resolve(to, false)
+                        .map(|r| r.0)
+                        .map_err(|err| TxError::Io(err.to_string()))?,
+                };
+                fs::hard_link(&src, &host).map_err(io(&e.path))?;
+            }
+            EntryKind::Dir => {}
+        }
+        temp_of.insert(e.path.as_str(), temp.as_str());
+    }
+    Ok(())
+}
+
+fn format_plan(state: &str, ops: &[Op]) -> String {
+    let mut s = format!("state\t{state}\n");
+    for op in ops {
+        let line = match op {
+            Op::Mkdir { rel, .. } => format!("mkdir\t{rel}"),
+            Op::Stage { temp, target } => format!("stage\t{temp}\t{target}"),
+            Op::Remove { rel } => format!("remove\t{rel}"),
+            Op::Rmdir { rel } => format!("rmdir\t{rel}"),
+            Op::Post {
+                id,
+                kind,
+                file,
+                args,
+            } => format!("post\t{id}\t{kind}\t{file}\t{}", args.join("\t")),
+        };
+        s.push_str(&line);
+        s.push('\n');
+    }
+    s
+}
+
+fn parse_plan(text: &str) -> Option<(String, Vec<Op>)> {
+    let mut lines = text.lines();
+    let state = lines.next()?.strip_prefix("state\t")?.to_string();
+    let mut ops = Vec::new();
+    for l in lines {
+        let f: Vec<&str> = l.split('\t').collect();
+        let op = match f.as_slice() {
+            ["mkdir", rel] => Op::Mkdir {
+                rel: rel.to_string(),
+                mode: 0o755,
+                uid: 0,
+                gid: 0,
+            },
+            ["stage", temp, target] => Op::Stage {
+                temp: temp.to_string(),
+                target: target.to_string(),
+            },
+            ["remove", rel] => Op::Remove {
+                rel: rel.to_string(),
+            },
+            ["rmdir", rel] => Op::Rmdir {
+                rel: rel.to_string(),
+            },
+            ["post", id, kind, file, args @ ..] => Op::Post {
+                id: id.to_string(),
+                kind: kind.to_string(),
+                file: file.to_string(),
+                args: args.iter().map(|a| a.to_string()).collect(),
+            },
+            _ => return None,
+        };
+        ops.push(op);
+    }
+    Some((state, ops))
+}
+
+fn write_plan(root: &Root, state: &str, ops: &[Op]) -> Result<(), TxError> {
+    let path = root.plain(JOURNAL_DIR).join("plan");
+    fsroot::atomic_write(&path, format_plan(state, ops).as_bytes(), 0o600)
+        .map_err(io("writing the journal"))
+}
+
+fn roll_back(root: &Root, ops: &[Op]) {
+    for op in ops {
+        if let Op::Stage { temp, .. } = op {
+            let _ = fs::remove_file(root.plain(temp));
+        }
+    }
+    for op in ops.iter().rev() {
+        if let Op::Mkdir { rel, .. } = op {
+            let _ = fs::remove_dir(root.plain(rel));
+        }
+    }
+    let _ = fs::remove_dir_all(root.plain(JOURNAL_DIR));
+}
+
+fn roll_forward(root: &Root, ops: &[Op], opts: ApplyOptions) -> Result<usize, TxError> {
+    for op in ops {
+        if let Op::Stage { temp, target } = op {
+            let t = root.plain(temp);
+            if fs::symlink_metadata(&t).is_ok() {
+                fs::rename(&t, root.plain(target)).map_err(io(target))?;
+            }
+        }
+    }
+    crash_point("renamed");
+    for op in ops {
+        match op {
+            Op::Remove { rel } => {
+                let _ = fs::remove_file(root.plain(rel));
+            }
+            Op::Rmdir { rel } => {
+                let _ = fs::remove_dir(root.plain(rel));
+            }
+            _ => {}
+        }
+    }
+    let jdir = root.plain(JOURNAL_DIR);
+    for (name, dest) in [
+        ("scripts.tar.new", db::SCRIPTS),
+        ("world.new", db::WORLD),
+        ("installed.new", db::INSTALLED),
+    ] {
+        let from = jdir.join(name);
+        if from.exists() {
+            let to = root.plain(dest);
+            if let Some(parent) = to.parent() {
+                fs::create_dir_all(parent).map_err(io(dest))?;
+            }
+            fs::rename(&from, &to).map_err(io(dest))?;
+        }
+    }
+    fsroot::sync_fs(root.path()).map_err(io("syncing the file system"))?;
+    let mut errors = 0;
+    if !opts.no_scripts {
+        for op in ops {
+            if let Op::Post {
+                id,
+                kind,
+                file,
+                args,
+            } = op
+            {
+                let body = fs::read(jdir.join(file)).unwrap_or_default();
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                if let Outcome::Failed(_) = run_script(root, id, kind, &body, &args, opts.quiet) {
+                    errors += 1;
+                }
+            }
+        }
+    }
+    fs::remove_dir_all(&jdir).map_err(io("removing the journal"))?;
+    Ok(errors)
+}
+
+/// What [`repair`] found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Repair {
+    /// No interrupted transaction.
+    Clean,
+    /// An interrupted transaction was undone (it had not reached its commit point).
+    RolledBack,
+    /// An interrupted transaction was completed.
+    Completed,
+}
+
+/// Is an interrupted transaction pending in this root?
+pub fn pending(root: &Root) -> bool {
+    root.plain(JOURNAL_DIR).exists()
+}
+
+/// Undoes or completes an interrupted transaction (`apk fix`).
+pub fn repair(root: &Root, opts: ApplyOptions) -> Result<(Repair, usize), TxError> {
+    let jdir = root.plain(JOURNAL_DIR);
+    if !jdir.exists() {
+        return Ok((Repair::Clean, 0));
+    }
+    let plan = match fs::read_to_string(jdir.join("plan")) {
+        Ok(t) => t,
+        // The journal folder exists but its plan was never written: nothing was staged.
+        Err(_) => {
+            fs::remove_dir_all(&jdir).map_err(io("removing the journal"))?;
+            return Ok((Repair::RolledBack, 0));
+        }
+    };
+    let Some((state, ops)) = parse_plan(&plan) else {
+        return Err(TxError::Io(format!(
+            "{}: unreadable journal; remove it by hand after checking the root",
+            jdir.display()
+        )));
+    };
+    if state == "commit" {
+        let errors = roll_forward(root, &ops, opts)?;
+        Ok((Repair::Completed, errors))
+    } else {
+        roll_back(root, &ops);
+        Ok((Repair::RolledBack, 0))
+    }
+}
+
+/// Installed packages whose files are missing from the root (candidates for reinstall).
+pub fn broken_packages(root: &Root, installed: &[Installed]) -> Vec<usize> {
+    installed
+        .iter()
+        .enumerate()
+        .filter(|(_, ins)| {
+            ins.file_paths().any(|p| match root.resolve(&p, false) {
+                Ok((host, _)) => fs::symlink_metadata(host).is_err(),
+                Err(_) => true,
+            })
+        })
+        .map(|(i, _)| i)
+        .collect()
+}
+
+/// Host path of a root-relative path (for callers that print).
+pub fn host_path(root: &Root, rel: &str) -> PathBuf {
+    root.plain(rel)
+}

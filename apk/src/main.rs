@@ -121,8 +121,8 @@ enum Cmd {
         /// Show the webpage
         #[arg(short = 'w', long)]
         webpage: bool,
-        /// Show the installed size
-        #[arg(short = 's', long)]
+        /// Show the installed size (apk-tools' -s; here --size only, -s is --simulate)
+        #[arg(long)]
         size: bool,
         /// Package names (or files for -W)
         args: Vec<String>,
@@ -259,4 +259,15 @@ fn main() {
         }
     };
     std::process::exit(code);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
 }

@@ -137,6 +137,12 @@ pub fn record_for(apk: &ApkPackage) -> Installed {
         index: &mut HashMap<String, usize>,
         path: &str,
     ) -> &'a mut DirEntry {
+        // Parents first, so every directory a package brings is recorded (and removed).
+        if !index.contains_key(path) {
+            if let Some((parent, _)) = path.rsplit_once('/') {
+                dir_of(dirs, index, parent);
+            }
+        }
         let i = *index.entry(path.to_string()).or_insert_with(|| {
             dirs.push(DirEntry {
                 path: path.to_string(),
@@ -409,20 +415,22 @@ fn make_plan(
             };
             // The parent must exist now or be created by this transaction.
             let parent_rel = rel.rsplit_once('/').map(|p| p.0).unwrap_or("");
-            if !parent_rel.is_empty() && !mkdirs.contains(parent_rel) {
-                match fs::metadata(root.plain(parent_rel)) {
-                    Ok(m) if m.is_dir() => {}
-                    _ => {
-                        if mkdirs.insert(parent_rel.to_string()) {
-                            ops.push(Op::Mkdir {
-                                rel: parent_rel.to_string(),
-                                mode: 0o755,
-                                uid: 0,
-                                gid: 0,
-                            });
-                        }
-                    }
+            let mut ancestor = String::new();
+            for part in parent_rel.split('/').filter(|p| !p.is_empty()) {
+                if !ancestor.is_empty() {
+                    ancestor.push('/');
                 }
+                ancestor.push_str(part);
+                if mkdirs.contains(&ancestor) || root.plain(&ancestor).is_dir() {
+                    continue;
+                }
+                mkdirs.insert(ancestor.clone());
+                ops.push(Op::Mkdir {
+                    rel: ancestor.clone(),
+                    mode: 0o755,
+                    uid: 0,
+                    gid: 0,
+                });
             }
             if let Ok(m) = fs::symlink_metadata(&host) {
                 if m.is_dir() {

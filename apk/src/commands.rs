@@ -192,8 +192,7 @@ pub fn fix(ctx: &mut Context, names: &[String]) -> Result<usize> {
     }
     if state != Repair::Clean {
         // Re-read the database the repair wrote.
-        let g = ctx.g.clone();
-        *ctx = Context::open(g, true, false)?;
+        ctx.reload()?;
     }
     let mut want: HashSet<String> = names.iter().cloned().collect();
     for i in transaction::broken_packages(&ctx.root, &ctx.installed) {

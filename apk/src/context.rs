@@ -138,21 +138,7 @@ impl Context {
                 root.path().display()
             );
         }
-        let mut installed = if has_db {
-            let text = std::fs::read_to_string(&db_path)
-                .with_context(|| format!("reading {}", db_path.display()))?;
-            db::parse_installed(&text).with_context(|| format!("{}", db_path.display()))?
-        } else {
-            Vec::new()
-        };
-        if let Ok(tar) = std::fs::read(root.plain(db::SCRIPTS)) {
-            db::attach_scripts(&mut installed, &tar)
-                .with_context(|| format!("reading {}", db::SCRIPTS))?;
-        }
-        let world = match std::fs::read_to_string(root.plain(db::WORLD)) {
-            Ok(t) => db::parse_world(&t).with_context(|| format!("/{}", db::WORLD))?,
-            Err(_) => Vec::new(),
-        };
+        let (installed, world) = read_state(&root)?;
         let keys_dir = under_root(
             &root,
             g.keys_dir.as_deref().unwrap_or(Path::new("etc/apk/keys")),
@@ -184,6 +170,12 @@ impl Context {
             repos: Vec::new(),
             _lock: lock,
         })
+    }
+
+    /// Reads the installed database and world again (after `fix` repaired them).
+    pub fn reload(&mut self) -> Result<()> {
+        (self.installed, self.world) = read_state(&self.root)?;
+        Ok(())
     }
 
     /// The configured repositories.
@@ -285,6 +277,27 @@ impl Context {
         }
         (cands, sources)
     }
+}
+
+/// Reads the installed database (with scripts.tar) and the world of a root.
+fn read_state(root: &Root) -> Result<(Vec<Installed>, Vec<Dependency>)> {
+    let db_path = root.plain(db::INSTALLED);
+    let mut installed = if db_path.exists() {
+        let text = std::fs::read_to_string(&db_path)
+            .with_context(|| format!("reading {}", db_path.display()))?;
+        db::parse_installed(&text).with_context(|| format!("{}", db_path.display()))?
+    } else {
+        Vec::new()
+    };
+    if let Ok(tar) = std::fs::read(root.plain(db::SCRIPTS)) {
+        db::attach_scripts(&mut installed, &tar)
+            .with_context(|| format!("reading {}", db::SCRIPTS))?;
+    }
+    let world = match std::fs::read_to_string(root.plain(db::WORLD)) {
+        Ok(t) => db::parse_world(&t).with_context(|| format!("/{}", db::WORLD))?,
+        Err(_) => Vec::new(),
+    };
+    Ok((installed, world))
 }
 
 /// Creates the database layout apk-tools expects in a new root.

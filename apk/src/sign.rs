@@ -161,6 +161,14 @@ mod tests {
     }
 
     #[test]
+    fn alpine_keys_parse() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("keys");
+        let (keys, skipped) = Keys::load_dir(&dir).unwrap();
+        assert_eq!(keys.len(), 5, "skipped: {skipped:?}");
+        assert_eq!(skipped, vec!["README.md".to_string()]);
+    }
+
+    #[test]
     fn unknown_key_is_named() {
         let keys = Keys::default();
         assert_eq!(

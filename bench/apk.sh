@@ -54,7 +54,7 @@ FILES=$(for n in $NAMES; do printf '%s-1.0-r0.apk ' "$n"; done)
 BYTES=$(cd "$WORK/repo/x86_64" && cat $FILES | wc -c)
 
 mkroot="rm -rf $WORK/root && mkdir -p $WORK/root/etc/apk/keys && cp $WORK/keys/bench.rsa.pub $WORK/root/etc/apk/keys/"
-hyperfine -N --warmup 1 --runs "$RUNS" --export-json "$WORK/add.json" \
+hyperfine --warmup 1 --runs "$RUNS" --export-json "$WORK/add.json" \
   --prepare "$mkroot" -n "apk add ($N packages)" \
   "$APK --root $WORK/root --initdb --no-cache --quiet -X $URL add $NAMES" \
   --prepare "rm -rf $WORK/floor && mkdir -p $WORK/floor" -n "curl | tar xz (floor)" \
@@ -82,7 +82,7 @@ SEARCH="$APK --root $WORK/r2 --repositories-file /dev/null -X $WORK/big search n
 RSS=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$WORK/time.txt")
 /usr/bin/time -v $APK --version 2> "$WORK/time0.txt" >/dev/null
 RSS0=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$WORK/time0.txt")
-hyperfine -N --warmup 2 --runs "$RUNS" --export-json "$WORK/idx.json" \
+hyperfine --warmup 2 --runs "$RUNS" --export-json "$WORK/idx.json" \
   -n "apk search (6000-package index)" "$SEARCH" \
   -n "gzip -dc | tar xO (floor)" "sh -c 'gzip -dc < $IDX 2>/dev/null | tar xOf - APKINDEX 2>/dev/null > /dev/null'" \
   > "$WORK/idx.txt"
@@ -102,9 +102,9 @@ the start: $(cut -d' ' -f1-3 /proc/loadavg). Repository made by apk/tests/mkrepo
 | command | median | vs floor |
 |---|---|---|
 | \`apk add\` of $N packages ($((BYTES / 1024)) KiB of .apk files: BusyBox + 20 files each) into an empty root, \`--no-cache\` | $ADD ms | $(python3 -c "print('%.2f' % ($ADD/$FLOOR))") |
-| \`curl URL | tar xz\` of the same files, one after the other (floor: no verification, no database, no fsync) | $FLOOR ms | 1.00 |
+| \`curl URL \\| tar xz\` of the same files, one after the other (floor: no verification, no database, no fsync) | $FLOOR ms | 1.00 |
 | \`apk search\` loading and verifying a 6000-package index ($(( $(stat -c %s "$IDX") / 1024 )) KiB compressed, $((IDX_RAW / 1024)) KiB of APKINDEX text) | $SRCH ms | $(python3 -c "print('%.2f' % ($SRCH/$IFLOOR))") |
-| \`gzip -dc | tar xO\` of that index (floor) | $IFLOOR ms | 1.00 |
+| \`gzip -dc \\| tar xO\` of that index (floor) | $IFLOOR ms | 1.00 |
 
 Peak RSS (\`/usr/bin/time -v\`, maximum resident set size): \`apk search\` over the 6000-package
 index $RSS kB; \`apk --version\` (the binary alone) $RSS0 kB.

@@ -67,7 +67,7 @@ pub fn add(
             .unwrap_or(0);
         let virt = Package {
             name: name.to_string(),
-            version: format!("{}", 20000000 + now / 86400),
+            version: timestamp_version(now),
             arch: "noarch".into(),
             description: "virtual meta package".into(),
             depends: requested.clone(),
@@ -109,6 +109,28 @@ pub fn add(
         },
     };
     commit(ctx, &cands, &sources, &world, &prefs, &HashSet::new())
+}
+
+/// apk-tools' version for virtual packages: `YYYYMMDD.HHMMSS` (UTC) of `secs`.
+pub fn timestamp_version(secs: u64) -> String {
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let days = (secs / 86400) as i64;
+    let rem = secs % 86400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}{m:02}{d:02}.{:02}{:02}{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 /// `del NAME...`
@@ -776,6 +798,13 @@ pub fn cache_clean(ctx: &mut Context) -> Result<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn virtual_versions_are_dates() {
+        assert_eq!(timestamp_version(0), "19700101.000000");
+        assert_eq!(timestamp_version(1_700_000_000), "20231114.221320");
+        assert!(crate::version::is_valid(&timestamp_version(1_800_000_000)));
+    }
 
     #[test]
     fn globs() {

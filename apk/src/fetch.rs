@@ -1,6 +1,7 @@
 //! Getting bytes from a repository location: `http://` and `https://` (ureq with rustls and
 //! the ring provider, Mozilla's roots built in, so no CA bundle is needed on the target),
-//! `file://PATH` and plain paths. On a terminal (and unless quiet) a progress line shows the
+//! `file://PATH` and plain paths. `SSL_CERT_FILE` (a PEM bundle) replaces the built-in roots,
+//! as it does for OpenSSL. On a terminal (and unless quiet) a progress line shows the
 //! bytes received.
 //!
 //! This module knows URLs and bytes only, not what they contain.
@@ -48,6 +49,37 @@ impl FetchError {
     }
 }
 
+/// Trust anchors from the PEM file named by `SSL_CERT_FILE` (as OpenSSL reads it), when set
+/// and readable; they replace the built-in roots. None otherwise (or when it holds no
+/// certificate; a warning says so).
+fn roots_from_env() -> Option<ureq::tls::RootCerts> {
+    let path = std::env::var_os("SSL_CERT_FILE")?;
+    let pem = match std::fs::read(&path) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!(
+                "WARNING: SSL_CERT_FILE {}: {e}; using the built-in roots",
+                std::path::Path::new(&path).display()
+            );
+            return None;
+        }
+    };
+    let certs: Vec<_> = ureq::tls::parse_pem(&pem)
+        .filter_map(|item| match item {
+            Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
+            _ => None,
+        })
+        .collect();
+    if certs.is_empty() {
+        eprintln!(
+            "WARNING: SSL_CERT_FILE {}: no certificate found; using the built-in roots",
+            std::path::Path::new(&path).display()
+        );
+        return None;
+    }
+    Some(ureq::tls::RootCerts::new_with_certs(&certs))
+}
+
 /// A reusable downloader.
 pub struct Fetcher {
     agent: ureq::Agent,
@@ -68,7 +100,12 @@ impl Fetcher {
     /// A fetcher; `quiet` turns the progress line off (it is also off when stderr is not a
     /// terminal).
     pub fn new(quiet: bool) -> Self {
+        let mut tls = ureq::tls::TlsConfig::builder();
+        if let Some(roots) = roots_from_env() {
+            tls = tls.root_certs(roots);
+        }
         let config = ureq::Agent::config_builder()
+            .tls_config(tls.build())
             .timeout_connect(Some(Duration::from_secs(30)))
             .timeout_recv_body(Some(Duration::from_secs(300)))
             .user_agent(concat!("tinilinux-apk/", env!("CARGO_PKG_VERSION")))

@@ -98,17 +98,23 @@ struct Server {
 
 impl Server {
     fn start(dir: &Path) -> Server {
-        let mut child = Command::new("python3")
-            .args([
-                "-u",
-                "-m",
-                "http.server",
-                "--bind",
-                "127.0.0.1",
-                "0",
-                "--directory",
-            ])
-            .arg(dir)
+        let mut cmd = Command::new("python3");
+        cmd.args([
+            "-u",
+            "-m",
+            "http.server",
+            "--bind",
+            "127.0.0.1",
+            "0",
+            "--directory",
+        ])
+        .arg(dir);
+        Server::spawn(cmd)
+    }
+
+    /// Runs `cmd`, which prints a line with `port N` once it listens.
+    fn spawn(mut cmd: Command) -> Server {
+        let mut child = cmd
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -878,4 +884,118 @@ fn usage_errors_exit_1_with_one_line() {
     let o = w.apk(&["--initdb", "add", "bad=x.y"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o).contains("invalid version \"x.y\""), "{}", text(&o));
+}
+
+/// A small HTTPS file server (Python's http.server wrapped in TLS).
+const HTTPS_SERVER: &str = r#"
+import functools, http.server, ssl, sys
+directory, cert, key = sys.argv[1:4]
+handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=directory)
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(cert, key)
+server.socket = ctx.wrap_socket(server.socket, server_side=True)
+print("listening on port", server.server_address[1], flush=True)
+server.serve_forever()
+"#;
+
+fn openssl(dir: &Path, args: &[&str]) {
+    let o = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "openssl {args:?}: {}", text(&o));
+}
+
+#[test]
+fn https_repository_is_verified_against_the_trusted_roots() {
+    let w = World::new();
+    w.repo("main", vec![busybox("1.35.0-r0"), hello("1.0-r0")]);
+    let d = w.dir.path();
+    // A private CA and a certificate for 127.0.0.1 that it signs.
+    openssl(
+        d,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=TiniLinux apk test CA",
+        ],
+    );
+    openssl(
+        d,
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "srv.key",
+            "-out",
+            "srv.csr",
+            "-subj",
+            "/CN=127.0.0.1",
+        ],
+    );
+    fs::write(
+        d.join("ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+    )
+    .unwrap();
+    openssl(
+        d,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "srv.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "srv.pem",
+            "-days",
+            "2",
+            "-extfile",
+            "ext",
+        ],
+    );
+    let mut cmd = Command::new("python3");
+    cmd.arg("-u")
+        .arg("-c")
+        .arg(HTTPS_SERVER)
+        .arg(d)
+        .arg(d.join("srv.pem"))
+        .arg(d.join("srv.key"));
+    let tls = Server::spawn(cmd);
+    let url = format!("https://127.0.0.1:{}/main", tls.port);
+    // Not trusted by the built-in roots: refused, nothing installed.
+    let o = w.apk(&["--initdb", "-X", &url, "add", "hello"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains(&format!("{url}/x86_64/APKINDEX.tar.gz")),
+        "{}",
+        text(&o)
+    );
+    assert!(!w.root().join("usr/bin/hello").exists());
+    // Trusted through SSL_CERT_FILE: installs.
+    let ca = d.join("ca.pem");
+    let out = ok(w.apk_env(
+        &["-X", &url, "add", "hello"],
+        &[("SSL_CERT_FILE", ca.to_str().unwrap())],
+    ));
+    assert!(out.contains("Installing hello (1.0-r0)"), "{out}");
+    assert!(w.root().join("usr/bin/hello").exists());
 }

@@ -418,6 +418,7 @@ fn obtain(ctx: &Context, cand: &Candidate, source: &Source) -> Result<Obtained> 
                     package: pkg.clone(),
                     dirs: Vec::new(),
                     scripts: Vec::new(),
+                    triggers: Vec::new(),
                 },
             ))
         }

@@ -293,6 +293,9 @@ fn read_state(root: &Root) -> Result<(Vec<Installed>, Vec<Dependency>)> {
         db::attach_scripts(&mut installed, &tar)
             .with_context(|| format!("reading {}", db::SCRIPTS))?;
     }
+    if let Ok(text) = std::fs::read_to_string(root.plain(db::TRIGGERS)) {
+        db::attach_triggers(&mut installed, &text);
+    }
     let world = match std::fs::read_to_string(root.plain(db::WORLD)) {
         Ok(t) => db::parse_world(&t).with_context(|| format!("/{}", db::WORLD))?,
         Err(_) => Vec::new(),

@@ -6,6 +6,8 @@
 //!   `a:uid:gid:mode` (that file's owner and mode), `Z:Q1…` (`Q1` + base64 SHA-1 of its content).
 //! - `/lib/apk/db/scripts.tar`: every installed package's scripts, named
 //!   `NAME-VERSION.Q1CHECKSUM.TYPE` (`post-install`, `pre-deinstall`, …).
+//! - `/lib/apk/db/triggers`: `Q1CHECKSUM /dir/pattern...` for each installed package with
+//!   triggers (directory globs whose changes run its `trigger` script).
 //! - `/etc/apk/world`: the atoms the user asked for, one per line.
 //!
 //! This module parses and prints these files; writing them atomically is `fsroot`'s job.
@@ -20,6 +22,8 @@ use std::io::Read;
 pub const INSTALLED: &str = "lib/apk/db/installed";
 /// Path of the scripts archive, relative to the root.
 pub const SCRIPTS: &str = "lib/apk/db/scripts.tar";
+/// Path of the triggers file, relative to the root.
+pub const TRIGGERS: &str = "lib/apk/db/triggers";
 /// Path of the world file, relative to the root.
 pub const WORLD: &str = "etc/apk/world";
 
@@ -89,6 +93,8 @@ pub struct Installed {
     pub dirs: Vec<DirEntry>,
     /// Scripts kept for later (`post-install` → content).
     pub scripts: Vec<(String, Vec<u8>)>,
+    /// Directory patterns whose changes run the package's `trigger` script.
+    pub triggers: Vec<String>,
 }
 
 impl Installed {
@@ -256,6 +262,32 @@ pub fn build_scripts_tar(pkgs: &[Installed]) -> std::io::Result<Vec<u8>> {
     b.into_inner()
 }
 
+/// Attaches the trigger patterns of /lib/apk/db/triggers to the packages (by checksum).
+pub fn attach_triggers(pkgs: &mut [Installed], text: &str) {
+    for line in text.lines() {
+        let mut words = line.split_whitespace();
+        let Some(csum) = words.next() else { continue };
+        let pats: Vec<String> = words.map(str::to_string).collect();
+        if let Some(p) = pkgs
+            .iter_mut()
+            .find(|p| p.package.checksum.as_deref() == Some(csum))
+        {
+            p.triggers = pats;
+        }
+    }
+}
+
+/// Prints /lib/apk/db/triggers.
+pub fn format_triggers(pkgs: &[Installed]) -> String {
+    let mut out = String::new();
+    for p in pkgs {
+        if let (false, Some(c)) = (p.triggers.is_empty(), &p.package.checksum) {
+            let _ = writeln!(out, "{c} {}", p.triggers.join(" "));
+        }
+    }
+    out
+}
+
 /// Parses /etc/apk/world (atoms separated by spaces or newlines).
 pub fn parse_world(text: &str) -> Result<Vec<Dependency>, AtomError> {
     Dependency::parse_list(text)
@@ -316,6 +348,17 @@ mod tests {
             again[0].script("post-install"),
             Some(&b"#!/bin/sh\necho hi\n"[..])
         );
+    }
+
+    #[test]
+    fn triggers_round_trip() {
+        let mut db = parse_installed(DB).unwrap();
+        db[0].triggers = vec!["/usr/share/fonts/*".into(), "/etc/ssl/certs".into()];
+        let text = format_triggers(&db);
+        assert_eq!(text, "Q1abc= /usr/share/fonts/* /etc/ssl/certs\n");
+        let mut again = parse_installed(DB).unwrap();
+        attach_triggers(&mut again, &text);
+        assert_eq!(again[0].triggers, db[0].triggers);
     }
 
     #[test]

@@ -12,8 +12,9 @@
 //!    everything back);
 //! 4. the journal is switched to state `commit` (an atomic rename): the commit point;
 //! 5. roll forward: renames onto the targets, removal of old files and empty directories,
-//!    replacement of the database, scripts.tar and world (renames), post-* scripts, then the
-//!    journal is deleted.
+//!    replacement of the database, scripts.tar, triggers and world (renames), post-* scripts,
+//!    then the `trigger` scripts of packages whose trigger patterns match a changed directory
+//!    (with those directories as arguments), then the journal is deleted.
 //!
 //! A kill at any moment leaves either the old state plus stray staging files (journal in
 //! `staging`) or a committed journal; [`repair`] (`apk fix`) rolls the first back and the
@@ -190,6 +191,7 @@ pub fn record_for(apk: &ApkPackage) -> Installed {
         package: apk.info.package.clone(),
         dirs,
         scripts: apk.scripts.clone(),
+        triggers: apk.info.triggers.clone(),
     }
 }
 
@@ -214,7 +216,8 @@ pub fn apply(
     new_world: &str,
     opts: ApplyOptions,
 ) -> Result<usize, TxError> {
-    let plan = make_plan(root, current, steps, opts)?;
+    let mut plan = make_plan(root, current, steps, opts)?;
+    add_triggers(&mut plan, new_db);
     let jdir = root.plain(JOURNAL_DIR);
     let _ = fs::remove_dir_all(&jdir);
     fs::create_dir_all(&jdir).map_err(io("creating the journal"))?;
@@ -227,6 +230,11 @@ pub fn apply(
         write_file(&jdir.join("installed.new"), db_text.as_bytes(), 0o644)?;
         write_file(&jdir.join("scripts.tar.new"), &scripts, 0o644)?;
         write_file(&jdir.join("world.new"), new_world.as_bytes(), 0o644)?;
+        write_file(
+            &jdir.join("triggers.new"),
+            db::format_triggers(new_db).as_bytes(),
+            0o644,
+        )?;
         for (name, body) in &plan.post_bodies {
             write_file(&jdir.join(name), body, 0o755)?;
         }
@@ -254,6 +262,61 @@ pub fn apply(
     write_plan(root, "commit", &plan.ops)?;
     crash_point("committed");
     roll_forward(root, &plan.ops, opts)
+}
+
+/// Matches a trigger pattern against a directory (`*` and `?` do not cross `/`).
+fn dir_matches(pattern: &str, dir: &str) -> bool {
+    fn go(p: &[u8], d: &[u8]) -> bool {
+        match (p.first(), d.first()) {
+            (None, None) => true,
+            (Some(b'*'), _) => go(&p[1..], d) || (!d.is_empty() && d[0] != b'/' && go(p, &d[1..])),
+            (Some(b'?'), Some(&c)) if c != b'/' => go(&p[1..], &d[1..]),
+            (Some(a), Some(b)) if a == b => go(&p[1..], &d[1..]),
+            _ => false,
+        }
+    }
+    go(pattern.trim_end_matches('/').as_bytes(), dir.as_bytes())
+}
+
+/// Adds a `trigger` run (after the post scripts) for every package of the new database whose
+/// trigger patterns match a directory this transaction changes; the matched directories are
+/// the script's arguments, as in apk-tools.
+fn add_triggers(plan: &mut Plan, new_db: &[Installed]) {
+    let mut changed: Vec<String> = Vec::new();
+    for op in &plan.ops {
+        let dir = match op {
+            Op::Stage { target, .. } => target.rsplit_once('/').map(|p| p.0).unwrap_or(""),
+            Op::Remove { rel } => rel.rsplit_once('/').map(|p| p.0).unwrap_or(""),
+            Op::Mkdir { rel, .. } | Op::Rmdir { rel } => rel.as_str(),
+            Op::Post { .. } => continue,
+        };
+        let dir = format!("/{dir}");
+        if !changed.contains(&dir) {
+            changed.push(dir);
+        }
+    }
+    for ins in new_db {
+        let Some(body) = ins.script("trigger") else {
+            continue;
+        };
+        let matched: Vec<String> = changed
+            .iter()
+            .filter(|d| ins.triggers.iter().any(|p| dir_matches(p, d)))
+            .cloned()
+            .collect();
+        if matched.is_empty() {
+            continue;
+        }
+        let id = ins.package.id();
+        let file = format!("{id}.trigger");
+        plan.post_bodies.push((file.clone(), body.to_vec()));
+        plan.ops.push(Op::Post {
+            id,
+            kind: "trigger".into(),
+            file,
+            args: matched,
+        });
+    }
 }
 
 fn write_file(path: &Path, data: &[u8], mode: u32) -> Result<(), TxError> {
@@ -676,6 +739,7 @@ fn roll_forward(root: &Root, ops: &[Op], opts: ApplyOptions) -> Result<usize, Tx
     let jdir = root.plain(JOURNAL_DIR);
     for (name, dest) in [
         ("scripts.tar.new", db::SCRIPTS),
+        ("triggers.new", db::TRIGGERS),
         ("world.new", db::WORLD),
         ("installed.new", db::INSTALLED),
     ] {
@@ -774,4 +838,52 @@ pub fn broken_packages(root: &Root, installed: &[Installed]) -> Vec<usize> {
 /// Host path of a root-relative path (for callers that print).
 pub fn host_path(root: &Root, rel: &str) -> PathBuf {
     root.plain(rel)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trigger_patterns() {
+        assert!(dir_matches("/usr/share/fonts/*", "/usr/share/fonts/misc"));
+        assert!(!dir_matches(
+            "/usr/share/fonts/*",
+            "/usr/share/fonts/misc/sub"
+        ));
+        assert!(dir_matches("/etc/ssl/certs", "/etc/ssl/certs"));
+        assert!(dir_matches("/lib/modules/*/", "/lib/modules/6.1"));
+        assert!(!dir_matches("/bin", "/usr/bin"));
+    }
+
+    #[test]
+    fn plan_text_round_trips() {
+        let ops = vec![
+            Op::Mkdir {
+                rel: "usr".into(),
+                mode: 0o755,
+                uid: 0,
+                gid: 0,
+            },
+            Op::Stage {
+                temp: "usr/.apk.x".into(),
+                target: "usr/x".into(),
+            },
+            Op::Remove { rel: "old".into() },
+            Op::Rmdir {
+                rel: "olddir".into(),
+            },
+            Op::Post {
+                id: "a-1".into(),
+                kind: "trigger".into(),
+                file: "a-1.trigger".into(),
+                args: vec!["/usr".into(), "/bin".into()],
+            },
+        ];
+        let text = format_plan("commit", &ops);
+        let (state, again) = parse_plan(&text).unwrap();
+        assert_eq!(state, "commit");
+        assert_eq!(format_plan("commit", &again), text);
+        assert!(parse_plan("garbage").is_none());
+    }
 }

@@ -999,3 +999,44 @@ fn https_repository_is_verified_against_the_trusted_roots() {
     assert!(out.contains("Installing hello (1.0-r0)"), "{out}");
     assert!(w.root().join("usr/bin/hello").exists());
 }
+
+#[test]
+fn triggers_run_for_changed_directories() {
+    let w = World::new();
+    let mut cache = script_pkg(
+        "fontcache",
+        "1.0-r0",
+        &["busybox"],
+        json!([{"path": "usr/share/fonts", "dir": true}]),
+    );
+    cache["triggers"] = json!(["/usr/share/fonts/*"]);
+    cache["scripts"] = json!({"trigger": "#!/bin/sh\necho \"$@\" >> /trigger.log\n"});
+    let url = w.repo(
+        "main",
+        vec![
+            busybox("1.35.0-r0"),
+            cache,
+            script_pkg(
+                "font-a",
+                "1.0-r0",
+                &[],
+                json!([{"path": "usr/share/fonts/a/a.ttf", "content": "a"}]),
+            ),
+            script_pkg(
+                "other",
+                "1.0-r0",
+                &[],
+                json!([{"path": "usr/share/other/o", "content": "o"}]),
+            ),
+        ],
+    );
+    ok(w.apk(&["--initdb", "-X", &url, "add", "fontcache"]));
+    let triggers = fs::read_to_string(w.root().join("lib/apk/db/triggers")).unwrap();
+    assert!(triggers.ends_with(" /usr/share/fonts/*\n"), "{triggers}");
+    let out = ok(w.apk(&["-X", &url, "add", "font-a"]));
+    assert!(out.contains("Executing fontcache-1.0-r0.trigger"), "{out}");
+    ok(w.apk(&["-X", &url, "add", "other"]));
+    ok(w.apk(&["-X", &url, "del", "font-a"]));
+    let log = fs::read_to_string(w.root().join("trigger.log")).unwrap();
+    assert_eq!(log, "/usr/share/fonts/a\n/usr/share/fonts/a\n");
+}

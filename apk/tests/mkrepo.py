@@ -19,10 +19,10 @@ Spec (JSON):
    "packages": [{
       "name": "hello", "version": "1.0-r0", "description": "...",
       "depends": ["busybox"], "provides": ["cmd:hello=1.0-r0"], "install_if": [],
-      "replaces": [], "provider_priority": null,
+      "replaces": [], "provider_priority": null, "triggers": ["/usr/share/fonts/*"],
       "key": {"private": ..., "name": ..., "hash": "sha256"} | null,   (null: unsigned)
       "tamper": null | "data",        (data: swap the data stream after signing)
-      "scripts": {"post-install": "#!/bin/sh\\n..."},
+      "scripts": {"post-install": "#!/bin/sh\\n...", "trigger": "..."},
       "files": [{"path": "usr/bin/hello", "mode": 493, "uid": 0, "gid": 0,
                  "content": "text" | "source": "/host/file" | "symlink": "target" |
                  "dir": true | "hardlink": "usr/bin/other"}]}]}
@@ -136,6 +136,8 @@ def pkginfo(p, size: int, datahash: str, arch: str) -> bytes:
         lines.append("install_if = " + " ".join(p["install_if"]))
     if p.get("provider_priority") is not None:
         lines.append(f"provider_priority = {p['provider_priority']}")
+    if p.get("triggers"):
+        lines.append("triggers = " + " ".join(p["triggers"]))
     lines.append(f"datahash = {datahash}")
     return ("\n".join(lines) + "\n").encode()
 

@@ -4,7 +4,9 @@
 //! 1. every package to install is fetched and fully verified ([`crate::archive`]);
 //! 2. the plan is computed: each entry's target is resolved inside the root ([`Root`]), a
 //!    file owned by another installed package is refused (unless `--force-overwrite` or the
-//!    new package `replaces` it), files of removed or replaced versions are listed for removal;
+//!    new package `replaces` it), files of removed or replaced versions are listed for removal,
+//!    and a file under /etc whose content the user changed is kept (the package's version is
+//!    written beside it as `NAME.apk-new`, as apk-tools does);
 //! 3. the journal `/lib/apk/db/transaction/plan` is written in state `staging`, then every
 //!    new file is written beside its target as `.apk.<hex>` (mode, owner, mtime set), the new
 //!    installed database, scripts.tar and world are written into the journal folder, and the
@@ -504,6 +506,21 @@ fn make_plan(
                     continue;
                 }
             }
+            // A configuration file the user changed is kept; the package's version goes
+            // beside it as NAME.apk-new (apk-tools' protected /etc).
+            let mut rel = rel;
+            if e.kind == EntryKind::File && is_protected(&e.path) {
+                let recorded = old.and_then(|o| file_checksum(&current[o], &e.path));
+                if user_modified(&host, recorded.as_deref(), e.sha1) {
+                    rel.push_str(".apk-new");
+                    if !opts.quiet {
+                        println!(
+                            "{id}: keeping the changed /{}; new version as /{rel}",
+                            e.path
+                        );
+                    }
+                }
+            }
             let temp = temp_name(&rel);
             targets.insert(rel.clone());
             writes.push((si, ei, temp.clone()));
@@ -568,6 +585,40 @@ fn make_plan(
         pre,
         post_bodies,
     })
+}
+
+/// Paths whose local changes are kept on upgrade (apk-tools protects /etc by default).
+fn is_protected(path: &str) -> bool {
+    path.starts_with("etc/") && !path.starts_with("etc/apk/")
+}
+
+/// The recorded `Z:` checksum of `path` in an installed package.
+fn file_checksum(ins: &Installed, path: &str) -> Option<String> {
+    let (dir, name) = path.rsplit_once('/').unwrap_or(("", path));
+    ins.dirs
+        .iter()
+        .find(|d| d.path == dir)?
+        .files
+        .iter()
+        .find(|f| f.name == name)?
+        .checksum
+        .clone()
+}
+
+/// Does the file at `host` hold content that is neither what the old package installed
+/// (`recorded`) nor what the new one brings (`new`)? False when it does not exist.
+fn user_modified(host: &Path, recorded: Option<&str>, new: Option<[u8; 20]>) -> bool {
+    let Ok(data) = fs::read(host) else {
+        return false;
+    };
+    let digest: [u8; 20] = Sha1::digest(&data).into();
+    if Some(digest) == new {
+        return false;
+    }
+    match recorded {
+        Some(r) => crate::archive::q1_from_digest(&digest) != r,
+        None => true,
+    }
 }
 
 fn set_owner(path: &Path, uid: u32, gid: u32) {

@@ -1040,3 +1040,41 @@ fn triggers_run_for_changed_directories() {
     let log = fs::read_to_string(w.root().join("trigger.log")).unwrap();
     assert_eq!(log, "/usr/share/fonts/a\n/usr/share/fonts/a\n");
 }
+
+#[test]
+fn fix_reinstalls_packages_with_missing_files() {
+    let w = World::new();
+    let url = w.repo("main", vec![busybox("1.35.0-r0"), hello("1.0-r0")]);
+    ok(w.apk(&["--initdb", "-X", &url, "add", "hello"]));
+    let before = snapshot(&w.root(), DB_NOISE);
+    fs::remove_file(w.root().join("usr/bin/hello")).unwrap();
+    let out = ok(w.apk(&["-X", &url, "fix"]));
+    assert!(out.contains("Reinstalling hello (1.0-r0)"), "{out}");
+    assert!(!out.contains("busybox"), "only the broken package: {out}");
+    // A reinstall runs the upgrade scripts (same version on both sides).
+    assert_eq!(
+        fs::read_to_string(w.root().join("hello.upgraded")).unwrap(),
+        "1.0-r0 1.0-r0\n"
+    );
+    let mut skip = DB_NOISE.to_vec();
+    skip.push("hello.upgraded");
+    assert_eq!(snapshot(&w.root(), &skip), before);
+    // A configuration file the user changed is kept; the packaged one lands beside it.
+    fs::write(w.root().join("etc/hello.conf"), "changed\n").unwrap();
+    let out = ok(w.apk(&["-X", &url, "fix", "hello"]));
+    assert!(out.contains("keeping the changed /etc/hello.conf"), "{out}");
+    assert_eq!(
+        fs::read_to_string(w.root().join("etc/hello.conf")).unwrap(),
+        "changed\n"
+    );
+    assert_eq!(
+        fs::read_to_string(w.root().join("etc/hello.conf.apk-new")).unwrap(),
+        "greeting=hi\n"
+    );
+    // Named packages are reinstalled even when intact.
+    let out = ok(w.apk(&["-X", &url, "fix", "busybox"]));
+    assert!(out.contains("Reinstalling busybox (1.35.0-r0)"), "{out}");
+    let o = w.apk(&["-X", &url, "fix", "nothere"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("nothere: not installed"), "{}", text(&o));
+}

@@ -11,6 +11,8 @@
 //! [`transaction`] (applying a solution with a journal, and `fix`), [`context`] (what one run
 //! works on) and [`commands`] (the applets).
 
+#![warn(missing_docs)]
+
 pub mod archive;
 pub mod atom;
 pub mod commands;

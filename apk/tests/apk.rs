@@ -13,7 +13,6 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::OnceLock;
 
 const APK: &str = env!("CARGO_BIN_EXE_apk");
 
@@ -21,21 +20,29 @@ fn mkrepo_py() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/mkrepo.py")
 }
 
-/// Test keys, made once per run: `test` (trusted) and `other` (not trusted).
-fn keys() -> &'static Path {
-    static KEYS: OnceLock<PathBuf> = OnceLock::new();
-    KEYS.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("tinilinux-apk-keys-{}", std::process::id()));
-        for name in ["test", "other"] {
-            let st = Command::new("python3")
-                .arg(mkrepo_py())
-                .args(["keygen", dir.to_str().unwrap(), name])
-                .status()
-                .expect("python3");
-            assert!(st.success(), "keygen {name}");
-        }
-        dir
-    })
+thread_local! {
+    /// The keys folder of the test running on this thread (each test runs on its own thread
+    /// and makes its own `World`).
+    static KEYS: std::cell::RefCell<Option<PathBuf>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Makes the test keys `test` (trusted) and `other` (not trusted) in `dir` for this thread.
+fn make_keys(dir: &Path) {
+    for name in ["test", "other"] {
+        let st = Command::new("python3")
+            .arg(mkrepo_py())
+            .args(["keygen", dir.to_str().unwrap(), name])
+            .status()
+            .expect("python3");
+        assert!(st.success(), "keygen {name}");
+    }
+    KEYS.with(|k| *k.borrow_mut() = Some(dir.to_path_buf()));
+}
+
+/// This thread's keys folder (see [`make_keys`]).
+fn keys() -> PathBuf {
+    KEYS.with(|k| k.borrow().clone())
+        .expect("World::new makes the keys first")
 }
 
 /// Signing key description for the spec: private key file `who`, published as `name`.
@@ -154,6 +161,7 @@ struct World {
 impl World {
     fn new() -> World {
         let dir = tempfile::tempdir().unwrap();
+        make_keys(&dir.path().join("keys"));
         let server = Server::start(dir.path());
         let w = World { dir, server };
         fs::create_dir_all(w.root().join("etc/apk/keys")).unwrap();

@@ -7,8 +7,9 @@
 //! every regular file in the data tar carries the PAX record `APK-TOOLS.checksum.SHA1` (hex
 //! SHA-1 of its content; a `Q1`+base64 value is accepted too).
 //!
-//! This module verifies everything up front and hands back the parsed parts; it never
-//! writes to disk. Entry paths that are absolute or contain `..` are refused here already.
+//! This module verifies everything up front and hands back the parsed parts (the data
+//! stream stays compressed in memory and is streamed again to install); it never writes to
+//! disk. Entry paths that are absolute or contain `..` are refused here already.
 
 use crate::package::{self, Package};
 use crate::pkginfo::{self, PkgInfo};
@@ -55,6 +56,12 @@ pub enum ArchiveError {
         /// Streams found.
         found: usize,
     },
+    /// The data stream is cut short or its compression is damaged.
+    #[error("damaged or truncated data stream: {source}")]
+    DataStream {
+        /// The decoder's error.
+        source: std::io::Error,
+    },
     /// Signature problem.
     #[error("{0}")]
     Sign(#[from] SignError),
@@ -67,7 +74,7 @@ pub enum ArchiveError {
         found: String,
     },
     /// The data stream's SHA-256 differs from .PKGINFO's datahash.
-    #[error("data hash mismatch (datahash {expected}, data is {found}): the package was changed")]
+    #[error("data hash mismatch (datahash {expected}, data is {found}): the package is damaged, truncated or was changed")]
     DataHash {
         /// From .PKGINFO.
         expected: String,
@@ -131,6 +138,20 @@ pub fn split_streams(bytes: &[u8]) -> Result<Vec<Stream>, ArchiveError> {
         pos += used;
     }
     Ok(out)
+}
+
+/// Reads the gzip member that starts at `pos` (the `index`-th, 1-based, for messages).
+fn read_member(bytes: &[u8], pos: usize, index: usize) -> Result<Stream, ArchiveError> {
+    let rest = &bytes[pos.min(bytes.len())..];
+    let mut dec = flate2::bufread::GzDecoder::new(rest);
+    let mut content = Vec::new();
+    dec.read_to_end(&mut content)
+        .map_err(|source| ArchiveError::Gzip { index, source })?;
+    let used = rest.len() - dec.into_inner().len();
+    Ok(Stream {
+        raw: pos..pos + used,
+        content,
+    })
 }
 
 /// `Q1` + base64(SHA-1 of `bytes`): apk's checksum notation.
@@ -280,10 +301,12 @@ pub struct DataEntry {
     pub gid: u32,
     /// Modification time, seconds since the epoch.
     pub mtime: u64,
-    /// Byte range of the content in [`ApkPackage::data`] (files only).
-    pub content: Range<usize>,
+    /// Content size in bytes (files only).
+    pub size: u64,
     /// SHA-1 of the content (files), for the installed database's `Z:`.
     pub sha1: Option<[u8; 20]>,
+    /// Position of the entry in the tar stream (counting entries not listed, like `./`).
+    pub ordinal: usize,
 }
 
 /// A verified .apk package.
@@ -294,8 +317,10 @@ pub struct ApkPackage {
     pub info: PkgInfo,
     /// Scripts by type (`post-install` → content).
     pub scripts: Vec<(String, Vec<u8>)>,
-    /// The decompressed data tar.
-    pub data: Vec<u8>,
+    /// The whole .apk file as verified (compressed).
+    pub raw: Vec<u8>,
+    /// Where the data stream starts in `raw`.
+    pub data_start: usize,
     /// Data entries in archive order.
     pub entries: Vec<DataEntry>,
     /// Key that signed it (None when accepted untrusted).
@@ -345,20 +370,32 @@ pub fn read_package(
     allow_untrusted: bool,
     expected_checksum: Option<&str>,
 ) -> Result<ApkPackage, ArchiveError> {
-    let streams = split_streams(bytes)?;
-    let first = streams.first().ok_or(ArchiveError::Layout {
-        expected: "3",
-        found: 0,
-    })?;
-    let sig = signature_of(first)?;
-    let control_at = usize::from(sig.is_some());
-    if streams.len() < control_at + 2 {
+    if bytes.is_empty() {
         return Err(ArchiveError::Layout {
             expected: "3",
-            found: streams.len(),
+            found: 0,
         });
     }
-    let control = &streams[control_at];
+    let first = read_member(bytes, 0, 1)?;
+    let sig = signature_of(&first)?;
+    let control = if sig.is_some() {
+        if first.raw.end >= bytes.len() {
+            return Err(ArchiveError::Layout {
+                expected: "3",
+                found: 1,
+            });
+        }
+        read_member(bytes, first.raw.end, 2)?
+    } else {
+        first
+    };
+    let data_start = control.raw.end;
+    if data_start >= bytes.len() {
+        return Err(ArchiveError::Layout {
+            expected: "3",
+            found: if sig.is_some() { 2 } else { 1 },
+        });
+    }
     let control_raw = &bytes[control.raw.clone()];
     let checksum = q1_checksum(control_raw);
     if let Some(want) = expected_checksum {
@@ -411,9 +448,8 @@ pub fn read_package(
     info.package.checksum = Some(checksum);
     info.package.size = bytes.len() as u64;
 
-    // The data stream runs from the third member to the end of the file.
-    let data_streams = &streams[control_at + 1..];
-    let data_raw = &bytes[data_streams[0].raw.start..];
+    // The data stream runs from the member after the control stream to the end of the file.
+    let data_raw = &bytes[data_start..];
     match &info.datahash {
         Some(want) => {
             let found = hex::encode(Sha256::digest(data_raw));
@@ -427,29 +463,78 @@ pub fn read_package(
         None if !allow_untrusted => return Err(ArchiveError::NoDataHash),
         None => {}
     }
-    let mut data = Vec::new();
-    for s in data_streams {
-        data.extend_from_slice(&s.content);
-    }
-    let entries = read_data_entries(&data)?;
+    let entries = read_data_entries(data_raw)?;
     Ok(ApkPackage {
         info,
         scripts,
-        data,
+        raw: bytes.to_vec(),
+        data_start,
         entries,
         signed_by,
     })
 }
 
-/// Lists and checks the entries of a data tar.
-fn read_data_entries(data: &[u8]) -> Result<Vec<DataEntry>, ArchiveError> {
-    let tar_err = |source| ArchiveError::Tar {
-        part: "data",
-        source,
-    };
+/// Maps an I/O error met while streaming the data tar: the decoder's errors (cut or damaged
+/// gzip) and the tar reader's are told apart by kind as well as the data allows.
+fn data_error(source: std::io::Error) -> ArchiveError {
+    match source.kind() {
+        std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::InvalidInput => {
+            ArchiveError::DataStream { source }
+        }
+        _ => ArchiveError::Tar {
+            part: "data",
+            source,
+        },
+    }
+}
+
+impl ApkPackage {
+    /// Streams the data tar again, calling `f` with each listed entry and a reader of its
+    /// content (files only hold content), in archive order. The bytes are the ones verified
+    /// by [`read_package`] (kept in memory compressed), so nothing is decompressed twice at
+    /// once and the whole data is never held decompressed.
+    pub fn for_each_entry(
+        &self,
+        mut f: impl FnMut(usize, &DataEntry, &mut dyn Read) -> std::io::Result<()>,
+    ) -> Result<(), ArchiveError> {
+        let dec = flate2::bufread::MultiGzDecoder::new(&self.raw[self.data_start..]);
+        let mut ar = tar::Archive::new(dec);
+        let mut next = 0usize;
+        for (ordinal, e) in ar.entries().map_err(data_error)?.enumerate() {
+            let mut e = e.map_err(data_error)?;
+            let Some(entry) = self.entries.get(next) else {
+                break;
+            };
+            if entry.ordinal != ordinal {
+                continue;
+            }
+            f(next, entry, &mut e).map_err(data_error)?;
+            next += 1;
+        }
+        Ok(())
+    }
+}
+
+/// A writer that only hashes and counts what it is given.
+struct HashingSink(Sha1, u64);
+
+impl std::io::Write for HashingSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        self.1 += buf.len() as u64;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Lists and checks the entries of a data stream (gzip'd tar), streaming: no content is kept.
+fn read_data_entries(data_raw: &[u8]) -> Result<Vec<DataEntry>, ArchiveError> {
+    let tar_err = data_error;
     let mut out = Vec::new();
-    let mut ar = tar::Archive::new(data);
-    for e in ar.entries().map_err(tar_err)? {
+    let mut ar = tar::Archive::new(flate2::bufread::MultiGzDecoder::new(data_raw));
+    for (ordinal, e) in ar.entries().map_err(tar_err)?.enumerate() {
         let mut e = e.map_err(tar_err)?;
         let raw_path = e.path().map_err(tar_err)?.to_string_lossy().into_owned();
         let Some(path) = clean_entry_path(&raw_path)? else {
@@ -488,23 +573,13 @@ fn read_data_entries(data: &[u8]) -> Result<Vec<DataEntry>, ArchiveError> {
             }
             _ => return Err(ArchiveError::UnsupportedEntry { path }),
         };
-        let mut content = 0..0;
+        let mut size = 0u64;
         let mut sha1 = None;
         if kind == EntryKind::File {
-            let start = e.raw_file_position() as usize;
-            let size = e.size() as usize;
-            let end = start
-                .checked_add(size)
-                .filter(|&end| end <= data.len())
-                .ok_or_else(|| ArchiveError::Tar {
-                    part: "data",
-                    source: std::io::Error::new(
-                        std::io::ErrorKind::UnexpectedEof,
-                        format!("{path}: content runs past the end"),
-                    ),
-                })?;
-            content = start..end;
-            let digest: [u8; 20] = Sha1::digest(&data[content.clone()]).into();
+            let mut hasher = HashingSink(Sha1::new(), 0);
+            std::io::copy(&mut e, &mut hasher).map_err(tar_err)?;
+            size = hasher.1;
+            let digest: [u8; 20] = hasher.0.finalize().into();
             if let Some(want) = recorded {
                 if want != digest {
                     return Err(ArchiveError::FileChecksum { path });
@@ -519,8 +594,9 @@ fn read_data_entries(data: &[u8]) -> Result<Vec<DataEntry>, ArchiveError> {
             uid,
             gid,
             mtime,
-            content,
+            size,
             sha1,
+            ordinal,
         });
     }
     Ok(out)

@@ -643,48 +643,77 @@ fn stage(root: &Root, steps: &[Step], plan: &Plan) -> Result<(), TxError> {
             set_owner(&p, *uid, *gid);
         }
     }
-    let mut temp_of: HashMap<&str, &str> = HashMap::new();
+    // Temps by (step, entry), written while each package's data is streamed once.
+    let mut by_step: BTreeMap<usize, HashMap<usize, &str>> = BTreeMap::new();
     for (si, ei, temp) in &plan.writes {
+        by_step.entry(*si).or_default().insert(*ei, temp.as_str());
+    }
+    for (si, temps) in &by_step {
         let Step::Install { apk: Some(apk), .. } = &steps[*si] else {
             continue;
         };
-        let e = &apk.entries[*ei];
-        let host = root.plain(temp);
-        let _ = fs::remove_file(&host);
-        match &e.kind {
-            EntryKind::File => {
-                let mut f = fs::OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .mode(0o600)
-                    .open(&host)
-                    .map_err(io(&e.path))?;
-                f.write_all(&apk.data[e.content.clone()])
-                    .map_err(io(&e.path))?;
-                set_owner(&host, e.uid, e.gid);
-                // chown clears set-id bits: set the mode afterwards.
-                f.set_permissions(fs::Permissions::from_mode(e.mode))
-                    .map_err(io(&e.path))?;
-                let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(e.mtime);
-                let _ = f.set_modified(t);
+        let mut temp_of: HashMap<&str, &str> = HashMap::new();
+        let mut failure: Option<TxError> = None;
+        let result = apk.for_each_entry(|ei, e, content| {
+            let Some(temp) = temps.get(&ei) else {
+                return Ok(());
+            };
+            if let Err(err) = stage_entry(root, e, content, temp, &temp_of) {
+                failure = Some(err);
+                return Err(std::io::Error::other("staging failed"));
             }
-            EntryKind::Symlink(target) => {
-                symlink(target, &host).map_err(io(&e.path))?;
-                set_owner(&host, e.uid, e.gid);
-            }
-            EntryKind::Hardlink(to) => {
-                let src = match temp_of.get(to.as_str()) {
-                    Some(t) => root.plain(t),
-                    None => root
-                        .resolve(to, false)
-                        .map(|r| r.0)
-                        .map_err(|err| TxError::Io(err.to_string()))?,
-                };
-                fs::hard_link(&src, &host).map_err(io(&e.path))?;
-            }
-            EntryKind::Dir => {}
+            temp_of.insert(apk.entries[ei].path.as_str(), temp);
+            Ok(())
+        });
+        if let Some(err) = failure {
+            return Err(err);
         }
-        temp_of.insert(e.path.as_str(), temp.as_str());
+        result.map_err(|err| TxError::Io(format!("{}: {err}", apk.info.package.id())))?;
+    }
+    Ok(())
+}
+
+/// Writes one entry beside its target as `temp`.
+fn stage_entry(
+    root: &Root,
+    e: &crate::archive::DataEntry,
+    content: &mut dyn std::io::Read,
+    temp: &str,
+    temp_of: &HashMap<&str, &str>,
+) -> Result<(), TxError> {
+    let host = root.plain(temp);
+    let _ = fs::remove_file(&host);
+    match &e.kind {
+        EntryKind::File => {
+            let mut f = fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&host)
+                .map_err(io(&e.path))?;
+            std::io::copy(content, &mut f).map_err(io(&e.path))?;
+            set_owner(&host, e.uid, e.gid);
+            // chown clears set-id bits: set the mode afterwards.
+            f.set_permissions(fs::Permissions::from_mode(e.mode))
+                .map_err(io(&e.path))?;
+            let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(e.mtime);
+            let _ = f.set_modified(t);
+        }
+        EntryKind::Symlink(target) => {
+            symlink(target, &host).map_err(io(&e.path))?;
+            set_owner(&host, e.uid, e.gid);
+        }
+        EntryKind::Hardlink(to) => {
+            let src = match temp_of.get(to.as_str()) {
+                Some(t) => root.plain(t),
+                None => root
+                    .resolve(to, false)
+                    .map(|r| r.0)
+                    .map_err(|err| TxError::Io(err.to_string()))?,
+            };
+            fs::hard_link(&src, &host).map_err(io(&e.path))?;
+        }
+        EntryKind::Dir => {}
     }
     Ok(())
 }

@@ -537,25 +537,45 @@ fn bad_packages_and_indexes_are_refused_and_the_root_is_unchanged() {
         &[],
         json!([{"path": "big", "source": "/bin/busybox"}]),
     );
+    let cut_short = script_pkg(
+        "cutshort",
+        "1.0-r0",
+        &[],
+        json!([{"path": "c", "content": "c\n"}]),
+    );
     let url = w.repo(
         "main",
-        vec![tampered, wrong_sig, unknown, unsigned.clone(), truncated],
+        vec![
+            tampered,
+            wrong_sig,
+            unknown,
+            unsigned.clone(),
+            truncated,
+            cut_short,
+        ],
     );
-    let trunc = w.dir.path().join("main/x86_64/truncated-1.0-r0.apk");
-    let len = fs::metadata(&trunc).unwrap().len();
-    fs::OpenOptions::new()
-        .write(true)
-        .open(&trunc)
-        .unwrap()
-        .set_len(len / 2)
-        .unwrap();
+    // Cut in the data stream, and cut inside the first (signature) stream.
+    for (file, keep) in [
+        ("truncated-1.0-r0.apk", None),
+        ("cutshort-1.0-r0.apk", Some(40)),
+    ] {
+        let path = w.dir.path().join("main/x86_64").join(file);
+        let len = fs::metadata(&path).unwrap().len();
+        fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(keep.unwrap_or(len / 2))
+            .unwrap();
+    }
     ok(w.apk(&["--initdb", "-X", &url, "update"]));
     let before = snapshot(&w.root(), DB_NOISE);
     let cases = [
         ("tampered", "data hash mismatch"),
         ("wrongsig", "BAD signature (key \"test.rsa.pub\")"),
         ("unknownkey", "signed by unknown key \"stranger.rsa.pub\""),
-        ("truncated", "damaged or truncated gzip stream"),
+        ("truncated", "data hash mismatch"),
+        ("cutshort", "damaged or truncated gzip stream"),
     ];
     for (name, want) in cases {
         let o = w.apk(&["-X", &url, "add", name]);

@@ -61,6 +61,11 @@ hyperfine --warmup 1 --runs "$RUNS" --export-json "$WORK/add.json" \
   "sh -c 'for f in $FILES; do curl -sf $URL/x86_64/\$f | tar xzf - -C $WORK/floor 2>/dev/null; done'" \
   > "$WORK/add.txt"
 
+# Peak RSS of one `apk add` of the N packages.
+eval "$mkroot"
+/usr/bin/time -v "$APK" --root "$WORK/root" --initdb --no-cache --quiet -X "$URL" add $NAMES 2> "$WORK/time-add.txt"
+ADD_RSS=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$WORK/time-add.txt")
+
 # 2. A 6000-package index (realistic fields: deps, provides), signed; packages unsigned stubs.
 python3 - "$WORK" "$KEY" <<'PY'
 import json, sys
@@ -106,6 +111,7 @@ the start: $(cut -d' ' -f1-3 /proc/loadavg). Repository made by apk/tests/mkrepo
 | \`apk search\` loading and verifying a 6000-package index ($(( $(stat -c %s "$IDX") / 1024 )) KiB compressed, $((IDX_RAW / 1024)) KiB of APKINDEX text) | $SRCH ms | $(python3 -c "print('%.2f' % ($SRCH/$IFLOOR))") |
 | \`gzip -dc \\| tar xO\` of that index (floor) | $IFLOOR ms | 1.00 |
 
-Peak RSS (\`/usr/bin/time -v\`, maximum resident set size): \`apk search\` over the 6000-package
-index $RSS kB; \`apk --version\` (the binary alone) $RSS0 kB.
+Peak RSS (\`/usr/bin/time -v\`, maximum resident set size): \`apk add\` of the $N packages
+$ADD_RSS kB; \`apk search\` over the 6000-package index $RSS kB; \`apk --version\` (the binary
+alone) $RSS0 kB.
 EOF

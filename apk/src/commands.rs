@@ -35,7 +35,12 @@ pub fn add(
     upgrade: bool,
 ) -> Result<usize> {
     ctx.load_repos(false, false)?;
-    let (mut cands, mut sources) = ctx.pool(false);
+    let pins: Vec<Dependency> = atoms
+        .iter()
+        .filter_map(|a| Dependency::parse(a).ok())
+        .filter(|d| d.tag.is_some())
+        .collect();
+    let (mut cands, mut sources) = ctx.pool(false, &pins);
     let mut requested = Vec::new();
     for a in atoms {
         if a.ends_with(".apk") && Path::new(a).is_file() {
@@ -102,11 +107,12 @@ pub fn add(
     }
     let prefs = Preferences {
         upgrade_all: false,
-        upgrade: if upgrade {
-            requested.iter().map(|d| d.name.clone()).collect()
-        } else {
-            HashSet::new()
-        },
+        // -u, and names newly pinned to a tagged repository, prefer the newest version.
+        upgrade: requested
+            .iter()
+            .filter(|d| upgrade || d.tag.is_some())
+            .map(|d| d.name.clone())
+            .collect(),
     };
     commit(ctx, &cands, &sources, &world, &prefs, &HashSet::new())
 }
@@ -136,7 +142,7 @@ pub fn timestamp_version(secs: u64) -> String {
 /// `del NAME...`
 pub fn del(ctx: &mut Context, names: &[String]) -> Result<usize> {
     ctx.load_repos(false, false)?;
-    let (cands, sources) = ctx.pool(false);
+    let (cands, sources) = ctx.pool(false, &[]);
     let mut world = ctx.world.clone();
     let mut errors = 0;
     for n in names {
@@ -192,7 +198,7 @@ pub fn update(ctx: &mut Context) -> Result<usize> {
 /// `upgrade [-a]`
 pub fn upgrade(ctx: &mut Context, available: bool) -> Result<usize> {
     ctx.load_repos(false, false)?;
-    let (cands, sources) = ctx.pool(available);
+    let (cands, sources) = ctx.pool(available, &[]);
     let prefs = Preferences {
         upgrade_all: true,
         upgrade: HashSet::new(),
@@ -230,7 +236,7 @@ pub fn fix(ctx: &mut Context, names: &[String]) -> Result<usize> {
         return Ok(errors);
     }
     ctx.load_repos(false, false)?;
-    let (cands, sources) = ctx.pool(false);
+    let (cands, sources) = ctx.pool(false, &[]);
     let world = ctx.world.clone();
     Ok(errors
         + commit(

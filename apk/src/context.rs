@@ -226,14 +226,29 @@ impl Context {
         Ok(failures)
     }
 
-    /// The candidate pool: every indexed package (untagged repositories only, unless the
-    /// world asks for the tag) plus every installed package no repository offers.
-    pub fn pool(&self, available_only: bool) -> (Vec<Candidate>, Vec<Source>) {
+    /// The candidate pool: every indexed package plus every installed package no repository
+    /// offers. A package of a tagged repository (`@edge URL`) is a candidate only for a name
+    /// pinned to that tag (`name@edge`) in the world or in `pins`, as in apk-tools; its
+    /// dependencies come from untagged repositories unless pinned too. With
+    /// `available_only`, installed versions no repository offers are left out when a
+    /// repository offers the name (`upgrade -a`).
+    pub fn pool(&self, available_only: bool, pins: &[Dependency]) -> (Vec<Candidate>, Vec<Source>) {
         let mut cands = Vec::new();
         let mut sources = Vec::new();
+        let pinned = |name: &str, tag: &str| {
+            self.world
+                .iter()
+                .chain(pins)
+                .any(|d| d.name == name && d.tag.as_deref() == Some(tag))
+        };
         for (ri, l) in self.repos.iter().enumerate() {
             let Ok(index) = &l.index else { continue };
             for p in &index.packages {
+                if let Some(tag) = &l.repo.tag {
+                    if !pinned(&p.name, tag) {
+                        continue;
+                    }
+                }
                 if !p.arch.is_empty() && p.arch != self.arch && p.arch != "noarch" {
                     continue;
                 }

@@ -1106,3 +1106,23 @@ fn fix_reinstalls_packages_with_missing_files() {
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(text(&o).contains("nothere: not installed"), "{}", text(&o));
 }
+
+#[test]
+fn tagged_repository_is_used_only_for_pinned_names() {
+    let w = World::new();
+    let f = |p: &str| json!([{"path": p, "content": format!("{p}\n")}]);
+    let main = w.repo("main", vec![script_pkg("tool", "1.0-r0", &[], f("tool1"))]);
+    let edge = w.repo("edge", vec![script_pkg("tool", "2.0-r0", &[], f("tool2"))]);
+    let tagged = format!("@edge {edge}");
+    let out = ok(w.apk(&["--initdb", "-X", &main, "-X", &tagged, "add", "tool"]));
+    assert!(out.contains("Installing tool (1.0-r0)"), "{out}");
+    let out = ok(w.apk(&["-X", &main, "-X", &tagged, "add", "tool@edge"]));
+    assert!(out.contains("Upgrading tool (1.0-r0 -> 2.0-r0)"), "{out}");
+    assert_eq!(
+        fs::read_to_string(w.root().join("etc/apk/world")).unwrap(),
+        "tool@edge\n"
+    );
+    // The pin stays: upgrade keeps the edge version.
+    let out = ok(w.apk(&["-X", &main, "-X", &tagged, "upgrade"]));
+    assert!(!out.contains("tool"), "{out}");
+}

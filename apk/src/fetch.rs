@@ -148,6 +148,7 @@ impl Fetcher {
         let mut out = Vec::with_capacity(total.unwrap_or(0).min(1 << 28) as usize);
         let mut buf = vec![0u8; 64 * 1024];
         let mut last = Instant::now();
+        let mut shown = false;
         loop {
             let n = reader.read(&mut buf).map_err(|e| net(&e))?;
             if n == 0 {
@@ -156,6 +157,7 @@ impl Fetcher {
             out.extend_from_slice(&buf[..n]);
             if self.progress && last.elapsed() > Duration::from_millis(100) {
                 last = Instant::now();
+                shown = true;
                 self.show(label, out.len() as u64, total);
             }
         }
@@ -167,7 +169,7 @@ impl Fetcher {
                 )));
             }
         }
-        if self.progress {
+        if shown {
             eprint!("\r\x1b[K");
             let _ = std::io::stderr().flush();
         }

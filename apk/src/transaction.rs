@@ -246,9 +246,9 @@ pub fn apply(
             for (id, kind, body, args) in &plan.pre {
                 let args: Vec<&str> = args.iter().map(String::as_str).collect();
                 match run_script(root, id, kind, body, &args, opts.quiet) {
-                    Outcome::Failed(why) => {
+                    Outcome::Failed(_) => {
                         return Err(TxError::Refused(vec![format!(
-                            "{id}: {kind} {why}; nothing was changed"
+                            "{id}: {kind} script failed; the transaction was undone"
                         )]))
                     }
                     Outcome::Ok | Outcome::Skipped(_) => {}

@@ -1126,3 +1126,46 @@ fn tagged_repository_is_used_only_for_pinned_names() {
     let out = ok(w.apk(&["-X", &main, "-X", &tagged, "upgrade"]));
     assert!(!out.contains("tool"), "{out}");
 }
+
+#[test]
+fn failing_scripts_are_reported() {
+    let w = World::new();
+    let mut post = script_pkg(
+        "badpost",
+        "1.0-r0",
+        &["busybox"],
+        json!([{"path": "bp", "content": "x"}]),
+    );
+    post["scripts"] = json!({"post-install": "#!/bin/sh\necho post output\nexit 3\n"});
+    let mut pre = script_pkg(
+        "badpre",
+        "1.0-r0",
+        &["busybox"],
+        json!([{"path": "bq", "content": "x"}]),
+    );
+    pre["scripts"] = json!({"pre-install": "#!/bin/sh\necho pre output\nexit 4\n"});
+    let url = w.repo("main", vec![busybox("1.35.0-r0"), post, pre]);
+    ok(w.apk(&["--initdb", "-X", &url, "add", "busybox"]));
+    // A failed post-install: installed, reported, counted in the exit status.
+    let o = w.apk(&["-X", &url, "add", "badpost"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("post output"), "{}", text(&o));
+    assert!(
+        text(&o).contains("ERROR: badpost-1.0-r0.post-install: script exited with error 3"),
+        "{}",
+        text(&o)
+    );
+    assert!(w.root().join("bp").exists());
+    // A failed pre-install: nothing changes.
+    let before = snapshot(&w.root(), DB_NOISE);
+    let o = w.apk(&["-X", &url, "add", "badpre"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("pre output"), "{}", text(&o));
+    assert!(
+        text(&o).contains("ERROR: badpre-1.0-r0.pre-install: script exited with error 4"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(snapshot(&w.root(), DB_NOISE), before);
+    assert!(!w.root().join("lib/apk/db/transaction").exists());
+}

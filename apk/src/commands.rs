@@ -70,9 +70,14 @@ pub fn add(
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs())
             .unwrap_or(0);
+        let version = timestamp_version(now);
+        // An identity checksum like a real package's (apk-tools' database has one for every
+        // entry): SHA-1 over the name, version and dependencies.
+        let identity = format!("{name}-{version} {}", crate::atom::join(&requested));
         let virt = Package {
             name: name.to_string(),
-            version: timestamp_version(now),
+            checksum: Some(archive::q1_checksum(identity.as_bytes())),
+            version,
             arch: "noarch".into(),
             description: "virtual meta package".into(),
             depends: requested.clone(),

@@ -194,6 +194,8 @@ impl World {
 
     fn apk_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
         let mut c = Command::new(APK);
+        // Hermetic TLS roots: the built-in ones unless a test names a bundle.
+        c.env_remove("SSL_CERT_FILE");
         c.arg("--root").arg(self.root()).args(args);
         for (k, v) in env {
             c.env(k, v);

@@ -46,6 +46,8 @@ pub struct Globals {
     pub no_scripts: bool,
     /// `--update-cache/-U`: refresh remote indexes first.
     pub update_cache: bool,
+    /// `--purge`: removals also delete changed configuration files.
+    pub purge: bool,
 }
 
 /// Where a candidate package comes from.

@@ -4,7 +4,7 @@
 //! `cache clean`; global options as apk-tools' (`--root/-p`, `--repository/-X`,
 //! `--repositories-file`, `--keys-dir`, `--allow-untrusted`, `--no-cache`, `--initdb`,
 //! `--simulate/-s`, `--quiet/-q`, `--arch`, `--force-overwrite`, `--no-scripts`,
-//! `--update-cache/-U`).
+//! `--update-cache/-U`, `--purge`).
 //!
 //! Exit status, as apk-tools: 0 when all went well, otherwise the number of errors reported
 //! (packages that could not be selected, fetched, verified or installed, failed scripts,
@@ -71,6 +71,9 @@ struct GlobalArgs {
     /// Fetch remote indexes again before working
     #[arg(short = 'U', long, global = true)]
     update_cache: bool,
+    /// Removing a package also deletes its configuration files the user changed
+    #[arg(long, global = true)]
+    purge: bool,
 }
 
 #[derive(Subcommand)]
@@ -183,6 +186,7 @@ fn run(cli: Cli) -> anyhow::Result<usize> {
         force_overwrite: a.force_overwrite,
         no_scripts: a.no_scripts,
         update_cache: a.update_cache,
+        purge: a.purge,
     };
     match cli.cmd {
         Cmd::Add {

@@ -1107,6 +1107,18 @@ fn fix_reinstalls_packages_with_missing_files() {
     let o = w.apk(&["-X", &url, "fix", "nothere"]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(text(&o).contains("nothere: not installed"), "{}", text(&o));
+    // Removing the package keeps the changed file, unless --purge.
+    let out = ok(w.apk(&["-X", &url, "del", "hello"]));
+    assert!(out.contains("keeping the changed /etc/hello.conf"), "{out}");
+    assert_eq!(
+        fs::read_to_string(w.root().join("etc/hello.conf")).unwrap(),
+        "changed\n"
+    );
+    assert!(!w.root().join("usr/bin/hello").exists());
+    ok(w.apk(&["-X", &url, "add", "hello"]));
+    let out = ok(w.apk(&["--purge", "-X", &url, "del", "hello"]));
+    assert!(!out.contains("keeping"), "{out}");
+    assert!(!w.root().join("etc/hello.conf").exists());
 }
 
 #[test]

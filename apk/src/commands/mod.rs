@@ -28,6 +28,7 @@ fn apply_options(ctx: &Context) -> ApplyOptions {
         force_overwrite: ctx.g.force_overwrite,
         quiet: ctx.g.quiet,
         no_scripts: ctx.g.no_scripts,
+        purge: ctx.g.purge,
     }
 }
 

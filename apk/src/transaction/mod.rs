@@ -72,6 +72,8 @@ pub struct ApplyOptions {
     pub quiet: bool,
     /// Do not run scripts.
     pub no_scripts: bool,
+    /// Also remove configuration files the user changed.
+    pub purge: bool,
 }
 
 /// Why a transaction was refused before anything changed (or rolled back).
@@ -565,6 +567,16 @@ fn make_plan(
                 continue;
             }
             match root.resolve(&p, false) {
+                // A configuration file the user changed stays unless --purge (apk-tools).
+                Ok((host, _))
+                    if !opts.purge
+                        && is_protected(&p)
+                        && user_modified(&host, file_checksum(ins, &p).as_deref(), None) =>
+                {
+                    if !opts.quiet {
+                        println!("{id}: keeping the changed /{p} (--purge removes it)");
+                    }
+                }
                 Ok((_, rel)) if !targets.contains(&rel) => ops.push(Op::Remove { rel }),
                 Ok(_) => {}
                 Err(err) => eprintln!("WARNING: {id}: not removing {p}: {err}"),

@@ -27,27 +27,82 @@ pub fn target_dir() -> PathBuf {
         .unwrap_or_else(|| repo_root().join("target"))
 }
 
-/// The `tinibox` binary to test: `$TINIBOX_BIN`, else the newer of target/release/tinibox and
-/// target/debug/tinibox. Panics with the build command when neither exists.
+/// The `tinibox` binary to test: `$TINIBOX_BIN` if set (used as given), else `tinibox` in the
+/// target folder of the profile this test binary was built with (target/release for
+/// `cargo test --release`, target/debug for `cargo test`).
+///
+/// Cargo builds only tinibox's library for this crate, not its binary, so the binary may be
+/// missing or older than the sources; both fail the test with the build command, rather than
+/// testing a stale binary. "Older" is cargo's own rule: a file of tinibox/src or
+/// tinibox/Cargo.toml modified after the binary.
 pub fn tinibox_bin() -> PathBuf {
-    if let Some(p) = std::env::var_os("TINIBOX_BIN") {
-        return PathBuf::from(p);
+    locate_tinibox().unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// [`tinibox_bin`]'s answer, or the one-line reason there is no current binary.
+fn locate_tinibox() -> Result<PathBuf, String> {
+    static BIN: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    BIN.get_or_init(|| {
+        if let Some(p) = std::env::var_os("TINIBOX_BIN") {
+            return Ok(PathBuf::from(p));
+        }
+        let (dir, release) = profile_dir();
+        let build = if release {
+            "cargo build --release -p tinibox"
+        } else {
+            "cargo build -p tinibox"
+        };
+        let bin = dir.join("tinibox");
+        let built = std::fs::metadata(&bin)
+            .and_then(|m| m.modified())
+            .map_err(|_| format!("{} is missing: run `{build}` first", bin.display()))?;
+        let crate_dir = repo_root().join("tinibox");
+        if let Some((source, _)) = newest_file(&crate_dir).filter(|(_, t)| *t > built) {
+            return Err(format!(
+                "{} is older than {}: run `{build}` first",
+                bin.display(),
+                source.display()
+            ));
+        }
+        Ok(bin)
+    })
+    .clone()
+}
+
+/// The target/PROFILE folder this test binary runs from (it lives in PROFILE/deps), and
+/// whether that profile is an optimised one (release, bench or a custom profile).
+fn profile_dir() -> (PathBuf, bool) {
+    let exe = std::env::current_exe().expect("the test binary's own path");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| target_dir().join("release"));
+    let release = dir.file_name().is_some_and(|n| n != "debug");
+    (dir, release)
+}
+
+/// The most recently modified file of tinibox's sources (`src/` recursively and
+/// `Cargo.toml`) and its time.
+fn newest_file(crate_dir: &Path) -> Option<(PathBuf, std::time::SystemTime)> {
+    fn walk(p: &Path, best: &mut Option<(PathBuf, std::time::SystemTime)>) {
+        let Ok(meta) = std::fs::metadata(p) else {
+            return;
+        };
+        if meta.is_dir() {
+            for e in std::fs::read_dir(p).into_iter().flatten().flatten() {
+                walk(&e.path(), best);
+            }
+        } else if let Ok(t) = meta.modified() {
+            if best.as_ref().is_none_or(|(_, b)| t > *b) {
+                *best = Some((p.to_path_buf(), t));
+            }
+        }
     }
-    let candidates = [
-        target_dir().join("release/tinibox"),
-        target_dir().join("debug/tinibox"),
-    ];
-    candidates
-        .iter()
-        .filter_map(|p| {
-            let m = std::fs::metadata(p).ok()?.modified().ok()?;
-            Some((m, p.clone()))
-        })
-        .max()
-        .map(|(_, p)| p)
-        .unwrap_or_else(|| {
-            panic!("tinibox is not built: run `cargo build -p tinibox` (or --release) first")
-        })
+    let mut best = None;
+    walk(&crate_dir.join("src"), &mut best);
+    walk(&crate_dir.join("Cargo.toml"), &mut best);
+    best
 }
 
 /// Fails the test unless it runs as root.
@@ -275,6 +330,10 @@ impl Default for StateRoot {
 
 impl Drop for StateRoot {
     fn drop(&mut self) {
+        // No binary, no containers: and a panic here would abort a failing test.
+        if locate_tinibox().is_err() {
+            return;
+        }
         if let Ok(out) = self.tinibox().args(["ps", "-a", "-q"]).output() {
             for id in String::from_utf8_lossy(&out.stdout).split_whitespace() {
                 let _ = self.tinibox().args(["rm", "-f", id]).output();

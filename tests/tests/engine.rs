@@ -242,7 +242,7 @@ fn ps_sees_only_the_container() {
 }
 
 #[test]
-fn masked_and_readonly_paths() {
+fn masked_paths_read_empty_and_readonly_paths_refuse_writes() {
     let (_serial, root) = setup();
     for masked in [
         "/proc/kcore",
@@ -268,10 +268,33 @@ fn masked_and_readonly_paths() {
     );
     assert_ne!(code, 0, "/proc/sys is writable");
     assert!(err.contains("Read-only"), "{err}");
-    let (code, _, err) = run_in(&root, &[], &["sh", "-c", "echo h > /proc/sysrq-trigger"]);
-    assert_ne!(code, 0, "/proc/sysrq-trigger is writable: {err}");
-    let (code, _, _) = run_in(&root, &[], &["sh", "-c", "touch /sys/x"]);
-    assert_ne!(code, 0, "/sys is writable");
+    // Kernels without CONFIG_MAGIC_SYSRQ have no sysrq-trigger (the write would then fail
+    // for that reason alone).
+    if Path::new("/proc/sysrq-trigger").exists() {
+        let (code, _, err) = run_in(&root, &[], &["sh", "-c", "echo h > /proc/sysrq-trigger"]);
+        assert_ne!(code, 0, "/proc/sysrq-trigger is writable: {err}");
+        assert!(err.contains("Read-only file system"), "{err}");
+    }
+    // /sys is mounted read-only: the kernel's mount table says so, and opening an existing
+    // attribute for writing fails with EROFS. (On a read-write sysfs the open succeeds and
+    // the write itself fails for lack of CAP_NET_ADMIN, with another error; sysfs never
+    // creates files, so `touch /sys/x` would fail either way.)
+    let sys_opts = sh(
+        &root,
+        &[],
+        "awk '$5 == \"/sys\" { print $6 }' /proc/self/mountinfo",
+    );
+    assert!(
+        sys_opts.split(',').any(|o| o == "ro"),
+        "/sys is not mounted read-only: options {sys_opts:?}"
+    );
+    let (code, _, err) = run_in(
+        &root,
+        &[],
+        &["sh", "-c", "echo 65536 > /sys/class/net/lo/mtu"],
+    );
+    assert_ne!(code, 0, "/sys/class/net/lo/mtu is writable");
+    assert!(err.contains("Read-only file system"), "{err}");
 }
 
 #[test]

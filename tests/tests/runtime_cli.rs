@@ -445,10 +445,43 @@ fn exec_joins_namespaces_cgroup_and_security_of_the_container() {
         PathBuf::from("/"),
         "root is the container's (seen through the container's mount namespace)"
     );
-    // The seccomp filter works in the exec'd process: unshare is refused.
-    let o = rt.run(&["exec", &c, "unshare", "-u", "true"]);
-    assert_ne!(o.status.code(), Some(0), "unshare must be blocked");
+    // The root directory itself: the exec'd process's `/` is the init's `/` (the container's
+    // rootfs), not the host's.
+    let root_of = |pid: i32| {
+        let m = std::fs::metadata(format!("/proc/{pid}/root/")).unwrap();
+        (m.dev(), m.ino())
+    };
+    assert_eq!(root_of(p), root_of(init), "exec'd root vs the init's");
+    let host = std::fs::metadata("/").unwrap();
+    assert_ne!(
+        root_of(p),
+        (host.dev(), host.ino()),
+        "the exec'd process has the host's root"
+    );
+    // The seccomp filter works in the exec'd process: unshare(CLONE_NEWUSER) needs no
+    // capability, so only the filter refuses it (the control below, without a filter, runs it).
+    let o = rt.run(&["exec", &c, "unshare", "-U", "true"]);
+    assert_ne!(o.status.code(), Some(0), "unshare -U must be blocked");
     assert!(stderr(&o).contains("not permitted"), "{}", stderr(&o));
+    let unfiltered = bundle(&["sleep", "1000"], |v| {
+        v["linux"].as_object_mut().unwrap().remove("seccomp");
+    });
+    let control = id("exec-noseccomp");
+    rt.ok(&[
+        "create",
+        "--bundle",
+        unfiltered.path().to_str().unwrap(),
+        &control,
+    ]);
+    rt.ok(&["start", &control]);
+    let o = rt.run(&["exec", &control, "unshare", "-U", "true"]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "without a seccomp filter unshare -U works: {}",
+        stderr(&o)
+    );
+    rt.ok(&["delete", "--force", &control]);
 
     // --process FILE, as containerd's shim and conmon pass it.
     let process = json!({
@@ -968,4 +1001,115 @@ fn update_sets_limits_the_container_was_created_without() {
         "runc"
     );
     assert_eq!(seen[1], seen[0], "tinibox vs runc");
+}
+
+/// Whether `path` exists when looked up from the root of `pid`'s mount namespace (what a
+/// process entering it with `nsenter -t PID -m` finds). Runs in a forked child, which only
+/// calls open, setns and stat.
+fn exists_in_mount_namespace_of(pid: i32, path: &Path) -> bool {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    let ns = CString::new(format!("/proc/{pid}/ns/mnt")).unwrap();
+    let p = CString::new(path.as_os_str().as_bytes()).unwrap();
+    // SAFETY: the child only makes async-signal-safe calls and _exits.
+    let child = unsafe { libc::fork() };
+    assert!(child >= 0, "fork failed");
+    if child == 0 {
+        unsafe {
+            let fd = libc::open(ns.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC);
+            if fd < 0 || libc::setns(fd, libc::CLONE_NEWNS) != 0 {
+                libc::_exit(2);
+            }
+            let mut st: libc::stat = std::mem::zeroed();
+            libc::_exit(i32::from(libc::stat(p.as_ptr(), &mut st) != 0));
+        }
+    }
+    let mut status = 0;
+    unsafe { libc::waitpid(child, &mut status, 0) };
+    match libc::WEXITSTATUS(status) {
+        0 => true,
+        1 => false,
+        _ => panic!("cannot enter the mount namespace of {pid}"),
+    }
+}
+
+/// Unmounts `path` lazily when dropped.
+struct Unmount(PathBuf);
+
+impl Drop for Unmount {
+    fn drop(&mut self) {
+        let c = std::ffi::CString::new(self.0.to_str().unwrap()).unwrap();
+        unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
+    }
+}
+
+/// pivot_root, seen from outside: with it, the host's mounts are detached from the container's
+/// mount namespace; with MS_MOVE + chroot (`--no-pivot`) they stay there, under the container's
+/// root. A privileged container (CAP_SYS_ADMIN, no seccomp) lazily unmounts its own root;
+/// entering its mount namespace then finds a marker on a tmpfs the host mounted before the
+/// container started only in the MS_MOVE + chroot case. runc shows which answer is which;
+/// tinibox must give the same, so this probe tells the two ways of entering the root apart.
+#[test]
+fn pivot_root_leaves_no_host_mount_in_the_container_namespace_like_runc() {
+    require_root();
+    let host = tempfile::Builder::new()
+        .prefix("tinibox-hostmnt-")
+        .tempdir()
+        .unwrap();
+    let c_dir = std::ffi::CString::new(host.path().to_str().unwrap()).unwrap();
+    let rc = unsafe {
+        libc::mount(
+            c"tmpfs".as_ptr(),
+            c_dir.as_ptr(),
+            c"tmpfs".as_ptr(),
+            0,
+            std::ptr::null(),
+        )
+    };
+    assert_eq!(rc, 0, "mount a tmpfs on {}", host.path().display());
+    let _unmount = Unmount(host.path().to_path_buf());
+    let marker = host.path().join("host-only-marker");
+    std::fs::write(&marker, "host\n").unwrap();
+    let b = bundle(&["sleep", "1000"], |v| {
+        for set in ["bounding", "effective", "permitted"] {
+            v["process"]["capabilities"][set]
+                .as_array_mut()
+                .unwrap()
+                .push(json!("CAP_SYS_ADMIN"));
+        }
+        v["linux"].as_object_mut().unwrap().remove("seccomp");
+    });
+    let mut seen = Vec::new();
+    for rt in [Rt::runc(), Rt::tinibox()] {
+        for no_pivot in [false, true] {
+            let c = id(&format!("pivot-{}-{no_pivot}", rt.name));
+            let mut args = vec!["create", "--bundle", b.path().to_str().unwrap()];
+            if no_pivot {
+                args.push("--no-pivot");
+            }
+            args.push(&c);
+            rt.ok(&args);
+            rt.ok(&["start", &c]);
+            let init = rt.pid(&c);
+            rt.ok(&["exec", &c, "umount", "-l", "/"]);
+            let visible = exists_in_mount_namespace_of(init, &marker);
+            rt.ok(&["delete", "--force", &c]);
+            seen.push(format!(
+                "{}: no-pivot {no_pivot}: host mount reachable {visible}",
+                rt.name
+            ));
+        }
+    }
+    assert_eq!(
+        seen[..2],
+        [
+            "runc: no-pivot false: host mount reachable false",
+            "runc: no-pivot true: host mount reachable true",
+        ]
+    );
+    let tinibox: Vec<String> = seen[2..]
+        .iter()
+        .map(|s| s.replacen("tinibox", "runc", 1))
+        .collect();
+    assert_eq!(tinibox, seen[..2], "tinibox vs runc: {seen:?}");
 }

@@ -341,3 +341,23 @@ impl Drop for StateRoot {
         }
     }
 }
+
+/// A shell script for a live or installed TiniLinux (BusyBox, `tinibox` on PATH, as root)
+/// that tells whether `tinibox run` entered the container's root with pivot_root: it mounts
+/// a tmpfs holding a marker, starts a privileged container from `image`, has it lazily unmount
+/// its own root, and enters its mount namespace with `nsenter`. It prints
+/// `host-mount-detached` when the marker's mount is gone from the container's namespace
+/// (pivot_root detached the host's mounts) and `host-mount-reachable` when it is still there
+/// (MS_MOVE + chroot leaves the host's mounts under the container's root), then cleans up.
+pub fn pivot_root_probe(image: &str) -> String {
+    format!(
+        "mkdir -p /mnt/tbx-probe && mount -t tmpfs tbx-probe /mnt/tbx-probe && \
+         echo host > /mnt/tbx-probe/marker && \
+         tinibox run -d --privileged --name tbx-probe {image} sleep 600 >/dev/null && \
+         tinibox exec tbx-probe umount -l / && \
+         pid=$(tinibox ps --format json tbx-probe | tr -d '[] ') && \
+         if nsenter -t \"$pid\" -m /bin/busybox ls /mnt/tbx-probe 2>/dev/null | grep -q marker; \
+         then echo host-mount-reachable; else echo host-mount-detached; fi; \
+         tinibox rm -f tbx-probe >/dev/null; umount /mnt/tbx-probe; rmdir /mnt/tbx-probe"
+    )
+}

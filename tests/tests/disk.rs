@@ -244,7 +244,7 @@ fn check_installed_system(vm: &mut Vm, fw: Firmware) {
 }
 
 /// `tinibox run` on the installed system: PID 1 inside, real pivot_root (no fallback
-/// warning). Returns the problem, if any, so a test can check every firmware first.
+/// warning, and the host's mounts detached from the container's mount namespace). Returns the problem, if any, so a test can check every firmware first.
 fn container_problem(vm: &mut Vm) -> Option<String> {
     vm.ok("rm -rf /tmp/c && mkdir -p /tmp/c/bin /tmp/c/proc /tmp/c/dev /tmp/c/sys /tmp/c/tmp && cp /bin/busybox /tmp/c/bin/ && ln -s busybox /tmp/c/bin/sh");
     let (code, out) = vm.sh("tinibox run --rm /tmp/c /bin/sh -c 'echo pid=$$' 2>&1");
@@ -253,6 +253,14 @@ fn container_problem(vm: &mut Vm) -> Option<String> {
     }
     if out.contains("pivot_root is not possible") {
         return Some(format!("tinibox fell back to MS_MOVE + chroot: {out}"));
+    }
+    // Positively (a fallback path may print nothing): the host's mounts are detached from a
+    // container's mount namespace, which MS_MOVE + chroot leaves them in.
+    let (code, out) = vm.sh(&tinilinux_tests::pivot_root_probe("tinilinux"));
+    if code != 0 || out.lines().last() != Some("host-mount-detached") {
+        return Some(format!(
+            "tinibox did not use pivot_root (exit {code}): {out}"
+        ));
     }
     None
 }

@@ -361,3 +361,41 @@ pub fn pivot_root_probe(image: &str) -> String {
          tinibox rm -f tbx-probe >/dev/null; umount /mnt/tbx-probe; rmdir /mnt/tbx-probe"
     )
 }
+
+/// Every cgroup directory, in every cgroup (v1) and cgroup2 hierarchy mounted on this host,
+/// whose name contains `needle`. The mount points come from /proc/self/mountinfo and each
+/// tree is walked whole, so this finds a container's groups on v1, hybrid and pure v2 hosts
+/// alike, wherever a cgroupsPath put them.
+pub fn cgroup_dirs_named(needle: &str) -> Vec<PathBuf> {
+    fn walk(dir: &Path, needle: &str, out: &mut Vec<PathBuf>) {
+        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                let p = e.path();
+                if e.file_name().to_string_lossy().contains(needle) {
+                    out.push(p.clone());
+                }
+                walk(&p, needle, out);
+            }
+        }
+    }
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let mut roots: Vec<PathBuf> = mountinfo
+        .lines()
+        .filter_map(|l| {
+            let point = l.split(' ').nth(4)?;
+            let fstype = l.split(" - ").nth(1)?.split(' ').next()?;
+            (fstype == "cgroup" || fstype == "cgroup2").then(|| PathBuf::from(point))
+        })
+        .collect();
+    roots.sort();
+    roots.dedup();
+    let mut out = Vec::new();
+    for r in &roots {
+        walk(r, needle, &mut out);
+    }
+    assert!(
+        !roots.is_empty(),
+        "no cgroup hierarchy is mounted: /proc/self/mountinfo lists none"
+    );
+    out
+}

@@ -108,10 +108,8 @@ impl Bundle {
             !self.state_root().join(&self.id).exists(),
             "state dir left behind"
         );
-        for ctrl in fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
-            let p = ctrl.path().join("tinibox").join(&self.id);
-            assert!(!p.exists(), "cgroup left behind: {}", p.display());
-        }
+        let groups = tinilinux_tests::cgroup_dirs_named(&self.id);
+        assert!(groups.is_empty(), "cgroups left behind: {groups:?}");
         let mi = fs::read_to_string("/proc/self/mountinfo").unwrap();
         assert!(
             !mi.contains(self.dir.path().to_str().unwrap()),
@@ -171,6 +169,11 @@ fn created_running_stopped_and_nothing_left() {
     }
     assert!(matches!(container::start(b.state_root(), &b.id), Ok(())));
     assert_eq!(b.status(), Status::Running);
+    // The groups assert_gone looks for are found while the container exists.
+    assert!(
+        !tinilinux_tests::cgroup_dirs_named(&b.id).is_empty(),
+        "the running container's cgroups are not found"
+    );
     assert!(matches!(
         container::start(b.state_root(), &b.id),
         Err(ContainerError::WrongState { .. })

@@ -258,11 +258,8 @@ fn leftovers(rt: &Rt, id: &str) -> Vec<String> {
     if rt.root.path().join(id).exists() {
         l.push(format!("state dir {id}"));
     }
-    for ctl in ["memory", "pids", "freezer", "cpu", "devices"] {
-        let p = format!("/sys/fs/cgroup/{ctl}/tinibox/{id}");
-        if Path::new(&p).exists() {
-            l.push(p);
-        }
+    for p in tinilinux_tests::cgroup_dirs_named(id) {
+        l.push(p.display().to_string());
     }
     let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     if mounts.contains(id) {
@@ -344,6 +341,11 @@ fn bad_input_fails_with_a_logged_error_and_leaves_nothing() {
 
     let c = id("dup");
     rt.ok(&["create", "--bundle", bp, &c]);
+    assert!(
+        leftovers(&rt, &c).iter().any(|l| l.contains("cgroup")),
+        "a created container's cgroups are found: {:?}",
+        leftovers(&rt, &c)
+    );
     fails(&["create", "--bundle", bp, &c], "already exists");
     assert_eq!(rt.status(&c), "created", "the first container is untouched");
     rt.ok(&["start", &c]);

@@ -885,7 +885,8 @@ fn cgroup_v2_path_end_to_end_on_a_private_cgroup2_mount() {
             "sh",
             "-c",
             "cat /proc/self/cgroup > /out/cg; head -c1 /dev/null && echo ok > /out/null; \
-             mknod /dev/blk b 7 0 && (head -c1 /dev/blk) 2> /out/blk; read x < /out/go",
+             mknod /dev/blk b 7 0 && (head -c1 /dev/blk) 2> /out/blk; read x < /out/go; \
+             echo after > /out/after",
         ],
     );
     for set in ["bounding", "effective", "permitted"] {
@@ -905,12 +906,14 @@ fn cgroup_v2_path_end_to_end_on_a_private_cgroup2_mount() {
     .unwrap();
     let opts = b.options();
     let go = b.out.path().join("go");
+    let after = b.out.path().join("after");
     let (state_root, id) = (b.state_root().to_path_buf(), b.id.clone());
     // SAFETY: the child runs the engine and exits with a code saying which step failed.
     match unsafe { nix::unistd::fork() }.unwrap() {
         nix::unistd::ForkResult::Child => {
             let step = (|| -> Result<(), i32> {
                 use nix::mount::{mount, MsFlags};
+                use std::io::Write;
                 nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS).map_err(|_| 10)?;
                 mount(
                     None::<&str>,
@@ -940,9 +943,37 @@ fn cgroup_v2_path_end_to_end_on_a_private_cgroup2_mount() {
                 if container::state(&state_root, &id).map_err(|_| 18)?.status != Status::Paused {
                     return Err(19);
                 }
+                // The kernel's answer: the group is frozen (not only cgroup.freeze written).
+                let events = format!("/sys/fs/cgroup/tinibox/{id}/cgroup.events");
+                let frozen = || {
+                    fs::read_to_string(&events)
+                        .map(|e| e.lines().any(|l| l == "frozen 1"))
+                        .unwrap_or(false)
+                };
+                if !frozen() {
+                    return Err(24);
+                }
+                // And the process does not run: "go" waits in the fifo (opened read-write, so
+                // neither side blocks) and the shell does not take it while frozen.
+                let fifo = fs::OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .open(&go)
+                    .map_err(|_| 25)?;
+                (&fifo).write_all(b"go\n").map_err(|_| 21)?;
+                std::thread::sleep(std::time::Duration::from_millis(300));
+                if after.exists() || !frozen() {
+                    return Err(26);
+                }
                 container::resume(&state_root, &id).map_err(|_| 20)?;
-                fs::write(&go, "go\n").map_err(|_| 21)?;
+                if frozen() {
+                    return Err(27);
+                }
                 waitpid(Pid::from_raw(pid), None).map_err(|_| 22)?;
+                drop(fifo);
+                if !after.exists() {
+                    return Err(28);
+                }
                 container::delete(&state_root, &id, false).map_err(|_| 23)?;
                 Ok(())
             })();

@@ -399,3 +399,43 @@ pub fn cgroup_dirs_named(needle: &str) -> Vec<PathBuf> {
     );
     out
 }
+
+/// The path of `file` in `pid`'s cgroup for `controller` ("memory", "pids", …), as the kernel
+/// reports it: the group comes from /proc/PID/cgroup, the hierarchy's mount point from
+/// /proc/self/mountinfo (a v1 hierarchy carrying that controller, else the cgroup2 one).
+/// None when the process or the hierarchy is not found.
+pub fn cgroup_file(pid: i32, controller: &str, file: &str) -> Option<PathBuf> {
+    let groups = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    let mounts: Vec<(String, String, String)> = mountinfo
+        .lines()
+        .filter_map(|l| {
+            let point = l.split(' ').nth(4)?.to_string();
+            let mut tail = l.split(" - ").nth(1)?.split(' ');
+            let fstype = tail.next()?.to_string();
+            let superopts = tail.nth(1).unwrap_or("").to_string();
+            Some((point, fstype, superopts))
+        })
+        .collect();
+    for line in groups.lines() {
+        let mut f = line.splitn(3, ':');
+        let (_, ctls, path) = (f.next()?, f.next()?, f.next()?);
+        if ctls.split(',').any(|c| c == controller) {
+            let point = mounts
+                .iter()
+                .find(|(_, t, o)| t == "cgroup" && o.split(',').any(|x| x == controller))?;
+            return Some(
+                Path::new(&point.0)
+                    .join(path.trim_start_matches('/'))
+                    .join(file),
+            );
+        }
+    }
+    let path = groups.lines().find_map(|l| l.strip_prefix("0::"))?;
+    let point = mounts.iter().find(|(_, t, _)| t == "cgroup2")?;
+    Some(
+        Path::new(&point.0)
+            .join(path.trim_start_matches('/'))
+            .join(file),
+    )
+}

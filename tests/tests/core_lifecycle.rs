@@ -408,13 +408,32 @@ fn delete_cleans_up_after_the_creator_was_killed() {
     let st = container::state(b.state_root(), &b.id).unwrap();
     assert_eq!(st.status, Status::Created);
     let init = st.pid;
-    container::delete(b.state_root(), &b.id, true).unwrap();
     assert!(
-        !Path::new(&format!("/proc/{init}")).exists()
-            || tinibox::container::state::proc_stat(init)
-                .map(|s| s.0 == 'Z')
-                .unwrap_or(true)
+        Path::new(&format!("/proc/{init}")).exists(),
+        "the init runs before delete"
     );
+    container::delete(b.state_root(), &b.id, true).unwrap();
+    // The init is gone: no /proc entry, or a zombie waiting for its parent to reap it (when
+    // that is this test process, its status says SIGKILL). A /proc entry that cannot be read
+    // is a failure, not a pass.
+    match tinibox::container::state::proc_stat(init) {
+        Some((state, _)) => {
+            assert_eq!(state, 'Z', "the init still runs after delete --force");
+            let reaped = waitpid(Pid::from_raw(init), None);
+            assert!(
+                matches!(
+                    reaped,
+                    Ok(WaitStatus::Signaled(_, Signal::SIGKILL, _))
+                        | Err(nix::errno::Errno::ECHILD)
+                ),
+                "the init's end: {reaped:?}"
+            );
+        }
+        None => assert!(
+            !Path::new(&format!("/proc/{init}")).exists(),
+            "cannot read /proc/{init}/stat"
+        ),
+    }
     b.assert_gone();
 }
 
@@ -634,7 +653,8 @@ fn init_annotation_runs_a_reaper_as_pid_1() {
         &[
             "sh",
             "-c",
-            "echo $$ > /out/pid; cat /proc/1/cmdline > /out/one; exit 42",
+            "echo $$ > /out/pid; cat /proc/1/cmdline > /out/one; \
+             cut -d' ' -f4 /proc/$$/stat > /out/ppid; exit 42",
         ],
     );
     b.config["annotations"] = json!({"org.tinibox.init": "true"});
@@ -647,6 +667,14 @@ fn init_annotation_runs_a_reaper_as_pid_1() {
     );
     assert_ne!(b.out("pid").trim(), "1", "the process is not PID 1");
     assert!(!b.out("pid").trim().is_empty());
+    // PID 1 is another program (the reaper), and it is the process's parent.
+    let one = b.out("one");
+    assert!(!one.is_empty(), "PID 1's command line was not read");
+    assert!(
+        !one.starts_with("sh\0"),
+        "PID 1 is the container's command: {one:?}"
+    );
+    assert_eq!(b.out("ppid").trim(), "1", "the process's parent is PID 1");
     container::delete(b.state_root(), &b.id, false).unwrap();
     b.assert_gone();
 }
@@ -774,23 +802,29 @@ fn update_changes_limits_and_pids_lists_processes() {
     let pid = b.create().unwrap();
     container::start(b.state_root(), &b.id).unwrap();
     let rec = container::record(b.state_root(), &b.id).unwrap();
-    let limit_file = match rec.cgroup.layout {
-        tinibox::cgroups::Layout::V1 => rec.cgroup.dirs["memory"].join("memory.limit_in_bytes"),
-        tinibox::cgroups::Layout::V2 => rec.cgroup.dirs["unified"].join("memory.max"),
+    // The limits as the kernel shows them in the init's own groups (found from
+    // /proc/PID/cgroup, not from tinibox's record).
+    let kernel_file = |ctl: &str, v1: &str, v2: &str| {
+        let p = tinilinux_tests::cgroup_file(pid, ctl, v1)
+            .unwrap_or_else(|| panic!("the init's {ctl} group is not found"));
+        if p.exists() {
+            p
+        } else {
+            p.with_file_name(v2)
+        }
     };
-    assert_eq!(
-        fs::read_to_string(&limit_file).unwrap().trim(),
-        (64 * 1024 * 1024).to_string()
-    );
+    let limit_file = kernel_file("memory", "memory.limit_in_bytes", "memory.max");
+    let pids_file = kernel_file("pids", "pids.max", "pids.max");
+    let read = |p: &Path| fs::read_to_string(p).unwrap().trim().to_string();
+    assert_eq!(read(&limit_file), (64 * 1024 * 1024).to_string());
+    assert_eq!(read(&pids_file), "20");
     let res: oci_spec::runtime::LinuxResources = serde_json::from_value(
         json!({"memory": {"limit": 32 * 1024 * 1024}, "pids": {"limit": 10}}),
     )
     .unwrap();
     container::update(b.state_root(), &b.id, &res).unwrap();
-    assert_eq!(
-        fs::read_to_string(&limit_file).unwrap().trim(),
-        (32 * 1024 * 1024).to_string()
-    );
+    assert_eq!(read(&limit_file), (32 * 1024 * 1024).to_string());
+    assert_eq!(read(&pids_file), "10");
     // sh and sleep, both in the container's cgroup; the init first.
     let mut pids = Vec::new();
     for _ in 0..100 {
@@ -804,6 +838,7 @@ fn update_changes_limits_and_pids_lists_processes() {
     assert!(pids.contains(&pid));
     let stats = rec.cgroup.stats();
     assert_eq!(stats.pids_current, Some(2));
+    assert_eq!(read(&pids_file.with_file_name("pids.current")), "2");
     assert!(stats.memory_usage.unwrap_or(0) > 0);
     container::kill(b.state_root(), &b.id, Signal::SIGKILL, true).unwrap();
     assert!(matches!(

@@ -1356,3 +1356,61 @@ fn privileged_container_has_the_hosts_device_nodes() {
         "pts/ptmx"
     );
 }
+
+/// `--entrypoint` replaces the command's first word: what runs is the entrypoint with the
+/// given arguments.
+#[test]
+fn entrypoint_flag_runs_the_given_program() {
+    let (_serial, root) = setup();
+    let (code, out, err) = run_in(
+        &root,
+        &["--entrypoint", "/bin/echo"],
+        &["from", "the", "entrypoint"],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "from the entrypoint\n");
+    // The process is the entrypoint itself (PID 1), with the arguments after it.
+    let (code, out, err) = run_in(
+        &root,
+        &["--entrypoint", "/bin/busybox"],
+        &["sh", "-c", "cat /proc/1/cmdline; true"],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "/bin/busybox\0sh\0-c\0cat /proc/1/cmdline; true\0");
+    assert_state_empty(&root);
+}
+
+/// `kill -s SIG NAME` delivers that signal: the container's trap for it runs.
+#[test]
+fn kill_with_a_signal_reaches_the_container() {
+    let (_serial, root) = setup();
+    let out = root
+        .tinibox()
+        .args(["run", "-d", "--name", "sigtarget"])
+        .arg(busybox_rootfs())
+        .args([
+            "sh",
+            "-c",
+            "trap 'echo got-usr1; exit 9' USR1; echo ready; while :; do sleep 0.1; done",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    wait_for_output(&root, &["logs", "sigtarget"], "not ready", |l| {
+        l.contains("ready")
+    });
+    let kill = root
+        .tinibox()
+        .args(["kill", "-s", "USR1", "sigtarget"])
+        .output()
+        .unwrap();
+    assert!(kill.status.success(), "{}", stderr(&kill));
+    wait_for_output(&root, &["ps", "-a"], "the trap did not end it", |ps| {
+        ps.contains("Exited (9)")
+    });
+    let logs = stdout(&root.tinibox().args(["logs", "sigtarget"]).output().unwrap());
+    assert!(logs.contains("got-usr1"), "{logs}");
+    let rm = root.tinibox().args(["rm", "sigtarget"]).output().unwrap();
+    assert!(rm.status.success(), "{}", stderr(&rm));
+    assert_state_empty(&root);
+}

@@ -429,7 +429,7 @@ fn installer_installs_to_a_blank_disk_that_boots_alone() {
 }
 
 #[test]
-fn installer_refuses_mounted_and_too_small_disks() {
+fn installer_refuses_bad_disks_and_arguments_with_its_exit_codes() {
     let _lock = vm_lock();
     let dir = tempfile::tempdir().unwrap();
     let small = blank_disk(dir.path(), "small.img", 64);
@@ -458,6 +458,26 @@ fn installer_refuses_mounted_and_too_small_disks() {
     let (code, out) = vm.sh("echo no | tinilinux-install --force /dev/vdb 2>&1");
     assert_eq!(code, 4, "{out}");
     vm.ok("mount /dev/vdb /mnt/used && cat /mnt/used/keep.txt && umount /mnt/used");
+    // Usage errors: exit 2, with the usage line.
+    let (code, out) = vm.sh("tinilinux-install --bogus /dev/vdb 2>&1");
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("unknown option --bogus") && out.contains("usage:"),
+        "{out}"
+    );
+    let (code, out) = vm.sh("tinilinux-install 2>&1");
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("usage:"), "{out}");
+    // A failure after the disk checks and before anything is written (the kernel named does
+    // not exist): exit 1, and the disk keeps its data.
+    let (code, out) =
+        vm.sh("tinilinux-install --yes --force --kernel /no/such/kernel /dev/vdb 2>&1");
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("cannot find the kernel"), "{out}");
+    assert_eq!(
+        vm.ok("mount /dev/vdb /mnt/used && cat /mnt/used/keep.txt && umount /mnt/used"),
+        "keep"
+    );
     drop(vm);
     assert_eq!(sha256(&small), before, "the too-small disk was modified");
 }

@@ -615,18 +615,114 @@ fn pause_resume_update_and_events() {
     }
 }
 
+/// What `features` lists is what `create` accepts and the kernel then shows: a container
+/// with every namespace listed has each of them (its /proc/PID/ns inode differs from the
+/// host's), and a profile using any listed seccomp action, operator or architecture is
+/// accepted, the ERRNO action answering the exec'd process with its errno.
 #[test]
-fn features_describe_the_runtime() {
+fn features_list_what_create_accepts() {
     let o = run(Command::new(tinilinux_tests::tinibox_bin()).arg("features"));
     assert!(o.status.success());
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["linux"]["seccomp"]["enabled"], true);
-    let ops = v["linux"]["seccomp"]["operators"].as_array().unwrap();
-    assert!(ops.contains(&json!("SCMP_CMP_MASKED_EQ")));
-    assert!(v["linux"]["namespaces"]
+    let list = |k: &str| -> Vec<String> {
+        v["linux"]["seccomp"][k]
+            .as_array()
+            .unwrap_or_else(|| panic!("features lacks linux.seccomp.{k}: {v}"))
+            .iter()
+            .map(|x| x.as_str().unwrap().to_string())
+            .collect()
+    };
+    let (actions, operators, archs) = (list("actions"), list("operators"), list("archs"));
+    assert!(operators.contains(&"SCMP_CMP_MASKED_EQ".to_string()));
+    let namespaces: Vec<String> = v["linux"]["namespaces"]
         .as_array()
         .unwrap()
-        .contains(&json!("pid")));
+        .iter()
+        .map(|x| x.as_str().unwrap().to_string())
+        .collect();
+    assert!(namespaces.contains(&"pid".to_string()));
+
+    let rt = Rt::tinibox();
+    // Every namespace listed, in one container.
+    let b = bundle(&["sleep", "100"], |s| {
+        s["linux"]["namespaces"] = namespaces.iter().map(|n| json!({"type": n})).collect();
+        if namespaces.iter().any(|n| n == "user") {
+            s["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 0, "size": 65536}]);
+            s["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 0, "size": 65536}]);
+        }
+    });
+    let c = id("features-ns");
+    rt.ok(&["create", "--bundle", b.path().to_str().unwrap(), &c]);
+    let init = rt.pid(&c);
+    let me = std::process::id() as i32;
+    for n in &namespaces {
+        let proc_name = match n.as_str() {
+            "mount" => "mnt",
+            "network" => "net",
+            other => other,
+        };
+        assert_ne!(
+            ns_inode(init, proc_name),
+            ns_inode(me, proc_name),
+            "features lists namespace {n}, but the container does not have its own"
+        );
+    }
+    rt.ok(&["delete", "--force", &c]);
+
+    // Every seccomp action, operator and architecture listed is accepted by create.
+    let profile = |action: &str, op: &str, arch: &str| {
+        json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "architectures": [arch],
+            "syscalls": [{"names": ["kill"], "action": action, "errnoRet": 39,
+                "args": [{"index": 1, "value": 10, "valueTwo": 10, "op": op}]}]
+        })
+    };
+    let mut cases: Vec<(String, String, String)> = Vec::new();
+    for a in &actions {
+        cases.push((a.clone(), "SCMP_CMP_GE".into(), "SCMP_ARCH_X86_64".into()));
+    }
+    for o in &operators {
+        cases.push((
+            "SCMP_ACT_ERRNO".into(),
+            o.clone(),
+            "SCMP_ARCH_X86_64".into(),
+        ));
+    }
+    for a in &archs {
+        cases.push(("SCMP_ACT_ERRNO".into(), "SCMP_CMP_GE".into(), a.clone()));
+    }
+    for (n, (action, op, arch)) in cases.iter().enumerate() {
+        let b = bundle(&["sleep", "100"], |s| {
+            s["linux"]["seccomp"] = profile(action, op, arch);
+        });
+        let c = id(&format!("features-{n}"));
+        let o = rt.run(&["create", "--bundle", b.path().to_str().unwrap(), &c]);
+        assert!(
+            o.status.success(),
+            "{action} / {op} / {arch} is listed but refused: {}",
+            stderr(&o)
+        );
+        rt.ok(&["delete", "--force", &c]);
+    }
+    // The effect of one of them, judged by the kernel: kill(2) with a signal number >= 10
+    // gets errno 39, signal 0 does not.
+    let b = bundle(&["sleep", "100"], |s| {
+        s["linux"]["seccomp"] = profile("SCMP_ACT_ERRNO", "SCMP_CMP_GE", "SCMP_ARCH_X86_64");
+    });
+    let c = id("features-effect");
+    rt.ok(&["create", "--bundle", b.path().to_str().unwrap(), &c]);
+    rt.ok(&["start", &c]);
+    let o = rt.run(&["exec", &c, "kill", "-CONT", "1"]);
+    assert_ne!(o.status.code(), Some(0), "kill -CONT was not refused");
+    assert!(
+        stderr(&o).contains("Directory not empty"),
+        "errno 39: {}",
+        stderr(&o)
+    );
+    rt.ok(&["exec", &c, "kill", "-0", "1"]);
+    rt.ok(&["delete", "--force", &c]);
 }
 
 /// `run --bundle` (runc's run) returns the container's status and removes it, like runc.

@@ -25,7 +25,14 @@ pub struct BusyBox {
     pub applets: Vec<String>,
 }
 
-/// The BusyBox config fragment in the repository.
+/// What dates the BusyBox build (its `--help` banner): the last commit touching these.
+pub const EPOCH_INPUTS: &[&str] = &[
+    "distro-build/busybox.config",
+    "distro-build/sources.lock",
+    "distro-build/src/busybox.rs",
+];
+
+/// The BusyBox config fragment of the repository.
 pub fn fragment_path(ctx: &Context) -> PathBuf {
     ctx.repo_root.join("distro-build/busybox.config")
 }
@@ -70,7 +77,7 @@ pub fn build(ctx: &Context, sources: &Sources) -> Result<BusyBox> {
     let mut key = KeyBuilder::new("busybox", RECIPE);
     key.bytes("version", sources.busybox_version.as_bytes())
         .bytes("fragment", fragment.as_bytes())
-        .bytes("epoch", &ctx.source_date_epoch.to_le_bytes());
+        .bytes("epoch", &ctx.epoch_of(EPOCH_INPUTS).to_le_bytes());
     let key = key.finish();
     let dir = match cache::lookup(ctx, "busybox", &key) {
         Some(dir) => {
@@ -107,7 +114,7 @@ fn compile(
     let _ = fs::remove_file(&log);
     // BusyBox's kconfig dates the build (`busybox --help`) from SOURCE_DATE_EPOCH when set, so
     // two builds give the same binary.
-    let epoch = ctx.source_date_epoch.to_string();
+    let epoch = ctx.epoch_of(EPOCH_INPUTS).to_string();
     let make = |args: &[&str]| {
         let mut cmd = Command::new("make");
         cmd.arg("-C")

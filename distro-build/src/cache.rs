@@ -200,6 +200,8 @@ mod tests {
             out_dir: dir.path().join("out"),
             cache_dir: dir.path().join("cache"),
             source_date_epoch: 0,
+            locked: false,
+            epoch_given: true,
         };
         let err = publish(&ctx, "x", "k", |tmp| {
             fs::write(tmp.join("half"), b"partial").unwrap();

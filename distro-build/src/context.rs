@@ -1,7 +1,30 @@
 //! Build context: the repository root, the output folder, the cache folder and the
-//! reproducibility timestamp. It only computes paths; it creates nothing on disk.
+//! reproducibility timestamp. It only computes paths and reads the last commit's date; it
+//! creates nothing on disk.
 
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// The date outside a git checkout with no `SOURCE_DATE_EPOCH`: 2026-01-01T00:00:00Z.
+pub const FALLBACK_EPOCH: u64 = 1_767_225_600;
+
+/// The committer time of the last commit of `repo` that touched any of `paths` (relative to
+/// `repo`; all of it when empty), from `git log -1 --format=%ct`; None outside a git checkout,
+/// without git, or when no commit touched them.
+pub fn last_commit_time(repo: &Path, paths: &[&str]) -> Option<u64> {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(repo)
+        .args(["log", "-1", "--format=%ct", "--"])
+        .args(paths)
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+}
 
 /// Where a build reads from and writes to.
 #[derive(Debug, Clone)]
@@ -13,13 +36,31 @@ pub struct Context {
     /// Sources and build trees, keyed by their inputs (`TINILINUX_CACHE`, or
     /// `$XDG_CACHE_HOME/tinilinux`, or `~/.cache/tinilinux`).
     pub cache_dir: PathBuf,
-    /// Timestamp stamped on every output file (`SOURCE_DATE_EPOCH`, default 0).
+    /// Timestamp stamped on every output file, in seconds since 1970: `SOURCE_DATE_EPOCH`,
+    /// else the time of the repository's last commit (the reproducible-builds convention),
+    /// else [`FALLBACK_EPOCH`] outside a git checkout.
     pub source_date_epoch: u64,
+    /// Whether `SOURCE_DATE_EPOCH` was given (then every output uses it as it is).
+    pub epoch_given: bool,
+    /// Refuse to fall back when a pinned package version has left the archive
+    /// (`--locked`, or `TINILINUX_LOCKED=1`).
+    pub locked: bool,
 }
 
 impl Context {
+    /// The date for a component whose inputs are `paths` (relative to the repository): the
+    /// given `SOURCE_DATE_EPOCH`, else the last commit that touched them, else the build's
+    /// date. A component dated by its own inputs (the kernel, BusyBox) is not rebuilt by a
+    /// commit elsewhere, and is still the same on every machine for the same commit.
+    pub fn epoch_of(&self, paths: &[&str]) -> u64 {
+        if self.epoch_given {
+            return self.source_date_epoch;
+        }
+        last_commit_time(&self.repo_root, paths).unwrap_or(self.source_date_epoch)
+    }
+
     /// The context for `repo_root`, honouring `TINILINUX_OUT`, `TINILINUX_CACHE` and
-    /// `SOURCE_DATE_EPOCH` from the environment.
+    /// `SOURCE_DATE_EPOCH` and `TINILINUX_LOCKED` from the environment.
     pub fn from_env(repo_root: &Path) -> Self {
         let out_dir = std::env::var_os("TINILINUX_OUT")
             .map(PathBuf::from)
@@ -31,15 +72,55 @@ impl Context {
             })
             .or_else(|| std::env::var_os("HOME").map(|d| PathBuf::from(d).join(".cache/tinilinux")))
             .unwrap_or_else(|| PathBuf::from("/var/cache/tinilinux"));
-        let source_date_epoch = std::env::var("SOURCE_DATE_EPOCH")
+        let given: Option<u64> = std::env::var("SOURCE_DATE_EPOCH")
             .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
+            .and_then(|v| v.parse().ok());
+        let source_date_epoch = given
+            .or_else(|| last_commit_time(repo_root, &[]))
+            .unwrap_or(FALLBACK_EPOCH);
         Context {
             repo_root: repo_root.to_path_buf(),
             out_dir,
             cache_dir,
             source_date_epoch,
+            epoch_given: given.is_some(),
+            locked: std::env::var("TINILINUX_LOCKED").is_ok_and(|v| v == "1"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_date_is_the_last_commit_and_a_fixed_one_outside_git() {
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let out = Command::new("git")
+            .arg("-C")
+            .arg(repo)
+            .args(["show", "-s", "--format=%cI", "HEAD"])
+            .output()
+            .unwrap();
+        let iso = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        let t = last_commit_time(repo, &[]).expect("the repository is a git checkout");
+        let parsed = humantime::parse_rfc3339_weak(&iso[..19]).unwrap();
+        let offset_secs = {
+            // %cI ends with the committer's offset, e.g. +01:00.
+            let (sign, hm) = iso[19..].split_at(1);
+            let h: i64 = hm[..2].parse().unwrap_or(0);
+            let m: i64 = hm[3..5].parse().unwrap_or(0);
+            (h * 3600 + m * 60) * if sign == "-" { -1 } else { 1 }
+        };
+        let from_iso = parsed
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64
+            - offset_secs;
+        assert_eq!(t as i64, from_iso, "{iso}");
+        let outside = tempfile::tempdir().unwrap();
+        assert_eq!(last_commit_time(outside.path(), &[]), None);
+        let lock_time = last_commit_time(repo, &["distro-build/sources.lock"]).unwrap();
+        assert!(lock_time <= t);
     }
 }

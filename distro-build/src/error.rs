@@ -48,6 +48,9 @@ pub enum Error {
         /// The sha256 actually found.
         actual: String,
     },
+    /// A pinned package version is gone from Debian's archive and `--locked` forbids a fallback.
+    #[error("{0}")]
+    Unavailable(String),
     /// The kernel or BusyBox configuration lost options that a fragment asked for.
     #[error("{0}")]
     Config(String),

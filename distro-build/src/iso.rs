@@ -24,7 +24,7 @@ use std::process::Command;
 
 use crate::cache::{self, KeyBuilder};
 use crate::context::Context;
-use crate::disk::grub::{I386_PC_DIR, X86_64_EFI_DIR};
+use crate::disk::grub::GrubFiles;
 use crate::error::{Error, IoContext, Result};
 use crate::runner::{run_logged, Stage};
 
@@ -67,6 +67,7 @@ pub fn iso_path(ctx: &Context) -> PathBuf {
 pub fn build(ctx: &Context, bzimage: &Path, initramfs: &Path, installer: &Path) -> Result<PathBuf> {
     let stage = Stage::start("iso", "grub-mkimage + xorriso: hybrid BIOS + UEFI ISO");
     let grub_cfg = grub_cfg_path(ctx);
+    let grub = GrubFiles::pinned(ctx)?;
     let mut key = KeyBuilder::new("iso", RECIPE);
     key.file("bzImage", bzimage)?
         .file("initramfs", initramfs)?
@@ -77,12 +78,10 @@ pub fn build(ctx: &Context, bzimage: &Path, initramfs: &Path, installer: &Path) 
         .bytes("efi-modules", EFI_MODULES.as_bytes())
         .bytes("early", early_config().as_bytes())
         .bytes("epoch", &ctx.source_date_epoch.to_le_bytes());
-    // A GRUB update on the host changes the images: rebuild then.
-    for dir in [I386_PC_DIR, X86_64_EFI_DIR] {
-        let kernel = Path::new(dir).join("kernel.img");
-        if kernel.is_file() {
-            key.file(&kernel.display().to_string(), &kernel)?;
-        }
+    // Another pinned GRUB changes the images: rebuild then.
+    key.file("grub-mkimage", &grub.mkimage)?;
+    for (name, dir) in [("i386-pc", &grub.i386_pc), ("x86_64-efi", &grub.x86_64_efi)] {
+        key.file(name, &dir.join("kernel.img"))?;
     }
     let key = key.finish();
     let dir = match cache::lookup(ctx, "iso", &key) {
@@ -99,6 +98,7 @@ pub fn build(ctx: &Context, bzimage: &Path, initramfs: &Path, installer: &Path) 
                     initramfs,
                     installer,
                     grub_cfg: &grub_cfg,
+                    grub: &grub,
                     epoch: ctx.source_date_epoch,
                 },
                 tmp,
@@ -131,6 +131,8 @@ pub struct Inputs<'a> {
     pub installer: &'a Path,
     /// The GRUB menu, copied to /boot/grub/grub.cfg.
     pub grub_cfg: &'a Path,
+    /// The pinned GRUB (grub-mkimage and module folders).
+    pub grub: &'a GrubFiles,
     /// SOURCE_DATE_EPOCH: every date on the ISO.
     pub epoch: u64,
 }
@@ -139,7 +141,7 @@ pub struct Inputs<'a> {
 /// GRUB images (removed afterwards) and appending tool output to `log`. Returns the ISO path.
 /// It does not use the cache: [`build`] does.
 pub fn write_iso(inputs: &Inputs, work: &Path, log: &Path) -> Result<PathBuf> {
-    check_grub_dirs()?;
+    check_grub_dirs(inputs.grub)?;
     let epoch = inputs.epoch.max(1);
     let root = work.join("root");
     let grub_dir = root.join("boot/grub");
@@ -163,7 +165,8 @@ pub fn write_iso(inputs: &Inputs, work: &Path, log: &Path) -> Result<PathBuf> {
     fs::write(&early, early_config()).ctx(|| "writing GRUB's early config")?;
     mkimage(
         "i386-pc-eltorito",
-        I386_PC_DIR,
+        inputs.grub,
+        &inputs.grub.i386_pc,
         &early,
         &grub_dir.join("eltorito.img"),
         BIOS_MODULES,
@@ -172,7 +175,8 @@ pub fn write_iso(inputs: &Inputs, work: &Path, log: &Path) -> Result<PathBuf> {
     let efi_app = work.join("BOOTX64.EFI");
     mkimage(
         "x86_64-efi",
-        X86_64_EFI_DIR,
+        inputs.grub,
+        &inputs.grub.x86_64_efi,
         &early,
         &efi_app,
         EFI_MODULES,
@@ -183,7 +187,7 @@ pub fn write_iso(inputs: &Inputs, work: &Path, log: &Path) -> Result<PathBuf> {
 
     set_mtimes(&root, epoch)?;
     let iso = work.join("tinilinux.iso");
-    let boot_hybrid = Path::new(I386_PC_DIR).join("boot_hybrid.img");
+    let boot_hybrid = inputs.grub.i386_pc.join("boot_hybrid.img");
     run_logged(
         "xorriso (hybrid ISO)",
         Command::new("xorriso")
@@ -225,16 +229,13 @@ pub fn write_iso(inputs: &Inputs, work: &Path, log: &Path) -> Result<PathBuf> {
     Ok(iso)
 }
 
-fn check_grub_dirs() -> Result<()> {
-    for (dir, package) in [
-        (I386_PC_DIR, "grub-pc-bin"),
-        (X86_64_EFI_DIR, "grub-efi-amd64-bin"),
-    ] {
-        if !Path::new(dir).join("moddep.lst").is_file() {
-            return Err(Error::MissingTool {
-                tool: format!("GRUB modules in {dir}"),
-                package: package.into(),
-            });
+fn check_grub_dirs(grub: &GrubFiles) -> Result<()> {
+    for dir in [&grub.i386_pc, &grub.x86_64_efi] {
+        if !dir.join("moddep.lst").is_file() {
+            return Err(Error::Invalid(format!(
+                "GRUB modules are missing from {}; delete that cache folder and build again",
+                dir.display()
+            )));
         }
     }
     Ok(())
@@ -244,7 +245,8 @@ fn check_grub_dirs() -> Result<()> {
 /// as the embedded config.
 fn mkimage(
     format: &str,
-    dir: &str,
+    grub: &GrubFiles,
+    dir: &Path,
     early: &Path,
     out: &Path,
     extra: &str,
@@ -252,8 +254,10 @@ fn mkimage(
 ) -> Result<()> {
     run_logged(
         &format!("grub-mkimage -O {format}"),
-        Command::new("grub-mkimage")
-            .args(["-O", format, "-d", dir, "-p", "/boot/grub", "-c"])
+        Command::new(&grub.mkimage)
+            .args(["-O", format, "-d"])
+            .arg(dir)
+            .args(["-p", "/boot/grub", "-c"])
             .arg(early)
             .arg("-o")
             .arg(out)
@@ -393,6 +397,8 @@ mod tests {
     fn two_builds_are_byte_identical_and_hybrid() {
         let src = tempfile::tempdir().unwrap();
         let (bz, initrd, cfg) = inputs(src.path());
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let grub = GrubFiles::pinned(&Context::from_env(repo)).unwrap_or_else(|e| panic!("{e}"));
         let build = || {
             let work = tempfile::tempdir().unwrap();
             let log = work.path().join("iso.log");
@@ -402,6 +408,7 @@ mod tests {
                     initramfs: &initrd,
                     installer: &src.path().join("installer"),
                     grub_cfg: &cfg,
+                    grub: &grub,
                     epoch: 1_700_000_000,
                 },
                 work.path(),

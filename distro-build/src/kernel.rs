@@ -35,6 +35,13 @@ pub fn fragments_dir(ctx: &Context) -> PathBuf {
     ctx.repo_root.join("kernel-configs")
 }
 
+/// What dates the kernel build (its build timestamp): the last commit touching these.
+pub const EPOCH_INPUTS: &[&str] = &[
+    "kernel-configs",
+    "distro-build/sources.lock",
+    "distro-build/src/kernel.rs",
+];
+
 /// The cache key of the kernel built from `linux_sha256` and the current fragments, stamped
 /// with `epoch` (SOURCE_DATE_EPOCH).
 pub fn cache_key(linux_sha256: &str, fragments: &[(String, String)], epoch: u64) -> String {
@@ -64,7 +71,8 @@ pub fn build_from(ctx: &Context, sources: &Sources) -> Result<PathBuf> {
         "Linux 6.1: allnoconfig + kernel-configs/*.config → bzImage",
     );
     let fragments = kconfig::read_fragments(&fragments_dir(ctx))?;
-    let key = cache_key(&sources.linux_sha256, &fragments, ctx.source_date_epoch);
+    let epoch = ctx.epoch_of(EPOCH_INPUTS);
+    let key = cache_key(&sources.linux_sha256, &fragments, epoch);
     if let Some(dir) = cache::lookup(ctx, "kernel", &key) {
         stage.done(&format!("cached ({key})"));
         return Ok(dir.join("bzImage"));
@@ -80,7 +88,7 @@ pub fn build_from(ctx: &Context, sources: &Sources) -> Result<PathBuf> {
 
     // The version banner (`uname -v`, /proc/version) takes its date, user and host from
     // these instead of the clock and the build machine, so two builds give the same bzImage.
-    let stamp = crate::oci::image::rfc3339(ctx.source_date_epoch);
+    let stamp = crate::oci::image::rfc3339(epoch);
     let make = |args: &[&str]| {
         let mut cmd = Command::new("make");
         cmd.arg("-C")

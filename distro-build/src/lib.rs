@@ -8,6 +8,7 @@
 //! - [`cache`]: cache keys and atomic publication of artifacts.
 //! - [`runner`]: running host tools with logs, host-tool checks, stage timing.
 //! - [`lock`]: `distro-build/sources.lock` (pinned versions and sha256).
+//! - [`debian`]: Debian packages at their pinned versions: download, check, unpack, fallback.
 //! - [`sources`]: the kernel and BusyBox sources from Debian, verified and unpacked.
 //! - [`kconfig`]: config fragments, merging, dropped-option and feature checks.
 //! - [`kernel`]: fragments → `.config` → bzImage.
@@ -25,6 +26,7 @@
 pub mod busybox;
 pub mod cache;
 pub mod context;
+pub mod debian;
 pub mod disk;
 pub mod error;
 pub mod initramfs;

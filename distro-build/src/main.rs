@@ -3,7 +3,8 @@
 //!
 //! Exit codes: 0 success; 1 a build step failed; 2 bad usage; 3 a host tool or package is
 //! missing (the message names the apt-get command); 4 a source file does not match
-//! `distro-build/sources.lock`; 5 a kernel/BusyBox config lost requested options or lacks a
+//! `distro-build/sources.lock`, or a pinned version has left the archive and `--locked`
+//! forbids the fallback; 5 a kernel/BusyBox config lost requested options or lacks a
 //! feature tinibox requires.
 
 use std::path::{Path, PathBuf};
@@ -25,14 +26,20 @@ use distro_build::{
     about = "Build TiniLinux from Debian's source packages"
 )]
 struct Cli {
+    /// Fail instead of falling back when a version pinned in sources.lock has left Debian's
+    /// archive (also TINILINUX_LOCKED=1).
+    #[arg(long, global = true)]
+    locked: bool,
     #[command(subcommand)]
     command: Cmd,
 }
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Verify and unpack the kernel and BusyBox sources (checked against sources.lock).
+    /// Fetch, verify and unpack the kernel and BusyBox sources at the versions sources.lock pins.
     Sources,
+    /// Rewrite distro-build/sources.lock from what Debian's archive has now (on purpose).
+    Lock,
     /// Build the kernel (allnoconfig + kernel-configs/*.config → bzImage).
     Kernel,
     /// Build the static BusyBox.
@@ -85,7 +92,8 @@ fn repo_root() -> PathBuf {
 fn exit_code(err: &Error) -> u8 {
     match err {
         Error::MissingTool { .. } | Error::Disk(disk::DiskError::MissingTool { .. }) => 3,
-        Error::Checksum { .. } => 4,
+        Error::Checksum { .. } | Error::Unavailable(_) => 4,
+        Error::Disk(disk::DiskError::Input(e)) => exit_code(e),
         Error::Config(_) => 5,
         _ => 1,
     }
@@ -204,16 +212,35 @@ fn dispatch(cmd: Cmd, ctx: &Context) -> Result<()> {
             runner::check_host()?;
             all(ctx)
         }
-        Cmd::Run { uefi } => qemu::run(&iso::iso_path(ctx), uefi),
+        Cmd::Lock => {
+            let changed = distro_build::debian::relock(ctx)?;
+            if changed.is_empty() {
+                eprintln!("    lock: sources.lock already pins what the archive has");
+            }
+            for line in changed {
+                println!("{line}");
+            }
+            Ok(())
+        }
+        Cmd::Run { uefi } => qemu::run(ctx, &iso::iso_path(ctx), uefi),
         Cmd::Clean { all } => clean(ctx, all),
     }
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let ctx = Context::from_env(&repo_root());
+    let mut ctx = Context::from_env(&repo_root());
+    ctx.locked |= cli.locked;
     let start = Instant::now();
-    match dispatch(cli.command, &ctx) {
+    let result = dispatch(cli.command, &ctx);
+    let inputs = distro_build::debian::used_inputs();
+    if !inputs.is_empty() {
+        eprint!(
+            "distro-build: inputs from Debian's archive:\n{}",
+            distro_build::debian::summary(&inputs)
+        );
+    }
+    match result {
         Ok(()) => {
             eprintln!(
                 "distro-build: done in {:.1} s",

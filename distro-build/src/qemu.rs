@@ -1,17 +1,25 @@
 //! `distro-build run`: boots the ISO in QEMU (TCG, no graphics, user-mode network) on this
 //! terminal, with SeaBIOS or OVMF. It only builds the QEMU command line and runs it.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::context::Context;
 use crate::error::{Error, IoContext, Result};
 use crate::runner::require_tool;
 
-/// OVMF firmware (UEFI) from Debian's `ovmf` package.
-pub const OVMF_CODE: &str = "/usr/share/OVMF/OVMF_CODE.fd";
+/// OVMF's code image inside Debian's `ovmf` package.
+pub const OVMF_CODE_IN_DEB: &str = "usr/share/OVMF/OVMF_CODE.fd";
 
-/// The QEMU command booting `iso`; `uefi` selects OVMF instead of SeaBIOS.
-pub fn command(iso: &Path, uefi: bool, memory_mib: u32) -> Result<Command> {
+/// The OVMF firmware (UEFI) of the `ovmf` package pinned in `sources.lock`, fetched and
+/// unpacked into the cache when needed (never the host's /usr/share/OVMF).
+pub fn ovmf_code(ctx: &Context) -> Result<PathBuf> {
+    crate::debian::deb_file(ctx, "ovmf", OVMF_CODE_IN_DEB)
+}
+
+/// The QEMU command booting `iso`; `ovmf` is the UEFI firmware to boot with (SeaBIOS when
+/// `None`).
+pub fn command(iso: &Path, ovmf: Option<&Path>, memory_mib: u32) -> Result<Command> {
     require_tool("qemu-system-x86_64")?;
     if !iso.is_file() {
         return Err(Error::Invalid(format!(
@@ -27,22 +35,19 @@ pub fn command(iso: &Path, uefi: bool, memory_mib: u32) -> Result<Command> {
         // The machine's own CD drive (one drive, as a user's `-cdrom` gives).
         .arg("-cdrom")
         .arg(iso);
-    if uefi {
-        if !Path::new(OVMF_CODE).is_file() {
-            return Err(Error::MissingTool {
-                tool: OVMF_CODE.into(),
-                package: "ovmf".into(),
-            });
-        }
-        cmd.arg("-drive")
-            .arg(format!("if=pflash,format=raw,readonly=on,file={OVMF_CODE}"));
+    if let Some(ovmf) = ovmf {
+        cmd.arg("-drive").arg(format!(
+            "if=pflash,format=raw,readonly=on,file={}",
+            ovmf.display()
+        ));
     }
     Ok(cmd)
 }
 
 /// Boots `iso` interactively; returns when QEMU exits (Ctrl-A X quits, `poweroff` too).
-pub fn run(iso: &Path, uefi: bool) -> Result<()> {
-    let mut cmd = command(iso, uefi, 512)?;
+pub fn run(ctx: &Context, iso: &Path, uefi: bool) -> Result<()> {
+    let ovmf = if uefi { Some(ovmf_code(ctx)?) } else { None };
+    let mut cmd = command(iso, ovmf.as_deref(), 512)?;
     eprintln!(
         "==> run: QEMU (TCG, {}) — quit with Ctrl-A then X, or `poweroff` in the guest",
         if uefi { "OVMF/UEFI" } else { "SeaBIOS" }

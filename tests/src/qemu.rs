@@ -16,8 +16,19 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 
-/// OVMF (UEFI firmware) from Debian's `ovmf` package.
-pub const OVMF_CODE: &str = "/usr/share/OVMF/OVMF_CODE.fd";
+/// OVMF's code image (UEFI firmware) from the `ovmf` package pinned in `sources.lock`, as
+/// distro-build fetches it (never the host's /usr/share/OVMF, whose version drifts).
+pub fn ovmf_code() -> Result<PathBuf> {
+    let ctx = distro_build::context::Context::from_env(&crate::repo_root());
+    distro_build::qemu::ovmf_code(&ctx).map_err(|e| anyhow!("pinned OVMF: {e}"))
+}
+
+/// OVMF's variable store template from the same pinned package.
+pub fn ovmf_vars() -> Result<PathBuf> {
+    let ctx = distro_build::context::Context::from_env(&crate::repo_root());
+    distro_build::debian::deb_file(&ctx, "ovmf", "usr/share/OVMF/OVMF_VARS.fd")
+        .map_err(|e| anyhow!("pinned OVMF: {e}"))
+}
 
 /// Which firmware boots the guest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,11 +82,10 @@ pub fn command(medium: &Path, firmware: Firmware, memory_mib: u32) -> Result<Com
         ));
     }
     if firmware == Firmware::Uefi {
-        if !Path::new(OVMF_CODE).is_file() {
-            bail!("{OVMF_CODE} is missing: apt-get install -y ovmf");
-        }
-        cmd.arg("-drive")
-            .arg(format!("if=pflash,format=raw,readonly=on,file={OVMF_CODE}"));
+        cmd.arg("-drive").arg(format!(
+            "if=pflash,format=raw,readonly=on,file={}",
+            ovmf_code()?.display()
+        ));
     }
     Ok(cmd)
 }

@@ -95,7 +95,11 @@ impl Dockerd {
         let bridge = Bridge::new(bridge, cidr);
         let d = dir.path();
         let log = std::fs::File::create(d.join("dockerd.log")).unwrap();
+        // Pinned: no host /etc/docker/daemon.json (another data root, default runtime …).
+        std::fs::write(d.join("daemon.json"), "{}\n").unwrap();
         let child = Command::new("dockerd")
+            .arg("--config-file")
+            .arg(d.join("daemon.json"))
             .arg("--data-root")
             .arg(d.join("data"))
             .arg("--exec-root")
@@ -693,9 +697,13 @@ fn podman_runs_tinibox_like_runc() {
         .tempdir_in("/var/tmp")
         .unwrap();
     let tar = busybox_tar(work.path());
+    std::fs::write(work.path().join("containers.conf"), "").unwrap();
     let podman = |rt: Option<&str>, args: &[&str]| {
         let mut c = Command::new("podman");
-        c.arg("--root")
+        // No host containers.conf; the runtime is always named (runc or tinibox): Podman
+        // would pick crun when it is installed.
+        c.env("CONTAINERS_CONF", work.path().join("containers.conf"))
+            .arg("--root")
             .arg(work.path().join("storage"))
             .arg("--runroot")
             .arg(work.path().join("run"))

@@ -17,7 +17,6 @@ use std::time::Duration;
 use tinilinux_tests::qemu::{self, Firmware};
 use tinilinux_tests::{repo_root, require_qemu, require_tool};
 
-const OVMF_VARS: &str = "/usr/share/OVMF/OVMF_VARS.fd";
 const BANNER: &str = "Welcome to TiniLinux";
 const BOOT_TIMEOUT: Duration = Duration::from_secs(240);
 const CMD_TIMEOUT: Duration = Duration::from_secs(120);
@@ -105,21 +104,18 @@ impl Vm {
             cmd.args(["-nic", "user,model=virtio-net-pci"]);
         }
         if fw == Firmware::Uefi {
-            assert!(
-                Path::new(qemu::OVMF_CODE).exists(),
-                "{} is missing: apt-get install ovmf",
-                qemu::OVMF_CODE
-            );
+            let code = qemu::ovmf_code().expect("the pinned OVMF firmware");
             let vars = vars
                 .map(Path::to_path_buf)
                 .unwrap_or_else(|| firmware_dir.path().join("OVMF_VARS.fd"));
             if !vars.exists() {
-                std::fs::copy(OVMF_VARS, &vars).expect("copy OVMF_VARS.fd");
+                let template = qemu::ovmf_vars().expect("the pinned OVMF variable store");
+                std::fs::copy(template, &vars).expect("copy OVMF_VARS.fd");
             }
             cmd.arg("-drive")
                 .arg(format!(
                     "if=pflash,format=raw,unit=0,readonly=on,file={}",
-                    qemu::OVMF_CODE
+                    code.display()
                 ))
                 .arg("-drive")
                 .arg(format!(

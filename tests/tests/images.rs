@@ -90,6 +90,8 @@ fn context(out: &Path) -> Context {
         out_dir: out.to_path_buf(),
         cache_dir: out.join("cache"),
         source_date_epoch: 1_700_000_000,
+        locked: false,
+        epoch_given: true,
     }
 }
 
@@ -977,7 +979,11 @@ impl Dockerd {
             .tempdir_in("/tmp")
             .unwrap();
         let log = std::fs::File::create(dir.path().join("dockerd.log")).unwrap();
+        // Pinned: no host /etc/docker/daemon.json (another data root, default runtime …).
+        std::fs::write(dir.path().join("daemon.json"), "{}\n").unwrap();
         let child = Command::new("dockerd")
+            .arg("--config-file")
+            .arg(dir.path().join("daemon.json"))
             .arg("--data-root")
             .arg(dir.path().join("data"))
             .arg("--exec-root")
@@ -1142,8 +1148,13 @@ fn podman_loads_and_runs_the_oci_archive() {
         .prefix("tl-podman")
         .tempdir_in("/tmp")
         .unwrap();
+    // Pinned: Podman's runtime (it picks crun when crun is installed, and crun 1.8 refuses
+    // this host's hybrid cgroups) and no host containers.conf.
+    std::fs::write(dir.path().join("containers.conf"), "").unwrap();
     let podman = |args: &[&str]| {
         run(Command::new("podman")
+            .env("CONTAINERS_CONF", dir.path().join("containers.conf"))
+            .args(["--runtime", "runc"])
             .arg("--root")
             .arg(dir.path().join("root"))
             .arg("--runroot")

@@ -1,56 +1,147 @@
-//! The disk tools TiniLinux carries for installing and checking disks: the build host's
-//! `sfdisk` (GPT, which BusyBox's fdisk cannot write), `mke2fs` (real ext4, which BusyBox's
-//! mke2fs cannot make) and `e2fsck`, with the shared libraries and the dynamic loader they
-//! need, in one folder `/usr/lib/tinilinux/disktools/`. Each tool is a small sh wrapper that
-//! runs the real binary through that folder's own loader, so nothing else in the rootfs
-//! needs a C library and the folder still works after being copied elsewhere (the early
-//! /init copies it to /run to check the root before mounting it).
+//! The disk tools TiniLinux carries for installing and checking disks: `sfdisk` (GPT, which
+//! BusyBox's fdisk cannot write), `mke2fs` (real ext4, which BusyBox's mke2fs cannot make)
+//! and `e2fsck`, with the shared libraries and the dynamic loader they need, in one folder
+//! `/usr/lib/tinilinux/disktools/`. The binaries and libraries come from the Debian packages
+//! pinned in `sources.lock` ([`PACKAGES`]), never from the build host's /sbin or /lib. Each
+//! tool is a small sh wrapper that runs the real binary through that folder's own loader, so
+//! nothing else in the rootfs needs a C library and the folder still works after being copied
+//! elsewhere (the early /init copies it to /run to check the root before mounting it).
 //!
-//! It owns that folder in the tree; it reads the host's binaries and never modifies them.
+//! Which libraries: the ELF `NEEDED` entries (read with binutils' `readelf -d`) of each tool,
+//! followed through the libraries themselves, each looked up in the pinned packages.
+//!
+//! It owns that folder in the tree; it reads the unpacked packages and never modifies them.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use super::{tools, DiskError};
+use crate::context::Context;
 use crate::tree::{Entry, FileData, RootfsTree};
 
 /// Folder in the rootfs.
 pub const DIR: &str = "usr/lib/tinilinux/disktools";
-/// Tools carried (looked up on the host's PATH and /sbin, /usr/sbin).
-pub const TOOLS: &[&str] = &["sfdisk", "mke2fs", "e2fsck"];
+/// Tools carried: name, the pinned package holding it, its path inside that package.
+pub const TOOLS: &[(&str, &str, &str)] = &[
+    ("sfdisk", "fdisk", "sbin/sfdisk"),
+    ("mke2fs", "e2fsprogs", "sbin/mke2fs"),
+    ("e2fsck", "e2fsprogs", "sbin/e2fsck"),
+];
+/// Every pinned package the tools and their libraries come from.
+pub const PACKAGES: &[&str] = &[
+    "fdisk",
+    "libfdisk1",
+    "libsmartcols1",
+    "libtinfo6",
+    "libreadline8",
+    "e2fsprogs",
+    "libext2fs2",
+    "libcom-err2",
+    "libblkid1",
+    "libuuid1",
+    "libc6",
+];
 /// Name of the dynamic loader inside the folder.
 const LOADER: &str = "ld-linux-x86-64.so.2";
+/// Library folders inside a package, searched in this order.
+const LIB_DIRS: &[&str] = &["lib/x86_64-linux-gnu", "usr/lib/x86_64-linux-gnu", "lib64"];
 
-/// Finds a host binary in PATH, /usr/sbin or /sbin.
-pub fn host_binary(tool: &str) -> Result<PathBuf, DiskError> {
-    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).collect())
-        .unwrap_or_default();
-    dirs.extend(["/usr/sbin", "/sbin", "/usr/bin", "/bin"].map(PathBuf::from));
-    dirs.into_iter()
-        .map(|d| d.join(tool))
-        .find(|p| p.is_file())
-        .ok_or_else(|| DiskError::MissingTool {
-            tool: tool.to_string(),
-            package: tools::package_of(tool),
-        })
+/// The tools and libraries resolved from the pinned packages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiskTools {
+    /// (tool name, binary inside an unpacked package).
+    pub tools: Vec<(String, PathBuf)>,
+    /// (soname, real file inside an unpacked package), the loader included.
+    pub libs: Vec<(String, PathBuf)>,
 }
 
-/// The shared libraries (and loader) `binary` needs, from `ldd`.
-pub fn libraries(binary: &Path) -> Result<Vec<PathBuf>, DiskError> {
-    let out = tools::run(Command::new("ldd").arg(binary))?;
-    let mut libs = Vec::new();
-    for line in String::from_utf8_lossy(&out.stdout).lines() {
-        let line = line.trim();
-        // "libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x...)" or "/lib64/ld-linux-x86-64.so.2 (0x...)"
-        let path = match line.split_once("=>") {
-            Some((_, rest)) => rest.split_whitespace().next(),
-            None => line.split_whitespace().next(),
-        };
-        if let Some(p) = path.filter(|p| p.starts_with('/')) {
-            libs.push(PathBuf::from(p));
+impl DiskTools {
+    /// Fetches and unpacks the pinned [`PACKAGES`] and resolves every tool and library.
+    ///
+    /// Errors: as [`crate::debian::deb_root`]; a library no pinned package holds, naming it.
+    pub fn pinned(ctx: &Context) -> crate::error::Result<DiskTools> {
+        let mut roots = Vec::new();
+        for package in PACKAGES {
+            roots.push(crate::debian::deb_root(ctx, package)?);
+        }
+        let mut tools = Vec::new();
+        for (tool, package, rel) in TOOLS {
+            let bin = crate::debian::deb_file(ctx, package, rel)?;
+            tools.push((tool.to_string(), bin));
+        }
+        let libs = resolve_libraries(&tools, &roots).map_err(crate::error::Error::Disk)?;
+        Ok(DiskTools { tools, libs })
+    }
+}
+
+/// The `NEEDED` sonames of an ELF file.
+pub fn needed(elf: &Path) -> Result<Vec<String>, DiskError> {
+    let out = tools::run(Command::new("readelf").arg("-dW").arg(elf))?;
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.contains("(NEEDED)"))
+        .filter_map(|l| Some(l.split_once('[')?.1.split_once(']')?.0.to_string()))
+        .collect())
+}
+
+/// Finds `soname` in the unpacked packages, following symlinks inside the package (an
+/// absolute link target is taken relative to the package root).
+fn find_library(soname: &str, roots: &[PathBuf]) -> Option<PathBuf> {
+    for root in roots {
+        for dir in LIB_DIRS {
+            let mut path = root.join(dir).join(soname);
+            for _ in 0..8 {
+                let Ok(meta) = std::fs::symlink_metadata(&path) else {
+                    break;
+                };
+                if meta.is_file() {
+                    return Some(path);
+                }
+                let Ok(target) = std::fs::read_link(&path) else {
+                    break;
+                };
+                path = match target.strip_prefix("/") {
+                    Ok(rel) => root.join(rel),
+                    Err(_) => path.parent().unwrap_or(root).join(target),
+                };
+            }
         }
     }
+    None
+}
+
+/// Every library the tools need, transitively, and the dynamic loader.
+fn resolve_libraries(
+    tools: &[(String, PathBuf)],
+    roots: &[PathBuf],
+) -> Result<Vec<(String, PathBuf)>, DiskError> {
+    let mut libs: Vec<(String, PathBuf)> = Vec::new();
+    let mut queue: Vec<(String, PathBuf)> = tools.to_vec();
+    queue.push((LOADER.to_string(), PathBuf::new()));
+    while let Some((name, elf)) = queue.pop() {
+        let wanted = if elf.as_os_str().is_empty() {
+            vec![LOADER.to_string()]
+        } else {
+            needed(&elf)?
+        };
+        for soname in wanted {
+            if libs.iter().any(|(n, _)| *n == soname) {
+                continue;
+            }
+            let file = find_library(&soname, roots).ok_or_else(|| {
+                DiskError::Invalid(format!(
+                    "{soname} (needed by {name}) is in none of the installer's packages pinned in \
+                     sources.lock; pin the package that holds it (dpkg -S {soname}) and add it to \
+                     disktools::PACKAGES"
+                ))
+            })?;
+            libs.push((soname.clone(), file.clone()));
+            if soname != LOADER {
+                queue.push((soname, file));
+            }
+        }
+    }
+    libs.sort();
     Ok(libs)
 }
 
@@ -64,37 +155,21 @@ pub fn wrapper(tool: &str) -> String {
 }
 
 /// Adds the tools, their libraries and wrappers under [`DIR`] in `tree`.
-pub fn add(tree: &mut RootfsTree) -> Result<(), DiskError> {
-    let mut libs: Vec<PathBuf> = Vec::new();
-    for tool in TOOLS {
-        let bin = host_binary(tool)?;
-        for lib in libraries(&bin)? {
-            if !libs.contains(&lib) {
-                libs.push(lib);
-            }
-        }
+pub fn add(tree: &mut RootfsTree, resolved: &DiskTools) -> Result<(), DiskError> {
+    for (tool, bin) in &resolved.tools {
         tree.insert(
             format!("{DIR}/bin/{tool}"),
-            Entry::file(FileData::Host(bin), 0o755),
+            Entry::file(FileData::Host(bin.clone()), 0o755),
         )?;
         tree.insert(
             format!("{DIR}/{tool}"),
             Entry::file(FileData::Bytes(wrapper(tool).into_bytes()), 0o755),
         )?;
     }
-    for lib in libs {
-        let real = std::fs::canonicalize(&lib)
-            .map_err(|e| DiskError::io(format!("resolving {}", lib.display()), e))?;
-        let name = if lib.to_string_lossy().contains("ld-linux") {
-            LOADER.to_string()
-        } else {
-            lib.file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default()
-        };
+    for (soname, file) in &resolved.libs {
         tree.insert(
-            format!("{DIR}/lib/{name}"),
-            Entry::file(FileData::Host(real), 0o755),
+            format!("{DIR}/lib/{soname}"),
+            Entry::file(FileData::Host(file.clone()), 0o755),
         )?;
     }
     Ok(())

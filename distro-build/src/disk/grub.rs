@@ -23,10 +23,43 @@ use super::{tools, DiskError};
 
 /// GRUB's prefix in both images: partition 3 of the boot disk.
 pub const PREFIX: &str = "(,gpt3)/boot/grub";
-/// Where Debian's grub-pc-bin keeps the BIOS modules and boot.img.
-pub const I386_PC_DIR: &str = "/usr/lib/grub/i386-pc";
-/// Where Debian's grub-efi-amd64-bin keeps the UEFI modules.
-pub const X86_64_EFI_DIR: &str = "/usr/lib/grub/x86_64-efi";
+/// Where Debian's grub-pc-bin keeps the BIOS modules and boot.img (inside the package).
+pub const I386_PC_DIR: &str = "usr/lib/grub/i386-pc";
+/// Where Debian's grub-efi-amd64-bin keeps the UEFI modules (inside the package).
+pub const X86_64_EFI_DIR: &str = "usr/lib/grub/x86_64-efi";
+
+/// GRUB as the outputs use it: `grub-mkimage` and the module folders, taken from the
+/// grub-common, grub-pc-bin and grub-efi-amd64-bin packages pinned in `sources.lock` (never
+/// from the host's /usr/lib/grub, whose version drifts with the host's updates).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrubFiles {
+    /// The pinned `grub-mkimage` binary.
+    pub mkimage: PathBuf,
+    /// The BIOS (`i386-pc`) modules, boot.img and boot_hybrid.img.
+    pub i386_pc: PathBuf,
+    /// The UEFI (`x86_64-efi`) modules.
+    pub x86_64_efi: PathBuf,
+}
+
+impl GrubFiles {
+    /// Fetches (or finds in the cache) and unpacks the pinned GRUB packages.
+    ///
+    /// Errors: as [`crate::debian::deb_file`] (a missing pin, a checksum mismatch, a version
+    /// gone with `--locked`).
+    pub fn pinned(ctx: &crate::context::Context) -> crate::error::Result<GrubFiles> {
+        use crate::debian::deb_file;
+        Ok(GrubFiles {
+            mkimage: deb_file(ctx, "grub-common", "usr/bin/grub-mkimage")?,
+            i386_pc: deb_file(ctx, "grub-pc-bin", I386_PC_DIR)?,
+            x86_64_efi: deb_file(ctx, "grub-efi-amd64-bin", X86_64_EFI_DIR)?,
+        })
+    }
+
+    /// GRUB's MBR boot code image (`boot.img`).
+    pub fn boot_img(&self) -> PathBuf {
+        self.i386_pc.join("boot.img")
+    }
+}
 
 /// Modules both images carry (the rest is resolved by grub-mkimage from moddep.lst).
 const COMMON_MODULES: &[&str] = &[
@@ -68,39 +101,38 @@ pub const MBR_CODE_BYTES: usize = 440;
 const CORE_SEGMENT: u16 = 0x820;
 
 /// Builds the BIOS core image (`i386-pc`) at `out`.
-pub fn make_bios_core(out: &Path) -> Result<(), DiskError> {
-    mkimage("i386-pc", I386_PC_DIR, BIOS_MODULES, out)
+pub fn make_bios_core(grub: &GrubFiles, out: &Path) -> Result<(), DiskError> {
+    mkimage(grub, "i386-pc", &grub.i386_pc, BIOS_MODULES, out)
 }
 
 /// Builds the UEFI application (`x86_64-efi`, to become \EFI\BOOT\BOOTX64.EFI) at `out`.
-pub fn make_efi_app(out: &Path) -> Result<(), DiskError> {
-    mkimage("x86_64-efi", X86_64_EFI_DIR, EFI_MODULES, out)
+pub fn make_efi_app(grub: &GrubFiles, out: &Path) -> Result<(), DiskError> {
+    mkimage(grub, "x86_64-efi", &grub.x86_64_efi, EFI_MODULES, out)
 }
 
-fn mkimage(format: &str, dir: &str, extra: &[&str], out: &Path) -> Result<(), DiskError> {
-    if !Path::new(dir).join("moddep.lst").exists() {
-        return Err(DiskError::MissingTool {
-            tool: format!("GRUB {format} modules ({dir})"),
-            package: if format == "i386-pc" {
-                "grub-pc-bin"
-            } else {
-                "grub-efi-amd64-bin"
-            },
-        });
+fn mkimage(
+    grub: &GrubFiles,
+    format: &str,
+    dir: &Path,
+    extra: &[&str],
+    out: &Path,
+) -> Result<(), DiskError> {
+    if !dir.join("moddep.lst").exists() {
+        return Err(DiskError::Invalid(format!(
+            "GRUB {format} modules are missing from {}; delete that cache folder and build again",
+            dir.display()
+        )));
     }
     tools::run(
-        Command::new("grub-mkimage")
-            .args(["-O", format, "-d", dir, "-p", PREFIX, "-o"])
+        Command::new(&grub.mkimage)
+            .args(["-O", format, "-d"])
+            .arg(dir)
+            .args(["-p", PREFIX, "-o"])
             .arg(out)
             .args(COMMON_MODULES)
             .args(extra),
     )?;
     Ok(())
-}
-
-/// The path of GRUB's MBR boot code image.
-pub fn boot_img_path() -> PathBuf {
-    Path::new(I386_PC_DIR).join("boot.img")
 }
 
 /// Returns the 440 bytes of MBR boot code: GRUB's boot.img patched to load core.img from

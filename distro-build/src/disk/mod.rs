@@ -81,6 +81,15 @@ pub enum DiskError {
     /// An input is not what the disk stage needs.
     #[error("{0}")]
     Invalid(String),
+    /// A pinned input (GRUB, the disk tools) could not be fetched or checked.
+    #[error(transparent)]
+    Input(Box<crate::error::Error>),
+}
+
+impl From<crate::error::Error> for DiskError {
+    fn from(e: crate::error::Error) -> Self {
+        DiskError::Input(Box::new(e))
+    }
 }
 
 impl DiskError {
@@ -160,24 +169,12 @@ pub fn check_tools() -> Result<(), DiskError> {
         "mkfs.vfat",
         "mmd",
         "mcopy",
-        "grub-mkimage",
-        "ldd",
+        "readelf",
     ] {
         if !tools::exists(tool) {
             return Err(DiskError::MissingTool {
                 tool: tool.into(),
                 package: tools::package_of(tool),
-            });
-        }
-    }
-    for (dir, package) in [
-        (grub::I386_PC_DIR, "grub-pc-bin"),
-        (grub::X86_64_EFI_DIR, "grub-efi-amd64-bin"),
-    ] {
-        if !Path::new(dir).join("moddep.lst").exists() {
-            return Err(DiskError::MissingTool {
-                tool: format!("GRUB modules in {dir}"),
-                package,
             });
         }
     }
@@ -195,11 +192,11 @@ pub struct BootImages {
     pub efi_app: PathBuf,
 }
 
-/// Builds (or rebuilds) the GRUB images in `dir`.
-pub fn boot_images(dir: &Path) -> Result<BootImages, DiskError> {
+/// Builds (or rebuilds) the GRUB images in `dir` with the pinned GRUB `grub`.
+pub fn boot_images(dir: &Path, grub: &grub::GrubFiles) -> Result<BootImages, DiskError> {
     fs::create_dir_all(dir).map_err(|e| DiskError::io(format!("creating {}", dir.display()), e))?;
     let core_raw = dir.join("core.raw.img");
-    grub::make_bios_core(&core_raw)?;
+    grub::make_bios_core(grub, &core_raw)?;
     let mut core = fs::read(&core_raw)
         .map_err(|e| DiskError::io(format!("reading {}", core_raw.display()), e))?;
     let sectors = grub::patch_core_img(&mut core, layout::BIOS_BOOT_FIRST)?;
@@ -209,8 +206,8 @@ pub fn boot_images(dir: &Path) -> Result<BootImages, DiskError> {
             layout::BIOS_BOOT_SECTORS
         )));
     }
-    let boot_img = fs::read(grub::boot_img_path())
-        .map_err(|e| DiskError::io(format!("reading {}", grub::boot_img_path().display()), e))?;
+    let boot_img = fs::read(grub.boot_img())
+        .map_err(|e| DiskError::io(format!("reading {}", grub.boot_img().display()), e))?;
     // A GPT protective MBR has nothing in the BIOS parameter block area.
     let mbr_code = grub::patch_boot_img(&boot_img, &[0u8; 512], layout::BIOS_BOOT_FIRST)?;
     let images = BootImages {
@@ -221,7 +218,7 @@ pub fn boot_images(dir: &Path) -> Result<BootImages, DiskError> {
     write_atomic(&images.core_img, &core)?;
     write_atomic(&images.mbr_code, &mbr_code)?;
     let efi_tmp = dir.join("BOOTX64.EFI.tmp");
-    grub::make_efi_app(&efi_tmp)?;
+    grub::make_efi_app(grub, &efi_tmp)?;
     rename(&efi_tmp, &images.efi_app)?;
     let _ = fs::remove_file(&core_raw);
     Ok(images)
@@ -262,7 +259,11 @@ pub fn add_installer_scripts(tree: &mut RootfsTree) -> Result<(), DiskError> {
 
 /// Adds the installer's payload: the boot images it writes (`/usr/lib/tinilinux/boot/`) and
 /// the disk tools (sfdisk, mke2fs, e2fsck, see [`disktools`]).
-pub fn add_installer_payload(tree: &mut RootfsTree, images: &BootImages) -> Result<(), DiskError> {
+pub fn add_installer_payload(
+    tree: &mut RootfsTree,
+    images: &BootImages,
+    tools: &disktools::DiskTools,
+) -> Result<(), DiskError> {
     for (name, path) in [
         ("mbr-code.bin", &images.mbr_code),
         ("core.img", &images.core_img),
@@ -284,7 +285,7 @@ pub fn add_installer_payload(tree: &mut RootfsTree, images: &BootImages) -> Resu
             0o644,
         ),
     )?;
-    disktools::add(tree)?;
+    disktools::add(tree, tools)?;
     Ok(())
 }
 
@@ -292,9 +293,12 @@ pub fn add_installer_payload(tree: &mut RootfsTree, images: &BootImages) -> Resu
 /// images built (or taken from the cache) first.
 pub fn installer_payload(ctx: &Context) -> Result<RootfsTree, DiskError> {
     check_tools()?;
-    let images = boot_images(&ctx.cache_dir.join("disk/boot"))?;
+    let images = boot_images(
+        &ctx.cache_dir.join("disk/boot"),
+        &grub::GrubFiles::pinned(ctx)?,
+    )?;
     let mut tree = RootfsTree::new();
-    add_installer_payload(&mut tree, &images)?;
+    add_installer_payload(&mut tree, &images, &disktools::DiskTools::pinned(ctx)?)?;
     Ok(tree)
 }
 
@@ -358,6 +362,7 @@ pub fn installed_tree(
     initrd: &Path,
     layout: &Layout,
     images: &BootImages,
+    tools: &disktools::DiskTools,
 ) -> Result<RootfsTree, DiskError> {
     let mut t = live.clone();
     // The live tree carries the installer's scripts, not its payload: the disk carries both
@@ -366,7 +371,7 @@ pub fn installed_tree(
         add_installer_scripts(&mut t)?;
     }
     if t.get(disktools::DIR).is_none() {
-        add_installer_payload(&mut t, images)?;
+        add_installer_payload(&mut t, images, tools)?;
     }
     t.insert("boot", Entry::dir(0o755))?;
     t.insert(
@@ -428,11 +433,12 @@ pub fn build_with(
         .map_err(|e| DiskError::io("creating the disk work folder", e))?;
     let w = work.path();
 
-    let images = boot_images(&w.join("boot"))?;
+    let images = boot_images(&w.join("boot"), &grub::GrubFiles::pinned(ctx)?)?;
+    let tools = disktools::DiskTools::pinned(ctx)?;
     let initrd = w.join("initrd.img");
     let early_tree = early::tree(early::busybox_of(tree)?)?;
     early::write_cpio_gz(&early_tree, ctx.source_date_epoch, &initrd)?;
-    let installed = installed_tree(tree, kernel, &initrd, &layout, &images)?;
+    let installed = installed_tree(tree, kernel, &initrd, &layout, &images, &tools)?;
 
     let root_img = w.join("root.ext4");
     ext4::write_image(

@@ -7,6 +7,20 @@ use super::*;
 use crate::tree::{Entry, FileData, RootfsTree};
 use std::process::Command;
 
+/// A context writing into `out_dir`, with the repository's lock and the user's cache (the
+/// pinned GRUB and disk tools are fetched once, not once per test).
+fn test_context(out_dir: std::path::PathBuf, source_date_epoch: u64) -> Context {
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    Context {
+        out_dir,
+        source_date_epoch,
+        ..Context::from_env(&repo)
+    }
+}
+
 fn run_ok(cmd: &mut Command) -> String {
     let out = cmd.output().expect("tool runs");
     assert!(
@@ -148,12 +162,7 @@ fn ext4_image_keeps_owners_modes_and_device_nodes() {
 #[test]
 fn disk_image_has_gpt_esp_ext4_and_grub_at_their_offsets() {
     let dir = tempfile::tempdir().unwrap();
-    let ctx = Context {
-        repo_root: dir.path().to_path_buf(),
-        out_dir: dir.path().join("out"),
-        cache_dir: dir.path().join("cache"),
-        source_date_epoch: 0,
-    };
+    let ctx = test_context(dir.path().join("out"), 0);
     // The layout test needs a file where the kernel goes, not a bootable one.
     let kernel = dir.path().join("bzImage");
     fs::write(&kernel, b"not a kernel: layout test").unwrap();
@@ -286,7 +295,7 @@ fn disk_image_has_gpt_esp_ext4_and_grub_at_their_offsets() {
         l.bios_boot.first + 1
     );
     assert_eq!(u16::from_le_bytes([entry[10], entry[11]]), 0x820);
-    let boot_img = fs::read(grub::boot_img_path()).unwrap();
+    let boot_img = fs::read(grub::GrubFiles::pinned(&ctx).unwrap().boot_img()).unwrap();
     assert_eq!(
         &raw[0x68..0x1b8],
         &boot_img[0x68..0x1b8],
@@ -384,12 +393,7 @@ fn early_initramfs_holds_init_and_busybox() {
 #[test]
 fn missing_kernel_is_a_clear_error_and_leaves_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let ctx = Context {
-        repo_root: dir.path().to_path_buf(),
-        out_dir: dir.path().join("out"),
-        cache_dir: dir.path().join("cache"),
-        source_date_epoch: 0,
-    };
+    let ctx = test_context(dir.path().join("out"), 0);
     let opts = Options {
         size_mib: 256,
         seed: "x".into(),
@@ -416,12 +420,7 @@ fn two_builds_from_the_same_inputs_are_byte_identical() {
     let tree = small_tree();
     let mut images = Vec::new();
     for n in 0..2 {
-        let ctx = Context {
-            repo_root: dir.path().to_path_buf(),
-            out_dir: dir.path().join(format!("out{n}")),
-            cache_dir: dir.path().join("cache"),
-            source_date_epoch: 1_700_000_000,
-        };
+        let ctx = test_context(dir.path().join(format!("out{n}")), 1_700_000_000);
         let opts = Options {
             size_mib: 200,
             seed: "repro".into(),

@@ -413,10 +413,77 @@ mod tests {
         assert!(relative_path("c1", Some(Path::new("/"))).is_err());
     }
 
+    /// The file system type mounted at /sys/fs/cgroup, as /proc/self/mountinfo lists it (the
+    /// last mount on that point wins).
+    fn mounted_type() -> String {
+        let mi = fs::read_to_string("/proc/self/mountinfo").unwrap();
+        mi.lines()
+            .filter(|l| l.split(' ').nth(4) == Some(CGROUP_ROOT))
+            .filter_map(|l| l.split(" - ").nth(1)?.split(' ').next().map(String::from))
+            .next_back()
+            .unwrap_or_default()
+    }
+
     #[test]
-    fn layout_detection_matches_the_mount() {
-        let st = nix::sys::statfs::statfs(CGROUP_ROOT).unwrap();
-        let v2 = st.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC;
-        assert_eq!(detect() == Layout::V2, v2);
+    fn layout_detection_follows_what_is_mounted() {
+        // On this host: cgroup2 at /sys/fs/cgroup is v2, anything else (a tmpfs of v1
+        // hierarchies) v1.
+        let want = if mounted_type() == "cgroup2" {
+            Layout::V2
+        } else {
+            Layout::V1
+        };
+        assert_eq!(detect(), want, "mounted: {}", mounted_type());
+        // And both ways for real, in a private mount namespace of a forked child (needs root):
+        // a tmpfs on /sys/fs/cgroup reads as v1, the cgroup2 hierarchy as v2.
+        if nix::unistd::geteuid().as_raw() != 0 {
+            panic!("this test needs root (it mounts over /sys/fs/cgroup in a private namespace)");
+        }
+        // SAFETY: the child only unshares, mounts, calls detect() and exits.
+        match unsafe { nix::unistd::fork() }.unwrap() {
+            nix::unistd::ForkResult::Child => {
+                use nix::mount::{mount, MsFlags};
+                let code = (|| -> i32 {
+                    if nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS).is_err() {
+                        return 10;
+                    }
+                    let none = None::<&str>;
+                    if mount(none, "/", none, MsFlags::MS_REC | MsFlags::MS_PRIVATE, none).is_err()
+                    {
+                        return 11;
+                    }
+                    let tmpfs = mount(
+                        Some("tmpfs"),
+                        CGROUP_ROOT,
+                        Some("tmpfs"),
+                        MsFlags::empty(),
+                        none,
+                    );
+                    if tmpfs.is_err() || mounted_type() != "tmpfs" || detect() != Layout::V1 {
+                        return 12;
+                    }
+                    let v2 = mount(
+                        Some("cgroup2"),
+                        CGROUP_ROOT,
+                        Some("cgroup2"),
+                        MsFlags::empty(),
+                        none,
+                    );
+                    if v2.is_err() || mounted_type() != "cgroup2" || detect() != Layout::V2 {
+                        return 13;
+                    }
+                    0
+                })();
+                unsafe { libc::_exit(code) }
+            }
+            nix::unistd::ForkResult::Parent { child } => {
+                let st = nix::sys::wait::waitpid(child, None).unwrap();
+                assert_eq!(
+                    st,
+                    nix::sys::wait::WaitStatus::Exited(child, 0),
+                    "12: tmpfs not seen as v1, 13: cgroup2 not seen as v2"
+                );
+            }
+        }
     }
 }

@@ -15,7 +15,7 @@
 
 pub mod bpf;
 pub mod devices;
-mod v1;
+pub mod v1;
 mod v2;
 
 use std::collections::BTreeMap;

@@ -38,7 +38,6 @@
 mod create;
 mod error;
 pub mod exec;
-pub mod hooks;
 mod lifecycle;
 pub mod state;
 
@@ -51,7 +50,7 @@ pub use lifecycle::{delete, kill, list, pause, pids, record, resume, start, stat
 pub use state::{State, Status};
 
 /// Annotation that asks for a tiny reaper as PID 1 (set by the docker-like `--init`).
-pub const INIT_ANNOTATION: &str = "org.tinibox.init";
+pub use crate::process::reaper::ANNOTATION as INIT_ANNOTATION;
 
 /// Everything `create` needs. Build it with [`CreateOptions::new`] and set the optional fields,
 /// so that new fields do not break callers.

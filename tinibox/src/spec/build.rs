@@ -18,7 +18,7 @@ use super::values;
 use super::{RunFlags, SpecError};
 
 /// Annotation that asks the engine for a tiny reaper as PID 1 (`--init`).
-pub use crate::container::INIT_ANNOTATION;
+pub use crate::process::reaper::ANNOTATION as INIT_ANNOTATION;
 
 /// What an image contributes to a container (all empty for a plain rootfs directory).
 #[derive(Debug, Clone, Default)]

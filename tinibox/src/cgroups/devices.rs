@@ -12,12 +12,7 @@ use super::{bpf, write_file, CgroupError, CgroupHandle, Layout};
 
 /// The devices writer: every container gets a devices group on v1 (device isolation), no
 /// controller on v2 (the filter is a BPF program attached to its group).
-pub(super) const WRITER: Writer = Writer {
-    v1: Some("devices"),
-    v2: None,
-    wanted: |_, update| !update,
-    write,
-};
+pub(super) const WRITER: Writer = Writer::new(Some("devices"), None, |_, update| !update, write);
 
 fn write(h: &CgroupHandle, res: &LinuxResources, initial: bool) -> Result<(), CgroupError> {
     if !initial {

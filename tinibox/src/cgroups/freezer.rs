@@ -10,12 +10,12 @@ use super::resources::Writer;
 use super::{write_file, CgroupError, CgroupHandle, Layout};
 
 /// The freezer "writer": a freezer group on v1 for every container; nothing to write.
-pub(super) const WRITER: Writer = Writer {
-    v1: Some("freezer"),
-    v2: None,
-    wanted: |_, update| !update,
-    write: |_: &CgroupHandle, _: &LinuxResources, _| Ok(()),
-};
+pub(super) const WRITER: Writer = Writer::new(
+    Some("freezer"),
+    None,
+    |_, update| !update,
+    |_: &CgroupHandle, _: &LinuxResources, _| Ok(()),
+);
 
 /// Freezes (`frozen`) or thaws every process of the group and waits until the kernel says
 /// it is done (about a second at most).

@@ -6,12 +6,7 @@ use oci_spec::runtime::LinuxResources;
 use super::{dir, Writer};
 use crate::cgroups::{write_file, CgroupError, CgroupHandle, Layout};
 
-pub(super) const WRITER: Writer = Writer {
-    v1: Some("blkio"),
-    v2: Some("io"),
-    wanted,
-    write,
-};
+pub(super) const WRITER: Writer = Writer::new(Some("blkio"), Some("io"), wanted, write);
 
 /// The block IO weight when set (0 means "not set").
 fn weight(res: &LinuxResources) -> Option<u16> {

@@ -6,12 +6,7 @@ use oci_spec::runtime::LinuxResources;
 use super::{dir, Writer};
 use crate::cgroups::{write_file, CgroupError, CgroupHandle, Layout};
 
-pub(super) const WRITER: Writer = Writer {
-    v1: Some("cpu"),
-    v2: Some("cpu"),
-    wanted,
-    write,
-};
+pub(super) const WRITER: Writer = Writer::new(Some("cpu"), Some("cpu"), wanted, write);
 
 /// True when `res` sets a cpu value (shares or period 0 mean "not set").
 fn used(res: &LinuxResources) -> bool {

@@ -6,12 +6,7 @@ use oci_spec::runtime::LinuxResources;
 use super::{dir, Writer};
 use crate::cgroups::{write_file, CgroupError, CgroupHandle};
 
-pub(super) const WRITER: Writer = Writer {
-    v1: Some("cpuset"),
-    v2: Some("cpuset"),
-    wanted,
-    write,
-};
+pub(super) const WRITER: Writer = Writer::new(Some("cpuset"), Some("cpuset"), wanted, write);
 
 fn wanted(res: &LinuxResources, update: bool) -> bool {
     res.cpu().as_ref().is_some_and(|c| {

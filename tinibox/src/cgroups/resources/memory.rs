@@ -7,12 +7,7 @@ use oci_spec::runtime::LinuxResources;
 use super::{need_dir, set, Writer};
 use crate::cgroups::{write_file, CgroupError, CgroupHandle, Layout};
 
-pub(super) const WRITER: Writer = Writer {
-    v1: Some("memory"),
-    v2: Some("memory"),
-    wanted,
-    write,
-};
+pub(super) const WRITER: Writer = Writer::new(Some("memory"), Some("memory"), wanted, write);
 
 fn wanted(res: &LinuxResources, update: bool) -> bool {
     if update {

@@ -34,6 +34,23 @@ pub(crate) struct Writer {
     pub write: fn(h: &CgroupHandle, res: &LinuxResources, initial: bool) -> Result<(), CgroupError>,
 }
 
+impl Writer {
+    /// A writer (a `const fn`, so that each module's writer is one line).
+    pub const fn new(
+        v1: Option<&'static str>,
+        v2: Option<&'static str>,
+        wanted: fn(&LinuxResources, bool) -> bool,
+        write: fn(&CgroupHandle, &LinuxResources, bool) -> Result<(), CgroupError>,
+    ) -> Writer {
+        Writer {
+            v1,
+            v2,
+            wanted,
+            write,
+        }
+    }
+}
+
 /// Every resource, in the order its values are written.
 pub(crate) const WRITERS: &[Writer] = &[
     memory::WRITER,

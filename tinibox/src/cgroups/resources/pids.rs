@@ -5,12 +5,7 @@ use oci_spec::runtime::LinuxResources;
 use super::{need_dir, set, Writer};
 use crate::cgroups::{write_file, CgroupError, CgroupHandle};
 
-pub(super) const WRITER: Writer = Writer {
-    v1: Some("pids"),
-    v2: Some("pids"),
-    wanted,
-    write,
-};
+pub(super) const WRITER: Writer = Writer::new(Some("pids"), Some("pids"), wanted, write);
 
 /// The pids limit of `res` when set (negative: unlimited).
 fn value(res: &LinuxResources) -> Option<i64> {

@@ -6,12 +6,7 @@ use oci_spec::runtime::LinuxResources;
 use super::{need_dir, Writer};
 use crate::cgroups::{write_file, CgroupError, CgroupHandle, Layout};
 
-pub(super) const WRITER: Writer = Writer {
-    v1: None,
-    v2: None,
-    wanted: |_, _| false,
-    write,
-};
+pub(super) const WRITER: Writer = Writer::new(None, None, |_, _| false, write);
 
 fn write(h: &CgroupHandle, res: &LinuxResources, _initial: bool) -> Result<(), CgroupError> {
     let (Layout::V2, Some(unified)) = (h.layout, res.unified()) else {

@@ -197,41 +197,8 @@ pub fn exec(opts: ExecOptions) -> Result<ExecOutcome, ContainerError> {
         return Ok(ExecOutcome::Detached { pid });
     }
     Ok(ExecOutcome::Exited {
-        code: wait_forwarding_signals(pid),
+        code: super::supervise(pid),
     })
-}
-
-/// Waits for `pid`, forwarding the usual termination and job-control signals to it.
-fn wait_forwarding_signals(pid: i32) -> i32 {
-    use nix::sys::signal::{SigSet, SigmaskHow, Signal};
-    let mut set = SigSet::empty();
-    for s in crate::linux::FORWARDED_SIGNALS {
-        set.add(s);
-    }
-    set.add(Signal::SIGWINCH);
-    set.add(Signal::SIGCHLD);
-    let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set), None);
-    loop {
-        let mut st = 0;
-        // SAFETY: non-blocking wait for our child.
-        let r = unsafe { libc::waitpid(pid, &mut st, libc::WNOHANG) };
-        if r == pid || r < 0 {
-            let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_UNBLOCK, Some(&set), None);
-            if r < 0 {
-                return 255;
-            }
-            if libc::WIFEXITED(st) {
-                return libc::WEXITSTATUS(st);
-            }
-            return 128 + libc::WTERMSIG(st);
-        }
-        match set.wait() {
-            Ok(Signal::SIGCHLD) | Err(_) => {}
-            Ok(sig) => {
-                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig);
-            }
-        }
-    }
 }
 
 /// Reads a process description (`--process FILE`, `-` for stdin) as runc does.

@@ -40,6 +40,7 @@ mod error;
 pub mod exec;
 mod lifecycle;
 pub mod state;
+mod supervise;
 
 use std::collections::BTreeMap;
 use std::os::fd::OwnedFd;
@@ -48,6 +49,7 @@ use std::path::{Path, PathBuf};
 pub use error::{ContainerError, ExecFailure};
 pub use lifecycle::{delete, kill, list, pause, pids, record, resume, start, state, update};
 pub use state::{State, Status};
+pub use supervise::supervise;
 
 /// Annotation that asks for a tiny reaper as PID 1 (set by the docker-like `--init`).
 pub use crate::process::reaper::ANNOTATION as INIT_ANNOTATION;

@@ -185,12 +185,9 @@ fn relay_terminal(sock: &std::os::unix::net::UnixStream, pid: i32) -> Result<u8>
         let r = unsafe { libc::waitpid(pid, &mut st, libc::WNOHANG) };
         if r == pid || r < 0 {
             tty::drain(m, libc::STDOUT_FILENO);
-            break if r < 0 {
-                255
-            } else if libc::WIFEXITED(st) {
-                libc::WEXITSTATUS(st)
-            } else {
-                128 + libc::WTERMSIG(st)
+            break match nix::sys::wait::WaitStatus::from_raw(nix::unistd::Pid::from_raw(pid), st) {
+                Ok(status) if r == pid => crate::process::exit_code(status).unwrap_or(255),
+                _ => 255,
             };
         }
         let mut fds = [

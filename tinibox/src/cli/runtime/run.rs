@@ -21,40 +21,6 @@ pub struct OciRunArgs {
     id: String,
 }
 
-/// Waits for the init (our child through CLONE_PARENT) and forwards termination signals.
-fn wait_init(pid: i32) -> i32 {
-    use nix::sys::signal::{SigSet, SigmaskHow, Signal};
-    let mut set = SigSet::empty();
-    for s in crate::linux::FORWARDED_SIGNALS {
-        set.add(s);
-    }
-    set.add(Signal::SIGCHLD);
-    let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set), None);
-    let code = loop {
-        let mut st = 0;
-        // SAFETY: non-blocking wait for our child.
-        let r = unsafe { libc::waitpid(pid, &mut st, libc::WNOHANG) };
-        if r < 0 {
-            break 255;
-        }
-        if r == pid {
-            break if libc::WIFEXITED(st) {
-                libc::WEXITSTATUS(st)
-            } else {
-                128 + libc::WTERMSIG(st)
-            };
-        }
-        match set.wait() {
-            Ok(Signal::SIGCHLD) | Err(_) => {}
-            Ok(sig) => {
-                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig);
-            }
-        }
-    };
-    let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_UNBLOCK, Some(&set), None);
-    code
-}
-
 /// Runs `oci-run`; returns the exit status (the container's, when not detached).
 pub fn oci_run(global: &GlobalOptions, args: OciRunArgs) -> u8 {
     log::init(global);
@@ -86,7 +52,7 @@ pub fn oci_run(global: &GlobalOptions, args: OciRunArgs) -> u8 {
         }
         let code = match &ours {
             Some(sock) => relay_terminal(sock, c.pid)? as i32,
-            None => wait_init(c.pid),
+            None => container::supervise(c.pid),
         };
         if !args.keep {
             container::delete(&global.root, &args.id, true)?;

@@ -16,6 +16,9 @@ packages=(
   runc docker.io containerd skopeo umoci podman
   # registry tests: a real registry, and the token server the tests write (JWT)
   docker-registry python3-jwt python3-bcrypt python3-cryptography openssl
+  # apk tests: the repository generator (Python + openssl) and its HTTP server; busybox-static above
+  # gives the packaged program
+  python3 openssl
   # benchmarks
   hyperfine
 )

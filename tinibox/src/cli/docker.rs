@@ -33,6 +33,7 @@ pub struct RunArgs {
     #[command(flatten)]
     pub flags: RunFlags,
     /// Pull the image from its registry: when missing from the store, always, or never.
+    #[cfg(feature = "registry")]
     #[arg(long, value_enum, default_value_t = super::registry::PullPolicy::Missing)]
     pub pull: super::registry::PullPolicy,
     /// A rootfs directory, or an image reference from tinibox's store.
@@ -48,7 +49,8 @@ pub struct RunArgs {
 }
 
 /// Runs `run`; returns the exit status.
-pub fn run(global: &GlobalOptions, mut args: RunArgs) -> u8 {
+pub fn run(global: &GlobalOptions, #[allow(unused_mut)] mut args: RunArgs) -> u8 {
+    #[cfg(feature = "registry")]
     match super::registry::ensure_image(global, &args.image, args.pull) {
         Ok(image) => args.image = image,
         Err((code, message)) => {

@@ -1,12 +1,14 @@
 //! Command-line front doors: the global flags, the subcommand list and the dispatch.
 //!
 //! Handlers live beside this file, one file per family: `docker.rs` (docker-like container
-//! commands and `check`), `images.rs` (image store commands), `runtime.rs` (runc-compatible
-//! OCI runtime commands). This file must not grow command logic of its own.
+//! commands and `check`), `images.rs` (image store commands), `runtime/` (runc-compatible
+//! OCI runtime commands, one file per command). This file must not grow command logic of its
+//! own.
 
 pub mod docker;
 pub mod images;
 pub mod log;
+#[cfg(feature = "registry")]
 pub mod registry;
 pub mod runtime;
 
@@ -99,18 +101,25 @@ pub enum Command {
     /// Remove images.
     Rmi(images::RmiArgs),
     /// Download an image from a registry.
+    #[cfg(feature = "registry")]
     Pull(registry::PullArgs),
     /// Log in to a registry (credentials go to Docker's config.json).
+    #[cfg(feature = "registry")]
     Login(registry::LoginArgs),
     /// Log out from a registry.
+    #[cfg(feature = "registry")]
     Logout(registry::LogoutArgs),
     /// Upload an image to a registry.
+    #[cfg(feature = "registry")]
     Push(registry::PushArgs),
     /// Give an image another name.
+    #[cfg(feature = "registry")]
     Tag(registry::TagArgs),
     /// Print images' details as JSON.
+    #[cfg(feature = "registry")]
     Inspect(registry::InspectArgs),
     /// Write an image to an OCI (or docker-loadable) archive.
+    #[cfg(feature = "registry")]
     Save(registry::SaveArgs),
     /// runc: create a container from a bundle without running its process.
     Create(runtime::CreateArgs),
@@ -282,12 +291,19 @@ pub fn main() -> ExitCode {
         Command::Import(a) => images::import(&global, a),
         Command::Images(a) => images::images(&global, a),
         Command::Rmi(a) => images::rmi(&global, a),
+        #[cfg(feature = "registry")]
         Command::Pull(a) => registry::pull(&global, a),
+        #[cfg(feature = "registry")]
         Command::Login(a) => registry::login(&global, a),
+        #[cfg(feature = "registry")]
         Command::Logout(a) => registry::logout(&global, a),
+        #[cfg(feature = "registry")]
         Command::Push(a) => registry::push(&global, a),
+        #[cfg(feature = "registry")]
         Command::Tag(a) => registry::tag(&global, a),
+        #[cfg(feature = "registry")]
         Command::Inspect(a) => registry::inspect(&global, a),
+        #[cfg(feature = "registry")]
         Command::Save(a) => registry::save(&global, a),
         Command::Create(a) => runtime::create(&global, a),
         Command::Start(a) => runtime::start(&global, a),

@@ -152,13 +152,16 @@ pub fn copy_atomic(src: &Path, dest: &Path) -> Result<()> {
     fs::rename(&tmp, dest).ctx(|| format!("renaming into {}", dest.display()))
 }
 
-/// A temporary name next to `dest` (`.NAME.tmp-PID`).
+/// A temporary name next to `dest` (`.NAME.tmp-PID-N`), unique within this process too, so
+/// two threads fetching or writing the same thing never share a temporary file.
 pub fn temp_sibling(dest: &Path) -> PathBuf {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let name = dest
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    dest.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
+    dest.with_file_name(format!(".{name}.tmp-{}-{n}", std::process::id()))
 }
 
 #[cfg(test)]

@@ -352,7 +352,7 @@ pub fn fetch_source(ctx: &Context, lock: &Lock, package: &str) -> Result<(PathBu
     let dir = root.join(format!("{package}_{}", safe(&version)));
     if !dir.is_dir() {
         let tmp = download_into_temp(ctx, Kind::Source, &format!("{package}={version}"), &root)?;
-        if let Err(e) = fs::rename(&tmp, &dir).ctx(|| format!("moving into {}", dir.display())) {
+        if let Err(e) = rename_dir_once(&tmp, &dir) {
             let _ = fs::remove_dir_all(&tmp);
             return Err(e);
         }
@@ -388,6 +388,22 @@ pub fn fetch_source(ctx: &Context, lock: &Lock, package: &str) -> Result<(PathBu
     Ok((dir, version))
 }
 
+/// Renames the finished folder `tmp` to `dest`; when another thread or process got there
+/// first (the same verified content), keeps theirs and removes `tmp`.
+fn rename_dir_once(tmp: &Path, dest: &Path) -> Result<()> {
+    match fs::rename(tmp, dest) {
+        Ok(()) => Ok(()),
+        Err(_) if dest.is_dir() => {
+            let _ = fs::remove_dir_all(tmp);
+            Ok(())
+        }
+        Err(e) => Err(Error::Io {
+            context: format!("renaming into {}", dest.display()),
+            source: e,
+        }),
+    }
+}
+
 /// Unpacks `deb` (with sha256 `sha256`) into `<cache>/debs/`, once; returns the unpacked root.
 pub fn unpack_deb(ctx: &Context, deb: &Path, sha256: &str) -> Result<PathBuf> {
     let stem = deb
@@ -412,7 +428,7 @@ pub fn unpack_deb(ctx: &Context, deb: &Path, sha256: &str) -> Result<PathBuf> {
         Command::new("dpkg-deb").arg("-x").arg(deb).arg(&tmp),
         &log_path(ctx),
     )
-    .and_then(|()| fs::rename(&tmp, &dest).ctx(|| format!("renaming into {}", dest.display())));
+    .and_then(|()| rename_dir_once(&tmp, &dest));
     if result.is_err() {
         let _ = fs::remove_dir_all(&tmp);
     }

@@ -106,11 +106,15 @@ mod tests {
         let t = last_commit_time(repo, &[]).expect("the repository is a git checkout");
         let parsed = humantime::parse_rfc3339_weak(&iso[..19]).unwrap();
         let offset_secs = {
-            // %cI ends with the committer's offset, e.g. +01:00.
-            let (sign, hm) = iso[19..].split_at(1);
-            let h: i64 = hm[..2].parse().unwrap_or(0);
-            let m: i64 = hm[3..5].parse().unwrap_or(0);
-            (h * 3600 + m * 60) * if sign == "-" { -1 } else { 1 }
+            // %cI ends with the committer's offset, e.g. +01:00, or Z for UTC.
+            if &iso[19..] == "Z" {
+                0
+            } else {
+                let (sign, hm) = iso[19..].split_at(1);
+                let h: i64 = hm[..2].parse().unwrap_or(0);
+                let m: i64 = hm[3..5].parse().unwrap_or(0);
+                (h * 3600 + m * 60) * if sign == "-" { -1 } else { 1 }
+            }
         };
         let from_iso = parsed
             .duration_since(std::time::UNIX_EPOCH)

@@ -652,3 +652,48 @@ pub fn image_sbom(
     doc.to_json(NAMESPACE_BASE)
         .map_err(|e| crate::error::Error::Invalid(format!("serialising the image SBOM: {e}")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(pinned: &str, used: &str) -> UsedInput {
+        UsedInput {
+            package: "libuuid1".into(),
+            kind: Kind::Binary,
+            pinned_version: pinned.into(),
+            used_version: used.into(),
+            files: vec![(
+                PathBuf::from(format!("/c/libuuid1_{used}_amd64.deb")),
+                "ab".repeat(32),
+            )],
+        }
+    }
+
+    #[test]
+    fn a_debian_package_has_purl_checksum_source_and_licence() {
+        let p = debian_binary(&input("2.38.1-5", "2.38.1-5"), "util-linux", "2.38.1-5");
+        assert_eq!(
+            p.external_refs[0].reference_locator,
+            "pkg:deb/debian/libuuid1@2.38.1-5?arch=amd64&distro=debian-12"
+        );
+        assert_eq!(p.checksums, vec![Checksum::sha256(&"ab".repeat(32))]);
+        assert_eq!(p.license_declared, "BSD-3-Clause");
+        assert_eq!(
+            p.download_location,
+            "https://snapshot.debian.org/package/util-linux/2.38.1-5/"
+        );
+        assert!(!p.comment.unwrap_or_default().contains("FELL BACK"));
+    }
+
+    #[test]
+    fn a_fallback_is_recorded_on_the_package() {
+        let p = debian_binary(&input("2.38.1-5", "2.38.1-6"), "util-linux", "2.38.1-6");
+        let comment = p.comment.unwrap_or_default();
+        assert!(
+            comment.contains("FELL BACK") && comment.contains("pins libuuid1 2.38.1-5"),
+            "{comment}"
+        );
+        assert_eq!(p.version_info.as_deref(), Some("2.38.1-6"));
+    }
+}

@@ -6,6 +6,7 @@ cd "$(dirname "$0")"
 ./scripts/install-deps.sh
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
+cargo deny check licenses
 cargo build --release --workspace
 ./target/release/distro-build all
 cargo test --workspace --release

@@ -4,17 +4,21 @@
 set -euo pipefail
 
 packages=(
-  # build: kernel, BusyBox, static tinibox
+  # build: kernel, BusyBox, static tinibox. The kernel source, BusyBox's source, GRUB's
+  # modules, the installer's disk tools and OVMF are NOT taken from the host: distro-build
+  # downloads the versions sources.lock pins (apt-get download/source) into its cache.
   build-essential flex bison bc libelf-dev libssl-dev cpio dpkg-dev xz-utils zstd
-  linux-source-6.1
-  # boot media
-  grub-common grub-pc-bin grub-efi-amd64-bin xorriso mtools dosfstools e2fsprogs gdisk fdisk
+  # boot media (grub-common brings the libraries the pinned grub-mkimage loads)
+  grub-common xorriso mtools dosfstools e2fsprogs gdisk fdisk
   # running and testing
-  qemu-system-x86 qemu-utils ovmf busybox-static iproute2 iptables procps util-linux expect time
+  qemu-system-x86 qemu-utils busybox-static iproute2 iptables procps util-linux expect time
   # the SBOM validator's Python environment (see below)
   python3-venv
   # reference runtimes and real clients
   runc docker.io containerd skopeo umoci podman
+  # apk tests: the repository generator (Python + openssl) and its HTTP server; busybox-static above
+  # gives the packaged program
+  python3 openssl
   # benchmarks
   hyperfine
 )
@@ -70,3 +74,10 @@ if [ "$(id -u)" -eq 0 ] && [ "$(readlink /usr/local/bin/pyspdxtools 2>/dev/null)
 fi
 
 command -v cargo >/dev/null || { echo "install-deps: cargo not found; install Rust (rustup) first" >&2; exit 1; }
+
+# cargo-deny checks every crate's licence against deny.toml (test.sh runs it). Debian has no
+# package of it; crates.io has, built once into ~/.cargo/bin.
+if ! cargo deny --version >/dev/null 2>&1; then
+  echo "install-deps: installing cargo-deny from crates.io (a few minutes, once)"
+  cargo install --locked cargo-deny
+fi

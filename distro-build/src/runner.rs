@@ -23,7 +23,8 @@ pub const HOST_TOOLS: &[(&str, &str)] = &[
     ("bzip2", "bzip2"),
     ("dpkg-source", "dpkg-dev"),
     ("apt-get", "apt"),
-    ("grub-mkimage", "grub-common"),
+    ("dpkg-deb", "dpkg"),
+    ("readelf", "binutils"),
     ("xorriso", "xorriso"),
     ("mformat", "mtools"),
     ("qemu-system-x86_64", "qemu-system-x86"),
@@ -33,8 +34,6 @@ pub const HOST_TOOLS: &[(&str, &str)] = &[
 pub const HOST_FILES: &[(&str, &str)] = &[
     ("/usr/include/libelf.h", "libelf-dev"),
     ("/usr/include/openssl/ssl.h", "libssl-dev"),
-    ("/usr/lib/grub/i386-pc/modinfo.sh", "grub-pc-bin"),
-    ("/usr/lib/grub/x86_64-efi/modinfo.sh", "grub-efi-amd64-bin"),
 ];
 
 /// Looks `tool` up on PATH.

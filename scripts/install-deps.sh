@@ -12,6 +12,8 @@ packages=(
   grub-common xorriso mtools dosfstools e2fsprogs gdisk fdisk
   # running and testing
   qemu-system-x86 qemu-utils busybox-static iproute2 iptables procps util-linux expect time
+  # the SBOM validator's Python environment (see below)
+  python3-venv
   # reference runtimes and real clients
   runc docker.io containerd skopeo umoci podman
   # registry tests: a real registry, and the token server the tests write (JWT)
@@ -52,6 +54,25 @@ Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 SRC
     apt-get update -q
   fi
+fi
+
+# pyspdxtools (PyPI package spdx-tools), the SPDX validator tests/tests/provenance.rs runs on
+# out/tinilinux.spdx.json. Debian 12 ships no package of it, and its Python refuses system-wide
+# pip installs (PEP 668), so it gets its own virtual environment, linked into /usr/local/bin.
+# Pinned to one version so every machine validates with the same rules.
+spdx_venv=/opt/tinilinux/spdx-tools
+spdx_version=0.8.5
+if ! "$spdx_venv/bin/pip" show spdx-tools 2>/dev/null | grep -qx "Version: $spdx_version"; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "install-deps: pyspdxtools missing; run this script as root to install it" >&2
+    exit 1
+  fi
+  echo "install-deps: installing spdx-tools $spdx_version (pyspdxtools) into $spdx_venv"
+  /usr/bin/python3 -m venv "$spdx_venv"
+  "$spdx_venv/bin/pip" install -q "spdx-tools==$spdx_version"
+fi
+if [ "$(id -u)" -eq 0 ] && [ "$(readlink /usr/local/bin/pyspdxtools 2>/dev/null)" != "$spdx_venv/bin/pyspdxtools" ]; then
+  ln -sf "$spdx_venv/bin/pyspdxtools" /usr/local/bin/pyspdxtools
 fi
 
 command -v cargo >/dev/null || { echo "install-deps: cargo not found; install Rust (rustup) first" >&2; exit 1; }

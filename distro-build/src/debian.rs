@@ -49,6 +49,36 @@ impl Kind {
             Kind::Source
         }
     }
+
+    /// The kind one pinned file belongs to (a binary and a source package may share a name,
+    /// as e2fsprogs does: their files tell them apart).
+    pub fn of_file(file: &str) -> Kind {
+        Kind::of(&[&Pin {
+            package: String::new(),
+            version: String::new(),
+            file: file.to_string(),
+            sha256: String::new(),
+        }])
+    }
+}
+
+/// The pins of `package` of one `kind` (an error naming the lock when there are none).
+pub fn pins_of<'a>(lock: &'a Lock, package: &str, kind: Kind) -> Result<Vec<&'a Pin>> {
+    let pins: Vec<&Pin> = lock
+        .package(package)?
+        .into_iter()
+        .filter(|p| Kind::of_file(&p.file) == kind)
+        .collect();
+    if pins.is_empty() {
+        let what = match kind {
+            Kind::Binary => "binary package (.deb)",
+            Kind::Source => "source package",
+        };
+        return Err(Error::Invalid(format!(
+            "sources.lock pins no {what} {package}"
+        )));
+    }
+    Ok(pins)
 }
 
 /// One input the build took from Debian's archive.
@@ -77,7 +107,11 @@ static USED: Mutex<Vec<UsedInput>> = Mutex::new(Vec::new());
 
 fn record(input: &UsedInput) {
     if let Ok(mut used) = USED.lock() {
-        if !used.iter().any(|u| u.package == input.package) {
+        // A binary and a source package may share a name (e2fsprogs): both are recorded.
+        if !used
+            .iter()
+            .any(|u| u.package == input.package && u.kind == input.kind)
+        {
             used.push(input.clone());
         }
     }
@@ -275,11 +309,8 @@ fn version_to_use(ctx: &Context, package: &str, pinned: &str, kind: Kind) -> Res
 /// tampered cache entry is refused, not replaced: delete it to fetch again);
 /// [`Error::Unavailable`] when the pinned version is gone and `ctx.locked`.
 pub fn fetch_binary(ctx: &Context, lock: &Lock, package: &str) -> Result<(PathBuf, String)> {
-    let pins = lock.package(package)?;
-    let pin = pins
-        .iter()
-        .find(|p| p.file.ends_with(".deb"))
-        .ok_or_else(|| Error::Invalid(format!("sources.lock pins no .deb for {package}")))?;
+    let pins = pins_of(lock, package, Kind::Binary)?;
+    let pin = pins[0];
     let dir = ctx.cache_dir.join("downloads/debs");
     let pinned_file = dir.join(&pin.file);
     let (file, sha256, used_version) = if pinned_file.is_file() {
@@ -340,7 +371,7 @@ fn sidecar(deb: &Path) -> PathBuf {
 /// (or finds them there), checks each, records them and returns the folder and the used
 /// version. Errors as [`fetch_binary`].
 pub fn fetch_source(ctx: &Context, lock: &Lock, package: &str) -> Result<(PathBuf, String)> {
-    let pins = lock.package(package)?;
+    let pins = pins_of(lock, package, Kind::Source)?;
     let pinned = pins[0].version.clone();
     let root = ctx.cache_dir.join("downloads/src");
     let pinned_dir = root.join(format!("{package}_{}", safe(&pinned)));
@@ -402,6 +433,100 @@ fn rename_dir_once(tmp: &Path, dest: &Path) -> Result<()> {
             source: e,
         }),
     }
+}
+
+/// The version recorded for a source package sources.lock does not pin at all.
+pub const UNPINNED: &str = "(not pinned)";
+
+/// Fetches source package `package` at exactly `version` (the version a used binary package
+/// was built from): through [`fetch_source`] when the lock pins that version, otherwise, after
+/// one loud warning, unpinned from the archive (recorded as a fallback). With `ctx.locked`
+/// a version the lock does not pin is [`Error::Unavailable`] naming what to do.
+pub fn fetch_source_at(
+    ctx: &Context,
+    lock: &Lock,
+    package: &str,
+    version: &str,
+) -> Result<(PathBuf, String)> {
+    let pinned = lock
+        .pins
+        .iter()
+        .find(|p| p.package == package && Kind::of_file(&p.file) == Kind::Source)
+        .map(|p| p.version.clone());
+    if pinned.as_deref() == Some(version) {
+        return fetch_source(ctx, lock, package);
+    }
+    let pinned = pinned.unwrap_or_else(|| UNPINNED.to_string());
+    if ctx.locked {
+        return Err(Error::Unavailable(format!(
+            "the outputs carry binaries built from source package {package} {version}, but \
+             sources.lock pins {package} {pinned} and --locked forbids fetching anything else: \
+             run `distro-build lock` (or add the {package} lines to sources.lock)"
+        )));
+    }
+    eprintln!(
+        "distro-build: WARNING: source package {package} {version} (the source of binaries the \
+         outputs carry) is not what sources.lock pins ({pinned}); fetching it unchecked. Run \
+         `distro-build lock` to pin it, or pass --locked to refuse."
+    );
+    let root = ctx.cache_dir.join("downloads/src");
+    let dir = root.join(format!("{package}_{}", safe(version)));
+    if !dir.is_dir() {
+        let tmp = download_into_temp(ctx, Kind::Source, &format!("{package}={version}"), &root)?;
+        if let Err(e) = rename_dir_once(&tmp, &dir) {
+            let _ = fs::remove_dir_all(&tmp);
+            return Err(e);
+        }
+    }
+    let mut files = Vec::new();
+    for name in names_in(&dir)? {
+        let file = dir.join(&name);
+        let sum = sha256_file(&file)?;
+        files.push((file, sum));
+    }
+    record(&UsedInput {
+        package: package.to_string(),
+        kind: Kind::Source,
+        pinned_version: pinned,
+        used_version: version.to_string(),
+        files,
+    });
+    Ok((dir, version.to_string()))
+}
+
+/// The source package a binary package was built from, from its control fields: `Source`
+/// is `NAME` or `NAME (VERSION)` (a binNMU such as `1.47.0-2+b2` names its source version
+/// `1.47.0-2` there); without `Source`, the package is its own source at its own version.
+pub fn parse_source_field(package: &str, version: &str, source: &str) -> (String, String) {
+    let source = source.trim();
+    if source.is_empty() {
+        return (package.to_string(), version.to_string());
+    }
+    match source.split_once('(') {
+        Some((name, rest)) => (
+            name.trim().to_string(),
+            rest.trim_end_matches(')').trim().to_string(),
+        ),
+        None => (source.to_string(), version.to_string()),
+    }
+}
+
+/// The (source package, source version) the binary package file `deb` was built from, read
+/// from the .deb itself with `dpkg-deb -f` (so the answer comes from the pinned, checked
+/// file, not from apt's lists).
+pub fn source_of_deb(deb: &Path) -> Result<(String, String)> {
+    let field = |name: &str| -> Result<String> {
+        Ok(run_capture(
+            &format!("dpkg-deb -f {} {name}", deb.display()),
+            Command::new("dpkg-deb").arg("-f").arg(deb).arg(name),
+        )?
+        .trim()
+        .to_string())
+    };
+    let package = field("Package")?;
+    let version = field("Version")?;
+    let source = field("Source")?;
+    Ok(parse_source_field(&package, &version, &source))
 }
 
 /// Unpacks `deb` (with sha256 `sha256`) into `<cache>/debs/`, once; returns the unpacked root.
@@ -478,50 +603,86 @@ pub fn summary(inputs: &[UsedInput]) -> String {
 }
 
 /// `distro-build lock`: rewrites the lock file from what the archive has now, keeping its
-/// comment header and its package list (binary packages stay binary, source stay source).
-/// Every file is downloaded and hashed; the new lock is written beside the old one and
-/// renamed. Returns the lines that changed.
+/// comments, its layout and its package list (binary packages stay binary, source stay source).
+/// A source package that some pinned binary package was built from is pinned at exactly that
+/// binary's source version (so the source bundle matches the binaries); any other source
+/// package at the archive's newest version. Every file is downloaded and hashed; the new
+/// lock is written beside the old one and renamed. Returns the lines that changed.
 pub fn relock(ctx: &Context) -> Result<Vec<String>> {
     let path = lock_path(ctx);
     let text = fs::read_to_string(&path).ctx(|| format!("reading {}", path.display()))?;
     let lock =
         Lock::parse(&text).map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))?;
-    let mut packages: Vec<&str> = Vec::new();
+    let mut packages: Vec<(&str, Kind)> = Vec::new();
     for pin in &lock.pins {
-        if !packages.contains(&pin.package.as_str()) {
-            packages.push(&pin.package);
+        let key = (pin.package.as_str(), Kind::of_file(&pin.file));
+        if !packages.contains(&key) {
+            packages.push(key);
         }
     }
     let scratch = ctx.cache_dir.join("downloads/relock");
-    let mut lines = Vec::new();
-    for package in packages {
-        let pins = lock.package(package)?;
-        let kind = Kind::of(&pins);
-        let version = candidate(package, kind)?;
-        let tmp = download_into_temp(ctx, kind, &format!("{package}={version}"), &scratch)?;
-        let result = (|| -> Result<Vec<String>> {
-            let mut out = Vec::new();
-            for name in names_in(&tmp)? {
-                let sum = sha256_file(&tmp.join(&name))?;
-                out.push(format!("{package} {version} {name} {sum}"));
+    // Binary packages first: their files say which source versions to pin.
+    let mut blocks: Vec<((&str, Kind), Vec<String>)> = Vec::new();
+    let mut sources_of_binaries: Vec<(String, String)> = Vec::new();
+    for pass in [Kind::Binary, Kind::Source] {
+        for &(package, kind) in &packages {
+            if kind != pass {
+                continue;
             }
-            Ok(out)
-        })();
-        let _ = fs::remove_dir_all(&tmp);
-        lines.extend(result?);
+            let version = match sources_of_binaries.iter().find(|(s, _)| s == package) {
+                Some((_, v)) if kind == Kind::Source => v.clone(),
+                _ => candidate(package, kind)?,
+            };
+            let tmp = download_into_temp(ctx, kind, &format!("{package}={version}"), &scratch)?;
+            let result = (|| -> Result<Vec<String>> {
+                let mut out = Vec::new();
+                for name in names_in(&tmp)? {
+                    let file = tmp.join(&name);
+                    let sum = sha256_file(&file)?;
+                    if kind == Kind::Binary {
+                        sources_of_binaries.push(source_of_deb(&file)?);
+                    }
+                    out.push(format!("{package} {version} {name} {sum}"));
+                }
+                Ok(out)
+            })();
+            let _ = fs::remove_dir_all(&tmp);
+            blocks.push(((package, kind), result?));
+        }
     }
-    let header: String = text
-        .lines()
-        .take_while(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
-        .map(|l| format!("{l}\n"))
-        .collect();
-    let body: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    // The lock's own layout: every comment and blank line where it was, each package's new
+    // lines where its first old line was.
+    let mut lines = Vec::new();
+    let mut body = String::new();
+    let mut done: Vec<(&str, Kind)> = Vec::new();
+    for line in text.lines() {
+        let trimmed = line.trim();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            body.push_str(line);
+            body.push('\n');
+            continue;
+        }
+        let mut fields = trimmed.split_whitespace();
+        let package = fields.next().unwrap_or_default();
+        let key = (package, Kind::of_file(fields.nth(1).unwrap_or_default()));
+        if done.contains(&key) {
+            continue;
+        }
+        done.push(key);
+        if let Some((_, block)) = blocks.iter().find(|(k, _)| *k == key) {
+            for l in block {
+                body.push_str(l);
+                body.push('\n');
+                lines.push(l.clone());
+            }
+        }
+    }
     let old: Vec<String> = lock
         .pins
         .iter()
         .map(|p| format!("{} {} {} {}", p.package, p.version, p.file, p.sha256))
         .collect();
-    write_atomic(&path, format!("{header}{body}").as_bytes())?;
+    write_atomic(&path, body.as_bytes())?;
     Ok(lines.into_iter().filter(|l| !old.contains(l)).collect())
 }
 
@@ -541,6 +702,23 @@ mod tests {
         let msg = err.to_string();
         assert!(matches!(err, Error::Checksum { .. }));
         assert!(msg.contains(good) && msg.contains("sources.lock"), "{msg}");
+    }
+
+    #[test]
+    fn the_source_field_names_the_source_package_and_version() {
+        let src = |p, v, s| parse_source_field(p, v, s);
+        assert_eq!(
+            src("libext2fs2", "1.47.0-2+b2", "e2fsprogs (1.47.0-2)"),
+            ("e2fsprogs".into(), "1.47.0-2".into())
+        );
+        assert_eq!(
+            src("libc6", "2.36-9+deb12u14", "glibc"),
+            ("glibc".into(), "2.36-9+deb12u14".into())
+        );
+        assert_eq!(
+            src("busybox", "1:1.35.0-4", ""),
+            ("busybox".into(), "1:1.35.0-4".into())
+        );
     }
 
     #[test]

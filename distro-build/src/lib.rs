@@ -20,6 +20,8 @@
 //! - [`qemu`]: booting the ISO in QEMU.
 //! - [`disk`]: the installed-on-a-disk image (GPT, ESP, ext4, GRUB, switch_root initramfs)
 //!   and the live system's installer.
+//! - [`source_bundle`]: `out/source/`, the Debian source packages of everything shipped.
+//! - [`provenance`]: the SPDX SBOMs (`out/tinilinux.spdx.json` and each image's).
 //! - [`oci`]: the rootfs tarball, OCI image layouts/archives, and the image in the rootfs's
 //!   own tinibox store (images helper).
 
@@ -35,9 +37,11 @@ pub mod kconfig;
 pub mod kernel;
 pub mod lock;
 pub mod oci;
+pub mod provenance;
 pub mod qemu;
 pub mod rootfs;
 pub mod runner;
+pub mod source_bundle;
 pub mod sources;
 pub mod tinibox_static;
 pub mod tree;

@@ -16,7 +16,8 @@ use distro_build::context::Context;
 use distro_build::error::{Error, Result};
 use distro_build::tree::RootfsTree;
 use distro_build::{
-    busybox, disk, initramfs, iso, kernel, oci, qemu, rootfs, runner, sources, tinibox_static,
+    busybox, disk, initramfs, iso, kernel, oci, provenance, qemu, rootfs, runner, source_bundle,
+    sources, tinibox_static,
 };
 
 #[derive(Parser)]
@@ -37,7 +38,12 @@ struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// Fetch, verify and unpack the kernel and BusyBox sources at the versions sources.lock pins.
-    Sources,
+    Sources {
+        /// Also write out/source/: the Debian source packages of everything the outputs carry,
+        /// and the kernel and BusyBox configs (builds the kernel and BusyBox when not cached).
+        #[arg(long)]
+        bundle: bool,
+    },
     /// Rewrite distro-build/sources.lock from what Debian's archive has now (on purpose).
     Lock,
     /// Build the kernel (allnoconfig + kernel-configs/*.config → bzImage).
@@ -54,7 +60,8 @@ enum Cmd {
     Oci,
     /// Build the disk image out/tinilinux-disk.img.
     Disk,
-    /// Everything: sources, kernel, busybox, rootfs, oci, initramfs, iso, disk.
+    /// Everything: sources, kernel, busybox, rootfs, oci, initramfs, iso, disk, then the
+    /// source bundle (out/source/) and the SBOM (out/tinilinux.spdx.json).
     All,
     /// Boot out/tinilinux.iso in QEMU (TCG) on this terminal.
     Run {
@@ -140,6 +147,42 @@ fn disk_image(ctx: &Context, bzimage: &std::path::Path, live: &RootfsTree) -> Re
     Ok(())
 }
 
+/// The kernel's and BusyBox's full `.config`, beside their build artifacts.
+fn configs(bzimage: &Path, bb: &busybox::BusyBox) -> (PathBuf, PathBuf) {
+    (
+        bzimage.with_file_name("config"),
+        bb.binary.with_file_name(".config"),
+    )
+}
+
+/// `out/source/`, from the inputs this process used so far.
+fn bundle(ctx: &Context, bzimage: &Path, bb: &busybox::BusyBox) -> Result<source_bundle::Bundle> {
+    let stage = runner::Stage::start(
+        "source",
+        "out/source/: Debian source packages of everything shipped + configs",
+    );
+    let (kernel_config, busybox_config) = configs(bzimage, bb);
+    let bundle = source_bundle::write(ctx, &kernel_config, &busybox_config)?;
+    stage.done(&format!(
+        "{} ({} source packages + the kernel's, {} files)",
+        bundle.dir.display(),
+        bundle.sources.len(),
+        bundle.files.len()
+    ));
+    Ok(bundle)
+}
+
+/// `distro-build sources --bundle`: every stage input the outputs carry, then the bundle.
+fn sources_bundle(ctx: &Context) -> Result<()> {
+    let srcs = sources::fetch(ctx)?;
+    let bz = kernel::build_from(ctx, &srcs)?;
+    let bb = busybox::build(ctx, &srcs)?;
+    // The binary packages the ISO and the disk carry (GRUB, the installer's tools).
+    disk::grub::GrubFiles::pinned(ctx)?;
+    disk::disktools::DiskTools::pinned(ctx)?;
+    bundle(ctx, &bz, &bb).map(|_| ())
+}
+
 fn all(ctx: &Context) -> Result<()> {
     let srcs = sources::fetch(ctx)?;
     let bz = kernel::build_from(ctx, &srcs)?;
@@ -152,6 +195,10 @@ fn all(ctx: &Context) -> Result<()> {
     let payload = installer_payload(ctx)?;
     iso::build(ctx, &bz, &initrd, &payload)?;
     disk_image(ctx, &bz, &live)?;
+    let bundle = bundle(ctx, &bz, &bb)?;
+    let stage = runner::Stage::start("sbom", "SPDX 2.3 SBOM of every output");
+    let sbom = provenance::write_sbom(ctx, &bundle)?;
+    stage.done(&sbom.display().to_string());
     Ok(())
 }
 
@@ -180,7 +227,8 @@ fn clean(ctx: &Context, everything: bool) -> Result<()> {
 
 fn dispatch(cmd: Cmd, ctx: &Context) -> Result<()> {
     match cmd {
-        Cmd::Sources => sources::fetch(ctx).map(|_| ()),
+        Cmd::Sources { bundle: false } => sources::fetch(ctx).map(|_| ()),
+        Cmd::Sources { bundle: true } => sources_bundle(ctx),
         Cmd::Kernel => kernel::build(ctx).map(|p| println!("{}", p.display())),
         Cmd::Busybox => {
             let srcs = sources::fetch(ctx)?;

@@ -13,6 +13,9 @@ use crate::error::{Error, IoContext, Result};
 use crate::lock::Lock;
 use crate::runner::{run_logged, Stage};
 
+/// The Debian binary package whose tarball is the kernel's source.
+pub const KERNEL_PACKAGE: &str = "linux-source-6.1";
+
 /// The kernel tarball's path inside the `linux-source-6.1` package.
 pub const KERNEL_TARBALL_IN_DEB: &str = "usr/src/linux-source-6.1.tar.xz";
 
@@ -49,7 +52,7 @@ fn unpack_once<F: FnOnce(&Path) -> Result<()>>(dest: &Path, unpack: F) -> Result
 }
 
 fn linux(ctx: &Context, lock: &Lock, stage: &Stage) -> Result<(PathBuf, String)> {
-    let (deb, sha256) = debian::fetch_binary(ctx, lock, "linux-source-6.1")?;
+    let (deb, sha256) = debian::fetch_binary(ctx, lock, KERNEL_PACKAGE)?;
     // One unpacked tree, stamped with the package's sha256: the kernel's out-of-tree build
     // folder refers to it by absolute path, so its name stays the same across versions.
     let dest = ctx.cache_dir.join("src").join("linux-source-6.1");

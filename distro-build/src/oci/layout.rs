@@ -30,8 +30,9 @@ fn blob_path(digest: &str) -> String {
     format!("blobs/sha256/{}", digest.trim_start_matches("sha256:"))
 }
 
-/// The files of the layout, as (relative path, bytes), sorted by path.
-fn layout_files(image: &BuiltImage) -> Result<Vec<(String, Vec<u8>)>, OciError> {
+/// The files of the layout, as (relative path, bytes), sorted by path; `for_archive` takes
+/// the archive's index.json (the image alone) instead of the directory's.
+fn layout_files(image: &BuiltImage, for_archive: bool) -> Result<Vec<(String, Vec<u8>)>, OciError> {
     let layout = oci_spec::image::OciLayoutBuilder::default()
         .image_layout_version("1.0.0")
         .build()
@@ -48,10 +49,31 @@ fn layout_files(image: &BuiltImage) -> Result<Vec<(String, Vec<u8>)>, OciError> 
             image.manifest.bytes.clone(),
         ),
         (blob_path(&image.layer.digest), image.layer.gzip.clone()),
-        ("index.json".to_string(), image.index.clone()),
+        (
+            "index.json".to_string(),
+            if for_archive {
+                image.archive_index.clone()
+            } else {
+                image.index.clone()
+            },
+        ),
         ("manifest.json".to_string(), canonical_json(&docker)?),
         ("oci-layout".to_string(), canonical_json(&layout)?),
     ];
+    if let Some(sbom) = &image.sbom {
+        files.push((
+            blob_path(&sbom.document.digest),
+            sbom.document.bytes.clone(),
+        ));
+        files.push((
+            blob_path(&sbom.manifest.digest),
+            sbom.manifest.bytes.clone(),
+        ));
+        files.push((
+            blob_path(&super::layer::sha256_digest(super::image::EMPTY_JSON)),
+            super::image::EMPTY_JSON.to_vec(),
+        ));
+    }
     files.sort_by(|a, b| a.0.cmp(&b.0));
     files.dedup_by(|a, b| a.0 == b.0);
     Ok(files)
@@ -86,7 +108,7 @@ pub fn write_layout_dir(dir: &Path, image: &BuiltImage) -> Result<(), OciError> 
     let tmp = temp_sibling(dir);
     let _ = std::fs::remove_dir_all(&tmp);
     let result = (|| -> Result<(), OciError> {
-        for (rel, bytes) in layout_files(image)? {
+        for (rel, bytes) in layout_files(image, false)? {
             let path = tmp.join(&rel);
             if let Some(parent) = path.parent() {
                 std::fs::create_dir_all(parent)
@@ -131,7 +153,7 @@ pub fn layout_archive(image: &BuiltImage, mtime: u64) -> Result<Vec<u8>, OciErro
     let err = || io_err("write the OCI archive".to_string());
     dir(&mut builder, "blobs").map_err(err())?;
     dir(&mut builder, "blobs/sha256").map_err(err())?;
-    for (rel, bytes) in layout_files(image)? {
+    for (rel, bytes) in layout_files(image, true)? {
         let mut header = Header::new_gnu();
         header.set_entry_type(EntryType::Regular);
         header.set_mode(0o644);

@@ -113,7 +113,8 @@ pub fn definitions(ctx: &Context) -> Result<Vec<ImageDefinition>, OciError> {
     definition::load_all(&ctx.repo_root.join("oci-images"))
 }
 
-/// Builds one image in memory from `rootfs`: returns the image and its own tree.
+/// Builds one image in memory from `rootfs`, with its SBOM (the components its tree holds)
+/// as a referrer artifact: returns the image and its own tree.
 pub fn build(
     ctx: &Context,
     rootfs: &RootfsTree,
@@ -121,7 +122,10 @@ pub fn build(
 ) -> Result<(BuiltImage, RootfsTree), OciError> {
     let tree = select::select(rootfs, def)?;
     let layer = layer::build_layer(&tree, ctx.source_date_epoch)?;
-    let image = image::build_image(def, layer, ctx.source_date_epoch)?;
+    let has = |path: &str| tree.get(path).is_some();
+    let sbom = crate::provenance::image_sbom(ctx, &def.reference(), &layer.diff_id, &has)
+        .map_err(|e| OciError::Spec(format!("the image SBOM of {}: {e}", def.reference())))?;
+    let image = image::build_image(def, layer, ctx.source_date_epoch, Some(sbom))?;
     Ok((image, tree))
 }
 

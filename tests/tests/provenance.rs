@@ -1,0 +1,429 @@
+//! Provenance of a finished build (`distro-build all`, which CI runs before the tests): the
+//! SBOM `out/tinilinux.spdx.json` passes the SPDX project's own validator (pyspdxtools, from
+//! the spdx-tools Python package that scripts/install-deps.sh installs), names every crate of
+//! Cargo.lock and every shipped Debian package of sources.lock, and its checksums are the
+//! files' (recomputed with coreutils' sha256sum and sha1sum); `out/source/` holds every source
+//! package's `.dsc` and each file it lists with the sha256 the `.dsc` gives, the kernel's
+//! source package and both configs; the OCI layout's SBOM artifact refers to the image
+//! manifest, which names the SBOM in its annotation, and real tools (skopeo, umoci) still
+//! read the image.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+use tinilinux_tests::{ok, repo_root, require_tool, run};
+
+/// Packages sources.lock pins that no output carries: OVMF, the UEFI firmware the boot tests
+/// start QEMU with.
+const NOT_SHIPPED: &[&str] = &["ovmf"];
+
+fn out_dir() -> PathBuf {
+    std::env::var_os("TINILINUX_OUT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("out"))
+}
+
+fn sbom_path() -> PathBuf {
+    let path = out_dir().join("tinilinux.spdx.json");
+    assert!(
+        path.is_file(),
+        "{} is missing: run `./target/release/distro-build all` first",
+        path.display()
+    );
+    path
+}
+
+fn sbom() -> Value {
+    serde_json::from_slice(&fs::read(sbom_path()).unwrap()).expect("the SBOM is JSON")
+}
+
+fn validate(path: &Path) {
+    require_tool("pyspdxtools");
+    let out = run(Command::new("pyspdxtools").arg("-i").arg(path));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success() && !text.to_lowercase().contains("invalid"),
+        "pyspdxtools rejects {}:\n{text}",
+        path.display()
+    );
+}
+
+/// `sha256sum`/`sha1sum` of a file (coreutils, independent of distro-build's hashing).
+fn sum(tool: &str, path: &Path) -> String {
+    ok(Command::new(tool).arg(path))
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn sha256_bytes(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+/// (name, version) of every package in Cargo.lock.
+fn cargo_lock_packages() -> Vec<(String, String)> {
+    let text = fs::read_to_string(repo_root().join("Cargo.lock")).unwrap();
+    let mut out = Vec::new();
+    let mut name = None;
+    for line in text.lines() {
+        if let Some(v) = line.strip_prefix("name = ") {
+            name = Some(v.trim_matches('"').to_string());
+        } else if let Some(v) = line.strip_prefix("version = ") {
+            if let Some(n) = name.take() {
+                out.push((n, v.trim_matches('"').to_string()));
+            }
+        }
+    }
+    assert!(out.len() > 10, "Cargo.lock lists {} packages", out.len());
+    out
+}
+
+/// (package, version, file, sha256) of every line of sources.lock.
+fn lock_pins() -> Vec<(String, String, String, String)> {
+    fs::read_to_string(repo_root().join("distro-build/sources.lock"))
+        .unwrap()
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+        .map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f[0].into(), f[1].into(), f[2].into(), f[3].into())
+        })
+        .collect()
+}
+
+fn packages(doc: &Value) -> &Vec<Value> {
+    doc["packages"].as_array().expect("packages")
+}
+
+fn purl(p: &Value) -> Option<&str> {
+    p["externalRefs"]
+        .as_array()?
+        .iter()
+        .find(|r| r["referenceType"] == "purl")
+        .and_then(|r| r["referenceLocator"].as_str())
+}
+
+#[test]
+fn the_sbom_passes_the_spdx_validator() {
+    validate(&sbom_path());
+    let doc = sbom();
+    assert_eq!(doc["spdxVersion"], "SPDX-2.3");
+    assert_eq!(doc["dataLicense"], "CC0-1.0");
+    assert!(doc["documentNamespace"]
+        .as_str()
+        .unwrap()
+        .starts_with("https://"));
+}
+
+#[test]
+fn the_sbom_names_every_crate_of_cargo_lock_with_its_licence() {
+    let doc = sbom();
+    let pkgs = packages(&doc);
+    for (name, version) in cargo_lock_packages() {
+        let p = pkgs
+            .iter()
+            .find(|p| p["name"] == name.as_str() && p["versionInfo"] == version.as_str())
+            .unwrap_or_else(|| panic!("the SBOM does not name crate {name} {version}"));
+        assert_ne!(
+            p["licenseDeclared"], "NOASSERTION",
+            "crate {name} has no declared licence"
+        );
+        if !["tinibox", "distro-build", "tinilinux-tests"].contains(&name.as_str()) {
+            // purl percent-encodes a version's `+` (build metadata such as 2.1.3+zstd.1.5.7).
+            let encoded = version.replace('+', "%2B");
+            assert_eq!(
+                purl(p),
+                Some(format!("pkg:cargo/{name}@{encoded}").as_str()),
+                "{name}"
+            );
+            assert_eq!(p["checksums"][0]["algorithm"], "SHA256", "{name}");
+        }
+    }
+    // tinibox links some of them: the SBOM says which.
+    let tinibox = pkgs.iter().find(|p| p["name"] == "tinibox").unwrap();
+    let id = tinibox["SPDXID"].as_str().unwrap();
+    let linked = doc["relationships"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["spdxElementId"] == id && r["relationshipType"] == "DEPENDS_ON")
+        .count();
+    assert!(linked > 5, "tinibox DEPENDS_ON only {linked} crates");
+}
+
+#[test]
+fn the_sbom_names_every_shipped_debian_package_at_its_version() {
+    let doc = sbom();
+    let pkgs = packages(&doc);
+    let mut checked = 0;
+    for (package, version, file, sha256) in lock_pins() {
+        if NOT_SHIPPED.contains(&package.as_str()) {
+            continue;
+        }
+        let fell_back = |p: &&Value| {
+            p["comment"]
+                .as_str()
+                .is_some_and(|c| c.contains("FELL BACK"))
+        };
+        // A binary and a source package may share a name (e2fsprogs): the purl tells them apart.
+        let is_source = !file.ends_with(".deb");
+        let p = pkgs
+            .iter()
+            .find(|p| {
+                p["name"] == package.as_str()
+                    && purl(p).is_some_and(|u| u.starts_with("pkg:deb/debian/"))
+                    && purl(p).is_some_and(|u| u.contains("arch=source")) == is_source
+            })
+            .unwrap_or_else(|| panic!("the SBOM does not name Debian package {package}"));
+        if fell_back(&p) {
+            eprintln!("{package} fell back from {version}: {}", p["comment"]);
+            continue;
+        }
+        assert_eq!(p["versionInfo"], version.as_str(), "{package}");
+        assert_eq!(p["supplier"], "Organization: Debian", "{package}");
+        if file.ends_with(".deb") || file.ends_with(".dsc") {
+            assert_eq!(p["packageFileName"], file.as_str(), "{package}");
+            assert_eq!(
+                p["checksums"][0]["checksumValue"],
+                sha256.as_str(),
+                "{package}"
+            );
+        }
+        checked += 1;
+    }
+    assert!(checked > 10, "only {checked} pins checked");
+    // OVMF is not shipped, so not listed.
+    assert!(!pkgs.iter().any(|p| p["name"] == "ovmf"));
+}
+
+#[test]
+fn the_sbom_checksums_are_the_files_in_out() {
+    let doc = sbom();
+    let out = out_dir();
+    let files = doc["files"].as_array().expect("files");
+    let mut listed = Vec::new();
+    for f in files {
+        let name = f["fileName"].as_str().unwrap();
+        let path = out.join(name.trim_start_matches("./"));
+        assert!(path.is_file(), "the SBOM lists {name}, which out/ lacks");
+        let sums: BTreeMap<&str, &str> = f["checksums"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                (
+                    c["algorithm"].as_str().unwrap(),
+                    c["checksumValue"].as_str().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(sums["SHA256"], sum("sha256sum", &path), "{name}");
+        assert_eq!(sums["SHA1"], sum("sha1sum", &path), "{name}");
+        listed.push(name.trim_start_matches("./").to_string());
+    }
+    // Every output is there: the ISO, the disk image, the rootfs tarballs, the OCI archives.
+    for name in [
+        "tinilinux.iso",
+        "tinilinux-disk.img",
+        "tinilinux-rootfs.tar",
+        "tinilinux-oci.tar",
+    ] {
+        assert!(listed.iter().any(|l| l == name), "the SBOM lacks {name}");
+    }
+    // The ISO contains the kernel, BusyBox, tinibox and GRUB.
+    let relationships = doc["relationships"].as_array().unwrap();
+    let iso = files
+        .iter()
+        .find(|f| f["fileName"] == "./tinilinux.iso")
+        .unwrap()["SPDXID"]
+        .clone();
+    let pkgs = packages(&doc);
+    for name in ["linux", "busybox", "tinibox", "grub-pc-bin"] {
+        let contained = relationships.iter().any(|r| {
+            r["spdxElementId"] == iso
+                && r["relationshipType"] == "CONTAINS"
+                && pkgs
+                    .iter()
+                    .any(|p| p["SPDXID"] == r["relatedSpdxElement"] && p["name"] == name)
+        });
+        assert!(contained, "the SBOM does not say the ISO contains {name}");
+    }
+}
+
+/// The `Checksums-Sha256` field of a .dsc: (file name, sha256).
+fn dsc_checksums(text: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut inside = false;
+    for line in text.lines() {
+        if line.starts_with("Checksums-Sha256:") {
+            inside = true;
+            continue;
+        }
+        if inside {
+            if !line.starts_with(' ') {
+                break;
+            }
+            let f: Vec<&str> = line.split_whitespace().collect();
+            if let [sum, _size, name] = f[..] {
+                out.push((name.to_string(), sum.to_string()));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn the_source_bundle_holds_every_source_package_and_the_configs() {
+    let dir = out_dir().join("source");
+    assert!(dir.is_dir(), "{} is missing", dir.display());
+    let doc = sbom();
+    let sources: Vec<&Value> = packages(&doc)
+        .iter()
+        .filter(|p| purl(p).is_some_and(|u| u.contains("arch=source")))
+        .collect();
+    assert!(
+        sources.len() >= 5,
+        "only {} source packages in the SBOM",
+        sources.len()
+    );
+    for p in &sources {
+        let dsc = p["packageFileName"].as_str().unwrap();
+        let path = dir.join(dsc);
+        let text = fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let listed = dsc_checksums(&text);
+        assert!(!listed.is_empty(), "{dsc} lists no Checksums-Sha256");
+        for (name, sha256) in listed {
+            let file = dir.join(&name);
+            assert!(file.is_file(), "{dsc} lists {name}, which out/source lacks");
+            assert_eq!(sum("sha256sum", &file), sha256, "{name} (listed in {dsc})");
+        }
+    }
+    // Every shipped source package of the lock is there, and BusyBox's, GRUB's.
+    for (package, _, file, sha256) in lock_pins() {
+        if NOT_SHIPPED.contains(&package.as_str()) || !file.ends_with(".dsc") {
+            continue;
+        }
+        assert_eq!(sum("sha256sum", &dir.join(&file)), sha256, "{file}");
+    }
+    for name in ["busybox", "grub2", "glibc", "util-linux", "e2fsprogs"] {
+        assert!(
+            sources.iter().any(|p| p["name"] == name),
+            "no {name} source"
+        );
+    }
+    // The kernel: the pinned linux-source package itself.
+    let (_, _, deb, sha256) = lock_pins()
+        .into_iter()
+        .find(|p| p.0 == "linux-source-6.1")
+        .unwrap();
+    assert_eq!(sum("sha256sum", &dir.join(&deb)), sha256, "{deb}");
+    // The configs the build used.
+    let linux = fs::read_to_string(dir.join("config/linux.config")).unwrap();
+    assert!(linux.contains("CONFIG_64BIT=y"), "config/linux.config");
+    let busybox = fs::read_to_string(dir.join("config/busybox.config")).unwrap();
+    assert!(busybox.contains("CONFIG_STATIC=y"), "config/busybox.config");
+    let readme = fs::read_to_string(dir.join("README")).unwrap();
+    assert!(readme.contains("OVMF"), "README says why OVMF is left out");
+    // Nothing from OVMF.
+    assert!(!fs::read_dir(&dir).unwrap().any(|e| e
+        .unwrap()
+        .file_name()
+        .to_string_lossy()
+        .contains("edk2")));
+}
+
+#[test]
+fn the_oci_image_points_at_its_sbom_and_tools_still_read_it() {
+    let layout = out_dir().join("oci");
+    let blob = |digest: &str| {
+        let path = layout
+            .join("blobs/sha256")
+            .join(digest.trim_start_matches("sha256:"));
+        let bytes = fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert_eq!(format!("sha256:{}", sha256_bytes(&bytes)), digest);
+        bytes
+    };
+    let index: Value =
+        serde_json::from_slice(&fs::read(layout.join("index.json")).unwrap()).expect("index.json");
+    let manifests = index["manifests"].as_array().unwrap();
+    let image = manifests
+        .iter()
+        .find(|m| m["annotations"]["org.opencontainers.image.ref.name"] == "latest")
+        .expect("the tagged image");
+    let image_digest = image["digest"].as_str().unwrap();
+    // The referrer: listed in index.json (distro_build::oci::image::REFERRERS_IN_LAYOUT_INDEX),
+    // or else among the layout's blobs, as a registry's referrers API would find it.
+    let referrer_digest = match manifests
+        .iter()
+        .find(|m| m["artifactType"] == "application/spdx+json")
+    {
+        Some(m) => m["digest"].as_str().unwrap().to_string(),
+        None => {
+            let listed = distro_build::oci::image::REFERRERS_IN_LAYOUT_INDEX;
+            assert!(!listed, "index.json lists no SPDX referrer");
+            fs::read_dir(layout.join("blobs/sha256"))
+                .unwrap()
+                .filter_map(|e| {
+                    let e = e.unwrap();
+                    let v: Value = serde_json::from_slice(&fs::read(e.path()).ok()?).ok()?;
+                    (v["subject"]["digest"] == image_digest
+                        && v["artifactType"] == "application/spdx+json")
+                        .then(|| format!("sha256:{}", e.file_name().to_string_lossy()))
+                })
+                .next()
+                .expect("an SPDX artifact manifest whose subject is the image")
+        }
+    };
+    let artifact: Value = serde_json::from_slice(&blob(&referrer_digest)).unwrap();
+    assert_eq!(artifact["artifactType"], "application/spdx+json");
+    assert_eq!(artifact["subject"]["digest"], image_digest);
+    assert_eq!(
+        artifact["config"]["mediaType"],
+        "application/vnd.oci.empty.v1+json"
+    );
+    let sbom_digest = artifact["layers"][0]["digest"].as_str().unwrap();
+    // The image manifest names the same SBOM.
+    let manifest: Value = serde_json::from_slice(&blob(image_digest)).unwrap();
+    assert_eq!(
+        manifest["annotations"]["org.tinilinux.image.sbom.digest"],
+        sbom_digest
+    );
+    // The image SBOM is valid SPDX and lists what the image holds.
+    let tmp = tempfile::tempdir().unwrap();
+    let copy = tmp.path().join("image.spdx.json");
+    fs::write(&copy, blob(sbom_digest)).unwrap();
+    validate(&copy);
+    let doc: Value = serde_json::from_slice(&fs::read(&copy).unwrap()).unwrap();
+    for name in ["busybox", "tinibox", "tinilinux"] {
+        assert!(
+            packages(&doc).iter().any(|p| p["name"] == name),
+            "the image SBOM lacks {name}"
+        );
+    }
+    // Real tools still read the image.
+    require_tool("skopeo");
+    let reference = format!("oci:{}:latest", layout.display());
+    let raw = ok(Command::new("skopeo").args(["inspect", "--raw", &reference]));
+    assert_eq!(
+        format!("sha256:{}", sha256_bytes(raw.as_bytes())),
+        image_digest
+    );
+    let archive = out_dir().join("tinilinux-oci.tar");
+    let json: Value = serde_json::from_str(&ok(
+        Command::new("skopeo").args(["inspect", &format!("oci-archive:{}", archive.display())])
+    ))
+    .unwrap();
+    assert_eq!(json["Digest"], image_digest);
+    require_tool("umoci");
+    let tags = ok(Command::new("umoci").args(["ls", "--layout"]).arg(&layout));
+    assert_eq!(tags.trim(), "latest");
+}

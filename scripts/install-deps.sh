@@ -14,6 +14,9 @@ packages=(
   qemu-system-x86 qemu-utils busybox-static iproute2 iptables procps util-linux expect time
   # reference runtimes and real clients
   runc docker.io containerd skopeo umoci podman
+  # apk tests: the repository generator (Python + openssl) and its HTTP server; busybox-static above
+  # gives the packaged program
+  python3 openssl
   # benchmarks
   hyperfine
 )

@@ -96,28 +96,29 @@ mod tests {
     #[test]
     fn the_default_date_is_the_last_commit_and_a_fixed_one_outside_git() {
         let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        // The same commit's date as git prints it for people, in UTC.
         let out = Command::new("git")
             .arg("-C")
             .arg(repo)
-            .args(["show", "-s", "--format=%cI", "HEAD"])
+            .args(["show", "-s", "--date=format-local:%Y-%m-%dT%H:%M:%SZ"])
+            .arg("--format=%cd")
+            .arg("HEAD")
+            .env("TZ", "UTC")
             .output()
             .unwrap();
         let iso = String::from_utf8_lossy(&out.stdout).trim().to_string();
         let t = last_commit_time(repo, &[]).expect("the repository is a git checkout");
-        let parsed = humantime::parse_rfc3339_weak(&iso[..19]).unwrap();
-        let offset_secs = {
-            // %cI ends with the committer's offset, e.g. +01:00.
-            let (sign, hm) = iso[19..].split_at(1);
-            let h: i64 = hm[..2].parse().unwrap_or(0);
-            let m: i64 = hm[3..5].parse().unwrap_or(0);
-            (h * 3600 + m * 60) * if sign == "-" { -1 } else { 1 }
-        };
-        let from_iso = parsed
+        let from_iso = humantime::parse_rfc3339(&iso)
+            .unwrap_or_else(|e| panic!("{iso}: {e}"))
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
-            .as_secs() as i64
-            - offset_secs;
-        assert_eq!(t as i64, from_iso, "{iso}");
+            .as_secs();
+        assert_eq!(t, from_iso, "{iso}");
+        let expected = std::env::var("SOURCE_DATE_EPOCH")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(t);
+        assert_eq!(Context::from_env(repo).source_date_epoch, expected);
         let outside = tempfile::tempdir().unwrap();
         assert_eq!(last_commit_time(outside.path(), &[]), None);
         let lock_time = last_commit_time(repo, &["distro-build/sources.lock"]).unwrap();

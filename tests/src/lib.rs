@@ -27,27 +27,82 @@ pub fn target_dir() -> PathBuf {
         .unwrap_or_else(|| repo_root().join("target"))
 }
 
-/// The `tinibox` binary to test: `$TINIBOX_BIN`, else the newer of target/release/tinibox and
-/// target/debug/tinibox. Panics with the build command when neither exists.
+/// The `tinibox` binary to test: `$TINIBOX_BIN` if set (used as given), else `tinibox` in the
+/// target folder of the profile this test binary was built with (target/release for
+/// `cargo test --release`, target/debug for `cargo test`).
+///
+/// Cargo builds only tinibox's library for this crate, not its binary, so the binary may be
+/// missing or older than the sources; both fail the test with the build command, rather than
+/// testing a stale binary. "Older" is cargo's own rule: a file of tinibox/src or
+/// tinibox/Cargo.toml modified after the binary.
 pub fn tinibox_bin() -> PathBuf {
-    if let Some(p) = std::env::var_os("TINIBOX_BIN") {
-        return PathBuf::from(p);
+    locate_tinibox().unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// [`tinibox_bin`]'s answer, or the one-line reason there is no current binary.
+fn locate_tinibox() -> Result<PathBuf, String> {
+    static BIN: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    BIN.get_or_init(|| {
+        if let Some(p) = std::env::var_os("TINIBOX_BIN") {
+            return Ok(PathBuf::from(p));
+        }
+        let (dir, release) = profile_dir();
+        let build = if release {
+            "cargo build --release -p tinibox"
+        } else {
+            "cargo build -p tinibox"
+        };
+        let bin = dir.join("tinibox");
+        let built = std::fs::metadata(&bin)
+            .and_then(|m| m.modified())
+            .map_err(|_| format!("{} is missing: run `{build}` first", bin.display()))?;
+        let crate_dir = repo_root().join("tinibox");
+        if let Some((source, _)) = newest_file(&crate_dir).filter(|(_, t)| *t > built) {
+            return Err(format!(
+                "{} is older than {}: run `{build}` first",
+                bin.display(),
+                source.display()
+            ));
+        }
+        Ok(bin)
+    })
+    .clone()
+}
+
+/// The target/PROFILE folder this test binary runs from (it lives in PROFILE/deps), and
+/// whether that profile is an optimised one (release, bench or a custom profile).
+fn profile_dir() -> (PathBuf, bool) {
+    let exe = std::env::current_exe().expect("the test binary's own path");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| target_dir().join("release"));
+    let release = dir.file_name().is_some_and(|n| n != "debug");
+    (dir, release)
+}
+
+/// The most recently modified file of tinibox's sources (`src/` recursively and
+/// `Cargo.toml`) and its time.
+fn newest_file(crate_dir: &Path) -> Option<(PathBuf, std::time::SystemTime)> {
+    fn walk(p: &Path, best: &mut Option<(PathBuf, std::time::SystemTime)>) {
+        let Ok(meta) = std::fs::metadata(p) else {
+            return;
+        };
+        if meta.is_dir() {
+            for e in std::fs::read_dir(p).into_iter().flatten().flatten() {
+                walk(&e.path(), best);
+            }
+        } else if let Ok(t) = meta.modified() {
+            if best.as_ref().is_none_or(|(_, b)| t > *b) {
+                *best = Some((p.to_path_buf(), t));
+            }
+        }
     }
-    let candidates = [
-        target_dir().join("release/tinibox"),
-        target_dir().join("debug/tinibox"),
-    ];
-    candidates
-        .iter()
-        .filter_map(|p| {
-            let m = std::fs::metadata(p).ok()?.modified().ok()?;
-            Some((m, p.clone()))
-        })
-        .max()
-        .map(|(_, p)| p)
-        .unwrap_or_else(|| {
-            panic!("tinibox is not built: run `cargo build -p tinibox` (or --release) first")
-        })
+    let mut best = None;
+    walk(&crate_dir.join("src"), &mut best);
+    walk(&crate_dir.join("Cargo.toml"), &mut best);
+    best
 }
 
 /// Fails the test unless it runs as root.
@@ -275,10 +330,112 @@ impl Default for StateRoot {
 
 impl Drop for StateRoot {
     fn drop(&mut self) {
+        // No binary, no containers: and a panic here would abort a failing test.
+        if locate_tinibox().is_err() {
+            return;
+        }
         if let Ok(out) = self.tinibox().args(["ps", "-a", "-q"]).output() {
             for id in String::from_utf8_lossy(&out.stdout).split_whitespace() {
                 let _ = self.tinibox().args(["rm", "-f", id]).output();
             }
         }
     }
+}
+
+/// A shell script for a live or installed TiniLinux (BusyBox, `tinibox` on PATH, as root)
+/// that tells whether `tinibox run` entered the container's root with pivot_root: it mounts
+/// a tmpfs holding a marker, starts a privileged container from `image`, has it lazily unmount
+/// its own root, and enters its mount namespace with `nsenter`. It prints
+/// `host-mount-detached` when the marker's mount is gone from the container's namespace
+/// (pivot_root detached the host's mounts) and `host-mount-reachable` when it is still there
+/// (MS_MOVE + chroot leaves the host's mounts under the container's root), then cleans up.
+pub fn pivot_root_probe(image: &str) -> String {
+    format!(
+        "mkdir -p /mnt/tbx-probe && mount -t tmpfs tbx-probe /mnt/tbx-probe && \
+         echo host > /mnt/tbx-probe/marker && \
+         tinibox run -d --privileged --name tbx-probe {image} sleep 600 >/dev/null && \
+         tinibox exec tbx-probe umount -l / && \
+         pid=$(tinibox ps --format json tbx-probe | tr -d '[] ') && \
+         if nsenter -t \"$pid\" -m /bin/busybox ls /mnt/tbx-probe 2>/dev/null | grep -q marker; \
+         then echo host-mount-reachable; else echo host-mount-detached; fi; \
+         tinibox rm -f tbx-probe >/dev/null; umount /mnt/tbx-probe; rmdir /mnt/tbx-probe"
+    )
+}
+
+/// Every cgroup directory, in every cgroup (v1) and cgroup2 hierarchy mounted on this host,
+/// whose name contains `needle`. The mount points come from /proc/self/mountinfo and each
+/// tree is walked whole, so this finds a container's groups on v1, hybrid and pure v2 hosts
+/// alike, wherever a cgroupsPath put them.
+pub fn cgroup_dirs_named(needle: &str) -> Vec<PathBuf> {
+    fn walk(dir: &Path, needle: &str, out: &mut Vec<PathBuf>) {
+        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                let p = e.path();
+                if e.file_name().to_string_lossy().contains(needle) {
+                    out.push(p.clone());
+                }
+                walk(&p, needle, out);
+            }
+        }
+    }
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let mut roots: Vec<PathBuf> = mountinfo
+        .lines()
+        .filter_map(|l| {
+            let point = l.split(' ').nth(4)?;
+            let fstype = l.split(" - ").nth(1)?.split(' ').next()?;
+            (fstype == "cgroup" || fstype == "cgroup2").then(|| PathBuf::from(point))
+        })
+        .collect();
+    roots.sort();
+    roots.dedup();
+    let mut out = Vec::new();
+    for r in &roots {
+        walk(r, needle, &mut out);
+    }
+    assert!(
+        !roots.is_empty(),
+        "no cgroup hierarchy is mounted: /proc/self/mountinfo lists none"
+    );
+    out
+}
+
+/// The path of `file` in `pid`'s cgroup for `controller` ("memory", "pids", …), as the kernel
+/// reports it: the group comes from /proc/PID/cgroup, the hierarchy's mount point from
+/// /proc/self/mountinfo (a v1 hierarchy carrying that controller, else the cgroup2 one).
+/// None when the process or the hierarchy is not found.
+pub fn cgroup_file(pid: i32, controller: &str, file: &str) -> Option<PathBuf> {
+    let groups = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    let mounts: Vec<(String, String, String)> = mountinfo
+        .lines()
+        .filter_map(|l| {
+            let point = l.split(' ').nth(4)?.to_string();
+            let mut tail = l.split(" - ").nth(1)?.split(' ');
+            let fstype = tail.next()?.to_string();
+            let superopts = tail.nth(1).unwrap_or("").to_string();
+            Some((point, fstype, superopts))
+        })
+        .collect();
+    for line in groups.lines() {
+        let mut f = line.splitn(3, ':');
+        let (_, ctls, path) = (f.next()?, f.next()?, f.next()?);
+        if ctls.split(',').any(|c| c == controller) {
+            let point = mounts
+                .iter()
+                .find(|(_, t, o)| t == "cgroup" && o.split(',').any(|x| x == controller))?;
+            return Some(
+                Path::new(&point.0)
+                    .join(path.trim_start_matches('/'))
+                    .join(file),
+            );
+        }
+    }
+    let path = groups.lines().find_map(|l| l.strip_prefix("0::"))?;
+    let point = mounts.iter().find(|(_, t, _)| t == "cgroup2")?;
+    Some(
+        Path::new(&point.0)
+            .join(path.trim_start_matches('/'))
+            .join(file),
+    )
 }

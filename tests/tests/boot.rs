@@ -159,6 +159,14 @@ fn check_containers(vm: &mut Vm) {
         !out.contains("pivot_root is not possible"),
         "tinibox fell back to MS_MOVE + chroot:\n{out}"
     );
+    // … and, positively (a fallback path may print nothing): the host's mounts are detached
+    // from a container's mount namespace, which MS_MOVE + chroot leaves them in.
+    let probe = must(vm, &tinilinux_tests::pivot_root_probe(IMAGE));
+    assert_eq!(
+        probe.lines().last(),
+        Some("host-mount-detached"),
+        "tinibox did not use pivot_root: {probe}"
+    );
     // No container left behind.
     let ps = must(vm, "tinibox ps -a 2>&1");
     assert_eq!(ps.lines().count(), 1, "containers left behind:\n{ps}");

@@ -273,7 +273,14 @@ fn one_shot(dk: &Dockerd, rt: &str, image: &str) -> Vec<(String, (Option<i32>, S
                 "grep -E '^(Seccomp|NoNewPrivs):' /proc/self/status | tr -s '\\t\\n' '  '",
             ],
         ),
-        ("unshare blocked", vec![], vec!["unshare", "-u", "true"]),
+        // unshare(CLONE_NEWUSER) needs no capability: only the seccomp filter refuses it, as
+        // the unconfined control shows.
+        ("unshare blocked", vec![], vec!["unshare", "-U", "true"]),
+        (
+            "unshare unconfined",
+            vec!["--security-opt", "seccomp=unconfined"],
+            vec!["unshare", "-U", "true"],
+        ),
         ("user", vec!["-u", "1000:1000"], vec!["id", "-u"]),
         (
             "env and workdir",
@@ -327,6 +334,11 @@ fn detached(dk: &Dockerd, rt: &str, image: &str) -> Vec<(String, String)> {
     seen.push(("exec status".into(), format!("{:?}", o.status.code())));
     let o = dk.docker(&["exec", &name, "no-such-command"]);
     seen.push(("exec not found".into(), format!("{:?}", o.status.code())));
+    // The seccomp filter holds in an exec'd process: unshare(CLONE_NEWUSER) needs no
+    // capability, so only the filter refuses it (the one-shot scenarios show it works
+    // unconfined). Pushed last, to keep the positions of the other observations.
+    let o = dk.docker(&["exec", &name, "unshare", "-U", "true"]);
+    let exec_unshare = format!("{:?}", o.status.code());
     seen.push((
         "exec env".into(),
         dk.ok(&[
@@ -399,6 +411,7 @@ fn detached(dk: &Dockerd, rt: &str, image: &str) -> Vec<(String, String)> {
     dk.ok(&["rm", "-f", &name]);
     let o = dk.docker(&["inspect", &name]);
     seen.push(("removed".into(), format!("{:?}", o.status.code())));
+    seen.push(("exec unshare -U".into(), exec_unshare));
     seen
 }
 
@@ -451,6 +464,7 @@ fn docker_drives_tinibox_like_runc() {
         ("oom", (Some(137), "")),
         ("pids limit", (Some(0), "limited")),
         ("unshare blocked", (Some(1), "")),
+        ("unshare unconfined", (Some(0), "")),
         ("user", (Some(0), "1000")),
         ("env and workdir", (Some(0), "b /tmp")),
         ("read-only", (Some(1), "")),
@@ -471,6 +485,11 @@ fn docker_drives_tinibox_like_runc() {
     assert_eq!(r[5].1, "has sh: true");
     assert_eq!(r[6].1, "paused");
     assert_eq!(r[8].1, "exited 137");
+    assert_eq!(
+        r.last().map(|(_, v)| v.as_str()),
+        Some("Some(1)"),
+        "runc: exec unshare -U"
+    );
     assert_eq!(r, t, "detached container: runc vs tinibox");
 
     let r = interactive(&dk, "runc", "tbx-busybox:test");

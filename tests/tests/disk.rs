@@ -240,7 +240,7 @@ fn check_installed_system(vm: &mut Vm, fw: Firmware) {
 }
 
 /// `tinibox run` on the installed system: PID 1 inside, real pivot_root (no fallback
-/// warning). Returns the problem, if any, so a test can check every firmware first.
+/// warning, and the host's mounts detached from the container's mount namespace). Returns the problem, if any, so a test can check every firmware first.
 fn container_problem(vm: &mut Vm) -> Option<String> {
     vm.ok("rm -rf /tmp/c && mkdir -p /tmp/c/bin /tmp/c/proc /tmp/c/dev /tmp/c/sys /tmp/c/tmp && cp /bin/busybox /tmp/c/bin/ && ln -s busybox /tmp/c/bin/sh");
     let (code, out) = vm.sh("tinibox run --rm /tmp/c /bin/sh -c 'echo pid=$$' 2>&1");
@@ -249,6 +249,14 @@ fn container_problem(vm: &mut Vm) -> Option<String> {
     }
     if out.contains("pivot_root is not possible") {
         return Some(format!("tinibox fell back to MS_MOVE + chroot: {out}"));
+    }
+    // Positively (a fallback path may print nothing): the host's mounts are detached from a
+    // container's mount namespace, which MS_MOVE + chroot leaves them in.
+    let (code, out) = vm.sh(&tinilinux_tests::pivot_root_probe("tinilinux"));
+    if code != 0 || out.lines().last() != Some("host-mount-detached") {
+        return Some(format!(
+            "tinibox did not use pivot_root (exit {code}): {out}"
+        ));
     }
     None
 }
@@ -417,7 +425,7 @@ fn installer_installs_to_a_blank_disk_that_boots_alone() {
 }
 
 #[test]
-fn installer_refuses_mounted_and_too_small_disks() {
+fn installer_refuses_bad_disks_and_arguments_with_its_exit_codes() {
     let _lock = vm_lock();
     let dir = tempfile::tempdir().unwrap();
     let small = blank_disk(dir.path(), "small.img", 64);
@@ -446,6 +454,26 @@ fn installer_refuses_mounted_and_too_small_disks() {
     let (code, out) = vm.sh("echo no | tinilinux-install --force /dev/vdb 2>&1");
     assert_eq!(code, 4, "{out}");
     vm.ok("mount /dev/vdb /mnt/used && cat /mnt/used/keep.txt && umount /mnt/used");
+    // Usage errors: exit 2, with the usage line.
+    let (code, out) = vm.sh("tinilinux-install --bogus /dev/vdb 2>&1");
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("unknown option --bogus") && out.contains("usage:"),
+        "{out}"
+    );
+    let (code, out) = vm.sh("tinilinux-install 2>&1");
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("usage:"), "{out}");
+    // A failure after the disk checks and before anything is written (the kernel named does
+    // not exist): exit 1, and the disk keeps its data.
+    let (code, out) =
+        vm.sh("tinilinux-install --yes --force --kernel /no/such/kernel /dev/vdb 2>&1");
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("cannot find the kernel"), "{out}");
+    assert_eq!(
+        vm.ok("mount /dev/vdb /mnt/used && cat /mnt/used/keep.txt && umount /mnt/used"),
+        "keep"
+    );
     drop(vm);
     assert_eq!(sha256(&small), before, "the too-small disk was modified");
 }

@@ -15,7 +15,8 @@ use distro_build::tree::{Entry, FileData, RootfsTree};
 use tinilinux_tests::{ok, repo_root, require_root, require_tool, run, tinibox_bin};
 
 /// A small rootfs tree built from Debian's busybox-static: /bin/busybox, applet links for
-/// sh/echo/cat/ls/true, /etc files and the usual empty folders.
+/// sh/echo/cat/ls/true, /etc files, the usual empty folders, and a stand-in `bin/tinibox`
+/// (linked from usr/bin) so that the minimal image's exclusion of tinibox is exercised.
 fn busybox_tree() -> RootfsTree {
     let busybox = Path::new("/bin/busybox");
     assert!(
@@ -69,6 +70,16 @@ fn busybox_tree() -> RootfsTree {
     .unwrap();
     tree.insert("dev/null", Entry::char_device(1, 3, 0o666))
         .unwrap();
+    tree.insert(
+        "bin/tinibox",
+        Entry::file(
+            FileData::Bytes(b"#!/bin/sh\necho stand-in for tinibox\n".to_vec()),
+            0o755,
+        ),
+    )
+    .unwrap();
+    tree.insert("usr/bin/tinibox", Entry::symlink("../../bin/tinibox"))
+        .unwrap();
     tree
 }
 
@@ -108,7 +119,20 @@ fn export_is_reproducible() {
     let b = tempfile::tempdir().unwrap();
     let tree = busybox_tree();
     let first = oci::export(&context(a.path()), &tree).unwrap();
-    let second = oci::export(&context(b.path()), &tree).unwrap();
+    // The second export runs in another second of the clock and reads a copy of BusyBox with
+    // other timestamps: neither the build time nor the inputs' mtimes may reach the outputs.
+    let copy = b.path().join("busybox-copy");
+    std::fs::copy("/bin/busybox", &copy).unwrap();
+    ok(Command::new("touch")
+        .args(["-d", "2001-02-03 04:05:06"])
+        .arg(&copy));
+    let mut later_tree = tree.clone();
+    later_tree.remove("bin/busybox").unwrap();
+    later_tree
+        .insert("bin/busybox", Entry::file(FileData::Host(copy), 0o755))
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let second = oci::export(&context(&b.path().join("out")), &later_tree).unwrap();
     assert!(
         first.len() >= 2,
         "at least tinilinux and one more image are defined"
@@ -233,6 +257,18 @@ fn minimal_image_holds_only_busybox() {
     assert!(
         !listing.contains("os-release"),
         "only BusyBox and the extra files: {listing}"
+    );
+    // tinibox is in the input tree and in the full image, and excluded from the minimal one.
+    let full = ok(Command::new("tar").args(["-tf", main_image().rootfs_tar.to_str().unwrap()]));
+    for path in ["bin/tinibox", "usr/bin/tinibox"] {
+        assert!(
+            full.lines().any(|l| l.trim_start_matches("./") == path),
+            "{path} is missing from the full image: {full}"
+        );
+    }
+    assert!(
+        !listing.contains("tinibox"),
+        "tinibox is in the minimal image: {listing}"
     );
     // Owners are numeric root and mtimes come from SOURCE_DATE_EPOCH.
     let numeric = ok(Command::new("tar").args([
@@ -892,8 +928,9 @@ fn the_rootfs_carries_its_own_image_in_the_tinibox_store() {
 // Real engines: Docker (Debian's dockerd, started here) and Podman
 // ---------------------------------------------------------------------------------------
 
-/// The `tinilinux` artifacts the engines get: `out/` from `distro-build all` when it is there
-/// (what CI builds), otherwise the export of the BusyBox test tree.
+/// The `tinilinux` artifacts the engines get: `out/` (or `TINILINUX_OUT`) from
+/// `distro-build all`, which test.sh and CI run first. Missing artifacts fail the test: the
+/// engines must be shown the distro's real outputs, not a stand-in.
 struct Artifacts {
     rootfs_tar: PathBuf,
     archive: PathBuf,
@@ -905,26 +942,24 @@ fn artifacts() -> Artifacts {
         .map(PathBuf::from)
         .unwrap_or_else(|| repo_root().join("out"));
     let (rootfs_tar, layout, archive) = oci::output_paths(&out, oci::MAIN_IMAGE);
-    if rootfs_tar.is_file() && archive.is_file() && layout.join("index.json").is_file() {
-        let index: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
-        let manifest_digest = index["manifests"][0]["digest"].as_str().unwrap();
-        let manifest: serde_json::Value = serde_json::from_slice(
-            &std::fs::read(layout.join("blobs/sha256").join(&manifest_digest[7..])).unwrap(),
-        )
-        .unwrap();
-        eprintln!("using the built artifacts in {}", out.display());
-        return Artifacts {
-            rootfs_tar,
-            archive,
-            config_digest: manifest["config"]["digest"].as_str().unwrap().to_string(),
-        };
+    for p in [&rootfs_tar, &archive, &layout.join("index.json")] {
+        assert!(
+            p.is_file(),
+            "{} is missing: build the distro first (`./target/release/distro-build all`, as test.sh does)",
+            p.display()
+        );
     }
-    let image = main_image();
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
+    let manifest_digest = index["manifests"][0]["digest"].as_str().unwrap();
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(layout.join("blobs/sha256").join(&manifest_digest[7..])).unwrap(),
+    )
+    .unwrap();
     Artifacts {
-        rootfs_tar: image.rootfs_tar.clone(),
-        archive: image.archive.clone(),
-        config_digest: image.config_digest.clone(),
+        rootfs_tar,
+        archive,
+        config_digest: manifest["config"]["digest"].as_str().unwrap().to_string(),
     }
 }
 
@@ -1303,6 +1338,40 @@ fn tinibox_run_of_a_loaded_image_honours_its_config_and_cleans_up() {
     // The default Cmd (sh) reads stdin: none here, so it exits 0 at once.
     let out = run_image(&["tinilinux-minimal:latest"]);
     assert!(out.status.success(), "{out:?}");
+    // With stdin (-i) that shell runs what it reads: the process is the Entrypoint plus the
+    // default Cmd, `/bin/busybox sh`.
+    let mut child = Command::new(tinibox_bin())
+        .arg("--store")
+        .arg(store.path())
+        .arg("--root")
+        .arg(state.path())
+        .args([
+            "run",
+            "--rm",
+            "-i",
+            "--network",
+            "none",
+            "tinilinux-minimal",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin
+            .write_all(b"tr '\\0' ' ' < /proc/$$/cmdline; echo; exit 6\n")
+            .unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(6), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "/bin/busybox sh",
+        "{out:?}"
+    );
     // --rm removed the container's root (upper folder and mount).
     let containers: Vec<_> = std::fs::read_dir(store.path().join("containers"))
         .unwrap()

@@ -258,11 +258,8 @@ fn leftovers(rt: &Rt, id: &str) -> Vec<String> {
     if rt.root.path().join(id).exists() {
         l.push(format!("state dir {id}"));
     }
-    for ctl in ["memory", "pids", "freezer", "cpu", "devices"] {
-        let p = format!("/sys/fs/cgroup/{ctl}/tinibox/{id}");
-        if Path::new(&p).exists() {
-            l.push(p);
-        }
+    for p in tinilinux_tests::cgroup_dirs_named(id) {
+        l.push(p.display().to_string());
     }
     let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     if mounts.contains(id) {
@@ -344,6 +341,11 @@ fn bad_input_fails_with_a_logged_error_and_leaves_nothing() {
 
     let c = id("dup");
     rt.ok(&["create", "--bundle", bp, &c]);
+    assert!(
+        leftovers(&rt, &c).iter().any(|l| l.contains("cgroup")),
+        "a created container's cgroups are found: {:?}",
+        leftovers(&rt, &c)
+    );
     fails(&["create", "--bundle", bp, &c], "already exists");
     assert_eq!(rt.status(&c), "created", "the first container is untouched");
     rt.ok(&["start", &c]);
@@ -445,10 +447,43 @@ fn exec_joins_namespaces_cgroup_and_security_of_the_container() {
         PathBuf::from("/"),
         "root is the container's (seen through the container's mount namespace)"
     );
-    // The seccomp filter works in the exec'd process: unshare is refused.
-    let o = rt.run(&["exec", &c, "unshare", "-u", "true"]);
-    assert_ne!(o.status.code(), Some(0), "unshare must be blocked");
+    // The root directory itself: the exec'd process's `/` is the init's `/` (the container's
+    // rootfs), not the host's.
+    let root_of = |pid: i32| {
+        let m = std::fs::metadata(format!("/proc/{pid}/root/")).unwrap();
+        (m.dev(), m.ino())
+    };
+    assert_eq!(root_of(p), root_of(init), "exec'd root vs the init's");
+    let host = std::fs::metadata("/").unwrap();
+    assert_ne!(
+        root_of(p),
+        (host.dev(), host.ino()),
+        "the exec'd process has the host's root"
+    );
+    // The seccomp filter works in the exec'd process: unshare(CLONE_NEWUSER) needs no
+    // capability, so only the filter refuses it (the control below, without a filter, runs it).
+    let o = rt.run(&["exec", &c, "unshare", "-U", "true"]);
+    assert_ne!(o.status.code(), Some(0), "unshare -U must be blocked");
     assert!(stderr(&o).contains("not permitted"), "{}", stderr(&o));
+    let unfiltered = bundle(&["sleep", "1000"], |v| {
+        v["linux"].as_object_mut().unwrap().remove("seccomp");
+    });
+    let control = id("exec-noseccomp");
+    rt.ok(&[
+        "create",
+        "--bundle",
+        unfiltered.path().to_str().unwrap(),
+        &control,
+    ]);
+    rt.ok(&["start", &control]);
+    let o = rt.run(&["exec", &control, "unshare", "-U", "true"]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "without a seccomp filter unshare -U works: {}",
+        stderr(&o)
+    );
+    rt.ok(&["delete", "--force", &control]);
 
     // --process FILE, as containerd's shim and conmon pass it.
     let process = json!({
@@ -580,18 +615,114 @@ fn pause_resume_update_and_events() {
     }
 }
 
+/// What `features` lists is what `create` accepts and the kernel then shows: a container
+/// with every namespace listed has each of them (its /proc/PID/ns inode differs from the
+/// host's), and a profile using any listed seccomp action, operator or architecture is
+/// accepted, the ERRNO action answering the exec'd process with its errno.
 #[test]
-fn features_describe_the_runtime() {
+fn features_list_what_create_accepts() {
     let o = run(Command::new(tinilinux_tests::tinibox_bin()).arg("features"));
     assert!(o.status.success());
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["linux"]["seccomp"]["enabled"], true);
-    let ops = v["linux"]["seccomp"]["operators"].as_array().unwrap();
-    assert!(ops.contains(&json!("SCMP_CMP_MASKED_EQ")));
-    assert!(v["linux"]["namespaces"]
+    let list = |k: &str| -> Vec<String> {
+        v["linux"]["seccomp"][k]
+            .as_array()
+            .unwrap_or_else(|| panic!("features lacks linux.seccomp.{k}: {v}"))
+            .iter()
+            .map(|x| x.as_str().unwrap().to_string())
+            .collect()
+    };
+    let (actions, operators, archs) = (list("actions"), list("operators"), list("archs"));
+    assert!(operators.contains(&"SCMP_CMP_MASKED_EQ".to_string()));
+    let namespaces: Vec<String> = v["linux"]["namespaces"]
         .as_array()
         .unwrap()
-        .contains(&json!("pid")));
+        .iter()
+        .map(|x| x.as_str().unwrap().to_string())
+        .collect();
+    assert!(namespaces.contains(&"pid".to_string()));
+
+    let rt = Rt::tinibox();
+    // Every namespace listed, in one container.
+    let b = bundle(&["sleep", "100"], |s| {
+        s["linux"]["namespaces"] = namespaces.iter().map(|n| json!({"type": n})).collect();
+        if namespaces.iter().any(|n| n == "user") {
+            s["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 0, "size": 65536}]);
+            s["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 0, "size": 65536}]);
+        }
+    });
+    let c = id("features-ns");
+    rt.ok(&["create", "--bundle", b.path().to_str().unwrap(), &c]);
+    let init = rt.pid(&c);
+    let me = std::process::id() as i32;
+    for n in &namespaces {
+        let proc_name = match n.as_str() {
+            "mount" => "mnt",
+            "network" => "net",
+            other => other,
+        };
+        assert_ne!(
+            ns_inode(init, proc_name),
+            ns_inode(me, proc_name),
+            "features lists namespace {n}, but the container does not have its own"
+        );
+    }
+    rt.ok(&["delete", "--force", &c]);
+
+    // Every seccomp action, operator and architecture listed is accepted by create.
+    let profile = |action: &str, op: &str, arch: &str| {
+        json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "architectures": [arch],
+            "syscalls": [{"names": ["kill"], "action": action, "errnoRet": 39,
+                "args": [{"index": 1, "value": 10, "valueTwo": 10, "op": op}]}]
+        })
+    };
+    let mut cases: Vec<(String, String, String)> = Vec::new();
+    for a in &actions {
+        cases.push((a.clone(), "SCMP_CMP_GE".into(), "SCMP_ARCH_X86_64".into()));
+    }
+    for o in &operators {
+        cases.push((
+            "SCMP_ACT_ERRNO".into(),
+            o.clone(),
+            "SCMP_ARCH_X86_64".into(),
+        ));
+    }
+    for a in &archs {
+        cases.push(("SCMP_ACT_ERRNO".into(), "SCMP_CMP_GE".into(), a.clone()));
+    }
+    for (n, (action, op, arch)) in cases.iter().enumerate() {
+        let b = bundle(&["sleep", "100"], |s| {
+            s["linux"]["seccomp"] = profile(action, op, arch);
+        });
+        let c = id(&format!("features-{n}"));
+        let o = rt.run(&["create", "--bundle", b.path().to_str().unwrap(), &c]);
+        assert!(
+            o.status.success(),
+            "{action} / {op} / {arch} is listed but refused: {}",
+            stderr(&o)
+        );
+        rt.ok(&["delete", "--force", &c]);
+    }
+    // The effect of one of them, judged by the kernel: kill(2) with a signal number >= 10
+    // gets errno 39, signal 0 does not.
+    let b = bundle(&["sleep", "100"], |s| {
+        s["linux"]["seccomp"] = profile("SCMP_ACT_ERRNO", "SCMP_CMP_GE", "SCMP_ARCH_X86_64");
+    });
+    let c = id("features-effect");
+    rt.ok(&["create", "--bundle", b.path().to_str().unwrap(), &c]);
+    rt.ok(&["start", &c]);
+    let o = rt.run(&["exec", &c, "kill", "-CONT", "1"]);
+    assert_ne!(o.status.code(), Some(0), "kill -CONT was not refused");
+    assert!(
+        stderr(&o).contains("Directory not empty"),
+        "errno 39: {}",
+        stderr(&o)
+    );
+    rt.ok(&["exec", &c, "kill", "-0", "1"]);
+    rt.ok(&["delete", "--force", &c]);
 }
 
 /// `run --bundle` (runc's run) returns the container's status and removes it, like runc.
@@ -968,4 +1099,115 @@ fn update_sets_limits_the_container_was_created_without() {
         "runc"
     );
     assert_eq!(seen[1], seen[0], "tinibox vs runc");
+}
+
+/// Whether `path` exists when looked up from the root of `pid`'s mount namespace (what a
+/// process entering it with `nsenter -t PID -m` finds). Runs in a forked child, which only
+/// calls open, setns and stat.
+fn exists_in_mount_namespace_of(pid: i32, path: &Path) -> bool {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    let ns = CString::new(format!("/proc/{pid}/ns/mnt")).unwrap();
+    let p = CString::new(path.as_os_str().as_bytes()).unwrap();
+    // SAFETY: the child only makes async-signal-safe calls and _exits.
+    let child = unsafe { libc::fork() };
+    assert!(child >= 0, "fork failed");
+    if child == 0 {
+        unsafe {
+            let fd = libc::open(ns.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC);
+            if fd < 0 || libc::setns(fd, libc::CLONE_NEWNS) != 0 {
+                libc::_exit(2);
+            }
+            let mut st: libc::stat = std::mem::zeroed();
+            libc::_exit(i32::from(libc::stat(p.as_ptr(), &mut st) != 0));
+        }
+    }
+    let mut status = 0;
+    unsafe { libc::waitpid(child, &mut status, 0) };
+    match libc::WEXITSTATUS(status) {
+        0 => true,
+        1 => false,
+        _ => panic!("cannot enter the mount namespace of {pid}"),
+    }
+}
+
+/// Unmounts `path` lazily when dropped.
+struct Unmount(PathBuf);
+
+impl Drop for Unmount {
+    fn drop(&mut self) {
+        let c = std::ffi::CString::new(self.0.to_str().unwrap()).unwrap();
+        unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
+    }
+}
+
+/// pivot_root, seen from outside: with it, the host's mounts are detached from the container's
+/// mount namespace; with MS_MOVE + chroot (`--no-pivot`) they stay there, under the container's
+/// root. A privileged container (CAP_SYS_ADMIN, no seccomp) lazily unmounts its own root;
+/// entering its mount namespace then finds a marker on a tmpfs the host mounted before the
+/// container started only in the MS_MOVE + chroot case. runc shows which answer is which;
+/// tinibox must give the same, so this probe tells the two ways of entering the root apart.
+#[test]
+fn pivot_root_leaves_no_host_mount_in_the_container_namespace_like_runc() {
+    require_root();
+    let host = tempfile::Builder::new()
+        .prefix("tinibox-hostmnt-")
+        .tempdir()
+        .unwrap();
+    let c_dir = std::ffi::CString::new(host.path().to_str().unwrap()).unwrap();
+    let rc = unsafe {
+        libc::mount(
+            c"tmpfs".as_ptr(),
+            c_dir.as_ptr(),
+            c"tmpfs".as_ptr(),
+            0,
+            std::ptr::null(),
+        )
+    };
+    assert_eq!(rc, 0, "mount a tmpfs on {}", host.path().display());
+    let _unmount = Unmount(host.path().to_path_buf());
+    let marker = host.path().join("host-only-marker");
+    std::fs::write(&marker, "host\n").unwrap();
+    let b = bundle(&["sleep", "1000"], |v| {
+        for set in ["bounding", "effective", "permitted"] {
+            v["process"]["capabilities"][set]
+                .as_array_mut()
+                .unwrap()
+                .push(json!("CAP_SYS_ADMIN"));
+        }
+        v["linux"].as_object_mut().unwrap().remove("seccomp");
+    });
+    let mut seen = Vec::new();
+    for rt in [Rt::runc(), Rt::tinibox()] {
+        for no_pivot in [false, true] {
+            let c = id(&format!("pivot-{}-{no_pivot}", rt.name));
+            let mut args = vec!["create", "--bundle", b.path().to_str().unwrap()];
+            if no_pivot {
+                args.push("--no-pivot");
+            }
+            args.push(&c);
+            rt.ok(&args);
+            rt.ok(&["start", &c]);
+            let init = rt.pid(&c);
+            rt.ok(&["exec", &c, "umount", "-l", "/"]);
+            let visible = exists_in_mount_namespace_of(init, &marker);
+            rt.ok(&["delete", "--force", &c]);
+            seen.push(format!(
+                "{}: no-pivot {no_pivot}: host mount reachable {visible}",
+                rt.name
+            ));
+        }
+    }
+    assert_eq!(
+        seen[..2],
+        [
+            "runc: no-pivot false: host mount reachable false",
+            "runc: no-pivot true: host mount reachable true",
+        ]
+    );
+    let tinibox: Vec<String> = seen[2..]
+        .iter()
+        .map(|s| s.replacen("tinibox", "runc", 1))
+        .collect();
+    assert_eq!(tinibox, seen[..2], "tinibox vs runc: {seen:?}");
 }

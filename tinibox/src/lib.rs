@@ -7,8 +7,12 @@
 //! Module map (each module's own doc comment says what it owns):
 //! - [`cli`]: argument parsing and the command handlers of both front doors.
 //! - [`spec`]: docker-like flags and image configs → an OCI runtime spec.
-//! - [`container`]: the lifecycle (create, start, kill, delete, state) and the state directory.
-//! - [`linux`]: what runs inside the new process: namespaces, mounts, pivot_root, devices,
+//! - [`container`]: the lifecycle (create, start, exec, kill, delete, state) and the state
+//!   directory: the parent side.
+//! - [`process`]: the child side: fork/clone3, stage 1, the init, exec's helper, the reaper,
+//!   the child ↔ parent channel, the exec fifo and `finish_and_exec`.
+//! - [`hooks`]: running OCI hooks (a leaf).
+//! - [`linux`]: the system calls of each step: namespaces, mounts, pivot_root, devices,
 //!   capabilities, rlimits, pty handling.
 //! - [`cgroups`]: resource limits on cgroup v1, hybrid and v2, chosen in one place.
 //! - [`seccomp`]: OCI seccomp profiles compiled to BPF, and the default profile.
@@ -19,7 +23,9 @@ pub mod cgroups;
 pub mod check;
 pub mod cli;
 pub mod container;
+pub mod hooks;
 pub mod image;
 pub mod linux;
+pub mod process;
 pub mod seccomp;
 pub mod spec;

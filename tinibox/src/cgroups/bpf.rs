@@ -268,6 +268,42 @@ mod tests {
     use super::super::devices::{default_allowed, rules};
     use super::*;
 
+    /// `evaluate`, refusing (with a panic) any program that uses an instruction the
+    /// evaluator does not model or can run off its end: `evaluate` answers "deny" for both,
+    /// which would make every "is denied" assertion pass on a broken program.
+    fn eval(prog: &[Insn], kind: char, major: u32, minor: u32, access: &str) -> bool {
+        const KNOWN: [u8; 8] = [
+            LDX_MEM_W, ALU_AND_K, ALU_RSH_K, ALU_MOV_K, ALU_MOV_X, JMP_JNE_K, JMP_JEQ_K, JMP_EXIT,
+        ];
+        for (pc, i) in prog.iter().enumerate() {
+            assert!(
+                KNOWN.contains(&i.code),
+                "instruction {pc} has opcode {:#04x}, which the evaluator does not model",
+                i.code
+            );
+            if i.code == JMP_JNE_K || i.code == JMP_JEQ_K {
+                assert!(
+                    i.off >= 0 && pc + 1 + (i.off as usize) < prog.len(),
+                    "instruction {pc} jumps outside the program"
+                );
+            }
+        }
+        assert_eq!(
+            prog.last().map(|i| i.code),
+            Some(JMP_EXIT),
+            "the program can fall off its end"
+        );
+        evaluate(prog, kind, major, minor, access)
+    }
+
+    #[test]
+    #[should_panic(expected = "does not model")]
+    fn the_test_evaluator_refuses_unknown_instructions() {
+        let mut p = program(&rules(None).unwrap());
+        p.insert(6, insn(0x07, 1, 0, 0, 1)); // BPF_ALU64 | BPF_ADD | BPF_K
+        eval(&p, 'c', 1, 3, "r");
+    }
+
     #[test]
     fn instruction_encoding() {
         let i = insn(LDX_MEM_W, 4, 1, 4, 0);
@@ -296,14 +332,14 @@ mod tests {
     #[test]
     fn default_rules_allow_only_the_default_devices() {
         let p = program(&rules(None).unwrap());
-        assert!(evaluate(&p, 'c', 1, 3, "rw")); // null
-        assert!(evaluate(&p, 'c', 1, 9, "r")); // urandom
-        assert!(evaluate(&p, 'c', 136, 4, "rw")); // a pty
-        assert!(evaluate(&p, 'c', 5, 2, "rw")); // ptmx
-        assert!(!evaluate(&p, 'b', 8, 0, "r")); // the host's disk
-        assert!(!evaluate(&p, 'c', 1, 1, "r")); // /dev/mem
-        assert!(evaluate(&p, 'b', 8, 0, "m")); // mknod is allowed, opening is not
-        assert!(!evaluate(&p, 'c', 10, 200, "rw"));
+        assert!(eval(&p, 'c', 1, 3, "rw")); // null
+        assert!(eval(&p, 'c', 1, 9, "r")); // urandom
+        assert!(eval(&p, 'c', 136, 4, "rw")); // a pty
+        assert!(eval(&p, 'c', 5, 2, "rw")); // ptmx
+        assert!(!eval(&p, 'b', 8, 0, "r")); // the host's disk
+        assert!(!eval(&p, 'c', 1, 1, "r")); // /dev/mem
+        assert!(eval(&p, 'b', 8, 0, "m")); // mknod is allowed, opening is not
+        assert!(!eval(&p, 'c', 10, 200, "rw"));
         let _ = default_allowed();
     }
 
@@ -318,8 +354,8 @@ mod tests {
             access: "w".into(),
         });
         let p = program(&r);
-        assert!(!evaluate(&p, 'c', 1, 3, "rw"));
-        assert!(evaluate(&p, 'c', 1, 3, "r"));
+        assert!(!eval(&p, 'c', 1, 3, "rw"));
+        assert!(eval(&p, 'c', 1, 3, "r"));
         r.push(Rule {
             allow: true,
             kind: 'a',
@@ -328,6 +364,198 @@ mod tests {
             access: "rwm".into(),
         });
         let p = program(&r);
-        assert!(evaluate(&p, 'b', 8, 0, "rw"));
+        assert!(eval(&p, 'b', 8, 0, "rw"));
+    }
+
+    /// The cgroup2 hierarchy's mount point, from /proc/self/mountinfo.
+    fn cgroup2_mount() -> Option<std::path::PathBuf> {
+        let mi = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+        mi.lines().find_map(|l| {
+            let point = l.split(' ').nth(4)?;
+            (l.split(" - ").nth(1)?.split(' ').next()? == "cgroup2").then(|| point.into())
+        })
+    }
+
+    /// The kernel's verdicts: a forked child joins `cgroup`, to which `prog` is attached, and
+    /// tries each (kind, major, minor, access) on device nodes made in a private tmpfs before
+    /// it joined: mknod for "m", open(2) for "r", "w", "rw". EPERM is "denied"; success or any
+    /// other error (a device without a driver) means the filter let it through.
+    fn kernel_verdicts(
+        prog: &[Insn],
+        cgroup: &std::path::Path,
+        cases: &[(char, u32, u32, &str)],
+    ) -> Vec<bool> {
+        use std::ffi::CString;
+        std::fs::create_dir(cgroup).unwrap();
+        attach(prog, cgroup).unwrap();
+        let procs = CString::new(cgroup.join("cgroup.procs").to_str().unwrap()).unwrap();
+        let nodes = tempfile::tempdir().unwrap();
+        let dir = CString::new(nodes.path().to_str().unwrap()).unwrap();
+        let paths: Vec<(CString, CString)> = (0..cases.len())
+            .map(|i| {
+                let p = nodes.path();
+                (
+                    CString::new(p.join(format!("n{i}")).to_str().unwrap()).unwrap(),
+                    CString::new(p.join(format!("m{i}")).to_str().unwrap()).unwrap(),
+                )
+            })
+            .collect();
+        let mut fds = [0; 2];
+        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+        // SAFETY: the child only makes syscalls on prepared buffers and _exits.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0);
+        if pid == 0 {
+            unsafe {
+                let fail = |code| libc::_exit(code);
+                if libc::unshare(libc::CLONE_NEWNS) != 0
+                    || libc::mount(
+                        std::ptr::null(),
+                        c"/".as_ptr(),
+                        std::ptr::null(),
+                        libc::MS_REC | libc::MS_PRIVATE,
+                        std::ptr::null(),
+                    ) != 0
+                    || libc::mount(
+                        c"tmpfs".as_ptr(),
+                        dir.as_ptr(),
+                        c"tmpfs".as_ptr(),
+                        0,
+                        std::ptr::null(),
+                    ) != 0
+                {
+                    fail(10);
+                }
+                for ((kind, major, minor, _), (node, _)) in cases.iter().zip(&paths) {
+                    let t = if *kind == 'b' {
+                        libc::S_IFBLK
+                    } else {
+                        libc::S_IFCHR
+                    };
+                    if libc::mknod(node.as_ptr(), t | 0o600, libc::makedev(*major, *minor)) != 0 {
+                        fail(11);
+                    }
+                }
+                let me = format!("{}\n", libc::getpid());
+                let fd = libc::open(procs.as_ptr(), libc::O_WRONLY);
+                if fd < 0 || libc::write(fd, me.as_ptr().cast(), me.len()) < 0 {
+                    fail(12);
+                }
+                libc::close(fd);
+                let mut out = vec![0u8; cases.len()];
+                for (i, ((kind, major, minor, access), (node, fresh))) in
+                    cases.iter().zip(&paths).enumerate()
+                {
+                    let rc = if *access == "m" {
+                        let t = if *kind == 'b' {
+                            libc::S_IFBLK
+                        } else {
+                            libc::S_IFCHR
+                        };
+                        libc::mknod(fresh.as_ptr(), t | 0o600, libc::makedev(*major, *minor))
+                    } else {
+                        let flags = match *access {
+                            "r" => libc::O_RDONLY,
+                            "w" => libc::O_WRONLY,
+                            _ => libc::O_RDWR,
+                        };
+                        let fd = libc::open(node.as_ptr(), flags | libc::O_NONBLOCK);
+                        if fd >= 0 {
+                            libc::close(fd);
+                        }
+                        fd
+                    };
+                    let denied = rc < 0 && *libc::__errno_location() == libc::EPERM;
+                    out[i] = u8::from(!denied);
+                }
+                libc::write(fds[1], out.as_ptr().cast(), out.len());
+                libc::_exit(0);
+            }
+        }
+        unsafe { libc::close(fds[1]) };
+        let mut buf = vec![0u8; cases.len()];
+        let n = unsafe { libc::read(fds[0], buf.as_mut_ptr().cast(), buf.len()) };
+        let mut status = 0;
+        unsafe {
+            libc::waitpid(pid, &mut status, 0);
+            libc::close(fds[0]);
+        }
+        let _ = std::fs::remove_dir(cgroup);
+        assert!(
+            libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+            "the probing child failed: status {status:#x} (10 tmpfs, 11 mknod, 12 join)"
+        );
+        assert_eq!(n as usize, cases.len());
+        buf.iter().map(|b| *b == 1).collect()
+    }
+
+    #[test]
+    fn the_kernel_agrees_with_the_evaluator_on_many_rules() {
+        if unsafe { libc::geteuid() } != 0 {
+            panic!("this test needs root (bpf, cgroups, mknod)");
+        }
+        let root =
+            cgroup2_mount().expect("no cgroup2 hierarchy mounted (see /proc/self/mountinfo)");
+        let c =
+            |allow: bool, kind: char, major: Option<i64>, minor: Option<i64>, access: &str| Rule {
+                allow,
+                kind,
+                major,
+                minor,
+                access: access.into(),
+            };
+        let mut defaults_plus = rules(None).unwrap();
+        defaults_plus.push(c(false, 'c', Some(1), Some(3), "w"));
+        defaults_plus.push(c(true, 'b', Some(7), None, "r"));
+        let rule_sets: Vec<(&str, Vec<Rule>)> = vec![
+            ("defaults", rules(None).unwrap()),
+            ("defaults, null not writable, loop readable", defaults_plus),
+            (
+                "char major 1 read-only, all block mknod",
+                vec![
+                    c(false, 'a', None, None, "rwm"),
+                    c(true, 'c', Some(1), None, "r"),
+                    c(true, 'b', None, None, "m"),
+                ],
+            ),
+            (
+                "all allowed, then zero denied",
+                vec![
+                    c(true, 'a', None, None, "rwm"),
+                    c(false, 'c', Some(1), Some(5), "rwm"),
+                ],
+            ),
+            ("nothing allowed", vec![c(false, 'a', None, None, "rwm")]),
+        ];
+        let devices = [
+            ('c', 1, 3),
+            ('c', 1, 5),
+            ('c', 1, 9),
+            ('b', 7, 0),
+            ('c', 10, 200),
+        ];
+        let mut cases = Vec::new();
+        for (k, ma, mi) in devices {
+            for a in ["m", "r", "w", "rw"] {
+                cases.push((k, ma, mi, a));
+            }
+        }
+        for (n, (name, set)) in rule_sets.iter().enumerate() {
+            let prog = program(set);
+            let cgroup = root.join(format!("tinibox-bpf-test-{}-{n}", std::process::id()));
+            let kernel = kernel_verdicts(&prog, &cgroup, &cases);
+            for (case, seen) in cases.iter().zip(&kernel) {
+                let (k, ma, mi, a) = *case;
+                assert_eq!(
+                    eval(&prog, k, ma, mi, a),
+                    *seen,
+                    "{name}: {k} {ma}:{mi} {a}: evaluator vs kernel"
+                );
+            }
+            // Every set but the last allows something, and every set denies something: both
+            // answers are exercised.
+            assert!(kernel.iter().any(|v| !v), "{name}: nothing denied");
+            assert_eq!(kernel.iter().any(|v| *v), n != 4, "{name}");
+        }
     }
 }

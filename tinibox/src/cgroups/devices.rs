@@ -1,10 +1,48 @@
 //! Device access rules of a container: the spec's `resources.devices` list in order, followed by
 //! the devices every container needs (null, zero, full, random, urandom, tty, console, ptmx,
 //! pts, and mknod of anything). Later rules win, as when the list is written to the v1 devices
-//! controller one line at a time. Owns the rule list and its v1 text form; the v2 form is
-//! [`super::bpf`].
+//! controller one line at a time. Owns the rule list, its v1 text form and the writer of both
+//! versions (v1: devices.allow/deny lines; v2: the eBPF program of [`super::bpf`]), written once,
+//! at creation.
 
-use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType};
+use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType, LinuxResources};
+
+use super::resources::Writer;
+use super::{bpf, write_file, CgroupError, CgroupHandle, Layout};
+
+/// The devices writer: every container gets a devices group on v1 (device isolation), no
+/// controller on v2 (the filter is a BPF program attached to its group).
+pub(super) const WRITER: Writer = Writer::new(Some("devices"), None, |_, update| !update, write);
+
+fn write(h: &CgroupHandle, res: &LinuxResources, initial: bool) -> Result<(), CgroupError> {
+    if !initial {
+        return Ok(());
+    }
+    match h.layout {
+        Layout::V1 => {
+            let Some(dir) = h.dirs.get("devices") else {
+                return Ok(());
+            };
+            for r in rules(res.devices().as_ref()).map_err(CgroupError::Invalid)? {
+                let f = if r.allow {
+                    "devices.allow"
+                } else {
+                    "devices.deny"
+                };
+                write_file(dir, f, &r.v1_line())?;
+            }
+            Ok(())
+        }
+        Layout::V2 => {
+            let dir = h
+                .dirs
+                .get("unified")
+                .ok_or_else(|| CgroupError::Missing("unified".into()))?;
+            let rules = rules(res.devices().as_ref()).map_err(CgroupError::Invalid)?;
+            bpf::attach(&bpf::program(&rules), dir).map_err(|e| super::io_err(dir, e))
+        }
+    }
+}
 
 /// One device rule.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,5 +1,7 @@
 //! Control groups for containers, on cgroup v1/hybrid (the build host) and pure cgroup v2
-//! (TiniLinux). The v1-or-v2 choice is made in one place, [`detect`].
+//! (TiniLinux). The v1-or-v2 choice is made in one place, [`detect`]; what differs between
+//! the two beyond resource files is behind one trait, [`Version`] ([`v1::V1`], [`v2::V2`]);
+//! each resource has one writer that knows both ([`resources`], [`devices`], the freezer).
 //!
 //! Owns: cgroup directories under the tinibox parent group (default `/tinibox/<id>`, or the
 //! spec's `cgroupsPath`), writing `LinuxResources` into them (memory, swap, pids, cpu, cpuset,
@@ -15,8 +17,10 @@
 
 pub mod bpf;
 pub mod devices;
-mod v1;
-mod v2;
+mod freezer;
+pub mod resources;
+pub mod v1;
+pub mod v2;
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -63,6 +67,29 @@ pub enum Layout {
     V1,
     /// Pure cgroup v2 ("unified") at /sys/fs/cgroup.
     V2,
+}
+
+/// What differs between cgroup v1 and v2 beyond the resource files (those are the writers'
+/// of [`resources`]): how a container's group is made and extended, where its processes are
+/// listed, and its figures.
+pub trait Version: Sync {
+    /// Makes the container's group at `rel` (below each hierarchy root) with the controllers
+    /// `res` needs; writes no values yet.
+    fn create(&self, rel: &Path, res: &LinuxResources) -> Result<CgroupHandle, CgroupError>;
+    /// Changes the limits of a running container (see [`CgroupHandle::update`]).
+    fn update(&self, h: &mut CgroupHandle, res: &LinuxResources) -> Result<(), CgroupError>;
+    /// The directory whose `cgroup.procs` lists every process of the container.
+    fn procs_dir<'a>(&self, h: &'a CgroupHandle) -> Option<&'a PathBuf>;
+    /// Memory, pids and cpu figures.
+    fn stats(&self, h: &CgroupHandle) -> Stats;
+}
+
+/// The implementation of `layout`.
+pub fn version(layout: Layout) -> &'static dyn Version {
+    match layout {
+        Layout::V1 => &v1::V1,
+        Layout::V2 => &v2::V2,
+    }
 }
 
 /// The one place that picks v1/hybrid or v2: /sys/fs/cgroup is cgroup2 → V2, else V1.
@@ -142,10 +169,7 @@ impl CgroupHandle {
     ) -> Result<CgroupHandle, CgroupError> {
         let default_res = LinuxResources::default();
         let res = resources.unwrap_or(&default_res);
-        let handle = match detect() {
-            Layout::V1 => v1::create(rel_path, res)?,
-            Layout::V2 => v2::create(rel_path, res)?,
-        };
+        let handle = version(detect()).create(rel_path, res)?;
         if let Err(e) = handle.apply(res, true) {
             let _ = handle.destroy();
             return Err(e);
@@ -168,10 +192,7 @@ impl CgroupHandle {
 
     /// Applies resource limits; `initial` is true at creation (devices rules written once).
     pub fn apply(&self, res: &LinuxResources, initial: bool) -> Result<(), CgroupError> {
-        match self.layout {
-            Layout::V1 => v1::apply(self, res, initial),
-            Layout::V2 => v2::apply(self, res, initial),
-        }
+        resources::apply(self, res, initial)
     }
 
     /// Changes the limits of a running container (`update`). A limit whose controller the
@@ -181,29 +202,12 @@ impl CgroupHandle {
     /// then lists the new directories: the caller must save the handle so that `delete`
     /// removes them.
     pub fn update(&mut self, res: &LinuxResources) -> Result<(), CgroupError> {
-        match self.layout {
-            Layout::V1 => v1::update(self, res),
-            Layout::V2 => {
-                v2::enable_for_update(self, res)?;
-                self.apply(res, false)
-            }
-        }
-    }
-
-    /// The directory used to list processes (freezer on v1, the group on v2).
-    fn main_dir(&self) -> Option<&PathBuf> {
-        match self.layout {
-            Layout::V1 => self
-                .dirs
-                .get("freezer")
-                .or_else(|| self.dirs.values().next()),
-            Layout::V2 => self.dirs.get("unified"),
-        }
+        version(self.layout).update(self, res)
     }
 
     /// The pids (host pid namespace) of all processes in the group.
     pub fn pids(&self) -> Vec<i32> {
-        let Some(dir) = self.main_dir() else {
+        let Some(dir) = version(self.layout).procs_dir(self) else {
             return Vec::new();
         };
         fs::read_to_string(dir.join("cgroup.procs"))
@@ -224,44 +228,22 @@ impl CgroupHandle {
 
     /// Freezes every process (pause).
     pub fn freeze(&self) -> Result<(), CgroupError> {
-        match self.layout {
-            Layout::V1 => v1::set_frozen(self, true),
-            Layout::V2 => v2::set_frozen(self, true),
-        }
+        freezer::set_frozen(self, true)
     }
 
     /// Thaws every process (resume).
     pub fn thaw(&self) -> Result<(), CgroupError> {
-        match self.layout {
-            Layout::V1 => v1::set_frozen(self, false),
-            Layout::V2 => v2::set_frozen(self, false),
-        }
+        freezer::set_frozen(self, false)
     }
 
     /// True when the group is frozen.
     pub fn is_frozen(&self) -> bool {
-        match self.layout {
-            Layout::V1 => self
-                .dirs
-                .get("freezer")
-                .and_then(|d| fs::read_to_string(d.join("freezer.state")).ok())
-                .map(|s| s.trim() != "THAWED")
-                .unwrap_or(false),
-            Layout::V2 => self
-                .dirs
-                .get("unified")
-                .and_then(|d| fs::read_to_string(d.join("cgroup.freeze")).ok())
-                .map(|s| s.trim() == "1")
-                .unwrap_or(false),
-        }
+        freezer::is_frozen(self)
     }
 
     /// Memory, pids and cpu figures.
     pub fn stats(&self) -> Stats {
-        match self.layout {
-            Layout::V1 => v1::stats(self),
-            Layout::V2 => v2::stats(self),
-        }
+        version(self.layout).stats(self)
     }
 
     /// Removes the group's directories. Processes still inside are SIGKILLed first; waits
@@ -299,62 +281,6 @@ fn remove_dir_retrying(handle: &CgroupHandle, dir: &Path) -> Result<(), CgroupEr
         }
     }
     Ok(())
-}
-
-/// A resource value as runc reads it: 0 means "not set" (dockerd sends zeros for every limit
-/// it does not change, e.g. `memory.limit: 0` with `docker update --pids-limit`).
-pub(crate) fn set(v: Option<i64>) -> Option<i64> {
-    v.filter(|v| *v != 0)
-}
-
-/// The memory values of `res` that are set: (limit, reservation, swap).
-pub(crate) fn memory_values(res: &LinuxResources) -> (Option<i64>, Option<i64>, Option<i64>) {
-    match res.memory() {
-        Some(m) => (set(m.limit()), set(m.reservation()), set(m.swap())),
-        None => (None, None, None),
-    }
-}
-
-/// True when `res` sets anything in the memory controller.
-pub(crate) fn memory_used(res: &LinuxResources) -> bool {
-    let (l, r, s) = memory_values(res);
-    l.is_some()
-        || r.is_some()
-        || s.is_some()
-        || res
-            .memory()
-            .as_ref()
-            .is_some_and(|m| m.swappiness().is_some() || m.disable_oom_killer() == Some(true))
-}
-
-/// The pids limit of `res` when set (negative: unlimited).
-pub(crate) fn pids_value(res: &LinuxResources) -> Option<i64> {
-    set(res.pids().as_ref().map(|p| p.limit()))
-}
-
-/// True when `res` sets a cpu value (shares or period 0 mean "not set").
-pub(crate) fn cpu_used(res: &LinuxResources) -> bool {
-    res.cpu().as_ref().is_some_and(|c| {
-        c.shares().is_some_and(|s| s != 0)
-            || c.quota().is_some()
-            || c.period().is_some_and(|p| p != 0)
-    })
-}
-
-/// True when `res` sets a cpuset (an empty list means "not set").
-pub(crate) fn cpuset_used(res: &LinuxResources) -> bool {
-    res.cpu().as_ref().is_some_and(|c| {
-        c.cpus().as_ref().is_some_and(|v| !v.is_empty())
-            || c.mems().as_ref().is_some_and(|v| !v.is_empty())
-    })
-}
-
-/// True when `res` sets a block IO weight (0 means "not set").
-pub(crate) fn blkio_used(res: &LinuxResources) -> bool {
-    res.block_io()
-        .as_ref()
-        .and_then(|b| b.weight())
-        .is_some_and(|w| w != 0)
 }
 
 /// Writes `value` into `dir/file`, naming the file on failure.
@@ -413,10 +339,77 @@ mod tests {
         assert!(relative_path("c1", Some(Path::new("/"))).is_err());
     }
 
+    /// The file system type mounted at /sys/fs/cgroup, as /proc/self/mountinfo lists it (the
+    /// last mount on that point wins).
+    fn mounted_type() -> String {
+        let mi = fs::read_to_string("/proc/self/mountinfo").unwrap();
+        mi.lines()
+            .filter(|l| l.split(' ').nth(4) == Some(CGROUP_ROOT))
+            .filter_map(|l| l.split(" - ").nth(1)?.split(' ').next().map(String::from))
+            .next_back()
+            .unwrap_or_default()
+    }
+
     #[test]
-    fn layout_detection_matches_the_mount() {
-        let st = nix::sys::statfs::statfs(CGROUP_ROOT).unwrap();
-        let v2 = st.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC;
-        assert_eq!(detect() == Layout::V2, v2);
+    fn layout_detection_follows_what_is_mounted() {
+        // On this host: cgroup2 at /sys/fs/cgroup is v2, anything else (a tmpfs of v1
+        // hierarchies) v1.
+        let want = if mounted_type() == "cgroup2" {
+            Layout::V2
+        } else {
+            Layout::V1
+        };
+        assert_eq!(detect(), want, "mounted: {}", mounted_type());
+        // And both ways for real, in a private mount namespace of a forked child (needs root):
+        // a tmpfs on /sys/fs/cgroup reads as v1, the cgroup2 hierarchy as v2.
+        if nix::unistd::geteuid().as_raw() != 0 {
+            panic!("this test needs root (it mounts over /sys/fs/cgroup in a private namespace)");
+        }
+        // SAFETY: the child only unshares, mounts, calls detect() and exits.
+        match unsafe { nix::unistd::fork() }.unwrap() {
+            nix::unistd::ForkResult::Child => {
+                use nix::mount::{mount, MsFlags};
+                let code = (|| -> i32 {
+                    if nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS).is_err() {
+                        return 10;
+                    }
+                    let none = None::<&str>;
+                    if mount(none, "/", none, MsFlags::MS_REC | MsFlags::MS_PRIVATE, none).is_err()
+                    {
+                        return 11;
+                    }
+                    let tmpfs = mount(
+                        Some("tmpfs"),
+                        CGROUP_ROOT,
+                        Some("tmpfs"),
+                        MsFlags::empty(),
+                        none,
+                    );
+                    if tmpfs.is_err() || mounted_type() != "tmpfs" || detect() != Layout::V1 {
+                        return 12;
+                    }
+                    let v2 = mount(
+                        Some("cgroup2"),
+                        CGROUP_ROOT,
+                        Some("cgroup2"),
+                        MsFlags::empty(),
+                        none,
+                    );
+                    if v2.is_err() || mounted_type() != "cgroup2" || detect() != Layout::V2 {
+                        return 13;
+                    }
+                    0
+                })();
+                unsafe { libc::_exit(code) }
+            }
+            nix::unistd::ForkResult::Parent { child } => {
+                let st = nix::sys::wait::waitpid(child, None).unwrap();
+                assert_eq!(
+                    st,
+                    nix::sys::wait::WaitStatus::Exited(child, 0),
+                    "12: tmpfs not seen as v1, 13: cgroup2 not seen as v2"
+                );
+            }
+        }
     }
 }

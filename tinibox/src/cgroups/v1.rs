@@ -1,5 +1,7 @@
 //! cgroup v1 (and hybrid): one directory per used controller, found through
-//! /proc/self/mountinfo. Owns the v1 file names and value formats; nothing else.
+//! /proc/self/mountinfo. Owns the hierarchy list, the self-join, making and extending a
+//! container's groups (cpuset parents included) and the v1 figures; the resource values are
+//! the writers' of [`super::resources`].
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -7,17 +9,29 @@ use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::LinuxResources;
 
-use super::{
-    blkio_used, cpu_used, cpuset_used, devices, make_dir, memory_used, memory_values, pids_value,
-    read_u64, write_file, CgroupError, CgroupHandle, Layout, Stats,
-};
+use super::{make_dir, read_u64, resources, write_file, CgroupError, CgroupHandle, Layout, Stats};
 
-/// controller name → mount point of its v1 hierarchy.
-fn mount_points() -> Result<BTreeMap<String, PathBuf>, CgroupError> {
+/// One mounted cgroup v1 hierarchy, from /proc/self/mountinfo.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hierarchy {
+    /// Where it is mounted (e.g. `/sys/fs/cgroup/cpu,cpuacct`).
+    pub mount_point: PathBuf,
+    /// The mount options that name it: its controllers and `name=…` (without rw/ro,
+    /// release_agent, clone_children, noprefix, xattr), to mount it again elsewhere.
+    pub options: Vec<String>,
+}
+
+/// Every cgroup v1 hierarchy mounted in the caller's mount namespace, in mountinfo order.
+pub fn hierarchies() -> Result<Vec<Hierarchy>, CgroupError> {
     let info = fs::read_to_string("/proc/self/mountinfo")
         .map_err(|e| super::io_err(Path::new("/proc/self/mountinfo"), e))?;
-    let mut out = BTreeMap::new();
-    for line in info.lines() {
+    Ok(parse_hierarchies(&info))
+}
+
+/// [`hierarchies`] from the text of a mountinfo file (proc(5)).
+fn parse_hierarchies(mountinfo: &str) -> Vec<Hierarchy> {
+    let mut out = Vec::new();
+    for line in mountinfo.lines() {
         let Some((pre, post)) = line.split_once(" - ") else {
             continue;
         };
@@ -29,62 +43,51 @@ fn mount_points() -> Result<BTreeMap<String, PathBuf>, CgroupError> {
         let Some(mnt) = pre.split_whitespace().nth(4) else {
             continue;
         };
-        for opt in superopts.split(',') {
+        let options = superopts
+            .split(',')
+            .filter(|o| {
+                !matches!(
+                    *o,
+                    "rw" | "ro" | "clone_children" | "noprefix" | "xattr" | ""
+                ) && !o.starts_with("release_agent")
+            })
+            .map(String::from)
+            .collect();
+        out.push(Hierarchy {
+            mount_point: PathBuf::from(mnt),
+            options,
+        });
+    }
+    out
+}
+
+/// controller name → mount point of its v1 hierarchy (the controllers tinibox manages).
+fn mount_points() -> Result<BTreeMap<String, PathBuf>, CgroupError> {
+    let mut out = BTreeMap::new();
+    for h in hierarchies()? {
+        for opt in &h.options {
             if matches!(
-                opt,
+                opt.as_str(),
                 "memory" | "pids" | "cpu" | "cpuacct" | "cpuset" | "blkio" | "devices" | "freezer"
             ) {
-                out.entry(opt.to_string())
-                    .or_insert_with(|| PathBuf::from(mnt));
+                out.entry(opt.clone())
+                    .or_insert_with(|| h.mount_point.clone());
             }
         }
     }
     Ok(out)
 }
 
-/// The controllers a container with `res` needs: always devices (device isolation) and freezer
-/// (pause, listing processes); the others only when a limit asks for them.
-fn wanted(res: &LinuxResources) -> Vec<&'static str> {
-    let mut w = vec!["devices", "freezer"];
-    if res.memory().is_some() {
-        w.push("memory");
+/// Moves the calling process (single-threaded) into the container's v1 directories `dirs` by
+/// writing "0" into their `tasks` files. A thread that moves itself skips the cgroup core's
+/// global threadgroup lock (Linux 5.19+), whose write side — taken when a pid is written into
+/// `cgroup.procs` — waits for an RCU grace period (10-16 ms measured on the build host). The
+/// container's init does this when it may write the host's cgroup files (no user namespace).
+pub fn join_self(dirs: &BTreeMap<String, PathBuf>) -> Result<(), CgroupError> {
+    for dir in dirs.values() {
+        write_file(dir, "tasks", "0")?;
     }
-    if res.pids().is_some() {
-        w.push("pids");
-    }
-    if let Some(cpu) = res.cpu() {
-        if cpu.shares().is_some() || cpu.quota().is_some() || cpu.period().is_some() {
-            w.push("cpu");
-        }
-        if cpu.cpus().is_some() || cpu.mems().is_some() {
-            w.push("cpuset");
-        }
-    }
-    if res.block_io().is_some() {
-        w.push("blkio");
-    }
-    w
-}
-
-/// The controllers an `update` with `res` writes to (values that mean "not set" need none).
-fn wanted_by_update(res: &LinuxResources) -> Vec<&'static str> {
-    let mut w = Vec::new();
-    if memory_used(res) {
-        w.push("memory");
-    }
-    if pids_value(res).is_some() {
-        w.push("pids");
-    }
-    if cpu_used(res) {
-        w.push("cpu");
-    }
-    if cpuset_used(res) {
-        w.push("cpuset");
-    }
-    if blkio_used(res) {
-        w.push("blkio");
-    }
-    w
+    Ok(())
 }
 
 /// The pids listed in `dir/cgroup.procs`.
@@ -131,13 +134,13 @@ fn move_procs(from: &Path, to: &[PathBuf]) -> Result<(), CgroupError> {
 /// (listed by its devices group) into the new groups, with the container frozen meanwhile so
 /// that none forks past the move. When the limits cannot be written, the new groups are
 /// removed again (they are still empty) and the handle is left as it was.
-pub(super) fn update(h: &mut CgroupHandle, res: &LinuxResources) -> Result<(), CgroupError> {
-    let missing: Vec<&str> = wanted_by_update(res)
+fn update(h: &mut CgroupHandle, res: &LinuxResources) -> Result<(), CgroupError> {
+    let missing: Vec<&str> = resources::controllers(Layout::V1, res, true)
         .into_iter()
         .filter(|c| !h.dirs.contains_key(*c))
         .collect();
     if missing.is_empty() {
-        return apply(h, res, false);
+        return resources::apply(h, res, false);
     }
     let source = h
         .dirs
@@ -182,29 +185,29 @@ pub(super) fn update(h: &mut CgroupHandle, res: &LinuxResources) -> Result<(), C
             }
         }
     }
-    if let Err(e) = apply(h, res, false) {
+    if let Err(e) = resources::apply(h, res, false) {
         undo(h, &added);
         return Err(e);
     }
-    let thaw = h.dirs.contains_key("freezer") && !h.is_frozen() && set_frozen(h, true).is_ok();
+    let thaw = h.dirs.contains_key("freezer") && !h.is_frozen() && h.freeze().is_ok();
     let moved = move_procs(
         &source,
         &added.iter().map(|(_, d)| d.clone()).collect::<Vec<_>>(),
     );
     if thaw {
-        set_frozen(h, false)?;
+        h.thaw()?;
     }
     moved
 }
 
-pub(super) fn create(rel: &Path, res: &LinuxResources) -> Result<CgroupHandle, CgroupError> {
+fn create(rel: &Path, res: &LinuxResources) -> Result<CgroupHandle, CgroupError> {
     let mounts = mount_points()?;
     let mut handle = CgroupHandle {
         layout: Layout::V1,
         rel_path: rel.to_path_buf(),
         dirs: BTreeMap::new(),
     };
-    for ctrl in wanted(res) {
+    for ctrl in resources::controllers(Layout::V1, res, false) {
         let Some(root) = mounts.get(ctrl) else {
             if ctrl == "freezer" {
                 continue; // pause will say it is unavailable
@@ -270,147 +273,29 @@ fn copy_cpuset(dir: &Path) -> Result<(), CgroupError> {
     Ok(())
 }
 
-pub(super) fn apply(
-    h: &CgroupHandle,
-    res: &LinuxResources,
-    initial: bool,
-) -> Result<(), CgroupError> {
-    if let Some(mem) = res.memory().as_ref().filter(|_| memory_used(res)) {
-        let dir = h
-            .dirs
-            .get("memory")
-            .ok_or_else(|| CgroupError::Missing("memory".into()))?;
-        let (limit, reservation, swap) = memory_values(res);
-        if let Some(r) = reservation {
-            write_file(dir, "memory.soft_limit_in_bytes", &r.to_string())?;
-        }
-        let has_memsw = dir.join("memory.memsw.limit_in_bytes").exists();
-        // memsw must stay >= limit: order the two writes so each is valid.
-        let write_limit = |v: i64| write_file(dir, "memory.limit_in_bytes", &v.to_string());
-        let write_swap = |v: i64| {
-            if has_memsw {
-                write_file(dir, "memory.memsw.limit_in_bytes", &v.to_string())
-            } else {
-                Ok(())
-            }
-        };
-        match (limit, swap) {
-            (Some(l), Some(s)) => {
-                if s != -1 && s < l && s != 0 {
-                    return Err(CgroupError::Invalid(format!(
-                        "memory+swap limit {s} is lower than the memory limit {l}"
-                    )));
-                }
-                if write_limit(l).is_err() {
-                    write_swap(s)?;
-                    write_limit(l)?;
-                } else {
-                    write_swap(s)?;
-                }
-            }
-            (Some(l), None) => {
-                if l == -1 {
-                    write_swap(-1)?;
-                }
-                write_limit(l)?;
-            }
-            (None, Some(s)) => write_swap(s)?,
-            (None, None) => {}
-        }
-        if let Some(sw) = mem.swappiness() {
-            if sw > 100 {
-                return Err(CgroupError::Invalid(format!(
-                    "memory swappiness {sw} is above 100"
-                )));
-            }
-            write_file(dir, "memory.swappiness", &sw.to_string())?;
-        }
-        if mem.disable_oom_killer() == Some(true) {
-            write_file(dir, "memory.oom_control", "1")?;
-        }
+/// cgroup v1 (and hybrid): a directory per controller.
+pub struct V1;
+
+impl super::Version for V1 {
+    fn create(&self, rel: &Path, res: &LinuxResources) -> Result<CgroupHandle, CgroupError> {
+        create(rel, res)
     }
-    if let Some(p) = pids_value(res) {
-        let dir = h
-            .dirs
-            .get("pids")
-            .ok_or_else(|| CgroupError::Missing("pids".into()))?;
-        let v = if p > 0 { p.to_string() } else { "max".into() };
-        write_file(dir, "pids.max", &v)?;
+
+    fn update(&self, h: &mut CgroupHandle, res: &LinuxResources) -> Result<(), CgroupError> {
+        update(h, res)
     }
-    if let Some(cpu) = res.cpu() {
-        if let Some(dir) = h.dirs.get("cpu") {
-            // 0 means "not set" (dockerd always sends shares: 0), as runc reads it.
-            if let Some(s) = cpu.shares().filter(|s| *s != 0) {
-                write_file(dir, "cpu.shares", &s.to_string())?;
-            }
-            if let Some(p) = cpu.period().filter(|p| *p != 0) {
-                write_file(dir, "cpu.cfs_period_us", &p.to_string())?;
-            }
-            if let Some(q) = cpu.quota() {
-                let q = if q > 0 { q } else { -1 };
-                write_file(dir, "cpu.cfs_quota_us", &q.to_string())?;
-            }
-        } else if !initial && cpu_used(res) {
-            return Err(CgroupError::Missing("cpu".into()));
-        }
-        if let Some(dir) = h.dirs.get("cpuset") {
-            if let Some(c) = cpu.cpus().as_ref().filter(|c| !c.is_empty()) {
-                write_file(dir, "cpuset.cpus", c)?;
-            }
-            if let Some(m) = cpu.mems().as_ref().filter(|m| !m.is_empty()) {
-                write_file(dir, "cpuset.mems", m)?;
-            }
-        }
+
+    /// The freezer group (every container has one), else any.
+    fn procs_dir<'a>(&self, h: &'a CgroupHandle) -> Option<&'a PathBuf> {
+        h.dirs.get("freezer").or_else(|| h.dirs.values().next())
     }
-    if let Some(bio) = res.block_io() {
-        // 0 means "not set" (dockerd always sends weight: 0), as runc reads it.
-        if let (Some(dir), Some(w)) = (h.dirs.get("blkio"), bio.weight().filter(|w| *w != 0)) {
-            let f = if dir.join("blkio.weight").exists() {
-                "blkio.weight"
-            } else {
-                "blkio.bfq.weight"
-            };
-            write_file(dir, f, &w.to_string())?;
-        }
+
+    fn stats(&self, h: &CgroupHandle) -> Stats {
+        stats(h)
     }
-    if initial {
-        if let Some(dir) = h.dirs.get("devices") {
-            let rules = devices::rules(res.devices().as_ref()).map_err(CgroupError::Invalid)?;
-            for r in rules {
-                let f = if r.allow {
-                    "devices.allow"
-                } else {
-                    "devices.deny"
-                };
-                write_file(dir, f, &r.v1_line())?;
-            }
-        }
-    }
-    Ok(())
 }
 
-pub(super) fn set_frozen(h: &CgroupHandle, frozen: bool) -> Result<(), CgroupError> {
-    let dir = h
-        .dirs
-        .get("freezer")
-        .ok_or_else(|| CgroupError::Missing("freezer".into()))?;
-    let want = if frozen { "FROZEN" } else { "THAWED" };
-    // The kernel moves through FREEZING; re-writing until it settles is how v1 freezing works.
-    for _ in 0..1000 {
-        write_file(dir, "freezer.state", want)?;
-        let now = fs::read_to_string(dir.join("freezer.state")).unwrap_or_default();
-        if now.trim() == want {
-            return Ok(());
-        }
-        std::thread::sleep(std::time::Duration::from_millis(1));
-    }
-    Err(CgroupError::Invalid(format!(
-        "{} did not become {want}",
-        dir.display()
-    )))
-}
-
-pub(super) fn stats(h: &CgroupHandle) -> Stats {
+fn stats(h: &CgroupHandle) -> Stats {
     let mut s = Stats::default();
     if let Some(d) = h.dirs.get("memory") {
         s.memory_usage = read_u64(d, "memory.usage_in_bytes");
@@ -431,4 +316,33 @@ pub(super) fn stats(h: &CgroupHandle) -> Stats {
         s.cpu_usage_ns = read_u64(d, "cpuacct.usage");
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hierarchies_come_from_mountinfo() {
+        let info = "\
+30 25 0:26 / /sys/fs/cgroup rw,nosuid - tmpfs tmpfs ro,mode=755
+31 30 0:27 / /sys/fs/cgroup/systemd rw - cgroup cgroup rw,xattr,release_agent=/x,name=systemd
+35 30 0:31 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct
+36 30 0:32 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw
+";
+        let h = parse_hierarchies(info);
+        assert_eq!(
+            h,
+            vec![
+                Hierarchy {
+                    mount_point: "/sys/fs/cgroup/systemd".into(),
+                    options: vec!["name=systemd".into()],
+                },
+                Hierarchy {
+                    mount_point: "/sys/fs/cgroup/cpu,cpuacct".into(),
+                    options: vec!["cpu".into(), "cpuacct".into()],
+                },
+            ]
+        );
+    }
 }

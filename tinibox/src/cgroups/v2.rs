@@ -1,57 +1,52 @@
 //! cgroup v2 (unified): one directory; controllers enabled in the ancestors'
-//! `cgroup.subtree_control`; devices through the eBPF filter of [`super::bpf`].
-//! Owns the v2 file names and value conversions (shares → weight, blkio weight → io.weight).
+//! `cgroup.subtree_control`. Owns making the group, enabling controllers and the v2 figures;
+//! the resource values are the writers' of [`super::resources`].
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::LinuxResources;
 
 use super::{
-    blkio_used, bpf, cpu_used, cpuset_used, devices, make_dir, memory_used, memory_values,
-    pids_value, read_u64, write_file, CgroupError, CgroupHandle, Layout, Stats, CGROUP_ROOT,
+    make_dir, read_u64, resources, write_file, CgroupError, CgroupHandle, Layout, Stats,
+    CGROUP_ROOT,
 };
 
-/// cpu.shares (2..262144) → cpu.weight (1..10000), the conversion runc and crun use.
-pub fn shares_to_weight(shares: u64) -> u64 {
-    if shares == 0 {
-        return 100;
-    }
-    1 + (shares.clamp(2, 262_144) - 2) * 9999 / 262_142
-}
+/// cgroup v2: one directory, controllers enabled in the ancestors.
+pub struct V2;
 
-/// blkio.weight (10..1000) → io.weight (1..10000).
-pub fn blkio_to_io_weight(w: u16) -> u64 {
-    let w = (w as u64).clamp(10, 1000);
-    1 + (w - 10) * 9999 / 990
-}
+impl super::Version for V2 {
+    fn create(&self, rel: &Path, res: &LinuxResources) -> Result<CgroupHandle, CgroupError> {
+        create_at(Path::new(CGROUP_ROOT), rel, res)
+    }
 
-/// The controllers `res` needs enabled in the ancestors.
-fn wanted(res: &LinuxResources) -> Vec<&'static str> {
-    let mut w = Vec::new();
-    if res.memory().is_some() {
-        w.push("memory");
-    }
-    if res.pids().is_some() {
-        w.push("pids");
-    }
-    if let Some(cpu) = res.cpu() {
-        if cpu.shares().is_some() || cpu.quota().is_some() || cpu.period().is_some() {
-            w.push("cpu");
+    /// The container's one group stays; a controller the new limits need and the creation
+    /// did not enable is enabled in its ancestors (its processes are then accounted by it at
+    /// once), then the values are written.
+    fn update(&self, h: &mut CgroupHandle, res: &LinuxResources) -> Result<(), CgroupError> {
+        let dir = h
+            .dirs
+            .get("unified")
+            .ok_or_else(|| CgroupError::Missing("unified".into()))?;
+        let mut root = dir.clone();
+        for _ in h.rel_path.components() {
+            root.pop();
         }
-        if cpu.cpus().is_some() || cpu.mems().is_some() {
-            w.push("cpuset");
-        }
+        // Values that mean "not set" (dockerd sends zeros for what it does not change) need
+        // nothing.
+        let want = resources::controllers(Layout::V2, res, true);
+        enable_controllers(&root, &h.rel_path, &want, false)?;
+        resources::apply(h, res, false)
     }
-    if res.block_io().is_some() {
-        w.push("io");
-    }
-    w
-}
 
-pub(super) fn create(rel: &Path, res: &LinuxResources) -> Result<CgroupHandle, CgroupError> {
-    create_at(Path::new(CGROUP_ROOT), rel, res)
+    fn procs_dir<'a>(&self, h: &'a CgroupHandle) -> Option<&'a PathBuf> {
+        h.dirs.get("unified")
+    }
+
+    fn stats(&self, h: &CgroupHandle) -> Stats {
+        stats(h)
+    }
 }
 
 /// Creates the group under the cgroup2 mount `root` (tests use the hybrid host's
@@ -62,7 +57,12 @@ pub(super) fn create_at(
     res: &LinuxResources,
 ) -> Result<CgroupHandle, CgroupError> {
     let root = root.to_path_buf();
-    enable_controllers(&root, rel, &wanted(res), true)?;
+    enable_controllers(
+        &root,
+        rel,
+        &resources::controllers(Layout::V2, res, false),
+        true,
+    )?;
     let dir = make_dir(&root, rel)?;
     let mut dirs = BTreeMap::new();
     dirs.insert("unified".to_string(), dir);
@@ -116,146 +116,7 @@ fn enable_controllers(
     Ok(())
 }
 
-/// `update` on v2: the container's one group stays; a controller the new limits need and
-/// the container's creation did not enable is enabled in its ancestors (its processes are
-/// then accounted by it at once).
-pub(super) fn enable_for_update(h: &CgroupHandle, res: &LinuxResources) -> Result<(), CgroupError> {
-    let dir = h
-        .dirs
-        .get("unified")
-        .ok_or_else(|| CgroupError::Missing("unified".into()))?;
-    let mut root = dir.clone();
-    for _ in h.rel_path.components() {
-        root.pop();
-    }
-    // Values that mean "not set" (dockerd sends zeros for what it does not change) need nothing.
-    let mut want = wanted(res);
-    want.retain(|c| match *c {
-        "memory" => memory_used(res),
-        "pids" => pids_value(res).is_some(),
-        "cpu" => cpu_used(res),
-        "cpuset" => cpuset_used(res),
-        "io" => blkio_used(res),
-        _ => true,
-    });
-    enable_controllers(&root, &h.rel_path, &want, false)
-}
-
-pub(super) fn apply(
-    h: &CgroupHandle,
-    res: &LinuxResources,
-    initial: bool,
-) -> Result<(), CgroupError> {
-    let dir = h
-        .dirs
-        .get("unified")
-        .ok_or_else(|| CgroupError::Missing("unified".into()))?;
-    let num_or_max = |v: i64| {
-        if v < 0 {
-            "max".to_string()
-        } else {
-            v.to_string()
-        }
-    };
-    if memory_used(res) {
-        let (limit, reservation, swap) = memory_values(res);
-        if let Some(r) = reservation {
-            write_file(dir, "memory.low", &num_or_max(r))?;
-        }
-        if let Some(l) = limit {
-            write_file(dir, "memory.max", &num_or_max(l))?;
-        }
-        if let Some(s) = swap {
-            // OCI's swap is memory+swap; v2's memory.swap.max is swap alone.
-            let v = match (limit, s) {
-                (_, -1) => "max".to_string(),
-                (Some(l), s) if l > 0 && s >= l => (s - l).to_string(),
-                (Some(l), s) if l > 0 => {
-                    return Err(CgroupError::Invalid(format!(
-                        "memory+swap limit {s} is lower than the memory limit {l}"
-                    )))
-                }
-                (_, s) => s.to_string(),
-            };
-            if dir.join("memory.swap.max").exists() {
-                write_file(dir, "memory.swap.max", &v)?;
-            }
-        }
-    }
-    if let Some(p) = pids_value(res) {
-        let v = if p > 0 { p.to_string() } else { "max".into() };
-        write_file(dir, "pids.max", &v)?;
-    }
-    if let Some(cpu) = res.cpu() {
-        if let Some(s) = cpu.shares().filter(|s| *s != 0) {
-            write_file(dir, "cpu.weight", &shares_to_weight(s).to_string())?;
-        }
-        if cpu.quota().is_some() || cpu.period().is_some() {
-            let period = cpu.period().filter(|p| *p != 0).unwrap_or(100_000);
-            let quota = match cpu.quota() {
-                Some(q) if q > 0 => q.to_string(),
-                _ => "max".into(),
-            };
-            write_file(dir, "cpu.max", &format!("{quota} {period}"))?;
-        }
-        if let Some(c) = cpu.cpus() {
-            write_file(dir, "cpuset.cpus", c)?;
-        }
-        if let Some(m) = cpu.mems() {
-            write_file(dir, "cpuset.mems", m)?;
-        }
-    }
-    if let Some(w) = res
-        .block_io()
-        .as_ref()
-        .and_then(|b| b.weight())
-        .filter(|w| *w != 0)
-    {
-        write_file(
-            dir,
-            "io.weight",
-            &format!("default {}", blkio_to_io_weight(w)),
-        )?;
-    }
-    if let Some(unified) = res.unified() {
-        for (k, v) in unified {
-            if k.contains('/') || k.starts_with('.') {
-                return Err(CgroupError::Invalid(format!(
-                    "linux.resources.unified key {k:?}"
-                )));
-            }
-            write_file(dir, k, v)?;
-        }
-    }
-    if initial {
-        let rules = devices::rules(res.devices().as_ref()).map_err(CgroupError::Invalid)?;
-        let prog = bpf::program(&rules);
-        bpf::attach(&prog, dir).map_err(|e| super::io_err(dir, e))?;
-    }
-    Ok(())
-}
-
-pub(super) fn set_frozen(h: &CgroupHandle, frozen: bool) -> Result<(), CgroupError> {
-    let dir = h
-        .dirs
-        .get("unified")
-        .ok_or_else(|| CgroupError::Missing("unified".into()))?;
-    write_file(dir, "cgroup.freeze", if frozen { "1" } else { "0" })?;
-    let want = if frozen { "frozen 1" } else { "frozen 0" };
-    for _ in 0..1000 {
-        let ev = fs::read_to_string(dir.join("cgroup.events")).unwrap_or_default();
-        if ev.lines().any(|l| l.trim() == want) {
-            return Ok(());
-        }
-        std::thread::sleep(std::time::Duration::from_millis(1));
-    }
-    Err(CgroupError::Invalid(format!(
-        "{} did not reach {want}",
-        dir.display()
-    )))
-}
-
-pub(super) fn stats(h: &CgroupHandle) -> Stats {
+fn stats(h: &CgroupHandle) -> Stats {
     let mut s = Stats::default();
     let Some(d) = h.dirs.get("unified") else {
         return s;
@@ -348,15 +209,5 @@ mod tests {
             }
         }
         assert!(!root.join(&rel).exists());
-    }
-
-    #[test]
-    fn conversions() {
-        assert_eq!(shares_to_weight(2), 1);
-        assert_eq!(shares_to_weight(1024), 39);
-        assert_eq!(shares_to_weight(262_144), 10_000);
-        assert_eq!(blkio_to_io_weight(10), 1);
-        assert_eq!(blkio_to_io_weight(1000), 10_000);
-        assert_eq!(blkio_to_io_weight(500), 4950);
     }
 }

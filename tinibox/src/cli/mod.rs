@@ -1,8 +1,9 @@
 //! Command-line front doors: the global flags, the subcommand list and the dispatch.
 //!
 //! Handlers live beside this file, one file per family: `docker.rs` (docker-like container
-//! commands and `check`), `images.rs` (image store commands), `runtime.rs` (runc-compatible
-//! OCI runtime commands). This file must not grow command logic of its own.
+//! commands and `check`), `images.rs` (image store commands), `runtime/` (runc-compatible
+//! OCI runtime commands, one file per command). This file must not grow command logic of its
+//! own.
 
 pub mod docker;
 pub mod images;

@@ -1,8 +1,15 @@
-//! The parent side of `create`: state directory, exec fifo, cgroup, console socket, the fork
-//! of the init (directly, or through stage 1 when a user namespace is made or a namespace is
-//! joined by path), the sync conversation (cgroup, user namespace maps, hooks, ready/error)
-//! and, on any failure, the complete clean-up. Owns the creation sequence; the container side
-//! is [`crate::linux::init`].
+//! The parent side of `create`, in four steps:
+//!
+//! 1. [`prepare`]: checks the spec, makes the state directory (locked), the exec fifo, the
+//!    console socket and the channel; decides whether stage 1 is needed;
+//! 2. [`spawn`]: the container's cgroup and the fork of the init (straight from here, or
+//!    through stage 1 when a user namespace is made or a namespace is joined by path);
+//! 3. [`converse`]: answers the child side (user namespace maps, cgroup, hooks) until it is
+//!    ready or fails;
+//! 4. [`commit`]: the record, the pid file, and the clean-up disarmed.
+//!
+//! On any failure [`Cleanup`] removes everything made so far. Owns the creation sequence;
+//! the child side is [`crate::process`].
 
 use std::fs;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -11,24 +18,22 @@ use std::path::PathBuf;
 use nix::sched::CloneFlags;
 use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::waitpid;
-use nix::unistd::{fork, ForkResult, Pid};
+use nix::unistd::Pid;
 use oci_spec::runtime::{LinuxIdMapping, Spec};
 
 use super::state::{proc_stat, DirLock, Record, State, Status, EXEC_FIFO};
-use super::{
-    container_dir, validate_id, ContainerError, CreateOptions, Created, ExecFailure,
-    INIT_ANNOTATION,
-};
+use super::{container_dir, validate_id, ContainerError, CreateOptions, Created, INIT_ANNOTATION};
 use crate::cgroups::{relative_path, CgroupHandle, Layout};
-use crate::linux::init::{self, InitArgs};
 use crate::linux::namespaces::{self, Plan};
 use crate::linux::rootfs;
-use crate::linux::sync::{self, Channel, ChildError, Msg};
+use crate::process::channel::{self, Channel, Msg};
+use crate::process::fork::{fork, Forked};
+use crate::process::init::{self, InitArgs};
+use crate::process::{exec_fifo, stage1};
 
 /// Removes everything a failed `create` made, in reverse order, when dropped armed.
 struct Cleanup {
     dir: PathBuf,
-    dir_created: bool,
     cgroup: Option<CgroupHandle>,
     stage1: Option<Pid>,
     init: Option<Pid>,
@@ -47,13 +52,53 @@ impl Drop for Cleanup {
         if let Some(cg) = self.cgroup.take() {
             let _ = cg.destroy();
         }
-        if self.dir_created {
-            let _ = fs::remove_dir_all(&self.dir);
-        }
+        let _ = fs::remove_dir_all(&self.dir);
     }
 }
 
+/// What [`prepare`] made, for the later steps.
+struct Prepared {
+    plan: Plan,
+    rootfs: PathBuf,
+    cgroup_path: PathBuf,
+    dir: PathBuf,
+    guard: Cleanup,
+    lock: DirLock,
+    /// No user namespace and no namespace joined by path: no stage 1, the init is forked
+    /// from here with its pid namespace and makes its other namespaces itself.
+    direct: bool,
+    hooks_round_trip: bool,
+    reaper: bool,
+    /// The record so far (status `creating`, no pid yet).
+    state: State,
+    parent_chan: Channel,
+}
+
+/// The fds the child side inherits and the parent closes after forking (so that the channel
+/// reports EOF once the child side is gone).
+struct ChildEnds {
+    chan: Channel,
+    console: Option<OwnedFd>,
+    /// O_PATH fd of the state directory (the init opens the exec fifo through it).
+    state_dir: OwnedFd,
+}
+
+/// What [`spawn`] leaves: the container's cgroup, and the init's pid and start time once
+/// known (for a stage 1, in the conversation).
+struct Spawned {
+    cgroup: CgroupHandle,
+    init_start_time: Option<u64>,
+}
+
 pub(super) fn create(mut opts: CreateOptions) -> Result<Created, ContainerError> {
+    let (mut p, child) = prepare(&mut opts)?;
+    let mut spawned = spawn(&opts, &mut p, child)?;
+    converse(&opts.spec, &mut p, &mut spawned)?;
+    commit(opts, p, spawned)
+}
+
+/// Step 1 (see the module comment).
+fn prepare(opts: &mut CreateOptions) -> Result<(Prepared, ChildEnds), ContainerError> {
     validate_id(&opts.id)?;
     if !opts.bundle.is_absolute() {
         return Err(ContainerError::Spec(format!(
@@ -68,12 +113,7 @@ pub(super) fn create(mut opts: CreateOptions) -> Result<Created, ContainerError>
         .process()
         .as_ref()
         .ok_or_else(|| ContainerError::Spec("process: missing".into()))?;
-    if process
-        .args()
-        .as_ref()
-        .map(|a| a.is_empty())
-        .unwrap_or(true)
-    {
+    if process.args().as_ref().is_none_or(|a| a.is_empty()) {
         return Err(ContainerError::Spec(
             "process.args: empty; give the command to run".into(),
         ));
@@ -84,7 +124,7 @@ pub(super) fn create(mut opts: CreateOptions) -> Result<Created, ContainerError>
             "process.terminal is true: pass --console-socket".into(),
         ));
     }
-    let cg_rel = relative_path(
+    let cgroup_path = relative_path(
         &opts.id,
         spec.linux()
             .as_ref()
@@ -111,16 +151,16 @@ pub(super) fn create(mut opts: CreateOptions) -> Result<Created, ContainerError>
         }
         Err(e) => return Err(ContainerError::io(format!("create {}", dir.display()), e)),
     }
-    let mut guard = Cleanup {
+    let guard = Cleanup {
         dir: dir.clone(),
-        dir_created: true,
         cgroup: None,
         stage1: None,
         init: None,
         armed: true,
     };
     let lock = DirLock::lock(&dir, &opts.id)?;
-    make_exec_fifo(&dir.join(EXEC_FIFO), spec)?;
+    exec_fifo::make(&dir.join(EXEC_FIFO), spec)
+        .map_err(|e| ContainerError::io("create the exec fifo", e))?;
 
     let console: Option<OwnedFd> = match (opts.console_socket_fd.take(), &opts.console_socket) {
         (Some(fd), _) if terminal => Some(fd),
@@ -129,16 +169,6 @@ pub(super) fn create(mut opts: CreateOptions) -> Result<Created, ContainerError>
         }
         _ => None,
     };
-    let resources = spec.linux().as_ref().and_then(|l| l.resources().as_ref());
-    // Without a user namespace or a namespace joined by path there is no stage 1: the init is
-    // forked from here with its pid namespace and makes its other namespaces itself.
-    let direct = !plan.new_user && plan.join.is_empty();
-    // On cgroup v1 such an init is forked before its cgroup exists: the directories and device
-    // rules are written while the init creates its namespaces (the network namespace alone
-    // takes about half a millisecond). Elsewhere the cgroup comes first: on v2 the init is
-    // born in it (clone3 CLONE_INTO_CGROUP).
-    let cgroup_first = !(direct && crate::cgroups::detect() == Layout::V1);
-
     let state_dir = nix::fcntl::open(
         &dir,
         nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
@@ -147,33 +177,32 @@ pub(super) fn create(mut opts: CreateOptions) -> Result<Created, ContainerError>
     .map_err(|e| ContainerError::sys(format!("open {}", dir.display()), e))?;
     // SAFETY: open returned a new fd we own.
     let state_dir = unsafe { OwnedFd::from_raw_fd(state_dir) };
-    let (parent_chan, child_chan) =
-        sync::pair().map_err(|e| ContainerError::sys("create sync socket", e))?;
+    let (parent_chan, child_chan) = channel::pair(3 + opts.preserve_fds as i32)
+        .map_err(|e| ContainerError::sys("create sync socket", e))?;
 
-    let hooks = spec.hooks().as_ref();
-    let hooks_round_trip = hooks
-        .map(|h| {
-            h.prestart().as_ref().is_some_and(|v| !v.is_empty())
-                || h.create_runtime().as_ref().is_some_and(|v| !v.is_empty())
-                || h.create_container().as_ref().is_some_and(|v| !v.is_empty())
-                || h.start_container().as_ref().is_some_and(|v| !v.is_empty())
-        })
-        .unwrap_or(false);
+    let hooks_round_trip = spec.hooks().as_ref().is_some_and(|h| {
+        [
+            h.prestart(),
+            h.create_runtime(),
+            h.create_container(),
+            h.start_container(),
+        ]
+        .iter()
+        .any(|l| l.as_ref().is_some_and(|v| !v.is_empty()))
+    });
     let reaper = spec
         .annotations()
         .as_ref()
         .and_then(|a| a.get(INIT_ANNOTATION))
         .is_some_and(|v| v == "true");
-    let created_at = humantime::format_rfc3339_nanos(std::time::SystemTime::now()).to_string();
-
-    let mut state = State {
+    let state = State {
         oci_version: spec.version().clone(),
         id: opts.id.clone(),
         pid: 0,
         status: Status::Creating,
         bundle: opts.bundle.clone(),
         rootfs: rootfs.clone(),
-        created: created_at,
+        created: humantime::format_rfc3339_nanos(std::time::SystemTime::now()).to_string(),
         annotations: spec
             .annotations()
             .clone()
@@ -183,11 +212,44 @@ pub(super) fn create(mut opts: CreateOptions) -> Result<Created, ContainerError>
         owner: nix::unistd::getuid().to_string(),
         labels: opts.labels.clone(),
     };
+    let direct = !plan.new_user && plan.join.is_empty();
+    let prepared = Prepared {
+        plan,
+        rootfs,
+        cgroup_path,
+        dir,
+        guard,
+        lock,
+        direct,
+        hooks_round_trip,
+        reaper,
+        state,
+        parent_chan,
+    };
+    let child = ChildEnds {
+        chan: child_chan,
+        console,
+        state_dir,
+    };
+    Ok((prepared, child))
+}
+
+/// Step 2 (see the module comment).
+fn spawn(
+    opts: &CreateOptions,
+    p: &mut Prepared,
+    child: ChildEnds,
+) -> Result<Spawned, ContainerError> {
+    let spec = &opts.spec;
+    let resources = spec.linux().as_ref().and_then(|l| l.resources().as_ref());
+    // On cgroup v1 a direct init is forked before its cgroup exists: the directories and
+    // device rules are written while the init creates its namespaces (the network namespace
+    // alone takes about half a millisecond). Elsewhere the cgroup comes first: on v2 the init
+    // is born in it (clone3 CLONE_INTO_CGROUP).
+    let cgroup_first = !(p.direct && crate::cgroups::detect() == Layout::V1);
     let mut cgroup = None;
     if cgroup_first {
-        cgroup = Some(make_cgroup(
-            &cg_rel, resources, &mut guard, &dir, &state, spec,
-        )?);
+        cgroup = Some(make_cgroup(resources, p, spec)?);
     }
     // cgroup v2: an fd of the container's group, for clone3(CLONE_INTO_CGROUP).
     let cgroup_dir_fd: Option<OwnedFd> = cgroup
@@ -195,116 +257,119 @@ pub(super) fn create(mut opts: CreateOptions) -> Result<Created, ContainerError>
         .filter(|cg| cg.layout == Layout::V2)
         .and_then(|cg| cg.dirs.get("unified"))
         .and_then(|d| fs::File::open(d).ok().map(OwnedFd::from));
+    let cgroup_fd = cgroup_dir_fd.as_ref().map(|f| f.as_raw_fd());
 
-    // The child's side of the fork: stage 1, or (direct) the init with the namespaces it
-    // makes itself. Runs only our own code; never returns.
-    let child_side = |direct: bool| -> ! {
-        // SAFETY: closing the child's copy of the parent's end; the child never returns, so
-        // the OwnedFd is never dropped (no double close).
-        unsafe { libc::close(parent_chan.raw_fd()) };
-        let unshare = if direct {
-            plan.new_flags - CloneFlags::CLONE_NEWPID
+    let (flags, unshare) = if p.direct {
+        let ns = if p.plan.new_pid() {
+            libc::CLONE_NEWPID
         } else {
-            CloneFlags::empty()
+            0
         };
+        (ns, p.plan.new_flags - CloneFlags::CLONE_NEWPID)
+    } else {
+        (0, CloneFlags::empty())
+    };
+    // Stage 1 is forked plainly; it forks the init into the cgroup itself.
+    let fork_cgroup = if p.direct { cgroup_fd } else { None };
+    let forked = fork(flags, fork_cgroup).map_err(|e| {
+        ContainerError::io(
+            if p.direct {
+                "fork the container's init"
+            } else {
+                "fork"
+            },
+            e,
+        )
+    })?;
+    let Forked::Parent { pid, in_cgroup } = forked else {
+        // The child side: runs only our own code; never returns. Close our copy of the
+        // parent's end (the child never returns, so the OwnedFd is never dropped: no double
+        // close) and of the lock's fd (flock belongs to the open file description, which the
+        // parent keeps until create returns).
+        // SAFETY: closing fds of this (forked) process that it never uses again.
+        unsafe {
+            libc::close(p.parent_chan.raw_fd());
+            libc::close(p.lock.raw_fd());
+        }
         let args = InitArgs {
             spec,
             id: &opts.id,
             bundle: &opts.bundle,
-            rootfs: &rootfs,
-            plan: &plan,
+            rootfs: &p.rootfs,
+            plan: &p.plan,
             unshare,
-            chan: &child_chan,
-            state_dir: &state_dir,
-            console: console.as_ref().map(|c| c.as_raw_fd()),
+            chan: &child.chan,
+            state_dir: &child.state_dir,
+            console: child.console.as_ref().map(|c| c.as_raw_fd()),
             no_pivot: opts.no_pivot,
             no_new_keyring: opts.no_new_keyring,
             preserve_fds: opts.preserve_fds,
-            hooks_round_trip,
-            reaper,
+            hooks_round_trip: p.hooks_round_trip,
+            reaper: p.reaper,
         };
-        if direct {
+        if p.direct {
             init::run(args)
         } else {
-            stage1(args, cgroup_dir_fd.as_ref().map(|f| f.as_raw_fd()))
+            stage1::run(args, cgroup_fd)
         }
     };
-    let mut init_start_time = None;
-    if direct {
-        let new_pid = plan.new_pid();
-        let (pid, in_cgroup) = fork_init(new_pid, cgroup_dir_fd.as_ref().map(|f| f.as_raw_fd()))
-            .map_err(|e| ContainerError::io("fork the container's init", e))?;
-        if pid == 0 {
-            // Close (do not unlock) our copy of the lock's fd: flock belongs to the open file
-            // description, which the parent keeps until create returns.
-            drop(lock);
-            child_side(true)
-        }
-        guard.init = Some(Pid::from_raw(pid));
-        drop(child_chan);
-        drop(console);
-        drop(state_dir);
-        drop(cgroup_dir_fd);
-        let cg = match cgroup {
-            Some(cg) => cg,
-            None => make_cgroup(&cg_rel, resources, &mut guard, &dir, &state, spec)?,
-        };
-        state.pid = pid;
-        init_start_time = proc_stat(pid).map(|(_, t)| t);
-        join_cgroup(&cg, pid, in_cgroup, !plan.has_user(), &parent_chan)?;
-        cgroup = Some(cg);
-    } else {
-        // SAFETY: tinibox is single-threaded here; the child only runs our own code and then
-        // execs or _exits.
-        match unsafe { fork() }.map_err(|e| ContainerError::sys("fork", e))? {
-            ForkResult::Child => {
-                drop(lock);
-                child_side(false)
-            }
-            ForkResult::Parent { child } => {
-                guard.stage1 = Some(child);
-                drop(child_chan);
-                drop(console);
-                drop(state_dir);
-                drop(cgroup_dir_fd);
-            }
-        }
+    drop(child);
+    drop(cgroup_dir_fd);
+    if !p.direct {
+        p.guard.stage1 = Some(Pid::from_raw(pid));
+        let cgroup = cgroup.ok_or_else(|| ContainerError::Init("no cgroup was made".into()))?;
+        return Ok(Spawned {
+            cgroup,
+            init_start_time: None,
+        });
     }
-    let Some(cgroup) = cgroup else {
-        return Err(ContainerError::Init("no cgroup was made".into()));
+    p.guard.init = Some(Pid::from_raw(pid));
+    let cgroup = match cgroup {
+        Some(cg) => cg,
+        None => make_cgroup(resources, p, spec)?,
     };
+    p.state.pid = pid;
+    let init_start_time = proc_stat(pid).map(|(_, t)| t);
+    join_cgroup(&cgroup, pid, in_cgroup, !p.plan.has_user(), &p.parent_chan)?;
+    Ok(Spawned {
+        cgroup,
+        init_start_time,
+    })
+}
 
-    // The conversation with stage 1 and the init.
+/// Step 3 (see the module comment): the conversation with stage 1 and the init.
+fn converse(spec: &Spec, p: &mut Prepared, spawned: &mut Spawned) -> Result<(), ContainerError> {
     loop {
-        let msg = parent_chan
+        let msg = p
+            .parent_chan
             .recv()
             .map_err(|e| ContainerError::io("read from the container's init", e))?;
         match msg {
             Some(Msg::UserNsCreated(pid)) => {
                 write_id_maps(pid, spec)?;
-                send(&parent_chan, &Msg::UserMapsWritten)?;
+                send(&p.parent_chan, &Msg::UserMapsWritten)?;
             }
-            Some(Msg::InitPidInCgroup(pid) | Msg::InitPid(pid)) => {
-                let in_cgroup = matches!(msg, Some(Msg::InitPidInCgroup(_)));
-                guard.init = Some(Pid::from_raw(pid));
-                state.pid = pid;
-                init_start_time = proc_stat(pid).map(|(_, t)| t);
-                join_cgroup(&cgroup, pid, in_cgroup, !plan.has_user(), &parent_chan)?;
-                if let Some(s1) = guard.stage1.take() {
+            Some(Msg::Forked { pid, in_cgroup }) => {
+                p.guard.init = Some(Pid::from_raw(pid));
+                p.state.pid = pid;
+                spawned.init_start_time = proc_stat(pid).map(|(_, t)| t);
+                let self_join = !p.plan.has_user();
+                join_cgroup(&spawned.cgroup, pid, in_cgroup, self_join, &p.parent_chan)?;
+                if let Some(s1) = p.guard.stage1.take() {
                     let _ = waitpid(s1, None);
                 }
             }
             Some(Msg::HooksPlease) => {
-                let json = serde_json::to_string(&state).unwrap_or_default();
-                if let Some(h) = hooks {
+                let json = serde_json::to_string(&p.state).unwrap_or_default();
+                if let Some(h) = spec.hooks() {
                     for list in [h.prestart(), h.create_runtime()].into_iter().flatten() {
-                        super::hooks::run_all(list, &json)?;
+                        crate::hooks::run_all(list, &json)?;
                     }
                 }
-                send(&parent_chan, &Msg::HooksDone(json))?;
+                send(&p.parent_chan, &Msg::HooksDone(json))?;
             }
-            Some(Msg::Ready) => break,
-            Some(Msg::Error(e)) => return Err(child_error(e)),
+            Some(Msg::Ready) => return Ok(()),
+            Some(Msg::Error(e)) => return Err(e.into()),
             Some(other) => {
                 return Err(ContainerError::Init(format!(
                     "unexpected message {other:?}"
@@ -317,58 +382,52 @@ pub(super) fn create(mut opts: CreateOptions) -> Result<Created, ContainerError>
             }
         }
     }
-    let init_start_time = init_start_time
+}
+
+/// Step 4 (see the module comment).
+fn commit(
+    opts: CreateOptions,
+    mut p: Prepared,
+    spawned: Spawned,
+) -> Result<Created, ContainerError> {
+    let init_start_time = spawned
+        .init_start_time
         .ok_or_else(|| ContainerError::Init("the container's init exited during setup".into()))?;
-    state.status = Status::Created;
+    p.state.status = Status::Created;
     let record = Record {
-        state,
+        state: p.state.clone(),
         init_start_time,
-        cgroup,
-        spec: opts.spec.clone(),
+        cgroup: spawned.cgroup,
+        spec: opts.spec,
     };
-    record.save(&dir)?;
+    record.save(&p.dir)?;
     if let Some(pf) = &opts.pid_file {
         super::state::write_atomic(pf, record.state.pid.to_string().as_bytes())?;
     }
-    guard.armed = false;
-    drop(lock);
+    p.guard.armed = false;
     Ok(Created {
         pid: record.state.pid,
     })
 }
 
-/// Makes the container's cgroup, hands it to the clean-up `guard` and writes the first record
+/// Makes the container's cgroup, hands it to the clean-up guard and writes the first record
 /// (no pid yet): if tinibox is SIGKILLed from there on, `delete` still finds the cgroup (and
 /// through it any process) and the state directory, and removes the container as stopped.
 fn make_cgroup(
-    cg_rel: &std::path::Path,
     resources: Option<&oci_spec::runtime::LinuxResources>,
-    guard: &mut Cleanup,
-    dir: &std::path::Path,
-    state: &State,
+    p: &mut Prepared,
     spec: &Spec,
 ) -> Result<CgroupHandle, ContainerError> {
-    let cgroup = CgroupHandle::create(cg_rel, resources)?;
-    guard.cgroup = Some(cgroup.clone());
-    save_record(dir, state, 0, &cgroup, spec)?;
-    Ok(cgroup)
-}
-
-/// Writes the container's record (state.json) with `state` and the init's start time.
-fn save_record(
-    dir: &std::path::Path,
-    state: &State,
-    init_start_time: u64,
-    cgroup: &CgroupHandle,
-    spec: &Spec,
-) -> Result<(), ContainerError> {
+    let cgroup = CgroupHandle::create(&p.cgroup_path, resources)?;
+    p.guard.cgroup = Some(cgroup.clone());
     Record {
-        state: state.clone(),
-        init_start_time,
+        state: p.state.clone(),
+        init_start_time: 0,
         cgroup: cgroup.clone(),
         spec: spec.clone(),
     }
-    .save(dir)
+    .save(&p.dir)?;
+    Ok(cgroup)
 }
 
 /// Gets the init into its cgroup and hands it the cgroup's directories; the init waits for
@@ -404,73 +463,12 @@ fn join_cgroup(
     Ok(())
 }
 
-/// Forks the container's init straight from `create` (no stage 1), in a new pid namespace
-/// when `new_pid`; with `cgroup_fd` (cgroup v2) born in that cgroup through clone3
-/// CLONE_INTO_CGROUP, falling back to a plain clone. Returns (0, _) in the child and
-/// (pid, born in the cgroup) in the parent.
-fn fork_init(new_pid: bool, cgroup_fd: Option<i32>) -> std::io::Result<(i32, bool)> {
-    let ns = if new_pid {
-        libc::CLONE_NEWPID as u64
-    } else {
-        0
-    };
-    if let Some(fd) = cgroup_fd {
-        let pid = clone3(ns | CLONE_INTO_CGROUP, libc::SIGCHLD as u64, fd);
-        if pid >= 0 {
-            return Ok((pid as i32, true));
-        }
-    }
-    // SAFETY: raw clone with a null stack behaves like fork. Single-threaded, so no locks are
-    // held; the child runs only our code and execs or _exits.
-    let pid = unsafe {
-        libc::syscall(
-            libc::SYS_clone,
-            ns as libc::c_ulong | libc::SIGCHLD as libc::c_ulong,
-            0usize,
-            0usize,
-            0usize,
-            0usize,
-        )
-    };
-    if pid < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok((pid as i32, false))
-}
-
-/// The exec fifo: the container's process opens it after switching to its user, so it is
-/// owned by that user's host ids and writable by it (mode 0622, like runc; the state
-/// directory itself stays root's).
-fn make_exec_fifo(path: &std::path::Path, spec: &Spec) -> Result<(), ContainerError> {
-    nix::unistd::mkfifo(path, nix::sys::stat::Mode::from_bits_truncate(0o622))
-        .map_err(|e| ContainerError::sys("create exec fifo", e))?;
-    fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o622))
-        .map_err(|e| ContainerError::io("chmod exec fifo", e))?;
-    let user = spec.process().as_ref().map(|p| p.user());
-    let (uid, gid) = user.map(|u| (u.uid(), u.gid())).unwrap_or((0, 0));
-    let linux = spec.linux().as_ref();
-    let host = |id: u32, maps: Option<Vec<LinuxIdMapping>>| -> u32 {
-        match maps {
-            Some(m) if !m.is_empty() => m
-                .iter()
-                .find(|m| id >= m.container_id() && id < m.container_id() + m.size())
-                .map(|m| m.host_id() + (id - m.container_id()))
-                .unwrap_or(id),
-            _ => id,
-        }
-    };
-    let huid = host(uid, linux.and_then(|l| l.uid_mappings().clone()));
-    let hgid = host(gid, linux.and_then(|l| l.gid_mappings().clone()));
-    std::os::unix::fs::chown(path, Some(huid), Some(hgid))
-        .map_err(|e| ContainerError::io("chown exec fifo", e))
-}
-
 /// The first error message still queued from the container side, if any (does not block
 /// once the container side has exited).
 fn pending_child_error(chan: &Channel) -> Option<ContainerError> {
     loop {
         match chan.recv() {
-            Ok(Some(Msg::Error(e))) => return Some(child_error(e)),
+            Ok(Some(Msg::Error(e))) => return Some(e.into()),
             Ok(Some(_)) => continue,
             _ => return None,
         }
@@ -480,21 +478,6 @@ fn pending_child_error(chan: &Channel) -> Option<ContainerError> {
 fn send(chan: &Channel, msg: &Msg) -> Result<(), ContainerError> {
     chan.send(msg)
         .map_err(|e| ContainerError::io("write to the container's init", e))
-}
-
-fn child_error(e: ChildError) -> ContainerError {
-    match e.exec_code {
-        Some(code) => ContainerError::Exec {
-            kind: if code == 127 {
-                ExecFailure::NotFound
-            } else {
-                ExecFailure::NotExecutable
-            },
-            path: e.exec_path.unwrap_or_default(),
-            detail: e.msg,
-        },
-        None => ContainerError::Init(e.msg),
-    }
 }
 
 fn map_lines(maps: &[LinuxIdMapping]) -> String {
@@ -522,135 +505,4 @@ fn write_id_maps(pid: i32, spec: &Spec) -> Result<(), ContainerError> {
         fs::write(&p, map_lines(maps)).map_err(|e| ContainerError::io(format!("write {p}"), e))?;
     }
     Ok(())
-}
-
-/// Stage 1: join namespaces by path, create new namespaces, fork the init with
-/// CLONE_PARENT, report its pid, exit. Never returns.
-fn stage1(args: InitArgs, cgroup_fd: Option<i32>) -> ! {
-    // SAFETY: prctl with integer arguments: no core dumps or ptrace of tinibox code in the container.
-    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
-    let chan = args.chan;
-    let res = stage1_setup(args.plan, chan);
-    let fail = |msg: String| -> ! {
-        let _ = chan.send(&Msg::Error(ChildError::new(msg)));
-        // SAFETY: leave the forked child.
-        unsafe { libc::_exit(1) }
-    };
-    if let Err(msg) = res {
-        fail(msg);
-    }
-    // cgroup v2: be born in the container's cgroup (no migration, no RCU wait); any failure
-    // (old kernel, user namespace without access) falls back to a plain fork below.
-    if let Some(fd) = cgroup_fd {
-        // With CLONE_PARENT the exit signal must be 0 (the parent's, SIGCHLD, is inherited).
-        let pid = clone3(libc::CLONE_PARENT as u64 | CLONE_INTO_CGROUP, 0, fd);
-        if pid == 0 {
-            init::run(args);
-        }
-        if pid > 0 {
-            let _ = chan.send(&Msg::InitPidInCgroup(pid as i32));
-            // SAFETY: leave the forked child.
-            unsafe { libc::_exit(0) }
-        }
-    }
-    // SAFETY: raw clone with a null stack behaves like fork; CLONE_PARENT makes the init a
-    // child of the process that called `create`. Single-threaded, so no locks are held.
-    let pid = unsafe {
-        libc::syscall(
-            libc::SYS_clone,
-            (libc::CLONE_PARENT | libc::SIGCHLD) as libc::c_ulong,
-            0usize,
-            0usize,
-            0usize,
-            0usize,
-        )
-    };
-    if pid < 0 {
-        fail(format!(
-            "fork the container's init: {}",
-            std::io::Error::last_os_error()
-        ));
-    }
-    if pid == 0 {
-        init::run(args);
-    }
-    let _ = chan.send(&Msg::InitPid(pid as i32));
-    // SAFETY: leave the forked child.
-    unsafe { libc::_exit(0) }
-}
-
-/// clone3's CLONE_INTO_CGROUP flag (Linux 5.7).
-const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
-
-/// clone3 with fork semantics (no new stack) into the cgroup `cgroup_fd`: 0 in the child,
-/// the pid in the parent, -1 on failure.
-fn clone3(flags: u64, exit_signal: u64, cgroup_fd: i32) -> i64 {
-    #[repr(C)]
-    struct CloneArgs {
-        flags: u64,
-        pidfd: u64,
-        child_tid: u64,
-        parent_tid: u64,
-        exit_signal: u64,
-        stack: u64,
-        stack_size: u64,
-        tls: u64,
-        set_tid: u64,
-        set_tid_size: u64,
-        cgroup: u64,
-    }
-    let args = CloneArgs {
-        flags,
-        pidfd: 0,
-        child_tid: 0,
-        parent_tid: 0,
-        exit_signal,
-        stack: 0,
-        stack_size: 0,
-        tls: 0,
-        set_tid: 0,
-        set_tid_size: 0,
-        cgroup: cgroup_fd as u64,
-    };
-    // SAFETY: clone3 with a valid args struct and no new stack behaves like fork; the
-    // process is single-threaded.
-    unsafe {
-        libc::syscall(
-            libc::SYS_clone3,
-            &args as *const CloneArgs,
-            std::mem::size_of::<CloneArgs>(),
-        )
-    }
-}
-
-fn stage1_setup(plan: &Plan, chan: &Channel) -> Result<(), String> {
-    let joins = namespaces::open_joins(plan)?;
-    for (t, f) in joins
-        .iter()
-        .filter(|(t, _)| *t == oci_spec::runtime::LinuxNamespaceType::User)
-    {
-        namespaces::join(*t, f)?;
-    }
-    if plan.new_user {
-        namespaces::create(nix::sched::CloneFlags::CLONE_NEWUSER)?;
-        chan.send(&Msg::UserNsCreated(nix::unistd::getpid().as_raw()))
-            .map_err(|e| format!("sync: {e}"))?;
-        match chan.recv() {
-            Ok(Some(Msg::UserMapsWritten)) => {}
-            other => return Err(format!("sync: expected UserMapsWritten, got {other:?}")),
-        }
-        nix::unistd::setresgid(0.into(), 0.into(), 0.into())
-            .map_err(|e| format!("setgid 0 in the user namespace: {e}"))?;
-        nix::unistd::setresuid(0.into(), 0.into(), 0.into())
-            .map_err(|e| format!("setuid 0 in the user namespace: {e}"))?;
-    }
-    for (t, f) in joins
-        .iter()
-        .filter(|(t, _)| *t != oci_spec::runtime::LinuxNamespaceType::User)
-    {
-        namespaces::join(*t, f)?;
-    }
-    // The cgroup namespace is made by the init once the parent has moved it into the
-    // container's cgroup (so that cgroup is the namespace's root).
-    namespaces::create(plan.new_flags)
 }

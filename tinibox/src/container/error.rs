@@ -71,6 +71,35 @@ pub enum ContainerError {
     },
 }
 
+impl From<crate::hooks::HookError> for ContainerError {
+    fn from(e: crate::hooks::HookError) -> Self {
+        ContainerError::Hook {
+            path: e.path,
+            detail: e.detail,
+        }
+    }
+}
+
+/// The one mapping of a failure the child side reported (over the channel, from `create` or
+/// `exec`, or through the exec fifo, from `start`): exec codes 127 and 126 become
+/// [`ContainerError::Exec`], anything else [`ContainerError::Init`].
+impl From<crate::process::channel::ChildError> for ContainerError {
+    fn from(e: crate::process::channel::ChildError) -> Self {
+        match e.exec_code {
+            Some(code) => ContainerError::Exec {
+                kind: if code == 127 {
+                    ExecFailure::NotFound
+                } else {
+                    ExecFailure::NotExecutable
+                },
+                path: e.exec_path.unwrap_or_default(),
+                detail: e.msg,
+            },
+            None => ContainerError::Init(e.msg),
+        }
+    }
+}
+
 impl ContainerError {
     /// Wraps an I/O error with what was being done.
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
@@ -127,5 +156,16 @@ mod tests {
         };
         assert_eq!(ne.exec_exit_code(), Some(126));
         assert_eq!(ContainerError::NotFound("x".into()).exec_exit_code(), None);
+    }
+
+    #[test]
+    fn child_reports_map_once() {
+        use crate::process::channel::ChildError;
+        let e = ContainerError::from(ChildError::exec_failed(127, "nope", "nope: not found"));
+        assert_eq!(e.exec_exit_code(), Some(127));
+        let e = ContainerError::from(ChildError::exec_failed(126, "/etc", "/etc: is a dir"));
+        assert_eq!(e.exec_exit_code(), Some(126));
+        let e = ContainerError::from(ChildError::new("mount /proc: EPERM"));
+        assert_eq!(e.to_string(), "container init: mount /proc: EPERM");
     }
 }

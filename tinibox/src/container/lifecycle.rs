@@ -2,17 +2,17 @@
 //! pids and delete. Owns their state checks and clean-up; `create` is in `create.rs`.
 
 use std::fs;
-use std::io::Read;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::Path;
 
 use nix::sys::signal::{kill as send_signal, Signal};
 use nix::unistd::Pid;
 use oci_spec::runtime::LinuxResources;
 
-use super::hooks::{pidfd_open, run_all, wait_exit};
 use super::state::{DirLock, Record, State, Status, EXEC_FIFO};
-use super::{container_dir, validate_id, ContainerError, ExecFailure};
+use super::{container_dir, validate_id, ContainerError};
+use crate::hooks::run_all;
+use crate::linux::pidfd::{pidfd_open, wait_exit};
+use crate::process::exec_fifo;
 
 fn wrong(id: &str, status: Status, op: &str) -> ContainerError {
     ContainerError::WrongState {
@@ -47,71 +47,8 @@ pub fn start(state_root: &Path, id: &str) -> Result<(), ContainerError> {
     // exit and be reaped by a subreaper (containerd's shim) before a later pidfd_open.
     let pidfd = pidfd_open(rec.state.pid).ok_or_else(|| wrong(id, Status::Stopped, "start"))?;
     let fifo_path = dir.join(EXEC_FIFO);
-    let fifo = nix::fcntl::open(
-        &fifo_path,
-        nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_NONBLOCK | nix::fcntl::OFlag::O_CLOEXEC,
-        nix::sys::stat::Mode::empty(),
-    )
-    .map_err(|e| ContainerError::sys(format!("open {}", fifo_path.display()), e))?;
-    // SAFETY: a new fd we own.
-    let fifo = unsafe { OwnedFd::from_raw_fd(fifo) };
-    // Wait until the init has opened the fifo and written its first byte, or has died.
-    let mut fds = [
-        libc::pollfd {
-            fd: fifo.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        },
-        libc::pollfd {
-            fd: pidfd.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        },
-    ];
-    loop {
-        // SAFETY: two valid pollfds.
-        let rc = unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
-        if rc < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
-            continue;
-        }
-        break;
-    }
-    let mut f = fs::File::from(fifo);
-    let mut first = [0u8; 1];
-    let got = f.read(&mut first).unwrap_or(0);
-    if got == 0 {
-        return Err(ContainerError::Init(
-            "the container's init exited before start".into(),
-        ));
-    }
-    let _ = fs::remove_file(&fifo_path);
-    // Blocking from here: EOF arrives when execve closes the init's (close-on-exec) end.
-    // SAFETY: clearing O_NONBLOCK on our own fd.
-    unsafe { libc::fcntl(f.as_raw_fd(), libc::F_SETFL, 0) };
-    let mut rest = Vec::new();
-    let _ = f.read_to_end(&mut rest);
-    if let Some((code, msg)) = crate::linux::init::parse_exec_report(&rest) {
-        let path = rec
-            .spec
-            .process()
-            .as_ref()
-            .and_then(|p| p.args().as_ref())
-            .and_then(|a| a.first().cloned())
-            .unwrap_or_default();
-        return Err(match code {
-            127 => ContainerError::Exec {
-                kind: ExecFailure::NotFound,
-                path,
-                detail: msg,
-            },
-            126 => ContainerError::Exec {
-                kind: ExecFailure::NotExecutable,
-                path,
-                detail: msg,
-            },
-            _ => ContainerError::Init(msg),
-        });
-    }
+    exec_fifo::release(&fifo_path, &pidfd)
+        .map_err(|e| ContainerError::io(format!("open {}", fifo_path.display()), e))??;
     if let Some(h) = rec
         .spec
         .hooks()

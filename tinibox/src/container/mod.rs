@@ -38,9 +38,9 @@
 mod create;
 mod error;
 pub mod exec;
-pub mod hooks;
 mod lifecycle;
 pub mod state;
+mod supervise;
 
 use std::collections::BTreeMap;
 use std::os::fd::OwnedFd;
@@ -49,9 +49,10 @@ use std::path::{Path, PathBuf};
 pub use error::{ContainerError, ExecFailure};
 pub use lifecycle::{delete, kill, list, pause, pids, record, resume, start, state, update};
 pub use state::{State, Status};
+pub use supervise::supervise;
 
 /// Annotation that asks for a tiny reaper as PID 1 (set by the docker-like `--init`).
-pub const INIT_ANNOTATION: &str = "org.tinibox.init";
+pub use crate::process::reaper::ANNOTATION as INIT_ANNOTATION;
 
 /// Everything `create` needs. Build it with [`CreateOptions::new`] and set the optional fields,
 /// so that new fields do not break callers.

@@ -20,7 +20,7 @@ use crate::cgroups::CgroupHandle;
 /// Name of the record file inside the container's state directory.
 pub const STATE_FILE: &str = "state.json";
 /// Name of the exec fifo inside the container's state directory.
-pub const EXEC_FIFO: &str = "exec.fifo";
+pub const EXEC_FIFO: &str = crate::process::exec_fifo::FILE_NAME;
 
 /// A container's status, as the OCI runtime spec names it (plus `paused`, like runc).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -215,6 +215,12 @@ impl DirLock {
             ));
         }
         Ok(DirLock { _file: file })
+    }
+
+    /// The lock's fd: a forked child closes its copy (flock belongs to the open file
+    /// description, which would stay locked while the child holds it).
+    pub fn raw_fd(&self) -> std::os::fd::RawFd {
+        self._file.as_raw_fd()
     }
 }
 

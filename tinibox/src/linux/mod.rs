@@ -1,20 +1,18 @@
-//! What runs inside the new container process: namespaces, the root filesystem (mounts,
-//! devices, pivot_root), the terminal, security settings (user, capabilities, rlimits,
-//! no_new_privs) and the init's step order, plus the sync channel to the parent.
+//! The Linux system calls a container process makes, one module per concern: namespaces, the
+//! root filesystem (mounts, devices, pivot_root), the terminal, security settings (user,
+//! capabilities, rlimits, no_new_privs, hostname, sysctls), the loopback link and pidfds.
 //!
-//! Owns the container side only. It does not create cgroups ([`crate::cgroups`]), write state
-//! ([`crate::container`]) or compile seccomp filters ([`crate::seccomp`]).
+//! The lowest layer: it imports nothing of tinibox above it. The ORDER of the steps is
+//! [`crate::process`]'s; cgroups are [`crate::cgroups`]'s, seccomp filters [`crate::seccomp`]'s.
 
 pub mod console;
 pub mod devices;
-pub mod init;
 pub mod namespaces;
 pub mod net;
-pub mod reaper;
+pub mod pidfd;
 pub mod rootfs;
 pub mod safe_path;
 pub mod security;
-pub mod sync;
 
 /// Signals a waiting tinibox process forwards to the container process it waits for
 /// (`run` in the foreground, `run --bundle`, `exec`): termination and the user signals.

@@ -127,6 +127,47 @@ pub fn join(t: LinuxNamespaceType, file: &File) -> Result<(), String> {
     setns(file.as_fd(), flag(t)).map_err(|e| format!("join namespace {t:?}: {e}"))
 }
 
+/// The order in which a process joins the namespaces of a running container: the user
+/// namespace first (it grants the rights for the others), the mount namespace last (joining it
+/// changes what paths mean).
+const RUNNING_ORDER: [(LinuxNamespaceType, &str); 8] = [
+    (LinuxNamespaceType::User, "user"),
+    (LinuxNamespaceType::Ipc, "ipc"),
+    (LinuxNamespaceType::Uts, "uts"),
+    (LinuxNamespaceType::Network, "net"),
+    (LinuxNamespaceType::Pid, "pid"),
+    (LinuxNamespaceType::Cgroup, "cgroup"),
+    (LinuxNamespaceType::Time, "time"),
+    (LinuxNamespaceType::Mount, "mnt"),
+];
+
+/// Opens `/proc/<pid>/ns/*` of a running container's init for each type in `types` (the
+/// spec's linux.namespaces), in [`RUNNING_ORDER`], skipping those the caller already shares
+/// (joining one's own namespace again is useless, or refused). Join them with [`join`].
+pub fn open_running(
+    pid: i32,
+    types: &[LinuxNamespaceType],
+) -> Result<Vec<(LinuxNamespaceType, File)>, String> {
+    let mut out = Vec::new();
+    for (t, name) in RUNNING_ORDER {
+        if !types.contains(&t) || same_as_ours(pid, name) {
+            continue;
+        }
+        let path = format!("/proc/{pid}/ns/{name}");
+        let f = File::open(&path).map_err(|e| format!("open {path}: {e}"))?;
+        out.push((t, f));
+    }
+    Ok(out)
+}
+
+/// `/proc/<pid>/ns/<name>` is the caller's own namespace of that kind (same inode).
+fn same_as_ours(pid: i32, name: &str) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let theirs = std::fs::metadata(format!("/proc/{pid}/ns/{name}"));
+    let ours = std::fs::metadata(format!("/proc/self/ns/{name}"));
+    matches!((theirs, ours), (Ok(a), Ok(b)) if a.ino() == b.ino() && a.dev() == b.dev())
+}
+
 /// Unshares `flags`.
 pub fn create(flags: CloneFlags) -> Result<(), String> {
     if flags.is_empty() {

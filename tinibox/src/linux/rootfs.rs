@@ -179,40 +179,38 @@ pub fn prepare_root(spec: &Spec, rootfs: &Path) -> Result<OwnedFd, String> {
     .map_err(|e| format!("open rootfs {}: {e}", rootfs.display()))
 }
 
-/// What cgroup mounts need to know about the container's cgroup.
-#[derive(Debug, Clone, Copy)]
-struct CgroupView<'a> {
-    /// controller (v1) or "unified" (v2) → the host directory of the container's cgroup.
-    dirs: &'a BTreeMap<String, PathBuf>,
-    /// The container has its own cgroup namespace (else a cgroupfs mount would show the
-    /// host's whole tree, so the container's own directories are bound instead).
-    private_ns: bool,
+/// What cgroup mounts need to know, supplied by the caller once the process is in its cgroup
+/// (this module reads no cgroup state of its own).
+#[derive(Debug, Clone, Default)]
+pub struct CgroupMounts {
+    /// The host runs cgroup v2 (a `cgroup2` mount), else v1 or hybrid.
+    pub v2: bool,
+    /// On v1: each hierarchy's mount point and the options that mount it again (controllers,
+    /// `name=…`).
+    pub v1_hierarchies: Vec<(PathBuf, Vec<String>)>,
+    /// The container's own cgroup directories on the host (controller, or "unified" on v2 →
+    /// directory), bound where cgroupfs cannot be mounted.
+    pub dirs: BTreeMap<String, PathBuf>,
+    /// The container has its own cgroup namespace (so it may mount cgroupfs).
+    pub private_ns: bool,
 }
 
 /// Step 2: the spec's mounts, in order. `bundle` resolves relative bind sources.
 /// `before_cgroup_mount` runs before each cgroup mount: the init uses it to wait until it is in
-/// its cgroup (and has its cgroup namespace); it returns the container's cgroup directories on
-/// the host (controller, or "unified" on v2 → directory), which are bound instead of mounting
-/// cgroupfs where that is not allowed. `private_cgroup_ns`: the container has its own cgroup
-/// namespace. Returns true when /dev is a fresh filesystem (so device nodes must be created).
+/// its cgroup (and has its cgroup namespace); it returns what the mount needs to know.
+/// Returns true when /dev is a fresh filesystem (so device nodes must be created).
 pub fn mount_all(
     spec: &Spec,
     root: &OwnedFd,
     bundle: &Path,
-    private_cgroup_ns: bool,
-    before_cgroup_mount: &mut dyn FnMut() -> Result<BTreeMap<String, PathBuf>, String>,
+    before_cgroup_mount: &mut dyn FnMut() -> Result<CgroupMounts, String>,
 ) -> Result<bool, String> {
     let mut dev_is_fresh = false;
-    let no_dirs = BTreeMap::new();
     for m in spec.mounts().iter().flatten() {
-        let dirs = if matches!(m.typ().as_deref(), Some("cgroup") | Some("cgroup2")) {
-            Some(before_cgroup_mount()?)
+        let view = if matches!(m.typ().as_deref(), Some("cgroup") | Some("cgroup2")) {
+            before_cgroup_mount()?
         } else {
-            None
-        };
-        let view = CgroupView {
-            dirs: dirs.as_ref().unwrap_or(&no_dirs),
-            private_ns: private_cgroup_ns,
+            CgroupMounts::default()
         };
         mount_one(m, root, bundle, &view).map_err(|e| {
             format!(
@@ -233,7 +231,7 @@ fn mount_one(
     m: &Mount,
     root: &OwnedFd,
     bundle: &Path,
-    cgroup_dirs: &CgroupView,
+    cgroup_dirs: &CgroupMounts,
 ) -> Result<(), String> {
     let dest = m.destination();
     if !dest.is_absolute() {
@@ -369,14 +367,14 @@ fn mount_cgroup(
     dest: &Path,
     root: &OwnedFd,
     opts: &MountOpts,
-    cgroup_dirs: &CgroupView,
+    cgroup_dirs: &CgroupMounts,
 ) -> Result<(), String> {
     let flags = (opts.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT))
         | MsFlags::MS_NOSUID
         | MsFlags::MS_NODEV
         | MsFlags::MS_NOEXEC;
     let target = ensure_in_root(root.as_raw_fd(), dest, true)?;
-    if crate::cgroups::detect() == crate::cgroups::Layout::V2 {
+    if cgroup_dirs.v2 {
         if !cgroup_dirs.private_ns {
             let own = cgroup_dirs
                 .dirs
@@ -411,39 +409,15 @@ fn mount_cgroup(
         Some("mode=755"),
     )
     .map_err(|e| format!("tmpfs: {e}"))?;
-    let info = std::fs::read_to_string("/proc/self/mountinfo").map_err(|e| e.to_string())?;
     let mut links = Vec::new();
-    for line in info.lines() {
-        let Some((pre, post)) = line.split_once(" - ") else {
-            continue;
-        };
-        let mut post = post.split_whitespace();
-        if post.next() != Some("cgroup") {
+    for (mp, ctrls) in &cgroup_dirs.v1_hierarchies {
+        // Only the hierarchies below /sys/fs/cgroup (what a container sees there).
+        if !mp.starts_with("/sys/fs/cgroup") || mp == Path::new("/sys/fs/cgroup") {
             continue;
         }
-        let superopts = post.nth(1).unwrap_or("");
-        let Some(mp) = pre.split_whitespace().nth(4) else {
+        let Some(name) = mp.file_name().map(|n| n.to_string_lossy().into_owned()) else {
             continue;
         };
-        let Some(name) = Path::new(mp)
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-        else {
-            continue;
-        };
-        if !mp.starts_with("/sys/fs/cgroup/") {
-            continue;
-        }
-        let ctrls: Vec<&str> = superopts
-            .split(',')
-            .filter(|o| {
-                !matches!(*o, "rw" | "ro")
-                    && !o.starts_with("release_agent")
-                    && *o != "clone_children"
-                    && *o != "noprefix"
-                    && *o != "xattr"
-            })
-            .collect();
         let sub = dest.join(&name);
         let t = ensure_in_root(root.as_raw_fd(), &sub, true)?;
         let data = ctrls.join(",");
@@ -463,7 +437,7 @@ fn mount_cgroup(
             // cgroup v1 cannot be mounted from a user namespace: bind the container's own
             // cgroup directory of this hierarchy (if it has one) instead.
             Err(Errno::EPERM) => {
-                if let Some(own) = ctrls.iter().find_map(|c| cgroup_dirs.dirs.get(*c)) {
+                if let Some(own) = ctrls.iter().find_map(|c| cgroup_dirs.dirs.get(c)) {
                     mount(
                         Some(own),
                         fd_path(&t).as_str(),

@@ -271,4 +271,202 @@ mod tests {
         let (eperm, enosys) = (libc::EPERM, libc::ENOSYS);
         assert_eq!(got, vec![eperm, eperm, eperm, eperm, enosys, 0, 0, 0]);
     }
+
+    /// How a probe ended in a child: the value it returned, or the signal that killed it.
+    #[derive(Debug, PartialEq, Eq)]
+    enum Outcome {
+        Returned(i64),
+        Killed(i32),
+    }
+
+    /// Forks; the child installs `filter` (none: the control) and runs `probe`, which returns
+    /// the raw syscall result (-errno on failure). A filter that kills shows as `Killed`.
+    fn outcome(filter: Option<&CompiledFilter>, probe: fn() -> i64) -> Outcome {
+        let mut fds = [0; 2];
+        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0);
+        if pid == 0 {
+            unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) };
+            if let Some(f) = filter {
+                if f.install().is_err() {
+                    unsafe { libc::_exit(3) };
+                }
+            }
+            let r = probe().to_ne_bytes();
+            unsafe {
+                libc::write(fds[1], r.as_ptr().cast(), r.len());
+                libc::_exit(0);
+            }
+        }
+        unsafe { libc::close(fds[1]) };
+        let mut buf = [0u8; 8];
+        let n = unsafe { libc::read(fds[0], buf.as_mut_ptr().cast(), buf.len()) };
+        let mut status = 0;
+        unsafe {
+            libc::waitpid(pid, &mut status, 0);
+            libc::close(fds[0]);
+        }
+        if libc::WIFSIGNALED(status) {
+            return Outcome::Killed(libc::WTERMSIG(status));
+        }
+        assert_eq!(
+            libc::WEXITSTATUS(status),
+            0,
+            "the child failed to install the filter"
+        );
+        assert_eq!(n, 8, "no answer from the child");
+        Outcome::Returned(i64::from_ne_bytes(buf))
+    }
+
+    /// lseek(2) on /dev/null (always allowed and answering 0 without a filter) with a 64-bit
+    /// offset.
+    fn lseek_dev_null(offset: i64) -> i64 {
+        let fd = unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY) };
+        assert!(fd >= 0);
+        let r = unsafe { libc::syscall(libc::SYS_lseek, fd, offset, libc::SEEK_SET) };
+        let r = if r < 0 {
+            -i64::from(std::io::Error::last_os_error().raw_os_error().unwrap_or(0))
+        } else {
+            r
+        };
+        unsafe { libc::close(fd) };
+        r
+    }
+
+    #[test]
+    fn sixty_four_bit_argument_rules_are_judged_by_the_kernel() {
+        // ERRNO(EDOM) when the offset is above 4 GiB + 4: the high word decides for some
+        // values, the low word for others.
+        let p: oci_spec::runtime::LinuxSeccomp = serde_json::from_value(serde_json::json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{"names": ["lseek"], "action": "SCMP_ACT_ERRNO", "errnoRet": 33,
+                "args": [{"index": 1, "value": 0x1_0000_0004u64, "op": "SCMP_CMP_GT"}]}]
+        }))
+        .unwrap();
+        let f = compile(&p).unwrap();
+        let edom = -i64::from(libc::EDOM);
+        let cases: [(fn() -> i64, i64); 5] = [
+            (|| lseek_dev_null(5), 0),                // low word above, high word below
+            (|| lseek_dev_null(0xffff_ffff), 0),      // the largest 32-bit value
+            (|| lseek_dev_null(0x1_0000_0004), 0),    // equal
+            (|| lseek_dev_null(0x1_0000_0005), edom), // high word equal, low word above
+            (|| lseek_dev_null(0x2_0000_0000), edom), // high word above, low word 0
+        ];
+        for (i, (probe, want)) in cases.iter().enumerate() {
+            assert_eq!(outcome(None, *probe), Outcome::Returned(0), "control {i}");
+            assert_eq!(
+                outcome(Some(&f), *probe),
+                Outcome::Returned(*want),
+                "case {i}"
+            );
+        }
+    }
+
+    /// A raw i386 system call through `int 0x80` (IA32 emulation), no arguments.
+    fn int80(nr: u64) -> i64 {
+        let ret: i64;
+        // SAFETY: int 0x80 with a syscall that takes no arguments; rbx is saved around it.
+        unsafe {
+            std::arch::asm!(
+                "xchg {b}, rbx",
+                "int 0x80",
+                "xchg {b}, rbx",
+                b = inout(reg) 0u64 => _,
+                inlateout("rax") nr => ret,
+                out("rcx") _, out("rdx") _,
+            );
+        }
+        // The result is a 32-bit int in eax.
+        i64::from(ret as i32)
+    }
+
+    /// i386 numbers of getpid and getppid.
+    const I386_GETPID: u64 = 20;
+    const I386_GETPPID: u64 = 64;
+
+    #[test]
+    fn i386_calls_through_int_0x80_are_judged_by_the_kernel() {
+        let with_x86: oci_spec::runtime::LinuxSeccomp = serde_json::from_value(serde_json::json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"],
+            "syscalls": [{"names": ["getppid"], "action": "SCMP_ACT_ERRNO", "errnoRet": 33}]
+        }))
+        .unwrap();
+        let f = compile(&with_x86).unwrap();
+        let getppid: fn() -> i64 = || int80(I386_GETPPID);
+        let getpid: fn() -> i64 = || int80(I386_GETPID);
+        // Control: IA32 emulation answers both (a pid > 0).
+        assert!(
+            matches!(outcome(None, getppid), Outcome::Returned(p) if p > 0),
+            "this kernel has no IA32 emulation: {:?}",
+            outcome(None, getppid)
+        );
+        // With the filter: getppid gets EDOM through the i386 table, getpid still works.
+        assert_eq!(outcome(Some(&f), getppid), Outcome::Returned(-33));
+        assert!(matches!(outcome(Some(&f), getpid), Outcome::Returned(p) if p > 0));
+        // A profile that does not list SCMP_ARCH_X86 kills an i386 call (bad arch).
+        let native: oci_spec::runtime::LinuxSeccomp = serde_json::from_value(serde_json::json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "architectures": ["SCMP_ARCH_X86_64"]
+        }))
+        .unwrap();
+        let f = compile(&native).unwrap();
+        assert_eq!(outcome(Some(&f), getpid), Outcome::Killed(libc::SIGSYS));
+    }
+
+    #[test]
+    fn x32_calls_are_judged_by_the_kernel() {
+        let getppid: fn() -> i64 = || {
+            let r = unsafe { libc::syscall(0x4000_0000 | libc::SYS_getppid) };
+            if r < 0 {
+                -i64::from(std::io::Error::last_os_error().raw_os_error().unwrap_or(0))
+            } else {
+                r
+            }
+        };
+        let getpid: fn() -> i64 = || {
+            let r = unsafe { libc::syscall(0x4000_0000 | libc::SYS_getpid) };
+            if r < 0 {
+                -i64::from(std::io::Error::last_os_error().raw_os_error().unwrap_or(0))
+            } else {
+                r
+            }
+        };
+        // Control: the kernel answers an x32 call itself (a pid with the x32 ABI built in,
+        // ENOSYS without it).
+        let control = outcome(None, getpid);
+        let x32_abi = match control {
+            Outcome::Returned(p) if p > 0 => true,
+            Outcome::Returned(e) if e == -i64::from(libc::ENOSYS) => false,
+            other => panic!("unexpected x32 getpid without a filter: {other:?}"),
+        };
+        // Listed: x32 calls go through the x86_64 rules (getppid → EDOM) and the rest is
+        // left to the kernel.
+        let with_x32: oci_spec::runtime::LinuxSeccomp = serde_json::from_value(serde_json::json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X32"],
+            "syscalls": [{"names": ["getppid"], "action": "SCMP_ACT_ERRNO", "errnoRet": 33}]
+        }))
+        .unwrap();
+        let f = compile(&with_x32).unwrap();
+        assert_eq!(outcome(Some(&f), getppid), Outcome::Returned(-33));
+        let passed = outcome(Some(&f), getpid);
+        if x32_abi {
+            assert!(
+                matches!(passed, Outcome::Returned(p) if p > 0),
+                "{passed:?}"
+            );
+        } else {
+            assert_eq!(passed, Outcome::Returned(-i64::from(libc::ENOSYS)));
+        }
+        // Not listed: an x32 call is a bad arch and kills the process.
+        let native: oci_spec::runtime::LinuxSeccomp = serde_json::from_value(serde_json::json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "architectures": ["SCMP_ARCH_X86_64"]
+        }))
+        .unwrap();
+        let f = compile(&native).unwrap();
+        assert_eq!(outcome(Some(&f), getpid), Outcome::Killed(libc::SIGSYS));
+    }
 }

@@ -18,7 +18,7 @@ use super::values;
 use super::{RunFlags, SpecError};
 
 /// Annotation that asks the engine for a tiny reaper as PID 1 (`--init`).
-pub use crate::container::INIT_ANNOTATION;
+pub use crate::process::reaper::ANNOTATION as INIT_ANNOTATION;
 
 /// What an image contributes to a container (all empty for a plain rootfs directory).
 #[derive(Debug, Clone, Default)]
@@ -321,14 +321,13 @@ pub fn build_spec(flags: &RunFlags, ctx: &SpecContext<'_>) -> Result<Spec, SpecE
         Some("-1") => Some(-1),
         Some(s) => Some(values::parse_size("--memory-swap", s)?),
     };
-    if let (Some(m), Some(s)) = (memory, swap) {
-        if s != -1 && s < m {
-            return Err(SpecError::flag(
-                "--memory-swap",
-                "smaller than --memory",
-                "give a value at least as large as -m (it is memory plus swap), or -1",
-            ));
-        }
+    // The rule itself is the memory writer's (one definition); the error names the flag.
+    if crate::cgroups::resources::check_swap(memory, swap).is_err() {
+        return Err(SpecError::flag(
+            "--memory-swap",
+            "smaller than --memory",
+            "give a value at least as large as -m (it is memory plus swap), or -1",
+        ));
     }
     let cpu = flags.cpus.as_deref().map(values::parse_cpus).transpose()?;
     if let Some(0) = flags.cpu_shares {

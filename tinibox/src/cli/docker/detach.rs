@@ -15,9 +15,10 @@ use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{fork, setsid, ForkResult, Pid};
 
 use super::names::{self, LOG_FILE};
-use super::run::{create_and_start, discard, finish, prepare, status_code};
+use super::run::{create_and_start, discard, finish, prepare};
 use super::{tty, RunArgs};
 use crate::cli::GlobalOptions;
+use crate::process::exit_code;
 
 fn redirect(fd: i32, to: i32) {
     // SAFETY: dup2 onto a standard fd of our own process.
@@ -74,7 +75,7 @@ fn wait_for_exit(pid: i32) -> i32 {
     loop {
         match waitpid(Pid::from_raw(pid), None) {
             Ok(ws) => {
-                if let Some(c) = status_code(ws) {
+                if let Some(c) = exit_code(ws) {
                     return c;
                 }
             }
@@ -93,7 +94,7 @@ fn copy_terminal_until_exit(pid: i32, master: &OwnedFd) -> Option<i32> {
         match waitpid(child, Some(WaitPidFlag::WNOHANG)) {
             Ok(WaitStatus::StillAlive) => {}
             Ok(ws) => {
-                if let Some(c) = status_code(ws) {
+                if let Some(c) = exit_code(ws) {
                     tty::drain(master.as_raw_fd(), libc::STDOUT_FILENO);
                     return Some(c);
                 }

@@ -243,15 +243,6 @@ pub(super) fn create_and_start(
     Ok((id, created.pid, master, p.rm))
 }
 
-/// Status of a finished process, the Docker way: its exit code or 128 + signal.
-pub fn status_code(ws: WaitStatus) -> Option<i32> {
-    match ws {
-        WaitStatus::Exited(_, c) => Some(c),
-        WaitStatus::Signaled(_, s, _) => Some(128 + s as i32),
-        _ => None,
-    }
-}
-
 /// Waits for the init, forwarding signals and (with a master) copying terminal I/O.
 fn wait_foreground(pid: i32, sigs: &SignalPipe, master: Option<&OwnedFd>, stdin_open: bool) -> i32 {
     let child = Pid::from_raw(pid);
@@ -261,7 +252,7 @@ fn wait_foreground(pid: i32, sigs: &SignalPipe, master: Option<&OwnedFd>, stdin_
         match waitpid(child, Some(WaitPidFlag::WNOHANG)) {
             Ok(WaitStatus::StillAlive) => {}
             Ok(ws) => {
-                if let Some(code) = status_code(ws) {
+                if let Some(code) = crate::process::exit_code(ws) {
                     if let Some(m) = master {
                         tty::drain(m.as_raw_fd(), libc::STDOUT_FILENO);
                     }

@@ -242,7 +242,7 @@ fn ps_sees_only_the_container() {
 }
 
 #[test]
-fn masked_and_readonly_paths() {
+fn masked_paths_read_empty_and_readonly_paths_refuse_writes() {
     let (_serial, root) = setup();
     for masked in [
         "/proc/kcore",
@@ -268,10 +268,33 @@ fn masked_and_readonly_paths() {
     );
     assert_ne!(code, 0, "/proc/sys is writable");
     assert!(err.contains("Read-only"), "{err}");
-    let (code, _, err) = run_in(&root, &[], &["sh", "-c", "echo h > /proc/sysrq-trigger"]);
-    assert_ne!(code, 0, "/proc/sysrq-trigger is writable: {err}");
-    let (code, _, _) = run_in(&root, &[], &["sh", "-c", "touch /sys/x"]);
-    assert_ne!(code, 0, "/sys is writable");
+    // Kernels without CONFIG_MAGIC_SYSRQ have no sysrq-trigger (the write would then fail
+    // for that reason alone).
+    if Path::new("/proc/sysrq-trigger").exists() {
+        let (code, _, err) = run_in(&root, &[], &["sh", "-c", "echo h > /proc/sysrq-trigger"]);
+        assert_ne!(code, 0, "/proc/sysrq-trigger is writable: {err}");
+        assert!(err.contains("Read-only file system"), "{err}");
+    }
+    // /sys is mounted read-only: the kernel's mount table says so, and opening an existing
+    // attribute for writing fails with EROFS. (On a read-write sysfs the open succeeds and
+    // the write itself fails for lack of CAP_NET_ADMIN, with another error; sysfs never
+    // creates files, so `touch /sys/x` would fail either way.)
+    let sys_opts = sh(
+        &root,
+        &[],
+        "awk '$5 == \"/sys\" { print $6 }' /proc/self/mountinfo",
+    );
+    assert!(
+        sys_opts.split(',').any(|o| o == "ro"),
+        "/sys is not mounted read-only: options {sys_opts:?}"
+    );
+    let (code, _, err) = run_in(
+        &root,
+        &[],
+        &["sh", "-c", "echo 65536 > /sys/class/net/lo/mtu"],
+    );
+    assert_ne!(code, 0, "/sys/class/net/lo/mtu is writable");
+    assert!(err.contains("Read-only file system"), "{err}");
 }
 
 #[test]
@@ -730,6 +753,55 @@ fn kill_and_rm_force_of_a_detached_container() {
         str::is_empty,
     );
     assert_state_empty(&root);
+
+    // rm -f of a running container (no --rm): it succeeds, and the process, the container's
+    // cgroups and its state are gone.
+    let cgroups = container_cgroups();
+    let out = root
+        .tinibox()
+        .args(["run", "-d", "--name", "forced"])
+        .arg(busybox_rootfs())
+        .args(["sleep", "1000"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let json = stdout(
+        &root
+            .tinibox()
+            .args(["ps", "--format", "json", "forced"])
+            .output()
+            .unwrap(),
+    );
+    let pids: Vec<i32> = serde_json::from_str(json.trim()).expect("a JSON pid list");
+    assert_eq!(pids.len(), 1, "{json}");
+    let proc_dir = PathBuf::from(format!("/proc/{}", pids[0]));
+    assert!(proc_dir.exists(), "the container's process runs");
+    assert_ne!(
+        container_cgroups(),
+        cgroups,
+        "the container has its cgroups"
+    );
+    let rm = root
+        .tinibox()
+        .args(["rm", "-f", "forced"])
+        .output()
+        .unwrap();
+    assert!(rm.status.success(), "rm -f: {}", stderr(&rm));
+    // The process is killed and reaped (by tinibox's monitor, asynchronously).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while proc_dir.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "the process of a force-removed container still exists"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        stdout(&root.tinibox().args(["ps", "-a", "-q"]).output().unwrap()),
+        ""
+    );
+    assert_eq!(container_cgroups(), cgroups, "cgroup left behind");
+    assert_state_empty(&root);
 }
 
 #[test]
@@ -793,22 +865,124 @@ fn runc_ps_of_a_container() {
 #[test]
 fn two_hundred_runs_leave_nothing_behind() {
     let (_serial, root) = setup();
-    // One warm-up run creates tinibox's parent cgroup if it does not exist yet.
-    assert_eq!(run_in(&root, &[], &["true"]).0, 0);
+    // An image in a private store, a volume folder, and a private TMPDIR for tinibox.
+    let work = tempfile::tempdir().unwrap();
+    let store = work.path().join("store");
+    let tar = work.path().join("rootfs.tar");
+    let tarred = Command::new("tar")
+        .arg("-C")
+        .arg(busybox_rootfs())
+        .arg("-cf")
+        .arg(&tar)
+        .arg(".")
+        .status()
+        .unwrap();
+    assert!(tarred.success());
+    let imp = root
+        .tinibox()
+        .arg("--store")
+        .arg(&store)
+        .arg("import")
+        .arg(&tar)
+        .arg("bb:many")
+        .output()
+        .unwrap();
+    assert!(imp.status.success(), "{}", stderr(&imp));
+    let volume = work.path().join("volume");
+    let tmp = work.path().join("tmp");
+    std::fs::create_dir(&volume).unwrap();
+    std::fs::create_dir(&tmp).unwrap();
+    let rootfs = busybox_rootfs().display().to_string();
+    let vol = format!("{}:/data", volume.display());
+    // Five kinds of run, in turn: a plain one, a bind mount, a tmpfs, an image (overlay
+    // root), and a detached --rm one (removed by its monitor).
+    let kinds: [Vec<&str>; 5] = [
+        vec!["run", "--rm", &rootfs, "true"],
+        vec![
+            "run",
+            "--rm",
+            "-v",
+            &vol,
+            &rootfs,
+            "sh",
+            "-c",
+            "echo x > /data/f",
+        ],
+        vec![
+            "run",
+            "--rm",
+            "--tmpfs",
+            "/scratch",
+            &rootfs,
+            "sh",
+            "-c",
+            "echo x > /scratch/f",
+        ],
+        vec!["run", "--rm", "bb:many", "sh", "-c", "echo x > /tmp/f"],
+        vec!["run", "-d", "--rm", &rootfs, "true"],
+    ];
+    let tinibox = |args: &[&str]| {
+        root.tinibox()
+            .arg("--store")
+            .arg(&store)
+            .env("TMPDIR", &tmp)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let ours = [root.path(), busybox_rootfs(), work.path()];
+    // One warm-up run of each kind creates tinibox's parent cgroup if it does not exist yet.
+    for args in &kinds {
+        let out = tinibox(args);
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+    }
+    wait_for_output(&root, &["ps", "-a", "-q"], "warm-up left", str::is_empty);
     let cgroups = container_cgroups();
-    let mounts = mounts_under(&[root.path(), busybox_rootfs()]);
+    let mounts = mounts_under(&ours);
+    // This test process's own fds (its pipes to each tinibox are closed after each run).
     let fds = open_fds();
     for i in 0..200 {
-        let (code, _, err) = run_in(&root, &[], &["true"]);
-        assert_eq!(code, 0, "run {i}: {err}");
+        let args = &kinds[i % kinds.len()];
+        let out = tinibox(args);
+        assert!(out.status.success(), "run {i} {args:?}: {}", stderr(&out));
+        if args.contains(&"-d") {
+            wait_for_output(
+                &root,
+                &["ps", "-a", "-q"],
+                "detached --rm container not removed",
+                str::is_empty,
+            );
+        }
     }
     assert_eq!(container_cgroups(), cgroups, "cgroups left behind");
-    assert_eq!(
-        mounts_under(&[root.path(), busybox_rootfs()]),
-        mounts,
-        "mounts left behind"
-    );
+    assert_eq!(mounts_under(&ours), mounts, "mounts left behind");
     assert_eq!(open_fds(), fds, "fds left open");
+    let left_in = |dir: &Path| -> Vec<String> {
+        std::fs::read_dir(dir)
+            .map(|rd| {
+                rd.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        left_in(&store.join("containers")),
+        Vec::<String>::new(),
+        "container roots left in the store"
+    );
+    assert_eq!(
+        left_in(&store.join("tmp")),
+        Vec::<String>::new(),
+        "staging left in the store"
+    );
+    assert_eq!(left_in(&tmp), Vec::<String>::new(), "files left in TMPDIR");
+    assert_eq!(
+        left_in(&volume),
+        vec!["f".to_string()],
+        "the volume holds what the containers wrote"
+    );
     let left = leftover_processes();
     assert!(
         left.is_empty(),
@@ -846,6 +1020,80 @@ fn check_reports_kernel_features() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(stdout(&out).contains("missing"));
+
+    // A config with every feature of the list tinibox checks against (the one source of
+    // truth, which distro-build uses too) passes; the same config minus any one required
+    // feature fails, and names as missing exactly the features left with none of their
+    // options (that one, and any other met only by the same option: CONFIG_CGROUPS is both
+    // "control groups" and the v2 freezer). A feature with alternatives (A|B) is missing only
+    // when all of them are.
+    let list = std::fs::read_to_string(
+        tinilinux_tests::repo_root().join("tinibox/src/check/kernel-features.txt"),
+    )
+    .unwrap();
+    let features: Vec<(&str, Vec<&str>, &str)> = list
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(|l| {
+            let mut f = l.splitn(3, ' ');
+            let level = f.next().unwrap();
+            let options = f.next().unwrap().split('|').collect();
+            (level, options, f.next().unwrap_or("").trim())
+        })
+        .collect();
+    assert!(features.len() > 20, "the feature list: {list}");
+    let check = |drop: &[&str]| {
+        let text: String = features
+            .iter()
+            .flat_map(|(_, opts, _)| opts.iter())
+            .filter(|o| !drop.contains(o))
+            .map(|o| format!("{o}=y\n"))
+            .collect();
+        std::fs::write(&cfg, text).unwrap();
+        let out = Command::new(tinilinux_tests::tinibox_bin())
+            .args(["check", "--config"])
+            .arg(&cfg)
+            .output()
+            .unwrap();
+        // The status word of each feature's line, by its description.
+        let report = stdout(&out);
+        let status: Vec<String> = features
+            .iter()
+            .map(|(_, _, desc)| {
+                report
+                    .lines()
+                    .find(|l| l.starts_with("- CONFIG_") && l.trim_end().ends_with(desc))
+                    .and_then(|l| l.split_whitespace().nth(2))
+                    .unwrap_or_else(|| panic!("no line for {desc:?} in:\n{report}"))
+                    .to_string()
+            })
+            .collect();
+        (out.status.code(), status, report)
+    };
+    let (code, status, report) = check(&[]);
+    assert_eq!(code, Some(0), "the full config: {report}");
+    assert!(status.iter().all(|s| s == "ok"), "{report}");
+    for (i, (level, options, desc)) in features.iter().enumerate() {
+        if *level != "required" {
+            continue;
+        }
+        let (code, status, report) = check(options);
+        assert_eq!(code, Some(1), "without {options:?}: {report}");
+        assert_eq!(status[i], "missing", "without {options:?}: {report}");
+        for (j, s) in status.iter().enumerate() {
+            let gone = features[j].1.iter().all(|o| options.contains(o));
+            let want = if gone { "missing" } else { "ok" };
+            assert_eq!(
+                s, want,
+                "without {options:?}, the line of {desc:?}: {report}"
+            );
+        }
+        if options.len() > 1 {
+            let (code, status, report) = check(&options[..1]);
+            assert_eq!(code, Some(0), "without only {}: {report}", options[0]);
+            assert_eq!(status[i], "ok", "{desc:?} has alternatives: {report}");
+        }
+    }
 }
 
 #[test]
@@ -1107,4 +1355,62 @@ fn privileged_container_has_the_hosts_device_nodes() {
         sh(&root, &["--privileged"], "readlink /dev/ptmx"),
         "pts/ptmx"
     );
+}
+
+/// `--entrypoint` replaces the command's first word: what runs is the entrypoint with the
+/// given arguments.
+#[test]
+fn entrypoint_flag_runs_the_given_program() {
+    let (_serial, root) = setup();
+    let (code, out, err) = run_in(
+        &root,
+        &["--entrypoint", "/bin/echo"],
+        &["from", "the", "entrypoint"],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "from the entrypoint\n");
+    // The process is the entrypoint itself (PID 1), with the arguments after it.
+    let (code, out, err) = run_in(
+        &root,
+        &["--entrypoint", "/bin/busybox"],
+        &["sh", "-c", "cat /proc/1/cmdline; true"],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "/bin/busybox\0sh\0-c\0cat /proc/1/cmdline; true\0");
+    assert_state_empty(&root);
+}
+
+/// `kill -s SIG NAME` delivers that signal: the container's trap for it runs.
+#[test]
+fn kill_with_a_signal_reaches_the_container() {
+    let (_serial, root) = setup();
+    let out = root
+        .tinibox()
+        .args(["run", "-d", "--name", "sigtarget"])
+        .arg(busybox_rootfs())
+        .args([
+            "sh",
+            "-c",
+            "trap 'echo got-usr1; exit 9' USR1; echo ready; while :; do sleep 0.1; done",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    wait_for_output(&root, &["logs", "sigtarget"], "not ready", |l| {
+        l.contains("ready")
+    });
+    let kill = root
+        .tinibox()
+        .args(["kill", "-s", "USR1", "sigtarget"])
+        .output()
+        .unwrap();
+    assert!(kill.status.success(), "{}", stderr(&kill));
+    wait_for_output(&root, &["ps", "-a"], "the trap did not end it", |ps| {
+        ps.contains("Exited (9)")
+    });
+    let logs = stdout(&root.tinibox().args(["logs", "sigtarget"]).output().unwrap());
+    assert!(logs.contains("got-usr1"), "{logs}");
+    let rm = root.tinibox().args(["rm", "sigtarget"]).output().unwrap();
+    assert!(rm.status.success(), "{}", stderr(&rm));
+    assert_state_empty(&root);
 }

@@ -1,9 +1,11 @@
-//! The message channel between `create` (parent), stage 1 and the container's init: a
-//! `SOCK_SEQPACKET` socketpair carrying one JSON message per packet. Owns the message set and
-//! its framing; it does not act on the messages.
+//! The child ↔ parent channel: between `create` and stage 1 and the container's init, and
+//! between `exec` and its helper and process. A `SOCK_SEQPACKET` socketpair carrying one JSON
+//! message per packet. Owns the one message set (and [`ChildError`], the one way the child
+//! side reports a failure, also used by the exec fifo) and its framing; it does not act on
+//! the messages.
 
 use std::collections::BTreeMap;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::PathBuf;
 
 use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
@@ -16,19 +18,22 @@ pub enum Msg {
     UserNsCreated(i32),
     /// The parent wrote the maps.
     UserMapsWritten,
-    /// Stage 1 forked the init: its pid in the parent's pid namespace. (Containers without a
-    /// user namespace or namespaces joined by path have no stage 1: `create` forks the init.)
-    InitPid(i32),
-    /// Stage 1 forked the init directly into the container's cgroup (clone3
-    /// CLONE_INTO_CGROUP, cgroup v2): the parent has nothing to move.
-    InitPidInCgroup(i32),
+    /// Stage 1 forked the init, or `exec`'s helper forked the process (containers without a
+    /// user namespace or namespaces joined by path have no stage 1: `create` forks the init).
+    Forked {
+        /// Its pid in the parent's pid namespace.
+        pid: i32,
+        /// Born in the container's cgroup (clone3 CLONE_INTO_CGROUP, cgroup v2): the parent
+        /// has nothing to move.
+        in_cgroup: bool,
+    },
     /// The parent moved the init into the container's cgroup (done while the init prepares
     /// its mounts: on cgroup v1 that write waits for an RCU grace period, several ms).
     /// Carries the cgroup's host directories (controller, or "unified" on v2 → directory),
     /// which cgroup mounts bind when the container cannot mount cgroupfs itself.
     CgroupJoined(BTreeMap<String, PathBuf>),
     /// The container's cgroup v1 directories are ready (device rules written): the init moves
-    /// itself in (see [`crate::linux::init`]), which is much cheaper than being moved.
+    /// itself in (see [`super::init`]), which is much cheaper than being moved.
     JoinCgroup(BTreeMap<String, PathBuf>),
     /// The init prepared the mounts and waits for prestart/createRuntime hooks.
     HooksPlease,
@@ -36,7 +41,7 @@ pub enum Msg {
     HooksDone(String),
     /// The init is ready and now blocks on the exec fifo.
     Ready,
-    /// Something failed on the container side.
+    /// Something failed on the container side (the last message the child sends).
     Error(ChildError),
 }
 
@@ -60,6 +65,21 @@ impl ChildError {
             exec_path: None,
         }
     }
+
+    /// The command `path` (process.args[0]) cannot run: `code` 127 (not found) or 126 (not
+    /// executable), with the reason.
+    pub fn exec_failed(code: i32, path: &str, msg: impl Into<String>) -> Self {
+        ChildError {
+            msg: msg.into(),
+            exec_code: Some(code),
+            exec_path: Some(path.to_string()),
+        }
+    }
+
+    /// The status the failing child exits with: the exec code, else 1.
+    pub fn exit_code(&self) -> i32 {
+        self.exec_code.unwrap_or(1)
+    }
 }
 
 /// One end of the channel.
@@ -68,15 +88,26 @@ pub struct Channel {
     fd: OwnedFd,
 }
 
-/// Makes a connected pair (close-on-exec).
-pub fn pair() -> nix::Result<(Channel, Channel)> {
+/// Makes a connected pair (close-on-exec) whose fds are numbered `min` or above, so that they
+/// never take the place of fds 3..3+N passed through to the container (`--preserve-fds`).
+pub fn pair(min: RawFd) -> nix::Result<(Channel, Channel)> {
     let (a, b) = socketpair(
         AddressFamily::Unix,
         SockType::SeqPacket,
         None,
         SockFlag::SOCK_CLOEXEC,
     )?;
-    Ok((Channel { fd: a }, Channel { fd: b }))
+    Ok((Channel { fd: lift(a, min)? }, Channel { fd: lift(b, min)? }))
+}
+
+/// `fd` itself when numbered `min` or above, else a close-on-exec duplicate that is.
+fn lift(fd: OwnedFd, min: RawFd) -> nix::Result<OwnedFd> {
+    if fd.as_raw_fd() >= min {
+        return Ok(fd);
+    }
+    let n = nix::fcntl::fcntl(fd.as_raw_fd(), nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(min))?;
+    // SAFETY: F_DUPFD_CLOEXEC returned a new fd we own.
+    Ok(unsafe { OwnedFd::from_raw_fd(n) })
 }
 
 impl Channel {
@@ -124,10 +155,20 @@ mod tests {
 
     #[test]
     fn messages_round_trip_and_eof() {
-        let (a, b) = pair().unwrap();
-        a.send(&Msg::InitPid(42)).unwrap();
+        let (a, b) = pair(0).unwrap();
+        a.send(&Msg::Forked {
+            pid: 42,
+            in_cgroup: false,
+        })
+        .unwrap();
         a.send(&Msg::Error(ChildError::new("boom"))).unwrap();
-        assert_eq!(b.recv().unwrap(), Some(Msg::InitPid(42)));
+        assert_eq!(
+            b.recv().unwrap(),
+            Some(Msg::Forked {
+                pid: 42,
+                in_cgroup: false
+            })
+        );
         assert_eq!(b.recv().unwrap(), Some(Msg::Error(ChildError::new("boom"))));
         drop(a);
         assert_eq!(b.recv().unwrap(), None);
@@ -141,7 +182,7 @@ mod tests {
         match unsafe { nix::unistd::fork() }.unwrap() {
             nix::unistd::ForkResult::Child => {
                 unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
-                let (a, b) = pair().unwrap();
+                let (a, b) = pair(0).unwrap();
                 drop(b);
                 let code = match a.send(&Msg::Ready) {
                     Err(e) if e.raw_os_error() == Some(libc::EPIPE) => 0,
@@ -154,5 +195,13 @@ mod tests {
                 assert_eq!(status, nix::sys::wait::WaitStatus::Exited(child, 0));
             }
         }
+    }
+
+    #[test]
+    fn pair_fds_are_above_the_minimum() {
+        let (a, b) = pair(40).unwrap();
+        assert!(a.raw_fd() >= 40 && b.raw_fd() >= 40);
+        a.send(&Msg::Ready).unwrap();
+        assert_eq!(b.recv().unwrap(), Some(Msg::Ready));
     }
 }

@@ -108,10 +108,8 @@ impl Bundle {
             !self.state_root().join(&self.id).exists(),
             "state dir left behind"
         );
-        for ctrl in fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
-            let p = ctrl.path().join("tinibox").join(&self.id);
-            assert!(!p.exists(), "cgroup left behind: {}", p.display());
-        }
+        let groups = tinilinux_tests::cgroup_dirs_named(&self.id);
+        assert!(groups.is_empty(), "cgroups left behind: {groups:?}");
         let mi = fs::read_to_string("/proc/self/mountinfo").unwrap();
         assert!(
             !mi.contains(self.dir.path().to_str().unwrap()),
@@ -171,6 +169,11 @@ fn created_running_stopped_and_nothing_left() {
     }
     assert!(matches!(container::start(b.state_root(), &b.id), Ok(())));
     assert_eq!(b.status(), Status::Running);
+    // The groups assert_gone looks for are found while the container exists.
+    assert!(
+        !tinilinux_tests::cgroup_dirs_named(&b.id).is_empty(),
+        "the running container's cgroups are not found"
+    );
     assert!(matches!(
         container::start(b.state_root(), &b.id),
         Err(ContainerError::WrongState { .. })
@@ -405,13 +408,32 @@ fn delete_cleans_up_after_the_creator_was_killed() {
     let st = container::state(b.state_root(), &b.id).unwrap();
     assert_eq!(st.status, Status::Created);
     let init = st.pid;
-    container::delete(b.state_root(), &b.id, true).unwrap();
     assert!(
-        !Path::new(&format!("/proc/{init}")).exists()
-            || tinibox::container::state::proc_stat(init)
-                .map(|s| s.0 == 'Z')
-                .unwrap_or(true)
+        Path::new(&format!("/proc/{init}")).exists(),
+        "the init runs before delete"
     );
+    container::delete(b.state_root(), &b.id, true).unwrap();
+    // The init is gone: no /proc entry, or a zombie waiting for its parent to reap it (when
+    // that is this test process, its status says SIGKILL). A /proc entry that cannot be read
+    // is a failure, not a pass.
+    match tinibox::container::state::proc_stat(init) {
+        Some((state, _)) => {
+            assert_eq!(state, 'Z', "the init still runs after delete --force");
+            let reaped = waitpid(Pid::from_raw(init), None);
+            assert!(
+                matches!(
+                    reaped,
+                    Ok(WaitStatus::Signaled(_, Signal::SIGKILL, _))
+                        | Err(nix::errno::Errno::ECHILD)
+                ),
+                "the init's end: {reaped:?}"
+            );
+        }
+        None => assert!(
+            !Path::new(&format!("/proc/{init}")).exists(),
+            "cannot read /proc/{init}/stat"
+        ),
+    }
     b.assert_gone();
 }
 
@@ -631,7 +653,8 @@ fn init_annotation_runs_a_reaper_as_pid_1() {
         &[
             "sh",
             "-c",
-            "echo $$ > /out/pid; cat /proc/1/cmdline > /out/one; exit 42",
+            "echo $$ > /out/pid; cat /proc/1/cmdline > /out/one; \
+             cut -d' ' -f4 /proc/$$/stat > /out/ppid; exit 42",
         ],
     );
     b.config["annotations"] = json!({"org.tinibox.init": "true"});
@@ -644,6 +667,14 @@ fn init_annotation_runs_a_reaper_as_pid_1() {
     );
     assert_ne!(b.out("pid").trim(), "1", "the process is not PID 1");
     assert!(!b.out("pid").trim().is_empty());
+    // PID 1 is another program (the reaper), and it is the process's parent.
+    let one = b.out("one");
+    assert!(!one.is_empty(), "PID 1's command line was not read");
+    assert!(
+        !one.starts_with("sh\0"),
+        "PID 1 is the container's command: {one:?}"
+    );
+    assert_eq!(b.out("ppid").trim(), "1", "the process's parent is PID 1");
     container::delete(b.state_root(), &b.id, false).unwrap();
     b.assert_gone();
 }
@@ -651,7 +682,7 @@ fn init_annotation_runs_a_reaper_as_pid_1() {
 #[test]
 fn user_groups_env_and_cwd() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let mut b = Bundle::new("user", &["sh", "-c", "id > /out/id; pwd > /out/pwd; echo $GREETING > /out/env; ls /proc/self/fd | wc -l > /out/fds"]);
+    let mut b = Bundle::new("user", &["sh", "-c", "id > /out/id; grep '^Groups:' /proc/self/status > /out/groups; pwd > /out/pwd; echo $GREETING > /out/env; ls /proc/self/fd | wc -l > /out/fds"]);
     b.config["process"]["user"] = json!({"uid": 1000, "gid": 1000, "additionalGids": [10, 20]});
     b.config["process"]["cwd"] = json!("/out");
     b.config["process"]["env"]
@@ -669,10 +700,16 @@ fn user_groups_env_and_cwd() {
     let id = b.out("id");
     assert!(id.starts_with("uid=1000"), "{id}");
     assert!(id.contains("gid=1000"), "{id}");
-    assert!(
-        id.contains("groups=10") || id.contains("10(") || id.contains(",10"),
-        "{id}"
-    );
+    // The kernel's list of supplementary groups is exactly additionalGids (the rootfs's
+    // /etc/group, which also puts `user` in group 10, plays no part).
+    let groups = b.out("groups");
+    let groups: Vec<&str> = groups
+        .trim()
+        .strip_prefix("Groups:")
+        .unwrap_or_else(|| panic!("no Groups line: {groups:?}"))
+        .split_whitespace()
+        .collect();
+    assert_eq!(groups, ["10", "20"], "supplementary groups ({id})");
     assert_eq!(b.out("pwd").trim(), "/out");
     assert_eq!(b.out("env").trim(), "hello-env");
     // 0, 1, 2 and the fd `ls` opens on /proc/self/fd: nothing leaked from tinibox.
@@ -765,23 +802,29 @@ fn update_changes_limits_and_pids_lists_processes() {
     let pid = b.create().unwrap();
     container::start(b.state_root(), &b.id).unwrap();
     let rec = container::record(b.state_root(), &b.id).unwrap();
-    let limit_file = match rec.cgroup.layout {
-        tinibox::cgroups::Layout::V1 => rec.cgroup.dirs["memory"].join("memory.limit_in_bytes"),
-        tinibox::cgroups::Layout::V2 => rec.cgroup.dirs["unified"].join("memory.max"),
+    // The limits as the kernel shows them in the init's own groups (found from
+    // /proc/PID/cgroup, not from tinibox's record).
+    let kernel_file = |ctl: &str, v1: &str, v2: &str| {
+        let p = tinilinux_tests::cgroup_file(pid, ctl, v1)
+            .unwrap_or_else(|| panic!("the init's {ctl} group is not found"));
+        if p.exists() {
+            p
+        } else {
+            p.with_file_name(v2)
+        }
     };
-    assert_eq!(
-        fs::read_to_string(&limit_file).unwrap().trim(),
-        (64 * 1024 * 1024).to_string()
-    );
+    let limit_file = kernel_file("memory", "memory.limit_in_bytes", "memory.max");
+    let pids_file = kernel_file("pids", "pids.max", "pids.max");
+    let read = |p: &Path| fs::read_to_string(p).unwrap().trim().to_string();
+    assert_eq!(read(&limit_file), (64 * 1024 * 1024).to_string());
+    assert_eq!(read(&pids_file), "20");
     let res: oci_spec::runtime::LinuxResources = serde_json::from_value(
         json!({"memory": {"limit": 32 * 1024 * 1024}, "pids": {"limit": 10}}),
     )
     .unwrap();
     container::update(b.state_root(), &b.id, &res).unwrap();
-    assert_eq!(
-        fs::read_to_string(&limit_file).unwrap().trim(),
-        (32 * 1024 * 1024).to_string()
-    );
+    assert_eq!(read(&limit_file), (32 * 1024 * 1024).to_string());
+    assert_eq!(read(&pids_file), "10");
     // sh and sleep, both in the container's cgroup; the init first.
     let mut pids = Vec::new();
     for _ in 0..100 {
@@ -795,6 +838,7 @@ fn update_changes_limits_and_pids_lists_processes() {
     assert!(pids.contains(&pid));
     let stats = rec.cgroup.stats();
     assert_eq!(stats.pids_current, Some(2));
+    assert_eq!(read(&pids_file.with_file_name("pids.current")), "2");
     assert!(stats.memory_usage.unwrap_or(0) > 0);
     container::kill(b.state_root(), &b.id, Signal::SIGKILL, true).unwrap();
     assert!(matches!(
@@ -876,7 +920,8 @@ fn cgroup_v2_path_end_to_end_on_a_private_cgroup2_mount() {
             "sh",
             "-c",
             "cat /proc/self/cgroup > /out/cg; head -c1 /dev/null && echo ok > /out/null; \
-             mknod /dev/blk b 7 0 && (head -c1 /dev/blk) 2> /out/blk; read x < /out/go",
+             mknod /dev/blk b 7 0 && (head -c1 /dev/blk) 2> /out/blk; read x < /out/go; \
+             echo after > /out/after",
         ],
     );
     for set in ["bounding", "effective", "permitted"] {
@@ -896,12 +941,14 @@ fn cgroup_v2_path_end_to_end_on_a_private_cgroup2_mount() {
     .unwrap();
     let opts = b.options();
     let go = b.out.path().join("go");
+    let after = b.out.path().join("after");
     let (state_root, id) = (b.state_root().to_path_buf(), b.id.clone());
     // SAFETY: the child runs the engine and exits with a code saying which step failed.
     match unsafe { nix::unistd::fork() }.unwrap() {
         nix::unistd::ForkResult::Child => {
             let step = (|| -> Result<(), i32> {
                 use nix::mount::{mount, MsFlags};
+                use std::io::Write;
                 nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS).map_err(|_| 10)?;
                 mount(
                     None::<&str>,
@@ -931,9 +978,37 @@ fn cgroup_v2_path_end_to_end_on_a_private_cgroup2_mount() {
                 if container::state(&state_root, &id).map_err(|_| 18)?.status != Status::Paused {
                     return Err(19);
                 }
+                // The kernel's answer: the group is frozen (not only cgroup.freeze written).
+                let events = format!("/sys/fs/cgroup/tinibox/{id}/cgroup.events");
+                let frozen = || {
+                    fs::read_to_string(&events)
+                        .map(|e| e.lines().any(|l| l == "frozen 1"))
+                        .unwrap_or(false)
+                };
+                if !frozen() {
+                    return Err(24);
+                }
+                // And the process does not run: "go" waits in the fifo (opened read-write, so
+                // neither side blocks) and the shell does not take it while frozen.
+                let fifo = fs::OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .open(&go)
+                    .map_err(|_| 25)?;
+                (&fifo).write_all(b"go\n").map_err(|_| 21)?;
+                std::thread::sleep(std::time::Duration::from_millis(300));
+                if after.exists() || !frozen() {
+                    return Err(26);
+                }
                 container::resume(&state_root, &id).map_err(|_| 20)?;
-                fs::write(&go, "go\n").map_err(|_| 21)?;
+                if frozen() {
+                    return Err(27);
+                }
                 waitpid(Pid::from_raw(pid), None).map_err(|_| 22)?;
+                drop(fifo);
+                if !after.exists() {
+                    return Err(28);
+                }
                 container::delete(&state_root, &id, false).map_err(|_| 23)?;
                 Ok(())
             })();

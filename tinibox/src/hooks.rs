@@ -1,10 +1,10 @@
 //! OCI hooks (prestart, createRuntime, createContainer, startContainer, poststart, poststop):
 //! each runs with its args and env, the container state JSON on stdin, and an optional timeout
-//! after which it is killed. Owns running hooks; when each kind runs is decided by the
-//! lifecycle (runtime side) and [`crate::linux::init`] (container side).
+//! after which it is killed. A leaf: owns running hooks and nothing else; when each kind runs
+//! is decided by [`crate::container`] (runtime side) and [`crate::process::init`] (container
+//! side).
 
 use std::io::Write;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Command, Stdio};
 
@@ -17,15 +17,6 @@ pub struct HookError {
     pub path: std::path::PathBuf,
     /// What happened.
     pub detail: String,
-}
-
-impl From<HookError> for super::ContainerError {
-    fn from(e: HookError) -> Self {
-        super::ContainerError::Hook {
-            path: e.path,
-            detail: e.detail,
-        }
-    }
 }
 
 /// Runs `hooks` in order with `state_json` on stdin; stops at the first failure.
@@ -66,7 +57,7 @@ fn run_one(h: &Hook, state_json: &str) -> Result<(), HookError> {
             let _ = child.wait();
             return Err(err(format!("timeout {t} must be positive")));
         }
-        if !wait_exit(child.id() as i32, t as i32 * 1000) {
+        if !crate::linux::pidfd::wait_exit(child.id() as i32, t as i32 * 1000) {
             let _ = child.kill();
             let _ = child.wait();
             return Err(err(format!("timed out after {t}s")));
@@ -83,37 +74,6 @@ fn run_one(h: &Hook, state_json: &str) -> Result<(), HookError> {
             st.code().unwrap_or(-1)
         )))
     }
-}
-
-/// Waits up to `ms` for process `pid` to exit (without reaping it); false on timeout.
-pub fn wait_exit(pid: i32, ms: i32) -> bool {
-    let Some(pfd) = pidfd_open(pid) else {
-        return true;
-    };
-    let mut p = libc::pollfd {
-        fd: pfd.as_raw_fd(),
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    loop {
-        // SAFETY: one valid pollfd.
-        let rc = unsafe { libc::poll(&mut p, 1, ms) };
-        if rc < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
-            continue;
-        }
-        return rc > 0;
-    }
-}
-
-/// pidfd_open(2); None when the process is gone.
-pub fn pidfd_open(pid: i32) -> Option<OwnedFd> {
-    // SAFETY: plain syscall with integer arguments.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    if fd < 0 {
-        return None;
-    }
-    // SAFETY: a new fd we own.
-    Some(unsafe { OwnedFd::from_raw_fd(fd as i32) })
 }
 
 #[cfg(test)]

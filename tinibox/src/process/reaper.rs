@@ -1,41 +1,38 @@
 //! The tiny PID 1 for `--init` (annotation `org.tinibox.init=true`): forks the container's
 //! process, forwards signals to it, reaps every child and exits with the process's status.
-//! It stays non-dumpable and never execs. Owns nothing else.
-
-use std::ffi::CString;
-use std::os::fd::AsRawFd;
+//! It stays non-dumpable and never execs. Owns nothing else; the exec and its failure report
+//! are [`super::finish`]'s.
 
 use nix::sys::signal::{sigprocmask, SigSet, SigmaskHow, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{fork, ForkResult, Pid};
 
-/// Runs the reaper; the child execs `path`. Never returns.
-pub fn run(fifo: &mut std::fs::File, path: &CString, args: &[CString], env: &[CString]) -> ! {
+use super::channel::ChildError;
+use super::finish::{Command, Gate};
+
+/// The spec annotation that asks for this reaper as PID 1 (`"true"`; set by the docker-like
+/// `--init`).
+pub const ANNOTATION: &str = "org.tinibox.init";
+
+/// Runs the reaper; the child execs `command`, reporting a failure through `gate`. Never
+/// returns.
+pub fn run(command: &Command, gate: &mut dyn Gate) -> ! {
     let all = SigSet::all();
     let _ = sigprocmask(SigmaskHow::SIG_BLOCK, Some(&all), None);
     // SAFETY: single-threaded process; the child only execs or exits.
     match unsafe { fork() } {
         Ok(ForkResult::Child) => {
             let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
-            let err = super::init::execve(path, args, env);
-            let code = if err == nix::errno::Errno::ENOENT {
-                127
-            } else {
-                126
-            };
-            super::init::report_exec_failure(
-                fifo,
-                code,
-                &format!("{}: {}", path.to_string_lossy(), err.desc()),
-            );
+            let err = command.exec();
+            gate.fail(err)
         }
         Ok(ForkResult::Parent { child }) => {
-            // Our copy of the fifo must close so `start` sees EOF once the child has exec'd.
-            // SAFETY: closing our own fd; the File is never used again by this process.
-            unsafe { libc::close(fifo.as_raw_fd()) };
+            // Our copy of the report channel must close so the waiting side sees EOF once
+            // the child has exec'd.
+            gate.close();
             loop_forward(child)
         }
-        Err(e) => super::init::report_exec_failure(fifo, 1, &format!("--init: fork: {e}")),
+        Err(e) => gate.fail(ChildError::new(format!("--init: fork: {e}"))),
     }
 }
 
@@ -51,9 +48,12 @@ fn loop_forward(child: Pid) -> ! {
         if sig == Signal::SIGCHLD {
             loop {
                 match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
-                    Ok(WaitStatus::Exited(pid, code)) if pid == child => exit(code),
-                    Ok(WaitStatus::Signaled(pid, s, _)) if pid == child => exit(128 + s as i32),
                     Ok(WaitStatus::StillAlive) | Err(_) => break,
+                    Ok(status) if status.pid() == Some(child) => {
+                        if let Some(code) = super::exit_code(status) {
+                            exit(code)
+                        }
+                    }
                     Ok(_) => continue,
                 }
             }

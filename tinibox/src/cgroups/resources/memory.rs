@@ -1,0 +1,146 @@
+//! The memory controller: limit, reservation, memory+swap, swappiness, the OOM killer.
+//! v1: memory.limit_in_bytes, memory.soft_limit_in_bytes, memory.memsw.limit_in_bytes,
+//! memory.swappiness, memory.oom_control; v2: memory.max, memory.low, memory.swap.max.
+
+use oci_spec::runtime::LinuxResources;
+
+use super::{need_dir, set, Writer};
+use crate::cgroups::{write_file, CgroupError, CgroupHandle, Layout};
+
+pub(super) const WRITER: Writer = Writer::new(Some("memory"), Some("memory"), wanted, write);
+
+fn wanted(res: &LinuxResources, update: bool) -> bool {
+    if update {
+        used(res)
+    } else {
+        res.memory().is_some()
+    }
+}
+
+/// The memory values of `res` that are set: (limit, reservation, swap).
+fn values(res: &LinuxResources) -> (Option<i64>, Option<i64>, Option<i64>) {
+    match res.memory() {
+        Some(m) => (set(m.limit()), set(m.reservation()), set(m.swap())),
+        None => (None, None, None),
+    }
+}
+
+/// True when `res` sets anything in the memory controller.
+fn used(res: &LinuxResources) -> bool {
+    let (l, r, s) = values(res);
+    l.is_some()
+        || r.is_some()
+        || s.is_some()
+        || res
+            .memory()
+            .as_ref()
+            .is_some_and(|m| m.swappiness().is_some() || m.disable_oom_killer() == Some(true))
+}
+
+/// The one rule between the two limits: OCI's swap is memory plus swap, so with both set it
+/// must be at least the memory limit (or -1, unlimited). Bytes; the error says which is which.
+/// Used by the writer and by the docker-like flags (`--memory-swap`).
+pub fn check_swap(limit: Option<i64>, swap: Option<i64>) -> Result<(), String> {
+    match (limit, swap) {
+        (Some(l), Some(s)) if l > 0 && s != -1 && s < l => Err(format!(
+            "memory+swap limit {s} is lower than the memory limit {l}"
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn write(h: &CgroupHandle, res: &LinuxResources, _initial: bool) -> Result<(), CgroupError> {
+    let Some(mem) = res.memory().as_ref().filter(|_| used(res)) else {
+        return Ok(());
+    };
+    let dir = need_dir(h, "memory")?;
+    let (limit, reservation, swap) = values(res);
+    check_swap(limit, swap).map_err(CgroupError::Invalid)?;
+    match h.layout {
+        Layout::V1 => {
+            if let Some(r) = reservation {
+                write_file(dir, "memory.soft_limit_in_bytes", &r.to_string())?;
+            }
+            let has_memsw = dir.join("memory.memsw.limit_in_bytes").exists();
+            // memsw must stay >= limit: order the two writes so each is valid.
+            let write_limit = |v: i64| write_file(dir, "memory.limit_in_bytes", &v.to_string());
+            let write_swap = |v: i64| {
+                if has_memsw {
+                    write_file(dir, "memory.memsw.limit_in_bytes", &v.to_string())
+                } else {
+                    Ok(())
+                }
+            };
+            match (limit, swap) {
+                (Some(l), Some(s)) => {
+                    if write_limit(l).is_err() {
+                        write_swap(s)?;
+                        write_limit(l)?;
+                    } else {
+                        write_swap(s)?;
+                    }
+                }
+                (Some(l), None) => {
+                    if l == -1 {
+                        write_swap(-1)?;
+                    }
+                    write_limit(l)?;
+                }
+                (None, Some(s)) => write_swap(s)?,
+                (None, None) => {}
+            }
+            if let Some(sw) = mem.swappiness() {
+                if sw > 100 {
+                    return Err(CgroupError::Invalid(format!(
+                        "memory swappiness {sw} is above 100"
+                    )));
+                }
+                write_file(dir, "memory.swappiness", &sw.to_string())?;
+            }
+            if mem.disable_oom_killer() == Some(true) {
+                write_file(dir, "memory.oom_control", "1")?;
+            }
+        }
+        Layout::V2 => {
+            let num_or_max = |v: i64| {
+                if v < 0 {
+                    "max".to_string()
+                } else {
+                    v.to_string()
+                }
+            };
+            if let Some(r) = reservation {
+                write_file(dir, "memory.low", &num_or_max(r))?;
+            }
+            if let Some(l) = limit {
+                write_file(dir, "memory.max", &num_or_max(l))?;
+            }
+            if let Some(s) = swap {
+                // OCI's swap is memory+swap; v2's memory.swap.max is swap alone.
+                let v = match (limit, s) {
+                    (_, -1) => "max".to_string(),
+                    (Some(l), s) if l > 0 => (s - l).to_string(),
+                    (_, s) => s.to_string(),
+                };
+                if dir.join("memory.swap.max").exists() {
+                    write_file(dir, "memory.swap.max", &v)?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn swap_must_cover_memory() {
+        assert!(check_swap(Some(100), Some(50)).is_err());
+        assert!(check_swap(Some(100), Some(100)).is_ok());
+        assert!(check_swap(Some(100), Some(-1)).is_ok());
+        assert!(check_swap(None, Some(50)).is_ok());
+        assert!(check_swap(Some(-1), Some(50)).is_ok());
+    }
+}

@@ -41,13 +41,11 @@ pub struct Blob {
 /// a blob of the same layout (this project's own key: OCI defines none for it).
 pub const SBOM_ANNOTATION: &str = "org.tinilinux.image.sbom.digest";
 
-/// Whether the layout directory's index.json lists the SBOM referrer after the image. Off
-/// for now: `tinibox load DIR` refuses an index entry whose config is the empty type (OCI 1.1
-/// says a reader must not fail on an artifact it does not know; the fix belongs to tinibox's
-/// image loader, `tinibox/src/image`). Until then the artifact manifest is in the layout's
-/// blobs, found through the image manifest's [`SBOM_ANNOTATION`] and its `subject`; turn this
-/// on once the loader skips entries that carry an `artifactType`.
-pub const REFERRERS_IN_LAYOUT_INDEX: bool = false;
+/// Whether the layout directory's index.json lists the SBOM referrer after the image (its
+/// descriptor carries `artifactType`, so readers that load images skip it, as tinibox's
+/// loader does; OCI 1.1 says a reader must not fail on an artifact it does not know). The
+/// archive (`*-oci.tar`) lists only the image: skopeo refuses an archive listing two.
+pub const REFERRERS_IN_LAYOUT_INDEX: bool = true;
 
 /// The empty JSON blob `{}` an artifact manifest uses as its config (OCI image spec 1.1).
 pub const EMPTY_JSON: &[u8] = b"{}";

@@ -313,6 +313,11 @@ fn stage_oci_index(
     out: &mut Vec<StagedImage>,
 ) -> Result<()> {
     for desc in index.manifests() {
+        // An artifact (an SBOM, a signature: OCI 1.1 referrers listed in a layout's index)
+        // is not an image to load.
+        if desc.artifact_type().is_some() {
+            continue;
+        }
         match desc.media_type() {
             MediaType::ImageManifest => out.push(stage_oci_manifest(
                 store,

@@ -367,6 +367,32 @@ fn sidecar(deb: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// The folder `downloads/src/PKG_VERSION/` holding source package `package` at `version`,
+/// downloaded (through a temporary folder and a rename) when missing.
+fn source_dir(ctx: &Context, package: &str, version: &str) -> Result<PathBuf> {
+    let root = ctx.cache_dir.join("downloads/src");
+    let dir = root.join(format!("{package}_{}", safe(version)));
+    if !dir.is_dir() {
+        let tmp = download_into_temp(ctx, Kind::Source, &format!("{package}={version}"), &root)?;
+        if let Err(e) = rename_dir_once(&tmp, &dir) {
+            let _ = fs::remove_dir_all(&tmp);
+            return Err(e);
+        }
+    }
+    Ok(dir)
+}
+
+/// Every file in `dir` with its sha256 (for inputs no lock line vouches for).
+fn hashed_files(dir: &Path) -> Result<Vec<(PathBuf, String)>> {
+    let mut files = Vec::new();
+    for name in names_in(dir)? {
+        let file = dir.join(&name);
+        let sum = sha256_file(&file)?;
+        files.push((file, sum));
+    }
+    Ok(files)
+}
+
 /// Fetches the pinned files of source package `package` into `downloads/src/PKG_VERSION/`
 /// (or finds them there), checks each, records them and returns the folder and the used
 /// version. Errors as [`fetch_binary`].
@@ -380,14 +406,7 @@ pub fn fetch_source(ctx: &Context, lock: &Lock, package: &str) -> Result<(PathBu
     } else {
         version_to_use(ctx, package, &pinned, Kind::Source)?
     };
-    let dir = root.join(format!("{package}_{}", safe(&version)));
-    if !dir.is_dir() {
-        let tmp = download_into_temp(ctx, Kind::Source, &format!("{package}={version}"), &root)?;
-        if let Err(e) = rename_dir_once(&tmp, &dir) {
-            let _ = fs::remove_dir_all(&tmp);
-            return Err(e);
-        }
-    }
+    let dir = source_dir(ctx, package, &version)?;
     let mut files = Vec::new();
     if version == pins[0].version {
         for pin in &pins {
@@ -403,11 +422,7 @@ pub fn fetch_source(ctx: &Context, lock: &Lock, package: &str) -> Result<(PathBu
             files.push((file, pin.sha256.clone()));
         }
     } else {
-        for name in names_in(&dir)? {
-            let file = dir.join(&name);
-            let sum = sha256_file(&file)?;
-            files.push((file, sum));
-        }
+        files = hashed_files(&dir)?;
     }
     record(&UsedInput {
         package: package.to_string(),
@@ -469,21 +484,8 @@ pub fn fetch_source_at(
          outputs carry) is not what sources.lock pins ({pinned}); fetching it unchecked. Run \
          `distro-build lock` to pin it, or pass --locked to refuse."
     );
-    let root = ctx.cache_dir.join("downloads/src");
-    let dir = root.join(format!("{package}_{}", safe(version)));
-    if !dir.is_dir() {
-        let tmp = download_into_temp(ctx, Kind::Source, &format!("{package}={version}"), &root)?;
-        if let Err(e) = rename_dir_once(&tmp, &dir) {
-            let _ = fs::remove_dir_all(&tmp);
-            return Err(e);
-        }
-    }
-    let mut files = Vec::new();
-    for name in names_in(&dir)? {
-        let file = dir.join(&name);
-        let sum = sha256_file(&file)?;
-        files.push((file, sum));
-    }
+    let dir = source_dir(ctx, package, version)?;
+    let files = hashed_files(&dir)?;
     record(&UsedInput {
         package: package.to_string(),
         kind: Kind::Source,

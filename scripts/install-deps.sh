@@ -62,7 +62,8 @@ fi
 # Pinned to one version so every machine validates with the same rules.
 spdx_venv=/opt/tinilinux/spdx-tools
 spdx_version=0.8.5
-if ! "$spdx_venv/bin/pip" show spdx-tools 2>/dev/null | grep -qx "Version: $spdx_version"; then
+spdx_installed=$("$spdx_venv/bin/pip" show spdx-tools 2>/dev/null || true)
+if ! grep -qx "Version: $spdx_version" <<<"$spdx_installed"; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "install-deps: pyspdxtools missing; run this script as root to install it" >&2
     exit 1

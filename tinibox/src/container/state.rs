@@ -7,9 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
-use std::io::Write;
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -170,25 +168,11 @@ pub fn proc_stat(pid: i32) -> Option<(char, u64)> {
     Some((state, start))
 }
 
-/// Writes `data` to `path` through a temp file in the same directory and a rename.
+/// Writes `data` to `path` through a temp file in the same directory and a rename, mode
+/// 0600: the record holds the spec (environment variables may be secrets).
 pub fn write_atomic(path: &Path, data: &[u8]) -> Result<(), ContainerError> {
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    let res = (|| {
-        // 0600: the record holds the spec (environment variables may be secrets).
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        f.write_all(data)?;
-        fs::rename(&tmp, path)
-    })();
-    if let Err(e) = res {
-        let _ = fs::remove_file(&tmp);
-        return Err(ContainerError::io(format!("write {}", path.display()), e));
-    }
-    Ok(())
+    crate::linux::private_file::write_private(path, data, false)
+        .map_err(|e| ContainerError::io(format!("write {}", path.display()), e))
 }
 
 /// An exclusive advisory lock on a container's state directory, released on drop.

@@ -10,6 +10,7 @@ pub mod devices;
 pub mod namespaces;
 pub mod net;
 pub mod pidfd;
+pub mod private_file;
 pub mod rootfs;
 pub mod safe_path;
 pub mod security;

@@ -96,32 +96,16 @@ pub fn lookup(domain: &str) -> Result<Option<Credentials>> {
 }
 
 fn write_config(config: Map<String, Value>) -> Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
     let path = config_path();
     let what = format!("write {}", path.display());
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(RegistryError::local(&what))?;
     }
-    let bytes =
+    let mut bytes =
         serde_json::to_vec_pretty(&Value::Object(config)).map_err(RegistryError::local(&what))?;
-    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        f.write_all(&bytes)?;
-        f.write_all(b"\n")?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, &path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.map_err(RegistryError::local(what))
+    bytes.push(b'\n');
+    crate::linux::private_file::write_private(&path, &bytes, true)
+        .map_err(RegistryError::local(what))
 }
 
 /// Stores credentials for a registry domain (replacing what was there).

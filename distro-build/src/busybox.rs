@@ -74,7 +74,7 @@ pub fn build(ctx: &Context, sources: &Sources) -> Result<BusyBox> {
     let mut key = KeyBuilder::new("busybox", RECIPE);
     key.bytes("version", sources.busybox_version.as_bytes())
         .bytes("fragment", fragment.as_bytes())
-        .bytes("epoch", &ctx.epoch_of(EPOCH_INPUTS).to_le_bytes());
+        .bytes("epoch", &ctx.epoch_of(EPOCH_INPUTS).key_bytes());
     let key = key.finish();
     let dir = match cache::lookup(ctx, "busybox", &key) {
         Some(dir) => {
@@ -111,7 +111,7 @@ fn compile(
     let _ = fs::remove_file(&log);
     // BusyBox's kconfig dates the build (`busybox --help`) from SOURCE_DATE_EPOCH when set, so
     // two builds give the same binary.
-    let epoch = ctx.epoch_of(EPOCH_INPUTS).to_string();
+    let epoch = ctx.epoch_of(EPOCH_INPUTS).env_value();
     let make = |args: &[&str]| {
         let mut cmd = Command::new("make");
         cmd.arg("-C")

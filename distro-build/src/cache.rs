@@ -202,7 +202,7 @@ mod tests {
             repo_root: dir.path().into(),
             out_dir: dir.path().join("out"),
             cache_dir: dir.path().join("cache"),
-            source_date_epoch: 0,
+            epoch: crate::epoch::Epoch::from_secs(0),
             locked: false,
             epoch_given: true,
         };

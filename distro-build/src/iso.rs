@@ -25,6 +25,7 @@ use std::process::Command;
 use crate::cache::{self, KeyBuilder};
 use crate::context::Context;
 use crate::disk::grub::GrubFiles;
+use crate::epoch::Epoch;
 use crate::error::{Error, IoContext, Result};
 use crate::runner::{run_logged, Stage};
 
@@ -77,7 +78,7 @@ pub fn build(ctx: &Context, bzimage: &Path, initramfs: &Path, installer: &Path) 
         .bytes("bios-modules", BIOS_MODULES.as_bytes())
         .bytes("efi-modules", EFI_MODULES.as_bytes())
         .bytes("early", early_config().as_bytes())
-        .bytes("epoch", &ctx.source_date_epoch.to_le_bytes());
+        .bytes("epoch", &ctx.epoch.key_bytes());
     // Another pinned GRUB changes the images: rebuild then.
     key.file("grub-mkimage", &grub.mkimage)?;
     for (name, dir) in [("i386-pc", &grub.i386_pc), ("x86_64-efi", &grub.x86_64_efi)] {
@@ -99,7 +100,7 @@ pub fn build(ctx: &Context, bzimage: &Path, initramfs: &Path, installer: &Path) 
                     installer,
                     grub_cfg: &grub_cfg,
                     grub: &grub,
-                    epoch: ctx.source_date_epoch,
+                    epoch: ctx.epoch,
                 },
                 tmp,
                 &log,
@@ -134,7 +135,7 @@ pub struct Inputs<'a> {
     /// The pinned GRUB (grub-mkimage and module folders).
     pub grub: &'a GrubFiles,
     /// SOURCE_DATE_EPOCH: every date on the ISO.
-    pub epoch: u64,
+    pub epoch: Epoch,
 }
 
 /// Writes `work/tinilinux.iso` from `inputs`, using `work` for the staging tree and the
@@ -142,7 +143,7 @@ pub struct Inputs<'a> {
 /// It does not use the cache: [`build`] does.
 pub fn write_iso(inputs: &Inputs, work: &Path, log: &Path) -> Result<PathBuf> {
     check_grub_dirs(inputs.grub)?;
-    let epoch = inputs.epoch.max(1);
+    let epoch = inputs.epoch.nonzero();
     let root = work.join("root");
     let grub_dir = root.join("boot/grub");
     fs::create_dir_all(&grub_dir).ctx(|| format!("creating {}", grub_dir.display()))?;
@@ -197,7 +198,7 @@ pub fn write_iso(inputs: &Inputs, work: &Path, log: &Path) -> Result<PathBuf> {
             // No 300 KiB of trailing zeros: the padding works around read-ahead bugs of old
             // kernels' CD drivers, and the ISO is meant to be small.
             .arg("-no-pad")
-            .arg(format!("--modification-date={}", iso_date(epoch)))
+            .arg(format!("--modification-date={}", epoch.iso9660()))
             .arg("--grub2-mbr")
             .arg(&boot_hybrid)
             .args(["-partition_offset", "16", "--mbr-force-bootable"])
@@ -219,7 +220,7 @@ pub fn write_iso(inputs: &Inputs, work: &Path, log: &Path) -> Result<PathBuf> {
             ])
             .arg("-no-emul-boot")
             .arg(&root)
-            .env("SOURCE_DATE_EPOCH", epoch.to_string()),
+            .env("SOURCE_DATE_EPOCH", epoch.env_value()),
         log,
     )?;
     for scratch in [&efi_app, &efi_img, &early] {
@@ -276,7 +277,7 @@ pub fn efi_image_size(app_len: u64) -> u64 {
 
 /// Writes the El Torito / ESP image: FAT12 sized to fit `efi_app` as \EFI\BOOT\BOOTX64.EFI,
 /// with a volume id and dates from `epoch`.
-fn write_efi_image(image: &Path, efi_app: &Path, epoch: u64, log: &Path) -> Result<()> {
+fn write_efi_image(image: &Path, efi_app: &Path, epoch: Epoch, log: &Path) -> Result<()> {
     let app_len = fs::metadata(efi_app)
         .ctx(|| format!("reading {}", efi_app.display()))?
         .len();
@@ -284,7 +285,7 @@ fn write_efi_image(image: &Path, efi_app: &Path, epoch: u64, log: &Path) -> Resu
     file.set_len(efi_image_size(app_len))
         .ctx(|| format!("sizing {}", image.display()))?;
     drop(file);
-    let volume_id = format!("{:08x}", epoch & 0xffff_ffff);
+    let volume_id = epoch.fat_volume_id();
     run_logged(
         "mkfs.vfat (EFI boot image)",
         Command::new("mkfs.vfat")
@@ -304,7 +305,7 @@ fn write_efi_image(image: &Path, efi_app: &Path, epoch: u64, log: &Path) -> Resu
     let mtools = |tool: &str| {
         let mut cmd = Command::new(tool);
         cmd.env("MTOOLS_SKIP_CHECK", "1")
-            .env("SOURCE_DATE_EPOCH", epoch.to_string())
+            .env("SOURCE_DATE_EPOCH", epoch.env_value())
             .args(["-i", &target]);
         cmd
     };
@@ -320,20 +321,9 @@ fn write_efi_image(image: &Path, efi_app: &Path, epoch: u64, log: &Path) -> Resu
     )
 }
 
-/// `epoch` as the `YYYYMMDDhhmmsscc` that xorriso's `--modification-date` takes (UTC).
-pub fn iso_date(epoch: u64) -> String {
-    // "2023-11-14T22:13:20Z" → "20231114221320" + hundredths.
-    let mut digits: String = crate::oci::image::rfc3339(epoch)
-        .chars()
-        .filter(char::is_ascii_digit)
-        .collect();
-    digits.push_str("00");
-    digits
-}
-
 /// Sets the modification time of `dir` and everything below it to `epoch`.
-fn set_mtimes(dir: &Path, epoch: u64) -> Result<()> {
-    let time = std::time::UNIX_EPOCH + std::time::Duration::from_secs(epoch);
+fn set_mtimes(dir: &Path, epoch: Epoch) -> Result<()> {
+    let time = epoch.system_time();
     for entry in fs::read_dir(dir).ctx(|| format!("reading {}", dir.display()))? {
         let path = entry.ctx(|| format!("reading {}", dir.display()))?.path();
         if path.is_dir() {
@@ -354,13 +344,6 @@ fn set_mtime(path: &Path, time: std::time::SystemTime) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn iso_date_is_utc_calendar_time() {
-        assert_eq!(iso_date(0), "1970010100000000");
-        assert_eq!(iso_date(1_700_000_000), "2023111422132000");
-        assert_eq!(iso_date(951_782_400), "2000022900000000");
-    }
 
     #[test]
     fn efi_image_fits_the_application_with_room_for_fat() {
@@ -409,7 +392,7 @@ mod tests {
                     installer: &src.path().join("installer"),
                     grub_cfg: &cfg,
                     grub: &grub,
-                    epoch: 1_700_000_000,
+                    epoch: Epoch::from_secs(1_700_000_000),
                 },
                 work.path(),
                 &log,

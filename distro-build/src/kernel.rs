@@ -10,6 +10,7 @@ use std::process::Command;
 
 use crate::cache::{self, KeyBuilder};
 use crate::context::Context;
+use crate::epoch::Epoch;
 use crate::error::{Error, IoContext, Result};
 use crate::kconfig;
 use crate::runner::{self, jobs, run_logged, run_logged_progress, Stage};
@@ -42,10 +43,10 @@ pub const EPOCH_INPUTS: &[&str] = &["kernel-configs", "distro-build/src/kernel.r
 
 /// The cache key of the kernel built from `linux_sha256` and the current fragments, stamped
 /// with `epoch` (SOURCE_DATE_EPOCH).
-pub fn cache_key(linux_sha256: &str, fragments: &[(String, String)], epoch: u64) -> String {
+pub fn cache_key(linux_sha256: &str, fragments: &[(String, String)], epoch: Epoch) -> String {
     let mut key = KeyBuilder::new("kernel", RECIPE);
     key.bytes("linux-sha256", linux_sha256.as_bytes())
-        .bytes("epoch", &epoch.to_le_bytes())
+        .bytes("epoch", &epoch.key_bytes())
         .bytes("base", BASE.as_bytes())
         .bytes("arch", ARCH.as_bytes())
         .bytes("kcflags", KCFLAGS.as_bytes());
@@ -86,7 +87,7 @@ pub fn build_from(ctx: &Context, sources: &Sources) -> Result<PathBuf> {
 
     // The version banner (`uname -v`, /proc/version) takes its date, user and host from
     // these instead of the clock and the build machine, so two builds give the same bzImage.
-    let stamp = crate::oci::image::rfc3339(epoch);
+    let stamp = epoch.rfc3339();
     let make = |args: &[&str]| {
         let mut cmd = Command::new("make");
         cmd.arg("-C")
@@ -190,14 +191,16 @@ mod tests {
             ("base.config".to_string(), "CONFIG_A=y\n".to_string()),
             ("virt.config".to_string(), "CONFIG_B=y\n".to_string()),
         ];
-        let k = cache_key("aaaa", &frags, 0);
-        assert_eq!(k, cache_key("aaaa", &frags, 0));
-        assert_ne!(k, cache_key("bbbb", &frags, 0));
+        let e = Epoch::from_secs(0);
+        let k = cache_key("aaaa", &frags, e);
+        assert_eq!(k, cache_key("aaaa", &frags, e));
+        assert_ne!(k, cache_key("bbbb", &frags, e));
+        assert_ne!(k, cache_key("aaaa", &frags, Epoch::from_secs(1)));
         let mut changed = frags.clone();
         changed[1].1 = "CONFIG_B=n\n".into();
-        assert_ne!(k, cache_key("aaaa", &changed, 0));
+        assert_ne!(k, cache_key("aaaa", &changed, e));
         let mut added = frags.clone();
         added.push(("storage.config".into(), String::new()));
-        assert_ne!(k, cache_key("aaaa", &added, 0));
+        assert_ne!(k, cache_key("aaaa", &added, e));
     }
 }

@@ -4,6 +4,7 @@
 //! - [`tree`]: the rootfs as data (paths, owners, modes, device nodes); every output is
 //!   written from one [`tree::RootfsTree`].
 //! - [`context`]: where outputs and caches live, and the reproducibility clock.
+//! - [`epoch`]: SOURCE_DATE_EPOCH and every date format the outputs print it in.
 //! - [`error`]: the error type of every stage.
 //! - [`cache`]: cache keys and atomic publication of artifacts.
 //! - [`runner`]: running host tools with logs, host-tool checks, stage timing.
@@ -30,6 +31,7 @@ pub mod cache;
 pub mod context;
 pub mod debian;
 pub mod disk;
+pub mod epoch;
 pub mod error;
 pub mod initramfs;
 pub mod iso;

@@ -6,6 +6,7 @@
 //! It owns the early tree and its cpio newc + gzip serialisation; it does not touch the live
 //! initramfs.
 
+use crate::epoch::Epoch;
 use std::io::Write;
 use std::path::Path;
 
@@ -90,12 +91,12 @@ pub fn busybox_of(live: &RootfsTree) -> Result<FileData, DiskError> {
 
 /// Writes `tree` as a gzip-compressed cpio newc archive with the tree's owners and modes
 /// and every mtime set to `epoch`.
-pub fn write_cpio_gz(tree: &RootfsTree, epoch: u64, out: &Path) -> Result<(), DiskError> {
+pub fn write_cpio_gz(tree: &RootfsTree, epoch: Epoch, out: &Path) -> Result<(), DiskError> {
     let file = std::fs::File::create(out)
         .map_err(|e| DiskError::io(format!("creating {}", out.display()), e))?;
     let mut gz = GzEncoder::new(std::io::BufWriter::new(file), Compression::best());
     let io = |e| DiskError::io(format!("writing {}", out.display()), e);
-    let mtime = u32::try_from(epoch).unwrap_or(u32::MAX);
+    let mtime = epoch.cpio_mtime()?;
     for (ino, (path, entry)) in tree.iter().enumerate() {
         let name = path.to_string_lossy();
         let data: Vec<u8> = match &entry.kind {

@@ -6,6 +6,7 @@
 //!
 //! It owns only the image file it is asked to write.
 
+use crate::epoch::Epoch;
 use std::path::Path;
 use std::process::Command;
 
@@ -22,11 +23,11 @@ pub fn write_image(
     volume_id: &str,
     efi_app: &Path,
     scratch: &Path,
-    epoch: u64,
+    epoch: Epoch,
 ) -> Result<(), DiskError> {
     // FAT cannot store times before 1980; mtools maps SOURCE_DATE_EPOCH onto its range, and
     // `mkfs.vfat --invariant` fixes the label's time, so the same inputs give the same bytes.
-    let epoch = epoch.max(1).to_string();
+    let epoch = epoch.nonzero().env_value();
     let file = std::fs::File::create(image)
         .map_err(|e| DiskError::io(format!("creating {}", image.display()), e))?;
     file.set_len(size_bytes)

@@ -6,6 +6,7 @@
 //!
 //! It owns only the image file it is asked to write and a temporary staging folder.
 
+use crate::epoch::Epoch;
 use std::fmt::Write as _;
 use std::fs;
 use std::path::Path;
@@ -25,7 +26,7 @@ pub fn write_image(
     size_bytes: u64,
     uuid: &str,
     label: &str,
-    epoch: u64,
+    epoch: Epoch,
 ) -> Result<(), DiskError> {
     let staging = tempfile::Builder::new()
         .prefix("tinilinux-ext4-")
@@ -35,7 +36,7 @@ pub fn write_image(
     stage(tree, &root)?;
 
     // e2fsprogs treats a fake time of 0 as "use the clock"; 1 s after the epoch is fixed.
-    let epoch = epoch.max(1);
+    let epoch = epoch.nonzero();
     let file = fs::File::create(image)
         .map_err(|e| DiskError::io(format!("creating {}", image.display()), e))?;
     file.set_len(size_bytes)
@@ -115,7 +116,7 @@ fn quoted(path: &Path) -> String {
 }
 
 /// The debugfs commands that make every inode match the tree.
-pub fn debugfs_script(tree: &RootfsTree, epoch: u64) -> String {
+pub fn debugfs_script(tree: &RootfsTree, epoch: Epoch) -> String {
     let mut s = String::new();
     // The root directory itself is not in the tree: root-owned, 0755.
     let _ = writeln!(s, "sif / mode 040755");

@@ -136,7 +136,7 @@ impl Options {
             .unwrap_or(DEFAULT_SIZE_MIB);
         Options {
             size_mib,
-            seed: format!("epoch-{}", ctx.source_date_epoch),
+            seed: format!("epoch-{}", ctx.epoch),
             qcow2: true,
         }
     }
@@ -437,7 +437,7 @@ pub fn build_with(
     let tools = disktools::DiskTools::pinned(ctx)?;
     let initrd = w.join("initrd.img");
     let early_tree = early::tree(early::busybox_of(tree)?)?;
-    early::write_cpio_gz(&early_tree, ctx.source_date_epoch, &initrd)?;
+    early::write_cpio_gz(&early_tree, ctx.epoch, &initrd)?;
     let installed = installed_tree(tree, kernel, &initrd, &layout, &images, &tools)?;
 
     let root_img = w.join("root.ext4");
@@ -447,7 +447,7 @@ pub fn build_with(
         layout.root.size_bytes(),
         &layout.root_fs_uuid,
         "tinilinux-root",
-        ctx.source_date_epoch,
+        ctx.epoch,
     )?;
     let esp_img = w.join("esp.vfat");
     esp::write_image(
@@ -456,7 +456,7 @@ pub fn build_with(
         &layout.esp_volume_id,
         &images.efi_app,
         w,
-        ctx.source_date_epoch,
+        ctx.epoch,
     )?;
 
     let disk_tmp = w.join(IMAGE_NAME);

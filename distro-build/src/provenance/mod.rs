@@ -440,7 +440,7 @@ fn output_kind(path: &Path) -> OutputKind {
 ///
 /// Errors: cargo metadata failing, an unreadable output, I/O errors naming the path.
 pub fn write_sbom(ctx: &Context, bundle: &Bundle) -> Result<PathBuf> {
-    let created = crate::oci::image::rfc3339(ctx.source_date_epoch);
+    let created = ctx.epoch.rfc3339();
     let mut doc = Document::new("tinilinux", created, creators());
     let inputs = debian::used_inputs();
     let fell = inputs.iter().filter(|u| u.fell_back()).count();
@@ -623,7 +623,7 @@ pub fn image_sbom(
     diff_id: &str,
     has: &dyn Fn(&str) -> bool,
 ) -> Result<Vec<u8>> {
-    let created = crate::oci::image::rfc3339(ctx.source_date_epoch);
+    let created = ctx.epoch.rfc3339();
     let name = format!("{}-image", reference.replace([':', '/'], "-"));
     let mut doc = Document::new(&name, created, creators());
     let (image_name, tag) = reference.split_once(':').unwrap_or((reference, "latest"));

@@ -203,6 +203,7 @@ mod tests {
             out_dir: dir.path().join("out"),
             cache_dir: dir.path().join("cache"),
             epoch: crate::epoch::Epoch::from_secs(0),
+            target: crate::target::Target::X86_64,
             locked: false,
             epoch_given: true,
         };

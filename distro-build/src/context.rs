@@ -1,10 +1,11 @@
-//! Build context: the repository root, the output folder, the cache folder and the
-//! reproducibility clock ([`Epoch`]). It only computes paths and reads the last commit's
+//! Build context: the repository root, the output folder, the cache folder, the
+//! reproducibility clock ([`Epoch`]) and the machine built for ([`Target`]). It only computes paths and reads the last commit's
 //! date; it creates nothing on disk.
 
 use std::path::{Path, PathBuf};
 
 use crate::epoch::Epoch;
+use crate::target::Target;
 
 /// Where a build reads from and writes to.
 #[derive(Debug, Clone)]
@@ -20,6 +21,8 @@ pub struct Context {
     /// repository's last commit (the reproducible-builds convention), else
     /// [`Epoch::FALLBACK`] outside a git checkout.
     pub epoch: Epoch,
+    /// The machine the outputs are for (kernel arch, Rust triple, GRUB platforms, …).
+    pub target: Target,
     /// Whether `SOURCE_DATE_EPOCH` was given (then every output uses it as it is).
     pub epoch_given: bool,
     /// Refuse to fall back when a pinned package version has left the archive
@@ -61,6 +64,7 @@ impl Context {
             out_dir,
             cache_dir,
             epoch,
+            target: Target::default(),
             epoch_given: given.is_some(),
             locked: std::env::var("TINILINUX_LOCKED").is_ok_and(|v| v == "1"),
         }

@@ -81,8 +81,8 @@ pub fn build(ctx: &Context, bzimage: &Path, initramfs: &Path, installer: &Path) 
         .bytes("epoch", &ctx.epoch.key_bytes());
     // Another pinned GRUB changes the images: rebuild then.
     key.file("grub-mkimage", &grub.mkimage)?;
-    for (name, dir) in [("i386-pc", &grub.i386_pc), ("x86_64-efi", &grub.x86_64_efi)] {
-        key.file(name, &dir.join("kernel.img"))?;
+    for (platform, dir) in [&grub.bios, &grub.efi] {
+        key.file(platform.format, &dir.join("kernel.img"))?;
     }
     let key = key.finish();
     let dir = match cache::lookup(ctx, "iso", &key) {
@@ -100,6 +100,7 @@ pub fn build(ctx: &Context, bzimage: &Path, initramfs: &Path, installer: &Path) 
                     installer,
                     grub_cfg: &grub_cfg,
                     grub: &grub,
+                    efi_boot_file: ctx.target.efi_boot_file,
                     epoch: ctx.epoch,
                 },
                 tmp,
@@ -134,6 +135,8 @@ pub struct Inputs<'a> {
     pub grub_cfg: &'a Path,
     /// The pinned GRUB (grub-mkimage and module folders).
     pub grub: &'a GrubFiles,
+    /// The removable-media file name under \EFI\BOOT\ (`BOOTX64.EFI`).
+    pub efi_boot_file: &'a str,
     /// SOURCE_DATE_EPOCH: every date on the ISO.
     pub epoch: Epoch,
 }
@@ -164,31 +167,33 @@ pub fn write_iso(inputs: &Inputs, work: &Path, log: &Path) -> Result<PathBuf> {
 
     let early = work.join("early.cfg");
     fs::write(&early, early_config()).ctx(|| "writing GRUB's early config")?;
+    let (bios, bios_dir) = &inputs.grub.bios;
     mkimage(
-        "i386-pc-eltorito",
+        bios.cdrom_format.unwrap_or(bios.format),
         inputs.grub,
-        &inputs.grub.i386_pc,
+        bios_dir,
         &early,
         &grub_dir.join("eltorito.img"),
         BIOS_MODULES,
         log,
     )?;
-    let efi_app = work.join("BOOTX64.EFI");
+    let efi_app = work.join(inputs.efi_boot_file);
+    let (efi, efi_dir) = &inputs.grub.efi;
     mkimage(
-        "x86_64-efi",
+        efi.format,
         inputs.grub,
-        &inputs.grub.x86_64_efi,
+        efi_dir,
         &early,
         &efi_app,
         EFI_MODULES,
         log,
     )?;
     let efi_img = work.join("efi.img");
-    write_efi_image(&efi_img, &efi_app, epoch, log)?;
+    write_efi_image(&efi_img, &efi_app, inputs.efi_boot_file, epoch, log)?;
 
     set_mtimes(&root, epoch)?;
     let iso = work.join("tinilinux.iso");
-    let boot_hybrid = inputs.grub.i386_pc.join("boot_hybrid.img");
+    let boot_hybrid = bios_dir.join("boot_hybrid.img");
     run_logged(
         "xorriso (hybrid ISO)",
         Command::new("xorriso")
@@ -231,7 +236,7 @@ pub fn write_iso(inputs: &Inputs, work: &Path, log: &Path) -> Result<PathBuf> {
 }
 
 fn check_grub_dirs(grub: &GrubFiles) -> Result<()> {
-    for dir in [&grub.i386_pc, &grub.x86_64_efi] {
+    for (_, dir) in [&grub.bios, &grub.efi] {
         if !dir.join("moddep.lst").is_file() {
             return Err(Error::Invalid(format!(
                 "GRUB modules are missing from {}; delete that cache folder and build again",
@@ -275,9 +280,15 @@ pub fn efi_image_size(app_len: u64) -> u64 {
     (app_len + 2 * SLACK).div_ceil(SLACK) * SLACK
 }
 
-/// Writes the El Torito / ESP image: FAT12 sized to fit `efi_app` as \EFI\BOOT\BOOTX64.EFI,
-/// with a volume id and dates from `epoch`.
-fn write_efi_image(image: &Path, efi_app: &Path, epoch: Epoch, log: &Path) -> Result<()> {
+/// Writes the El Torito / ESP image: FAT12 sized to fit `efi_app` as
+/// \EFI\BOOT\`boot_file` (`BOOTX64.EFI`), with a volume id and dates from `epoch`.
+fn write_efi_image(
+    image: &Path,
+    efi_app: &Path,
+    boot_file: &str,
+    epoch: Epoch,
+    log: &Path,
+) -> Result<()> {
     let app_len = fs::metadata(efi_app)
         .ctx(|| format!("reading {}", efi_app.display()))?
         .len();
@@ -316,7 +327,9 @@ fn write_efi_image(image: &Path, efi_app: &Path, epoch: Epoch, log: &Path) -> Re
     )?;
     run_logged(
         "mcopy (EFI boot image)",
-        mtools("mcopy").arg(efi_app).arg("::/EFI/BOOT/BOOTX64.EFI"),
+        mtools("mcopy")
+            .arg(efi_app)
+            .arg(format!("::/EFI/BOOT/{boot_file}")),
         log,
     )
 }
@@ -392,6 +405,7 @@ mod tests {
                     installer: &src.path().join("installer"),
                     grub_cfg: &cfg,
                     grub: &grub,
+                    efi_boot_file: "BOOTX64.EFI",
                     epoch: Epoch::from_secs(1_700_000_000),
                 },
                 work.path(),

@@ -20,8 +20,6 @@ use crate::sources::Sources;
 const RECIPE: u32 = 3;
 /// The base configuration the fragments are applied on.
 const BASE: &str = "allnoconfig";
-/// The kernel architecture.
-const ARCH: &str = "x86_64";
 /// Extra compiler flags (kbuild's `KCFLAGS`). The kernel is built for size (`-Os`), and then
 /// GCC expands `memcpy`/`memset` inline as `rep movsb`/`rep stosb`, one byte per step. On a
 /// CPU without fast string operations that is slow, and under QEMU's TCG every byte stored
@@ -41,14 +39,19 @@ pub fn fragments_dir(ctx: &Context) -> PathBuf {
 /// already in the cache key (and its version string).
 pub const EPOCH_INPUTS: &[&str] = &["kernel-configs", "distro-build/src/kernel.rs"];
 
-/// The cache key of the kernel built from `linux_sha256` and the current fragments, stamped
-/// with `epoch` (SOURCE_DATE_EPOCH).
-pub fn cache_key(linux_sha256: &str, fragments: &[(String, String)], epoch: Epoch) -> String {
+/// The cache key of the kernel built for `arch` (the kernel's `ARCH=`) from `linux_sha256`
+/// and the current fragments, stamped with `epoch` (SOURCE_DATE_EPOCH).
+pub fn cache_key(
+    linux_sha256: &str,
+    fragments: &[(String, String)],
+    epoch: Epoch,
+    arch: &str,
+) -> String {
     let mut key = KeyBuilder::new("kernel", RECIPE);
     key.bytes("linux-sha256", linux_sha256.as_bytes())
         .bytes("epoch", &epoch.key_bytes())
         .bytes("base", BASE.as_bytes())
-        .bytes("arch", ARCH.as_bytes())
+        .bytes("arch", arch.as_bytes())
         .bytes("kcflags", KCFLAGS.as_bytes());
     for (name, text) in fragments {
         key.bytes(&format!("fragment/{name}"), text.as_bytes());
@@ -71,7 +74,8 @@ pub fn build_from(ctx: &Context, sources: &Sources) -> Result<PathBuf> {
     );
     let fragments = kconfig::read_fragments(&fragments_dir(ctx))?;
     let epoch = ctx.epoch_of(EPOCH_INPUTS);
-    let key = cache_key(&sources.linux_sha256, &fragments, epoch);
+    let arch = ctx.target.kernel_arch;
+    let key = cache_key(&sources.linux_sha256, &fragments, epoch, arch);
     if let Some(dir) = cache::lookup(ctx, "kernel", &key) {
         stage.done(&format!("cached ({key})"));
         return Ok(dir.join("bzImage"));
@@ -93,7 +97,7 @@ pub fn build_from(ctx: &Context, sources: &Sources) -> Result<PathBuf> {
         cmd.arg("-C")
             .arg(&sources.linux)
             .arg(format!("O={}", build_dir.display()))
-            .arg(format!("ARCH={ARCH}"))
+            .arg(format!("ARCH={arch}"))
             .args(args)
             .env("KBUILD_BUILD_TIMESTAMP", &stamp)
             .env("KBUILD_BUILD_USER", "tinilinux")
@@ -130,7 +134,7 @@ pub fn build_from(ctx: &Context, sources: &Sources) -> Result<PathBuf> {
         &mut make(&[&format!("-j{}", jobs()), "bzImage"]),
         &log,
     )?;
-    let bzimage = build_dir.join("arch/x86/boot/bzImage");
+    let bzimage = build_dir.join(ctx.target.kernel_image);
     let dir = cache::publish(ctx, "kernel", &key, |tmp| {
         fs::copy(&bzimage, tmp.join("bzImage")).ctx(|| format!("copying {}", bzimage.display()))?;
         fs::write(tmp.join("config"), &config).ctx(|| "writing the kernel config copy")?;
@@ -192,15 +196,18 @@ mod tests {
             ("virt.config".to_string(), "CONFIG_B=y\n".to_string()),
         ];
         let e = Epoch::from_secs(0);
-        let k = cache_key("aaaa", &frags, e);
-        assert_eq!(k, cache_key("aaaa", &frags, e));
-        assert_ne!(k, cache_key("bbbb", &frags, e));
-        assert_ne!(k, cache_key("aaaa", &frags, Epoch::from_secs(1)));
+        let key =
+            |sha: &str, frags: &[(String, String)], e: Epoch| cache_key(sha, frags, e, "x86_64");
+        let k = key("aaaa", &frags, e);
+        assert_eq!(k, key("aaaa", &frags, e));
+        assert_ne!(k, key("bbbb", &frags, e));
+        assert_ne!(k, key("aaaa", &frags, Epoch::from_secs(1)));
+        assert_ne!(k, cache_key("aaaa", &frags, e, "arm64"));
         let mut changed = frags.clone();
         changed[1].1 = "CONFIG_B=n\n".into();
-        assert_ne!(k, cache_key("aaaa", &changed, e));
+        assert_ne!(k, key("aaaa", &changed, e));
         let mut added = frags.clone();
         added.push(("storage.config".into(), String::new()));
-        assert_ne!(k, cache_key("aaaa", &added, e));
+        assert_ne!(k, key("aaaa", &added, e));
     }
 }

@@ -10,6 +10,7 @@
 //! - [`runner`]: running host tools with logs, host-tool checks, stage timing.
 //! - [`lock`]: `distro-build/sources.lock` (pinned versions and sha256).
 //! - [`debian`]: Debian packages at their pinned versions: download, check, unpack, fallback.
+//! - [`target`]: the machine built for, as data (kernel arch, Rust triple, GRUB, QEMU, …).
 //! - [`sources`]: the kernel and BusyBox sources from Debian, verified and unpacked.
 //! - [`kconfig`]: config fragments, merging, dropped-option and feature checks.
 //! - [`kernel`]: fragments → `.config` → bzImage.
@@ -45,5 +46,6 @@ pub mod rootfs;
 pub mod runner;
 pub mod source_bundle;
 pub mod sources;
+pub mod target;
 pub mod tinibox_static;
 pub mod tree;

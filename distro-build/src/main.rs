@@ -257,7 +257,7 @@ fn dispatch(cmd: Cmd, ctx: &Context) -> Result<()> {
             disk_image(ctx, &bz, &live)
         }
         Cmd::All => {
-            runner::check_host()?;
+            runner::check_host(&ctx.target)?;
             all(ctx)
         }
         Cmd::Lock => {

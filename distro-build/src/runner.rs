@@ -9,6 +9,7 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use crate::error::{Error, IoContext, Result};
+use crate::target::Target;
 
 /// The host tools the build uses and the Debian package providing each.
 pub const HOST_TOOLS: &[(&str, &str)] = &[
@@ -27,7 +28,6 @@ pub const HOST_TOOLS: &[(&str, &str)] = &[
     ("readelf", "binutils"),
     ("xorriso", "xorriso"),
     ("mformat", "mtools"),
-    ("qemu-system-x86_64", "qemu-system-x86"),
 ];
 
 /// Files the build needs from host packages (path, package).
@@ -49,6 +49,7 @@ pub fn require_tool(tool: &str) -> Result<PathBuf> {
     which(tool).ok_or_else(|| {
         let package = HOST_TOOLS
             .iter()
+            .chain(Target::ALL.iter().map(|t| &t.qemu_binary))
             .find(|(t, _)| *t == tool)
             .map(|(_, p)| p.to_string())
             .unwrap_or_else(|| tool.to_string());
@@ -59,11 +60,11 @@ pub fn require_tool(tool: &str) -> Result<PathBuf> {
     })
 }
 
-/// Checks every host tool and file at once; the error names all missing packages in one
-/// apt-get command.
-pub fn check_host() -> Result<()> {
+/// Checks every host tool and file a build for `target` needs (its QEMU too) at once; the
+/// error names all missing packages in one apt-get command.
+pub fn check_host(target: &Target) -> Result<()> {
     let mut missing: Vec<(String, String)> = Vec::new();
-    for (tool, package) in HOST_TOOLS {
+    for (tool, package) in HOST_TOOLS.iter().chain([&target.qemu_binary]) {
         if which(tool).is_none() {
             missing.push((tool.to_string(), package.to_string()));
         }

@@ -1,5 +1,5 @@
-//! The static tinibox stage: `cargo build --release -p tinibox` for
-//! `x86_64-unknown-linux-gnu` with `+crt-static`, in its own target folder in the cache (so
+//! The static tinibox stage: `cargo build --release -p tinibox` for the target's Rust
+//! triple (`x86_64-unknown-linux-gnu`) with `+crt-static`, in its own target folder in the cache (so
 //! it never fights with the workspace's normal builds over flags), optimised for size and
 //! linked as a plain static executable at a fixed address (not static-pie): without
 //! `-C relocation-model=static` the linker writes about 10,700 dynamic relocations (256 KiB of
@@ -17,9 +17,6 @@ use crate::context::Context;
 use crate::error::{Error, IoContext, Result};
 use crate::runner::{run_logged_progress, Stage};
 
-/// The Rust target the static binary is built for.
-pub const TARGET: &str = "x86_64-unknown-linux-gnu";
-
 /// The compiler flags of the static build: glibc linked in, no PIE (see the module doc).
 pub const RUSTFLAGS: &str = "-C target-feature=+crt-static -C relocation-model=static";
 
@@ -29,10 +26,11 @@ pub fn build(ctx: &Context) -> Result<PathBuf> {
     let target_dir = ctx.cache_dir.join("build/tinibox-target");
     let log = ctx.cache_dir.join("logs/tinibox.log");
     let _ = fs::remove_file(&log);
+    let triple = ctx.target.rust_triple;
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(&cargo);
     cmd.current_dir(&ctx.repo_root)
-        .args(["build", "--release", "-p", "tinibox", "--target", TARGET])
+        .args(["build", "--release", "-p", "tinibox", "--target", triple])
         // Without the registry client (its TLS stack is 2.2 MB) until the ISO has room.
         .arg("--no-default-features")
         // Size matters more than speed for the copy on the ISO (it lands in the initramfs).
@@ -44,7 +42,7 @@ pub fn build(ctx: &Context) -> Result<PathBuf> {
         .env_remove("CARGO_TARGET_DIR")
         .env_remove("CARGO_BUILD_TARGET");
     run_logged_progress("cargo build of the static tinibox", &mut cmd, &log)?;
-    let binary = target_dir.join(TARGET).join("release/tinibox");
+    let binary = target_dir.join(triple).join("release/tinibox");
     if !is_static(&binary)? {
         return Err(Error::Invalid(format!(
             "{} is dynamically linked (has an ELF interpreter); the rootfs needs a static binary",
@@ -59,7 +57,7 @@ pub fn build(ctx: &Context) -> Result<PathBuf> {
 /// True when the ELF64 file at `path` has no `PT_INTERP` program header.
 pub fn is_static(path: &Path) -> Result<bool> {
     let data = fs::read(path).ctx(|| format!("reading {}", path.display()))?;
-    let bad = || Error::Invalid(format!("{} is not an x86_64 ELF file", path.display()));
+    let bad = || Error::Invalid(format!("{} is not a 64-bit ELF file", path.display()));
     if data.len() < 64 || &data[..4] != b"\x7fELF" || data[4] != 2 {
         return Err(bad());
     }

@@ -90,6 +90,7 @@ fn context(out: &Path) -> Context {
         out_dir: out.to_path_buf(),
         cache_dir: out.join("cache"),
         epoch: distro_build::epoch::Epoch::from_secs(1_700_000_000),
+        target: distro_build::target::Target::X86_64,
         locked: false,
         epoch_given: true,
     }

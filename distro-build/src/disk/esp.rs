@@ -12,16 +12,20 @@ use std::process::Command;
 
 use super::{tools, DiskError};
 
-/// The UEFI shell script on the ESP's root that starts GRUB (see [`write_image`]).
-pub const STARTUP_NSH: &str = "@echo -off\r\necho TiniLinux: starting GRUB from the EFI system partition\r\nfs0:\r\n\\EFI\\BOOT\\BOOTX64.EFI\r\n";
+/// The UEFI shell script on the ESP's root that starts GRUB, \EFI\BOOT\`boot_file` (see
+/// [`write_image`]).
+pub fn startup_nsh(boot_file: &str) -> String {
+    format!("@echo -off\r\necho TiniLinux: starting GRUB from the EFI system partition\r\nfs0:\r\n\\EFI\\BOOT\\{boot_file}\r\n")
+}
 
 /// Makes `image` (`size_bytes` long) a FAT32 ESP with volume id `volume_id` holding
-/// `efi_app` as \EFI\BOOT\BOOTX64.EFI.
+/// `efi_app` as \EFI\BOOT\`boot_file` (the target's removable-media name, `BOOTX64.EFI`).
 pub fn write_image(
     image: &Path,
     size_bytes: u64,
     volume_id: &str,
     efi_app: &Path,
+    boot_file: &str,
     scratch: &Path,
     epoch: Epoch,
 ) -> Result<(), DiskError> {
@@ -44,15 +48,18 @@ pub fn write_image(
     let note = scratch.join("grub.cfg");
     std::fs::write(
         &note,
-        "# TiniLinux: GRUB (BOOTX64.EFI) reads its real grub.cfg from /boot/grub on partition 3.\n\
-         configfile (,gpt3)/boot/grub/grub.cfg\n",
+        format!(
+            "# TiniLinux: GRUB ({boot_file}) reads its real grub.cfg from /boot/grub on partition 3.\n\
+             configfile (,gpt3)/boot/grub/grub.cfg\n"
+        ),
     )
     .map_err(|e| DiskError::io("writing the ESP note", e))?;
     // Firmware whose saved boot entries do not include this disk (say, a VM that booted the
     // live ISO before) falls back to the UEFI shell, which runs startup.nsh from the first
     // FAT file system: there it starts GRUB.
     let startup = scratch.join("startup.nsh");
-    std::fs::write(&startup, STARTUP_NSH).map_err(|e| DiskError::io("writing startup.nsh", e))?;
+    std::fs::write(&startup, startup_nsh(boot_file))
+        .map_err(|e| DiskError::io("writing startup.nsh", e))?;
     let target = format!("{}", image.display());
     for dir in ["::/EFI", "::/EFI/BOOT"] {
         tools::run(
@@ -68,7 +75,7 @@ pub fn write_image(
             .env("SOURCE_DATE_EPOCH", &epoch)
             .args(["-i", &target])
             .arg(efi_app)
-            .arg("::/EFI/BOOT/BOOTX64.EFI"),
+            .arg(format!("::/EFI/BOOT/{boot_file}")),
     )?;
     tools::run(
         Command::new("mcopy")

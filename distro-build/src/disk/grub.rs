@@ -20,44 +20,43 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use super::{tools, DiskError};
+use crate::target::GrubPlatform;
 
 /// GRUB's prefix in both images: partition 3 of the boot disk.
 pub const PREFIX: &str = "(,gpt3)/boot/grub";
-/// Where Debian's grub-pc-bin keeps the BIOS modules and boot.img (inside the package).
-pub const I386_PC_DIR: &str = "usr/lib/grub/i386-pc";
-/// Where Debian's grub-efi-amd64-bin keeps the UEFI modules (inside the package).
-pub const X86_64_EFI_DIR: &str = "usr/lib/grub/x86_64-efi";
-
-/// GRUB as the outputs use it: `grub-mkimage` and the module folders, taken from the
-/// grub-common, grub-pc-bin and grub-efi-amd64-bin packages pinned in `sources.lock` (never
-/// from the host's /usr/lib/grub, whose version drifts with the host's updates).
+/// GRUB as the outputs use it: `grub-mkimage` and the module folders of the target's
+/// platforms ([`crate::target::GrubPlatform`]: grub-pc-bin and grub-efi-amd64-bin on
+/// x86_64), taken from the packages pinned in `sources.lock` (never from the host's
+/// /usr/lib/grub, whose version drifts with the host's updates).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GrubFiles {
     /// The pinned `grub-mkimage` binary.
     pub mkimage: PathBuf,
-    /// The BIOS (`i386-pc`) modules, boot.img and boot_hybrid.img.
-    pub i386_pc: PathBuf,
-    /// The UEFI (`x86_64-efi`) modules.
-    pub x86_64_efi: PathBuf,
+    /// The BIOS platform (`i386-pc`) and its modules, boot.img and boot_hybrid.img.
+    pub bios: (GrubPlatform, PathBuf),
+    /// The UEFI platform (`x86_64-efi`) and its modules.
+    pub efi: (GrubPlatform, PathBuf),
 }
 
 impl GrubFiles {
-    /// Fetches (or finds in the cache) and unpacks the pinned GRUB packages.
+    /// Fetches (or finds in the cache) and unpacks the pinned GRUB packages of `ctx.target`.
     ///
     /// Errors: as [`crate::debian::deb_file`] (a missing pin, a checksum mismatch, a version
-    /// gone with `--locked`).
+    /// gone with `--locked`); a target without BIOS ([`crate::target::Target::bios`]).
     pub fn pinned(ctx: &crate::context::Context) -> crate::error::Result<GrubFiles> {
         use crate::debian::deb_file;
+        let bios = ctx.target.bios()?;
+        let efi = ctx.target.grub_efi;
         Ok(GrubFiles {
             mkimage: deb_file(ctx, "grub-common", "usr/bin/grub-mkimage")?,
-            i386_pc: deb_file(ctx, "grub-pc-bin", I386_PC_DIR)?,
-            x86_64_efi: deb_file(ctx, "grub-efi-amd64-bin", X86_64_EFI_DIR)?,
+            bios: (bios, deb_file(ctx, bios.package, bios.modules_dir)?),
+            efi: (efi, deb_file(ctx, efi.package, efi.modules_dir)?),
         })
     }
 
     /// GRUB's MBR boot code image (`boot.img`).
     pub fn boot_img(&self) -> PathBuf {
-        self.i386_pc.join("boot.img")
+        self.bios.1.join("boot.img")
     }
 }
 
@@ -102,12 +101,12 @@ const CORE_SEGMENT: u16 = 0x820;
 
 /// Builds the BIOS core image (`i386-pc`) at `out`.
 pub fn make_bios_core(grub: &GrubFiles, out: &Path) -> Result<(), DiskError> {
-    mkimage(grub, "i386-pc", &grub.i386_pc, BIOS_MODULES, out)
+    mkimage(grub, grub.bios.0.format, &grub.bios.1, BIOS_MODULES, out)
 }
 
 /// Builds the UEFI application (`x86_64-efi`, to become \EFI\BOOT\BOOTX64.EFI) at `out`.
 pub fn make_efi_app(grub: &GrubFiles, out: &Path) -> Result<(), DiskError> {
-    mkimage(grub, "x86_64-efi", &grub.x86_64_efi, EFI_MODULES, out)
+    mkimage(grub, grub.efi.0.format, &grub.efi.1, EFI_MODULES, out)
 }
 
 fn mkimage(

@@ -192,8 +192,13 @@ pub struct BootImages {
     pub efi_app: PathBuf,
 }
 
-/// Builds (or rebuilds) the GRUB images in `dir` with the pinned GRUB `grub`.
-pub fn boot_images(dir: &Path, grub: &grub::GrubFiles) -> Result<BootImages, DiskError> {
+/// Builds (or rebuilds) the GRUB images in `dir` with the pinned GRUB `grub`; the UEFI
+/// application is named `efi_boot_file` (the target's, `BOOTX64.EFI`).
+pub fn boot_images(
+    dir: &Path,
+    grub: &grub::GrubFiles,
+    efi_boot_file: &str,
+) -> Result<BootImages, DiskError> {
     fs::create_dir_all(dir).map_err(|e| DiskError::io(format!("creating {}", dir.display()), e))?;
     let core_raw = dir.join("core.raw.img");
     grub::make_bios_core(grub, &core_raw)?;
@@ -213,11 +218,11 @@ pub fn boot_images(dir: &Path, grub: &grub::GrubFiles) -> Result<BootImages, Dis
     let images = BootImages {
         mbr_code: dir.join("mbr-code.bin"),
         core_img: dir.join("core.img"),
-        efi_app: dir.join("BOOTX64.EFI"),
+        efi_app: dir.join(efi_boot_file),
     };
     write_atomic(&images.core_img, &core)?;
     write_atomic(&images.mbr_code, &mbr_code)?;
-    let efi_tmp = dir.join("BOOTX64.EFI.tmp");
+    let efi_tmp = dir.join(format!("{efi_boot_file}.tmp"));
     grub::make_efi_app(grub, &efi_tmp)?;
     rename(&efi_tmp, &images.efi_app)?;
     let _ = fs::remove_file(&core_raw);
@@ -264,19 +269,24 @@ pub fn add_installer_payload(
     images: &BootImages,
     tools: &disktools::DiskTools,
 ) -> Result<(), DiskError> {
-    for (name, path) in [
-        ("mbr-code.bin", &images.mbr_code),
-        ("core.img", &images.core_img),
-        ("BOOTX64.EFI", &images.efi_app),
-    ] {
+    for path in [&images.mbr_code, &images.core_img, &images.efi_app] {
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
         tree.insert(
             format!("{BOOT_FILES_DIR}/{name}"),
             Entry::file(FileData::Host(path.clone()), 0o644),
         )?;
     }
+    let efi_name = images
+        .efi_app
+        .file_name()
+        .unwrap_or_default()
+        .to_string_lossy();
     tree.insert(
         format!("{BOOT_FILES_DIR}/startup.nsh"),
-        Entry::file(FileData::Bytes(esp::STARTUP_NSH.as_bytes().to_vec()), 0o644),
+        Entry::file(
+            FileData::Bytes(esp::startup_nsh(&efi_name).into_bytes()),
+            0o644,
+        ),
     )?;
     tree.insert(
         format!("{BOOT_FILES_DIR}/grub.cfg.in"),
@@ -296,6 +306,7 @@ pub fn installer_payload(ctx: &Context) -> Result<RootfsTree, DiskError> {
     let images = boot_images(
         &ctx.cache_dir.join("disk/boot"),
         &grub::GrubFiles::pinned(ctx)?,
+        ctx.target.efi_boot_file,
     )?;
     let mut tree = RootfsTree::new();
     add_installer_payload(&mut tree, &images, &disktools::DiskTools::pinned(ctx)?)?;
@@ -424,7 +435,7 @@ pub fn build_with(
             kernel.display()
         )));
     }
-    let layout = Layout::new(opts.size_mib, &opts.seed)?;
+    let layout = Layout::new(opts.size_mib, &opts.seed, &ctx.target.partition_types)?;
     fs::create_dir_all(&ctx.out_dir)
         .map_err(|e| DiskError::io(format!("creating {}", ctx.out_dir.display()), e))?;
     let work = tempfile::Builder::new()
@@ -433,7 +444,11 @@ pub fn build_with(
         .map_err(|e| DiskError::io("creating the disk work folder", e))?;
     let w = work.path();
 
-    let images = boot_images(&w.join("boot"), &grub::GrubFiles::pinned(ctx)?)?;
+    let images = boot_images(
+        &w.join("boot"),
+        &grub::GrubFiles::pinned(ctx)?,
+        ctx.target.efi_boot_file,
+    )?;
     let tools = disktools::DiskTools::pinned(ctx)?;
     let initrd = w.join("initrd.img");
     let early_tree = early::tree(early::busybox_of(tree)?)?;
@@ -455,6 +470,7 @@ pub fn build_with(
         layout.esp.size_bytes(),
         &layout.esp_volume_id,
         &images.efi_app,
+        ctx.target.efi_boot_file,
         w,
         ctx.epoch,
     )?;
@@ -503,7 +519,7 @@ pub fn assemble(
         .arg(format!("--disk-guid={}", layout.disk_guid));
     for p in layout.partitions() {
         cmd.arg(format!("--new={}:{}:{}", p.number, p.first, p.last))
-            .arg(format!("--typecode={}:{}", p.number, p.type_code))
+            .arg(format!("--typecode={}:{}", p.number, p.type_guid))
             .arg(format!("--change-name={}:{}", p.number, p.name))
             .arg(format!("--partition-guid={}:{}", p.number, p.guid));
     }

@@ -306,7 +306,7 @@ fn disk_image_has_gpt_esp_ext4_and_grub_at_their_offsets() {
 #[test]
 fn installer_script_matches_the_layout_and_parses() {
     let s = INSTALLER_SCRIPT;
-    let l = Layout::new(1024, "x").unwrap();
+    let l = Layout::new(1024, "x", &crate::target::Target::X86_64.partition_types).unwrap();
     for p in l.partitions() {
         if p.number < 3 {
             assert!(

@@ -114,12 +114,14 @@ fn descriptor(media: MediaType, digest: &str, size: usize) -> Result<Descriptor,
         .map_err(spec_err)
 }
 
-/// Builds the config, manifest and index for `def` with its one `layer`, and, given the
-/// image's SBOM document `sbom`, the annotation and the referrer artifact pointing at it.
+/// Builds the config (for the OCI platform `architecture`, e.g. `amd64`), manifest and index
+/// for `def` with its one `layer`, and, given the image's SBOM document `sbom`, the
+/// annotation and the referrer artifact pointing at it.
 pub fn build_image(
     def: &ImageDefinition,
     layer: Layer,
     epoch: Epoch,
+    architecture: &str,
     sbom: Option<Vec<u8>>,
 ) -> Result<BuiltImage, OciError> {
     let created = epoch.rfc3339();
@@ -134,7 +136,7 @@ pub fn build_image(
     }
     let configuration: ImageConfiguration = ImageConfigurationBuilder::default()
         .created(created.clone())
-        .architecture(Arch::Amd64)
+        .architecture(Arch::from(architecture))
         .os(Os::Linux)
         .config(config)
         .rootfs(

@@ -125,7 +125,8 @@ pub fn build(
     let has = |path: &str| tree.get(path).is_some();
     let sbom = crate::provenance::image_sbom(ctx, &def.reference(), &layer.diff_id, &has)
         .map_err(|e| OciError::Spec(format!("the image SBOM of {}: {e}", def.reference())))?;
-    let image = image::build_image(def, layer, ctx.epoch, Some(sbom))?;
+    let architecture = ctx.target.oci_architecture;
+    let image = image::build_image(def, layer, ctx.epoch, architecture, Some(sbom))?;
     Ok((image, tree))
 }
 

@@ -59,14 +59,8 @@ pub fn cache_key(
     key.finish()
 }
 
-/// Builds (or takes from the cache) the kernel and returns the path of its `bzImage`.
-/// The kernel's `.config` sits beside it as `config`.
-pub fn build(ctx: &Context) -> Result<PathBuf> {
-    let sources = crate::sources::fetch(ctx)?;
-    build_from(ctx, &sources)
-}
-
-/// Like [`build`], with the sources already fetched.
+/// Builds (or takes from the cache) the kernel from the fetched `sources` and returns the
+/// path of its `bzImage`. The kernel's `.config` sits beside it as `config`.
 pub fn build_from(ctx: &Context, sources: &Sources) -> Result<PathBuf> {
     let stage = Stage::start(
         "kernel",

@@ -1,6 +1,8 @@
 //! distro-build — builds TiniLinux from Debian's source packages, as a library.
 //!
 //! Module map (each module's own doc comment says what it owns):
+//! - [`pipeline`]: which stage gets which input; every output made once per process, for
+//!   `all` and for single stages alike.
 //! - [`tree`]: the rootfs as data (paths, owners, modes, device nodes); every output is
 //!   written from one [`tree::RootfsTree`].
 //! - [`context`]: where outputs and caches live, and the reproducibility clock.
@@ -40,6 +42,7 @@ pub mod kconfig;
 pub mod kernel;
 pub mod lock;
 pub mod oci;
+pub mod pipeline;
 pub mod provenance;
 pub mod qemu;
 pub mod rootfs;

@@ -42,14 +42,6 @@ pub fn skeleton_dir(ctx: &Context) -> PathBuf {
     ctx.repo_root.join("distro-build/rootfs")
 }
 
-/// Builds everything the rootfs needs (sources, BusyBox, static tinibox) and assembles it.
-pub fn assemble(ctx: &Context) -> Result<RootfsTree> {
-    let sources = crate::sources::fetch(ctx)?;
-    let busybox = crate::busybox::build(ctx, &sources)?;
-    let tinibox = crate::tinibox_static::build(ctx)?;
-    assemble_from(ctx, &busybox, &tinibox)
-}
-
 /// Assembles the rootfs from an already built BusyBox and static tinibox.
 pub fn assemble_from(ctx: &Context, busybox: &BusyBox, tinibox: &Path) -> Result<RootfsTree> {
     let stage =

@@ -5,7 +5,7 @@
 //! This module owns everything under `out/` named after an image (`<name>-rootfs.tar`,
 //! `oci/` or `oci-<name>/`, `<name>-oci.tar`) and the `/var/lib/tinibox` part of the rootfs
 //! tree. It never changes other parts of the tree and never builds the rootfs itself: callers
-//! pass the [`RootfsTree`] that `rootfs::assemble` produced.
+//! pass the [`RootfsTree`] that `rootfs::assemble_from` produced.
 //!
 //! Sub-modules: `definition` (the `oci-images/*.json` format), `select` (cutting an image's
 //! tree from the rootfs), `layer` (tar + gzip), `image` (config, manifest, index JSON),

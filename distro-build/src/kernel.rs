@@ -14,7 +14,7 @@ use crate::epoch::Epoch;
 use crate::error::{Error, IoContext, Result};
 use crate::kconfig;
 use crate::runner::{self, jobs, run_logged, run_logged_progress, Stage};
-use crate::sources::Sources;
+use crate::sources::KernelSource;
 
 /// Bumped whenever the way the kernel is configured or built changes.
 const RECIPE: u32 = 3;
@@ -59,9 +59,9 @@ pub fn cache_key(
     key.finish()
 }
 
-/// Builds (or takes from the cache) the kernel from the fetched `sources` and returns the
+/// Builds (or takes from the cache) the kernel from the fetched `source` and returns the
 /// path of its `bzImage`. The kernel's `.config` sits beside it as `config`.
-pub fn build_from(ctx: &Context, sources: &Sources) -> Result<PathBuf> {
+pub fn build(ctx: &Context, source: &KernelSource) -> Result<PathBuf> {
     let stage = Stage::start(
         "kernel",
         "Linux 6.1: allnoconfig + kernel-configs/*.config → bzImage",
@@ -69,7 +69,7 @@ pub fn build_from(ctx: &Context, sources: &Sources) -> Result<PathBuf> {
     let fragments = kconfig::read_fragments(&fragments_dir(ctx))?;
     let epoch = ctx.epoch_of(EPOCH_INPUTS);
     let arch = ctx.target.kernel_arch;
-    let key = cache_key(&sources.linux_sha256, &fragments, epoch, arch);
+    let key = cache_key(&source.sha256, &fragments, epoch, arch);
     if let Some(dir) = cache::lookup(ctx, "kernel", &key) {
         stage.done(&format!("cached ({key})"));
         return Ok(dir.join("bzImage"));
@@ -89,7 +89,7 @@ pub fn build_from(ctx: &Context, sources: &Sources) -> Result<PathBuf> {
     let make = |args: &[&str]| {
         let mut cmd = Command::new("make");
         cmd.arg("-C")
-            .arg(&sources.linux)
+            .arg(&source.tree)
             .arg(format!("O={}", build_dir.display()))
             .arg(format!("ARCH={arch}"))
             .args(args)
@@ -113,7 +113,7 @@ pub fn build_from(ctx: &Context, sources: &Sources) -> Result<PathBuf> {
     let config_path = build_dir.join(".config");
     let config =
         fs::read_to_string(&config_path).ctx(|| format!("reading {}", config_path.display()))?;
-    check_config(&sources.linux, &requests, &config, &stage)?;
+    check_config(&source.tree, &requests, &config, &stage)?;
     // The kernel's own built-in initramfs (/dev/console, /root) is dated when it is made and
     // make does not redo it when only the build date changes: make it again in a reused tree.
     runner::remove_stale(&build_dir.join("usr/initramfs_data.cpio"))?;

@@ -17,6 +17,7 @@
 //! - [`kconfig`]: config fragments, merging, dropped-option and feature checks.
 //! - [`kernel`]: fragments → `.config` → bzImage.
 //! - [`busybox`]: static BusyBox from a config fragment.
+//! - [`component`]: the component trait (fetch, build, install into the tree).
 //! - [`tinibox_static`]: the static tinibox binary.
 //! - [`rootfs`]: the live rootfs tree (skeleton + BusyBox + tinibox + device nodes).
 //! - [`initramfs`]: the cpio newc writer (hard links, fixed mtimes) and its compression.
@@ -31,6 +32,7 @@
 
 pub mod busybox;
 pub mod cache;
+pub mod component;
 pub mod context;
 pub mod debian;
 pub mod disk;

@@ -13,20 +13,22 @@
 use std::cell::OnceCell;
 use std::path::{Path, PathBuf};
 
-use crate::busybox::{self, BusyBox};
+use crate::busybox::{BusyBox, BusyBoxComponent};
+use crate::component::Component;
 use crate::context::Context;
 use crate::error::Result;
 use crate::oci::ExportedImage;
 use crate::runner::Stage;
 use crate::source_bundle::Bundle;
-use crate::sources::{self, Sources};
+use crate::sources::{self, KernelSource};
+use crate::tinibox_static::TiniboxComponent;
 use crate::tree::RootfsTree;
-use crate::{disk, initramfs, iso, kernel, oci, provenance, rootfs, source_bundle, tinibox_static};
+use crate::{disk, initramfs, iso, kernel, oci, provenance, rootfs, source_bundle};
 
 /// The outputs a caller can ask for by name (the binary's subcommands).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Output {
-    /// The verified, unpacked sources.
+    /// The verified, unpacked sources of the kernel and of every component.
     Sources,
     /// The kernel image.
     Kernel,
@@ -74,7 +76,7 @@ impl Output {
 }
 
 /// `cell`'s value, computed by `make` the first time (a failure is not memoized).
-fn memo<T>(cell: &OnceCell<T>, make: impl FnOnce() -> Result<T>) -> Result<&T> {
+pub(crate) fn memo<T>(cell: &OnceCell<T>, make: impl FnOnce() -> Result<T>) -> Result<&T> {
     if let Some(value) = cell.get() {
         return Ok(value);
     }
@@ -85,10 +87,10 @@ fn memo<T>(cell: &OnceCell<T>, make: impl FnOnce() -> Result<T>) -> Result<&T> {
 /// One build of `ctx`: the outputs made so far, each made on first request.
 pub struct Pipeline<'c> {
     ctx: &'c Context,
-    sources: OnceCell<Sources>,
+    linux: OnceCell<KernelSource>,
     kernel: OnceCell<PathBuf>,
-    busybox: OnceCell<BusyBox>,
-    tinibox: OnceCell<PathBuf>,
+    busybox: BusyBoxComponent,
+    tinibox: TiniboxComponent,
     rootfs: OnceCell<RootfsTree>,
     live: OnceCell<RootfsTree>,
     oci: OnceCell<Vec<ExportedImage>>,
@@ -105,10 +107,10 @@ impl<'c> Pipeline<'c> {
     pub fn new(ctx: &'c Context) -> Self {
         Pipeline {
             ctx,
-            sources: OnceCell::new(),
+            linux: OnceCell::new(),
             kernel: OnceCell::new(),
-            busybox: OnceCell::new(),
-            tinibox: OnceCell::new(),
+            busybox: BusyBoxComponent::new(),
+            tinibox: TiniboxComponent::new(),
             rootfs: OnceCell::new(),
             live: OnceCell::new(),
             oci: OnceCell::new(),
@@ -126,33 +128,50 @@ impl<'c> Pipeline<'c> {
         self.ctx
     }
 
-    /// The kernel and BusyBox sources, verified against sources.lock and unpacked.
-    pub fn sources(&self) -> Result<&Sources> {
-        memo(&self.sources, || sources::fetch(self.ctx))
+    /// The components of the root filesystem, in the order they are installed.
+    pub fn components(&self) -> [&dyn Component; 2] {
+        [&self.busybox, &self.tinibox]
+    }
+
+    /// The kernel's source, verified against sources.lock and unpacked.
+    pub fn kernel_source(&self) -> Result<&KernelSource> {
+        memo(&self.linux, || sources::linux(self.ctx))
+    }
+
+    /// Every source: the kernel's and each component's.
+    pub fn sources(&self) -> Result<()> {
+        self.kernel_source()?;
+        for component in self.components() {
+            component.fetch(self.ctx)?;
+        }
+        Ok(())
     }
 
     /// The kernel image (`bzImage`); its full `.config` sits beside it as `config`.
     pub fn kernel(&self) -> Result<&Path> {
         memo(&self.kernel, || {
-            kernel::build_from(self.ctx, self.sources()?)
+            kernel::build(self.ctx, self.kernel_source()?)
         })
         .map(PathBuf::as_path)
     }
 
     /// The static BusyBox and its applet list.
     pub fn busybox(&self) -> Result<&BusyBox> {
-        memo(&self.busybox, || busybox::build(self.ctx, self.sources()?))
+        self.busybox.built(self.ctx)
     }
 
     /// The static tinibox binary.
     pub fn tinibox(&self) -> Result<&Path> {
-        memo(&self.tinibox, || tinibox_static::build(self.ctx)).map(PathBuf::as_path)
+        self.tinibox.built(self.ctx)
     }
 
-    /// The base rootfs: skeleton, BusyBox, tinibox, device nodes.
+    /// The base rootfs: the folders, every component, device nodes, the skeleton.
     pub fn rootfs(&self) -> Result<&RootfsTree> {
         memo(&self.rootfs, || {
-            rootfs::assemble_from(self.ctx, self.busybox()?, self.tinibox()?)
+            for component in self.components() {
+                component.build(self.ctx)?;
+            }
+            rootfs::assemble(self.ctx, &self.components())
         })
     }
 

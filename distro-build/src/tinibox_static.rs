@@ -7,15 +7,19 @@
 //! costs 0.27 MB of file and about 0.45 MiB of peak RSS per container start (BENCHMARKS.md,
 //! "Footprint"). The price is that tinibox's own code and data are not address-randomised
 //! (stack, heap and mmap still are).
-//! Cargo's own incremental logic is the cache. It checks the result really is static; it never edits tinibox.
+//! Cargo's own incremental logic is the cache. It checks the result really is static; it never
+//! edits tinibox. [`TiniboxComponent`] installs the binary into the rootfs tree.
 
+use std::cell::OnceCell;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::component::Component;
 use crate::context::Context;
 use crate::error::{Error, IoContext, Result};
 use crate::runner::{run_logged_progress, Stage};
+use crate::tree::{Entry, FileData, RootfsTree};
 
 /// The compiler flags of the static build: glibc linked in, no PIE (see the module doc).
 pub const RUSTFLAGS: &str = "-C target-feature=+crt-static -C relocation-model=static";
@@ -75,6 +79,57 @@ pub fn is_static(path: &Path) -> Result<bool> {
         }
     }
     Ok(true)
+}
+
+/// The static tinibox as a rootfs component: built from this workspace (nothing to fetch)
+/// and installed as `/usr/bin/tinibox`.
+#[derive(Debug, Default)]
+pub struct TiniboxComponent {
+    built: OnceCell<PathBuf>,
+}
+
+impl TiniboxComponent {
+    /// A component that has built nothing yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A component whose build is the binary at `binary` (for assembling a tree from it).
+    pub fn prebuilt(binary: PathBuf) -> Self {
+        TiniboxComponent {
+            built: OnceCell::from(binary),
+        }
+    }
+
+    /// The static binary (built on first use).
+    pub fn built(&self, ctx: &Context) -> Result<&Path> {
+        crate::pipeline::memo(&self.built, || build(ctx)).map(PathBuf::as_path)
+    }
+}
+
+impl Component for TiniboxComponent {
+    fn name(&self) -> &'static str {
+        "tinibox"
+    }
+
+    /// Nothing: tinibox's source is this workspace, its crates come through cargo.
+    fn fetch(&self, _ctx: &Context) -> Result<()> {
+        Ok(())
+    }
+
+    fn build(&self, ctx: &Context) -> Result<()> {
+        self.built(ctx).map(|_| ())
+    }
+
+    /// `/usr/bin/tinibox` (0755).
+    fn install(&self, ctx: &Context, tree: &mut RootfsTree) -> Result<()> {
+        let binary = self.built(ctx)?.to_path_buf();
+        tree.insert(
+            "usr/bin/tinibox",
+            Entry::file(FileData::Host(binary), 0o755),
+        )?;
+        Ok(())
+    }
 }
 
 #[cfg(test)]

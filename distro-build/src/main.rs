@@ -17,7 +17,7 @@ use clap::{Parser, Subcommand};
 use distro_build::context::Context;
 use distro_build::error::{Error, Result};
 use distro_build::pipeline::{Output, Pipeline};
-use distro_build::{disk, iso, qemu, runner};
+use distro_build::{iso, qemu, runner};
 
 #[derive(Parser)]
 #[command(
@@ -97,9 +97,8 @@ fn repo_root() -> PathBuf {
 
 fn exit_code(err: &Error) -> u8 {
     match err {
-        Error::MissingTool { .. } | Error::Disk(disk::DiskError::MissingTool { .. }) => 3,
+        Error::MissingTool { .. } => 3,
         Error::Checksum { .. } | Error::Unavailable(_) => 4,
-        Error::Disk(disk::DiskError::Input(e)) => exit_code(e),
         Error::Config(_) => 5,
         _ => 1,
     }

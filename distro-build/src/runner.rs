@@ -28,7 +28,16 @@ pub const HOST_TOOLS: &[(&str, &str)] = &[
     ("readelf", "binutils"),
     ("xorriso", "xorriso"),
     ("mformat", "mtools"),
+    ("mmd", "mtools"),
+    ("mcopy", "mtools"),
+    ("mkfs.vfat", "dosfstools"),
+    ("sgdisk", "gdisk"),
+    ("mkfs.ext4", "e2fsprogs"),
+    ("debugfs", "e2fsprogs"),
 ];
+
+/// Tools some stages use when present, with their packages (for the "install it" hint).
+pub const OPTIONAL_TOOLS: &[(&str, &str)] = &[("qemu-img", "qemu-utils")];
 
 /// Files the build needs from host packages (path, package).
 pub const HOST_FILES: &[(&str, &str)] = &[
@@ -49,6 +58,7 @@ pub fn require_tool(tool: &str) -> Result<PathBuf> {
     which(tool).ok_or_else(|| {
         let package = HOST_TOOLS
             .iter()
+            .chain(OPTIONAL_TOOLS)
             .chain(Target::ALL.iter().map(|t| &t.qemu_binary))
             .find(|(t, _)| *t == tool)
             .map(|(_, p)| p.to_string())
@@ -120,6 +130,29 @@ pub fn run_logged(what: &str, cmd: &mut Command, log: &Path) -> Result<()> {
         status: status.to_string(),
         log: log.to_path_buf(),
         tail: log_tail(log, 25),
+    })
+}
+
+/// Runs `cmd` (a missing program is [`Error::MissingTool`]) and returns its output when it
+/// exits 0; otherwise [`Error::CommandFailed`] with the last lines of its stderr and stdout.
+pub fn run_tool(cmd: &mut Command) -> Result<std::process::Output> {
+    let program = cmd.get_program().to_string_lossy().into_owned();
+    require_tool(&program)?;
+    let out = cmd
+        .stdin(Stdio::null())
+        .output()
+        .ctx(|| format!("starting {program}"))?;
+    if out.status.success() {
+        return Ok(out);
+    }
+    let mut text = String::from_utf8_lossy(&out.stderr).into_owned();
+    text.push_str(&String::from_utf8_lossy(&out.stdout));
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    Err(Error::CommandFailed {
+        what: program,
+        status: out.status.to_string(),
+        log: PathBuf::from("(captured)"),
+        tail: lines[lines.len().saturating_sub(12)..].join("\n"),
     })
 }
 

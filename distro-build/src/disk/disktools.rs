@@ -15,8 +15,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::{tools, DiskError};
 use crate::context::Context;
+use crate::error::{Error, Result};
+use crate::runner;
 use crate::tree::{Entry, FileData, RootfsTree};
 
 /// Folder in the rootfs.
@@ -77,8 +78,7 @@ impl DiskTools {
             tools.push((tool.to_string(), bin));
         }
         let target = &ctx.target;
-        let libs = resolve_libraries(&tools, &roots, target.dynamic_loader, target.multiarch)
-            .map_err(crate::error::Error::Disk)?;
+        let libs = resolve_libraries(&tools, &roots, target.dynamic_loader, target.multiarch)?;
         Ok(DiskTools {
             tools,
             libs,
@@ -88,8 +88,8 @@ impl DiskTools {
 }
 
 /// The `NEEDED` sonames of an ELF file.
-pub fn needed(elf: &Path) -> Result<Vec<String>, DiskError> {
-    let out = tools::run(Command::new("readelf").arg("-dW").arg(elf))?;
+pub fn needed(elf: &Path) -> Result<Vec<String>> {
+    let out = runner::run_tool(Command::new("readelf").arg("-dW").arg(elf))?;
     Ok(String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter(|l| l.contains("(NEEDED)"))
@@ -130,7 +130,7 @@ fn resolve_libraries(
     roots: &[PathBuf],
     loader: &str,
     multiarch: &str,
-) -> Result<Vec<(String, PathBuf)>, DiskError> {
+) -> Result<Vec<(String, PathBuf)>> {
     let mut libs: Vec<(String, PathBuf)> = Vec::new();
     let mut queue: Vec<(String, PathBuf)> = tools.to_vec();
     queue.push((loader.to_string(), PathBuf::new()));
@@ -145,7 +145,7 @@ fn resolve_libraries(
                 continue;
             }
             let file = find_library(&soname, roots, multiarch).ok_or_else(|| {
-                DiskError::Invalid(format!(
+                Error::Invalid(format!(
                     "{soname} (needed by {name}) is in none of the installer's packages pinned in \
                      sources.lock; pin the package that holds it (dpkg -S {soname}) and add it to \
                      disktools::PACKAGES"
@@ -172,7 +172,7 @@ pub fn wrapper(tool: &str, loader: &str) -> String {
 }
 
 /// Adds the tools, their libraries and wrappers under [`DIR`] in `tree`.
-pub fn add(tree: &mut RootfsTree, resolved: &DiskTools) -> Result<(), DiskError> {
+pub fn add(tree: &mut RootfsTree, resolved: &DiskTools) -> Result<()> {
     for (tool, bin) in &resolved.tools {
         tree.insert(
             format!("{DIR}/bin/{tool}"),

@@ -10,7 +10,8 @@ use crate::epoch::Epoch;
 use std::path::Path;
 use std::process::Command;
 
-use super::{tools, DiskError};
+use crate::error::{Error, Result};
+use crate::runner;
 
 /// The UEFI shell script on the ESP's root that starts GRUB, \EFI\BOOT\`boot_file` (see
 /// [`write_image`]).
@@ -28,16 +29,16 @@ pub fn write_image(
     boot_file: &str,
     scratch: &Path,
     epoch: Epoch,
-) -> Result<(), DiskError> {
+) -> Result<()> {
     // FAT cannot store times before 1980; mtools maps SOURCE_DATE_EPOCH onto its range, and
     // `mkfs.vfat --invariant` fixes the label's time, so the same inputs give the same bytes.
     let epoch = epoch.nonzero().env_value();
     let file = std::fs::File::create(image)
-        .map_err(|e| DiskError::io(format!("creating {}", image.display()), e))?;
+        .map_err(|e| Error::io(format!("creating {}", image.display()), e))?;
     file.set_len(size_bytes)
-        .map_err(|e| DiskError::io(format!("sizing {}", image.display()), e))?;
+        .map_err(|e| Error::io(format!("sizing {}", image.display()), e))?;
     drop(file);
-    tools::run(
+    runner::run_tool(
         Command::new("mkfs.vfat")
             .arg("--invariant")
             .args([
@@ -53,23 +54,23 @@ pub fn write_image(
              configfile (,gpt3)/boot/grub/grub.cfg\n"
         ),
     )
-    .map_err(|e| DiskError::io("writing the ESP note", e))?;
+    .map_err(|e| Error::io("writing the ESP note", e))?;
     // Firmware whose saved boot entries do not include this disk (say, a VM that booted the
     // live ISO before) falls back to the UEFI shell, which runs startup.nsh from the first
     // FAT file system: there it starts GRUB.
     let startup = scratch.join("startup.nsh");
     std::fs::write(&startup, startup_nsh(boot_file))
-        .map_err(|e| DiskError::io("writing startup.nsh", e))?;
+        .map_err(|e| Error::io("writing startup.nsh", e))?;
     let target = format!("{}", image.display());
     for dir in ["::/EFI", "::/EFI/BOOT"] {
-        tools::run(
+        runner::run_tool(
             Command::new("mmd")
                 .env("MTOOLS_SKIP_CHECK", "1")
                 .env("SOURCE_DATE_EPOCH", &epoch)
                 .args(["-i", &target, dir]),
         )?;
     }
-    tools::run(
+    runner::run_tool(
         Command::new("mcopy")
             .env("MTOOLS_SKIP_CHECK", "1")
             .env("SOURCE_DATE_EPOCH", &epoch)
@@ -77,7 +78,7 @@ pub fn write_image(
             .arg(efi_app)
             .arg(format!("::/EFI/BOOT/{boot_file}")),
     )?;
-    tools::run(
+    runner::run_tool(
         Command::new("mcopy")
             .env("MTOOLS_SKIP_CHECK", "1")
             .env("SOURCE_DATE_EPOCH", &epoch)
@@ -85,7 +86,7 @@ pub fn write_image(
             .arg(&startup)
             .arg("::/startup.nsh"),
     )?;
-    tools::run(
+    runner::run_tool(
         Command::new("mcopy")
             .env("MTOOLS_SKIP_CHECK", "1")
             .env("SOURCE_DATE_EPOCH", &epoch)

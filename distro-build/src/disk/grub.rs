@@ -19,7 +19,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::{tools, DiskError};
+use crate::error::{Error, Result};
+use crate::runner;
 use crate::target::GrubPlatform;
 
 /// GRUB's prefix in both images: partition 3 of the boot disk.
@@ -100,29 +101,23 @@ pub const MBR_CODE_BYTES: usize = 440;
 const CORE_SEGMENT: u16 = 0x820;
 
 /// Builds the BIOS core image (`i386-pc`) at `out`.
-pub fn make_bios_core(grub: &GrubFiles, out: &Path) -> Result<(), DiskError> {
+pub fn make_bios_core(grub: &GrubFiles, out: &Path) -> Result<()> {
     mkimage(grub, grub.bios.0.format, &grub.bios.1, BIOS_MODULES, out)
 }
 
 /// Builds the UEFI application (`x86_64-efi`, to become \EFI\BOOT\BOOTX64.EFI) at `out`.
-pub fn make_efi_app(grub: &GrubFiles, out: &Path) -> Result<(), DiskError> {
+pub fn make_efi_app(grub: &GrubFiles, out: &Path) -> Result<()> {
     mkimage(grub, grub.efi.0.format, &grub.efi.1, EFI_MODULES, out)
 }
 
-fn mkimage(
-    grub: &GrubFiles,
-    format: &str,
-    dir: &Path,
-    extra: &[&str],
-    out: &Path,
-) -> Result<(), DiskError> {
+fn mkimage(grub: &GrubFiles, format: &str, dir: &Path, extra: &[&str], out: &Path) -> Result<()> {
     if !dir.join("moddep.lst").exists() {
-        return Err(DiskError::Invalid(format!(
+        return Err(Error::Invalid(format!(
             "GRUB {format} modules are missing from {}; delete that cache folder and build again",
             dir.display()
         )));
     }
-    tools::run(
+    runner::run_tool(
         Command::new(&grub.mkimage)
             .args(["-O", format, "-d"])
             .arg(dir)
@@ -137,13 +132,9 @@ fn mkimage(
 /// Returns the 440 bytes of MBR boot code: GRUB's boot.img patched to load core.img from
 /// `core_sector`, keeping the BIOS parameter block area of `current_mbr` (zeros on a GPT
 /// protective MBR).
-pub fn patch_boot_img(
-    boot_img: &[u8],
-    current_mbr: &[u8],
-    core_sector: u64,
-) -> Result<Vec<u8>, DiskError> {
+pub fn patch_boot_img(boot_img: &[u8], current_mbr: &[u8], core_sector: u64) -> Result<Vec<u8>> {
     if boot_img.len() != 512 || current_mbr.len() < 512 {
-        return Err(DiskError::Invalid(format!(
+        return Err(Error::Invalid(format!(
             "GRUB boot.img must be 512 bytes (got {}); reinstall grub-pc-bin",
             boot_img.len()
         )));
@@ -161,9 +152,9 @@ pub fn patch_boot_img(
 /// Patches core.img (in place) for embedding at `core_sector`: its first block list entry
 /// covers every following sector, and the older entries are cleared. Returns the number of
 /// sectors core.img takes.
-pub fn patch_core_img(core: &mut Vec<u8>, core_sector: u64) -> Result<u64, DiskError> {
+pub fn patch_core_img(core: &mut Vec<u8>, core_sector: u64) -> Result<u64> {
     if core.len() < 1024 {
-        return Err(DiskError::Invalid(format!(
+        return Err(Error::Invalid(format!(
             "GRUB core.img is only {} bytes; grub-mkimage failed",
             core.len()
         )));
@@ -171,7 +162,7 @@ pub fn patch_core_img(core: &mut Vec<u8>, core_sector: u64) -> Result<u64, DiskE
     let sectors = core.len().div_ceil(512);
     core.resize(sectors * 512, 0);
     if sectors - 1 > u16::MAX as usize {
-        return Err(DiskError::Invalid("GRUB core.img is too large".into()));
+        return Err(Error::Invalid("GRUB core.img is too large".into()));
     }
     // Clear the block list (entries grow downwards from the end of the first sector and end
     // at an entry whose length is 0).

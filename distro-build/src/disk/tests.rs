@@ -352,7 +352,13 @@ fn early_initramfs_holds_init_and_busybox() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("initrd.img");
     let t = early::tree(FileData::Host("/bin/busybox".into())).unwrap();
-    early::write_cpio_gz(&t, crate::epoch::Epoch::from_secs(0), &out).unwrap();
+    crate::initramfs::write_with(
+        &t,
+        &out,
+        crate::epoch::Epoch::from_secs(0),
+        crate::initramfs::Compression::Gzip,
+    )
+    .unwrap();
     let list = run_ok(
         Command::new("sh")
             .arg("-c")

@@ -22,11 +22,12 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::boot::esp::{self, Esp};
+use crate::boot::grub::{mkimage, GrubFiles, ImageSpec};
 use crate::cache::{self, KeyBuilder};
 use crate::context::Context;
-use crate::disk::grub::GrubFiles;
 use crate::epoch::Epoch;
-use crate::error::{Error, IoContext, Result};
+use crate::error::{IoContext, Result};
 use crate::runner::{run_logged, Stage};
 
 /// Bumped whenever the ISO layout or the tools' options change.
@@ -141,11 +142,30 @@ pub struct Inputs<'a> {
     pub epoch: Epoch,
 }
 
+/// A GRUB image of the ISO: [`GRUB_MODULES`] and `extra` built in, `early` embedded, prefix
+/// /boot/grub on the medium.
+fn spec<'a>(
+    format: &'a str,
+    modules_dir: &'a Path,
+    early: &'a Path,
+    extra: &'a str,
+) -> ImageSpec<'a> {
+    ImageSpec {
+        format,
+        modules_dir,
+        prefix: "/boot/grub",
+        config: Some(early),
+        modules: GRUB_MODULES
+            .split_whitespace()
+            .chain(extra.split_whitespace())
+            .collect(),
+    }
+}
+
 /// Writes `work/tinilinux.iso` from `inputs`, using `work` for the staging tree and the
 /// GRUB images (removed afterwards) and appending tool output to `log`. Returns the ISO path.
 /// It does not use the cache: [`build`] does.
 pub fn write_iso(inputs: &Inputs, work: &Path, log: &Path) -> Result<PathBuf> {
-    check_grub_dirs(inputs.grub)?;
     let epoch = inputs.epoch.nonzero();
     let root = work.join("root");
     let grub_dir = root.join("boot/grub");
@@ -168,28 +188,31 @@ pub fn write_iso(inputs: &Inputs, work: &Path, log: &Path) -> Result<PathBuf> {
     let early = work.join("early.cfg");
     fs::write(&early, early_config()).ctx(|| "writing GRUB's early config")?;
     let (bios, bios_dir) = &inputs.grub.bios;
-    mkimage(
-        bios.cdrom_format.unwrap_or(bios.format),
-        inputs.grub,
-        bios_dir,
-        &early,
-        &grub_dir.join("eltorito.img"),
-        BIOS_MODULES,
-        log,
-    )?;
+    let eltorito_format = bios.cdrom_format.unwrap_or(bios.format);
+    let eltorito = spec(eltorito_format, bios_dir, &early, BIOS_MODULES);
+    mkimage(inputs.grub, &eltorito, &grub_dir.join("eltorito.img"), log)?;
     let efi_app = work.join(inputs.efi_boot_file);
     let (efi, efi_dir) = &inputs.grub.efi;
-    mkimage(
-        efi.format,
-        inputs.grub,
-        efi_dir,
-        &early,
-        &efi_app,
-        EFI_MODULES,
-        log,
-    )?;
+    let efi_spec = spec(efi.format, efi_dir, &early, EFI_MODULES);
+    mkimage(inputs.grub, &efi_spec, &efi_app, log)?;
     let efi_img = work.join("efi.img");
-    write_efi_image(&efi_img, &efi_app, inputs.efi_boot_file, epoch, log)?;
+    let app_len = fs::metadata(&efi_app)
+        .ctx(|| format!("reading {}", efi_app.display()))?
+        .len();
+    // The El Torito EFI image and the appended GPT ESP: FAT12 just big enough for GRUB.
+    let efi_image = Esp {
+        size_bytes: esp::fitting_size(app_len),
+        fat_bits: 12,
+        cluster_sectors: None,
+        label: "TINI-EFI".into(),
+        volume_id: epoch.fat_volume_id(),
+        files: vec![(
+            format!("EFI/BOOT/{}", inputs.efi_boot_file),
+            efi_app.clone(),
+        )],
+        epoch,
+    };
+    esp::write(&efi_img, &efi_image, log)?;
 
     set_mtimes(&root, epoch)?;
     let iso = work.join("tinilinux.iso");
@@ -235,105 +258,6 @@ pub fn write_iso(inputs: &Inputs, work: &Path, log: &Path) -> Result<PathBuf> {
     Ok(iso)
 }
 
-fn check_grub_dirs(grub: &GrubFiles) -> Result<()> {
-    for (_, dir) in [&grub.bios, &grub.efi] {
-        if !dir.join("moddep.lst").is_file() {
-            return Err(Error::Invalid(format!(
-                "GRUB modules are missing from {}; delete that cache folder and build again",
-                dir.display()
-            )));
-        }
-    }
-    Ok(())
-}
-
-/// Runs `grub-mkimage` for `format` with [`GRUB_MODULES`] plus `extra` built in and `early`
-/// as the embedded config.
-fn mkimage(
-    format: &str,
-    grub: &GrubFiles,
-    dir: &Path,
-    early: &Path,
-    out: &Path,
-    extra: &str,
-    log: &Path,
-) -> Result<()> {
-    run_logged(
-        &format!("grub-mkimage -O {format}"),
-        Command::new(&grub.mkimage)
-            .args(["-O", format, "-d"])
-            .arg(dir)
-            .args(["-p", "/boot/grub", "-c"])
-            .arg(early)
-            .arg("-o")
-            .arg(out)
-            .args(GRUB_MODULES.split_whitespace())
-            .args(extra.split_whitespace()),
-        log,
-    )
-}
-
-/// The size of the FAT image holding `app_len` bytes of EFI application: the file, the FAT
-/// structures (a few KiB), rounded up to 64 KiB.
-pub fn efi_image_size(app_len: u64) -> u64 {
-    const SLACK: u64 = 64 * 1024;
-    (app_len + 2 * SLACK).div_ceil(SLACK) * SLACK
-}
-
-/// Writes the El Torito / ESP image: FAT12 sized to fit `efi_app` as
-/// \EFI\BOOT\`boot_file` (`BOOTX64.EFI`), with a volume id and dates from `epoch`.
-fn write_efi_image(
-    image: &Path,
-    efi_app: &Path,
-    boot_file: &str,
-    epoch: Epoch,
-    log: &Path,
-) -> Result<()> {
-    let app_len = fs::metadata(efi_app)
-        .ctx(|| format!("reading {}", efi_app.display()))?
-        .len();
-    let file = fs::File::create(image).ctx(|| format!("creating {}", image.display()))?;
-    file.set_len(efi_image_size(app_len))
-        .ctx(|| format!("sizing {}", image.display()))?;
-    drop(file);
-    let volume_id = epoch.fat_volume_id();
-    run_logged(
-        "mkfs.vfat (EFI boot image)",
-        Command::new("mkfs.vfat")
-            .args([
-                "--invariant",
-                "-F",
-                "12",
-                "-n",
-                "TINI-EFI",
-                "-i",
-                &volume_id,
-            ])
-            .arg(image),
-        log,
-    )?;
-    let target = image.display().to_string();
-    let mtools = |tool: &str| {
-        let mut cmd = Command::new(tool);
-        cmd.env("MTOOLS_SKIP_CHECK", "1")
-            .env("SOURCE_DATE_EPOCH", epoch.env_value())
-            .args(["-i", &target]);
-        cmd
-    };
-    run_logged(
-        "mmd (EFI boot image)",
-        mtools("mmd").args(["::/EFI", "::/EFI/BOOT"]),
-        log,
-    )?;
-    run_logged(
-        "mcopy (EFI boot image)",
-        mtools("mcopy")
-            .arg(efi_app)
-            .arg(format!("::/EFI/BOOT/{boot_file}")),
-        log,
-    )
-}
-
 /// Sets the modification time of `dir` and everything below it to `epoch`.
 fn set_mtimes(dir: &Path, epoch: Epoch) -> Result<()> {
     let time = epoch.system_time();
@@ -357,14 +281,6 @@ fn set_mtime(path: &Path, time: std::time::SystemTime) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn efi_image_fits_the_application_with_room_for_fat() {
-        let size = efi_image_size(585_728);
-        assert!(size >= 585_728 + 64 * 1024);
-        assert_eq!(size % (64 * 1024), 0);
-        assert!(size < 1024 * 1024, "{size}");
-    }
 
     fn inputs(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
         let bz = dir.join("bzImage");

@@ -21,6 +21,7 @@
 //! - [`tinibox_static`]: the static tinibox binary.
 //! - [`rootfs`]: the live rootfs tree (skeleton + BusyBox + tinibox + device nodes).
 //! - [`initramfs`]: the cpio newc writer (hard links, fixed mtimes) and its compression.
+//! - [`boot`]: GRUB images and EFI system partitions, shared by the ISO and the disk.
 //! - [`iso`]: the hybrid BIOS + UEFI ISO.
 //! - [`qemu`]: booting the ISO in QEMU.
 //! - [`disk`]: the installed-on-a-disk image (GPT, ESP, ext4, GRUB, switch_root initramfs)
@@ -30,6 +31,7 @@
 //! - [`oci`]: the rootfs tarball, OCI image layouts/archives, and the image in the rootfs's
 //!   own tinibox store (images helper).
 
+pub mod boot;
 pub mod busybox;
 pub mod cache;
 pub mod component;

@@ -256,7 +256,7 @@ impl<'c> Pipeline<'c> {
     pub fn source_bundle(&self) -> Result<&Bundle> {
         memo(&self.bundle, || {
             let (kernel, busybox) = (self.kernel()?, self.busybox()?);
-            disk::grub::GrubFiles::pinned(self.ctx)?;
+            crate::boot::grub::GrubFiles::pinned(self.ctx)?;
             disk::disktools::DiskTools::pinned(self.ctx)?;
             let stage = Stage::start(
                 "source",

@@ -26,9 +26,7 @@
 
 pub mod disktools;
 pub mod early;
-pub mod esp;
 pub mod ext4;
-pub mod grub;
 pub mod layout;
 
 use std::fs;
@@ -36,7 +34,8 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::cache;
+use crate::boot::esp::{self, Esp};
+use crate::boot::grub::{self, DiskImages};
 use crate::context::Context;
 use crate::error::{Error, IoContext, Result};
 use crate::initramfs::Compression;
@@ -118,50 +117,6 @@ pub fn check_tools() -> Result<()> {
     Ok(())
 }
 
-/// The GRUB images a TiniLinux disk boots with, built once into `<cache>/disk/boot`.
-#[derive(Debug, Clone)]
-pub struct BootImages {
-    /// 440 bytes of MBR boot code, patched to load core.img from the BIOS boot partition.
-    pub mbr_code: PathBuf,
-    /// GRUB's BIOS core image, patched for the BIOS boot partition's first sector.
-    pub core_img: PathBuf,
-    /// GRUB's UEFI application (\EFI\BOOT\BOOTX64.EFI).
-    pub efi_app: PathBuf,
-}
-
-/// Builds (or rebuilds) the GRUB images in `dir` with the pinned GRUB `grub`; the UEFI
-/// application is named `efi_boot_file` (the target's, `BOOTX64.EFI`).
-pub fn boot_images(dir: &Path, grub: &grub::GrubFiles, efi_boot_file: &str) -> Result<BootImages> {
-    fs::create_dir_all(dir).map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
-    let core_raw = dir.join("core.raw.img");
-    grub::make_bios_core(grub, &core_raw)?;
-    let mut core =
-        fs::read(&core_raw).map_err(|e| Error::io(format!("reading {}", core_raw.display()), e))?;
-    let sectors = grub::patch_core_img(&mut core, layout::BIOS_BOOT_FIRST)?;
-    if sectors > layout::BIOS_BOOT_SECTORS {
-        return Err(Error::Invalid(format!(
-            "GRUB core.img needs {sectors} sectors, the BIOS boot partition has {}",
-            layout::BIOS_BOOT_SECTORS
-        )));
-    }
-    let boot_img = fs::read(grub.boot_img())
-        .map_err(|e| Error::io(format!("reading {}", grub.boot_img().display()), e))?;
-    // A GPT protective MBR has nothing in the BIOS parameter block area.
-    let mbr_code = grub::patch_boot_img(&boot_img, &[0u8; 512], layout::BIOS_BOOT_FIRST)?;
-    let images = BootImages {
-        mbr_code: dir.join("mbr-code.bin"),
-        core_img: dir.join("core.img"),
-        efi_app: dir.join(efi_boot_file),
-    };
-    cache::write_atomic(&images.core_img, &core)?;
-    cache::write_atomic(&images.mbr_code, &mbr_code)?;
-    let efi_tmp = dir.join(format!("{efi_boot_file}.tmp"));
-    grub::make_efi_app(grub, &efi_tmp)?;
-    rename(&efi_tmp, &images.efi_app)?;
-    let _ = fs::remove_file(&core_raw);
-    Ok(images)
-}
-
 /// The installer's payload on the live medium, next to the kernel: a cpio archive (xz) of
 /// [`add_installer_payload`]'s files that `tinilinux-install` unpacks when it runs. Kept out
 /// of the initramfs, so a live boot neither carries nor unpacks it.
@@ -199,7 +154,7 @@ pub fn add_installer_scripts(tree: &mut RootfsTree) -> Result<()> {
 /// the disk tools (sfdisk, mke2fs, e2fsck, see [`disktools`]).
 pub fn add_installer_payload(
     tree: &mut RootfsTree,
-    images: &BootImages,
+    images: &DiskImages,
     tools: &disktools::DiskTools,
 ) -> Result<()> {
     for path in [&images.mbr_code, &images.core_img, &images.efi_app] {
@@ -236,11 +191,7 @@ pub fn add_installer_payload(
 /// images built (or taken from the cache) first.
 pub fn installer_payload(ctx: &Context) -> Result<RootfsTree> {
     check_tools()?;
-    let images = boot_images(
-        &ctx.cache_dir.join("disk/boot"),
-        &grub::GrubFiles::pinned(ctx)?,
-        ctx.target.efi_boot_file,
-    )?;
+    let images = grub::disk_images(ctx)?;
     let mut tree = RootfsTree::new();
     add_installer_payload(&mut tree, &images, &disktools::DiskTools::pinned(ctx)?)?;
     Ok(tree)
@@ -305,7 +256,7 @@ pub fn installed_tree(
     kernel: &Path,
     initrd: &Path,
     layout: &Layout,
-    images: &BootImages,
+    images: &DiskImages,
     tools: &disktools::DiskTools,
 ) -> Result<RootfsTree> {
     let mut t = live.clone();
@@ -377,11 +328,7 @@ pub fn build_with(
         .map_err(|e| Error::io("creating the disk work folder", e))?;
     let w = work.path();
 
-    let images = boot_images(
-        &w.join("boot"),
-        &grub::GrubFiles::pinned(ctx)?,
-        ctx.target.efi_boot_file,
-    )?;
+    let images = grub::disk_images(ctx)?;
     let tools = disktools::DiskTools::pinned(ctx)?;
     let initrd = w.join("initrd.img");
     let early_tree = early::tree(early::busybox_of(tree)?)?;
@@ -398,15 +345,7 @@ pub fn build_with(
         ctx.epoch,
     )?;
     let esp_img = w.join("esp.vfat");
-    esp::write_image(
-        &esp_img,
-        layout.esp.size_bytes(),
-        &layout.esp_volume_id,
-        &images.efi_app,
-        ctx.target.efi_boot_file,
-        w,
-        ctx.epoch,
-    )?;
+    write_esp(ctx, &esp_img, &layout, &images, w)?;
 
     let disk_tmp = w.join(IMAGE_NAME);
     assemble(&disk_tmp, &layout, &images, &esp_img, &root_img)?;
@@ -433,11 +372,50 @@ pub fn build_with(
     })
 }
 
+/// Writes the ESP partition image `image`: FAT32 holding GRUB as \EFI\BOOT\BOOTX64.EFI
+/// (which finds its grub.cfg on the root partition by itself), a short \EFI\BOOT\grub.cfg
+/// that says so, for people who look, and \startup.nsh for the UEFI shell
+/// ([`esp::startup_nsh`]). `scratch` holds the two small files.
+fn write_esp(
+    ctx: &Context,
+    image: &Path,
+    layout: &Layout,
+    images: &DiskImages,
+    scratch: &Path,
+) -> Result<()> {
+    let boot_file = ctx.target.efi_boot_file;
+    let note = scratch.join("grub.cfg");
+    fs::write(
+        &note,
+        format!(
+            "# TiniLinux: GRUB ({boot_file}) reads its real grub.cfg from /boot/grub on partition 3.\n\
+             configfile (,gpt3)/boot/grub/grub.cfg\n"
+        ),
+    )
+    .ctx(|| "writing the ESP note")?;
+    let startup = scratch.join("startup.nsh");
+    fs::write(&startup, esp::startup_nsh(boot_file)).ctx(|| "writing startup.nsh")?;
+    let spec = Esp {
+        size_bytes: layout.esp.size_bytes(),
+        fat_bits: 32,
+        cluster_sectors: Some(1),
+        label: "TINI-ESP".into(),
+        volume_id: layout.esp_volume_id.clone(),
+        files: vec![
+            (format!("EFI/BOOT/{boot_file}"), images.efi_app.clone()),
+            ("startup.nsh".into(), startup),
+            ("EFI/BOOT/grub.cfg".into(), note),
+        ],
+        epoch: ctx.epoch,
+    };
+    esp::write(image, &spec, &ctx.cache_dir.join("logs/disk.log"))
+}
+
 /// Writes the disk file `disk`: GPT, partition images at their offsets, GRUB for BIOS.
 pub fn assemble(
     disk: &Path,
     layout: &Layout,
-    images: &BootImages,
+    images: &DiskImages,
     esp_img: &Path,
     root_img: &Path,
 ) -> Result<()> {

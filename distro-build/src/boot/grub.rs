@@ -1,4 +1,9 @@
-//! GRUB for a TiniLinux disk, made without grub-install (which wants root and a real block
+//! GRUB for both media: the pinned GRUB ([`GrubFiles`]), the one `grub-mkimage` call
+//! ([`mkimage`]) the ISO's El Torito and EFI images and the disk's images are all made with,
+//! and the disk's images themselves ([`disk_images`], made once and cached: the disk image
+//! and the installer's payload carry the same files).
+//!
+//! The disk's images are made without grub-install (which wants root and a real block
 //! device): `grub-mkimage` builds the BIOS core image and the UEFI application with every
 //! module they need built in, and this module patches the BIOS images the way
 //! `grub-bios-setup` does when it embeds core.img in a GPT BIOS boot partition:
@@ -10,16 +15,20 @@
 //!   start u64, length u16, segment u16) points at the rest of core.img, which follows it
 //!   contiguously in the BIOS boot partition, loaded at segment 0x820.
 //!
-//! Both images use the prefix `(,gpt3)/boot/grub`: GRUB fills in the disk it was started
+//! Both disk images use the prefix `(,gpt3)/boot/grub`: GRUB fills in the disk it was started
 //! from, so neither image names a UUID and the installer can write the same images to any
-//! disk with the TiniLinux layout. grub.cfg then lives on the ext4 root.
+//! disk with the TiniLinux layout. grub.cfg then lives on the ext4 root ([`grub_cfg`]).
 //!
-//! It owns only the image files it is asked to write.
+//! It owns only the image files it is asked to write and its cache artifact.
 
+use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::error::{Error, Result};
+use crate::cache::{self, KeyBuilder};
+use crate::context::Context;
+use crate::disk::layout::{BIOS_BOOT_FIRST, BIOS_BOOT_SECTORS};
+use crate::error::{Error, IoContext, Result};
 use crate::runner;
 use crate::target::GrubPlatform;
 
@@ -100,33 +109,127 @@ pub const MBR_CODE_BYTES: usize = 440;
 /// Segment the rest of core.img is loaded at (GRUB_BOOT_I386_PC_KERNEL_SEG + 0x20).
 const CORE_SEGMENT: u16 = 0x820;
 
-/// Builds the BIOS core image (`i386-pc`) at `out`.
-pub fn make_bios_core(grub: &GrubFiles, out: &Path) -> Result<()> {
-    mkimage(grub, grub.bios.0.format, &grub.bios.1, BIOS_MODULES, out)
+/// One `grub-mkimage` run: the image format and module folder of a platform, the prefix
+/// GRUB reads its config from, an optional embedded early config, and the modules built in.
+#[derive(Debug, Clone)]
+pub struct ImageSpec<'a> {
+    /// `-O`: `i386-pc`, `i386-pc-eltorito`, `x86_64-efi` …
+    pub format: &'a str,
+    /// `-d`: the platform's module folder (holds `moddep.lst`).
+    pub modules_dir: &'a Path,
+    /// `-p`: where GRUB looks for grub.cfg.
+    pub prefix: &'a str,
+    /// `-c`: a config file embedded in the image, run before the prefix's grub.cfg.
+    pub config: Option<&'a Path>,
+    /// The modules built in (grub-mkimage adds what they depend on).
+    pub modules: Vec<&'a str>,
 }
 
-/// Builds the UEFI application (`x86_64-efi`, to become \EFI\BOOT\BOOTX64.EFI) at `out`.
-pub fn make_efi_app(grub: &GrubFiles, out: &Path) -> Result<()> {
-    mkimage(grub, grub.efi.0.format, &grub.efi.1, EFI_MODULES, out)
-}
-
-fn mkimage(grub: &GrubFiles, format: &str, dir: &Path, extra: &[&str], out: &Path) -> Result<()> {
-    if !dir.join("moddep.lst").exists() {
+/// Runs the pinned `grub-mkimage` for `spec`, writing the image to `out` and its output to
+/// `log`. Errors: the module folder lacks `moddep.lst` (a broken cache), grub-mkimage fails.
+pub fn mkimage(grub: &GrubFiles, spec: &ImageSpec, out: &Path, log: &Path) -> Result<()> {
+    if !spec.modules_dir.join("moddep.lst").is_file() {
         return Err(Error::Invalid(format!(
-            "GRUB {format} modules are missing from {}; delete that cache folder and build again",
-            dir.display()
+            "GRUB modules are missing from {}; delete that cache folder and build again",
+            spec.modules_dir.display()
         )));
     }
-    runner::run_tool(
-        Command::new(&grub.mkimage)
-            .args(["-O", format, "-d"])
-            .arg(dir)
-            .args(["-p", PREFIX, "-o"])
-            .arg(out)
-            .args(COMMON_MODULES)
-            .args(extra),
-    )?;
-    Ok(())
+    let mut cmd = Command::new(&grub.mkimage);
+    cmd.args(["-O", spec.format, "-d"])
+        .arg(spec.modules_dir)
+        .args(["-p", spec.prefix]);
+    if let Some(config) = spec.config {
+        cmd.arg("-c").arg(config);
+    }
+    cmd.arg("-o").arg(out).args(&spec.modules);
+    runner::run_logged(&format!("grub-mkimage -O {}", spec.format), &mut cmd, log)
+}
+
+/// The disk's images (for the GPT disk and the installer), as [`disk_images`] makes them.
+#[derive(Debug, Clone)]
+pub struct DiskImages {
+    /// 440 bytes of MBR boot code, patched to load core.img from the BIOS boot partition.
+    pub mbr_code: PathBuf,
+    /// GRUB's BIOS core image, patched for the BIOS boot partition's first sector.
+    pub core_img: PathBuf,
+    /// GRUB's UEFI application, named as the target's removable-media file (`BOOTX64.EFI`).
+    pub efi_app: PathBuf,
+}
+
+/// Bumped whenever the disk images' recipe changes.
+const DISK_RECIPE: u32 = 1;
+
+/// The disk's GRUB images for `ctx.target`, built once into the cache (keyed by the pinned
+/// GRUB, the modules, the prefix and the BIOS boot partition's sector).
+///
+/// Errors: the pinned GRUB cannot be fetched; grub-mkimage fails; core.img does not fit the
+/// BIOS boot partition.
+pub fn disk_images(ctx: &Context) -> Result<DiskImages> {
+    let grub = GrubFiles::pinned(ctx)?;
+    let efi_name = ctx.target.efi_boot_file;
+    let mut key = KeyBuilder::new("grub-disk", DISK_RECIPE);
+    key.file("grub-mkimage", &grub.mkimage)?
+        .bytes("prefix", PREFIX.as_bytes())
+        .bytes("common", COMMON_MODULES.join(" ").as_bytes())
+        .bytes("bios", BIOS_MODULES.join(" ").as_bytes())
+        .bytes("efi", EFI_MODULES.join(" ").as_bytes())
+        .bytes("efi-name", efi_name.as_bytes())
+        .bytes("core-sector", &BIOS_BOOT_FIRST.to_le_bytes());
+    for (platform, dir) in [&grub.bios, &grub.efi] {
+        key.file(platform.format, &dir.join("kernel.img"))?;
+    }
+    let key = key.finish();
+    let dir = match cache::lookup(ctx, "grub-disk", &key) {
+        Some(dir) => dir,
+        None => cache::publish(ctx, "grub-disk", &key, |tmp| {
+            let log = ctx.cache_dir.join("logs/grub-disk.log");
+            write_disk_images(&grub, tmp, efi_name, &log)
+        })?,
+    };
+    Ok(DiskImages {
+        mbr_code: dir.join("mbr-code.bin"),
+        core_img: dir.join("core.img"),
+        efi_app: dir.join(efi_name),
+    })
+}
+
+/// The disk's image of `platform`: the common modules and `extra`, prefix [`PREFIX`].
+fn disk_spec<'a>(platform: &'a (GrubPlatform, PathBuf), extra: &[&'a str]) -> ImageSpec<'a> {
+    let mut modules = COMMON_MODULES.to_vec();
+    modules.extend_from_slice(extra);
+    ImageSpec {
+        format: platform.0.format,
+        modules_dir: platform.1.as_path(),
+        prefix: PREFIX,
+        config: None,
+        modules,
+    }
+}
+
+/// Writes `mbr-code.bin`, `core.img` and `efi_name` into `dir`.
+fn write_disk_images(grub: &GrubFiles, dir: &Path, efi_name: &str, log: &Path) -> Result<()> {
+    let core_raw = dir.join("core.raw.img");
+    mkimage(grub, &disk_spec(&grub.bios, BIOS_MODULES), &core_raw, log)?;
+    let mut core = fs::read(&core_raw).ctx(|| format!("reading {}", core_raw.display()))?;
+    let sectors = patch_core_img(&mut core, BIOS_BOOT_FIRST)?;
+    if sectors > BIOS_BOOT_SECTORS {
+        return Err(Error::Invalid(format!(
+            "GRUB core.img needs {sectors} sectors, the BIOS boot partition has {BIOS_BOOT_SECTORS}"
+        )));
+    }
+    let boot_img =
+        fs::read(grub.boot_img()).ctx(|| format!("reading {}", grub.boot_img().display()))?;
+    // A GPT protective MBR has nothing in the BIOS parameter block area.
+    let mbr_code = patch_boot_img(&boot_img, &[0u8; 512], BIOS_BOOT_FIRST)?;
+    fs::write(dir.join("core.img"), &core).ctx(|| "writing core.img")?;
+    fs::write(dir.join("mbr-code.bin"), &mbr_code).ctx(|| "writing mbr-code.bin")?;
+    fs::remove_file(&core_raw).ctx(|| format!("removing {}", core_raw.display()))?;
+    mkimage(
+        grub,
+        &disk_spec(&grub.efi, EFI_MODULES),
+        &dir.join(efi_name),
+        log,
+    )
 }
 
 /// Returns the 440 bytes of MBR boot code: GRUB's boot.img patched to load core.img from

@@ -45,6 +45,7 @@ pub mod iso;
 pub mod kconfig;
 pub mod kernel;
 pub mod lock;
+pub mod musl;
 pub mod oci;
 pub mod pipeline;
 pub mod provenance;

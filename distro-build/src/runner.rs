@@ -15,6 +15,7 @@ use crate::target::Target;
 pub const HOST_TOOLS: &[(&str, &str)] = &[
     ("make", "make"),
     ("gcc", "gcc"),
+    ("musl-gcc", "musl-tools"),
     ("flex", "flex"),
     ("bison", "bison"),
     ("bc", "bc"),

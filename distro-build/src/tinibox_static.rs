@@ -1,5 +1,6 @@
 //! The static tinibox stage: `cargo build --release -p tinibox` for the target's Rust
-//! triple (`x86_64-unknown-linux-gnu`) with `+crt-static`, in its own target folder in the cache (so
+//! triple (`x86_64-unknown-linux-musl`: musl's static C library, which is smaller and needs
+//! less memory than glibc's) with `+crt-static`, in its own target folder in the cache (so
 //! it never fights with the workspace's normal builds over flags), optimised for size and
 //! linked as a plain static executable at a fixed address (not static-pie): without
 //! `-C relocation-model=static` the linker writes about 10,700 dynamic relocations (256 KiB of
@@ -21,12 +22,12 @@ use crate::error::{Error, IoContext, Result};
 use crate::runner::{run_logged_progress, Stage};
 use crate::tree::{Entry, FileData, RootfsTree};
 
-/// The compiler flags of the static build: glibc linked in, no PIE (see the module doc).
+/// The compiler flags of the static build: the C library linked in, no PIE (see the module doc).
 pub const RUSTFLAGS: &str = "-C target-feature=+crt-static -C relocation-model=static";
 
 /// Builds the static tinibox and returns the binary's path.
 pub fn build(ctx: &Context) -> Result<PathBuf> {
-    let stage = Stage::start("tinibox", "static tinibox (cargo, glibc +crt-static)");
+    let stage = Stage::start("tinibox", "static tinibox (cargo, musl +crt-static)");
     let target_dir = ctx.cache_dir.join("build/tinibox-target");
     let log = ctx.cache_dir.join("logs/tinibox.log");
     let _ = fs::remove_file(&log);

@@ -19,8 +19,6 @@ use oci_spec::runtime::LinuxResources;
 
 use super::{CgroupError, CgroupHandle, Layout};
 
-pub use memory::check_swap;
-
 /// A resource writer.
 pub(crate) struct Writer {
     /// The controller on cgroup v1 (a hierarchy), None when it has none there.

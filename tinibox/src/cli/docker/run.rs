@@ -123,6 +123,23 @@ fn resolve_rootfs(
     ))
 }
 
+/// Writes the files a spec plan asks for (the /etc files the spec bind-mounts), each to a
+/// temporary name then renamed.
+fn write_plan(plan: &spec::SpecPlan) -> Result<(), Failure> {
+    for f in &plan.files {
+        let tmp = f.path.with_extension("tmp");
+        std::fs::write(&tmp, &f.contents)
+            .and_then(|_| std::fs::rename(&tmp, &f.path))
+            .map_err(|e| {
+                Failure::tinibox(format!(
+                    "writing {}: {e} — check that --root is writable",
+                    f.path.display()
+                ))
+            })?;
+    }
+    Ok(())
+}
+
 pub(super) fn prepare(global: &GlobalOptions, args: &RunArgs) -> Result<Prepared, Failure> {
     let flags = &args.flags;
     spec::build::validate(flags).map_err(|e| Failure::tinibox(e.to_string()))?;
@@ -143,7 +160,9 @@ pub(super) fn prepare(global: &GlobalOptions, args: &RunArgs) -> Result<Prepared
     })?;
     let result = (|| {
         let (rootfs, image) = resolve_rootfs(global, &args.image, &id, &front)?;
-        let built = spec::build_spec(
+        let facts =
+            spec::Facts::read(flags, &rootfs).map_err(|e| Failure::tinibox(e.to_string()))?;
+        let plan = spec::build_spec(
             flags,
             &SpecContext {
                 rootfs: &rootfs,
@@ -151,9 +170,12 @@ pub(super) fn prepare(global: &GlobalOptions, args: &RunArgs) -> Result<Prepared
                 image: &image,
                 default_hostname: names::short(&id),
                 etc_dir: &front,
+                facts: &facts,
             },
         )
         .map_err(|e| Failure::tinibox(e.to_string()))?;
+        write_plan(&plan)?;
+        let built = plan.spec;
         let json = spec::to_json(&built).map_err(|e| Failure::tinibox(e.to_string()))?;
         let tmp = front.join("config.json.tmp");
         std::fs::write(&tmp, json)

@@ -49,7 +49,7 @@ use std::path::{Path, PathBuf};
 pub use error::{ContainerError, ExecFailure};
 pub use lifecycle::{delete, kill, list, pause, pids, record, resume, start, state, update};
 pub use state::{State, Status};
-pub use supervise::supervise;
+pub use supervise::{supervise, supervise_with, Signals, Terminal};
 
 /// Annotation that asks for a tiny reaper as PID 1 (set by the docker-like `--init`).
 pub use crate::process::reaper::ANNOTATION as INIT_ANNOTATION;

@@ -10,14 +10,14 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::{
-    Capabilities, LinuxCapabilitiesBuilder, LinuxNamespaceType, Mount, MountBuilder,
-    PosixRlimitBuilder, Spec,
+    Capabilities, LinuxCapabilitiesBuilder, LinuxCpu, LinuxMemory, LinuxNamespaceType,
+    LinuxPidsBuilder, LinuxResources, Mount, MountBuilder, PosixRlimitBuilder, Spec,
 };
 
 use super::defaults::{self, DEFAULT_PATH};
 use super::etc_files::{self, EtcFile};
 use super::facts::Facts;
-use super::resources::{self, ResourceFlags};
+use super::resources;
 use super::values::{self, network_mode, NetworkMode};
 use super::{RunFlags, SpecError};
 
@@ -165,9 +165,9 @@ fn capabilities(flags: &RunFlags) -> Result<Capabilities, SpecError> {
     Ok(set)
 }
 
-/// The resource flags of `run`, parsed and checked (`--cpu-shares 0` and `--pids-limit 0`
+/// The resources `run`'s flags set (only those), parsed and checked (`--cpu-shares 0` and `--pids-limit 0`
 /// are refused here: in a spec, 0 means "not set").
-fn resource_flags(flags: &RunFlags, cpus: usize) -> Result<ResourceFlags, SpecError> {
+fn resource_flags(flags: &RunFlags, cpus: usize) -> Result<LinuxResources, SpecError> {
     let memory = flags
         .memory
         .as_deref()
@@ -199,15 +199,23 @@ fn resource_flags(flags: &RunFlags, cpus: usize) -> Result<ResourceFlags, SpecEr
             ));
         }
     }
-    Ok(ResourceFlags {
-        memory,
-        memory_swap,
-        pids_limit: flags.pids_limit,
-        cpu_quota: cpu.map(|(q, _)| q),
-        cpu_period: cpu.map(|(_, p)| p),
-        cpu_shares: flags.cpu_shares,
-        ..Default::default()
-    })
+    let mut given = LinuxResources::default();
+    if memory.is_some() || memory_swap.is_some() {
+        let mut m = LinuxMemory::default();
+        m.set_limit(memory).set_swap(memory_swap);
+        given.set_memory(Some(m));
+    }
+    if cpu.is_some() || flags.cpu_shares.is_some() {
+        let mut c = LinuxCpu::default();
+        c.set_quota(cpu.map(|(q, _)| q))
+            .set_period(cpu.map(|(_, p)| p))
+            .set_shares(flags.cpu_shares);
+        given.set_cpu(Some(c));
+    }
+    if let Some(limit) = flags.pids_limit {
+        given.set_pids(Some(LinuxPidsBuilder::default().limit(limit).build()?));
+    }
+    Ok(given)
 }
 
 /// Builds the container's spec and the /etc files to write from the flags and the context.

@@ -386,15 +386,15 @@ mod tests {
 
     #[test]
     fn env() {
+        assert_eq!(
+            env_entry("-e", "B", |_| Some("2")).unwrap(),
+            Some("B=2".into())
+        );
         let none = |_: &str| None;
         assert_eq!(env_entry("-e", "A=1", none).unwrap(), Some("A=1".into()));
         assert_eq!(env_entry("-e", "A=", none).unwrap(), Some("A=".into()));
         assert!(env_entry("-e", "=x", none).is_err());
         assert_eq!(env_entry("-e", "B", none).unwrap(), None);
-        assert_eq!(
-            env_entry("-e", "B", |_| Some("2")).unwrap(),
-            Some("B=2".into())
-        );
         assert_eq!(
             parse_env_file("# comment\n\nFOO=bar baz\nEMPTY=\nUNSET\n", none).unwrap(),
             vec!["FOO=bar baz".to_string(), "EMPTY=".to_string()]

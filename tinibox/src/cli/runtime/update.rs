@@ -5,12 +5,14 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, Context, Result};
 use clap::Args;
-use oci_spec::runtime::LinuxResources;
+use oci_spec::runtime::{
+    LinuxBlockIoBuilder, LinuxCpu, LinuxMemory, LinuxPidsBuilder, LinuxResources,
+};
 
 use super::{finish, resolve_id};
 use crate::cli::{log, GlobalOptions};
 use crate::container::{self};
-use crate::spec::resources::{self, ResourceFlags};
+use crate::spec::resources;
 
 /// Arguments of `update`.
 #[derive(Debug, Args)]
@@ -83,21 +85,34 @@ fn update_resources(a: &UpdateArgs) -> Result<LinuxResources> {
             .map(|v| resources::size_or_unlimited(flag, v))
             .transpose()
     };
-    let flags = ResourceFlags {
-        memory: size("--memory", &a.memory)?,
-        memory_reservation: size("--memory-reservation", &a.memory_reservation)?,
-        memory_swap: size("--memory-swap", &a.memory_swap)?,
-        pids_limit: a.pids_limit,
-        cpu_quota: a.cpu_quota,
-        cpu_period: a.cpu_period,
-        cpu_shares: a.cpu_shares,
-        cpu_rt_period: a.cpu_rt_period,
-        cpu_rt_runtime: a.cpu_rt_runtime,
-        cpuset_cpus: a.cpuset_cpus.clone(),
-        cpuset_mems: a.cpuset_mems.clone(),
-        blkio_weight: a.blkio_weight,
-    };
-    resources::merge(&mut res, &flags);
+    let mut memory = LinuxMemory::default();
+    memory
+        .set_limit(size("--memory", &a.memory)?)
+        .set_reservation(size("--memory-reservation", &a.memory_reservation)?)
+        .set_swap(size("--memory-swap", &a.memory_swap)?);
+    let mut cpu = LinuxCpu::default();
+    cpu.set_quota(a.cpu_quota)
+        .set_period(a.cpu_period)
+        .set_shares(a.cpu_shares)
+        .set_realtime_period(a.cpu_rt_period)
+        .set_realtime_runtime(a.cpu_rt_runtime)
+        .set_cpus(a.cpuset_cpus.clone())
+        .set_mems(a.cpuset_mems.clone());
+    let mut given = LinuxResources::default();
+    given
+        .set_memory((memory != LinuxMemory::default()).then_some(memory))
+        .set_cpu((cpu != LinuxCpu::default()).then_some(cpu))
+        .set_pids(
+            a.pids_limit
+                .map(|l| LinuxPidsBuilder::default().limit(l).build())
+                .transpose()?,
+        )
+        .set_block_io(
+            a.blkio_weight
+                .map(|w| LinuxBlockIoBuilder::default().weight(w).build())
+                .transpose()?,
+        );
+    resources::merge(&mut res, &given);
     Ok(res)
 }
 

@@ -5,7 +5,10 @@
 //! (fork, sync with the child, cgroup set-up, hooks) and the public API below. It does not parse
 //! command lines (`cli`), build specs from flags (`spec`), compile seccomp filters (`seccomp`)
 //! or join running containers (`container::exec`, owned by the runtime helper). What runs
-//! inside the new process lives in [`crate::linux`].
+//! inside the new process lives in [`crate::process`] and [`crate::linux`]. Resource values
+//! are checked with [`crate::spec::resources::validate`] before any cgroup is written. A
+//! caller that is the parent of a container process waits for it in [`supervise_with`] (the
+//! one waiter: signal forwarding, pty relay, exit status).
 //!
 //! # How a container comes to life
 //!

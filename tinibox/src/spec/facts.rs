@@ -2,10 +2,10 @@
 //! [`super::build_spec`] itself is a pure function of the flags and its context.
 //!
 //! [`Facts::read`] is the one place that reads: the container rootfs's /etc/passwd and
-//! /etc/group, the `--env-file` files, tinibox's own environment (for `-e KEY`), the number
-//! of CPUs (`--cpus`), which `-v` sources exist, and, only when the flags need them, the host's
-//! hostname, /etc/hosts and /etc/resolv.conf (`--network host`) and device nodes
-//! (`--privileged`). It writes nothing. Tests build a [`Facts`] by hand.
+//! /etc/group, the `--env-file` files, tinibox's own environment (for `-e KEY`), which `-v`
+//! sources exist, and, only when the flags need them, the host's hostname, /etc/hosts and
+//! /etc/resolv.conf (`--network host`), device nodes (`--privileged`) and number of CPUs
+//! (`--cpus`). It writes nothing. Tests build a [`Facts`] by hand.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -37,7 +37,7 @@ pub struct Facts {
     pub env_files: Vec<String>,
     /// tinibox's own environment (a bare `-e KEY` copies its value).
     pub env: HashMap<String, String>,
-    /// CPUs available to tinibox (the upper bound of `--cpus`).
+    /// CPUs available to tinibox (the upper bound of `--cpus`); read only with `--cpus`.
     pub cpus: usize,
     /// The `-v` sources that exist on the host.
     pub existing_sources: HashSet<PathBuf>,
@@ -91,9 +91,11 @@ impl Facts {
             env: std::env::vars_os()
                 .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
                 .collect(),
-            cpus: std::thread::available_parallelism()
-                .map(|c| c.get())
-                .unwrap_or(1),
+            // std reads the cgroup's CPU quota files for this: only when --cpus needs it.
+            cpus: match flags.cpus {
+                Some(_) => std::thread::available_parallelism().map_or(1, |c| c.get()),
+                None => 0,
+            },
             existing_sources,
             host_network,
             host_devices,

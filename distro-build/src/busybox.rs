@@ -1,17 +1,21 @@
-//! The BusyBox stage: `defconfig` + `distro-build/busybox.config` → a static BusyBox and
-//! its applet list (`busybox.links`). Cached under a key of the Debian version, the fragment
-//! and this recipe. It does not place BusyBox in the rootfs ([`crate::rootfs`] does).
+//! The BusyBox component: `defconfig` + `distro-build/busybox.config` → a static BusyBox and
+//! its applet list (`busybox.links`), cached under a key of the Debian version, the fragment
+//! and this recipe; [`BusyBoxComponent`] fetches, builds and installs it into the rootfs
+//! tree (`/bin/busybox` and the applet links).
 
+use std::cell::OnceCell;
 use std::fs;
 use std::path::PathBuf;
 use std::process::Command;
 
 use crate::cache::{self, KeyBuilder};
+use crate::component::Component;
 use crate::context::Context;
 use crate::error::{Error, IoContext, Result};
 use crate::kconfig;
 use crate::runner::{jobs, run_logged, run_logged_progress, Stage};
-use crate::sources::Sources;
+use crate::sources::{self, BusyBoxSource};
+use crate::tree::{Entry, FileData, RootfsTree};
 
 /// Bumped whenever the way BusyBox is configured or built changes.
 const RECIPE: u32 = 3;
@@ -62,8 +66,8 @@ pub fn apply(config: &str, requests: &[kconfig::Request]) -> String {
     out.join("\n") + "\n"
 }
 
-/// Builds (or takes from the cache) the static BusyBox.
-pub fn build(ctx: &Context, sources: &Sources) -> Result<BusyBox> {
+/// Builds (or takes from the cache) the static BusyBox from the fetched `source`.
+pub fn build(ctx: &Context, source: &BusyBoxSource) -> Result<BusyBox> {
     let stage = Stage::start(
         "busybox",
         "static BusyBox: defconfig + distro-build/busybox.config",
@@ -72,16 +76,16 @@ pub fn build(ctx: &Context, sources: &Sources) -> Result<BusyBox> {
     let fragment =
         fs::read_to_string(&frag_path).ctx(|| format!("reading {}", frag_path.display()))?;
     let mut key = KeyBuilder::new("busybox", RECIPE);
-    key.bytes("version", sources.busybox_version.as_bytes())
+    key.bytes("version", source.version.as_bytes())
         .bytes("fragment", fragment.as_bytes())
-        .bytes("epoch", &ctx.epoch_of(EPOCH_INPUTS).to_le_bytes());
+        .bytes("epoch", &ctx.epoch_of(EPOCH_INPUTS).key_bytes());
     let key = key.finish();
     let dir = match cache::lookup(ctx, "busybox", &key) {
         Some(dir) => {
             stage.note(&format!("cached ({key})"));
             dir
         }
-        None => compile(ctx, sources, &fragment, &key, &stage)?,
+        None => compile(ctx, source, &fragment, &key, &stage)?,
     };
     let links = fs::read_to_string(dir.join("busybox.links"))
         .ctx(|| format!("reading {}", dir.join("busybox.links").display()))?;
@@ -99,7 +103,7 @@ pub fn build(ctx: &Context, sources: &Sources) -> Result<BusyBox> {
 
 fn compile(
     ctx: &Context,
-    sources: &Sources,
+    source: &BusyBoxSource,
     fragment: &str,
     key: &str,
     stage: &Stage,
@@ -111,11 +115,11 @@ fn compile(
     let _ = fs::remove_file(&log);
     // BusyBox's kconfig dates the build (`busybox --help`) from SOURCE_DATE_EPOCH when set, so
     // two builds give the same binary.
-    let epoch = ctx.epoch_of(EPOCH_INPUTS).to_string();
+    let epoch = ctx.epoch_of(EPOCH_INPUTS).env_value();
     let make = |args: &[&str]| {
         let mut cmd = Command::new("make");
         cmd.arg("-C")
-            .arg(&sources.busybox)
+            .arg(&source.tree)
             .arg(format!("O={}", build_dir.display()))
             .args(args)
             .env("SOURCE_DATE_EPOCH", &epoch);
@@ -134,7 +138,7 @@ fn compile(
             .arg("-c")
             .arg(format!(
                 "yes '' | make -C '{}' O='{}' oldconfig",
-                sources.busybox.display(),
+                source.tree.display(),
                 build_dir.display()
             ))
             .env("SOURCE_DATE_EPOCH", &epoch),
@@ -147,7 +151,7 @@ fn compile(
         return Err(Error::Config(format!(
             "the BusyBox config dropped {} requested option(s):\n  {}\nfix distro-build/busybox.config",
             dropped.len(),
-            kconfig::explain(&sources.busybox, &dropped)
+            kconfig::explain(&source.tree, &dropped)
         )));
     }
     // The build date (SOURCE_DATE_EPOCH) lands in libbb/messages.o, which make does not
@@ -166,6 +170,66 @@ fn compile(
         }
         Ok(())
     })
+}
+
+/// BusyBox as a rootfs component: Debian's source package, the static build, and
+/// `/bin/busybox` with one symbolic link per applet.
+#[derive(Debug, Default)]
+pub struct BusyBoxComponent {
+    source: OnceCell<BusyBoxSource>,
+    built: OnceCell<BusyBox>,
+}
+
+impl BusyBoxComponent {
+    /// A component that has fetched and built nothing yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A component whose build is `busybox` (for assembling a tree from a given binary).
+    pub fn prebuilt(busybox: BusyBox) -> Self {
+        BusyBoxComponent {
+            source: OnceCell::new(),
+            built: OnceCell::from(busybox),
+        }
+    }
+
+    /// The verified, unpacked source (fetched on first use).
+    pub fn source(&self, ctx: &Context) -> Result<&BusyBoxSource> {
+        crate::pipeline::memo(&self.source, || sources::busybox(ctx))
+    }
+
+    /// The built BusyBox (built on first use).
+    pub fn built(&self, ctx: &Context) -> Result<&BusyBox> {
+        crate::pipeline::memo(&self.built, || build(ctx, self.source(ctx)?))
+    }
+}
+
+impl Component for BusyBoxComponent {
+    fn name(&self) -> &'static str {
+        "busybox"
+    }
+
+    fn fetch(&self, ctx: &Context) -> Result<()> {
+        self.source(ctx).map(|_| ())
+    }
+
+    fn build(&self, ctx: &Context) -> Result<()> {
+        self.built(ctx).map(|_| ())
+    }
+
+    /// `/bin/busybox` (0755) and every applet as a symbolic link to it.
+    fn install(&self, ctx: &Context, tree: &mut RootfsTree) -> Result<()> {
+        let busybox = self.built(ctx)?;
+        tree.insert(
+            "bin/busybox",
+            Entry::file(FileData::Host(busybox.binary.clone()), 0o755),
+        )?;
+        for applet in busybox.applets.iter().filter(|a| *a != "bin/busybox") {
+            tree.insert(applet, Entry::symlink("/bin/busybox"))?;
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]

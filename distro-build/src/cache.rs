@@ -202,7 +202,8 @@ mod tests {
             repo_root: dir.path().into(),
             out_dir: dir.path().join("out"),
             cache_dir: dir.path().join("cache"),
-            source_date_epoch: 0,
+            epoch: crate::epoch::Epoch::from_secs(0),
+            target: crate::target::Target::X86_64,
             locked: false,
             epoch_given: true,
         };

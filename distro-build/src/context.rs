@@ -1,30 +1,11 @@
-//! Build context: the repository root, the output folder, the cache folder and the
-//! reproducibility timestamp. It only computes paths and reads the last commit's date; it
-//! creates nothing on disk.
+//! Build context: the repository root, the output folder, the cache folder, the
+//! reproducibility clock ([`Epoch`]) and the machine built for ([`Target`]). It only computes paths and reads the last commit's
+//! date; it creates nothing on disk.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
-/// The date outside a git checkout with no `SOURCE_DATE_EPOCH`: 2026-01-01T00:00:00Z.
-pub const FALLBACK_EPOCH: u64 = 1_767_225_600;
-
-/// The committer time of the last commit of `repo` that touched any of `paths` (relative to
-/// `repo`; all of it when empty), from `git log -1 --format=%ct`; None outside a git checkout,
-/// without git, or when no commit touched them.
-pub fn last_commit_time(repo: &Path, paths: &[&str]) -> Option<u64> {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(repo)
-        .args(["log", "-1", "--format=%ct", "--"])
-        .args(paths)
-        .stderr(Stdio::null())
-        .output()
-        .ok()?;
-    if !out.status.success() {
-        return None;
-    }
-    String::from_utf8_lossy(&out.stdout).trim().parse().ok()
-}
+use crate::epoch::Epoch;
+use crate::target::Target;
 
 /// Where a build reads from and writes to.
 #[derive(Debug, Clone)]
@@ -36,10 +17,12 @@ pub struct Context {
     /// Sources and build trees, keyed by their inputs (`TINILINUX_CACHE`, or
     /// `$XDG_CACHE_HOME/tinilinux`, or `~/.cache/tinilinux`).
     pub cache_dir: PathBuf,
-    /// Timestamp stamped on every output file, in seconds since 1970: `SOURCE_DATE_EPOCH`,
-    /// else the time of the repository's last commit (the reproducible-builds convention),
-    /// else [`FALLBACK_EPOCH`] outside a git checkout.
-    pub source_date_epoch: u64,
+    /// The date stamped on every output: `SOURCE_DATE_EPOCH`, else the time of the
+    /// repository's last commit (the reproducible-builds convention), else
+    /// [`Epoch::FALLBACK`] outside a git checkout.
+    pub epoch: Epoch,
+    /// The machine the outputs are for (kernel arch, Rust triple, GRUB platforms, …).
+    pub target: Target,
     /// Whether `SOURCE_DATE_EPOCH` was given (then every output uses it as it is).
     pub epoch_given: bool,
     /// Refuse to fall back when a pinned package version has left the archive
@@ -52,11 +35,11 @@ impl Context {
     /// given `SOURCE_DATE_EPOCH`, else the last commit that touched them, else the build's
     /// date. A component dated by its own inputs (the kernel, BusyBox) is not rebuilt by a
     /// commit elsewhere, and is still the same on every machine for the same commit.
-    pub fn epoch_of(&self, paths: &[&str]) -> u64 {
+    pub fn epoch_of(&self, paths: &[&str]) -> Epoch {
         if self.epoch_given {
-            return self.source_date_epoch;
+            return self.epoch;
         }
-        last_commit_time(&self.repo_root, paths).unwrap_or(self.source_date_epoch)
+        Epoch::last_commit(&self.repo_root, paths).unwrap_or(self.epoch)
     }
 
     /// The context for `repo_root`, honouring `TINILINUX_OUT`, `TINILINUX_CACHE` and
@@ -72,17 +55,16 @@ impl Context {
             })
             .or_else(|| std::env::var_os("HOME").map(|d| PathBuf::from(d).join(".cache/tinilinux")))
             .unwrap_or_else(|| PathBuf::from("/var/cache/tinilinux"));
-        let given: Option<u64> = std::env::var("SOURCE_DATE_EPOCH")
-            .ok()
-            .and_then(|v| v.parse().ok());
-        let source_date_epoch = given
-            .or_else(|| last_commit_time(repo_root, &[]))
-            .unwrap_or(FALLBACK_EPOCH);
+        let given = Epoch::from_env();
+        let epoch = given
+            .or_else(|| Epoch::last_commit(repo_root, &[]))
+            .unwrap_or(Epoch::FALLBACK);
         Context {
             repo_root: repo_root.to_path_buf(),
             out_dir,
             cache_dir,
-            source_date_epoch,
+            epoch,
+            target: Target::default(),
             epoch_given: given.is_some(),
             locked: std::env::var("TINILINUX_LOCKED").is_ok_and(|v| v == "1"),
         }
@@ -92,6 +74,7 @@ impl Context {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::process::Command;
 
     #[test]
     fn the_default_date_is_the_last_commit_and_a_fixed_one_outside_git() {
@@ -107,7 +90,9 @@ mod tests {
             .output()
             .unwrap();
         let iso = String::from_utf8_lossy(&out.stdout).trim().to_string();
-        let t = last_commit_time(repo, &[]).expect("the repository is a git checkout");
+        let t = Epoch::last_commit(repo, &[])
+            .expect("the repository is a git checkout")
+            .secs();
         let from_iso = humantime::parse_rfc3339(&iso)
             .unwrap_or_else(|e| panic!("{iso}: {e}"))
             .duration_since(std::time::UNIX_EPOCH)
@@ -118,10 +103,10 @@ mod tests {
             .ok()
             .and_then(|v| v.parse().ok())
             .unwrap_or(t);
-        assert_eq!(Context::from_env(repo).source_date_epoch, expected);
+        assert_eq!(Context::from_env(repo).epoch.secs(), expected);
         let outside = tempfile::tempdir().unwrap();
-        assert_eq!(last_commit_time(outside.path(), &[]), None);
-        let lock_time = last_commit_time(repo, &["distro-build/sources.lock"]).unwrap();
-        assert!(lock_time <= t);
+        assert_eq!(Epoch::last_commit(outside.path(), &[]), None);
+        let lock_time = Epoch::last_commit(repo, &["distro-build/sources.lock"]).unwrap();
+        assert!(lock_time.secs() <= t);
     }
 }

@@ -60,12 +60,22 @@ pub enum Error {
     /// The OCI export or image store (the images helper's module) failed.
     #[error(transparent)]
     Oci(#[from] crate::oci::OciError),
-    /// The disk image stage (the disk helper's module) failed.
+    /// The disk image asked for is too small for the layout.
     #[error(transparent)]
-    Disk(#[from] crate::disk::DiskError),
+    DiskTooSmall(#[from] crate::disk::layout::TooSmall),
     /// Any other invalid input (a malformed lock file or fragment, a missing build output).
     #[error("{0}")]
     Invalid(String),
+}
+
+impl Error {
+    /// An I/O error with what was being done (`context`).
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Error::Io {
+            context: context.into(),
+            source,
+        }
+    }
 }
 
 /// The library's result type.

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 
 use crate::cache::{self, KeyBuilder};
 use crate::context::Context;
+use crate::epoch::Epoch;
 use crate::error::{Error, IoContext, Result};
 use crate::tree::{EntryKind, RootfsTree};
 
@@ -111,12 +112,8 @@ fn inode_plan(tree: &RootfsTree) -> Result<Vec<(u32, u32, bool)>> {
 }
 
 /// Writes `tree` as an uncompressed cpio newc archive to `w`.
-pub fn write_cpio<W: Write>(tree: &RootfsTree, mut w: W, epoch: u64) -> Result<W> {
-    let mtime = u32::try_from(epoch).map_err(|_| {
-        Error::Invalid(format!(
-            "SOURCE_DATE_EPOCH {epoch} does not fit cpio's 32-bit mtime"
-        ))
-    })?;
+pub fn write_cpio<W: Write>(tree: &RootfsTree, mut w: W, epoch: Epoch) -> Result<W> {
+    let mtime = epoch.cpio_mtime()?;
     let io = |e: std::io::Error| Error::Io {
         context: "writing the cpio archive".into(),
         source: e,
@@ -153,7 +150,7 @@ pub fn write_cpio<W: Write>(tree: &RootfsTree, mut w: W, epoch: u64) -> Result<W
 pub fn write_with(
     tree: &RootfsTree,
     out: &Path,
-    epoch: u64,
+    epoch: Epoch,
     compression: Compression,
 ) -> Result<()> {
     let mut raw = Vec::new();
@@ -167,7 +164,7 @@ pub fn write_with(
 
 /// Writes `tree` as a compressed initramfs at `out` (the contract other stages use), with the
 /// compression chosen by [`Compression::from_env`].
-pub fn write(tree: &RootfsTree, out: &Path, epoch: u64) -> Result<()> {
+pub fn write(tree: &RootfsTree, out: &Path, epoch: Epoch) -> Result<()> {
     write_with(tree, out, epoch, Compression::from_env()?)
 }
 
@@ -206,9 +203,9 @@ pub fn compress(raw: &[u8], compression: Compression) -> Result<Vec<u8>> {
 }
 
 /// The cache key of a tree: every path, kind, owner, mode and byte of content.
-pub fn tree_key(tree: &RootfsTree, epoch: u64, compression: Compression) -> Result<String> {
+pub fn tree_key(tree: &RootfsTree, epoch: Epoch, compression: Compression) -> Result<String> {
     let mut key = KeyBuilder::new("initramfs", RECIPE);
-    key.bytes("epoch", &epoch.to_le_bytes())
+    key.bytes("epoch", &epoch.key_bytes())
         .bytes("compression", compression.suffix().as_bytes());
     for (path, entry) in tree.iter() {
         let meta = format!("{:o} {} {} {:?}", entry.st_mode(), entry.uid, entry.gid, {
@@ -242,7 +239,7 @@ pub fn build_archive(
     compression: Compression,
 ) -> Result<PathBuf> {
     let stage = crate::runner::Stage::start(name, &format!("tree → cpio newc → {compression:?}"));
-    let key = tree_key(tree, ctx.source_date_epoch, compression)?;
+    let key = tree_key(tree, ctx.epoch, compression)?;
     let cache_stage = name;
     let name = format!("{name}{}", compression.suffix());
     if let Some(dir) = cache::lookup(ctx, cache_stage, &key) {
@@ -250,7 +247,7 @@ pub fn build_archive(
         return Ok(dir.join(name));
     }
     let dir = cache::publish(ctx, cache_stage, &key, |tmp| {
-        write_with(tree, &tmp.join(&name), ctx.source_date_epoch, compression)
+        write_with(tree, &tmp.join(&name), ctx.epoch, compression)
     })?;
     let size = fs::metadata(dir.join(&name)).map(|m| m.len()).unwrap_or(0);
     stage.done(&format!(
@@ -292,7 +289,7 @@ mod tests {
 
     #[test]
     fn cpio_round_trips_through_the_cpio_reader() {
-        let raw = write_cpio(&sample(), Vec::new(), 1_700_000_000).unwrap();
+        let raw = write_cpio(&sample(), Vec::new(), Epoch::from_secs(1_700_000_000)).unwrap();
         let mut rest: &[u8] = &raw;
         let mut seen = Vec::new();
         loop {
@@ -334,7 +331,7 @@ mod tests {
 
     #[test]
     fn gnu_cpio_lists_the_archive() {
-        let raw = write_cpio(&sample(), Vec::new(), 0).unwrap();
+        let raw = write_cpio(&sample(), Vec::new(), Epoch::from_secs(0)).unwrap();
         let mut child = std::process::Command::new("cpio")
             .args(["-t", "-v", "--quiet"])
             .stdin(std::process::Stdio::piped())
@@ -356,8 +353,8 @@ mod tests {
         for c in [Compression::Zstd, Compression::Xz, Compression::Gzip] {
             let a = dir.path().join(format!("a{}", c.suffix()));
             let b = dir.path().join(format!("b{}", c.suffix()));
-            write_with(&sample(), &a, 42, c).unwrap();
-            write_with(&sample(), &b, 42, c).unwrap();
+            write_with(&sample(), &a, Epoch::from_secs(42), c).unwrap();
+            write_with(&sample(), &b, Epoch::from_secs(42), c).unwrap();
             let (a, b) = (fs::read(a).unwrap(), fs::read(b).unwrap());
             assert_eq!(a, b, "{c:?} output differs between two runs");
             let mut raw = Vec::new();
@@ -376,7 +373,10 @@ mod tests {
                         .unwrap();
                 }
             }
-            assert_eq!(raw, write_cpio(&sample(), Vec::new(), 42).unwrap());
+            assert_eq!(
+                raw,
+                write_cpio(&sample(), Vec::new(), Epoch::from_secs(42)).unwrap()
+            );
         }
         let leftovers = fs::read_dir(dir.path()).unwrap().count();
         assert_eq!(leftovers, 6, "temporary files left behind");
@@ -401,7 +401,7 @@ mod tests {
             Entry::file(FileData::Bytes(big.clone()), 0o700),
         )
         .unwrap();
-        let raw = write_cpio(&tree, Vec::new(), 0).unwrap();
+        let raw = write_cpio(&tree, Vec::new(), Epoch::from_secs(0)).unwrap();
         assert!(
             raw.len() < 3 * big.len(),
             "the two identical files were both stored"
@@ -431,22 +431,34 @@ mod tests {
 
     #[test]
     fn tree_key_follows_content_and_metadata() {
-        let a = tree_key(&sample(), 0, Compression::Xz).unwrap();
-        assert_eq!(a, tree_key(&sample(), 0, Compression::Xz).unwrap());
-        assert_ne!(a, tree_key(&sample(), 1, Compression::Xz).unwrap());
+        let a = tree_key(&sample(), Epoch::from_secs(0), Compression::Xz).unwrap();
+        assert_eq!(
+            a,
+            tree_key(&sample(), Epoch::from_secs(0), Compression::Xz).unwrap()
+        );
+        assert_ne!(
+            a,
+            tree_key(&sample(), Epoch::from_secs(1), Compression::Xz).unwrap()
+        );
         let mut t = sample();
         t.insert(
             "etc/shadow",
             Entry::file(FileData::Bytes(b"root::1:::::\n".to_vec()), 0o644),
         )
         .unwrap();
-        assert_ne!(a, tree_key(&t, 0, Compression::Xz).unwrap());
+        assert_ne!(
+            a,
+            tree_key(&t, Epoch::from_secs(0), Compression::Xz).unwrap()
+        );
         let mut t = sample();
         t.insert(
             "bin/busybox",
             Entry::file(FileData::Bytes(b"ELF..!".to_vec()), 0o755),
         )
         .unwrap();
-        assert_ne!(a, tree_key(&t, 0, Compression::Xz).unwrap());
+        assert_ne!(
+            a,
+            tree_key(&t, Epoch::from_secs(0), Compression::Xz).unwrap()
+        );
     }
 }

@@ -22,10 +22,12 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::boot::esp::{self, Esp};
+use crate::boot::grub::{mkimage, GrubFiles, ImageSpec};
 use crate::cache::{self, KeyBuilder};
 use crate::context::Context;
-use crate::disk::grub::GrubFiles;
-use crate::error::{Error, IoContext, Result};
+use crate::epoch::Epoch;
+use crate::error::{IoContext, Result};
 use crate::runner::{run_logged, Stage};
 
 /// Bumped whenever the ISO layout or the tools' options change.
@@ -77,11 +79,11 @@ pub fn build(ctx: &Context, bzimage: &Path, initramfs: &Path, installer: &Path) 
         .bytes("bios-modules", BIOS_MODULES.as_bytes())
         .bytes("efi-modules", EFI_MODULES.as_bytes())
         .bytes("early", early_config().as_bytes())
-        .bytes("epoch", &ctx.source_date_epoch.to_le_bytes());
+        .bytes("epoch", &ctx.epoch.key_bytes());
     // Another pinned GRUB changes the images: rebuild then.
     key.file("grub-mkimage", &grub.mkimage)?;
-    for (name, dir) in [("i386-pc", &grub.i386_pc), ("x86_64-efi", &grub.x86_64_efi)] {
-        key.file(name, &dir.join("kernel.img"))?;
+    for (platform, dir) in [&grub.bios, &grub.efi] {
+        key.file(platform.format, &dir.join("kernel.img"))?;
     }
     let key = key.finish();
     let dir = match cache::lookup(ctx, "iso", &key) {
@@ -99,7 +101,8 @@ pub fn build(ctx: &Context, bzimage: &Path, initramfs: &Path, installer: &Path) 
                     installer,
                     grub_cfg: &grub_cfg,
                     grub: &grub,
-                    epoch: ctx.source_date_epoch,
+                    efi_boot_file: ctx.target.efi_boot_file,
+                    epoch: ctx.epoch,
                 },
                 tmp,
                 &log,
@@ -133,16 +136,37 @@ pub struct Inputs<'a> {
     pub grub_cfg: &'a Path,
     /// The pinned GRUB (grub-mkimage and module folders).
     pub grub: &'a GrubFiles,
+    /// The removable-media file name under \EFI\BOOT\ (`BOOTX64.EFI`).
+    pub efi_boot_file: &'a str,
     /// SOURCE_DATE_EPOCH: every date on the ISO.
-    pub epoch: u64,
+    pub epoch: Epoch,
+}
+
+/// A GRUB image of the ISO: [`GRUB_MODULES`] and `extra` built in, `early` embedded, prefix
+/// /boot/grub on the medium.
+fn spec<'a>(
+    format: &'a str,
+    modules_dir: &'a Path,
+    early: &'a Path,
+    extra: &'a str,
+) -> ImageSpec<'a> {
+    ImageSpec {
+        format,
+        modules_dir,
+        prefix: "/boot/grub",
+        config: Some(early),
+        modules: GRUB_MODULES
+            .split_whitespace()
+            .chain(extra.split_whitespace())
+            .collect(),
+    }
 }
 
 /// Writes `work/tinilinux.iso` from `inputs`, using `work` for the staging tree and the
 /// GRUB images (removed afterwards) and appending tool output to `log`. Returns the ISO path.
 /// It does not use the cache: [`build`] does.
 pub fn write_iso(inputs: &Inputs, work: &Path, log: &Path) -> Result<PathBuf> {
-    check_grub_dirs(inputs.grub)?;
-    let epoch = inputs.epoch.max(1);
+    let epoch = inputs.epoch.nonzero();
     let root = work.join("root");
     let grub_dir = root.join("boot/grub");
     fs::create_dir_all(&grub_dir).ctx(|| format!("creating {}", grub_dir.display()))?;
@@ -163,31 +187,36 @@ pub fn write_iso(inputs: &Inputs, work: &Path, log: &Path) -> Result<PathBuf> {
 
     let early = work.join("early.cfg");
     fs::write(&early, early_config()).ctx(|| "writing GRUB's early config")?;
-    mkimage(
-        "i386-pc-eltorito",
-        inputs.grub,
-        &inputs.grub.i386_pc,
-        &early,
-        &grub_dir.join("eltorito.img"),
-        BIOS_MODULES,
-        log,
-    )?;
-    let efi_app = work.join("BOOTX64.EFI");
-    mkimage(
-        "x86_64-efi",
-        inputs.grub,
-        &inputs.grub.x86_64_efi,
-        &early,
-        &efi_app,
-        EFI_MODULES,
-        log,
-    )?;
+    let (bios, bios_dir) = &inputs.grub.bios;
+    let eltorito_format = bios.cdrom_format.unwrap_or(bios.format);
+    let eltorito = spec(eltorito_format, bios_dir, &early, BIOS_MODULES);
+    mkimage(inputs.grub, &eltorito, &grub_dir.join("eltorito.img"), log)?;
+    let efi_app = work.join(inputs.efi_boot_file);
+    let (efi, efi_dir) = &inputs.grub.efi;
+    let efi_spec = spec(efi.format, efi_dir, &early, EFI_MODULES);
+    mkimage(inputs.grub, &efi_spec, &efi_app, log)?;
     let efi_img = work.join("efi.img");
-    write_efi_image(&efi_img, &efi_app, epoch, log)?;
+    let app_len = fs::metadata(&efi_app)
+        .ctx(|| format!("reading {}", efi_app.display()))?
+        .len();
+    // The El Torito EFI image and the appended GPT ESP: FAT12 just big enough for GRUB.
+    let efi_image = Esp {
+        size_bytes: esp::fitting_size(app_len),
+        fat_bits: 12,
+        cluster_sectors: None,
+        label: "TINI-EFI".into(),
+        volume_id: epoch.fat_volume_id(),
+        files: vec![(
+            format!("EFI/BOOT/{}", inputs.efi_boot_file),
+            efi_app.clone(),
+        )],
+        epoch,
+    };
+    esp::write(&efi_img, &efi_image, log)?;
 
     set_mtimes(&root, epoch)?;
     let iso = work.join("tinilinux.iso");
-    let boot_hybrid = inputs.grub.i386_pc.join("boot_hybrid.img");
+    let boot_hybrid = bios_dir.join("boot_hybrid.img");
     run_logged(
         "xorriso (hybrid ISO)",
         Command::new("xorriso")
@@ -197,7 +226,7 @@ pub fn write_iso(inputs: &Inputs, work: &Path, log: &Path) -> Result<PathBuf> {
             // No 300 KiB of trailing zeros: the padding works around read-ahead bugs of old
             // kernels' CD drivers, and the ISO is meant to be small.
             .arg("-no-pad")
-            .arg(format!("--modification-date={}", iso_date(epoch)))
+            .arg(format!("--modification-date={}", epoch.iso9660()))
             .arg("--grub2-mbr")
             .arg(&boot_hybrid)
             .args(["-partition_offset", "16", "--mbr-force-bootable"])
@@ -219,7 +248,7 @@ pub fn write_iso(inputs: &Inputs, work: &Path, log: &Path) -> Result<PathBuf> {
             ])
             .arg("-no-emul-boot")
             .arg(&root)
-            .env("SOURCE_DATE_EPOCH", epoch.to_string()),
+            .env("SOURCE_DATE_EPOCH", epoch.env_value()),
         log,
     )?;
     for scratch in [&efi_app, &efi_img, &early] {
@@ -229,111 +258,9 @@ pub fn write_iso(inputs: &Inputs, work: &Path, log: &Path) -> Result<PathBuf> {
     Ok(iso)
 }
 
-fn check_grub_dirs(grub: &GrubFiles) -> Result<()> {
-    for dir in [&grub.i386_pc, &grub.x86_64_efi] {
-        if !dir.join("moddep.lst").is_file() {
-            return Err(Error::Invalid(format!(
-                "GRUB modules are missing from {}; delete that cache folder and build again",
-                dir.display()
-            )));
-        }
-    }
-    Ok(())
-}
-
-/// Runs `grub-mkimage` for `format` with [`GRUB_MODULES`] plus `extra` built in and `early`
-/// as the embedded config.
-fn mkimage(
-    format: &str,
-    grub: &GrubFiles,
-    dir: &Path,
-    early: &Path,
-    out: &Path,
-    extra: &str,
-    log: &Path,
-) -> Result<()> {
-    run_logged(
-        &format!("grub-mkimage -O {format}"),
-        Command::new(&grub.mkimage)
-            .args(["-O", format, "-d"])
-            .arg(dir)
-            .args(["-p", "/boot/grub", "-c"])
-            .arg(early)
-            .arg("-o")
-            .arg(out)
-            .args(GRUB_MODULES.split_whitespace())
-            .args(extra.split_whitespace()),
-        log,
-    )
-}
-
-/// The size of the FAT image holding `app_len` bytes of EFI application: the file, the FAT
-/// structures (a few KiB), rounded up to 64 KiB.
-pub fn efi_image_size(app_len: u64) -> u64 {
-    const SLACK: u64 = 64 * 1024;
-    (app_len + 2 * SLACK).div_ceil(SLACK) * SLACK
-}
-
-/// Writes the El Torito / ESP image: FAT12 sized to fit `efi_app` as \EFI\BOOT\BOOTX64.EFI,
-/// with a volume id and dates from `epoch`.
-fn write_efi_image(image: &Path, efi_app: &Path, epoch: u64, log: &Path) -> Result<()> {
-    let app_len = fs::metadata(efi_app)
-        .ctx(|| format!("reading {}", efi_app.display()))?
-        .len();
-    let file = fs::File::create(image).ctx(|| format!("creating {}", image.display()))?;
-    file.set_len(efi_image_size(app_len))
-        .ctx(|| format!("sizing {}", image.display()))?;
-    drop(file);
-    let volume_id = format!("{:08x}", epoch & 0xffff_ffff);
-    run_logged(
-        "mkfs.vfat (EFI boot image)",
-        Command::new("mkfs.vfat")
-            .args([
-                "--invariant",
-                "-F",
-                "12",
-                "-n",
-                "TINI-EFI",
-                "-i",
-                &volume_id,
-            ])
-            .arg(image),
-        log,
-    )?;
-    let target = image.display().to_string();
-    let mtools = |tool: &str| {
-        let mut cmd = Command::new(tool);
-        cmd.env("MTOOLS_SKIP_CHECK", "1")
-            .env("SOURCE_DATE_EPOCH", epoch.to_string())
-            .args(["-i", &target]);
-        cmd
-    };
-    run_logged(
-        "mmd (EFI boot image)",
-        mtools("mmd").args(["::/EFI", "::/EFI/BOOT"]),
-        log,
-    )?;
-    run_logged(
-        "mcopy (EFI boot image)",
-        mtools("mcopy").arg(efi_app).arg("::/EFI/BOOT/BOOTX64.EFI"),
-        log,
-    )
-}
-
-/// `epoch` as the `YYYYMMDDhhmmsscc` that xorriso's `--modification-date` takes (UTC).
-pub fn iso_date(epoch: u64) -> String {
-    // "2023-11-14T22:13:20Z" → "20231114221320" + hundredths.
-    let mut digits: String = crate::oci::image::rfc3339(epoch)
-        .chars()
-        .filter(char::is_ascii_digit)
-        .collect();
-    digits.push_str("00");
-    digits
-}
-
 /// Sets the modification time of `dir` and everything below it to `epoch`.
-fn set_mtimes(dir: &Path, epoch: u64) -> Result<()> {
-    let time = std::time::UNIX_EPOCH + std::time::Duration::from_secs(epoch);
+fn set_mtimes(dir: &Path, epoch: Epoch) -> Result<()> {
+    let time = epoch.system_time();
     for entry in fs::read_dir(dir).ctx(|| format!("reading {}", dir.display()))? {
         let path = entry.ctx(|| format!("reading {}", dir.display()))?.path();
         if path.is_dir() {
@@ -354,21 +281,6 @@ fn set_mtime(path: &Path, time: std::time::SystemTime) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn iso_date_is_utc_calendar_time() {
-        assert_eq!(iso_date(0), "1970010100000000");
-        assert_eq!(iso_date(1_700_000_000), "2023111422132000");
-        assert_eq!(iso_date(951_782_400), "2000022900000000");
-    }
-
-    #[test]
-    fn efi_image_fits_the_application_with_room_for_fat() {
-        let size = efi_image_size(585_728);
-        assert!(size >= 585_728 + 64 * 1024);
-        assert_eq!(size % (64 * 1024), 0);
-        assert!(size < 1024 * 1024, "{size}");
-    }
 
     fn inputs(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
         let bz = dir.join("bzImage");
@@ -409,7 +321,8 @@ mod tests {
                     installer: &src.path().join("installer"),
                     grub_cfg: &cfg,
                     grub: &grub,
-                    epoch: 1_700_000_000,
+                    efi_boot_file: "BOOTX64.EFI",
+                    epoch: Epoch::from_secs(1_700_000_000),
                 },
                 work.path(),
                 &log,

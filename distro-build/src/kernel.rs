@@ -10,17 +10,17 @@ use std::process::Command;
 
 use crate::cache::{self, KeyBuilder};
 use crate::context::Context;
+use crate::epoch::Epoch;
 use crate::error::{Error, IoContext, Result};
 use crate::kconfig;
 use crate::runner::{self, jobs, run_logged, run_logged_progress, Stage};
-use crate::sources::Sources;
+use crate::sources::KernelSource;
+use tinibox::check::{Feature, Level};
 
 /// Bumped whenever the way the kernel is configured or built changes.
 const RECIPE: u32 = 3;
 /// The base configuration the fragments are applied on.
 const BASE: &str = "allnoconfig";
-/// The kernel architecture.
-const ARCH: &str = "x86_64";
 /// Extra compiler flags (kbuild's `KCFLAGS`). The kernel is built for size (`-Os`), and then
 /// GCC expands `memcpy`/`memset` inline as `rep movsb`/`rep stosb`, one byte per step. On a
 /// CPU without fast string operations that is slow, and under QEMU's TCG every byte stored
@@ -40,14 +40,19 @@ pub fn fragments_dir(ctx: &Context) -> PathBuf {
 /// already in the cache key (and its version string).
 pub const EPOCH_INPUTS: &[&str] = &["kernel-configs", "distro-build/src/kernel.rs"];
 
-/// The cache key of the kernel built from `linux_sha256` and the current fragments, stamped
-/// with `epoch` (SOURCE_DATE_EPOCH).
-pub fn cache_key(linux_sha256: &str, fragments: &[(String, String)], epoch: u64) -> String {
+/// The cache key of the kernel built for `arch` (the kernel's `ARCH=`) from `linux_sha256`
+/// and the current fragments, stamped with `epoch` (SOURCE_DATE_EPOCH).
+pub fn cache_key(
+    linux_sha256: &str,
+    fragments: &[(String, String)],
+    epoch: Epoch,
+    arch: &str,
+) -> String {
     let mut key = KeyBuilder::new("kernel", RECIPE);
     key.bytes("linux-sha256", linux_sha256.as_bytes())
-        .bytes("epoch", &epoch.to_le_bytes())
+        .bytes("epoch", &epoch.key_bytes())
         .bytes("base", BASE.as_bytes())
-        .bytes("arch", ARCH.as_bytes())
+        .bytes("arch", arch.as_bytes())
         .bytes("kcflags", KCFLAGS.as_bytes());
     for (name, text) in fragments {
         key.bytes(&format!("fragment/{name}"), text.as_bytes());
@@ -55,22 +60,17 @@ pub fn cache_key(linux_sha256: &str, fragments: &[(String, String)], epoch: u64)
     key.finish()
 }
 
-/// Builds (or takes from the cache) the kernel and returns the path of its `bzImage`.
-/// The kernel's `.config` sits beside it as `config`.
-pub fn build(ctx: &Context) -> Result<PathBuf> {
-    let sources = crate::sources::fetch(ctx)?;
-    build_from(ctx, &sources)
-}
-
-/// Like [`build`], with the sources already fetched.
-pub fn build_from(ctx: &Context, sources: &Sources) -> Result<PathBuf> {
+/// Builds (or takes from the cache) the kernel from the fetched `source` and returns the
+/// path of its `bzImage`. The kernel's `.config` sits beside it as `config`.
+pub fn build(ctx: &Context, source: &KernelSource) -> Result<PathBuf> {
     let stage = Stage::start(
         "kernel",
         "Linux 6.1: allnoconfig + kernel-configs/*.config → bzImage",
     );
     let fragments = kconfig::read_fragments(&fragments_dir(ctx))?;
     let epoch = ctx.epoch_of(EPOCH_INPUTS);
-    let key = cache_key(&sources.linux_sha256, &fragments, epoch);
+    let arch = ctx.target.kernel_arch;
+    let key = cache_key(&source.sha256, &fragments, epoch, arch);
     if let Some(dir) = cache::lookup(ctx, "kernel", &key) {
         stage.done(&format!("cached ({key})"));
         return Ok(dir.join("bzImage"));
@@ -86,13 +86,13 @@ pub fn build_from(ctx: &Context, sources: &Sources) -> Result<PathBuf> {
 
     // The version banner (`uname -v`, /proc/version) takes its date, user and host from
     // these instead of the clock and the build machine, so two builds give the same bzImage.
-    let stamp = crate::oci::image::rfc3339(epoch);
+    let stamp = epoch.rfc3339();
     let make = |args: &[&str]| {
         let mut cmd = Command::new("make");
         cmd.arg("-C")
-            .arg(&sources.linux)
+            .arg(&source.tree)
             .arg(format!("O={}", build_dir.display()))
-            .arg(format!("ARCH={ARCH}"))
+            .arg(format!("ARCH={arch}"))
             .args(args)
             .env("KBUILD_BUILD_TIMESTAMP", &stamp)
             .env("KBUILD_BUILD_USER", "tinilinux")
@@ -114,7 +114,7 @@ pub fn build_from(ctx: &Context, sources: &Sources) -> Result<PathBuf> {
     let config_path = build_dir.join(".config");
     let config =
         fs::read_to_string(&config_path).ctx(|| format!("reading {}", config_path.display()))?;
-    check_config(&sources.linux, &requests, &config, &stage)?;
+    check_config(&source.tree, &requests, &config, &stage)?;
     // The kernel's own built-in initramfs (/dev/console, /root) is dated when it is made and
     // make does not redo it when only the build date changes: make it again in a reused tree.
     runner::remove_stale(&build_dir.join("usr/initramfs_data.cpio"))?;
@@ -129,7 +129,7 @@ pub fn build_from(ctx: &Context, sources: &Sources) -> Result<PathBuf> {
         &mut make(&[&format!("-j{}", jobs()), "bzImage"]),
         &log,
     )?;
-    let bzimage = build_dir.join("arch/x86/boot/bzImage");
+    let bzimage = build_dir.join(ctx.target.kernel_image);
     let dir = cache::publish(ctx, "kernel", &key, |tmp| {
         fs::copy(&bzimage, tmp.join("bzImage")).ctx(|| format!("copying {}", bzimage.display()))?;
         fs::write(tmp.join("config"), &config).ctx(|| "writing the kernel config copy")?;
@@ -158,8 +158,14 @@ pub fn check_config(
             kconfig::explain(src, &dropped)
         )));
     }
-    let missing = kconfig::missing_features(kconfig::KERNEL_FEATURES, config);
-    let (required, optional): (Vec<_>, Vec<_>) = missing.iter().partition(|f| f.required);
+    let parsed = tinibox::check::KernelConfig::parse(Path::new(".config"), config);
+    let missing: Vec<Feature> = tinibox::check::check_config(&parsed)
+        .into_iter()
+        .filter(|status| status.satisfied_by.is_none())
+        .map(|status| status.feature)
+        .collect();
+    let (required, optional): (Vec<_>, Vec<_>) =
+        missing.iter().partition(|f| f.level == Level::Required);
     for f in &optional {
         stage.note(&format!(
             "optional tinibox feature off: {} ({})",
@@ -190,14 +196,19 @@ mod tests {
             ("base.config".to_string(), "CONFIG_A=y\n".to_string()),
             ("virt.config".to_string(), "CONFIG_B=y\n".to_string()),
         ];
-        let k = cache_key("aaaa", &frags, 0);
-        assert_eq!(k, cache_key("aaaa", &frags, 0));
-        assert_ne!(k, cache_key("bbbb", &frags, 0));
+        let e = Epoch::from_secs(0);
+        let key =
+            |sha: &str, frags: &[(String, String)], e: Epoch| cache_key(sha, frags, e, "x86_64");
+        let k = key("aaaa", &frags, e);
+        assert_eq!(k, key("aaaa", &frags, e));
+        assert_ne!(k, key("bbbb", &frags, e));
+        assert_ne!(k, key("aaaa", &frags, Epoch::from_secs(1)));
+        assert_ne!(k, cache_key("aaaa", &frags, e, "arm64"));
         let mut changed = frags.clone();
         changed[1].1 = "CONFIG_B=n\n".into();
-        assert_ne!(k, cache_key("aaaa", &changed, 0));
+        assert_ne!(k, key("aaaa", &changed, e));
         let mut added = frags.clone();
         added.push(("storage.config".into(), String::new()));
-        assert_ne!(k, cache_key("aaaa", &added, 0));
+        assert_ne!(k, key("aaaa", &added, e));
     }
 }

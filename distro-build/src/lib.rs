@@ -1,21 +1,27 @@
 //! distro-build — builds TiniLinux from Debian's source packages, as a library.
 //!
 //! Module map (each module's own doc comment says what it owns):
+//! - [`pipeline`]: which stage gets which input; every output made once per process, for
+//!   `all` and for single stages alike.
 //! - [`tree`]: the rootfs as data (paths, owners, modes, device nodes); every output is
 //!   written from one [`tree::RootfsTree`].
 //! - [`context`]: where outputs and caches live, and the reproducibility clock.
+//! - [`epoch`]: SOURCE_DATE_EPOCH and every date format the outputs print it in.
 //! - [`error`]: the error type of every stage.
 //! - [`cache`]: cache keys and atomic publication of artifacts.
 //! - [`runner`]: running host tools with logs, host-tool checks, stage timing.
 //! - [`lock`]: `distro-build/sources.lock` (pinned versions and sha256).
 //! - [`debian`]: Debian packages at their pinned versions: download, check, unpack, fallback.
+//! - [`target`]: the machine built for, as data (kernel arch, Rust triple, GRUB, QEMU, …).
 //! - [`sources`]: the kernel and BusyBox sources from Debian, verified and unpacked.
 //! - [`kconfig`]: config fragments, merging, dropped-option and feature checks.
 //! - [`kernel`]: fragments → `.config` → bzImage.
 //! - [`busybox`]: static BusyBox from a config fragment.
+//! - [`component`]: the component trait (fetch, build, install into the tree).
 //! - [`tinibox_static`]: the static tinibox binary.
 //! - [`rootfs`]: the live rootfs tree (skeleton + BusyBox + tinibox + device nodes).
 //! - [`initramfs`]: the cpio newc writer (hard links, fixed mtimes) and its compression.
+//! - [`boot`]: GRUB images and EFI system partitions, shared by the ISO and the disk.
 //! - [`iso`]: the hybrid BIOS + UEFI ISO.
 //! - [`qemu`]: booting the ISO in QEMU.
 //! - [`disk`]: the installed-on-a-disk image (GPT, ESP, ext4, GRUB, switch_root initramfs)
@@ -25,11 +31,14 @@
 //! - [`oci`]: the rootfs tarball, OCI image layouts/archives, and the image in the rootfs's
 //!   own tinibox store (images helper).
 
+pub mod boot;
 pub mod busybox;
 pub mod cache;
+pub mod component;
 pub mod context;
 pub mod debian;
 pub mod disk;
+pub mod epoch;
 pub mod error;
 pub mod initramfs;
 pub mod iso;
@@ -37,11 +46,13 @@ pub mod kconfig;
 pub mod kernel;
 pub mod lock;
 pub mod oci;
+pub mod pipeline;
 pub mod provenance;
 pub mod qemu;
 pub mod rootfs;
 pub mod runner;
 pub mod source_bundle;
 pub mod sources;
+pub mod target;
 pub mod tinibox_static;
 pub mod tree;

@@ -7,28 +7,33 @@ use std::process::Command;
 use crate::context::Context;
 use crate::error::{Error, IoContext, Result};
 use crate::runner::require_tool;
+use crate::target::Target;
 
-/// OVMF's code image inside Debian's `ovmf` package.
-pub const OVMF_CODE_IN_DEB: &str = "usr/share/OVMF/OVMF_CODE.fd";
-
-/// The OVMF firmware (UEFI) of the `ovmf` package pinned in `sources.lock`, fetched and
-/// unpacked into the cache when needed (never the host's /usr/share/OVMF).
+/// The target's UEFI firmware (OVMF on x86_64) from the package pinned in `sources.lock`,
+/// fetched and unpacked into the cache when needed (never the host's /usr/share/OVMF).
 pub fn ovmf_code(ctx: &Context) -> Result<PathBuf> {
-    crate::debian::deb_file(ctx, "ovmf", OVMF_CODE_IN_DEB)
+    let (package, code) = ctx.target.uefi_firmware;
+    crate::debian::deb_file(ctx, package, code)
 }
 
-/// The QEMU command booting `iso`; `ovmf` is the UEFI firmware to boot with (SeaBIOS when
-/// `None`).
-pub fn command(iso: &Path, ovmf: Option<&Path>, memory_mib: u32) -> Result<Command> {
-    require_tool("qemu-system-x86_64")?;
+/// The QEMU command booting `iso` on `target`'s emulator and machine; `ovmf` is the UEFI
+/// firmware to boot with (the machine's own BIOS when `None`).
+pub fn command(
+    target: &Target,
+    iso: &Path,
+    ovmf: Option<&Path>,
+    memory_mib: u32,
+) -> Result<Command> {
+    let (qemu, _) = target.qemu_binary;
+    require_tool(qemu)?;
     if !iso.is_file() {
         return Err(Error::Invalid(format!(
             "{} does not exist: run `distro-build all` first",
             iso.display()
         )));
     }
-    let mut cmd = Command::new("qemu-system-x86_64");
-    cmd.args(["-accel", "tcg", "-m"])
+    let mut cmd = Command::new(qemu);
+    cmd.args(["-machine", target.qemu_machine, "-accel", "tcg", "-m"])
         .arg(memory_mib.to_string())
         .args(["-smp", "1", "-nographic", "-no-reboot"])
         .args(["-nic", "user,model=e1000"])
@@ -47,12 +52,14 @@ pub fn command(iso: &Path, ovmf: Option<&Path>, memory_mib: u32) -> Result<Comma
 /// Boots `iso` interactively; returns when QEMU exits (Ctrl-A X quits, `poweroff` too).
 pub fn run(ctx: &Context, iso: &Path, uefi: bool) -> Result<()> {
     let ovmf = if uefi { Some(ovmf_code(ctx)?) } else { None };
-    let mut cmd = command(iso, ovmf.as_deref(), 512)?;
+    let mut cmd = command(&ctx.target, iso, ovmf.as_deref(), 512)?;
     eprintln!(
         "==> run: QEMU (TCG, {}) — quit with Ctrl-A then X, or `poweroff` in the guest",
         if uefi { "OVMF/UEFI" } else { "SeaBIOS" }
     );
-    let status = cmd.status().ctx(|| "starting qemu-system-x86_64")?;
+    let status = cmd
+        .status()
+        .ctx(|| format!("starting {}", ctx.target.qemu_binary.0))?;
     if !status.success() {
         return Err(Error::Invalid(format!("QEMU exited with {status}")));
     }

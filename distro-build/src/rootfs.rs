@@ -1,15 +1,15 @@
-//! The live root filesystem as one [`RootfsTree`]: the skeleton of plain files in
-//! `distro-build/rootfs/`, the standard empty folders, static BusyBox with its applet links,
-//! the static tinibox at /usr/bin/tinibox and the device nodes the kernel needs before
-//! devtmpfs (/dev/console, /dev/null). It writes nothing to disk: the initramfs, tarball,
-//! OCI and disk writers take the tree from here.
+//! The base root filesystem as one [`RootfsTree`]: the standard empty folders, every
+//! [`Component`]'s files (static BusyBox with its applet links, the static tinibox), the
+//! device nodes the kernel needs before devtmpfs (/dev/console, /dev/null) and, laid over
+//! them, the skeleton of plain files in `distro-build/rootfs/`. It writes nothing to disk: the
+//! initramfs, tarball, OCI and disk writers take the tree from here.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use crate::busybox::BusyBox;
+use crate::component::Component;
 use crate::context::Context;
 use crate::error::Result;
-use crate::tree::{Entry, FileData, RootfsTree};
+use crate::tree::{Entry, RootfsTree};
 
 /// Folders every TiniLinux root has, with their modes.
 const DIRECTORIES: &[(&str, u32)] = &[
@@ -42,36 +42,19 @@ pub fn skeleton_dir(ctx: &Context) -> PathBuf {
     ctx.repo_root.join("distro-build/rootfs")
 }
 
-/// Builds everything the rootfs needs (sources, BusyBox, static tinibox) and assembles it.
-pub fn assemble(ctx: &Context) -> Result<RootfsTree> {
-    let sources = crate::sources::fetch(ctx)?;
-    let busybox = crate::busybox::build(ctx, &sources)?;
-    let tinibox = crate::tinibox_static::build(ctx)?;
-    assemble_from(ctx, &busybox, &tinibox)
-}
-
-/// Assembles the rootfs from an already built BusyBox and static tinibox.
-pub fn assemble_from(ctx: &Context, busybox: &BusyBox, tinibox: &Path) -> Result<RootfsTree> {
-    let stage =
-        crate::runner::Stage::start("rootfs", "skeleton + BusyBox + tinibox + device nodes");
+/// Assembles the rootfs: the folders, each of `components` installed (built first when
+/// needed), the device nodes, then the skeleton.
+pub fn assemble(ctx: &Context, components: &[&dyn Component]) -> Result<RootfsTree> {
+    let names: Vec<&str> = components.iter().map(|c| c.name()).collect();
+    let what = format!("skeleton + {} + device nodes", names.join(" + "));
+    let stage = crate::runner::Stage::start("rootfs", &what);
     let mut tree = RootfsTree::new();
     for (dir, mode) in DIRECTORIES {
         tree.insert(dir, Entry::dir(*mode))?;
     }
-    tree.insert(
-        "bin/busybox",
-        Entry::file(FileData::Host(busybox.binary.clone()), 0o755),
-    )?;
-    for applet in &busybox.applets {
-        if applet == "bin/busybox" {
-            continue;
-        }
-        tree.insert(applet, Entry::symlink("/bin/busybox"))?;
+    for component in components {
+        component.install(ctx, &mut tree)?;
     }
-    tree.insert(
-        "usr/bin/tinibox",
-        Entry::file(FileData::Host(tinibox.to_path_buf()), 0o755),
-    )?;
     tree.insert("dev/console", Entry::char_device(5, 1, 0o600))?;
     tree.insert("dev/null", Entry::char_device(1, 3, 0o666))?;
     // The skeleton last: its files win over applet links of the same name.
@@ -105,17 +88,21 @@ pub fn assemble_from(ctx: &Context, busybox: &BusyBox, tinibox: &Path) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::busybox::{BusyBox, BusyBoxComponent};
+    use crate::tinibox_static::TiniboxComponent;
     use crate::tree::EntryKind;
+    use std::path::Path;
 
     #[test]
     fn assembles_skeleton_busybox_tinibox_and_nodes() {
         let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
         let ctx = Context::from_env(repo);
-        let bb = BusyBox {
+        let bb = BusyBoxComponent::prebuilt(BusyBox {
             binary: PathBuf::from("/bin/busybox"),
             applets: vec!["bin/sh".into(), "sbin/init".into(), "bin/busybox".into()],
-        };
-        let tree = assemble_from(&ctx, &bb, Path::new("/bin/true")).unwrap();
+        });
+        let tb = TiniboxComponent::prebuilt(PathBuf::from("/bin/true"));
+        let tree = assemble(&ctx, &[&bb, &tb]).unwrap();
         assert_eq!(
             tree.get("bin/sh").unwrap().kind,
             EntryKind::Symlink("/bin/busybox".into())

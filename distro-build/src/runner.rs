@@ -9,6 +9,7 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use crate::error::{Error, IoContext, Result};
+use crate::target::Target;
 
 /// The host tools the build uses and the Debian package providing each.
 pub const HOST_TOOLS: &[(&str, &str)] = &[
@@ -27,8 +28,16 @@ pub const HOST_TOOLS: &[(&str, &str)] = &[
     ("readelf", "binutils"),
     ("xorriso", "xorriso"),
     ("mformat", "mtools"),
-    ("qemu-system-x86_64", "qemu-system-x86"),
+    ("mmd", "mtools"),
+    ("mcopy", "mtools"),
+    ("mkfs.vfat", "dosfstools"),
+    ("sgdisk", "gdisk"),
+    ("mkfs.ext4", "e2fsprogs"),
+    ("debugfs", "e2fsprogs"),
 ];
+
+/// Tools some stages use when present, with their packages (for the "install it" hint).
+pub const OPTIONAL_TOOLS: &[(&str, &str)] = &[("qemu-img", "qemu-utils")];
 
 /// Files the build needs from host packages (path, package).
 pub const HOST_FILES: &[(&str, &str)] = &[
@@ -49,6 +58,8 @@ pub fn require_tool(tool: &str) -> Result<PathBuf> {
     which(tool).ok_or_else(|| {
         let package = HOST_TOOLS
             .iter()
+            .chain(OPTIONAL_TOOLS)
+            .chain(Target::ALL.iter().map(|t| &t.qemu_binary))
             .find(|(t, _)| *t == tool)
             .map(|(_, p)| p.to_string())
             .unwrap_or_else(|| tool.to_string());
@@ -59,11 +70,11 @@ pub fn require_tool(tool: &str) -> Result<PathBuf> {
     })
 }
 
-/// Checks every host tool and file at once; the error names all missing packages in one
-/// apt-get command.
-pub fn check_host() -> Result<()> {
+/// Checks every host tool and file a build for `target` needs (its QEMU too) at once; the
+/// error names all missing packages in one apt-get command.
+pub fn check_host(target: &Target) -> Result<()> {
     let mut missing: Vec<(String, String)> = Vec::new();
-    for (tool, package) in HOST_TOOLS {
+    for (tool, package) in HOST_TOOLS.iter().chain([&target.qemu_binary]) {
         if which(tool).is_none() {
             missing.push((tool.to_string(), package.to_string()));
         }
@@ -122,8 +133,21 @@ pub fn run_logged(what: &str, cmd: &mut Command, log: &Path) -> Result<()> {
     })
 }
 
-/// Runs `cmd` and returns its stdout; stderr is included in the error on failure.
+/// Runs `cmd` (a missing program is [`Error::MissingTool`]) and returns its output when it
+/// exits 0; otherwise [`Error::CommandFailed`] with the last lines of its stderr and stdout.
+pub fn run_tool(cmd: &mut Command) -> Result<std::process::Output> {
+    let program = cmd.get_program().to_string_lossy().into_owned();
+    run_output(&program, cmd)
+}
+
+/// Runs `cmd` and returns its stdout; stderr (and stdout) end the error on failure.
 pub fn run_capture(what: &str, cmd: &mut Command) -> Result<String> {
+    let out = run_output(what, cmd)?;
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// [`run_tool`] with `what` naming the command in errors.
+fn run_output(what: &str, cmd: &mut Command) -> Result<std::process::Output> {
     let program = cmd.get_program().to_string_lossy().into_owned();
     require_tool(&program)?;
     let out = cmd
@@ -131,13 +155,16 @@ pub fn run_capture(what: &str, cmd: &mut Command) -> Result<String> {
         .output()
         .ctx(|| format!("starting {program} ({what})"))?;
     if out.status.success() {
-        return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
+        return Ok(out);
     }
+    let mut text = String::from_utf8_lossy(&out.stderr).into_owned();
+    text.push_str(&String::from_utf8_lossy(&out.stdout));
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
     Err(Error::CommandFailed {
         what: what.to_string(),
         status: out.status.to_string(),
         log: PathBuf::from("(captured)"),
-        tail: String::from_utf8_lossy(&out.stderr).into_owned(),
+        tail: lines[lines.len().saturating_sub(12)..].join("\n"),
     })
 }
 

@@ -1,5 +1,6 @@
-//! Getting the sources: the kernel tarball from Debian's `linux-source-6.1` binary package and
-//! BusyBox's Debian source package, both at the versions `sources.lock` pins (fetched and
+//! Getting the sources: the kernel tarball from Debian's `linux-source-6.1` binary package
+//! ([`linux`]) and BusyBox's Debian source package ([`busybox`]), both at the versions
+//! `sources.lock` pins (fetched and
 //! checked by [`crate::debian`], never read from the host's `/usr/src`), then unpacked into
 //! the cache under a temporary name and renamed. It builds nothing.
 
@@ -19,17 +20,22 @@ pub const KERNEL_PACKAGE: &str = "linux-source-6.1";
 /// The kernel tarball's path inside the `linux-source-6.1` package.
 pub const KERNEL_TARBALL_IN_DEB: &str = "usr/src/linux-source-6.1.tar.xz";
 
-/// The unpacked, verified sources.
+/// The kernel's unpacked, verified source tree.
 #[derive(Debug, Clone)]
-pub struct Sources {
+pub struct KernelSource {
     /// The kernel source tree.
-    pub linux: PathBuf,
+    pub tree: PathBuf,
     /// sha256 of the kernel source package's .deb (part of the kernel cache key).
-    pub linux_sha256: String,
+    pub sha256: String,
+}
+
+/// BusyBox's unpacked, verified source tree.
+#[derive(Debug, Clone)]
+pub struct BusyBoxSource {
     /// The BusyBox source tree (Debian patches applied).
-    pub busybox: PathBuf,
+    pub tree: PathBuf,
     /// The BusyBox Debian version.
-    pub busybox_version: String,
+    pub version: String,
 }
 
 /// Unpacks with `unpack(tmp)` into `dest` via a temporary sibling folder and a rename.
@@ -51,7 +57,7 @@ fn unpack_once<F: FnOnce(&Path) -> Result<()>>(dest: &Path, unpack: F) -> Result
     fs::rename(&tmp, dest).ctx(|| format!("renaming into {}", dest.display()))
 }
 
-fn linux(ctx: &Context, lock: &Lock, stage: &Stage) -> Result<(PathBuf, String)> {
+fn unpack_linux(ctx: &Context, lock: &Lock, stage: &Stage) -> Result<(PathBuf, String)> {
     let (deb, sha256) = debian::fetch_binary(ctx, lock, KERNEL_PACKAGE)?;
     // One unpacked tree, stamped with the package's sha256: the kernel's out-of-tree build
     // folder refers to it by absolute path, so its name stays the same across versions.
@@ -96,7 +102,7 @@ fn linux(ctx: &Context, lock: &Lock, stage: &Stage) -> Result<(PathBuf, String)>
     Ok((dest, sha256))
 }
 
-fn busybox(ctx: &Context, lock: &Lock, stage: &Stage) -> Result<(PathBuf, String)> {
+fn unpack_busybox(ctx: &Context, lock: &Lock, stage: &Stage) -> Result<(PathBuf, String)> {
     let (downloads, version) = debian::fetch_source(ctx, lock, "busybox")?;
     let dsc = fs::read_dir(&downloads)
         .ctx(|| format!("reading {}", downloads.display()))?
@@ -133,26 +139,30 @@ fn busybox(ctx: &Context, lock: &Lock, stage: &Stage) -> Result<(PathBuf, String
     Ok((dest, version))
 }
 
-/// Verifies and unpacks both source packages (a no-op when already unpacked, apart from the
-/// checksum verification).
-pub fn fetch(ctx: &Context) -> Result<Sources> {
+/// Verifies and unpacks the kernel's source package (a no-op when already unpacked, apart
+/// from the checksum verification).
+pub fn linux(ctx: &Context) -> Result<KernelSource> {
     let stage = Stage::start(
         "sources",
-        "kernel + BusyBox from Debian, checked against sources.lock",
+        "kernel from Debian, checked against sources.lock",
     );
     let lock = debian::load_lock(ctx)?;
-    let (linux, linux_sha256) = linux(ctx, &lock, &stage)?;
-    let (busybox, busybox_version) = busybox(ctx, &lock, &stage)?;
-    stage.done(&format!(
-        "linux {} + busybox {busybox_version}",
-        &linux_sha256[..12]
-    ));
-    Ok(Sources {
-        linux,
-        linux_sha256,
-        busybox,
-        busybox_version,
-    })
+    let (tree, sha256) = unpack_linux(ctx, &lock, &stage)?;
+    stage.done(&format!("linux-source-6.1 {}", &sha256[..12]));
+    Ok(KernelSource { tree, sha256 })
+}
+
+/// Verifies and unpacks BusyBox's Debian source package (a no-op when already unpacked,
+/// apart from the checksum verification).
+pub fn busybox(ctx: &Context) -> Result<BusyBoxSource> {
+    let stage = Stage::start(
+        "sources",
+        "BusyBox from Debian, checked against sources.lock",
+    );
+    let lock = debian::load_lock(ctx)?;
+    let (tree, version) = unpack_busybox(ctx, &lock, &stage)?;
+    stage.done(&format!("busybox {version}"));
+    Ok(BusyBoxSource { tree, version })
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
-//! The static tinibox stage: `cargo build --release -p tinibox` for
-//! `x86_64-unknown-linux-gnu` with `+crt-static`, in its own target folder in the cache (so
+//! The static tinibox stage: `cargo build --release -p tinibox` for the target's Rust
+//! triple (`x86_64-unknown-linux-gnu`) with `+crt-static`, in its own target folder in the cache (so
 //! it never fights with the workspace's normal builds over flags), optimised for size and
 //! linked as a plain static executable at a fixed address (not static-pie): without
 //! `-C relocation-model=static` the linker writes about 10,700 dynamic relocations (256 KiB of
@@ -7,18 +7,19 @@
 //! costs 0.27 MB of file and about 0.45 MiB of peak RSS per container start (BENCHMARKS.md,
 //! "Footprint"). The price is that tinibox's own code and data are not address-randomised
 //! (stack, heap and mmap still are).
-//! Cargo's own incremental logic is the cache. It checks the result really is static; it never edits tinibox.
+//! Cargo's own incremental logic is the cache. It checks the result really is static; it never
+//! edits tinibox. [`TiniboxComponent`] installs the binary into the rootfs tree.
 
+use std::cell::OnceCell;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::component::Component;
 use crate::context::Context;
 use crate::error::{Error, IoContext, Result};
 use crate::runner::{run_logged_progress, Stage};
-
-/// The Rust target the static binary is built for.
-pub const TARGET: &str = "x86_64-unknown-linux-gnu";
+use crate::tree::{Entry, FileData, RootfsTree};
 
 /// The compiler flags of the static build: glibc linked in, no PIE (see the module doc).
 pub const RUSTFLAGS: &str = "-C target-feature=+crt-static -C relocation-model=static";
@@ -29,10 +30,11 @@ pub fn build(ctx: &Context) -> Result<PathBuf> {
     let target_dir = ctx.cache_dir.join("build/tinibox-target");
     let log = ctx.cache_dir.join("logs/tinibox.log");
     let _ = fs::remove_file(&log);
+    let triple = ctx.target.rust_triple;
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(&cargo);
     cmd.current_dir(&ctx.repo_root)
-        .args(["build", "--release", "-p", "tinibox", "--target", TARGET])
+        .args(["build", "--release", "-p", "tinibox", "--target", triple])
         // Without the registry client (its TLS stack is 2.2 MB) until the ISO has room.
         .arg("--no-default-features")
         // Size matters more than speed for the copy on the ISO (it lands in the initramfs).
@@ -44,7 +46,7 @@ pub fn build(ctx: &Context) -> Result<PathBuf> {
         .env_remove("CARGO_TARGET_DIR")
         .env_remove("CARGO_BUILD_TARGET");
     run_logged_progress("cargo build of the static tinibox", &mut cmd, &log)?;
-    let binary = target_dir.join(TARGET).join("release/tinibox");
+    let binary = target_dir.join(triple).join("release/tinibox");
     if !is_static(&binary)? {
         return Err(Error::Invalid(format!(
             "{} is dynamically linked (has an ELF interpreter); the rootfs needs a static binary",
@@ -59,7 +61,7 @@ pub fn build(ctx: &Context) -> Result<PathBuf> {
 /// True when the ELF64 file at `path` has no `PT_INTERP` program header.
 pub fn is_static(path: &Path) -> Result<bool> {
     let data = fs::read(path).ctx(|| format!("reading {}", path.display()))?;
-    let bad = || Error::Invalid(format!("{} is not an x86_64 ELF file", path.display()));
+    let bad = || Error::Invalid(format!("{} is not a 64-bit ELF file", path.display()));
     if data.len() < 64 || &data[..4] != b"\x7fELF" || data[4] != 2 {
         return Err(bad());
     }
@@ -77,6 +79,57 @@ pub fn is_static(path: &Path) -> Result<bool> {
         }
     }
     Ok(true)
+}
+
+/// The static tinibox as a rootfs component: built from this workspace (nothing to fetch)
+/// and installed as `/usr/bin/tinibox`.
+#[derive(Debug, Default)]
+pub struct TiniboxComponent {
+    built: OnceCell<PathBuf>,
+}
+
+impl TiniboxComponent {
+    /// A component that has built nothing yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A component whose build is the binary at `binary` (for assembling a tree from it).
+    pub fn prebuilt(binary: PathBuf) -> Self {
+        TiniboxComponent {
+            built: OnceCell::from(binary),
+        }
+    }
+
+    /// The static binary (built on first use).
+    pub fn built(&self, ctx: &Context) -> Result<&Path> {
+        crate::pipeline::memo(&self.built, || build(ctx)).map(PathBuf::as_path)
+    }
+}
+
+impl Component for TiniboxComponent {
+    fn name(&self) -> &'static str {
+        "tinibox"
+    }
+
+    /// Nothing: tinibox's source is this workspace, its crates come through cargo.
+    fn fetch(&self, _ctx: &Context) -> Result<()> {
+        Ok(())
+    }
+
+    fn build(&self, ctx: &Context) -> Result<()> {
+        self.built(ctx).map(|_| ())
+    }
+
+    /// `/usr/bin/tinibox` (0755).
+    fn install(&self, ctx: &Context, tree: &mut RootfsTree) -> Result<()> {
+        let binary = self.built(ctx)?.to_path_buf();
+        tree.insert(
+            "usr/bin/tinibox",
+            Entry::file(FileData::Host(binary), 0o755),
+        )?;
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -89,7 +89,8 @@ fn context(out: &Path) -> Context {
         repo_root: repo_root(),
         out_dir: out.to_path_buf(),
         cache_dir: out.join("cache"),
-        source_date_epoch: 1_700_000_000,
+        epoch: distro_build::epoch::Epoch::from_secs(1_700_000_000),
+        target: distro_build::target::Target::X86_64,
         locked: false,
         epoch_given: true,
     }

@@ -15,8 +15,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::{tools, DiskError};
 use crate::context::Context;
+use crate::error::{Error, Result};
+use crate::runner;
 use crate::tree::{Entry, FileData, RootfsTree};
 
 /// Folder in the rootfs.
@@ -41,10 +42,15 @@ pub const PACKAGES: &[&str] = &[
     "libuuid1",
     "libc6",
 ];
-/// Name of the dynamic loader inside the folder.
-const LOADER: &str = "ld-linux-x86-64.so.2";
-/// Library folders inside a package, searched in this order.
-const LIB_DIRS: &[&str] = &["lib/x86_64-linux-gnu", "usr/lib/x86_64-linux-gnu", "lib64"];
+/// Library folders inside a package for Debian's multiarch name `multiarch`
+/// (`x86_64-linux-gnu`), searched in this order.
+fn lib_dirs(multiarch: &str) -> [String; 3] {
+    [
+        format!("lib/{multiarch}"),
+        format!("usr/lib/{multiarch}"),
+        "lib64".to_string(),
+    ]
+}
 
 /// The tools and libraries resolved from the pinned packages.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,6 +59,8 @@ pub struct DiskTools {
     pub tools: Vec<(String, PathBuf)>,
     /// (soname, real file inside an unpacked package), the loader included.
     pub libs: Vec<(String, PathBuf)>,
+    /// The dynamic loader's file name (the target's, `ld-linux-x86-64.so.2`).
+    pub loader: String,
 }
 
 impl DiskTools {
@@ -69,14 +77,19 @@ impl DiskTools {
             let bin = crate::debian::deb_file(ctx, package, rel)?;
             tools.push((tool.to_string(), bin));
         }
-        let libs = resolve_libraries(&tools, &roots).map_err(crate::error::Error::Disk)?;
-        Ok(DiskTools { tools, libs })
+        let target = &ctx.target;
+        let libs = resolve_libraries(&tools, &roots, target.dynamic_loader, target.multiarch)?;
+        Ok(DiskTools {
+            tools,
+            libs,
+            loader: target.dynamic_loader.to_string(),
+        })
     }
 }
 
 /// The `NEEDED` sonames of an ELF file.
-pub fn needed(elf: &Path) -> Result<Vec<String>, DiskError> {
-    let out = tools::run(Command::new("readelf").arg("-dW").arg(elf))?;
+pub fn needed(elf: &Path) -> Result<Vec<String>> {
+    let out = runner::run_tool(Command::new("readelf").arg("-dW").arg(elf))?;
     Ok(String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter(|l| l.contains("(NEEDED)"))
@@ -86,9 +99,9 @@ pub fn needed(elf: &Path) -> Result<Vec<String>, DiskError> {
 
 /// Finds `soname` in the unpacked packages, following symlinks inside the package (an
 /// absolute link target is taken relative to the package root).
-fn find_library(soname: &str, roots: &[PathBuf]) -> Option<PathBuf> {
+fn find_library(soname: &str, roots: &[PathBuf], multiarch: &str) -> Option<PathBuf> {
     for root in roots {
-        for dir in LIB_DIRS {
+        for dir in lib_dirs(multiarch) {
             let mut path = root.join(dir).join(soname);
             for _ in 0..8 {
                 let Ok(meta) = std::fs::symlink_metadata(&path) else {
@@ -110,17 +123,20 @@ fn find_library(soname: &str, roots: &[PathBuf]) -> Option<PathBuf> {
     None
 }
 
-/// Every library the tools need, transitively, and the dynamic loader.
+/// Every library the tools need, transitively, and the dynamic loader `loader`, looked up
+/// in the multiarch folders of `multiarch`.
 fn resolve_libraries(
     tools: &[(String, PathBuf)],
     roots: &[PathBuf],
-) -> Result<Vec<(String, PathBuf)>, DiskError> {
+    loader: &str,
+    multiarch: &str,
+) -> Result<Vec<(String, PathBuf)>> {
     let mut libs: Vec<(String, PathBuf)> = Vec::new();
     let mut queue: Vec<(String, PathBuf)> = tools.to_vec();
-    queue.push((LOADER.to_string(), PathBuf::new()));
+    queue.push((loader.to_string(), PathBuf::new()));
     while let Some((name, elf)) = queue.pop() {
         let wanted = if elf.as_os_str().is_empty() {
-            vec![LOADER.to_string()]
+            vec![loader.to_string()]
         } else {
             needed(&elf)?
         };
@@ -128,15 +144,15 @@ fn resolve_libraries(
             if libs.iter().any(|(n, _)| *n == soname) {
                 continue;
             }
-            let file = find_library(&soname, roots).ok_or_else(|| {
-                DiskError::Invalid(format!(
+            let file = find_library(&soname, roots, multiarch).ok_or_else(|| {
+                Error::Invalid(format!(
                     "{soname} (needed by {name}) is in none of the installer's packages pinned in \
                      sources.lock; pin the package that holds it (dpkg -S {soname}) and add it to \
                      disktools::PACKAGES"
                 ))
             })?;
             libs.push((soname.clone(), file.clone()));
-            if soname != LOADER {
+            if soname != loader {
                 queue.push((soname, file));
             }
         }
@@ -145,17 +161,18 @@ fn resolve_libraries(
     Ok(libs)
 }
 
-/// The wrapper script that runs `tool` with the folder's loader and libraries.
-pub fn wrapper(tool: &str) -> String {
+/// The wrapper script that runs `tool` with the folder's loader (file name `loader`) and
+/// libraries.
+pub fn wrapper(tool: &str, loader: &str) -> String {
     format!(
         "#!/bin/sh\n# {tool} from the build host, with its own C library (see {DIR}).\n\
          case \"$0\" in */*) d=\"${{0%/*}}\" ;; *) d=/{DIR} ;; esac\n\
-         exec \"$d/lib/{LOADER}\" --library-path \"$d/lib\" \"$d/bin/{tool}\" \"$@\"\n"
+         exec \"$d/lib/{loader}\" --library-path \"$d/lib\" \"$d/bin/{tool}\" \"$@\"\n"
     )
 }
 
 /// Adds the tools, their libraries and wrappers under [`DIR`] in `tree`.
-pub fn add(tree: &mut RootfsTree, resolved: &DiskTools) -> Result<(), DiskError> {
+pub fn add(tree: &mut RootfsTree, resolved: &DiskTools) -> Result<()> {
     for (tool, bin) in &resolved.tools {
         tree.insert(
             format!("{DIR}/bin/{tool}"),
@@ -163,7 +180,10 @@ pub fn add(tree: &mut RootfsTree, resolved: &DiskTools) -> Result<(), DiskError>
         )?;
         tree.insert(
             format!("{DIR}/{tool}"),
-            Entry::file(FileData::Bytes(wrapper(tool).into_bytes()), 0o755),
+            Entry::file(
+                FileData::Bytes(wrapper(tool, &resolved.loader).into_bytes()),
+                0o755,
+            ),
         )?;
     }
     for (soname, file) in &resolved.libs {

@@ -6,12 +6,14 @@
 //!
 //! It owns only the image file it is asked to write and a temporary staging folder.
 
+use crate::epoch::Epoch;
 use std::fmt::Write as _;
 use std::fs;
 use std::path::Path;
 use std::process::Command;
 
-use super::{tools, DiskError};
+use crate::error::{Error, Result};
+use crate::runner;
 use crate::tree::{EntryKind, RootfsTree};
 
 /// ext4 features GRUB 2.06 cannot read are switched off (metadata_csum_seed, orphan_file).
@@ -25,24 +27,24 @@ pub fn write_image(
     size_bytes: u64,
     uuid: &str,
     label: &str,
-    epoch: u64,
-) -> Result<(), DiskError> {
+    epoch: Epoch,
+) -> Result<()> {
     let staging = tempfile::Builder::new()
         .prefix("tinilinux-ext4-")
         .tempdir()
-        .map_err(|e| DiskError::io("creating the ext4 staging folder", e))?;
+        .map_err(|e| Error::io("creating the ext4 staging folder", e))?;
     let root = staging.path().join("root");
     stage(tree, &root)?;
 
     // e2fsprogs treats a fake time of 0 as "use the clock"; 1 s after the epoch is fixed.
-    let epoch = epoch.max(1);
+    let epoch = epoch.nonzero();
     let file = fs::File::create(image)
-        .map_err(|e| DiskError::io(format!("creating {}", image.display()), e))?;
+        .map_err(|e| Error::io(format!("creating {}", image.display()), e))?;
     file.set_len(size_bytes)
-        .map_err(|e| DiskError::io(format!("sizing {}", image.display()), e))?;
+        .map_err(|e| Error::io(format!("sizing {}", image.display()), e))?;
     drop(file);
 
-    tools::run(
+    runner::run_tool(
         Command::new("mkfs.ext4")
             .arg("-q")
             .arg("-F")
@@ -58,8 +60,8 @@ pub fn write_image(
 
     let script = debugfs_script(tree, epoch);
     let script_path = staging.path().join("metadata.debugfs");
-    fs::write(&script_path, script).map_err(|e| DiskError::io("writing the debugfs script", e))?;
-    let out = tools::run(
+    fs::write(&script_path, script).map_err(|e| Error::io("writing the debugfs script", e))?;
+    let out = runner::run_tool(
         Command::new("debugfs")
             .arg("-w")
             .arg("-f")
@@ -74,10 +76,11 @@ pub fn write_image(
         .map(str::to_string)
         .collect();
     if !errors.is_empty() {
-        return Err(DiskError::ToolFailed {
-            tool: "debugfs".into(),
+        return Err(Error::CommandFailed {
+            what: "debugfs (setting owners, modes and device nodes)".into(),
             status: "reported errors".into(),
-            output: errors.into_iter().take(12).collect::<Vec<_>>().join("\n"),
+            log: "(captured)".into(),
+            tail: errors.into_iter().take(12).collect::<Vec<_>>().join("\n"),
         });
     }
     Ok(())
@@ -85,11 +88,11 @@ pub fn write_image(
 
 /// Writes the tree's directories, files and symlinks below `root` (device nodes and fifos
 /// are left to debugfs).
-fn stage(tree: &RootfsTree, root: &Path) -> Result<(), DiskError> {
-    fs::create_dir_all(root).map_err(|e| DiskError::io("creating the staging root", e))?;
+fn stage(tree: &RootfsTree, root: &Path) -> Result<()> {
+    fs::create_dir_all(root).map_err(|e| Error::io("creating the staging root", e))?;
     for (path, entry) in tree.iter() {
         let dest = root.join(path);
-        let io = |e| DiskError::io(format!("staging /{}", path.display()), e);
+        let io = |e| Error::io(format!("staging /{}", path.display()), e);
         match &entry.kind {
             EntryKind::Directory => fs::create_dir_all(&dest).map_err(io)?,
             EntryKind::File(data) => match data {
@@ -115,7 +118,7 @@ fn quoted(path: &Path) -> String {
 }
 
 /// The debugfs commands that make every inode match the tree.
-pub fn debugfs_script(tree: &RootfsTree, epoch: u64) -> String {
+pub fn debugfs_script(tree: &RootfsTree, epoch: Epoch) -> String {
     let mut s = String::new();
     // The root directory itself is not in the tree: root-owned, 0755.
     let _ = writeln!(s, "sif / mode 040755");

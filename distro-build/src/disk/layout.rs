@@ -8,6 +8,8 @@
 
 use sha2::{Digest, Sha256};
 
+use crate::target::PartitionTypes;
+
 /// Bytes per sector on every disk TiniLinux writes.
 pub const SECTOR: u64 = 512;
 /// One mebibyte in sectors (the partition alignment).
@@ -16,6 +18,8 @@ pub const MIB_SECTORS: u64 = 1024 * 1024 / SECTOR;
 pub const BIOS_BOOT_FIRST: u64 = MIB_SECTORS;
 /// Size of the BIOS boot partition in sectors (1 MiB).
 pub const BIOS_BOOT_SECTORS: u64 = MIB_SECTORS;
+/// GPT type of the BIOS boot partition (`EF02`, "Hah!IdontNeedEFI"; the same everywhere).
+pub const BIOS_BOOT_TYPE: &str = "21686148-6449-6E6F-744E-656564454649";
 /// First sector of the EFI system partition.
 pub const ESP_FIRST: u64 = BIOS_BOOT_FIRST + BIOS_BOOT_SECTORS;
 /// Size of the EFI system partition in sectors (64 MiB: comfortably above FAT32's minimum
@@ -38,8 +42,9 @@ pub struct Partition {
     pub first: u64,
     /// Last sector (inclusive).
     pub last: u64,
-    /// sgdisk type code (EF02 BIOS boot, EF00 EFI system, 8304 Linux x86-64 root).
-    pub type_code: &'static str,
+    /// GPT partition type GUID (BIOS boot, EFI system, the target's Linux root: see
+    /// [`crate::target::PartitionTypes`]), as `sgdisk --typecode` takes it.
+    pub type_guid: &'static str,
     /// GPT partition name.
     pub name: &'static str,
     /// Unique partition GUID.
@@ -117,8 +122,9 @@ pub fn derived_uuid(seed: &str, what: &str) -> String {
 }
 
 impl Layout {
-    /// The layout of a disk of `size_mib` MiB; identifiers derived from `seed`.
-    pub fn new(size_mib: u64, seed: &str) -> Result<Layout, TooSmall> {
+    /// The layout of a disk of `size_mib` MiB with the ESP and root typed as `types` says;
+    /// identifiers derived from `seed`.
+    pub fn new(size_mib: u64, seed: &str, types: &PartitionTypes) -> Result<Layout, TooSmall> {
         if size_mib < min_disk_mib() {
             return Err(TooSmall {
                 size_mib,
@@ -129,11 +135,11 @@ impl Layout {
         let last_usable = disk_sectors - GPT_TAIL_SECTORS - 1;
         // End the root on a MiB boundary so its size is a whole number of 4 KiB blocks.
         let root_last = (last_usable + 1) / MIB_SECTORS * MIB_SECTORS - 1;
-        let part = |number, first, last, type_code, name: &'static str| Partition {
+        let part = |number, first, last, type_guid, name: &'static str| Partition {
             number,
             first,
             last,
-            type_code,
+            type_guid,
             name,
             guid: derived_uuid(seed, name),
         };
@@ -145,17 +151,17 @@ impl Layout {
                 1,
                 BIOS_BOOT_FIRST,
                 BIOS_BOOT_FIRST + BIOS_BOOT_SECTORS - 1,
-                "EF02",
+                BIOS_BOOT_TYPE,
                 "BIOS boot",
             ),
             esp: part(
                 2,
                 ESP_FIRST,
                 ESP_FIRST + ESP_SECTORS - 1,
-                "EF00",
+                types.esp,
                 "EFI system",
             ),
-            root: part(3, ROOT_FIRST, root_last, "8304", "TiniLinux root"),
+            root: part(3, ROOT_FIRST, root_last, types.root, "TiniLinux root"),
             root_fs_uuid: derived_uuid(seed, "root-fs"),
             esp_volume_id: volume[..8].to_string(),
         })
@@ -176,9 +182,11 @@ impl Layout {
 mod tests {
     use super::*;
 
+    const TYPES: PartitionTypes = crate::target::Target::X86_64.partition_types;
+
     #[test]
     fn partitions_are_aligned_ordered_and_inside_the_disk() {
-        let l = Layout::new(1024, "t").unwrap();
+        let l = Layout::new(1024, "t", &TYPES).unwrap();
         assert_eq!(l.bios_boot.first, 2048);
         assert_eq!(l.esp.first, 4096);
         assert_eq!(l.root.first, 135168);
@@ -194,17 +202,17 @@ mod tests {
 
     #[test]
     fn too_small_disks_are_refused() {
-        let err = Layout::new(100, "t").unwrap_err();
+        let err = Layout::new(100, "t", &TYPES).unwrap_err();
         assert_eq!(err.min_mib, min_disk_mib());
         assert!(err.to_string().contains("at least"));
-        assert!(Layout::new(min_disk_mib(), "t").is_ok());
+        assert!(Layout::new(min_disk_mib(), "t", &TYPES).is_ok());
     }
 
     #[test]
     fn identifiers_are_reproducible_and_distinct() {
-        let a = Layout::new(512, "seed").unwrap();
-        let b = Layout::new(512, "seed").unwrap();
-        let c = Layout::new(512, "other").unwrap();
+        let a = Layout::new(512, "seed", &TYPES).unwrap();
+        let b = Layout::new(512, "seed", &TYPES).unwrap();
+        let c = Layout::new(512, "other", &TYPES).unwrap();
         assert_eq!(a, b);
         assert_ne!(a.root_fs_uuid, c.root_fs_uuid);
         assert_ne!(a.root.guid, a.esp.guid);

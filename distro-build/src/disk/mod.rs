@@ -13,94 +13,38 @@
 //!   initramfs: the live system boots without unpacking it).
 //!
 //! The image needs neither root nor loop devices: each partition is made as its own image
-//! file (ext4 with `mkfs.ext4 -d` + `debugfs` for owners/modes/device nodes, FAT32 with
-//! `mkfs.vfat` + mtools), `sgdisk` writes the GPT on the disk file, the partition images are
-//! copied in at their offsets (sparse), GRUB's BIOS core goes into the BIOS boot partition
-//! and its boot code into the protective MBR, patched as `grub-bios-setup` would
-//! ([`grub`]). The layout is in [`layout`]. Every output is written to a temporary name and
-//! renamed, so an interrupted build never leaves a half image under the final name.
+//! file (ext4 with `mkfs.ext4 -d` + `debugfs` for owners/modes/device nodes, the FAT32 ESP
+//! with [`crate::boot::esp`]), `sgdisk` writes the GPT on the disk file, the partition images
+//! are copied in at their offsets (sparse), GRUB's BIOS core goes into the BIOS boot
+//! partition and its boot code into the protective MBR, patched as `grub-bios-setup` would
+//! ([`crate::boot::grub::disk_images`], cached and shared with the installer's payload). The
+//! layout is in [`layout`]. Every output is written to a temporary name and renamed, so an
+//! interrupted build never leaves a half image under the final name. Errors, tool runs,
+//! atomic writes and the early initramfs's cpio use the crate's ([`crate::error`],
+//! [`crate::runner`], [`crate::cache`], [`crate::initramfs`]).
 //!
-//! This module owns `distro-build/src/disk/`, `distro-build/rootfs-disk/`, the disk outputs
-//! in `out/` and `<cache>/disk/`; it reads the live tree and never changes the live ISO's
-//! files except through [`add_installer_scripts`] and [`installer_payload`].
+//! This module owns `distro-build/src/disk/`, `distro-build/rootfs-disk/` and the disk
+//! outputs in `out/`; it reads the live tree and never changes the live ISO's files except
+//! through [`add_installer_scripts`] and [`installer_payload`].
 
 pub mod disktools;
 pub mod early;
-pub mod esp;
 pub mod ext4;
-pub mod grub;
 pub mod layout;
-pub mod tools;
 
 use std::fs;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use thiserror::Error;
-
+use crate::boot::esp::{self, Esp};
+use crate::boot::grub::{self, DiskImages};
 use crate::context::Context;
-use crate::tree::{Entry, EntryKind, FileData, RootfsTree, TreeError};
+use crate::error::{Error, IoContext, Result};
+use crate::initramfs::Compression;
+use crate::runner;
+use crate::tree::{Entry, EntryKind, FileData, RootfsTree};
 use layout::Layout;
-
-/// Errors of the disk stage.
-#[derive(Debug, Error)]
-pub enum DiskError {
-    /// A host tool is not installed.
-    #[error("{tool} is missing: install it with `apt-get install {package}`")]
-    MissingTool {
-        /// The tool (command name).
-        tool: String,
-        /// The Debian package that provides it.
-        package: &'static str,
-    },
-    /// A host tool ran and failed.
-    #[error("{tool} failed ({status}):\n{output}")]
-    ToolFailed {
-        /// The tool (command name).
-        tool: String,
-        /// Its exit status.
-        status: String,
-        /// The last lines of its output.
-        output: String,
-    },
-    /// Reading or writing a file failed.
-    #[error("{what}: {source}")]
-    Io {
-        /// What was being done.
-        what: String,
-        /// The underlying error.
-        source: std::io::Error,
-    },
-    /// The rootfs tree could not be read or changed.
-    #[error(transparent)]
-    Tree(#[from] TreeError),
-    /// The requested disk is too small.
-    #[error(transparent)]
-    TooSmall(#[from] layout::TooSmall),
-    /// An input is not what the disk stage needs.
-    #[error("{0}")]
-    Invalid(String),
-    /// A pinned input (GRUB, the disk tools) could not be fetched or checked.
-    #[error(transparent)]
-    Input(Box<crate::error::Error>),
-}
-
-impl From<crate::error::Error> for DiskError {
-    fn from(e: crate::error::Error) -> Self {
-        DiskError::Input(Box::new(e))
-    }
-}
-
-impl DiskError {
-    /// An I/O error with what was being done.
-    pub fn io(what: impl Into<String>, source: std::io::Error) -> Self {
-        DiskError::Io {
-            what: what.into(),
-            source,
-        }
-    }
-}
 
 /// Name of the raw disk image in the output folder.
 pub const IMAGE_NAME: &str = "tinilinux-disk.img";
@@ -136,7 +80,7 @@ impl Options {
             .unwrap_or(DEFAULT_SIZE_MIB);
         Options {
             size_mib,
-            seed: format!("epoch-{}", ctx.source_date_epoch),
+            seed: format!("epoch-{}", ctx.epoch),
             qcow2: true,
         }
     }
@@ -156,12 +100,12 @@ pub struct Built {
 /// Builds `out/tinilinux-disk.img` (and the qcow2 copy) from the bzImage at `kernel` and
 /// the live rootfs `tree`, with default [`Options`]. This is what `distro-build disk` and
 /// `distro-build all` call.
-pub fn build(ctx: &Context, kernel: &Path, tree: &RootfsTree) -> Result<PathBuf, DiskError> {
+pub fn build(ctx: &Context, kernel: &Path, tree: &RootfsTree) -> Result<PathBuf> {
     Ok(build_with(ctx, kernel, tree, &Options::for_context(ctx))?.image)
 }
 
 /// Checks every host tool the disk stage runs, naming the first one missing.
-pub fn check_tools() -> Result<(), DiskError> {
+pub fn check_tools() -> Result<()> {
     for tool in [
         "sgdisk",
         "mkfs.ext4",
@@ -171,57 +115,9 @@ pub fn check_tools() -> Result<(), DiskError> {
         "mcopy",
         "readelf",
     ] {
-        if !tools::exists(tool) {
-            return Err(DiskError::MissingTool {
-                tool: tool.into(),
-                package: tools::package_of(tool),
-            });
-        }
+        runner::require_tool(tool)?;
     }
     Ok(())
-}
-
-/// The GRUB images a TiniLinux disk boots with, built once into `<cache>/disk/boot`.
-#[derive(Debug, Clone)]
-pub struct BootImages {
-    /// 440 bytes of MBR boot code, patched to load core.img from the BIOS boot partition.
-    pub mbr_code: PathBuf,
-    /// GRUB's BIOS core image, patched for the BIOS boot partition's first sector.
-    pub core_img: PathBuf,
-    /// GRUB's UEFI application (\EFI\BOOT\BOOTX64.EFI).
-    pub efi_app: PathBuf,
-}
-
-/// Builds (or rebuilds) the GRUB images in `dir` with the pinned GRUB `grub`.
-pub fn boot_images(dir: &Path, grub: &grub::GrubFiles) -> Result<BootImages, DiskError> {
-    fs::create_dir_all(dir).map_err(|e| DiskError::io(format!("creating {}", dir.display()), e))?;
-    let core_raw = dir.join("core.raw.img");
-    grub::make_bios_core(grub, &core_raw)?;
-    let mut core = fs::read(&core_raw)
-        .map_err(|e| DiskError::io(format!("reading {}", core_raw.display()), e))?;
-    let sectors = grub::patch_core_img(&mut core, layout::BIOS_BOOT_FIRST)?;
-    if sectors > layout::BIOS_BOOT_SECTORS {
-        return Err(DiskError::Invalid(format!(
-            "GRUB core.img needs {sectors} sectors, the BIOS boot partition has {}",
-            layout::BIOS_BOOT_SECTORS
-        )));
-    }
-    let boot_img = fs::read(grub.boot_img())
-        .map_err(|e| DiskError::io(format!("reading {}", grub.boot_img().display()), e))?;
-    // A GPT protective MBR has nothing in the BIOS parameter block area.
-    let mbr_code = grub::patch_boot_img(&boot_img, &[0u8; 512], layout::BIOS_BOOT_FIRST)?;
-    let images = BootImages {
-        mbr_code: dir.join("mbr-code.bin"),
-        core_img: dir.join("core.img"),
-        efi_app: dir.join("BOOTX64.EFI"),
-    };
-    write_atomic(&images.core_img, &core)?;
-    write_atomic(&images.mbr_code, &mbr_code)?;
-    let efi_tmp = dir.join("BOOTX64.EFI.tmp");
-    grub::make_efi_app(grub, &efi_tmp)?;
-    rename(&efi_tmp, &images.efi_app)?;
-    let _ = fs::remove_file(&core_raw);
-    Ok(images)
 }
 
 /// The installer's payload on the live medium, next to the kernel: a cpio archive (xz) of
@@ -233,7 +129,7 @@ pub const PAYLOAD_ON_MEDIUM: &str = "boot/installer.cpio.xz";
 /// early /init it packs (`/usr/lib/tinilinux/early-init/`) and the shutdown script the
 /// installed system uses. Its payload (boot images and disk tools) travels on the medium:
 /// see [`installer_payload`] and [`PAYLOAD_ON_MEDIUM`].
-pub fn add_installer_scripts(tree: &mut RootfsTree) -> Result<(), DiskError> {
+pub fn add_installer_scripts(tree: &mut RootfsTree) -> Result<()> {
     let bytes = |s: &str| FileData::Bytes(s.as_bytes().to_vec());
     tree.insert(
         "usr/sbin/tinilinux-install",
@@ -261,22 +157,27 @@ pub fn add_installer_scripts(tree: &mut RootfsTree) -> Result<(), DiskError> {
 /// the disk tools (sfdisk, mke2fs, e2fsck, see [`disktools`]).
 pub fn add_installer_payload(
     tree: &mut RootfsTree,
-    images: &BootImages,
+    images: &DiskImages,
     tools: &disktools::DiskTools,
-) -> Result<(), DiskError> {
-    for (name, path) in [
-        ("mbr-code.bin", &images.mbr_code),
-        ("core.img", &images.core_img),
-        ("BOOTX64.EFI", &images.efi_app),
-    ] {
+) -> Result<()> {
+    for path in [&images.mbr_code, &images.core_img, &images.efi_app] {
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
         tree.insert(
             format!("{BOOT_FILES_DIR}/{name}"),
             Entry::file(FileData::Host(path.clone()), 0o644),
         )?;
     }
+    let efi_name = images
+        .efi_app
+        .file_name()
+        .unwrap_or_default()
+        .to_string_lossy();
     tree.insert(
         format!("{BOOT_FILES_DIR}/startup.nsh"),
-        Entry::file(FileData::Bytes(esp::STARTUP_NSH.as_bytes().to_vec()), 0o644),
+        Entry::file(
+            FileData::Bytes(esp::startup_nsh(&efi_name).into_bytes()),
+            0o644,
+        ),
     )?;
     tree.insert(
         format!("{BOOT_FILES_DIR}/grub.cfg.in"),
@@ -291,12 +192,9 @@ pub fn add_installer_payload(
 
 /// The installer's payload as a tree of its own (for [`PAYLOAD_ON_MEDIUM`]), with the boot
 /// images built (or taken from the cache) first.
-pub fn installer_payload(ctx: &Context) -> Result<RootfsTree, DiskError> {
+pub fn installer_payload(ctx: &Context) -> Result<RootfsTree> {
     check_tools()?;
-    let images = boot_images(
-        &ctx.cache_dir.join("disk/boot"),
-        &grub::GrubFiles::pinned(ctx)?,
-    )?;
+    let images = grub::disk_images(ctx)?;
     let mut tree = RootfsTree::new();
     add_installer_payload(&mut tree, &images, &disktools::DiskTools::pinned(ctx)?)?;
     Ok(tree)
@@ -344,7 +242,7 @@ pub fn installed_inittab(live_inittab: Option<&str>) -> String {
     out
 }
 
-fn text_of(tree: &RootfsTree, path: &str) -> Result<Option<String>, DiskError> {
+fn text_of(tree: &RootfsTree, path: &str) -> Result<Option<String>> {
     match tree.get(path) {
         Some(Entry {
             kind: EntryKind::File(data),
@@ -361,9 +259,9 @@ pub fn installed_tree(
     kernel: &Path,
     initrd: &Path,
     layout: &Layout,
-    images: &BootImages,
+    images: &DiskImages,
     tools: &disktools::DiskTools,
-) -> Result<RootfsTree, DiskError> {
+) -> Result<RootfsTree> {
     let mut t = live.clone();
     // The live tree carries the installer's scripts, not its payload: the disk carries both
     // (its early /init checks the root with the disk tools).
@@ -416,28 +314,28 @@ pub fn build_with(
     kernel: &Path,
     tree: &RootfsTree,
     opts: &Options,
-) -> Result<Built, DiskError> {
+) -> Result<Built> {
     check_tools()?;
     if !kernel.is_file() {
-        return Err(DiskError::Invalid(format!(
+        return Err(Error::Invalid(format!(
             "kernel {} not found; run `distro-build kernel` first",
             kernel.display()
         )));
     }
-    let layout = Layout::new(opts.size_mib, &opts.seed)?;
+    let layout = Layout::new(opts.size_mib, &opts.seed, &ctx.target.partition_types)?;
     fs::create_dir_all(&ctx.out_dir)
-        .map_err(|e| DiskError::io(format!("creating {}", ctx.out_dir.display()), e))?;
+        .map_err(|e| Error::io(format!("creating {}", ctx.out_dir.display()), e))?;
     let work = tempfile::Builder::new()
         .prefix(".tinilinux-disk-")
         .tempdir_in(&ctx.out_dir)
-        .map_err(|e| DiskError::io("creating the disk work folder", e))?;
+        .map_err(|e| Error::io("creating the disk work folder", e))?;
     let w = work.path();
 
-    let images = boot_images(&w.join("boot"), &grub::GrubFiles::pinned(ctx)?)?;
+    let images = grub::disk_images(ctx)?;
     let tools = disktools::DiskTools::pinned(ctx)?;
     let initrd = w.join("initrd.img");
     let early_tree = early::tree(early::busybox_of(tree)?)?;
-    early::write_cpio_gz(&early_tree, ctx.source_date_epoch, &initrd)?;
+    crate::initramfs::write_with(&early_tree, &initrd, ctx.epoch, Compression::Gzip)?;
     let installed = installed_tree(tree, kernel, &initrd, &layout, &images, &tools)?;
 
     let root_img = w.join("root.ext4");
@@ -447,17 +345,10 @@ pub fn build_with(
         layout.root.size_bytes(),
         &layout.root_fs_uuid,
         "tinilinux-root",
-        ctx.source_date_epoch,
+        ctx.epoch,
     )?;
     let esp_img = w.join("esp.vfat");
-    esp::write_image(
-        &esp_img,
-        layout.esp.size_bytes(),
-        &layout.esp_volume_id,
-        &images.efi_app,
-        w,
-        ctx.source_date_epoch,
-    )?;
+    write_esp(ctx, &esp_img, &layout, &images, w)?;
 
     let disk_tmp = w.join(IMAGE_NAME);
     assemble(&disk_tmp, &layout, &images, &esp_img, &root_img)?;
@@ -465,9 +356,9 @@ pub fn build_with(
     rename(&disk_tmp, &image)?;
 
     let mut qcow2 = None;
-    if opts.qcow2 && tools::exists("qemu-img") {
+    if opts.qcow2 && runner::which("qemu-img").is_some() {
         let tmp = w.join(QCOW2_NAME);
-        tools::run(
+        runner::run_tool(
             Command::new("qemu-img")
                 .args(["convert", "-f", "raw", "-O", "qcow2", "-c"])
                 .arg(&image)
@@ -484,18 +375,57 @@ pub fn build_with(
     })
 }
 
+/// Writes the ESP partition image `image`: FAT32 holding GRUB as \EFI\BOOT\BOOTX64.EFI
+/// (which finds its grub.cfg on the root partition by itself), a short \EFI\BOOT\grub.cfg
+/// that says so, for people who look, and \startup.nsh for the UEFI shell
+/// ([`esp::startup_nsh`]). `scratch` holds the two small files.
+fn write_esp(
+    ctx: &Context,
+    image: &Path,
+    layout: &Layout,
+    images: &DiskImages,
+    scratch: &Path,
+) -> Result<()> {
+    let boot_file = ctx.target.efi_boot_file;
+    let note = scratch.join("grub.cfg");
+    fs::write(
+        &note,
+        format!(
+            "# TiniLinux: GRUB ({boot_file}) reads its real grub.cfg from /boot/grub on partition 3.\n\
+             configfile (,gpt3)/boot/grub/grub.cfg\n"
+        ),
+    )
+    .ctx(|| "writing the ESP note")?;
+    let startup = scratch.join("startup.nsh");
+    fs::write(&startup, esp::startup_nsh(boot_file)).ctx(|| "writing startup.nsh")?;
+    let spec = Esp {
+        size_bytes: layout.esp.size_bytes(),
+        fat_bits: 32,
+        cluster_sectors: Some(1),
+        label: "TINI-ESP".into(),
+        volume_id: layout.esp_volume_id.clone(),
+        files: vec![
+            (format!("EFI/BOOT/{boot_file}"), images.efi_app.clone()),
+            ("startup.nsh".into(), startup),
+            ("EFI/BOOT/grub.cfg".into(), note),
+        ],
+        epoch: ctx.epoch,
+    };
+    esp::write(image, &spec, &ctx.cache_dir.join("logs/disk.log"))
+}
+
 /// Writes the disk file `disk`: GPT, partition images at their offsets, GRUB for BIOS.
 pub fn assemble(
     disk: &Path,
     layout: &Layout,
-    images: &BootImages,
+    images: &DiskImages,
     esp_img: &Path,
     root_img: &Path,
-) -> Result<(), DiskError> {
-    let file = fs::File::create(disk)
-        .map_err(|e| DiskError::io(format!("creating {}", disk.display()), e))?;
+) -> Result<()> {
+    let file =
+        fs::File::create(disk).map_err(|e| Error::io(format!("creating {}", disk.display()), e))?;
     file.set_len(layout.disk_bytes())
-        .map_err(|e| DiskError::io(format!("sizing {}", disk.display()), e))?;
+        .map_err(|e| Error::io(format!("sizing {}", disk.display()), e))?;
     drop(file);
 
     let mut cmd = Command::new("sgdisk");
@@ -503,18 +433,18 @@ pub fn assemble(
         .arg(format!("--disk-guid={}", layout.disk_guid));
     for p in layout.partitions() {
         cmd.arg(format!("--new={}:{}:{}", p.number, p.first, p.last))
-            .arg(format!("--typecode={}:{}", p.number, p.type_code))
+            .arg(format!("--typecode={}:{}", p.number, p.type_guid))
             .arg(format!("--change-name={}:{}", p.number, p.name))
             .arg(format!("--partition-guid={}:{}", p.number, p.guid));
     }
     cmd.arg(disk);
-    tools::run(&mut cmd)?;
+    runner::run_tool(&mut cmd)?;
 
     let mut out = fs::OpenOptions::new()
         .read(true)
         .write(true)
         .open(disk)
-        .map_err(|e| DiskError::io(format!("opening {}", disk.display()), e))?;
+        .map_err(|e| Error::io(format!("opening {}", disk.display()), e))?;
     copy_sparse(
         esp_img,
         &mut out,
@@ -534,8 +464,8 @@ pub fn assemble(
         layout.bios_boot.size_bytes(),
     )?;
     let code = fs::read(&images.mbr_code)
-        .map_err(|e| DiskError::io(format!("reading {}", images.mbr_code.display()), e))?;
-    let io = |e| DiskError::io(format!("writing {}", disk.display()), e);
+        .map_err(|e| Error::io(format!("reading {}", images.mbr_code.display()), e))?;
+    let io = |e| Error::io(format!("writing {}", disk.display()), e);
     out.seek(SeekFrom::Start(0)).map_err(io)?;
     out.write_all(&code[..grub::MBR_CODE_BYTES]).map_err(io)?;
     out.sync_all().map_err(io)?;
@@ -544,15 +474,15 @@ pub fn assemble(
 
 /// Copies `src` into `out` at `offset`, skipping all-zero blocks (the target is a fresh
 /// sparse file, so they read back as zeros). Refuses a source larger than `max`.
-pub fn copy_sparse(src: &Path, out: &mut fs::File, offset: u64, max: u64) -> Result<(), DiskError> {
+pub fn copy_sparse(src: &Path, out: &mut fs::File, offset: u64, max: u64) -> Result<()> {
     let mut input =
-        fs::File::open(src).map_err(|e| DiskError::io(format!("opening {}", src.display()), e))?;
+        fs::File::open(src).map_err(|e| Error::io(format!("opening {}", src.display()), e))?;
     let len = input
         .metadata()
-        .map_err(|e| DiskError::io(format!("reading {}", src.display()), e))?
+        .map_err(|e| Error::io(format!("reading {}", src.display()), e))?
         .len();
     if len > max {
-        return Err(DiskError::Invalid(format!(
+        return Err(Error::Invalid(format!(
             "{} is {len} bytes, more than its partition's {max}",
             src.display()
         )));
@@ -562,7 +492,7 @@ pub fn copy_sparse(src: &Path, out: &mut fs::File, offset: u64, max: u64) -> Res
     loop {
         let n = input
             .read(&mut buf)
-            .map_err(|e| DiskError::io(format!("reading {}", src.display()), e))?;
+            .map_err(|e| Error::io(format!("reading {}", src.display()), e))?;
         if n == 0 {
             break;
         }
@@ -574,26 +504,16 @@ pub fn copy_sparse(src: &Path, out: &mut fs::File, offset: u64, max: u64) -> Res
             let at = offset + pos + (i * 4096) as u64;
             out.seek(SeekFrom::Start(at))
                 .and_then(|_| out.write_all(block))
-                .map_err(|e| DiskError::io("writing the disk image", e))?;
+                .map_err(|e| Error::io("writing the disk image", e))?;
         }
         pos += n as u64;
     }
     Ok(())
 }
 
-fn write_atomic(path: &Path, data: &[u8]) -> Result<(), DiskError> {
-    let tmp = path.with_extension("tmp");
-    fs::write(&tmp, data).map_err(|e| DiskError::io(format!("writing {}", tmp.display()), e))?;
-    rename(&tmp, path)
-}
-
-fn rename(from: &Path, to: &Path) -> Result<(), DiskError> {
-    fs::rename(from, to).map_err(|e| {
-        DiskError::io(
-            format!("renaming {} to {}", from.display(), to.display()),
-            e,
-        )
-    })
+/// Renames `from` to `to` (the last step of an atomic publication).
+fn rename(from: &Path, to: &Path) -> Result<()> {
+    fs::rename(from, to).ctx(|| format!("renaming {} to {}", from.display(), to.display()))
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ fn test_context(out_dir: std::path::PathBuf, source_date_epoch: u64) -> Context 
         .to_path_buf();
     Context {
         out_dir,
-        source_date_epoch,
+        epoch: crate::epoch::Epoch::from_secs(source_date_epoch),
         ..Context::from_env(&repo)
     }
 }
@@ -123,7 +123,7 @@ fn ext4_image_keeps_owners_modes_and_device_nodes() {
         64 << 20,
         &layout::derived_uuid("t", "r"),
         "t",
-        0,
+        crate::epoch::Epoch::from_secs(0),
     )
     .unwrap();
     run_ok(Command::new("e2fsck").args(["-fn"]).arg(&img));
@@ -306,7 +306,7 @@ fn disk_image_has_gpt_esp_ext4_and_grub_at_their_offsets() {
 #[test]
 fn installer_script_matches_the_layout_and_parses() {
     let s = INSTALLER_SCRIPT;
-    let l = Layout::new(1024, "x").unwrap();
+    let l = Layout::new(1024, "x", &crate::target::Target::X86_64.partition_types).unwrap();
     for p in l.partitions() {
         if p.number < 3 {
             assert!(
@@ -352,7 +352,13 @@ fn early_initramfs_holds_init_and_busybox() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("initrd.img");
     let t = early::tree(FileData::Host("/bin/busybox".into())).unwrap();
-    early::write_cpio_gz(&t, 0, &out).unwrap();
+    crate::initramfs::write_with(
+        &t,
+        &out,
+        crate::epoch::Epoch::from_secs(0),
+        crate::initramfs::Compression::Gzip,
+    )
+    .unwrap();
     let list = run_ok(
         Command::new("sh")
             .arg("-c")

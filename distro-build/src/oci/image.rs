@@ -14,6 +14,7 @@
 //!
 //! This module owns the JSON documents of an image; it writes no files (see `layout`).
 
+use crate::epoch::Epoch;
 use std::collections::HashMap;
 
 use oci_spec::image::{
@@ -113,21 +114,17 @@ fn descriptor(media: MediaType, digest: &str, size: usize) -> Result<Descriptor,
         .map_err(spec_err)
 }
 
-/// Formats seconds since the epoch as RFC 3339 UTC (`1970-01-01T00:00:00Z`).
-pub fn rfc3339(epoch: u64) -> String {
-    let time = std::time::UNIX_EPOCH + std::time::Duration::from_secs(epoch);
-    humantime::format_rfc3339_seconds(time).to_string()
-}
-
-/// Builds the config, manifest and index for `def` with its one `layer`, and, given the
-/// image's SBOM document `sbom`, the annotation and the referrer artifact pointing at it.
+/// Builds the config (for the OCI platform `architecture`, e.g. `amd64`), manifest and index
+/// for `def` with its one `layer`, and, given the image's SBOM document `sbom`, the
+/// annotation and the referrer artifact pointing at it.
 pub fn build_image(
     def: &ImageDefinition,
     layer: Layer,
-    epoch: u64,
+    epoch: Epoch,
+    architecture: &str,
     sbom: Option<Vec<u8>>,
 ) -> Result<BuiltImage, OciError> {
-    let created = rfc3339(epoch);
+    let created = epoch.rfc3339();
     let mut config = def.config.clone();
     if config.labels().is_none() {
         config.set_labels(Some(HashMap::new()));
@@ -139,7 +136,7 @@ pub fn build_image(
     }
     let configuration: ImageConfiguration = ImageConfigurationBuilder::default()
         .created(created.clone())
-        .architecture(Arch::Amd64)
+        .architecture(Arch::from(architecture))
         .os(Os::Linux)
         .config(config)
         .rootfs(
@@ -211,7 +208,7 @@ pub fn build_image(
         .map_err(spec_err)?;
     let sbom = match document {
         Some(document) => {
-            let artifact = sbom_artifact(&document, subject, &rfc3339(epoch))?;
+            let artifact = sbom_artifact(&document, subject, &epoch.rfc3339())?;
             let mut desc = descriptor(
                 MediaType::ImageManifest,
                 &artifact.digest,
@@ -276,16 +273,4 @@ fn sbom_artifact(document: &Blob, subject: Descriptor, created: &str) -> Result<
         created.to_string(),
     )])));
     blob(&manifest)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::rfc3339;
-
-    #[test]
-    fn rfc3339_matches_known_dates() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
-        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
-    }
 }

@@ -4,6 +4,7 @@
 //! This module owns the tar encoding of tree entries: sorted paths, owners and modes from the
 //! tree, every mtime set to the build's SOURCE_DATE_EPOCH. It writes no files itself.
 
+use crate::epoch::Epoch;
 use std::io::Write;
 
 use flate2::write::GzEncoder;
@@ -34,7 +35,7 @@ pub fn sha256_digest(bytes: &[u8]) -> String {
 }
 
 /// Encodes `tree` as a tar stream with every mtime set to `mtime`.
-pub fn tar_tree(tree: &RootfsTree, mtime: u64) -> Result<Vec<u8>, OciError> {
+pub fn tar_tree(tree: &RootfsTree, mtime: Epoch) -> Result<Vec<u8>, OciError> {
     let io = |what: String| move |source| OciError::Io { what, source };
     let mut builder = tar::Builder::new(Vec::new());
     for (path, entry) in tree.iter() {
@@ -42,7 +43,7 @@ pub fn tar_tree(tree: &RootfsTree, mtime: u64) -> Result<Vec<u8>, OciError> {
         header.set_mode(entry.mode & 0o7777);
         header.set_uid(entry.uid.into());
         header.set_gid(entry.gid.into());
-        header.set_mtime(mtime);
+        header.set_mtime(mtime.secs());
         header.set_size(0);
         let err = io(format!("add {} to the tar stream", path.display()));
         match &entry.kind {
@@ -110,7 +111,7 @@ pub fn gzip(bytes: &[u8]) -> Result<Vec<u8>, OciError> {
 }
 
 /// Builds the layer for `tree`: tar, gzip and both digests.
-pub fn build_layer(tree: &RootfsTree, mtime: u64) -> Result<Layer, OciError> {
+pub fn build_layer(tree: &RootfsTree, mtime: Epoch) -> Result<Layer, OciError> {
     let tar = tar_tree(tree, mtime)?;
     let gzip = gzip(&tar)?;
     Ok(Layer {

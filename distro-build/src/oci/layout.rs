@@ -4,6 +4,7 @@
 //!
 //! This module owns file output only; the bytes come from `image` and `layer`.
 
+use crate::epoch::Epoch;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -138,7 +139,7 @@ pub fn write_layout_dir(dir: &Path, image: &BuiltImage) -> Result<(), OciError> 
 
 /// The layout as one tar archive (what `podman load`, `skopeo copy oci-archive:` and
 /// `docker load` read), with every mtime set to `mtime`.
-pub fn layout_archive(image: &BuiltImage, mtime: u64) -> Result<Vec<u8>, OciError> {
+pub fn layout_archive(image: &BuiltImage, mtime: Epoch) -> Result<Vec<u8>, OciError> {
     let mut builder = tar::Builder::new(Vec::new());
     let dir = |builder: &mut tar::Builder<Vec<u8>>, path: &str| {
         let mut header = Header::new_gnu();
@@ -146,7 +147,7 @@ pub fn layout_archive(image: &BuiltImage, mtime: u64) -> Result<Vec<u8>, OciErro
         header.set_mode(0o755);
         header.set_uid(0);
         header.set_gid(0);
-        header.set_mtime(mtime);
+        header.set_mtime(mtime.secs());
         header.set_size(0);
         builder.append_data(&mut header, path, std::io::empty())
     };
@@ -159,7 +160,7 @@ pub fn layout_archive(image: &BuiltImage, mtime: u64) -> Result<Vec<u8>, OciErro
         header.set_mode(0o644);
         header.set_uid(0);
         header.set_gid(0);
-        header.set_mtime(mtime);
+        header.set_mtime(mtime.secs());
         header.set_size(bytes.len() as u64);
         builder
             .append_data(&mut header, &rel, bytes.as_slice())

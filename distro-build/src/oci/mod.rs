@@ -5,7 +5,7 @@
 //! This module owns everything under `out/` named after an image (`<name>-rootfs.tar`,
 //! `oci/` or `oci-<name>/`, `<name>-oci.tar`) and the `/var/lib/tinibox` part of the rootfs
 //! tree. It never changes other parts of the tree and never builds the rootfs itself: callers
-//! pass the [`RootfsTree`] that `rootfs::assemble` produced.
+//! pass the [`RootfsTree`] that `rootfs::assemble_from` produced.
 //!
 //! Sub-modules: `definition` (the `oci-images/*.json` format), `select` (cutting an image's
 //! tree from the rootfs), `layer` (tar + gzip), `image` (config, manifest, index JSON),
@@ -121,11 +121,12 @@ pub fn build(
     def: &ImageDefinition,
 ) -> Result<(BuiltImage, RootfsTree), OciError> {
     let tree = select::select(rootfs, def)?;
-    let layer = layer::build_layer(&tree, ctx.source_date_epoch)?;
+    let layer = layer::build_layer(&tree, ctx.epoch)?;
     let has = |path: &str| tree.get(path).is_some();
     let sbom = crate::provenance::image_sbom(ctx, &def.reference(), &layer.diff_id, &has)
         .map_err(|e| OciError::Spec(format!("the image SBOM of {}: {e}", def.reference())))?;
-    let image = image::build_image(def, layer, ctx.source_date_epoch, Some(sbom))?;
+    let architecture = ctx.target.oci_architecture;
+    let image = image::build_image(def, layer, ctx.epoch, architecture, Some(sbom))?;
     Ok((image, tree))
 }
 
@@ -145,7 +146,7 @@ pub fn export(ctx: &Context, rootfs: &RootfsTree) -> Result<Vec<ExportedImage>, 
         let (rootfs_tar, layout_dir, archive) = output_paths(&ctx.out_dir, &def.name);
         layout::write_file_atomic(&rootfs_tar, &image.layer.tar)?;
         layout::write_layout_dir(&layout_dir, &image)?;
-        let archive_bytes = layout::layout_archive(&image, ctx.source_date_epoch)?;
+        let archive_bytes = layout::layout_archive(&image, ctx.epoch)?;
         layout::write_file_atomic(&archive, &archive_bytes)?;
         exported.push(ExportedImage {
             reference: image.reference.clone(),
@@ -189,6 +190,6 @@ pub fn add_image_store_of(
         .find(|d| d.name == MAIN_IMAGE)
         .ok_or_else(|| OciError::NoSuchDefinition(MAIN_IMAGE.to_string()))?;
     let (image, tree) = build(ctx, image_source, &def)?;
-    store::put_image(rootfs, &image, &tree, image::rfc3339(ctx.source_date_epoch))?;
+    store::put_image(rootfs, &image, &tree, ctx.epoch.rfc3339())?;
     Ok(image.manifest.digest)
 }

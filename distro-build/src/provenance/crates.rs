@@ -164,9 +164,9 @@ fn tinibox_closure(filtered: &Value) -> (BTreeSet<String>, BTreeSet<String>) {
     (linked, macros)
 }
 
-fn load(repo: &Path) -> Result<Vec<Crate>> {
+fn load(repo: &Path, triple: &str) -> Result<Vec<Crate>> {
     let all = metadata(repo, None)?;
-    let filtered = metadata(repo, Some(crate::tinibox_static::TARGET))?;
+    let filtered = metadata(repo, Some(triple))?;
     let lock_path = repo.join("Cargo.lock");
     let lock =
         std::fs::read_to_string(&lock_path).ctx(|| format!("reading {}", lock_path.display()))?;
@@ -200,13 +200,14 @@ fn load(repo: &Path) -> Result<Vec<Crate>> {
     Ok(crates)
 }
 
-/// Every crate of the workspace's `Cargo.lock` (computed once per process).
+/// Every crate of the workspace's `Cargo.lock`, with tinibox's closure for the Rust target
+/// `triple` (computed once per process).
 ///
 /// Errors: cargo missing or failing (its message), an unreadable `Cargo.lock`.
-pub fn crates(repo: &Path) -> Result<Vec<Crate>> {
+pub fn crates(repo: &Path, triple: &str) -> Result<Vec<Crate>> {
     static CRATES: OnceLock<std::result::Result<Vec<Crate>, String>> = OnceLock::new();
     CRATES
-        .get_or_init(|| load(repo).map_err(|e| e.to_string()))
+        .get_or_init(|| load(repo, triple).map_err(|e| e.to_string()))
         .clone()
         .map_err(Error::Invalid)
 }

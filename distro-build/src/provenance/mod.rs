@@ -132,7 +132,7 @@ fn debian_binary(input: &UsedInput, source: &str, source_version: &str) -> Packa
         .trim_end_matches(".deb")
         .rsplit('_')
         .next()
-        .unwrap_or("amd64")
+        .unwrap_or_default()
         .to_string();
     let mut p = Package::new(
         deb_id(&input.package, &input.used_version),
@@ -193,7 +193,7 @@ fn debian_source(
     p
 }
 
-fn crate_package(c: &Crate) -> Package {
+fn crate_package(c: &Crate, triple: &str) -> Package {
     let mut p = Package::new(crate_id(&c.name, &c.version), &c.name, &c.version);
     if c.workspace {
         p.supplier = SUPPLIER_US.into();
@@ -225,15 +225,18 @@ fn crate_package(c: &Crate) -> Package {
     }
     let role = match c.role {
         Role::Tinibox => {
-            "the container runtime shipped in TiniLinux (static, x86_64-unknown-linux-gnu)"
+            format!("the container runtime shipped in TiniLinux (static, {triple})")
         }
-        Role::Linked => "compiled into the shipped tinibox",
-        Role::BuildOnly => "a procedural macro run while compiling tinibox; not in the binary",
+        Role::Linked => "compiled into the shipped tinibox".into(),
+        Role::BuildOnly => {
+            "a procedural macro run while compiling tinibox; not in the binary".into()
+        }
         Role::Unshipped => {
             "in Cargo.lock but in no output (used by distro-build, the tests or other platforms)"
+                .into()
         }
     };
-    p.comment = join_notes(&[p.comment.take(), Some(role.to_string())]);
+    p.comment = join_notes(&[p.comment.take(), Some(role)]);
     p.primary_package_purpose = Some(
         if c.role == Role::Tinibox {
             "APPLICATION"
@@ -247,14 +250,19 @@ fn crate_package(c: &Crate) -> Package {
 
 /// Adds tinibox and its crates (all of `Cargo.lock` when `all_crates`, else only what tinibox
 /// links or builds with) with their relationships; returns tinibox's SPDXID.
-fn add_crates(doc: &mut Document, crates: &[Crate], all_crates: bool) -> Option<String> {
+fn add_crates(
+    doc: &mut Document,
+    crates: &[Crate],
+    all_crates: bool,
+    triple: &str,
+) -> Option<String> {
     let tinibox = crates.iter().find(|c| c.role == Role::Tinibox)?;
     let tinibox_id = crate_id(&tinibox.name, &tinibox.version);
     for c in crates {
         if !all_crates && c.role == Role::Unshipped {
             continue;
         }
-        doc.packages.push(crate_package(c));
+        doc.packages.push(crate_package(c, triple));
         let id = crate_id(&c.name, &c.version);
         match c.role {
             Role::Linked => doc.relate(&tinibox_id, "DEPENDS_ON", &id),
@@ -440,7 +448,7 @@ fn output_kind(path: &Path) -> OutputKind {
 ///
 /// Errors: cargo metadata failing, an unreadable output, I/O errors naming the path.
 pub fn write_sbom(ctx: &Context, bundle: &Bundle) -> Result<PathBuf> {
-    let created = crate::oci::image::rfc3339(ctx.source_date_epoch);
+    let created = ctx.epoch.rfc3339();
     let mut doc = Document::new("tinilinux", created, creators());
     let inputs = debian::used_inputs();
     let fell = inputs.iter().filter(|u| u.fell_back()).count();
@@ -525,8 +533,8 @@ pub fn write_sbom(ctx: &Context, bundle: &Bundle) -> Result<PathBuf> {
     shipped.push(KERNEL_ID.into());
     let (busybox, busybox_src) = add_busybox(ctx, &mut doc)?;
     shipped.push(busybox.clone());
-    let crates = crates::crates(&ctx.repo_root)?;
-    let tinibox = add_crates(&mut doc, &crates, true);
+    let crates = crates::crates(&ctx.repo_root, ctx.target.rust_triple)?;
+    let tinibox = add_crates(&mut doc, &crates, true, ctx.target.rust_triple);
     shipped.extend(tinibox.clone());
     let build_tool = crates
         .iter()
@@ -623,7 +631,7 @@ pub fn image_sbom(
     diff_id: &str,
     has: &dyn Fn(&str) -> bool,
 ) -> Result<Vec<u8>> {
-    let created = crate::oci::image::rfc3339(ctx.source_date_epoch);
+    let created = ctx.epoch.rfc3339();
     let name = format!("{}-image", reference.replace([':', '/'], "-"));
     let mut doc = Document::new(&name, created, creators());
     let (image_name, tag) = reference.split_once(':').unwrap_or((reference, "latest"));
@@ -644,8 +652,8 @@ pub fn image_sbom(
         doc.relate(&image_id, "DISTRIBUTION_ARTIFACT", &source);
     }
     if has(TINIBOX_PATH) {
-        let crates = crates::crates(&ctx.repo_root)?;
-        if let Some(tinibox) = add_crates(&mut doc, &crates, false) {
+        let crates = crates::crates(&ctx.repo_root, ctx.target.rust_triple)?;
+        if let Some(tinibox) = add_crates(&mut doc, &crates, false, ctx.target.rust_triple) {
             doc.relate(&image_id, "CONTAINS", &tinibox);
         }
     }

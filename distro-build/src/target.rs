@@ -1,0 +1,160 @@
+//! The machine a build is for, as data: every name that differs between architectures (the
+//! kernel's `ARCH` and image, the Rust triple, GRUB's platforms and Debian packages, the
+//! removable-media EFI file name, QEMU's binary, machine and firmware, GPT partition types,
+//! the OCI platform, Debian's architecture and library folder) lives in one [`Target`], so a
+//! second architecture is one more value here, not branches in the stages. Stages read it
+//! from [`crate::context::Context::target`]; this module runs nothing.
+//!
+//! Sources of the values: the kernel's `Documentation/kbuild`, `rustc --print target-list`,
+//! GRUB's `grub-mkimage --help` (platform names), UEFI 2.10 §3.5.1.1 (removable media boot
+//! file names), the Discoverable Partitions Specification (root partition types) and the OCI
+//! image spec's platform values (GOARCH).
+
+/// One GRUB platform as `grub-mkimage` builds it, with the Debian package holding its modules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GrubPlatform {
+    /// `grub-mkimage -O` for an image on a disk (`i386-pc`, `x86_64-efi`).
+    pub format: &'static str,
+    /// `grub-mkimage -O` for a CD's El Torito no-emulation image, when it differs from
+    /// [`format`](Self::format) (`i386-pc-eltorito`); None when the same image serves.
+    pub cdrom_format: Option<&'static str>,
+    /// The Debian binary package holding the platform's modules (pinned in sources.lock).
+    pub package: &'static str,
+    /// The modules' folder inside that package (holds `moddep.lst`, `kernel.img`).
+    pub modules_dir: &'static str,
+}
+
+/// GPT partition type GUIDs of the disk image (what `sgdisk --typecode` takes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartitionTypes {
+    /// The EFI system partition (`EF00`, the same on every architecture).
+    pub esp: &'static str,
+    /// The root file system for this architecture (Discoverable Partitions Specification).
+    pub root: &'static str,
+}
+
+/// Everything a build needs to know about the machine it builds for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Target {
+    /// The name people use and `out/<name>/` would carry (`x86_64`).
+    pub name: &'static str,
+    /// The kernel's `ARCH=` value.
+    pub kernel_arch: &'static str,
+    /// The bootable kernel image inside the kernel's build folder (`arch/x86/boot/bzImage`).
+    pub kernel_image: &'static str,
+    /// The Rust target triple the static tinibox is built for.
+    pub rust_triple: &'static str,
+    /// ELF `e_machine` of the target's executables (62 = EM_X86_64).
+    pub elf_machine: u16,
+    /// GRUB for BIOS firmware; None where there is no BIOS.
+    pub grub_bios: Option<GrubPlatform>,
+    /// GRUB for UEFI firmware.
+    pub grub_efi: GrubPlatform,
+    /// The removable-media boot file under `\EFI\BOOT\` (`BOOTX64.EFI`).
+    pub efi_boot_file: &'static str,
+    /// The QEMU system emulator, and the Debian package that provides it.
+    pub qemu_binary: (&'static str, &'static str),
+    /// QEMU's `-machine` value.
+    pub qemu_machine: &'static str,
+    /// The UEFI firmware QEMU boots with: (Debian package, code image inside it).
+    pub uefi_firmware: (&'static str, &'static str),
+    /// The disk image's GPT partition types.
+    pub partition_types: PartitionTypes,
+    /// The OCI image config's `architecture` (GOARCH values: `amd64`, `arm64`).
+    pub oci_architecture: &'static str,
+    /// Debian's architecture name (`amd64`), as in `.deb` file names.
+    pub debian_arch: &'static str,
+    /// Debian's multiarch library folder name (`x86_64-linux-gnu`).
+    pub multiarch: &'static str,
+    /// The glibc dynamic loader's file name (`ld-linux-x86-64.so.2`).
+    pub dynamic_loader: &'static str,
+}
+
+impl Target {
+    /// 64-bit PCs: BIOS and UEFI.
+    pub const X86_64: Target = Target {
+        name: "x86_64",
+        kernel_arch: "x86_64",
+        kernel_image: "arch/x86/boot/bzImage",
+        rust_triple: "x86_64-unknown-linux-gnu",
+        elf_machine: 62,
+        grub_bios: Some(GrubPlatform {
+            format: "i386-pc",
+            cdrom_format: Some("i386-pc-eltorito"),
+            package: "grub-pc-bin",
+            modules_dir: "usr/lib/grub/i386-pc",
+        }),
+        grub_efi: GrubPlatform {
+            format: "x86_64-efi",
+            cdrom_format: None,
+            package: "grub-efi-amd64-bin",
+            modules_dir: "usr/lib/grub/x86_64-efi",
+        },
+        efi_boot_file: "BOOTX64.EFI",
+        qemu_binary: ("qemu-system-x86_64", "qemu-system-x86"),
+        qemu_machine: "pc",
+        uefi_firmware: ("ovmf", "usr/share/OVMF/OVMF_CODE.fd"),
+        partition_types: PartitionTypes {
+            esp: "C12A7328-F81F-11D2-BA4B-00A0C93EC93B",
+            root: "4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709",
+        },
+        oci_architecture: "amd64",
+        debian_arch: "amd64",
+        multiarch: "x86_64-linux-gnu",
+        dynamic_loader: "ld-linux-x86-64.so.2",
+    };
+
+    /// Every target distro-build knows.
+    pub const ALL: &'static [Target] = &[Target::X86_64];
+
+    /// The target named `name` (`TINILINUX_TARGET`). Errors: an unknown name, listing the
+    /// known ones.
+    pub fn named(name: &str) -> crate::error::Result<Target> {
+        Target::ALL
+            .iter()
+            .find(|t| t.name == name)
+            .copied()
+            .ok_or_else(|| {
+                let known: Vec<&str> = Target::ALL.iter().map(|t| t.name).collect();
+                crate::error::Error::Invalid(format!(
+                    "unknown target {name:?}: distro-build knows {}",
+                    known.join(", ")
+                ))
+            })
+    }
+
+    /// GRUB for BIOS. Errors: the target has no BIOS (the hybrid ISO and the disk's BIOS
+    /// boot partition need it today).
+    pub fn bios(&self) -> crate::error::Result<GrubPlatform> {
+        self.grub_bios.ok_or_else(|| {
+            crate::error::Error::Invalid(format!(
+                "target {} has no BIOS GRUB platform, which this output needs",
+                self.name
+            ))
+        })
+    }
+}
+
+impl Default for Target {
+    /// The build machine's usual target today: [`Target::X86_64`].
+    fn default() -> Self {
+        Target::X86_64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_are_found_by_name_and_unknown_names_are_refused() {
+        assert_eq!(Target::named("x86_64").unwrap(), Target::X86_64);
+        let err = Target::named("riscv64").unwrap_err().to_string();
+        assert!(err.contains("riscv64") && err.contains("x86_64"), "{err}");
+        for t in Target::ALL {
+            assert!(t.efi_boot_file.ends_with(".EFI"));
+            assert!(t.kernel_image.starts_with("arch/"));
+            assert!(t.rust_triple.contains("linux"));
+        }
+    }
+}

@@ -1,16 +1,14 @@
-//! Kconfig fragments and `.config` files as data: parsing, merging fragments (refusing
-//! conflicts), checking that a produced `.config` kept every requested option, finding why
-//! an option was dropped, and checking tinibox's required-feature list. It runs no build
-//! tool; [`crate::kernel`] and [`crate::busybox`] do.
+//! Kconfig fragments as data: parsing, merging fragments (refusing conflicts), checking that
+//! a produced `.config` (read with tinibox's parser, `tinibox::check::KernelConfig`) kept
+//! every requested option, and finding why an option was dropped. tinibox's feature list is
+//! checked by [`crate::kernel`] with tinibox's own code. It runs no build tool;
+//! [`crate::kernel`] and [`crate::busybox`] do.
 
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, IoContext, Result};
-
-/// tinibox's required kernel features (the list `tinibox check` uses), compiled in.
-pub const KERNEL_FEATURES: &str = include_str!("../../tinibox/src/check/kernel-features.txt");
 
 /// One option request: `CONFIG_X=value`, or `n` for `# CONFIG_X is not set`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,7 +21,7 @@ pub struct Request {
     pub origin: String,
 }
 
-/// Parses the option lines of a config fragment or `.config`; other lines are ignored.
+/// Parses the option lines of a config fragment; other lines are ignored.
 pub fn parse(text: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for line in text.lines() {
@@ -134,19 +132,14 @@ pub struct Dropped {
     pub actual: String,
 }
 
-/// The value of every option in a `.config` (absent options are not listed).
-pub fn values(config: &str) -> BTreeMap<String, String> {
-    parse(config).into_iter().collect()
-}
-
-/// Every request the `.config` text did not keep as asked.
+/// Every request the `.config` text did not keep as asked (a string's quotes do not count).
 pub fn dropped(requests: &[Request], config: &str) -> Vec<Dropped> {
-    let have = values(config);
+    let have = tinibox::check::KernelConfig::parse(Path::new(".config"), config);
     requests
         .iter()
         .filter_map(|r| {
-            let actual = have.get(&r.name).cloned().unwrap_or_else(|| "n".into());
-            (actual != r.value).then(|| Dropped {
+            let actual = have.value(&r.name).unwrap_or("n").to_string();
+            (actual != r.value.trim_matches('"')).then(|| Dropped {
                 request: r.clone(),
                 actual,
             })
@@ -218,49 +211,6 @@ pub fn explain(src: &Path, dropped: &[Dropped]) -> String {
         ));
     }
     lines.join("\n  ")
-}
-
-/// One line of tinibox's feature list.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Feature {
-    /// True for `required`, false for `optional`.
-    pub required: bool,
-    /// Alternative option names; any one being on satisfies the feature.
-    pub options: Vec<String>,
-    /// What the feature is for.
-    pub description: String,
-}
-
-/// Parses the `LEVEL OPTION[|OPTION…] DESCRIPTION` feature list.
-pub fn features(text: &str) -> Vec<Feature> {
-    text.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .filter_map(|l| {
-            let mut parts = l.splitn(3, char::is_whitespace);
-            let level = parts.next()?;
-            let options = parts.next()?;
-            let description = parts.next().unwrap_or("").trim().to_string();
-            Some(Feature {
-                required: level == "required",
-                options: options.split('|').map(str::to_string).collect(),
-                description,
-            })
-        })
-        .collect()
-}
-
-/// The features of `list` that `config` does not satisfy (an option counts when `y` or `m`).
-pub fn missing_features(list: &str, config: &str) -> Vec<Feature> {
-    let have = values(config);
-    features(list)
-        .into_iter()
-        .filter(|f| {
-            !f.options
-                .iter()
-                .any(|o| have.get(o).is_some_and(|v| v == "y" || v == "m"))
-        })
-        .collect()
 }
 
 #[cfg(test)]
@@ -341,15 +291,5 @@ mod tests {
             text.contains("CONFIG_TYPO=y") && text.contains("unknown option"),
             "{text}"
         );
-    }
-
-    #[test]
-    fn feature_alternatives_and_levels() {
-        let list = "# c\nrequired CONFIG_A|CONFIG_B thing a\noptional CONFIG_C thing c\nrequired CONFIG_D d\n";
-        let missing = missing_features(list, "CONFIG_B=y\nCONFIG_D=m\n");
-        assert_eq!(missing.len(), 1);
-        assert!(!missing[0].required);
-        assert_eq!(missing[0].options, ["CONFIG_C"]);
-        assert!(features(KERNEL_FEATURES).iter().any(|f| f.required));
     }
 }

@@ -15,6 +15,7 @@ use crate::error::{Error, IoContext, Result};
 use crate::kconfig;
 use crate::runner::{self, jobs, run_logged, run_logged_progress, Stage};
 use crate::sources::KernelSource;
+use tinibox::check::{Feature, Level};
 
 /// Bumped whenever the way the kernel is configured or built changes.
 const RECIPE: u32 = 3;
@@ -157,8 +158,14 @@ pub fn check_config(
             kconfig::explain(src, &dropped)
         )));
     }
-    let missing = kconfig::missing_features(kconfig::KERNEL_FEATURES, config);
-    let (required, optional): (Vec<_>, Vec<_>) = missing.iter().partition(|f| f.required);
+    let parsed = tinibox::check::KernelConfig::parse(Path::new(".config"), config);
+    let missing: Vec<Feature> = tinibox::check::check_config(&parsed)
+        .into_iter()
+        .filter(|status| status.satisfied_by.is_none())
+        .map(|status| status.feature)
+        .collect();
+    let (required, optional): (Vec<_>, Vec<_>) =
+        missing.iter().partition(|f| f.level == Level::Required);
     for f in &optional {
         stage.note(&format!(
             "optional tinibox feature off: {} ({})",

@@ -138,27 +138,17 @@ pub fn run_logged(what: &str, cmd: &mut Command, log: &Path) -> Result<()> {
 /// exits 0; otherwise [`Error::CommandFailed`] with the last lines of its stderr and stdout.
 pub fn run_tool(cmd: &mut Command) -> Result<std::process::Output> {
     let program = cmd.get_program().to_string_lossy().into_owned();
-    require_tool(&program)?;
-    let out = cmd
-        .stdin(Stdio::null())
-        .output()
-        .ctx(|| format!("starting {program}"))?;
-    if out.status.success() {
-        return Ok(out);
-    }
-    let mut text = String::from_utf8_lossy(&out.stderr).into_owned();
-    text.push_str(&String::from_utf8_lossy(&out.stdout));
-    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-    Err(Error::CommandFailed {
-        what: program,
-        status: out.status.to_string(),
-        log: PathBuf::from("(captured)"),
-        tail: lines[lines.len().saturating_sub(12)..].join("\n"),
-    })
+    run_output(&program, cmd)
 }
 
-/// Runs `cmd` and returns its stdout; stderr is included in the error on failure.
+/// Runs `cmd` and returns its stdout; stderr (and stdout) end the error on failure.
 pub fn run_capture(what: &str, cmd: &mut Command) -> Result<String> {
+    let out = run_output(what, cmd)?;
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// [`run_tool`] with `what` naming the command in errors.
+fn run_output(what: &str, cmd: &mut Command) -> Result<std::process::Output> {
     let program = cmd.get_program().to_string_lossy().into_owned();
     require_tool(&program)?;
     let out = cmd
@@ -166,13 +156,16 @@ pub fn run_capture(what: &str, cmd: &mut Command) -> Result<String> {
         .output()
         .ctx(|| format!("starting {program} ({what})"))?;
     if out.status.success() {
-        return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
+        return Ok(out);
     }
+    let mut text = String::from_utf8_lossy(&out.stderr).into_owned();
+    text.push_str(&String::from_utf8_lossy(&out.stdout));
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
     Err(Error::CommandFailed {
         what: what.to_string(),
         status: out.status.to_string(),
         log: PathBuf::from("(captured)"),
-        tail: String::from_utf8_lossy(&out.stderr).into_owned(),
+        tail: lines[lines.len().saturating_sub(12)..].join("\n"),
     })
 }
 

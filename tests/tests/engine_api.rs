@@ -316,6 +316,13 @@ fn bad_configs_fail_clearly_and_leave_nothing() {
     let e = b.create().unwrap_err();
     assert!(e.to_string().contains("root.path"), "{e}");
     b.assert_gone();
+    // The resource rules are checked before anything is made (spec::resources::validate).
+    let mut b = Bundle::new("badswap", &["true"]);
+    b.config["linux"]["resources"]["memory"] =
+        json!({"limit": 64 * 1024 * 1024, "swap": 32 * 1024 * 1024});
+    let e = b.create().unwrap_err();
+    assert!(e.to_string().contains("memory.swap"), "{e}");
+    b.assert_gone();
     let b = Bundle::new("dup", &["true"]);
     let pid = b.create().unwrap();
     assert!(matches!(b.create(), Err(ContainerError::AlreadyExists(_))));
@@ -825,6 +832,14 @@ fn update_changes_limits_and_pids_lists_processes() {
     container::update(b.state_root(), &b.id, &res).unwrap();
     assert_eq!(read(&limit_file), (32 * 1024 * 1024).to_string());
     assert_eq!(read(&pids_file), "10");
+    // An update that breaks the swap rule is refused and changes nothing.
+    let bad: oci_spec::runtime::LinuxResources = serde_json::from_value(
+        json!({"memory": {"limit": 48 * 1024 * 1024, "swap": 16 * 1024 * 1024}}),
+    )
+    .unwrap();
+    let e = container::update(b.state_root(), &b.id, &bad).unwrap_err();
+    assert!(e.to_string().contains("memory.swap"), "{e}");
+    assert_eq!(read(&limit_file), (32 * 1024 * 1024).to_string());
     // sh and sleep, both in the container's cgroup; the init first.
     let mut pids = Vec::new();
     for _ in 0..100 {

@@ -13,16 +13,19 @@
 //!   initramfs: the live system boots without unpacking it).
 //!
 //! The image needs neither root nor loop devices: each partition is made as its own image
-//! file (ext4 with `mkfs.ext4 -d` + `debugfs` for owners/modes/device nodes, FAT32 with
-//! `mkfs.vfat` + mtools), `sgdisk` writes the GPT on the disk file, the partition images are
-//! copied in at their offsets (sparse), GRUB's BIOS core goes into the BIOS boot partition
-//! and its boot code into the protective MBR, patched as `grub-bios-setup` would
-//! ([`grub`]). The layout is in [`layout`]. Every output is written to a temporary name and
-//! renamed, so an interrupted build never leaves a half image under the final name.
+//! file (ext4 with `mkfs.ext4 -d` + `debugfs` for owners/modes/device nodes, the FAT32 ESP
+//! with [`crate::boot::esp`]), `sgdisk` writes the GPT on the disk file, the partition images
+//! are copied in at their offsets (sparse), GRUB's BIOS core goes into the BIOS boot
+//! partition and its boot code into the protective MBR, patched as `grub-bios-setup` would
+//! ([`crate::boot::grub::disk_images`], cached and shared with the installer's payload). The
+//! layout is in [`layout`]. Every output is written to a temporary name and renamed, so an
+//! interrupted build never leaves a half image under the final name. Errors, tool runs,
+//! atomic writes and the early initramfs's cpio use the crate's ([`crate::error`],
+//! [`crate::runner`], [`crate::cache`], [`crate::initramfs`]).
 //!
-//! This module owns `distro-build/src/disk/`, `distro-build/rootfs-disk/`, the disk outputs
-//! in `out/` and `<cache>/disk/`; it reads the live tree and never changes the live ISO's
-//! files except through [`add_installer_scripts`] and [`installer_payload`].
+//! This module owns `distro-build/src/disk/`, `distro-build/rootfs-disk/` and the disk
+//! outputs in `out/`; it reads the live tree and never changes the live ISO's files except
+//! through [`add_installer_scripts`] and [`installer_payload`].
 
 pub mod disktools;
 pub mod early;

@@ -1,12 +1,14 @@
 //! Control groups for containers, on cgroup v1/hybrid (the build host) and pure cgroup v2
 //! (TiniLinux). The v1-or-v2 choice is made in one place, [`detect`]; what differs between
 //! the two beyond resource files is behind one trait, [`Version`] ([`v1::V1`], [`v2::V2`]);
-//! each resource has one writer that knows both ([`resources`], [`devices`], the freezer).
+//! each resource has one writer that knows both ([`resources`], the device rules and the
+//! freezer among them).
 //!
 //! Owns: cgroup directories under the tinibox parent group (default `/tinibox/<id>`, or the
 //! spec's `cgroupsPath`), writing `LinuxResources` into them (memory, swap, pids, cpu, cpuset,
 //! blkio/io, devices), joining, freezing, listing, stats and removal. Devices are the v1
-//! devices controller, or on v2 an eBPF `BPF_CGROUP_DEVICE` program built in [`bpf`].
+//! devices controller, or on v2 an eBPF `BPF_CGROUP_DEVICE` program built in
+//! [`resources::devices::bpf`].
 //! It does not fork, signal containers' processes except for `kill_all`, or know about specs
 //! beyond `LinuxResources`.
 //!
@@ -15,9 +17,6 @@
 //! is small, creates only the controllers a container uses (fast `create`) and reports every
 //! failure with the file it was writing.
 
-pub mod bpf;
-pub mod devices;
-mod freezer;
 pub mod resources;
 pub mod v1;
 pub mod v2;
@@ -228,17 +227,17 @@ impl CgroupHandle {
 
     /// Freezes every process (pause).
     pub fn freeze(&self) -> Result<(), CgroupError> {
-        freezer::set_frozen(self, true)
+        resources::freezer::set_frozen(self, true)
     }
 
     /// Thaws every process (resume).
     pub fn thaw(&self) -> Result<(), CgroupError> {
-        freezer::set_frozen(self, false)
+        resources::freezer::set_frozen(self, false)
     }
 
     /// True when the group is frozen.
     pub fn is_frozen(&self) -> bool {
-        freezer::is_frozen(self)
+        resources::freezer::is_frozen(self)
     }
 
     /// Memory, pids and cpu figures.

@@ -8,12 +8,11 @@
 
 mod check;
 mod detach;
-mod engine;
+mod front;
 mod manage;
 pub mod names;
 mod run;
 pub mod signals;
-pub mod tty;
 
 use std::path::PathBuf;
 
@@ -58,7 +57,18 @@ pub fn run(global: &GlobalOptions, #[allow(unused_mut)] mut args: RunArgs) -> u8
             return code;
         }
     }
-    run::run(global, args)
+    let prepared = match front::prepare(global, &args) {
+        Ok(p) => p,
+        Err(f) => {
+            eprintln!("tinibox: {}", f.message);
+            return f.code;
+        }
+    };
+    if args.flags.detach {
+        detach::run(global, &args, prepared)
+    } else {
+        run::run(global, &args, prepared)
+    }
 }
 
 /// Output format of the runc form `ps ID`.

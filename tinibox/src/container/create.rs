@@ -118,6 +118,9 @@ fn prepare(opts: &mut CreateOptions) -> Result<(Prepared, ChildEnds), ContainerE
             "process.args: empty; give the command to run".into(),
         ));
     }
+    if let Some(res) = spec.linux().as_ref().and_then(|l| l.resources().as_ref()) {
+        crate::spec::resources::validate(res).map_err(|e| ContainerError::Spec(e.to_string()))?;
+    }
     let terminal = process.terminal().unwrap_or(false);
     if terminal && opts.console_socket.is_none() && opts.console_socket_fd.is_none() {
         return Err(ContainerError::Spec(

@@ -146,6 +146,7 @@ pub fn resume(state_root: &Path, id: &str) -> Result<(), ContainerError> {
 
 /// Changes the resource limits of a container.
 pub fn update(state_root: &Path, id: &str, res: &LinuxResources) -> Result<(), ContainerError> {
+    crate::spec::resources::validate(res).map_err(|e| ContainerError::Spec(e.to_string()))?;
     let (_l, mut rec) = open_locked(state_root, id)?;
     let dir = container_dir(state_root, id);
     let status = rec.live_status(&dir);

@@ -5,7 +5,10 @@
 //! (fork, sync with the child, cgroup set-up, hooks) and the public API below. It does not parse
 //! command lines (`cli`), build specs from flags (`spec`), compile seccomp filters (`seccomp`)
 //! or join running containers (`container::exec`, owned by the runtime helper). What runs
-//! inside the new process lives in [`crate::linux`].
+//! inside the new process lives in [`crate::process`] and [`crate::linux`]. Resource values
+//! are checked with [`crate::spec::resources::validate`] before any cgroup is written. A
+//! caller that is the parent of a container process waits for it in [`supervise_with`] (the
+//! one waiter: signal forwarding, pty relay, exit status).
 //!
 //! # How a container comes to life
 //!
@@ -49,7 +52,7 @@ use std::path::{Path, PathBuf};
 pub use error::{ContainerError, ExecFailure};
 pub use lifecycle::{delete, kill, list, pause, pids, record, resume, start, state, update};
 pub use state::{State, Status};
-pub use supervise::supervise;
+pub use supervise::{supervise, supervise_with, Signals, Terminal};
 
 /// Annotation that asks for a tiny reaper as PID 1 (set by the docker-like `--init`).
 pub use crate::process::reaper::ANNOTATION as INIT_ANNOTATION;

@@ -1,7 +1,7 @@
 //! The content-addressed image store on disk, its lock and its image records.
 //!
-//! Layout (format version 1; `distro-build/src/oci/store.rs` writes the same format into the
-//! live system's rootfs):
+//! Layout (format version 1; distro-build writes the live system's store with
+//! [`repositories_json`], [`blob_relpath`] and [`layer_relpath`]):
 //! ```text
 //! STORE/lock                        flock: exclusive for changes, shared for reads
 //! STORE/repositories.json           {"version":1,"images":[ImageRecord…]}
@@ -99,6 +99,30 @@ fn hex(digest: &str) -> &str {
     digest.trim_start_matches("sha256:")
 }
 
+/// Where a blob (manifest or config) lives below the store root: `blobs/sha256/<hex>`.
+pub fn blob_relpath(digest: &str) -> PathBuf {
+    Path::new("blobs/sha256").join(hex(digest))
+}
+
+/// Where a layer is unpacked below the store root: `layers/sha256/<diff_id hex>`.
+pub fn layer_relpath(diff_id: &str) -> PathBuf {
+    Path::new("layers/sha256").join(hex(diff_id))
+}
+
+/// The bytes of `repositories.json` holding `images` (sorted by name, tag and manifest), in
+/// format [`FORMAT_VERSION`].
+pub fn repositories_json(mut images: Vec<ImageRecord>) -> Result<Vec<u8>> {
+    images.sort_by_key(|r| (r.name.clone(), r.tag.clone(), r.manifest_digest.clone()));
+    let repos = Repositories {
+        version: FORMAT_VERSION,
+        images,
+    };
+    serde_json::to_vec_pretty(&repos).map_err(|e| ImageError::BadDocument {
+        what: "repositories.json".into(),
+        problem: e.to_string(),
+    })
+}
+
 impl Store {
     /// Opens (creating when missing) the store at `root`.
     pub fn open(root: &Path) -> Result<Store> {
@@ -123,12 +147,12 @@ impl Store {
 
     /// Path of a blob (manifest or config) by digest.
     pub fn blob_path(&self, digest: &str) -> PathBuf {
-        self.root.join("blobs/sha256").join(hex(digest))
+        self.root.join(blob_relpath(digest))
     }
 
     /// Path of an unpacked layer by diff_id.
     pub fn layer_path(&self, diff_id: &str) -> PathBuf {
-        self.root.join("layers/sha256").join(hex(diff_id))
+        self.root.join(layer_relpath(diff_id))
     }
 
     /// The folder of a container's root.
@@ -194,16 +218,8 @@ impl Store {
     }
 
     /// Replaces `repositories.json` atomically. Call with the exclusive lock held.
-    pub(crate) fn write_repositories(&self, mut images: Vec<ImageRecord>) -> Result<()> {
-        images.sort_by_key(|r| (r.name.clone(), r.tag.clone(), r.manifest_digest.clone()));
-        let repos = Repositories {
-            version: FORMAT_VERSION,
-            images,
-        };
-        let bytes = serde_json::to_vec_pretty(&repos).map_err(|e| ImageError::BadDocument {
-            what: "repositories.json".into(),
-            problem: e.to_string(),
-        })?;
+    pub(crate) fn write_repositories(&self, images: Vec<ImageRecord>) -> Result<()> {
+        let bytes = repositories_json(images)?;
         write_atomic(&self.root.join("repositories.json"), &bytes)
     }
 

@@ -1,7 +1,7 @@
 //! Device nodes in the container's fresh /dev: the spec's `linux.devices` plus the defaults
 //! (null, zero, full, random, urandom, tty), made with mknod — or, where mknod is not allowed
 //! (user namespaces), bind-mounted from the host — and the standard symlinks (ptmx, fd, stdin,
-//! stdout, stderr). Owns nothing else; the cgroup side of device access is `cgroups::devices`.
+//! stdout, stderr). Owns nothing else; the cgroup side of device access is `cgroups::resources::devices`.
 
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, OwnedFd};

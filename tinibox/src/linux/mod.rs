@@ -1,5 +1,6 @@
 //! The Linux system calls a container process makes, one module per concern: namespaces, the
-//! root filesystem (mounts, devices, pivot_root), the terminal, security settings (user,
+//! root filesystem (mounts, devices, pivot_root), the terminal (the container's pty in
+//! [`console`], the caller's side of it in [`tty`]), security settings (user,
 //! capabilities, rlimits, no_new_privs, hostname, sysctls), the loopback link and pidfds.
 //!
 //! The lowest layer: it imports nothing of tinibox above it. The ORDER of the steps is
@@ -14,6 +15,7 @@ pub mod private_file;
 pub mod rootfs;
 pub mod safe_path;
 pub mod security;
+pub mod tty;
 
 /// Signals a waiting tinibox process forwards to the container process it waits for
 /// (`run` in the foreground, `run --bundle`, `exec`): termination and the user signals.

@@ -79,7 +79,10 @@ pub fn finish_and_exec(f: Finish, gate: &mut dyn Gate) -> ! {
     // Rust program, ignores SIGPIPE) and nothing blocked.
     reset_signals();
     if f.reaper {
-        super::reaper::run(&command, gate);
+        // From here on, in the reaper's child (the reaper itself never returns).
+        if let Err(e) = super::reaper::fork_reaper(|| gate.close()) {
+            gate.fail(e);
+        }
     }
     let err = command.exec();
     gate.fail(err)

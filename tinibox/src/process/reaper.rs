@@ -1,38 +1,38 @@
 //! The tiny PID 1 for `--init` (annotation `org.tinibox.init=true`): forks the container's
 //! process, forwards signals to it, reaps every child and exits with the process's status.
 //! It stays non-dumpable and never execs. Owns nothing else; the exec and its failure report
-//! are [`super::finish`]'s.
+//! are `process::finish`'s, which calls [`fork_reaper`].
 
 use nix::sys::signal::{sigprocmask, SigSet, SigmaskHow, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{fork, ForkResult, Pid};
 
 use super::channel::ChildError;
-use super::finish::{Command, Gate};
 
 /// The spec annotation that asks for this reaper as PID 1 (`"true"`; set by the docker-like
 /// `--init`).
 pub const ANNOTATION: &str = "org.tinibox.init";
 
-/// Runs the reaper; the child execs `command`, reporting a failure through `gate`. Never
-/// returns.
-pub fn run(command: &Command, gate: &mut dyn Gate) -> ! {
+/// Forks the reaper: returns `Ok` in the child (with an empty signal mask), which goes on to
+/// exec the container's process; the parent runs `in_parent` (it closes the report channel)
+/// and stays PID 1, forwarding signals and reaping, until the child exits, then exits with
+/// its status. `Err` when fork fails.
+pub fn fork_reaper(in_parent: impl FnOnce()) -> Result<(), ChildError> {
     let all = SigSet::all();
     let _ = sigprocmask(SigmaskHow::SIG_BLOCK, Some(&all), None);
     // SAFETY: single-threaded process; the child only execs or exits.
     match unsafe { fork() } {
         Ok(ForkResult::Child) => {
             let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
-            let err = command.exec();
-            gate.fail(err)
+            Ok(())
         }
         Ok(ForkResult::Parent { child }) => {
             // Our copy of the report channel must close so the waiting side sees EOF once
             // the child has exec'd.
-            gate.close();
+            in_parent();
             loop_forward(child)
         }
-        Err(e) => gate.fail(ChildError::new(format!("--init: fork: {e}"))),
+        Err(e) => Err(ChildError::new(format!("--init: fork: {e}"))),
     }
 }
 

@@ -1,20 +1,24 @@
 //! `run` flags + an image's defaults → a complete OCI runtime [`Spec`], on top of
 //! [`super::default_spec`].
 //!
-//! Validates every flag (errors name the flag and the fix) and writes nothing except the
-//! /etc files through [`super::etc_files`]. Must not create containers or touch cgroups.
+//! Pure: validates every flag (errors name the flag and the fix) and returns a [`SpecPlan`]:
+//! the spec and the /etc files the caller writes before creating the container. Everything it
+//! needs from the host or the rootfs comes in [`SpecContext::facts`]. Must not read or write
+//! files, create containers or touch cgroups.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::{
-    Capabilities, LinuxCapabilitiesBuilder, LinuxCpuBuilder, LinuxMemoryBuilder,
-    LinuxNamespaceType, LinuxPidsBuilder, Mount, MountBuilder, PosixRlimitBuilder, Spec,
+    Capabilities, LinuxCapabilitiesBuilder, LinuxCpu, LinuxMemory, LinuxNamespaceType,
+    LinuxPidsBuilder, LinuxResources, Mount, MountBuilder, PosixRlimitBuilder, Spec,
 };
 
 use super::defaults::{self, DEFAULT_PATH};
-use super::etc_files::{self, NetworkMode};
-use super::values;
+use super::etc_files::{self, EtcFile};
+use super::facts::Facts;
+use super::resources;
+use super::values::{self, network_mode, NetworkMode};
 use super::{RunFlags, SpecError};
 
 /// Annotation that asks the engine for a tiny reaper as PID 1 (`--init`).
@@ -46,21 +50,20 @@ pub struct SpecContext<'a> {
     pub image: &'a ImageDefaults,
     /// Hostname when `-h` is not given (the short container id).
     pub default_hostname: &'a str,
-    /// Directory where the container's /etc/hostname, hosts and resolv.conf are written.
+    /// Directory where the container's /etc/hostname, hosts and resolv.conf are to be written.
     pub etc_dir: &'a Path,
+    /// What was read from the host and the rootfs ([`Facts::read`]).
+    pub facts: &'a Facts,
 }
 
-/// Parses `--network`.
-pub fn network_mode(value: &str) -> Result<NetworkMode, SpecError> {
-    match value {
-        "none" => Ok(NetworkMode::None),
-        "host" => Ok(NetworkMode::Host),
-        other => Err(SpecError::flag(
-            "--network",
-            format!("network {other:?} is not supported"),
-            "use --network none (only lo) or --network host",
-        )),
-    }
+/// What [`build_spec`] returns: the spec, and the files the caller writes before the
+/// container is created (the spec bind-mounts them).
+#[derive(Debug, Clone)]
+pub struct SpecPlan {
+    /// The container's runtime spec.
+    pub spec: Spec,
+    /// The /etc files to write (see [`etc_files::plan`]).
+    pub files: Vec<EtcFile>,
 }
 
 /// Checks flag combinations and values that need no filesystem access.
@@ -114,15 +117,8 @@ fn bind(dest: &str, source: &Path, readonly: bool) -> Result<Mount, SpecError> {
         .build()?)
 }
 
-fn host_hostname() -> String {
-    nix::unistd::gethostname()
-        .ok()
-        .and_then(|h| h.into_string().ok())
-        .unwrap_or_else(|| "localhost".to_string())
-}
-
 /// Merges KEY=VALUE lists: later entries replace earlier ones with the same key, order kept.
-fn merge_env(lists: &[Vec<String>]) -> Vec<String> {
+pub fn merge_env(lists: &[Vec<String>]) -> Vec<String> {
     let mut order: Vec<String> = Vec::new();
     let mut values: HashMap<String, String> = HashMap::new();
     for e in lists.iter().flatten() {
@@ -169,8 +165,62 @@ fn capabilities(flags: &RunFlags) -> Result<Capabilities, SpecError> {
     Ok(set)
 }
 
-/// Builds the container's spec from the flags and the context; writes its /etc files.
-pub fn build_spec(flags: &RunFlags, ctx: &SpecContext<'_>) -> Result<Spec, SpecError> {
+/// The resources `run`'s flags set (only those), parsed and checked (`--cpu-shares 0` and `--pids-limit 0`
+/// are refused here: in a spec, 0 means "not set").
+fn resource_flags(flags: &RunFlags, cpus: usize) -> Result<LinuxResources, SpecError> {
+    let memory = flags
+        .memory
+        .as_deref()
+        .map(|m| values::parse_size("--memory", m))
+        .transpose()?;
+    let memory_swap = flags
+        .memory_swap
+        .as_deref()
+        .map(|s| resources::size_or_unlimited("--memory-swap", s))
+        .transpose()?;
+    let cpu = flags
+        .cpus
+        .as_deref()
+        .map(|c| values::parse_cpus(c, cpus))
+        .transpose()?;
+    if let Some(0) = flags.cpu_shares {
+        return Err(SpecError::flag(
+            "--cpu-shares",
+            "0 is not a valid weight",
+            "use a value from 2 to 262144 (default 1024)",
+        ));
+    }
+    if let Some(p) = flags.pids_limit {
+        if p == 0 || p < -1 {
+            return Err(SpecError::flag(
+                "--pids-limit",
+                format!("invalid limit {p}"),
+                "use a positive number, or -1 for unlimited",
+            ));
+        }
+    }
+    let mut given = LinuxResources::default();
+    if memory.is_some() || memory_swap.is_some() {
+        let mut m = LinuxMemory::default();
+        m.set_limit(memory).set_swap(memory_swap);
+        given.set_memory(Some(m));
+    }
+    if cpu.is_some() || flags.cpu_shares.is_some() {
+        let mut c = LinuxCpu::default();
+        c.set_quota(cpu.map(|(q, _)| q))
+            .set_period(cpu.map(|(_, p)| p))
+            .set_shares(flags.cpu_shares);
+        given.set_cpu(Some(c));
+    }
+    if let Some(limit) = flags.pids_limit {
+        given.set_pids(Some(LinuxPidsBuilder::default().limit(limit).build()?));
+    }
+    Ok(given)
+}
+
+/// Builds the container's spec and the /etc files to write from the flags and the context.
+pub fn build_spec(flags: &RunFlags, ctx: &SpecContext<'_>) -> Result<SpecPlan, SpecError> {
+    let facts = ctx.facts;
     validate(flags)?;
     let network = network_mode(&flags.network)?;
     let mut spec = defaults::default_spec()?;
@@ -199,27 +249,28 @@ pub fn build_spec(flags: &RunFlags, ctx: &SpecContext<'_>) -> Result<Spec, SpecE
     // Who runs it.
     let user_spec = flags.user.clone().or_else(|| ctx.image.user.clone());
     let user = match user_spec.as_deref() {
-        Some(u) if !u.is_empty() => super::user::resolve(ctx.rootfs, u)?,
-        _ => super::user::resolve(ctx.rootfs, "0")?,
+        Some(u) if !u.is_empty() => super::user::resolve(&facts.passwd, &facts.group, u)?,
+        _ => super::user::resolve(&facts.passwd, &facts.group, "0")?,
     };
 
     // Environment: PATH, image, HOME/HOSTNAME/TERM, env files, -e.
-    let hostname = match (&flags.hostname, network) {
+    let host_network = match network {
+        NetworkMode::Host => Some(facts.host_network.clone().unwrap_or_default()),
+        NetworkMode::None => None,
+    };
+    let hostname = match (&flags.hostname, &host_network) {
         (Some(h), _) => h.clone(),
-        (None, NetworkMode::Host) => host_hostname(),
-        (None, NetworkMode::None) => ctx.default_hostname.to_string(),
+        (None, Some(host)) => host.hostname.clone(),
+        (None, None) => ctx.default_hostname.to_string(),
     };
     let mut base = vec![DEFAULT_PATH.to_string(), format!("HOSTNAME={hostname}")];
     if flags.tty {
         base.push("TERM=xterm".to_string());
     }
-    let mut from_files = Vec::new();
-    for f in &flags.env_file {
-        from_files.extend(values::read_env_file(f)?);
-    }
+    let from_files = facts.env_file_entries()?;
     let mut from_flags = Vec::new();
     for e in &flags.env {
-        from_flags.extend(values::env_entry("--env", e)?);
+        from_flags.extend(values::env_entry("--env", e, |k| facts.env_var(k))?);
     }
     let mut env = merge_env(&[base, ctx.image.env.clone(), from_files, from_flags]);
     if !env.iter().any(|e| e.starts_with("HOME=")) {
@@ -305,51 +356,20 @@ pub fn build_spec(flags: &RunFlags, ctx: &SpecContext<'_>) -> Result<Spec, SpecE
     }
     let mut volumes = Vec::new();
     for v in &flags.volume {
-        volumes.push(values::parse_volume(v)?);
+        volumes.push(values::parse_volume(v, |p| {
+            facts.existing_sources.contains(p)
+        })?);
     }
     let mut tmpfs = Vec::new();
     for t in &flags.tmpfs {
         tmpfs.push(values::parse_tmpfs(t)?);
     }
-    let memory = flags
-        .memory
-        .as_deref()
-        .map(|m| values::parse_size("--memory", m))
-        .transpose()?;
-    let swap = match flags.memory_swap.as_deref() {
-        None => None,
-        Some("-1") => Some(-1),
-        Some(s) => Some(values::parse_size("--memory-swap", s)?),
-    };
-    // The rule itself is the memory writer's (one definition); the error names the flag.
-    if crate::cgroups::resources::check_swap(memory, swap).is_err() {
-        return Err(SpecError::flag(
-            "--memory-swap",
-            "smaller than --memory",
-            "give a value at least as large as -m (it is memory plus swap), or -1",
-        ));
-    }
-    let cpu = flags.cpus.as_deref().map(values::parse_cpus).transpose()?;
-    if let Some(0) = flags.cpu_shares {
-        return Err(SpecError::flag(
-            "--cpu-shares",
-            "0 is not a valid weight",
-            "use a value from 2 to 262144 (default 1024)",
-        ));
-    }
-    if let Some(p) = flags.pids_limit {
-        if p == 0 || p < -1 {
-            return Err(SpecError::flag(
-                "--pids-limit",
-                format!("invalid limit {p}"),
-                "use a positive number, or -1 for unlimited",
-            ));
-        }
-    }
+    let resource_flags = resource_flags(flags, facts.cpus)?;
 
-    // All values are valid: only now write the /etc files.
-    for (dest, file) in etc_files::write(ctx.etc_dir, &hostname, network)? {
-        mounts.push(bind(&dest, &file, false)?);
+    // All values are valid: the /etc files to write, bind-mounted over the rootfs's.
+    let files = etc_files::plan(ctx.etc_dir, &hostname, host_network.as_ref());
+    for f in &files {
+        mounts.push(bind(&f.destination, &f.path, false)?);
     }
     for v in &volumes {
         mounts.push(bind(&v.destination, &v.source, v.readonly)?);
@@ -378,7 +398,7 @@ pub fn build_spec(flags: &RunFlags, ctx: &SpecContext<'_>) -> Result<Spec, SpecE
             linux.set_seccomp(None);
             // Docker's --privileged: the host's device nodes in the container's /dev.
             let mut devices = linux.devices().clone().unwrap_or_default();
-            for d in super::host_devices::host_devices(Path::new("/dev"))? {
+            for d in facts.host_devices.iter().cloned() {
                 if !devices.iter().any(|x| x.path() == d.path()) {
                     devices.push(d);
                 }
@@ -389,29 +409,8 @@ pub fn build_spec(flags: &RunFlags, ctx: &SpecContext<'_>) -> Result<Spec, SpecE
             if flags.privileged {
                 res.set_devices(Some(defaults::allow_all_devices()?));
             }
-            if memory.is_some() || swap.is_some() {
-                let mut mb = LinuxMemoryBuilder::default();
-                if let Some(m) = memory {
-                    mb = mb.limit(m);
-                }
-                if let Some(s) = swap {
-                    mb = mb.swap(s);
-                }
-                res.set_memory(Some(mb.build()?));
-            }
-            if cpu.is_some() || flags.cpu_shares.is_some() {
-                let mut cb = LinuxCpuBuilder::default();
-                if let Some((quota, period)) = cpu {
-                    cb = cb.quota(quota).period(period);
-                }
-                if let Some(s) = flags.cpu_shares {
-                    cb = cb.shares(s);
-                }
-                res.set_cpu(Some(cb.build()?));
-            }
-            if let Some(p) = flags.pids_limit {
-                res.set_pids(Some(LinuxPidsBuilder::default().limit(p).build()?));
-            }
+            resources::merge(res, &resource_flags);
+            resources::validate(res)?;
         }
     }
 
@@ -420,31 +419,75 @@ pub fn build_spec(flags: &RunFlags, ctx: &SpecContext<'_>) -> Result<Spec, SpecE
         annotations.insert(INIT_ANNOTATION.to_string(), "true".to_string());
     }
     spec.set_annotations(Some(annotations));
-    Ok(spec)
+    Ok(SpecPlan { spec, files })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn ctx_run(flags: &RunFlags, cmd: &[&str]) -> Result<Spec, SpecError> {
-        let dir = tempfile::tempdir().unwrap();
-        let rootfs = dir.path().join("rootfs");
-        std::fs::create_dir_all(rootfs.join("etc")).unwrap();
-        std::fs::write(rootfs.join("etc/passwd"), "root:x:0:0::/root:/bin/sh\n").unwrap();
+    fn plan(flags: &RunFlags, cmd: &[&str]) -> Result<SpecPlan, SpecError> {
         let command: Vec<String> = cmd.iter().map(|s| s.to_string()).collect();
         let image = ImageDefaults::default();
-        let etc = dir.path().join("etc-files");
+        let facts = Facts {
+            passwd: "root:x:0:0::/root:/bin/sh\n".into(),
+            cpus: 2,
+            host_network: Some(super::super::facts::HostNetwork {
+                hostname: "thehost".into(),
+                hosts: "127.0.0.1\tlocalhost thehost\n".into(),
+                resolv_conf: "nameserver 192.0.2.53\n".into(),
+            }),
+            ..Default::default()
+        };
         build_spec(
             flags,
             &SpecContext {
-                rootfs: &rootfs,
+                rootfs: Path::new("/containers/abc123/rootfs"),
                 command: &command,
                 image: &image,
                 default_hostname: "abc123",
-                etc_dir: &etc,
+                etc_dir: Path::new("/front/abc123"),
+                facts: &facts,
             },
         )
+    }
+
+    fn ctx_run(flags: &RunFlags, cmd: &[&str]) -> Result<Spec, SpecError> {
+        plan(flags, cmd).map(|p| p.spec)
+    }
+
+    #[test]
+    fn etc_files_are_planned_not_written() {
+        let none = plan(
+            &RunFlags {
+                network: "none".into(),
+                ..Default::default()
+            },
+            &["sh"],
+        )
+        .unwrap();
+        let names: Vec<_> = none.files.iter().map(|f| f.path.clone()).collect();
+        assert_eq!(
+            names,
+            ["hostname", "hosts", "resolv.conf"].map(|n| Path::new("/front/abc123").join(n))
+        );
+        assert_eq!(none.files[0].contents, "abc123\n");
+        assert!(!Path::new("/front/abc123").exists());
+        let mounts = none.spec.mounts().clone().unwrap();
+        assert!(mounts
+            .iter()
+            .any(|m| m.destination() == Path::new("/etc/hosts")
+                && m.source().as_deref() == Some(Path::new("/front/abc123/hosts"))));
+        let host = plan(
+            &RunFlags {
+                network: "host".into(),
+                ..Default::default()
+            },
+            &["sh"],
+        )
+        .unwrap();
+        assert_eq!(host.spec.hostname().as_deref(), Some("thehost"));
+        assert_eq!(host.files[2].contents, "nameserver 192.0.2.53\n");
     }
 
     #[test]

@@ -5,22 +5,32 @@
 //! - [`flags`]: the `run` flags as parsed by clap ([`RunFlags`]).
 //! - [`values`]: parsers for flag values (sizes, CPUs, ulimits, volumes, env files).
 //! - [`user`]: `-u NAME[:GROUP]` resolved through the rootfs's /etc/passwd and /etc/group.
-//! - [`build`]: flags + image defaults → a complete [`Spec`] ([`build_spec`]).
+//! - [`facts`]: what the builder needs from the host and the rootfs, read before it runs
+//!   ([`Facts::read`], the one place here that reads files).
+//! - [`build`]: flags + image defaults + facts → a complete [`Spec`] and the files to write
+//!   ([`build_spec`] → [`SpecPlan`]).
 //! - [`etc_files`]: the /etc/hostname, /etc/hosts and /etc/resolv.conf given to a container.
+//! - [`resources`]: resource flags → `linux.resources` ([`resources::merge`]) and the one
+//!   check of resource values ([`resources::validate`]), for `run`, `update` and `create`.
+//! - [`process`]: `exec`'s flags → the process to run (one capability translation with `run`).
 //!
-//! This module builds data only (plus the three small /etc files); it must not create
-//! containers, cgroups or mounts.
+//! This module builds data only: it writes nothing (the caller writes a [`SpecPlan`]'s files)
+//! and must not create containers, cgroups or mounts.
 
 pub mod build;
 pub mod defaults;
 pub mod etc_files;
+pub mod facts;
 pub mod flags;
 pub mod host_devices;
+pub mod process;
+pub mod resources;
 pub mod user;
 pub mod values;
 
-pub use build::{build_spec, ImageDefaults, SpecContext};
+pub use build::{build_spec, ImageDefaults, SpecContext, SpecPlan};
 pub use defaults::default_spec;
+pub use facts::Facts;
 pub use flags::RunFlags;
 
 use oci_spec::runtime::{LinuxSeccomp, Spec};
@@ -34,14 +44,6 @@ pub enum SpecError {
     /// oci-spec refused a value while building the spec.
     #[error("building the runtime spec: {0}")]
     Oci(#[from] oci_spec::OciSpecError),
-    /// A file next to the container (hostname, hosts, resolv.conf) could not be written.
-    #[error("writing {path}: {source} — check that the state directory is writable")]
-    Io {
-        /// The file being written.
-        path: std::path::PathBuf,
-        /// The underlying error.
-        source: std::io::Error,
-    },
 }
 
 impl SpecError {

@@ -1,9 +1,7 @@
 //! `-u USER[:GROUP]` → numeric uid, gid and supplementary groups, resolved through the
 //! container rootfs's /etc/passwd and /etc/group (never the host's).
 //!
-//! Reads those two files only; must not touch anything else in the rootfs.
-
-use std::path::Path;
+//! Pure: works on the two files' text, read by [`super::facts::Facts::read`].
 
 use super::SpecError;
 
@@ -27,8 +25,7 @@ struct PasswdEntry {
     home: String,
 }
 
-fn read_passwd(rootfs: &Path) -> Vec<PasswdEntry> {
-    let text = std::fs::read_to_string(rootfs.join("etc/passwd")).unwrap_or_default();
+fn parse_passwd(text: &str) -> Vec<PasswdEntry> {
     text.lines()
         .filter_map(|l| {
             let f: Vec<&str> = l.split(':').collect();
@@ -45,8 +42,7 @@ fn read_passwd(rootfs: &Path) -> Vec<PasswdEntry> {
         .collect()
 }
 
-fn read_group(rootfs: &Path) -> Vec<(String, u32, Vec<String>)> {
-    let text = std::fs::read_to_string(rootfs.join("etc/group")).unwrap_or_default();
+fn parse_group(text: &str) -> Vec<(String, u32, Vec<String>)> {
     text.lines()
         .filter_map(|l| {
             let f: Vec<&str> = l.split(':').collect();
@@ -67,9 +63,14 @@ fn read_group(rootfs: &Path) -> Vec<(String, u32, Vec<String>)> {
         .collect()
 }
 
-/// Resolves `USER[:GROUP]` (names or numbers) against the rootfs. A numeric uid that is not
-/// in /etc/passwd is accepted (gid 0 unless given); an unknown name is an error.
-pub fn resolve(rootfs: &Path, value: &str) -> Result<ResolvedUser, SpecError> {
+/// Resolves `USER[:GROUP]` (names or numbers) against the rootfs's /etc/passwd and /etc/group
+/// (their text). A numeric uid that is not in /etc/passwd is accepted (gid 0 unless given);
+/// an unknown name is an error.
+pub fn resolve(
+    passwd_text: &str,
+    group_text: &str,
+    value: &str,
+) -> Result<ResolvedUser, SpecError> {
     let (user, group) = match value.split_once(':') {
         Some((u, g)) => (u, Some(g)),
         None => (value, None),
@@ -81,8 +82,8 @@ pub fn resolve(rootfs: &Path, value: &str) -> Result<ResolvedUser, SpecError> {
             "use UID[:GID] or NAME[:GROUP]",
         ));
     }
-    let passwd = read_passwd(rootfs);
-    let groups = read_group(rootfs);
+    let passwd = parse_passwd(passwd_text);
+    let groups = parse_group(group_text);
     let entry = match user.parse::<u32>() {
         Ok(uid) => passwd.iter().find(|p| p.uid == uid),
         Err(_) => Some(passwd.iter().find(|p| p.name == user).ok_or_else(|| {
@@ -141,40 +142,30 @@ pub fn resolve(rootfs: &Path, value: &str) -> Result<ResolvedUser, SpecError> {
 mod tests {
     use super::*;
 
-    fn rootfs() -> tempfile::TempDir {
-        let d = tempfile::tempdir().unwrap();
-        std::fs::create_dir(d.path().join("etc")).unwrap();
-        std::fs::write(
-            d.path().join("etc/passwd"),
-            "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\nalice:x:1000:1000::/home/alice:/bin/sh\n",
-        )
-        .unwrap();
-        std::fs::write(
-            d.path().join("etc/group"),
-            "root:x:0:\nnogroup:x:65534:\nalice:x:1000:\nwheel:x:10:alice\n",
-        )
-        .unwrap();
-        d
+    const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\nalice:x:1000:1000::/home/alice:/bin/sh\n";
+    const GROUP: &str = "root:x:0:\nnogroup:x:65534:\nalice:x:1000:\nwheel:x:10:alice\n";
+
+    fn resolve(value: &str) -> Result<ResolvedUser, SpecError> {
+        super::resolve(PASSWD, GROUP, value)
     }
 
     #[test]
     fn names_and_numbers() {
-        let r = rootfs();
-        let a = resolve(r.path(), "alice").unwrap();
+        let a = resolve("alice").unwrap();
         assert_eq!(
             (a.uid, a.gid, a.additional_gids.clone()),
             (1000, 1000, vec![10])
         );
         assert_eq!(a.home.as_deref(), Some("/home/alice"));
-        let n = resolve(r.path(), "nobody:wheel").unwrap();
+        let n = resolve("nobody:wheel").unwrap();
         assert_eq!((n.uid, n.gid), (65534, 10));
-        let x = resolve(r.path(), "4242:77").unwrap();
+        let x = resolve("4242:77").unwrap();
         assert_eq!((x.uid, x.gid), (4242, 77));
-        let y = resolve(r.path(), "1000").unwrap();
+        let y = resolve("1000").unwrap();
         assert_eq!((y.uid, y.gid), (1000, 1000));
-        let e = resolve(r.path(), "mallory").unwrap_err().to_string();
+        let e = resolve("mallory").unwrap_err().to_string();
         assert!(e.contains("unknown user \"mallory\""), "{e}");
-        assert!(resolve(r.path(), "alice:nogrp").is_err());
-        assert!(resolve(r.path(), ":1").is_err());
+        assert!(resolve("alice:nogrp").is_err());
+        assert!(resolve(":1").is_err());
     }
 }

@@ -1,5 +1,5 @@
 //! Parsers for `run` flag values: byte sizes, CPU counts, ulimits, volumes, tmpfs mounts,
-//! environment entries and env files, capability names, container names.
+//! environment entries and env files, the network mode, capability names, container names.
 //!
 //! Pure functions: every error names the flag and the fix. Must not build spec parts.
 
@@ -39,8 +39,9 @@ pub fn parse_size(flag: &str, value: &str) -> Result<i64, SpecError> {
     Ok(bytes as i64)
 }
 
-/// Parses `--cpus N` into a CFS (quota, period) pair with a 100 ms period.
-pub fn parse_cpus(value: &str) -> Result<(i64, u64), SpecError> {
+/// Parses `--cpus N` into a CFS (quota, period) pair with a 100 ms period; `available` is the
+/// number of CPUs tinibox may use (the upper bound).
+pub fn parse_cpus(value: &str, available: usize) -> Result<(i64, u64), SpecError> {
     let bad = || {
         SpecError::flag(
             "--cpus",
@@ -52,9 +53,7 @@ pub fn parse_cpus(value: &str) -> Result<(i64, u64), SpecError> {
     if !n.is_finite() || n <= 0.0 {
         return Err(bad());
     }
-    let cpus = std::thread::available_parallelism()
-        .map(|c| c.get())
-        .unwrap_or(1);
+    let cpus = available;
     if n > cpus as f64 {
         return Err(SpecError::flag(
             "--cpus",
@@ -134,8 +133,8 @@ pub struct Volume {
     pub readonly: bool,
 }
 
-/// Parses `-v SRC:DST[:ro|rw]`; the source must exist on the host.
-pub fn parse_volume(value: &str) -> Result<Volume, SpecError> {
+/// Parses `-v SRC:DST[:ro|rw]`; `exists` says whether the source exists on the host (it must).
+pub fn parse_volume(value: &str, exists: impl Fn(&Path) -> bool) -> Result<Volume, SpecError> {
     let usage = "use -v /host/path:/container/path[:ro]";
     let parts: Vec<&str> = value.split(':').collect();
     let (src, dst, mode) = match parts.as_slice() {
@@ -174,7 +173,7 @@ pub fn parse_volume(value: &str) -> Result<Volume, SpecError> {
             usage,
         ));
     }
-    if !Path::new(src).exists() {
+    if !exists(Path::new(src)) {
         return Err(SpecError::flag(
             "--volume",
             format!("source {src} does not exist"),
@@ -213,9 +212,13 @@ pub fn parse_tmpfs(value: &str) -> Result<(String, Vec<String>), SpecError> {
     Ok((dst.to_string(), options))
 }
 
-/// Turns `-e KEY=VALUE` / `-e KEY` into `KEY=VALUE` (a bare KEY copies tinibox's own value;
-/// unset → dropped, as Docker does).
-pub fn env_entry(flag: &str, value: &str) -> Result<Option<String>, SpecError> {
+/// Turns `-e KEY=VALUE` / `-e KEY` into `KEY=VALUE` (a bare KEY copies the value `lookup`
+/// gives, tinibox's own; unset → dropped, as Docker does).
+pub fn env_entry<'a>(
+    flag: &str,
+    value: &str,
+    lookup: impl Fn(&str) -> Option<&'a str>,
+) -> Result<Option<String>, SpecError> {
     let key = value.split('=').next().unwrap_or("");
     if key.is_empty() || key.contains(char::is_whitespace) {
         return Err(SpecError::flag(
@@ -227,30 +230,49 @@ pub fn env_entry(flag: &str, value: &str) -> Result<Option<String>, SpecError> {
     if value.contains('=') {
         Ok(Some(value.to_string()))
     } else {
-        Ok(std::env::var(key).ok().map(|v| format!("{key}={v}")))
+        Ok(lookup(key).map(|v| format!("{key}={v}")))
     }
 }
 
-/// Reads an `--env-file`: one KEY=VALUE (or KEY) per line, `#` comments and blank lines ignored.
-pub fn read_env_file(path: &Path) -> Result<Vec<String>, SpecError> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        SpecError::flag(
-            "--env-file",
-            format!("cannot read {}: {e}", path.display()),
-            "check the path",
-        )
-    })?;
+/// Parses the text of an `--env-file`: one KEY=VALUE (or KEY, see [`env_entry`]) per line,
+/// `#` comments and blank lines ignored.
+pub fn parse_env_file<'a>(
+    text: &str,
+    lookup: impl Fn(&str) -> Option<&'a str> + Copy,
+) -> Result<Vec<String>, SpecError> {
     let mut out = Vec::new();
     for line in text.lines() {
         let line = line.trim_start();
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        if let Some(e) = env_entry("--env-file", line)? {
+        if let Some(e) = env_entry("--env-file", line, lookup)? {
             out.push(e);
         }
     }
     Ok(out)
+}
+
+/// Which network the container uses, (`--network`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NetworkMode {
+    /// A private network namespace with only `lo`.
+    None,
+    /// The host's network namespace.
+    Host,
+}
+
+/// Parses `--network`.
+pub fn network_mode(value: &str) -> Result<NetworkMode, SpecError> {
+    match value {
+        "none" => Ok(NetworkMode::None),
+        "host" => Ok(NetworkMode::Host),
+        other => Err(SpecError::flag(
+            "--network",
+            format!("network {other:?} is not supported"),
+            "use --network none (only lo) or --network host",
+        )),
+    }
 }
 
 /// Parses a capability name (`NET_ADMIN`, `cap_net_admin`); `None` for `ALL`.
@@ -304,10 +326,10 @@ mod tests {
 
     #[test]
     fn cpus() {
-        assert_eq!(parse_cpus("0.5").unwrap(), (50_000, 100_000));
-        assert!(parse_cpus("0").is_err());
-        assert!(parse_cpus("abc").is_err());
-        assert!(parse_cpus("100000").is_err());
+        assert_eq!(parse_cpus("0.5", 2).unwrap(), (50_000, 100_000));
+        assert!(parse_cpus("0", 2).is_err());
+        assert!(parse_cpus("abc", 2).is_err());
+        assert!(parse_cpus("3", 2).is_err());
     }
 
     #[test]
@@ -327,17 +349,18 @@ mod tests {
 
     #[test]
     fn volumes() {
-        let v = parse_volume("/tmp:/data:ro").unwrap();
+        let yes = |_: &Path| true;
+        let v = parse_volume("/tmp:/data:ro", yes).unwrap();
         assert_eq!(v.destination, "/data");
         assert!(v.readonly);
-        assert!(!parse_volume("/tmp:/data").unwrap().readonly);
-        let e = parse_volume("/no/such/dir/xyz:/data")
+        assert!(!parse_volume("/tmp:/data", yes).unwrap().readonly);
+        let e = parse_volume("/no/such/dir/xyz:/data", |_| false)
             .unwrap_err()
             .to_string();
         assert!(e.contains("does not exist"), "{e}");
-        assert!(parse_volume("rel:/data").is_err());
-        assert!(parse_volume("/tmp:rel").is_err());
-        assert!(parse_volume("/tmp:/data:rx").is_err());
+        assert!(parse_volume("rel:/data", yes).is_err());
+        assert!(parse_volume("/tmp:rel", yes).is_err());
+        assert!(parse_volume("/tmp:/data:rx", yes).is_err());
     }
 
     #[test]
@@ -363,16 +386,18 @@ mod tests {
 
     #[test]
     fn env() {
-        assert_eq!(env_entry("-e", "A=1").unwrap(), Some("A=1".into()));
-        assert_eq!(env_entry("-e", "A=").unwrap(), Some("A=".into()));
-        assert!(env_entry("-e", "=x").is_err());
-        let dir = tempfile::tempdir().unwrap();
-        let f = dir.path().join("env");
-        std::fs::write(&f, "# comment\n\nFOO=bar baz\nEMPTY=\n").unwrap();
         assert_eq!(
-            read_env_file(&f).unwrap(),
+            env_entry("-e", "B", |_| Some("2")).unwrap(),
+            Some("B=2".into())
+        );
+        let none = |_: &str| None;
+        assert_eq!(env_entry("-e", "A=1", none).unwrap(), Some("A=1".into()));
+        assert_eq!(env_entry("-e", "A=", none).unwrap(), Some("A=".into()));
+        assert!(env_entry("-e", "=x", none).is_err());
+        assert_eq!(env_entry("-e", "B", none).unwrap(), None);
+        assert_eq!(
+            parse_env_file("# comment\n\nFOO=bar baz\nEMPTY=\nUNSET\n", none).unwrap(),
             vec!["FOO=bar baz".to_string(), "EMPTY=".to_string()]
         );
-        assert!(read_env_file(&dir.path().join("missing")).is_err());
     }
 }

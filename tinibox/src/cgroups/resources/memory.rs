@@ -1,6 +1,8 @@
 //! The memory controller: limit, reservation, memory+swap, swappiness, the OOM killer.
 //! v1: memory.limit_in_bytes, memory.soft_limit_in_bytes, memory.memsw.limit_in_bytes,
 //! memory.swappiness, memory.oom_control; v2: memory.max, memory.low, memory.swap.max.
+//! The rules between values (swap ≥ limit, swappiness ≤ 100) are checked before they reach
+//! a writer, once, by `crate::spec::resources::validate`.
 
 use oci_spec::runtime::LinuxResources;
 
@@ -37,25 +39,12 @@ fn used(res: &LinuxResources) -> bool {
             .is_some_and(|m| m.swappiness().is_some() || m.disable_oom_killer() == Some(true))
 }
 
-/// The one rule between the two limits: OCI's swap is memory plus swap, so with both set it
-/// must be at least the memory limit (or -1, unlimited). Bytes; the error says which is which.
-/// Used by the writer and by the docker-like flags (`--memory-swap`).
-pub fn check_swap(limit: Option<i64>, swap: Option<i64>) -> Result<(), String> {
-    match (limit, swap) {
-        (Some(l), Some(s)) if l > 0 && s != -1 && s < l => Err(format!(
-            "memory+swap limit {s} is lower than the memory limit {l}"
-        )),
-        _ => Ok(()),
-    }
-}
-
 fn write(h: &CgroupHandle, res: &LinuxResources, _initial: bool) -> Result<(), CgroupError> {
     let Some(mem) = res.memory().as_ref().filter(|_| used(res)) else {
         return Ok(());
     };
     let dir = need_dir(h, "memory")?;
     let (limit, reservation, swap) = values(res);
-    check_swap(limit, swap).map_err(CgroupError::Invalid)?;
     match h.layout {
         Layout::V1 => {
             if let Some(r) = reservation {
@@ -90,11 +79,6 @@ fn write(h: &CgroupHandle, res: &LinuxResources, _initial: bool) -> Result<(), C
                 (None, None) => {}
             }
             if let Some(sw) = mem.swappiness() {
-                if sw > 100 {
-                    return Err(CgroupError::Invalid(format!(
-                        "memory swappiness {sw} is above 100"
-                    )));
-                }
                 write_file(dir, "memory.swappiness", &sw.to_string())?;
             }
             if mem.disable_oom_killer() == Some(true) {
@@ -129,18 +113,4 @@ fn write(h: &CgroupHandle, res: &LinuxResources, _initial: bool) -> Result<(), C
         }
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn swap_must_cover_memory() {
-        assert!(check_swap(Some(100), Some(50)).is_err());
-        assert!(check_swap(Some(100), Some(100)).is_ok());
-        assert!(check_swap(Some(100), Some(-1)).is_ok());
-        assert!(check_swap(None, Some(50)).is_ok());
-        assert!(check_swap(Some(-1), Some(50)).is_ok());
-    }
 }

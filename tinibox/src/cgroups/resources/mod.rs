@@ -9,6 +9,8 @@
 mod blkio;
 mod cpu;
 mod cpuset;
+pub mod devices;
+pub(super) mod freezer;
 mod memory;
 mod pids;
 mod unified;
@@ -18,8 +20,6 @@ use std::path::PathBuf;
 use oci_spec::runtime::LinuxResources;
 
 use super::{CgroupError, CgroupHandle, Layout};
-
-pub use memory::check_swap;
 
 /// A resource writer.
 pub(crate) struct Writer {
@@ -59,8 +59,8 @@ pub(crate) const WRITERS: &[Writer] = &[
     cpuset::WRITER,
     blkio::WRITER,
     unified::WRITER,
-    super::devices::WRITER,
-    super::freezer::WRITER,
+    devices::WRITER,
+    freezer::WRITER,
 ];
 
 /// Writes every resource of `res` (see [`Writer::write`]).

@@ -1,24 +1,23 @@
-//! `run -d`: a monitor process (double fork + setsid) creates and starts the container, so it is
-//! the parent of the container's init; it sends the outcome back to `tinibox run` over a pipe,
-//! then waits, records the exit status and honours `--rm`. Output goes to the log file
-//! `<front>/container.log` that `tinibox logs` reads; with `-t` the monitor holds the pty
-//! master and copies the terminal's output into that file.
+//! `run -d`: a monitor process (double fork + setsid) creates and starts the container through
+//! [`super::front`], so it is the parent of the container's init; it sends the outcome back to
+//! `tinibox run` over a pipe, then waits in [`container::supervise_with`], records the exit
+//! status and honours `--rm`. Output goes to the log file `<front>/container.log` that
+//! `tinibox logs` reads; with `-t` the monitor holds the pty master and `supervise_with`
+//! copies the terminal's output into that file.
 //!
 //! Owns the monitor's life only; the container is the engine's.
 
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
-use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::wait::waitpid;
+use nix::unistd::{fork, setsid, ForkResult};
 
-use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
-use nix::unistd::{fork, setsid, ForkResult, Pid};
-
+use super::front::{create_and_start, discard, finish, Prepared};
 use super::names::{self, LOG_FILE};
-use super::run::{create_and_start, discard, finish, prepare};
-use super::{tty, RunArgs};
+use super::RunArgs;
 use crate::cli::GlobalOptions;
-use crate::process::exit_code;
+use crate::container::{self, Signals, Terminal};
 
 fn redirect(fd: i32, to: i32) {
     // SAFETY: dup2 onto a standard fd of our own process.
@@ -28,12 +27,7 @@ fn redirect(fd: i32, to: i32) {
 }
 
 /// The monitor: set up stdio, create + start, report, wait, clean up. Never returns.
-fn monitor(
-    global: &GlobalOptions,
-    prepared: super::run::Prepared,
-    tty: bool,
-    report: OwnedFd,
-) -> ! {
+fn monitor(global: &GlobalOptions, prepared: Prepared, tty: bool, report: OwnedFd) -> ! {
     let mut report = std::fs::File::from(report);
     let log = std::fs::OpenOptions::new()
         .create(true)
@@ -52,6 +46,14 @@ fn monitor(
             std::process::exit(125);
         }
     }
+    let signals = match Signals::hold() {
+        Ok(s) => s,
+        Err(e) => {
+            discard(&prepared.front);
+            let _ = write!(report, "125 holding signals for the container: {e}");
+            std::process::exit(125);
+        }
+    };
     let (id, pid, master, rm) = match create_and_start(global, prepared, tty) {
         Ok(r) => r,
         Err(f) => {
@@ -61,65 +63,23 @@ fn monitor(
     };
     let _ = write!(report, "0 {id}");
     drop(report);
-    let from_terminal = master
-        .as_ref()
-        .and_then(|m| copy_terminal_until_exit(pid, m));
+    let stdout = std::io::stdout();
+    let terminal = master.as_ref().map(|m| Terminal {
+        master: m.as_fd(),
+        output: stdout.as_fd(),
+        input: None,
+        size_from: None,
+    });
+    let code = container::supervise_with(pid, &signals, terminal);
     drop(master);
-    let code = from_terminal.unwrap_or_else(|| wait_for_exit(pid));
+    drop(signals);
     finish(global, &id, rm, code);
     std::process::exit(0);
 }
 
-/// Waits for the container's init and returns its exit status (125 if it cannot be waited for).
-fn wait_for_exit(pid: i32) -> i32 {
-    loop {
-        match waitpid(Pid::from_raw(pid), None) {
-            Ok(ws) => {
-                if let Some(c) = exit_code(ws) {
-                    return c;
-                }
-            }
-            Err(nix::errno::Errno::EINTR) => continue,
-            Err(_) => return 125,
-        }
-    }
-}
-
-/// `run -d -t`: copies what the container writes on its terminal into the log (our stdout)
-/// until the init exits; returns its status. None when the terminal closed first (every
-/// process let go of it): the caller then simply waits.
-fn copy_terminal_until_exit(pid: i32, master: &OwnedFd) -> Option<i32> {
-    let child = Pid::from_raw(pid);
-    loop {
-        match waitpid(child, Some(WaitPidFlag::WNOHANG)) {
-            Ok(WaitStatus::StillAlive) => {}
-            Ok(ws) => {
-                if let Some(c) = exit_code(ws) {
-                    tty::drain(master.as_raw_fd(), libc::STDOUT_FILENO);
-                    return Some(c);
-                }
-            }
-            Err(nix::errno::Errno::EINTR) => continue,
-            Err(_) => return Some(125),
-        }
-        let mut fds = [PollFd::new(master.as_fd(), PollFlags::POLLIN)];
-        // The timeout notices the init's exit while another process keeps the terminal open.
-        let readable = matches!(poll(&mut fds, PollTimeout::from(200u16)), Ok(n) if n > 0);
-        if readable && !tty::pump(master.as_raw_fd(), libc::STDOUT_FILENO) {
-            return None;
-        }
-    }
-}
-
-/// Runs `tinibox run -d`: prints the id once the container runs; returns the exit status.
-pub fn run(global: &GlobalOptions, args: RunArgs) -> u8 {
-    let prepared = match prepare(global, &args) {
-        Ok(p) => p,
-        Err(f) => {
-            eprintln!("tinibox: {}", f.message);
-            return f.code;
-        }
-    };
+/// Runs `tinibox run -d` for a [`super::front::prepare`]d container: prints the id once the
+/// container runs; returns the exit status.
+pub fn run(global: &GlobalOptions, args: &RunArgs, prepared: Prepared) -> u8 {
     let (read, write) = match nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC) {
         Ok(p) => p,
         Err(e) => {

@@ -2,7 +2,7 @@
 //! `ps ID`, `kill ID SIGNAL`, `kill --all`), by name, full id or id prefix.
 //!
 //! Reads the engine's records and the front folders; changes containers only through
-//! [`super::engine`].
+//! [`super::front`].
 
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::time::Duration;
@@ -11,7 +11,7 @@ use nix::sys::signal::Signal;
 
 use super::names::{self, LABEL_COMMAND, LABEL_DETACHED};
 use super::signals::parse_signal;
-use super::{engine, KillArgs, LogsArgs, PsArgs, PsFormat, RmArgs, StopArgs};
+use super::{front, KillArgs, LogsArgs, PsArgs, PsFormat, RmArgs, StopArgs};
 use crate::cli::GlobalOptions;
 use crate::container::{state::Record, Status};
 
@@ -43,7 +43,7 @@ pub fn ps(global: &GlobalOptions, args: PsArgs) -> u8 {
         let Ok(record) = Record::load(&global.root, id) else {
             continue;
         };
-        let st = engine::status(&global.root, id);
+        let st = front::status(&global.root, id);
         let alive = matches!(
             st,
             Some(Status::Running | Status::Paused | Status::Created | Status::Creating)
@@ -107,7 +107,7 @@ fn ps_processes(global: &GlobalOptions, what: &str, format: PsFormat) -> u8 {
         Ok(id) => id,
         Err(e) => return fail(1, e),
     };
-    let pids = match engine::pids(&global.root, &id) {
+    let pids = match front::pids(&global.root, &id) {
         Ok(p) => p,
         Err(e) => return fail(1, format!("{e} — is the container running?")),
     };
@@ -150,11 +150,11 @@ pub fn stop(global: &GlobalOptions, args: StopArgs) -> u8 {
                 continue;
             }
         };
-        if engine::is_alive(&global.root, &id) {
-            let _ = engine::signal(&global.root, &id, Signal::SIGTERM, false);
-            if !engine::wait_stopped(&global.root, &id, Duration::from_secs(args.time)) {
-                let _ = engine::signal(&global.root, &id, Signal::SIGKILL, true);
-                if !engine::wait_stopped(&global.root, &id, Duration::from_secs(10)) {
+        if front::is_alive(&global.root, &id) {
+            let _ = front::signal(&global.root, &id, Signal::SIGTERM, false);
+            if !front::wait_stopped(&global.root, &id, Duration::from_secs(args.time)) {
+                let _ = front::signal(&global.root, &id, Signal::SIGKILL, true);
+                if !front::wait_stopped(&global.root, &id, Duration::from_secs(10)) {
                     rc = fail(
                         125,
                         format!("{what} did not stop after SIGKILL — check `tinibox ps {what}`"),
@@ -213,13 +213,13 @@ pub fn kill(global: &GlobalOptions, args: KillArgs) -> u8 {
         Ok(id) => id,
         Err(e) => return fail(code, e),
     };
-    if !engine::is_alive(&global.root, &id) && !args.all {
+    if !front::is_alive(&global.root, &id) && !args.all {
         return fail(
             code,
             format!("container {what} is not running — start one with `tinibox run`"),
         );
     }
-    if let Err(e) = engine::signal(&global.root, &id, sig, args.all) {
+    if let Err(e) = front::signal(&global.root, &id, sig, args.all) {
         return fail(code, e);
     }
     if !runc_form {
@@ -240,7 +240,7 @@ pub fn rm(global: &GlobalOptions, args: RmArgs) -> u8 {
                     .into_iter()
                     .find(|s| s.starts_with(what.as_str()) && !what.is_empty())
                 {
-                    super::run::discard(&names::front_dir(&global.root, &stray));
+                    front::discard(&names::front_dir(&global.root, &stray));
                     println!("{what}");
                     continue;
                 }
@@ -248,14 +248,14 @@ pub fn rm(global: &GlobalOptions, args: RmArgs) -> u8 {
                 continue;
             }
         };
-        if engine::is_alive(&global.root, &id) && !args.force {
+        if front::is_alive(&global.root, &id) && !args.force {
             rc = fail(
                 125,
                 format!("container {what} is running — stop it first (`tinibox stop {what}`) or use `tinibox rm -f`"),
             );
             continue;
         }
-        match engine::remove(&global.root, &id) {
+        match front::remove(&global.root, &id) {
             Ok(()) => println!("{what}"),
             Err(e) => rc = fail(125, format!("removing {what}: {e}")),
         }
@@ -293,7 +293,7 @@ pub fn logs(global: &GlobalOptions, args: LogsArgs) -> u8 {
             continue;
         }
         let _ = out.flush();
-        if !args.follow || !engine::is_alive(&global.root, &id) {
+        if !args.follow || !front::is_alive(&global.root, &id) {
             // One more read after the container stopped, for its last words.
             if args.follow {
                 let pos = file.stream_position().unwrap_or(0);

@@ -2,9 +2,9 @@
 
 use std::path::PathBuf;
 
-use anyhow::{anyhow, bail, Result};
+use anyhow::{bail, Result};
 use clap::Args;
-use oci_spec::runtime::{Capability, Process, UserBuilder};
+use oci_spec::runtime::Process;
 
 use super::{finish, relay_terminal, resolve_id};
 use crate::cli::{log, GlobalOptions};
@@ -13,6 +13,7 @@ use crate::container::{
     exec::{ExecOptions, ExecOutcome},
     state::Record,
 };
+use crate::spec::process::{exec_process as exec_process_from, ExecFlags};
 
 /// Arguments of `exec`.
 #[derive(Debug, Args)]
@@ -70,7 +71,7 @@ pub struct ExecArgs {
 }
 
 /// Builds the process of `exec`: `--process FILE`, or the container's process with the
-/// command line's overrides.
+/// command line's overrides ([`crate::spec::process::exec_process`]).
 fn exec_process(a: &ExecArgs, rec: &Record) -> Result<Process> {
     if let Some(f) = &a.process {
         if !a.command.is_empty() {
@@ -78,73 +79,20 @@ fn exec_process(a: &ExecArgs, rec: &Record) -> Result<Process> {
         }
         return Ok(container::exec::load_process(f)?);
     }
-    if a.command.is_empty() {
-        bail!("no command given: use `tinibox exec ID COMMAND [ARG...]` or --process FILE");
-    }
-    let mut p = rec.spec.process().clone().unwrap_or_default();
-    p.set_args(Some(a.command.clone()));
-    p.set_terminal(Some(a.tty));
-    let mut env = p.env().clone().unwrap_or_default();
-    for e in &a.env {
-        let key = e.split('=').next().unwrap_or(e);
-        env.retain(|x| x.split('=').next() != Some(key));
-        env.push(e.clone());
-    }
-    p.set_env(Some(env));
-    if let Some(c) = &a.cwd {
-        p.set_cwd(c.clone());
-    }
-    if let Some(u) = &a.user {
-        let (uid, gid) = match u.split_once(':') {
-            Some((u, g)) => (u, Some(g)),
-            None => (u.as_str(), None),
-        };
-        let uid: u32 = uid
-            .parse()
-            .map_err(|_| anyhow!("--user {u:?}: give a numeric uid[:gid]"))?;
-        let gid: u32 = match gid {
-            Some(g) => g
-                .parse()
-                .map_err(|_| anyhow!("--user {u:?}: give a numeric uid[:gid]"))?,
-            None => 0,
-        };
-        let mut b = UserBuilder::default().uid(uid).gid(gid);
-        if !a.additional_gids.is_empty() {
-            b = b.additional_gids(a.additional_gids.clone());
-        }
-        p.set_user(b.build()?);
-    } else if !a.additional_gids.is_empty() {
-        let mut user = p.user().clone();
-        user.set_additional_gids(Some(a.additional_gids.clone()));
-        p.set_user(user);
-    }
-    if !a.cap.is_empty() {
-        let mut caps = p.capabilities().clone().unwrap_or_default();
-        for name in &a.cap {
-            let full = if name.to_uppercase().starts_with("CAP_") {
-                name.to_uppercase()
-            } else {
-                format!("CAP_{}", name.to_uppercase())
-            };
-            let cap: Capability = full
-                .parse()
-                .map_err(|_| anyhow!("--cap {name:?}: unknown capability"))?;
-            let add = |set: &Option<oci_spec::runtime::Capabilities>| {
-                let mut s = set.clone().unwrap_or_default();
-                s.insert(cap);
-                Some(s)
-            };
-            caps.set_bounding(add(caps.bounding()));
-            caps.set_effective(add(caps.effective()));
-            caps.set_permitted(add(caps.permitted()));
-            caps.set_ambient(add(caps.ambient()));
-        }
-        p.set_capabilities(Some(caps));
-    }
-    if a.no_new_privs {
-        p.set_no_new_privileges(Some(true));
-    }
-    Ok(p)
+    let base = rec.spec.process().clone().unwrap_or_default();
+    Ok(exec_process_from(
+        &base,
+        &ExecFlags {
+            args: a.command.clone(),
+            tty: a.tty,
+            env: a.env.clone(),
+            cwd: a.cwd.clone(),
+            user: a.user.clone(),
+            additional_gids: a.additional_gids.clone(),
+            caps: a.cap.clone(),
+            no_new_privs: a.no_new_privs,
+        },
+    )?)
 }
 
 /// Runs `exec`; returns the exit status (the process's own when not detached).

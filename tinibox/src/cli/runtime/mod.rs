@@ -123,6 +123,21 @@ fn absolute(p: &Path) -> Result<PathBuf> {
     std::fs::canonicalize(p).with_context(|| format!("bundle {} does not exist", p.display()))
 }
 
+/// Runs a command whose only argument is a container (`pause`, `resume`): `op` on the
+/// resolved id, errors reported as `what`'s; returns the exit status.
+fn on_container(
+    global: &GlobalOptions,
+    what: &str,
+    id: &str,
+    op: fn(&Path, &str) -> Result<(), container::ContainerError>,
+) -> u8 {
+    log::init(global);
+    let r = op(&global.root, &resolve_id(global, id))
+        .map(|_| 0)
+        .map_err(Into::into);
+    finish(global, what, r)
+}
+
 /// The container id for `what`: itself when such a container exists (runc's callers always
 /// pass exact ids), else a docker-like name or unique id prefix given to the docker-like
 /// front door (`tinibox run -d --name web …` then `tinibox exec web sh`).
@@ -170,51 +185,21 @@ fn create_options(global: &GlobalOptions, f: &CreateFlags, id: &str) -> Result<C
 }
 
 /// Relays the caller's terminal to the pty master received on `sock` until process `pid`
-/// (our child) exits; returns its exit status.
+/// (our child) exits, in [`container::supervise_with`]; returns its exit status.
 fn relay_terminal(sock: &std::os::unix::net::UnixStream, pid: i32) -> Result<u8> {
-    use super::docker::tty;
-    use std::os::fd::{AsFd, AsRawFd};
+    use crate::linux::tty;
+    use std::os::fd::AsFd;
     let master = tty::receive_master(sock.as_fd()).map_err(|e| anyhow!(e))?;
-    let m = master.as_raw_fd();
-    tty::copy_winsize(libc::STDIN_FILENO, m);
+    let signals = container::Signals::hold()?;
     let raw = tty::RawMode::enable(libc::STDIN_FILENO);
-    let mut stdin_open = true;
-    let code = loop {
-        let mut st = 0;
-        // SAFETY: non-blocking wait for our own child.
-        let r = unsafe { libc::waitpid(pid, &mut st, libc::WNOHANG) };
-        if r == pid || r < 0 {
-            tty::drain(m, libc::STDOUT_FILENO);
-            break match nix::sys::wait::WaitStatus::from_raw(nix::unistd::Pid::from_raw(pid), st) {
-                Ok(status) if r == pid => crate::process::exit_code(status).unwrap_or(255),
-                _ => 255,
-            };
-        }
-        let mut fds = [
-            libc::pollfd {
-                fd: m,
-                events: libc::POLLIN,
-                revents: 0,
-            },
-            libc::pollfd {
-                fd: if stdin_open { libc::STDIN_FILENO } else { -1 },
-                events: libc::POLLIN,
-                revents: 0,
-            },
-        ];
-        // SAFETY: two valid pollfds; a short timeout so the child's exit is noticed.
-        let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, 100) };
-        if n <= 0 {
-            continue;
-        }
-        if fds[0].revents != 0 && !tty::pump(m, libc::STDOUT_FILENO) {
-            // Every slave fd is closed: the process is exiting.
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
-        if fds[1].revents != 0 && !tty::pump(libc::STDIN_FILENO, m) {
-            stdin_open = false;
-        }
+    let (stdin, stdout) = (std::io::stdin(), std::io::stdout());
+    let terminal = container::Terminal {
+        master: master.as_fd(),
+        output: stdout.as_fd(),
+        input: Some(stdin.as_fd()),
+        size_from: Some(stdin.as_fd()),
     };
+    let code = container::supervise_with(pid, &signals, Some(terminal));
     drop(raw);
     Ok(code.clamp(0, 255) as u8)
 }

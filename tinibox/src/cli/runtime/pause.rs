@@ -2,9 +2,9 @@
 
 use clap::Args;
 
-use super::{finish, resolve_id};
-use crate::cli::{log, GlobalOptions};
-use crate::container::{self};
+use super::on_container;
+use crate::cli::GlobalOptions;
+use crate::container;
 
 /// Arguments of `pause`.
 #[derive(Debug, Args)]
@@ -15,9 +15,5 @@ pub struct PauseArgs {
 
 /// Runs `pause`; returns the exit status.
 pub fn pause(global: &GlobalOptions, args: PauseArgs) -> u8 {
-    log::init(global);
-    let r = container::pause(&global.root, &resolve_id(global, &args.id))
-        .map(|_| 0)
-        .map_err(Into::into);
-    finish(global, "pause", r)
+    on_container(global, "pause", &args.id, container::pause)
 }

@@ -2,9 +2,9 @@
 
 use clap::Args;
 
-use super::{finish, resolve_id};
-use crate::cli::{log, GlobalOptions};
-use crate::container::{self};
+use super::on_container;
+use crate::cli::GlobalOptions;
+use crate::container;
 
 /// Arguments of `resume`.
 #[derive(Debug, Args)]
@@ -15,9 +15,5 @@ pub struct ResumeArgs {
 
 /// Runs `resume`; returns the exit status.
 pub fn resume(global: &GlobalOptions, args: ResumeArgs) -> u8 {
-    log::init(global);
-    let r = container::resume(&global.root, &resolve_id(global, &args.id))
-        .map(|_| 0)
-        .map_err(Into::into);
-    finish(global, "resume", r)
+    on_container(global, "resume", &args.id, container::resume)
 }

@@ -5,11 +5,14 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, Context, Result};
 use clap::Args;
-use oci_spec::runtime::LinuxResources;
+use oci_spec::runtime::{
+    LinuxBlockIoBuilder, LinuxCpu, LinuxMemory, LinuxPidsBuilder, LinuxResources,
+};
 
 use super::{finish, resolve_id};
 use crate::cli::{log, GlobalOptions};
 use crate::container::{self};
+use crate::spec::resources;
 
 /// Arguments of `update`.
 #[derive(Debug, Args)]
@@ -60,14 +63,8 @@ pub struct UpdateArgs {
     id: String,
 }
 
-fn size(flag: &str, v: &str) -> Result<i64> {
-    if v == "-1" {
-        return Ok(-1);
-    }
-    Ok(crate::spec::values::parse_size(flag, v)?)
-}
-
-/// The resources asked for by `update`'s file and flags.
+/// The resources asked for by `update`'s file and flags (merged and checked by
+/// [`crate::spec::resources`]).
 fn update_resources(a: &UpdateArgs) -> Result<LinuxResources> {
     let mut res: LinuxResources = match &a.resources {
         None => LinuxResources::default(),
@@ -83,65 +80,39 @@ fn update_resources(a: &UpdateArgs) -> Result<LinuxResources> {
                 .map_err(|e| anyhow!("--resources {}: invalid resources JSON: {e}", p.display()))?
         }
     };
-    let mut mem = res.memory().unwrap_or_default();
-    let mut mem_set = res.memory().is_some();
-    if let Some(v) = &a.memory {
-        mem.set_limit(Some(size("--memory", v)?));
-        mem_set = true;
-    }
-    if let Some(v) = &a.memory_reservation {
-        mem.set_reservation(Some(size("--memory-reservation", v)?));
-        mem_set = true;
-    }
-    if let Some(v) = &a.memory_swap {
-        mem.set_swap(Some(size("--memory-swap", v)?));
-        mem_set = true;
-    }
-    if mem_set {
-        res.set_memory(Some(mem));
-    }
-    if let Some(v) = a.pids_limit {
-        let mut p = res.pids().unwrap_or_default();
-        p.set_limit(v);
-        res.set_pids(Some(p));
-    }
-    let cpu_flags = a.cpu_quota.is_some()
-        || a.cpu_period.is_some()
-        || a.cpu_shares.is_some()
-        || a.cpu_rt_period.is_some()
-        || a.cpu_rt_runtime.is_some()
-        || a.cpuset_cpus.is_some()
-        || a.cpuset_mems.is_some();
-    if cpu_flags {
-        let mut c = res.cpu().clone().unwrap_or_default();
-        if a.cpu_quota.is_some() {
-            c.set_quota(a.cpu_quota);
-        }
-        if a.cpu_period.is_some() {
-            c.set_period(a.cpu_period);
-        }
-        if a.cpu_shares.is_some() {
-            c.set_shares(a.cpu_shares);
-        }
-        if a.cpu_rt_period.is_some() {
-            c.set_realtime_period(a.cpu_rt_period);
-        }
-        if a.cpu_rt_runtime.is_some() {
-            c.set_realtime_runtime(a.cpu_rt_runtime);
-        }
-        if a.cpuset_cpus.is_some() {
-            c.set_cpus(a.cpuset_cpus.clone());
-        }
-        if a.cpuset_mems.is_some() {
-            c.set_mems(a.cpuset_mems.clone());
-        }
-        res.set_cpu(Some(c));
-    }
-    if let Some(w) = a.blkio_weight {
-        let mut b = res.block_io().clone().unwrap_or_default();
-        b.set_weight(Some(w));
-        res.set_block_io(Some(b));
-    }
+    let size = |flag: &str, v: &Option<String>| {
+        v.as_deref()
+            .map(|v| resources::size_or_unlimited(flag, v))
+            .transpose()
+    };
+    let mut memory = LinuxMemory::default();
+    memory
+        .set_limit(size("--memory", &a.memory)?)
+        .set_reservation(size("--memory-reservation", &a.memory_reservation)?)
+        .set_swap(size("--memory-swap", &a.memory_swap)?);
+    let mut cpu = LinuxCpu::default();
+    cpu.set_quota(a.cpu_quota)
+        .set_period(a.cpu_period)
+        .set_shares(a.cpu_shares)
+        .set_realtime_period(a.cpu_rt_period)
+        .set_realtime_runtime(a.cpu_rt_runtime)
+        .set_cpus(a.cpuset_cpus.clone())
+        .set_mems(a.cpuset_mems.clone());
+    let mut given = LinuxResources::default();
+    given
+        .set_memory((memory != LinuxMemory::default()).then_some(memory))
+        .set_cpu((cpu != LinuxCpu::default()).then_some(cpu))
+        .set_pids(
+            a.pids_limit
+                .map(|l| LinuxPidsBuilder::default().limit(l).build())
+                .transpose()?,
+        )
+        .set_block_io(
+            a.blkio_weight
+                .map(|w| LinuxBlockIoBuilder::default().weight(w).build())
+                .transpose()?,
+        );
+    resources::merge(&mut res, &given);
     Ok(res)
 }
 

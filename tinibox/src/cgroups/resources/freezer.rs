@@ -6,11 +6,11 @@ use std::fs;
 
 use oci_spec::runtime::LinuxResources;
 
-use super::resources::Writer;
-use super::{write_file, CgroupError, CgroupHandle, Layout};
+use super::Writer;
+use crate::cgroups::{write_file, CgroupError, CgroupHandle, Layout};
 
 /// The freezer "writer": a freezer group on v1 for every container; nothing to write.
-pub(super) const WRITER: Writer = Writer::new(
+pub(in crate::cgroups) const WRITER: Writer = Writer::new(
     Some("freezer"),
     None,
     |_, update| !update,
@@ -19,7 +19,7 @@ pub(super) const WRITER: Writer = Writer::new(
 
 /// Freezes (`frozen`) or thaws every process of the group and waits until the kernel says
 /// it is done (about a second at most).
-pub(super) fn set_frozen(h: &CgroupHandle, frozen: bool) -> Result<(), CgroupError> {
+pub(in crate::cgroups) fn set_frozen(h: &CgroupHandle, frozen: bool) -> Result<(), CgroupError> {
     match h.layout {
         Layout::V1 => {
             let dir = h
@@ -65,7 +65,7 @@ pub(super) fn set_frozen(h: &CgroupHandle, frozen: bool) -> Result<(), CgroupErr
 }
 
 /// True when the group is frozen.
-pub(super) fn is_frozen(h: &CgroupHandle) -> bool {
+pub(in crate::cgroups) fn is_frozen(h: &CgroupHandle) -> bool {
     let (dir, file, frozen): (_, _, fn(&str) -> bool) = match h.layout {
         Layout::V1 => (h.dirs.get("freezer"), "freezer.state", |s| s != "THAWED"),
         Layout::V2 => (h.dirs.get("unified"), "cgroup.freeze", |s| s == "1"),

@@ -2,17 +2,20 @@
 //! the devices every container needs (null, zero, full, random, urandom, tty, console, ptmx,
 //! pts, and mknod of anything). Later rules win, as when the list is written to the v1 devices
 //! controller one line at a time. Owns the rule list, its v1 text form and the writer of both
-//! versions (v1: devices.allow/deny lines; v2: the eBPF program of [`super::bpf`]), written once,
+//! versions (v1: devices.allow/deny lines; v2: the eBPF program of [`bpf`]), written once,
 //! at creation.
 
 use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType, LinuxResources};
 
-use super::resources::Writer;
-use super::{bpf, write_file, CgroupError, CgroupHandle, Layout};
+use super::Writer;
+use crate::cgroups::{io_err, write_file, CgroupError, CgroupHandle, Layout};
+
+pub mod bpf;
 
 /// The devices writer: every container gets a devices group on v1 (device isolation), no
 /// controller on v2 (the filter is a BPF program attached to its group).
-pub(super) const WRITER: Writer = Writer::new(Some("devices"), None, |_, update| !update, write);
+pub(in crate::cgroups) const WRITER: Writer =
+    Writer::new(Some("devices"), None, |_, update| !update, write);
 
 fn write(h: &CgroupHandle, res: &LinuxResources, initial: bool) -> Result<(), CgroupError> {
     if !initial {
@@ -39,7 +42,7 @@ fn write(h: &CgroupHandle, res: &LinuxResources, initial: bool) -> Result<(), Cg
                 .get("unified")
                 .ok_or_else(|| CgroupError::Missing("unified".into()))?;
             let rules = rules(res.devices().as_ref()).map_err(CgroupError::Invalid)?;
-            bpf::attach(&bpf::program(&rules), dir).map_err(|e| super::io_err(dir, e))
+            bpf::attach(&bpf::program(&rules), dir).map_err(|e| io_err(dir, e))
         }
     }
 }

@@ -2,14 +2,14 @@
 //! from the device rules, loaded with bpf(2) and attached to the container's cgroup directory.
 //!
 //! Owns the instruction encoding and the two bpf(2) calls; it does not decide the rules
-//! ([`super::devices`]). The program reads `struct bpf_cgroup_dev_ctx { u32 access_type; u32
+//! ([`super`]). The program reads `struct bpf_cgroup_dev_ctx { u32 access_type; u32
 //! major; u32 minor; }` (access_type = access << 16 | type), walks the rules from last to first
 //! and returns the first match's verdict (last rule wins, like successive v1 writes); no match
 //! denies.
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
-use super::devices::Rule;
+use super::Rule;
 
 /// One eBPF instruction (struct bpf_insn).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -265,7 +265,7 @@ pub fn attach(prog: &[Insn], cgroup_dir: &std::path::Path) -> std::io::Result<()
 
 #[cfg(test)]
 mod tests {
-    use super::super::devices::{default_allowed, rules};
+    use super::super::{default_allowed, rules};
     use super::*;
 
     /// `evaluate`, refusing (with a panic) any program that uses an instruction the

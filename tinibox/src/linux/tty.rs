@@ -1,6 +1,7 @@
-//! Terminals for `run -t`: receiving the pty master from the engine over the console socket,
-//! raw mode on the caller's terminal (restored on drop), window size, and copying bytes between
-//! the caller's stdin/stdout and the master.
+//! The caller's side of a container's terminal (`run -t`, `run --bundle`, `exec -t`):
+//! receiving the pty master over the console socket, raw mode on the caller's terminal
+//! (restored on drop), window size, and copying bytes between the caller's stdin/stdout and
+//! the master (used by `crate::container::supervise`).
 //!
 //! Owns the caller's terminal settings while a container runs; must not touch the container.
 

@@ -1,0 +1,339 @@
+//! The docker front door's shared machinery, used by `run` (foreground), `run -d` (its
+//! monitor) and the managing commands (`ps`, `stop`, `kill`, `rm`, `logs`):
+//! - preparing a container: flags → [`crate::spec::Facts`] + [`crate::spec::build_spec`] →
+//!   the plan's files and `config.json` in the front folder `<root>/.bundles/<id>/`, the
+//!   image's container root, the labels ([`prepare`]);
+//! - creating and starting it through the engine, the console socket for `-t`
+//!   ([`create_and_start`]);
+//! - after the init ended: `--rm` or the recorded exit status ([`finish`]);
+//! - the few engine calls beyond create/start: status, signals, process lists and full
+//!   removal (engine state + front folder, [`remove`]).
+//!
+//! Calls `crate::container`, `crate::spec` and `crate::image`; every failure before the
+//! container runs leaves nothing behind. Must not reach into cgroups or mounts itself, nor
+//! wait for a container process (that is `crate::container::supervise`).
+
+use std::collections::BTreeMap;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
+use nix::sys::wait::{waitpid, WaitPidFlag};
+use nix::unistd::Pid;
+
+use super::names::{self, LABEL_COMMAND, LABEL_DETACHED, LABEL_NAME, LABEL_RM};
+use super::RunArgs;
+use crate::cli::GlobalOptions;
+use crate::container::{self, state::Record, ContainerError, CreateOptions, Status};
+use crate::image::Store;
+use crate::spec::{self, ImageDefaults, SpecContext};
+
+/// A front-door failure: the message line and the exit status.
+pub struct Failure {
+    /// `what — what to do`.
+    pub message: String,
+    /// 125, 126 or 127.
+    pub code: u8,
+}
+
+impl Failure {
+    fn tinibox(message: impl Into<String>) -> Self {
+        Failure {
+            message: message.into(),
+            code: 125,
+        }
+    }
+
+    fn from_engine(e: ContainerError) -> Self {
+        match e.exec_exit_code() {
+            Some(code) => Failure {
+                message: format!("{e} — check the command's path and permissions"),
+                code: code as u8,
+            },
+            None => Failure::tinibox(e.to_string()),
+        }
+    }
+}
+
+/// A container prepared but not yet created: its id, front folder and options.
+pub(super) struct Prepared {
+    pub(super) id: String,
+    pub(super) front: PathBuf,
+    opts: CreateOptions,
+    rm: bool,
+}
+
+/// File in the front folder naming the image store whose container root this container uses.
+const IMAGE_MARKER: &str = "image-store";
+
+/// Unmounts and removes the container root made from an image, if this container has one.
+pub(super) fn release_image_root(front: &Path) {
+    let Ok(store_path) = std::fs::read_to_string(front.join(IMAGE_MARKER)) else {
+        return;
+    };
+    let Some(id) = front.file_name().and_then(|n| n.to_str()) else {
+        return;
+    };
+    match Store::open(Path::new(store_path.trim())).and_then(|s| s.release_rootfs(id)) {
+        Ok(()) => {
+            let _ = std::fs::remove_file(front.join(IMAGE_MARKER));
+        }
+        Err(e) => eprintln!("tinibox: releasing the container's image root: {e}"),
+    }
+}
+
+/// Removes the front folder and any image root (used on every failure path before the
+/// container exists).
+pub(super) fn discard(front: &Path) {
+    release_image_root(front);
+    let _ = std::fs::remove_dir_all(front);
+}
+
+/// Finds the rootfs: a directory as given, or an image from the store (its container root is
+/// prepared for `id` and recorded in the front folder).
+fn resolve_rootfs(
+    global: &GlobalOptions,
+    image: &str,
+    id: &str,
+    front: &Path,
+) -> Result<(PathBuf, ImageDefaults), Failure> {
+    let p = Path::new(image);
+    if p.is_dir() {
+        let abs = p.canonicalize().map_err(|e| {
+            Failure::tinibox(format!("rootfs {image}: {e} — give an existing directory"))
+        })?;
+        return Ok((abs, ImageDefaults::default()));
+    }
+    let not_found = |e: String| {
+        Failure::tinibox(format!(
+            "{image} is neither a rootfs directory nor an image in the store ({e}) — give a directory, or load the image first (`tinibox load` / `tinibox import`)"
+        ))
+    };
+    let store = Store::open(&global.store).map_err(|e| not_found(e.to_string()))?;
+    let record = store.resolve(image).map_err(|e| not_found(e.to_string()))?;
+    std::fs::write(front.join(IMAGE_MARKER), global.store.display().to_string())
+        .map_err(|e| Failure::tinibox(format!("writing {}: {e}", front.display())))?;
+    let prepared = store
+        .prepare_rootfs(&record, id)
+        .map_err(|e| Failure::tinibox(format!("preparing the root of {image}: {e}")))?;
+    let c = prepared.config;
+    Ok((
+        prepared.rootfs,
+        ImageDefaults {
+            entrypoint: c.entrypoint,
+            cmd: c.cmd,
+            env: c.env,
+            workdir: c.working_dir,
+            user: c.user,
+        },
+    ))
+}
+
+/// Writes the files a spec plan asks for (the /etc files the spec bind-mounts), each to a
+/// temporary name then renamed.
+fn write_plan(plan: &spec::SpecPlan) -> Result<(), Failure> {
+    for f in &plan.files {
+        let tmp = f.path.with_extension("tmp");
+        std::fs::write(&tmp, &f.contents)
+            .and_then(|_| std::fs::rename(&tmp, &f.path))
+            .map_err(|e| {
+                Failure::tinibox(format!(
+                    "writing {}: {e} — check that --root is writable",
+                    f.path.display()
+                ))
+            })?;
+    }
+    Ok(())
+}
+
+pub(super) fn prepare(global: &GlobalOptions, args: &RunArgs) -> Result<Prepared, Failure> {
+    let flags = &args.flags;
+    spec::build::validate(flags).map_err(|e| Failure::tinibox(e.to_string()))?;
+    if let Some(name) = &flags.name {
+        if names::name_taken(&global.root, name) {
+            return Err(Failure::tinibox(format!(
+                "--name: the name {name:?} is already in use — remove that container (`tinibox rm {name}`) or pick another name"
+            )));
+        }
+    }
+    let id = names::new_id().map_err(|e| Failure::tinibox(format!("generating an id: {e}")))?;
+    let front = names::front_dir(&global.root, &id);
+    std::fs::create_dir_all(&front).map_err(|e| {
+        Failure::tinibox(format!(
+            "creating {}: {e} — check that --root is writable (run as root)",
+            front.display()
+        ))
+    })?;
+    let result = (|| {
+        let (rootfs, image) = resolve_rootfs(global, &args.image, &id, &front)?;
+        let facts =
+            spec::Facts::read(flags, &rootfs).map_err(|e| Failure::tinibox(e.to_string()))?;
+        let plan = spec::build_spec(
+            flags,
+            &SpecContext {
+                rootfs: &rootfs,
+                command: &args.command,
+                image: &image,
+                default_hostname: names::short(&id),
+                etc_dir: &front,
+                facts: &facts,
+            },
+        )
+        .map_err(|e| Failure::tinibox(e.to_string()))?;
+        write_plan(&plan)?;
+        let built = plan.spec;
+        let json = spec::to_json(&built).map_err(|e| Failure::tinibox(e.to_string()))?;
+        let tmp = front.join("config.json.tmp");
+        std::fs::write(&tmp, json)
+            .and_then(|_| std::fs::rename(&tmp, front.join("config.json")))
+            .map_err(|e| Failure::tinibox(format!("writing config.json: {e}")))?;
+        let command = built
+            .process()
+            .as_ref()
+            .and_then(|p| p.args().clone())
+            .unwrap_or_default()
+            .join(" ");
+        let mut labels = BTreeMap::new();
+        if let Some(n) = &flags.name {
+            labels.insert(LABEL_NAME.to_string(), n.clone());
+        }
+        labels.insert(LABEL_COMMAND.to_string(), command);
+        if flags.rm {
+            labels.insert(LABEL_RM.to_string(), "true".to_string());
+        }
+        if flags.detach {
+            labels.insert(LABEL_DETACHED.to_string(), "true".to_string());
+        }
+        let mut opts = CreateOptions::new(global.root.clone(), id.clone(), front.clone(), built);
+        opts.labels = labels;
+        Ok(opts)
+    })();
+    match result {
+        Ok(opts) => Ok(Prepared {
+            id,
+            front,
+            opts,
+            rm: flags.rm,
+        }),
+        Err(f) => {
+            discard(&front);
+            Err(f)
+        }
+    }
+}
+
+/// Creates and starts a prepared container; on failure removes everything it made.
+/// Returns the init's pid (our child) and, with a terminal, the pty master.
+pub(super) fn create_and_start(
+    global: &GlobalOptions,
+    mut p: Prepared,
+    terminal: bool,
+) -> Result<(String, i32, Option<OwnedFd>, bool), Failure> {
+    let mut ours = None;
+    if terminal {
+        let (a, b) = nix::sys::socket::socketpair(
+            nix::sys::socket::AddressFamily::Unix,
+            nix::sys::socket::SockType::Stream,
+            None,
+            nix::sys::socket::SockFlag::SOCK_CLOEXEC,
+        )
+        .map_err(|e| Failure::tinibox(format!("console socket pair: {e}")))?;
+        p.opts.console_socket_fd = Some(b);
+        ours = Some(a);
+    }
+    let id = p.id.clone();
+    let created = match container::create(p.opts) {
+        Ok(c) => c,
+        Err(e) => {
+            discard(&p.front);
+            return Err(Failure::from_engine(e));
+        }
+    };
+    let master = match &ours {
+        Some(sock) => match crate::linux::tty::receive_master(sock.as_fd()) {
+            Ok(m) => Some(m),
+            Err(e) => {
+                let _ = remove(&global.root, &id);
+                return Err(Failure::tinibox(e));
+            }
+        },
+        None => None,
+    };
+    if let Some(m) = &master {
+        crate::linux::tty::copy_winsize(libc::STDIN_FILENO, m.as_raw_fd());
+    }
+    if let Err(e) = container::start(&global.root, &id) {
+        // Reap the init if it already exited, then remove everything.
+        let _ = waitpid(Pid::from_raw(created.pid), Some(WaitPidFlag::WNOHANG));
+        let _ = remove(&global.root, &id);
+        return Err(Failure::from_engine(e));
+    }
+    Ok((id, created.pid, master, p.rm))
+}
+
+/// After the init exited: remove the container (`--rm`) or record its exit status.
+pub fn finish(global: &GlobalOptions, id: &str, rm: bool, code: i32) {
+    if rm {
+        if let Err(e) = remove(&global.root, id) {
+            eprintln!("tinibox: removing the container: {e} — run `tinibox rm -f {id}`");
+        }
+    } else {
+        names::write_exit_status(&global.root, id, code);
+    }
+}
+
+/// The container's live status, or None when the engine has no record of it.
+pub fn status(root: &Path, id: &str) -> Option<Status> {
+    let r = Record::load(root, id).ok()?;
+    Some(r.live_status(&container::container_dir(root, id)))
+}
+
+/// Whether the container's init still runs (created, running or paused).
+pub fn is_alive(root: &Path, id: &str) -> bool {
+    matches!(
+        status(root, id),
+        Some(Status::Created | Status::Running | Status::Paused | Status::Creating)
+    )
+}
+
+/// Sends a signal to the init (or with `all` to every process of the container).
+pub fn signal(root: &Path, id: &str, sig: Signal, all: bool) -> Result<(), ContainerError> {
+    container::kill(root, id, sig, all)
+}
+
+/// Waits until the init is gone; false on timeout.
+pub fn wait_stopped(root: &Path, id: &str, timeout: Duration) -> bool {
+    let end = Instant::now() + timeout;
+    while is_alive(root, id) {
+        if Instant::now() >= end {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    true
+}
+
+/// The container's processes (host pids).
+pub fn pids(root: &Path, id: &str) -> Result<Vec<i32>, ContainerError> {
+    container::pids(root, id)
+}
+
+/// Kills whatever still runs and removes the container: engine state (cgroup, mounts, state
+/// folder) and the front folder. Best effort; returns the first engine error.
+pub fn remove(root: &Path, id: &str) -> Result<(), ContainerError> {
+    let mut result = Ok(());
+    if Record::load(root, id).is_ok() {
+        if is_alive(root, id) {
+            let _ = signal(root, id, Signal::SIGKILL, true);
+            wait_stopped(root, id, Duration::from_secs(10));
+        }
+        // A detached container's monitor may remove it at the same time (--rm): not an error.
+        result = match container::delete(root, id, true) {
+            Err(ContainerError::NotFound(_)) => Ok(()),
+            r => r,
+        };
+    }
+    discard(&names::front_dir(root, id));
+    result
+}

@@ -1,0 +1,171 @@
+//! `exec`'s flags → the OCI [`Process`] to run in a running container: the container's own
+//! process with the command line's overrides (args, terminal, env, cwd, user, groups,
+//! capabilities, no_new_privs). Capability names go through [`values::parse_capability`],
+//! the same translation as `run`'s `--cap-add`/`--cap-drop`; env entries are merged with
+//! [`super::build::merge_env`].
+//!
+//! Pure: must not read files (`--process FILE` is loaded by the caller).
+
+use std::path::PathBuf;
+
+use oci_spec::runtime::{Capabilities, Process, UserBuilder};
+
+use super::build::merge_env;
+use super::{defaults, values, SpecError};
+
+/// The overrides `exec` takes on its command line.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExecFlags {
+    /// The command and its arguments (not empty).
+    pub args: Vec<String>,
+    /// `-t`: a terminal.
+    pub tty: bool,
+    /// `-e KEY=VALUE`, replacing the container's value of KEY.
+    pub env: Vec<String>,
+    /// `--cwd`.
+    pub cwd: Option<PathBuf>,
+    /// `-u UID[:GID]` (numbers).
+    pub user: Option<String>,
+    /// `-g GID`, repeatable.
+    pub additional_gids: Vec<u32>,
+    /// `-c CAP`, repeatable: added to every capability set (`ALL`: every capability).
+    pub caps: Vec<String>,
+    /// `--no-new-privs`.
+    pub no_new_privs: bool,
+}
+
+fn numeric_user(
+    value: &str,
+    additional_gids: &[u32],
+) -> Result<oci_spec::runtime::User, SpecError> {
+    let bad = || {
+        SpecError::flag(
+            "--user",
+            format!("{value:?} is not numeric"),
+            "give a numeric uid[:gid]",
+        )
+    };
+    let (uid, gid) = match value.split_once(':') {
+        Some((u, g)) => (u, Some(g)),
+        None => (value, None),
+    };
+    let uid: u32 = uid.parse().map_err(|_| bad())?;
+    let gid: u32 = gid
+        .map(str::parse)
+        .transpose()
+        .map_err(|_| bad())?
+        .unwrap_or(0);
+    let mut b = UserBuilder::default().uid(uid).gid(gid);
+    if !additional_gids.is_empty() {
+        b = b.additional_gids(additional_gids.to_vec());
+    }
+    Ok(b.build()?)
+}
+
+/// The process of `exec`: `base` (the container's process) with the overrides of `f`.
+pub fn exec_process(base: &Process, f: &ExecFlags) -> Result<Process, SpecError> {
+    if f.args.is_empty() {
+        return Err(SpecError::Invalid(
+            "no command given — use `tinibox exec ID COMMAND [ARG...]` or --process FILE".into(),
+        ));
+    }
+    let mut p = base.clone();
+    p.set_args(Some(f.args.clone()));
+    p.set_terminal(Some(f.tty));
+    p.set_env(Some(merge_env(&[
+        p.env().clone().unwrap_or_default(),
+        f.env.clone(),
+    ])));
+    if let Some(c) = &f.cwd {
+        p.set_cwd(c.clone());
+    }
+    if let Some(u) = &f.user {
+        p.set_user(numeric_user(u, &f.additional_gids)?);
+    } else if !f.additional_gids.is_empty() {
+        let mut user = p.user().clone();
+        user.set_additional_gids(Some(f.additional_gids.clone()));
+        p.set_user(user);
+    }
+    if !f.caps.is_empty() {
+        let mut add = Capabilities::new();
+        for name in &f.caps {
+            match values::parse_capability("--cap", name)? {
+                Some(c) => {
+                    add.insert(c);
+                }
+                None => add.extend(defaults::all_capabilities()),
+            }
+        }
+        let mut caps = p.capabilities().clone().unwrap_or_default();
+        let with = |set: &Option<Capabilities>| {
+            let mut s = set.clone().unwrap_or_default();
+            s.extend(add.iter().copied());
+            Some(s)
+        };
+        caps.set_bounding(with(caps.bounding()));
+        caps.set_effective(with(caps.effective()));
+        caps.set_permitted(with(caps.permitted()));
+        caps.set_ambient(with(caps.ambient()));
+        p.set_capabilities(Some(caps));
+    }
+    if f.no_new_privs {
+        p.set_no_new_privileges(Some(true));
+    }
+    Ok(p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oci_spec::runtime::Capability;
+
+    #[test]
+    fn overrides() {
+        let base = defaults::default_spec().unwrap().process().clone().unwrap();
+        let p = exec_process(
+            &base,
+            &ExecFlags {
+                args: vec!["id".into()],
+                env: vec!["PATH=/x".into(), "A=1".into()],
+                user: Some("1000:10".into()),
+                additional_gids: vec![5],
+                caps: vec!["net_admin".into()],
+                no_new_privs: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let env = p.env().clone().unwrap();
+        assert_eq!(env.iter().filter(|e| e.starts_with("PATH=")).count(), 1);
+        assert!(env.contains(&"PATH=/x".to_string()) && env.contains(&"A=1".to_string()));
+        assert_eq!((p.user().uid(), p.user().gid()), (1000, 10));
+        assert_eq!(p.user().additional_gids().as_deref(), Some(&[5][..]));
+        let caps = p.capabilities().clone().unwrap();
+        assert!(caps
+            .ambient()
+            .as_ref()
+            .unwrap()
+            .contains(&Capability::NetAdmin));
+        assert!(caps
+            .bounding()
+            .as_ref()
+            .unwrap()
+            .contains(&Capability::Chown));
+        assert_eq!(p.no_new_privileges(), Some(true));
+        let bad = |f: ExecFlags| exec_process(&base, &f).unwrap_err().to_string();
+        let args = vec!["id".to_string()];
+        assert!(bad(ExecFlags {
+            args: args.clone(),
+            caps: vec!["FLY".into()],
+            ..Default::default()
+        })
+        .starts_with("--cap:"));
+        assert!(bad(ExecFlags {
+            args,
+            user: Some("alice".into()),
+            ..Default::default()
+        })
+        .starts_with("--user:"));
+        assert!(bad(ExecFlags::default()).contains("no command"));
+    }
+}

@@ -8,8 +8,9 @@ packages=(
   # modules, the installer's disk tools and OVMF are NOT taken from the host: distro-build
   # downloads the versions sources.lock pins (apt-get download/source) into its cache.
   build-essential flex bison bc libelf-dev libssl-dev cpio dpkg-dev xz-utils zstd
-  # musl-gcc: BusyBox and the installer's disk tools are linked statically against musl
-  musl-tools
+  # musl-gcc: BusyBox and the installer's disk tools are linked statically against musl; rsync:
+  # the kernel's headers_install, which gives musl-gcc the kernel headers
+  musl-tools rsync
   # boot media (grub-common brings the libraries the pinned grub-mkimage loads)
   grub-common xorriso mtools dosfstools e2fsprogs gdisk fdisk
   # running and testing

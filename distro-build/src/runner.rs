@@ -16,6 +16,7 @@ pub const HOST_TOOLS: &[(&str, &str)] = &[
     ("make", "make"),
     ("gcc", "gcc"),
     ("musl-gcc", "musl-tools"),
+    ("rsync", "rsync"),
     ("flex", "flex"),
     ("bison", "bison"),
     ("bc", "bc"),

@@ -10,6 +10,8 @@ packages=(
   build-essential flex bison bc libelf-dev libssl-dev cpio dpkg-dev xz-utils zstd
   # musl-gcc: BusyBox and the installer's disk tools are linked statically against musl
   musl-tools
+  # the kernel's `make headers_install` (musl-gcc's kernel headers) copies with rsync
+  rsync
   # boot media (grub-common brings the libraries the pinned grub-mkimage loads)
   grub-common xorriso mtools dosfstools e2fsprogs gdisk fdisk
   # running and testing

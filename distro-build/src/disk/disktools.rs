@@ -156,6 +156,7 @@ fn compile(
     if build.exists() {
         fs::remove_dir_all(&build).ctx(|| format!("removing {}", build.display()))?;
     }
+    fs::create_dir_all(&build).ctx(|| format!("creating {}", build.display()))?;
     // Each package is configured in a copy (both build in their source tree); the copy's
     // path is mapped to "." in debug strings and assertions.
     let mut built = Vec::new();
@@ -190,7 +191,7 @@ fn compile(
         );
         run_logged(
             &format!("{name} configure"),
-            Command::new("./configure")
+            Command::new(tree.join("configure"))
                 .current_dir(&tree)
                 .args(configure)
                 .env("CC", musl::CC)

@@ -5,7 +5,7 @@
 //! The test's public key is typed into the guest's `/etc/apk/keys/` over the serial console
 //! (as a user adds a repository's key; no `--allow-untrusted`), then `apk add -X URL PKG`
 //! installs a package with a dependency, a static program (Debian's busybox-static binary
-//! under another name) and a post-install script, and the installed program runs.
+//! as `busybox-debian`) and a post-install script, and the installed program runs.
 //!
 //! - live ISO: the shipped configuration is there (`/etc/apk/repositories`, arch, Alpine's
 //!   keys, an empty database), `apk add` installs and the program runs;
@@ -30,8 +30,9 @@ const BOOT: Duration = Duration::from_secs(240);
 const CMD: Duration = Duration::from_secs(120);
 /// The name the test's public key has in the guest (and in the signatures).
 const KEY_NAME: &str = "tinilinux-test.rsa.pub";
-/// The program the test package installs: Debian's static BusyBox under another name.
-const PROGRAM: &str = "debian-busybox";
+/// The program the test package installs: Debian's static BusyBox as `busybox-debian`
+/// (BusyBox is the multi-call tool under any name starting with `busybox`).
+const PROGRAM: &str = "busybox-debian";
 
 /// QEMU under TCG is CPU-bound and the machine has 2 cores: one VM at a time.
 fn vm_lock() -> MutexGuard<'static, ()> {
@@ -70,7 +71,7 @@ fn mkrepo(args: &[&str]) {
 }
 
 /// A signed repository in `dir/repo/x86_64` with two packages: `bbdeb` (Debian's static
-/// BusyBox as `/usr/bin/debian-busybox`) and `hello-apk` (a script that runs it, depends on
+/// BusyBox as `/usr/bin/busybox-debian`) and `hello-apk` (a script that runs it, depends on
 /// `bbdeb`, and a post-install script leaving a marker). Returns the public key's path.
 fn make_repository(dir: &Path) -> PathBuf {
     let keys = dir.join("keys");

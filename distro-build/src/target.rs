@@ -70,6 +70,11 @@ pub struct Target {
     pub multiarch: &'static str,
     /// The glibc dynamic loader's file name (`ld-linux-x86-64.so.2`).
     pub dynamic_loader: &'static str,
+    /// Alpine's architecture name (`/etc/apk/arch`, the repositories' folder: `x86_64`).
+    pub apk_arch: &'static str,
+    /// The file names (in `apk/keys/`) of Alpine's public keys that sign this architecture's
+    /// indexes and packages, as Alpine's `alpine-keys` package installs them for it.
+    pub apk_keys: &'static [&'static str],
 }
 
 impl Target {
@@ -104,6 +109,12 @@ impl Target {
         debian_arch: "amd64",
         multiarch: "x86_64-linux-gnu",
         dynamic_loader: "ld-linux-x86-64.so.2",
+        apk_arch: "x86_64",
+        apk_keys: &[
+            "alpine-devel@lists.alpinelinux.org-4a6a0840.rsa.pub",
+            "alpine-devel@lists.alpinelinux.org-5261cecb.rsa.pub",
+            "alpine-devel@lists.alpinelinux.org-6165ee59.rsa.pub",
+        ],
     };
 
     /// Every target distro-build knows.

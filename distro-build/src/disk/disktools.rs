@@ -35,7 +35,7 @@ pub const TOOLS: &[(&str, &str)] = &[
     ("e2fsck", "e2fsprogs"),
 ];
 /// Bumped whenever the configure flags or the build steps change.
-const RECIPE: u32 = 1;
+const RECIPE: u32 = 2;
 
 /// e2fsprogs' configure flags: static, no NLS, and only the libraries mke2fs and e2fsck use.
 const E2FSPROGS_CONFIGURE: &[&str] = &[
@@ -184,6 +184,31 @@ fn compile(
             Command::new("cp").arg("-a").arg(source).arg(&tree),
             &log,
         )?;
+        // Debian's patches left configure.ac and m4 files newer than the generated autotools
+        // files, so make would rerun aclocal/automake (not installed): mark them current.
+        run_logged(
+            &format!("marking the {name} autotools outputs current"),
+            Command::new("find").arg(&tree).args([
+                "(",
+                "-name",
+                "aclocal.m4",
+                "-o",
+                "-name",
+                "configure",
+                "-o",
+                "-name",
+                "Makefile.in",
+                "-o",
+                "-name",
+                "config.h.in",
+                ")",
+                "-exec",
+                "touch",
+                "{}",
+                "+",
+            ]),
+            &log,
+        )?;
         let cflags = format!(
             "-Os {} -ffile-prefix-map={}=.",
             musl.header_flag(),
@@ -205,6 +230,11 @@ fn compile(
             make.current_dir(tree.join(dir))
                 .arg(format!("-j{}", jobs()))
                 .arg(target);
+            if name == "util-linux" {
+                // libtool keeps -static for its own libraries only; -all-static makes the
+                // program itself static (without it sfdisk was linked dynamically).
+                make.arg("LDFLAGS=-all-static");
+            }
             run_logged(&format!("{name} make {target}"), &mut make, &log)?;
             if *program {
                 built.push((target.to_string(), tree.join(dir).join(target)));

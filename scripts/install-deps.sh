@@ -8,6 +8,9 @@ packages=(
   # modules, the installer's disk tools and OVMF are NOT taken from the host: distro-build
   # downloads the versions sources.lock pins (apt-get download/source) into its cache.
   build-essential flex bison bc libelf-dev libssl-dev cpio dpkg-dev xz-utils zstd
+  # musl-gcc: BusyBox and the installer's disk tools are linked statically against musl; rsync:
+  # the kernel's headers_install, which gives musl-gcc the kernel headers
+  musl-tools rsync
   # boot media (grub-common brings the libraries the pinned grub-mkimage loads)
   grub-common xorriso mtools dosfstools e2fsprogs gdisk fdisk
   # running and testing
@@ -77,6 +80,17 @@ if [ "$(id -u)" -eq 0 ] && [ "$(readlink /usr/local/bin/pyspdxtools 2>/dev/null)
 fi
 
 command -v cargo >/dev/null || { echo "install-deps: cargo not found; install Rust (rustup) first" >&2; exit 1; }
+
+# The static tinibox on the ISO is built for musl (distro-build's Target::rust_triple): rustup
+# adds that target's standard library (musl's static libc is inside it, no musl-gcc needed).
+musl_triple=x86_64-unknown-linux-musl
+if ! rustup target list --installed 2>/dev/null | grep -qx "$musl_triple"; then
+  echo "install-deps: adding the Rust target $musl_triple (rustup, once)"
+  rustup target add "$musl_triple" || {
+    echo "install-deps: rustup could not add $musl_triple; distro-build needs it for the static tinibox (check the network or install the target's rust-std by hand)" >&2
+    exit 1
+  }
+fi
 
 # cargo-deny checks every crate's licence against deny.toml (test.sh runs it). Debian has no
 # package of it; crates.io has, built once into ~/.cargo/bin.

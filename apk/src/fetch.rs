@@ -1,7 +1,9 @@
-//! Getting bytes from a repository location: `http://` and `https://` (ureq with rustls and
-//! the ring provider, Mozilla's roots built in, so no CA bundle is needed on the target),
-//! `file://PATH` and plain paths. `SSL_CERT_FILE` (a PEM bundle) replaces the built-in roots,
-//! as it does for OpenSSL. On a terminal (and unless quiet) a progress line shows the
+//! Getting bytes from a repository location: `http://`, `https://` (with the `https` cargo
+//! feature: ureq with rustls and the ring provider, Mozilla's roots built in, so no CA bundle
+//! is needed on the target), `file://PATH` and plain paths. `SSL_CERT_FILE` (a PEM bundle)
+//! replaces the built-in roots, as it does for OpenSSL. Built without `https` (TiniLinux's
+//! ISO), an `https://` location is refused with a one-line error: use an `http://` mirror,
+//! the signatures on indexes and packages still hold. On a terminal (and unless quiet) a progress line shows the
 //! bytes received.
 //!
 //! This module knows URLs and bytes only, not what they contain.
@@ -52,6 +54,7 @@ impl FetchError {
 /// Trust anchors from the PEM file named by `SSL_CERT_FILE` (as OpenSSL reads it), when set
 /// and readable; they replace the built-in roots. None otherwise (or when it holds no
 /// certificate; a warning says so).
+#[cfg(feature = "https")]
 fn roots_from_env() -> Option<ureq::tls::RootCerts> {
     let path = std::env::var_os("SSL_CERT_FILE")?;
     let pem = match std::fs::read(&path) {
@@ -100,12 +103,16 @@ impl Fetcher {
     /// A fetcher; `quiet` turns the progress line off (it is also off when stderr is not a
     /// terminal).
     pub fn new(quiet: bool) -> Self {
-        let mut tls = ureq::tls::TlsConfig::builder();
-        if let Some(roots) = roots_from_env() {
-            tls = tls.root_certs(roots);
-        }
-        let config = ureq::Agent::config_builder()
-            .tls_config(tls.build())
+        let config = ureq::Agent::config_builder();
+        #[cfg(feature = "https")]
+        let config = {
+            let mut tls = ureq::tls::TlsConfig::builder();
+            if let Some(roots) = roots_from_env() {
+                tls = tls.root_certs(roots);
+            }
+            config.tls_config(tls.build())
+        };
+        let config = config
             .timeout_connect(Some(Duration::from_secs(30)))
             .timeout_recv_body(Some(Duration::from_secs(300)))
             .user_agent(concat!("tinilinux-apk/", env!("CARGO_PKG_VERSION")))
@@ -129,6 +136,12 @@ impl Fetcher {
             url: location.to_string(),
             message: e.to_string(),
         };
+        if cfg!(not(feature = "https")) && location.starts_with("https://") {
+            return Err(net(
+                &"this apk is built without TLS; use an http:// mirror \
+                (indexes and packages are signed, so plain HTTP is safe for them)",
+            ));
+        }
         let mut resp = match self.agent.get(location).call() {
             Ok(r) => r,
             Err(ureq::Error::StatusCode(status)) => {

@@ -1,5 +1,5 @@
-//! The BusyBox component: `defconfig` + `distro-build/busybox.config` → a static BusyBox and
-//! its applet list (`busybox.links`), cached under a key of the Debian version, the fragment
+//! The BusyBox component: `defconfig` + `distro-build/busybox.config` → a static BusyBox (musl,
+//! see [`crate::musl`]) and its applet list (`busybox.links`), cached under a key of the Debian version, the fragment
 //! and this recipe; [`BusyBoxComponent`] fetches, builds and installs it into the rootfs
 //! tree (`/bin/busybox` and the applet links).
 
@@ -18,7 +18,7 @@ use crate::sources::{self, BusyBoxSource};
 use crate::tree::{Entry, FileData, RootfsTree};
 
 /// Bumped whenever the way BusyBox is configured or built changes.
-const RECIPE: u32 = 3;
+const RECIPE: u32 = 4;
 
 /// A built BusyBox.
 #[derive(Debug, Clone)]
@@ -75,8 +75,14 @@ pub fn build(ctx: &Context, source: &BusyBoxSource) -> Result<BusyBox> {
     let frag_path = fragment_path(ctx);
     let fragment =
         fs::read_to_string(&frag_path).ctx(|| format!("reading {}", frag_path.display()))?;
+    let musl = crate::musl::toolchain(ctx)?;
     let mut key = KeyBuilder::new("busybox", RECIPE);
     key.bytes("version", source.version.as_bytes())
+        .bytes("cc", crate::musl::CC.as_bytes())
+        .file(
+            "kernel headers",
+            &musl.kernel_headers.join("linux/version.h"),
+        )?
         .bytes("fragment", fragment.as_bytes())
         .bytes("epoch", &ctx.epoch_of(EPOCH_INPUTS).key_bytes());
     let key = key.finish();
@@ -85,7 +91,7 @@ pub fn build(ctx: &Context, source: &BusyBoxSource) -> Result<BusyBox> {
             stage.note(&format!("cached ({key})"));
             dir
         }
-        None => compile(ctx, source, &fragment, &key, &stage)?,
+        None => compile(ctx, source, &musl, &fragment, &key, &stage)?,
     };
     let links = fs::read_to_string(dir.join("busybox.links"))
         .ctx(|| format!("reading {}", dir.join("busybox.links").display()))?;
@@ -104,6 +110,7 @@ pub fn build(ctx: &Context, source: &BusyBoxSource) -> Result<BusyBox> {
 fn compile(
     ctx: &Context,
     source: &BusyBoxSource,
+    musl: &crate::musl::Musl,
     fragment: &str,
     key: &str,
     stage: &Stage,
@@ -121,6 +128,10 @@ fn compile(
         cmd.arg("-C")
             .arg(&source.tree)
             .arg(format!("O={}", build_dir.display()))
+            // Linked against musl (see crate::musl); the host compiler builds kconfig's tools.
+            .arg(format!("CC={}", crate::musl::CC))
+            .arg("HOSTCC=gcc")
+            .arg(format!("EXTRA_CFLAGS={}", musl.header_flag()))
             .args(args)
             .env("SOURCE_DATE_EPOCH", &epoch);
         cmd

@@ -111,6 +111,38 @@ fn inode_plan(tree: &RootfsTree) -> Result<Vec<(u32, u32, bool)>> {
     Ok(plan)
 }
 
+/// Files whose data is at least this big are written after everything else, largest first.
+pub const LARGE_FILE_SIZE: u64 = 1024 * 1024;
+
+/// The order entries are written in: the tree's order, except that the files carrying
+/// [`LARGE_FILE_SIZE`] bytes or more come last, largest first. The large files are the two
+/// static binaries (tinibox, BusyBox), which both carry glibc: written next to each other,
+/// the copy of glibc in the second is within [`ZSTD_WINDOW_LOG`] of the first, which the
+/// small window would otherwise miss (about 180 KB more of initramfs). A hard link written
+/// before the entry with the data is fine: the kernel links the later name to the file the
+/// first made and writes the data into it.
+fn write_order<'a>(
+    tree: &'a RootfsTree,
+    plan: &[(u32, u32, bool)],
+) -> Result<Vec<(usize, (&'a Path, &'a crate::tree::Entry))>> {
+    let mut small = Vec::new();
+    let mut large = Vec::new();
+    for (index, (path, entry)) in tree.iter().enumerate() {
+        let size = match &entry.kind {
+            EntryKind::File(data) if plan[index].2 => data.len()?,
+            _ => 0,
+        };
+        if size >= LARGE_FILE_SIZE {
+            large.push((size, index, (path, entry)));
+        } else {
+            small.push((index, (path, entry)));
+        }
+    }
+    large.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    small.extend(large.into_iter().map(|(_, index, item)| (index, item)));
+    Ok(small)
+}
+
 /// Writes `tree` as an uncompressed cpio newc archive to `w`.
 pub fn write_cpio<W: Write>(tree: &RootfsTree, mut w: W, epoch: Epoch) -> Result<W> {
     let mtime = epoch.cpio_mtime()?;
@@ -119,7 +151,8 @@ pub fn write_cpio<W: Write>(tree: &RootfsTree, mut w: W, epoch: Epoch) -> Result
         source: e,
     };
     let plan = inode_plan(tree)?;
-    for ((path, entry), (ino, nlink, with_data)) in tree.iter().zip(plan) {
+    for (index, (path, entry)) in write_order(tree, &plan)? {
+        let (ino, nlink, with_data) = plan[index];
         let name = path.to_string_lossy();
         let mut builder = cpio::newc::Builder::new(&name)
             .ino(ino)
@@ -168,6 +201,12 @@ pub fn write(tree: &RootfsTree, out: &Path, epoch: Epoch) -> Result<()> {
     write_with(tree, out, epoch, Compression::from_env()?)
 }
 
+/// log2 of the zstd window: 2 MiB. The kernel unpacks the initramfs in a stream and
+/// allocates a buffer of the frame's window size while it does, next to the files it
+/// unpacks; level 19's own 8 MiB window made a 40 MiB machine run out of memory at boot
+/// (BENCHMARKS.md, "Memory floor"). With [`write_order`], 2 MiB costs 44 KB of initramfs.
+pub const ZSTD_WINDOW_LOG: u32 = 21;
+
 /// Compresses a cpio archive the way the kernel can unpack it.
 pub fn compress(raw: &[u8], compression: Compression) -> Result<Vec<u8>> {
     let io = |e: std::io::Error| Error::Io {
@@ -179,6 +218,7 @@ pub fn compress(raw: &[u8], compression: Compression) -> Result<Vec<u8>> {
         Compression::Zstd => {
             let mut enc = zstd::stream::Encoder::new(Vec::new(), 19).map_err(io)?;
             enc.include_checksum(true).map_err(io)?;
+            enc.window_log(ZSTD_WINDOW_LOG).map_err(io)?;
             enc.write_all(raw).map_err(io)?;
             enc.finish().map_err(io)
         }

@@ -18,8 +18,9 @@
 //! - [`kernel`]: fragments → `.config` → bzImage.
 //! - [`busybox`]: static BusyBox from a config fragment.
 //! - [`component`]: the component trait (fetch, build, install into the tree).
-//! - [`tinibox_static`]: the static tinibox binary.
-//! - [`rootfs`]: the live rootfs tree (skeleton + BusyBox + tinibox + device nodes).
+//! - [`tinibox_static`]: the static tinibox binary (and the static cargo build apk shares).
+//! - [`apk_static`]: the static apk, Alpine's repositories, keys and an empty database.
+//! - [`rootfs`]: the live rootfs tree (skeleton + BusyBox + tinibox + apk + device nodes).
 //! - [`initramfs`]: the cpio newc writer (hard links, fixed mtimes) and its compression.
 //! - [`boot`]: GRUB images and EFI system partitions, shared by the ISO and the disk.
 //! - [`iso`]: the hybrid BIOS + UEFI ISO.
@@ -31,6 +32,7 @@
 //! - [`oci`]: the rootfs tarball, OCI image layouts/archives, and the image in the rootfs's
 //!   own tinibox store (images helper).
 
+pub mod apk_static;
 pub mod boot;
 pub mod busybox;
 pub mod cache;
@@ -45,6 +47,7 @@ pub mod iso;
 pub mod kconfig;
 pub mod kernel;
 pub mod lock;
+pub mod musl;
 pub mod oci;
 pub mod pipeline;
 pub mod provenance;

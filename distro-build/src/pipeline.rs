@@ -13,6 +13,7 @@
 use std::cell::OnceCell;
 use std::path::{Path, PathBuf};
 
+use crate::apk_static::ApkComponent;
 use crate::busybox::{BusyBox, BusyBoxComponent};
 use crate::component::Component;
 use crate::context::Context;
@@ -91,6 +92,7 @@ pub struct Pipeline<'c> {
     kernel: OnceCell<PathBuf>,
     busybox: BusyBoxComponent,
     tinibox: TiniboxComponent,
+    apk: ApkComponent,
     rootfs: OnceCell<RootfsTree>,
     live: OnceCell<RootfsTree>,
     oci: OnceCell<Vec<ExportedImage>>,
@@ -111,6 +113,7 @@ impl<'c> Pipeline<'c> {
             kernel: OnceCell::new(),
             busybox: BusyBoxComponent::new(),
             tinibox: TiniboxComponent::new(),
+            apk: ApkComponent::new(),
             rootfs: OnceCell::new(),
             live: OnceCell::new(),
             oci: OnceCell::new(),
@@ -129,8 +132,8 @@ impl<'c> Pipeline<'c> {
     }
 
     /// The components of the root filesystem, in the order they are installed.
-    pub fn components(&self) -> [&dyn Component; 2] {
-        [&self.busybox, &self.tinibox]
+    pub fn components(&self) -> [&dyn Component; 3] {
+        [&self.busybox, &self.tinibox, &self.apk]
     }
 
     /// The kernel's source, verified against sources.lock and unpacked.

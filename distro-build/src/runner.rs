@@ -15,6 +15,8 @@ use crate::target::Target;
 pub const HOST_TOOLS: &[(&str, &str)] = &[
     ("make", "make"),
     ("gcc", "gcc"),
+    ("musl-gcc", "musl-tools"),
+    ("rsync", "rsync"),
     ("flex", "flex"),
     ("bison", "bison"),
     ("bc", "bc"),

@@ -103,7 +103,33 @@ fn unpack_linux(ctx: &Context, lock: &Lock, stage: &Stage) -> Result<(PathBuf, S
 }
 
 fn unpack_busybox(ctx: &Context, lock: &Lock, stage: &Stage) -> Result<(PathBuf, String)> {
-    let (downloads, version) = debian::fetch_source(ctx, lock, "busybox")?;
+    unpack_source_package(ctx, lock, "busybox", stage)
+}
+
+/// Verifies and unpacks the Debian source package `package` pinned in sources.lock with
+/// `dpkg-source -x` (Debian's patches applied) into `src/PACKAGE-VERSION/` of the cache, once;
+/// returns the tree and the version used.
+///
+/// Errors: as [`debian::fetch_source`]; no `.dsc` among the pinned files; dpkg-source failing
+/// (logs/sources.log).
+pub fn debian_source(ctx: &Context, package: &str) -> Result<(PathBuf, String)> {
+    let stage = Stage::start(
+        "sources",
+        &format!("{package} from Debian, checked against sources.lock"),
+    );
+    let lock = debian::load_lock(ctx)?;
+    let (tree, version) = unpack_source_package(ctx, &lock, package, &stage)?;
+    stage.done(&format!("{package} {version}"));
+    Ok((tree, version))
+}
+
+fn unpack_source_package(
+    ctx: &Context,
+    lock: &Lock,
+    package: &str,
+    stage: &Stage,
+) -> Result<(PathBuf, String)> {
+    let (downloads, version) = debian::fetch_source(ctx, lock, package)?;
     let dsc = fs::read_dir(&downloads)
         .ctx(|| format!("reading {}", downloads.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -113,14 +139,14 @@ fn unpack_busybox(ctx: &Context, lock: &Lock, stage: &Stage) -> Result<(PathBuf,
     let dest = ctx
         .cache_dir
         .join("src")
-        .join(format!("busybox-{}", version.replace(':', "_")));
+        .join(format!("{package}-{}", version.replace(':', "_")));
     if !dest.is_dir() {
         stage.note("unpacking with dpkg-source (Debian patches applied)");
     }
     unpack_once(&dest, |tmp| {
         let tree = tmp.join("tree");
         run_logged(
-            "dpkg-source -x busybox",
+            &format!("dpkg-source -x {package}"),
             Command::new("dpkg-source")
                 .arg("--no-check")
                 .arg("-x")

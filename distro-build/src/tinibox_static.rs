@@ -1,5 +1,6 @@
 //! The static tinibox stage: `cargo build --release -p tinibox` for the target's Rust
-//! triple (`x86_64-unknown-linux-gnu`) with `+crt-static`, in its own target folder in the cache (so
+//! triple (`x86_64-unknown-linux-musl`: musl's static C library, which is smaller and needs
+//! less memory than glibc's) with `+crt-static`, in its own target folder in the cache (so
 //! it never fights with the workspace's normal builds over flags), optimised for size and
 //! linked as a plain static executable at a fixed address (not static-pie): without
 //! `-C relocation-model=static` the linker writes about 10,700 dynamic relocations (256 KiB of
@@ -21,23 +22,35 @@ use crate::error::{Error, IoContext, Result};
 use crate::runner::{run_logged_progress, Stage};
 use crate::tree::{Entry, FileData, RootfsTree};
 
-/// The compiler flags of the static build: glibc linked in, no PIE (see the module doc).
+/// The compiler flags of the static build: the C library linked in, no PIE (see the module doc).
 pub const RUSTFLAGS: &str = "-C target-feature=+crt-static -C relocation-model=static";
 
 /// Builds the static tinibox and returns the binary's path.
 pub fn build(ctx: &Context) -> Result<PathBuf> {
-    let stage = Stage::start("tinibox", "static tinibox (cargo, glibc +crt-static)");
-    let target_dir = ctx.cache_dir.join("build/tinibox-target");
-    let log = ctx.cache_dir.join("logs/tinibox.log");
+    let stage = Stage::start("tinibox", "static tinibox (cargo, musl +crt-static)");
+    // Without the registry client (its TLS stack is 2.2 MB) until the ISO has room.
+    let binary = cargo_static(ctx, "tinibox", "tinibox", &["--no-default-features"])?;
+    let size = fs::metadata(&binary).map(|m| m.len()).unwrap_or(0);
+    stage.done(&format!("{} ({} KiB)", binary.display(), size / 1024));
+    Ok(binary)
+}
+
+/// `cargo build --release -p PACKAGE` of this workspace for the target's triple with
+/// [`RUSTFLAGS`] and opt-level `z` (size matters more than speed for a copy that lands in
+/// the initramfs), in `build/<package>-target` of the cache; `extra` goes to cargo (feature
+/// choices). The log is `logs/<package>.log`. Returns the binary `bin`, checked static.
+///
+/// Errors: cargo failing (its log named), a dynamically linked result.
+pub fn cargo_static(ctx: &Context, package: &str, bin: &str, extra: &[&str]) -> Result<PathBuf> {
+    let target_dir = ctx.cache_dir.join(format!("build/{package}-target"));
+    let log = ctx.cache_dir.join(format!("logs/{package}.log"));
     let _ = fs::remove_file(&log);
     let triple = ctx.target.rust_triple;
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(&cargo);
     cmd.current_dir(&ctx.repo_root)
-        .args(["build", "--release", "-p", "tinibox", "--target", triple])
-        // Without the registry client (its TLS stack is 2.2 MB) until the ISO has room.
-        .arg("--no-default-features")
-        // Size matters more than speed for the copy on the ISO (it lands in the initramfs).
+        .args(["build", "--release", "-p", package, "--target", triple])
+        .args(extra)
         .args(["--config", "profile.release.opt-level=\"z\""])
         .arg("--target-dir")
         .arg(&target_dir)
@@ -45,16 +58,18 @@ pub fn build(ctx: &Context) -> Result<PathBuf> {
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
         .env_remove("CARGO_TARGET_DIR")
         .env_remove("CARGO_BUILD_TARGET");
-    run_logged_progress("cargo build of the static tinibox", &mut cmd, &log)?;
-    let binary = target_dir.join(triple).join("release/tinibox");
+    run_logged_progress(
+        &format!("cargo build of the static {package}"),
+        &mut cmd,
+        &log,
+    )?;
+    let binary = target_dir.join(triple).join("release").join(bin);
     if !is_static(&binary)? {
         return Err(Error::Invalid(format!(
             "{} is dynamically linked (has an ELF interpreter); the rootfs needs a static binary",
             binary.display()
         )));
     }
-    let size = fs::metadata(&binary).map(|m| m.len()).unwrap_or(0);
-    stage.done(&format!("{} ({} KiB)", binary.display(), size / 1024));
     Ok(binary)
 }
 

@@ -51,8 +51,27 @@ pub struct Vm {
 }
 
 /// The QEMU command for booting `medium` (an ISO as a CD-ROM, or a raw/qcow2 disk image)
-/// with TCG, the serial console on stdio and user-mode networking.
+/// with TCG, the serial console on stdio and user-mode networking. A disk image is opened
+/// with `snapshot=on`: the guest's writes are thrown away.
 pub fn command(medium: &Path, firmware: Firmware, memory_mib: u32) -> Result<Command> {
+    command_with(medium, firmware, memory_mib, true)
+}
+
+/// [`command`] for a disk image the guest writes to for real (kept across boots).
+pub fn persistent_disk_command(
+    disk: &Path,
+    firmware: Firmware,
+    memory_mib: u32,
+) -> Result<Command> {
+    command_with(disk, firmware, memory_mib, false)
+}
+
+fn command_with(
+    medium: &Path,
+    firmware: Firmware,
+    memory_mib: u32,
+    snapshot: bool,
+) -> Result<Command> {
     let qemu = which("qemu-system-x86_64").ok_or_else(|| {
         anyhow!("qemu-system-x86_64 is missing: apt-get install -y qemu-system-x86")
     })?;
@@ -76,8 +95,9 @@ pub fn command(medium: &Path, firmware: Firmware, memory_mib: u32) -> Result<Com
         } else {
             "raw"
         };
+        let snapshot = if snapshot { ",snapshot=on" } else { "" };
         cmd.arg("-drive").arg(format!(
-            "file={},format={format},if=virtio,snapshot=on",
+            "file={},format={format},if=virtio{snapshot}",
             medium.display()
         ));
     }

@@ -318,7 +318,7 @@ fn the_source_bundle_holds_every_source_package_and_the_configs() {
         }
         assert_eq!(sum("sha256sum", &dir.join(&file)), sha256, "{file}");
     }
-    for name in ["busybox", "grub2", "glibc", "util-linux", "e2fsprogs"] {
+    for name in ["busybox", "grub2", "musl", "util-linux", "e2fsprogs"] {
         assert!(
             sources.iter().any(|p| p["name"] == name),
             "no {name} source"

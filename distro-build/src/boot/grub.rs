@@ -285,8 +285,16 @@ pub fn patch_core_img(core: &mut Vec<u8>, core_sector: u64) -> Result<u64> {
     Ok(sectors as u64)
 }
 
+/// The least memory TiniLinux boots in with BIOS, in MiB: the ISO's `min_mib_bios`
+/// (`distro-build/grub.cfg`; the installed system needs no more).
+pub const MIN_MIB_BIOS: u32 = 36;
+/// The least memory TiniLinux boots in with UEFI, in MiB: the ISO's `min_mib_uefi`.
+pub const MIN_MIB_UEFI: u32 = 132;
+
 /// The grub.cfg on the root partition: serial and screen consoles, one entry booting
-/// /boot/vmlinuz with the early-boot initramfs and `root=UUID=<root_uuid>`.
+/// /boot/vmlinuz with the early-boot initramfs and `root=UUID=<root_uuid>`. When GRUB cannot
+/// load or start them (too little memory), it prints the minimum in one line and stops,
+/// rather than starting a kernel without its initramfs.
 pub fn grub_cfg(root_uuid: &str, timeout_s: u32) -> String {
     format!(
         "# TiniLinux on a hard drive — written by distro-build disk / tinilinux-install.\n\
@@ -297,9 +305,21 @@ pub fn grub_cfg(root_uuid: &str, timeout_s: u32) -> String {
          set timeout={timeout_s}\n\
          set default=0\n\
          if [ \"$grub_platform\" = \"efi\" ]; then insmod all_video; fi\n\
+         function too_little_memory {{\n\
+         \tif [ \"$grub_platform\" = efi ]; then\n\
+         \t\techo \"TiniLinux needs at least {MIN_MIB_UEFI} MiB of memory with UEFI (BIOS: {MIN_MIB_BIOS} MiB). Stopped.\"\n\
+         \telse\n\
+         \t\techo \"TiniLinux needs at least {MIN_MIB_BIOS} MiB of memory with BIOS (UEFI: {MIN_MIB_UEFI} MiB). Stopped.\"\n\
+         \tfi\n\
+         \twhile [ 1 = 1 ]; do sleep 3600; done\n\
+         }}\n\
          menuentry \"TiniLinux\" {{\n\
-         \tlinux /boot/vmlinuz root=UUID={root_uuid} console=tty0 console=ttyS0,115200\n\
-         \tinitrd /boot/initrd.img\n\
+         \tif linux /boot/vmlinuz root=UUID={root_uuid} console=tty0 console=ttyS0,115200; then\n\
+         \t\tif initrd /boot/initrd.img; then\n\
+         \t\t\tboot\n\
+         \t\tfi\n\
+         \tfi\n\
+         \ttoo_little_memory\n\
          }}\n"
     )
 }
@@ -349,5 +369,17 @@ mod tests {
         assert!(cfg.contains("console=ttyS0,115200"));
         assert!(cfg.contains("terminal_output serial console"));
         assert!(cfg.contains("initrd /boot/initrd.img"));
+    }
+
+    /// The disk's GRUB names the same minimums as the ISO's grub.cfg.
+    #[test]
+    fn grub_cfg_states_the_iso_minimums() {
+        let iso_cfg = include_str!("../../grub.cfg");
+        assert!(iso_cfg.contains(&format!("set min_mib_bios={MIN_MIB_BIOS}\n")));
+        assert!(iso_cfg.contains(&format!("set min_mib_uefi={MIN_MIB_UEFI}\n")));
+        let cfg = grub_cfg("1234-uuid", 1);
+        assert!(cfg.contains(&format!(
+            "at least {MIN_MIB_BIOS} MiB of memory with BIOS (UEFI: {MIN_MIB_UEFI} MiB)"
+        )));
     }
 }

@@ -83,6 +83,11 @@ const TABLE: &[(&str, &str, &str)] = &[
         "ncurses' own licence (Debian's MIT/X11); a few files BSD-3-Clause",
     ),
     ("readline", "GPL-3.0-or-later", "debian/copyright, Files: *"),
+    (
+        "musl",
+        "MIT",
+        "musl's COPYRIGHT and Debian's debian/copyright, Files: *",
+    ),
 ];
 
 /// The declared licence of Debian package `package` (built from source package `source`):

@@ -1,0 +1,174 @@
+//! The package manager as a rootfs component: the workspace's `apk` (an Alpine-compatible
+//! client, `apk/`) built statically like tinibox ([`crate::tinibox_static::cargo_static`]:
+//! musl, `+crt-static`, opt-level `z`) and installed as `/sbin/apk`, with what apk-tools'
+//! `apk --initdb` leaves in a root and Alpine's configuration:
+//!
+//! - `/etc/apk/repositories`: Alpine's `main` and `community` of release [`ALPINE_RELEASE`]
+//!   on the `dl-cdn.alpinelinux.org` mirror, over plain `http://` (the ISO's apk is built
+//!   without TLS, see [`build`]; indexes and packages are RSA-signed, so HTTP costs privacy,
+//!   not integrity);
+//! - `/etc/apk/arch`: the target's Alpine architecture;
+//! - `/etc/apk/keys/`: Alpine's public signing keys for that architecture (the files of
+//!   `apk/keys/`, cross-checked against independent copies: `apk/keys/README.md`);
+//! - the empty database: `/etc/apk/world`, `/lib/apk/db/installed`, `triggers` and
+//!   `scripts.tar` as empty files, and `/var/cache/apk`, `/var/cache/misc` (apk-tools and our
+//!   `apk --initdb` make the same).
+
+use std::cell::OnceCell;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use crate::component::Component;
+use crate::context::Context;
+use crate::error::Result;
+use crate::runner::Stage;
+use crate::tinibox_static::cargo_static;
+use crate::tree::{Entry, FileData, RootfsTree};
+
+/// The Alpine release `/etc/apk/repositories` names: 3.22 (May 2025, main supported until
+/// May 2027), the newest release our apk has been written against whose mirrors serve the apk
+/// v2 index and package formats with apk-tools 2 (3.23 moved Alpine to apk-tools 3).
+pub const ALPINE_RELEASE: &str = "v3.22";
+
+/// The mirror `/etc/apk/repositories` points at (Alpine's CDN, which serves HTTP and HTTPS).
+pub const ALPINE_MIRROR: &str = "http://dl-cdn.alpinelinux.org/alpine";
+
+/// Where apk sits in a root file system.
+pub const APK_PATH: &str = "sbin/apk";
+
+/// The folder of `/etc/apk/keys` in a root file system.
+pub const KEYS_DIR: &str = "etc/apk/keys";
+
+/// The content of `/etc/apk/repositories`: Alpine's main and community of [`ALPINE_RELEASE`].
+pub fn repositories() -> String {
+    ["main", "community"]
+        .iter()
+        .map(|r| format!("{ALPINE_MIRROR}/{ALPINE_RELEASE}/{r}\n"))
+        .collect()
+}
+
+/// The folder of Alpine's public keys in this repository (`apk/keys/`).
+pub fn keys_source(ctx: &Context) -> PathBuf {
+    ctx.repo_root.join("apk/keys")
+}
+
+/// Builds the static apk without its `https` feature and returns the binary's path: the
+/// rustls stack would add about 1 MB to a binary that goes onto an 8 MiB ISO, while Alpine's
+/// mirrors serve plain HTTP and every index and package is signed (BENCHMARKS.md, "apk on the
+/// ISO").
+///
+/// Errors: cargo's (its log named), a dynamically linked result.
+pub fn build(ctx: &Context) -> Result<PathBuf> {
+    let stage = Stage::start("apk", "static apk (cargo, musl +crt-static, HTTP only)");
+    let binary = cargo_static(ctx, "apk", "apk", &["--no-default-features"])?;
+    let size = fs::metadata(&binary).map(|m| m.len()).unwrap_or(0);
+    stage.done(&format!("{} ({} KiB)", binary.display(), size / 1024));
+    Ok(binary)
+}
+
+/// apk as a rootfs component (built from this workspace: nothing to fetch).
+#[derive(Debug, Default)]
+pub struct ApkComponent {
+    built: OnceCell<PathBuf>,
+}
+
+impl ApkComponent {
+    /// A component that has built nothing yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A component whose build is the binary at `binary` (for assembling a tree from it).
+    pub fn prebuilt(binary: PathBuf) -> Self {
+        ApkComponent {
+            built: OnceCell::from(binary),
+        }
+    }
+
+    /// The static binary (built on first use).
+    pub fn built(&self, ctx: &Context) -> Result<&Path> {
+        crate::pipeline::memo(&self.built, || build(ctx)).map(PathBuf::as_path)
+    }
+}
+
+impl Component for ApkComponent {
+    fn name(&self) -> &'static str {
+        "apk"
+    }
+
+    /// Nothing: apk's source is this workspace, its crates come through cargo.
+    fn fetch(&self, _ctx: &Context) -> Result<()> {
+        Ok(())
+    }
+
+    fn build(&self, ctx: &Context) -> Result<()> {
+        self.built(ctx).map(|_| ())
+    }
+
+    /// `/sbin/apk` (0755), the configuration and keys (0644), the empty database.
+    fn install(&self, ctx: &Context, tree: &mut RootfsTree) -> Result<()> {
+        let binary = self.built(ctx)?.to_path_buf();
+        tree.insert(APK_PATH, Entry::file(FileData::Host(binary), 0o755))?;
+        let text = |s: String| Entry::file(FileData::Bytes(s.into_bytes()), 0o644);
+        tree.insert("etc/apk/repositories", text(repositories()))?;
+        tree.insert("etc/apk/arch", text(format!("{}\n", ctx.target.apk_arch)))?;
+        tree.insert(KEYS_DIR, Entry::dir(0o755))?;
+        for key in ctx.target.apk_keys {
+            let source = keys_source(ctx).join(key);
+            tree.insert(
+                format!("{KEYS_DIR}/{key}"),
+                Entry::file(FileData::Host(source), 0o644),
+            )?;
+        }
+        for empty in [
+            "etc/apk/world",
+            "lib/apk/db/installed",
+            "lib/apk/db/triggers",
+            "lib/apk/db/scripts.tar",
+        ] {
+            tree.insert(empty, text(String::new()))?;
+        }
+        for dir in ["var/cache/apk", "var/cache/misc"] {
+            tree.insert(dir, Entry::dir(0o755))?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn installs_apk_its_configuration_keys_and_an_empty_database() {
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let ctx = Context::from_env(repo);
+        let apk = ApkComponent::prebuilt(PathBuf::from("/bin/true"));
+        let mut tree = RootfsTree::new();
+        apk.install(&ctx, &mut tree).unwrap();
+        let bytes = |p: &str| match &tree.get(p).unwrap().kind {
+            crate::tree::EntryKind::File(data) => data.read().unwrap(),
+            other => panic!("{p} is {other:?}"),
+        };
+        assert_eq!(tree.get(APK_PATH).unwrap().mode, 0o755);
+        assert_eq!(bytes("etc/apk/arch"), b"x86_64\n");
+        let repos = String::from_utf8(bytes("etc/apk/repositories")).unwrap();
+        assert_eq!(
+            repos,
+            "http://dl-cdn.alpinelinux.org/alpine/v3.22/main\n\
+             http://dl-cdn.alpinelinux.org/alpine/v3.22/community\n"
+        );
+        for key in ctx.target.apk_keys {
+            let pem = String::from_utf8(bytes(&format!("{KEYS_DIR}/{key}"))).unwrap();
+            assert!(pem.starts_with("-----BEGIN PUBLIC KEY-----\n"), "{key}");
+        }
+        for empty in [
+            "etc/apk/world",
+            "lib/apk/db/installed",
+            "lib/apk/db/scripts.tar",
+        ] {
+            assert!(bytes(empty).is_empty(), "{empty}");
+        }
+        assert!(tree.get("var/cache/apk").is_some());
+    }
+}

@@ -1211,3 +1211,140 @@ fn pivot_root_leaves_no_host_mount_in_the_container_namespace_like_runc() {
         .collect();
     assert_eq!(tinibox, seen[..2], "tinibox vs runc: {seen:?}");
 }
+
+/// Asserts a command did not panic (Rust's exit code 101, "panicked" on stderr) whatever it
+/// answered; returns its stdout.
+fn no_panic(o: &Output, what: &str) -> String {
+    assert_ne!(o.status.code(), Some(101), "{what} panicked: {}", stderr(o));
+    assert!(!stderr(o).contains("panicked"), "{what}: {}", stderr(o));
+    stdout(o)
+}
+
+/// Issue 15 item 18: ids, names, commands and env with multi-byte text go through every
+/// listing and inspect command (runc form beside runc: create, list, state, ps, start, delete;
+/// docker form: run -d, ps, ps -a, ps -q, logs, images, inspect), and non-UTF-8 arguments are
+/// refused without a panic. Long text is cut between characters, never inside one.
+#[test]
+fn multibyte_and_non_utf8_text_goes_through_every_listing() {
+    use std::os::unix::ffi::OsStrExt;
+    let long = "é".repeat(30);
+    let b = bundle(&["sh", "-c", &format!("echo ü{long}; sleep 100")], |v| {
+        v["process"]["env"] = json!(["PATH=/bin:/usr/bin", format!("MÖTÖR=ḧëäḋ{long}")]);
+    });
+    let bp = b.path().to_str().unwrap();
+    let tb = Rt::tinibox();
+    // runc refuses a non-ASCII id ("invalid container ID format"); tinibox accepts any
+    // printable id (its documented rule) and must then list it: both answer, neither panics.
+    let runc = Rt::runc();
+    let o = runc.run(&["create", "--bundle", bp, &format!("ïd{long}-runc")]);
+    assert!(!o.status.success(), "runc now accepts non-ASCII ids");
+    // The same text in an ASCII-id container's env and command goes through runc too.
+    for rt in [runc, Rt::tinibox()] {
+        let id = if rt.name == "runc" {
+            id("mb-runc")
+        } else {
+            format!("ïd{long}-{}-{}", rt.name, std::process::id())
+        };
+        rt.ok(&["create", "--bundle", bp, &id]);
+        assert!(rt.ok(&["list"]).contains(&id), "{}: list", rt.name);
+        let state: Value = serde_json::from_str(&rt.ok(&["state", &id])).unwrap();
+        assert_eq!(state["id"], json!(id), "{}", rt.name);
+        rt.ok(&["start", &id]);
+        assert_eq!(rt.wait_status(&id, "running"), "running", "{}", rt.name);
+        no_panic(&rt.run(&["ps", &id]), "ps ID");
+        assert!(rt.ok(&["list", "-q"]).contains(&id), "{}: list -q", rt.name);
+        if rt.name == "tinibox" {
+            // The docker-like listing shows the same container by its short (character) id.
+            let all = no_panic(&rt.run(&["ps", "-a"]), "ps -a");
+            assert!(
+                all.contains(&id.chars().take(12).collect::<String>()),
+                "{all}"
+            );
+        }
+        rt.ok(&["delete", "--force", &id]);
+        assert_eq!(rt.status(&id), "absent", "{}", rt.name);
+    }
+    // Docker-like: a long multi-byte command, argument and env through run -d and the listings.
+    let arg = format!("x{long}");
+    let o = tb.run(&[
+        "run",
+        "-d",
+        "-e",
+        &format!("VÄR=ü{long}"),
+        busybox_rootfs().to_str().unwrap(),
+        "sh",
+        "-c",
+        &format!("echo ü{long}; echo \"$VÄR\" ; sleep 1000"),
+        &arg,
+    ]);
+    let cid = no_panic(&o, "run -d").trim().to_string();
+    assert!(o.status.success(), "run -d: {}", stderr(&o));
+    for args in [&["ps"][..], &["ps", "-a"], &["ps", "-q"], &["images"]] {
+        let o = tb.run(args);
+        no_panic(&o, &format!("{args:?}"));
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+    }
+    let ps = stdout(&tb.run(&["ps"]));
+    assert!(ps.contains(&cid[..12]), "{ps}");
+    let t = Instant::now();
+    let logs = loop {
+        let l = no_panic(&tb.run(&["logs", &cid]), "logs");
+        if l.contains(&format!("ü{long}")) || t.elapsed() > Duration::from_secs(10) {
+            break l;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(logs.contains(&format!("ü{long}")), "logs: {logs:?}");
+    // Names, image references and ids with multi-byte text: answered or refused, never a panic.
+    let name = format!("nämé{long}");
+    for args in [
+        &[
+            "run",
+            "-d",
+            "--name",
+            &name,
+            busybox_rootfs().to_str().unwrap(),
+            "true",
+        ][..],
+        &["inspect", &format!("ïmage{long}:tàg")],
+        &["logs", &name],
+        &["kill", &name],
+        &["rm", "-f", &name],
+        &["state", &name],
+        &["images", &format!("ïmage{long}")],
+    ] {
+        no_panic(&tb.run(args), &format!("{args:?}"));
+    }
+    tb.ok(&["rm", "-f", &cid]);
+    // Non-UTF-8 where an argument is an OsString on the command line: refused, no panic.
+    let bad = std::ffi::OsStr::from_bytes(b"x\xff\xfe");
+    for args in [
+        vec![
+            std::ffi::OsStr::new("create"),
+            "--bundle".as_ref(),
+            bp.as_ref(),
+            bad,
+        ],
+        vec!["state".as_ref(), bad],
+        vec![
+            "run".as_ref(),
+            "--rm".as_ref(),
+            busybox_rootfs().as_os_str(),
+            "echo".as_ref(),
+            bad,
+        ],
+        vec![
+            "run".as_ref(),
+            "--name".as_ref(),
+            bad,
+            busybox_rootfs().as_os_str(),
+            "true".as_ref(),
+        ],
+        vec!["inspect".as_ref(), bad],
+        vec!["logs".as_ref(), bad],
+    ] {
+        let o = tb.cmd().args(&args).stdin(Stdio::null()).output().unwrap();
+        no_panic(&o, &format!("{args:?}"));
+        assert!(!o.status.success(), "{args:?} accepted non-UTF-8");
+    }
+}

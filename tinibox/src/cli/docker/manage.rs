@@ -84,11 +84,7 @@ pub fn ps(global: &GlobalOptions, args: PsArgs) -> u8 {
         "CONTAINER ID", "NAME", "STATUS"
     );
     for (id, name, status, command) in rows {
-        let mut command = command;
-        if command.len() > 40 {
-            command.truncate(37);
-            command.push_str("...");
-        }
+        let command = crate::text::ellipsize(&command, 40);
         let _ = writeln!(
             out,
             "{:<14}{:<20}{:<24}{}",

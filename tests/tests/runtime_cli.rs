@@ -1348,3 +1348,128 @@ fn multibyte_and_non_utf8_text_goes_through_every_listing() {
         assert!(!o.status.success(), "{args:?} accepted non-UTF-8");
     }
 }
+
+/// Issue 15 item 17: a sysctl outside the container's own namespaces (a host sysctl, or net.*
+/// without a new network namespace) is refused at create with the key named, as runc refuses
+/// it, and the host's value is unchanged; namespaced ones still apply inside.
+#[test]
+fn host_sysctls_are_refused_like_runc() {
+    let host_key = "/proc/sys/kernel/printk_ratelimit_burst";
+    let before = std::fs::read_to_string(host_key).unwrap();
+    let new_value = if before.trim() == "17" { "18" } else { "17" };
+    let host = bundle(&["true"], |v| {
+        v["linux"]["sysctl"] = json!({"kernel.printk_ratelimit_burst": new_value});
+    });
+    let no_netns = bundle(&["true"], |v| {
+        v["linux"]["sysctl"] = json!({"net.ipv4.ip_forward": "1"});
+        let ns = v["linux"]["namespaces"].as_array_mut().unwrap();
+        ns.retain(|n| n["type"] != "network");
+    });
+    let ipc = bundle(
+        &[
+            "cat",
+            "/proc/sys/kernel/shmmni",
+            "/proc/sys/net/ipv4/ip_forward",
+        ],
+        |v| {
+            v["linux"]["sysctl"] = json!({"kernel.shmmni": "1234", "net.ipv4.ip_forward": "1"});
+        },
+    );
+    let mut seen = Vec::new();
+    for rt in [Rt::runc(), Rt::tinibox()] {
+        for (b, key) in [
+            (&host, "kernel.printk_ratelimit_burst"),
+            (&no_netns, "net.ipv4.ip_forward"),
+        ] {
+            let id = id(&format!("sysctl-{}", rt.name));
+            let o = rt.run(&["create", "--bundle", b.path().to_str().unwrap(), &id]);
+            assert!(!o.status.success(), "{} accepted {key}", rt.name);
+            if rt.name == "tinibox" {
+                assert!(stderr(&o).contains(key), "{key}: {}", stderr(&o));
+                assert!(leftovers(&rt, &id).is_empty(), "{:?}", leftovers(&rt, &id));
+            }
+            assert_eq!(rt.status(&id), "absent", "{}", rt.name);
+            assert_eq!(
+                std::fs::read_to_string(host_key).unwrap(),
+                before,
+                "host changed"
+            );
+        }
+        let id = id(&format!("sysctl-ok-{}", rt.name));
+        let o = rt.run(&["run", "--bundle", ipc.path().to_str().unwrap(), &id]);
+        assert!(o.status.success(), "{}: {}", rt.name, stderr(&o));
+        seen.push(stdout(&o));
+    }
+    assert_eq!(seen[0], "1234\n1\n");
+    assert_eq!(seen[0], seen[1], "runc vs tinibox");
+}
+
+/// Issue 15 item 21: mounts that would defeat the container's hardening are refused as runc
+/// 1.1.5 refuses them on this host (a bind mount over /proc whose source is not a procfs, a
+/// bind mount inside /proc other than LXCFS's files), and what runc accepts (a bind over
+/// /proc/cpuinfo, a tmpfs on /proc/sys, binds over /sys/fs/cgroup and /dev/pts) still runs;
+/// the docker-like `-v HOSTDIR:/proc` is refused with exit 125 and nothing left behind.
+#[test]
+fn mounts_defeating_hardening_are_refused_like_runc() {
+    let host = tempfile::tempdir().unwrap();
+    let cases: [(&str, &str, &str); 7] = [
+        ("/proc", "bind", ""),
+        ("/proc/sys", "bind", ""),
+        ("/tmp/../proc/sys/kernel", "bind", ""),
+        ("/proc/cpuinfo", "bind", "/proc/cpuinfo"),
+        ("/proc/sys", "tmpfs", "tmpfs"),
+        ("/sys/fs/cgroup", "bind", ""),
+        ("/dev/pts", "bind", ""),
+    ];
+    let mut seen = Vec::new();
+    for rt in [Rt::runc(), Rt::tinibox()] {
+        let mut obs = Vec::new();
+        for (dest, typ, source) in cases {
+            let source = if source.is_empty() {
+                host.path().to_str().unwrap()
+            } else {
+                source
+            };
+            let opts = if typ == "bind" {
+                json!(["rbind"])
+            } else {
+                json!([])
+            };
+            let b = bundle(&["true"], |v| {
+                v["mounts"].as_array_mut().unwrap().push(json!({
+                    "destination": dest, "type": typ, "source": source, "options": opts
+                }));
+            });
+            let id = id(&format!("mnt-{}", rt.name));
+            let o = rt.run(&["run", "--bundle", b.path().to_str().unwrap(), &id]);
+            if rt.name == "tinibox" && !o.status.success() {
+                assert!(stderr(&o).contains("/proc"), "{dest}: {}", stderr(&o));
+                assert!(leftovers(&rt, &id).is_empty(), "{:?}", leftovers(&rt, &id));
+            }
+            obs.push(format!("{typ} {dest} ok={}", o.status.success()));
+        }
+        seen.push(obs);
+    }
+    assert_eq!(
+        seen[0].iter().filter(|s| s.ends_with("ok=false")).count(),
+        3,
+        "runc: {:?}",
+        seen[0]
+    );
+    assert_eq!(seen[0], seen[1], "runc vs tinibox");
+    let tb = Rt::tinibox();
+    let o = tb.run(&[
+        "run",
+        "--rm",
+        "-v",
+        &format!("{}:/proc", host.path().display()),
+        busybox_rootfs().to_str().unwrap(),
+        "true",
+    ]);
+    assert_eq!(o.status.code(), Some(125), "-v HOST:/proc: {}", stderr(&o));
+    assert!(stderr(&o).contains("/proc"), "{}", stderr(&o));
+    assert!(
+        tb.ok(&["list", "-q"]).trim().is_empty(),
+        "left a container behind"
+    );
+}

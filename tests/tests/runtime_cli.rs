@@ -1404,6 +1404,54 @@ fn host_sysctls_are_refused_like_runc() {
     assert_eq!(seen[0], seen[1], "runc vs tinibox");
 }
 
+/// Issue 15 item 16: the errors engines parse use runc's words. A kill of a stopped container
+/// fails with "container not running", `kill --all` of it succeeds, and kill/state/delete of a
+/// missing id fail with "does not exist" — what containerd's shim and go-runc look for.
+#[test]
+fn errors_engines_parse_use_runcs_words() {
+    let b = bundle(&["true"], |_| {});
+    let mut seen = Vec::new();
+    for rt in [Rt::runc(), Rt::tinibox()] {
+        let id = id(&format!("words-{}", rt.name));
+        rt.ok(&["create", "--bundle", b.path().to_str().unwrap(), &id]);
+        rt.ok(&["start", &id]);
+        assert_eq!(rt.wait_status(&id, "stopped"), "stopped", "{}", rt.name);
+        let mut obs = Vec::new();
+        let o = rt.run(&["kill", &id, "KILL"]);
+        assert!(
+            stderr(&o).contains("container not running"),
+            "{}: {}",
+            rt.name,
+            stderr(&o)
+        );
+        obs.push(format!("kill-stopped={:?}", o.status.code()));
+        let o = rt.run(&["kill", "--all", &id, "KILL"]);
+        obs.push(format!("kill-all-stopped={:?}", o.status.code()));
+        rt.ok(&["delete", &id]);
+        for cmd in [
+            &["kill", &id, "KILL"][..],
+            &["kill", "--all", &id, "KILL"],
+            &["state", &id],
+            &["delete", &id],
+        ] {
+            let o = rt.run(cmd);
+            assert!(
+                stderr(&o).contains("does not exist"),
+                "{} {cmd:?}: {}",
+                rt.name,
+                stderr(&o)
+            );
+            obs.push(format!("{}-missing={:?}", cmd[0], o.status.code()));
+        }
+        seen.push(obs);
+    }
+    assert_eq!(
+        seen[0][..2],
+        ["kill-stopped=Some(1)", "kill-all-stopped=Some(0)"]
+    );
+    assert_eq!(seen[0], seen[1], "runc vs tinibox");
+}
+
 /// Issue 15 item 21: mounts that would defeat the container's hardening are refused as runc
 /// 1.1.5 refuses them on this host (a bind mount over /proc whose source is not a procfs, a
 /// bind mount inside /proc other than LXCFS's files), and what runc accepts (a bind over

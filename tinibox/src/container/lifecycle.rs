@@ -107,7 +107,12 @@ pub fn kill(state_root: &Path, id: &str, signal: Signal, all: bool) -> Result<()
     let dir = container_dir(state_root, id);
     let status = rec.live_status(&dir);
     if status == Status::Stopped {
-        return Err(wrong(id, status, "kill (it is not running)"));
+        // As runc: `kill --all` of a stopped container has nothing left to do and succeeds;
+        // a kill of its init is refused in the words engines parse.
+        if all {
+            return Ok(());
+        }
+        return Err(ContainerError::NotRunning(id.to_string()));
     }
     if all {
         rec.cgroup.kill_all(signal)?;

@@ -1521,3 +1521,89 @@ fn mounts_defeating_hardening_are_refused_like_runc() {
         "left a container behind"
     );
 }
+
+/// A bundle whose process traps signal 37 (SIGRTMIN+3, systemd's stop signal) and writes to
+/// the host folder `out` (bound at /out) that it is ready and then that it got the signal.
+fn trap_bundle(out: &Path) -> tempfile::TempDir {
+    let script = "trap 'echo got > /out/got; exit 0' 37; echo > /out/ready; \
+                  while :; do sleep 0.1; done";
+    bundle(&["sh", "-c", script], |v| {
+        v["mounts"].as_array_mut().unwrap().push(json!({
+            "destination": "/out", "type": "bind", "source": out, "options": ["rbind", "rw"]
+        }));
+    })
+}
+
+/// Waits until `path` exists (at most 10 s); whether it does.
+fn wait_file(path: &Path) -> bool {
+    let t = Instant::now();
+    while !path.exists() && t.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    path.exists()
+}
+
+/// Issue 15 item 5: signals 1-64 by number on the runc-form `kill` (as runc), and by name
+/// (RTMIN+n, RTMAX-n, with or without SIG) on it and on the docker-like `kill -s`, reach the
+/// process; numbers and names outside 1-64 are refused by both runtimes.
+#[test]
+fn realtime_signals_by_number_and_name_reach_the_process() {
+    let out = tempfile::tempdir().unwrap();
+    let b = trap_bundle(out.path());
+    let (ready, got) = (out.path().join("ready"), out.path().join("got"));
+    let mut seen = Vec::new();
+    for rt in [Rt::runc(), Rt::tinibox()] {
+        let forms: &[&str] = if rt.name == "runc" {
+            &["37"]
+        } else {
+            &["37", "RTMIN+3", "SIGRTMIN+3", "rtmax-27"]
+        };
+        for form in forms {
+            let _ = std::fs::remove_file(&ready);
+            let _ = std::fs::remove_file(&got);
+            let id = id(&format!("rt-{}", rt.name));
+            rt.ok(&["create", "--bundle", b.path().to_str().unwrap(), &id]);
+            rt.ok(&["start", &id]);
+            assert!(wait_file(&ready), "{}: container not ready", rt.name);
+            let bad = rt.run(&["kill", &id, "65"]);
+            assert!(!bad.status.success(), "{} accepted signal 65", rt.name);
+            rt.ok(&["kill", &id, form]);
+            assert_eq!(
+                rt.wait_status(&id, "stopped"),
+                "stopped",
+                "{} {form}",
+                rt.name
+            );
+            seen.push(format!("{} {form} trapped={}", rt.name, got.exists()));
+            rt.ok(&["delete", &id]);
+        }
+    }
+    assert!(seen.iter().all(|s| s.ends_with("trapped=true")), "{seen:?}");
+    // Docker-like kill -s by number and by name (Docker's documented forms).
+    let tb = Rt::tinibox();
+    for form in ["37", "SIGRTMIN+3", "RTMAX-27"] {
+        let _ = std::fs::remove_file(&ready);
+        let _ = std::fs::remove_file(&got);
+        let volume = format!("{}:/out", out.path().display());
+        let script = "trap 'echo got > /out/got; exit 0' 37; echo > /out/ready; \
+                      while :; do sleep 0.1; done";
+        let o = tb.run(&[
+            "run",
+            "-d",
+            "-v",
+            &volume,
+            busybox_rootfs().to_str().unwrap(),
+            "sh",
+            "-c",
+            script,
+        ]);
+        assert!(o.status.success(), "run -d: {}", stderr(&o));
+        let cid = stdout(&o).trim().to_string();
+        assert!(wait_file(&ready), "docker-like container not ready");
+        let o = tb.run(&["kill", "-s", "RTMIN+31", &cid]);
+        assert_eq!(o.status.code(), Some(125), "RTMIN+31: {}", stderr(&o));
+        tb.ok(&["kill", "-s", form, &cid]);
+        assert!(wait_file(&got), "kill -s {form} did not reach the process");
+        let _ = tb.run(&["rm", "-f", &cid]);
+    }
+}

@@ -1607,3 +1607,57 @@ fn realtime_signals_by_number_and_name_reach_the_process() {
         let _ = tb.run(&["rm", "-f", &cid]);
     }
 }
+
+/// Runs `cmd` under `script`, i.e. with a pty as the caller's controlling terminal, and
+/// returns what it printed.
+fn under_a_terminal(cmd: &str) -> String {
+    require_tool("script");
+    let o = Command::new("script")
+        .args(["-qec", cmd, "/dev/null"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&o.stdout).replace('\r', "")
+}
+
+/// Issue 15 item 1: a container or exec'd process started without a terminal by a caller
+/// that has one runs in its own session: /dev/tty cannot be opened inside (ENXIO), so the
+/// caller's terminal is out of reach (no TIOCSTI), under runc and tinibox alike (runc-form
+/// run and exec, docker-like run).
+#[test]
+fn processes_without_a_terminal_start_in_their_own_session() {
+    let probe = "if ( : </dev/tty ) 2>/dev/null; then echo TTY-OPEN; else echo TTY-REFUSED; fi";
+    let b = bundle(&["sh", "-c", probe], |_| {});
+    let long = bundle(&["sleep", "100"], |_| {});
+    // The caller itself has a terminal: the probe opens it outside a container.
+    let host = under_a_terminal(&format!("sh -c '{probe}'"));
+    assert_eq!(
+        host.trim(),
+        "TTY-OPEN",
+        "script gives no controlling terminal"
+    );
+    let mut seen = Vec::new();
+    for rt in [Rt::runc(), Rt::tinibox()] {
+        let bin = format!("{} --root {}", rt.bin.display(), rt.root.path().display());
+        let id = id(&format!("sess-{}", rt.name));
+        let run = under_a_terminal(&format!("{bin} run --bundle {} {id}", b.path().display()));
+        rt.ok(&["create", "--bundle", long.path().to_str().unwrap(), &id]);
+        rt.ok(&["start", &id]);
+        let exec = under_a_terminal(&format!("{bin} exec {id} sh -c '{probe}'"));
+        rt.ok(&["delete", "--force", &id]);
+        seen.push((run.trim().to_string(), exec.trim().to_string()));
+    }
+    assert_eq!(
+        seen[0],
+        ("TTY-REFUSED".to_string(), "TTY-REFUSED".to_string()),
+        "runc"
+    );
+    assert_eq!(seen[0], seen[1], "runc vs tinibox");
+    let tb = Rt::tinibox();
+    let bin = format!("{} --root {}", tb.bin.display(), tb.root.path().display());
+    let docker = under_a_terminal(&format!(
+        "{bin} run --rm {} sh -c '{probe}'",
+        busybox_rootfs().display()
+    ));
+    assert_eq!(docker.trim(), "TTY-REFUSED", "docker-like run");
+}

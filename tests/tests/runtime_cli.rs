@@ -1211,3 +1211,453 @@ fn pivot_root_leaves_no_host_mount_in_the_container_namespace_like_runc() {
         .collect();
     assert_eq!(tinibox, seen[..2], "tinibox vs runc: {seen:?}");
 }
+
+/// Asserts a command did not panic (Rust's exit code 101, "panicked" on stderr) whatever it
+/// answered; returns its stdout.
+fn no_panic(o: &Output, what: &str) -> String {
+    assert_ne!(o.status.code(), Some(101), "{what} panicked: {}", stderr(o));
+    assert!(!stderr(o).contains("panicked"), "{what}: {}", stderr(o));
+    stdout(o)
+}
+
+/// Issue 15 item 18: ids, names, commands and env with multi-byte text go through every
+/// listing and inspect command (runc form beside runc: create, list, state, ps, start, delete;
+/// docker form: run -d, ps, ps -a, ps -q, logs, images, inspect), and non-UTF-8 arguments are
+/// refused without a panic. Long text is cut between characters, never inside one.
+#[test]
+fn multibyte_and_non_utf8_text_goes_through_every_listing() {
+    use std::os::unix::ffi::OsStrExt;
+    let long = "é".repeat(30);
+    let b = bundle(&["sh", "-c", &format!("echo ü{long}; sleep 100")], |v| {
+        v["process"]["env"] = json!(["PATH=/bin:/usr/bin", format!("MÖTÖR=ḧëäḋ{long}")]);
+    });
+    let bp = b.path().to_str().unwrap();
+    let tb = Rt::tinibox();
+    // runc refuses a non-ASCII id ("invalid container ID format"); tinibox accepts any
+    // printable id (its documented rule) and must then list it: both answer, neither panics.
+    let runc = Rt::runc();
+    let o = runc.run(&["create", "--bundle", bp, &format!("ïd{long}-runc")]);
+    assert!(!o.status.success(), "runc now accepts non-ASCII ids");
+    // The same text in an ASCII-id container's env and command goes through runc too.
+    for rt in [runc, Rt::tinibox()] {
+        let id = if rt.name == "runc" {
+            id("mb-runc")
+        } else {
+            format!("ïd{long}-{}-{}", rt.name, std::process::id())
+        };
+        rt.ok(&["create", "--bundle", bp, &id]);
+        assert!(rt.ok(&["list"]).contains(&id), "{}: list", rt.name);
+        let state: Value = serde_json::from_str(&rt.ok(&["state", &id])).unwrap();
+        assert_eq!(state["id"], json!(id), "{}", rt.name);
+        rt.ok(&["start", &id]);
+        assert_eq!(rt.wait_status(&id, "running"), "running", "{}", rt.name);
+        no_panic(&rt.run(&["ps", &id]), "ps ID");
+        assert!(rt.ok(&["list", "-q"]).contains(&id), "{}: list -q", rt.name);
+        if rt.name == "tinibox" {
+            // The docker-like listing shows the same container by its short (character) id.
+            let all = no_panic(&rt.run(&["ps", "-a"]), "ps -a");
+            assert!(
+                all.contains(&id.chars().take(12).collect::<String>()),
+                "{all}"
+            );
+        }
+        rt.ok(&["delete", "--force", &id]);
+        assert_eq!(rt.status(&id), "absent", "{}", rt.name);
+    }
+    // Docker-like: a long multi-byte command, argument and env through run -d and the listings.
+    let arg = format!("x{long}");
+    let o = tb.run(&[
+        "run",
+        "-d",
+        "-e",
+        &format!("VÄR=ü{long}"),
+        busybox_rootfs().to_str().unwrap(),
+        "sh",
+        "-c",
+        &format!("echo ü{long}; echo \"$VÄR\" ; sleep 1000"),
+        &arg,
+    ]);
+    let cid = no_panic(&o, "run -d").trim().to_string();
+    assert!(o.status.success(), "run -d: {}", stderr(&o));
+    for args in [&["ps"][..], &["ps", "-a"], &["ps", "-q"], &["images"]] {
+        let o = tb.run(args);
+        no_panic(&o, &format!("{args:?}"));
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+    }
+    let ps = stdout(&tb.run(&["ps"]));
+    assert!(ps.contains(&cid[..12]), "{ps}");
+    let t = Instant::now();
+    let logs = loop {
+        let l = no_panic(&tb.run(&["logs", &cid]), "logs");
+        if l.contains(&format!("ü{long}")) || t.elapsed() > Duration::from_secs(10) {
+            break l;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(logs.contains(&format!("ü{long}")), "logs: {logs:?}");
+    // Names, image references and ids with multi-byte text: answered or refused, never a panic.
+    let name = format!("nämé{long}");
+    for args in [
+        &[
+            "run",
+            "-d",
+            "--name",
+            &name,
+            busybox_rootfs().to_str().unwrap(),
+            "true",
+        ][..],
+        &["inspect", &format!("ïmage{long}:tàg")],
+        &["logs", &name],
+        &["kill", &name],
+        &["rm", "-f", &name],
+        &["state", &name],
+        &["images", &format!("ïmage{long}")],
+    ] {
+        no_panic(&tb.run(args), &format!("{args:?}"));
+    }
+    tb.ok(&["rm", "-f", &cid]);
+    // Non-UTF-8 where an argument is an OsString on the command line: refused, no panic.
+    let bad = std::ffi::OsStr::from_bytes(b"x\xff\xfe");
+    for args in [
+        vec![
+            std::ffi::OsStr::new("create"),
+            "--bundle".as_ref(),
+            bp.as_ref(),
+            bad,
+        ],
+        vec!["state".as_ref(), bad],
+        vec![
+            "run".as_ref(),
+            "--rm".as_ref(),
+            busybox_rootfs().as_os_str(),
+            "echo".as_ref(),
+            bad,
+        ],
+        vec![
+            "run".as_ref(),
+            "--name".as_ref(),
+            bad,
+            busybox_rootfs().as_os_str(),
+            "true".as_ref(),
+        ],
+        vec!["inspect".as_ref(), bad],
+        vec!["logs".as_ref(), bad],
+    ] {
+        let o = tb.cmd().args(&args).stdin(Stdio::null()).output().unwrap();
+        no_panic(&o, &format!("{args:?}"));
+        assert!(!o.status.success(), "{args:?} accepted non-UTF-8");
+    }
+}
+
+/// Issue 15 item 17: a sysctl outside the container's own namespaces (a host sysctl, or net.*
+/// without a new network namespace) is refused at create with the key named, as runc refuses
+/// it, and the host's value is unchanged; namespaced ones still apply inside.
+#[test]
+fn host_sysctls_are_refused_like_runc() {
+    let host_key = "/proc/sys/kernel/printk_ratelimit_burst";
+    let before = std::fs::read_to_string(host_key).unwrap();
+    let new_value = if before.trim() == "17" { "18" } else { "17" };
+    let host = bundle(&["true"], |v| {
+        v["linux"]["sysctl"] = json!({"kernel.printk_ratelimit_burst": new_value});
+    });
+    let no_netns = bundle(&["true"], |v| {
+        v["linux"]["sysctl"] = json!({"net.ipv4.ip_forward": "1"});
+        let ns = v["linux"]["namespaces"].as_array_mut().unwrap();
+        ns.retain(|n| n["type"] != "network");
+    });
+    let ipc = bundle(
+        &[
+            "cat",
+            "/proc/sys/kernel/shmmni",
+            "/proc/sys/net/ipv4/ip_forward",
+        ],
+        |v| {
+            v["linux"]["sysctl"] = json!({"kernel.shmmni": "1234", "net.ipv4.ip_forward": "1"});
+        },
+    );
+    let mut seen = Vec::new();
+    for rt in [Rt::runc(), Rt::tinibox()] {
+        for (b, key) in [
+            (&host, "kernel.printk_ratelimit_burst"),
+            (&no_netns, "net.ipv4.ip_forward"),
+        ] {
+            let id = id(&format!("sysctl-{}", rt.name));
+            let o = rt.run(&["create", "--bundle", b.path().to_str().unwrap(), &id]);
+            assert!(!o.status.success(), "{} accepted {key}", rt.name);
+            if rt.name == "tinibox" {
+                assert!(stderr(&o).contains(key), "{key}: {}", stderr(&o));
+                assert!(leftovers(&rt, &id).is_empty(), "{:?}", leftovers(&rt, &id));
+            }
+            assert_eq!(rt.status(&id), "absent", "{}", rt.name);
+            assert_eq!(
+                std::fs::read_to_string(host_key).unwrap(),
+                before,
+                "host changed"
+            );
+        }
+        let id = id(&format!("sysctl-ok-{}", rt.name));
+        let o = rt.run(&["run", "--bundle", ipc.path().to_str().unwrap(), &id]);
+        assert!(o.status.success(), "{}: {}", rt.name, stderr(&o));
+        seen.push(stdout(&o));
+    }
+    assert_eq!(seen[0], "1234\n1\n");
+    assert_eq!(seen[0], seen[1], "runc vs tinibox");
+}
+
+/// Issue 15 item 16: the errors engines parse use runc's words. A kill of a stopped container
+/// fails with "container not running", `kill --all` of it succeeds, and kill/state/delete of a
+/// missing id fail with "does not exist" — what containerd's shim and go-runc look for.
+#[test]
+fn errors_engines_parse_use_runcs_words() {
+    let b = bundle(&["true"], |_| {});
+    let mut seen = Vec::new();
+    for rt in [Rt::runc(), Rt::tinibox()] {
+        let id = id(&format!("words-{}", rt.name));
+        rt.ok(&["create", "--bundle", b.path().to_str().unwrap(), &id]);
+        rt.ok(&["start", &id]);
+        assert_eq!(rt.wait_status(&id, "stopped"), "stopped", "{}", rt.name);
+        let mut obs = Vec::new();
+        let o = rt.run(&["kill", &id, "KILL"]);
+        assert!(
+            stderr(&o).contains("container not running"),
+            "{}: {}",
+            rt.name,
+            stderr(&o)
+        );
+        obs.push(format!("kill-stopped={:?}", o.status.code()));
+        let o = rt.run(&["kill", "--all", &id, "KILL"]);
+        obs.push(format!("kill-all-stopped={:?}", o.status.code()));
+        rt.ok(&["delete", &id]);
+        for cmd in [
+            &["kill", &id, "KILL"][..],
+            &["kill", "--all", &id, "KILL"],
+            &["state", &id],
+            &["delete", &id],
+        ] {
+            let o = rt.run(cmd);
+            assert!(
+                stderr(&o).contains("does not exist"),
+                "{} {cmd:?}: {}",
+                rt.name,
+                stderr(&o)
+            );
+            obs.push(format!("{}-missing={:?}", cmd[0], o.status.code()));
+        }
+        seen.push(obs);
+    }
+    assert_eq!(
+        seen[0][..2],
+        ["kill-stopped=Some(1)", "kill-all-stopped=Some(0)"]
+    );
+    assert_eq!(seen[0], seen[1], "runc vs tinibox");
+}
+
+/// Issue 15 item 21: mounts that would defeat the container's hardening are refused as runc
+/// 1.1.5 refuses them on this host (a bind mount over /proc whose source is not a procfs, a
+/// bind mount inside /proc other than LXCFS's files), and what runc accepts (a bind over
+/// /proc/cpuinfo, a tmpfs on /proc/sys, binds over /sys/fs/cgroup and /dev/pts) still runs;
+/// the docker-like `-v HOSTDIR:/proc` is refused with exit 125 and nothing left behind.
+#[test]
+fn mounts_defeating_hardening_are_refused_like_runc() {
+    let host = tempfile::tempdir().unwrap();
+    let cases: [(&str, &str, &str); 7] = [
+        ("/proc", "bind", ""),
+        ("/proc/sys", "bind", ""),
+        ("/tmp/../proc/sys/kernel", "bind", ""),
+        ("/proc/cpuinfo", "bind", "/proc/cpuinfo"),
+        ("/proc/sys", "tmpfs", "tmpfs"),
+        ("/sys/fs/cgroup", "bind", ""),
+        ("/dev/pts", "bind", ""),
+    ];
+    let mut seen = Vec::new();
+    for rt in [Rt::runc(), Rt::tinibox()] {
+        let mut obs = Vec::new();
+        for (dest, typ, source) in cases {
+            let source = if source.is_empty() {
+                host.path().to_str().unwrap()
+            } else {
+                source
+            };
+            let opts = if typ == "bind" {
+                json!(["rbind"])
+            } else {
+                json!([])
+            };
+            let b = bundle(&["true"], |v| {
+                v["mounts"].as_array_mut().unwrap().push(json!({
+                    "destination": dest, "type": typ, "source": source, "options": opts
+                }));
+            });
+            let id = id(&format!("mnt-{}", rt.name));
+            let o = rt.run(&["run", "--bundle", b.path().to_str().unwrap(), &id]);
+            if rt.name == "tinibox" && !o.status.success() {
+                assert!(stderr(&o).contains("/proc"), "{dest}: {}", stderr(&o));
+                assert!(leftovers(&rt, &id).is_empty(), "{:?}", leftovers(&rt, &id));
+            }
+            obs.push(format!("{typ} {dest} ok={}", o.status.success()));
+        }
+        seen.push(obs);
+    }
+    assert_eq!(
+        seen[0].iter().filter(|s| s.ends_with("ok=false")).count(),
+        3,
+        "runc: {:?}",
+        seen[0]
+    );
+    assert_eq!(seen[0], seen[1], "runc vs tinibox");
+    let tb = Rt::tinibox();
+    let o = tb.run(&[
+        "run",
+        "--rm",
+        "-v",
+        &format!("{}:/proc", host.path().display()),
+        busybox_rootfs().to_str().unwrap(),
+        "true",
+    ]);
+    assert_eq!(o.status.code(), Some(125), "-v HOST:/proc: {}", stderr(&o));
+    assert!(stderr(&o).contains("/proc"), "{}", stderr(&o));
+    assert!(
+        tb.ok(&["list", "-q"]).trim().is_empty(),
+        "left a container behind"
+    );
+}
+
+/// A bundle whose process traps signal 37 (SIGRTMIN+3, systemd's stop signal) and writes to
+/// the host folder `out` (bound at /out) that it is ready and then that it got the signal.
+fn trap_bundle(out: &Path) -> tempfile::TempDir {
+    let script = "trap 'echo got > /out/got; exit 0' 37; echo > /out/ready; \
+                  while :; do sleep 0.1; done";
+    bundle(&["sh", "-c", script], |v| {
+        v["mounts"].as_array_mut().unwrap().push(json!({
+            "destination": "/out", "type": "bind", "source": out, "options": ["rbind", "rw"]
+        }));
+    })
+}
+
+/// Waits until `path` exists (at most 10 s); whether it does.
+fn wait_file(path: &Path) -> bool {
+    let t = Instant::now();
+    while !path.exists() && t.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    path.exists()
+}
+
+/// Issue 15 item 5: signals 1-64 by number on the runc-form `kill` (as runc), and by name
+/// (RTMIN+n, RTMAX-n, with or without SIG) on it and on the docker-like `kill -s`, reach the
+/// process; numbers and names outside 1-64 are refused by both runtimes.
+#[test]
+fn realtime_signals_by_number_and_name_reach_the_process() {
+    let out = tempfile::tempdir().unwrap();
+    let b = trap_bundle(out.path());
+    let (ready, got) = (out.path().join("ready"), out.path().join("got"));
+    let mut seen = Vec::new();
+    for rt in [Rt::runc(), Rt::tinibox()] {
+        let forms: &[&str] = if rt.name == "runc" {
+            &["37"]
+        } else {
+            &["37", "RTMIN+3", "SIGRTMIN+3", "rtmax-27"]
+        };
+        for form in forms {
+            let _ = std::fs::remove_file(&ready);
+            let _ = std::fs::remove_file(&got);
+            let id = id(&format!("rt-{}", rt.name));
+            rt.ok(&["create", "--bundle", b.path().to_str().unwrap(), &id]);
+            rt.ok(&["start", &id]);
+            assert!(wait_file(&ready), "{}: container not ready", rt.name);
+            let bad = rt.run(&["kill", &id, "65"]);
+            assert!(!bad.status.success(), "{} accepted signal 65", rt.name);
+            rt.ok(&["kill", &id, form]);
+            assert_eq!(
+                rt.wait_status(&id, "stopped"),
+                "stopped",
+                "{} {form}",
+                rt.name
+            );
+            seen.push(format!("{} {form} trapped={}", rt.name, got.exists()));
+            rt.ok(&["delete", &id]);
+        }
+    }
+    assert!(seen.iter().all(|s| s.ends_with("trapped=true")), "{seen:?}");
+    // Docker-like kill -s by number and by name (Docker's documented forms).
+    let tb = Rt::tinibox();
+    for form in ["37", "SIGRTMIN+3", "RTMAX-27"] {
+        let _ = std::fs::remove_file(&ready);
+        let _ = std::fs::remove_file(&got);
+        let volume = format!("{}:/out", out.path().display());
+        let script = "trap 'echo got > /out/got; exit 0' 37; echo > /out/ready; \
+                      while :; do sleep 0.1; done";
+        let o = tb.run(&[
+            "run",
+            "-d",
+            "-v",
+            &volume,
+            busybox_rootfs().to_str().unwrap(),
+            "sh",
+            "-c",
+            script,
+        ]);
+        assert!(o.status.success(), "run -d: {}", stderr(&o));
+        let cid = stdout(&o).trim().to_string();
+        assert!(wait_file(&ready), "docker-like container not ready");
+        let o = tb.run(&["kill", "-s", "RTMIN+31", &cid]);
+        assert_eq!(o.status.code(), Some(125), "RTMIN+31: {}", stderr(&o));
+        tb.ok(&["kill", "-s", form, &cid]);
+        assert!(wait_file(&got), "kill -s {form} did not reach the process");
+        let _ = tb.run(&["rm", "-f", &cid]);
+    }
+}
+
+/// Runs `cmd` under `script`, i.e. with a pty as the caller's controlling terminal, and
+/// returns what it printed.
+fn under_a_terminal(cmd: &str) -> String {
+    require_tool("script");
+    let o = Command::new("script")
+        .args(["-qec", cmd, "/dev/null"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&o.stdout).replace('\r', "")
+}
+
+/// Issue 15 item 1: a container or exec'd process started without a terminal by a caller
+/// that has one runs in its own session: /dev/tty cannot be opened inside (ENXIO), so the
+/// caller's terminal is out of reach (no TIOCSTI), under runc and tinibox alike (runc-form
+/// run and exec, docker-like run).
+#[test]
+fn processes_without_a_terminal_start_in_their_own_session() {
+    let probe = "if ( : </dev/tty ) 2>/dev/null; then echo TTY-OPEN; else echo TTY-REFUSED; fi";
+    let b = bundle(&["sh", "-c", probe], |_| {});
+    let long = bundle(&["sleep", "100"], |_| {});
+    // The caller itself has a terminal: the probe opens it outside a container.
+    let host = under_a_terminal(&format!("sh -c '{probe}'"));
+    assert_eq!(
+        host.trim(),
+        "TTY-OPEN",
+        "script gives no controlling terminal"
+    );
+    let mut seen = Vec::new();
+    for rt in [Rt::runc(), Rt::tinibox()] {
+        let bin = format!("{} --root {}", rt.bin.display(), rt.root.path().display());
+        let id = id(&format!("sess-{}", rt.name));
+        let run = under_a_terminal(&format!("{bin} run --bundle {} {id}", b.path().display()));
+        rt.ok(&["create", "--bundle", long.path().to_str().unwrap(), &id]);
+        rt.ok(&["start", &id]);
+        let exec = under_a_terminal(&format!("{bin} exec {id} sh -c '{probe}'"));
+        rt.ok(&["delete", "--force", &id]);
+        seen.push((run.trim().to_string(), exec.trim().to_string()));
+    }
+    assert_eq!(
+        seen[0],
+        ("TTY-REFUSED".to_string(), "TTY-REFUSED".to_string()),
+        "runc"
+    );
+    assert_eq!(seen[0], seen[1], "runc vs tinibox");
+    let tb = Rt::tinibox();
+    let bin = format!("{} --root {}", tb.bin.display(), tb.root.path().display());
+    let docker = under_a_terminal(&format!(
+        "{bin} run --rm {} sh -c '{probe}'",
+        busybox_rootfs().display()
+    ));
+    assert_eq!(docker.trim(), "TTY-REFUSED", "docker-like run");
+}

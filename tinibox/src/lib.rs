@@ -18,6 +18,7 @@
 //! - [`seccomp`]: OCI seccomp profiles compiled to BPF, and the default profile.
 //! - [`check`]: the kernel features containers need (`tinibox check`), shared with distro-build.
 //! - [`image`]: the content-addressed image store (load, import, layers, overlay roots).
+//! - [`text`]: cutting user-controlled text by characters for display (a leaf).
 
 pub mod cgroups;
 pub mod check;
@@ -31,3 +32,4 @@ pub mod process;
 pub mod registry;
 pub mod seccomp;
 pub mod spec;
+pub mod text;

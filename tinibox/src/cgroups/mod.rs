@@ -216,11 +216,13 @@ impl CgroupHandle {
             .collect()
     }
 
-    /// Sends `sig` to every process in the group.
-    pub fn kill_all(&self, sig: nix::sys::signal::Signal) -> Result<(), CgroupError> {
+    /// Sends signal number `sig` (1-64, real-time signals included) to every process in the
+    /// group.
+    pub fn kill_all(&self, sig: i32) -> Result<(), CgroupError> {
         for pid in self.pids() {
             // A process may exit between listing and signalling: ESRCH is fine.
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig);
+            // SAFETY: kill(2) takes plain integers and touches no memory of ours.
+            let _ = unsafe { libc::kill(pid, sig) };
         }
         Ok(())
     }
@@ -272,7 +274,7 @@ fn remove_dir_retrying(handle: &CgroupHandle, dir: &Path) -> Result<(), CgroupEr
             Ok(()) => return Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
             Err(e) if e.raw_os_error() == Some(libc::EBUSY) && attempt < 39 => {
-                let _ = handle.kill_all(nix::sys::signal::Signal::SIGKILL);
+                let _ = handle.kill_all(libc::SIGKILL);
                 std::thread::sleep(delay);
                 delay = (delay * 2).min(std::time::Duration::from_millis(100));
             }

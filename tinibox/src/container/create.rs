@@ -97,6 +97,32 @@ pub(super) fn create(mut opts: CreateOptions) -> Result<Created, ContainerError>
     commit(opts, p, spawned)
 }
 
+/// Whether the container has its own namespace of type `t`: a new one, or one joined by a
+/// path that is not the host's (the host being this process's).
+fn owns_namespace(spec: &Spec, t: oci_spec::runtime::LinuxNamespaceType) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let list = spec.linux().as_ref().and_then(|l| l.namespaces().clone());
+    let Some(ns) = list.unwrap_or_default().into_iter().find(|n| n.typ() == t) else {
+        return false;
+    };
+    let Some(path) = ns.path().as_ref().filter(|p| !p.as_os_str().is_empty()) else {
+        return true;
+    };
+    let file = match t {
+        oci_spec::runtime::LinuxNamespaceType::Ipc => "ipc",
+        oci_spec::runtime::LinuxNamespaceType::Network => "net",
+        _ => "uts",
+    };
+    let ino = |p: &std::path::Path| fs::metadata(p).map(|m| (m.dev(), m.ino())).ok();
+    match (
+        ino(path),
+        ino(std::path::Path::new(&format!("/proc/self/ns/{file}"))),
+    ) {
+        (Some(joined), Some(host)) => joined != host,
+        _ => false,
+    }
+}
+
 /// Step 1 (see the module comment).
 fn prepare(opts: &mut CreateOptions) -> Result<(Prepared, ChildEnds), ContainerError> {
     validate_id(&opts.id)?;
@@ -120,6 +146,20 @@ fn prepare(opts: &mut CreateOptions) -> Result<(Prepared, ChildEnds), ContainerE
     }
     if let Some(res) = spec.linux().as_ref().and_then(|l| l.resources().as_ref()) {
         crate::spec::resources::validate(res).map_err(|e| ContainerError::Spec(e.to_string()))?;
+    }
+    if let Some(mounts) = spec.mounts() {
+        let bundle = opts.bundle.clone();
+        crate::spec::mount_check::validate(mounts, |source| {
+            let source = bundle.join(source);
+            nix::sys::statfs::statfs(&source)
+                .map(|s| s.filesystem_type() == nix::sys::statfs::PROC_SUPER_MAGIC)
+                .unwrap_or(false)
+        })
+        .map_err(ContainerError::Spec)?;
+    }
+    if let Some(sysctl) = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) {
+        crate::spec::sysctl::validate(sysctl.keys(), |t| owns_namespace(spec, t))
+            .map_err(ContainerError::Spec)?;
     }
     let terminal = process.terminal().unwrap_or(false);
     if terminal && opts.console_socket.is_none() && opts.console_socket_fd.is_none() {

@@ -21,9 +21,14 @@ pub enum ContainerError {
     /// A container with this id exists already.
     #[error("container {0:?} already exists")]
     AlreadyExists(String),
-    /// No container with this id.
+    /// No container with this id (runc's words "does not exist", which engines parse).
     #[error("container {0:?} does not exist")]
     NotFound(String),
+    /// A signal was sent to a container that has stopped. The text starts with runc's words
+    /// "container not running", which containerd's shim, go-runc and Podman look for to treat
+    /// the kill as done.
+    #[error("container not running: {0:?} has stopped, there is nothing to signal")]
+    NotRunning(String),
     /// The operation is not allowed in the container's current state.
     #[error("container {id:?} is {status}: cannot {op}")]
     WrongState {

@@ -59,7 +59,11 @@ impl ImageRecord {
     /// The 12-digit image ID, as Docker shows it.
     pub fn short_id(&self) -> &str {
         let hex = self.config_digest.trim_start_matches("sha256:");
-        &hex[..hex.len().min(12)]
+        // A digest read from a loaded archive is not trusted to be ASCII: cut by characters.
+        match hex.char_indices().nth(12) {
+            Some((at, _)) => &hex[..at],
+            None => hex,
+        }
     }
 }
 

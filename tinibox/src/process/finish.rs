@@ -1,8 +1,10 @@
 //! `finish_and_exec`: the last steps every container process takes, the init of a new
 //! container and a process started by `exec` alike, in one order:
 //!
-//! 1. the terminal (process.terminal: a pty in the container, sized by process.consoleSize,
-//!    its master sent to the console socket);
+//! 1. a session of its own, with or without a terminal (without one, the caller's
+//!    controlling terminal must not stay reachable: /dev/tty and TIOCSTI, CVE-2017-5226);
+//!    then the terminal (process.terminal: a pty in the container, sized by
+//!    process.consoleSize, its master sent to the console socket, made the controlling one);
 //! 2. rlimits;
 //! 3. seccomp, when there is no no_new_privs (installing a filter then needs CAP_SYS_ADMIN,
 //!    so before the capabilities are dropped);
@@ -88,6 +90,20 @@ pub fn finish_and_exec(f: Finish, gate: &mut dyn Gate) -> ! {
     gate.fail(err)
 }
 
+/// Makes the process the leader of a new session, without a controlling terminal. A process
+/// that already leads its own session (setsid's EPERM with sid == pid) is left as it is.
+fn new_session() -> Result<(), String> {
+    if let Err(err) = nix::unistd::setsid() {
+        let me = nix::unistd::getpid();
+        if nix::unistd::getsid(None) != Ok(me) {
+            return Err(format!(
+                "setsid: {err} (the process would keep the caller's terminal)"
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn no_new_privs(p: &Process) -> bool {
     p.no_new_privileges().unwrap_or(false)
 }
@@ -107,6 +123,8 @@ fn steps(f: &Finish) -> Result<Command, ChildError> {
         console::setup(sock, size).map_err(e)?;
         // SAFETY: the socket fd is ours and no longer needed.
         unsafe { libc::close(sock) };
+    } else {
+        new_session().map_err(e)?;
     }
     security::apply_rlimits(p).map_err(e)?;
     if !no_new_privs(p) {

@@ -84,14 +84,9 @@ fn enter(a: &JoinArgs) -> Result<(), ChildError> {
     Ok(())
 }
 
-/// The process: its own session, oom_score_adj, then the last steps. Never returns.
+/// The process: oom_score_adj, then the last steps (its own session is the first of them).
+/// Never returns.
 fn process(f: Finish, gate: &mut ExecGate) -> ! {
-    if !f.process.terminal().unwrap_or(false) {
-        // A session of its own (the terminal step makes one too); fails harmlessly when
-        // already a group leader.
-        // SAFETY: plain setsid.
-        unsafe { libc::setsid() };
-    }
     if let Err(e) = security::apply_oom_score_adj(f.process) {
         gate.fail(ChildError::new(e));
     }

@@ -12,6 +12,8 @@
 //! - [`etc_files`]: the /etc/hostname, /etc/hosts and /etc/resolv.conf given to a container.
 //! - [`resources`]: resource flags → `linux.resources` ([`resources::merge`]) and the one
 //!   check of resource values ([`resources::validate`]), for `run`, `update` and `create`.
+//! - [`mount_check`]: mount destinations refused because they defeat hardening (/proc).
+//! - [`sysctl`]: which `linux.sysctl` keys a container may set (namespaced ones only).
 //! - [`process`]: `exec`'s flags → the process to run (one capability translation with `run`).
 //!
 //! This module builds data only: it writes nothing (the caller writes a [`SpecPlan`]'s files)
@@ -23,8 +25,10 @@ pub mod etc_files;
 pub mod facts;
 pub mod flags;
 pub mod host_devices;
+pub mod mount_check;
 pub mod process;
 pub mod resources;
+pub mod sysctl;
 pub mod user;
 pub mod values;
 

@@ -298,7 +298,12 @@ pub fn is_alive(root: &Path, id: &str) -> bool {
 }
 
 /// Sends a signal to the init (or with `all` to every process of the container).
-pub fn signal(root: &Path, id: &str, sig: Signal, all: bool) -> Result<(), ContainerError> {
+pub fn signal(
+    root: &Path,
+    id: &str,
+    sig: impl Into<crate::linux::signal::Sig>,
+    all: bool,
+) -> Result<(), ContainerError> {
     container::kill(root, id, sig, all)
 }
 

@@ -84,11 +84,7 @@ pub fn ps(global: &GlobalOptions, args: PsArgs) -> u8 {
         "CONTAINER ID", "NAME", "STATUS"
     );
     for (id, name, status, command) in rows {
-        let mut command = command;
-        if command.len() > 40 {
-            command.truncate(37);
-            command.push_str("...");
-        }
+        let command = crate::text::ellipsize(&command, 40);
         let _ = writeln!(
             out,
             "{:<14}{:<20}{:<24}{}",
@@ -211,9 +207,14 @@ pub fn kill(global: &GlobalOptions, args: KillArgs) -> u8 {
     let what = &args.target[0];
     let id = match names::resolve(&global.root, what) {
         Ok(id) => id,
+        // The runc form answers in runc's words ("container … does not exist"), which
+        // containerd's shim and go-runc parse: the engine's own error says them.
+        Err(_) if runc_form => what.clone(),
         Err(e) => return fail(code, e),
     };
-    if !front::is_alive(&global.root, &id) && !args.all {
+    // The runc form leaves a stopped container to the engine: `kill --all` succeeds and a
+    // kill of the init fails with "container not running", as runc answers.
+    if !runc_form && !front::is_alive(&global.root, &id) {
         return fail(
             code,
             format!("container {what} is not running — start one with `tinibox run`"),

@@ -50,9 +50,10 @@ pub fn new_id() -> std::io::Result<String> {
     Ok(hex::encode(buf))
 }
 
-/// The 12-character short form of an id.
+/// The 12-character short form of an id (characters, not bytes: a runc-form id may hold any
+/// printable text).
 pub fn short(id: &str) -> &str {
-    &id[..id.len().min(12)]
+    crate::text::prefix(id, 12)
 }
 
 /// The front door's folder for a container: `<root>/.bundles/<id>`.

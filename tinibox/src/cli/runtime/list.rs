@@ -70,10 +70,10 @@ pub fn list(global: &GlobalOptions, args: ListArgs) -> u8 {
 
 /// Left-aligned columns separated by at least three spaces.
 fn table<const N: usize>(head: &[&str; N], rows: &[[String; N]]) -> String {
-    let mut w: Vec<usize> = head.iter().map(|h| h.len()).collect();
+    let mut w: Vec<usize> = head.iter().map(|h| crate::text::width(h)).collect();
     for r in rows {
         for (i, c) in r.iter().enumerate() {
-            w[i] = w[i].max(c.len());
+            w[i] = w[i].max(crate::text::width(c));
         }
     }
     let mut out = String::new();

@@ -14,6 +14,7 @@
 
 use std::path::PathBuf;
 use std::process::Command;
+use std::sync::Mutex;
 
 use crate::cache::{self, KeyBuilder};
 use crate::context::Context;
@@ -48,6 +49,19 @@ impl Musl {
 /// Errors: musl-gcc missing (names the package and scripts/install-deps.sh), the kernel
 /// source's fetch errors, a failing `make headers_install` (its log named).
 pub fn toolchain(ctx: &Context) -> Result<Musl> {
+    // Made once per process and cache: BusyBox and the disk tools both ask for it, and each
+    // call would verify the kernel package (139 MB) and musl's sources again.
+    static MADE: Mutex<Vec<(PathBuf, Musl)>> = Mutex::new(Vec::new());
+    let mut made = MADE.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, musl)) = made.iter().find(|(dir, _)| *dir == ctx.cache_dir) {
+        return Ok(musl.clone());
+    }
+    let musl = make(ctx)?;
+    made.push((ctx.cache_dir.clone(), musl.clone()));
+    Ok(musl)
+}
+
+fn make(ctx: &Context) -> Result<Musl> {
     let found = Command::new(CC).arg("-dumpversion").output();
     if !found.map(|o| o.status.success()).unwrap_or(false) {
         return Err(Error::Invalid(format!(

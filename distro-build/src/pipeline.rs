@@ -17,6 +17,7 @@ use crate::apk_static::ApkComponent;
 use crate::busybox::{BusyBox, BusyBoxComponent};
 use crate::component::Component;
 use crate::context::Context;
+use crate::disk::disktools::DiskTools;
 use crate::error::Result;
 use crate::oci::ExportedImage;
 use crate::runner::Stage;
@@ -98,6 +99,7 @@ pub struct Pipeline<'c> {
     oci: OnceCell<Vec<ExportedImage>>,
     initramfs: OnceCell<PathBuf>,
     installer: OnceCell<PathBuf>,
+    disktools: OnceCell<DiskTools>,
     iso: OnceCell<PathBuf>,
     disk: OnceCell<PathBuf>,
     bundle: OnceCell<Bundle>,
@@ -119,6 +121,7 @@ impl<'c> Pipeline<'c> {
             oci: OnceCell::new(),
             initramfs: OnceCell::new(),
             installer: OnceCell::new(),
+            disktools: OnceCell::new(),
             iso: OnceCell::new(),
             disk: OnceCell::new(),
             bundle: OnceCell::new(),
@@ -225,10 +228,16 @@ impl<'c> Pipeline<'c> {
     /// goes onto the live medium beside the kernel.
     pub fn installer(&self) -> Result<&Path> {
         memo(&self.installer, || {
-            let payload = disk::installer_payload(self.ctx)?;
+            let payload = disk::installer_payload(self.ctx, self.disktools()?)?;
             initramfs::build_archive(self.ctx, &payload, "installer", initramfs::Compression::Xz)
         })
         .map(PathBuf::as_path)
+    }
+
+    /// The installer's static disk tools (sfdisk, mke2fs, e2fsck), built from their pinned
+    /// sources; the installer payload, the disk image and the source bundle share them.
+    pub fn disktools(&self) -> Result<&DiskTools> {
+        memo(&self.disktools, || DiskTools::pinned(self.ctx))
     }
 
     /// `out/tinilinux.iso`.
@@ -245,7 +254,7 @@ impl<'c> Pipeline<'c> {
         memo(&self.disk, || {
             let (kernel, live) = (self.kernel()?, self.live_rootfs()?);
             let stage = Stage::start("disk", "GPT disk image: ESP + ext4 root + GRUB");
-            let image = disk::build(self.ctx, kernel, live)?;
+            let image = disk::build(self.ctx, kernel, live, self.disktools()?)?;
             stage.done(&image.display().to_string());
             Ok(image)
         })
@@ -260,7 +269,7 @@ impl<'c> Pipeline<'c> {
         memo(&self.bundle, || {
             let (kernel, busybox) = (self.kernel()?, self.busybox()?);
             crate::boot::grub::GrubFiles::pinned(self.ctx)?;
-            disk::disktools::DiskTools::pinned(self.ctx)?;
+            self.disktools()?;
             let stage = Stage::start(
                 "source",
                 "out/source/: Debian source packages of everything shipped + configs",

@@ -100,8 +100,13 @@ pub struct Built {
 /// Builds `out/tinilinux-disk.img` (and the qcow2 copy) from the bzImage at `kernel` and
 /// the live rootfs `tree`, with default [`Options`]. This is what `distro-build disk` and
 /// `distro-build all` call.
-pub fn build(ctx: &Context, kernel: &Path, tree: &RootfsTree) -> Result<PathBuf> {
-    Ok(build_with(ctx, kernel, tree, &Options::for_context(ctx))?.image)
+pub fn build(
+    ctx: &Context,
+    kernel: &Path,
+    tree: &RootfsTree,
+    tools: &disktools::DiskTools,
+) -> Result<PathBuf> {
+    Ok(build_with(ctx, kernel, tree, tools, &Options::for_context(ctx))?.image)
 }
 
 /// Checks every host tool the disk stage runs, naming the first one missing.
@@ -192,11 +197,11 @@ pub fn add_installer_payload(
 
 /// The installer's payload as a tree of its own (for [`PAYLOAD_ON_MEDIUM`]), with the boot
 /// images built (or taken from the cache) first.
-pub fn installer_payload(ctx: &Context) -> Result<RootfsTree> {
+pub fn installer_payload(ctx: &Context, tools: &disktools::DiskTools) -> Result<RootfsTree> {
     check_tools()?;
     let images = grub::disk_images(ctx)?;
     let mut tree = RootfsTree::new();
-    add_installer_payload(&mut tree, &images, &disktools::DiskTools::pinned(ctx)?)?;
+    add_installer_payload(&mut tree, &images, tools)?;
     Ok(tree)
 }
 
@@ -313,6 +318,7 @@ pub fn build_with(
     ctx: &Context,
     kernel: &Path,
     tree: &RootfsTree,
+    tools: &disktools::DiskTools,
     opts: &Options,
 ) -> Result<Built> {
     check_tools()?;
@@ -332,11 +338,10 @@ pub fn build_with(
     let w = work.path();
 
     let images = grub::disk_images(ctx)?;
-    let tools = disktools::DiskTools::pinned(ctx)?;
     let initrd = w.join("initrd.img");
     let early_tree = early::tree(early::busybox_of(tree)?)?;
     crate::initramfs::write_with(&early_tree, &initrd, ctx.epoch, Compression::Gzip)?;
-    let installed = installed_tree(tree, kernel, &initrd, &layout, &images, &tools)?;
+    let installed = installed_tree(tree, kernel, &initrd, &layout, &images, tools)?;
 
     let root_img = w.join("root.ext4");
     ext4::write_image(

@@ -35,6 +35,11 @@ fn run_ok(cmd: &mut Command) -> String {
 
 /// A small live-like tree: static BusyBox from Debian's busybox-static, a few applets, an
 /// inittab and fstab, a setuid file owned by someone else, and device nodes.
+/// The pinned disk tools for `ctx` (built, or taken from its cache).
+fn tools(ctx: &Context) -> disktools::DiskTools {
+    disktools::DiskTools::pinned(ctx).unwrap()
+}
+
 fn small_tree() -> RootfsTree {
     let busybox = std::path::Path::new("/bin/busybox");
     assert!(
@@ -171,7 +176,7 @@ fn disk_image_has_gpt_esp_ext4_and_grub_at_their_offsets() {
         seed: "unit".into(),
         qcow2: false,
     };
-    let built = build_with(&ctx, &kernel, &small_tree(), &opts).unwrap();
+    let built = build_with(&ctx, &kernel, &small_tree(), &tools(&ctx), &opts).unwrap();
     let img = &built.image;
     assert_eq!(img, &ctx.out_dir.join(IMAGE_NAME));
     assert_eq!(fs::metadata(img).unwrap().len(), 256 << 20);
@@ -405,7 +410,14 @@ fn missing_kernel_is_a_clear_error_and_leaves_nothing() {
         seed: "x".into(),
         qcow2: false,
     };
-    let err = build_with(&ctx, &dir.path().join("nope"), &small_tree(), &opts).unwrap_err();
+    let err = build_with(
+        &ctx,
+        &dir.path().join("nope"),
+        &small_tree(),
+        &tools(&ctx),
+        &opts,
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("distro-build kernel"), "{err}");
     assert!(!ctx.out_dir.join(IMAGE_NAME).exists());
     let too_small = Options {
@@ -414,7 +426,7 @@ fn missing_kernel_is_a_clear_error_and_leaves_nothing() {
     };
     let kernel = dir.path().join("k");
     fs::write(&kernel, b"k").unwrap();
-    let err = build_with(&ctx, &kernel, &small_tree(), &too_small).unwrap_err();
+    let err = build_with(&ctx, &kernel, &small_tree(), &tools(&ctx), &too_small).unwrap_err();
     assert!(err.to_string().contains("at least"), "{err}");
 }
 
@@ -432,7 +444,7 @@ fn two_builds_from_the_same_inputs_are_byte_identical() {
             seed: "repro".into(),
             qcow2: false,
         };
-        let built = build_with(&ctx, &kernel, &tree, &opts).unwrap();
+        let built = build_with(&ctx, &kernel, &tree, &tools(&ctx), &opts).unwrap();
         images.push(fs::read(&built.image).unwrap());
         // Different wall-clock seconds for the second build.
         std::thread::sleep(std::time::Duration::from_millis(1100));

@@ -17,6 +17,7 @@ use clap::{Parser, Subcommand};
 use distro_build::context::Context;
 use distro_build::error::{Error, Result};
 use distro_build::pipeline::{Output, Pipeline};
+use distro_build::target::Target;
 use distro_build::{iso, qemu, runner};
 
 #[derive(Parser)]
@@ -30,6 +31,10 @@ struct Cli {
     /// archive (also TINILINUX_LOCKED=1).
     #[arg(long, global = true)]
     locked: bool,
+    /// The machine to build for: a target name or its OCI/Debian architecture (x86_64 or
+    /// amd64; also TINILINUX_TARGET). Default: x86_64.
+    #[arg(long, global = true, value_name = "ARCH")]
+    arch: Option<String>,
     #[command(subcommand)]
     command: Cmd,
 }
@@ -167,6 +172,20 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let mut ctx = Context::from_env(&repo_root());
     ctx.locked |= cli.locked;
+    let arch = cli.arch.or_else(|| {
+        std::env::var("TINILINUX_TARGET")
+            .ok()
+            .filter(|v| !v.is_empty())
+    });
+    if let Some(name) = arch {
+        match Target::named(&name) {
+            Ok(target) => ctx.target = target,
+            Err(err) => {
+                eprintln!("distro-build: error: {err}");
+                return ExitCode::from(2);
+            }
+        }
+    }
     let start = Instant::now();
     let result = dispatch(cli.command, &ctx);
     let inputs = distro_build::debian::used_inputs();

@@ -132,6 +132,7 @@ fn steps(f: &Finish) -> Result<Command, ChildError> {
             filter.install().map_err(|x| e(x.to_string()))?;
         }
     }
+    let home = default_home(p);
     let caps = security::cap_sets(p.capabilities().as_ref()).map_err(e)?;
     security::drop_bounding(&caps).map_err(e)?;
     security::set_user(p, false).map_err(e)?;
@@ -140,9 +141,26 @@ fn steps(f: &Finish) -> Result<Command, ChildError> {
     if no_new_privs(p) {
         security::set_no_new_privs().map_err(e)?;
     }
-    let command = Command::resolve(p)?;
+    let command = Command::resolve(p, home)?;
     mark_cloexec_from(3 + f.preserve_fds as i32);
     Ok(command)
+}
+
+/// `HOME=…` for a process.env without HOME, as runc fills it: the home of process.user.uid in
+/// the container's /etc/passwd (read as the container's root, before the user changes; at
+/// most 1 MiB of it), else `/`. None when the env has HOME already.
+fn default_home(p: &Process) -> Option<String> {
+    let env = p.env().as_deref().unwrap_or_default();
+    if env.iter().any(|e| e.starts_with("HOME=")) {
+        return None;
+    }
+    let mut text = String::new();
+    if let Ok(file) = std::fs::File::open("/etc/passwd") {
+        use std::io::Read;
+        let _ = file.take(1 << 20).read_to_string(&mut text);
+    }
+    let home = crate::spec::user::home_of(&text, p.user().uid());
+    Some(format!("HOME={home}"))
 }
 
 /// chdir to process.cwd, which must be absolute and resolve inside the container's root
@@ -177,14 +195,16 @@ pub struct Command {
 }
 
 impl Command {
-    /// Looks process.args[0] up like execvp, in the current root with PATH from process.env.
-    fn resolve(p: &Process) -> Result<Command, ChildError> {
+    /// Looks process.args[0] up like execvp, in the current root with PATH from process.env;
+    /// the environment is process.env plus `home` (see [`default_home`]).
+    fn resolve(p: &Process, home: Option<String>) -> Result<Command, ChildError> {
         let args = p.args().clone().unwrap_or_default();
         let name = args
             .first()
             .cloned()
             .ok_or_else(|| ChildError::new("process.args: empty; give the command to run"))?;
-        let env = p.env().clone().unwrap_or_default();
+        let mut env = p.env().clone().unwrap_or_default();
+        env.extend(home);
         let path = security::find_command(&name, &env)
             .map_err(|l| ChildError::exec_failed(l.code, &name, format!("{name}: {}", l.reason)))?;
         Ok(Command {

@@ -171,7 +171,7 @@ fn resource_flags(flags: &RunFlags, cpus: usize) -> Result<LinuxResources, SpecE
     let memory = flags
         .memory
         .as_deref()
-        .map(|m| values::parse_size("--memory", m))
+        .map(values::parse_memory)
         .transpose()?;
     let memory_swap = flags
         .memory_swap
@@ -276,7 +276,7 @@ pub fn build_spec(flags: &RunFlags, ctx: &SpecContext<'_>) -> Result<SpecPlan, S
     if !env.iter().any(|e| e.starts_with("HOME=")) {
         env.push(format!(
             "HOME={}",
-            user.home.clone().unwrap_or_else(|| "/root".to_string())
+            user.home.clone().unwrap_or_else(|| "/".to_string())
         ));
     }
 

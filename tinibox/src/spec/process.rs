@@ -8,7 +8,7 @@
 
 use std::path::PathBuf;
 
-use oci_spec::runtime::{Capabilities, Process, UserBuilder};
+use oci_spec::runtime::{Capabilities, Process};
 
 use super::build::merge_env;
 use super::{defaults, values, SpecError};
@@ -34,32 +34,38 @@ pub struct ExecFlags {
     pub no_new_privs: bool,
 }
 
-fn numeric_user(
-    value: &str,
+/// The exec'd process's user as runc's `exec` makes it: the container process's user with
+/// `--user UID[:GID]` changing only what it names (the uid; the gid when given) and
+/// `--additional-gids` appended to the container's supplementary groups.
+fn exec_user(
+    base: &oci_spec::runtime::User,
+    value: Option<&str>,
     additional_gids: &[u32],
 ) -> Result<oci_spec::runtime::User, SpecError> {
-    let bad = || {
-        SpecError::flag(
-            "--user",
-            format!("{value:?} is not numeric"),
-            "give a numeric uid[:gid]",
-        )
-    };
-    let (uid, gid) = match value.split_once(':') {
-        Some((u, g)) => (u, Some(g)),
-        None => (value, None),
-    };
-    let uid: u32 = uid.parse().map_err(|_| bad())?;
-    let gid: u32 = gid
-        .map(str::parse)
-        .transpose()
-        .map_err(|_| bad())?
-        .unwrap_or(0);
-    let mut b = UserBuilder::default().uid(uid).gid(gid);
-    if !additional_gids.is_empty() {
-        b = b.additional_gids(additional_gids.to_vec());
+    let mut user = base.clone();
+    if let Some(value) = value {
+        let bad = || {
+            SpecError::flag(
+                "--user",
+                format!("{value:?} is not numeric"),
+                "give a numeric uid[:gid]",
+            )
+        };
+        let (uid, gid) = match value.split_once(':') {
+            Some((u, g)) => (u, Some(g)),
+            None => (value, None),
+        };
+        user.set_uid(uid.parse().map_err(|_| bad())?);
+        if let Some(gid) = gid {
+            user.set_gid(gid.parse().map_err(|_| bad())?);
+        }
     }
-    Ok(b.build()?)
+    if !additional_gids.is_empty() {
+        let mut gids = user.additional_gids().clone().unwrap_or_default();
+        gids.extend_from_slice(additional_gids);
+        user.set_additional_gids(Some(gids));
+    }
+    Ok(user)
 }
 
 /// The process of `exec`: `base` (the container's process) with the overrides of `f`.
@@ -79,13 +85,7 @@ pub fn exec_process(base: &Process, f: &ExecFlags) -> Result<Process, SpecError>
     if let Some(c) = &f.cwd {
         p.set_cwd(c.clone());
     }
-    if let Some(u) = &f.user {
-        p.set_user(numeric_user(u, &f.additional_gids)?);
-    } else if !f.additional_gids.is_empty() {
-        let mut user = p.user().clone();
-        user.set_additional_gids(Some(f.additional_gids.clone()));
-        p.set_user(user);
-    }
+    p.set_user(exec_user(p.user(), f.user.as_deref(), &f.additional_gids)?);
     if !f.caps.is_empty() {
         let mut add = Capabilities::new();
         for name in &f.caps {
@@ -167,5 +167,40 @@ mod tests {
         })
         .starts_with("--user:"));
         assert!(bad(ExecFlags::default()).contains("no command"));
+    }
+
+    /// Issue 15 item 3: exec starts from the container's user and changes only what was asked
+    /// (runc: uid, gid when given, additional gids appended).
+    #[test]
+    fn exec_user_changes_only_what_was_asked() {
+        let mut base = defaults::default_spec().unwrap().process().clone().unwrap();
+        let mut user = base.user().clone();
+        user.set_additional_gids(Some(vec![10]));
+        base.set_user(user);
+        let with = |user: Option<&str>, gids: Vec<u32>| {
+            let p = exec_process(
+                &base,
+                &ExecFlags {
+                    args: vec!["id".into()],
+                    user: user.map(str::to_string),
+                    additional_gids: gids,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+            let u = p.user();
+            (
+                u.uid(),
+                u.gid(),
+                u.additional_gids().clone().unwrap_or_default(),
+            )
+        };
+        assert_eq!(with(Some("1000:1000"), vec![]), (1000, 1000, vec![10]));
+        assert_eq!(with(Some("1000"), vec![]), (1000, 0, vec![10]));
+        assert_eq!(
+            with(Some("1000:1000"), vec![2000]),
+            (1000, 1000, vec![10, 2000])
+        );
+        assert_eq!(with(None, vec![2000]), (0, 0, vec![10, 2000]));
     }
 }

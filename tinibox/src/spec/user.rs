@@ -12,7 +12,8 @@ pub struct ResolvedUser {
     pub uid: u32,
     /// Primary group id.
     pub gid: u32,
-    /// Supplementary groups (from /etc/group membership).
+    /// Supplementary groups: the primary gid, then (only when no group was given) the
+    /// groups /etc/group lists the user in.
     pub additional_gids: Vec<u32>,
     /// Home directory, if the user is in /etc/passwd.
     pub home: Option<String>,
@@ -61,6 +62,17 @@ fn parse_group(text: &str) -> Vec<(String, u32, Vec<String>)> {
             Some((f[0].to_string(), f[2].parse().ok()?, members))
         })
         .collect()
+}
+
+/// The home directory of `uid` in a passwd file's text: its entry's, or `/` when it has none
+/// (runc's default, libcontainer's `GetExecUser`, and Docker's for `-u UID` without an entry).
+pub fn home_of(passwd_text: &str, uid: u32) -> String {
+    parse_passwd(passwd_text)
+        .into_iter()
+        .find(|p| p.uid == uid)
+        .map(|p| p.home)
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "/".to_string())
 }
 
 /// Resolves `USER[:GROUP]` (names or numbers) against the rootfs's /etc/passwd and /etc/group
@@ -122,14 +134,16 @@ pub fn resolve(
         },
         None => entry.map(|e| e.gid).unwrap_or(0),
     };
-    let additional_gids = match entry {
-        Some(e) => groups
-            .iter()
-            .filter(|(_, g, members)| *g != gid && members.iter().any(|m| m == &e.name))
-            .map(|(_, g, _)| *g)
-            .collect(),
-        None => Vec::new(),
-    };
+    // As Docker >= 20.10.18 (CVE-2022-36109): the primary gid is always a supplementary group
+    // too, and /etc/group memberships count only when no group was given.
+    let mut additional_gids = vec![gid];
+    if let (Some(e), None) = (entry, group) {
+        for (_, g, members) in &groups {
+            if members.iter().any(|m| m == &e.name) && !additional_gids.contains(g) {
+                additional_gids.push(*g);
+            }
+        }
+    }
     Ok(ResolvedUser {
         uid,
         gid,
@@ -154,8 +168,14 @@ mod tests {
         let a = resolve("alice").unwrap();
         assert_eq!(
             (a.uid, a.gid, a.additional_gids.clone()),
-            (1000, 1000, vec![10])
+            (1000, 1000, vec![1000, 10])
         );
+        // A group given: no /etc/group memberships (Docker >= 20.10.18, CVE-2022-36109).
+        assert_eq!(resolve("alice:alice").unwrap().additional_gids, vec![1000]);
+        assert_eq!(resolve("1000:1000").unwrap().additional_gids, vec![1000]);
+        assert_eq!(resolve("4242").unwrap().additional_gids, vec![0]);
+        assert_eq!(home_of(PASSWD, 1000), "/home/alice");
+        assert_eq!(home_of(PASSWD, 4242), "/");
         assert_eq!(a.home.as_deref(), Some("/home/alice"));
         let n = resolve("nobody:wheel").unwrap();
         assert_eq!((n.uid, n.gid), (65534, 10));

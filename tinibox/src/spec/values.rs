@@ -36,7 +36,32 @@ pub fn parse_size(flag: &str, value: &str) -> Result<i64, SpecError> {
     if bytes > i64::MAX as f64 {
         return Err(bad());
     }
+    if bytes < 1.0 {
+        return Err(SpecError::flag(
+            flag,
+            format!("{value:?} is less than one byte"),
+            "give a whole number of bytes or a unit (e.g. 64m)",
+        ));
+    }
     Ok(bytes as i64)
+}
+
+/// The smallest memory limit `run -m` accepts: 6 MiB, Docker's minimum (a container's
+/// runtime and init need that much before the command starts).
+pub const MIN_MEMORY: i64 = 6 << 20;
+
+/// Parses `-m/--memory` (see [`parse_size`]) and refuses a limit below [`MIN_MEMORY`], with
+/// the minimum in the message.
+pub fn parse_memory(value: &str) -> Result<i64, SpecError> {
+    let bytes = parse_size("--memory", value)?;
+    if bytes < MIN_MEMORY {
+        return Err(SpecError::flag(
+            "--memory",
+            format!("{value:?} ({bytes} bytes) is below the minimum memory limit of 6 MiB"),
+            "give at least 6m",
+        ));
+    }
+    Ok(bytes)
 }
 
 /// Parses `--cpus N` into a CFS (quota, period) pair with a 100 ms period; `available` is the
@@ -52,6 +77,14 @@ pub fn parse_cpus(value: &str, available: usize) -> Result<(i64, u64), SpecError
     let n: f64 = value.trim().parse().map_err(|_| bad())?;
     if !n.is_finite() || n <= 0.0 {
         return Err(bad());
+    }
+    if n < 0.01 {
+        // The kernel's smallest CFS quota is 1 ms of each 100 ms period.
+        return Err(SpecError::flag(
+            "--cpus",
+            format!("{n} is below the minimum of 0.01 CPUs"),
+            "give at least 0.01",
+        ));
     }
     let cpus = available;
     if n > cpus as f64 {
@@ -321,6 +354,16 @@ mod tests {
         let e = parse_size("--memory", "lots").unwrap_err().to_string();
         assert!(e.starts_with("--memory: invalid size"), "{e}");
         assert!(parse_size("-m", "-5m").is_err());
+        let e = parse_size("-m", "0.5").unwrap_err().to_string();
+        assert!(e.contains("less than one byte"), "{e}");
+        assert_eq!(parse_memory("6m").unwrap(), 6 << 20);
+        for small in ["1", "5m", "6291455"] {
+            let e = parse_memory(small).unwrap_err().to_string();
+            assert!(e.starts_with("--memory:") && e.contains("6 MiB"), "{e}");
+        }
+        let e = parse_cpus("0.001", 2).unwrap_err().to_string();
+        assert!(e.contains("0.01"), "{e}");
+        assert!(parse_cpus("0.01", 2).is_ok());
         assert!(parse_size("-m", "").is_err());
     }
 

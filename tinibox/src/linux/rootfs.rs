@@ -279,8 +279,26 @@ fn mount_one(
         .as_ref()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| typ.clone());
-    let data = (!opts.data.is_empty()).then_some(opts.data.as_str());
-    let flags = opts.flags & !MsFlags::MS_REMOUNT;
+    let mut data = opts.data.clone();
+    if typ == "tmpfs" && !data.split(',').any(|o| o.starts_with("mode=")) {
+        // A tmpfs without mode= keeps the mode of the folder it covers (runc, crun), not
+        // tmpfs's own 1777: an image's 0750 folder stays 0750.
+        let st = nix::sys::stat::fstat(target.as_raw_fd())
+            .map_err(|e| format!("stat {}: {e}", dest.display()))?;
+        let mode = format!("mode={:o}", st.st_mode & 0o7777);
+        data = if data.is_empty() {
+            mode
+        } else {
+            format!("{data},{mode}")
+        };
+    }
+    let data = (!data.is_empty()).then_some(data.as_str());
+    let mut flags = opts.flags & !MsFlags::MS_REMOUNT;
+    if dest == Path::new("/dev") {
+        // The device nodes, /dev/pts and the links are made in it later: read-only comes
+        // with a remount once they exist ([`finish`]), as runc does.
+        flags.remove(MsFlags::MS_RDONLY);
+    }
     match mount(
         Some(src.as_str()),
         tp.as_str(),
@@ -525,8 +543,19 @@ fn pivot(rootfs: &Path) -> Result<(), Errno> {
     res
 }
 
-/// Step 4 (after entering the root): masked paths, read-only paths, read-only root.
+/// Step 4 (after entering the root): /dev read-only when its mount asked (made rw first, see
+/// `mount_one`), masked paths, read-only paths, read-only root.
 pub fn finish(spec: &Spec) -> Result<(), String> {
+    let dev_readonly = spec.mounts().iter().flatten().any(|m| {
+        m.destination() == Path::new("/dev")
+            && parse_options(m.options().as_deref().unwrap_or(&[]))
+                .flags
+                .contains(MsFlags::MS_RDONLY)
+    });
+    if dev_readonly {
+        remount_keeping_locked("/dev", MsFlags::MS_RDONLY)
+            .map_err(|e| format!("make /dev read-only: {e}"))?;
+    }
     let linux = spec.linux().as_ref();
     for p in linux
         .and_then(|l| l.masked_paths().as_ref())

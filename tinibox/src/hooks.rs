@@ -19,12 +19,57 @@ pub struct HookError {
     pub detail: String,
 }
 
-/// Runs `hooks` in order with `state_json` on stdin; stops at the first failure.
+/// Runs `hooks` in order with `state_json` on stdin; stops at the first failure (prestart,
+/// createRuntime, createContainer, startContainer: runtime-spec's config.md, "Hooks": their
+/// failure is an error of the operation).
 pub fn run_all(hooks: &[Hook], state_json: &str) -> Result<(), HookError> {
     for h in hooks {
         run_one(h, state_json)?;
     }
     Ok(())
+}
+
+/// Runs every hook of `hooks` in order with `state_json` on stdin, whatever the earlier ones
+/// did, and prints one warning line on stderr per failure, naming `kind` (poststart and
+/// poststop: the spec says a failure is logged and the remaining hooks and the lifecycle
+/// continue). Returns the failures.
+pub fn run_each_warning(hooks: &[Hook], state_json: &str, kind: &str) -> Vec<HookError> {
+    let mut failed = Vec::new();
+    for h in hooks {
+        if let Err(e) = run_one(h, state_json) {
+            eprintln!(
+                "tinibox: warning: {kind} hook {}: {}",
+                e.path.display(),
+                e.detail
+            );
+            failed.push(e);
+        }
+    }
+    failed
+}
+
+/// Writes the state to a hook's stdin from a thread of its own, with SIGPIPE blocked in that
+/// thread: a hook that exits without reading (its pipe full or closed) gives EPIPE there,
+/// never a SIGPIPE that kills tinibox (whose SIGPIPE is at its default), and a hook that
+/// never reads cannot hold the timeout up. A SIGPIPE left pending on the thread dies with it.
+fn feed_stdin(
+    mut stdin: std::process::ChildStdin,
+    state_json: &str,
+) -> std::thread::JoinHandle<()> {
+    let bytes = state_json.as_bytes().to_vec();
+    std::thread::spawn(move || {
+        let mut set = nix::sys::signal::SigSet::empty();
+        set.add(nix::sys::signal::Signal::SIGPIPE);
+        if nix::sys::signal::pthread_sigmask(
+            nix::sys::signal::SigmaskHow::SIG_BLOCK,
+            Some(&set),
+            None,
+        )
+        .is_ok()
+        {
+            let _ = stdin.write_all(&bytes);
+        }
+    })
 }
 
 fn run_one(h: &Hook, state_json: &str) -> Result<(), HookError> {
@@ -47,10 +92,20 @@ fn run_one(h: &Hook, state_json: &str) -> Result<(), HookError> {
     }
     cmd.stdin(Stdio::piped());
     let mut child = cmd.spawn().map_err(|e| err(format!("cannot run: {e}")))?;
-    if let Some(mut stdin) = child.stdin.take() {
-        // A hook that does not read its stdin is fine (EPIPE).
-        let _ = stdin.write_all(state_json.as_bytes());
-    }
+    // A hook that does not read its stdin is fine (EPIPE in the feeding thread).
+    // Not joined: a process the hook left behind may hold its stdin unread.
+    let _feeder = child
+        .stdin
+        .take()
+        .map(|stdin| feed_stdin(stdin, state_json));
+    wait_hook(h, &mut child, &err)
+}
+
+fn wait_hook(
+    h: &Hook,
+    child: &mut std::process::Child,
+    err: &dyn Fn(String) -> HookError,
+) -> Result<(), HookError> {
     if let Some(t) = h.timeout() {
         if t <= 0 {
             let _ = child.kill();

@@ -405,8 +405,15 @@ fn converse(spec: &Spec, p: &mut Prepared, spawned: &mut Spawned) -> Result<(), 
             Some(Msg::HooksPlease) => {
                 let json = serde_json::to_string(&p.state).unwrap_or_default();
                 if let Some(h) = spec.hooks() {
-                    for list in [h.prestart(), h.create_runtime()].into_iter().flatten() {
-                        crate::hooks::run_all(list, &json)?;
+                    // prestart sees the container as `created`, as crun and runtime-tools
+                    // expect: its environment exists and the command has not started.
+                    let mut created = p.state.clone();
+                    created.status = Status::Created;
+                    let created = serde_json::to_string(&created).unwrap_or_default();
+                    for (list, state) in [(h.prestart(), &created), (h.create_runtime(), &json)] {
+                        if let Some(list) = list {
+                            crate::hooks::run_all(list, state)?;
+                        }
                     }
                 }
                 send(&p.parent_chan, &Msg::HooksDone(json))?;

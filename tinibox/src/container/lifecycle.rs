@@ -10,7 +10,7 @@ use oci_spec::runtime::LinuxResources;
 
 use super::state::{DirLock, Record, State, Status, EXEC_FIFO};
 use super::{container_dir, validate_id, ContainerError};
-use crate::hooks::run_all;
+use crate::hooks::run_each_warning;
 use crate::linux::pidfd::{pidfd_open, wait_exit};
 use crate::linux::signal::Sig;
 use crate::process::exec_fifo;
@@ -57,14 +57,8 @@ pub fn start(state_root: &Path, id: &str) -> Result<(), ContainerError> {
         .and_then(|h| h.poststart().as_ref())
     {
         let json = serde_json::to_string(&rec.live_state(&dir)).unwrap_or_default();
-        if let Err(e) = run_all(h, &json) {
-            // Per the runtime spec a poststart failure is logged, not fatal.
-            eprintln!(
-                "tinibox: warning: poststart hook {}: {}",
-                e.path.display(),
-                e.detail
-            );
-        }
+        // Per the runtime spec a poststart failure is logged, not fatal.
+        run_each_warning(h, &json, "poststart");
     }
     Ok(())
 }
@@ -215,13 +209,7 @@ pub fn delete(state_root: &Path, id: &str, force: bool) -> Result<(), ContainerE
         let mut st = rec.live_state(&dir);
         st.status = Status::Stopped;
         let json = serde_json::to_string(&st).unwrap_or_default();
-        if let Err(e) = run_all(h, &json) {
-            eprintln!(
-                "tinibox: warning: poststop hook {}: {}",
-                e.path.display(),
-                e.detail
-            );
-        }
+        run_each_warning(h, &json, "poststop");
     }
     rec.cgroup.destroy()?;
     fs::remove_dir_all(&dir)

@@ -510,6 +510,25 @@ fn exit_codes() {
     assert_eq!(code, 125);
     assert!(err.starts_with("tinibox: --memory:"), "{err}");
     assert_eq!(err.lines().count(), 1, "one error line: {err}");
+    // Issue 15 item 20: limits the kernel cannot honour are refused with the minimum named
+    // (Docker: "Minimum memory limit allowed is 6MB"; --cpus from 0.01), not run unlimited
+    // (-m 0.5 used to parse as 0 = no limit) or failing inside the init (-m 1).
+    for (flag, value, minimum) in [
+        ("-m", "0.5", "one byte"),
+        ("-m", "1", "6 MiB"),
+        ("-m", "5m", "6 MiB"),
+        ("--cpus", "0.001", "0.01"),
+    ] {
+        let (code, _, err) = run_in(&root, &[flag, value], &["true"]);
+        assert_eq!(code, 125, "{flag} {value}: {err}");
+        assert!(err.contains(minimum), "{flag} {value}: {err}");
+        assert_eq!(err.lines().count(), 1, "one error line: {err}");
+    }
+    assert_eq!(
+        run_in(&root, &["-m", "6m"], &["true"]).0,
+        0,
+        "6 MiB is enough"
+    );
     assert_state_empty(&root);
 }
 
@@ -1413,4 +1432,54 @@ fn kill_with_a_signal_reaches_the_container() {
     let rm = root.tinibox().args(["rm", "sigtarget"]).output().unwrap();
     assert!(rm.status.success(), "{}", stderr(&rm));
     assert_state_empty(&root);
+}
+
+/// Issue 15 items 2 and 4: `-u` computes groups and HOME as Docker (>= 20.10.18, after
+/// CVE-2022-36109) documents them: the primary gid is always a supplementary group,
+/// /etc/group memberships count only when no group was given, and a uid without a passwd
+/// entry gets HOME=/. The BusyBox rootfs lists `user` (1000) in `wheel` (10): a file
+/// `root:wheel 0640` is readable with `-u user` and refused with `-u user:user`.
+#[test]
+fn user_flag_sets_groups_and_home_like_docker() {
+    let (_guard, root) = setup();
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("secret");
+    std::fs::write(&secret, "wheel only\n").unwrap();
+    std::os::unix::fs::chown(&secret, Some(0), Some(10)).unwrap();
+    std::fs::set_permissions(&secret, std::os::unix::fs::PermissionsExt::from_mode(0o640)).unwrap();
+    std::os::unix::fs::chown(dir.path(), Some(0), Some(0)).unwrap();
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let volume = format!("{}:/data:ro", dir.path().display());
+    let probe = "grep ^Groups: /proc/self/status | cut -f2; echo \"HOME=$HOME\"; \
+                 cat /data/secret 2>/dev/null || echo REFUSED";
+    let mut seen = Vec::new();
+    for user in [
+        None,
+        Some("user"),
+        Some("user:user"),
+        Some("1000:1000"),
+        Some("4242"),
+    ] {
+        let mut flags = vec!["-v", volume.as_str()];
+        if let Some(u) = user {
+            flags.extend(["-u", u]);
+        }
+        let (code, out, err) = run_in(&root, &flags, &["sh", "-c", probe]);
+        assert_eq!(code, 0, "{user:?}: {err}");
+        seen.push(out.split_whitespace().collect::<Vec<_>>().join(" "));
+    }
+    assert_eq!(
+        seen,
+        [
+            "0 HOME=/root wheel only",
+            "1000 10 HOME=/home/user wheel only",
+            "1000 HOME=/home/user REFUSED",
+            "1000 HOME=/home/user REFUSED",
+            "0 HOME=/ REFUSED",
+        ]
+    );
 }

@@ -1661,3 +1661,167 @@ fn processes_without_a_terminal_start_in_their_own_session() {
     ));
     assert_eq!(docker.trim(), "TTY-REFUSED", "docker-like run");
 }
+
+/// Issue 15 item 4: a process.env without HOME gets the user's home from the container's
+/// /etc/passwd, or `/` for a uid without an entry, for the init and for exec alike; runc
+/// beside tinibox (the BusyBox rootfs has root → /root and user 1000 → /home/user).
+#[test]
+fn home_is_filled_from_the_containers_passwd_like_runc() {
+    let probe = ["sh", "-c", "echo \"$HOME\""];
+    let mut seen = Vec::new();
+    for rt in [Rt::runc(), Rt::tinibox()] {
+        let mut homes = Vec::new();
+        for uid in [0, 1000, 4242] {
+            let b = bundle(&probe, |v| {
+                v["process"]["env"] = json!(["PATH=/bin:/usr/bin"]);
+                v["process"]["user"] = json!({"uid": uid, "gid": uid});
+            });
+            let id = id(&format!("home-{}-{uid}", rt.name));
+            let o = rt.run(&["run", "--bundle", b.path().to_str().unwrap(), &id]);
+            assert!(o.status.success(), "{} uid {uid}: {}", rt.name, stderr(&o));
+            homes.push(stdout(&o).trim().to_string());
+        }
+        // exec: the same lookup for the exec'd process's user, and HOME from --env wins.
+        let long = bundle(&["sleep", "100"], |v| {
+            v["process"]["env"] = json!(["PATH=/bin:/usr/bin"]);
+        });
+        let id = id(&format!("home-exec-{}", rt.name));
+        rt.ok(&["create", "--bundle", long.path().to_str().unwrap(), &id]);
+        rt.ok(&["start", &id]);
+        for user in ["1000:1000", "4242:4242"] {
+            let mut args = vec!["exec", "--user", user, id.as_str()];
+            args.extend(probe);
+            homes.push(rt.ok(&args).trim().to_string());
+        }
+        let mut args = vec!["exec", "--env", "HOME=/given", id.as_str()];
+        args.extend(probe);
+        homes.push(rt.ok(&args).trim().to_string());
+        rt.ok(&["delete", "--force", &id]);
+        seen.push(homes);
+    }
+    assert_eq!(
+        seen[0],
+        ["/root", "/home/user", "/", "/home/user", "/", "/given"],
+        "runc"
+    );
+    assert_eq!(seen[0], seen[1], "runc vs tinibox");
+}
+
+/// Issue 15 item 9: a tmpfs without `mode=` keeps the mode of the folder it covers (a 0750
+/// folder stays 0750, /tmp stays 1777), as runc does.
+#[test]
+fn tmpfs_without_mode_keeps_the_covered_folders_mode_like_runc() {
+    let host = tempfile::tempdir().unwrap();
+    let private = host.path().join("private");
+    std::fs::create_dir(&private).unwrap();
+    std::fs::set_permissions(
+        &private,
+        std::os::unix::fs::PermissionsExt::from_mode(0o750),
+    )
+    .unwrap();
+    let b = bundle(&["stat", "-c", "%a", "/data/private", "/tmp"], |v| {
+        let mounts = v["mounts"].as_array_mut().unwrap();
+        mounts.push(json!({"destination": "/data", "type": "bind",
+            "source": host.path(), "options": ["rbind", "rw"]}));
+        mounts.push(json!({"destination": "/data/private", "type": "tmpfs",
+            "source": "tmpfs", "options": ["nosuid", "nodev"]}));
+        mounts.push(json!({"destination": "/tmp", "type": "tmpfs",
+            "source": "tmpfs", "options": ["nosuid", "nodev"]}));
+    });
+    let mut seen = Vec::new();
+    for rt in [Rt::runc(), Rt::tinibox()] {
+        let id = id(&format!("tmpfs-mode-{}", rt.name));
+        seen.push(rt.ok(&["run", "--bundle", b.path().to_str().unwrap(), &id]));
+    }
+    assert_eq!(seen[0], "750\n1777\n", "runc");
+    assert_eq!(seen[0], seen[1], "runc vs tinibox");
+}
+
+/// Issue 15 item 7: a `/dev` tmpfs with `ro` is filled first (device nodes, /dev/pts) and made
+/// read-only afterwards, as runc does, instead of failing with EROFS.
+#[test]
+fn a_readonly_dev_is_filled_then_made_readonly_like_runc() {
+    let probe = "test -c /dev/null && test -d /dev/pts && \
+                 if touch /dev/new 2>/dev/null; then echo RW; else echo RO; fi";
+    let b = bundle(&["sh", "-c", probe], |v| {
+        for m in v["mounts"].as_array_mut().unwrap() {
+            if m["destination"] == "/dev" {
+                m["options"].as_array_mut().unwrap().push(json!("ro"));
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    for rt in [Rt::runc(), Rt::tinibox()] {
+        let id = id(&format!("dev-ro-{}", rt.name));
+        seen.push(rt.ok(&["run", "--bundle", b.path().to_str().unwrap(), &id]));
+    }
+    assert_eq!(seen[0], "RO\n", "runc");
+    assert_eq!(seen[0], seen[1], "runc vs tinibox");
+}
+
+/// Issue 15 items 11 and 12: a failing poststart or poststop hook is a warning and the hooks
+/// after it and the lifecycle still run (runtime-spec config.md, "Posthooks"; runc 1.1 kills
+/// the container instead, so it is not the reference here); a hook that exits without
+/// reading a state larger than a pipe (a 200 KB annotation) cannot kill the runtime with
+/// SIGPIPE; prestart hooks see `created`.
+#[test]
+fn hooks_continue_after_a_failing_post_hook_and_never_kill_the_runtime() {
+    let out = tempfile::tempdir().unwrap();
+    let mark = |name: &str| {
+        json!({"path": "/bin/sh", "args": ["sh", "-c",
+            format!("touch {}/{name}", out.path().display())]})
+    };
+    let b = bundle(&["sleep", "100"], |v| {
+        v["annotations"] = json!({"big": "x".repeat(200 * 1024)});
+        v["hooks"] = json!({
+            "poststart": [{"path": "/bin/true"}, {"path": "/bin/false"}, mark("poststart-after")],
+            "poststop": [{"path": "/bin/false"}, mark("poststop-after")],
+        });
+    });
+    {
+        let rt = Rt::tinibox();
+        let id = id(&format!("hooks-{}", rt.name));
+        for f in ["poststart-after", "poststop-after"] {
+            let _ = std::fs::remove_file(out.path().join(f));
+        }
+        rt.ok(&["create", "--bundle", b.path().to_str().unwrap(), &id]);
+        let o = rt.run(&["start", &id]);
+        assert!(
+            o.status.code() != Some(141) && o.status.code().is_some(),
+            "{}: start died of a signal: {:?}",
+            rt.name,
+            o.status
+        );
+        assert!(
+            out.path().join("poststart-after").exists(),
+            "{}: the poststart hook after the failing one did not run",
+            rt.name
+        );
+        assert_eq!(rt.status(&id), "running", "{}", rt.name);
+        let o = rt.run(&["delete", "--force", &id]);
+        assert!(o.status.success(), "{} delete: {}", rt.name, stderr(&o));
+        assert!(
+            out.path().join("poststop-after").exists(),
+            "{}: the poststop hook after the failing one did not run",
+            rt.name
+        );
+        assert_eq!(rt.status(&id), "absent", "{}", rt.name);
+        assert!(
+            stderr(&o).contains("warning: poststop hook /bin/false"),
+            "{}",
+            stderr(&o)
+        );
+    }
+    // prestart sees `created`.
+    let seen = out.path().join("prestart-state");
+    let b = bundle(&["true"], |v| {
+        v["hooks"] = json!({"prestart": [{"path": "/bin/sh", "args": ["sh", "-c",
+            format!("cat > {}", seen.display())]}]});
+    });
+    let rt = Rt::tinibox();
+    let id = id("hooks-prestart");
+    rt.ok(&["create", "--bundle", b.path().to_str().unwrap(), &id]);
+    let state: Value = serde_json::from_slice(&std::fs::read(&seen).unwrap()).unwrap();
+    assert_eq!(state["status"], "created", "{state}");
+    rt.ok(&["delete", "--force", &id]);
+}

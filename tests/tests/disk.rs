@@ -207,6 +207,14 @@ fn check_installed_system(vm: &mut Vm, fw: Firmware) {
         f[3].split(',').any(|o| o == "rw"),
         "root not rw: {root_line}"
     );
+    // df reports the same root (issue 21: df, mount and /proc/mounts agree).
+    let df = vm.ok("df -P / | tail -n 1");
+    assert_eq!(
+        df.split_whitespace().next(),
+        Some(f[0]),
+        "df -P / names another root than /proc/mounts ({root_line}): {df}"
+    );
+    assert_eq!(df.split_whitespace().last(), Some("/"), "{df}");
     let efi = vm.sh("test -d /sys/firmware/efi").0 == 0;
     assert_eq!(
         efi,

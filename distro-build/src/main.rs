@@ -18,6 +18,7 @@ use clap::{Parser, Subcommand};
 use distro_build::context::Context;
 use distro_build::error::{Error, Result};
 use distro_build::pipeline::{Output, Pipeline};
+use distro_build::target::Target;
 use distro_build::{iso, qemu, runner};
 
 #[derive(Parser)]
@@ -36,6 +37,10 @@ struct Cli {
     /// (Dropbear, key login only).
     #[arg(long, global = true, value_name = "FILE")]
     ssh_authorized_keys: Option<PathBuf>,
+    /// The machine to build for: a target name or its OCI/Debian architecture (x86_64 or
+    /// amd64; also TINILINUX_TARGET). Default: x86_64.
+    #[arg(long, global = true, value_name = "ARCH")]
+    arch: Option<String>,
     #[command(subcommand)]
     command: Cmd,
 }
@@ -182,6 +187,20 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let mut ctx = Context::from_env(&repo_root());
     ctx.locked |= cli.locked;
+    let arch = cli.arch.or_else(|| {
+        std::env::var("TINILINUX_TARGET")
+            .ok()
+            .filter(|v| !v.is_empty())
+    });
+    if let Some(name) = arch {
+        match Target::named(&name) {
+            Ok(target) => ctx.target = target,
+            Err(err) => {
+                eprintln!("distro-build: error: {err}");
+                return ExitCode::from(2);
+            }
+        }
+    }
     let start = Instant::now();
     let result = dispatch(cli.command, &ctx, cli.ssh_authorized_keys.as_deref());
     let inputs = distro_build::debian::used_inputs();

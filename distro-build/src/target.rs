@@ -120,17 +120,18 @@ impl Target {
     /// Every target distro-build knows.
     pub const ALL: &'static [Target] = &[Target::X86_64];
 
-    /// The target named `name` (`TINILINUX_TARGET`). Errors: an unknown name, listing the
-    /// known ones.
+    /// The target called `name` (`--arch`, `TINILINUX_TARGET`): its own name, its OCI
+    /// architecture or its Debian architecture (`x86_64` or `amd64`). Errors: an unknown
+    /// name, listing the known ones.
     pub fn named(name: &str) -> crate::error::Result<Target> {
         Target::ALL
             .iter()
-            .find(|t| t.name == name)
+            .find(|t| [t.name, t.oci_architecture, t.debian_arch].contains(&name))
             .copied()
             .ok_or_else(|| {
                 let known: Vec<&str> = Target::ALL.iter().map(|t| t.name).collect();
                 crate::error::Error::Invalid(format!(
-                    "unknown target {name:?}: distro-build knows {}",
+                    "unknown target {name:?}: pass --arch with one of {}",
                     known.join(", ")
                 ))
             })
@@ -162,6 +163,7 @@ mod tests {
     #[test]
     fn targets_are_found_by_name_and_unknown_names_are_refused() {
         assert_eq!(Target::named("x86_64").unwrap(), Target::X86_64);
+        assert_eq!(Target::named("amd64").unwrap(), Target::X86_64);
         let err = Target::named("riscv64").unwrap_err().to_string();
         assert!(err.contains("riscv64") && err.contains("x86_64"), "{err}");
         for t in Target::ALL {

@@ -193,3 +193,40 @@ fn pinned_sources_win_over_the_host_and_fallbacks_are_loud() {
         "the refusal names the file and the pinned sum: {err}"
     );
 }
+
+/// `--arch` (and `TINILINUX_TARGET`) select the target before any stage runs: an unknown
+/// architecture is refused with exit 2 and one line naming the known ones, and nothing is
+/// written to the cache or the outputs.
+#[test]
+fn an_unknown_architecture_is_refused_before_anything_is_made() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let out_dir = dir.path().join("out");
+    let run = |args: &[&str], env: Option<&str>| {
+        let mut cmd = Command::new(distro_build());
+        cmd.args(args)
+            .env("TINILINUX_CACHE", &cache)
+            .env("TINILINUX_OUT", &out_dir)
+            .env_remove("TINILINUX_TARGET")
+            .current_dir(repo_root());
+        if let Some(value) = env {
+            cmd.env("TINILINUX_TARGET", value);
+        }
+        cmd.output().expect("run distro-build")
+    };
+    for (args, env, asked) in [
+        (&["--arch", "riscv64", "all"][..], None, "riscv64"),
+        (&["kernel", "--arch", "sparc"][..], None, "sparc"),
+        (&["busybox"][..], Some("mips"), "mips"),
+    ] {
+        let out = run(args, env);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?} {env:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            err.contains(&format!("unknown target \"{asked}\"")) && err.contains("x86_64"),
+            "{err}"
+        );
+        assert!(!cache.exists() && !out_dir.exists(), "nothing is made");
+    }
+}

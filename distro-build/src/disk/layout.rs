@@ -102,6 +102,24 @@ pub fn min_disk_mib() -> u64 {
     ROOT_FIRST / MIB_SECTORS + MIN_ROOT_MIB + 1
 }
 
+/// The file `tinilinux-install` sources from its payload (`usr/lib/tinilinux/boot/layout.env`):
+/// the partition starts and sizes in 512-byte sectors, the GPT type GUIDs of `types` and the
+/// target's removable-media EFI file name (`efi_boot_file`, e.g. `BOOTX64.EFI`), as POSIX
+/// shell assignments. Generated from the same constants as [`Layout::new`], so the script
+/// and the disk image cannot disagree, and a second architecture needs no script change.
+pub fn installer_env(types: &PartitionTypes, efi_boot_file: &str) -> String {
+    format!(
+        "# Written by distro-build: the disk layout tinilinux-install writes (512-byte sectors).\n\
+         BIOS_BOOT_START={BIOS_BOOT_FIRST}\nBIOS_BOOT_SIZE={BIOS_BOOT_SECTORS}\n\
+         BIOS_BOOT_TYPE={BIOS_BOOT_TYPE}\n\
+         ESP_START={ESP_FIRST}\nESP_SIZE={ESP_SECTORS}\nESP_TYPE={esp}\n\
+         ROOT_START={ROOT_FIRST}\nROOT_TYPE={root}\n\
+         EFI_BOOT_FILE={efi_boot_file}\n",
+        esp = types.esp,
+        root = types.root,
+    )
+}
+
 /// A UUID-formatted identifier derived from `seed` and `what` (same inputs, same id).
 pub fn derived_uuid(seed: &str, what: &str) -> String {
     let digest = Sha256::digest(format!("tinilinux-disk:{seed}:{what}").as_bytes());

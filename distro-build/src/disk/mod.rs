@@ -43,6 +43,7 @@ use crate::context::Context;
 use crate::error::{Error, IoContext, Result};
 use crate::initramfs::Compression;
 use crate::runner;
+use crate::target::PartitionTypes;
 use crate::tree::{Entry, EntryKind, FileData, RootfsTree};
 use layout::Layout;
 
@@ -59,6 +60,8 @@ pub const INSTALLER_SCRIPT: &str = include_str!("../../rootfs-disk/installer/tin
 pub const SHUTDOWN_SCRIPT: &str = include_str!("../../rootfs-disk/installed/disk-shutdown");
 /// Where the boot images the installer writes live in the rootfs.
 pub const BOOT_FILES_DIR: &str = "usr/lib/tinilinux/boot";
+/// The installer's layout file in [`BOOT_FILES_DIR`] (see [`layout::installer_env`]).
+pub const LAYOUT_ENV: &str = "layout.env";
 
 /// What to build.
 #[derive(Debug, Clone)]
@@ -159,10 +162,12 @@ pub fn add_installer_scripts(tree: &mut RootfsTree) -> Result<()> {
 }
 
 /// Adds the installer's payload: the boot images it writes (`/usr/lib/tinilinux/boot/`) and
-/// the disk tools (sfdisk, mke2fs, e2fsck, see [`disktools`]).
+/// the disk tools (sfdisk, mke2fs, e2fsck, see [`disktools`]) and the layout the script
+/// reads ([`layout::installer_env`] for `types` and the EFI file `images` names).
 pub fn add_installer_payload(
     tree: &mut RootfsTree,
     images: &DiskImages,
+    types: &PartitionTypes,
     tools: &disktools::DiskTools,
 ) -> Result<()> {
     for path in [&images.mbr_code, &images.core_img, &images.efi_app] {
@@ -185,6 +190,13 @@ pub fn add_installer_payload(
         ),
     )?;
     tree.insert(
+        format!("{BOOT_FILES_DIR}/{LAYOUT_ENV}"),
+        Entry::file(
+            FileData::Bytes(layout::installer_env(types, &efi_name).into_bytes()),
+            0o644,
+        ),
+    )?;
+    tree.insert(
         format!("{BOOT_FILES_DIR}/grub.cfg.in"),
         Entry::file(
             FileData::Bytes(grub::grub_cfg("@ROOT_UUID@", 1).into_bytes()),
@@ -201,7 +213,7 @@ pub fn installer_payload(ctx: &Context, tools: &disktools::DiskTools) -> Result<
     check_tools()?;
     let images = grub::disk_images(ctx)?;
     let mut tree = RootfsTree::new();
-    add_installer_payload(&mut tree, &images, tools)?;
+    add_installer_payload(&mut tree, &images, &ctx.target.partition_types, tools)?;
     Ok(tree)
 }
 
@@ -274,7 +286,11 @@ pub fn installed_tree(
         add_installer_scripts(&mut t)?;
     }
     if t.get(disktools::DIR).is_none() {
-        add_installer_payload(&mut t, images, tools)?;
+        let types = PartitionTypes {
+            esp: layout.esp.type_guid,
+            root: layout.root.type_guid,
+        };
+        add_installer_payload(&mut t, images, &types, tools)?;
     }
     t.insert("boot", Entry::dir(0o755))?;
     t.insert(

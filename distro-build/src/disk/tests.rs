@@ -248,6 +248,15 @@ fn disk_image_has_gpt_esp_ext4_and_grub_at_their_offsets() {
     assert!(!fstab.contains("rootfs /"), "{fstab}");
     assert!(cat("/etc/inittab").contains("::shutdown:/usr/lib/tinilinux/disk-shutdown"));
     assert!(cat("/usr/sbin/tinilinux-install").starts_with("#!/bin/sh"));
+    let types = crate::target::PartitionTypes {
+        esp: l.esp.type_guid,
+        root: l.root.type_guid,
+    };
+    assert_eq!(
+        cat("/usr/lib/tinilinux/boot/layout.env"),
+        layout::installer_env(&types, "BOOTX64.EFI"),
+        "the installed system's installer reads the disk's own layout"
+    );
 
     // ESP: FAT32 with GRUB's UEFI application.
     let esp = dir.path().join("esp.part");
@@ -311,18 +320,43 @@ fn disk_image_has_gpt_esp_ext4_and_grub_at_their_offsets() {
 #[test]
 fn installer_script_matches_the_layout_and_parses() {
     let s = INSTALLER_SCRIPT;
-    let l = Layout::new(1024, "x", &crate::target::Target::X86_64.partition_types).unwrap();
-    for p in l.partitions() {
-        if p.number < 3 {
-            assert!(
-                s.contains(&format!("start={}, size={},", p.first, p.sectors())),
-                "partition {}",
-                p.number
-            );
-        } else {
-            assert!(s.contains(&format!("start={},", p.first)));
-        }
+    // The script writes the partitions from layout.env: run the generated file through a
+    // real shell and compare every value with the layout distro-build writes itself.
+    let target = crate::target::Target::X86_64;
+    let l = Layout::new(1024, "x", &target.partition_types).unwrap();
+    let env = layout::installer_env(&target.partition_types, target.efi_boot_file);
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("layout.env"), &env).unwrap();
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(
+            ". ./layout.env && echo $BIOS_BOOT_START $BIOS_BOOT_SIZE $BIOS_BOOT_TYPE \
+             $ESP_START $ESP_SIZE $ESP_TYPE $ROOT_START $ROOT_TYPE $EFI_BOOT_FILE",
+        )
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let expected = format!(
+        "{} {} {} {} {} {} {} {} {}\n",
+        l.bios_boot.first,
+        l.bios_boot.sectors(),
+        l.bios_boot.type_guid,
+        l.esp.first,
+        l.esp.sectors(),
+        l.esp.type_guid,
+        l.root.first,
+        l.root.type_guid,
+        target.efi_boot_file
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), expected);
+    for var in ["BIOS_BOOT_START", "ESP_SIZE", "ROOT_TYPE", "EFI_BOOT_FILE"] {
+        assert!(s.contains(&format!("${var}")), "the script uses {var}");
     }
+    assert!(
+        !s.contains("BOOTX64"),
+        "no architecture's file name in the script"
+    );
     assert!(s.contains(&format!("MIN_MIB={}", layout::min_disk_mib())));
     for script in [INSTALLER_SCRIPT, early::INIT_SCRIPT, SHUTDOWN_SCRIPT] {
         let dir = tempfile::tempdir().unwrap();

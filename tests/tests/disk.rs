@@ -470,6 +470,67 @@ fn installer_installs_to_a_blank_disk_that_boots_alone() {
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
+/// Root's password field in the installed root on the guest's `/dev/vda3`, and whether the
+/// installed root holds an SSH host key and asks for a login on the serial console.
+fn installed_root_facts(vm: &mut Vm) -> (String, bool, String) {
+    vm.ok("mkdir -p /mnt/inst && mount /dev/vda3 /mnt/inst");
+    let field = vm.ok("grep '^root:' /mnt/inst/etc/shadow | cut -d: -f2");
+    let host_key = vm.sh("ls /mnt/inst/etc/dropbear/*_host_key").0 == 0;
+    let serial = vm.ok("grep '^ttyS0::' /mnt/inst/etc/inittab");
+    vm.ok("umount /mnt/inst");
+    (field, host_key, serial)
+}
+
+/// The two other ways root gets its password: typed at the installer's prompt (hashed in
+/// the guest; the hash is checked with OpenSSL on the host), and locked when the live root
+/// has an SSH key (the installed system makes its own host key: the live one is not copied).
+#[test]
+fn installer_asks_for_the_root_password_or_locks_it_for_an_ssh_key() {
+    let _lock = vm_lock();
+    let dir = tempfile::tempdir().unwrap();
+    let disk = blank_disk(dir.path(), "target.img", 512);
+    let mut vm = live_iso("install_password", &[&disk]);
+
+    // Asked on the terminal (the serial console), twice; a mismatch is asked again.
+    vm.send("tinilinux-install --yes --force /dev/vda");
+    vm.expect("Root password for the installed system: ", CMD_TIMEOUT);
+    vm.send(ROOT_PASSWORD);
+    vm.expect("Again: ", CMD_TIMEOUT);
+    vm.send("something-else");
+    vm.expect("the two passwords differ", CMD_TIMEOUT);
+    vm.expect("Root password for the installed system: ", CMD_TIMEOUT);
+    vm.send(ROOT_PASSWORD);
+    vm.expect("Again: ", CMD_TIMEOUT);
+    vm.send(ROOT_PASSWORD);
+    vm.expect("root's password is set", BOOT_TIMEOUT);
+    vm.expect("done. TiniLinux is installed on /dev/vda", BOOT_TIMEOUT);
+    vm.ready_shell();
+    let (field, _, serial) = installed_root_facts(&mut vm);
+    let salt = field
+        .strip_prefix("$6$")
+        .and_then(|rest| rest.split('$').next())
+        .unwrap_or_else(|| panic!("not a SHA-512 crypt hash: {field:?}"));
+    let out = Command::new("openssl")
+        .args(["passwd", "-6", "-salt", salt, ROOT_PASSWORD])
+        .output()
+        .expect("openssl runs");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        field,
+        "the installed hash is not the typed password's"
+    );
+    assert!(serial.contains("getty"), "serial console: {serial}");
+
+    // With root's SSH key on the live system (and a host key the live session made), no
+    // prompt: password login is locked, and the host key stays behind.
+    vm.ok("mkdir -p /root/.ssh /etc/dropbear && echo 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIN6fzPRcnhXyII6ExjxSop8rQYjw20DbIa0GZhAaoDA7 t@h' > /root/.ssh/authorized_keys && dropbearkey -t ed25519 -f /etc/dropbear/dropbear_ed25519_host_key >/dev/null 2>&1");
+    let out = vm.ok("tinilinux-install --yes --force /dev/vda < /dev/null 2>&1");
+    assert!(out.contains("password login is locked"), "{out}");
+    let (field, host_key, _) = installed_root_facts(&mut vm);
+    assert_eq!(field, "!", "root's password field with an SSH key");
+    assert!(!host_key, "the live session's SSH host key was copied");
+}
+
 #[test]
 fn installer_refuses_bad_disks_and_arguments_with_its_exit_codes() {
     let _lock = vm_lock();

@@ -243,7 +243,7 @@ fn the_sbom_checksums_are_the_files_in_out() {
     ] {
         assert!(listed.iter().any(|l| l == name), "the SBOM lacks {name}");
     }
-    // The ISO contains the kernel, BusyBox, tinibox and GRUB.
+    // The ISO contains the kernel, BusyBox, Dropbear, tinibox and GRUB.
     let relationships = doc["relationships"].as_array().unwrap();
     let iso = files
         .iter()
@@ -251,7 +251,7 @@ fn the_sbom_checksums_are_the_files_in_out() {
         .unwrap()["SPDXID"]
         .clone();
     let pkgs = packages(&doc);
-    for name in ["linux", "busybox", "tinibox", "grub-pc-bin"] {
+    for name in ["linux", "busybox", "dropbear", "tinibox", "grub-pc-bin"] {
         let contained = relationships.iter().any(|r| {
             r["spdxElementId"] == iso
                 && r["relationshipType"] == "CONTAINS"
@@ -318,7 +318,14 @@ fn the_source_bundle_holds_every_source_package_and_the_configs() {
         }
         assert_eq!(sum("sha256sum", &dir.join(&file)), sha256, "{file}");
     }
-    for name in ["busybox", "grub2", "musl", "util-linux", "e2fsprogs"] {
+    for name in [
+        "busybox",
+        "dropbear",
+        "grub2",
+        "musl",
+        "util-linux",
+        "e2fsprogs",
+    ] {
         assert!(
             sources.iter().any(|p| p["name"] == name),
             "no {name} source"
@@ -335,6 +342,11 @@ fn the_source_bundle_holds_every_source_package_and_the_configs() {
     assert!(linux.contains("CONFIG_64BIT=y"), "config/linux.config");
     let busybox = fs::read_to_string(dir.join("config/busybox.config")).unwrap();
     assert!(busybox.contains("CONFIG_STATIC=y"), "config/busybox.config");
+    let dropbear = fs::read_to_string(dir.join("config/dropbear-localoptions.h")).unwrap();
+    assert!(
+        dropbear.contains("#define DROPBEAR_SVR_PASSWORD_AUTH 0"),
+        "config/dropbear-localoptions.h"
+    );
     let readme = fs::read_to_string(dir.join("README")).unwrap();
     assert!(readme.contains("OVMF"), "README says why OVMF is left out");
     // Nothing from OVMF.

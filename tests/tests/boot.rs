@@ -119,11 +119,19 @@ fn check_rough_edges(vm: &mut Vm) {
         log.contains("kernel: Linux version 6.1."),
         "logread shows no boot message:\n{log}"
     );
-    let file = must(vm, "cat /var/log/messages");
-    assert!(
-        file.contains("kernel: Linux version 6.1."),
-        "/var/log/messages lacks the boot messages:\n{file}"
-    );
+    // The follower copies the ring to the file line by line: give it a moment under load.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, file) = vm.run("cat /var/log/messages", CMD).unwrap();
+        if file.contains("kernel: Linux version 6.1.") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "/var/log/messages lacks the boot messages:\n{file}"
+        );
+        std::thread::sleep(Duration::from_secs(1));
+    }
     // The banner with its boot time is on the screen (tty1) too, not only on the serial line.
     let screen = must(vm, "cat /dev/vcs1 | tr -s ' '");
     assert!(

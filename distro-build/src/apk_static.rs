@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 use crate::component::Component;
 use crate::context::Context;
 use crate::error::Result;
+use crate::provenance::crates::Program;
 use crate::runner::Stage;
 use crate::tinibox_static::cargo_static;
 use crate::tree::{Entry, FileData, RootfsTree};
@@ -35,6 +36,25 @@ pub const ALPINE_MIRROR: &str = "http://dl-cdn.alpinelinux.org/alpine";
 
 /// Where apk sits in a root file system.
 pub const APK_PATH: &str = "sbin/apk";
+
+/// apk as the rootfs carries it: [`APK_PATH`], built without the `https` feature (see
+/// [`build`]). The SBOM lists the crates of exactly this build.
+pub const PROGRAM: Program = Program {
+    package: "apk",
+    path: APK_PATH,
+    cargo_args: &["--no-default-features"],
+};
+
+/// Where the copies of Alpine's keys in `apk/keys/` were taken from (the SBOM's download
+/// location; details in `apk/keys/README.md`).
+pub const KEYS_ORIGIN: &str =
+    "git+https://github.com/alpinelinux/alpine-chroot-install.git@97e61e3";
+
+/// How those copies were checked (the SBOM's comment on them).
+pub const KEYS_CROSS_CHECK: &str = "Taken from alpine-chroot-install commit 97e61e3 (its \
+    ALPINE_KEYS table) and checked against independent copies: the PEM files of \
+    chainguard-dev/apko commit d1b5d5ec and the SHA-512 sums in alpinelinux/aports \
+    main/alpine-keys/APKBUILD (alpine-keys 2.3); see apk/keys/README.md";
 
 /// The folder of `/etc/apk/keys` in a root file system.
 pub const KEYS_DIR: &str = "etc/apk/keys";
@@ -60,7 +80,7 @@ pub fn keys_source(ctx: &Context) -> PathBuf {
 /// Errors: cargo's (its log named), a dynamically linked result.
 pub fn build(ctx: &Context) -> Result<PathBuf> {
     let stage = Stage::start("apk", "static apk (cargo, musl +crt-static, HTTP only)");
-    let binary = cargo_static(ctx, "apk", "apk", &["--no-default-features"])?;
+    let binary = cargo_static(ctx, PROGRAM.package, PROGRAM.package, PROGRAM.cargo_args)?;
     let size = fs::metadata(&binary).map(|m| m.len()).unwrap_or(0);
     stage.done(&format!("{} ({} KiB)", binary.display(), size / 1024));
     Ok(binary)

@@ -19,17 +19,26 @@ use std::process::Command;
 use crate::component::Component;
 use crate::context::Context;
 use crate::error::{Error, IoContext, Result};
+use crate::provenance::crates::Program;
 use crate::runner::{run_logged_progress, Stage};
 use crate::tree::{Entry, FileData, RootfsTree};
 
 /// The compiler flags of the static build: the C library linked in, no PIE (see the module doc).
 pub const RUSTFLAGS: &str = "-C target-feature=+crt-static -C relocation-model=static";
 
+/// tinibox as the rootfs carries it: `/usr/bin/tinibox`, built without the registry client
+/// (its TLS stack is 2.2 MB) until the ISO has room. The SBOM lists the crates of exactly
+/// this build.
+pub const PROGRAM: Program = Program {
+    package: "tinibox",
+    path: "usr/bin/tinibox",
+    cargo_args: &["--no-default-features"],
+};
+
 /// Builds the static tinibox and returns the binary's path.
 pub fn build(ctx: &Context) -> Result<PathBuf> {
     let stage = Stage::start("tinibox", "static tinibox (cargo, musl +crt-static)");
-    // Without the registry client (its TLS stack is 2.2 MB) until the ISO has room.
-    let binary = cargo_static(ctx, "tinibox", "tinibox", &["--no-default-features"])?;
+    let binary = cargo_static(ctx, PROGRAM.package, PROGRAM.package, PROGRAM.cargo_args)?;
     let size = fs::metadata(&binary).map(|m| m.len()).unwrap_or(0);
     stage.done(&format!("{} ({} KiB)", binary.display(), size / 1024));
     Ok(binary)
@@ -139,10 +148,7 @@ impl Component for TiniboxComponent {
     /// `/usr/bin/tinibox` (0755).
     fn install(&self, ctx: &Context, tree: &mut RootfsTree) -> Result<()> {
         let binary = self.built(ctx)?.to_path_buf();
-        tree.insert(
-            "usr/bin/tinibox",
-            Entry::file(FileData::Host(binary), 0o755),
-        )?;
+        tree.insert(PROGRAM.path, Entry::file(FileData::Host(binary), 0o755))?;
         Ok(())
     }
 }

@@ -162,6 +162,78 @@ fn the_sbom_names_every_crate_of_cargo_lock_with_its_licence() {
         .filter(|r| r["spdxElementId"] == id && r["relationshipType"] == "DEPENDS_ON")
         .count();
     assert!(linked > 5, "tinibox DEPENDS_ON only {linked} crates");
+
+    // Both shipped programs list what their static builds link, and only that: the ISO's
+    // tinibox is built without the registry client and apk without HTTPS, so no TLS crate is
+    // linked into either, while cargo's own resolve for the shipped binary agrees with the SBOM.
+    let relationships = doc["relationships"].as_array().unwrap();
+    for program in ["tinibox", "apk"] {
+        let p = pkgs
+            .iter()
+            .find(|p| p["name"] == program && p["primaryPackagePurpose"] == "APPLICATION")
+            .unwrap_or_else(|| panic!("the SBOM has no program {program}"));
+        let id = p["SPDXID"].as_str().unwrap();
+        let deps: Vec<String> = relationships
+            .iter()
+            .filter(|r| r["spdxElementId"] == id && r["relationshipType"] == "DEPENDS_ON")
+            .filter_map(|r| {
+                pkgs.iter()
+                    .find(|p| p["SPDXID"] == r["relatedSpdxElement"])
+                    .map(|p| {
+                        format!(
+                            "{} {}",
+                            p["name"].as_str().unwrap(),
+                            p["versionInfo"].as_str().unwrap()
+                        )
+                    })
+            })
+            .collect();
+        for tls in ["rustls", "ring", "webpki-roots"] {
+            assert!(
+                !deps.iter().any(|d| d.split(' ').next() == Some(tls)),
+                "the SBOM says the shipped {program} links {tls}: {deps:?}"
+            );
+        }
+        let tree = ok(Command::new("cargo")
+            .current_dir(repo_root())
+            .args([
+                "tree",
+                "--locked",
+                "-p",
+                program,
+                "--no-default-features",
+                "-e",
+                "normal",
+            ])
+            .args([
+                "--target",
+                "x86_64-unknown-linux-musl",
+                "--prefix",
+                "none",
+                "--no-dedupe",
+            ]));
+        for line in tree.lines().skip(1) {
+            // Proc macros run in the compiler; everything else cargo lists is linked.
+            if line.contains("(proc-macro)") {
+                continue;
+            }
+            let mut words = line.split_whitespace();
+            let (name, version) = (words.next().unwrap(), words.next().unwrap());
+            let entry = format!("{name} {}", version.trim_start_matches('v'));
+            let under_macro = !deps.contains(&entry)
+                && pkgs.iter().any(|p| {
+                    p["name"] == name
+                        && p["comment"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .contains("run by the compiler")
+                });
+            assert!(
+                deps.contains(&entry) || under_macro,
+                "cargo links {entry} into {program}, the SBOM does not say so"
+            );
+        }
+    }
 }
 
 #[test]
@@ -243,7 +315,7 @@ fn the_sbom_checksums_are_the_files_in_out() {
     ] {
         assert!(listed.iter().any(|l| l == name), "the SBOM lacks {name}");
     }
-    // The ISO contains the kernel, BusyBox, Dropbear, tinibox and GRUB.
+    // The ISO contains the kernel, BusyBox, Dropbear, tinibox, apk, Alpine's keys and GRUB.
     let relationships = doc["relationships"].as_array().unwrap();
     let iso = files
         .iter()
@@ -251,7 +323,15 @@ fn the_sbom_checksums_are_the_files_in_out() {
         .unwrap()["SPDXID"]
         .clone();
     let pkgs = packages(&doc);
-    for name in ["linux", "busybox", "dropbear", "tinibox", "grub-pc-bin"] {
+    for name in [
+        "linux",
+        "busybox",
+        "dropbear",
+        "tinibox",
+        "apk",
+        "alpine-keys",
+        "grub-pc-bin",
+    ] {
         let contained = relationships.iter().any(|r| {
             r["spdxElementId"] == iso
                 && r["relationshipType"] == "CONTAINS"
@@ -442,4 +522,45 @@ fn the_oci_image_points_at_its_sbom_and_tools_still_read_it() {
     require_tool("umoci");
     let tags = ok(Command::new("umoci").args(["ls", "--layout"]).arg(&layout));
     assert_eq!(tags.trim(), "latest");
+}
+
+/// Alpine's public keys in the rootfs are in the SBOM with the sha256 of each file (recomputed
+/// here with sha256sum on the files taken out of the rootfs tarball) and where the copies
+/// were taken from and checked against.
+#[test]
+fn the_sbom_records_alpines_keys_with_their_digests_and_origin() {
+    let doc = sbom();
+    let keys = packages(&doc)
+        .iter()
+        .find(|p| p["name"] == "alpine-keys")
+        .expect("the SBOM names alpine-keys");
+    let comment = keys["comment"].as_str().unwrap();
+    assert!(keys["downloadLocation"]
+        .as_str()
+        .unwrap()
+        .contains("alpine-chroot-install"));
+    assert!(
+        comment.contains("apko") && comment.contains("aports"),
+        "{comment}"
+    );
+    assert_eq!(keys["licenseDeclared"], "MIT");
+    let dir = tempfile::tempdir().unwrap();
+    ok(Command::new("tar")
+        .arg("-xf")
+        .arg(out_dir().join("tinilinux-rootfs.tar"))
+        .arg("-C")
+        .arg(dir.path())
+        .arg("etc/apk/keys"));
+    let mut checked = 0;
+    for entry in fs::read_dir(dir.path().join("etc/apk/keys")).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let digest = sum("sha256sum", &path);
+        assert!(
+            comment.contains(&format!("{name} sha256:{digest}")),
+            "the SBOM lacks {name} with sha256 {digest}: {comment}"
+        );
+        checked += 1;
+    }
+    assert!(checked >= 1, "the rootfs carries no Alpine key");
 }

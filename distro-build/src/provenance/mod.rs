@@ -10,10 +10,12 @@
 //! - every Debian source package of the source bundle (`out/source/`, see
 //!   [`crate::source_bundle`]), with its `.dsc`'s sha256;
 //! - what distro-build compiled itself: the kernel, BusyBox and Dropbear (`GENERATED_FROM`
-//!   their sources) and tinibox;
-//! - every crate of `Cargo.lock` ([`crates`]): those compiled into tinibox are `DEPENDS_ON`
-//!   targets of tinibox, proc macros `BUILD_DEPENDENCY_OF` it, the rest say they ship in no
+//!   their sources, [`COMPILED`]) and the workspace's programs, tinibox and apk ([`PROGRAMS`]);
+//! - every crate of `Cargo.lock` ([`crates`]): those compiled into a program are `DEPENDS_ON`
+//!   targets of it, proc macros `BUILD_DEPENDENCY_OF` it, the rest say they ship in no
 //!   output;
+//! - Alpine's public signing keys in `/etc/apk/keys` (`alpine-keys`), with each file's
+//!   sha256 and where the copies were taken from and checked against;
 //!
 //! and one file per output in `out/` (the ISO, the disk images, the rootfs tarballs, the OCI
 //! archives) and per file of `out/source/`, with SHA1 and SHA256. Relationships: the document
@@ -41,7 +43,7 @@ use crate::debian::{self, Kind, UsedInput};
 use crate::error::{IoContext, Result};
 use crate::source_bundle::Bundle;
 use crate::sources::KERNEL_PACKAGE;
-use crates::{Crate, Role};
+use crates::{Crate, Program, Role};
 use spdx::{percent_encode, spdx_id, Checksum, Document, ExternalRef, File, Package, NOASSERTION};
 
 /// The whole-build SBOM's file name in `out/`.
@@ -55,8 +57,10 @@ pub const NAMESPACE_BASE: &str = "https://tinilinux.invalid/spdx";
 pub const DEBIAN_DISTRO: &str = "debian-12";
 /// Where BusyBox sits in a root file system (its presence marks BusyBox as a component).
 pub const BUSYBOX_PATH: &str = "bin/busybox";
-/// Where tinibox sits in a root file system.
-pub const TINIBOX_PATH: &str = "usr/bin/tinibox";
+/// The workspace's programs the rootfs carries, each built as its component builds it.
+pub const PROGRAMS: [Program; 2] = [crate::tinibox_static::PROGRAM, crate::apk_static::PROGRAM];
+/// The SPDXID of Alpine's signing keys.
+const ALPINE_KEYS_ID: &str = "SPDXRef-AlpineKeys";
 
 const KERNEL_ID: &str = "SPDXRef-Kernel";
 const BUSYBOX_ID: &str = "SPDXRef-BusyBox";
@@ -223,22 +227,30 @@ fn crate_package(c: &Crate, triple: &str) -> Package {
             p.comment = Some("the crate's manifest names no SPDX licence".into());
         }
     }
+    let names = |set: &std::collections::BTreeSet<String>| {
+        set.iter().cloned().collect::<Vec<_>>().join(", ")
+    };
     let role = match c.role {
-        Role::Tinibox => {
-            format!("the container runtime shipped in TiniLinux (static, {triple})")
+        Role::Program => {
+            let program = PROGRAMS.iter().find(|p| p.package == c.name);
+            let (path, args) = program
+                .map(|p| (p.path, p.cargo_args.join(" ")))
+                .unwrap_or_default();
+            format!("shipped in TiniLinux as /{path} (static, {triple}, built with `{args}`)")
         }
-        Role::Linked => "compiled into the shipped tinibox".into(),
-        Role::BuildOnly => {
-            "a procedural macro run while compiling tinibox; not in the binary".into()
-        }
-        Role::Unshipped => {
-            "in Cargo.lock but in no output (used by distro-build, the tests or other platforms)"
-                .into()
-        }
+        Role::Linked => format!("compiled into the shipped {}", names(&c.linked_into)),
+        Role::BuildOnly => format!(
+            "run by the compiler while building the shipped {} (a procedural macro or its \
+             dependency); not in the binary",
+            names(&c.built_for)
+        ),
+        Role::Unshipped => "in Cargo.lock but in no output (used by distro-build, the tests, a \
+                            feature the static builds leave out, or other platforms)"
+            .into(),
     };
     p.comment = join_notes(&[p.comment.take(), Some(role)]);
     p.primary_package_purpose = Some(
-        if c.role == Role::Tinibox {
+        if c.role == Role::Program {
             "APPLICATION"
         } else {
             "LIBRARY"
@@ -248,29 +260,71 @@ fn crate_package(c: &Crate, triple: &str) -> Package {
     p
 }
 
-/// Adds tinibox and its crates (all of `Cargo.lock` when `all_crates`, else only what tinibox
-/// links or builds with) with their relationships; returns tinibox's SPDXID.
+/// Adds the programs of `programs` and their crates (all of `Cargo.lock` when `all_crates`,
+/// else only what those programs link or build with) with their relationships; returns each
+/// program's (package name, SPDXID).
 fn add_crates(
     doc: &mut Document,
     crates: &[Crate],
+    programs: &[&Program],
     all_crates: bool,
     triple: &str,
-) -> Option<String> {
-    let tinibox = crates.iter().find(|c| c.role == Role::Tinibox)?;
-    let tinibox_id = crate_id(&tinibox.name, &tinibox.version);
+) -> Vec<(&'static str, String)> {
+    let ids: Vec<(&'static str, String)> = programs
+        .iter()
+        .filter_map(|program| {
+            crates
+                .iter()
+                .find(|c| c.role == Role::Program && c.name == program.package)
+                .map(|c| (program.package, crate_id(&c.name, &c.version)))
+        })
+        .collect();
+    let id_of = |name: &str| ids.iter().find(|(n, _)| *n == name).map(|(_, id)| id);
     for c in crates {
-        if !all_crates && c.role == Role::Unshipped {
+        let related = c.role == Role::Program && id_of(&c.name).is_some()
+            || c.linked_into
+                .iter()
+                .chain(&c.built_for)
+                .any(|n| id_of(n).is_some());
+        if !all_crates && !related {
             continue;
         }
         doc.packages.push(crate_package(c, triple));
         let id = crate_id(&c.name, &c.version);
-        match c.role {
-            Role::Linked => doc.relate(&tinibox_id, "DEPENDS_ON", &id),
-            Role::BuildOnly => doc.relate(&id, "BUILD_DEPENDENCY_OF", &tinibox_id),
-            Role::Tinibox | Role::Unshipped => {}
+        for program in c.linked_into.iter().filter_map(|n| id_of(n)) {
+            doc.relate(program, "DEPENDS_ON", &id);
+        }
+        for program in c.built_for.iter().filter_map(|n| id_of(n)) {
+            doc.relate(&id, "BUILD_DEPENDENCY_OF", program);
         }
     }
-    Some(tinibox_id)
+    ids
+}
+
+/// Adds Alpine's public signing keys as the target installs them (`/etc/apk/keys`), with each
+/// file's sha256 and where the copies come from; returns its SPDXID.
+fn add_alpine_keys(ctx: &Context, doc: &mut Document) -> Result<String> {
+    let mut sums = Vec::new();
+    for key in ctx.target.apk_keys {
+        let path = crate::apk_static::keys_source(ctx).join(key);
+        let (_, sha256) = file_checksums(&path)?;
+        sums.push(format!("{key} sha256:{sha256}"));
+    }
+    let mut p = Package::new(ALPINE_KEYS_ID.into(), "alpine-keys", NOASSERTION);
+    p.version_info = None;
+    p.supplier = "Organization: Alpine Linux".into();
+    p.download_location = crate::apk_static::KEYS_ORIGIN.into();
+    p.license_declared = "MIT".into();
+    p.comment = Some(format!(
+        "Alpine's public package-signing keys, installed in /{} for {}: {}. {}",
+        crate::apk_static::KEYS_DIR,
+        ctx.target.apk_arch,
+        sums.join(", "),
+        crate::apk_static::KEYS_CROSS_CHECK
+    ));
+    p.primary_package_purpose = Some("OTHER".into());
+    doc.packages.push(p);
+    Ok(ALPINE_KEYS_ID.into())
 }
 
 /// A source package as the SBOM names it: name, version, its `.dsc` (file name, sha256) when
@@ -572,9 +626,18 @@ pub fn write_sbom(ctx: &Context, bundle: &Bundle) -> Result<PathBuf> {
         shipped.push(id.clone());
         compiled.push((what.path, id, src));
     }
-    let crates = crates::crates(&ctx.repo_root, ctx.target.rust_triple)?;
-    let tinibox = add_crates(&mut doc, &crates, true, ctx.target.rust_triple);
-    shipped.extend(tinibox.clone());
+    let crates = crates::crates(&ctx.repo_root, &PROGRAMS, ctx.target.rust_triple)?;
+    let all_programs: Vec<&Program> = PROGRAMS.iter().collect();
+    let programs = add_crates(
+        &mut doc,
+        &crates,
+        &all_programs,
+        true,
+        ctx.target.rust_triple,
+    );
+    shipped.extend(programs.iter().map(|(_, id)| id.clone()));
+    let keys = add_alpine_keys(ctx, &mut doc)?;
+    shipped.push(keys.clone());
     let build_tool = crates
         .iter()
         .find(|c| c.workspace && c.name == "distro-build")
@@ -619,8 +682,16 @@ pub fn write_sbom(ctx: &Context, bundle: &Bundle) -> Result<PathBuf> {
                         doc.relate(&id, "DISTRIBUTION_ARTIFACT", source);
                     }
                 }
-                if let Some(t) = tinibox.as_ref().filter(|_| has(TINIBOX_PATH)) {
-                    doc.relate(&id, "CONTAINS", t);
+                for (name, program) in &programs {
+                    if PROGRAMS.iter().any(|p| p.package == *name && has(p.path)) {
+                        doc.relate(&id, "CONTAINS", program);
+                    }
+                }
+                if paths
+                    .iter()
+                    .any(|p| p.starts_with(crate::apk_static::KEYS_DIR))
+                {
+                    doc.relate(&id, "CONTAINS", &keys);
                 }
             }
             OutputKind::Other => {}
@@ -661,7 +732,7 @@ pub fn write_sbom(ctx: &Context, bundle: &Bundle) -> Result<PathBuf> {
 
 /// The SBOM of one OCI image: the image (named `reference`, its one layer `diff_id`) and the
 /// components its root file system holds, judged by `has(path)` (each of [`COMPILED`] at
-/// its path, tinibox at [`TINIBOX_PATH`] with the crates it links). It names no
+/// its path, each of [`PROGRAMS`] at its path with the crates it links, Alpine's keys). It names no
 /// manifest digest: the manifest names it (its annotation), so it cannot name the manifest.
 ///
 /// Errors: cargo metadata failing; a lock without BusyBox's source pin when the build did not
@@ -692,11 +763,21 @@ pub fn image_sbom(
         doc.relate(&image_id, "CONTAINS", &program);
         doc.relate(&image_id, "DISTRIBUTION_ARTIFACT", &source);
     }
-    if has(TINIBOX_PATH) {
-        let crates = crates::crates(&ctx.repo_root, ctx.target.rust_triple)?;
-        if let Some(tinibox) = add_crates(&mut doc, &crates, false, ctx.target.rust_triple) {
-            doc.relate(&image_id, "CONTAINS", &tinibox);
+    let present: Vec<&Program> = PROGRAMS.iter().filter(|p| has(p.path)).collect();
+    if !present.is_empty() {
+        let crates = crates::crates(&ctx.repo_root, &PROGRAMS, ctx.target.rust_triple)?;
+        for (_, program) in add_crates(&mut doc, &crates, &present, false, ctx.target.rust_triple) {
+            doc.relate(&image_id, "CONTAINS", &program);
         }
+    }
+    if ctx
+        .target
+        .apk_keys
+        .first()
+        .is_some_and(|k| has(&format!("{}/{k}", crate::apk_static::KEYS_DIR)))
+    {
+        let keys = add_alpine_keys(ctx, &mut doc)?;
+        doc.relate(&image_id, "CONTAINS", &keys);
     }
     doc.to_json(NAMESPACE_BASE)
         .map_err(|e| crate::error::Error::Invalid(format!("serialising the image SBOM: {e}")))

@@ -15,6 +15,8 @@ packages=(
   grub-common xorriso mtools dosfstools e2fsprogs gdisk fdisk
   # running and testing
   qemu-system-x86 qemu-utils busybox-static iproute2 iptables procps util-linux expect time
+  # the SSH boot test: Debian's OpenSSH client and ssh-keygen against the guest's Dropbear
+  openssh-client
   # the SBOM validator's Python environment (see below)
   python3-venv
   # reference runtimes and real clients

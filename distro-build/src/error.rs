@@ -63,6 +63,9 @@ pub enum Error {
     /// The disk image asked for is too small for the layout.
     #[error(transparent)]
     DiskTooSmall(#[from] crate::disk::layout::TooSmall),
+    /// A command-line argument or the file it names is unusable (exit code 2).
+    #[error("{0}")]
+    Usage(String),
     /// Any other invalid input (a malformed lock file or fragment, a missing build output).
     #[error("{0}")]
     Invalid(String),

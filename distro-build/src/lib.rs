@@ -20,6 +20,8 @@
 //! - [`component`]: the component trait (fetch, build, install into the tree).
 //! - [`tinibox_static`]: the static tinibox binary (and the static cargo build apk shares).
 //! - [`apk_static`]: the static apk, Alpine's repositories, keys and an empty database.
+//! - [`dropbear`]: the static Dropbear SSH server (and dbclient, scp) from Debian's source.
+//! - [`ssh`]: root's authorized SSH keys baked into the live tree (`--ssh-authorized-keys`).
 //! - [`rootfs`]: the live rootfs tree (skeleton + BusyBox + tinibox + apk + device nodes).
 //! - [`initramfs`]: the cpio newc writer (hard links, fixed mtimes) and its compression.
 //! - [`boot`]: GRUB images and EFI system partitions, shared by the ISO and the disk.
@@ -40,6 +42,7 @@ pub mod component;
 pub mod context;
 pub mod debian;
 pub mod disk;
+pub mod dropbear;
 pub mod epoch;
 pub mod error;
 pub mod initramfs;
@@ -56,6 +59,7 @@ pub mod rootfs;
 pub mod runner;
 pub mod source_bundle;
 pub mod sources;
+pub mod ssh;
 pub mod target;
 pub mod tinibox_static;
 pub mod tree;

@@ -7,7 +7,8 @@
 //! missing (the message names the apt-get command); 4 a source file does not match
 //! `distro-build/sources.lock`, or a pinned version has left the archive and `--locked`
 //! forbids the fallback; 5 a kernel/BusyBox config lost requested options or lacks a
-//! feature tinibox requires.
+//! feature tinibox requires; 2 is also a `--ssh-authorized-keys` file that holds no public
+//! key (or a private one).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -31,6 +32,11 @@ struct Cli {
     /// archive (also TINILINUX_LOCKED=1).
     #[arg(long, global = true)]
     locked: bool,
+    /// Bake FILE (public keys, one per line, as in ~/.ssh/id_ed25519.pub) into the live system
+    /// and the disk image as root's ~/.ssh/authorized_keys; rcS then starts the SSH server
+    /// (Dropbear, key login only).
+    #[arg(long, global = true, value_name = "FILE")]
+    ssh_authorized_keys: Option<PathBuf>,
     /// The machine to build for: a target name or its OCI/Debian architecture (x86_64 or
     /// amd64; also TINILINUX_TARGET). Default: x86_64.
     #[arg(long, global = true, value_name = "ARCH")]
@@ -105,6 +111,7 @@ fn exit_code(err: &Error) -> u8 {
         Error::MissingTool { .. } => 3,
         Error::Checksum { .. } | Error::Unavailable(_) => 4,
         Error::Config(_) => 5,
+        Error::Usage(_) => 2,
         _ => 1,
     }
 }
@@ -143,7 +150,14 @@ fn relock(ctx: &Context) -> Result<()> {
     Ok(())
 }
 
-fn dispatch(cmd: Cmd, ctx: &Context) -> Result<()> {
+fn dispatch(cmd: Cmd, ctx: &Context, keys: Option<&Path>) -> Result<()> {
+    let pipeline = || -> Result<Pipeline<'_>> {
+        Ok(match keys {
+            Some(path) => Pipeline::new(ctx)
+                .with_authorized_keys(distro_build::ssh::read_authorized_keys(path)?),
+            None => Pipeline::new(ctx),
+        })
+    };
     let output = match cmd {
         Cmd::Sources { bundle: false } => Output::Sources,
         Cmd::Sources { bundle: true } => Output::SourceBundle,
@@ -155,14 +169,15 @@ fn dispatch(cmd: Cmd, ctx: &Context) -> Result<()> {
         Cmd::Oci => Output::Oci,
         Cmd::Disk => Output::Disk,
         Cmd::All => {
+            let pipeline = pipeline()?;
             runner::check_host(&ctx.target)?;
-            return Pipeline::new(ctx).all();
+            return pipeline.all();
         }
         Cmd::Lock => return relock(ctx),
         Cmd::Run { uefi } => return qemu::run(ctx, &iso::iso_path(ctx), uefi),
         Cmd::Clean { all } => return clean(ctx, all),
     };
-    if let Some(line) = Pipeline::new(ctx).make(output)? {
+    if let Some(line) = pipeline()?.make(output)? {
         println!("{line}");
     }
     Ok(())
@@ -187,7 +202,7 @@ fn main() -> ExitCode {
         }
     }
     let start = Instant::now();
-    let result = dispatch(cli.command, &ctx);
+    let result = dispatch(cli.command, &ctx, cli.ssh_authorized_keys.as_deref());
     let inputs = distro_build::debian::used_inputs();
     if !inputs.is_empty() {
         eprint!(

@@ -18,6 +18,7 @@ use crate::busybox::{BusyBox, BusyBoxComponent};
 use crate::component::Component;
 use crate::context::Context;
 use crate::disk::disktools::DiskTools;
+use crate::dropbear::DropbearComponent;
 use crate::error::Result;
 use crate::oci::ExportedImage;
 use crate::runner::Stage;
@@ -94,6 +95,7 @@ pub struct Pipeline<'c> {
     busybox: BusyBoxComponent,
     tinibox: TiniboxComponent,
     apk: ApkComponent,
+    dropbear: DropbearComponent,
     rootfs: OnceCell<RootfsTree>,
     live: OnceCell<RootfsTree>,
     oci: OnceCell<Vec<ExportedImage>>,
@@ -104,6 +106,7 @@ pub struct Pipeline<'c> {
     disk: OnceCell<PathBuf>,
     bundle: OnceCell<Bundle>,
     sbom: OnceCell<PathBuf>,
+    authorized_keys: Option<String>,
 }
 
 impl<'c> Pipeline<'c> {
@@ -116,6 +119,7 @@ impl<'c> Pipeline<'c> {
             busybox: BusyBoxComponent::new(),
             tinibox: TiniboxComponent::new(),
             apk: ApkComponent::new(),
+            dropbear: DropbearComponent::new(),
             rootfs: OnceCell::new(),
             live: OnceCell::new(),
             oci: OnceCell::new(),
@@ -126,7 +130,16 @@ impl<'c> Pipeline<'c> {
             disk: OnceCell::new(),
             bundle: OnceCell::new(),
             sbom: OnceCell::new(),
+            authorized_keys: None,
         }
+    }
+
+    /// The same pipeline with `keys` (checked by [`crate::ssh::read_authorized_keys`]) as
+    /// root's authorized SSH keys in the live rootfs, hence on the ISO and the disk image
+    /// (never in the OCI images).
+    pub fn with_authorized_keys(mut self, keys: String) -> Self {
+        self.authorized_keys = Some(keys);
+        self
     }
 
     /// The build context.
@@ -135,8 +148,8 @@ impl<'c> Pipeline<'c> {
     }
 
     /// The components of the root filesystem, in the order they are installed.
-    pub fn components(&self) -> [&dyn Component; 3] {
-        [&self.busybox, &self.tinibox, &self.apk]
+    pub fn components(&self) -> [&dyn Component; 4] {
+        [&self.busybox, &self.tinibox, &self.apk, &self.dropbear]
     }
 
     /// The kernel's source, verified against sources.lock and unpacked.
@@ -181,9 +194,10 @@ impl<'c> Pipeline<'c> {
         })
     }
 
-    /// The live rootfs as it boots: the base tree, the disk installer's scripts, and (last)
-    /// the tinibox image store holding the `tinilinux` image cut from the base tree (the
-    /// same image and ID as `out/oci` and Docker see).
+    /// The live rootfs as it boots: the base tree, the disk installer's scripts, root's
+    /// authorized SSH keys when given, and (last) the tinibox image store holding the
+    /// `tinilinux` image cut from the base tree (the same image and ID as `out/oci` and
+    /// Docker see).
     pub fn live_rootfs(&self) -> Result<&RootfsTree> {
         memo(&self.live, || {
             let base = self.rootfs()?;
@@ -193,6 +207,9 @@ impl<'c> Pipeline<'c> {
             );
             let mut tree = base.clone();
             disk::add_installer_scripts(&mut tree)?;
+            if let Some(keys) = &self.authorized_keys {
+                crate::ssh::add_authorized_keys(&mut tree, keys)?;
+            }
             let digest = oci::add_image_store_of(self.ctx, base, &mut tree)?;
             stage.done(&format!("{} entries, stored image {digest}", tree.len()));
             Ok(tree)
@@ -262,12 +279,14 @@ impl<'c> Pipeline<'c> {
     }
 
     /// `out/source/`: the Debian source packages of everything the outputs carry, and the
-    /// kernel's and BusyBox's configs. It makes the kernel and BusyBox and fetches the pinned
+    /// kernel's and BusyBox's configs and Dropbear's options. It makes the kernel and BusyBox,
+    /// fetches Dropbear's source and the pinned
     /// binary packages the media carry (GRUB, the installer's tools) first, so the bundle
     /// covers them whether or not the media were built in this process.
     pub fn source_bundle(&self) -> Result<&Bundle> {
         memo(&self.bundle, || {
             let (kernel, busybox) = (self.kernel()?, self.busybox()?);
+            self.dropbear.fetch(self.ctx)?;
             crate::boot::grub::GrubFiles::pinned(self.ctx)?;
             self.disktools()?;
             let stage = Stage::start(

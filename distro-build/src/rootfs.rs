@@ -125,4 +125,34 @@ mod tests {
         assert!(tree.get("etc/inittab").is_some());
         assert!(tree.iter().all(|(p, _)| !p.ends_with(".keep")));
     }
+
+    /// Every file of the skeletons (the live root and the disk's early boot, installer and
+    /// shutdown scripts) is ASCII: their text reaches the screen's console (banner, MOTD,
+    /// issue, messages), whose font draws nothing else (an em dash showed as a box).
+    #[test]
+    fn skeleton_text_is_ascii_for_the_console_font() {
+        fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                let kind = std::fs::symlink_metadata(&path).unwrap().file_type();
+                if kind.is_dir() {
+                    walk(&path, out);
+                } else if kind.is_file() {
+                    out.push(path);
+                }
+            }
+        }
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut files = Vec::new();
+        walk(&repo.join("rootfs"), &mut files);
+        walk(&repo.join("rootfs-disk"), &mut files);
+        assert!(files.len() > 5, "{files:?}");
+        for file in files {
+            let text = std::fs::read(&file).unwrap();
+            if let Some(at) = text.iter().position(|b| !b.is_ascii()) {
+                let line = text[..at].iter().filter(|b| **b == b'\n').count() + 1;
+                panic!("{}:{line} is not ASCII", file.display());
+            }
+        }
+    }
 }

@@ -16,7 +16,8 @@
 //!   `linux` source package (about 140 MB more, mostly the packaging for every flavour and
 //!   architecture) would add nothing we built from; the `.deb` is kept whole, not unpacked,
 //!   because its sha256 is the one `sources.lock` pins and Debian's signed archive lists;
-//! - the full kernel `.config` and BusyBox `.config` the build used (`config/`);
+//! - the full kernel `.config` and BusyBox `.config` the build used, and Dropbear's build
+//!   options (`config/`);
 //! - a `README` saying what is there, why, and what is left out (OVMF: firmware the tests
 //!   boot with, never shipped in an output).
 //!
@@ -33,6 +34,9 @@ use crate::context::Context;
 use crate::debian::{self, Kind, UsedInput};
 use crate::error::{IoContext, Result};
 use crate::sources::KERNEL_PACKAGE;
+
+/// Dropbear's build options in the bundle (its `localoptions.h`, see [`crate::dropbear`]).
+pub const DROPBEAR_OPTIONS: &str = "config/dropbear-localoptions.h";
 
 /// One Debian source package in the bundle.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -215,6 +219,9 @@ pub fn write(ctx: &Context, kernel_config: &Path, busybox_config: &Path) -> Resu
             .ctx(|| format!("copying {}", kernel_config.display()))?;
         fs::copy(busybox_config, tmp.join("config/busybox.config"))
             .ctx(|| format!("copying {}", busybox_config.display()))?;
+        let dropbear_options = crate::dropbear::options_path(ctx);
+        fs::copy(&dropbear_options, tmp.join(DROPBEAR_OPTIONS))
+            .ctx(|| format!("copying {}", dropbear_options.display()))?;
         fs::write(tmp.join("README"), readme(&sources, &kernel))
             .ctx(|| format!("writing {}", tmp.join("README").display()))?;
         let mut files = Vec::new();
@@ -312,7 +319,11 @@ pub fn readme(sources: &[SourcePackage], kernel: &UsedInput) -> String {
          140 MB more, none of which the build uses.) To get the tree:\n\
          \n    dpkg-deb --fsys-tarfile {deb} | tar -xOf - ./{tarball} | tar -xJf -\n\n\
          config/linux.config    the kernel's full .config (allnoconfig + kernel-configs/*.config)\n\
-         config/busybox.config  BusyBox's full .config (defconfig + distro-build/busybox.config)\n\n\
+         config/busybox.config  BusyBox's full .config (defconfig + distro-build/busybox.config)\n\
+         config/dropbear-localoptions.h  Dropbear's build options (copied into its source tree as\n\
+         \x20                      localoptions.h; configured with --enable-static\n\
+         \x20                      --enable-bundled-libtom --disable-zlib and no login records,\n\
+         \x20                      made with MULTI=1 STATIC=1 PROGRAMS=\"dropbear dropbearkey dbclient scp\")\n\n\
          Not included: OVMF (the UEFI firmware the tests and `distro-build run --uefi` boot\n\
          with) is never part of an output, so its source is not needed here.\n",
         version = kernel.used_version,

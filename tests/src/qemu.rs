@@ -54,8 +54,24 @@ pub struct Vm {
 /// with TCG, the serial console on stdio and user-mode networking. A disk image is opened
 /// with `snapshot=on`: the guest's writes are thrown away.
 pub fn command(medium: &Path, firmware: Firmware, memory_mib: u32) -> Result<Command> {
-    command_with(medium, firmware, memory_mib, true)
+    command_with(medium, firmware, memory_mib, true, USER_NIC)
 }
+
+/// [`command`] whose user-mode network forwards TCP `host_port` on the host's 127.0.0.1 to
+/// the guest's `guest_port` (QEMU's `hostfwd`).
+pub fn command_forwarding(
+    medium: &Path,
+    firmware: Firmware,
+    memory_mib: u32,
+    host_port: u16,
+    guest_port: u16,
+) -> Result<Command> {
+    let nic = format!("{USER_NIC},hostfwd=tcp:127.0.0.1:{host_port}-:{guest_port}");
+    command_with(medium, firmware, memory_mib, true, &nic)
+}
+
+/// The guest's network card: QEMU's user-mode network on an e1000.
+const USER_NIC: &str = "user,model=e1000";
 
 /// [`command`] for a disk image the guest writes to for real (kept across boots).
 pub fn persistent_disk_command(
@@ -63,7 +79,7 @@ pub fn persistent_disk_command(
     firmware: Firmware,
     memory_mib: u32,
 ) -> Result<Command> {
-    command_with(disk, firmware, memory_mib, false)
+    command_with(disk, firmware, memory_mib, false, USER_NIC)
 }
 
 fn command_with(
@@ -71,6 +87,7 @@ fn command_with(
     firmware: Firmware,
     memory_mib: u32,
     snapshot: bool,
+    nic: &str,
 ) -> Result<Command> {
     let qemu = which("qemu-system-x86_64").ok_or_else(|| {
         anyhow!("qemu-system-x86_64 is missing: apt-get install -y qemu-system-x86")
@@ -84,7 +101,7 @@ fn command_with(
     let mut cmd = Command::new(qemu);
     cmd.args(["-accel", "tcg", "-m", &memory_mib.to_string(), "-smp", "1"])
         .args(["-display", "none", "-monitor", "none", "-serial", "stdio"])
-        .args(["-no-reboot", "-nic", "user,model=e1000"]);
+        .args(["-no-reboot", "-nic", nic]);
     let is_iso = medium.extension().is_some_and(|e| e == "iso");
     if is_iso {
         cmd.arg("-drive")

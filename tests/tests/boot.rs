@@ -29,6 +29,11 @@ const CMD: Duration = Duration::from_secs(60);
 fn boot_to_shell(name: &str, firmware: Firmware) -> Vm {
     let mut vm = Vm::boot(name, &iso(), firmware).unwrap();
     let boot_log = vm.expect("Welcome to TiniLinux", BOOT).unwrap();
+    let banner = vm.expect("\n", BOOT).unwrap();
+    assert!(
+        banner.is_ascii() && banner.contains("(booted in "),
+        "banner line {banner:?}"
+    );
     // GRUB and the quiet kernel print no error on the way to the banner.
     assert!(
         !boot_log.contains("error:"),
@@ -77,6 +82,68 @@ fn check_live_system(vm: &mut Vm) {
         resolv.contains("nameserver 10.0.2.3"),
         "resolv.conf: {resolv}"
     );
+    check_rough_edges(vm);
+}
+
+/// What a new user meets first (issue 21): the root in `df`, `mount` and /proc/mounts alike,
+/// `logread`, the boot banner on the screen's console (tty1's text, read back from
+/// /dev/vcs1) and console text the screen's font can draw (ASCII).
+fn check_rough_edges(vm: &mut Vm) {
+    // df -P /: one file system line, mounted on /, with a size, named as /proc/mounts names it.
+    let df = must(vm, "df -P / | tail -n 1");
+    let f: Vec<&str> = df.split_whitespace().collect();
+    assert_eq!(f.len(), 6, "df -P /: {df:?}");
+    assert_eq!(f[5], "/", "df -P /: {df:?}");
+    let blocks: u64 = f[1].parse().unwrap_or_else(|_| panic!("df -P /: {df:?}"));
+    let used: u64 = f[2].parse().unwrap_or_else(|_| panic!("df -P /: {df:?}"));
+    assert!(blocks > 0 && used > 0, "df -P /: {df:?}");
+    let mounts = must(vm, "cat /proc/mounts");
+    assert!(
+        mounts
+            .lines()
+            .any(|l| l.split_whitespace().take(2).eq([f[0], "/"])),
+        "df names {} for /, /proc/mounts does not:\n{mounts}",
+        f[0]
+    );
+    let mount = must(vm, "mount");
+    assert!(
+        mount
+            .lines()
+            .any(|l| l.starts_with(&format!("{} on / ", f[0]))),
+        "mount does not list {} on /:\n{mount}",
+        f[0]
+    );
+    // logread reads syslogd's ring buffer; the same messages reach /var/log/messages.
+    let log = must(vm, "logread");
+    assert!(
+        log.contains("kernel: Linux version 6.1."),
+        "logread shows no boot message:\n{log}"
+    );
+    // The follower copies the ring to the file line by line: give it a moment under load.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, file) = vm.run("cat /var/log/messages", CMD).unwrap();
+        if file.contains("kernel: Linux version 6.1.") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "/var/log/messages lacks the boot messages:\n{file}"
+        );
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    // The banner with its boot time is on the screen (tty1) too, not only on the serial line.
+    let screen = must(vm, "cat /dev/vcs1 | tr -s ' '");
+    assert!(
+        screen.contains("Welcome to TiniLinux 6.1.") && screen.contains("(booted in "),
+        "tty1 shows no banner: {screen:?}"
+    );
+    // MOTD and issue in ASCII only: tr deletes tab, newline, CR and printable ASCII, and
+    // counts what is left (the banner was checked on the serial line).
+    for file in ["/etc/motd", "/etc/issue"] {
+        let left = must(vm, &format!(r"tr -d '\11\12\15\40-\176' < {file} | wc -c"));
+        assert_eq!(left.trim(), "0", "{file} has non-ASCII bytes");
+    }
 }
 
 /// The image the live system ships in its own tinibox store.

@@ -84,6 +84,9 @@ fn sha256(path: &Path) -> String {
 struct Vm {
     console: qemu::Vm,
     _firmware_dir: tempfile::TempDir,
+    /// Root's password, when the serial console asks for a login (a system installed by
+    /// tinilinux-install with a password).
+    password: Option<String>,
 }
 
 impl Vm {
@@ -129,6 +132,7 @@ impl Vm {
         Vm {
             console,
             _firmware_dir: firmware_dir,
+            password: None,
         }
     }
 
@@ -149,6 +153,12 @@ impl Vm {
     /// Waits for the banner, then makes the shell on the console ready for commands.
     fn wait_shell(&mut self) {
         self.expect(BANNER, BOOT_TIMEOUT);
+        if let Some(password) = self.password.clone() {
+            self.expect("login: ", BOOT_TIMEOUT);
+            self.send("root");
+            self.expect("Password: ", CMD_TIMEOUT);
+            self.send(&password);
+        }
         self.ready_shell();
     }
 
@@ -181,6 +191,21 @@ impl Vm {
     }
 }
 
+/// The root password the installer tests give the installed system.
+const ROOT_PASSWORD: &str = "install-test-7";
+
+/// `openssl passwd -6 PASSWORD`: a SHA-512 crypt(3) hash with a random salt.
+fn sha512_crypt(password: &str) -> String {
+    let out = Command::new("openssl")
+        .args(["passwd", "-6", password])
+        .output()
+        .expect("openssl runs (scripts/install-deps.sh installs it)");
+    assert!(out.status.success(), "openssl passwd -6 failed");
+    let hash = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(hash.starts_with("$6$"), "{hash}");
+    hash
+}
+
 fn virtio_disk(path: &Path) -> Vec<String> {
     vec![
         "-drive".into(),
@@ -207,6 +232,14 @@ fn check_installed_system(vm: &mut Vm, fw: Firmware) {
         f[3].split(',').any(|o| o == "rw"),
         "root not rw: {root_line}"
     );
+    // df reports the same root (issue 21: df, mount and /proc/mounts agree).
+    let df = vm.ok("df -P / | tail -n 1");
+    assert_eq!(
+        df.split_whitespace().next(),
+        Some(f[0]),
+        "df -P / names another root than /proc/mounts ({root_line}): {df}"
+    );
+    assert_eq!(df.split_whitespace().last(), Some("/"), "{df}");
     let efi = vm.sh("test -d /sys/firmware/efi").0 == 0;
     assert_eq!(
         efi,
@@ -382,15 +415,20 @@ fn installer_installs_to_a_blank_disk_that_boots_alone() {
     // One VM with persistent UEFI variables, as a user has: it boots the live ISO with OVMF
     // (which records the CD as its boot entry), installs, and later boots the disk alone.
     let nvram = dir.path().join("OVMF_VARS.fd");
+    // Root's password on the installed system, hashed by OpenSSL (SHA-512 crypt), not by us.
+    let hash = sha512_crypt(ROOT_PASSWORD);
     {
         let mut vm = live_iso_with("install_live", &[&disk], Firmware::Uefi, Some(&nvram));
         // The live system boots without the installer's payload: it is read from the medium.
         assert_eq!(vm.sh("test -e /usr/lib/tinilinux/disktools").0, 1);
-        let out = vm.ok("tinilinux-install --yes /dev/vda 2>&1");
+        let out = vm.ok(&format!(
+            "tinilinux-install --yes --root-password-hash '{hash}' /dev/vda 2>&1"
+        ));
         assert!(
             out.contains("done. TiniLinux is installed on /dev/vda"),
             "{out}"
         );
+        assert!(out.contains("root's password is set"), "{out}");
         assert!(out.contains("boot from /dev/vda"), "{out}");
         assert_eq!(
             vm.sh("test -e /run/tinilinux-install").0,
@@ -406,10 +444,18 @@ fn installer_installs_to_a_blank_disk_that_boots_alone() {
         (Firmware::Uefi, "installed_ovmf"),
     ] {
         let mut vm = Vm::start_with_vars(name, fw, &virtio_disk(&disk), Some(&nvram));
+        // The serial console asks for root's password now, and takes the one hashed above.
+        vm.password = Some(ROOT_PASSWORD.to_string());
         vm.wait_shell();
         assert!(vm
             .ok("cat /etc/tinilinux-installed")
             .starts_with("installed-from-live"));
+        assert_eq!(
+            vm.ok("grep '^root:' /etc/shadow | cut -d: -f2"),
+            hash,
+            "root's hash in the installed /etc/shadow"
+        );
+        assert_eq!(vm.ok("stat -c %a /etc/shadow"), "600");
         // The installed disk carries the disk tools it checks its root with (from the medium).
         let fsck = vm.ok("/usr/lib/tinilinux/disktools/e2fsck -V 2>&1");
         assert!(fsck.contains("e2fsck"), "{fsck}");
@@ -422,6 +468,67 @@ fn installer_installs_to_a_blank_disk_that_boots_alone() {
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// Root's password field in the installed root on the guest's `/dev/vda3`, and whether the
+/// installed root holds an SSH host key and asks for a login on the serial console.
+fn installed_root_facts(vm: &mut Vm) -> (String, bool, String) {
+    vm.ok("mkdir -p /mnt/inst && mount /dev/vda3 /mnt/inst");
+    let field = vm.ok("grep '^root:' /mnt/inst/etc/shadow | cut -d: -f2");
+    let host_key = vm.sh("ls /mnt/inst/etc/dropbear/*_host_key").0 == 0;
+    let serial = vm.ok("grep '^ttyS0::' /mnt/inst/etc/inittab");
+    vm.ok("umount /mnt/inst");
+    (field, host_key, serial)
+}
+
+/// The two other ways root gets its password: typed at the installer's prompt (hashed in
+/// the guest; the hash is checked with OpenSSL on the host), and locked when the live root
+/// has an SSH key (the installed system makes its own host key: the live one is not copied).
+#[test]
+fn installer_asks_for_the_root_password_or_locks_it_for_an_ssh_key() {
+    let _lock = vm_lock();
+    let dir = tempfile::tempdir().unwrap();
+    let disk = blank_disk(dir.path(), "target.img", 512);
+    let mut vm = live_iso("install_password", &[&disk]);
+
+    // Asked on the terminal (the serial console), twice; a mismatch is asked again.
+    vm.send("tinilinux-install --yes --force /dev/vda");
+    vm.expect("Root password for the installed system: ", CMD_TIMEOUT);
+    vm.send(ROOT_PASSWORD);
+    vm.expect("Again: ", CMD_TIMEOUT);
+    vm.send("something-else");
+    vm.expect("the two passwords differ", CMD_TIMEOUT);
+    vm.expect("Root password for the installed system: ", CMD_TIMEOUT);
+    vm.send(ROOT_PASSWORD);
+    vm.expect("Again: ", CMD_TIMEOUT);
+    vm.send(ROOT_PASSWORD);
+    vm.expect("root's password is set", BOOT_TIMEOUT);
+    vm.expect("done. TiniLinux is installed on /dev/vda", BOOT_TIMEOUT);
+    vm.ready_shell();
+    let (field, _, serial) = installed_root_facts(&mut vm);
+    let salt = field
+        .strip_prefix("$6$")
+        .and_then(|rest| rest.split('$').next())
+        .unwrap_or_else(|| panic!("not a SHA-512 crypt hash: {field:?}"));
+    let out = Command::new("openssl")
+        .args(["passwd", "-6", "-salt", salt, ROOT_PASSWORD])
+        .output()
+        .expect("openssl runs");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        field,
+        "the installed hash is not the typed password's"
+    );
+    assert!(serial.contains("getty"), "serial console: {serial}");
+
+    // With root's SSH key on the live system (and a host key the live session made), no
+    // prompt: password login is locked, and the host key stays behind.
+    vm.ok("mkdir -p /root/.ssh /etc/dropbear && echo 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIN6fzPRcnhXyII6ExjxSop8rQYjw20DbIa0GZhAaoDA7 t@h' > /root/.ssh/authorized_keys && dropbearkey -t ed25519 -f /etc/dropbear/dropbear_ed25519_host_key >/dev/null 2>&1");
+    let out = vm.ok("tinilinux-install --yes --force /dev/vda < /dev/null 2>&1");
+    assert!(out.contains("password login is locked"), "{out}");
+    let (field, host_key, _) = installed_root_facts(&mut vm);
+    assert_eq!(field, "!", "root's password field with an SSH key");
+    assert!(!host_key, "the live session's SSH host key was copied");
 }
 
 #[test]
@@ -450,8 +557,24 @@ fn installer_refuses_bad_disks_and_arguments_with_its_exit_codes() {
     let (code, out) = vm.sh("tinilinux-install --yes /dev/vdb 2>&1");
     assert_eq!(code, 3, "{out}");
     assert!(out.contains("use --force"), "{out}");
+    // Root's password: a hash that is not crypt(3), a yescrypt one (TiniLinux's login cannot
+    // check it), or none at all without a terminal to ask on or an SSH key: exit 2.
+    for (args, says) in [
+        ("--root-password-hash plain", "not a crypt(3) hash"),
+        ("--root-password-hash '$y$j9T$abc$def'", "yescrypt"),
+        ("", "root would have no password"),
+    ] {
+        let (code, out) = vm.sh(&format!(
+            "tinilinux-install --yes --force {args} /dev/vdb < /dev/null 2>&1"
+        ));
+        assert_eq!(code, 2, "{args}: {out}");
+        assert!(out.contains(says), "{args}: {out}");
+    }
     // Asked to confirm and answered no: nothing written.
-    let (code, out) = vm.sh("echo no | tinilinux-install --force /dev/vdb 2>&1");
+    let hash = sha512_crypt(ROOT_PASSWORD);
+    let (code, out) = vm.sh(&format!(
+        "echo no | tinilinux-install --force --root-password-hash '{hash}' /dev/vdb 2>&1"
+    ));
     assert_eq!(code, 4, "{out}");
     vm.ok("mount /dev/vdb /mnt/used && cat /mnt/used/keep.txt && umount /mnt/used");
     // Usage errors: exit 2, with the usage line.

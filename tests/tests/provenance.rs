@@ -315,7 +315,7 @@ fn the_sbom_checksums_are_the_files_in_out() {
     ] {
         assert!(listed.iter().any(|l| l == name), "the SBOM lacks {name}");
     }
-    // The ISO contains the kernel, BusyBox, tinibox and GRUB.
+    // The ISO contains the kernel, BusyBox, Dropbear, tinibox, apk, Alpine's keys and GRUB.
     let relationships = doc["relationships"].as_array().unwrap();
     let iso = files
         .iter()
@@ -326,6 +326,7 @@ fn the_sbom_checksums_are_the_files_in_out() {
     for name in [
         "linux",
         "busybox",
+        "dropbear",
         "tinibox",
         "apk",
         "alpine-keys",
@@ -397,7 +398,14 @@ fn the_source_bundle_holds_every_source_package_and_the_configs() {
         }
         assert_eq!(sum("sha256sum", &dir.join(&file)), sha256, "{file}");
     }
-    for name in ["busybox", "grub2", "musl", "util-linux", "e2fsprogs"] {
+    for name in [
+        "busybox",
+        "dropbear",
+        "grub2",
+        "musl",
+        "util-linux",
+        "e2fsprogs",
+    ] {
         assert!(
             sources.iter().any(|p| p["name"] == name),
             "no {name} source"
@@ -414,6 +422,11 @@ fn the_source_bundle_holds_every_source_package_and_the_configs() {
     assert!(linux.contains("CONFIG_64BIT=y"), "config/linux.config");
     let busybox = fs::read_to_string(dir.join("config/busybox.config")).unwrap();
     assert!(busybox.contains("CONFIG_STATIC=y"), "config/busybox.config");
+    let dropbear = fs::read_to_string(dir.join("config/dropbear-localoptions.h")).unwrap();
+    assert!(
+        dropbear.contains("#define DROPBEAR_SVR_PASSWORD_AUTH 0"),
+        "config/dropbear-localoptions.h"
+    );
     let readme = fs::read_to_string(dir.join("README")).unwrap();
     assert!(readme.contains("OVMF"), "README says why OVMF is left out");
     // Nothing from OVMF.

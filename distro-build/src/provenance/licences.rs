@@ -19,6 +19,14 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("linux", "GPL-2.0-only", "the kernel's COPYING"),
     ("busybox", "GPL-2.0-only", "BusyBox's LICENSE"),
     (
+        "dropbear",
+        "MIT AND BSD-2-Clause AND BSD-3-Clause AND Unlicense",
+        "Dropbear's LICENSE and debian/copyright: Files: * MIT; libtomcrypt/ and libtommath/ \
+         public domain (LibTomMath's text is the Unlicense); loginrec, atomicio, progressmeter \
+         BSD-2-clause; compat.c, dbutil.c, scp.c parts BSD-3-clause; sshpty.c and scp.c carry \
+         OpenSSH's own permissive notice, which has no SPDX identifier",
+    ),
+    (
         "grub2",
         "GPL-3.0-or-later",
         "debian/copyright: Files: * GPL-3+; a few files under other GPL-compatible licences",

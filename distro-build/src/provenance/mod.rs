@@ -9,8 +9,8 @@
 //!   pinned version had left the archive says so in its comment;
 //! - every Debian source package of the source bundle (`out/source/`, see
 //!   [`crate::source_bundle`]), with its `.dsc`'s sha256;
-//! - what distro-build compiled itself: the kernel and BusyBox (`GENERATED_FROM` their
-//!   sources) and the workspace's programs, tinibox and apk ([`PROGRAMS`]);
+//! - what distro-build compiled itself: the kernel, BusyBox and Dropbear (`GENERATED_FROM`
+//!   their sources, [`COMPILED`]) and the workspace's programs, tinibox and apk ([`PROGRAMS`]);
 //! - every crate of `Cargo.lock` ([`crates`]): those compiled into a program are `DEPENDS_ON`
 //!   targets of it, proc macros `BUILD_DEPENDENCY_OF` it, the rest say they ship in no
 //!   output;
@@ -336,12 +336,46 @@ struct SourceRef {
     notes: Vec<Option<String>>,
 }
 
-/// BusyBox's source package as the build used it, or as the lock pins it when the build did
-/// not fetch it (an export from a test tree).
-fn busybox_source(ctx: &Context) -> Result<SourceRef> {
+/// A program distro-build compiles from a Debian source package (BusyBox, Dropbear).
+#[derive(Debug, Clone, Copy)]
+pub struct Compiled {
+    /// Its SPDXID.
+    pub id: &'static str,
+    /// Debian's source package (also the package name in the SBOM and the licence table key).
+    pub package: &'static str,
+    /// Where it sits in a root file system (its presence there marks it as a component).
+    pub path: &'static str,
+    /// How it was configured, for the SBOM's source information.
+    pub configured: &'static str,
+}
+
+/// BusyBox as distro-build compiles it.
+pub const BUSYBOX: Compiled = Compiled {
+    id: BUSYBOX_ID,
+    package: "busybox",
+    path: BUSYBOX_PATH,
+    configured:
+        "defconfig + distro-build/busybox.config (full config: source/config/busybox.config)",
+};
+
+/// Dropbear as distro-build compiles it.
+pub const DROPBEAR: Compiled = Compiled {
+    id: "SPDXRef-Dropbear",
+    package: crate::dropbear::PACKAGE,
+    path: crate::dropbear::MULTI_PATH,
+    configured: "its bundled LibTomCrypt/LibTomMath and distro-build/dropbear/localoptions.h \
+                 (source/config/dropbear-localoptions.h), one static multi-call binary",
+};
+
+/// Every program distro-build compiles from a Debian source package, in SBOM order.
+pub const COMPILED: &[Compiled] = &[BUSYBOX, DROPBEAR];
+
+/// `package`'s source package as the build used it, or as the lock pins it when the build
+/// did not fetch it (an export from a test tree).
+fn compiled_source(ctx: &Context, package: &str) -> Result<SourceRef> {
     let used = debian::used_inputs()
         .into_iter()
-        .find(|u| u.kind == Kind::Source && u.package == "busybox");
+        .find(|u| u.kind == Kind::Source && u.package == package);
     if let Some(u) = used {
         let dsc = u
             .files
@@ -357,13 +391,13 @@ fn busybox_source(ctx: &Context) -> Result<SourceRef> {
         });
     }
     let lock = debian::load_lock(ctx)?;
-    let pins = debian::pins_of(&lock, "busybox", Kind::Source)?;
+    let pins = debian::pins_of(&lock, package, Kind::Source)?;
     let dsc = pins
         .iter()
         .find(|p| p.file.ends_with(".dsc"))
         .map(|p| (p.file.clone(), p.sha256.clone()));
     Ok(SourceRef {
-        name: "busybox".into(),
+        name: package.into(),
         version: pins[0].version.clone(),
         dsc,
         notes: vec![Some(
@@ -372,15 +406,15 @@ fn busybox_source(ctx: &Context) -> Result<SourceRef> {
     })
 }
 
-/// Adds the BusyBox distro-build compiled and its source package; returns the SPDXIDs of
-/// both (BusyBox, its source package).
-fn add_busybox(ctx: &Context, doc: &mut Document) -> Result<(String, String)> {
+/// Adds the program `what` distro-build compiled and its source package; returns the
+/// SPDXIDs of both (the program, its source package).
+fn add_compiled(ctx: &Context, doc: &mut Document, what: &Compiled) -> Result<(String, String)> {
     let SourceRef {
         name,
         version,
         dsc,
         notes,
-    } = busybox_source(ctx)?;
+    } = compiled_source(ctx, what.package)?;
     let src_id = deb_src_id(&name, &version);
     if !doc.has(&src_id) {
         doc.packages.push(debian_source(
@@ -390,19 +424,20 @@ fn add_busybox(ctx: &Context, doc: &mut Document) -> Result<(String, String)> {
             &notes,
         ));
     }
-    let mut p = Package::new(BUSYBOX_ID.into(), "busybox", &version);
+    let mut p = Package::new(what.id.into(), what.package, &version);
     p.supplier = SUPPLIER_US.into();
     p.source_info = Some(format!(
         "compiled statically by distro-build from Debian source package {name} {version} with \
-         defconfig + distro-build/busybox.config (full config: source/config/busybox.config)"
+         {}",
+        what.configured
     ));
-    let (licence, note) = licences::debian("busybox", "busybox");
+    let (licence, note) = licences::debian(what.package, what.package);
     p.license_declared = licence;
     p.comment = Some(note);
     p.primary_package_purpose = Some("APPLICATION".into());
     doc.packages.push(p);
-    doc.relate(BUSYBOX_ID, "GENERATED_FROM", &src_id);
-    Ok((BUSYBOX_ID.to_string(), src_id))
+    doc.relate(what.id, "GENERATED_FROM", &src_id);
+    Ok((what.id.to_string(), src_id))
 }
 
 /// SHA1 and SHA256 of a file, streamed.
@@ -585,8 +620,12 @@ pub fn write_sbom(ctx: &Context, bundle: &Bundle) -> Result<PathBuf> {
         &deb_id(KERNEL_PACKAGE, &kernel_input.used_version),
     );
     shipped.push(KERNEL_ID.into());
-    let (busybox, busybox_src) = add_busybox(ctx, &mut doc)?;
-    shipped.push(busybox.clone());
+    let mut compiled = Vec::new();
+    for what in COMPILED {
+        let (id, src) = add_compiled(ctx, &mut doc, what)?;
+        shipped.push(id.clone());
+        compiled.push((what.path, id, src));
+    }
     let crates = crates::crates(&ctx.repo_root, &PROGRAMS, ctx.target.rust_triple)?;
     let all_programs: Vec<&Program> = PROGRAMS.iter().collect();
     let programs = add_crates(
@@ -637,9 +676,11 @@ pub fn write_sbom(ctx: &Context, bundle: &Bundle) -> Result<PathBuf> {
             OutputKind::Rootfs(tarball) => {
                 let paths = tar_paths(&tarball)?;
                 let has = |p: &str| paths.iter().any(|x| x == p);
-                if has(BUSYBOX_PATH) {
-                    doc.relate(&id, "CONTAINS", &busybox);
-                    doc.relate(&id, "DISTRIBUTION_ARTIFACT", &busybox_src);
+                for (path, program, source) in &compiled {
+                    if has(path) {
+                        doc.relate(&id, "CONTAINS", program);
+                        doc.relate(&id, "DISTRIBUTION_ARTIFACT", source);
+                    }
                 }
                 for (name, program) in &programs {
                     if PROGRAMS.iter().any(|p| p.package == *name && has(p.path)) {
@@ -690,8 +731,8 @@ pub fn write_sbom(ctx: &Context, bundle: &Bundle) -> Result<PathBuf> {
 }
 
 /// The SBOM of one OCI image: the image (named `reference`, its one layer `diff_id`) and the
-/// components its root file system holds, judged by `has(path)` (BusyBox at
-/// [`BUSYBOX_PATH`], each of [`PROGRAMS`] at its path with the crates it links, Alpine's keys). It names no
+/// components its root file system holds, judged by `has(path)` (each of [`COMPILED`] at
+/// its path, each of [`PROGRAMS`] at its path with the crates it links, Alpine's keys). It names no
 /// manifest digest: the manifest names it (its annotation), so it cannot name the manifest.
 ///
 /// Errors: cargo metadata failing; a lock without BusyBox's source pin when the build did not
@@ -717,9 +758,9 @@ pub fn image_sbom(
     image.primary_package_purpose = Some("CONTAINER".into());
     doc.packages.push(image);
     doc.relate("SPDXRef-DOCUMENT", "DESCRIBES", &image_id);
-    if has(BUSYBOX_PATH) {
-        let (busybox, source) = add_busybox(ctx, &mut doc)?;
-        doc.relate(&image_id, "CONTAINS", &busybox);
+    for what in COMPILED.iter().filter(|c| has(c.path)) {
+        let (program, source) = add_compiled(ctx, &mut doc, what)?;
+        doc.relate(&image_id, "CONTAINS", &program);
         doc.relate(&image_id, "DISTRIBUTION_ARTIFACT", &source);
     }
     let present: Vec<&Program> = PROGRAMS.iter().filter(|p| has(p.path)).collect();

@@ -1,0 +1,203 @@
+//! SSH into TiniLinux (issue 18): the test makes its own Ed25519 key with Debian's
+//! `ssh-keygen`, builds an ISO with `--ssh-authorized-keys` (distro-build's library, the
+//! same pipeline as the binary, into a temporary output folder; the cache `distro-build all`
+//! filled makes this a re-pack of the initramfs and the ISO), boots it under QEMU (TCG) with
+//! the user network forwarding a free host port to the guest's 22, and connects with
+//! Debian's OpenSSH client:
+//!
+//! - `tinibox run --rm tinilinux echo ok` over SSH prints `ok`;
+//! - the host key the client was shown is the one the guest made at boot in
+//!   `/etc/dropbear` (the image carries none);
+//! - with root's password set in the guest (over the serial console), a password login is
+//!   still refused: the server offers `publickey` only;
+//! - the guest's `logread` shows the key login.
+
+use std::net::TcpListener;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use distro_build::context::Context;
+use distro_build::pipeline::Pipeline;
+use tinilinux_tests::qemu::{self, Firmware, Vm};
+use tinilinux_tests::{repo_root, require_tool};
+
+const BOOT: Duration = Duration::from_secs(240);
+const CMD: Duration = Duration::from_secs(60);
+/// The root password the test sets in the guest, to show it does not open SSH.
+const PASSWORD: &str = "tiny-secret-9";
+
+/// A TCP port on 127.0.0.1 that was free a moment ago (the kernel's pick).
+fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    listener.local_addr().expect("local address").port()
+}
+
+/// `ssh-keygen -t ed25519` without a passphrase at `dir/id_ed25519`; returns the private key.
+fn make_key(dir: &Path) -> PathBuf {
+    let key = dir.join("id_ed25519");
+    let out = Command::new("ssh-keygen")
+        .args([
+            "-q",
+            "-t",
+            "ed25519",
+            "-N",
+            "",
+            "-C",
+            "tinilinux-ssh-test",
+            "-f",
+        ])
+        .arg(&key)
+        .output()
+        .expect("ssh-keygen runs");
+    assert!(
+        out.status.success(),
+        "ssh-keygen: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    key
+}
+
+/// The ISO with `public_key` baked in, built into `dir/out` with the shared cache.
+fn build_iso(dir: &Path, public_key: &Path) -> PathBuf {
+    let mut ctx = Context::from_env(&repo_root());
+    ctx.out_dir = dir.join("out");
+    let keys = distro_build::ssh::read_authorized_keys(public_key)
+        .unwrap_or_else(|e| panic!("the test's public key was refused: {e}"));
+    let pipeline = Pipeline::new(&ctx).with_authorized_keys(keys);
+    let iso = pipeline
+        .iso()
+        .unwrap_or_else(|e| panic!("building the ISO with the key: {e}"));
+    iso.to_path_buf()
+}
+
+/// OpenSSH's client against the guest on `port`, host keys kept in `known_hosts`, no
+/// configuration file of the machine's user; `extra` options come before the destination.
+fn ssh(port: u16, known_hosts: &Path, extra: &[&str], envs: &[(&str, &str)], cmd: &str) -> Output {
+    let mut c = Command::new("ssh");
+    c.args(["-F", "/dev/null", "-p", &port.to_string()])
+        .args(["-o", "StrictHostKeyChecking=accept-new"])
+        .arg("-o")
+        .arg(format!("UserKnownHostsFile={}", known_hosts.display()))
+        .args(["-o", "ConnectTimeout=20", "-o", "LogLevel=ERROR"])
+        .args(extra)
+        .arg("root@127.0.0.1")
+        .arg(cmd)
+        .stdin(std::process::Stdio::null());
+    for (k, v) in envs {
+        c.env(k, v);
+    }
+    c.env_remove("SSH_AUTH_SOCK");
+    c.output().expect("ssh runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn ssh_with_a_baked_key_runs_a_container_and_refuses_passwords() {
+    tinilinux_tests::require_qemu();
+    require_tool("ssh");
+    require_tool("ssh-keygen");
+    let dir = tempfile::tempdir().unwrap();
+    let key = make_key(dir.path());
+    let iso = build_iso(dir.path(), &key.with_extension("pub"));
+    let port = free_port();
+    let cmd = qemu::command_forwarding(&iso, Firmware::Bios, 512, port, 22).unwrap();
+    let mut vm = Vm::spawn("ssh-key-login", cmd).unwrap();
+    vm.expect("Welcome to TiniLinux", BOOT).unwrap();
+    vm.prepare_shell().unwrap();
+    let known_hosts = dir.path().join("known_hosts");
+    let key_opts = [
+        "-i",
+        key.to_str().unwrap(),
+        "-o",
+        "IdentitiesOnly=yes",
+        "-o",
+        "BatchMode=yes",
+    ];
+
+    // The server is up by the banner; the forwarded port may need a moment under TCG.
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let out = loop {
+        let out = ssh(
+            port,
+            &known_hosts,
+            &key_opts,
+            &[],
+            "tinibox run --rm tinilinux echo ok",
+        );
+        if out.status.success() || Instant::now() > deadline {
+            break out;
+        }
+        std::thread::sleep(Duration::from_secs(2));
+    };
+    assert!(
+        out.status.success(),
+        "ssh with the baked key failed ({}): {}\n{:#}",
+        out.status,
+        text(&out.stderr),
+        vm.fail("ssh key login")
+    );
+    assert_eq!(text(&out.stdout).trim(), "ok", "{}", text(&out.stderr));
+
+    // The host key the client accepted is the one the guest made at boot.
+    let seen = std::fs::read_to_string(&known_hosts).unwrap();
+    let guest = vm
+        .run_ok(
+            "dropbearkey -y -f /etc/dropbear/dropbear_ed25519_host_key | grep '^ssh-ed25519'",
+            CMD,
+        )
+        .unwrap();
+    let guest_key = guest.split_whitespace().nth(1).unwrap_or("?").to_string();
+    assert!(
+        seen.contains(&format!("ssh-ed25519 {guest_key}")),
+        "known_hosts {seen:?} does not hold the guest's host key {guest_key}"
+    );
+
+    // Root gets a password; SSH still takes keys only. SSH_ASKPASS answers the password
+    // prompt should the server offer one.
+    vm.run_ok(&format!("echo 'root:{PASSWORD}' | chpasswd"), CMD)
+        .unwrap();
+    let askpass = dir.path().join("askpass");
+    std::fs::write(&askpass, format!("#!/bin/sh\necho '{PASSWORD}'\n")).unwrap();
+    std::fs::set_permissions(&askpass, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = ssh(
+        port,
+        &known_hosts,
+        &[
+            "-o",
+            "PubkeyAuthentication=no",
+            "-o",
+            "PreferredAuthentications=password,keyboard-interactive",
+            "-o",
+            "NumberOfPasswordPrompts=1",
+        ],
+        &[
+            ("SSH_ASKPASS", askpass.to_str().unwrap()),
+            ("SSH_ASKPASS_REQUIRE", "force"),
+            ("DISPLAY", ":0"),
+        ],
+        "echo logged-in",
+    );
+    assert!(
+        !out.status.success() && !text(&out.stdout).contains("logged-in"),
+        "a password login was accepted: {}",
+        text(&out.stdout)
+    );
+    assert!(
+        text(&out.stderr).contains("Permission denied (publickey)"),
+        "the server should offer publickey only: {}",
+        text(&out.stderr)
+    );
+
+    // The login is in the system log, which logread reads.
+    let log = vm.run_ok("logread | grep dropbear", CMD).unwrap();
+    assert!(
+        log.contains("Pubkey auth succeeded for 'root'"),
+        "logread shows no key login:\n{log}"
+    );
+    vm.poweroff(Duration::from_secs(60)).unwrap();
+}

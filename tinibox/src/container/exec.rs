@@ -213,6 +213,7 @@ pub fn load_process(path: &Path) -> Result<Process, ContainerError> {
         std::fs::read_to_string(path)
             .map_err(|e| ContainerError::io(format!("read {}", path.display()), e))?
     };
-    serde_json::from_str(&data)
+    // from_slice like config.json's parse: one copy of the process' serde code.
+    serde_json::from_slice(data.as_bytes())
         .map_err(|e| ContainerError::Spec(format!("process file {}: {e}", path.display())))
 }

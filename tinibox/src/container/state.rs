@@ -110,7 +110,9 @@ impl Record {
 
     /// Writes `<dir>/state.json` atomically (temp file + rename).
     pub fn save(&self, dir: &Path) -> Result<(), ContainerError> {
-        let data = serde_json::to_vec(self).map_err(|e| {
+        // Pretty like the bundle's config.json (spec::to_json): one copy of the spec's
+        // serialisation code in the binary instead of a compact and a pretty one.
+        let data = serde_json::to_vec_pretty(self).map_err(|e| {
             ContainerError::io(
                 "serialize state",
                 std::io::Error::new(std::io::ErrorKind::InvalidData, e),

@@ -48,6 +48,17 @@ fn doc_err(what: &str) -> impl Fn(oci_spec::OciSpecError) -> ImageError + '_ {
     }
 }
 
+/// Parses an OCI image document (index, manifest, config) from its bytes, with oci-spec's
+/// error type. Every document goes through this one `serde_json::from_slice` rather than
+/// oci-spec's `from_reader`/`from_file`, whose reader types (`&[u8]`, `File`, `BufReader`)
+/// each made the binary carry another copy of the same deserialisation code
+/// (BENCHMARKS.md, "Footprint").
+pub(crate) fn parse_document<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+) -> std::result::Result<T, oci_spec::OciSpecError> {
+    serde_json::from_slice(bytes).map_err(oci_spec::OciSpecError::from)
+}
+
 /// A reader of a file that may be gzip-compressed (detected by its magic bytes).
 fn maybe_gzip(file: File) -> std::io::Result<Box<dyn Read>> {
     let mut reader = BufReader::new(file);
@@ -201,7 +212,7 @@ fn layer_is_gzip(media: &MediaType) -> Result<bool> {
 }
 
 fn parse_config(bytes: &[u8], what: &str) -> Result<ImageConfiguration> {
-    ImageConfiguration::from_reader(bytes).map_err(doc_err(what))
+    parse_document::<ImageConfiguration>(bytes).map_err(doc_err(what))
 }
 
 fn record_for(
@@ -231,8 +242,7 @@ fn stage_oci_manifest(
     names: Vec<(String, String)>,
 ) -> Result<StagedImage> {
     let manifest_bytes = src.read_blob(desc, "manifest")?;
-    let manifest =
-        ImageManifest::from_reader(manifest_bytes.as_slice()).map_err(doc_err("manifest"))?;
+    let manifest = parse_document::<ImageManifest>(&manifest_bytes).map_err(doc_err("manifest"))?;
     match manifest.config().media_type() {
         MediaType::ImageConfig => {}
         MediaType::Other(s) if s == DOCKER_CONFIG => {}
@@ -336,13 +346,13 @@ fn stage_oci_index(
             MediaType::ImageIndex if depth < 2 => {
                 let bytes = src.read_blob(desc, "image index")?;
                 let nested =
-                    ImageIndex::from_reader(bytes.as_slice()).map_err(doc_err("image index"))?;
+                    parse_document::<ImageIndex>(&bytes).map_err(doc_err("image index"))?;
                 stage_oci_index(store, staging, src, &nested, depth + 1, out)?;
             }
             MediaType::Other(s) if s == DOCKER_LIST && depth < 2 => {
                 let bytes = src.read_blob(desc, "manifest list")?;
                 let nested =
-                    ImageIndex::from_reader(bytes.as_slice()).map_err(doc_err("manifest list"))?;
+                    parse_document::<ImageIndex>(&bytes).map_err(doc_err("manifest list"))?;
                 stage_oci_index(store, staging, src, &nested, depth + 1, out)?;
             }
             other => {
@@ -572,7 +582,10 @@ pub fn load(store: &Store, input: &Path) -> Result<Vec<ImageRecord>> {
     let mut images = Vec::new();
     if src.dir.join("index.json").is_file() {
         let index_path = src.dir.join("index.json");
-        let index = ImageIndex::from_file(&index_path).map_err(doc_err("index.json"))?;
+        let index = std::fs::read(&index_path)
+            .map_err(oci_spec::OciSpecError::from)
+            .and_then(|b| parse_document::<ImageIndex>(&b))
+            .map_err(doc_err("index.json"))?;
         stage_oci_index(store, &staging, &src, &index, 0, &mut images)?;
     } else if src.dir.join("manifest.json").is_file() {
         images = stage_docker_save(store, &staging, &src)?;

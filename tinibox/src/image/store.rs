@@ -283,14 +283,16 @@ impl Store {
     /// The image config document of `image`.
     pub fn config(&self, image: &ImageRecord) -> Result<ImageConfiguration> {
         let path = self.blob_path(&image.config_digest);
-        let file = File::open(&path).map_err(ImageError::io(format!(
+        let bytes = std::fs::read(&path).map_err(ImageError::io(format!(
             "read the config of {} ({})",
             image.reference(),
             path.display()
         )))?;
-        ImageConfiguration::from_reader(file).map_err(|e| ImageError::BadDocument {
-            what: format!("config of {}", image.reference()),
-            problem: e.to_string(),
+        super::load::parse_document::<ImageConfiguration>(&bytes).map_err(|e| {
+            ImageError::BadDocument {
+                what: format!("config of {}", image.reference()),
+                problem: e.to_string(),
+            }
         })
     }
 

@@ -87,7 +87,10 @@ pub fn load_config(bundle: &Path) -> Result<Spec> {
             bail!("{}: required field {field} is missing", path.display());
         }
     }
-    let spec: Spec = serde_json::from_value(value)
+    // Parsed again from the bytes, not from `value`: Record::load reads specs from bytes
+    // too, so the binary carries one copy of oci-spec's deserialisation code, not two
+    // (BENCHMARKS.md, "Footprint").
+    let spec: Spec = serde_json::from_slice(data.as_bytes())
         .map_err(|e| anyhow!("{}: invalid value: {e}", path.display()))?;
     if spec
         .process()

@@ -76,7 +76,8 @@ fn update_resources(a: &UpdateArgs) -> Result<LinuxResources> {
             } else {
                 std::fs::read_to_string(p).with_context(|| format!("read {}", p.display()))?
             };
-            serde_json::from_str(&data)
+            // from_slice like config.json's parse: one copy of the resources' serde code.
+            serde_json::from_slice(data.as_bytes())
                 .map_err(|e| anyhow!("--resources {}: invalid resources JSON: {e}", p.display()))?
         }
     };

@@ -8,6 +8,7 @@
 
 mod check;
 mod control;
+mod copy;
 mod detach;
 mod front;
 mod inspect;
@@ -258,6 +259,20 @@ pub fn top(global: &GlobalOptions, args: TopArgs) -> u8 {
     control::top(global, &args.container)
 }
 
+/// Arguments of `cp`.
+#[derive(Debug, Args)]
+pub struct CpArgs {
+    /// NAME:PATH or a host path.
+    pub source: String,
+    /// NAME:PATH or a host path.
+    pub destination: String,
+}
+
+/// Runs `cp`.
+pub fn cp(global: &GlobalOptions, args: CpArgs) -> u8 {
+    copy::run(global, &args.source, &args.destination)
+}
+
 /// `container SUBCOMMAND`.
 #[derive(Debug, Args)]
 pub struct ContainerArgs {
@@ -290,6 +305,14 @@ pub struct LogsArgs {
     /// Keep printing new output until the container stops.
     #[arg(short = 'f', long)]
     pub follow: bool,
+    /// Only the last N lines (or `all`).
+    #[arg(
+        short = 'n',
+        long = "tail",
+        value_name = "N|all",
+        default_value = "all"
+    )]
+    pub tail: String,
     /// Container (name or id).
     pub container: String,
 }

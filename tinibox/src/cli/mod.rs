@@ -100,6 +100,8 @@ pub enum Command {
     Rename(docker::RenameArgs),
     /// Show a container's processes.
     Top(docker::TopArgs),
+    /// Copy files between a container and the host.
+    Cp(docker::CpArgs),
     /// Manage containers: `container prune`.
     Container(docker::ContainerArgs),
     /// Check the kernel and the running system for container features.
@@ -210,7 +212,7 @@ const RUN_VALUE_FLAGS: [&str; 40] = [
 ];
 
 /// Docker-style commands: their usage errors exit 125 (runc-style ones exit 1).
-const DOCKER_COMMANDS: [&str; 24] = [
+const DOCKER_COMMANDS: [&str; 25] = [
     "run",
     "ps",
     "stop",
@@ -235,6 +237,7 @@ const DOCKER_COMMANDS: [&str; 24] = [
     "rename",
     "top",
     "container",
+    "cp",
 ];
 
 /// Whether an `exec` command line is runc's form (what engines pass: `--process` or
@@ -342,6 +345,7 @@ pub fn main() -> ExitCode {
         Command::Rename(a) => docker::rename(&global, a),
         Command::Top(a) => docker::top(&global, a),
         Command::Container(a) => docker::container(&global, a),
+        Command::Cp(a) => docker::cp(&global, a),
         Command::Check(a) => docker::check(&global, a),
         Command::Load(a) => images::load(&global, a),
         Command::Import(a) => images::import(&global, a),

@@ -286,7 +286,27 @@ pub fn logs(global: &GlobalOptions, args: LogsArgs) -> u8 {
             )
         }
     };
+    let tail = match args.tail.as_str() {
+        "all" => None,
+        n => match n.parse::<usize>() {
+            Ok(n) => Some(n),
+            Err(_) => return fail(125, format!("--tail: {n:?} is not a number or all")),
+        },
+    };
     let mut out = std::io::stdout().lock();
+    if let Some(n) = tail {
+        // The last n lines, then (with -f) what follows.
+        let mut text = Vec::new();
+        if let Err(e) = file.read_to_end(&mut text) {
+            return fail(125, format!("reading {}: {e}", path.display()));
+        }
+        let lines: Vec<&[u8]> = text.split_inclusive(|b| *b == b'\n').collect();
+        for l in &lines[lines.len().saturating_sub(n)..] {
+            if out.write_all(l).is_err() {
+                return 0;
+            }
+        }
+    }
     let mut buf = vec![0u8; 65536];
     loop {
         let n = file.read(&mut buf).unwrap_or(0);

@@ -4,7 +4,8 @@
 //!   JSON's words, `null` as `<no value>`, arrays as `[a b]`, objects as `map[k:v]` (Go's
 //!   fmt);
 //! - `{{json .Field}}`: the value as compact JSON;
-//! - `{{index .Field "key"}}`: a member of an object (or an element of an array by number);
+//! - `{{index .Field "key"}}`: a member of an object ("" when missing) or an element of an
+//!   array by number;
 //! - `{{join .Field ", "}}`: an array's strings joined;
 //! - `{{upper …}}`, `{{lower …}}`: the printed value in other case.
 //!
@@ -165,9 +166,8 @@ fn action(root: &Value, text: &str) -> Result<String, TemplateError> {
             arity(2)?;
             let (v, k) = (arg(1)?, arg(2)?);
             Ok(match (&v, &k) {
-                (Value::Object(m), Value::String(k)) => {
-                    m.get(k).map(print).unwrap_or_else(|| "<no value>".into())
-                }
+                // A missing key gives the zero value, "" (Docker's label maps hold strings).
+                (Value::Object(m), Value::String(k)) => m.get(k).map(print).unwrap_or_default(),
                 (Value::Array(a), Value::String(k)) => match k.parse::<usize>() {
                     Ok(i) if i < a.len() => print(&a[i]),
                     _ => return err(format!("template: index {k} out of range")),

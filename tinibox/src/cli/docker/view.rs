@@ -71,14 +71,32 @@ impl View {
         !matches!(self.status, Status::Stopped)
     }
 
-    /// The command line as `ps` shows it.
+    /// The command line as `ps` shows it: the arguments joined, those with blanks or quotes
+    /// in single quotes (`sh -c 'exit 3'`), as Docker shows them.
     pub fn command(&self) -> String {
-        self.record
-            .state
-            .labels
-            .get(LABEL_COMMAND)
-            .cloned()
-            .unwrap_or_else(|| self.args().join(" "))
+        let args = self.args();
+        if args.is_empty() {
+            return self
+                .record
+                .state
+                .labels
+                .get(LABEL_COMMAND)
+                .cloned()
+                .unwrap_or_default();
+        }
+        args.iter()
+            .map(|a| {
+                if a.is_empty()
+                    || a.chars()
+                        .any(|c| c.is_whitespace() || "'\"\\$`".contains(c))
+                {
+                    format!("'{}'", a.replace('\'', r"'\''"))
+                } else {
+                    a.clone()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 
     /// The process's arguments.

@@ -92,7 +92,13 @@ pub fn exec_process(base: &Process, f: &ExecFlags) -> Result<Process, SpecError>
     if let Some(c) = &f.cwd {
         p.set_cwd(c.clone());
     }
-    if let Some(u) = f.user.as_deref().filter(|_| f.names) {
+    // A numeric UID:GID is taken as given in both forms (runc's meaning); names and a bare
+    // uid are looked up in Docker's form.
+    let numeric_pair = |u: &str| {
+        u.split_once(':')
+            .is_some_and(|(a, b)| a.parse::<u32>().is_ok() && b.parse::<u32>().is_ok())
+    };
+    if let Some(u) = f.user.as_deref().filter(|u| f.names && !numeric_pair(u)) {
         let r = super::user::resolve(&f.passwd, &f.group, u)?;
         // Docker lists the primary group among the supplementary ones too.
         let mut gids = vec![r.gid];

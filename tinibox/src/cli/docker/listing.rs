@@ -209,10 +209,17 @@ pub fn ps(
         .filter(|v| filters.matches(v))
         .collect();
     views.sort_by(|a, b| b.created().cmp(a.created()));
+    // Leftovers of a tinibox killed before its container existed: listed by `ps -a` so
+    // that they can be seen and removed (`tinibox rm ID`).
+    let strays: Vec<String> = if all && filters.0.is_empty() {
+        names::stray_front_dirs(&global.root)
+    } else {
+        Vec::new()
+    };
     let mut out = std::io::stdout().lock();
     if quiet {
-        for v in &views {
-            let id = if no_trunc { &v.id } else { names::short(&v.id) };
+        for id in views.iter().map(|v| &v.id).chain(strays.iter()) {
+            let id = if no_trunc { id } else { names::short(id) };
             let _ = writeln!(out, "{id}");
         }
         return 0;
@@ -235,8 +242,16 @@ pub fn ps(
             Err(e) => return fail(format!("--format: {e}")),
         }
     }
-    for v in &views {
-        match template::render(&body, &row(v, no_trunc)) {
+    let stray_rows = strays.iter().map(|id| {
+        json!({
+            "ID": if no_trunc { id.as_str() } else { names::short(id) },
+            "Image": "", "Command": "", "CreatedAt": "", "RunningFor": "", "Ports": "",
+            "Status": "Dead (tinibox was killed before the container existed; `tinibox rm` cleans it)",
+            "State": "dead", "Names": "", "Labels": "", "Mounts": "", "Networks": "", "Size": "",
+        })
+    });
+    for r in views.iter().map(|v| row(v, no_trunc)).chain(stray_rows) {
+        match template::render(&body, &r) {
             Ok(l) => lines.push(l),
             Err(e) => return fail(format!("--format: {e}")),
         }

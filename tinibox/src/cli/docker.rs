@@ -7,12 +7,20 @@
 //! Must not build specs (that is `crate::spec`) or touch container internals (`crate::container`).
 
 mod check;
+mod control;
+mod copy;
 mod detach;
 mod front;
+mod inspect;
+mod listing;
 mod manage;
+pub mod meta;
 pub mod names;
+mod policy;
 mod run;
 pub mod signals;
+pub mod template;
+mod view;
 
 use std::path::PathBuf;
 
@@ -81,7 +89,8 @@ pub enum PsFormat {
     Json,
 }
 
-/// Arguments of `ps`.
+/// Arguments of `ps` (docker form `ps [-a] [-q] [--filter K=V] [--format T]`, runc form
+/// `ps [-f table|json] ID`).
 #[derive(Debug, Args)]
 pub struct PsArgs {
     /// Show stopped containers too.
@@ -90,9 +99,18 @@ pub struct PsArgs {
     /// Print ids only.
     #[arg(short = 'q', long)]
     pub quiet: bool,
-    /// runc form: format of the process list of container ID.
-    #[arg(short = 'f', long, value_enum)]
-    pub format: Option<PsFormat>,
+    /// Show full ids and commands.
+    #[arg(long = "no-trunc")]
+    pub no_trunc: bool,
+    /// Filter: status=, name=, label=KEY[=VALUE], ancestor=IMAGE, id=, exited=N (repeatable).
+    #[arg(long = "filter", value_name = "KEY=VALUE")]
+    pub filter: Vec<String>,
+    /// `-f`: a filter (docker form), or with ID the process list's format, table or json (runc form).
+    #[arg(short = 'f', value_name = "FILTER|FORMAT")]
+    pub f: Vec<String>,
+    /// Go-template subset (`table {{.ID}}\t{{.Names}}`, `{{.Status}}`, `json`); with ID, runc's table|json.
+    #[arg(long)]
+    pub format: Option<String>,
     /// runc form: list the processes of this container (name or id).
     pub id: Option<String>,
 }
@@ -105,9 +123,9 @@ pub fn ps(global: &GlobalOptions, args: PsArgs) -> u8 {
 /// Arguments of `stop`.
 #[derive(Debug, Args)]
 pub struct StopArgs {
-    /// Seconds to wait after SIGTERM before SIGKILL.
-    #[arg(short = 't', long = "time", default_value_t = 10)]
-    pub time: u64,
+    /// Seconds to wait after the stop signal before SIGKILL (default: --stop-timeout, else 10).
+    #[arg(short = 't', long = "time")]
+    pub time: Option<u64>,
     /// Containers (names or ids).
     #[arg(required = true)]
     pub containers: Vec<String>,
@@ -153,12 +171,148 @@ pub fn rm(global: &GlobalOptions, args: RmArgs) -> u8 {
     manage::rm(global, args)
 }
 
+/// Arguments of `inspect`.
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// Print each object through a Go-template subset: {{.State.Pid}}, {{json .Config}},
+    /// {{index .Config.Labels "k"}}, {{join .Args " "}}.
+    #[arg(short = 'f', long)]
+    pub format: Option<String>,
+    /// Only look for this kind of object: container or image.
+    #[arg(long = "type", value_name = "container|image")]
+    pub kind: Option<String>,
+    /// Containers (names or ids) or images.
+    #[arg(required = true, value_name = "NAME|IMAGE")]
+    pub targets: Vec<String>,
+}
+
+/// Runs `inspect`; returns the exit status (1 when an object is missing, as Docker).
+pub fn inspect(global: &GlobalOptions, args: InspectArgs) -> u8 {
+    inspect::run(global, args)
+}
+
+/// Arguments of `wait`.
+#[derive(Debug, Args)]
+pub struct WaitArgs {
+    /// Containers (names or ids).
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+/// Runs `wait`: prints each container's exit code once it stopped.
+pub fn wait(global: &GlobalOptions, args: WaitArgs) -> u8 {
+    control::wait(global, &args.containers)
+}
+
+/// Arguments of `restart`.
+#[derive(Debug, Args)]
+pub struct RestartArgs {
+    /// Seconds to wait after the stop signal before SIGKILL (default: --stop-timeout, else 10).
+    #[arg(short = 't', long = "time")]
+    pub time: Option<u64>,
+    /// Containers (names or ids).
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+/// Runs `restart`: stop, then run again detached.
+pub fn restart(global: &GlobalOptions, args: RestartArgs) -> u8 {
+    control::restart(global, args.time, &args.containers)
+}
+
+/// Arguments of `unpause`.
+#[derive(Debug, Args)]
+pub struct UnpauseArgs {
+    /// Containers (names or ids).
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+/// Runs `unpause`.
+pub fn unpause(global: &GlobalOptions, args: UnpauseArgs) -> u8 {
+    control::unpause(global, &args.containers)
+}
+
+/// Arguments of `rename`.
+#[derive(Debug, Args)]
+pub struct RenameArgs {
+    /// The container (name or id).
+    pub container: String,
+    /// Its new name.
+    pub new_name: String,
+}
+
+/// Runs `rename`.
+pub fn rename(global: &GlobalOptions, args: RenameArgs) -> u8 {
+    control::rename(global, &args.container, &args.new_name)
+}
+
+/// Arguments of `top`.
+#[derive(Debug, Args)]
+pub struct TopArgs {
+    /// The container (name or id).
+    pub container: String,
+}
+
+/// Runs `top`.
+pub fn top(global: &GlobalOptions, args: TopArgs) -> u8 {
+    control::top(global, &args.container)
+}
+
+/// Arguments of `cp`.
+#[derive(Debug, Args)]
+pub struct CpArgs {
+    /// NAME:PATH or a host path.
+    pub source: String,
+    /// NAME:PATH or a host path.
+    pub destination: String,
+}
+
+/// Runs `cp`.
+pub fn cp(global: &GlobalOptions, args: CpArgs) -> u8 {
+    copy::run(global, &args.source, &args.destination)
+}
+
+/// `container SUBCOMMAND`.
+#[derive(Debug, Args)]
+pub struct ContainerArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: ContainerCommand,
+}
+
+/// Subcommands of `container`.
+#[derive(Debug, clap::Subcommand)]
+pub enum ContainerCommand {
+    /// Remove every stopped container.
+    Prune {
+        /// Do not ask for confirmation.
+        #[arg(short = 'f', long)]
+        force: bool,
+    },
+}
+
+/// Runs `container …`.
+pub fn container(global: &GlobalOptions, args: ContainerArgs) -> u8 {
+    match args.command {
+        ContainerCommand::Prune { force } => control::prune(global, force),
+    }
+}
+
 /// Arguments of `logs`.
 #[derive(Debug, Args)]
 pub struct LogsArgs {
     /// Keep printing new output until the container stops.
     #[arg(short = 'f', long)]
     pub follow: bool,
+    /// Only the last N lines (or `all`).
+    #[arg(
+        short = 'n',
+        long = "tail",
+        value_name = "N|all",
+        default_value = "all"
+    )]
+    pub tail: String,
     /// Container (name or id).
     pub container: String,
 }

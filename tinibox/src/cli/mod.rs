@@ -90,6 +90,20 @@ pub enum Command {
     Rm(docker::RmArgs),
     /// Print a detached container's output.
     Logs(docker::LogsArgs),
+    /// Wait for containers to stop and print their exit codes.
+    Wait(docker::WaitArgs),
+    /// Stop containers and run them again (detached).
+    Restart(docker::RestartArgs),
+    /// Thaw paused containers (docker's name for runc's `resume`).
+    Unpause(docker::UnpauseArgs),
+    /// Give a container another name.
+    Rename(docker::RenameArgs),
+    /// Show a container's processes.
+    Top(docker::TopArgs),
+    /// Copy files between a container and the host.
+    Cp(docker::CpArgs),
+    /// Manage containers: `container prune`.
+    Container(docker::ContainerArgs),
     /// Check the kernel and the running system for container features.
     Check(docker::CheckArgs),
     /// Load an image from an OCI layout (directory or archive) or a `docker save` archive.
@@ -115,9 +129,8 @@ pub enum Command {
     /// Give an image another name.
     #[cfg(feature = "registry")]
     Tag(registry::TagArgs),
-    /// Print images' details as JSON.
-    #[cfg(feature = "registry")]
-    Inspect(registry::InspectArgs),
+    /// Print containers' or images' details as JSON (or through -f TEMPLATE).
+    Inspect(docker::InspectArgs),
     /// Write an image to an OCI (or docker-loadable) archive.
     #[cfg(feature = "registry")]
     Save(registry::SaveArgs),
@@ -155,8 +168,13 @@ const GLOBAL_VALUE_FLAGS: [&str; 5] = ["--root", "--log", "--log-format", "--roo
 
 /// `run` flags (docker and runc forms) that take a value, so the scan for `--bundle` can step
 /// over their values.
-const RUN_VALUE_FLAGS: [&str; 35] = [
+const RUN_VALUE_FLAGS: [&str; 40] = [
     "--name",
+    "-l",
+    "--label",
+    "--restart",
+    "--stop-signal",
+    "--stop-timeout",
     "-e",
     "--env",
     "--env-file",
@@ -194,10 +212,44 @@ const RUN_VALUE_FLAGS: [&str; 35] = [
 ];
 
 /// Docker-style commands: their usage errors exit 125 (runc-style ones exit 1).
-const DOCKER_COMMANDS: [&str; 18] = [
-    "run", "ps", "stop", "kill", "rm", "logs", "check", "load", "import", "images", "rmi", "pull",
-    "push", "login", "logout", "tag", "inspect", "save",
+const DOCKER_COMMANDS: [&str; 25] = [
+    "run",
+    "ps",
+    "stop",
+    "kill",
+    "rm",
+    "logs",
+    "check",
+    "load",
+    "import",
+    "images",
+    "rmi",
+    "pull",
+    "push",
+    "login",
+    "logout",
+    "tag",
+    "inspect",
+    "save",
+    "wait",
+    "restart",
+    "unpause",
+    "rename",
+    "top",
+    "container",
+    "cp",
 ];
+
+/// Whether an `exec` command line is runc's form (what engines pass: `--process` or
+/// `--console-socket`), whose usage errors exit 1; Docker's form exits 125.
+fn runc_exec(args: &[std::ffi::OsString]) -> bool {
+    args.iter().any(|a| {
+        let a = a.to_string_lossy();
+        ["--process", "-p", "--console-socket"]
+            .iter()
+            .any(|f| a == *f || a.starts_with(&format!("{f}=")))
+    })
+}
 
 /// Index of the subcommand word in `args` (skipping global flags and their values).
 fn subcommand_index(args: &[std::ffi::OsString]) -> Option<usize> {
@@ -274,7 +326,8 @@ pub fn main() -> ExitCode {
                 None => "tinibox --help".to_string(),
             };
             eprintln!("tinibox: {first} — see `{help}`");
-            let docker = sub.as_deref().is_none_or(|s| DOCKER_COMMANDS.contains(&s));
+            let docker = sub.as_deref().is_none_or(|s| DOCKER_COMMANDS.contains(&s))
+                || (sub.as_deref() == Some("exec") && !runc_exec(&args));
             return ExitCode::from(if docker { 125 } else { 1 });
         }
     };
@@ -286,6 +339,13 @@ pub fn main() -> ExitCode {
         Command::Kill(a) => docker::kill(&global, a),
         Command::Rm(a) => docker::rm(&global, a),
         Command::Logs(a) => docker::logs(&global, a),
+        Command::Wait(a) => docker::wait(&global, a),
+        Command::Restart(a) => docker::restart(&global, a),
+        Command::Unpause(a) => docker::unpause(&global, a),
+        Command::Rename(a) => docker::rename(&global, a),
+        Command::Top(a) => docker::top(&global, a),
+        Command::Container(a) => docker::container(&global, a),
+        Command::Cp(a) => docker::cp(&global, a),
         Command::Check(a) => docker::check(&global, a),
         Command::Load(a) => images::load(&global, a),
         Command::Import(a) => images::import(&global, a),
@@ -301,8 +361,7 @@ pub fn main() -> ExitCode {
         Command::Push(a) => registry::push(&global, a),
         #[cfg(feature = "registry")]
         Command::Tag(a) => registry::tag(&global, a),
-        #[cfg(feature = "registry")]
-        Command::Inspect(a) => registry::inspect(&global, a),
+        Command::Inspect(a) => docker::inspect(&global, a),
         #[cfg(feature = "registry")]
         Command::Save(a) => registry::save(&global, a),
         Command::Create(a) => runtime::create(&global, a),

@@ -279,35 +279,6 @@ pub fn tag(global: &GlobalOptions, args: TagArgs) -> u8 {
     }
 }
 
-/// Arguments of `inspect`.
-#[derive(Debug, Args)]
-pub struct InspectArgs {
-    /// Images (name[:tag], name@digest or ID).
-    #[arg(value_name = "IMAGE", required = true)]
-    pub images: Vec<String>,
-}
-
-/// Runs `inspect`: a JSON array with one object per image, as `docker image inspect` prints.
-pub fn inspect(global: &GlobalOptions, args: InspectArgs) -> u8 {
-    let store = match open(global) {
-        Ok(s) => s,
-        Err(e) => return fail(e),
-    };
-    let mut out = Vec::new();
-    let mut status = 0;
-    for image in &args.images {
-        match registry::local::inspect(&store, image) {
-            Ok(v) => out.push(v),
-            Err(e) => status = fail(e),
-        }
-    }
-    match serde_json::to_string_pretty(&serde_json::Value::Array(out)) {
-        Ok(text) => println!("{text}"),
-        Err(e) => return fail(e),
-    }
-    status
-}
-
 /// Archive formats of `save`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
 pub enum SaveFormatArg {

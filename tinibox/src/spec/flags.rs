@@ -95,4 +95,16 @@ pub struct RunFlags {
     /// Override the image's entrypoint.
     #[arg(long = "entrypoint", value_name = "CMD")]
     pub entrypoint: Option<String>,
+    /// Set metadata on the container (KEY=VALUE, or KEY for an empty value); repeatable.
+    #[arg(short = 'l', long = "label", value_name = "KEY[=VALUE]")]
+    pub label: Vec<String>,
+    /// Restart policy of a detached container: no, on-failure[:N], always, unless-stopped.
+    #[arg(long = "restart", value_name = "POLICY", default_value = "no")]
+    pub restart: String,
+    /// Signal that `stop` sends first (name or number; default SIGTERM).
+    #[arg(long = "stop-signal", value_name = "SIGNAL")]
+    pub stop_signal: Option<String>,
+    /// Seconds `stop` waits before SIGKILL (default 10).
+    #[arg(long = "stop-timeout", value_name = "SECONDS")]
+    pub stop_timeout: Option<u64>,
 }

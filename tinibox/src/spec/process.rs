@@ -4,11 +4,17 @@
 //! the same translation as `run`'s `--cap-add`/`--cap-drop`; env entries are merged with
 //! [`super::build::merge_env`].
 //!
-//! Pure: must not read files (`--process FILE` is loaded by the caller).
+//! Docker's form (`exec -u alice`, `-w DIR`, `--privileged`) resolves user names through the
+//! container's /etc/passwd and /etc/group, whose text the caller reads from the running
+//! container's root ([`ExecFlags::passwd`], [`ExecFlags::group`]); runc's numeric
+//! `uid[:gid]` is taken as given.
+//!
+//! Pure: must not read files (`--process FILE` and the container's /etc files are read by
+//! the caller).
 
 use std::path::PathBuf;
 
-use oci_spec::runtime::{Capabilities, Process};
+use oci_spec::runtime::{Capabilities, Process, UserBuilder};
 
 use super::build::merge_env;
 use super::{defaults, values, SpecError};
@@ -24,8 +30,15 @@ pub struct ExecFlags {
     pub env: Vec<String>,
     /// `--cwd`.
     pub cwd: Option<PathBuf>,
-    /// `-u UID[:GID]` (numbers).
+    /// `-u UID[:GID]` (numbers), or with [`ExecFlags::names`] Docker's `USER[:GROUP]`.
     pub user: Option<String>,
+    /// Docker's form: `--user` may hold names, resolved in [`ExecFlags::passwd`] and
+    /// [`ExecFlags::group`] (a bare uid takes its passwd entry's group and groups).
+    pub names: bool,
+    /// The container's /etc/passwd text (used with [`ExecFlags::names`]).
+    pub passwd: String,
+    /// The container's /etc/group text (used with [`ExecFlags::names`]).
+    pub group: String,
     /// `-g GID`, repeatable.
     pub additional_gids: Vec<u32>,
     /// `-c CAP`, repeatable: added to every capability set (`ALL`: every capability).
@@ -85,7 +98,31 @@ pub fn exec_process(base: &Process, f: &ExecFlags) -> Result<Process, SpecError>
     if let Some(c) = &f.cwd {
         p.set_cwd(c.clone());
     }
-    p.set_user(exec_user(p.user(), f.user.as_deref(), &f.additional_gids)?);
+    // A numeric UID:GID is taken as given in both forms (runc's meaning); names and a bare
+    // uid are looked up in Docker's form.
+    let numeric_pair = |u: &str| {
+        u.split_once(':')
+            .is_some_and(|(a, b)| a.parse::<u32>().is_ok() && b.parse::<u32>().is_ok())
+    };
+    if let Some(u) = f.user.as_deref().filter(|u| f.names && !numeric_pair(u)) {
+        let r = super::user::resolve(&f.passwd, &f.group, u)?;
+        // Docker lists the primary group among the supplementary ones too (resolve does).
+        let mut gids = r.additional_gids;
+        gids.extend(f.additional_gids.iter().copied());
+        let mut b = UserBuilder::default().uid(r.uid).gid(r.gid);
+        if !gids.is_empty() {
+            b = b.additional_gids(gids);
+        }
+        p.set_user(b.build()?);
+        if let Some(home) = r.home {
+            let env = p.env().clone().unwrap_or_default();
+            if f.env.iter().all(|e| !e.starts_with("HOME=")) {
+                p.set_env(Some(merge_env(&[env, vec![format!("HOME={home}")]])));
+            }
+        }
+    } else {
+        p.set_user(exec_user(p.user(), f.user.as_deref(), &f.additional_gids)?);
+    }
     if !f.caps.is_empty() {
         let mut add = Capabilities::new();
         for name in &f.caps {
@@ -202,5 +239,30 @@ mod tests {
             (1000, 1000, vec![10, 2000])
         );
         assert_eq!(with(None, vec![2000]), (0, 0, vec![10, 2000]));
+    }
+
+    #[test]
+    fn docker_form_resolves_names() {
+        let base = defaults::default_spec().unwrap().process().clone().unwrap();
+        let f = |user: &str| ExecFlags {
+            args: vec!["id".into()],
+            user: Some(user.into()),
+            names: true,
+            passwd: "root:x:0:0::/root:/bin/sh\nalice:x:1000:1000::/home/alice:/bin/sh\n".into(),
+            group: "alice:x:1000:\nwheel:x:10:alice\n".into(),
+            ..Default::default()
+        };
+        let p = exec_process(&base, &f("alice")).unwrap();
+        assert_eq!((p.user().uid(), p.user().gid()), (1000, 1000));
+        assert_eq!(p.user().additional_gids().as_deref(), Some(&[1000, 10][..]));
+        assert!(p
+            .env()
+            .as_ref()
+            .unwrap()
+            .contains(&"HOME=/home/alice".to_string()));
+        let p = exec_process(&base, &f("alice:wheel")).unwrap();
+        assert_eq!(p.user().gid(), 10);
+        let e = exec_process(&base, &f("mallory")).unwrap_err().to_string();
+        assert!(e.contains("unknown user"), "{e}");
     }
 }

@@ -5,6 +5,12 @@
 //! `tinibox logs` reads; with `-t` the monitor holds the pty master and `supervise_with`
 //! copies the terminal's output into that file.
 //!
+//! With a restart policy ([`super::policy`]) the monitor stays: after the init ended it
+//! records the exit, waits Docker's back-off (the container shows as `restarting`) and runs
+//! the container again from its front folder ([`super::front::prepare_again`]), until the
+//! policy says no or the user stopped or removed it. `restart` starts a fresh monitor for a
+//! stopped container the same way.
+//!
 //! Owns the monitor's life only; the container is the engine's.
 
 use std::io::{Read, Write};
@@ -13,8 +19,12 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use nix::sys::wait::waitpid;
 use nix::unistd::{fork, setsid, ForkResult};
 
-use super::front::{create_and_start, discard, finish, Prepared};
+use std::time::{Duration, Instant};
+
+use super::front::{create_and_start, discard, finish, prepare_again, Prepared};
+use super::meta::{self, Meta};
 use super::names::{self, LOG_FILE};
+use super::policy;
 use super::RunArgs;
 use crate::cli::GlobalOptions;
 use crate::container::{self, Signals, Terminal};
@@ -26,13 +36,31 @@ fn redirect(fd: i32, to: i32) {
     }
 }
 
-/// The monitor: set up stdio, create + start, report, wait, clean up. Never returns.
-fn monitor(global: &GlobalOptions, prepared: Prepared, tty: bool, report: OwnedFd) -> ! {
+/// What the monitor starts: a new container, or one that ran before (by id).
+pub(super) enum Start {
+    /// A container [`super::front::prepare`]d by `run -d`.
+    New(Box<Prepared>),
+    /// A stopped container run again (`restart`).
+    Again(String),
+}
+
+/// The monitor: set up stdio, create + start, report, wait, restart by policy, clean up.
+/// Never returns.
+fn monitor(global: &GlobalOptions, start: Start, tty: bool, report: OwnedFd) -> ! {
     let mut report = std::fs::File::from(report);
+    let front = match &start {
+        Start::New(p) => p.front.clone(),
+        Start::Again(id) => names::front_dir(&global.root, id),
+    };
+    let discard_new = |start: Start| {
+        if let Start::New(p) = start {
+            discard(&p.front);
+        }
+    };
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
-        .open(prepared.front.join(LOG_FILE));
+        .open(front.join(LOG_FILE));
     let null = std::fs::File::open("/dev/null");
     match (log, null) {
         (Ok(log), Ok(null)) => {
@@ -41,7 +69,7 @@ fn monitor(global: &GlobalOptions, prepared: Prepared, tty: bool, report: OwnedF
             redirect(libc::STDERR_FILENO, log.as_raw_fd());
         }
         (Err(e), _) | (_, Err(e)) => {
-            discard(&prepared.front);
+            discard_new(start);
             let _ = write!(report, "125 opening the log file: {e}");
             std::process::exit(125);
         }
@@ -49,12 +77,18 @@ fn monitor(global: &GlobalOptions, prepared: Prepared, tty: bool, report: OwnedF
     let signals = match Signals::hold() {
         Ok(s) => s,
         Err(e) => {
-            discard(&prepared.front);
+            discard_new(start);
             let _ = write!(report, "125 holding signals for the container: {e}");
             std::process::exit(125);
         }
     };
-    let (id, pid, master, rm) = match create_and_start(global, prepared, tty) {
+    let first = match start {
+        Start::New(p) => create_and_start(global, *p, tty),
+        Start::Again(id) => {
+            prepare_again(global, &id).and_then(|p| create_and_start(global, p, tty))
+        }
+    };
+    let (id, mut pid, mut master, rm) = match first {
         Ok(r) => r,
         Err(f) => {
             let _ = write!(report, "{} {}", f.code, f.message);
@@ -63,45 +97,97 @@ fn monitor(global: &GlobalOptions, prepared: Prepared, tty: bool, report: OwnedF
     };
     let _ = write!(report, "0 {id}");
     drop(report);
-    let stdout = std::io::stdout();
-    let terminal = master.as_ref().map(|m| Terminal {
-        master: m.as_fd(),
-        output: stdout.as_fd(),
-        input: None,
-        size_from: None,
-    });
-    let code = container::supervise_with(pid, &signals, terminal);
-    drop(master);
-    drop(signals);
-    finish(global, &id, rm, code);
-    std::process::exit(0);
+    let root = &global.root;
+    let mut delay = Duration::ZERO;
+    loop {
+        let began = Instant::now();
+        let stdout = std::io::stdout();
+        let terminal = master.as_ref().map(|m| Terminal {
+            master: m.as_fd(),
+            output: stdout.as_fd(),
+            input: None,
+            size_from: None,
+        });
+        let code = container::supervise_with(pid, &signals, terminal);
+        drop(master.take());
+        let m = Meta::load(root, &id);
+        if !front.is_dir()
+            || !policy::should_restart(&m.restart, code, m.restart_count, m.stopped_by_user)
+        {
+            finish(global, &id, rm, code);
+            std::process::exit(0);
+        }
+        Meta::update(root, &id, |m| {
+            m.finished_at = Some(meta::now());
+            m.restarting = true;
+        });
+        names::write_exit_status(root, &id, code);
+        delay = policy::next_delay(delay, began.elapsed());
+        std::thread::sleep(delay);
+        if !front.is_dir() || Meta::load(root, &id).stopped_by_user {
+            Meta::update(root, &id, |m| m.restarting = false);
+            std::process::exit(0);
+        }
+        match prepare_again(global, &id).and_then(|p| create_and_start(global, p, tty)) {
+            Ok((_, p, m, _)) => {
+                pid = p;
+                master = m;
+                Meta::update(root, &id, |m| m.restart_count += 1);
+            }
+            Err(f) => {
+                eprintln!("tinibox: restarting the container: {}", f.message);
+                std::process::exit(0);
+            }
+        }
+    }
 }
 
 /// Runs `tinibox run -d` for a [`super::front::prepare`]d container: prints the id once the
 /// container runs; returns the exit status.
 pub fn run(global: &GlobalOptions, args: &RunArgs, prepared: Prepared) -> u8 {
+    match spawn_monitor(global, Start::New(Box::new(prepared)), args.flags.tty) {
+        Ok(id) => {
+            println!("{id}");
+            0
+        }
+        Err((code, message)) => {
+            eprintln!("tinibox: {message}");
+            code
+        }
+    }
+}
+
+/// Starts a monitor for `start` (double fork + setsid) and waits for its report: the id
+/// once the container runs, or the exit status and message of the failure.
+pub(super) fn spawn_monitor(
+    global: &GlobalOptions,
+    start: Start,
+    tty: bool,
+) -> Result<String, (u8, String)> {
     let (read, write) = match nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC) {
         Ok(p) => p,
         Err(e) => {
-            discard(&prepared.front);
-            eprintln!("tinibox: creating a pipe: {e}");
-            return 125;
+            if let Start::New(p) = start {
+                discard(&p.front);
+            }
+            return Err((125, format!("creating a pipe: {e}")));
         }
     };
     // SAFETY: tinibox is single-threaded here; the children only call async-signal-safe
     // functions until they either exit or continue as a fresh single-threaded monitor.
     match unsafe { fork() } {
         Err(e) => {
-            discard(&prepared.front);
-            eprintln!("tinibox: fork: {e}");
-            125
+            if let Start::New(p) = start {
+                discard(&p.front);
+            }
+            Err((125, format!("fork: {e}")))
         }
         Ok(ForkResult::Child) => {
             drop(read);
             let _ = setsid();
             // SAFETY: as above.
             match unsafe { fork() } {
-                Ok(ForkResult::Child) => monitor(global, prepared, args.flags.tty, write),
+                Ok(ForkResult::Child) => monitor(global, start, tty, write),
                 _ => std::process::exit(0),
             }
         }
@@ -112,18 +198,12 @@ pub fn run(global: &GlobalOptions, args: &RunArgs, prepared: Prepared) -> u8 {
             let _ = std::fs::File::from(read).read_to_string(&mut text);
             let (code, rest) = text.split_once(' ').unwrap_or(("125", ""));
             match code.parse::<u8>() {
-                Ok(0) => {
-                    println!("{rest}");
-                    0
-                }
-                Ok(c) => {
-                    eprintln!("tinibox: {rest}");
-                    c
-                }
-                Err(_) => {
-                    eprintln!("tinibox: the container monitor exited without reporting — see `tinibox ps -a`");
-                    125
-                }
+                Ok(0) => Ok(rest.to_string()),
+                Ok(c) => Err((c, rest.to_string())),
+                Err(_) => Err((
+                    125,
+                    "the container monitor exited without reporting — see `tinibox ps -a`".into(),
+                )),
             }
         }
     }

@@ -22,6 +22,7 @@ use nix::sys::signal::Signal;
 use nix::sys::wait::{waitpid, WaitPidFlag};
 use nix::unistd::Pid;
 
+use super::meta::Meta;
 use super::names::{self, LABEL_COMMAND, LABEL_DETACHED, LABEL_NAME, LABEL_RM};
 use super::RunArgs;
 use crate::cli::GlobalOptions;
@@ -62,6 +63,53 @@ pub(super) struct Prepared {
     pub(super) front: PathBuf,
     opts: CreateOptions,
     rm: bool,
+    /// A container that ran before (restart): a failure keeps its front folder (its log,
+    /// metadata and file system) and records the failure as its exit status.
+    existing: bool,
+}
+
+/// Prepares container `id` to run again from its front folder (`restart`, a restart
+/// policy): the engine's record of the last run is deleted, the spec and labels are kept.
+pub(super) fn prepare_again(global: &GlobalOptions, id: &str) -> Result<Prepared, Failure> {
+    let front = names::front_dir(&global.root, id);
+    let old = Record::load(&global.root, id)
+        .map_err(|e| Failure::tinibox(format!("restarting {}: {e}", names::short(id))))?;
+    let spec = crate::cli::runtime::load_config(&front)
+        .map_err(|e| Failure::tinibox(format!("restarting {}: {e:#}", names::short(id))))?;
+    match container::delete(&global.root, id, true) {
+        Ok(()) | Err(ContainerError::NotFound(_)) => {}
+        Err(e) => {
+            return Err(Failure::tinibox(format!(
+                "restarting {}: {e}",
+                names::short(id)
+            )))
+        }
+    }
+    let rm = old.state.labels.contains_key(LABEL_RM);
+    let mut opts = CreateOptions::new(global.root.clone(), id.to_string(), front.clone(), spec);
+    opts.labels = old.state.labels;
+    Ok(Prepared {
+        id: id.to_string(),
+        front,
+        opts,
+        rm,
+        existing: true,
+    })
+}
+
+/// What a failed start leaves: nothing for a new container; for one that ran before, its
+/// front folder with the failure as exit status.
+fn undo(global: &GlobalOptions, id: &str, front: &Path, existing: bool, code: u8) {
+    if existing {
+        let _ = container::delete(&global.root, id, true);
+        Meta::update(&global.root, id, |m| {
+            m.finished_at = Some(super::meta::now());
+            m.restarting = false;
+        });
+        names::write_exit_status(&global.root, id, code as i32);
+    } else {
+        discard(front);
+    }
 }
 
 /// File in the front folder naming the image store whose container root this container uses.
@@ -97,13 +145,13 @@ fn resolve_rootfs(
     image: &str,
     id: &str,
     front: &Path,
-) -> Result<(PathBuf, ImageDefaults), Failure> {
+) -> Result<(PathBuf, ImageDefaults, String), Failure> {
     let p = Path::new(image);
     if p.is_dir() {
         let abs = p.canonicalize().map_err(|e| {
             Failure::tinibox(format!("rootfs {image}: {e} — give an existing directory"))
         })?;
-        return Ok((abs, ImageDefaults::default()));
+        return Ok((abs, ImageDefaults::default(), String::new()));
     }
     let not_found = |e: String| {
         Failure::tinibox(format!(
@@ -127,6 +175,7 @@ fn resolve_rootfs(
             workdir: c.working_dir,
             user: c.user,
         },
+        record.config_digest,
     ))
 }
 
@@ -147,9 +196,99 @@ fn write_plan(plan: &spec::SpecPlan) -> Result<(), Failure> {
     Ok(())
 }
 
+/// The front door's own flags (`--label`, `--restart`, `--stop-signal`, `--stop-timeout`)
+/// checked, and the metadata they give (without times).
+fn front_meta(args: &RunArgs) -> Result<Meta, Failure> {
+    let flags = &args.flags;
+    let restart = super::policy::parse(&flags.restart).map_err(Failure::tinibox)?;
+    if restart.name != "no" && flags.rm {
+        return Err(Failure::tinibox(
+            "--restart and --rm: conflicting options — a container removed at exit cannot be restarted; drop one",
+        ));
+    }
+    if restart.name != "no" && !flags.detach {
+        return Err(Failure::tinibox(
+            "--restart: a restart policy needs -d (the detached container's monitor restarts it)",
+        ));
+    }
+    if let Some(sig) = &flags.stop_signal {
+        super::signals::parse_signal(sig)
+            .map_err(|e| Failure::tinibox(format!("--stop-signal: {e}")))?;
+    }
+    let mut labels = BTreeMap::new();
+    for l in &flags.label {
+        let (k, v) = l.split_once('=').unwrap_or((l, ""));
+        if k.is_empty() {
+            return Err(Failure::tinibox(format!(
+                "--label: invalid label {l:?} — use KEY=VALUE with a non-empty KEY"
+            )));
+        }
+        labels.insert(k.to_string(), v.to_string());
+    }
+    Ok(Meta {
+        image: args.image.clone(),
+        created: Some(super::meta::now()),
+        labels,
+        restart: restart.clone(),
+        stop_signal: flags.stop_signal.clone(),
+        stop_timeout: flags.stop_timeout,
+        host_config: host_config(flags, &restart),
+        ..Meta::default()
+    })
+}
+
+/// Docker's `HostConfig` keys that the run flags set (values as Docker stores them).
+fn host_config(f: &spec::RunFlags, restart: &super::meta::RestartPolicy) -> serde_json::Value {
+    let size = |v: &Option<String>, flag: &str| {
+        v.as_deref()
+            .and_then(|v| {
+                if v == "-1" {
+                    Some(-1)
+                } else {
+                    spec::values::parse_size(flag, v).ok()
+                }
+            })
+            .unwrap_or(0)
+    };
+    let nano_cpus = f
+        .cpus
+        .as_deref()
+        .and_then(|c| c.parse::<f64>().ok())
+        .map_or(0, |c| (c * 1e9) as i64);
+    let list = |v: &Vec<String>| {
+        if v.is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::json!(v)
+        }
+    };
+    serde_json::json!({
+        "Binds": list(&f.volume),
+        "NetworkMode": f.network,
+        "RestartPolicy": restart,
+        "AutoRemove": f.rm,
+        "CapAdd": list(&f.cap_add),
+        "CapDrop": list(&f.cap_drop),
+        "Privileged": f.privileged,
+        "ReadonlyRootfs": f.read_only,
+        "Memory": size(&f.memory, "--memory"),
+        "MemorySwap": size(&f.memory_swap, "--memory-swap"),
+        "NanoCpus": nano_cpus,
+        "CpuShares": f.cpu_shares.unwrap_or(0),
+        "PidsLimit": f.pids_limit,
+        "Init": f.init,
+        "Tmpfs": f.tmpfs.iter().map(|t| {
+            let (d, o) = t.split_once(':').unwrap_or((t, ""));
+            (d.to_string(), serde_json::Value::String(o.to_string()))
+        }).collect::<serde_json::Map<_, _>>(),
+        "Ulimits": list(&f.ulimit),
+    })
+}
+
 pub(super) fn prepare(global: &GlobalOptions, args: &RunArgs) -> Result<Prepared, Failure> {
     let flags = &args.flags;
     spec::build::validate(flags).map_err(|e| Failure::tinibox(e.to_string()))?;
+    let mut meta = front_meta(args)?;
     if let Some(name) = &flags.name {
         if names::name_taken(&global.root, name) {
             return Err(Failure::tinibox(format!(
@@ -166,7 +305,10 @@ pub(super) fn prepare(global: &GlobalOptions, args: &RunArgs) -> Result<Prepared
         ))
     })?;
     let result = (|| {
-        let (rootfs, image) = resolve_rootfs(global, &args.image, &id, &front)?;
+        let (rootfs, image, image_id) = resolve_rootfs(global, &args.image, &id, &front)?;
+        meta.image_id = image_id;
+        meta.save_in(&front)
+            .map_err(|e| Failure::tinibox(format!("writing {}: {e}", front.display())))?;
         let facts =
             spec::Facts::read(flags, &rootfs).map_err(|e| Failure::tinibox(e.to_string()))?;
         let plan = spec::build_spec(
@@ -215,6 +357,7 @@ pub(super) fn prepare(global: &GlobalOptions, args: &RunArgs) -> Result<Prepared
             front,
             opts,
             rm: flags.rm,
+            existing: false,
         }),
         Err(f) => {
             discard(&front);
@@ -231,14 +374,21 @@ pub(super) fn create_and_start(
     terminal: bool,
 ) -> Result<(String, i32, Option<OwnedFd>, bool), Failure> {
     let mut ours = None;
+    let (existing, front) = (p.existing, p.front.clone());
     if terminal {
-        let (a, b) = nix::sys::socket::socketpair(
+        let pair = nix::sys::socket::socketpair(
             nix::sys::socket::AddressFamily::Unix,
             nix::sys::socket::SockType::Stream,
             None,
             nix::sys::socket::SockFlag::SOCK_CLOEXEC,
-        )
-        .map_err(|e| Failure::tinibox(format!("console socket pair: {e}")))?;
+        );
+        let (a, b) = match pair {
+            Ok(x) => x,
+            Err(e) => {
+                undo(global, &p.id, &front, existing, 125);
+                return Err(Failure::tinibox(format!("console socket pair: {e}")));
+            }
+        };
         p.opts.console_socket_fd = Some(b);
         ours = Some(a);
     }
@@ -246,17 +396,23 @@ pub(super) fn create_and_start(
     let created = match container::create(p.opts) {
         Ok(c) => c,
         Err(e) => {
-            discard(&p.front);
-            return Err(Failure::from_engine(e));
+            let f = Failure::from_engine(e);
+            undo(global, &id, &front, existing, f.code);
+            return Err(f);
         }
+    };
+    let gone = |f: Failure| {
+        if existing {
+            undo(global, &id, &front, existing, f.code);
+        } else {
+            let _ = remove(&global.root, &id);
+        }
+        Err(f)
     };
     let master = match &ours {
         Some(sock) => match crate::linux::tty::receive_master(sock.as_fd()) {
             Ok(m) => Some(m),
-            Err(e) => {
-                let _ = remove(&global.root, &id);
-                return Err(Failure::tinibox(e));
-            }
+            Err(e) => return gone(Failure::tinibox(e)),
         },
         None => None,
     };
@@ -266,9 +422,13 @@ pub(super) fn create_and_start(
     if let Err(e) = container::start(&global.root, &id) {
         // Reap the init if it already exited, then remove everything.
         let _ = waitpid(Pid::from_raw(created.pid), Some(WaitPidFlag::WNOHANG));
-        let _ = remove(&global.root, &id);
-        return Err(Failure::from_engine(e));
+        return gone(Failure::from_engine(e));
     }
+    Meta::update(&global.root, &id, |m| {
+        m.started_at = Some(super::meta::now());
+        m.restarting = false;
+    });
+    let _ = std::fs::remove_file(front.join(names::EXIT_FILE));
     Ok((id, created.pid, master, p.rm))
 }
 
@@ -279,6 +439,9 @@ pub fn finish(global: &GlobalOptions, id: &str, rm: bool, code: i32) {
             eprintln!("tinibox: removing the container: {e} — run `tinibox rm -f {id}`");
         }
     } else {
+        Meta::update(&global.root, id, |m| {
+            m.finished_at = Some(super::meta::now())
+        });
         names::write_exit_status(&global.root, id, code);
     }
 }

@@ -9,92 +9,45 @@ use std::time::Duration;
 
 use nix::sys::signal::Signal;
 
-use super::names::{self, LABEL_COMMAND, LABEL_DETACHED};
+use super::meta::Meta;
+use super::names::{self, LABEL_DETACHED};
 use super::signals::parse_signal;
 use super::{front, KillArgs, LogsArgs, PsArgs, PsFormat, RmArgs, StopArgs};
 use crate::cli::GlobalOptions;
-use crate::container::{state::Record, Status};
+use crate::container::state::Record;
 
 fn fail(code: u8, msg: impl std::fmt::Display) -> u8 {
     eprintln!("tinibox: {msg}");
     code
 }
 
-fn status_text(global: &GlobalOptions, id: &str, st: Option<Status>) -> String {
-    match st {
-        Some(Status::Running) => "Up".into(),
-        Some(Status::Paused) => "Up (Paused)".into(),
-        Some(Status::Created) | Some(Status::Creating) => "Created".into(),
-        Some(Status::Stopped) | None => match names::exit_status(&global.root, id) {
-            Some(c) => format!("Exited ({c})"),
-            None => "Exited (unknown; tinibox was killed — `tinibox rm` cleans it)".into(),
-        },
-    }
-}
-
-/// Runs `ps`; returns the exit status.
+/// Runs `ps`: the runc form with an ID, else the docker form ([`super::listing`]).
 pub fn ps(global: &GlobalOptions, args: PsArgs) -> u8 {
     if let Some(what) = &args.id {
-        return ps_processes(global, what, args.format.unwrap_or_default());
-    }
-    let ids = names::all_ids(&global.root);
-    let mut rows = Vec::new();
-    for id in &ids {
-        let Ok(record) = Record::load(&global.root, id) else {
-            continue;
+        let format = match args.format.as_deref().or(args.f.last().map(String::as_str)) {
+            None | Some("table") => PsFormat::Table,
+            Some("json") => PsFormat::Json,
+            Some(other) => {
+                return fail(
+                    1,
+                    format!(
+                        "ps: format {other:?} is not table or json (runc form `ps -f json ID`)"
+                    ),
+                )
+            }
         };
-        let st = front::status(&global.root, id);
-        let alive = matches!(
-            st,
-            Some(Status::Running | Status::Paused | Status::Created | Status::Creating)
-        );
-        if !args.all && !alive {
-            continue;
-        }
-        let name = names::name_of(&record).unwrap_or("").to_string();
-        let command = record
-            .state
-            .labels
-            .get(LABEL_COMMAND)
-            .cloned()
-            .unwrap_or_default();
-        rows.push((id.clone(), name, status_text(global, id, st), command));
+        return ps_processes(global, what, format);
     }
-    if args.all {
-        for stray in names::stray_front_dirs(&global.root) {
-            rows.push((
-                stray,
-                String::new(),
-                "Dead (tinibox was killed before the container existed; `tinibox rm` cleans it)"
-                    .into(),
-                String::new(),
-            ));
-        }
-    }
-    let mut out = std::io::stdout().lock();
-    if args.quiet {
-        for r in rows {
-            let _ = writeln!(out, "{}", names::short(&r.0));
-        }
-        return 0;
-    }
-    let _ = writeln!(
-        out,
-        "{:<14}{:<20}{:<24}COMMAND",
-        "CONTAINER ID", "NAME", "STATUS"
-    );
-    for (id, name, status, command) in rows {
-        let command = crate::text::ellipsize(&command, 40);
-        let _ = writeln!(
-            out,
-            "{:<14}{:<20}{:<24}{}",
-            names::short(&id),
-            name,
-            status,
-            command
-        );
-    }
-    0
+    let mut filters = args.filter.clone();
+    filters.extend(args.f.iter().cloned());
+    super::listing::ps(
+        global,
+        args.all,
+        args.quiet,
+        args.no_trunc,
+        &filters,
+        args.format.as_deref(),
+    )
 }
 
 /// The runc form `ps ID`: the container's processes, as `ps -ef` rows or a JSON pid array.
@@ -103,17 +56,27 @@ fn ps_processes(global: &GlobalOptions, what: &str, format: PsFormat) -> u8 {
         Ok(id) => id,
         Err(e) => return fail(1, e),
     };
-    let pids = match front::pids(&global.root, &id) {
-        Ok(p) => p,
-        Err(e) => return fail(1, format!("{e} — is the container running?")),
-    };
     if format == PsFormat::Json {
+        let pids = match front::pids(&global.root, &id) {
+            Ok(p) => p,
+            Err(e) => return fail(1, format!("{e} — is the container running?")),
+        };
         println!(
             "{}",
             serde_json::to_string(&pids).unwrap_or_else(|_| "[]".into())
         );
         return 0;
     }
+    print_processes(global, &id)
+}
+
+/// Prints the `ps -ef` header and the rows of container `id`'s processes; exit status 0, or
+/// 1 when they cannot be listed.
+pub(super) fn print_processes(global: &GlobalOptions, id: &str) -> u8 {
+    let pids = match front::pids(&global.root, id) {
+        Ok(p) => p,
+        Err(e) => return fail(1, format!("{e} — is the container running?")),
+    };
     let out = match std::process::Command::new("ps").arg("-ef").output() {
         Ok(o) => o,
         Err(e) => return fail(1, format!("running ps -ef: {e} — install procps")),
@@ -146,23 +109,45 @@ pub fn stop(global: &GlobalOptions, args: StopArgs) -> u8 {
                 continue;
             }
         };
-        if front::is_alive(&global.root, &id) {
-            let _ = front::signal(&global.root, &id, Signal::SIGTERM, false);
-            if !front::wait_stopped(&global.root, &id, Duration::from_secs(args.time)) {
-                let _ = front::signal(&global.root, &id, Signal::SIGKILL, true);
-                if !front::wait_stopped(&global.root, &id, Duration::from_secs(10)) {
-                    rc = fail(
-                        125,
-                        format!("{what} did not stop after SIGKILL — check `tinibox ps {what}`"),
-                    );
-                    continue;
-                }
-            }
+        if let Err(e) = stop_one(global, &id, args.time, true) {
+            rc = fail(125, format!("{what}: {e}"));
+            continue;
         }
-        wait_for_monitor(global, &id);
         println!("{what}");
     }
     rc
+}
+
+/// Stops one container: its stop signal (`--stop-signal`, default SIGTERM), then SIGKILL
+/// after `time` seconds (default: its `--stop-timeout`, else 10). `by_user` keeps a restart
+/// policy from bringing it back. Waits for a detached container's monitor to record the exit.
+pub(super) fn stop_one(
+    global: &GlobalOptions,
+    id: &str,
+    time: Option<u64>,
+    by_user: bool,
+) -> Result<(), String> {
+    let m = Meta::load(&global.root, id);
+    if by_user {
+        Meta::update(&global.root, id, |m| m.stopped_by_user = true);
+    }
+    if front::is_alive(&global.root, id) {
+        let sig = m
+            .stop_signal
+            .as_deref()
+            .and_then(|s| parse_signal(s).ok())
+            .unwrap_or(Signal::SIGTERM.into());
+        let time = time.or(m.stop_timeout).unwrap_or(10);
+        let _ = front::signal(&global.root, id, sig, false);
+        if !front::wait_stopped(&global.root, id, Duration::from_secs(time)) {
+            let _ = front::signal(&global.root, id, Signal::SIGKILL, true);
+            if !front::wait_stopped(&global.root, id, Duration::from_secs(10)) {
+                return Err("did not stop after SIGKILL — check `tinibox ps -a`".into());
+            }
+        }
+    }
+    wait_for_monitor(global, id);
+    Ok(())
 }
 
 /// Gives a detached container's monitor a moment to record the exit status (and apply --rm).
@@ -174,7 +159,9 @@ fn wait_for_monitor(global: &GlobalOptions, id: &str) {
         return;
     }
     for _ in 0..300 {
-        if names::exit_status(&global.root, id).is_some() || Record::load(&global.root, id).is_err()
+        let restarting = Meta::load(&global.root, id).restarting;
+        if (names::exit_status(&global.root, id).is_some() && !restarting)
+            || Record::load(&global.root, id).is_err()
         {
             return;
         }
@@ -220,6 +207,9 @@ pub fn kill(global: &GlobalOptions, args: KillArgs) -> u8 {
             format!("container {what} is not running — start one with `tinibox run`"),
         );
     }
+    if !runc_form && is_ending(sig) {
+        Meta::update(&global.root, &id, |m| m.stopped_by_user = true);
+    }
     if let Err(e) = front::signal(&global.root, &id, sig, args.all) {
         return fail(code, e);
     }
@@ -227,6 +217,18 @@ pub fn kill(global: &GlobalOptions, args: KillArgs) -> u8 {
         println!("{what}");
     }
     0
+}
+
+/// Whether a signal sent by `kill` means the user wants the container down (no restart).
+fn is_ending(sig: crate::linux::signal::Sig) -> bool {
+    [
+        Signal::SIGKILL,
+        Signal::SIGTERM,
+        Signal::SIGINT,
+        Signal::SIGQUIT,
+    ]
+    .iter()
+    .any(|s| crate::linux::signal::Sig::from(*s) == sig)
 }
 
 /// Runs `rm`; returns the exit status.
@@ -256,6 +258,7 @@ pub fn rm(global: &GlobalOptions, args: RmArgs) -> u8 {
             );
             continue;
         }
+        Meta::update(&global.root, &id, |m| m.stopped_by_user = true);
         match front::remove(&global.root, &id) {
             Ok(()) => println!("{what}"),
             Err(e) => rc = fail(125, format!("removing {what}: {e}")),
@@ -283,7 +286,27 @@ pub fn logs(global: &GlobalOptions, args: LogsArgs) -> u8 {
             )
         }
     };
+    let tail = match args.tail.as_str() {
+        "all" => None,
+        n => match n.parse::<usize>() {
+            Ok(n) => Some(n),
+            Err(_) => return fail(125, format!("--tail: {n:?} is not a number or all")),
+        },
+    };
     let mut out = std::io::stdout().lock();
+    if let Some(n) = tail {
+        // The last n lines, then (with -f) what follows.
+        let mut text = Vec::new();
+        if let Err(e) = file.read_to_end(&mut text) {
+            return fail(125, format!("reading {}: {e}", path.display()));
+        }
+        let lines: Vec<&[u8]> = text.split_inclusive(|b| *b == b'\n').collect();
+        for l in &lines[lines.len().saturating_sub(n)..] {
+            if out.write_all(l).is_err() {
+                return 0;
+            }
+        }
+    }
     let mut buf = vec![0u8; 65536];
     loop {
         let n = file.read(&mut buf).unwrap_or(0);

@@ -1,8 +1,23 @@
-//! `exec`: a new process in a running container, from `--process` or flags. Owns that command's flags and output; the work is [`crate::container`]'s.
+//! `exec`: a new process in a running container, from `--process` or flags. Owns that
+//! command's flags and output; the work is [`crate::container`]'s.
+//!
+//! Two forms share the flags and the engine path ([`crate::container::exec`]):
+//! - runc's, what engines call: `exec --process FILE [--console-socket S] [-d] [--pid-file F] ID`
+//!   (also `exec [--cwd D] [-u UID[:GID]] [-e K=V] ID CMD…`); stdin is passed through;
+//! - Docker's, what people type: `exec [-i] [-t] [-d] [-e K[=V]] [--env-file F] [-w DIR]
+//!   [-u USER[:GROUP]] [--privileged] NAME CMD…`. The docker form is any call without
+//!   `--process` and `--console-socket`: `-u` then takes names (the container's
+//!   /etc/passwd and /etc/group), `-e KEY` copies tinibox's own value, and stdin is
+//!   /dev/null unless `-i` or `-t` is given (`-t` relays the caller's terminal both ways, as
+//!   runc's foreground `-t` does).
+//!
+//! Exit status: the process's own; 126 when it cannot be executed, 127 when not found, 1
+//! when tinibox fails (no such container, not running), 125 for a bad flag in the docker
+//! form (see [`crate::cli::main`]).
 
 use std::path::PathBuf;
 
-use anyhow::{bail, Result};
+use anyhow::{anyhow, bail, Result};
 use clap::Args;
 use oci_spec::runtime::Process;
 
@@ -14,6 +29,7 @@ use crate::container::{
     state::Record,
 };
 use crate::spec::process::{exec_process as exec_process_from, ExecFlags};
+use crate::spec::values;
 
 /// Arguments of `exec`.
 #[derive(Debug, Args)]
@@ -36,12 +52,21 @@ pub struct ExecArgs {
     /// Set an environment variable (NAME=VALUE); repeatable.
     #[arg(short = 'e', long = "env")]
     env: Vec<String>,
-    /// Working directory inside the container.
-    #[arg(long)]
+    /// Read environment variables from a file (KEY=VALUE lines, # comments; docker form).
+    #[arg(long = "env-file", value_name = "FILE")]
+    env_file: Vec<PathBuf>,
+    /// Working directory inside the container (`-w`/`--workdir` in Docker's words).
+    #[arg(long, short = 'w', visible_alias = "workdir", value_name = "DIR")]
     cwd: Option<PathBuf>,
-    /// User as uid[:gid] (numbers).
+    /// User: uid[:gid] (runc form), or USER[:GROUP] names from the container's /etc files.
     #[arg(short = 'u', long)]
     user: Option<String>,
+    /// Keep stdin open (docker form; without it stdin is /dev/null unless -t).
+    #[arg(short = 'i', long)]
+    interactive: bool,
+    /// Give the process every capability (docker form).
+    #[arg(long)]
+    privileged: bool,
     /// Additional group ids; repeatable.
     #[arg(short = 'g', long = "additional-gids")]
     additional_gids: Vec<u32>,
@@ -79,20 +104,98 @@ fn exec_process(a: &ExecArgs, rec: &Record) -> Result<Process> {
         }
         return Ok(container::exec::load_process(f)?);
     }
+    let docker = a.docker_form();
+    let mut env = Vec::new();
+    let lookup = |k: &str| std::env::var(k).ok();
+    if docker {
+        let own: std::collections::HashMap<String, String> = std::env::vars().collect();
+        for f in &a.env_file {
+            let text = std::fs::read_to_string(f).map_err(|e| {
+                anyhow!(
+                    "--env-file: cannot read {}: {e} — check the path",
+                    f.display()
+                )
+            })?;
+            env.extend(values::parse_env_file(&text, |k| {
+                own.get(k).map(String::as_str)
+            })?);
+        }
+        for e in &a.env {
+            let key = e.split('=').next().unwrap_or("");
+            let value = lookup(key);
+            if let Some(e) = values::env_entry("--env", e, |_| value.as_deref())? {
+                env.push(e);
+            }
+        }
+    } else {
+        env.extend(a.env.iter().cloned());
+    }
+    let (passwd, group) = match (&a.user, docker) {
+        (Some(_), true) => (
+            container_file(rec.state.pid, "/etc/passwd"),
+            container_file(rec.state.pid, "/etc/group"),
+        ),
+        _ => (String::new(), String::new()),
+    };
+    let mut caps = a.cap.clone();
+    if a.privileged {
+        caps.push("ALL".into());
+    }
     let base = rec.spec.process().clone().unwrap_or_default();
     Ok(exec_process_from(
         &base,
         &ExecFlags {
             args: a.command.clone(),
             tty: a.tty,
-            env: a.env.clone(),
+            env,
             cwd: a.cwd.clone(),
             user: a.user.clone(),
+            names: docker,
+            passwd,
+            group,
             additional_gids: a.additional_gids.clone(),
-            caps: a.cap.clone(),
+            caps,
             no_new_privs: a.no_new_privs,
         },
     )?)
+}
+
+/// A small text file of the running container (its /etc/passwd or /etc/group), looked up
+/// inside its root (symlinks cannot lead out); empty when missing.
+fn container_file(pid: i32, path: &str) -> String {
+    use std::io::Read;
+    let Ok(root) = std::fs::File::open(format!("/proc/{pid}/root")) else {
+        return String::new();
+    };
+    let Ok(fd) = crate::linux::safe_path::open_in_root(
+        std::os::fd::AsRawFd::as_raw_fd(&root),
+        std::path::Path::new(path),
+        libc::O_RDONLY,
+    ) else {
+        return String::new();
+    };
+    let mut text = String::new();
+    let _ = std::fs::File::from(fd)
+        .take(4 << 20)
+        .read_to_string(&mut text);
+    text
+}
+
+impl ExecArgs {
+    /// Docker's form: neither `--process` nor `--console-socket` (what engines pass).
+    fn docker_form(&self) -> bool {
+        self.process.is_none() && self.console_socket.is_none()
+    }
+}
+
+/// Points our stdin at /dev/null (the process inherits it).
+fn stdin_from_null() {
+    if let Ok(null) = std::fs::File::open("/dev/null") {
+        // SAFETY: dup2 onto fd 0 of our own process.
+        unsafe {
+            libc::dup2(std::os::fd::AsRawFd::as_raw_fd(&null), libc::STDIN_FILENO);
+        }
+    }
 }
 
 /// Runs `exec`; returns the exit status (the process's own when not detached).
@@ -106,6 +209,9 @@ pub fn exec(global: &GlobalOptions, args: ExecArgs) -> u8 {
         container::validate_id(&id)?;
         let rec = Record::load(&global.root, &id)?;
         let process = exec_process(&args, &rec)?;
+        if args.docker_form() && !args.interactive && !args.tty {
+            stdin_from_null();
+        }
         // `-t` without a console socket: tinibox holds the pty itself and relays the caller's
         // terminal to it (what a person typing `tinibox exec -t ID sh` wants).
         let relay =

@@ -1,0 +1,951 @@
+//! Docker's everyday commands, the same scenario under Docker (Debian's docker.io, a private
+//! dockerd started by the test) and under tinibox, comparing what a user sees: exit codes,
+//! output, the JSON keys scripts read, `ps` columns. Both sides run the same BusyBox image
+//! (`docker import` / `tinibox import` of one tarball, tagged `bbx`) with the same command
+//! lines. Needs root, dockerd and busybox-static.
+//!
+//! Durations in `ps` ("Up 3 seconds", "Exited (0) Less than a second ago") depend on when the
+//! command runs, so they are replaced by `T` before comparing.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tinilinux_tests::{busybox_rootfs, require_root, require_tool, run, stderr, stdout, StateRoot};
+
+/// One dockerd at a time from this file (each test starts its own).
+static SERIAL: Mutex<()> = Mutex::new(());
+
+/// A private dockerd (own data-root, exec-root, socket, no bridge), stopped on drop.
+struct Dockerd {
+    dir: tempfile::TempDir,
+    child: std::process::Child,
+}
+
+impl Dockerd {
+    fn start() -> Dockerd {
+        let dir = tempfile::Builder::new()
+            .prefix("tbx-dcmd-")
+            .tempdir_in("/var/tmp")
+            .unwrap();
+        let d = dir.path();
+        std::fs::write(d.join("daemon.json"), "{}\n").unwrap();
+        let log = std::fs::File::create(d.join("dockerd.log")).unwrap();
+        let child = Command::new("dockerd")
+            .arg("--config-file")
+            .arg(d.join("daemon.json"))
+            .arg("--data-root")
+            .arg(d.join("data"))
+            .arg("--exec-root")
+            .arg(d.join("exec"))
+            .arg("-H")
+            .arg(format!("unix://{}", d.join("docker.sock").display()))
+            .arg("--pidfile")
+            .arg(d.join("docker.pid"))
+            .args(["--bridge", "none", "--iptables=false", "--ip-masq=false"])
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("start dockerd");
+        let dk = Dockerd { dir, child };
+        let t = Instant::now();
+        while !dk.cmd(&["version"]).status.success() {
+            assert!(
+                t.elapsed() < Duration::from_secs(60),
+                "dockerd did not answer within 60 s; its log:\n{}",
+                std::fs::read_to_string(dk.dir.path().join("dockerd.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        dk
+    }
+
+    fn command(&self) -> Command {
+        let mut c = Command::new("docker");
+        c.env(
+            "DOCKER_HOST",
+            format!("unix://{}", self.dir.path().join("docker.sock").display()),
+        );
+        c
+    }
+
+    fn cmd(&self, args: &[&str]) -> Output {
+        run(self.command().args(args).stdin(Stdio::null()))
+    }
+}
+
+impl Drop for Dockerd {
+    fn drop(&mut self) {
+        if let Ok(o) = self.command().args(["ps", "-aq"]).output() {
+            for id in String::from_utf8_lossy(&o.stdout).split_whitespace() {
+                let _ = self.command().args(["rm", "-f", id]).output();
+            }
+        }
+        // SAFETY: signalling the daemon we started.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_secs(30) {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+        let prefix = self.dir.path().to_string_lossy().to_string();
+        let mut points: Vec<&str> = mounts
+            .lines()
+            .filter_map(|l| l.split_whitespace().nth(4))
+            .filter(|m| m.starts_with(&prefix))
+            .collect();
+        points.sort_by_key(|p| std::cmp::Reverse(p.len()));
+        for p in points {
+            let _ = Command::new("umount").args(["-l", p]).output();
+        }
+    }
+}
+
+/// tinibox with its own state root and image store.
+struct Tinibox {
+    root: StateRoot,
+    store: tempfile::TempDir,
+}
+
+impl Tinibox {
+    fn command(&self) -> Command {
+        let mut c = self.root.tinibox();
+        c.arg("--store").arg(self.store.path());
+        c
+    }
+}
+
+/// The two sides of every comparison.
+enum Side {
+    Docker(Dockerd),
+    Tinibox(Tinibox),
+}
+
+impl Side {
+    fn name(&self) -> &'static str {
+        match self {
+            Side::Docker(_) => "docker",
+            Side::Tinibox(_) => "tinibox",
+        }
+    }
+
+    /// The side's command line (stdin not set).
+    fn command(&self) -> Command {
+        match self {
+            Side::Docker(d) => d.command(),
+            Side::Tinibox(t) => t.command(),
+        }
+    }
+
+    fn cmd(&self, args: &[&str]) -> Output {
+        run(self.command().args(args).stdin(Stdio::null()))
+    }
+
+    /// (exit code, trimmed stdout).
+    fn seen(&self, args: &[&str]) -> (Option<i32>, String) {
+        let o = self.cmd(args);
+        (o.status.code(), stdout(&o).trim().to_string())
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let o = self.cmd(args);
+        assert!(
+            o.status.success(),
+            "{} {args:?}: {}{}",
+            self.name(),
+            stdout(&o),
+            stderr(&o)
+        );
+        stdout(&o).trim().to_string()
+    }
+
+    /// `inspect NAME` parsed: the first object of the array.
+    fn inspect(&self, name: &str) -> Value {
+        let text = self.ok(&["inspect", name]);
+        let v: Value = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("{}: inspect is not JSON ({e}): {text}", self.name()));
+        v[0].clone()
+    }
+
+    /// Polls `inspect -f TEMPLATE NAME` until `done` holds (up to 30 s).
+    fn wait_for(&self, name: &str, template: &str, done: impl Fn(&str) -> bool) -> String {
+        let t = Instant::now();
+        loop {
+            let (_, out) = self.seen(&["inspect", "-f", template, name]);
+            if done(&out) {
+                return out;
+            }
+            assert!(
+                t.elapsed() < Duration::from_secs(30),
+                "{}: {name} {template}: still {out:?}",
+                self.name()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// The BusyBox root filesystem as a tarball.
+fn busybox_tar(dir: &Path) -> PathBuf {
+    let tar = dir.join("busybox-rootfs.tar");
+    let o = run(Command::new("tar")
+        .arg("-C")
+        .arg(busybox_rootfs())
+        .args(["--exclude=./.complete", "-cf"])
+        .arg(&tar)
+        .arg("."));
+    assert!(o.status.success(), "tar: {}", stderr(&o));
+    tar
+}
+
+/// Both sides with the image `bbx` imported; the guard keeps dockerds from overlapping.
+fn sides() -> (MutexGuard<'static, ()>, tempfile::TempDir, Vec<Side>) {
+    require_root();
+    for t in ["dockerd", "docker", "tar"] {
+        require_tool(t);
+    }
+    let guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let work = tempfile::tempdir().unwrap();
+    let tar = busybox_tar(work.path());
+    let tar = tar.to_str().unwrap();
+    let docker = Side::Docker(Dockerd::start());
+    let tinibox = Side::Tinibox(Tinibox {
+        root: StateRoot::new(),
+        store: tempfile::tempdir().unwrap(),
+    });
+    for s in [&docker, &tinibox] {
+        s.ok(&["import", tar, "bbx:latest"]);
+    }
+    (guard, work, vec![docker, tinibox])
+}
+
+/// `ps` durations replaced by `T` ("Up 3 seconds" → "Up T").
+fn timeless(s: &str) -> String {
+    let mut out = s.to_string();
+    for pat in ["Less than a second", "About a minute", "About an hour"] {
+        out = out.replace(pat, "T");
+    }
+    let words: Vec<String> = out.split(' ').map(str::to_string).collect();
+    let mut res = Vec::new();
+    let mut i = 0;
+    while i < words.len() {
+        let unit = words.get(i + 1).map(|w| w.trim_end_matches(','));
+        let is_unit = matches!(
+            unit,
+            Some("second" | "seconds" | "minute" | "minutes" | "hour" | "hours")
+        );
+        if words[i].parse::<u64>().is_ok() && is_unit {
+            res.push("T".to_string());
+            i += 2;
+        } else {
+            res.push(words[i].clone());
+            i += 1;
+        }
+    }
+    res.join(" ")
+}
+
+/// A JSON value at a dotted path (`State.Pid`).
+fn at<'a>(v: &'a Value, path: &str) -> Option<&'a Value> {
+    path.split('.').try_fold(v, |v, k| v.get(k))
+}
+
+#[test]
+fn exec_in_the_docker_form_matches_docker() {
+    let (_g, work, sides) = sides();
+    let env_file = work.path().join("env");
+    std::fs::write(&env_file, "# comment\nB=2\n").unwrap();
+    let env_file = env_file.to_str().unwrap();
+    let mut seen: Vec<Vec<(Option<i32>, String)>> = Vec::new();
+    for s in &sides {
+        s.ok(&[
+            "run",
+            "-d",
+            "--network",
+            "none",
+            "--name",
+            "web",
+            "bbx",
+            "sleep",
+            "1000",
+        ]);
+        let mut got = vec![
+            s.seen(&["exec", "web", "echo", "hi"]),
+            s.seen(&["exec", "web", "sh", "-c", "exit 5"]),
+            s.seen(&["exec", "-u", "nobody", "web", "id"]),
+            s.seen(&["exec", "-u", "nobody:root", "web", "id", "-g"]),
+            s.seen(&["exec", "-w", "/tmp", "web", "pwd"]),
+            s.seen(&["exec", "--workdir", "/etc", "web", "pwd"]),
+            s.seen(&[
+                "exec",
+                "-e",
+                "A=1",
+                "--env-file",
+                env_file,
+                "web",
+                "sh",
+                "-c",
+                "echo $A $B",
+            ]),
+            s.seen(&["exec", "nosuch", "true"]),
+            s.seen(&["exec", "--bogus", "web", "true"]),
+            s.seen(&["exec", "-d", "web", "sh", "-c", "echo detached > /tmp/d"]),
+        ];
+        // A detached exec runs on its own: its file appears.
+        let t = Instant::now();
+        while s.seen(&["exec", "web", "cat", "/tmp/d"]).1 != "detached" {
+            assert!(
+                t.elapsed() < Duration::from_secs(10),
+                "{}: exec -d",
+                s.name()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // stdin reaches the process only with -i.
+        for flags in [&[][..], &["-i"][..]] {
+            let mut args = vec!["exec"];
+            args.extend_from_slice(flags);
+            args.extend_from_slice(&["web", "cat"]);
+            let mut child = s
+                .command()
+                .args(&args)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .spawn()
+                .unwrap();
+            child.stdin.take().unwrap().write_all(b"typed\n").unwrap();
+            let o = child.wait_with_output().unwrap();
+            got.push((o.status.code(), stdout(&o).trim().to_string()));
+        }
+        // A command that is not there: 127 for tinibox (as `run`); Docker 20.10 says 126.
+        let (code, _) = s.seen(&["exec", "web", "no-such-command"]);
+        match s {
+            Side::Tinibox(_) => assert_eq!(code, Some(127)),
+            Side::Docker(_) => assert!(matches!(code, Some(126 | 127)), "{code:?}"),
+        }
+        if let Side::Tinibox(_) = s {
+            // --privileged: every capability tinibox itself has (Docker 20.10 on this host
+            // fails the same exec asking for capabilities the host lacks).
+            let own = std::fs::read_to_string("/proc/self/status").unwrap();
+            let own = own.lines().find(|l| l.starts_with("CapEff")).unwrap();
+            let (code, caps) = s.seen(&[
+                "exec",
+                "--privileged",
+                "web",
+                "grep",
+                "CapEff",
+                "/proc/self/status",
+            ]);
+            assert_eq!((code, caps.as_str()), (Some(0), own));
+            let (_, plain) = s.seen(&["exec", "web", "grep", "CapEff", "/proc/self/status"]);
+            assert_ne!(plain, own, "without --privileged: Docker's default set");
+        }
+        let o = s.cmd(&["exec", "-u", "mallory", "web", "id"]);
+        assert_ne!(o.status.code(), Some(0), "{}: unknown user", s.name());
+        let said = format!("{}{}", stdout(&o), stderr(&o));
+        assert!(said.contains("mallory"), "{}: {said}", s.name());
+        seen.push(got);
+    }
+    assert_eq!(seen[0], seen[1], "docker (left) and tinibox (right) differ");
+    assert_eq!(seen[1][0], (Some(0), "hi".into()));
+    assert_eq!(seen[1][10], (Some(0), String::new()), "no stdin without -i");
+    assert_eq!(seen[1][11], (Some(0), "typed".into()), "stdin with -i");
+}
+
+#[test]
+fn exec_it_is_a_shell_on_a_real_terminal() {
+    let (_g, _work, sides) = sides();
+    for s in &sides {
+        s.ok(&[
+            "run",
+            "-d",
+            "--network",
+            "none",
+            "--name",
+            "web",
+            "bbx",
+            "sleep",
+            "1000",
+        ]);
+        // The outer pty gets a window size; exec -it must pass it on.
+        let line = {
+            let c = s.command();
+            let env: Vec<String> = c
+                .get_envs()
+                .filter_map(|(k, v)| Some(format!("{}={}", k.to_str()?, v?.to_str()?)))
+                .collect();
+            let args: Vec<String> = c
+                .get_args()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect();
+            format!(
+                "stty rows 31 cols 97; exec env {} {} {} exec -it web sh",
+                env.join(" "),
+                c.get_program().to_string_lossy(),
+                args.join(" ")
+            )
+        };
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", &line]);
+        let mut p = rexpect::session::spawn_command(cmd, Some(20_000)).expect("spawn in a pty");
+        p.send_line("tty; echo sum=$((6*7)); stty size").unwrap();
+        p.exp_string("/dev/pts/").expect("a terminal inside");
+        p.exp_string("sum=42").expect("the shell answers");
+        p.exp_string("31 97").expect("the caller's window size");
+        p.send_line("exit 3").unwrap();
+        match p.process.wait().unwrap() {
+            rexpect::process::wait::WaitStatus::Exited(_, code) => {
+                assert_eq!(code, 3, "{}", s.name())
+            }
+            other => panic!("{}: exec -it ended with {other:?}", s.name()),
+        }
+    }
+}
+
+#[test]
+fn inspect_and_ps_match_docker() {
+    let (_g, _work, sides) = sides();
+    let mut seen = Vec::new();
+    for s in &sides {
+        s.ok(&[
+            "run",
+            "-d",
+            "--network",
+            "none",
+            "--name",
+            "web",
+            "-l",
+            "tier=front",
+            "--label",
+            "team",
+            "bbx",
+            "sleep",
+            "1000",
+        ]);
+        let (code, _) = s.seen(&[
+            "run",
+            "--network",
+            "none",
+            "--name",
+            "done",
+            "bbx",
+            "sh",
+            "-c",
+            "exit 3",
+        ]);
+        assert_eq!(code, Some(3));
+        let web = s.inspect("web");
+        let done = s.inspect("done");
+        // The keys scripts read are there, with Docker's types.
+        for key in [
+            "Id",
+            "Created",
+            "Path",
+            "Args",
+            "State.Status",
+            "State.Running",
+            "State.Paused",
+            "State.Restarting",
+            "State.Pid",
+            "State.ExitCode",
+            "State.StartedAt",
+            "State.FinishedAt",
+            "Name",
+            "RestartCount",
+            "Image",
+            "Config.Image",
+            "Config.Cmd",
+            "Config.Env",
+            "Config.Labels",
+            "Config.Hostname",
+            "Config.WorkingDir",
+            "HostConfig.NetworkMode",
+            "HostConfig.RestartPolicy.Name",
+            "HostConfig.AutoRemove",
+            "HostConfig.Privileged",
+            "HostConfig.Memory",
+            "Mounts",
+        ] {
+            for (n, v) in [("web", &web), ("done", &done)] {
+                assert!(
+                    at(v, key).is_some(),
+                    "{}: inspect {n} has no {key}: {v}",
+                    s.name()
+                );
+            }
+        }
+        let pid = at(&web, "State.Pid").and_then(Value::as_i64).unwrap();
+        assert!(
+            Path::new(&format!("/proc/{pid}")).exists(),
+            "{}: pid {pid}",
+            s.name()
+        );
+        assert_eq!(
+            std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap(),
+            "sleep\u{0}1000\u{0}"
+        );
+        assert_ne!(
+            at(&done, "State.FinishedAt").unwrap(),
+            "0001-01-01T00:00:00Z"
+        );
+        assert_eq!(
+            at(&web, "State.FinishedAt").unwrap(),
+            "0001-01-01T00:00:00Z"
+        );
+        if let Side::Tinibox(_) = s {
+            // tinibox shows the environment the process has; Docker's imported image has none
+            // of its own (null), and its PATH is added at run time.
+            let env = at(&web, "Config.Env").unwrap().as_array().unwrap();
+            assert!(
+                env.iter().any(|e| e.as_str().unwrap().starts_with("PATH=")),
+                "{env:?}"
+            );
+        }
+        let same: Vec<Value> = [
+            "Path",
+            "Args",
+            "State.Status",
+            "State.Running",
+            "State.Paused",
+            "State.ExitCode",
+            "Name",
+            "RestartCount",
+            "Config.Cmd",
+            "Config.Labels",
+            "Config.Image",
+            "HostConfig.NetworkMode",
+            "HostConfig.RestartPolicy",
+            "HostConfig.AutoRemove",
+        ]
+        .iter()
+        .flat_map(|k| [at(&web, k).cloned(), at(&done, k).cloned()])
+        .map(|v| v.unwrap_or(Value::Null))
+        .collect();
+        let template = r#"{{.State.Status}} {{.State.ExitCode}} {{.Name}} {{json .Config.Cmd}} {{index .Config.Labels "tier"}} {{.Config.Labels}} {{join .Args ","}} {{.State.Running}}"#;
+        let ps = |args: &[&str]| {
+            let mut a = vec!["ps"];
+            a.extend_from_slice(args);
+            let (code, out) = s.seen(&a);
+            (code, timeless(&out))
+        };
+        let header = s.ok(&["ps"]).lines().next().unwrap_or("").to_string();
+        seen.push((
+            same,
+            s.seen(&["inspect", "-f", template, "web", "done"]),
+            s.seen(&["inspect", "nosuch"]).0,
+            s.seen(&["inspect", "-f", "{{.Bogus}}", "web"]).0,
+            header
+                .split("  ")
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .map(String::from)
+                .collect::<Vec<_>>(),
+            vec![
+                ps(&[
+                    "--format",
+                    "{{.Names}}|{{.Image}}|{{.Command}}|{{.State}}|{{.Status}}",
+                ]),
+                ps(&[
+                    "-a",
+                    "--format",
+                    "{{.Names}}|{{.Image}}|{{.Command}}|{{.State}}|{{.Status}}",
+                ]),
+                ps(&["-a", "--filter", "status=exited", "--format", "{{.Names}}"]),
+                ps(&["--filter", "status=exited", "--format", "{{.Names}}"]),
+                ps(&[
+                    "-a",
+                    "--filter",
+                    "label=tier=front",
+                    "--format",
+                    "{{.Names}}",
+                ]),
+                ps(&["-a", "--filter", "label=team", "--format", "{{.Names}}"]),
+                ps(&["-a", "--filter", "name=do", "--format", "{{.Names}}"]),
+                ps(&["-a", "--filter", "ancestor=bbx", "--format", "{{.Names}}"]),
+                ps(&["-a", "--filter", "exited=3", "--format", "{{.Names}}"]),
+                ps(&[
+                    "-a",
+                    "--filter",
+                    "status=running",
+                    "--filter",
+                    "status=exited",
+                    "--format",
+                    "{{.Names}}",
+                ]),
+                ps(&["-a", "--format", "table {{.Names}}\t{{.Status}}"]),
+                ps(&["--filter", "status=bogus"]),
+                ps(&["--filter", "colour=red"]),
+            ],
+            s.ok(&["ps", "-q"]).len(),
+            s.ok(&["ps", "-aq", "--no-trunc"])
+                .lines()
+                .map(str::len)
+                .collect::<Vec<_>>(),
+        ));
+    }
+    assert_eq!(seen[0], seen[1], "docker (left) and tinibox (right) differ");
+    assert_eq!(
+        seen[1].4,
+        [
+            "CONTAINER ID",
+            "IMAGE",
+            "COMMAND",
+            "CREATED",
+            "STATUS",
+            "PORTS",
+            "NAMES"
+        ]
+    );
+    assert_eq!(seen[1].5[0].1, "web|bbx|\"sleep 1000\"|running|Up T");
+}
+
+#[test]
+fn wait_pause_rename_top_restart_prune_match_docker() {
+    let (_g, _work, sides) = sides();
+    let mut seen = Vec::new();
+    for s in &sides {
+        let mut got: Vec<(Option<i32>, String)> = Vec::new();
+        s.ok(&[
+            "run",
+            "-d",
+            "--network",
+            "none",
+            "--name",
+            "w1",
+            "bbx",
+            "sh",
+            "-c",
+            "sleep 1; exit 4",
+        ]);
+        got.push(s.seen(&["wait", "w1"]));
+        s.ok(&[
+            "run",
+            "-d",
+            "--network",
+            "none",
+            "--name",
+            "web",
+            "bbx",
+            "sleep",
+            "1000",
+        ]);
+        got.push(s.seen(&["pause", "web"]));
+        got.push(s.seen(&["ps", "--format", "{{.Names}} {{.State}}"]));
+        let (_, status) = s.seen(&["ps", "--format", "{{.Status}}"]);
+        got.push((None, timeless(&status)));
+        got.push(
+            s.seen(&["exec", "web", "true"])
+                .0
+                .map(|c| (Some(c), String::new()))
+                .unwrap(),
+        );
+        got.push(s.seen(&["unpause", "web"]));
+        got.push(
+            s.seen(&["unpause", "web"])
+                .0
+                .map(|c| (Some(c), String::new()))
+                .unwrap(),
+        );
+        got.push(s.seen(&["rename", "web", "web2"]));
+        got.push(
+            s.seen(&["rename", "nosuch", "x"])
+                .0
+                .map(|c| (Some(c), String::new()))
+                .unwrap(),
+        );
+        got.push(s.seen(&["inspect", "-f", "{{.Name}}", "web2"]));
+        let top = s.ok(&["top", "web2"]);
+        assert!(
+            top.lines().next().unwrap().contains("PID"),
+            "{}: {top}",
+            s.name()
+        );
+        assert!(
+            top.lines().any(|l| l.ends_with("sleep 1000")),
+            "{}: {top}",
+            s.name()
+        );
+        let before = s.inspect("web2");
+        got.push(s.seen(&["restart", "-t", "1", "web2"]));
+        let after = s.inspect("web2");
+        assert_ne!(
+            at(&before, "State.Pid"),
+            at(&after, "State.Pid"),
+            "{}",
+            s.name()
+        );
+        assert_ne!(
+            at(&before, "State.StartedAt"),
+            at(&after, "State.StartedAt")
+        );
+        assert_eq!(
+            at(&before, "Created"),
+            at(&after, "Created"),
+            "{}",
+            s.name()
+        );
+        got.push(s.seen(&["inspect", "-f", "{{.State.Status}}", "web2"]));
+        got.push(s.seen(&["stop", "-t", "1", "web2"]));
+        got.push(s.seen(&[
+            "inspect",
+            "-f",
+            "{{.State.Status}} {{.State.ExitCode}}",
+            "web2",
+        ]));
+        for missing in [
+            &["wait", "nosuch"][..],
+            &["top", "nosuch"],
+            &["unpause", "nosuch"],
+            &["restart", "nosuch"],
+        ] {
+            got.push((s.seen(missing).0, missing[0].to_string()));
+        }
+        let pruned = s.ok(&["container", "prune", "-f"]);
+        let mut ids: Vec<&str> = pruned.lines().filter(|l| l.len() == 64).collect();
+        ids.sort();
+        assert_eq!(ids.len(), 2, "{}: {pruned}", s.name());
+        assert!(pruned.starts_with("Deleted Containers:"), "{pruned}");
+        assert!(pruned.contains("Total reclaimed space:"), "{pruned}");
+        got.push(s.seen(&["ps", "-aq"]));
+        seen.push(got);
+    }
+    assert_eq!(seen[0], seen[1], "docker (left) and tinibox (right) differ");
+    assert_eq!(seen[1][0], (Some(0), "4".into()));
+}
+
+#[test]
+fn restart_policies_match_docker() {
+    let (_g, _work, sides) = sides();
+    let mut seen = Vec::new();
+    for s in &sides {
+        let mut got: Vec<(Option<i32>, String)> = Vec::new();
+        // on-failure:2 restarts exactly twice: three runs in all.
+        s.ok(&[
+            "run",
+            "-d",
+            "--network",
+            "none",
+            "--name",
+            "f2",
+            "--restart",
+            "on-failure:2",
+            "bbx",
+            "sh",
+            "-c",
+            "echo run; exit 3",
+        ]);
+        s.wait_for("f2", "{{.State.Status}} {{.RestartCount}}", |o| {
+            o == "exited 2"
+        });
+        std::thread::sleep(Duration::from_millis(500));
+        got.push(s.seen(&[
+            "inspect",
+            "-f",
+            "{{.State.Status}} {{.RestartCount}} {{.State.ExitCode}}",
+            "f2",
+        ]));
+        let policy = at(&s.inspect("f2"), "HostConfig.RestartPolicy").cloned();
+        got.push((None, policy.map(|p| p.to_string()).unwrap_or_default()));
+        got.push(s.seen(&["logs", "f2"]));
+        // on-failure does not restart a clean exit.
+        s.ok(&[
+            "run",
+            "-d",
+            "--network",
+            "none",
+            "--name",
+            "f0",
+            "--restart",
+            "on-failure",
+            "bbx",
+            "true",
+        ]);
+        s.wait_for("f0", "{{.State.Status}}", |o| o == "exited");
+        got.push(s.seen(&["inspect", "-f", "{{.RestartCount}}", "f0"]));
+        // always: kill -9 of the container's init from the host brings it back.
+        s.ok(&[
+            "run",
+            "-d",
+            "--network",
+            "none",
+            "--name",
+            "al",
+            "--restart",
+            "always",
+            "bbx",
+            "sleep",
+            "1000",
+        ]);
+        let pid: i32 = s
+            .ok(&["inspect", "-f", "{{.State.Pid}}", "al"])
+            .parse()
+            .unwrap();
+        // SAFETY: killing the container's init, a process this test started.
+        assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
+        let again = s.wait_for("al", "{{.State.Status}} {{.State.Pid}}", |o| {
+            o.starts_with("running ") && o != format!("running {pid}")
+        });
+        let new_pid: i32 = again.split(' ').nth(1).unwrap().parse().unwrap();
+        assert_eq!(
+            std::fs::read_to_string(format!("/proc/{new_pid}/cmdline")).unwrap(),
+            "sleep\u{0}1000\u{0}"
+        );
+        got.push(s.seen(&["inspect", "-f", "{{.RestartCount}}", "al"]));
+        // A container stopped by the user stays down.
+        got.push(s.seen(&["stop", "-t", "1", "al"]));
+        std::thread::sleep(Duration::from_secs(1));
+        got.push(s.seen(&[
+            "inspect",
+            "-f",
+            "{{.State.Status}} {{.State.ExitCode}}",
+            "al",
+        ]));
+        // Bad policies.
+        got.push((
+            s.seen(&["run", "--rm", "--restart", "always", "bbx", "true"])
+                .0,
+            String::new(),
+        ));
+        got.push((
+            s.seen(&["run", "-d", "--restart", "bogus", "bbx", "true"])
+                .0,
+            String::new(),
+        ));
+        got.push((
+            s.seen(&["run", "-d", "--restart", "always:3", "bbx", "true"])
+                .0,
+            String::new(),
+        ));
+        seen.push(got);
+    }
+    assert_eq!(seen[0], seen[1], "docker (left) and tinibox (right) differ");
+    assert_eq!(seen[1][0].1, "exited 2 3");
+    assert_eq!(
+        seen[1][1].1,
+        r#"{"MaximumRetryCount":2,"Name":"on-failure"}"#
+    );
+    assert_eq!(seen[1][2].1, "run\nrun\nrun");
+    if let Side::Tinibox(t) = &sides[1] {
+        // Refused runs left nothing behind.
+        let bundles = std::fs::read_dir(t.root.path().join(".bundles"))
+            .unwrap()
+            .count();
+        assert_eq!(bundles, 3, "only f2, f0 and al have front folders");
+    }
+}
+
+#[test]
+fn cp_and_logs_tail_match_docker() {
+    let (_g, work, sides) = sides();
+    let w = work.path();
+    std::fs::write(w.join("in"), "from the host\n").unwrap();
+    std::fs::create_dir_all(w.join("tree/deep")).unwrap();
+    std::fs::write(w.join("tree/deep/x"), "x\n").unwrap();
+    let mut seen = Vec::new();
+    for s in &sides {
+        let host = w.join(s.name());
+        let victim = w.join(format!("{}-victim", s.name()));
+        std::fs::create_dir_all(&host).unwrap();
+        std::fs::create_dir_all(&victim).unwrap();
+        // Links in the container pointing at a host folder: relative (climbing out with ..)
+        // and absolute.
+        let script = format!(
+            "for i in 1 2 3 4 5; do echo line$i; done; mkdir -p /data/sub; echo hello > /data/sub/f; \
+             ln -s /etc/passwd /data/link; ln -s ../../../../../../../../..{v} /tmp/up; \
+             ln -s {v} /tmp/abs; echo ready; sleep 1000",
+            v = victim.display()
+        );
+        s.ok(&[
+            "run",
+            "-d",
+            "--network",
+            "none",
+            "--name",
+            "web",
+            "bbx",
+            "sh",
+            "-c",
+            &script,
+        ]);
+        let t = Instant::now();
+        while !s.seen(&["logs", "web"]).1.contains("ready") {
+            assert!(
+                t.elapsed() < Duration::from_secs(20),
+                "{}: no output",
+                s.name()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let h = |p: &str| host.join(p).to_str().unwrap().to_string();
+        let mut got = vec![
+            s.seen(&["logs", "--tail", "2", "web"]),
+            s.seen(&["logs", "-n", "1", "web"]),
+            s.seen(&["cp", "web:/data/sub/f", &h("f1")]),
+            s.seen(&["cp", "web:/data", &h("d")]),
+            s.seen(&["cp", "web:/data", &h("d")]),
+            s.seen(&["cp", w.join("in").to_str().unwrap(), "web:/tmp/in"]),
+            s.seen(&["cp", w.join("tree").to_str().unwrap(), "web:/tmp/"]),
+            s.seen(&["exec", "web", "sh", "-c", "cat /tmp/in /tmp/tree/deep/x"]),
+            s.seen(&["cp", "nosuch:/x", &h("x")])
+                .0
+                .map(|c| (Some(c), String::new()))
+                .unwrap(),
+            s.seen(&["cp", "web:/no/such/file", &h("x")])
+                .0
+                .map(|c| (Some(c), String::new()))
+                .unwrap(),
+        ];
+        let read = |p: &str| {
+            std::fs::read_to_string(host.join(p)).unwrap_or_else(|e| {
+                let o = run(Command::new("find").arg(&host).arg("-ls"));
+                panic!("{}: {p}: {e}; the host folder:\n{}", s.name(), stdout(&o))
+            })
+        };
+        got.push((None, read("f1")));
+        got.push((None, read("d/sub/f")));
+        got.push((None, read("d/data/sub/f")));
+        got.push((
+            None,
+            std::fs::read_link(host.join("d/link"))
+                .map(|l| l.display().to_string())
+                .unwrap_or_default(),
+        ));
+        // Writing through a link that leads out of the container never reaches the host.
+        for dst in [
+            "web:/tmp/up/x",
+            "web:/tmp/abs/x",
+            "web:/tmp/up",
+            "web:/tmp/abs",
+        ] {
+            let o = s.cmd(&["cp", w.join("in").to_str().unwrap(), dst]);
+            if let Side::Tinibox(_) = s {
+                assert_eq!(o.status.code(), Some(1), "{dst}: {}", stderr(&o));
+                assert!(stderr(&o).contains("refused"), "{dst}: {}", stderr(&o));
+                assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
+            }
+            let left: Vec<_> = std::fs::read_dir(&victim)
+                .unwrap()
+                .flatten()
+                .map(|e| e.path())
+                .collect();
+            assert!(
+                left.is_empty(),
+                "{}: cp {dst} wrote on the host: {left:?}",
+                s.name()
+            );
+        }
+        seen.push(got);
+    }
+    assert_eq!(seen[0], seen[1], "docker (left) and tinibox (right) differ");
+    assert_eq!(seen[1][0], (Some(0), "line5\nready".into()));
+    assert_eq!(seen[1][7], (Some(0), "from the host\nx".into()));
+}

@@ -1,0 +1,246 @@
+//! One container as the docker-like commands show it: its Docker state (`created`,
+//! `running`, `paused`, `restarting`, `exited`, `dead`), times, exit code, and the JSON object
+//! `inspect` prints (Docker's keys that scripts read: `Id`, `Created`, `Path`, `Args`,
+//! `State.{Status,Running,Paused,Restarting,OOMKilled,Dead,Pid,ExitCode,Error,StartedAt,
+//! FinishedAt}`, `Image`, `Name`, `RestartCount`, `HostConfig`, `Mounts`, `Config.{
+//! Hostname,User,Env,Cmd,Image,WorkingDir,Entrypoint,Labels,Tty,StopSignal}`, `LogPath`).
+//!
+//! Reads the engine's record and the front folder ([`super::meta`]); changes nothing.
+
+use std::path::Path;
+
+use serde_json::{json, Value};
+
+use super::meta::{self, Meta, ZERO_TIME};
+use super::names::{self, LABEL_COMMAND, LOG_FILE};
+use crate::container::{state::Record, Status};
+
+/// What the docker-like commands know of one container.
+pub struct View {
+    /// Full id.
+    pub id: String,
+    /// Name (empty when it has none).
+    pub name: String,
+    /// The engine's record.
+    pub record: Record,
+    /// The front door's metadata.
+    pub meta: Meta,
+    /// Live engine status.
+    pub status: Status,
+    /// The recorded exit status of the last run, if any.
+    pub exit_code: Option<i32>,
+}
+
+impl View {
+    /// Loads container `id`; None when the engine has no record of it.
+    pub fn load(root: &Path, id: &str) -> Option<View> {
+        let record = Record::load(root, id).ok()?;
+        let status = record.live_status(&crate::container::container_dir(root, id));
+        Some(View {
+            id: id.to_string(),
+            name: names::name_of(&record).unwrap_or("").to_string(),
+            meta: Meta::load(root, id),
+            exit_code: names::exit_status(root, id),
+            status,
+            record,
+        })
+    }
+
+    /// When the container was created (RFC 3339).
+    pub fn created(&self) -> &str {
+        self.meta
+            .created
+            .as_deref()
+            .unwrap_or(&self.record.state.created)
+    }
+
+    /// Docker's word for the state.
+    pub fn state(&self) -> &'static str {
+        match self.status {
+            Status::Running => "running",
+            Status::Paused => "paused",
+            Status::Created | Status::Creating => "created",
+            Status::Stopped if self.meta.restarting => "restarting",
+            Status::Stopped if self.exit_code.is_some() => "exited",
+            Status::Stopped => "dead",
+        }
+    }
+
+    /// Whether its init still runs (created, running or paused).
+    pub fn alive(&self) -> bool {
+        !matches!(self.status, Status::Stopped)
+    }
+
+    /// The command line as `ps` shows it: the arguments joined, those with blanks or quotes
+    /// in single quotes (`sh -c 'exit 3'`), as Docker shows them.
+    pub fn command(&self) -> String {
+        let args = self.args();
+        if args.is_empty() {
+            return self
+                .record
+                .state
+                .labels
+                .get(LABEL_COMMAND)
+                .cloned()
+                .unwrap_or_default();
+        }
+        args.iter()
+            .map(|a| {
+                if a.is_empty()
+                    || a.chars()
+                        .any(|c| c.is_whitespace() || "'\"\\$`".contains(c))
+                {
+                    format!("'{}'", a.replace('\'', r"'\''"))
+                } else {
+                    a.clone()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// The process's arguments.
+    pub fn args(&self) -> Vec<String> {
+        self.record
+            .spec
+            .process()
+            .as_ref()
+            .and_then(|p| p.args().clone())
+            .unwrap_or_default()
+    }
+
+    /// The image as the user typed it (the bundle for runc-form containers).
+    pub fn image(&self) -> String {
+        if self.meta.image.is_empty() {
+            self.record.state.bundle.display().to_string()
+        } else {
+            self.meta.image.clone()
+        }
+    }
+
+    /// `Up 3 minutes`, `Exited (0) 2 seconds ago`, `Created`, `Up 5 seconds (Paused)`,
+    /// `Restarting (1) 1 second ago` — Docker's STATUS column.
+    pub fn status_text(&self) -> String {
+        let since = |t: &Option<String>| {
+            meta::human_duration(meta::seconds_since(t.as_deref().unwrap_or(self.created())))
+        };
+        match self.state() {
+            "running" => format!("Up {}", since(&self.meta.started_at)),
+            "paused" => format!("Up {} (Paused)", since(&self.meta.started_at)),
+            "created" => "Created".into(),
+            "restarting" => format!(
+                "Restarting ({}) {} ago",
+                self.exit_code.unwrap_or(0),
+                since(&self.meta.finished_at)
+            ),
+            "exited" => format!(
+                "Exited ({}) {} ago",
+                self.exit_code.unwrap_or(0),
+                since(&self.meta.finished_at)
+            ),
+            _ => "Dead".into(),
+        }
+    }
+
+    /// The object `inspect` prints for this container.
+    pub fn inspect(&self, root: &Path) -> Value {
+        let spec = &self.record.spec;
+        let process = spec.process().clone().unwrap_or_default();
+        let args = self.args();
+        let running = self.alive();
+        let front = names::front_dir(root, &self.id);
+        let log = front.join(LOG_FILE);
+        let mounts: Vec<Value> = spec
+            .mounts()
+            .as_ref()
+            .map(|ms| {
+                ms.iter()
+                    .filter(|m| m.typ().as_deref() == Some("bind"))
+                    .filter(|m| {
+                        // The /etc files the front door writes are not the user's mounts.
+                        m.source().as_ref().is_some_and(|s| !s.starts_with(&front))
+                    })
+                    .map(|m| {
+                        let opts = m.options().clone().unwrap_or_default();
+                        let ro = opts.iter().any(|o| o == "ro");
+                        json!({
+                            "Type": "bind",
+                            "Source": m.source().as_ref().map(|s| s.display().to_string()),
+                            "Destination": m.destination().display().to_string(),
+                            "Mode": if ro { "ro" } else { "" },
+                            "RW": !ro,
+                            "Propagation": "rprivate",
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let state = json!({
+            "Status": self.state(),
+            "Running": running && self.status != Status::Created,
+            "Paused": self.status == Status::Paused,
+            "Restarting": self.meta.restarting && !running,
+            "OOMKilled": false,
+            "Dead": self.state() == "dead",
+            "Pid": if running { self.record.state.pid } else { 0 },
+            "ExitCode": if running { 0 } else { self.exit_code.unwrap_or(0) },
+            "Error": "",
+            "StartedAt": self.meta.started_at.clone().unwrap_or_else(|| ZERO_TIME.into()),
+            "FinishedAt": self.meta.finished_at.clone().unwrap_or_else(|| ZERO_TIME.into()),
+        });
+        let labels: serde_json::Map<String, Value> = self
+            .meta
+            .labels
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+            .collect();
+        let env = process.env().clone();
+        let user = process.user();
+        let user_text = if user.uid() == 0 && user.gid() == 0 {
+            String::new()
+        } else {
+            format!("{}:{}", user.uid(), user.gid())
+        };
+        let host_config = if self.meta.host_config.is_object() {
+            self.meta.host_config.clone()
+        } else {
+            json!({})
+        };
+        json!({
+            "Id": self.id,
+            "Created": self.created(),
+            "Path": args.first().cloned().unwrap_or_default(),
+            "Args": args.iter().skip(1).collect::<Vec<_>>(),
+            "State": state,
+            "Image": if self.meta.image_id.is_empty() { self.image() } else { self.meta.image_id.clone() },
+            "ResolvConfPath": front.join("resolv.conf").display().to_string(),
+            "HostnamePath": front.join("hostname").display().to_string(),
+            "HostsPath": front.join("hosts").display().to_string(),
+            "LogPath": if log.exists() { log.display().to_string() } else { String::new() },
+            "Name": format!("/{}", self.name),
+            "RestartCount": self.meta.restart_count,
+            "Driver": if self.meta.image_id.is_empty() { "" } else { "overlay" },
+            "Platform": "linux",
+            "HostConfig": host_config,
+            "Mounts": mounts,
+            "Config": {
+                "Hostname": spec.hostname().clone().unwrap_or_default(),
+                "Domainname": "",
+                "User": user_text,
+                "Tty": process.terminal().unwrap_or(false),
+                "Env": env,
+                "Cmd": args,
+                "Image": self.image(),
+                "WorkingDir": process.cwd().display().to_string(),
+                "Entrypoint": Value::Null,
+                "Labels": labels,
+                "StopSignal": self.meta.stop_signal.clone().unwrap_or_else(|| "SIGTERM".into()),
+                "StopTimeout": self.meta.stop_timeout,
+            },
+            "NetworkSettings": {
+                "Ports": {},
+                "SandboxKey": format!("/proc/{}/ns/net", self.record.state.pid),
+            },
+        })
+    }
+}

@@ -8,6 +8,7 @@
 pub mod docker;
 pub mod images;
 pub mod log;
+pub mod network;
 #[cfg(feature = "registry")]
 pub mod registry;
 pub mod runtime;
@@ -90,6 +91,8 @@ pub enum Command {
     Rm(docker::RmArgs),
     /// Print a detached container's output.
     Logs(docker::LogsArgs),
+    /// List a container's published ports.
+    Port(network::PortArgs),
     /// Check the kernel and the running system for container features.
     Check(docker::CheckArgs),
     /// Load an image from an OCI layout (directory or archive) or a `docker save` archive.
@@ -194,9 +197,9 @@ const RUN_VALUE_FLAGS: [&str; 35] = [
 ];
 
 /// Docker-style commands: their usage errors exit 125 (runc-style ones exit 1).
-const DOCKER_COMMANDS: [&str; 18] = [
+const DOCKER_COMMANDS: [&str; 19] = [
     "run", "ps", "stop", "kill", "rm", "logs", "check", "load", "import", "images", "rmi", "pull",
-    "push", "login", "logout", "tag", "inspect", "save",
+    "push", "login", "logout", "tag", "inspect", "save", "port",
 ];
 
 /// Index of the subcommand word in `args` (skipping global flags and their values).
@@ -286,6 +289,7 @@ pub fn main() -> ExitCode {
         Command::Kill(a) => docker::kill(&global, a),
         Command::Rm(a) => docker::rm(&global, a),
         Command::Logs(a) => docker::logs(&global, a),
+        Command::Port(a) => network::port(&global, a),
         Command::Check(a) => docker::check(&global, a),
         Command::Load(a) => images::load(&global, a),
         Command::Import(a) => images::import(&global, a),

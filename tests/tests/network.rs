@@ -552,6 +552,16 @@ fn busybox_tar(dir: &Path) -> PathBuf {
 struct Dockerd {
     dir: tempfile::TempDir,
     child: std::process::Child,
+    /// The nftables tables before dockerd started: the ones it adds are removed on drop.
+    tables: Vec<String>,
+}
+
+/// `nft list tables`, one `table FAMILY NAME` per entry.
+fn nft_tables() -> Vec<String> {
+    stdout(&run(Command::new("nft").args(["list", "tables"])))
+        .lines()
+        .map(str::to_string)
+        .collect()
 }
 
 impl Dockerd {
@@ -563,6 +573,7 @@ impl Dockerd {
             .prefix("tbx-net-dockerd-")
             .tempdir_in("/var/tmp")
             .unwrap();
+        let tables = nft_tables();
         let d = dir.path();
         std::fs::write(d.join("daemon.json"), "{}\n").unwrap();
         let log = std::fs::File::create(d.join("dockerd.log")).unwrap();
@@ -583,7 +594,7 @@ impl Dockerd {
             .stdin(Stdio::null())
             .spawn()
             .expect("start dockerd");
-        let dk = Dockerd { dir, child };
+        let dk = Dockerd { dir, child, tables };
         let t = Instant::now();
         while !dk.docker(&["version"]).status.success() {
             assert!(
@@ -642,6 +653,17 @@ impl Drop for Dockerd {
             let _ = Command::new("umount").args(["-l", p]).output();
         }
         let _ = Command::new("ip").args(["link", "del", "docker0"]).output();
+        // Docker leaves its iptables-nft tables behind; leave the host as the test found it.
+        for t in nft_tables() {
+            if !self.tables.contains(&t) {
+                let words: Vec<&str> = t.split_whitespace().collect();
+                if let ["table", family, name] = words.as_slice() {
+                    let _ = Command::new("nft")
+                        .args(["delete", "table", family, name])
+                        .output();
+                }
+            }
+        }
     }
 }
 
@@ -683,7 +705,7 @@ fn publish_all_and_dockers_bridge_side_by_side() {
         "served by docker\n"
     );
     let nat_before = stdout(&run(
-        Command::new("nft").args(["list", "table", "ip", "nat"])
+        Command::new("nft").args(["-s", "list", "table", "ip", "nat"])
     ));
     // The same image, saved by Docker and loaded into tinibox: -P publishes its EXPOSE 80.
     let archive = tmp.path().join("web.tar");
@@ -725,7 +747,7 @@ fn publish_all_and_dockers_bridge_side_by_side() {
     );
     run(root.tinibox().args(["rm", "-f", "tweb"]));
     let nat_after = stdout(&run(
-        Command::new("nft").args(["list", "table", "ip", "nat"])
+        Command::new("nft").args(["-s", "list", "table", "ip", "nat"])
     ));
     assert_eq!(nat_before, nat_after, "Docker's nat table changed");
     assert_eq!(

@@ -54,7 +54,19 @@ pub struct Vm {
 /// with TCG, the serial console on stdio and user-mode networking. A disk image is opened
 /// with `snapshot=on`: the guest's writes are thrown away.
 pub fn command(medium: &Path, firmware: Firmware, memory_mib: u32) -> Result<Command> {
-    command_with(medium, firmware, memory_mib, true)
+    command_with(medium, firmware, memory_mib, true, "user,model=e1000")
+}
+
+/// [`command`] with QEMU's user network forwarding `hostfwd` (e.g.
+/// `tcp:127.0.0.1:18080-:8080`) from the host to the guest.
+pub fn command_with_hostfwd(
+    medium: &Path,
+    firmware: Firmware,
+    memory_mib: u32,
+    hostfwd: &str,
+) -> Result<Command> {
+    let nic = format!("user,model=e1000,hostfwd={hostfwd}");
+    command_with(medium, firmware, memory_mib, true, &nic)
 }
 
 /// [`command`] for a disk image the guest writes to for real (kept across boots).
@@ -63,7 +75,7 @@ pub fn persistent_disk_command(
     firmware: Firmware,
     memory_mib: u32,
 ) -> Result<Command> {
-    command_with(disk, firmware, memory_mib, false)
+    command_with(disk, firmware, memory_mib, false, "user,model=e1000")
 }
 
 fn command_with(
@@ -71,6 +83,7 @@ fn command_with(
     firmware: Firmware,
     memory_mib: u32,
     snapshot: bool,
+    nic: &str,
 ) -> Result<Command> {
     let qemu = which("qemu-system-x86_64").ok_or_else(|| {
         anyhow!("qemu-system-x86_64 is missing: apt-get install -y qemu-system-x86")
@@ -84,7 +97,7 @@ fn command_with(
     let mut cmd = Command::new(qemu);
     cmd.args(["-accel", "tcg", "-m", &memory_mib.to_string(), "-smp", "1"])
         .args(["-display", "none", "-monitor", "none", "-serial", "stdio"])
-        .args(["-no-reboot", "-nic", "user,model=e1000"]);
+        .args(["-no-reboot", "-nic", nic]);
     let is_iso = medium.extension().is_some_and(|e| e == "iso");
     if is_iso {
         cmd.arg("-drive")

@@ -1,6 +1,6 @@
 //! Bridge networking inside TiniLinux (issue 17): the real `out/tinilinux.iso` boots under
 //! QEMU (TCG, SeaBIOS and OVMF) with a host port forwarded to the guest's port 8080; inside,
-//! `tinibox run -d --network bridge -p 8080:80 tinilinux httpd …` serves a page that the test
+//! `tinibox run -d --network bridge -p 8080:80 tinilinux nc -lk …` serves a page that the test
 //! fetches with `curl` through the forwarded port, and a bridge container fetches a file from
 //! a server the test runs on the host's loopback (QEMU's user network reaches it at
 //! 10.0.2.2) — so tinibox's netlink links, addresses and nf_tables rules work on the live
@@ -74,13 +74,20 @@ fn bridge_in_the_guest(name: &str, firmware: Firmware) {
         assert!(Instant::now() < deadline, "{:#}", vm.fail("no DHCP address"));
         std::thread::sleep(Duration::from_secs(1));
     }
+    // TiniLinux's BusyBox has no httpd: `nc -lk -e` runs a tiny HTTP/1.0 responder per
+    // connection (it reads the request, then answers with the page).
+    must(&mut vm, "mkdir -p /tmp/www");
     must(
         &mut vm,
-        "mkdir -p /tmp/www && echo 'served from a container in TiniLinux' > /tmp/www/index.html",
+        r"printf 'HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nserved from a container in TiniLinux\n' > /tmp/www/response",
+    );
+    must(
+        &mut vm,
+        r"printf '#!/bin/sh\nhead -n1 >/dev/null\ncat /www/response\n' > /tmp/www/serve && chmod +x /tmp/www/serve",
     );
     let (status, out) = vm
         .run(
-            "tinibox run -d --network bridge --name web -p 8080:80 -v /tmp/www:/www:ro tinilinux httpd -f -p 80 -h /www 2>&1",
+            "tinibox run -d --network bridge --name web -p 8080:80 -v /tmp/www:/www:ro tinilinux nc -lk -p 80 -e /www/serve 2>&1",
             CMD,
         )
         .unwrap();

@@ -71,7 +71,11 @@ fn bridge_in_the_guest(name: &str, firmware: Firmware) {
     vm.prepare_shell().unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
     while !must(&mut vm, "ip -4 addr show dev eth0").contains("inet 10.0.2.15/") {
-        assert!(Instant::now() < deadline, "{:#}", vm.fail("no DHCP address"));
+        assert!(
+            Instant::now() < deadline,
+            "{:#}",
+            vm.fail("no DHCP address")
+        );
         std::thread::sleep(Duration::from_secs(1));
     }
     // TiniLinux's BusyBox has no httpd: `nc -lk -e` runs a tiny HTTP/1.0 responder per

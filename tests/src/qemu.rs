@@ -57,6 +57,18 @@ pub fn command(medium: &Path, firmware: Firmware, memory_mib: u32) -> Result<Com
     command_with(medium, firmware, memory_mib, true, USER_NIC)
 }
 
+/// [`command`] with QEMU's user network forwarding `hostfwd` (e.g.
+/// `tcp:127.0.0.1:18080-:8080`) from the host to the guest.
+pub fn command_with_hostfwd(
+    medium: &Path,
+    firmware: Firmware,
+    memory_mib: u32,
+    hostfwd: &str,
+) -> Result<Command> {
+    let nic = format!("{USER_NIC},hostfwd={hostfwd}");
+    command_with(medium, firmware, memory_mib, true, &nic)
+}
+
 /// [`command`] whose user-mode network forwards TCP `host_port` on the host's 127.0.0.1 to
 /// the guest's `guest_port` (QEMU's `hostfwd`).
 pub fn command_forwarding(

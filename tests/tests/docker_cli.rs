@@ -594,7 +594,7 @@ fn bad_input_leaves_nothing_behind() {
             vec![
                 "run".into(),
                 "--network".into(),
-                "bridge".into(),
+                "overlay".into(),
                 busybox_rootfs().display().to_string(),
                 "true".into(),
             ],

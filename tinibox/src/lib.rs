@@ -27,6 +27,7 @@ pub mod container;
 pub mod hooks;
 pub mod image;
 pub mod linux;
+pub mod net;
 pub mod process;
 #[cfg(feature = "registry")]
 pub mod registry;

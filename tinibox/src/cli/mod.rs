@@ -8,6 +8,7 @@
 pub mod docker;
 pub mod images;
 pub mod log;
+pub mod network;
 #[cfg(feature = "registry")]
 pub mod registry;
 pub mod runtime;
@@ -104,6 +105,8 @@ pub enum Command {
     Cp(docker::CpArgs),
     /// Manage containers: `container prune`.
     Container(docker::ContainerArgs),
+    /// List a container's published ports.
+    Port(network::PortArgs),
     /// Check the kernel and the running system for container features.
     Check(docker::CheckArgs),
     /// Load an image from an OCI layout (directory or archive) or a `docker save` archive.
@@ -212,7 +215,7 @@ const RUN_VALUE_FLAGS: [&str; 40] = [
 ];
 
 /// Docker-style commands: their usage errors exit 125 (runc-style ones exit 1).
-const DOCKER_COMMANDS: [&str; 25] = [
+const DOCKER_COMMANDS: [&str; 26] = [
     "run",
     "ps",
     "stop",
@@ -238,6 +241,7 @@ const DOCKER_COMMANDS: [&str; 25] = [
     "top",
     "container",
     "cp",
+    "port",
 ];
 
 /// Whether an `exec` command line is runc's form (what engines pass: `--process` or
@@ -346,6 +350,7 @@ pub fn main() -> ExitCode {
         Command::Top(a) => docker::top(&global, a),
         Command::Container(a) => docker::container(&global, a),
         Command::Cp(a) => docker::cp(&global, a),
+        Command::Port(a) => network::port(&global, a),
         Command::Check(a) => docker::check(&global, a),
         Command::Load(a) => images::load(&global, a),
         Command::Import(a) => images::import(&global, a),

@@ -80,6 +80,8 @@ pub struct ImageRuntimeConfig {
     pub working_dir: Option<String>,
     /// User (`uid[:gid]` or a name), when set.
     pub user: Option<String>,
+    /// ExposedPorts keys (`80/tcp`), for `run -P`.
+    pub exposed_ports: Vec<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -308,6 +310,7 @@ impl Store {
             env: c.env().clone().unwrap_or_default(),
             working_dir: c.working_dir().clone().filter(|w| !w.is_empty()),
             user: c.user().clone().filter(|u| !u.is_empty()),
+            exposed_ports: c.exposed_ports().clone().unwrap_or_default(),
         })
     }
 

@@ -100,7 +100,32 @@ pub fn validate(flags: &RunFlags) -> Result<(), SpecError> {
             ));
         }
     }
-    network_mode(&flags.network)?;
+    let network = network_mode(&flags.network)?;
+    if network != NetworkMode::Bridge {
+        for (given, flag) in [
+            (!flags.publish.is_empty() || flags.publish_all, "-p/-P"),
+            (!flags.dns.is_empty(), "--dns"),
+            (!flags.dns_search.is_empty(), "--dns-search"),
+        ] {
+            if given {
+                return Err(SpecError::flag(
+                    flag,
+                    format!("needs a bridge network, not --network {}", flags.network),
+                    "drop it or use --network bridge",
+                ));
+            }
+        }
+    }
+    for d in &flags.dns {
+        if d.parse::<std::net::IpAddr>().is_err() {
+            return Err(SpecError::flag(
+                "--dns",
+                format!("{d:?} is not an IP address"),
+                "give a nameserver's address, e.g. --dns 192.0.2.53",
+            ));
+        }
+    }
+    values::extra_hosts(&flags.add_host)?;
     Ok(())
 }
 
@@ -256,7 +281,7 @@ pub fn build_spec(flags: &RunFlags, ctx: &SpecContext<'_>) -> Result<SpecPlan, S
     // Environment: PATH, image, HOME/HOSTNAME/TERM, env files, -e.
     let host_network = match network {
         NetworkMode::Host => Some(facts.host_network.clone().unwrap_or_default()),
-        NetworkMode::None => None,
+        NetworkMode::None | NetworkMode::Bridge => None,
     };
     let hostname = match (&flags.hostname, &host_network) {
         (Some(h), _) => h.clone(),
@@ -367,7 +392,22 @@ pub fn build_spec(flags: &RunFlags, ctx: &SpecContext<'_>) -> Result<SpecPlan, S
     let resource_flags = resource_flags(flags, facts.cpus)?;
 
     // All values are valid: the /etc files to write, bind-mounted over the rootfs's.
-    let files = etc_files::plan(ctx.etc_dir, &hostname, host_network.as_ref());
+    let host_resolv_conf = facts
+        .host_network
+        .as_ref()
+        .map(|h| h.resolv_conf.as_str())
+        .unwrap_or("");
+    let etc_network = match (&host_network, network) {
+        (Some(h), _) => etc_files::EtcNetwork::Host(h),
+        (None, NetworkMode::Bridge) => etc_files::EtcNetwork::Bridge {
+            host_resolv_conf,
+            dns: &flags.dns,
+            dns_search: &flags.dns_search,
+        },
+        (None, _) => etc_files::EtcNetwork::None,
+    };
+    let extra_hosts = values::extra_hosts(&flags.add_host)?;
+    let files = etc_files::plan(ctx.etc_dir, &hostname, etc_network, &extra_hosts);
     for f in &files {
         mounts.push(bind(&f.destination, &f.path, false)?);
     }
@@ -553,13 +593,22 @@ mod tests {
         };
         let e = ctx_run(
             &RunFlags {
-                network: "bridge".into(),
+                network: "overlay".into(),
                 ..none()
             },
             &["sh"],
         )
         .unwrap_err();
         assert!(e.to_string().starts_with("--network:"), "{e}");
+        let e = ctx_run(
+            &RunFlags {
+                publish: vec!["80".into()],
+                ..none()
+            },
+            &["sh"],
+        )
+        .unwrap_err();
+        assert!(e.to_string().starts_with("-p/-P:"), "{e}");
         let e = ctx_run(
             &RunFlags {
                 user: Some("nobody".into()),

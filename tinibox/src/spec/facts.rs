@@ -41,7 +41,8 @@ pub struct Facts {
     pub cpus: usize,
     /// The `-v` sources that exist on the host.
     pub existing_sources: HashSet<PathBuf>,
-    /// The host's network files; read only with `--network host`.
+    /// The host's network files; read only with `--network host` and `bridge` (its
+    /// resolv.conf).
     pub host_network: Option<HostNetwork>,
     /// The host's device nodes; read only with `--privileged`.
     pub host_devices: Vec<LinuxDevice>,
@@ -69,7 +70,10 @@ impl Facts {
             .map(PathBuf::from)
             .filter(|p| p.exists())
             .collect();
-        let host = values::network_mode(&flags.network)? == NetworkMode::Host;
+        let host = matches!(
+            values::network_mode(&flags.network)?,
+            NetworkMode::Host | NetworkMode::Bridge
+        );
         let host_network = host.then(|| HostNetwork {
             hostname: nix::unistd::gethostname()
                 .ok()

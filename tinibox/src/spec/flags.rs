@@ -78,11 +78,12 @@ pub struct RunFlags {
     /// Give the container every capability and device, no seccomp filter, no masked paths.
     #[arg(long)]
     pub privileged: bool,
-    /// Network: `none` (own namespace with only lo) or `host` (the host's network).
+    /// Network: `bridge` (tinibox0, NAT, published ports), `none` (own namespace with only
+    /// lo) or `host` (the host's network).
     #[arg(
         long = "network",
         alias = "net",
-        value_name = "none|host",
+        value_name = "bridge|none|host",
         default_value = "none"
     )]
     pub network: String,
@@ -92,6 +93,22 @@ pub struct RunFlags {
     /// Set a resource limit: NAME=SOFT[:HARD] (e.g. nofile=1024:2048).
     #[arg(long = "ulimit", value_name = "NAME=SOFT[:HARD]")]
     pub ulimit: Vec<String>,
+    /// Publish a container port on the host: [IP:][HOSTPORT:]CONTAINERPORT[/tcp|/udp]
+    /// (bridge network; no HOSTPORT: a free one).
+    #[arg(short = 'p', long = "publish", value_name = "[IP:][HOST:]PORT[/PROTO]")]
+    pub publish: Vec<String>,
+    /// Publish every port the image exposes on free host ports.
+    #[arg(short = 'P', long = "publish-all")]
+    pub publish_all: bool,
+    /// DNS server for the container's /etc/resolv.conf (bridge network).
+    #[arg(long = "dns", value_name = "IP")]
+    pub dns: Vec<String>,
+    /// DNS search domain for the container's /etc/resolv.conf (bridge network).
+    #[arg(long = "dns-search", value_name = "DOMAIN")]
+    pub dns_search: Vec<String>,
+    /// Add a line to the container's /etc/hosts: HOST:IP.
+    #[arg(long = "add-host", value_name = "HOST:IP")]
+    pub add_host: Vec<String>,
     /// Override the image's entrypoint.
     #[arg(long = "entrypoint", value_name = "CMD")]
     pub entrypoint: Option<String>,

@@ -293,6 +293,9 @@ pub enum NetworkMode {
     None,
     /// The host's network namespace.
     Host,
+    /// A private network namespace plugged into tinibox's bridge (`tinibox0`): `eth0`, an
+    /// address, outbound NAT and published ports (see `crate::net`).
+    Bridge,
 }
 
 /// Parses `--network`.
@@ -300,12 +303,40 @@ pub fn network_mode(value: &str) -> Result<NetworkMode, SpecError> {
     match value {
         "none" => Ok(NetworkMode::None),
         "host" => Ok(NetworkMode::Host),
+        "bridge" | "default" => Ok(NetworkMode::Bridge),
         other => Err(SpecError::flag(
             "--network",
             format!("network {other:?} is not supported"),
-            "use --network none (only lo) or --network host",
+            "use --network bridge, none (only lo) or host",
         )),
     }
+}
+
+/// Parses `--add-host HOST:IP` values into (name, address) pairs.
+pub fn extra_hosts(values: &[String]) -> Result<Vec<(String, String)>, SpecError> {
+    values
+        .iter()
+        .map(|v| {
+            let bad = |what: &str| {
+                SpecError::flag(
+                    "--add-host",
+                    format!("{v:?}: {what}"),
+                    "write it as HOST:IP, e.g. --add-host db:192.0.2.9",
+                )
+            };
+            let (name, addr) = v
+                .split_once(':')
+                .or_else(|| v.split_once('='))
+                .ok_or_else(|| bad("no ':' between host and address"))?;
+            if name.is_empty() || name.chars().any(|c| c.is_whitespace() || c == '#') {
+                return Err(bad("the host name is empty or has spaces"));
+            }
+            let addr = addr.trim_start_matches('[').trim_end_matches(']');
+            addr.parse::<std::net::IpAddr>()
+                .map_err(|_| bad("not an IP address after the host name"))?;
+            Ok((name.to_string(), addr.to_string()))
+        })
+        .collect()
 }
 
 /// Parses a capability name (`NET_ADMIN`, `cap_net_admin`); `None` for `ALL`.

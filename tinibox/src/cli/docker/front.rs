@@ -66,6 +66,10 @@ pub(super) struct Prepared {
     /// A container that ran before (restart): a failure keeps its front folder (its log,
     /// metadata and file system) and records the failure as its exit status.
     existing: bool,
+    /// The bridge network's part (`--network bridge`), joined once the init exists.
+    net: Option<crate::net::Request>,
+    /// The hostname, for the container's own line in /etc/hosts.
+    hostname: String,
 }
 
 /// Prepares container `id` to run again from its front folder (`restart`, a restart
@@ -94,6 +98,8 @@ pub(super) fn prepare_again(global: &GlobalOptions, id: &str) -> Result<Prepared
         opts,
         rm,
         existing: true,
+        net: None,
+        hostname: String::new(),
     })
 }
 
@@ -145,13 +151,13 @@ fn resolve_rootfs(
     image: &str,
     id: &str,
     front: &Path,
-) -> Result<(PathBuf, ImageDefaults, String), Failure> {
+) -> Result<(PathBuf, ImageDefaults, String, Vec<String>), Failure> {
     let p = Path::new(image);
     if p.is_dir() {
         let abs = p.canonicalize().map_err(|e| {
             Failure::tinibox(format!("rootfs {image}: {e} — give an existing directory"))
         })?;
-        return Ok((abs, ImageDefaults::default(), String::new()));
+        return Ok((abs, ImageDefaults::default(), String::new(), Vec::new()));
     }
     let not_found = |e: String| {
         Failure::tinibox(format!(
@@ -176,6 +182,7 @@ fn resolve_rootfs(
             user: c.user,
         },
         record.config_digest,
+        c.exposed_ports,
     ))
 }
 
@@ -305,10 +312,11 @@ pub(super) fn prepare(global: &GlobalOptions, args: &RunArgs) -> Result<Prepared
         ))
     })?;
     let result = (|| {
-        let (rootfs, image, image_id) = resolve_rootfs(global, &args.image, &id, &front)?;
+        let (rootfs, image, image_id, exposed) = resolve_rootfs(global, &args.image, &id, &front)?;
         meta.image_id = image_id;
         meta.save_in(&front)
             .map_err(|e| Failure::tinibox(format!("writing {}: {e}", front.display())))?;
+        let net = net_request(flags, &exposed)?;
         let facts =
             spec::Facts::read(flags, &rootfs).map_err(|e| Failure::tinibox(e.to_string()))?;
         let plan = spec::build_spec(
@@ -347,23 +355,76 @@ pub(super) fn prepare(global: &GlobalOptions, args: &RunArgs) -> Result<Prepared
         if flags.detach {
             labels.insert(LABEL_DETACHED.to_string(), "true".to_string());
         }
+        let hostname = built.hostname().clone().unwrap_or_default();
         let mut opts = CreateOptions::new(global.root.clone(), id.clone(), front.clone(), built);
         opts.labels = labels;
-        Ok(opts)
+        Ok((opts, net, hostname))
     })();
     match result {
-        Ok(opts) => Ok(Prepared {
+        Ok((opts, net, hostname)) => Ok(Prepared {
             id,
             front,
             opts,
             rm: flags.rm,
             existing: false,
+            net,
+            hostname,
         }),
         Err(f) => {
             discard(&front);
             Err(f)
         }
     }
+}
+
+/// The bridge network's request of `run`'s flags (`-p`, `-P` with the image's `exposed`
+/// ports), or None when the container does not use the bridge.
+fn net_request(
+    flags: &spec::RunFlags,
+    exposed: &[String],
+) -> Result<Option<crate::net::Request>, Failure> {
+    use crate::net::ports;
+    if spec::values::network_mode(&flags.network).ok() != Some(spec::values::NetworkMode::Bridge) {
+        return Ok(None);
+    }
+    let mut req = crate::net::Request::default();
+    for p in &flags.publish {
+        req.ports
+            .push(ports::parse_publish(p).map_err(|e| Failure::tinibox(e.to_string()))?);
+    }
+    if flags.publish_all {
+        for key in exposed {
+            let r = ports::parse_exposed(key).map_err(|e| Failure::tinibox(e.to_string()))?;
+            // A port -p already publishes is not published twice.
+            if !req
+                .ports
+                .iter()
+                .any(|p| p.container_port == r.container_port && p.protocol == r.protocol)
+            {
+                req.ports.push(r);
+            }
+        }
+    }
+    Ok(Some(req))
+}
+
+/// Joins the bridge network and adds the container's own line to its /etc/hosts (the file
+/// bind-mounted from the front folder, written in place so the mount keeps seeing it).
+fn join_network(
+    id: &str,
+    front: &Path,
+    hostname: &str,
+    pid: i32,
+    req: &crate::net::Request,
+) -> Result<(), Failure> {
+    use std::io::Write;
+    let attached = crate::net::attach(id, pid, req).map_err(|e| Failure::tinibox(e.to_string()))?;
+    let line = format!("{}\t{hostname}\n", attached.ip);
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(front.join("hosts"))
+        .and_then(|mut f| f.write_all(line.as_bytes()))
+        .map_err(|e| Failure::tinibox(format!("writing the container's /etc/hosts: {e}")))
 }
 
 /// Creates and starts a prepared container; on failure removes everything it made.
@@ -409,6 +470,11 @@ pub(super) fn create_and_start(
         }
         Err(f)
     };
+    if let Some(req) = &p.net {
+        if let Err(f) = join_network(&id, &p.front, &p.hostname, created.pid, req) {
+            return gone(f);
+        }
+    }
     let master = match &ours {
         Some(sock) => match crate::linux::tty::receive_master(sock.as_fd()) {
             Ok(m) => Some(m),
@@ -443,6 +509,10 @@ pub fn finish(global: &GlobalOptions, id: &str, rm: bool, code: i32) {
             m.finished_at = Some(super::meta::now())
         });
         names::write_exit_status(&global.root, id, code);
+        // Its network namespace is gone with the init: give back the address and ports now.
+        if let Err(e) = crate::net::detach(id) {
+            eprintln!("tinibox: leaving the network: {e}");
+        }
     }
 }
 
@@ -501,6 +571,9 @@ pub fn remove(root: &Path, id: &str) -> Result<(), ContainerError> {
             Err(ContainerError::NotFound(_)) => Ok(()),
             r => r,
         };
+    }
+    if let Err(e) = crate::net::detach(id) {
+        eprintln!("tinibox: leaving the network: {e}");
     }
     discard(&names::front_dir(root, id));
     result

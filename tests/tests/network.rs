@@ -1,0 +1,765 @@
+//! tinibox's bridge networking end to end (issue 17), as root, with real kernel objects and
+//! real clients: containers from the BusyBox rootfs serve with BusyBox `httpd` and `nc`, the
+//! host fetches with `curl` and a UDP socket, an "upstream" server runs in a network
+//! namespace the test makes, `ip` and `nft` (Debian's nftables) show the host's links and
+//! ruleset, and a private dockerd with its own bridge and iptables rules runs beside tinibox.
+//!
+//! The bridge `tinibox0`, the table `ip tinibox` and the record in /run/tinibox/net are
+//! host-wide, so the tests here run one at a time ([`SERIAL`]) and each checks that the host
+//! is as before once its containers are gone.
+
+use std::io::Read;
+use std::net::{TcpListener, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use tinilinux_tests::{busybox_rootfs, require_root, require_tool, run, stderr, stdout, StateRoot};
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn setup() -> (MutexGuard<'static, ()>, StateRoot) {
+    require_root();
+    for t in ["ip", "nft", "curl"] {
+        require_tool(t);
+    }
+    let guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    (guard, StateRoot::new())
+}
+
+/// A free TCP (and, most likely, UDP) port on the host, chosen by the kernel.
+fn free_port() -> u16 {
+    TcpListener::bind("0.0.0.0:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("bind a free port")
+}
+
+/// The host's links (names), its nftables ruleset and tinibox's network records: what a
+/// container must leave as it found.
+fn host_snapshot() -> (Vec<String>, String, Vec<String>) {
+    let links = stdout(&run(Command::new("ip").args(["-o", "link", "show"])));
+    let mut names: Vec<String> = links
+        .lines()
+        .filter_map(|l| l.split(':').nth(1))
+        .map(|n| n.trim().split('@').next().unwrap_or("").to_string())
+        .collect();
+    names.sort();
+    let ruleset = stdout(&run(Command::new("nft").args(["list", "ruleset"])));
+    let mut records: Vec<String> = std::fs::read_dir("/run/tinibox/net")
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.file_name().to_string_lossy().to_string())
+                .filter(|n| n.ends_with(".json"))
+                .collect()
+        })
+        .unwrap_or_default();
+    records.sort();
+    (names, ruleset, records)
+}
+
+fn assert_as_before(before: &(Vec<String>, String, Vec<String>), what: &str) {
+    let after = host_snapshot();
+    assert_eq!(before.0, after.0, "{what}: links differ");
+    assert_eq!(before.1, after.1, "{what}: nftables ruleset differs");
+    assert_eq!(before.2, after.2, "{what}: network records differ");
+}
+
+/// `tinibox run -d --network bridge ARGS ROOTFS CMD` → the container id.
+fn run_detached(root: &StateRoot, args: &[&str], cmd: &[&str]) -> String {
+    let o = run(root
+        .tinibox()
+        .args(["run", "-d", "--network", "bridge"])
+        .args(args)
+        .arg(busybox_rootfs())
+        .args(cmd)
+        .stdin(Stdio::null()));
+    assert!(
+        o.status.success(),
+        "run -d {args:?} {cmd:?}: {}",
+        stderr(&o)
+    );
+    stdout(&o).trim().to_string()
+}
+
+/// `tinibox run --rm ARGS ROOTFS CMD` → (exit code, stdout, stderr).
+fn run_once(root: &StateRoot, args: &[&str], cmd: &[&str]) -> (i32, String, String) {
+    let o = run(root
+        .tinibox()
+        .args(["run", "--rm"])
+        .args(args)
+        .arg(busybox_rootfs())
+        .args(cmd)
+        .stdin(Stdio::null()));
+    (o.status.code().unwrap_or(-1), stdout(&o), stderr(&o))
+}
+
+/// A folder with `index.html` holding `text`, for httpd (`-v DIR:/www:ro`).
+fn www(text: &str) -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(d.path().join("index.html"), text).unwrap();
+    d
+}
+
+/// `curl -s URL` until it answers (the server may still be starting), at most 20 s.
+fn curl(url: &str) -> String {
+    let t = Instant::now();
+    loop {
+        let o = run(Command::new("curl").args(["-sS", "--max-time", "3", url]));
+        if o.status.success() {
+            return stdout(&o);
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "curl {url}: {}",
+            stderr(&o)
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// The host's address on the link of its default route.
+fn host_address() -> String {
+    let o = stdout(&run(Command::new("ip").args([
+        "-4",
+        "-o",
+        "route",
+        "get",
+        "192.0.2.250",
+    ])));
+    let words: Vec<&str> = o.split_whitespace().collect();
+    let i = words
+        .iter()
+        .position(|w| *w == "src")
+        .expect("src in ip route get");
+    words[i + 1].to_string()
+}
+
+#[test]
+fn published_tcp_port_answers_on_loopback_and_the_host_address() {
+    let (_g, root) = setup();
+    let before = host_snapshot();
+    let site = www("hello from a bridged container\n");
+    let port = free_port();
+    let vol = format!("{}:/www:ro", site.path().display());
+    let publish = format!("{port}:80");
+    run_detached(
+        &root,
+        &["--name", "web", "-v", &vol, "-p", &publish],
+        &["httpd", "-f", "-p", "80", "-h", "/www"],
+    );
+    let page = "hello from a bridged container\n";
+    assert_eq!(curl(&format!("http://127.0.0.1:{port}/")), page);
+    assert_eq!(curl(&format!("http://{}:{port}/", host_address())), page);
+    let ports = stdout(&run(root.tinibox().args(["port", "web"])));
+    assert_eq!(ports.trim(), format!("80/tcp -> 0.0.0.0:{port}"));
+    // Inside: eth0 with an address of the bridge's subnet and a default route.
+    let ip = stdout(&run(
+        Command::new("nft").args(["list", "table", "ip", "tinibox"])
+    ));
+    assert!(
+        ip.contains(&format!("dport {port} dnat to 10.89.0.")),
+        "{ip}"
+    );
+    let o = run(root.tinibox().args(["rm", "-f", "web"]));
+    assert!(o.status.success(), "rm: {}", stderr(&o));
+    assert_as_before(&before, "after rm -f");
+}
+
+#[test]
+fn a_random_host_port_and_a_loopback_only_port() {
+    let (_g, root) = setup();
+    let before = host_snapshot();
+    let site = www("random\n");
+    let vol = format!("{}:/www:ro", site.path().display());
+    run_detached(
+        &root,
+        &[
+            "--name",
+            "rnd",
+            "-v",
+            &vol,
+            "-p",
+            "80",
+            "-p",
+            "127.0.0.1::80/tcp",
+        ],
+        &["httpd", "-f", "-p", "80", "-h", "/www"],
+    );
+    let lines = stdout(&run(root.tinibox().args(["port", "rnd"])));
+    let hosts: Vec<&str> = lines
+        .lines()
+        .map(|l| l.rsplit(' ').next().unwrap())
+        .collect();
+    assert_eq!(hosts.len(), 2, "{lines}");
+    assert!(hosts[0].starts_with("0.0.0.0:"), "{lines}");
+    assert!(hosts[1].starts_with("127.0.0.1:"), "{lines}");
+    for h in &hosts {
+        let port = h.rsplit(':').next().unwrap();
+        assert_eq!(curl(&format!("http://127.0.0.1:{port}/")), "random\n");
+    }
+    // The loopback-only port is not published on the host's other addresses.
+    let lo_port = hosts[1].rsplit(':').next().unwrap();
+    let o = run(Command::new("curl").args([
+        "-sS",
+        "--max-time",
+        "3",
+        &format!("http://{}:{lo_port}/", host_address()),
+    ]));
+    assert!(!o.status.success(), "reached the 127.0.0.1-only port");
+    run(root.tinibox().args(["rm", "-f", "rnd"]));
+    assert_as_before(&before, "after rm -f");
+}
+
+/// A UDP echo server (C, linked statically with musl-gcc so the BusyBox rootfs can run it):
+/// answers every datagram on PORT with `echo: ` and the datagram.
+fn udp_echo_server(dir: &Path) -> PathBuf {
+    require_tool("musl-gcc");
+    let src = dir.join("udp-echo.c");
+    std::fs::write(
+        &src,
+        r#"#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+int main(int argc, char **argv) {
+    int s = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in a = {0};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(atoi(argv[1]));
+    if (bind(s, (struct sockaddr *)&a, sizeof a) != 0) return 1;
+    for (;;) {
+        char buf[512] = "echo: ";
+        struct sockaddr_in peer;
+        socklen_t len = sizeof peer;
+        ssize_t n = recvfrom(s, buf + 6, sizeof buf - 6, 0, (struct sockaddr *)&peer, &len);
+        if (n > 0) sendto(s, buf, n + 6, 0, (struct sockaddr *)&peer, len);
+    }
+}
+"#,
+    )
+    .unwrap();
+    let bin = dir.join("udp-echo");
+    let o = run(Command::new("musl-gcc")
+        .args(["-static", "-O2", "-o"])
+        .arg(&bin)
+        .arg(&src));
+    assert!(o.status.success(), "musl-gcc: {}", stderr(&o));
+    bin
+}
+
+#[test]
+fn published_udp_port_carries_datagrams() {
+    let (_g, root) = setup();
+    let before = host_snapshot();
+    let tools = tempfile::tempdir().unwrap();
+    let server = udp_echo_server(tools.path());
+    let port = free_port();
+    let publish = format!("{port}:53/udp");
+    let vol = format!("{}:/udp-echo:ro", server.display());
+    run_detached(
+        &root,
+        &["--name", "udp", "-p", &publish, "-v", &vol],
+        &["/udp-echo", "53"],
+    );
+    let line = stdout(&run(root.tinibox().args(["port", "udp"])));
+    assert_eq!(line.trim(), format!("53/udp -> 0.0.0.0:{port}"));
+    for target in ["127.0.0.1".to_string(), host_address()] {
+        let sock = UdpSocket::bind("0.0.0.0:0").unwrap();
+        sock.set_read_timeout(Some(Duration::from_millis(500)))
+            .unwrap();
+        let t = Instant::now();
+        let answer = loop {
+            sock.send_to(b"ping over udp", (target.as_str(), port))
+                .unwrap();
+            let mut buf = [0u8; 512];
+            if let Ok((n, _)) = sock.recv_from(&mut buf) {
+                break String::from_utf8_lossy(&buf[..n]).to_string();
+            }
+            assert!(
+                t.elapsed() < Duration::from_secs(20),
+                "no UDP answer through {target}:{port}"
+            );
+        };
+        assert_eq!(answer, "echo: ping over udp");
+    }
+    run(root.tinibox().args(["rm", "-f", "udp"]));
+    assert_as_before(&before, "after rm -f");
+}
+
+/// A network namespace with a veth pair to the host (the "upstream"), removed on drop.
+struct Upstream {
+    ns: String,
+    host_if: String,
+}
+
+impl Upstream {
+    fn new(n: u32) -> Upstream {
+        let ns = format!("tbup{n}");
+        let host_if = format!("tbuh{n}");
+        let _ = run(Command::new("ip").args(["netns", "del", &ns]));
+        let _ = run(Command::new("ip").args(["link", "del", &host_if]));
+        for args in [
+            vec!["netns", "add", &ns],
+            vec![
+                "link", "add", &host_if, "type", "veth", "peer", "name", "up0", "netns", &ns,
+            ],
+            vec!["addr", "add", "198.18.77.1/30", "dev", &host_if],
+            vec!["link", "set", &host_if, "up"],
+            vec!["-n", &ns, "addr", "add", "198.18.77.2/30", "dev", "up0"],
+            vec!["-n", &ns, "link", "set", "up0", "up"],
+            vec!["-n", &ns, "link", "set", "lo", "up"],
+        ] {
+            let o = run(Command::new("ip").args(&args));
+            assert!(o.status.success(), "ip {args:?}: {}", stderr(&o));
+        }
+        Upstream { ns, host_if }
+    }
+}
+
+impl Drop for Upstream {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["link", "del", &self.host_if])
+            .output();
+        let _ = Command::new("ip").args(["netns", "del", &self.ns]).output();
+    }
+}
+
+#[test]
+fn outbound_traffic_is_masqueraded_to_the_host_address() {
+    let (_g, root) = setup();
+    require_tool("python3");
+    let up = Upstream::new(std::process::id() % 1000);
+    // The upstream server answers with the address it sees the client come from.
+    let server = r#"
+import http.server
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        b = self.client_address[0].encode()
+        self.send_response(200); self.send_header('Content-Length', str(len(b))); self.end_headers()
+        self.wfile.write(b)
+    def log_message(self, *a): pass
+http.server.HTTPServer(('198.18.77.2', 8000), H).serve_forever()
+"#;
+    let mut srv = Command::new("ip")
+        .args(["netns", "exec", &up.ns, "python3", "-c", server])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let before = host_snapshot();
+    let t = Instant::now();
+    let seen = loop {
+        let (code, out, err) = run_once(
+            &root,
+            &["--network", "bridge"],
+            // (Debian's static BusyBox wget crashes with -T; the test's loop bounds the wait.)
+            &["wget", "-qO-", "http://198.18.77.2:8000/"],
+        );
+        if code == 0 {
+            break out;
+        }
+        if t.elapsed() > Duration::from_secs(20) {
+            let _ = srv.kill();
+            let mut e = String::new();
+            let _ = srv.stderr.take().unwrap().read_to_string(&mut e);
+            panic!("wget from the container failed: {err}; server: {e}");
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    let _ = srv.kill();
+    let _ = srv.wait();
+    // Masqueraded: the upstream sees the host's address on its link, not 10.89.0.x.
+    assert_eq!(seen.trim(), "198.18.77.1");
+    assert_as_before(&before, "after run --rm");
+}
+
+#[test]
+fn network_none_has_only_lo_and_bridge_has_eth0() {
+    let (_g, root) = setup();
+    let (code, out, err) = run_once(&root, &["--network", "none"], &["ls", "/sys/class/net"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.split_whitespace().collect::<Vec<_>>(), ["lo"]);
+    let (code, out, err) = run_once(
+        &root,
+        &["--network", "bridge"],
+        &[
+            "sh",
+            "-c",
+            "ls /sys/class/net; ip -4 -o addr show eth0; ip route",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("eth0\nlo\n"), "{out}");
+    assert!(out.contains("inet 10.89.0."), "{out}");
+    assert!(out.contains("default via 10.89.0.1 dev eth0"), "{out}");
+}
+
+#[test]
+fn dns_flags_and_hosts_entries() {
+    let (_g, root) = setup();
+    let (code, out, err) = run_once(
+        &root,
+        &[
+            "--network",
+            "bridge",
+            "--hostname",
+            "web1",
+            "--dns",
+            "192.0.2.53",
+            "--dns-search",
+            "example.test",
+            "--add-host",
+            "db.example.test:192.0.2.9",
+        ],
+        &[
+            "sh",
+            "-c",
+            "cat /etc/resolv.conf; echo ---; cat /etc/hosts; echo ---; hostname; ping -c1 -W1 db.example.test 2>&1 | head -1",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let parts: Vec<&str> = out.split("---\n").collect();
+    assert!(parts[0].contains("nameserver 192.0.2.53\n"), "{out}");
+    assert!(parts[0].contains("search example.test\n"), "{out}");
+    assert_eq!(parts[0].matches("nameserver").count(), 1, "{out}");
+    assert!(parts[1].contains("192.0.2.9\tdb.example.test\n"), "{out}");
+    assert!(
+        parts[1]
+            .lines()
+            .any(|l| l.starts_with("10.89.0.") && l.ends_with("\tweb1")),
+        "{out}"
+    );
+    assert!(parts[2].starts_with("web1\n"), "{out}");
+    // BusyBox's resolver finds the --add-host name in /etc/hosts.
+    assert!(parts[2].contains("(192.0.2.9)"), "{out}");
+    // Without --dns: the host's nameservers minus loopback ones (or Docker's fallback).
+    let (code, out, _) = run_once(
+        &root,
+        &["--network", "bridge"],
+        &["cat", "/etc/resolv.conf"],
+    );
+    assert_eq!(code, 0);
+    assert!(out.contains("nameserver "), "{out}");
+    assert!(!out.contains("nameserver 127."), "{out}");
+}
+
+#[test]
+fn bad_input_and_a_port_in_use_leave_nothing() {
+    let (_g, root) = setup();
+    let before = host_snapshot();
+    let holder = TcpListener::bind("0.0.0.0:0").unwrap();
+    let busy = holder.local_addr().unwrap().port();
+    let busy_spec = format!("{busy}:80");
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["-p", &busy_spec], "in use"),
+        (vec!["-p", "70000:80"], "out of range"),
+        (vec!["-p", "80:0"], "out of range"),
+        (vec!["-p", "x:80"], "not a number"),
+        (vec!["-p", "80/sctp"], "not tcp or udp"),
+        (vec!["-p", "999.1.1.1:80:80"], "not an IPv4 address"),
+        (vec!["--add-host", "nocolon"], "--add-host"),
+        (vec!["--dns", "not-an-ip"], "--dns"),
+        (vec!["--network", "nosuchnet"], "--network"),
+    ];
+    for (flags, want) in cases {
+        let mut args = vec!["--network", "bridge"];
+        if flags[0] == "--network" {
+            args.clear();
+        }
+        args.extend(flags.iter().copied());
+        let (code, _, err) = run_once(&root, &args, &["true"]);
+        assert_eq!(code, 125, "{flags:?}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{flags:?}: {err}");
+        assert!(err.contains(want), "{flags:?}: {err}");
+        assert_as_before(&before, &format!("after {flags:?}"));
+    }
+    let ps = stdout(&run(root.tinibox().args(["ps", "-a", "-q"])));
+    assert_eq!(ps.trim(), "", "containers left: {ps}");
+    // A second container may not take a host port the first one publishes.
+    let port = free_port();
+    let spec = format!("{port}:80");
+    run_detached(&root, &["--name", "first", "-p", &spec], &["sleep", "60"]);
+    let (code, _, err) = run_once(&root, &["--network", "bridge", "-p", &spec], &["true"]);
+    assert_eq!(code, 125, "{err}");
+    assert!(err.contains("already published"), "{err}");
+    run(root.tinibox().args(["rm", "-f", "first"]));
+    assert_as_before(&before, "after rm -f");
+    drop(holder);
+}
+
+/// The pid in `/run/tinibox/net/bridge.json` of container `id`.
+fn lease_pid(id: &str) -> i32 {
+    let text = std::fs::read_to_string("/run/tinibox/net/bridge.json").unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    v["leases"][id]["pid"].as_i64().expect("lease pid") as i32
+}
+
+fn parent_of(pid: i32) -> i32 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let after = stat.rsplit(')').next().unwrap();
+    after.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[test]
+fn a_killed_tinibox_leaves_nothing_after_the_next_command() {
+    let (_g, root) = setup();
+    let before = host_snapshot();
+    let port = free_port();
+    let spec = format!("{port}:80");
+    let id = run_detached(&root, &["-p", &spec], &["sleep", "300"]);
+    let init = lease_pid(&id);
+    let monitor = parent_of(init);
+    // SIGKILL the monitor (tinibox) first, then the container: no `finish` runs.
+    // SAFETY: signalling processes this test started.
+    unsafe {
+        libc::kill(monitor, libc::SIGKILL);
+        libc::kill(init, libc::SIGKILL);
+    }
+    let t = Instant::now();
+    while Path::new(&format!("/proc/{init}")).exists() && t.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The stale lease still holds the port's rule until the next command collects it.
+    let table = stdout(&run(
+        Command::new("nft").args(["list", "table", "ip", "tinibox"])
+    ));
+    assert!(table.contains(&format!("dport {port}")), "{table}");
+    let (code, _, err) = run_once(&root, &["--network", "bridge", "-p", &spec], &["true"]);
+    assert_eq!(code, 0, "the next run could not take the port: {err}");
+    run(root.tinibox().args(["rm", "-f", &id]));
+    assert_as_before(&before, "after the next command");
+}
+
+/// The BusyBox rootfs as a tarball for `docker import`.
+fn busybox_tar(dir: &Path) -> PathBuf {
+    let tar = dir.join("busybox-rootfs.tar");
+    let o = run(Command::new("tar")
+        .arg("-C")
+        .arg(busybox_rootfs())
+        .args(["--exclude=./.complete", "-cf"])
+        .arg(&tar)
+        .arg("."));
+    assert!(o.status.success(), "tar: {}", stderr(&o));
+    tar
+}
+
+/// A private dockerd with its own bridge (`tbxd0`, made by Docker) and Docker's own
+/// iptables rules, stopped on drop.
+struct Dockerd {
+    dir: tempfile::TempDir,
+    child: std::process::Child,
+    /// The nftables tables before dockerd started: the ones it adds are removed on drop.
+    tables: Vec<String>,
+}
+
+/// `nft list tables`, one `table FAMILY NAME` per entry.
+fn nft_tables() -> Vec<String> {
+    stdout(&run(Command::new("nft").args(["list", "tables"])))
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+impl Dockerd {
+    fn start() -> Dockerd {
+        for t in ["dockerd", "docker"] {
+            require_tool(t);
+        }
+        let dir = tempfile::Builder::new()
+            .prefix("tbx-net-dockerd-")
+            .tempdir_in("/var/tmp")
+            .unwrap();
+        let tables = nft_tables();
+        let d = dir.path();
+        std::fs::write(d.join("daemon.json"), "{}\n").unwrap();
+        let log = std::fs::File::create(d.join("dockerd.log")).unwrap();
+        let child = Command::new("dockerd")
+            .arg("--config-file")
+            .arg(d.join("daemon.json"))
+            .arg("--data-root")
+            .arg(d.join("data"))
+            .arg("--exec-root")
+            .arg(d.join("exec"))
+            .arg("-H")
+            .arg(format!("unix://{}", d.join("docker.sock").display()))
+            .arg("--pidfile")
+            .arg(d.join("docker.pid"))
+            .args(["--bip", "198.19.77.1/24"])
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("start dockerd");
+        let dk = Dockerd { dir, child, tables };
+        let t = Instant::now();
+        while !dk.docker(&["version"]).status.success() {
+            assert!(
+                t.elapsed() < Duration::from_secs(60),
+                "dockerd did not answer: {}",
+                std::fs::read_to_string(dk.dir.path().join("dockerd.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        dk
+    }
+
+    fn docker(&self, args: &[&str]) -> Output {
+        run(Command::new("docker")
+            .env(
+                "DOCKER_HOST",
+                format!("unix://{}", self.dir.path().join("docker.sock").display()),
+            )
+            .args(args)
+            .stdin(Stdio::null()))
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let o = self.docker(args);
+        assert!(o.status.success(), "docker {args:?}: {}", stderr(&o));
+        stdout(&o)
+    }
+}
+
+impl Drop for Dockerd {
+    fn drop(&mut self) {
+        let ids = stdout(&self.docker(&["ps", "-aq"]));
+        for id in ids.split_whitespace() {
+            let _ = self.docker(&["rm", "-f", id]);
+        }
+        // SAFETY: signalling the daemon we started.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_secs(30) {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+        let prefix = self.dir.path().to_string_lossy().to_string();
+        let mut points: Vec<&str> = mounts
+            .lines()
+            .filter_map(|l| l.split_whitespace().nth(4))
+            .filter(|m| m.starts_with(&prefix))
+            .collect();
+        points.sort_by_key(|p| std::cmp::Reverse(p.len()));
+        for p in points {
+            let _ = Command::new("umount").args(["-l", p]).output();
+        }
+        let _ = Command::new("ip").args(["link", "del", "docker0"]).output();
+        // Docker leaves its iptables-nft tables behind; leave the host as the test found it.
+        for t in nft_tables() {
+            if !self.tables.contains(&t) {
+                let words: Vec<&str> = t.split_whitespace().collect();
+                if let ["table", family, name] = words.as_slice() {
+                    let _ = Command::new("nft")
+                        .args(["delete", "table", family, name])
+                        .output();
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn publish_all_and_dockers_bridge_side_by_side() {
+    let (_g, root) = setup();
+    let dk = Dockerd::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let tar = busybox_tar(tmp.path());
+    dk.ok(&[
+        "import",
+        "--change",
+        "EXPOSE 80/tcp",
+        tar.to_str().unwrap(),
+        "tbx-net-web:1",
+    ]);
+    let site = www("served by docker\n");
+    let vol = format!("{}:/www:ro", site.path().display());
+    let dport = free_port();
+    dk.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "dweb",
+        "-v",
+        &vol,
+        "-p",
+        &format!("{dport}:80"),
+        "tbx-net-web:1",
+        "httpd",
+        "-f",
+        "-p",
+        "80",
+        "-h",
+        "/www",
+    ]);
+    assert_eq!(
+        curl(&format!("http://{}:{dport}/", host_address())),
+        "served by docker\n"
+    );
+    let nat_before = stdout(&run(
+        Command::new("nft").args(["-s", "list", "table", "ip", "nat"])
+    ));
+    // The same image, saved by Docker and loaded into tinibox: -P publishes its EXPOSE 80.
+    let archive = tmp.path().join("web.tar");
+    dk.ok(&["save", "-o", archive.to_str().unwrap(), "tbx-net-web:1"]);
+    let o = run(root.tinibox().arg("load").arg(&archive));
+    assert!(o.status.success(), "tinibox load: {}", stderr(&o));
+    let site2 = www("served by tinibox\n");
+    let vol2 = format!("{}:/www:ro", site2.path().display());
+    let o = run(root
+        .tinibox()
+        .args([
+            "run",
+            "-d",
+            "--network",
+            "bridge",
+            "--name",
+            "tweb",
+            "-P",
+            "-v",
+            &vol2,
+        ])
+        .args(["tbx-net-web:1", "httpd", "-f", "-p", "80", "-h", "/www"]));
+    assert!(o.status.success(), "tinibox run -P: {}", stderr(&o));
+    let line = stdout(&run(root.tinibox().args(["port", "tweb"])));
+    assert!(line.starts_with("80/tcp -> 0.0.0.0:"), "{line}");
+    let tport = line.trim().rsplit(':').next().unwrap().to_string();
+    assert_eq!(
+        curl(&format!("http://{}:{tport}/", host_address())),
+        "served by tinibox\n"
+    );
+    assert_eq!(
+        curl(&format!("http://127.0.0.1:{tport}/")),
+        "served by tinibox\n"
+    );
+    // Both work side by side, and tinibox left Docker's table alone.
+    assert_eq!(
+        curl(&format!("http://{}:{dport}/", host_address())),
+        "served by docker\n"
+    );
+    run(root.tinibox().args(["rm", "-f", "tweb"]));
+    let nat_after = stdout(&run(
+        Command::new("nft").args(["-s", "list", "table", "ip", "nat"])
+    ));
+    assert_eq!(nat_before, nat_after, "Docker's nat table changed");
+    assert_eq!(
+        curl(&format!("http://{}:{dport}/", host_address())),
+        "served by docker\n"
+    );
+    let (code, out, err) = run_once(
+        &root,
+        &["--network", "bridge"],
+        &["sh", "-c", "ip -4 -o addr show eth0"],
+    );
+    assert_eq!(code, 0, "a bridge container after Docker's rules: {err}");
+    assert!(out.contains("10.89.0."), "{out}");
+    drop(dk);
+}

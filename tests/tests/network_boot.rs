@@ -1,0 +1,140 @@
+//! Bridge networking inside TiniLinux (issue 17): the real `out/tinilinux.iso` boots under
+//! QEMU (TCG, SeaBIOS and OVMF) with a host port forwarded to the guest's port 8080; inside,
+//! `tinibox run -d --network bridge -p 8080:80 tinilinux nc -lk …` serves a page that the test
+//! fetches with `curl` through the forwarded port, and a bridge container fetches a file from
+//! a server the test runs on the host's loopback (QEMU's user network reaches it at
+//! 10.0.2.2) — so tinibox's netlink links, addresses and nf_tables rules work on the live
+//! system, which has no `ip`-from-iproute2, `nft` or `iptables`.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tinilinux_tests::qemu::{self, Firmware, Vm};
+use tinilinux_tests::{require_tool, run, stderr, stdout};
+
+fn iso() -> PathBuf {
+    let out = std::env::var_os("TINILINUX_OUT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| tinilinux_tests::repo_root().join("out"));
+    let iso = out.join("tinilinux.iso");
+    assert!(
+        iso.is_file(),
+        "{} is missing: run `distro-build all` before the boot tests",
+        iso.display()
+    );
+    iso
+}
+
+const BOOT: Duration = Duration::from_secs(240);
+const CMD: Duration = Duration::from_secs(90);
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+fn must(vm: &mut Vm, cmdline: &str) -> String {
+    vm.run_ok(cmdline, CMD).unwrap_or_else(|e| panic!("{e:#}"))
+}
+
+fn bridge_in_the_guest(name: &str, firmware: Firmware) {
+    require_tool("curl");
+    require_tool("python3");
+    // A server on the host's loopback, for the container to fetch from.
+    let files = tempfile::tempdir().unwrap();
+    std::fs::write(files.path().join("file.txt"), "from the host's loopback\n").unwrap();
+    let host_port = free_port();
+    let mut server = Command::new("python3")
+        .args(["-m", "http.server", "--bind", "127.0.0.1"])
+        .arg(host_port.to_string())
+        .current_dir(files.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let fwd_port = free_port();
+    let cmd = qemu::command_with_hostfwd(
+        &iso(),
+        firmware,
+        512,
+        &format!("tcp:127.0.0.1:{fwd_port}-:8080"),
+    )
+    .unwrap();
+    let mut vm = Vm::spawn(name, cmd).unwrap();
+    vm.expect("Welcome to TiniLinux", BOOT).unwrap();
+    vm.expect("# ", BOOT).unwrap();
+    vm.prepare_shell().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !must(&mut vm, "ip -4 addr show dev eth0").contains("inet 10.0.2.15/") {
+        assert!(
+            Instant::now() < deadline,
+            "{:#}",
+            vm.fail("no DHCP address")
+        );
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    // TiniLinux's BusyBox has no httpd: `nc -lk -e` runs a tiny HTTP/1.0 responder per
+    // connection (it reads the request, then answers with the page).
+    must(&mut vm, "mkdir -p /tmp/www");
+    must(
+        &mut vm,
+        r"printf 'HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nserved from a container in TiniLinux\n' > /tmp/www/response",
+    );
+    must(
+        &mut vm,
+        r"printf '#!/bin/sh\nhead -n1 >/dev/null\ncat /www/response\n' > /tmp/www/serve && chmod +x /tmp/www/serve",
+    );
+    let (status, out) = vm
+        .run(
+            "tinibox run -d --network bridge --name web -p 8080:80 -v /tmp/www:/www:ro tinilinux nc -lk -p 80 -e /www/serve 2>&1",
+            CMD,
+        )
+        .unwrap();
+    assert_eq!(status, 0, "{out}\n{:#}", vm.fail("run -d -p 8080:80"));
+    let t = Instant::now();
+    let page = loop {
+        let o = run(Command::new("curl").args([
+            "-sS",
+            "--max-time",
+            "10",
+            &format!("http://127.0.0.1:{fwd_port}/"),
+        ]));
+        if o.status.success() {
+            break stdout(&o);
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "curl through the forwarded port: {}\n{:#}",
+            stderr(&o),
+            vm.fail("published port")
+        );
+        std::thread::sleep(Duration::from_secs(1));
+    };
+    assert_eq!(page, "served from a container in TiniLinux\n");
+    let got = must(
+        &mut vm,
+        &format!("tinibox run --rm --network bridge tinilinux wget -qO- http://10.0.2.2:{host_port}/file.txt"),
+    );
+    assert!(got.ends_with("from the host's loopback"), "{got}");
+    must(&mut vm, "tinibox rm -f web");
+    let links = must(&mut vm, "ls /sys/class/net");
+    assert!(!links.contains("tinibox0"), "the bridge stayed: {links}");
+    let _ = vm.poweroff(Duration::from_secs(30));
+    let _ = server.kill();
+    let _ = server.wait();
+}
+
+#[test]
+fn bridge_networking_in_tinilinux_with_seabios() {
+    bridge_in_the_guest("network-seabios", Firmware::Bios);
+}
+
+#[test]
+fn bridge_networking_in_tinilinux_with_ovmf() {
+    bridge_in_the_guest("network-ovmf", Firmware::Uefi);
+}

@@ -1,0 +1,233 @@
+//! The persistent, locked address record of a network: `DIR/<network>.json` (JSON, below;
+//! DIR is [`super::state_dir`]) guarded by an exclusive `flock` on `DIR/lock`, held by [`Locked`] for the
+//! whole of a join or leave so that two tinibox processes never hand out one address or one
+//! host port twice.
+//!
+//! ```json
+//! {"subnet":"10.89.0.0/24","leases":{"<container id>":{"ip":"10.89.0.2","pid":123,
+//!  "netns":4026532000,"veth":"tb0123456789ab","ports":[...]}}}
+//! ```
+//! A lease records the container's init pid and the inode of its network namespace: a lease
+//! whose namespace is gone (the container ended, or tinibox was killed before cleaning up) is
+//! stale and dropped by [`Record::stale`]'s caller, so a SIGKILL leaves nothing that the next
+//! command does not collect.
+//!
+//! Owns the record's format and the address choice; no netlink here.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::net::Ipv4Addr;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use ipnet::Ipv4Net;
+use nix::fcntl::{Flock, FlockArg};
+use serde::{Deserialize, Serialize};
+
+use super::ports::PortMapping;
+use super::NetError;
+
+/// One container's place on a network.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lease {
+    /// Its address.
+    pub ip: Ipv4Addr,
+    /// Its init's pid (host namespace).
+    pub pid: i32,
+    /// The inode of its network namespace (`/proc/PID/ns/net`).
+    pub netns: u64,
+    /// The host end of its veth pair.
+    pub veth: String,
+    /// Its published ports.
+    #[serde(default)]
+    pub ports: Vec<PortMapping>,
+}
+
+impl Lease {
+    /// Whether the namespace the lease was made for still exists under that pid.
+    pub fn is_live(&self) -> bool {
+        netns_inode(self.pid) == Some(self.netns)
+    }
+}
+
+/// The inode of `/proc/PID/ns/net`.
+pub fn netns_inode(pid: i32) -> Option<u64> {
+    std::fs::metadata(format!("/proc/{pid}/ns/net"))
+        .ok()
+        .map(|m| m.ino())
+}
+
+/// A network's record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    /// The subnet the addresses come from.
+    pub subnet: Ipv4Net,
+    /// Leases by container id.
+    #[serde(default)]
+    pub leases: BTreeMap<String, Lease>,
+}
+
+impl Record {
+    /// The gateway (the bridge's address): the subnet's first host address.
+    pub fn gateway(&self) -> Ipv4Addr {
+        first_host(self.subnet)
+    }
+
+    /// The lowest free host address after the gateway.
+    pub fn allocate(&self) -> Result<Ipv4Addr, NetError> {
+        let gw = u32::from(self.gateway());
+        let last = u32::from(self.subnet.broadcast());
+        (gw + 1..last)
+            .map(Ipv4Addr::from)
+            .find(|ip| self.leases.values().all(|l| l.ip != *ip))
+            .ok_or_else(|| {
+                NetError::Invalid(format!(
+                    "network {} has no free address left ({} containers) — remove containers or give it a larger subnet",
+                    self.subnet,
+                    self.leases.len()
+                ))
+            })
+    }
+
+    /// The ids of leases whose namespace is gone.
+    pub fn stale(&self) -> Vec<String> {
+        self.leases
+            .iter()
+            .filter(|(_, l)| !l.is_live())
+            .map(|(id, _)| id.clone())
+            .collect()
+    }
+}
+
+/// The first host address of a subnet.
+pub fn first_host(net: Ipv4Net) -> Ipv4Addr {
+    Ipv4Addr::from(u32::from(net.network()).saturating_add(1))
+}
+
+/// The exclusive lock over every network record under a state root.
+pub struct Locked {
+    dir: PathBuf,
+    _lock: Flock<File>,
+}
+
+impl Locked {
+    /// Takes the lock on the records in `dir` (waits for other tinibox processes).
+    pub fn acquire(dir: &Path) -> Result<Locked, NetError> {
+        let dir = dir.to_path_buf();
+        let sys = |e: std::io::Error| {
+            NetError::System(format!(
+                "opening the network record in {}: {e} — check that the state root is writable (run as root)",
+                dir.display()
+            ))
+        };
+        std::fs::create_dir_all(&dir).map_err(sys)?;
+        let file = File::create(dir.join("lock")).map_err(sys)?;
+        let lock = Flock::lock(file, FlockArg::LockExclusive)
+            .map_err(|(_, e)| sys(std::io::Error::from(e)))?;
+        Ok(Locked { dir, _lock: lock })
+    }
+
+    fn path(&self, network: &str) -> PathBuf {
+        self.dir.join(format!("{network}.json"))
+    }
+
+    /// The record of `network`, if it has one.
+    pub fn load(&self, network: &str) -> Result<Option<Record>, NetError> {
+        load_from(&self.path(network))
+    }
+
+    /// Writes the record (to a temporary file, then renamed); removes it when `record` is None.
+    pub fn save(&self, network: &str, record: Option<&Record>) -> Result<(), NetError> {
+        let path = self.path(network);
+        let sys = |e: std::io::Error| NetError::System(format!("writing {}: {e}", path.display()));
+        match record {
+            None => match std::fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(sys(e)),
+                _ => Ok(()),
+            },
+            Some(r) => {
+                let json =
+                    serde_json::to_vec_pretty(r).map_err(|e| sys(std::io::Error::other(e)))?;
+                let tmp = path.with_extension("json.tmp");
+                std::fs::write(&tmp, json)
+                    .and_then(|_| std::fs::rename(&tmp, &path))
+                    .map_err(sys)
+            }
+        }
+    }
+}
+
+fn load_from(path: &Path) -> Result<Option<Record>, NetError> {
+    match std::fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+            NetError::System(format!(
+                "{} is not a network record ({e}) — remove it once no container uses the network",
+                path.display()
+            ))
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(NetError::System(format!("reading {}: {e}", path.display()))),
+    }
+}
+
+/// Reads a record without the lock (for `tinibox port`: a snapshot is enough).
+pub fn read_unlocked(dir: &Path, network: &str) -> Result<Option<Record>, NetError> {
+    load_from(&dir.join(format!("{network}.json")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lease(ip: &str) -> Lease {
+        Lease {
+            ip: ip.parse().unwrap(),
+            pid: i32::MAX,
+            netns: 1,
+            veth: "tbx".into(),
+            ports: vec![],
+        }
+    }
+
+    #[test]
+    fn allocates_the_lowest_free_address_after_the_gateway() {
+        let mut r = Record {
+            subnet: "10.1.0.0/29".parse().unwrap(),
+            leases: BTreeMap::new(),
+        };
+        assert_eq!(r.gateway(), Ipv4Addr::new(10, 1, 0, 1));
+        assert_eq!(r.allocate().unwrap(), Ipv4Addr::new(10, 1, 0, 2));
+        r.leases.insert("a".into(), lease("10.1.0.2"));
+        r.leases.insert("b".into(), lease("10.1.0.4"));
+        assert_eq!(r.allocate().unwrap(), Ipv4Addr::new(10, 1, 0, 3));
+        for (i, ip) in ["10.1.0.3", "10.1.0.5", "10.1.0.6"].iter().enumerate() {
+            r.leases.insert(format!("c{i}"), lease(ip));
+        }
+        let e = r.allocate().unwrap_err().to_string();
+        assert!(e.contains("no free address"), "{e}");
+    }
+
+    #[test]
+    fn a_lease_of_a_gone_process_is_stale() {
+        let r = Record {
+            subnet: "10.1.0.0/24".parse().unwrap(),
+            leases: [("gone".to_string(), lease("10.1.0.2"))].into(),
+        };
+        assert_eq!(r.stale(), vec!["gone".to_string()]);
+    }
+
+    #[test]
+    fn records_round_trip_under_the_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let l = Locked::acquire(dir.path()).unwrap();
+        assert_eq!(l.load("bridge").unwrap(), None);
+        let r = Record {
+            subnet: "10.1.0.0/24".parse().unwrap(),
+            leases: [("a".to_string(), lease("10.1.0.2"))].into(),
+        };
+        l.save("bridge", Some(&r)).unwrap();
+        assert_eq!(l.load("bridge").unwrap(), Some(r));
+        l.save("bridge", None).unwrap();
+        assert_eq!(read_unlocked(dir.path(), "bridge").unwrap(), None);
+    }
+}

@@ -1,0 +1,303 @@
+//! Links, addresses and routes through rtnetlink (`NETLINK_ROUTE`), with the message types of
+//! netlink-packet-route and a blocking netlink-sys socket (as netavark does): look links up,
+//! make a bridge, make a veth pair whose peer lands in a container's network namespace as
+//! `eth0`, set links up, add addresses and a default route, read the uplink's MTU and the
+//! routes that a new subnet must not overlap.
+//!
+//! Owns the netlink conversation only; which links exist and why is [`super::bridge`].
+
+use std::io;
+use std::net::Ipv4Addr;
+use std::os::fd::{AsRawFd, BorrowedFd};
+
+use netlink_packet_core::{
+    NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL,
+    NLM_F_REQUEST,
+};
+use netlink_packet_route::address::{AddressAttribute, AddressMessage};
+use netlink_packet_route::link::{
+    InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
+};
+use netlink_packet_route::route::{
+    RouteAddress, RouteAttribute, RouteMessage, RouteProtocol, RouteScope, RouteType,
+};
+use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
+use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
+
+/// Sets a 5-second receive timeout, so a kernel that never answers cannot hang tinibox.
+pub fn receive_timeout(socket: &Socket) -> io::Result<()> {
+    let tv = libc::timeval {
+        tv_sec: 5,
+        tv_usec: 0,
+    };
+    // SAFETY: setsockopt on our own socket with a properly sized timeval.
+    let rc = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVTIMEO,
+            &tv as *const libc::timeval as *const libc::c_void,
+            std::mem::size_of::<libc::timeval>() as libc::socklen_t,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// An rtnetlink connection in one network namespace.
+pub struct Rtnl {
+    socket: Socket,
+    seq: u32,
+}
+
+/// A route as far as overlap checks need it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    /// Destination network address.
+    pub destination: Ipv4Addr,
+    /// Prefix length (0 for the default route).
+    pub prefix: u8,
+    /// Output interface index (0 when none).
+    pub oif: u32,
+}
+
+impl Rtnl {
+    /// Opens a connection in the calling thread's network namespace.
+    pub fn open() -> io::Result<Rtnl> {
+        let mut socket = Socket::new(NETLINK_ROUTE)?;
+        socket.bind_auto()?;
+        socket.connect(&SocketAddr::new(0, 0))?;
+        receive_timeout(&socket)?;
+        Ok(Rtnl { socket, seq: 0 })
+    }
+
+    /// Opens a connection in the network namespace `netns` (an open `/proc/PID/ns/net`): a
+    /// short-lived thread enters it and makes the socket, which stays in that namespace.
+    pub fn open_in(netns: BorrowedFd<'_>) -> io::Result<Rtnl> {
+        let fd = netns.try_clone_to_owned()?;
+        std::thread::spawn(move || {
+            nix::sched::setns(&fd, nix::sched::CloneFlags::CLONE_NEWNET)
+                .map_err(io::Error::from)?;
+            Rtnl::open()
+        })
+        .join()
+        .map_err(|_| io::Error::other("the netlink thread panicked"))?
+    }
+
+    /// Sends one request and collects the answers (a dump's messages, or nothing for an
+    /// acknowledged change); a kernel error comes back as the `io::Error` of its errno.
+    fn request(
+        &mut self,
+        message: RouteNetlinkMessage,
+        flags: u16,
+    ) -> io::Result<Vec<RouteNetlinkMessage>> {
+        self.seq += 1;
+        let mut header = NetlinkHeader::default();
+        header.flags = NLM_F_REQUEST | flags;
+        header.sequence_number = self.seq;
+        let mut msg = NetlinkMessage::new(header, NetlinkPayload::from(message));
+        msg.finalize();
+        let mut buf = vec![0; msg.buffer_len()];
+        msg.serialize(&mut buf);
+        self.socket.send(&buf, 0)?;
+        let mut out = Vec::new();
+        loop {
+            let (data, _) = self.socket.recv_from_full()?;
+            let mut off = 0;
+            while off < data.len() {
+                let m = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&data[off..])
+                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
+                let len = m.header.length as usize;
+                if len == 0 {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        "empty netlink message",
+                    ));
+                }
+                off += (len + 3) & !3;
+                if m.header.sequence_number != self.seq {
+                    continue;
+                }
+                match m.payload {
+                    NetlinkPayload::Done(_) => return Ok(out),
+                    NetlinkPayload::Error(e) => {
+                        return match e.code {
+                            None => Ok(out),
+                            Some(code) => Err(io::Error::from_raw_os_error(-code.get())),
+                        }
+                    }
+                    NetlinkPayload::InnerMessage(inner) => {
+                        out.push(inner);
+                        if flags & NLM_F_DUMP != NLM_F_DUMP {
+                            return Ok(out);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    /// The index of the link called `name`, if there is one.
+    pub fn link_index(&mut self, name: &str) -> io::Result<Option<u32>> {
+        let mut m = LinkMessage::default();
+        m.attributes.push(LinkAttribute::IfName(name.to_string()));
+        match self.request(RouteNetlinkMessage::GetLink(m), 0) {
+            Ok(v) => Ok(v.into_iter().find_map(|m| match m {
+                RouteNetlinkMessage::NewLink(l) => Some(l.header.index),
+                _ => None,
+            })),
+            Err(e) if e.raw_os_error() == Some(libc::ENODEV) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The MTU of link `index`.
+    pub fn link_mtu(&mut self, index: u32) -> io::Result<Option<u32>> {
+        let mut m = LinkMessage::default();
+        m.header.index = index;
+        let v = self.request(RouteNetlinkMessage::GetLink(m), 0)?;
+        Ok(v.into_iter().find_map(|m| match m {
+            RouteNetlinkMessage::NewLink(l) => l.attributes.into_iter().find_map(|a| match a {
+                LinkAttribute::Mtu(mtu) => Some(mtu),
+                _ => None,
+            }),
+            _ => None,
+        }))
+    }
+
+    /// Creates a bridge `name` with `mtu` (EEXIST when it exists).
+    pub fn add_bridge(&mut self, name: &str, mtu: u32) -> io::Result<()> {
+        let mut m = LinkMessage::default();
+        m.attributes.push(LinkAttribute::IfName(name.to_string()));
+        m.attributes.push(LinkAttribute::Mtu(mtu));
+        m.attributes
+            .push(LinkAttribute::LinkInfo(vec![LinkInfo::Kind(
+                InfoKind::Bridge,
+            )]));
+        self.request(
+            RouteNetlinkMessage::NewLink(m),
+            NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK,
+        )
+        .map(drop)
+    }
+
+    /// Creates a veth pair: `host` attached to bridge `controller`, its peer created directly
+    /// in the network namespace `netns` under the name `peer`; both with `mtu`.
+    pub fn add_veth(
+        &mut self,
+        host: &str,
+        controller: u32,
+        peer: &str,
+        netns: BorrowedFd<'_>,
+        mtu: u32,
+    ) -> io::Result<()> {
+        let mut p = LinkMessage::default();
+        p.attributes.push(LinkAttribute::IfName(peer.to_string()));
+        p.attributes.push(LinkAttribute::Mtu(mtu));
+        p.attributes.push(LinkAttribute::NetNsFd(netns.as_raw_fd()));
+        let mut m = LinkMessage::default();
+        m.attributes.push(LinkAttribute::IfName(host.to_string()));
+        m.attributes.push(LinkAttribute::Mtu(mtu));
+        m.attributes.push(LinkAttribute::Controller(controller));
+        m.attributes.push(LinkAttribute::LinkInfo(vec![
+            LinkInfo::Kind(InfoKind::Veth),
+            LinkInfo::Data(InfoData::Veth(InfoVeth::Peer(p))),
+        ]));
+        self.request(
+            RouteNetlinkMessage::NewLink(m),
+            NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK,
+        )
+        .map(drop)
+    }
+
+    /// Sets link `index` up.
+    pub fn set_up(&mut self, index: u32) -> io::Result<()> {
+        let mut m = LinkMessage::default();
+        m.header.index = index;
+        m.header.flags = LinkFlags::Up;
+        m.header.change_mask = LinkFlags::Up;
+        self.request(RouteNetlinkMessage::SetLink(m), NLM_F_ACK)
+            .map(drop)
+    }
+
+    /// Deletes the link called `name`; Ok when it does not exist.
+    pub fn delete_link(&mut self, name: &str) -> io::Result<()> {
+        let mut m = LinkMessage::default();
+        m.attributes.push(LinkAttribute::IfName(name.to_string()));
+        match self.request(RouteNetlinkMessage::DelLink(m), NLM_F_ACK) {
+            Err(e) if e.raw_os_error() == Some(libc::ENODEV) => Ok(()),
+            r => r.map(drop),
+        }
+    }
+
+    /// Adds `address/prefix` to link `index` (EEXIST when it is there).
+    pub fn add_address(&mut self, index: u32, address: Ipv4Addr, prefix: u8) -> io::Result<()> {
+        let mut m = AddressMessage::default();
+        m.header.family = AddressFamily::Inet;
+        m.header.prefix_len = prefix;
+        m.header.index = index;
+        m.attributes
+            .push(AddressAttribute::Local(std::net::IpAddr::V4(address)));
+        m.attributes
+            .push(AddressAttribute::Address(std::net::IpAddr::V4(address)));
+        if prefix < 31 {
+            let host_bits = u32::MAX.checked_shr(prefix as u32).unwrap_or(0);
+            let broadcast = Ipv4Addr::from(u32::from(address) | host_bits);
+            m.attributes.push(AddressAttribute::Broadcast(broadcast));
+        }
+        self.request(
+            RouteNetlinkMessage::NewAddress(m),
+            NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK,
+        )
+        .map(drop)
+    }
+
+    /// Adds the default route through `gateway`.
+    pub fn add_default_route(&mut self, gateway: Ipv4Addr) -> io::Result<()> {
+        let mut m = RouteMessage::default();
+        m.header.address_family = AddressFamily::Inet;
+        m.header.table = libc::RT_TABLE_MAIN;
+        m.header.protocol = RouteProtocol::Boot;
+        m.header.scope = RouteScope::Universe;
+        m.header.kind = RouteType::Unicast;
+        m.attributes
+            .push(RouteAttribute::Gateway(RouteAddress::Inet(gateway)));
+        self.request(
+            RouteNetlinkMessage::NewRoute(m),
+            NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK,
+        )
+        .map(drop)
+    }
+
+    /// The IPv4 routes of the main table.
+    pub fn routes(&mut self) -> io::Result<Vec<Route>> {
+        let mut m = RouteMessage::default();
+        m.header.address_family = AddressFamily::Inet;
+        let v = self.request(RouteNetlinkMessage::GetRoute(m), NLM_F_DUMP)?;
+        Ok(v.into_iter()
+            .filter_map(|m| match m {
+                RouteNetlinkMessage::NewRoute(r) if r.header.table == libc::RT_TABLE_MAIN => {
+                    let mut route = Route {
+                        destination: Ipv4Addr::UNSPECIFIED,
+                        prefix: r.header.destination_prefix_length,
+                        oif: 0,
+                    };
+                    for a in r.attributes {
+                        match a {
+                            RouteAttribute::Destination(RouteAddress::Inet(d)) => {
+                                route.destination = d
+                            }
+                            RouteAttribute::Oif(i) => route.oif = i,
+                            _ => {}
+                        }
+                    }
+                    Some(route)
+                }
+                _ => None,
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,176 @@
+//! tinibox's firewall rules: one nf_tables table, `ip tinibox`, rebuilt whole from the leases
+//! in one atomic batch each time a container joins or leaves, and deleted when the last one
+//! leaves. Nothing outside that table is touched, so the host's own rules and Docker's
+//! (iptables-nft's `ip nat`/`ip filter` tables, or legacy iptables) stay as they are.
+//!
+//! The table, as `nft list table ip tinibox` shows it:
+//! - `prerouting` (nat, prerouting, -100) and `output` (nat, output, -100): per published
+//!   port, `fib daddr type local` (or `ip daddr HOSTIP`) `meta l4proto P th dport HOSTPORT
+//!   dnat to CONTAINERIP:PORT` — from other hosts and from the host itself, 127.0.0.1
+//!   included (loopback works because the bridge has `route_localnet` on, see
+//!   [`super::bridge`]);
+//! - `postrouting` (nat, postrouting, 100): `ip saddr SUBNET oifname != BRIDGE masquerade`
+//!   (outbound traffic) and `ip saddr 127.0.0.0/8 oifname BRIDGE masquerade` (the loopback
+//!   path, whose source the container could not answer).
+//!
+//! Owns which rules exist; the encoding is [`super::nft`].
+
+use std::net::Ipv4Addr;
+
+use ipnet::Ipv4Net;
+
+use super::nft::{Batch, CmpOp, Expr, Hook, MetaKey, PayloadBase};
+use super::ports::PortMapping;
+
+/// The table's name (family `ip`).
+pub const TABLE: &str = "tinibox";
+
+/// What one bridge network contributes to the table.
+pub struct NetworkRules<'a> {
+    /// The bridge's name.
+    pub bridge: &'a str,
+    /// Its subnet.
+    pub subnet: Ipv4Net,
+    /// Each container's address and published ports.
+    pub published: Vec<(Ipv4Addr, &'a [PortMapping])>,
+}
+
+const R1: u32 = 1;
+const R2: u32 = 2;
+
+fn ifname(name: &str) -> Vec<u8> {
+    let mut v = name.as_bytes().to_vec();
+    v.resize(16, 0);
+    v
+}
+
+/// `ip saddr NET` as expressions.
+fn saddr_in(net: Ipv4Net) -> Vec<Expr> {
+    vec![
+        Expr::Payload {
+            dreg: R1,
+            base: PayloadBase::Network,
+            offset: 12,
+            len: 4,
+        },
+        Expr::Mask {
+            reg: R1,
+            mask: net.netmask().octets().to_vec(),
+        },
+        Expr::Cmp {
+            sreg: R1,
+            op: CmpOp::Eq,
+            data: net.network().octets().to_vec(),
+        },
+    ]
+}
+
+fn oifname(op: CmpOp, name: &str) -> Vec<Expr> {
+    vec![
+        Expr::Meta {
+            dreg: R1,
+            key: MetaKey::OifName,
+        },
+        Expr::Cmp {
+            sreg: R1,
+            op,
+            data: ifname(name),
+        },
+    ]
+}
+
+/// The DNAT rule of one published port.
+fn dnat(container: Ipv4Addr, p: &PortMapping) -> Vec<Expr> {
+    let mut e = if p.host_ip.is_unspecified() {
+        vec![
+            Expr::FibDaddrType { dreg: R1 },
+            Expr::Cmp {
+                sreg: R1,
+                op: CmpOp::Eq,
+                data: 2u32.to_ne_bytes().to_vec(), // RTN_LOCAL, host order
+            },
+        ]
+    } else {
+        vec![
+            Expr::Payload {
+                dreg: R1,
+                base: PayloadBase::Network,
+                offset: 16,
+                len: 4,
+            },
+            Expr::Cmp {
+                sreg: R1,
+                op: CmpOp::Eq,
+                data: p.host_ip.octets().to_vec(),
+            },
+        ]
+    };
+    e.extend([
+        Expr::Meta {
+            dreg: R1,
+            key: MetaKey::L4Proto,
+        },
+        Expr::Cmp {
+            sreg: R1,
+            op: CmpOp::Eq,
+            data: vec![p.protocol.number()],
+        },
+        Expr::Payload {
+            dreg: R1,
+            base: PayloadBase::Transport,
+            offset: 2,
+            len: 2,
+        },
+        Expr::Cmp {
+            sreg: R1,
+            op: CmpOp::Eq,
+            data: p.host_port.to_be_bytes().to_vec(),
+        },
+        Expr::Immediate {
+            dreg: R1,
+            data: container.octets().to_vec(),
+        },
+        Expr::Immediate {
+            dreg: R2,
+            data: p.container_port.to_be_bytes().to_vec(),
+        },
+        Expr::Dnat {
+            addr_reg: R1,
+            port_reg: R2,
+        },
+    ]);
+    e
+}
+
+/// Replaces the table with the rules of `networks` (deletes it when there are none), in one
+/// atomic batch.
+pub fn install(networks: &[NetworkRules<'_>]) -> std::io::Result<()> {
+    let mut b = Batch::new();
+    b.add_table(TABLE);
+    b.delete_table(TABLE);
+    if !networks.is_empty() {
+        b.add_table(TABLE);
+        b.add_chain(TABLE, "prerouting", "nat", Hook::Prerouting, -100);
+        b.add_chain(TABLE, "output", "nat", Hook::Output, -100);
+        b.add_chain(TABLE, "postrouting", "nat", Hook::Postrouting, 100);
+        for n in networks {
+            for (ip, ports) in &n.published {
+                for p in ports.iter() {
+                    let rule = dnat(*ip, p);
+                    b.add_rule(TABLE, "prerouting", &rule);
+                    b.add_rule(TABLE, "output", &rule);
+                }
+            }
+            let mut out = saddr_in(n.subnet);
+            out.extend(oifname(CmpOp::Neq, n.bridge));
+            out.push(Expr::Masquerade);
+            b.add_rule(TABLE, "postrouting", &out);
+            let loopback = Ipv4Net::new(Ipv4Addr::new(127, 0, 0, 0), 8).unwrap_or_default();
+            let mut lo = saddr_in(loopback);
+            lo.extend(oifname(CmpOp::Eq, n.bridge));
+            lo.push(Expr::Masquerade);
+            b.add_rule(TABLE, "postrouting", &lo);
+        }
+    }
+    b.commit()
+}

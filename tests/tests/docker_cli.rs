@@ -1476,7 +1476,7 @@ fn user_flag_sets_groups_and_home_like_docker() {
         seen,
         [
             "0 HOME=/root wheel only",
-            "1000 10 HOME=/home/user wheel only",
+            "10 1000 HOME=/home/user wheel only",
             "1000 HOME=/home/user REFUSED",
             "1000 HOME=/home/user REFUSED",
             "0 HOME=/ REFUSED",

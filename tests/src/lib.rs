@@ -439,3 +439,33 @@ pub fn cgroup_file(pid: i32, controller: &str, file: &str) -> Option<PathBuf> {
             .join(file),
     )
 }
+
+/// Stops a daemon a test started (dockerd, containerd): SIGTERM, up to 30 s for it to exit,
+/// then SIGKILL; then lazily unmounts whatever it left mounted below `dir` (its data and
+/// exec roots), deepest first, so that the folder can be removed.
+pub fn stop_daemon(child: &mut std::process::Child, dir: &std::path::Path) {
+    // SAFETY: signalling the daemon the test started.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let t = std::time::Instant::now();
+    while t.elapsed() < std::time::Duration::from_secs(30) {
+        if let Ok(Some(_)) = child.try_wait() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let prefix = dir.to_string_lossy().to_string();
+    let mut points: Vec<&str> = mounts
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(4))
+        .filter(|m| m.starts_with(&prefix))
+        .collect();
+    points.sort_by_key(|p| std::cmp::Reverse(p.len()));
+    for p in points {
+        let _ = std::process::Command::new("umount")
+            .args(["-l", p])
+            .output();
+    }
+}

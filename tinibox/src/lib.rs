@@ -19,6 +19,7 @@
 //! - [`check`]: the kernel features containers need (`tinibox check`), shared with distro-build.
 //! - [`image`]: the content-addressed image store (load, import, layers, overlay roots).
 //! - [`text`]: cutting user-controlled text by characters for display (a leaf).
+//! - [`passwd`]: parsing a container's /etc/passwd and /etc/group text (a leaf).
 
 pub mod cgroups;
 pub mod check;
@@ -28,6 +29,7 @@ pub mod hooks;
 pub mod image;
 pub mod linux;
 pub mod net;
+pub mod passwd;
 pub mod process;
 #[cfg(feature = "registry")]
 pub mod registry;

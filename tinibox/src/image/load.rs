@@ -19,6 +19,7 @@ use oci_spec::image::{
 use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
 
+use super::document::parse_document;
 use super::error::{ImageError, Result};
 use super::reference::parse_name_tag;
 use super::store::{tempfile_dir::StagingDir, ImageRecord, Store};
@@ -46,17 +47,6 @@ fn doc_err(what: &str) -> impl Fn(oci_spec::OciSpecError) -> ImageError + '_ {
         what: what.to_string(),
         problem: e.to_string(),
     }
-}
-
-/// Parses an OCI image document (index, manifest, config) from its bytes, with oci-spec's
-/// error type. Every document goes through this one `serde_json::from_slice` rather than
-/// oci-spec's `from_reader`/`from_file`, whose reader types (`&[u8]`, `File`, `BufReader`)
-/// each made the binary carry another copy of the same deserialisation code
-/// (BENCHMARKS.md, "Footprint").
-pub(crate) fn parse_document<T: serde::de::DeserializeOwned>(
-    bytes: &[u8],
-) -> std::result::Result<T, oci_spec::OciSpecError> {
-    serde_json::from_slice(bytes).map_err(oci_spec::OciSpecError::from)
 }
 
 /// A reader of a file that may be gzip-compressed (detected by its magic bytes).

@@ -5,13 +5,15 @@
 //! This module owns everything below the store folder (`--store`, `TINIBOX_STORE`, default
 //! `/var/lib/tinibox`); it never touches the container state directory, cgroups or the
 //! runtime spec. Sub-modules: `store` (on-disk format, records, lock, GC), `reference`
-//! (what users type), `load` (load/import with verification), `unpack` (safe layer
+//! (what users type), `document` (the one JSON entry point for image documents), `load`
+//! (load/import with verification), `unpack` (safe layer
 //! extraction), `fsat` (`*at` syscalls), `rootfs` (container roots), `error`.
 //!
 //! The run path uses: [`Store::open`], [`Store::resolve`], [`Store::prepare_rootfs`] (gives a
 //! [`PreparedRootfs`] with the rootfs folder and the image's [`ImageRuntimeConfig`]) and
 //! [`Store::release_rootfs`] (on `rm` and `--rm`).
 
+pub mod document;
 pub mod error;
 pub mod fsat;
 pub mod load;

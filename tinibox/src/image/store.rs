@@ -290,7 +290,7 @@ impl Store {
             image.reference(),
             path.display()
         )))?;
-        super::load::parse_document::<ImageConfiguration>(&bytes).map_err(|e| {
+        super::document::parse_document::<ImageConfiguration>(&bytes).map_err(|e| {
             ImageError::BadDocument {
                 what: format!("config of {}", image.reference()),
                 problem: e.to_string(),

@@ -159,7 +159,7 @@ fn default_home(p: &Process) -> Option<String> {
         use std::io::Read;
         let _ = file.take(1 << 20).read_to_string(&mut text);
     }
-    let home = crate::spec::user::home_of(&text, p.user().uid());
+    let home = crate::passwd::home_of(&text, p.user().uid());
     Some(format!("HOME={home}"))
 }
 

@@ -4,6 +4,7 @@
 //! Pure: works on the two files' text, read by [`super::facts::Facts::read`].
 
 use super::SpecError;
+use crate::passwd::{parse_group, parse_passwd};
 
 /// A resolved container user.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,62 +18,6 @@ pub struct ResolvedUser {
     pub additional_gids: Vec<u32>,
     /// Home directory, if the user is in /etc/passwd.
     pub home: Option<String>,
-}
-
-struct PasswdEntry {
-    name: String,
-    uid: u32,
-    gid: u32,
-    home: String,
-}
-
-fn parse_passwd(text: &str) -> Vec<PasswdEntry> {
-    text.lines()
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split(':').collect();
-            if f.len() < 6 {
-                return None;
-            }
-            Some(PasswdEntry {
-                name: f[0].to_string(),
-                uid: f[2].parse().ok()?,
-                gid: f[3].parse().ok()?,
-                home: f[5].to_string(),
-            })
-        })
-        .collect()
-}
-
-fn parse_group(text: &str) -> Vec<(String, u32, Vec<String>)> {
-    text.lines()
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split(':').collect();
-            if f.len() < 3 {
-                return None;
-            }
-            let members = f
-                .get(3)
-                .map(|m| {
-                    m.split(',')
-                        .filter(|s| !s.is_empty())
-                        .map(str::to_string)
-                        .collect()
-                })
-                .unwrap_or_default();
-            Some((f[0].to_string(), f[2].parse().ok()?, members))
-        })
-        .collect()
-}
-
-/// The home directory of `uid` in a passwd file's text: its entry's, or `/` when it has none
-/// (runc's default, libcontainer's `GetExecUser`, and Docker's for `-u UID` without an entry).
-pub fn home_of(passwd_text: &str, uid: u32) -> String {
-    parse_passwd(passwd_text)
-        .into_iter()
-        .find(|p| p.uid == uid)
-        .map(|p| p.home)
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "/".to_string())
 }
 
 /// Resolves `USER[:GROUP]` (names or numbers) against the rootfs's /etc/passwd and /etc/group
@@ -174,8 +119,8 @@ mod tests {
         assert_eq!(resolve("alice:alice").unwrap().additional_gids, vec![1000]);
         assert_eq!(resolve("1000:1000").unwrap().additional_gids, vec![1000]);
         assert_eq!(resolve("4242").unwrap().additional_gids, vec![0]);
-        assert_eq!(home_of(PASSWD, 1000), "/home/alice");
-        assert_eq!(home_of(PASSWD, 4242), "/");
+        assert_eq!(crate::passwd::home_of(PASSWD, 1000), "/home/alice");
+        assert_eq!(crate::passwd::home_of(PASSWD, 4242), "/");
         assert_eq!(a.home.as_deref(), Some("/home/alice"));
         let n = resolve("nobody:wheel").unwrap();
         assert_eq!((n.uid, n.gid), (65534, 10));

@@ -17,6 +17,8 @@ packages=(
   qemu-system-x86 qemu-utils busybox-static iproute2 iptables procps util-linux expect time
   # the SSH boot test: Debian's OpenSSH client and ssh-keygen against the guest's Dropbear
   openssh-client
+  # the networking tests: curl as the client of published ports, nft to read the ruleset back
+  curl nftables
   # the SBOM validator's Python environment (see below)
   python3-venv
   # reference runtimes and real clients

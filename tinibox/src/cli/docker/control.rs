@@ -11,74 +11,46 @@ use std::io::Write;
 use std::time::Duration;
 
 use super::detach::{spawn_monitor, Start};
+use super::front;
+use super::manage::{self, fail, for_each_container};
 use super::meta::Meta;
 use super::names::{self, LABEL_DETACHED, LABEL_NAME};
 use super::view::View;
-use super::{front, manage};
 use crate::cli::GlobalOptions;
 use crate::container::state::{DirLock, Record};
 
-fn fail(code: u8, msg: impl std::fmt::Display) -> u8 {
-    eprintln!("tinibox: {msg}");
-    code
-}
-
 /// `wait NAME…`: blocks until each container stopped and prints its exit code.
 pub fn wait(global: &GlobalOptions, containers: &[String]) -> u8 {
-    let mut rc = 0;
-    for what in containers {
-        let id = match names::resolve(&global.root, what) {
-            Ok(id) => id,
-            Err(e) => {
-                rc = fail(1, e);
-                continue;
-            }
+    for_each_container(global, containers, 1, |id, what| loop {
+        let Some(v) = View::load(&global.root, id) else {
+            return Err(format!("{what} was removed while waiting"));
         };
-        loop {
-            let Some(v) = View::load(&global.root, &id) else {
-                rc = fail(1, format!("{what} was removed while waiting"));
-                break;
-            };
-            let detached = v.record.state.labels.contains_key(LABEL_DETACHED);
-            if !v.alive() && (v.exit_code.is_some() || !detached) {
-                println!("{}", v.exit_code.unwrap_or(-1));
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(50));
+        let detached = v.record.state.labels.contains_key(LABEL_DETACHED);
+        if !v.alive() && (v.exit_code.is_some() || !detached) {
+            println!("{}", v.exit_code.unwrap_or(-1));
+            return Ok(());
         }
-    }
-    rc
+        std::thread::sleep(Duration::from_millis(50));
+    })
 }
 
 /// `restart [-t N] NAME…`: stops a running container (as `stop`), then runs it again from
 /// its front folder under a new monitor, as a detached container; prints the name.
 pub fn restart(global: &GlobalOptions, time: Option<u64>, containers: &[String]) -> u8 {
-    let mut rc = 0;
-    for what in containers {
-        let id = match names::resolve(&global.root, what) {
-            Ok(id) => id,
-            Err(e) => {
-                rc = fail(1, e);
-                continue;
-            }
-        };
-        if let Err(e) = manage::stop_one(global, &id, time, true) {
-            rc = fail(1, format!("{what}: {e}"));
-            continue;
-        }
+    for_each_container(global, containers, 1, |id, what| {
+        manage::stop_one(global, id, time, true).map_err(|e| format!("{what}: {e}"))?;
         // The old monitor is done; a restart clears "stopped by the user".
-        Meta::update(&global.root, &id, |m| m.stopped_by_user = false);
-        let tty = Record::load(&global.root, &id)
+        Meta::update(&global.root, id, |m| m.stopped_by_user = false);
+        let tty = Record::load(&global.root, id)
             .ok()
             .and_then(|r| r.spec.process().as_ref().and_then(|p| p.terminal()))
             .unwrap_or(false);
-        mark_detached(global, &id);
-        match spawn_monitor(global, Start::Again(id.clone()), tty) {
-            Ok(_) => println!("{what}"),
-            Err((_, message)) => rc = fail(1, format!("{what}: {message}")),
-        }
-    }
-    rc
+        mark_detached(global, id);
+        spawn_monitor(global, Start::Again(id.to_string()), tty)
+            .map_err(|(_, message)| format!("{what}: {message}"))?;
+        println!("{what}");
+        Ok(())
+    })
 }
 
 /// A container run again by `restart` is detached from then on (its output goes to the log).
@@ -100,16 +72,11 @@ fn mark_detached(global: &GlobalOptions, id: &str) {
 
 /// `unpause NAME…`: thaws paused containers; prints each name.
 pub fn unpause(global: &GlobalOptions, containers: &[String]) -> u8 {
-    let mut rc = 0;
-    for what in containers {
-        let r = names::resolve(&global.root, what)
-            .and_then(|id| crate::container::resume(&global.root, &id).map_err(|e| e.to_string()));
-        match r {
-            Ok(()) => println!("{what}"),
-            Err(e) => rc = fail(1, e),
-        }
-    }
-    rc
+    for_each_container(global, containers, 1, |id, what| {
+        crate::container::resume(&global.root, id).map_err(|e| e.to_string())?;
+        println!("{what}");
+        Ok(())
+    })
 }
 
 /// `rename OLD NEW`: gives a container another name.

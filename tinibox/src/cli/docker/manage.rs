@@ -16,9 +16,28 @@ use super::{front, KillArgs, LogsArgs, PsArgs, PsFormat, RmArgs, StopArgs};
 use crate::cli::GlobalOptions;
 use crate::container::state::Record;
 
-fn fail(code: u8, msg: impl std::fmt::Display) -> u8 {
+/// Prints `tinibox: MSG` on stderr and returns `code` (the docker commands' one error line).
+pub(super) fn fail(code: u8, msg: impl std::fmt::Display) -> u8 {
     eprintln!("tinibox: {msg}");
     code
+}
+
+/// Runs `each(id, as_typed)` for every container of `containers` (names or id prefixes,
+/// resolved by [`names::resolve`]), in order, going on after a failure as Docker does: each
+/// failure is one line on stderr. Returns `code` if any name or `each` failed, else 0.
+pub(super) fn for_each_container(
+    global: &GlobalOptions,
+    containers: &[String],
+    code: u8,
+    mut each: impl FnMut(&str, &str) -> Result<(), String>,
+) -> u8 {
+    let mut rc = 0;
+    for what in containers {
+        if let Err(e) = names::resolve(&global.root, what).and_then(|id| each(&id, what)) {
+            rc = fail(code, e);
+        }
+    }
+    rc
 }
 
 /// Runs `ps`: the runc form with an ID, else the docker form ([`super::listing`]).
@@ -100,22 +119,11 @@ pub(super) fn print_processes(global: &GlobalOptions, id: &str) -> u8 {
 
 /// Runs `stop`; returns the exit status.
 pub fn stop(global: &GlobalOptions, args: StopArgs) -> u8 {
-    let mut rc = 0;
-    for what in &args.containers {
-        let id = match names::resolve(&global.root, what) {
-            Ok(id) => id,
-            Err(e) => {
-                rc = fail(125, e);
-                continue;
-            }
-        };
-        if let Err(e) = stop_one(global, &id, args.time, true) {
-            rc = fail(125, format!("{what}: {e}"));
-            continue;
-        }
+    for_each_container(global, &args.containers, 125, |id, what| {
+        stop_one(global, id, args.time, true).map_err(|e| format!("{what}: {e}"))?;
         println!("{what}");
-    }
-    rc
+        Ok(())
+    })
 }
 
 /// Stops one container: its stop signal (`--stop-signal`, default SIGTERM), then SIGKILL

@@ -51,6 +51,19 @@ def qemu_command(medium, firmware, mib):
     return cmd
 
 
+def read_some(proc, log, timeout):
+    """What QEMU printed within `timeout` seconds (b"" if nothing), copied to `log`; None
+    once its output has ended."""
+    ready, _, _ = select.select([proc.stdout], [], [], timeout)
+    if not ready:
+        return b""
+    chunk = os.read(proc.stdout.fileno(), 4096)
+    if not chunk:
+        return None
+    log.write(chunk)
+    return chunk
+
+
 def boot(medium, firmware, mib):
     """Returns (outcome, detail line)."""
     os.makedirs(LOGS, exist_ok=True)
@@ -63,13 +76,10 @@ def boot(medium, firmware, mib):
     outcome = "TIMEOUT"
     try:
         while time.time() - start < TIMEOUT:
-            ready, _, _ = select.select([proc.stdout], [], [], 0.5)
-            if ready:
-                chunk = os.read(proc.stdout.fileno(), 4096)
-                if not chunk:
-                    break
-                out += chunk
-                log.write(chunk)
+            chunk = read_some(proc, log, 0.5)
+            if chunk is None:
+                break
+            out += chunk
             text = out.decode("latin-1")
             if MESSAGE in text:
                 outcome = "MESSAGE"
@@ -93,13 +103,10 @@ def boot(medium, firmware, mib):
         # The rest of the line (and of a panic's first lines).
         drain_until = time.time() + 1.5
         while time.time() < drain_until:
-            ready, _, _ = select.select([proc.stdout], [], [], 0.2)
-            if ready:
-                chunk = os.read(proc.stdout.fileno(), 4096)
-                if not chunk:
-                    break
-                out += chunk
-                log.write(chunk)
+            chunk = read_some(proc, log, 0.2)
+            if chunk is None:
+                break
+            out += chunk
     finally:
         proc.kill()
         proc.wait()

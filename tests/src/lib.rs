@@ -5,12 +5,32 @@
 //! shares what is here. Nothing in this crate mocks the system under test: a missing
 //! prerequisite makes the calling test fail with a line saying what to install.
 
+pub mod dockerd;
 pub mod qemu;
 
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
+
+/// The build's output folder: `TINILINUX_OUT`, else `out/` at the repository root.
+pub fn out_dir() -> PathBuf {
+    std::env::var_os("TINILINUX_OUT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("out"))
+}
+
+/// The output `name` of `distro-build all` (e.g. `tinilinux.iso`); panics, naming the command
+/// to run, when the build has not made it.
+pub fn out_file(name: &str) -> PathBuf {
+    let path = out_dir().join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run `./target/release/distro-build all` before these tests",
+        path.display()
+    );
+    path
+}
 
 /// The repository root (the workspace folder above `tests/`).
 pub fn repo_root() -> PathBuf {
@@ -246,6 +266,20 @@ pub fn busybox_rootfs() -> &'static Path {
         assert!(stamp.exists(), "building the BusyBox rootfs failed");
         dest
     })
+}
+
+/// The BusyBox rootfs ([`busybox_rootfs`]) as a tarball `dir/busybox-rootfs.tar`, for
+/// `docker import`, `podman import` and `tinibox import`.
+pub fn busybox_tar(dir: &Path) -> PathBuf {
+    let tar = dir.join("busybox-rootfs.tar");
+    let o = run(Command::new("tar")
+        .arg("-C")
+        .arg(busybox_rootfs())
+        .args(["--exclude=./.complete", "-cf"])
+        .arg(&tar)
+        .arg("."));
+    assert!(o.status.success(), "tar: {}", stderr(&o));
+    tar
 }
 
 /// A private copy of the BusyBox rootfs for a test that must write into it; removed on drop.

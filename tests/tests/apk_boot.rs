@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use tinilinux_tests::qemu::{self, Firmware, Vm};
-use tinilinux_tests::repo_root;
+use tinilinux_tests::{out_file, repo_root};
 
 const BOOT: Duration = Duration::from_secs(240);
 const CMD: Duration = Duration::from_secs(120);
@@ -38,23 +38,6 @@ const PROGRAM: &str = "busybox-debian";
 fn vm_lock() -> MutexGuard<'static, ()> {
     static LOCK: Mutex<()> = Mutex::new(());
     LOCK.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn out_dir() -> PathBuf {
-    std::env::var_os("TINILINUX_OUT")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join("out"))
-}
-
-/// `out/NAME`, or a failure saying how to build it.
-fn artifact(name: &str) -> PathBuf {
-    let p = out_dir().join(name);
-    assert!(
-        p.is_file(),
-        "{} is missing: run `distro-build all` (or ./build.sh) first",
-        p.display()
-    );
-    p
 }
 
 fn mkrepo(args: &[&str]) {
@@ -213,7 +196,7 @@ fn live_iso_apk_adds_a_signed_package_over_http_and_runs_it() {
     let dir = tempfile::tempdir().unwrap();
     let key = make_repository(dir.path());
     let server = Server::start(dir.path());
-    let cmd = qemu::command(&artifact("tinilinux.iso"), Firmware::Bios, 512).unwrap();
+    let cmd = qemu::command(&out_file("tinilinux.iso"), Firmware::Bios, 512).unwrap();
     let mut vm = Vm::spawn("apk-live", cmd).unwrap();
     boot(&mut vm);
 
@@ -266,7 +249,7 @@ fn disk_install_keeps_an_apk_package_across_a_reboot() {
     let disk = dir.path().join("disk.img");
     let st = Command::new("cp")
         .arg("--sparse=always")
-        .arg(artifact("tinilinux-disk.img"))
+        .arg(out_file("tinilinux-disk.img"))
         .arg(&disk)
         .status()
         .unwrap();

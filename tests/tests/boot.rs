@@ -11,16 +11,7 @@ use std::time::{Duration, Instant};
 use tinilinux_tests::qemu::{Firmware, Vm};
 
 fn iso() -> PathBuf {
-    let out = std::env::var_os("TINILINUX_OUT")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| tinilinux_tests::repo_root().join("out"));
-    let iso = out.join("tinilinux.iso");
-    assert!(
-        iso.is_file(),
-        "{} is missing: run `distro-build all` (or ./build.sh) before the boot tests",
-        iso.display()
-    );
-    iso
+    tinilinux_tests::out_file("tinilinux.iso")
 }
 
 const BOOT: Duration = Duration::from_secs(240);

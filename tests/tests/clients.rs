@@ -8,33 +8,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use tinilinux_tests::{busybox_rootfs, require_root, require_tool, run, stderr, stdout};
-
-/// An image tarball (a BusyBox root filesystem) for `docker import` / `podman import`.
-fn busybox_tar(dir: &Path) -> PathBuf {
-    let tar = dir.join("busybox-rootfs.tar");
-    let o = run(Command::new("tar")
-        .arg("-C")
-        .arg(busybox_rootfs())
-        .args(["--exclude=./.complete", "-cf"])
-        .arg(&tar)
-        .arg("."));
-    assert!(o.status.success(), "tar: {}", stderr(&o));
-    tar
-}
+use tinilinux_tests::{busybox_tar, require_root, require_tool, run, stderr, stdout};
 
 /// The TiniLinux rootfs tarball that `distro-build all` writes (test.sh builds it first).
 fn tinilinux_tar() -> PathBuf {
-    let out = std::env::var_os("TINILINUX_OUT")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| tinilinux_tests::repo_root().join("out"));
-    let p = out.join("tinilinux-rootfs.tar");
-    assert!(
-        p.exists(),
-        "{} is missing: build the distro first (`cargo run --release -p distro-build -- all`, as test.sh does)",
-        p.display()
-    );
-    p
+    tinilinux_tests::out_file("tinilinux-rootfs.tar")
 }
 
 /// The tinibox binary as an absolute path (engines need one).
@@ -74,92 +52,41 @@ impl Drop for Bridge {
     }
 }
 
-/// A private dockerd (own data-root, exec-root, socket and containerd) with tinibox
-/// registered as the runtime `tinibox`; stopped and cleaned on drop.
+/// A private dockerd ([`tinilinux_tests::dockerd`]: own data root, exec root, socket and
+/// containerd) with tinibox registered as the runtime `tinibox` and its own bridge; the
+/// daemon stops before the bridge goes (field order).
 struct Dockerd {
-    dir: tempfile::TempDir,
-    child: std::process::Child,
+    daemon: tinilinux_tests::dockerd::Dockerd,
     bridge: Bridge,
+}
+
+impl std::ops::Deref for Dockerd {
+    type Target = tinilinux_tests::dockerd::Dockerd;
+    fn deref(&self) -> &Self::Target {
+        &self.daemon
+    }
 }
 
 impl Dockerd {
     fn start(bridge: &str, cidr: &str) -> Dockerd {
         require_root();
-        for t in ["dockerd", "docker", "runc", "ip"] {
+        for t in ["runc", "ip"] {
             require_tool(t);
         }
-        let dir = tempfile::Builder::new()
-            .prefix("tbx-dockerd-")
-            .tempdir_in("/var/tmp")
-            .unwrap();
         let bridge = Bridge::new(bridge, cidr);
-        let d = dir.path();
-        let log = std::fs::File::create(d.join("dockerd.log")).unwrap();
-        // Pinned: no host /etc/docker/daemon.json (another data root, default runtime …).
-        std::fs::write(d.join("daemon.json"), "{}\n").unwrap();
-        let child = Command::new("dockerd")
-            .arg("--config-file")
-            .arg(d.join("daemon.json"))
-            .arg("--data-root")
-            .arg(d.join("data"))
-            .arg("--exec-root")
-            .arg(d.join("exec"))
-            .arg("-H")
-            .arg(format!("unix://{}", d.join("docker.sock").display()))
-            .arg("--pidfile")
-            .arg(d.join("docker.pid"))
-            .arg("--add-runtime")
-            .arg(format!("tinibox={}", tinibox().display()))
-            .args([
+        let runtime = format!("tinibox={}", tinibox().display());
+        let daemon = tinilinux_tests::dockerd::Dockerd::start(
+            "tbx-dockerd-",
+            &[
+                "--add-runtime",
+                &runtime,
                 "--bridge",
                 &bridge.name,
                 "--iptables=false",
                 "--ip-masq=false",
-            ])
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("start dockerd");
-        let dk = Dockerd { dir, child, bridge };
-        let t = Instant::now();
-        loop {
-            if dk.docker(&["version"]).status.success() {
-                break;
-            }
-            assert!(
-                t.elapsed() < Duration::from_secs(60),
-                "dockerd did not answer within 60 s; its log:\n{}",
-                std::fs::read_to_string(dk.dir.path().join("dockerd.log")).unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        dk
-    }
-
-    fn cmd(&self) -> Command {
-        let mut c = Command::new("docker");
-        c.env(
-            "DOCKER_HOST",
-            format!("unix://{}", self.dir.path().join("docker.sock").display()),
+            ],
         );
-        c.stdin(Stdio::null());
-        c
-    }
-
-    fn docker(&self, args: &[&str]) -> Output {
-        run(self.cmd().args(args))
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let o = self.docker(args);
-        assert!(
-            o.status.success(),
-            "docker {args:?}: {}{}",
-            stdout(&o),
-            stderr(&o)
-        );
-        stdout(&o)
+        Dockerd { daemon, bridge }
     }
 
     /// `docker run -d --runtime RT --name NAME IMAGE CMD...`, after removing any container left
@@ -173,19 +100,7 @@ impl Dockerd {
 
     /// containerd's socket (dockerd runs its own under the exec-root).
     fn containerd_socket(&self) -> PathBuf {
-        self.dir.path().join("exec/containerd/containerd.sock")
-    }
-}
-
-impl Drop for Dockerd {
-    fn drop(&mut self) {
-        if let Ok(o) = self.cmd().args(["ps", "-aq"]).output() {
-            for id in String::from_utf8_lossy(&o.stdout).split_whitespace() {
-                let _ = self.cmd().args(["rm", "-f", id]).output();
-            }
-        }
-        tinilinux_tests::stop_daemon(&mut self.child, self.dir.path());
-        let _ = &self.bridge;
+        self.dir().join("exec/containerd/containerd.sock")
     }
 }
 
@@ -396,7 +311,7 @@ fn detached(dk: &Dockerd, rt: &str, image: &str) -> Vec<(String, String)> {
 /// `docker run -it` through a real pty (`script`).
 fn interactive(dk: &Dockerd, rt: &str, image: &str) -> String {
     require_tool("script");
-    let host = format!("unix://{}", dk.dir.path().join("docker.sock").display());
+    let host = format!("unix://{}", dk.dir().join("docker.sock").display());
     let cmd = format!(
         "DOCKER_HOST={host} docker run --rm -it --runtime {rt} {image} sh -c 'tty; echo ok-tty'"
     );

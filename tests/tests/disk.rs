@@ -15,7 +15,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use tinilinux_tests::qemu::{self, Firmware};
-use tinilinux_tests::{repo_root, require_qemu, require_tool};
+use tinilinux_tests::{out_file, require_qemu, require_tool};
 
 const BANNER: &str = "Welcome to TiniLinux";
 const BOOT_TIMEOUT: Duration = Duration::from_secs(240);
@@ -27,26 +27,9 @@ fn vm_lock() -> MutexGuard<'static, ()> {
     LOCK.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn out_dir() -> PathBuf {
-    std::env::var_os("TINILINUX_OUT")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join("out"))
-}
-
-/// `out/NAME`, or a failure saying how to build it.
-fn artifact(name: &str) -> PathBuf {
-    let p = out_dir().join(name);
-    assert!(
-        p.is_file(),
-        "{} is missing: build it with `cargo run --release -p distro-build -- all`",
-        p.display()
-    );
-    p
-}
-
 /// A private copy of the disk image for one test.
 fn disk_copy(dir: &Path) -> PathBuf {
-    let src = artifact("tinilinux-disk.img");
+    let src = out_file("tinilinux-disk.img");
     let dst = dir.join("disk.img");
     // cp keeps the image sparse.
     let st = Command::new("cp")
@@ -391,7 +374,7 @@ fn live_iso_args(
     vars: Option<&Path>,
     extra: &[String],
 ) -> Vm {
-    let iso = artifact("tinilinux.iso");
+    let iso = out_file("tinilinux.iso");
     let mut args: Vec<String> = extra.to_vec();
     args.extend([
         "-cdrom".into(),

@@ -8,86 +8,17 @@
 //! command runs, so they are replaced by `T` before comparing.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use tinilinux_tests::{busybox_rootfs, require_root, require_tool, run, stderr, stdout, StateRoot};
+use tinilinux_tests::dockerd::Dockerd;
+use tinilinux_tests::{busybox_tar, require_root, require_tool, run, stderr, stdout, StateRoot};
 
 /// One dockerd at a time from this file (each test starts its own).
 static SERIAL: Mutex<()> = Mutex::new(());
-
-/// A private dockerd (own data-root, exec-root, socket, no bridge), stopped on drop.
-struct Dockerd {
-    dir: tempfile::TempDir,
-    child: std::process::Child,
-}
-
-impl Dockerd {
-    fn start() -> Dockerd {
-        let dir = tempfile::Builder::new()
-            .prefix("tbx-dcmd-")
-            .tempdir_in("/var/tmp")
-            .unwrap();
-        let d = dir.path();
-        std::fs::write(d.join("daemon.json"), "{}\n").unwrap();
-        let log = std::fs::File::create(d.join("dockerd.log")).unwrap();
-        let child = Command::new("dockerd")
-            .arg("--config-file")
-            .arg(d.join("daemon.json"))
-            .arg("--data-root")
-            .arg(d.join("data"))
-            .arg("--exec-root")
-            .arg(d.join("exec"))
-            .arg("-H")
-            .arg(format!("unix://{}", d.join("docker.sock").display()))
-            .arg("--pidfile")
-            .arg(d.join("docker.pid"))
-            .args(["--bridge", "none", "--iptables=false", "--ip-masq=false"])
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("start dockerd");
-        let dk = Dockerd { dir, child };
-        let t = Instant::now();
-        while !dk.cmd(&["version"]).status.success() {
-            assert!(
-                t.elapsed() < Duration::from_secs(60),
-                "dockerd did not answer within 60 s; its log:\n{}",
-                std::fs::read_to_string(dk.dir.path().join("dockerd.log")).unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        dk
-    }
-
-    fn command(&self) -> Command {
-        let mut c = Command::new("docker");
-        c.env(
-            "DOCKER_HOST",
-            format!("unix://{}", self.dir.path().join("docker.sock").display()),
-        );
-        c
-    }
-
-    fn cmd(&self, args: &[&str]) -> Output {
-        run(self.command().args(args).stdin(Stdio::null()))
-    }
-}
-
-impl Drop for Dockerd {
-    fn drop(&mut self) {
-        if let Ok(o) = self.command().args(["ps", "-aq"]).output() {
-            for id in String::from_utf8_lossy(&o.stdout).split_whitespace() {
-                let _ = self.command().args(["rm", "-f", id]).output();
-            }
-        }
-        tinilinux_tests::stop_daemon(&mut self.child, self.dir.path());
-    }
-}
 
 /// tinibox with its own state root and image store.
 struct Tinibox {
@@ -173,19 +104,6 @@ impl Side {
     }
 }
 
-/// The BusyBox root filesystem as a tarball.
-fn busybox_tar(dir: &Path) -> PathBuf {
-    let tar = dir.join("busybox-rootfs.tar");
-    let o = run(Command::new("tar")
-        .arg("-C")
-        .arg(busybox_rootfs())
-        .args(["--exclude=./.complete", "-cf"])
-        .arg(&tar)
-        .arg("."));
-    assert!(o.status.success(), "tar: {}", stderr(&o));
-    tar
-}
-
 /// Both sides with the image `bbx` imported; the guard keeps dockerds from overlapping.
 fn sides() -> (MutexGuard<'static, ()>, tempfile::TempDir, Vec<Side>) {
     require_root();
@@ -196,7 +114,10 @@ fn sides() -> (MutexGuard<'static, ()>, tempfile::TempDir, Vec<Side>) {
     let work = tempfile::tempdir().unwrap();
     let tar = busybox_tar(work.path());
     let tar = tar.to_str().unwrap();
-    let docker = Side::Docker(Dockerd::start());
+    let docker = Side::Docker(Dockerd::start(
+        "tbx-dcmd-",
+        &["--bridge", "none", "--iptables=false", "--ip-masq=false"],
+    ));
     let tinibox = Side::Tinibox(Tinibox {
         root: StateRoot::new(),
         store: tempfile::tempdir().unwrap(),
@@ -376,6 +297,9 @@ fn exec_it_is_a_shell_on_a_real_terminal() {
         let mut cmd = Command::new("sh");
         cmd.args(["-c", &line]);
         let mut p = rexpect::session::spawn_command(cmd, Some(20_000)).expect("spawn in a pty");
+        // Type only once the shell prompts: input typed before the client has put the
+        // terminal in raw mode can be flushed away with the mode change.
+        p.exp_string("# ").expect("a shell prompt");
         p.send_line("tty; echo sum=$((6*7)); stty size").unwrap();
         p.exp_string("/dev/pts/").expect("a terminal inside");
         p.exp_string("sum=42").expect("the shell answers");

@@ -12,6 +12,7 @@ use std::sync::OnceLock;
 use distro_build::context::Context;
 use distro_build::oci;
 use distro_build::tree::{Entry, FileData, RootfsTree};
+use tinilinux_tests::dockerd::Dockerd;
 use tinilinux_tests::{ok, repo_root, require_root, require_tool, run, tinibox_bin};
 
 /// A small rootfs tree built from Debian's busybox-static: /bin/busybox, applet links for
@@ -939,9 +940,7 @@ struct Artifacts {
 }
 
 fn artifacts() -> Artifacts {
-    let out = std::env::var_os("TINILINUX_OUT")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join("out"));
+    let out = tinilinux_tests::out_dir();
     let (rootfs_tar, layout, archive) = oci::output_paths(&out, oci::MAIN_IMAGE);
     for p in [&rootfs_tar, &archive, &layout.join("index.json")] {
         assert!(
@@ -964,106 +963,14 @@ fn artifacts() -> Artifacts {
     }
 }
 
-/// A Docker engine of our own: private data root, exec root, socket and pidfile, no
-/// iptables or bridge changes on the host. Stopped (and its folders removed) on drop.
-struct Dockerd {
-    child: std::process::Child,
-    dir: tempfile::TempDir,
-}
-
-impl Dockerd {
-    fn start() -> Dockerd {
-        require_tool("dockerd");
-        require_tool("docker");
-        let dir = tempfile::Builder::new()
-            .prefix("tl-dockerd")
-            .tempdir_in("/tmp")
-            .unwrap();
-        let log = std::fs::File::create(dir.path().join("dockerd.log")).unwrap();
-        // Pinned: no host /etc/docker/daemon.json (another data root, default runtime …).
-        std::fs::write(dir.path().join("daemon.json"), "{}\n").unwrap();
-        let child = Command::new("dockerd")
-            .arg("--config-file")
-            .arg(dir.path().join("daemon.json"))
-            .arg("--data-root")
-            .arg(dir.path().join("data"))
-            .arg("--exec-root")
-            .arg(dir.path().join("exec"))
-            .arg("-H")
-            .arg(format!(
-                "unix://{}",
-                dir.path().join("docker.sock").display()
-            ))
-            .arg("--pidfile")
-            .arg(dir.path().join("docker.pid"))
-            .args(["--iptables=false", "--ip6tables=false", "--bridge=none"])
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("start dockerd");
-        let daemon = Dockerd { child, dir };
-        for _ in 0..120 {
-            if daemon.docker(&["version"]).status.success() {
-                return daemon;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(250));
-        }
-        let log =
-            std::fs::read_to_string(daemon.dir.path().join("dockerd.log")).unwrap_or_default();
-        panic!("dockerd did not come up within 30 s:\n{log}");
-    }
-
-    fn docker(&self, args: &[&str]) -> Output {
-        run(Command::new("docker")
-            .arg("-H")
-            .arg(format!(
-                "unix://{}",
-                self.dir.path().join("docker.sock").display()
-            ))
-            .args(args))
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.docker(args);
-        assert!(out.status.success(), "docker {args:?} failed: {out:?}");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-}
-
-impl Drop for Dockerd {
-    fn drop(&mut self) {
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
-        for _ in 0..120 {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(250));
-        }
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-        // Anything the daemon left mounted below its folders.
-        let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-        let root = self.dir.path().display().to_string();
-        let mut points: Vec<&str> = mounts
-            .lines()
-            .filter_map(|l| l.split(' ').nth(4))
-            .filter(|p| p.starts_with(&root))
-            .collect();
-        points.sort_by_key(|p| std::cmp::Reverse(p.len()));
-        for p in points {
-            let c = std::ffi::CString::new(p).unwrap();
-            unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
-        }
-    }
-}
-
 #[test]
 fn docker_imports_and_loads_the_exported_rootfs() {
     require_root();
     let art = artifacts();
-    let docker = Dockerd::start();
+    let docker = Dockerd::start(
+        "tl-dockerd-",
+        &["--iptables=false", "--ip6tables=false", "--bridge=none"],
+    );
     // docker import of the plain rootfs tarball.
     docker.ok(&[
         "import",

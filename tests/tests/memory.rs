@@ -7,11 +7,10 @@
 //! The minimums are read from grub.cfg, the file that prints them; the live /init and the
 //! disk's early /init must state the same numbers (checked here too).
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use tinilinux_tests::qemu::{self, Firmware, Vm};
-use tinilinux_tests::repo_root;
+use tinilinux_tests::{out_file, repo_root};
 
 const BOOT: Duration = Duration::from_secs(240);
 const CMD: Duration = Duration::from_secs(120);
@@ -25,19 +24,6 @@ fn step_mib(firmware: Firmware) -> u32 {
 }
 /// The start of the message every layer prints when memory is too small.
 const MESSAGE: &str = "TiniLinux needs at least";
-
-fn out_file(name: &str) -> PathBuf {
-    let out = std::env::var_os("TINILINUX_OUT")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join("out"));
-    let path = out.join(name);
-    assert!(
-        path.is_file(),
-        "{} is missing: run `distro-build all` (or ./build.sh) before the boot tests",
-        path.display()
-    );
-    path
-}
 
 /// The value of `set NAME=VALUE` in distro-build/grub.cfg.
 fn grub_minimum(name: &str) -> u32 {

@@ -11,11 +11,13 @@
 use std::io::Read;
 use std::net::{TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use tinilinux_tests::{busybox_rootfs, require_root, require_tool, run, stderr, stdout, StateRoot};
+use tinilinux_tests::{
+    busybox_rootfs, busybox_tar, require_root, require_tool, run, stderr, stdout, StateRoot,
+};
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
@@ -534,29 +536,7 @@ fn a_killed_tinibox_leaves_nothing_after_the_next_command() {
     assert_as_before(&before, "after the next command");
 }
 
-/// The BusyBox rootfs as a tarball for `docker import`.
-fn busybox_tar(dir: &Path) -> PathBuf {
-    let tar = dir.join("busybox-rootfs.tar");
-    let o = run(Command::new("tar")
-        .arg("-C")
-        .arg(busybox_rootfs())
-        .args(["--exclude=./.complete", "-cf"])
-        .arg(&tar)
-        .arg("."));
-    assert!(o.status.success(), "tar: {}", stderr(&o));
-    tar
-}
-
-/// A private dockerd with its own bridge (`tbxd0`, made by Docker) and Docker's own
-/// iptables rules, stopped on drop.
-struct Dockerd {
-    dir: tempfile::TempDir,
-    child: std::process::Child,
-    /// The nftables tables before dockerd started: the ones it adds are removed on drop.
-    tables: Vec<String>,
-}
-
-/// `nft list tables`, one `table FAMILY NAME` per entry.
+/// `nft list tables`, one line a table.
 fn nft_tables() -> Vec<String> {
     stdout(&run(Command::new("nft").args(["list", "tables"])))
         .lines()
@@ -564,75 +544,37 @@ fn nft_tables() -> Vec<String> {
         .collect()
 }
 
+/// A private dockerd with Docker's own bridge and iptables rules (the point of the test), on
+/// a subnet of its own; on drop, after the daemon, its `docker0` and the nftables tables it
+/// added are removed, so the host is left as the test found it.
+struct Dockerd {
+    daemon: tinilinux_tests::dockerd::Dockerd,
+    /// The nftables tables before dockerd started.
+    tables: Vec<String>,
+}
+
+impl std::ops::Deref for Dockerd {
+    type Target = tinilinux_tests::dockerd::Dockerd;
+    fn deref(&self) -> &Self::Target {
+        &self.daemon
+    }
+}
+
 impl Dockerd {
     fn start() -> Dockerd {
-        for t in ["dockerd", "docker"] {
-            require_tool(t);
-        }
-        let dir = tempfile::Builder::new()
-            .prefix("tbx-net-dockerd-")
-            .tempdir_in("/var/tmp")
-            .unwrap();
         let tables = nft_tables();
-        let d = dir.path();
-        std::fs::write(d.join("daemon.json"), "{}\n").unwrap();
-        let log = std::fs::File::create(d.join("dockerd.log")).unwrap();
-        let child = Command::new("dockerd")
-            .arg("--config-file")
-            .arg(d.join("daemon.json"))
-            .arg("--data-root")
-            .arg(d.join("data"))
-            .arg("--exec-root")
-            .arg(d.join("exec"))
-            .arg("-H")
-            .arg(format!("unix://{}", d.join("docker.sock").display()))
-            .arg("--pidfile")
-            .arg(d.join("docker.pid"))
-            .args(["--bip", "198.19.77.1/24"])
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("start dockerd");
-        let dk = Dockerd { dir, child, tables };
-        let t = Instant::now();
-        while !dk.docker(&["version"]).status.success() {
-            assert!(
-                t.elapsed() < Duration::from_secs(60),
-                "dockerd did not answer: {}",
-                std::fs::read_to_string(dk.dir.path().join("dockerd.log")).unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        dk
-    }
-
-    fn docker(&self, args: &[&str]) -> Output {
-        run(Command::new("docker")
-            .env(
-                "DOCKER_HOST",
-                format!("unix://{}", self.dir.path().join("docker.sock").display()),
-            )
-            .args(args)
-            .stdin(Stdio::null()))
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let o = self.docker(args);
-        assert!(o.status.success(), "docker {args:?}: {}", stderr(&o));
-        stdout(&o)
+        let daemon = tinilinux_tests::dockerd::Dockerd::start(
+            "tbx-net-dockerd-",
+            &["--bip", "198.19.77.1/24"],
+        );
+        Dockerd { daemon, tables }
     }
 }
 
 impl Drop for Dockerd {
     fn drop(&mut self) {
-        let ids = stdout(&self.docker(&["ps", "-aq"]));
-        for id in ids.split_whitespace() {
-            let _ = self.docker(&["rm", "-f", id]);
-        }
-        tinilinux_tests::stop_daemon(&mut self.child, self.dir.path());
+        self.daemon.stop();
         let _ = Command::new("ip").args(["link", "del", "docker0"]).output();
-        // Docker leaves its iptables-nft tables behind; leave the host as the test found it.
         for t in nft_tables() {
             if !self.tables.contains(&t) {
                 let words: Vec<&str> = t.split_whitespace().collect();

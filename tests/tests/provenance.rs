@@ -14,26 +14,14 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
-use tinilinux_tests::{ok, repo_root, require_tool, run};
+use tinilinux_tests::{ok, out_dir, out_file, repo_root, require_tool, run};
 
 /// Packages sources.lock pins that no output carries: OVMF, the UEFI firmware the boot tests
 /// start QEMU with.
 const NOT_SHIPPED: &[&str] = &["ovmf"];
 
-fn out_dir() -> PathBuf {
-    std::env::var_os("TINILINUX_OUT")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join("out"))
-}
-
 fn sbom_path() -> PathBuf {
-    let path = out_dir().join("tinilinux.spdx.json");
-    assert!(
-        path.is_file(),
-        "{} is missing: run `./target/release/distro-build all` first",
-        path.display()
-    );
-    path
+    out_file("tinilinux.spdx.json")
 }
 
 fn sbom() -> Value {

@@ -23,6 +23,9 @@ packages=(
   python3-venv
   # reference runtimes and real clients
   runc docker.io containerd skopeo umoci podman
+  # tests/tests/runtime_tools.rs: Go builds the OCI runtime-tools suite offline; crun is its
+  # third reference runtime. tests/tests/cri.rs: the CNI plugins of its pod network
+  golang-go crun containernetworking-plugins
   # registry tests: a real registry, and the token server the tests write (JWT)
   docker-registry python3-jwt python3-bcrypt python3-cryptography openssl
   # apk tests: the repository generator (Python + openssl) and its HTTP server; busybox-static above
@@ -81,6 +84,22 @@ if ! grep -qx "Version: $spdx_version" <<<"$spdx_installed"; then
 fi
 if [ "$(id -u)" -eq 0 ] && [ "$(readlink /usr/local/bin/pyspdxtools 2>/dev/null)" != "$spdx_venv/bin/pyspdxtools" ]; then
   ln -sf "$spdx_venv/bin/pyspdxtools" /usr/local/bin/pyspdxtools
+fi
+
+# The CRI client of tests/tests/cri.rs: the CRI v1 gRPC stubs of the PyPI package
+# container-runtime-interface-api (with grpcio). Debian has neither crictl nor these stubs, so
+# they get their own virtual environment, pinned like spdx-tools above.
+cri_venv=/opt/tinilinux/cri-api
+cri_version=2.0.1
+cri_installed=$("$cri_venv/bin/pip" show container-runtime-interface-api 2>/dev/null || true)
+if ! grep -qx "Version: $cri_version" <<<"$cri_installed"; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "install-deps: the CRI client's Python packages are missing; run this script as root" >&2
+    exit 1
+  fi
+  echo "install-deps: installing container-runtime-interface-api $cri_version into $cri_venv"
+  /usr/bin/python3 -m venv "$cri_venv"
+  "$cri_venv/bin/pip" install -q "container-runtime-interface-api==$cri_version"
 fi
 
 command -v cargo >/dev/null || { echo "install-deps: cargo not found; install Rust (rustup) first" >&2; exit 1; }

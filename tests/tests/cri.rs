@@ -5,7 +5,8 @@
 //! BusyBox (it is the sandbox image too), and a real CRI client (`cri_client.py`, the gRPC
 //! stubs of the PyPI package container-runtime-interface-api). One pod goes through
 //! RunPodSandbox, CreateContainer, StartContainer, ExecSync, ContainerStatus, its log file,
-//! StopContainer, RemoveContainer, StopPodSandbox and RemovePodSandbox, first with host
+//! StopContainer, RemoveContainer, StopPodSandbox and RemovePodSandbox (with a second
+//! container that exited by itself still in the pod, as kubelet leaves one), first with host
 //! networking, then on a CNI bridge (Debian's containernetworking-plugins); the same with
 //! runc. The test asserts on what the client reports and that nothing is left afterwards
 //! (containers, pods, mounts, cgroups, network namespaces, veths, runtime state).
@@ -535,10 +536,22 @@ fn pod_lifecycle(cd: &Containerd, handler: &str, network: &str) {
         "{ctx}"
     );
 
-    // Removal: nothing listed, nothing left on the host.
-    assert_eq!(r["containers_after_remove"], json!([]), "{ctx}");
+    // The container that exited by itself: its code, its log, and a StopContainer on it
+    // that succeeds (the runtime is asked to kill a stopped container).
+    assert_eq!(r["oneshot"]["state"], "EXITED", "{ctx}");
+    assert_eq!(r["oneshot"]["exit_code"], 7, "{ctx}");
+    assert_eq!(r["oneshot"]["reason"], "Error", "{ctx}");
+    assert!(
+        log_has(&r["oneshot"]["log"], "stdout", "oneshot-done"),
+        "{ctx}"
+    );
+    assert_eq!(r["oneshot"]["state_after_stop"], "EXITED", "{ctx}");
+
+    // Removal: the exited container goes with its pod; nothing listed, nothing left.
+    assert_eq!(r["containers_after_remove"], json!(["oneshot"]), "{ctx}");
     assert_eq!(r["pod_state_after_stop"], "NOTREADY", "{ctx}");
     assert_eq!(r["pods_after_remove"], json!([]), "{ctx}");
+    assert_eq!(r["containers_after_pod_remove"], json!([]), "{ctx}");
     assert_eq!(
         r["steps"].as_array().and_then(|s| s.last()),
         Some(&json!("done"))
@@ -550,7 +563,8 @@ fn pod_lifecycle(cd: &Containerd, handler: &str, network: &str) {
         Vec::<String>::new(),
         "mounts left (rootfs, shm, netns) ({ctx})"
     );
-    for id in [pod_id, ctr_id] {
+    let oneshot_id = r["oneshot_id"].as_str().expect("oneshot id");
+    for id in [pod_id, ctr_id, oneshot_id] {
         assert_eq!(
             cgroup_dirs_named(id),
             Vec::<PathBuf>::new(),

@@ -152,6 +152,39 @@ def main():
                 break
             time.sleep(0.2)
 
+        # A container that exits by itself, as a Job's or an init container does: kubelet
+        # still calls StopContainer on it, and StopPodSandbox / RemovePodSandbox with it in
+        # the pod (the runtime is asked to kill a stopped container: issue 15, item 16).
+        step("oneshot")
+        one_config = cri.ContainerConfig(
+            metadata=cri.ContainerMetadata(name="oneshot"),
+            image=cri.ImageSpec(image=image),
+            command=["/bin/sh", "-c", "echo oneshot-done; exit 7"],
+            log_path="oneshot.log",
+        )
+        one = rt.CreateContainer(
+            cri.CreateContainerRequest(
+                pod_sandbox_id=pod_id, config=one_config, sandbox_config=pod_config
+            )
+        ).container_id
+        report["oneshot_id"] = one
+        rt.StartContainer(cri.StartContainerRequest(container_id=one))
+        deadline = time.time() + 20
+        while True:
+            st = rt.ContainerStatus(cri.ContainerStatusRequest(container_id=one)).status
+            if st.state == cri.CONTAINER_EXITED or time.time() > deadline:
+                break
+            time.sleep(0.2)
+        report["oneshot"] = {
+            "state": STATES.get(st.state, str(st.state)),
+            "exit_code": st.exit_code,
+            "reason": st.reason,
+            "log": read_log(st.log_path),
+        }
+        rt.StopContainer(cri.StopContainerRequest(container_id=one, timeout=10))
+        st = rt.ContainerStatus(cri.ContainerStatusRequest(container_id=one)).status
+        report["oneshot"]["state_after_stop"] = STATES.get(st.state, str(st.state))
+
         step("StopContainer")
         rt.StopContainer(cri.StopContainerRequest(container_id=cid, timeout=20))
         st = rt.ContainerStatus(cri.ContainerStatusRequest(container_id=cid)).status
@@ -165,7 +198,7 @@ def main():
         step("RemoveContainer")
         rt.RemoveContainer(cri.RemoveContainerRequest(container_id=cid))
         left = rt.ListContainers(cri.ListContainersRequest()).containers
-        report["containers_after_remove"] = [c.id for c in left]
+        report["containers_after_remove"] = [c.metadata.name for c in left]
 
         step("StopPodSandbox")
         rt.StopPodSandbox(cri.StopPodSandboxRequest(pod_sandbox_id=pod_id))
@@ -177,6 +210,8 @@ def main():
         pod_id = None
         left = rt.ListPodSandbox(cri.ListPodSandboxRequest()).items
         report["pods_after_remove"] = [p.id for p in left]
+        left = rt.ListContainers(cri.ListContainersRequest()).containers
+        report["containers_after_pod_remove"] = [c.id for c in left]
         step("done")
     except grpc.RpcError as e:
         report["error"] = f"{report['steps'][-1] if report['steps'] else 'connect'}: " \

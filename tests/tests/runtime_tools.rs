@@ -204,16 +204,25 @@ struct Outcome {
     tap: String,
 }
 
-/// Whether a program's TAP output is a pass: it exited 0, printed a plan `1..N` and N `ok`
-/// lines (skips included), and no `not ok`.
+/// Whether a program's run is a pass: it exited 0 and printed no `not ok`, and when it printed
+/// a plan `1..N`, N `ok` lines (skips included). The `*_fail` programs print no TAP at all:
+/// they exit 0 when the runtime refused the bad config and 1 (with the reason) when not.
 fn tap_passed(exit_ok: bool, tap: &str) -> bool {
     let plan = tap
         .lines()
         .find_map(|l| l.trim().strip_prefix("1.."))
-        .and_then(|n| n.split_whitespace().next()?.parse::<usize>().ok());
+        .map(|n| {
+            n.split_whitespace()
+                .next()
+                .and_then(|n| n.parse::<usize>().ok())
+        });
     let oks = tap.lines().filter(|l| l.starts_with("ok ")).count();
     let not_oks = tap.lines().filter(|l| l.starts_with("not ok")).count();
-    exit_ok && not_oks == 0 && plan == Some(oks)
+    let plan_met = match plan {
+        None => true,
+        Some(planned) => planned == Some(oks),
+    };
+    exit_ok && not_oks == 0 && plan_met
 }
 
 /// Runs one attempt of `program` against `rt` (cwd = the suite, where `runtimetest` and the
@@ -440,4 +449,22 @@ fn runtime_tools_validation_tinibox_passes_what_runc_passes() {
             .collect::<Vec<_>>()
             .join(", ")
     );
+}
+
+/// The verdict rule on the shapes of output the suite's programs print.
+#[test]
+fn tap_verdicts() {
+    let full = "TAP version 13\nok 1 - a\nok 2 - b # SKIP no hugetlb\n1..2\n";
+    assert!(tap_passed(true, full));
+    assert!(!tap_passed(false, full), "a non-zero exit fails");
+    assert!(!tap_passed(true, "ok 1 - a\nnot ok 2 - b\n1..2\n"));
+    assert!(
+        !tap_passed(true, "ok 1 - a\n1..3\n"),
+        "a plan not met fails"
+    );
+    assert!(
+        tap_passed(true, "failed to create the container\n"),
+        "a *_fail program that exits 0 passes"
+    );
+    assert!(!tap_passed(false, "some error\n"));
 }

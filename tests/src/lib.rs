@@ -489,6 +489,13 @@ pub fn stop_daemon(child: &mut std::process::Child, dir: &std::path::Path) {
     }
     let _ = child.kill();
     let _ = child.wait();
+    unmount_below(dir);
+}
+
+/// Lazily unmounts (`umount -l`) every mount point at or below `dir` in this mount
+/// namespace, deepest first, so that the folder can be removed without reaching into a
+/// mounted filesystem.
+pub fn unmount_below(dir: &Path) {
     let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
     let prefix = dir.to_string_lossy().to_string();
     let mut points: Vec<&str> = mounts

@@ -9,6 +9,7 @@
 //! its bundles in a private TMPDIR, a per-program timeout, and up to three attempts when it
 //! fails (some of the suite's hook programs race). The whole run has a time budget (default
 //! 5 minutes, `RUNTIME_TOOLS_BUDGET_SECS`): programs it leaves unrun fail the test by name.
+//! `RUNTIME_TOOLS_PROGRAMS=a,b` runs only the programs named.
 //! The per-runtime counts are printed and written to `target/runtime-tools/summary.txt`.
 //!
 //! Needs root, runc, go (golang-go) and the archive: `$RUNTIME_TOOLS_TARBALL`, else
@@ -23,7 +24,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
-use tinilinux_tests::{repo_root, require_root, require_tool, target_dir, tinibox_bin};
+use tinilinux_tests::{
+    repo_root, require_root, require_tool, target_dir, tinibox_bin, unmount_below,
+};
 
 /// The archive's file name and its sha256 (from `../shared/third-party/README.md`).
 const TARBALL: &str = "opencontainers-runtime-tools-260e151.tar.gz";
@@ -261,6 +264,10 @@ fn attempt(suite: &Path, program: &str, rt: &Runtime, tmp: &Path) -> Outcome {
         std::thread::sleep(Duration::from_millis(50));
     };
     rt.clean();
+    // A container that shares the host's mount namespace (linux_ns_itype, linux_ns_path)
+    // mounts /proc, /dev and the rest onto its bundle in the host's namespace, and no runtime
+    // unmounts them at delete: unmount before removing, never delete through a mount.
+    unmount_below(&bundles);
     let _ = std::fs::remove_dir_all(&bundles);
     let mut tap = std::fs::read_to_string(&log).unwrap_or_default();
     if status.is_none() {
@@ -287,12 +294,23 @@ fn runtime_tools_validation_tinibox_passes_what_runc_passes() {
     require_root();
     require_tool("runc");
     let suite = built_suite();
-    let names = programs(&suite);
+    let mut names = programs(&suite);
     assert!(
         names.len() >= 50,
         "the suite has only {} validation programs",
         names.len()
     );
+    // RUNTIME_TOOLS_PROGRAMS=a,b runs only those (to check one fix quickly).
+    if let Ok(only) = std::env::var("RUNTIME_TOOLS_PROGRAMS") {
+        let wanted: Vec<&str> = only.split(',').map(str::trim).collect();
+        for w in &wanted {
+            assert!(
+                names.iter().any(|n| n == w),
+                "RUNTIME_TOOLS_PROGRAMS names {w:?}, which is not a program of the suite"
+            );
+        }
+        names.retain(|n| wanted.contains(&n.as_str()));
+    }
 
     let work = tempfile::Builder::new()
         .prefix("runtime-tools-")

@@ -14,7 +14,6 @@
 //! Needs root, containerd, ctr, containerd-shim-runc-v2, runc, /usr/lib/cni and the client's
 //! Python environment (`scripts/install-deps.sh` makes it; `CRI_PYTHON` overrides it).
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -616,7 +615,6 @@ fn cri_lifecycle(handler: &str, slot: u8) {
     cd.import_image();
     pod_lifecycle(&cd, handler, "host");
     pod_lifecycle(&cd, handler, "cni");
-    let _ = std::io::stdout().flush();
 }
 
 #[test]

@@ -2,8 +2,9 @@
 """A CRI client (the gRPC API kubelet speaks to containerd) for tests/tests/cri.rs.
 
 Drives one pod through the lifecycle kubelet uses: RunPodSandbox, CreateContainer,
-StartContainer, ExecSync, ContainerStatus, the container's log file, StopContainer,
-RemoveContainer, StopPodSandbox, RemovePodSandbox; and reports what the runtime answered at
+StartContainer, ExecSync, ContainerStatus, the container's log file, a second container that
+exits by itself (then StopContainer on it), StopContainer, RemoveContainer, StopPodSandbox,
+RemovePodSandbox (the exited container still in the pod); and reports what the runtime answered at
 each step as one JSON object on stdout. The test asserts on that report; this script only
 records (and, when a step fails, still tries to remove the pod and reports the error).
 

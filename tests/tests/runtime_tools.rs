@@ -12,8 +12,8 @@
 //! `RUNTIME_TOOLS_PROGRAMS=a,b` runs only the programs named.
 //! The per-runtime counts are printed and written to `target/runtime-tools/summary.txt`.
 //!
-//! Needs root, runc, go (golang-go) and the archive: `$RUNTIME_TOOLS_TARBALL`, else
-//! `../shared/third-party/` beside the repository.
+//! Needs root, runc, go (golang-go) and the archive: `$RUNTIME_TOOLS_TARBALL`, else the copy
+//! kept in the repository (`tests/third-party/`, see its README), so a fresh clone has it.
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -28,7 +28,7 @@ use tinilinux_tests::{
     repo_root, require_root, require_tool, target_dir, tinibox_bin, unmount_below,
 };
 
-/// The archive's file name and its sha256 (from `../shared/third-party/README.md`).
+/// The archive's file name and its sha256 (tests/third-party/README.md).
 const TARBALL: &str = "opencontainers-runtime-tools-260e151.tar.gz";
 const TARBALL_SHA256: &str = "6c499c72797ba01d730ac34d7ace6228a0f36f2d481d39002480ed72eaf7b7cf";
 
@@ -39,12 +39,12 @@ const ATTEMPTS: usize = 3;
 /// The default budget for the whole run (CI has 90 minutes for every test).
 const DEFAULT_BUDGET: Duration = Duration::from_secs(300);
 
-/// The archive to build: `$RUNTIME_TOOLS_TARBALL`, else the shared third-party folder next to
-/// the repository. Fails the test, naming both, when it is missing.
+/// The archive to build: `$RUNTIME_TOOLS_TARBALL`, else `tests/third-party/` of the
+/// repository. Fails the test, naming both, when it is missing.
 fn tarball() -> PathBuf {
     let path = std::env::var_os("RUNTIME_TOOLS_TARBALL")
         .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join("../shared/third-party").join(TARBALL));
+        .unwrap_or_else(|| repo_root().join("tests/third-party").join(TARBALL));
     assert!(
         path.is_file(),
         "{} not found: put {TARBALL} (sha256 {TARBALL_SHA256}) there or set RUNTIME_TOOLS_TARBALL",

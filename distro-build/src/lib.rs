@@ -21,6 +21,8 @@
 //! - [`tinibox_static`]: the static tinibox binary (and the static cargo build apk shares).
 //! - [`apk_static`]: the static apk, Alpine's repositories, keys and an empty database.
 //! - [`dropbear`]: the static Dropbear SSH server (and dbclient, scp) from Debian's source.
+//! - [`ca_certificates`]: the CA bundle (`/etc/ssl/certs/ca-certificates.crt`) from Debian's
+//!   pinned ca-certificates.
 //! - [`ssh`]: root's authorized SSH keys baked into the live tree (`--ssh-authorized-keys`).
 //! - [`rootfs`]: the live rootfs tree (skeleton + BusyBox + tinibox + apk + device nodes).
 //! - [`initramfs`]: the cpio newc writer (hard links, fixed mtimes) and its compression.
@@ -37,6 +39,7 @@
 pub mod apk_static;
 pub mod boot;
 pub mod busybox;
+pub mod ca_certificates;
 pub mod cache;
 pub mod component;
 pub mod context;

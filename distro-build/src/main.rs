@@ -73,6 +73,13 @@ enum Cmd {
     /// Everything: sources, kernel, busybox, rootfs, oci, initramfs, iso, disk, then the
     /// source bundle (out/source/) and the SBOM (out/tinilinux.spdx.json).
     All,
+    /// Push the built image (out/oci/, unchanged) to a registry: REF is HOST[:PORT]/REPO[:TAG].
+    /// Credentials from `tinibox login` / `docker login`; plain HTTP only for loopback.
+    Push {
+        /// Where to: e.g. registry.example:5000/tinilinux:latest.
+        #[arg(value_name = "REF")]
+        reference: String,
+    },
     /// Boot out/tinilinux.iso in QEMU (TCG) on this terminal.
     Run {
         /// Boot with OVMF (UEFI) instead of SeaBIOS.
@@ -174,6 +181,11 @@ fn dispatch(cmd: Cmd, ctx: &Context, keys: Option<&Path>) -> Result<()> {
             return pipeline.all();
         }
         Cmd::Lock => return relock(ctx),
+        Cmd::Push { reference } => {
+            let digest = distro_build::oci::push::push(ctx, &reference)?;
+            println!("{digest}");
+            return Ok(());
+        }
         Cmd::Run { uefi } => return qemu::run(ctx, &iso::iso_path(ctx), uefi),
         Cmd::Clean { all } => return clean(ctx, all),
     };

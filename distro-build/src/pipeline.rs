@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 
 use crate::apk_static::ApkComponent;
 use crate::busybox::{BusyBox, BusyBoxComponent};
+use crate::ca_certificates::CaCertificatesComponent;
 use crate::component::Component;
 use crate::context::Context;
 use crate::disk::disktools::DiskTools;
@@ -96,6 +97,7 @@ pub struct Pipeline<'c> {
     tinibox: TiniboxComponent,
     apk: ApkComponent,
     dropbear: DropbearComponent,
+    ca_certificates: CaCertificatesComponent,
     rootfs: OnceCell<RootfsTree>,
     live: OnceCell<RootfsTree>,
     oci: OnceCell<Vec<ExportedImage>>,
@@ -120,6 +122,7 @@ impl<'c> Pipeline<'c> {
             tinibox: TiniboxComponent::new(),
             apk: ApkComponent::new(),
             dropbear: DropbearComponent::new(),
+            ca_certificates: CaCertificatesComponent::new(),
             rootfs: OnceCell::new(),
             live: OnceCell::new(),
             oci: OnceCell::new(),
@@ -148,8 +151,14 @@ impl<'c> Pipeline<'c> {
     }
 
     /// The components of the root filesystem, in the order they are installed.
-    pub fn components(&self) -> [&dyn Component; 4] {
-        [&self.busybox, &self.tinibox, &self.apk, &self.dropbear]
+    pub fn components(&self) -> [&dyn Component; 5] {
+        [
+            &self.busybox,
+            &self.tinibox,
+            &self.apk,
+            &self.dropbear,
+            &self.ca_certificates,
+        ]
     }
 
     /// The kernel's source, verified against sources.lock and unpacked.
@@ -281,12 +290,13 @@ impl<'c> Pipeline<'c> {
     /// `out/source/`: the Debian source packages of everything the outputs carry, and the
     /// kernel's and BusyBox's configs and Dropbear's options. It makes the kernel and BusyBox,
     /// fetches Dropbear's source and the pinned
-    /// binary packages the media carry (GRUB, the installer's tools) first, so the bundle
+    /// binary packages the media carry (GRUB, the installer's tools, the CA bundle) first, so the bundle
     /// covers them whether or not the media were built in this process.
     pub fn source_bundle(&self) -> Result<&Bundle> {
         memo(&self.bundle, || {
             let (kernel, busybox) = (self.kernel()?, self.busybox()?);
             self.dropbear.fetch(self.ctx)?;
+            self.ca_certificates.fetch(self.ctx)?;
             crate::boot::grub::GrubFiles::pinned(self.ctx)?;
             self.disktools()?;
             let stage = Stage::start(

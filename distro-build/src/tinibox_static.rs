@@ -26,13 +26,13 @@ use crate::tree::{Entry, FileData, RootfsTree};
 /// The compiler flags of the static build: the C library linked in, no PIE (see the module doc).
 pub const RUSTFLAGS: &str = "-C target-feature=+crt-static -C relocation-model=static";
 
-/// tinibox as the rootfs carries it: `/usr/bin/tinibox`, built without the registry client
-/// (its TLS stack is 2.2 MB) until the ISO has room. The SBOM lists the crates of exactly
-/// this build.
+/// tinibox as the rootfs carries it: `/usr/bin/tinibox` with the registry client (rustls with
+/// ring) but without Mozilla's roots built in, because the rootfs carries Debian's CA bundle
+/// ([`crate::ca_certificates`]). The SBOM lists the crates of exactly this build.
 pub const PROGRAM: Program = Program {
     package: "tinibox",
     path: "usr/bin/tinibox",
-    cargo_args: &["--no-default-features"],
+    cargo_args: &["--no-default-features", "--features", "registry"],
 };
 
 /// Builds the static tinibox and returns the binary's path.

@@ -7,6 +7,7 @@
 
 pub mod dockerd;
 pub mod qemu;
+pub mod registry;
 
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};

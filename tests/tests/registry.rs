@@ -8,190 +8,16 @@
 //! Everything listens on loopback ports picked at run time; every daemon is killed on drop.
 
 use std::io::Write as _;
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use tinilinux_tests::{busybox_rootfs, ok, require_root, require_tool, tinibox_bin};
+use tinilinux_tests::registry::{
+    build_layout, make_tls, start_registry, tls_block, wait_port, Daemon,
+};
+use tinilinux_tests::{ok, require_root, require_tool, tinibox_bin};
 
 const PYTHON: &str = "/usr/bin/python3";
-
-fn sha256(bytes: &[u8]) -> String {
-    use sha2::Digest as _;
-    format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes)))
-}
-
-fn gzip(bytes: &[u8]) -> Vec<u8> {
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    gz.write_all(bytes).unwrap();
-    gz.finish().unwrap()
-}
-
-/// A tar stream of one file.
-fn file_tar(name: &str, content: &str) -> Vec<u8> {
-    let mut b = tar::Builder::new(Vec::new());
-    let mut h = tar::Header::new_gnu();
-    h.set_size(content.len() as u64);
-    h.set_mode(0o644);
-    h.set_mtime(1_700_000_000);
-    h.set_uid(0);
-    h.set_gid(0);
-    h.set_entry_type(tar::EntryType::Regular);
-    b.append_data(&mut h, name, content.as_bytes()).unwrap();
-    b.into_inner().unwrap()
-}
-
-/// A tar stream of the shared BusyBox rootfs.
-fn busybox_tar() -> Vec<u8> {
-    let mut b = tar::Builder::new(Vec::new());
-    b.follow_symlinks(false);
-    b.append_dir_all(".", busybox_rootfs()).unwrap();
-    b.into_inner().unwrap()
-}
-
-/// Writes blobs into an OCI layout and returns (digest, size).
-struct Layout {
-    dir: PathBuf,
-}
-
-impl Layout {
-    fn put(&self, bytes: &[u8]) -> (String, usize) {
-        let d = sha256(bytes);
-        std::fs::write(self.dir.join("blobs/sha256").join(&d[7..]), bytes).unwrap();
-        (d, bytes.len())
-    }
-
-    /// One image manifest for `arch` with gzip `layers` (uncompressed tars); returns its
-    /// descriptor JSON with a platform.
-    fn image(&self, arch: &str, layers: &[Vec<u8>]) -> serde_json::Value {
-        let mut descs = Vec::new();
-        let mut diff_ids = Vec::new();
-        for tar in layers {
-            let (d, s) = self.put(&gzip(tar));
-            diff_ids.push(sha256(tar));
-            descs.push(serde_json::json!({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": d, "size": s}));
-        }
-        let config = serde_json::to_vec(&serde_json::json!({
-            "architecture": arch, "os": "linux",
-            "config": {"Cmd": ["/bin/cat", "/marker"], "Env": ["PATH=/bin"]},
-            "rootfs": {"type": "layers", "diff_ids": diff_ids}
-        }))
-        .unwrap();
-        let (cd, cs) = self.put(&config);
-        let manifest = serde_json::to_vec(&serde_json::json!({
-            "schemaVersion": 2,
-            "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": cs},
-            "layers": descs
-        }))
-        .unwrap();
-        let (md, ms) = self.put(&manifest);
-        serde_json::json!({
-            "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "digest": md, "size": ms,
-            "platform": {"os": "linux", "architecture": arch}
-        })
-    }
-
-    /// An index of `manifests`; returns (digest, size).
-    fn index(&self, manifests: Vec<serde_json::Value>) -> (String, usize) {
-        let index = serde_json::to_vec(&serde_json::json!({
-            "schemaVersion": 2,
-            "mediaType": "application/vnd.oci.image.index.v1+json",
-            "manifests": manifests
-        }))
-        .unwrap();
-        self.put(&index)
-    }
-}
-
-/// The test image: an OCI layout with tag `1` = an index of linux/amd64 (BusyBox + a marker
-/// layer saying `amd64`) and linux/arm64 (a marker layer only). Also returns the digest of a
-/// second index that lists only linux/arm64 and s390x.
-fn build_layout(dir: &Path) -> (String, String) {
-    std::fs::create_dir_all(dir.join("blobs/sha256")).unwrap();
-    let l = Layout {
-        dir: dir.to_path_buf(),
-    };
-    let amd = l.image(
-        "amd64",
-        &[busybox_tar(), file_tar("marker", "amd64 image\n")],
-    );
-    let arm = l.image("arm64", &[file_tar("marker", "arm64 image\n")]);
-    let s390 = l.image("s390x", &[file_tar("marker", "s390x image\n")]);
-    let (index, size) = l.index(vec![amd, arm.clone()]);
-    let (other, _) = l.index(vec![arm, s390]);
-    let top = serde_json::json!({
-        "schemaVersion": 2,
-        "manifests": [{
-            "mediaType": "application/vnd.oci.image.index.v1+json",
-            "digest": index, "size": size,
-            "annotations": {"org.opencontainers.image.ref.name": "1"}
-        }]
-    });
-    std::fs::write(dir.join("index.json"), serde_json::to_vec(&top).unwrap()).unwrap();
-    std::fs::write(dir.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
-    (index, other)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn wait_port(port: u16, child: &mut Child, what: &str) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline {
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return;
-        }
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!("{what} exited early: {status}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("{what} did not listen on port {port}");
-}
-
-/// A process killed on drop.
-struct Daemon {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts docker-registry on a free loopback port; `extra` is YAML added to the config
-/// (top-level keys `auth:` and the `tls:` block under `http:`).
-fn start_registry(dir: &Path, http_extra: &str, auth: &str) -> Daemon {
-    require_tool("docker-registry");
-    let port = free_port();
-    let config = format!(
-        "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n{http_extra}{auth}",
-        dir.join("data").display()
-    );
-    std::fs::create_dir_all(dir.join("data")).unwrap();
-    let path = dir.join("config.yml");
-    std::fs::write(&path, config).unwrap();
-    let mut child = Command::new("docker-registry")
-        .arg("serve")
-        .arg(&path)
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(dir.join("registry.log")).unwrap())
-        .spawn()
-        .expect("start docker-registry");
-    wait_port(port, &mut child, "docker-registry");
-    Daemon { child, port }
-}
 
 /// Starts a Python server script with `args`; it writes its port to the file given last.
 fn start_python(dir: &Path, name: &str, script: &str, args: &[&str]) -> Daemon {
@@ -354,6 +180,7 @@ fn skopeo(args: &[&str]) -> String {
 }
 
 /// The test layout, built once per test binary.
+
 fn layout() -> &'static (PathBuf, String, String) {
     static LAYOUT: std::sync::OnceLock<(PathBuf, String, String)> = std::sync::OnceLock::new();
     LAYOUT.get_or_init(|| {
@@ -445,73 +272,62 @@ fn pull_a_multi_platform_image_without_auth_and_run_it() {
     assert_eq!(world.snapshot(), before);
 }
 
-/// A CA and a server certificate for 127.0.0.1 signed by it (openssl CLI); returns the CA path.
-fn make_tls(dir: &Path) -> PathBuf {
-    require_tool("openssl");
-    std::fs::create_dir_all(dir).unwrap();
-    let o = |args: &[&str]| {
-        ok(Command::new("openssl").current_dir(dir).args(args));
-    };
-    o(&[
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.crt",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=tinibox test CA",
-        "-addext",
-        "basicConstraints=critical,CA:TRUE",
-        "-addext",
-        "keyUsage=critical,keyCertSign,cRLSign",
+/// zstd layers (OCI `tar+zstd`), as `skopeo copy --dest-compress-format zstd` and Podman push
+/// them: pulled, unpacked and run.
+#[test]
+fn zstd_layers_pull_and_run() {
+    require_tool("zstd");
+    let world = World::new();
+    let reg = start_registry(&world.path("reg"), "", "");
+    let name = format!("127.0.0.1:{}/test/zstd", reg.port);
+    skopeo(&[
+        "copy",
+        "--all",
+        "--dest-tls-verify=false",
+        "--dest-compress-format",
+        "zstd",
+        &oci_ref("1"),
+        &format!("docker://{name}:1"),
     ]);
-    o(&[
-        "req",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-keyout",
-        "server.key",
-        "-out",
-        "server.csr",
-        "-subj",
-        "/CN=127.0.0.1",
+    let raw = skopeo(&[
+        "inspect",
+        "--raw",
+        "--tls-verify=false",
+        "--override-arch",
+        "amd64",
+        &format!("docker://{name}:1"),
     ]);
-    std::fs::write(
-        dir.join("ext.cnf"),
-        "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n",
-    )
-    .unwrap();
-    o(&[
-        "x509",
-        "-req",
-        "-in",
-        "server.csr",
-        "-CA",
-        "ca.crt",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-out",
-        "server.crt",
-        "-days",
-        "2",
-        "-extfile",
-        "ext.cnf",
+    let index: serde_json::Value = serde_json::from_str(&raw).unwrap();
+    let amd = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["platform"]["architecture"] == "amd64")
+        .unwrap();
+    let manifest = skopeo(&[
+        "inspect",
+        "--raw",
+        "--tls-verify=false",
+        &format!("docker://{name}@{}", amd["digest"].as_str().unwrap()),
     ]);
-    dir.join("ca.crt")
+    let manifest: serde_json::Value = serde_json::from_str(&manifest).unwrap();
+    for layer in manifest["layers"].as_array().unwrap() {
+        assert_eq!(
+            layer["mediaType"], "application/vnd.oci.image.layer.v1.tar+zstd",
+            "{manifest}"
+        );
+    }
+    let out = world.ok(&["pull", &format!("{name}:1")]);
+    assert!(out.contains("Downloaded newer image"), "{out}");
+    let out = world.ok(&["run", "--rm", &format!("{name}:1")]);
+    assert_eq!(out, "amd64 image\n");
+    // `run --pull always` fetches the manifest again and finds every layer in the store.
+    let out = world.tinibox(&["run", "--rm", "--pull", "always", &format!("{name}:1")]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "amd64 image\n");
 }
 
+/// Writes an htpasswd file with one bcrypt entry (Python's bcrypt, as docker-registry wants).
 fn htpasswd(path: &Path, user: &str, password: &str) {
     let line = ok(Command::new(PYTHON).args([
         "-c",
@@ -525,13 +341,9 @@ fn htpasswd(path: &Path, user: &str, password: &str) {
 #[test]
 fn basic_auth_over_tls_with_a_test_ca_and_docker_config_credentials() {
     let world = World::new();
-    let tls = make_tls(&world.path("tls"));
+    let tls = make_tls(&world.path("tls"), "IP:127.0.0.1");
     htpasswd(&world.path("htpasswd"), "alice", "s3cret pass");
-    let http_extra = format!(
-        "  tls:\n    certificate: {}\n    key: {}\n",
-        world.path("tls/server.crt").display(),
-        world.path("tls/server.key").display()
-    );
+    let http_extra = tls_block(&world.path("tls"));
     let auth = format!(
         "auth:\n  htpasswd:\n    realm: tinibox-test\n    path: {}\n",
         world.path("htpasswd").display()
@@ -991,4 +803,87 @@ fn push_tag_inspect_and_save_round_trip_through_real_tools() {
         err.contains("no such object: nope:1") && err.trim_end().lines().count() == 1,
         "{err}"
     );
+}
+
+/// `distro-build push` sends the built image (out/oci/) unchanged: the registry serves the
+/// manifest digest of out/oci/index.json, skopeo copies back the same blobs, and tinibox pulls
+/// and runs it. A missing layout or an unknown registry is one line and a non-zero exit.
+#[test]
+fn distro_build_push_sends_the_built_image_byte_for_byte() {
+    let world = World::new();
+    let layout = tinilinux_tests::out_file("oci");
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
+    let built = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["annotations"]["org.opencontainers.image.ref.name"] == "latest")
+        .expect("out/oci has a `latest` image")["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let reg = start_registry(&world.path("reg"), "", "");
+    let name = format!("127.0.0.1:{}/distro/tinilinux", reg.port);
+    let distro_build = tinilinux_tests::target_dir().join("release/distro-build");
+    let push = |target: &str, out_dir: &Path| {
+        Command::new(&distro_build)
+            .args(["push", target])
+            .env("TINILINUX_OUT", out_dir)
+            .env("DOCKER_CONFIG", world.path("docker"))
+            .output()
+            .expect("run distro-build push")
+    };
+    let out = push(&format!("{name}:1"), &tinilinux_tests::out_dir());
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), built);
+
+    let raw = skopeo(&[
+        "inspect",
+        "--raw",
+        "--tls-verify=false",
+        &format!("docker://{name}:1"),
+    ]);
+    let layout_manifest = std::fs::read(layout.join("blobs/sha256").join(&built[7..])).unwrap();
+    assert_eq!(
+        raw.as_bytes(),
+        layout_manifest.as_slice(),
+        "the registry's manifest differs"
+    );
+    let copy = world.path("copy");
+    skopeo(&[
+        "copy",
+        "--src-tls-verify=false",
+        &format!("docker://{name}:1"),
+        &format!("oci:{}:x", copy.display()),
+    ]);
+    let manifest: serde_json::Value = serde_json::from_slice(&layout_manifest).unwrap();
+    for layer in manifest["layers"].as_array().unwrap() {
+        let digest = layer["digest"].as_str().unwrap();
+        assert!(
+            copy.join("blobs/sha256").join(&digest[7..]).is_file(),
+            "layer {digest} did not come back unchanged"
+        );
+    }
+    let out = world.ok(&[
+        "run",
+        "--rm",
+        &format!("{name}:1"),
+        "echo",
+        "pushed and pulled",
+    ]);
+    assert_eq!(out, "pushed and pulled\n");
+
+    // No layout: one line naming what to build; nothing is sent.
+    let empty = tempfile::tempdir().unwrap();
+    let out = push(&format!("{name}:2"), empty.path());
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("distro-build oci"), "{err}");
+    let tags = skopeo(&[
+        "list-tags",
+        "--tls-verify=false",
+        &format!("docker://{name}"),
+    ]);
+    assert!(!tags.contains("\"2\""), "{tags}");
 }

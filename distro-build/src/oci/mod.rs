@@ -9,12 +9,14 @@
 //!
 //! Sub-modules: `definition` (the `oci-images/*.json` format), `select` (cutting an image's
 //! tree from the rootfs), `layer` (tar + gzip), `image` (config, manifest, index JSON),
-//! `layout` (files on disk, atomically), `store` (the tinibox store inside the rootfs).
+//! `layout` (files on disk, atomically), `store` (the tinibox store inside the rootfs), `push`
+//! (`out/oci/` to a registry, byte for byte).
 
 pub mod definition;
 pub mod image;
 pub mod layer;
 pub mod layout;
+pub mod push;
 pub mod select;
 pub mod store;
 

@@ -19,6 +19,12 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("linux", "GPL-2.0-only", "the kernel's COPYING"),
     ("busybox", "GPL-2.0-only", "BusyBox's LICENSE"),
     (
+        "ca-certificates",
+        "MPL-2.0 AND GPL-2.0-or-later",
+        "debian/copyright: mozilla/certdata.txt (the certificates) MPL-2.0; Debian's scripts and \
+         packaging GPL-2+",
+    ),
+    (
         "dropbear",
         "MIT AND BSD-2-Clause AND BSD-3-Clause AND Unlicense",
         "Dropbear's LICENSE and debian/copyright: Files: * MIT; libtomcrypt/ and libtommath/ \

@@ -39,7 +39,7 @@ pub enum ImageError {
         problem: String,
     },
     /// A descriptor has a media type tinibox does not know.
-    #[error("unknown media type '{0}': tinibox loads OCI or Docker v2 images with tar or tar+gzip layers")]
+    #[error("unknown media type '{0}': tinibox loads OCI or Docker v2 images with tar, tar+gzip or tar+zstd layers")]
     UnknownMediaType(String),
     /// A JSON document of the image is malformed.
     #[error("{what} is not valid: {problem}")]

@@ -11,7 +11,6 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
-use flate2::read::GzDecoder;
 use oci_spec::image::{
     Arch, Descriptor, DescriptorBuilder, ImageConfiguration, ImageConfigurationBuilder, ImageIndex,
     ImageManifest, ImageManifestBuilder, MediaType, Os, RootFsBuilder, ANNOTATION_REF_NAME,
@@ -19,6 +18,7 @@ use oci_spec::image::{
 use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
 
+use super::compression::Compression;
 use super::document::parse_document;
 use super::error::{ImageError, Result};
 use super::reference::parse_name_tag;
@@ -28,8 +28,6 @@ use super::unpack::{unpack_layer, HashingReader};
 const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
 const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
 const DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
-const DOCKER_LAYER: &str = "application/vnd.docker.image.rootfs.diff.tar";
-const DOCKER_LAYER_GZIP: &str = "application/vnd.docker.image.rootfs.diff.tar.gzip";
 
 fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
@@ -49,15 +47,11 @@ fn doc_err(what: &str) -> impl Fn(oci_spec::OciSpecError) -> ImageError + '_ {
     }
 }
 
-/// A reader of a file that may be gzip-compressed (detected by its magic bytes).
-fn maybe_gzip(file: File) -> std::io::Result<Box<dyn Read>> {
+/// A reader of a file that may be gzip- or zstd-compressed (detected by its magic bytes).
+fn maybe_compressed(file: File) -> std::io::Result<Box<dyn Read>> {
     let mut reader = BufReader::new(file);
-    let head = reader.fill_buf()?;
-    if head.starts_with(&[0x1f, 0x8b]) {
-        Ok(Box::new(GzDecoder::new(reader)))
-    } else {
-        Ok(Box::new(reader))
-    }
+    let compression = Compression::sniff(reader.fill_buf()?);
+    Ok(compression.decoder(reader))
 }
 
 /// Where the image files are read from: a layout folder.
@@ -128,7 +122,7 @@ fn stage_layer(
     store: &Store,
     staging: &StagingDir,
     blob: &Path,
-    gzip: bool,
+    compression: Compression,
     expected_digest: Option<(&str, u64)>,
     diff_id: &str,
 ) -> Result<u64> {
@@ -153,7 +147,7 @@ fn stage_layer(
         }
     }
     let file = File::open(blob).map_err(|_| missing())?;
-    let mut reader = BufReader::new(file);
+    let reader = BufReader::new(file);
     let existing = store.layer_path(diff_id).is_dir();
     let staged = staging
         .path()
@@ -161,12 +155,7 @@ fn stage_layer(
         .join(diff_id.trim_start_matches("sha256:"));
     let measured = if existing || staged.is_dir() {
         // Already unpacked: still verify the diff_id, then drop the bytes.
-        let inner: Box<dyn Read + '_> = if gzip {
-            Box::new(GzDecoder::new(&mut reader))
-        } else {
-            Box::new(&mut reader)
-        };
-        HashingReader::new(inner)
+        HashingReader::new(compression.decoder(reader))
             .finish()
             .map_err(|e| ImageError::BadDocument {
                 what: format!("layer {}", blob.display()),
@@ -175,11 +164,7 @@ fn stage_layer(
     } else {
         std::fs::create_dir_all(&staged)
             .map_err(ImageError::io(format!("create {}", staged.display())))?;
-        let unpacked = if gzip {
-            unpack_layer(GzDecoder::new(&mut reader), &staged)?
-        } else {
-            unpack_layer(&mut reader, &staged)?
-        };
+        let unpacked = unpack_layer(compression.decoder(reader), &staged)?;
         (unpacked.diff_id, unpacked.size)
     };
     if measured.0 != diff_id {
@@ -191,14 +176,9 @@ fn stage_layer(
     Ok(measured.1)
 }
 
-fn layer_is_gzip(media: &MediaType) -> Result<bool> {
-    match media {
-        MediaType::ImageLayer => Ok(false),
-        MediaType::ImageLayerGzip => Ok(true),
-        MediaType::Other(s) if s == DOCKER_LAYER => Ok(false),
-        MediaType::Other(s) if s == DOCKER_LAYER_GZIP => Ok(true),
-        other => Err(ImageError::UnknownMediaType(other.to_string())),
-    }
+fn layer_compression(media: &MediaType) -> Result<Compression> {
+    Compression::of_media_type(&media.to_string())
+        .ok_or_else(|| ImageError::UnknownMediaType(media.to_string()))
 }
 
 fn parse_config(bytes: &[u8], what: &str) -> Result<ImageConfiguration> {
@@ -253,7 +233,7 @@ fn stage_oci_manifest(
     }
     let mut size = 0;
     for (layer, diff_id) in manifest.layers().iter().zip(diff_ids) {
-        let gzip = layer_is_gzip(layer.media_type())?;
+        let compression = layer_compression(layer.media_type())?;
         let digest = layer.digest().to_string();
         let path = src.blob_path(&digest)?;
         if !path.is_file() && src.reuse_layers && store.layer_path(diff_id).is_dir() {
@@ -270,7 +250,7 @@ fn stage_oci_manifest(
             store,
             staging,
             &path,
-            gzip,
+            compression,
             Some((&digest, layer.size())),
             diff_id,
         )?;
@@ -430,12 +410,12 @@ fn stage_docker_save(
         let mut layers = Vec::new();
         for (rel, diff_id) in entry.layers.iter().zip(&diff_ids) {
             let layer_path = safe_join(src, rel)?;
-            let mut head = [0u8; 2];
-            let gzip = File::open(&layer_path)
+            let mut head = [0u8; 4];
+            let compression = File::open(&layer_path)
                 .and_then(|mut f| f.read_exact(&mut head))
-                .map(|_| head == [0x1f, 0x8b])
-                .unwrap_or(false);
-            let layer_size = stage_layer(store, staging, &layer_path, gzip, None, diff_id)?;
+                .map(|_| Compression::sniff(&head))
+                .unwrap_or(Compression::None);
+            let layer_size = stage_layer(store, staging, &layer_path, compression, None, diff_id)?;
             size += layer_size;
             layers.push(
                 DescriptorBuilder::default()
@@ -556,7 +536,7 @@ pub fn load(store: &Store, input: &Path) -> Result<Vec<ImageRecord>> {
         std::fs::create_dir_all(&dir)
             .map_err(ImageError::io(format!("create {}", dir.display())))?;
         let file = File::open(input).map_err(|e| bad(input, format!("cannot open: {e}")))?;
-        let reader = maybe_gzip(file).map_err(|e| bad(input, format!("cannot read: {e}")))?;
+        let reader = maybe_compressed(file).map_err(|e| bad(input, format!("cannot read: {e}")))?;
         unpack_layer(reader, &dir).map_err(|e| match e {
             ImageError::BadDocument { problem, .. } => {
                 bad(input, format!("not a complete tar archive: {problem}"))
@@ -603,7 +583,7 @@ pub fn import(store: &Store, tarball: &Path, reference: Option<&str>) -> Result<
     let staging = store.staging_dir("import")?;
     let dir = staging.path().join("layer");
     std::fs::create_dir_all(&dir).map_err(ImageError::io(format!("create {}", dir.display())))?;
-    let reader = maybe_gzip(file).map_err(|e| bad(tarball, format!("cannot read: {e}")))?;
+    let reader = maybe_compressed(file).map_err(|e| bad(tarball, format!("cannot read: {e}")))?;
     let unpacked = unpack_layer(reader, &dir).map_err(|e| match e {
         ImageError::BadDocument { problem, .. } => {
             bad(tarball, format!("not a complete tar archive: {problem}"))

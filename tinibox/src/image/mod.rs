@@ -13,6 +13,7 @@
 //! [`PreparedRootfs`] with the rootfs folder and the image's [`ImageRuntimeConfig`]) and
 //! [`Store::release_rootfs`] (on `rm` and `--rm`).
 
+pub mod compression;
 pub mod document;
 pub mod error;
 pub mod fsat;

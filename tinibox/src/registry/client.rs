@@ -10,11 +10,11 @@
 //! Follows the OCI distribution spec v1.1 (`GET /v2/` as the ping) and Docker's token
 //! authentication specification.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use ureq::http::{Method, Request, Response, StatusCode};
-use ureq::tls::TlsConfig;
+use ureq::tls::{RootCerts, TlsConfig};
 use ureq::{Agent, Body, SendBody};
 
 use super::auth::{parse_challenge, parse_token, Challenge, Credentials};
@@ -59,11 +59,17 @@ pub struct Client {
     auth: Mutex<AuthState>,
 }
 
-fn agent_for(host: &str) -> Agent {
+/// The agent for `host`, and whether it has root certificates to check a server with. Without
+/// any, the agent trusts no certificate at all (every HTTPS handshake fails), which is what
+/// lets a loopback or insecure registry still be reached over plain HTTP.
+fn agent_for(host: &str) -> (Agent, bool) {
+    let roots = tls::roots_for(host);
+    let has_roots = roots.is_some();
     let tls = TlsConfig::builder()
-        .root_certs(tls::roots_for(host))
+        .root_certs(roots.unwrap_or_else(|| RootCerts::Specific(Arc::new(Vec::new()))))
+        .unversioned_rustls_crypto_provider(Arc::new(rustls::crypto::ring::default_provider()))
         .build();
-    Agent::config_builder()
+    let agent = Agent::config_builder()
         .tls_config(tls)
         .http_status_as_error(false)
         .max_redirects(5)
@@ -73,7 +79,8 @@ fn agent_for(host: &str) -> Agent {
         .timeout_per_read(Some(Duration::from_secs(60)))
         .user_agent(concat!("tinibox/", env!("CARGO_PKG_VERSION")))
         .build()
-        .into()
+        .into();
+    (agent, has_roots)
 }
 
 /// Explains a transport error in one phrase with a hint.
@@ -108,7 +115,17 @@ impl Client {
     /// authenticates when the ping asks for it. `creds` are used for Basic auth and token
     /// requests; without them access is anonymous.
     pub fn connect(host: &str, scopes: Vec<String>, creds: Option<Credentials>) -> Result<Client> {
-        let agent = agent_for(host);
+        let (agent, has_roots) = agent_for(host);
+        if !has_roots && !tls::http_allowed(host) {
+            return Err(RegistryError::Unreachable {
+                host: host.to_string(),
+                problem: format!(
+                    "no CA certificates to check its TLS certificate with — install a CA \
+                     bundle ({})",
+                    tls::WHERE_ROOTS_ARE
+                ),
+            });
+        }
         let mut client = Client {
             host: host.to_string(),
             base: format!("https://{host}"),

@@ -6,7 +6,8 @@
 //! Basic, bearer tokens), `credentials` (Docker's `config.json`), `tls` (roots, `certs.d`,
 //! plain-HTTP rules), `client` (one registry connection: scheme, auth, retries), `manifest`
 //! (manifests, indexes, platforms), `blob` (verified, resumable downloads), `progress`,
-//! `pull` (into the image store through [`crate::image::load_pulled`]), `push`, `local`
+//! `pull` (into the image store through [`crate::image::load_pulled`]), `push`, `push_layout`
+//! (an OCI image layout byte for byte, for `distro-build push`), `local`
 //! (tag, inspect, save: store-side commands that registries made necessary), `error`.
 //! It writes to the image store only through `crate::image`.
 
@@ -21,6 +22,7 @@ pub mod manifest;
 pub mod progress;
 pub mod pull;
 pub mod push;
+pub mod push_layout;
 pub mod reference;
 pub mod tls;
 

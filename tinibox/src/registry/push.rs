@@ -63,7 +63,15 @@ fn with_query(url: &str, query: &str) -> String {
     format!("{url}{}{query}", if url.contains('?') { '&' } else { '?' })
 }
 
-fn upload(client: &Client, path: &str, blob: &Blob, from: Option<&str>, line: &Line) -> Result<()> {
+/// Uploads `blob` into repository `path` unless the registry has it: `HEAD`, then a mount
+/// from repository `from` when given, else an upload session (monolithic or chunked).
+pub fn upload(
+    client: &Client,
+    path: &str,
+    blob: &Blob,
+    from: Option<&str>,
+    line: &Line,
+) -> Result<()> {
     let what = format!("blob {}", blob.digest);
     let mut head = client.send(
         Method::HEAD,
@@ -186,15 +194,13 @@ pub fn push(store: &Store, text: &str, progress: &Arc<Progress>) -> Result<Pushe
     progress.finish(drawer);
     result?;
     let reference = r.tag.as_deref().unwrap_or(r.reference());
-    let mut response = client.send(
-        Method::PUT,
-        &format!("/v2/{}/manifests/{reference}", r.path),
-        &[("content-type", OCI_MANIFEST.to_string())],
-        Payload::Bytes(&assembled.manifest),
+    put_manifest(
+        &client,
+        &r.path,
+        reference,
+        OCI_MANIFEST,
+        &assembled.manifest,
     )?;
-    if response.status() != StatusCode::CREATED {
-        return Err(client.unexpected("the manifest", &mut response));
-    }
     progress.message(&format!(
         "{reference}: digest: {} size: {}",
         assembled.manifest_digest,
@@ -205,4 +211,26 @@ pub fn push(store: &Store, text: &str, progress: &Arc<Progress>) -> Result<Pushe
         size: assembled.manifest.len(),
         same_id: assembled.same_id,
     })
+}
+
+/// `PUT /v2/PATH/manifests/REFERENCE` of `bytes` with `media_type` (a tag or a digest).
+///
+/// Errors: any answer but 201, with the registry's words.
+pub fn put_manifest(
+    client: &Client,
+    path: &str,
+    reference: &str,
+    media_type: &str,
+    bytes: &[u8],
+) -> Result<()> {
+    let mut response = client.send(
+        Method::PUT,
+        &format!("/v2/{path}/manifests/{reference}"),
+        &[("content-type", media_type.to_string())],
+        Payload::Bytes(bytes),
+    )?;
+    if response.status() != StatusCode::CREATED {
+        return Err(client.unexpected(&format!("the manifest {reference}"), &mut response));
+    }
+    Ok(())
 }

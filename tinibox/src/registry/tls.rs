@@ -4,7 +4,9 @@
 //! Alpine's/TiniLinux's bundle paths) plus every `*.crt` in the registry's `certs.d` folder —
 //! Docker's convention, `CERTS_D/HOST[:PORT]/ca.crt` — where `CERTS_D` is `$TINIBOX_CERTS_D`,
 //! `/etc/tinibox/certs.d` and `/etc/docker/certs.d`. With neither, Mozilla's roots built into
-//! the binary are used. Plain HTTP is allowed only for loopback registries (`localhost`,
+//! the binary are used when it was built with the `mozilla-roots` feature (the host build);
+//! TiniLinux's build leaves them out because the distro ships Debian's bundle at the first
+//! path, and without any roots only plain-HTTP registries can be reached. Plain HTTP is allowed only for loopback registries (`localhost`,
 //! `127.0.0.0/8`, `::1`) and those listed in `$TINIBOX_INSECURE_REGISTRIES` (comma-separated
 //! `HOST[:PORT]`), as Docker allows `--insecure-registry`; HTTPS is still tried first.
 
@@ -39,8 +41,14 @@ fn pem_certs(bytes: &[u8], out: &mut Vec<Certificate<'static>>) {
     }
 }
 
-/// The root certificates for connections to `host` (`host[:port]`).
-pub fn roots_for(host: &str) -> RootCerts {
+/// Where this binary looks for CA certificates, for error messages.
+pub const WHERE_ROOTS_ARE: &str =
+    "/etc/ssl/certs/ca-certificates.crt, $SSL_CERT_FILE or /etc/tinibox/certs.d/HOST:PORT/ca.crt";
+
+/// The root certificates for connections to `host` (`host[:port]`): the system bundle plus
+/// the registry's `certs.d` files, else Mozilla's built-in roots (feature `mozilla-roots`),
+/// else `None` (no certificate can be checked; see [`WHERE_ROOTS_ARE`]).
+pub fn roots_for(host: &str) -> Option<RootCerts> {
     let mut certs = Vec::new();
     let system = std::env::var_os("SSL_CERT_FILE")
         .map(PathBuf::from)
@@ -65,10 +73,13 @@ pub fn roots_for(host: &str) -> RootCerts {
             }
         }
     }
-    if certs.is_empty() {
-        RootCerts::WebPki
+    if !certs.is_empty() {
+        return Some(RootCerts::Specific(Arc::new(certs)));
+    }
+    if cfg!(feature = "mozilla-roots") {
+        Some(RootCerts::WebPki)
     } else {
-        RootCerts::Specific(Arc::new(certs))
+        None
     }
 }
 

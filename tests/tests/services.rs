@@ -116,14 +116,20 @@ fn services_start_stop_keep_their_logs_and_follow_their_files() {
     env.wait_log("tick", "started", 2);
     assert_eq!(env.ok(&["inspect", "-f", "{{.Id}}", "tick"]), id);
 
-    // A changed file replaces the container.
-    env.write("tick.json", &service(rootfs, TICKER, r#", "env": ["V=2"]"#));
+    // A changed file replaces the container. With `init` the reaper is PID 1: it must not
+    // hold the pipe `run -d`'s monitor reports on (`up` would wait forever), and it passes
+    // the stop signal on.
+    env.write(
+        "tick.json",
+        &service(rootfs, TICKER, r#", "env": ["V=2"], "init": true"#),
+    );
     let up = env.ok(&["service", "up"]);
     assert!(up.starts_with("tick: started anew"), "{up}");
     assert_ne!(env.ok(&["inspect", "-f", "{{.Id}}", "tick"]), id);
     let env_line = env.ok(&["inspect", "-f", "{{json .Config.Env}}", "tick"]);
     assert!(env_line.contains("V=2"), "{env_line}");
-    env.ok(&["service", "down"]);
+    env.wait_log("tick", "started", 1);
+    assert_eq!(env.ok(&["service", "down"]), "tick: stopped (exit 3)\n");
 }
 
 #[test]

@@ -60,6 +60,7 @@ pub mod provenance;
 pub mod qemu;
 pub mod rootfs;
 pub mod runner;
+pub mod services;
 pub mod source_bundle;
 pub mod sources;
 pub mod ssh;

@@ -203,7 +203,8 @@ impl<'c> Pipeline<'c> {
         })
     }
 
-    /// The live rootfs as it boots: the base tree, the disk installer's scripts, root's
+    /// The live rootfs as it boots: the base tree, the disk installer's scripts, the
+    /// repository's services (`services/*.json`, [`crate::services`]), root's
     /// authorized SSH keys when given, and (last) the tinibox image store holding the
     /// `tinilinux` image cut from the base tree (the same image and ID as `out/oci` and
     /// Docker see).
@@ -216,11 +217,16 @@ impl<'c> Pipeline<'c> {
             );
             let mut tree = base.clone();
             disk::add_installer_scripts(&mut tree)?;
+            let services = crate::services::add(&crate::services::repo_dir(self.ctx), &mut tree)?;
             if let Some(keys) = &self.authorized_keys {
                 crate::ssh::add_authorized_keys(&mut tree, keys)?;
             }
             let digest = oci::add_image_store_of(self.ctx, base, &mut tree)?;
-            stage.done(&format!("{} entries, stored image {digest}", tree.len()));
+            stage.done(&format!(
+                "{} entries, services [{}], stored image {digest}",
+                tree.len(),
+                services.join(", ")
+            ));
             Ok(tree)
         })
     }

@@ -69,7 +69,30 @@ fn bridge_in_the_guest(name: &str, firmware: Firmware) {
         );
         std::thread::sleep(Duration::from_secs(1));
     }
-    // TiniLinux's BusyBox has no httpd: `nc -lk -e` runs a tiny HTTP/1.0 responder per
+    // The example service (services/web.json) starts after the banner as the container `web`
+    // on port 8080, on the bridge: once it is up, take it down, so this test's container has
+    // the name, the port and the bridge to itself.
+    if vm
+        .run("test -e /etc/tinibox/services/web.json", CMD)
+        .unwrap()
+        .0
+        == 0
+    {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while !must(&mut vm, "tinibox service ls")
+            .lines()
+            .any(|l| l.starts_with("web ") && l.ends_with(" up"))
+        {
+            assert!(
+                Instant::now() < deadline,
+                "{:#}",
+                vm.fail("the web service did not start")
+            );
+            std::thread::sleep(Duration::from_secs(1));
+        }
+        must(&mut vm, "tinibox service down web && tinibox rm web");
+    }
+    // `nc -lk -e` runs a tiny HTTP/1.0 responder per
     // connection (it reads the request, then answers with the page).
     must(&mut vm, "mkdir -p /tmp/www");
     must(

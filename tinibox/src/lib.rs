@@ -34,5 +34,6 @@ pub mod process;
 #[cfg(feature = "registry")]
 pub mod registry;
 pub mod seccomp;
+pub mod service;
 pub mod spec;
 pub mod text;

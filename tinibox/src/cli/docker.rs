@@ -6,6 +6,7 @@
 //! a name (`ps ID --format`, `kill ID SIGNAL`, `kill --all`) exit 1 on failure, like runc.
 //! Must not build specs (that is `crate::spec`) or touch container internals (`crate::container`).
 
+pub mod api;
 mod check;
 mod control;
 mod copy;

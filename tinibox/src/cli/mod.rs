@@ -1,7 +1,8 @@
 //! Command-line front doors: the global flags, the subcommand list and the dispatch.
 //!
 //! Handlers live beside this file, one file per family: `docker.rs` (docker-like container
-//! commands and `check`), `images.rs` (image store commands), `runtime/` (runc-compatible
+//! commands and `check`), `images.rs` (image store commands), `service.rs` (TiniLinux's
+//! services), `runtime/` (runc-compatible
 //! OCI runtime commands, one file per command). This file must not grow command logic of its
 //! own.
 
@@ -12,6 +13,7 @@ pub mod network;
 #[cfg(feature = "registry")]
 pub mod registry;
 pub mod runtime;
+pub mod service;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -109,6 +111,8 @@ pub enum Command {
     Port(network::PortArgs),
     /// Check the kernel and the running system for container features.
     Check(docker::CheckArgs),
+    /// TiniLinux's services: start, stop and list the containers of /etc/tinibox/services.
+    Service(service::ServiceArgs),
     /// Load an image from an OCI layout (directory or archive) or a `docker save` archive.
     Load(images::LoadArgs),
     /// Create an image from a rootfs tarball, like `docker import`.
@@ -215,7 +219,7 @@ const RUN_VALUE_FLAGS: [&str; 40] = [
 ];
 
 /// Docker-style commands: their usage errors exit 125 (runc-style ones exit 1).
-const DOCKER_COMMANDS: [&str; 26] = [
+const DOCKER_COMMANDS: [&str; 27] = [
     "run",
     "ps",
     "stop",
@@ -242,6 +246,7 @@ const DOCKER_COMMANDS: [&str; 26] = [
     "container",
     "cp",
     "port",
+    "service",
 ];
 
 /// Whether an `exec` command line is runc's form (what engines pass: `--process` or
@@ -352,6 +357,7 @@ pub fn main() -> ExitCode {
         Command::Cp(a) => docker::cp(&global, a),
         Command::Port(a) => network::port(&global, a),
         Command::Check(a) => docker::check(&global, a),
+        Command::Service(a) => service::run(&global, a),
         Command::Load(a) => images::load(&global, a),
         Command::Import(a) => images::import(&global, a),
         Command::Images(a) => images::images(&global, a),

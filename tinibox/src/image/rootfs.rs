@@ -234,6 +234,42 @@ impl Store {
         result
     }
 
+    /// Mounts the overlay root of container `container_id` again when it is not mounted (after
+    /// a reboot; the upper folder on disk kept the container's writes), from the layers its
+    /// `image.json` names. A copy-mode root or one already mounted is left as it is.
+    pub fn mount_rootfs_again(&self, container_id: &str) -> Result<()> {
+        if !valid_id(container_id) {
+            return Err(ImageError::InvalidContainerId(container_id.to_string()));
+        }
+        let _lock = self.lock_shared()?;
+        let dir = self.container_path(container_id);
+        let merged = dir.join("merged");
+        let record_path = dir.join("image.json");
+        let bytes = std::fs::read(&record_path)
+            .map_err(ImageError::io(format!("read {}", record_path.display())))?;
+        let record: ContainerImage =
+            serde_json::from_slice(&bytes).map_err(|e| ImageError::BadDocument {
+                what: record_path.display().to_string(),
+                problem: e.to_string(),
+            })?;
+        if record.mode != "overlay" || is_mounted(&merged) {
+            return Ok(());
+        }
+        let mut lowers = Vec::new();
+        for diff_id in record.diff_ids.iter().rev() {
+            let layer = self.layer_path(diff_id);
+            if !layer.is_dir() {
+                return Err(ImageError::NoSuchImage(format!(
+                    "layer {diff_id} of container {container_id} is missing; load its image again"
+                )));
+            }
+            lowers.push(layer);
+        }
+        mount_overlay(&lowers, &dir.join("upper"), &dir.join("work"), &merged).map_err(
+            ImageError::io(format!("mount the overlay on {}", merged.display())),
+        )
+    }
+
     /// Unmounts and removes the root of container `container_id` (its upper folder with all
     /// its writes). Idempotent: a missing container is not an error.
     pub fn release_rootfs(&self, container_id: &str) -> Result<()> {

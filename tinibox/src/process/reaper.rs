@@ -30,9 +30,29 @@ pub fn fork_reaper(in_parent: impl FnOnce()) -> Result<(), ChildError> {
             // Our copy of the report channel must close so the waiting side sees EOF once
             // the child has exec'd.
             in_parent();
+            close_inherited_fds();
             loop_forward(child)
         }
         Err(e) => Err(ChildError::new(format!("--init: fork: {e}"))),
+    }
+}
+
+/// Closes every descriptor above stderr in the reaper. It never execs, so the close-on-exec
+/// descriptors it inherited (e.g. the pipe on which `run -d`'s monitor reports to the waiting
+/// `tinibox run`, which then never saw EOF) would otherwise stay open for the container's whole
+/// life; the reaper itself needs none of them, and its child has its own copies.
+fn close_inherited_fds() {
+    // SAFETY: close_range(2) on our own descriptor table; no memory is passed.
+    let r = unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) };
+    if r != 0 {
+        // Kernels before 5.9: close them one by one, up to the descriptor limit.
+        let max = unsafe { libc::sysconf(libc::_SC_OPEN_MAX) }.clamp(64, 65536) as i32;
+        for fd in 3..max {
+            // SAFETY: closing a descriptor number we own (EBADF for unused ones is ignored).
+            unsafe {
+                libc::close(fd);
+            }
+        }
     }
 }
 

@@ -89,6 +89,15 @@ pub(super) fn prepare_again(global: &GlobalOptions, id: &str) -> Result<Prepared
             )))
         }
     }
+    // The last run's network lease (its namespace is gone) and, after a reboot, the image
+    // root's overlay mount: the new run gets both again.
+    if let Err(e) = crate::net::detach(id) {
+        eprintln!("tinibox: leaving the network: {e}");
+    }
+    remount_image_root(&front)
+        .map_err(|e| Failure::tinibox(format!("restarting {}: {e}", names::short(id))))?;
+    let net = saved_net_request(&front)?;
+    let hostname = spec.hostname().clone().unwrap_or_default();
     let rm = old.state.labels.contains_key(LABEL_RM);
     let mut opts = CreateOptions::new(global.root.clone(), id.to_string(), front.clone(), spec);
     opts.labels = old.state.labels;
@@ -98,9 +107,71 @@ pub(super) fn prepare_again(global: &GlobalOptions, id: &str) -> Result<Prepared
         opts,
         rm,
         existing: true,
-        net: None,
-        hostname: String::new(),
+        net,
+        hostname,
     })
+}
+
+/// File in the front folder keeping the bridge network's request (`--network`, `-p`, the
+/// ports `-P` chose from the image), so a restart publishes the same ports again.
+const NET_FILE: &str = "network.json";
+
+/// Writes [`NET_FILE`] for a bridge container.
+fn save_net_request(
+    front: &Path,
+    flags: &spec::RunFlags,
+    exposed: &[String],
+) -> Result<(), Failure> {
+    let exposed: &[String] = if flags.publish_all { exposed } else { &[] };
+    let doc = serde_json::json!({
+        "network": flags.network,
+        "publish": flags.publish,
+        "exposed": exposed,
+    });
+    std::fs::write(front.join(NET_FILE), doc.to_string())
+        .map_err(|e| Failure::tinibox(format!("writing {}: {e}", front.join(NET_FILE).display())))
+}
+
+/// The bridge request saved by [`save_net_request`] (None for a container without one).
+fn saved_net_request(front: &Path) -> Result<Option<crate::net::Request>, Failure> {
+    let Ok(data) = std::fs::read(front.join(NET_FILE)) else {
+        return Ok(None);
+    };
+    let doc: serde_json::Value = serde_json::from_slice(&data).map_err(|e| {
+        Failure::tinibox(format!("reading {}: {e}", front.join(NET_FILE).display()))
+    })?;
+    let strings = |key: &str| -> Vec<String> {
+        doc[key]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let exposed = strings("exposed");
+    let flags = spec::RunFlags {
+        network: doc["network"].as_str().unwrap_or("bridge").to_string(),
+        publish: strings("publish"),
+        publish_all: !exposed.is_empty(),
+        ..spec::RunFlags::default()
+    };
+    net_request(&flags, &exposed)
+}
+
+/// Mounts a container's image root again when it is not mounted (after a reboot: the
+/// overlay's upper folder kept the container's files on disk).
+fn remount_image_root(front: &Path) -> Result<(), String> {
+    let Ok(store_path) = std::fs::read_to_string(front.join(IMAGE_MARKER)) else {
+        return Ok(());
+    };
+    let Some(id) = front.file_name().and_then(|n| n.to_str()) else {
+        return Ok(());
+    };
+    Store::open(Path::new(store_path.trim()))
+        .and_then(|s| s.mount_rootfs_again(id))
+        .map_err(|e| format!("mounting the container's image root: {e}"))
 }
 
 /// What a failed start leaves: nothing for a new container; for one that ran before, its
@@ -317,6 +388,9 @@ pub(super) fn prepare(global: &GlobalOptions, args: &RunArgs) -> Result<Prepared
         meta.save_in(&front)
             .map_err(|e| Failure::tinibox(format!("writing {}: {e}", front.display())))?;
         let net = net_request(flags, &exposed)?;
+        if net.is_some() {
+            save_net_request(&front, flags, &exposed)?;
+        }
         let facts =
             spec::Facts::read(flags, &rootfs).map_err(|e| Failure::tinibox(e.to_string()))?;
         let plan = spec::build_spec(
@@ -419,11 +493,21 @@ fn join_network(
 ) -> Result<(), Failure> {
     use std::io::Write;
     let attached = crate::net::attach(id, pid, req).map_err(|e| Failure::tinibox(e.to_string()))?;
-    let line = format!("{}\t{hostname}\n", attached.ip);
+    // A restart replaces the line of the last run (its address may differ).
+    let path = front.join("hosts");
+    let own = format!("\t{hostname}");
+    let mut text: String = std::fs::read_to_string(&path)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| !l.ends_with(&own))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    text.push_str(&format!("{}{own}\n", attached.ip));
     std::fs::OpenOptions::new()
-        .append(true)
-        .open(front.join("hosts"))
-        .and_then(|mut f| f.write_all(line.as_bytes()))
+        .write(true)
+        .truncate(true)
+        .open(&path)
+        .and_then(|mut f| f.write_all(text.as_bytes()))
         .map_err(|e| Failure::tinibox(format!("writing the container's /etc/hosts: {e}")))
 }
 

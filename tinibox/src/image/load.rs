@@ -177,7 +177,7 @@ fn stage_layer(
 }
 
 fn layer_compression(media: &MediaType) -> Result<Compression> {
-    Compression::of_media_type(&media.to_string())
+    Compression::of_media_type(media.as_ref())
         .ok_or_else(|| ImageError::UnknownMediaType(media.to_string()))
 }
 

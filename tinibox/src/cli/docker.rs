@@ -10,9 +10,13 @@ mod check;
 mod control;
 mod copy;
 mod detach;
+mod duration;
 mod front;
+mod health;
 mod inspect;
 mod listing;
+mod logs;
+mod logstore;
 mod manage;
 pub mod meta;
 pub mod names;
@@ -313,6 +317,16 @@ pub struct LogsArgs {
         default_value = "all"
     )]
     pub tail: String,
+    /// Only lines since this time: RFC 3339 (2026-01-02T15:04:05Z), Unix seconds, or a
+    /// duration back from now (10m, 1h30m).
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// Only lines before this time (same forms as --since).
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+    /// Show each line's time (RFC 3339 with nanoseconds) before it.
+    #[arg(short = 't', long)]
+    pub timestamps: bool,
     /// Container (name or id).
     pub container: String,
 }

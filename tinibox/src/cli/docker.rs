@@ -23,6 +23,7 @@ pub mod names;
 mod policy;
 mod run;
 pub mod signals;
+mod stats;
 pub mod template;
 mod view;
 
@@ -301,6 +302,40 @@ pub fn container(global: &GlobalOptions, args: ContainerArgs) -> u8 {
     match args.command {
         ContainerCommand::Prune { force } => control::prune(global, force),
     }
+}
+
+/// Arguments of `stats`.
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    /// Show every container (default: the running ones).
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Print one reading and exit.
+    #[arg(long = "no-stream")]
+    pub no_stream: bool,
+    /// Show full ids.
+    #[arg(long = "no-trunc")]
+    pub no_trunc: bool,
+    /// Go-template subset over ID, Name, Container, CPUPerc, MemUsage, MemPerc, NetIO,
+    /// BlockIO, PIDs (`table …` for columns), or `json`.
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Containers (names or ids); default: all running ones.
+    pub containers: Vec<String>,
+}
+
+/// Runs `stats`; returns the exit status.
+pub fn stats(global: &GlobalOptions, args: StatsArgs) -> u8 {
+    stats::run(
+        global,
+        &args.containers,
+        stats::Options {
+            all: args.all,
+            no_stream: args.no_stream,
+            no_trunc: args.no_trunc,
+            format: args.format.as_deref(),
+        },
+    )
 }
 
 /// Arguments of `logs`.

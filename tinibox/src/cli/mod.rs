@@ -105,6 +105,8 @@ pub enum Command {
     Cp(docker::CpArgs),
     /// Manage containers: `container prune`.
     Container(docker::ContainerArgs),
+    /// Show containers' CPU, memory, network and block I/O use and process counts.
+    Stats(docker::StatsArgs),
     /// List a container's published ports.
     Port(network::PortArgs),
     /// Check the kernel and the running system for container features.
@@ -349,6 +351,7 @@ pub fn main() -> ExitCode {
         Command::Rename(a) => docker::rename(&global, a),
         Command::Top(a) => docker::top(&global, a),
         Command::Container(a) => docker::container(&global, a),
+        Command::Stats(a) => docker::stats(&global, a),
         Command::Cp(a) => docker::cp(&global, a),
         Command::Port(a) => network::port(&global, a),
         Command::Check(a) => docker::check(&global, a),

@@ -10,6 +10,7 @@ mod check;
 mod control;
 mod copy;
 mod detach;
+mod disk;
 mod duration;
 mod front;
 mod health;
@@ -301,6 +302,61 @@ pub enum ContainerCommand {
 pub fn container(global: &GlobalOptions, args: ContainerArgs) -> u8 {
     match args.command {
         ContainerCommand::Prune { force } => control::prune(global, force),
+    }
+}
+
+/// `system SUBCOMMAND`.
+#[derive(Debug, Args)]
+pub struct SystemArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: SystemCommand,
+}
+
+/// Subcommands of `system`.
+#[derive(Debug, clap::Subcommand)]
+pub enum SystemCommand {
+    /// Show disk use: images, containers, local volumes, build cache.
+    Df {
+        /// Go-template subset over Type, TotalCount, Active, Size, Reclaimable, or `json`.
+        #[arg(long)]
+        format: Option<String>,
+    },
+}
+
+/// Runs `system …`.
+pub fn system(global: &GlobalOptions, args: SystemArgs) -> u8 {
+    match args.command {
+        SystemCommand::Df { format } => disk::df(global, format.as_deref()),
+    }
+}
+
+/// `image SUBCOMMAND`.
+#[derive(Debug, Args)]
+pub struct ImageArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: ImageCommand,
+}
+
+/// Subcommands of `image`.
+#[derive(Debug, clap::Subcommand)]
+pub enum ImageCommand {
+    /// Remove dangling images (with -a: every image no container uses).
+    Prune {
+        /// Remove every image no container uses, not only dangling ones.
+        #[arg(short = 'a', long)]
+        all: bool,
+        /// Do not ask for confirmation.
+        #[arg(short = 'f', long)]
+        force: bool,
+    },
+}
+
+/// Runs `image …`.
+pub fn image(global: &GlobalOptions, args: ImageArgs) -> u8 {
+    match args.command {
+        ImageCommand::Prune { all, force } => disk::image_prune(global, all, force),
     }
 }
 

@@ -236,7 +236,11 @@ pub fn ps(
     let rows: Vec<Value> = if format == "json" {
         views.iter().map(|v| row(v, no_trunc)).collect()
     } else {
-        views.iter().map(|v| row(v, no_trunc)).chain(stray_rows).collect()
+        views
+            .iter()
+            .map(|v| row(v, no_trunc))
+            .chain(stray_rows)
+            .collect()
     };
     match render(format, &headers(), &rows) {
         Ok(text) => {

@@ -29,10 +29,9 @@ const DEFAULT_TABLE: &str =
 
 /// `RECLAIMABLE` as Docker prints it: the size, and its share of `total` when there is any.
 fn reclaimable(free: u64, total: u64) -> String {
-    if total > 0 {
-        format!("{} ({}%)", human_size(free), free * 100 / total)
-    } else {
-        human_size(free)
+    match (free * 100).checked_div(total) {
+        Some(share) => format!("{} ({share}%)", human_size(free)),
+        None => human_size(free),
     }
 }
 

@@ -8,7 +8,8 @@
 //!
 //! `image prune`: removes dangling images (untagged), or with `-a` every image no container
 //! uses (running or stopped: the store refuses to remove an image a container's root is
-//! made from); prints what it untagged and deleted and "Total reclaimed space". Without `-f`
+//! made from); prints what it untagged and deleted and "Total reclaimed space" (the unpacked
+//! layers' bytes that went: layers another image shares count for nothing). Without `-f`
 //! it asks first, as Docker does. Changes the store only through [`crate::image::Store`].
 
 use std::collections::BTreeSet;
@@ -143,7 +144,10 @@ pub fn image_prune(global: &GlobalOptions, all: bool, force: bool) -> u8 {
     };
     let used = used_images(&store);
     let mut lines = Vec::new();
-    let mut reclaimed = 0u64;
+    // What the unpacked layers take, before and after: the space given back (shared layers
+    // stay, and count for nothing, as in Docker's figure).
+    let layers = store.root().join("layers");
+    let before = disk_usage(&layers);
     let mut done = BTreeSet::new();
     for r in &images {
         // Dangling: no tag names the image (a `<none>` record beside a tagged one is not).
@@ -164,11 +168,11 @@ pub fn image_prune(global: &GlobalOptions, all: bool, force: bool) -> u8 {
                     lines.push(format!("untagged: {}", x.reference()));
                 }
                 lines.push(format!("deleted: {}", r.config_digest));
-                reclaimed += r.size;
             }
             Err(e) => eprintln!("tinibox: removing {}: {e}", r.short_id()),
         }
     }
+    let reclaimed = before.saturating_sub(disk_usage(&layers));
     let mut out = std::io::stdout().lock();
     if !lines.is_empty() {
         let _ = writeln!(out, "Deleted Images:");

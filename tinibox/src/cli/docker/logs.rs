@@ -17,7 +17,8 @@ use super::names::{self, LOG_FILE};
 use super::{front, LogsArgs};
 use crate::cli::GlobalOptions;
 
-/// Runs `logs`; returns the exit status (125 for a bad flag or an unknown container).
+/// Runs `logs`; returns the exit status (125 for a bad flag or an unknown container, 1 for a
+/// time `--since`/`--until` cannot read, as Docker).
 pub fn run(global: &GlobalOptions, args: LogsArgs) -> u8 {
     let id = match names::resolve(&global.root, &args.container) {
         Ok(id) => id,
@@ -39,7 +40,8 @@ pub fn run(global: &GlobalOptions, args: LogsArgs) -> u8 {
     };
     let (since, until) = match (point("--since", &args.since), point("--until", &args.until)) {
         (Ok(s), Ok(u)) => (s, u),
-        (Err(e), _) | (_, Err(e)) => return fail(125, e),
+        // Docker's daemon refuses the value: exit 1.
+        (Err(e), _) | (_, Err(e)) => return fail(1, e),
     };
     let front_dir = names::front_dir(&global.root, &id);
     if !logstore::exists(&front_dir) {

@@ -852,3 +852,457 @@ fn cp_and_logs_tail_match_docker() {
     assert_eq!(seen[1][0], (Some(0), "line5\nready".into()));
     assert_eq!(seen[1][7], (Some(0), "from the host\nx".into()));
 }
+
+/// Polls `args` on side `s` until its stdout satisfies `done` (up to 30 s); returns it.
+fn poll(s: &Side, args: &[&str], done: impl Fn(&str) -> bool) -> String {
+    let t = Instant::now();
+    loop {
+        let (_, out) = s.seen(args);
+        if done(&out) {
+            return out;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "{}: {args:?}: still {out:?}",
+            s.name()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The cells of a `stats`/`system df` table row (columns are 3+ spaces apart).
+fn cells(line: &str) -> Vec<String> {
+    line.split("   ")
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn stats_matches_docker() {
+    let (_g, _work, sides) = sides();
+    let mut seen = Vec::new();
+    for s in &sides {
+        s.ok(&[
+            "run", "-d", "--name", "st", "-m", "64m", "bbx", "sleep", "1000",
+        ]);
+        s.ok(&[
+            "run",
+            "-d",
+            "--name",
+            "busy",
+            "bbx",
+            "sh",
+            "-c",
+            "while :; do :; done",
+        ]);
+        let table = s.ok(&["stats", "--no-stream", "st"]);
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(lines.len(), 2, "{}: {table}", s.name());
+        let row = cells(lines[1]);
+        assert_eq!(row.len(), 8, "{}: {row:?}", s.name());
+        assert!(row[2].ends_with('%') && row[4].ends_with('%'), "{row:?}");
+        let busy = s.ok(&["stats", "--no-stream", "--format", "{{.CPUPerc}}", "busy"]);
+        let cpu: f64 = busy.trim_end_matches('%').parse().unwrap();
+        assert!(cpu > 1.0, "{}: a busy loop at {busy}", s.name());
+        let json: Value =
+            serde_json::from_str(&s.ok(&["stats", "--no-stream", "--format", "json", "st"]))
+                .unwrap();
+        let mut keys: Vec<String> = json.as_object().unwrap().keys().cloned().collect();
+        keys.sort();
+        // Docker's json also has Windows' NetIO-like fields; ours must be among its keys.
+        seen.push((
+            lines[0].to_string(),
+            row[1].clone(),
+            row[3].split(" / ").nth(1).map(str::to_string),
+            row[5].clone(),
+            row[7].clone(),
+            s.ok(&[
+                "stats",
+                "--no-stream",
+                "--format",
+                "{{.Name}} {{.PIDs}} {{.NetIO}}",
+                "st",
+            ]),
+            s.seen(&["stats", "--no-stream", "nosuch"]).0,
+            keys,
+        ));
+        s.ok(&["rm", "-f", "st", "busy"]);
+    }
+    let (d, t) = (&seen[0], &seen[1]);
+    assert_eq!(
+        (&d.0, &d.1, &d.2, &d.3, &d.4, &d.5, &d.6),
+        (&t.0, &t.1, &t.2, &t.3, &t.4, &t.5, &t.6),
+        "docker (left) and tinibox (right) differ"
+    );
+    for k in &t.7 {
+        assert!(
+            d.7.contains(k),
+            "tinibox's key {k} is not Docker's: {:?}",
+            d.7
+        );
+    }
+    assert_eq!(t.2.as_deref(), Some("64MiB"));
+    assert_eq!(t.5, "st 1 0B / 0B");
+}
+
+#[test]
+fn system_df_and_image_prune_match_docker() {
+    let (_g, work, sides) = sides();
+    // Two small images of their own: one tagged, one imported without a name (dangling).
+    let small_tar = |name: &str| {
+        let dir = work.path().join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("note"), format!("the {name} layer\n")).unwrap();
+        let tar = work.path().join(format!("{name}.tar"));
+        let o = run(Command::new("tar")
+            .arg("-C")
+            .arg(&dir)
+            .arg("-cf")
+            .arg(&tar)
+            .arg("."));
+        assert!(o.status.success(), "{}", stderr(&o));
+        tar.to_str().unwrap().to_string()
+    };
+    let (spare, dangling_tar) = (small_tar("spare"), small_tar("dangling"));
+    let mut seen = Vec::new();
+    for s in &sides {
+        s.ok(&["import", &spare, "spare:1"]);
+        s.ok(&["import", &dangling_tar]);
+        s.ok(&["run", "-d", "--name", "uu", "bbx", "sleep", "1000"]);
+        let df = s.ok(&["system", "df"]);
+        let counts = s.ok(&[
+            "system",
+            "df",
+            "--format",
+            "{{.Type}} {{.TotalCount}} {{.Active}}",
+        ]);
+        let prune_lines = |out: &str| {
+            let lines: Vec<String> = out.lines().map(str::to_string).collect();
+            let untagged: Vec<String> = lines
+                .iter()
+                .filter(|l| l.starts_with("untagged:"))
+                .cloned()
+                .collect();
+            // Docker also lists each layer it deleted; tinibox lists the image: "some".
+            let deleted = lines.iter().any(|l| l.starts_with("deleted:"));
+            let last = lines.last().cloned().unwrap_or_default();
+            (
+                lines.first().cloned(),
+                untagged,
+                deleted,
+                last.starts_with("Total reclaimed space: ") && !last.ends_with(" 0B"),
+            )
+        };
+        let dangling = prune_lines(&s.ok(&["image", "prune", "-f"]));
+        let nothing = s.ok(&["image", "prune", "-f"]);
+        // A stopped container still holds its image.
+        s.ok(&["kill", "uu"]);
+        s.wait_for("uu", "{{.State.Status}}", |o| o == "exited");
+        let unused = prune_lines(&s.ok(&["image", "prune", "-a", "-f"]));
+        let left: Vec<String> = s
+            .ok(&["images"])
+            .lines()
+            .skip(1)
+            .map(|l| l.split_whitespace().take(2).collect::<Vec<_>>().join(":"))
+            .collect();
+        s.ok(&["rm", "uu"]);
+        let df_after = s.ok(&[
+            "system",
+            "df",
+            "--format",
+            "{{.Type}} {{.TotalCount}} {{.Active}}",
+        ]);
+        seen.push((
+            df.lines().next().map(str::to_string),
+            cells(df.lines().nth(3).unwrap_or_default()),
+            counts,
+            dangling,
+            nothing,
+            unused,
+            left,
+            df_after,
+        ));
+    }
+    assert_eq!(seen[0], seen[1], "docker (left) and tinibox (right) differ");
+    let t = &seen[1];
+    assert_eq!(
+        t.2,
+        "Images 3 1\nContainers 1 1\nLocal Volumes 0 0\nBuild Cache 0 0"
+    );
+    assert!(t.3 .2, "the dangling image is deleted");
+    assert_eq!(t.4, "Total reclaimed space: 0B");
+    assert_eq!(t.5 .1, ["untagged: spare:1"]);
+    assert_eq!(t.6, ["bbx:latest"]);
+}
+
+#[test]
+fn logs_since_timestamps_and_rotation_match_docker() {
+    let (_g, _work, sides) = sides();
+    let mut seen = Vec::new();
+    for s in &sides {
+        s.ok(&[
+            "run",
+            "-d",
+            "--name",
+            "lg",
+            "bbx",
+            "sh",
+            "-c",
+            "echo early; sleep 1; echo late; echo oops >&2; sleep 1000",
+        ]);
+        poll(s, &["logs", "lg"], |o| o.contains("late"));
+        let stamped = s.ok(&["logs", "-t", "lg"]);
+        let mut times = Vec::new();
+        let mut texts = Vec::new();
+        for l in stamped.lines() {
+            let (time, text) = l.split_once(' ').unwrap();
+            // RFC 3339, UTC, nanoseconds.
+            assert!(
+                time.len() == 30 && time.ends_with('Z') && time.as_bytes()[19] == b'.',
+                "{}: {time}",
+                s.name()
+            );
+            times.push(time.to_string());
+            texts.push(text.to_string());
+        }
+        let o = s.cmd(&["logs", "lg"]);
+        let streams = (stdout(&o), stderr(&o));
+        let since_late = s.seen(&["logs", "--since", &times[1], "lg"]);
+        let until_early = s.seen(&["logs", "--until", &times[0], "lg"]);
+        let future = s.seen(&["logs", "--since", "2099-01-01T00:00:00Z", "lg"]);
+        let an_hour = s.seen(&["logs", "--since", "1h", "lg"]);
+        let bad = s.seen(&["logs", "--since", "yesterday", "lg"]).0;
+        s.ok(&["rm", "-f", "lg"]);
+
+        // A chatty container with rotation: bounded files, the newest lines readable.
+        s.ok(&[
+            "run",
+            "-d",
+            "--name",
+            "chat",
+            "--log-opt",
+            "max-size=10k",
+            "--log-opt",
+            "max-file=2",
+            "bbx",
+            "sh",
+            "-c",
+            "i=0; while [ $i -lt 3000 ]; do echo \"line $i\"; i=$((i+1)); done; echo done",
+        ]);
+        s.wait_for("chat", "{{.State.Status}}", |o| o == "exited");
+        let log_path = s.ok(&["inspect", "-f", "{{.LogPath}}", "chat"]);
+        let dir = Path::new(&log_path).parent().unwrap().to_path_buf();
+        let base = Path::new(&log_path)
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_string();
+        let files: Vec<u64> = std::fs::read_dir(&dir)
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_str().unwrap().starts_with(&base))
+            .map(|e| e.metadata().unwrap().len())
+            .collect();
+        assert!(
+            files.len() == 2 && files.iter().all(|n| *n <= 10 * 1024),
+            "{}: log files {files:?}",
+            s.name()
+        );
+        let all = s.ok(&["logs", "chat"]);
+        let lines: Vec<&str> = all.lines().collect();
+        assert!(lines.len() < 3001, "{}: nothing rotated away", s.name());
+        let first: usize = lines[0].trim_start_matches("line ").parse().unwrap();
+        assert!(first > 0);
+        // Nothing lost inside what is kept: the lines run on to the end.
+        assert_eq!(lines.len(), 3000 - first + 1, "{}", s.name());
+        let tail = s.ok(&["logs", "--tail", "2", "chat"]);
+        s.ok(&["rm", "chat"]);
+
+        // Bad options: Docker's exit code, nothing left behind.
+        let mut bad_opts = Vec::new();
+        for opt in ["max-size=abc", "colour=blue", "max-file=0"] {
+            let o = s.cmd(&["run", "-d", "--log-opt", opt, "bbx", "true"]);
+            if let Side::Tinibox(_) = s {
+                assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
+            }
+            bad_opts.push(o.status.code());
+        }
+        // Docker keeps the containers it could not start; tinibox makes none.
+        if let Side::Tinibox(_) = s {
+            assert_eq!(s.ok(&["ps", "-aq"]), "", "a refused run left a container");
+        }
+        seen.push((
+            texts,
+            streams,
+            since_late,
+            until_early,
+            future,
+            an_hour,
+            bad,
+            tail,
+            bad_opts,
+        ));
+    }
+    assert_eq!(seen[0], seen[1], "docker (left) and tinibox (right) differ");
+    let t = &seen[1];
+    assert_eq!(t.0, ["early", "late"]);
+    assert_eq!(t.1, ("early\nlate\n".to_string(), "oops\n".to_string()));
+    assert_eq!(t.2, (Some(0), "late".into()));
+    assert_eq!(t.3, (Some(0), "early".into()));
+    assert_eq!(t.4, (Some(0), String::new()));
+    assert_eq!(t.7, "line 2999\ndone");
+}
+
+#[test]
+fn run_flags_and_health_checks_match_docker() {
+    let (_g, _work, sides) = sides();
+    let parent = format!("tbx-cgp-{}", std::process::id());
+    let mut seen = Vec::new();
+    for s in &sides {
+        let run_sh = |flags: &[&str], script: &str| {
+            let mut a = vec!["run", "--rm"];
+            a.extend_from_slice(flags);
+            a.extend(["bbx", "sh", "-c", script]);
+            s.seen(&a)
+        };
+        let mut got = vec![
+            run_sh(
+                &[
+                    "--sysctl",
+                    "kernel.shmmax=12345",
+                    "--sysctl",
+                    "net.ipv4.ip_forward=1",
+                ],
+                "cat /proc/sys/kernel/shmmax /proc/sys/net/ipv4/ip_forward",
+            ),
+            run_sh(
+                &["--shm-size", "2m"],
+                "df -k /dev/shm | tail -1 | awk '{print $2}'",
+            ),
+            run_sh(&["--group-add", "29", "--group-add", "wheel"], "id -G"),
+            run_sh(
+                &["--device", "/dev/null:/dev/mynull:rw"],
+                "echo x > /dev/mynull && echo written; stat -c %t:%T /dev/mynull",
+            ),
+            run_sh(
+                &["--device", "/dev/zero:/dev/z:r"],
+                "head -c 3 /dev/z | wc -c; (echo x > /dev/z) 2>/dev/null || echo refused",
+            ),
+        ];
+        // --cgroup-parent: the container's group is /PARENT/<id> in every hierarchy.
+        let id = s.ok(&[
+            "run",
+            "-d",
+            "--cgroup-parent",
+            &parent,
+            "bbx",
+            "sleep",
+            "1000",
+        ]);
+        let pid = s.ok(&["inspect", "-f", "{{.State.Pid}}", &id]);
+        let cg = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+        let memory = cg
+            .lines()
+            .find(|l| l.contains(":memory:") || l.starts_with("0::"))
+            .unwrap()
+            .to_string();
+        got.push((
+            None,
+            memory.ends_with(&format!("/{parent}/{id}")).to_string(),
+        ));
+        s.ok(&["rm", "-f", &id]);
+
+        // Health: healthy once the check passes, unhealthy once it fails `retries` times.
+        s.ok(&[
+            "run",
+            "-d",
+            "--name",
+            "hc",
+            "--health-cmd",
+            "test -e /tmp/ok",
+            "--health-interval",
+            "1s",
+            "--health-retries",
+            "1",
+            "bbx",
+            "sh",
+            "-c",
+            "touch /tmp/ok; sleep 1000",
+        ]);
+        s.wait_for("hc", "{{.State.Health.Status}}", |o| o == "healthy");
+        got.push((None, timeless(&s.ok(&["ps", "--format", "{{.Status}}"]))));
+        s.ok(&["exec", "hc", "rm", "/tmp/ok"]);
+        s.wait_for("hc", "{{.State.Health.Status}}", |o| o == "unhealthy");
+        got.push((None, timeless(&s.ok(&["ps", "--format", "{{.Status}}"]))));
+        let health = s.inspect("hc");
+        let log0 = &health["State"]["Health"]["Log"][0];
+        let mut keys: Vec<&String> = log0.as_object().unwrap().keys().collect();
+        keys.sort();
+        got.push((None, format!("{keys:?}")));
+        got.push((None, health["Config"]["Healthcheck"].to_string()));
+        s.ok(&["rm", "-f", "hc"]);
+        s.ok(&[
+            "run",
+            "-d",
+            "--name",
+            "nh",
+            "--no-healthcheck",
+            "bbx",
+            "sleep",
+            "1000",
+        ]);
+        got.push((None, s.inspect("nh")["Config"]["Healthcheck"].to_string()));
+        s.ok(&["rm", "-f", "nh"]);
+
+        // Bad input: one line, Docker's exit code, nothing left behind.
+        for bad in [
+            &["--sysctl", "vm.swappiness=1"][..],
+            &["--shm-size", "lots"],
+            &["--health-interval", "soon", "--health-cmd", "true"],
+            &["--health-retries", "-1", "--health-cmd", "true"],
+            &["--no-healthcheck", "--health-cmd", "true"],
+        ] {
+            let mut a = vec!["run", "-d"];
+            a.extend_from_slice(bad);
+            a.extend(["bbx", "true"]);
+            let o = s.cmd(&a);
+            if let Side::Tinibox(_) = s {
+                assert_eq!(stderr(&o).lines().count(), 1, "{bad:?}: {}", stderr(&o));
+            }
+            got.push((o.status.code(), String::new()));
+        }
+        got.push((None, s.ok(&["ps", "-aq"])));
+        // A missing --device: Docker answers 127 from its runtime and keeps the created
+        // container; tinibox refuses the flag itself (125) and makes nothing.
+        if let Side::Tinibox(_) = s {
+            let o = s.cmd(&[
+                "run",
+                "-d",
+                "--device",
+                "/nonexistent-device",
+                "bbx",
+                "true",
+            ]);
+            assert_eq!(o.status.code(), Some(125), "{}", stderr(&o));
+            assert!(stderr(&o).contains("/nonexistent-device"), "{}", stderr(&o));
+            assert_eq!(s.ok(&["ps", "-aq"]), "");
+        }
+        seen.push(got);
+    }
+    for dir in std::fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
+        let _ = std::fs::remove_dir(dir.path().join(&parent));
+    }
+    let _ = std::fs::remove_dir(Path::new("/sys/fs/cgroup").join(&parent));
+    assert_eq!(seen[0], seen[1], "docker (left) and tinibox (right) differ");
+    let t = &seen[1];
+    assert_eq!(t[0], (Some(0), "12345\n1".into()));
+    assert_eq!(t[1], (Some(0), "2048".into()));
+    assert_eq!(t[3], (Some(0), "written\n1:3".into()));
+    assert_eq!(t[4], (Some(0), "3".into()));
+    assert_eq!(t[5].1, "true");
+    assert_eq!(t[6].1, "Up T (healthy)");
+    assert_eq!(t[7].1, "Up T (unhealthy)");
+}

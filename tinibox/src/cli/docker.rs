@@ -11,15 +11,21 @@ mod check;
 mod control;
 mod copy;
 mod detach;
+mod disk;
+mod duration;
 mod front;
+mod health;
 mod inspect;
 mod listing;
+mod logs;
+mod logstore;
 mod manage;
 pub mod meta;
 pub mod names;
 mod policy;
 mod run;
 pub mod signals;
+mod stats;
 pub mod template;
 mod view;
 
@@ -300,6 +306,95 @@ pub fn container(global: &GlobalOptions, args: ContainerArgs) -> u8 {
     }
 }
 
+/// `system SUBCOMMAND`.
+#[derive(Debug, Args)]
+pub struct SystemArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: SystemCommand,
+}
+
+/// Subcommands of `system`.
+#[derive(Debug, clap::Subcommand)]
+pub enum SystemCommand {
+    /// Show disk use: images, containers, local volumes, build cache.
+    Df {
+        /// Go-template subset over Type, TotalCount, Active, Size, Reclaimable, or `json`.
+        #[arg(long)]
+        format: Option<String>,
+    },
+}
+
+/// Runs `system …`.
+pub fn system(global: &GlobalOptions, args: SystemArgs) -> u8 {
+    match args.command {
+        SystemCommand::Df { format } => disk::df(global, format.as_deref()),
+    }
+}
+
+/// `image SUBCOMMAND`.
+#[derive(Debug, Args)]
+pub struct ImageArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: ImageCommand,
+}
+
+/// Subcommands of `image`.
+#[derive(Debug, clap::Subcommand)]
+pub enum ImageCommand {
+    /// Remove dangling images (with -a: every image no container uses).
+    Prune {
+        /// Remove every image no container uses, not only dangling ones.
+        #[arg(short = 'a', long)]
+        all: bool,
+        /// Do not ask for confirmation.
+        #[arg(short = 'f', long)]
+        force: bool,
+    },
+}
+
+/// Runs `image …`.
+pub fn image(global: &GlobalOptions, args: ImageArgs) -> u8 {
+    match args.command {
+        ImageCommand::Prune { all, force } => disk::image_prune(global, all, force),
+    }
+}
+
+/// Arguments of `stats`.
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    /// Show every container (default: the running ones).
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Print one reading and exit.
+    #[arg(long = "no-stream")]
+    pub no_stream: bool,
+    /// Show full ids.
+    #[arg(long = "no-trunc")]
+    pub no_trunc: bool,
+    /// Go-template subset over ID, Name, Container, CPUPerc, MemUsage, MemPerc, NetIO,
+    /// BlockIO, PIDs (`table …` for columns), or `json`.
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Containers (names or ids); default: all running ones.
+    pub containers: Vec<String>,
+}
+
+/// Runs `stats`; returns the exit status.
+pub fn stats(global: &GlobalOptions, args: StatsArgs) -> u8 {
+    stats::run(
+        global,
+        &args.containers,
+        stats::Options {
+            all: args.all,
+            no_stream: args.no_stream,
+            no_trunc: args.no_trunc,
+            format: args.format.as_deref(),
+        },
+    )
+}
+
 /// Arguments of `logs`.
 #[derive(Debug, Args)]
 pub struct LogsArgs {
@@ -314,6 +409,16 @@ pub struct LogsArgs {
         default_value = "all"
     )]
     pub tail: String,
+    /// Only lines since this time: RFC 3339 (2026-01-02T15:04:05Z), Unix seconds, or a
+    /// duration back from now (10m, 1h30m).
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// Only lines before this time (same forms as --since).
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+    /// Show each line's time (RFC 3339 with nanoseconds) before it.
+    #[arg(short = 't', long)]
+    pub timestamps: bool,
     /// Container (name or id).
     pub container: String,
 }

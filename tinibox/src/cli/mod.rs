@@ -107,6 +107,12 @@ pub enum Command {
     Cp(docker::CpArgs),
     /// Manage containers: `container prune`.
     Container(docker::ContainerArgs),
+    /// Show containers' CPU, memory, network and block I/O use and process counts.
+    Stats(docker::StatsArgs),
+    /// System-wide information: `system df`.
+    System(docker::SystemArgs),
+    /// Manage images: `image prune`.
+    Image(docker::ImageArgs),
     /// List a container's published ports.
     Port(network::PortArgs),
     /// Check the kernel and the running system for container features.
@@ -354,6 +360,9 @@ pub fn main() -> ExitCode {
         Command::Rename(a) => docker::rename(&global, a),
         Command::Top(a) => docker::top(&global, a),
         Command::Container(a) => docker::container(&global, a),
+        Command::Stats(a) => docker::stats(&global, a),
+        Command::System(a) => docker::system(&global, a),
+        Command::Image(a) => docker::image(&global, a),
         Command::Cp(a) => docker::cp(&global, a),
         Command::Port(a) => network::port(&global, a),
         Command::Check(a) => docker::check(&global, a),

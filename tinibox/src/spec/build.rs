@@ -17,6 +17,7 @@ use oci_spec::runtime::{
 use super::defaults::{self, DEFAULT_PATH};
 use super::etc_files::{self, EtcFile};
 use super::facts::Facts;
+use super::linux_flags;
 use super::resources;
 use super::values::{self, network_mode, NetworkMode};
 use super::{RunFlags, SpecError};
@@ -54,6 +55,8 @@ pub struct SpecContext<'a> {
     pub etc_dir: &'a Path,
     /// What was read from the host and the rootfs ([`Facts::read`]).
     pub facts: &'a Facts,
+    /// The container's id (its cgroup's name below `--cgroup-parent`).
+    pub id: &'a str,
 }
 
 /// What [`build_spec`] returns: the spec, and the files the caller writes before the
@@ -243,6 +246,31 @@ fn resource_flags(flags: &RunFlags, cpus: usize) -> Result<LinuxResources, SpecE
     Ok(given)
 }
 
+/// Asks for the memory, pids, cpu and block I/O controllers without setting a limit, so
+/// that the container's group accounts its use on cgroup v1 too (`stats`), as Docker's
+/// containers have every controller.
+/// Only the controllers in `available` are asked for.
+fn accounting(res: &mut LinuxResources, available: &[&str]) {
+    let has = |c: &str| available.contains(&c);
+    if res.memory().is_none() && has("memory") {
+        res.set_memory(Some(LinuxMemory::default()));
+    }
+    if res.pids().is_none() && has("pids") {
+        // A limit of 0 means "not set": the controller, no pids.max.
+        if let Ok(p) = LinuxPidsBuilder::default().limit(0).build() {
+            res.set_pids(Some(p));
+        }
+    }
+    if res.cpu().is_none() && has("cpu") {
+        let mut c = LinuxCpu::default();
+        c.set_shares(Some(0));
+        res.set_cpu(Some(c));
+    }
+    if res.block_io().is_none() && has("blkio") {
+        res.set_block_io(Some(Default::default()));
+    }
+}
+
 /// Builds the container's spec and the /etc files to write from the flags and the context.
 pub fn build_spec(flags: &RunFlags, ctx: &SpecContext<'_>) -> Result<SpecPlan, SpecError> {
     let facts = ctx.facts;
@@ -303,6 +331,13 @@ pub fn build_spec(flags: &RunFlags, ctx: &SpecContext<'_>) -> Result<SpecPlan, S
             "HOME={}",
             user.home.clone().unwrap_or_else(|| "/".to_string())
         ));
+    }
+
+    let mut user = user;
+    for g in linux_flags::group_gids(&flags.group_add, &facts.group)? {
+        if !user.additional_gids.contains(&g) {
+            user.additional_gids.push(g);
+        }
     }
 
     let cwd = flags
@@ -379,6 +414,17 @@ pub fn build_spec(flags: &RunFlags, ctx: &SpecContext<'_>) -> Result<SpecPlan, S
             }
         }
     }
+    if let Some(size) = &flags.shm_size {
+        let size = linux_flags::shm_option(size)?;
+        for m in mounts.iter_mut() {
+            if m.destination() == Path::new("/dev/shm") {
+                let mut o = m.options().clone().unwrap_or_default();
+                o.retain(|o| !o.starts_with("size="));
+                o.push(size.clone());
+                m.set_options(Some(o));
+            }
+        }
+    }
     let mut volumes = Vec::new();
     for v in &flags.volume {
         volumes.push(values::parse_volume(v, |p| {
@@ -445,10 +491,33 @@ pub fn build_spec(flags: &RunFlags, ctx: &SpecContext<'_>) -> Result<SpecPlan, S
             }
             linux.set_devices(Some(devices));
         }
+        if let Some(parent) = &flags.cgroup_parent {
+            linux.set_cgroups_path(Some(linux_flags::cgroups_path(parent, ctx.id)?));
+        }
+        if !flags.sysctl.is_empty() {
+            let ns = linux.namespaces().clone().unwrap_or_default();
+            let owns = |t| ns.iter().any(|n| n.typ() == t && n.path().is_none());
+            linux.set_sysctl(Some(linux_flags::sysctls(&flags.sysctl, owns)?));
+        }
+        if !facts.devices.is_empty() {
+            let mut devices = linux.devices().clone().unwrap_or_default();
+            for d in &facts.devices {
+                devices.retain(|x| x.path() != d.node.path());
+                devices.push(d.node.clone());
+            }
+            linux.set_devices(Some(devices));
+        }
         if let Some(res) = linux.resources_mut() {
             if flags.privileged {
                 res.set_devices(Some(defaults::allow_all_devices()?));
+            } else if !facts.devices.is_empty() {
+                let mut rules = res.devices().clone().unwrap_or_default();
+                for d in &facts.devices {
+                    rules.push(d.rule()?);
+                }
+                res.set_devices(Some(rules));
             }
+            accounting(res, &facts.controllers);
             resources::merge(res, &resource_flags);
             resources::validate(res)?;
         }
@@ -488,6 +557,7 @@ mod tests {
                 default_hostname: "abc123",
                 etc_dir: Path::new("/front/abc123"),
                 facts: &facts,
+                id: "abc123",
             },
         )
     }

@@ -4,7 +4,7 @@
 //! [`Facts::read`] is the one place that reads: the container rootfs's /etc/passwd and
 //! /etc/group, the `--env-file` files, tinibox's own environment (for `-e KEY`), which `-v`
 //! sources exist, and, only when the flags need them, the host's hostname, /etc/hosts and
-//! /etc/resolv.conf (`--network host`), device nodes (`--privileged`) and number of CPUs
+//! /etc/resolv.conf (`--network host`), device nodes (`--privileged`, `--device`) and number of CPUs
 //! (`--cpus`). It writes nothing. Tests build a [`Facts`] by hand.
 
 use std::collections::{HashMap, HashSet};
@@ -46,6 +46,35 @@ pub struct Facts {
     pub host_network: Option<HostNetwork>,
     /// The host's device nodes; read only with `--privileged`.
     pub host_devices: Vec<LinuxDevice>,
+    /// The `--device` nodes, read from the host.
+    pub devices: Vec<super::linux_flags::Device>,
+    /// Which of the accounting controllers (`memory`, `pids`, `cpu`, `blkio`) the host's
+    /// cgroups offer (v2's `io` reads as `blkio`).
+    pub controllers: Vec<&'static str>,
+}
+
+/// The accounting controllers the host offers: cgroup v2's root `cgroup.controllers`, else
+/// the v1 hierarchies of /proc/cgroups that are mounted and enabled.
+fn accounting_controllers() -> Vec<&'static str> {
+    let names: Vec<String> = match std::fs::read_to_string("/sys/fs/cgroup/cgroup.controllers") {
+        Ok(t) => t
+            .split_whitespace()
+            .map(|c| if c == "io" { "blkio".into() } else { c.into() })
+            .collect(),
+        Err(_) => std::fs::read_to_string("/proc/cgroups")
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                (f.len() >= 4 && f[1] != "0" && f[3] == "1").then(|| f[0].to_string())
+            })
+            .collect(),
+    };
+    ["memory", "pids", "cpu", "blkio"]
+        .into_iter()
+        .filter(|c| names.iter().any(|n| n == c))
+        .collect()
 }
 
 impl Facts {
@@ -88,7 +117,14 @@ impl Facts {
         } else {
             Vec::new()
         };
+        let devices = flags
+            .device
+            .iter()
+            .map(|d| super::linux_flags::read_device(d))
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Facts {
+            devices,
+            controllers: accounting_controllers(),
             passwd: text(rootfs.join("etc/passwd")),
             group: text(rootfs.join("etc/group")),
             env_files,

@@ -124,4 +124,40 @@ pub struct RunFlags {
     /// Seconds `stop` waits before SIGKILL (default 10).
     #[arg(long = "stop-timeout", value_name = "SECONDS")]
     pub stop_timeout: Option<u64>,
+    /// Parent cgroup of the container's group (`/parent/<id>` below each hierarchy root).
+    #[arg(long = "cgroup-parent", value_name = "PATH")]
+    pub cgroup_parent: Option<String>,
+    /// Set a namespaced kernel parameter: KEY=VALUE (net.*, kernel.shm*/msg*/sem, fs.mqueue.*).
+    #[arg(long = "sysctl", value_name = "KEY=VALUE")]
+    pub sysctl: Vec<String>,
+    /// Add a supplementary group (name from the container's /etc/group, or a GID).
+    #[arg(long = "group-add", value_name = "GROUP")]
+    pub group_add: Vec<String>,
+    /// Give the container a host device: HOST[:CONTAINER[:PERMISSIONS]] (permissions of r, w, m).
+    #[arg(long = "device", value_name = "HOST[:CONTAINER[:rwm]]")]
+    pub device: Vec<String>,
+    /// Size of /dev/shm (default 64m).
+    #[arg(long = "shm-size", value_name = "BYTES")]
+    pub shm_size: Option<String>,
+    /// Log store option of a detached container: max-size=BYTES, max-file=N.
+    #[arg(long = "log-opt", value_name = "KEY=VALUE")]
+    pub log_opt: Vec<String>,
+    /// Command the health check runs in the container (through /bin/sh -c).
+    #[arg(long = "health-cmd", value_name = "COMMAND")]
+    pub health_cmd: Option<String>,
+    /// Time between health checks (e.g. 30s, 1m30s; default 30s).
+    #[arg(long = "health-interval", value_name = "DURATION")]
+    pub health_interval: Option<String>,
+    /// Longest a health check may run (default 30s).
+    #[arg(long = "health-timeout", value_name = "DURATION")]
+    pub health_timeout: Option<String>,
+    /// Consecutive failures that make the container unhealthy (default 3).
+    #[arg(long = "health-retries", value_name = "N", allow_hyphen_values = true)]
+    pub health_retries: Option<i64>,
+    /// Time after start during which failures do not count (default 0s).
+    #[arg(long = "health-start-period", value_name = "DURATION")]
+    pub health_start_period: Option<String>,
+    /// Disable any health check the image defines.
+    #[arg(long = "no-healthcheck")]
+    pub no_healthcheck: bool,
 }

@@ -13,6 +13,7 @@
 //! - [`resources`]: resource flags → `linux.resources` ([`resources::merge`]) and the one
 //!   check of resource values ([`resources::validate`]), for `run`, `update` and `create`.
 //! - [`mount_check`]: mount destinations refused because they defeat hardening (/proc).
+//! - [`linux_flags`]: `--cgroup-parent`, `--sysctl`, `--group-add`, `--device`, `--shm-size`.
 //! - [`sysctl`]: which `linux.sysctl` keys a container may set (namespaced ones only).
 //! - [`process`]: `exec`'s flags → the process to run (one capability translation with `run`).
 //!
@@ -25,6 +26,7 @@ pub mod etc_files;
 pub mod facts;
 pub mod flags;
 pub mod host_devices;
+pub mod linux_flags;
 pub mod mount_check;
 pub mod process;
 pub mod resources;

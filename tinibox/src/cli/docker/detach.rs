@@ -1,9 +1,10 @@
 //! `run -d`: a monitor process (double fork + setsid) creates and starts the container through
 //! [`super::front`], so it is the parent of the container's init; it sends the outcome back to
 //! `tinibox run` over a pipe, then waits in [`container::supervise_with`], records the exit
-//! status and honours `--rm`. Output goes to the log file `<front>/container.log` that
-//! `tinibox logs` reads; with `-t` the monitor holds the pty master and `supervise_with`
-//! copies the terminal's output into that file.
+//! status and honours `--rm`. Output goes to the log store ([`super::logstore`], a logger
+//! process the monitor forks first) that `tinibox logs` reads; with `-t` the monitor holds
+//! the pty master and `supervise_with` copies the terminal's output into the store's pipe.
+//! With a health check the monitor also forks its checker ([`super::health`]).
 //!
 //! With a restart policy ([`super::policy`]) the monitor stays: after the init ended it
 //! records the exit, waits Docker's back-off (the container shows as `restarting`) and runs
@@ -23,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use super::front::{create_and_start, discard, finish, prepare_again, Prepared};
 use super::meta::{self, Meta};
-use super::names::{self, LOG_FILE};
+use super::names;
 use super::policy;
 use super::RunArgs;
 use crate::cli::GlobalOptions;
@@ -44,6 +45,14 @@ pub(super) enum Start {
     Again(String),
 }
 
+/// The container id of `start`.
+fn id_of(start: &Start) -> String {
+    match start {
+        Start::New(p) => p.id.clone(),
+        Start::Again(id) => id.clone(),
+    }
+}
+
 /// The monitor: set up stdio, create + start, report, wait, restart by policy, clean up.
 /// Never returns.
 fn monitor(global: &GlobalOptions, start: Start, tty: bool, report: OwnedFd) -> ! {
@@ -57,20 +66,19 @@ fn monitor(global: &GlobalOptions, start: Start, tty: bool, report: OwnedFd) -> 
             discard(&p.front);
         }
     };
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(front.join(LOG_FILE));
+    let opts = super::logstore::parse_options(&Meta::load(&global.root, &id_of(&start)).log_opts)
+        .unwrap_or_default();
+    let pipes = super::logstore::spawn_logger(&front, opts);
     let null = std::fs::File::open("/dev/null");
-    match (log, null) {
-        (Ok(log), Ok(null)) => {
+    match (pipes, null) {
+        (Ok((out, err)), Ok(null)) => {
             redirect(libc::STDIN_FILENO, null.as_raw_fd());
-            redirect(libc::STDOUT_FILENO, log.as_raw_fd());
-            redirect(libc::STDERR_FILENO, log.as_raw_fd());
+            redirect(libc::STDOUT_FILENO, out.as_raw_fd());
+            redirect(libc::STDERR_FILENO, err.as_raw_fd());
         }
         (Err(e), _) | (_, Err(e)) => {
             discard_new(start);
-            let _ = write!(report, "125 opening the log file: {e}");
+            let _ = write!(report, "125 starting the logger: {e}");
             std::process::exit(125);
         }
     }
@@ -98,6 +106,9 @@ fn monitor(global: &GlobalOptions, start: Start, tty: bool, report: OwnedFd) -> 
     let _ = write!(report, "0 {id}");
     drop(report);
     let root = &global.root;
+    if let Some(h) = &Meta::load(root, &id).health {
+        super::health::spawn_checker(root, &id, &front, h);
+    }
     let mut delay = Duration::ZERO;
     loop {
         let began = Instant::now();
@@ -207,9 +218,4 @@ pub(super) fn spawn_monitor(
             }
         }
     }
-}
-
-/// The log file of a container.
-pub fn log_path(global: &GlobalOptions, id: &str) -> std::path::PathBuf {
-    names::front_dir(&global.root, id).join(LOG_FILE)
 }

@@ -274,8 +274,8 @@ fn write_plan(plan: &spec::SpecPlan) -> Result<(), Failure> {
     Ok(())
 }
 
-/// The front door's own flags (`--label`, `--restart`, `--stop-signal`, `--stop-timeout`)
-/// checked, and the metadata they give (without times).
+/// The front door's own flags (`--label`, `--restart`, `--stop-signal`, `--stop-timeout`,
+/// `--log-opt`, `--health-*`) checked, and the metadata they give (without times).
 fn front_meta(args: &RunArgs) -> Result<Meta, Failure> {
     let flags = &args.flags;
     let restart = super::policy::parse(&flags.restart).map_err(Failure::tinibox)?;
@@ -293,6 +293,13 @@ fn front_meta(args: &RunArgs) -> Result<Meta, Failure> {
         super::signals::parse_signal(sig)
             .map_err(|e| Failure::tinibox(format!("--stop-signal: {e}")))?;
     }
+    super::logstore::parse_options(&flags.log_opt).map_err(Failure::tinibox)?;
+    if !flags.log_opt.is_empty() && !flags.detach {
+        return Err(Failure::tinibox(
+            "--log-opt: only a detached container (-d) keeps a log — add -d or drop --log-opt",
+        ));
+    }
+    let health = super::health::from_flags(flags).map_err(Failure::tinibox)?;
     let mut labels = BTreeMap::new();
     for l in &flags.label {
         let (k, v) = l.split_once('=').unwrap_or((l, ""));
@@ -311,6 +318,8 @@ fn front_meta(args: &RunArgs) -> Result<Meta, Failure> {
         stop_signal: flags.stop_signal.clone(),
         stop_timeout: flags.stop_timeout,
         host_config: host_config(flags, &restart),
+        log_opts: flags.log_opt.clone(),
+        health,
         ..Meta::default()
     })
 }
@@ -360,6 +369,25 @@ fn host_config(f: &spec::RunFlags, restart: &super::meta::RestartPolicy) -> serd
             (d.to_string(), serde_json::Value::String(o.to_string()))
         }).collect::<serde_json::Map<_, _>>(),
         "Ulimits": list(&f.ulimit),
+        "CgroupParent": f.cgroup_parent.clone().unwrap_or_default(),
+        "Sysctls": f.sysctl.iter().filter_map(|s| s.split_once('='))
+            .map(|(k, v)| (k.to_string(), serde_json::Value::String(v.to_string())))
+            .collect::<serde_json::Map<_, _>>(),
+        "GroupAdd": list(&f.group_add),
+        "Devices": f.device.iter().filter_map(|d| crate::spec::linux_flags::split_device(d).ok())
+            .map(|(h, c, p)| serde_json::json!({
+                "PathOnHost": h, "PathInContainer": c, "CgroupPermissions": p,
+            }))
+            .collect::<Vec<_>>(),
+        "ShmSize": f.shm_size.as_deref()
+            .and_then(|s| spec::values::parse_size("--shm-size", s).ok())
+            .unwrap_or(64 << 20),
+        "LogConfig": {
+            "Type": "tinibox",
+            "Config": f.log_opt.iter().filter_map(|s| s.split_once('='))
+                .map(|(k, v)| (k.to_string(), serde_json::Value::String(v.to_string())))
+                .collect::<serde_json::Map<_, _>>(),
+        },
     })
 }
 
@@ -402,6 +430,7 @@ pub(super) fn prepare(global: &GlobalOptions, args: &RunArgs) -> Result<Prepared
                 default_hostname: names::short(&id),
                 etc_dir: &front,
                 facts: &facts,
+                id: &id,
             },
         )
         .map_err(|e| Failure::tinibox(e.to_string()))?;

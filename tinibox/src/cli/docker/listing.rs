@@ -224,24 +224,7 @@ pub fn ps(
         }
         return 0;
     }
-    let format = format.unwrap_or(DEFAULT_TABLE).replace("\\t", "\t");
-    if format == "json" {
-        for v in &views {
-            let _ = writeln!(out, "{}", row(v, no_trunc));
-        }
-        return 0;
-    }
-    let (table, body) = match format.strip_prefix("table") {
-        Some(rest) => (true, rest.trim_start().to_string()),
-        None => (false, format),
-    };
-    let mut lines = Vec::new();
-    if table {
-        match template::render(&body, &headers()) {
-            Ok(h) => lines.push(h),
-            Err(e) => return fail(format!("--format: {e}")),
-        }
-    }
+    let format = format.unwrap_or(DEFAULT_TABLE);
     let stray_rows = strays.iter().map(|id| {
         json!({
             "ID": if no_trunc { id.as_str() } else { names::short(id) },
@@ -250,20 +233,57 @@ pub fn ps(
             "State": "dead", "Names": "", "Labels": "", "Mounts": "", "Networks": "", "Size": "",
         })
     });
-    for r in views.iter().map(|v| row(v, no_trunc)).chain(stray_rows) {
-        match template::render(&body, &r) {
-            Ok(l) => lines.push(l),
-            Err(e) => return fail(format!("--format: {e}")),
+    let rows: Vec<Value> = if format == "json" {
+        views.iter().map(|v| row(v, no_trunc)).collect()
+    } else {
+        views
+            .iter()
+            .map(|v| row(v, no_trunc))
+            .chain(stray_rows)
+            .collect()
+    };
+    match render(format, &headers(), &rows) {
+        Ok(text) => {
+            let _ = out.write_all(text.as_bytes());
+            0
         }
+        Err(e) => fail(e),
+    }
+}
+
+/// Renders `rows` through a `--format` value, as Docker's listing commands do: `json` (one
+/// compact object per line), `table TEMPLATE` (the `headers` row, then aligned columns by
+/// [`tabulate`]) or a bare template (one line per row). `\t` in the value is a tab. The
+/// error is `--format: …`.
+pub(super) fn render(format: &str, headers: &Value, rows: &[Value]) -> Result<String, String> {
+    let format = format.replace("\\t", "\t");
+    let mut text = String::new();
+    if format == "json" {
+        for r in rows {
+            text.push_str(&r.to_string());
+            text.push('\n');
+        }
+        return Ok(text);
+    }
+    let (table, body) = match format.strip_prefix("table") {
+        Some(rest) => (true, rest.trim_start().to_string()),
+        None => (false, format),
+    };
+    let mut lines = Vec::new();
+    if table {
+        lines.push(template::render(&body, headers).map_err(|e| format!("--format: {e}"))?);
+    }
+    for r in rows {
+        lines.push(template::render(&body, r).map_err(|e| format!("--format: {e}"))?);
     }
     if table {
-        let _ = out.write_all(tabulate(&lines).as_bytes());
-    } else {
-        for l in lines {
-            let _ = writeln!(out, "{l}");
-        }
+        return Ok(tabulate(&lines));
     }
-    0
+    for l in lines {
+        text.push_str(&l);
+        text.push('\n');
+    }
+    Ok(text)
 }
 
 #[cfg(test)]

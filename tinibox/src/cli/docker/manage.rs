@@ -4,7 +4,6 @@
 //! Reads the engine's records and the front folders; changes containers only through
 //! [`super::front`].
 
-use std::io::{Read, Seek, SeekFrom, Write};
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
@@ -277,67 +276,5 @@ pub fn rm(global: &GlobalOptions, args: RmArgs) -> u8 {
 
 /// Runs `logs`; returns the exit status.
 pub fn logs(global: &GlobalOptions, args: LogsArgs) -> u8 {
-    let id = match names::resolve(&global.root, &args.container) {
-        Ok(id) => id,
-        Err(e) => return fail(125, e),
-    };
-    let path = super::detach::log_path(global, &id);
-    let mut file = match std::fs::File::open(&path) {
-        Ok(f) => f,
-        Err(_) => {
-            return fail(
-                125,
-                format!(
-                    "{} has no log — only containers started with -d keep their output",
-                    args.container
-                ),
-            )
-        }
-    };
-    let tail = match args.tail.as_str() {
-        "all" => None,
-        n => match n.parse::<usize>() {
-            Ok(n) => Some(n),
-            Err(_) => return fail(125, format!("--tail: {n:?} is not a number or all")),
-        },
-    };
-    let mut out = std::io::stdout().lock();
-    if let Some(n) = tail {
-        // The last n lines, then (with -f) what follows.
-        let mut text = Vec::new();
-        if let Err(e) = file.read_to_end(&mut text) {
-            return fail(125, format!("reading {}: {e}", path.display()));
-        }
-        let lines: Vec<&[u8]> = text.split_inclusive(|b| *b == b'\n').collect();
-        for l in &lines[lines.len().saturating_sub(n)..] {
-            if out.write_all(l).is_err() {
-                return 0;
-            }
-        }
-    }
-    let mut buf = vec![0u8; 65536];
-    loop {
-        let n = file.read(&mut buf).unwrap_or(0);
-        if n > 0 {
-            if out.write_all(&buf[..n]).is_err() {
-                return 0;
-            }
-            continue;
-        }
-        let _ = out.flush();
-        if !args.follow || !front::is_alive(&global.root, &id) {
-            // One more read after the container stopped, for its last words.
-            if args.follow {
-                let pos = file.stream_position().unwrap_or(0);
-                let _ = file.seek(SeekFrom::Start(pos));
-                while let Ok(n) = file.read(&mut buf) {
-                    if n == 0 || out.write_all(&buf[..n]).is_err() {
-                        break;
-                    }
-                }
-            }
-            return 0;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    super::logs::run(global, args)
 }

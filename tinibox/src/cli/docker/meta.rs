@@ -1,8 +1,8 @@
 //! What the docker-like front door remembers about a container beyond the engine's record:
 //! `<root>/.bundles/<id>/meta.json` — the image as typed, the times it was created, started
 //! and finished (RFC 3339, UTC, nanoseconds), the user's `--label`s, the restart policy and
-//! how often it restarted, the stop signal and timeout, and the `HostConfig` object that
-//! `inspect` shows (built once from the run flags).
+//! how often it restarted, the stop signal and timeout, the log options, the health check,
+//! and the `HostConfig` object that `inspect` shows (built once from the run flags).
 //!
 //! Written atomically (temp file + rename) by `run` (at prepare, start and exit) and by the
 //! detached container's monitor; read by `ps`, `inspect`, `wait` and friends. A container
@@ -77,6 +77,12 @@ pub struct Meta {
     /// The `HostConfig` object `inspect` prints.
     #[serde(default)]
     pub host_config: serde_json::Value,
+    /// `--log-opt KEY=VALUE` entries (checked by [`super::logstore::parse_options`]).
+    #[serde(default)]
+    pub log_opts: Vec<String>,
+    /// The health check (`--health-*`, `--no-healthcheck`).
+    #[serde(default)]
+    pub health: Option<super::health::Config>,
 }
 
 impl Meta {

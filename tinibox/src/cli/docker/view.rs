@@ -2,8 +2,8 @@
 //! `running`, `paused`, `restarting`, `exited`, `dead`), times, exit code, and the JSON object
 //! `inspect` prints (Docker's keys that scripts read: `Id`, `Created`, `Path`, `Args`,
 //! `State.{Status,Running,Paused,Restarting,OOMKilled,Dead,Pid,ExitCode,Error,StartedAt,
-//! FinishedAt}`, `Image`, `Name`, `RestartCount`, `HostConfig`, `Mounts`, `Config.{
-//! Hostname,User,Env,Cmd,Image,WorkingDir,Entrypoint,Labels,Tty,StopSignal}`, `LogPath`).
+//! FinishedAt,Health}`, `Image`, `Name`, `RestartCount`, `HostConfig`, `Mounts`, `Config.{
+//! Hostname,User,Env,Cmd,Image,WorkingDir,Entrypoint,Labels,Tty,StopSignal,Healthcheck}`, `LogPath`).
 //!
 //! Reads the engine's record and the front folder ([`super::meta`]); changes nothing.
 
@@ -29,6 +29,8 @@ pub struct View {
     pub status: Status,
     /// The recorded exit status of the last run, if any.
     pub exit_code: Option<i32>,
+    /// The state root (where the front folder is).
+    root: std::path::PathBuf,
 }
 
 impl View {
@@ -43,6 +45,7 @@ impl View {
             exit_code: names::exit_status(root, id),
             status,
             record,
+            root: root.to_path_buf(),
         })
     }
 
@@ -124,8 +127,13 @@ impl View {
         let since = |t: &Option<String>| {
             meta::human_duration(meta::seconds_since(t.as_deref().unwrap_or(self.created())))
         };
+        let health = match self.health().map(|h| h.status) {
+            Some(s) if s == "starting" => " (health: starting)".to_string(),
+            Some(s) if !s.is_empty() => format!(" ({s})"),
+            _ => String::new(),
+        };
         match self.state() {
-            "running" => format!("Up {}", since(&self.meta.started_at)),
+            "running" => format!("Up {}{health}", since(&self.meta.started_at)),
             "paused" => format!("Up {} (Paused)", since(&self.meta.started_at)),
             "created" => "Created".into(),
             "restarting" => format!(
@@ -142,6 +150,21 @@ impl View {
         }
     }
 
+    /// The health check's state (None without checks; `starting` until the first result).
+    pub fn health(&self) -> Option<super::health::State> {
+        let h = self.meta.health.as_ref()?;
+        if h.test.first().is_none_or(|t| t != "CMD-SHELL") {
+            return None;
+        }
+        let front = names::front_dir(&self.root, &self.id);
+        Some(
+            super::health::State::load(&front).unwrap_or_else(|| super::health::State {
+                status: "starting".into(),
+                ..Default::default()
+            }),
+        )
+    }
+
     /// The object `inspect` prints for this container.
     pub fn inspect(&self, root: &Path) -> Value {
         let spec = &self.record.spec;
@@ -149,7 +172,11 @@ impl View {
         let args = self.args();
         let running = self.alive();
         let front = names::front_dir(root, &self.id);
-        let log = front.join(LOG_FILE);
+        let log = if super::logstore::exists(&front) {
+            front.join(super::logstore::STORE_FILE)
+        } else {
+            front.join(LOG_FILE)
+        };
         let mounts: Vec<Value> = spec
             .mounts()
             .as_ref()
@@ -175,7 +202,7 @@ impl View {
                     .collect()
             })
             .unwrap_or_default();
-        let state = json!({
+        let mut state = json!({
             "Status": self.state(),
             "Running": running && self.status != Status::Created,
             "Paused": self.status == Status::Paused,
@@ -188,6 +215,9 @@ impl View {
             "StartedAt": self.meta.started_at.clone().unwrap_or_else(|| ZERO_TIME.into()),
             "FinishedAt": self.meta.finished_at.clone().unwrap_or_else(|| ZERO_TIME.into()),
         });
+        if let Some(h) = self.health() {
+            state["Health"] = serde_json::to_value(h).unwrap_or_default();
+        }
         let labels: serde_json::Map<String, Value> = self
             .meta
             .labels
@@ -206,7 +236,7 @@ impl View {
         } else {
             json!({})
         };
-        json!({
+        let mut object = json!({
             "Id": self.id,
             "Created": self.created(),
             "Path": args.first().cloned().unwrap_or_default(),
@@ -241,6 +271,10 @@ impl View {
                 "Ports": {},
                 "SandboxKey": format!("/proc/{}/ns/net", self.record.state.pid),
             },
-        })
+        });
+        if let Some(h) = &self.meta.health {
+            object["Config"]["Healthcheck"] = serde_json::to_value(h).unwrap_or_default();
+        }
+        object
     }
 }

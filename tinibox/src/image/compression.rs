@@ -8,7 +8,7 @@
 //! gzip is flate2's; zstd is ruzstd's pure-Rust decoder (MIT), chosen over the `zstd` crate
 //! (bindings to the C library, which the static musl build would have to compile too) for a
 //! smaller static binary: decode only, it added 25,080 B to the ISO's static tinibox (4,224,000 →
-4,249,080 B, the same build with and without it, 2026-11-30). A zstd layer may hold
+//! 4,249,080 B, the same build with and without it, 2026-11-30). A zstd layer may hold
 //! several frames (RFC 8878 §3.1) and skippable frames (§3.1.2, used by zstd:chunked for its
 //! table of contents); [`ZstdFrames`] reads them all in order and skips the skippable ones.
 

@@ -180,7 +180,6 @@ fn skopeo(args: &[&str]) -> String {
 }
 
 /// The test layout, built once per test binary.
-
 fn layout() -> &'static (PathBuf, String, String) {
     static LAYOUT: std::sync::OnceLock<(PathBuf, String, String)> = std::sync::OnceLock::new();
     LAYOUT.get_or_init(|| {

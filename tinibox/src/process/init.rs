@@ -84,6 +84,7 @@ pub fn run(a: InitArgs) -> ! {
         seccomp,
         preserve_fds: a.preserve_fds,
         reaper: a.reaper,
+        console_mount: true,
     };
     finish_and_exec(finish, &mut gate)
 }

@@ -2136,3 +2136,77 @@ fn every_resource_is_applied_or_refused_by_name() {
         }
     }
 }
+
+/// Issue 15 item 10: every linux.rootfsPropagation mode, with an `rbind,rshared` volume from a
+/// shared host folder in which the container mounts a tmpfs: whether the mount reaches the
+/// host (it does with shared, rshared, slave and private, which leave the volume's peer group
+/// as it is; not with rslave and rprivate) and whether the container starts are the same as
+/// runc's; no run says "the host root is an initramfs" on this disk root.
+#[test]
+fn every_root_propagation_mode_works_like_runc() {
+    let host = tempfile::tempdir().unwrap();
+    let shared = host.path().join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    let o = run(Command::new("mount")
+        .args(["-t", "tmpfs", "tbx-prop"])
+        .arg(&shared));
+    assert!(o.status.success(), "mount: {}", stderr(&o));
+    let o = run(Command::new("mount").arg("--make-shared").arg(&shared));
+    assert!(o.status.success(), "make-shared: {}", stderr(&o));
+    let made = shared.join("in/made");
+    let mut seen = Vec::new();
+    for mode in [
+        "rshared", "shared", "rslave", "slave", "rprivate", "private",
+    ] {
+        let b = bundle(
+            &[
+                "sh",
+                "-c",
+                "mkdir -p /mnt/in && mount -t tmpfs inner /mnt/in && touch /mnt/in/made",
+            ],
+            |v| {
+                v["linux"]["rootfsPropagation"] = json!(mode);
+                // mount(2) must be allowed: no seccomp filter, CAP_SYS_ADMIN.
+                if let Some(l) = v["linux"].as_object_mut() {
+                    l.remove("seccomp");
+                }
+                for set in ["bounding", "effective", "permitted"] {
+                    v["process"]["capabilities"][set]
+                        .as_array_mut()
+                        .unwrap()
+                        .push(json!("CAP_SYS_ADMIN"));
+                }
+                v["mounts"].as_array_mut().unwrap().push(json!({
+                    "destination": "/mnt", "type": "bind", "source": shared,
+                    "options": ["rbind", "rshared"]
+                }));
+            },
+        );
+        let mut row = Vec::new();
+        for rt in [Rt::runc(), Rt::tinibox()] {
+            let c = id(&format!("prop-{}", rt.name));
+            let o = rt.run(&["run", "--bundle", b.path().to_str().unwrap(), &c]);
+            assert!(
+                !stderr(&o).contains("initramfs"),
+                "{}: {}",
+                rt.name,
+                stderr(&o)
+            );
+            row.push(format!(
+                "{mode} ok={} host-sees={}",
+                o.status.success(),
+                made.exists()
+            ));
+            let _ = run(Command::new("umount").arg(shared.join("in")));
+        }
+        assert_eq!(row[0], row[1], "runc vs tinibox");
+        seen.push(row[0].clone());
+    }
+    let _ = run(Command::new("umount").arg("-l").arg(&shared));
+    for (mode, reaches) in [("rshared", true), ("rslave", false), ("rprivate", false)] {
+        assert!(
+            seen.contains(&format!("{mode} ok=true host-sees={reaches}")),
+            "{seen:?}"
+        );
+    }
+}

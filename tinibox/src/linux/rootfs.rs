@@ -590,6 +590,54 @@ pub fn enter_root(rootfs: &Path, no_pivot: bool) -> Result<(), String> {
     nix::unistd::chdir("/").map_err(|e| format!("chdir /: {e}"))
 }
 
+/// For a container without a mount namespace of its own (none in linux.namespaces): refuses
+/// what would have to be mounted in the caller's (host's) mount namespace and stay there —
+/// `mounts`, `linux.maskedPaths`, `linux.readonlyPaths`, `root.readonly` (runc makes such
+/// mounts on the host and leaves them behind; it refuses masked and read-only paths too).
+pub fn refuse_shared_mounts(spec: &Spec) -> Result<(), String> {
+    let linux = spec.linux().as_ref();
+    let fields = [
+        (
+            "mounts",
+            spec.mounts().as_ref().is_some_and(|m| !m.is_empty()),
+        ),
+        (
+            "linux.maskedPaths",
+            linux
+                .and_then(|l| l.masked_paths().as_ref())
+                .is_some_and(|m| !m.is_empty()),
+        ),
+        (
+            "linux.readonlyPaths",
+            linux
+                .and_then(|l| l.readonly_paths().as_ref())
+                .is_some_and(|m| !m.is_empty()),
+        ),
+        (
+            "root.readonly",
+            spec.root()
+                .as_ref()
+                .and_then(|r| r.readonly())
+                .unwrap_or(false),
+        ),
+    ];
+    match fields.iter().find(|(_, set)| *set) {
+        Some((field, _)) => Err(format!(
+            "{field}: the container has no mount namespace (none in linux.namespaces), so this \
+             would change the host's mounts; add {{\"type\":\"mount\"}} or remove {field}"
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Step 3 for a container sharing the caller's mount namespace: chroot into `rootfs` (no
+/// pivot_root or MS_MOVE, which would change the host's mounts).
+pub fn chroot_into(rootfs: &Path) -> Result<(), String> {
+    nix::unistd::chdir(rootfs).map_err(|e| format!("chdir {}: {e}", rootfs.display()))?;
+    nix::unistd::chroot(".").map_err(|e| format!("chroot {}: {e}", rootfs.display()))?;
+    nix::unistd::chdir("/").map_err(|e| format!("chdir /: {e}"))
+}
+
 /// The error of a failed pivot_root into `rootfs`, naming what the kernel refused: a shared
 /// mount (the root `/`, or the mount holding the rootfs), else the errno alone.
 fn pivot_failure(rootfs: &Path, e: Errno, root: Option<&MountEntry>) -> String {

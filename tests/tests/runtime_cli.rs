@@ -2210,3 +2210,106 @@ fn every_root_propagation_mode_works_like_runc() {
         );
     }
 }
+
+/// Issue 15 item 13: linux.namespaces with a mount namespace `path` joins it (the container's
+/// init is in that namespace, as under runc), and without a mount namespace the container
+/// shares the caller's mounts and runs chrooted in its rootfs; there, what would have to be
+/// mounted on the host (mounts, masked and read-only paths, a read-only root) is refused by
+/// name. runc cannot run the inherit case without mounts (it needs /proc inside), so that
+/// part is tinibox's alone.
+#[test]
+fn mount_namespace_can_be_joined_by_path_or_inherited() {
+    for rt in [Rt::runc(), Rt::tinibox()] {
+        // A fresh namespace per runtime: the container's pivot_root changes its root.
+        let mut holder = Command::new("unshare")
+            .args(["-m", "--propagation", "private", "sleep", "100"])
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let ns = format!("/proc/{}/ns/mnt", holder.id());
+        let t = Instant::now();
+        while ns_inode(holder.id() as i32, "mnt") == ns_inode(std::process::id() as i32, "mnt")
+            && t.elapsed() < Duration::from_secs(5)
+        {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let b = bundle(&["sleep", "100"], |v| {
+            for n in v["linux"]["namespaces"].as_array_mut().unwrap() {
+                if n["type"] == "mount" {
+                    n["path"] = json!(ns);
+                }
+            }
+        });
+        let c = id(&format!("mntjoin-{}", rt.name));
+        rt.ok(&["create", "--bundle", b.path().to_str().unwrap(), &c]);
+        let pid = rt.pid(&c);
+        assert_eq!(
+            ns_inode(pid, "mnt"),
+            ns_inode(holder.id() as i32, "mnt"),
+            "{}: not in the joined mount namespace",
+            rt.name
+        );
+        rt.ok(&["delete", "--force", &c]);
+        let _ = holder.kill();
+        let _ = holder.wait();
+    }
+    // Inherit: no mount namespace, no mounts.
+    let tb = Rt::tinibox();
+    let inherit = |v: &mut Value| {
+        v["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|n| n["type"] != "mount");
+        v["mounts"] = json!([]);
+        let l = v["linux"].as_object_mut().unwrap();
+        l.remove("maskedPaths");
+        l.remove("readonlyPaths");
+        v["root"]["readonly"] = json!(false);
+    };
+    let b = bundle(&["sh", "-c", "ls /"], inherit);
+    let c = id("mntinherit");
+    let host_mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let o = tb.run(&["run", "--bundle", b.path().to_str().unwrap(), &c]);
+    assert!(o.status.success(), "inherit: {}", stderr(&o));
+    assert!(
+        stdout(&o).contains("linuxrc"),
+        "not in the rootfs: {}",
+        stdout(&o)
+    );
+    let busybox = busybox_rootfs().to_str().unwrap().to_string();
+    let now = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert_eq!(
+        host_mounts.matches(&busybox).count(),
+        now.matches(&busybox).count(),
+        "a mount was left on the host"
+    );
+    for (field, edit) in [
+        (
+            "mounts",
+            Box::new(|v: &mut Value| {
+                v["mounts"] = json!([{"destination": "/proc", "type": "proc", "source": "proc"}])
+            }) as Box<dyn Fn(&mut Value)>,
+        ),
+        (
+            "linux.maskedPaths",
+            Box::new(|v: &mut Value| v["linux"]["maskedPaths"] = json!(["/proc/kcore"])),
+        ),
+        (
+            "root.readonly",
+            Box::new(|v: &mut Value| v["root"]["readonly"] = json!(true)),
+        ),
+    ] {
+        let b = bundle(&["true"], |v| {
+            inherit(v);
+            edit(v);
+        });
+        let o = tb.run(&["run", "--bundle", b.path().to_str().unwrap(), &c]);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(1), "{field} accepted: {err}");
+        assert!(
+            err.contains(field) && err.contains("no mount namespace"),
+            "{err}"
+        );
+        assert_eq!(tb.status(&c), "absent", "{field}");
+    }
+}

@@ -1233,18 +1233,27 @@ fn multibyte_and_non_utf8_text_goes_through_every_listing() {
     });
     let bp = b.path().to_str().unwrap();
     let tb = Rt::tinibox();
-    // runc refuses a non-ASCII id ("invalid container ID format"); tinibox accepts any
-    // printable id (its documented rule) and must then list it: both answer, neither panics.
+    // runc refuses a non-ASCII id ("invalid container ID format"); tinibox applies runc's
+    // rule: one line, exit 1 (runc-style commands' documented failure), nothing made.
     let runc = Rt::runc();
-    let o = runc.run(&["create", "--bundle", bp, &format!("ïd{long}-runc")]);
-    assert!(!o.status.success(), "runc now accepts non-ASCII ids");
-    // The same text in an ASCII-id container's env and command goes through runc too.
+    for rt in [&runc, &tb] {
+        let o = rt.run(&["create", "--bundle", bp, &format!("ïd{long}-{}", rt.name)]);
+        assert_eq!(
+            o.status.code(),
+            Some(1),
+            "{} accepts a non-ASCII id",
+            rt.name
+        );
+        if rt.name == "tinibox" {
+            let err = no_panic(&o, "create ïd");
+            assert_eq!(stderr(&o).trim().lines().count(), 1, "{}", stderr(&o));
+            assert!(stderr(&o).contains("invalid container id"), "{err}");
+        }
+        assert!(rt.ok(&["list", "-q"]).trim().is_empty(), "{}", rt.name);
+    }
+    // The same text in the env and command goes through both.
     for rt in [runc, Rt::tinibox()] {
-        let id = if rt.name == "runc" {
-            id("mb-runc")
-        } else {
-            format!("ïd{long}-{}-{}", rt.name, std::process::id())
-        };
+        let id = id(&format!("mb-{}", rt.name));
         rt.ok(&["create", "--bundle", bp, &id]);
         assert!(rt.ok(&["list"]).contains(&id), "{}: list", rt.name);
         let state: Value = serde_json::from_str(&rt.ok(&["state", &id])).unwrap();
@@ -1824,4 +1833,483 @@ fn hooks_continue_after_a_failing_post_hook_and_never_kill_the_runtime() {
     let state: Value = serde_json::from_slice(&std::fs::read(&seen).unwrap()).unwrap();
     assert_eq!(state["status"], "created", "{state}");
     rt.ok(&["delete", "--force", &id]);
+}
+
+/// Signals item 6's test sends to the waiting runtime, by `kill -s` name or number: SIGALRM
+/// (its default action used to end tinibox), the user and hang-up signals, SIGPIPE, SIGTSTP
+/// and a real-time signal (40).
+const FORWARD_PROBE: [&str; 6] = ["ALRM", "USR1", "PIPE", "TSTP", "40", "HUP"];
+
+/// A shell script that traps every signal of [`FORWARD_PROBE`], writing `got-NAME` lines to
+/// /out/got, says it is ready in /out/ready, then exits 7 after about three seconds.
+fn forward_probe_script() -> String {
+    let traps: String = FORWARD_PROBE
+        .iter()
+        .map(|s| format!("trap 'echo got-{s} >> /out/got' {s}; "))
+        .collect();
+    format!(
+        "{traps}echo > /out/ready; i=0; while [ $i -lt 30 ]; do sleep 0.1; i=$((i+1)); done; \
+         exit 7"
+    )
+}
+
+/// Starts `cmd` (a waiting runtime whose process runs [`forward_probe_script`] with `out` at
+/// /out), sends it every signal of [`FORWARD_PROBE`] once the process is ready, and returns
+/// its exit status and the signals the process trapped.
+fn forward_probe(mut cmd: Command, out: &Path) -> (Option<i32>, Vec<String>) {
+    let _ = std::fs::remove_file(out.join("ready"));
+    let _ = std::fs::remove_file(out.join("got"));
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(wait_file(&out.join("ready")), "the process did not start");
+    for s in FORWARD_PROBE {
+        let o = run(Command::new("kill")
+            .args(["-s", s])
+            .arg(child.id().to_string()));
+        assert!(o.status.success(), "kill -s {s}: {}", stderr(&o));
+        // One at a time: the shell runs a trap between two sleeps.
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let status = child.wait().unwrap();
+    let got = std::fs::read_to_string(out.join("got")).unwrap_or_default();
+    (
+        status.code(),
+        got.lines()
+            .map(|l| l.trim_start_matches("got-").to_string())
+            .collect(),
+    )
+}
+
+/// Issue 15 item 6: a foreground `run --bundle`, `exec` and docker-like `run` forward every
+/// signal that can be caught (SIGALRM, SIGPIPE, SIGTSTP, real-time ones …) to the process,
+/// never die of one, and return the process's own status; runc beside tinibox (Docker's
+/// `run` proxies every signal as well, `--sig-proxy` being on by default).
+#[test]
+fn every_catchable_signal_is_forwarded_and_never_ends_the_runtime() {
+    let out = tempfile::tempdir().unwrap();
+    let script = forward_probe_script();
+    let volume = json!({"destination": "/out", "type": "bind", "source": out.path(),
+        "options": ["rbind", "rw"]});
+    let b = bundle(&["sh", "-c", &script], |v| {
+        v["mounts"].as_array_mut().unwrap().push(volume.clone());
+    });
+    let long = bundle(&["sleep", "100"], |v| {
+        v["mounts"].as_array_mut().unwrap().push(volume.clone());
+    });
+    let want: Vec<String> = FORWARD_PROBE.iter().map(|s| s.to_string()).collect();
+    for rt in [Rt::runc(), Rt::tinibox()] {
+        let c = id(&format!("fwd-{}", rt.name));
+        let mut cmd = rt.cmd();
+        cmd.args(["run", "--bundle", b.path().to_str().unwrap(), &c]);
+        let (code, got) = forward_probe(cmd, out.path());
+        assert_eq!((code, &got), (Some(7), &want), "{} run --bundle", rt.name);
+        assert_eq!(
+            rt.status(&c),
+            "absent",
+            "{}: container left behind",
+            rt.name
+        );
+        rt.ok(&["create", "--bundle", long.path().to_str().unwrap(), &c]);
+        rt.ok(&["start", &c]);
+        let mut cmd = rt.cmd();
+        cmd.args(["exec", &c, "sh", "-c", &script]);
+        let (code, got) = forward_probe(cmd, out.path());
+        assert_eq!((code, &got), (Some(7), &want), "{} exec", rt.name);
+        rt.ok(&["delete", "--force", &c]);
+    }
+    let tb = Rt::tinibox();
+    let mut cmd = tb.cmd();
+    cmd.args(["run", "--rm", "-v"])
+        .arg(format!("{}:/out", out.path().display()))
+        .arg(busybox_rootfs())
+        .args(["sh", "-c", &script]);
+    let (code, got) = forward_probe(cmd, out.path());
+    assert_eq!((code, &got), (Some(7), &want), "docker-like run");
+    let rest = tb.ok(&["ps", "-aq"]);
+    assert!(rest.trim().is_empty(), "docker-like run --rm left {rest}");
+}
+
+/// Issue 15 item 8: with `process.terminal`, /dev/console inside is the container's own pty
+/// (the init's stdin), bind-mounted as runc does; the root is read-only here, as in the
+/// other bundles. An exec'd process with a terminal gets its own pty, not /dev/console.
+#[test]
+fn dev_console_is_the_containers_pty_like_runc() {
+    let probe = "stat -L -c %t:%T /dev/console /proc/self/fd/0; \
+                 grep -c ' /dev/console ' /proc/self/mountinfo";
+    let b = bundle(&["sh", "-c", probe], |v| {
+        v["process"]["terminal"] = json!(true)
+    });
+    let mut seen = Vec::new();
+    for rt in [Rt::runc(), Rt::tinibox()] {
+        let c = id(&format!("console-{}", rt.name));
+        let text = under_a_terminal(&format!(
+            "{} --root {} run --bundle {} {c}",
+            rt.bin.display(),
+            rt.root.path().display(),
+            b.path().display()
+        ));
+        // The pty may echo a NUL (as `^@`) before the first line.
+        let lines: Vec<String> = text
+            .lines()
+            .map(|l| l.trim().trim_start_matches("^@").to_string())
+            .collect();
+        assert_eq!(lines.len(), 3, "{}: {text}", rt.name);
+        assert_eq!(
+            lines[0], lines[1],
+            "{}: /dev/console is not the pty",
+            rt.name
+        );
+        // A pty slave: Unix98 majors 136-143.
+        assert!(lines[0].starts_with("88:"), "{}: {text}", rt.name);
+        seen.push(lines[2].clone());
+        assert_eq!(rt.status(&c), "absent", "{}", rt.name);
+    }
+    assert_eq!(seen, ["1", "1"], "one /dev/console mount (runc, tinibox)");
+}
+
+/// Issue 15 item 15: a seccomp profile that makes getcwd fail. Both runtimes check process.cwd
+/// with getcwd (CVE-2024-21626; Debian's runc has the fix) and refuse to start; runc says the
+/// check failed, tinibox must name the profile as the cause, not "process.cwd is outside the
+/// container"; nothing is left behind.
+#[test]
+fn a_seccomp_profile_denying_getcwd_is_named_as_the_cause() {
+    let b = bundle(&["echo", "ran"], |v| {
+        v["process"]["noNewPrivileges"] = json!(false);
+        v["linux"]["seccomp"] = json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "architectures": ["SCMP_ARCH_X86_64"],
+            "syscalls": [{"names": ["getcwd"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]
+        });
+    });
+    let runc = Rt::runc();
+    let o = runc.run(&[
+        "run",
+        "--bundle",
+        b.path().to_str().unwrap(),
+        &id("cwd-runc"),
+    ]);
+    assert!(
+        !o.status.success() && stderr(&o).contains("current working directory"),
+        "runc: {}",
+        stderr(&o)
+    );
+    let tb = Rt::tinibox();
+    let c = id("cwd-tinibox");
+    let o = tb.run(&["run", "--bundle", b.path().to_str().unwrap(), &c]);
+    let err = stderr(&o);
+    assert!(!o.status.success(), "tinibox ran it: {}", stdout(&o));
+    assert!(
+        err.contains("linux.seccomp denies getcwd") && !err.contains("outside the container"),
+        "{err}"
+    );
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert_eq!(tb.status(&c), "absent");
+}
+
+/// Whether this host mounts the v1 controller `ctl` (the hybrid layout the tests expect).
+fn v1_controller_mounted(ctl: &str) -> bool {
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap_or_default()
+        .lines()
+        .any(|l| {
+            l.contains(" - cgroup ")
+                && l.rsplit(' ')
+                    .next()
+                    .is_some_and(|o| o.split(',').any(|x| x == ctl))
+        })
+}
+
+/// Issue 15 item 14: every `linux.resources` value is applied (and reads back from the
+/// container's cgroup files) or refused at create with the field's name, one line, nothing
+/// left behind. Refused here: what this host's kernel lacks (no `blkio.weight` without the
+/// CFQ/BFQ scheduler, no net_cls/net_prio/hugetlb hierarchy — runc refuses those three too);
+/// applied: `memory.kernelTCP` (runc 1.1 ignores kernel memory settings with a warning), CPU
+/// burst and idle (runc 1.1 ignores both on cgroup v1) and the realtime runtime (runc reads
+/// the same value back).
+#[test]
+fn every_resource_is_applied_or_refused_by_name() {
+    let tb = Rt::tinibox();
+    let runc = Rt::runc();
+    let with = |res: Value| bundle(&["sleep", "100"], move |v| v["linux"]["resources"] = res);
+    let blkio_weight = Path::new("/sys/fs/cgroup/blkio/blkio.weight").exists()
+        || Path::new("/sys/fs/cgroup/blkio/blkio.bfq.weight").exists();
+    let mut refused = vec![(
+        "blockIO.leafWeight",
+        json!({"blockIO": {"leafWeight": 500}}),
+        Path::new("/sys/fs/cgroup/blkio/blkio.leaf_weight").exists(),
+    )];
+    if !blkio_weight {
+        refused.push(("blockIO.weight", json!({"blockIO": {"weight": 500}}), false));
+    }
+    for (field, res, ctl) in [
+        (
+            "network.classID",
+            json!({"network": {"classID": 1048577}}),
+            "net_cls",
+        ),
+        (
+            "network.priorities",
+            json!({"network": {"priorities": [{"name": "lo", "priority": 3}]}}),
+            "net_prio",
+        ),
+        (
+            "hugepageLimits",
+            json!({"hugepageLimits": [{"pageSize": "2MB", "limit": 2097152}]}),
+            "hugetlb",
+        ),
+    ] {
+        refused.push((field, res, v1_controller_mounted(ctl)));
+    }
+    for (field, res, host_has_it) in refused {
+        if host_has_it {
+            eprintln!("{field}: this host supports it; not a refusal case here");
+            continue;
+        }
+        let b = with(res);
+        let c = id("res-refused");
+        let o = tb.run(&["create", "--bundle", b.path().to_str().unwrap(), &c]);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(1), "{field} accepted: {err}");
+        assert!(err.contains(&format!("linux.resources.{field}")), "{err}");
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert_eq!(tb.status(&c), "absent", "{field}");
+        for ctl in ["memory", "cpu", "pids", "devices", "freezer", "blkio"] {
+            let left = format!("/sys/fs/cgroup/{ctl}/tinibox/{c}");
+            assert!(!Path::new(&left).exists(), "{field}: {left} left behind");
+        }
+        if field != "blockIO.weight" {
+            let o = runc.run(&["create", "--bundle", b.path().to_str().unwrap(), &c]);
+            assert!(!o.status.success(), "runc accepted {field}");
+        }
+    }
+    // Applied and read back: (field, resources, controller, file, value).
+    let applied = [
+        (
+            "memory.kernelTCP",
+            json!({"memory": {"kernelTCP": 16777216}}),
+            "memory",
+            "memory.kmem.tcp.limit_in_bytes",
+            "16777216",
+        ),
+        (
+            "cpu.burst",
+            json!({"cpu": {"quota": 50000, "period": 100000, "burst": 1000}}),
+            "cpu",
+            "cpu.cfs_burst_us",
+            "1000",
+        ),
+        (
+            "cpu.idle",
+            json!({"cpu": {"idle": 1}}),
+            "cpu",
+            "cpu.idle",
+            "1",
+        ),
+        (
+            "cpu.realtimeRuntime",
+            json!({"cpu": {"realtimeRuntime": 1000, "realtimePeriod": 1000000}}),
+            "cpu",
+            "cpu.rt_runtime_us",
+            "1000",
+        ),
+    ];
+    for (field, res, ctl, file, want) in applied {
+        if !Path::new(&format!("/sys/fs/cgroup/{ctl}/{file}")).exists() {
+            eprintln!("{field}: this kernel has no {file}; skipped");
+            continue;
+        }
+        let b = with(res);
+        for rt in [&runc, &tb] {
+            if rt.name == "runc" && field != "cpu.realtimeRuntime" {
+                // runc 1.1 ignores kernel memory settings, and CPU burst and idle on v1.
+                continue;
+            }
+            let c = id(&format!("res-{}", rt.name));
+            rt.ok(&["create", "--bundle", b.path().to_str().unwrap(), &c]);
+            let dir = v1_cgroup_dir(rt.pid(&c), ctl).expect("the init's cgroup");
+            let got = std::fs::read_to_string(dir.join(file)).unwrap_or_default();
+            rt.ok(&["delete", "--force", &c]);
+            assert_eq!(got.trim(), want, "{} {field} ({file})", rt.name);
+        }
+    }
+}
+
+/// Issue 15 item 10: every linux.rootfsPropagation mode, with an `rbind,rshared` volume from a
+/// shared host folder in which the container mounts a tmpfs: whether the mount reaches the
+/// host (it does with shared, rshared, slave and private, which leave the volume's peer group
+/// as it is; not with rslave and rprivate) and whether the container starts are the same as
+/// runc's; no run says "the host root is an initramfs" on this disk root.
+#[test]
+fn every_root_propagation_mode_works_like_runc() {
+    let host = tempfile::tempdir().unwrap();
+    let shared = host.path().join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    let o = run(Command::new("mount")
+        .args(["-t", "tmpfs", "tbx-prop"])
+        .arg(&shared));
+    assert!(o.status.success(), "mount: {}", stderr(&o));
+    let o = run(Command::new("mount").arg("--make-shared").arg(&shared));
+    assert!(o.status.success(), "make-shared: {}", stderr(&o));
+    let made = shared.join("in/made");
+    let mut seen = Vec::new();
+    for mode in [
+        "rshared", "shared", "rslave", "slave", "rprivate", "private",
+    ] {
+        let b = bundle(
+            &[
+                "sh",
+                "-c",
+                "mkdir -p /mnt/in && mount -t tmpfs inner /mnt/in && touch /mnt/in/made",
+            ],
+            |v| {
+                v["linux"]["rootfsPropagation"] = json!(mode);
+                // mount(2) must be allowed: no seccomp filter, CAP_SYS_ADMIN.
+                if let Some(l) = v["linux"].as_object_mut() {
+                    l.remove("seccomp");
+                }
+                for set in ["bounding", "effective", "permitted"] {
+                    v["process"]["capabilities"][set]
+                        .as_array_mut()
+                        .unwrap()
+                        .push(json!("CAP_SYS_ADMIN"));
+                }
+                v["mounts"].as_array_mut().unwrap().push(json!({
+                    "destination": "/mnt", "type": "bind", "source": shared,
+                    "options": ["rbind", "rshared"]
+                }));
+            },
+        );
+        let mut row = Vec::new();
+        for rt in [Rt::runc(), Rt::tinibox()] {
+            let c = id(&format!("prop-{}", rt.name));
+            let o = rt.run(&["run", "--bundle", b.path().to_str().unwrap(), &c]);
+            assert!(
+                !stderr(&o).contains("initramfs"),
+                "{}: {}",
+                rt.name,
+                stderr(&o)
+            );
+            row.push(format!(
+                "{mode} ok={} host-sees={}",
+                o.status.success(),
+                made.exists()
+            ));
+            let _ = run(Command::new("umount").arg(shared.join("in")));
+        }
+        assert_eq!(row[0], row[1], "runc vs tinibox");
+        seen.push(row[0].clone());
+    }
+    let _ = run(Command::new("umount").arg("-l").arg(&shared));
+    for (mode, reaches) in [("rshared", true), ("rslave", false), ("rprivate", false)] {
+        assert!(
+            seen.contains(&format!("{mode} ok=true host-sees={reaches}")),
+            "{seen:?}"
+        );
+    }
+}
+
+/// Issue 15 item 13: linux.namespaces with a mount namespace `path` joins it (the container's
+/// init is in that namespace, as under runc), and without a mount namespace the container
+/// shares the caller's mounts and runs chrooted in its rootfs; there, what would have to be
+/// mounted on the host (mounts, masked and read-only paths, a read-only root) is refused by
+/// name. runc cannot run the inherit case without mounts (it needs /proc inside), so that
+/// part is tinibox's alone.
+#[test]
+fn mount_namespace_can_be_joined_by_path_or_inherited() {
+    for rt in [Rt::runc(), Rt::tinibox()] {
+        // A fresh namespace per runtime: the container's pivot_root changes its root.
+        let mut holder = Command::new("unshare")
+            .args(["-m", "--propagation", "private", "sleep", "100"])
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let ns = format!("/proc/{}/ns/mnt", holder.id());
+        let t = Instant::now();
+        while ns_inode(holder.id() as i32, "mnt") == ns_inode(std::process::id() as i32, "mnt")
+            && t.elapsed() < Duration::from_secs(5)
+        {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let b = bundle(&["sleep", "100"], |v| {
+            for n in v["linux"]["namespaces"].as_array_mut().unwrap() {
+                if n["type"] == "mount" {
+                    n["path"] = json!(ns);
+                }
+            }
+        });
+        let c = id(&format!("mntjoin-{}", rt.name));
+        rt.ok(&["create", "--bundle", b.path().to_str().unwrap(), &c]);
+        let pid = rt.pid(&c);
+        assert_eq!(
+            ns_inode(pid, "mnt"),
+            ns_inode(holder.id() as i32, "mnt"),
+            "{}: not in the joined mount namespace",
+            rt.name
+        );
+        rt.ok(&["delete", "--force", &c]);
+        let _ = holder.kill();
+        let _ = holder.wait();
+    }
+    // Inherit: no mount namespace, no mounts.
+    let tb = Rt::tinibox();
+    let inherit = |v: &mut Value| {
+        v["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|n| n["type"] != "mount");
+        v["mounts"] = json!([]);
+        let l = v["linux"].as_object_mut().unwrap();
+        l.remove("maskedPaths");
+        l.remove("readonlyPaths");
+        v["root"]["readonly"] = json!(false);
+    };
+    let b = bundle(&["sh", "-c", "ls /"], inherit);
+    let c = id("mntinherit");
+    let host_mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let o = tb.run(&["run", "--bundle", b.path().to_str().unwrap(), &c]);
+    assert!(o.status.success(), "inherit: {}", stderr(&o));
+    assert!(
+        stdout(&o).contains("linuxrc"),
+        "not in the rootfs: {}",
+        stdout(&o)
+    );
+    let busybox = busybox_rootfs().to_str().unwrap().to_string();
+    let now = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert_eq!(
+        host_mounts.matches(&busybox).count(),
+        now.matches(&busybox).count(),
+        "a mount was left on the host"
+    );
+    for (field, edit) in [
+        (
+            "mounts",
+            Box::new(|v: &mut Value| {
+                v["mounts"] = json!([{"destination": "/proc", "type": "proc", "source": "proc"}])
+            }) as Box<dyn Fn(&mut Value)>,
+        ),
+        (
+            "linux.maskedPaths",
+            Box::new(|v: &mut Value| v["linux"]["maskedPaths"] = json!(["/proc/kcore"])),
+        ),
+        (
+            "root.readonly",
+            Box::new(|v: &mut Value| v["root"]["readonly"] = json!(true)),
+        ),
+    ] {
+        let b = bundle(&["true"], |v| {
+            inherit(v);
+            edit(v);
+        });
+        let o = tb.run(&["run", "--bundle", b.path().to_str().unwrap(), &c]);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(1), "{field} accepted: {err}");
+        assert!(
+            err.contains(field) && err.contains("no mount namespace"),
+            "{err}"
+        );
+        assert_eq!(tb.status(&c), "absent", "{field}");
+    }
 }

@@ -47,6 +47,14 @@ pub enum CgroupError {
     /// The cgroups path or a resource value is not acceptable.
     #[error("cgroup: {0}")]
     Invalid(String),
+    /// A `linux.resources` field this host cannot apply (see `resources::support`).
+    #[error("linux.resources.{field}: {why}")]
+    Unsupported {
+        /// The field, as the spec names it below `linux.resources` (`blockIO.weight`).
+        field: &'static str,
+        /// Why, and what to do.
+        why: String,
+    },
     /// A requested controller is not available on this system.
     #[error("cgroup controller {0:?} is not available on this system (see `tinibox check`)")]
     Missing(String),
@@ -168,7 +176,9 @@ impl CgroupHandle {
     ) -> Result<CgroupHandle, CgroupError> {
         let default_res = LinuxResources::default();
         let res = resources.unwrap_or(&default_res);
-        let handle = version(detect()).create(rel_path, res)?;
+        let layout = detect();
+        resources::check_host(layout, res)?;
+        let handle = version(layout).create(rel_path, res)?;
         if let Err(e) = handle.apply(res, true) {
             let _ = handle.destroy();
             return Err(e);
@@ -201,6 +211,7 @@ impl CgroupHandle {
     /// then lists the new directories: the caller must save the handle so that `delete`
     /// removes them.
     pub fn update(&mut self, res: &LinuxResources) -> Result<(), CgroupError> {
+        resources::check_host(self.layout, res)?;
         version(self.layout).update(self, res)
     }
 

@@ -62,13 +62,23 @@ fn parse_hierarchies(mountinfo: &str) -> Vec<Hierarchy> {
 }
 
 /// controller name → mount point of its v1 hierarchy (the controllers tinibox manages).
-fn mount_points() -> Result<BTreeMap<String, PathBuf>, CgroupError> {
+pub(super) fn mount_points() -> Result<BTreeMap<String, PathBuf>, CgroupError> {
     let mut out = BTreeMap::new();
     for h in hierarchies()? {
         for opt in &h.options {
             if matches!(
                 opt.as_str(),
-                "memory" | "pids" | "cpu" | "cpuacct" | "cpuset" | "blkio" | "devices" | "freezer"
+                "memory"
+                    | "pids"
+                    | "cpu"
+                    | "cpuacct"
+                    | "cpuset"
+                    | "blkio"
+                    | "devices"
+                    | "freezer"
+                    | "net_cls"
+                    | "net_prio"
+                    | "hugetlb"
             ) {
                 out.entry(opt.clone())
                     .or_insert_with(|| h.mount_point.clone());

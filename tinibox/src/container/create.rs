@@ -134,6 +134,9 @@ fn prepare(opts: &mut CreateOptions) -> Result<(Prepared, ChildEnds), ContainerE
     }
     let spec = &opts.spec;
     let plan = namespaces::plan(spec).map_err(ContainerError::Spec)?;
+    if !plan.private_mount() {
+        rootfs::refuse_shared_mounts(spec).map_err(ContainerError::Spec)?;
+    }
     let rootfs = rootfs::rootfs_path(spec, &opts.bundle).map_err(ContainerError::Spec)?;
     let process = spec
         .process()

@@ -16,7 +16,7 @@ pub enum ExecFailure {
 #[derive(Debug, thiserror::Error)]
 pub enum ContainerError {
     /// The id is not acceptable.
-    #[error("invalid container id {0:?}: use 1-1024 printable characters without '/' or spaces")]
+    #[error("invalid container id {0:?}: use 1-1024 of A-Z a-z 0-9 _ + , - . (runc's rule)")]
     InvalidId(String),
     /// A container with this id exists already.
     #[error("container {0:?} already exists")]

@@ -144,6 +144,7 @@ pub fn exec(opts: ExecOptions) -> Result<ExecOutcome, ContainerError> {
                     seccomp,
                     preserve_fds: opts.preserve_fds,
                     reaper: false,
+                    console_mount: false,
                 },
                 chan: &child_chan,
             })

@@ -124,16 +124,19 @@ pub fn create(opts: CreateOptions) -> Result<Created, ContainerError> {
     create::create(opts)
 }
 
-/// Checks a container id: non-empty, at most 1024 bytes, no `/`, not `.`/`..`, printable.
+/// Checks a container id with runc's rule (`^[\w+-\.]+$`, ASCII letters, digits and
+/// `_ + , - .`; not `.` or `..`), at most 1024 characters. `Err` quotes at most the id's first
+/// 64 characters.
 pub fn validate_id(id: &str) -> Result<(), ContainerError> {
-    let bad = id.is_empty()
-        || id.len() > 1024
-        || id == "."
-        || id == ".."
-        || id.contains('/')
-        || id.chars().any(|c| c.is_control() || c.is_whitespace());
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '+' | ',' | '-' | '.');
+    let bad =
+        id.is_empty() || id.len() > 1024 || id == "." || id == ".." || !id.chars().all(allowed);
     if bad {
-        return Err(ContainerError::InvalidId(id.to_string()));
+        let mut shown: String = id.chars().take(64).collect();
+        if shown.len() < id.len() {
+            shown.push('…');
+        }
+        return Err(ContainerError::InvalidId(shown));
     }
     Ok(())
 }
@@ -149,7 +152,7 @@ mod tests {
 
     #[test]
     fn ids_are_validated() {
-        for good in ["a", "abc-DEF_1.2", "x".repeat(1024).as_str()] {
+        for good in ["a", "abc-DEF_1.2", "a+b,c", "x".repeat(1024).as_str()] {
             assert!(validate_id(good).is_ok(), "{good}");
         }
         for bad in [
@@ -160,6 +163,8 @@ mod tests {
             "/x",
             "a b",
             "a\nb",
+            "ïd",
+            "a:b",
             "x".repeat(1025).as_str(),
         ] {
             assert!(validate_id(bad).is_err(), "{bad:?}");

@@ -1,14 +1,18 @@
 //! `supervise`: the one waiter for a container process the caller is the parent of — the
 //! init of `run` (foreground), of `run -d` (its monitor), of `run --bundle`, and a process of
-//! `exec`. It forwards [`crate::linux::FORWARDED_SIGNALS`] to that process, follows SIGWINCH
+//! `exec`. It forwards every signal it can catch (1–64 but SIGKILL, SIGSTOP, the C library's
+//! own real-time signals, SIGCHLD, and what the kernel sent tinibox for its own writes, such as
+//! SIGPIPE) to that process, as runc does, follows SIGWINCH
 //! and, with a [`Terminal`], copies the pty's output (and the caller's input) until the
 //! process ends; its status comes from [`crate::process::exit_code`] (128 + N when signal N
 //! killed it).
 //!
-//! One signal mechanism: [`Signals::hold`] blocks the forwarded signals, SIGCHLD and
-//! SIGWINCH and reads them from a signalfd, so a signal that comes while the container is
-//! still being created waits, pending, and is forwarded once the process runs. The container's
-//! own processes start with an empty mask (`process::finish` clears it before `execve`).
+//! One signal mechanism: [`Signals::hold`] blocks every signal that can be blocked and reads
+//! them from a signalfd, so no signal can end tinibox while it supervises (SIGALRM's default
+//! action would, leaving the container with nobody to wait for it or delete it), and a signal
+//! that comes while the container is still being created waits, pending, and is forwarded once
+//! the process runs. The container's own processes start with an empty mask
+//! (`process::finish` clears it before `execve`; hooks are started by std, which clears it).
 //! Owns nothing else.
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
@@ -19,6 +23,7 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
+use crate::linux::signal::Sig;
 use crate::linux::tty;
 
 /// The signals a waiter handles, held (blocked) from [`Signals::hold`] until drop.
@@ -28,15 +33,13 @@ pub struct Signals {
 }
 
 impl Signals {
-    /// Blocks the forwarded signals, SIGCHLD and SIGWINCH in this thread and opens a signalfd
-    /// for them. Call it before creating the container to forward signals that come early.
+    /// Blocks every signal the C library lets a program block (`sigfillset`: 1–64 but its own
+    /// real-time signals; SIGKILL and SIGSTOP cannot be) in this thread and opens a signalfd
+    /// for them. Call it before creating the container: signals that come early are forwarded
+    /// once the process runs, and none can end tinibox meanwhile. Threads started afterwards
+    /// inherit the mask.
     pub fn hold() -> std::io::Result<Signals> {
-        let mut set = SigSet::empty();
-        for s in crate::linux::FORWARDED_SIGNALS {
-            set.add(s);
-        }
-        set.add(Signal::SIGCHLD);
-        set.add(Signal::SIGWINCH);
+        let set = SigSet::all();
         let mut previous = SigSet::empty();
         nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set), Some(&mut previous))?;
         let fd = SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
@@ -47,11 +50,16 @@ impl Signals {
         Ok(Signals { fd, previous })
     }
 
-    /// The signals received since the last call (non-blocking).
+    /// The signals received since the last call (non-blocking), but those the kernel raised
+    /// for tinibox's own actions (SIGPIPE for a write to a closed pipe carries our own pid):
+    /// they are not the caller's, so they are not forwarded.
     fn drain(&self) -> Vec<i32> {
+        let me = std::process::id();
         let mut out = Vec::new();
         while let Ok(Some(info)) = self.fd.read_signal() {
-            out.push(info.ssi_signo as i32);
+            if info.ssi_pid != me {
+                out.push(info.ssi_signo as i32);
+            }
         }
         out
     }
@@ -139,7 +147,7 @@ pub fn supervise_with(pid: i32, signals: &Signals, terminal: Option<Terminal<'_>
         drop(fds);
         for sig in signals.drain() {
             match Signal::try_from(sig) {
-                Ok(Signal::SIGCHLD) | Err(_) => {}
+                Ok(Signal::SIGCHLD) => {}
                 Ok(Signal::SIGWINCH) => {
                     if let Some(t) = &terminal {
                         if let Some(from) = t.size_from {
@@ -147,8 +155,10 @@ pub fn supervise_with(pid: i32, signals: &Signals, terminal: Option<Terminal<'_>
                         }
                     }
                 }
-                Ok(s) => {
-                    let _ = nix::sys::signal::kill(child, s);
+                _ => {
+                    if let Some(s) = Sig::from_number(sig) {
+                        let _ = s.send(pid);
+                    }
                 }
             }
         }

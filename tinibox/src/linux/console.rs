@@ -1,10 +1,13 @@
 //! process.terminal: the init opens a new pty inside the container (its own devpts), makes the
 //! slave its controlling terminal and stdio, and sends the master to the console socket with
-//! SCM_RIGHTS (what containerd, podman and `runc create --console-socket` expect). Owns the pty
-//! and fd passing; it does not read or write the terminal's data.
+//! SCM_RIGHTS (what containerd, podman and `runc create --console-socket` expect). For the
+//! init, the slave is also bind-mounted on /dev/console (what runc does; programs such as
+//! getty, systemd and `sh` started as `/dev/console`'s users open it). Owns the pty and fd
+//! passing; it does not read or write the terminal's data.
 
 use std::io::IoSlice;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use nix::fcntl::{open, OFlag};
@@ -39,9 +42,11 @@ pub fn send_fd(sock: RawFd, fd: RawFd, name: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Opens a pty in the container (`/dev/ptmx` after pivot), sets its size, makes the slave the
-/// controlling terminal and fds 0-2, and sends the master over `sock`.
-pub fn setup(sock: RawFd, size: Option<(u16, u16)>) -> Result<(), String> {
+/// Opens a pty in the container (`/dev/ptmx` after pivot), sets its size, with
+/// `mount_console` bind-mounts the slave on /dev/console (made as an empty file when missing,
+/// see `devices::create`), makes the slave the controlling terminal and fds 0-2, and sends
+/// the master over `sock`.
+pub fn setup(sock: RawFd, size: Option<(u16, u16)>, mount_console: bool) -> Result<(), String> {
     let master = open(
         "/dev/ptmx",
         OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC,
@@ -78,6 +83,9 @@ pub fn setup(sock: RawFd, size: Option<(u16, u16)>) -> Result<(), String> {
         // SAFETY: valid winsize on our pty.
         unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
     }
+    if mount_console {
+        bind_console(&slave_path)?;
+    }
     send_fd(sock, master.as_raw_fd(), &slave_path)?;
     drop(master);
     nix::unistd::setsid().map_err(|e| format!("setsid: {e}"))?;
@@ -95,6 +103,28 @@ pub fn setup(sock: RawFd, size: Option<(u16, u16)>) -> Result<(), String> {
         let _ = nix::unistd::close(slave);
     }
     Ok(())
+}
+
+/// Bind-mounts the pty slave `slave_path` on /dev/console (after pivot, in the container's
+/// mount namespace), creating the target as an empty file when it is missing.
+fn bind_console(slave_path: &str) -> Result<(), String> {
+    let console = Path::new("/dev/console");
+    if std::fs::symlink_metadata(console).is_err() {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(console)
+            .map_err(|e| format!("create /dev/console for the terminal: {e}"))?;
+    }
+    nix::mount::mount(
+        Some(slave_path),
+        console,
+        None::<&str>,
+        nix::mount::MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .map_err(|e| format!("bind {slave_path} on /dev/console: {e}"))
 }
 
 #[cfg(test)]

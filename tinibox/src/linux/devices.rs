@@ -1,7 +1,8 @@
 //! Device nodes in the container's fresh /dev: the spec's `linux.devices` plus the defaults
 //! (null, zero, full, random, urandom, tty), made with mknod — or, where mknod is not allowed
 //! (user namespaces), bind-mounted from the host — and the standard symlinks (ptmx, fd, stdin,
-//! stdout, stderr). Owns nothing else; the cgroup side of device access is `cgroups::resources::devices`.
+//! stdout, stderr), and with process.terminal the empty /dev/console the pty is bound on.
+//! Owns nothing else; the cgroup side of device access is `cgroups::resources::devices`.
 
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -155,6 +156,16 @@ pub fn create(spec: &Spec, root: &OwnedFd, bind_only: bool) -> Result<(), String
             None::<&str>,
         )
         .map_err(|e| format!("bind {} from the host: {e}", n.path.display()))?;
+    }
+    // The terminal's /dev/console is bound later (console::setup); its mount point is made
+    // now, while /dev can still be written to (a read-only /dev is remounted after).
+    if spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.terminal())
+        .unwrap_or(false)
+    {
+        drop(ensure_in_root(rfd, Path::new("/dev/console"), false)?);
     }
     let dev = open_in_root(rfd, Path::new("/dev"), libc::O_PATH | libc::O_DIRECTORY)
         .map_err(|e| format!("open /dev: {e}"))?;

@@ -18,14 +18,3 @@ pub mod safe_path;
 pub mod security;
 pub mod signal;
 pub mod tty;
-
-/// Signals a waiting tinibox process forwards to the container process it waits for
-/// (`run` in the foreground, `run --bundle`, `exec`): termination and the user signals.
-pub const FORWARDED_SIGNALS: [nix::sys::signal::Signal; 6] = [
-    nix::sys::signal::Signal::SIGINT,
-    nix::sys::signal::Signal::SIGTERM,
-    nix::sys::signal::Signal::SIGHUP,
-    nix::sys::signal::Signal::SIGQUIT,
-    nix::sys::signal::Signal::SIGUSR1,
-    nix::sys::signal::Signal::SIGUSR2,
-];

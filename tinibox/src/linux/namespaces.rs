@@ -37,6 +37,16 @@ impl Plan {
     pub fn new_mount(&self) -> bool {
         self.new_flags.contains(CloneFlags::CLONE_NEWNS)
     }
+    /// True when the container has a mount namespace of its own, new or joined by path (its
+    /// root is then set up and pivoted there); false: it shares the caller's mounts and only
+    /// chroots into the rootfs.
+    pub fn private_mount(&self) -> bool {
+        self.new_mount()
+            || self
+                .join
+                .iter()
+                .any(|(t, _)| *t == LinuxNamespaceType::Mount)
+    }
     /// True when the init gets a new pid namespace (it is PID 1).
     pub fn new_pid(&self) -> bool {
         self.new_flags.contains(CloneFlags::CLONE_NEWPID)

@@ -152,11 +152,25 @@ fn mnt(
     mount(src, target, fstype, flags, data)
 }
 
-/// Step 1: make the host's mounts not propagate into the container and bind the rootfs onto
-/// itself (pivot_root needs a mount point). Returns an `O_PATH` fd of the rootfs.
+/// Step 1, as runc's prepareRoot: apply linux.rootfsPropagation (default rslave) to the whole
+/// mount tree of the new namespace — `rshared` keeps the host's shared mounts peers of ours, so
+/// an `rbind,rshared` volume carries mounts made inside back to the host — then make the mount
+/// holding the rootfs private (the bind below must not propagate, and pivot_root refuses a
+/// shared parent), and bind the rootfs onto itself (pivot_root needs a mount point). Returns
+/// an `O_PATH` fd of the rootfs.
 pub fn prepare_root(spec: &Spec, rootfs: &Path) -> Result<OwnedFd, String> {
-    mnt(None, "/", None, MsFlags::MS_SLAVE | MsFlags::MS_REC, None)
-        .map_err(|e| format!("make / rslave: {e}"))?;
+    let prop = root_propagation(spec)?;
+    mnt(None, "/", None, prop, None)
+        .map_err(|e| format!("set linux.rootfsPropagation on /: {e}"))?;
+    // The mount the rootfs lies on (itself when it is a mount point, as an image's overlay).
+    if let Some(m) = mount_of(rootfs) {
+        mnt(None, &m.mount_point, None, MsFlags::MS_PRIVATE, None).map_err(|e| {
+            format!(
+                "make {} (the mount holding the rootfs) private: {e}",
+                m.mount_point
+            )
+        })?;
+    }
     mount(
         Some(rootfs),
         rootfs,
@@ -165,11 +179,6 @@ pub fn prepare_root(spec: &Spec, rootfs: &Path) -> Result<OwnedFd, String> {
         None::<&str>,
     )
     .map_err(|e| format!("bind rootfs {}: {e}", rootfs.display()))?;
-    let prop = root_propagation(spec)?;
-    if !prop.contains(MsFlags::MS_SLAVE) || !prop.contains(MsFlags::MS_REC) {
-        mount(None::<&str>, rootfs, None::<&str>, prop, None::<&str>)
-            .map_err(|e| format!("set rootfsPropagation: {e}"))?;
-    }
     nix::fcntl::open(
         rootfs,
         nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
@@ -177,6 +186,71 @@ pub fn prepare_root(spec: &Spec, rootfs: &Path) -> Result<OwnedFd, String> {
     )
     .map(|fd| unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) })
     .map_err(|e| format!("open rootfs {}: {e}", rootfs.display()))
+}
+
+/// One line of /proc/self/mountinfo, the parts pivot_root's diagnosis needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct MountEntry {
+    /// Where it is mounted (octal escapes such as `\040` decoded).
+    mount_point: String,
+    /// The filesystem type (`rootfs` for an initramfs root).
+    fstype: String,
+    /// It has shared propagation (`shared:N` among the optional fields).
+    shared: bool,
+}
+
+/// Parses one mountinfo line (proc(5)): id, parent, dev, root, mount point, options,
+/// optional fields up to `-`, then type.
+fn parse_mountinfo_line(line: &str) -> Option<MountEntry> {
+    let mut f = line.split(' ');
+    let mount_point = unescape(f.nth(4)?);
+    let rest: Vec<&str> = f.skip(1).collect();
+    let dash = rest.iter().position(|x| *x == "-")?;
+    Some(MountEntry {
+        mount_point,
+        fstype: rest.get(dash + 1)?.to_string(),
+        shared: rest[..dash].iter().any(|o| o.starts_with("shared:")),
+    })
+}
+
+/// Decodes mountinfo's octal escapes (`\040` for a space).
+fn unescape(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let octal = b
+            .get(i + 1..i + 4)
+            .filter(|d| d.iter().all(|c| (b'0'..=b'7').contains(c)));
+        match (b[i], octal) {
+            (b'\\', Some(d)) => {
+                out.push((d[0] - b'0') * 64 + (d[1] - b'0') * 8 + (d[2] - b'0'));
+                i += 4;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The mount `path` lies on in this mount namespace (the last, i.e. topmost, of the mounts
+/// with the longest mount point containing it).
+fn mount_of(path: &Path) -> Option<MountEntry> {
+    let text = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    let mut best: Option<MountEntry> = None;
+    for m in text.lines().filter_map(parse_mountinfo_line) {
+        if path.starts_with(&m.mount_point)
+            && best
+                .as_ref()
+                .is_none_or(|b| m.mount_point.len() >= b.mount_point.len())
+        {
+            best = Some(m);
+        }
+    }
+    best
 }
 
 /// What cgroup mounts need to know, supplied by the caller once the process is in its cgroup
@@ -491,16 +565,22 @@ fn mount_cgroup(
     Ok(())
 }
 
-/// Step 3: make `rootfs` the root. pivot_root unless `no_pivot`; when the current root cannot
-/// be pivoted (an initramfs: EINVAL) falls back to MS_MOVE + chroot and warns once.
+/// Step 3: make `rootfs` the root. pivot_root unless `no_pivot`. When pivot_root fails, the
+/// cause is read from the mount table: only a root that is an initramfs (type `rootfs`, which
+/// cannot be pivoted) falls back to MS_MOVE + chroot, with a warning; a shared mount in the
+/// way, or anything else, is an error naming it.
 pub fn enter_root(rootfs: &Path, no_pivot: bool) -> Result<(), String> {
     if !no_pivot {
         match pivot(rootfs) {
             Ok(()) => return Ok(()),
-            Err(Errno::EINVAL) => {
-                eprintln!("tinibox: warning: pivot_root is not possible here (the host root is an initramfs); using MS_MOVE + chroot");
+            Err(e) => {
+                let root = mount_of(Path::new("/"));
+                if root.as_ref().is_some_and(|r| r.fstype == "rootfs") {
+                    eprintln!("tinibox: warning: pivot_root is not possible here (the host root is an initramfs); using MS_MOVE + chroot");
+                } else {
+                    return Err(pivot_failure(rootfs, e, root.as_ref()));
+                }
             }
-            Err(e) => return Err(format!("pivot_root into {}: {e}", rootfs.display())),
         }
     }
     nix::unistd::chdir(rootfs).map_err(|e| format!("chdir {}: {e}", rootfs.display()))?;
@@ -508,6 +588,77 @@ pub fn enter_root(rootfs: &Path, no_pivot: bool) -> Result<(), String> {
         .map_err(|e| format!("move rootfs onto /: {e}"))?;
     nix::unistd::chroot(".").map_err(|e| format!("chroot: {e}"))?;
     nix::unistd::chdir("/").map_err(|e| format!("chdir /: {e}"))
+}
+
+/// For a container without a mount namespace of its own (none in linux.namespaces): refuses
+/// what would have to be mounted in the caller's (host's) mount namespace and stay there —
+/// `mounts`, `linux.maskedPaths`, `linux.readonlyPaths`, `root.readonly` (runc makes such
+/// mounts on the host and leaves them behind; it refuses masked and read-only paths too).
+pub fn refuse_shared_mounts(spec: &Spec) -> Result<(), String> {
+    let linux = spec.linux().as_ref();
+    let fields = [
+        (
+            "mounts",
+            spec.mounts().as_ref().is_some_and(|m| !m.is_empty()),
+        ),
+        (
+            "linux.maskedPaths",
+            linux
+                .and_then(|l| l.masked_paths().as_ref())
+                .is_some_and(|m| !m.is_empty()),
+        ),
+        (
+            "linux.readonlyPaths",
+            linux
+                .and_then(|l| l.readonly_paths().as_ref())
+                .is_some_and(|m| !m.is_empty()),
+        ),
+        (
+            "root.readonly",
+            spec.root()
+                .as_ref()
+                .and_then(|r| r.readonly())
+                .unwrap_or(false),
+        ),
+    ];
+    match fields.iter().find(|(_, set)| *set) {
+        Some((field, _)) => Err(format!(
+            "{field}: the container has no mount namespace (none in linux.namespaces), so this \
+             would change the host's mounts; add {{\"type\":\"mount\"}} or remove {field}"
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Step 3 for a container sharing the caller's mount namespace: chroot into `rootfs` (no
+/// pivot_root or MS_MOVE, which would change the host's mounts).
+pub fn chroot_into(rootfs: &Path) -> Result<(), String> {
+    nix::unistd::chdir(rootfs).map_err(|e| format!("chdir {}: {e}", rootfs.display()))?;
+    nix::unistd::chroot(".").map_err(|e| format!("chroot {}: {e}", rootfs.display()))?;
+    nix::unistd::chdir("/").map_err(|e| format!("chdir /: {e}"))
+}
+
+/// The error of a failed pivot_root into `rootfs`, naming what the kernel refused: a shared
+/// mount (the root `/`, or the mount holding the rootfs), else the errno alone.
+fn pivot_failure(rootfs: &Path, e: Errno, root: Option<&MountEntry>) -> String {
+    let parent = mount_of(rootfs);
+    let shared: Vec<String> = [root, parent.as_ref()]
+        .into_iter()
+        .flatten()
+        .filter(|m| m.shared)
+        .map(|m| m.mount_point.clone())
+        .collect();
+    if e == Errno::EINVAL && !shared.is_empty() {
+        format!(
+            "pivot_root into {}: {e}: the mount {} is shared (linux.rootfsPropagation \
+             \"shared\"/\"rshared\" on a root that is not below a mount of its own); use \
+             rslave or rprivate, or put the rootfs on its own mount",
+            rootfs.display(),
+            shared.join(" and ")
+        )
+    } else {
+        format!("pivot_root into {}: {e}", rootfs.display())
+    }
 }
 
 fn pivot(rootfs: &Path) -> Result<(), Errno> {
@@ -648,6 +799,20 @@ mod tests {
     use super::*;
 
     #[cfg(target_env = "gnu")]
+    #[test]
+    fn mountinfo_lines_are_parsed() {
+        let m = parse_mountinfo_line(
+            "36 35 98:0 /mnt1 /mnt\\040x rw,noatime master:1 shared:7 - ext3 /dev/root rw",
+        )
+        .unwrap();
+        assert_eq!(m.mount_point, "/mnt x");
+        assert_eq!(m.fstype, "ext3");
+        assert!(m.shared);
+        let m = parse_mountinfo_line("1 1 0:2 / / rw - rootfs rootfs rw").unwrap();
+        assert_eq!((m.fstype.as_str(), m.shared), ("rootfs", false));
+        assert!(parse_mountinfo_line("garbage").is_none());
+    }
+
     #[test]
     fn own_relatime_flag_matches_glibc() {
         assert_eq!(ST_RELATIME.bits(), libc::ST_RELATIME);

@@ -44,6 +44,9 @@ pub struct Finish<'a> {
     /// Run the `--init` reaper as PID 1, which forks the process (annotation
     /// `org.tinibox.init=true`).
     pub reaper: bool,
+    /// The container's init with process.terminal: its pty slave is bind-mounted on
+    /// /dev/console, as runc does (not for `exec`).
+    pub console_mount: bool,
 }
 
 /// Where a finishing process reports to: the init to `create` (channel) and later `start`
@@ -120,7 +123,7 @@ fn steps(f: &Finish) -> Result<Command, ChildError> {
             .console_size()
             .as_ref()
             .map(|b| (b.height() as u16, b.width() as u16));
-        console::setup(sock, size).map_err(e)?;
+        console::setup(sock, size, f.console_mount).map_err(e)?;
         // SAFETY: the socket fd is ours and no longer needed.
         unsafe { libc::close(sock) };
     } else {
@@ -137,7 +140,9 @@ fn steps(f: &Finish) -> Result<Command, ChildError> {
     security::drop_bounding(&caps).map_err(e)?;
     security::set_user(p, false).map_err(e)?;
     security::set_caps(&caps).map_err(e)?;
-    enter_cwd(p)?;
+    // Installed already (above) unless no_new_privs defers it until after these steps.
+    let installed = f.seccomp.as_ref().filter(|_| !no_new_privs(p));
+    enter_cwd(p, installed)?;
     if no_new_privs(p) {
         security::set_no_new_privs().map_err(e)?;
     }
@@ -164,8 +169,11 @@ fn default_home(p: &Process) -> Option<String> {
 }
 
 /// chdir to process.cwd, which must be absolute and resolve inside the container's root
-/// (CVE-2024-21626).
-fn enter_cwd(p: &Process) -> Result<(), ChildError> {
+/// (CVE-2024-21626), checked with getcwd. When getcwd fails, the error names what failed:
+/// the seccomp filter in force (`seccomp`) when it denies getcwd, getcwd's own errno, or
+/// a directory outside the container only when getcwd says so (ENOENT or a path that is
+/// not absolute, the kernel's "(unreachable)").
+fn enter_cwd(p: &Process, seccomp: Option<&CompiledFilter>) -> Result<(), ChildError> {
     let cwd = p.cwd();
     if !cwd.is_absolute() {
         return Err(ChildError::new(format!(
@@ -175,10 +183,22 @@ fn enter_cwd(p: &Process) -> Result<(), ChildError> {
     }
     nix::unistd::chdir(cwd)
         .map_err(|x| ChildError::new(format!("process.cwd {}: {x}", cwd.display())))?;
-    match nix::unistd::getcwd() {
+    let result = nix::unistd::getcwd();
+    if result.is_err() && seccomp.is_some_and(|f| f.denies(libc::SYS_getcwd)) {
+        let errno = result.err().map(|x| x.to_string()).unwrap_or_default();
+        return Err(ChildError::new(format!(
+            "linux.seccomp denies getcwd ({errno}), which the runtime needs to check that              process.cwd {} is inside the container: allow getcwd in the profile",
+            cwd.display()
+        )));
+    }
+    match result {
         Ok(now) if now.is_absolute() => Ok(()),
-        _ => Err(ChildError::new(format!(
+        Ok(_) | Err(nix::errno::Errno::ENOENT) => Err(ChildError::new(format!(
             "process.cwd {} is outside the container",
+            cwd.display()
+        ))),
+        Err(x) => Err(ChildError::new(format!(
+            "process.cwd {}: cannot check that it is inside the container: getcwd: {x}",
             cwd.display()
         ))),
     }

@@ -84,6 +84,7 @@ pub fn run(a: InitArgs) -> ! {
         seccomp,
         preserve_fds: a.preserve_fds,
         reaper: a.reaper,
+        console_mount: a.plan.private_mount(),
     };
     finish_and_exec(finish, &mut gate)
 }
@@ -187,13 +188,16 @@ fn setup(a: &InitArgs) -> Result<SetUp, ChildError> {
     if a.plan.new_net() {
         crate::linux::net::loopback_up().map_err(e)?;
     }
-    if !a.plan.new_mount() {
-        return Err(e(
-            "linux.namespaces: tinibox needs a new mount namespace (add {\"type\":\"mount\"})",
-        ));
-    }
+    // Without a mount namespace of its own the container shares the caller's mounts: nothing
+    // is mounted, only a chroot into the rootfs (`create` refused what would need a mount,
+    // see rootfs::refuse_shared_mounts).
+    let private_mnt = a.plan.private_mount();
     nix::sys::stat::umask(nix::sys::stat::Mode::empty());
-    let root = rootfs::prepare_root(spec, a.rootfs).map_err(e)?;
+    let root = if private_mnt {
+        Some(rootfs::prepare_root(spec, a.rootfs).map_err(e)?)
+    } else {
+        None
+    };
     let private_cgroup_ns = a.plan.new_cgroup
         || a.plan
             .join
@@ -204,11 +208,14 @@ fn setup(a: &InitArgs) -> Result<SetUp, ChildError> {
         let dirs = join_cgroup(a, &mut joined)?;
         cgroup_mounts(dirs, private_cgroup_ns)
     };
-    let dev_fresh = rootfs::mount_all(spec, &root, a.bundle, &mut cgroup_view).map_err(e)?;
+    let dev_fresh = match &root {
+        Some(root) => rootfs::mount_all(spec, root, a.bundle, &mut cgroup_view).map_err(e)?,
+        None => false,
+    };
     // Everything after this point (hooks, exec) runs inside the container's cgroup.
     join_cgroup(a, &mut joined).map_err(e)?;
-    if dev_fresh {
-        devices::create(spec, &root, a.plan.has_user()).map_err(e)?;
+    if let (true, Some(root)) = (dev_fresh, &root) {
+        devices::create(spec, root, a.plan.has_user()).map_err(e)?;
     }
     let mut state_json = None;
     if a.hooks_round_trip {
@@ -234,7 +241,11 @@ fn setup(a: &InitArgs) -> Result<SetUp, ChildError> {
         }
     }
     drop(root);
-    rootfs::enter_root(a.rootfs, a.no_pivot).map_err(e)?;
+    if private_mnt {
+        rootfs::enter_root(a.rootfs, a.no_pivot).map_err(e)?;
+    } else {
+        rootfs::chroot_into(a.rootfs).map_err(e)?;
+    }
     if a.plan.has_uts() {
         security::set_hostname(spec.hostname().as_deref(), spec.domainname().as_deref())
             .map_err(e)?;
@@ -244,7 +255,9 @@ fn setup(a: &InitArgs) -> Result<SetUp, ChildError> {
     if let Some(sysctl) = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) {
         security::apply_sysctl(sysctl.iter()).map_err(e)?;
     }
-    rootfs::finish(spec).map_err(e)?;
+    if private_mnt {
+        rootfs::finish(spec).map_err(e)?;
+    }
     if !a.no_new_keyring {
         security::new_session_keyring(a.id).map_err(e)?;
     }

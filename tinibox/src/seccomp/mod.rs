@@ -84,6 +84,20 @@ impl CompiledFilter {
         &self.program
     }
 
+    /// Whether the filter keeps system call `nr` (native numbering, called with all arguments
+    /// 0) from running: its action is neither SCMP_ACT_ALLOW nor SCMP_ACT_LOG. Lets a caller
+    /// name the profile as the cause when such a call fails after the filter is installed.
+    pub fn denies(&self, nr: libc::c_long) -> bool {
+        const RET_ACTION_FULL: u32 = 0xffff_0000;
+        const RET_ALLOW: u32 = 0x7fff_0000;
+        const RET_LOG: u32 = 0x7ffc_0000;
+        let mut data = [0u8; 64];
+        data[0..4].copy_from_slice(&(nr as u32).to_ne_bytes());
+        data[4..8].copy_from_slice(&compiler::AUDIT_ARCH_X86_64.to_ne_bytes());
+        let action = bpf::run(&self.program, &data) & RET_ACTION_FULL;
+        action != RET_ALLOW && action != RET_LOG
+    }
+
     /// Syscall names of the profile that no listed architecture knows (skipped, like runc).
     pub fn skipped(&self) -> &[String] {
         &self.skipped

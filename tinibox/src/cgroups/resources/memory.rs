@@ -1,6 +1,8 @@
 //! The memory controller: limit, reservation, memory+swap, swappiness, the OOM killer.
 //! v1: memory.limit_in_bytes, memory.soft_limit_in_bytes, memory.memsw.limit_in_bytes,
-//! memory.swappiness, memory.oom_control; v2: memory.max, memory.low, memory.swap.max.
+//! memory.swappiness, memory.oom_control, memory.kmem.limit_in_bytes (`kernel`) and
+//! memory.kmem.tcp.limit_in_bytes (`kernelTCP`); v2: memory.max, memory.low, memory.swap.max
+//! (v2 has no kernel limits: `support` refuses them there).
 //! The rules between values (swap ≥ limit, swappiness ≤ 100) are checked before they reach
 //! a writer, once, by `crate::spec::resources::validate`.
 
@@ -33,10 +35,12 @@ fn used(res: &LinuxResources) -> bool {
     l.is_some()
         || r.is_some()
         || s.is_some()
-        || res
-            .memory()
-            .as_ref()
-            .is_some_and(|m| m.swappiness().is_some() || m.disable_oom_killer() == Some(true))
+        || res.memory().as_ref().is_some_and(|m| {
+            m.swappiness().is_some()
+                || m.disable_oom_killer() == Some(true)
+                || set(m.kernel()).is_some()
+                || set(m.kernel_tcp()).is_some()
+        })
 }
 
 fn write(h: &CgroupHandle, res: &LinuxResources, _initial: bool) -> Result<(), CgroupError> {
@@ -83,6 +87,12 @@ fn write(h: &CgroupHandle, res: &LinuxResources, _initial: bool) -> Result<(), C
             }
             if mem.disable_oom_killer() == Some(true) {
                 write_file(dir, "memory.oom_control", "1")?;
+            }
+            if let Some(k) = set(mem.kernel()) {
+                write_file(dir, "memory.kmem.limit_in_bytes", &k.to_string())?;
+            }
+            if let Some(k) = set(mem.kernel_tcp()) {
+                write_file(dir, "memory.kmem.tcp.limit_in_bytes", &k.to_string())?;
             }
         }
         Layout::V2 => {

@@ -11,8 +11,11 @@ mod cpu;
 mod cpuset;
 pub mod devices;
 pub(super) mod freezer;
+mod hugetlb;
 mod memory;
+mod network;
 mod pids;
+mod support;
 mod unified;
 
 use std::path::PathBuf;
@@ -58,10 +61,23 @@ pub(crate) const WRITERS: &[Writer] = &[
     cpu::WRITER,
     cpuset::WRITER,
     blkio::WRITER,
+    network::NET_CLS,
+    network::NET_PRIO,
+    hugetlb::WRITER,
     unified::WRITER,
     devices::WRITER,
     freezer::WRITER,
 ];
+
+/// Refuses, naming the field, the first value of `res` this host cannot apply (see
+/// [`support`]); called before anything is made or written.
+pub(crate) fn check_host(layout: Layout, res: &LinuxResources) -> Result<(), CgroupError> {
+    let roots = match layout {
+        Layout::V1 => super::v1::mount_points()?,
+        Layout::V2 => [("unified".to_string(), PathBuf::from(super::CGROUP_ROOT))].into(),
+    };
+    support::check(layout, res, &support::Mounted { layout, roots })
+}
 
 /// Writes every resource of `res` (see [`Writer::write`]).
 pub(crate) fn apply(

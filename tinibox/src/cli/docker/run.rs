@@ -62,7 +62,8 @@ pub fn run(global: &GlobalOptions, args: &RunArgs, prepared: Prepared) -> u8 {
     let code = container::supervise_with(pid, &signals, terminal);
     drop(raw);
     drop(master);
-    drop(signals);
+    // Still held while --rm removes the container: no signal ends tinibox half-way.
     finish(global, &id, rm, code);
+    drop(signals);
     code.clamp(0, 255) as u8
 }

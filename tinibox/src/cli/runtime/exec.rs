@@ -222,6 +222,13 @@ pub fn exec(global: &GlobalOptions, args: ExecArgs) -> u8 {
         } else {
             (None, None)
         };
+        // Held from before the process exists until it is waited for: a signal meanwhile is
+        // forwarded once it runs, and none ends tinibox (see container::Signals).
+        let signals = if args.detach {
+            None
+        } else {
+            Some(container::Signals::hold()?)
+        };
         let out = container::exec::exec(ExecOptions {
             state_root: global.root.clone(),
             id,
@@ -233,7 +240,10 @@ pub fn exec(global: &GlobalOptions, args: ExecArgs) -> u8 {
             preserve_fds: args.preserve_fds,
         })?;
         Ok(match (out, ours) {
-            (ExecOutcome::Detached { pid }, Some(sock)) => relay_terminal(&sock, pid)?,
+            (ExecOutcome::Detached { pid }, Some(sock)) => match &signals {
+                Some(held) => relay_terminal(&sock, pid, held)?,
+                None => 0,
+            },
             (ExecOutcome::Detached { .. }, None) => 0,
             (ExecOutcome::Exited { code }, _) => code.clamp(0, 255) as u8,
         })

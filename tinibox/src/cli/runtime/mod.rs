@@ -188,12 +188,16 @@ fn create_options(global: &GlobalOptions, f: &CreateFlags, id: &str) -> Result<C
 }
 
 /// Relays the caller's terminal to the pty master received on `sock` until process `pid`
-/// (our child) exits, in [`container::supervise_with`]; returns its exit status.
-fn relay_terminal(sock: &std::os::unix::net::UnixStream, pid: i32) -> Result<u8> {
+/// (our child) exits, in [`container::supervise_with`] with `signals` held by the caller
+/// since before the process existed; returns its exit status.
+fn relay_terminal(
+    sock: &std::os::unix::net::UnixStream,
+    pid: i32,
+    signals: &container::Signals,
+) -> Result<u8> {
     use crate::linux::tty;
     use std::os::fd::AsFd;
     let master = tty::receive_master(sock.as_fd()).map_err(|e| anyhow!(e))?;
-    let signals = container::Signals::hold()?;
     let raw = tty::RawMode::enable(libc::STDIN_FILENO);
     let (stdin, stdout) = (std::io::stdin(), std::io::stdout());
     let terminal = container::Terminal {
@@ -202,7 +206,7 @@ fn relay_terminal(sock: &std::os::unix::net::UnixStream, pid: i32) -> Result<u8>
         input: Some(stdin.as_fd()),
         size_from: Some(stdin.as_fd()),
     };
-    let code = container::supervise_with(pid, &signals, Some(terminal));
+    let code = container::supervise_with(pid, signals, Some(terminal));
     drop(raw);
     Ok(code.clamp(0, 255) as u8)
 }

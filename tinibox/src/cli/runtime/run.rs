@@ -42,17 +42,24 @@ pub fn oci_run(global: &GlobalOptions, args: OciRunArgs) -> u8 {
         } else {
             None
         };
+        // Held from before the container exists until it is deleted: a signal meanwhile is
+        // forwarded once the init runs, and none ends tinibox half-way (container::Signals).
+        let signals = if args.detach {
+            None
+        } else {
+            Some(container::Signals::hold()?)
+        };
         let c = container::create(o)?;
         if let Err(e) = container::start(&global.root, &args.id) {
             let _ = container::delete(&global.root, &args.id, true);
             return Err(e.into());
         }
-        if args.detach {
+        let Some(signals) = signals else {
             return Ok(0);
-        }
+        };
         let code = match &ours {
-            Some(sock) => relay_terminal(sock, c.pid)? as i32,
-            None => container::supervise(c.pid),
+            Some(sock) => relay_terminal(sock, c.pid, &signals)? as i32,
+            None => container::supervise_with(c.pid, &signals, None),
         };
         if !args.keep {
             container::delete(&global.root, &args.id, true)?;

@@ -107,6 +107,8 @@ pub enum Command {
     Container(docker::ContainerArgs),
     /// List a container's published ports.
     Port(network::PortArgs),
+    /// Manage networks: create, ls, rm, inspect, connect, disconnect.
+    Network(network::NetworkArgs),
     /// Check the kernel and the running system for container features.
     Check(docker::CheckArgs),
     /// Load an image from an OCI layout (directory or archive) or a `docker save` archive.
@@ -215,7 +217,7 @@ const RUN_VALUE_FLAGS: [&str; 40] = [
 ];
 
 /// Docker-style commands: their usage errors exit 125 (runc-style ones exit 1).
-const DOCKER_COMMANDS: [&str; 26] = [
+const DOCKER_COMMANDS: [&str; 27] = [
     "run",
     "ps",
     "stop",
@@ -242,6 +244,7 @@ const DOCKER_COMMANDS: [&str; 26] = [
     "container",
     "cp",
     "port",
+    "network",
 ];
 
 /// Whether an `exec` command line is runc's form (what engines pass: `--process` or
@@ -351,6 +354,7 @@ pub fn main() -> ExitCode {
         Command::Container(a) => docker::container(&global, a),
         Command::Cp(a) => docker::cp(&global, a),
         Command::Port(a) => network::port(&global, a),
+        Command::Network(a) => network::network(&global, a),
         Command::Check(a) => docker::check(&global, a),
         Command::Load(a) => images::load(&global, a),
         Command::Import(a) => images::import(&global, a),

@@ -185,7 +185,8 @@ impl Rtnl {
     }
 
     /// Creates a veth pair: `host` attached to bridge `controller`, its peer created directly
-    /// in the network namespace `netns` under the name `peer`; both with `mtu`.
+    /// in the network namespace `netns` under the name `peer`; both with `mtu`, the host end
+    /// already up (its `ifinfomsg` flags, as `ip link add … up`).
     pub fn add_veth(
         &mut self,
         host: &str,
@@ -199,6 +200,8 @@ impl Rtnl {
         p.attributes.push(LinkAttribute::Mtu(mtu));
         p.attributes.push(LinkAttribute::NetNsFd(netns.as_raw_fd()));
         let mut m = LinkMessage::default();
+        m.header.flags = LinkFlags::Up;
+        m.header.change_mask = LinkFlags::Up;
         m.attributes.push(LinkAttribute::IfName(host.to_string()));
         m.attributes.push(LinkAttribute::Mtu(mtu));
         m.attributes.push(LinkAttribute::Controller(controller));

@@ -101,7 +101,21 @@ pub fn validate(flags: &RunFlags) -> Result<(), SpecError> {
         }
     }
     let network = network_mode(&flags.network)?;
-    if network != NetworkMode::Bridge {
+    if network == NetworkMode::Container {
+        for (given, flag) in [
+            (flags.hostname.is_some(), "--hostname"),
+            (!flags.add_host.is_empty(), "--add-host"),
+        ] {
+            if given {
+                return Err(SpecError::flag(
+                    flag,
+                    format!("conflicts with --network {}", flags.network),
+                    "drop it: the container shares the other container's network and names",
+                ));
+            }
+        }
+    }
+    if !network.is_bridged() {
         for (given, flag) in [
             (!flags.publish.is_empty() || flags.publish_all, "-p/-P"),
             (!flags.dns.is_empty(), "--dns"),
@@ -281,7 +295,7 @@ pub fn build_spec(flags: &RunFlags, ctx: &SpecContext<'_>) -> Result<SpecPlan, S
     // Environment: PATH, image, HOME/HOSTNAME/TERM, env files, -e.
     let host_network = match network {
         NetworkMode::Host => Some(facts.host_network.clone().unwrap_or_default()),
-        NetworkMode::None | NetworkMode::Bridge => None,
+        _ => None,
     };
     let hostname = match (&flags.hostname, &host_network) {
         (Some(h), _) => h.clone(),
@@ -399,7 +413,7 @@ pub fn build_spec(flags: &RunFlags, ctx: &SpecContext<'_>) -> Result<SpecPlan, S
         .unwrap_or("");
     let etc_network = match (&host_network, network) {
         (Some(h), _) => etc_files::EtcNetwork::Host(h),
-        (None, NetworkMode::Bridge) => etc_files::EtcNetwork::Bridge {
+        (None, NetworkMode::Bridge | NetworkMode::Named) => etc_files::EtcNetwork::Bridge {
             host_resolv_conf,
             dns: &flags.dns,
             dns_search: &flags.dns_search,

@@ -66,10 +66,9 @@ pub(super) struct Prepared {
     /// A container that ran before (restart): a failure keeps its front folder (its log,
     /// metadata and file system) and records the failure as its exit status.
     existing: bool,
-    /// The bridge network's part (`--network bridge`), joined once the init exists.
+    /// The networks to join (`--network bridge|NAME`, kept in the front folder's
+    /// `crate::net::REQUEST_FILE` for restarts), joined once the init exists.
     net: Option<crate::net::Request>,
-    /// The hostname, for the container's own line in /etc/hosts.
-    hostname: String,
 }
 
 /// Prepares container `id` to run again from its front folder (`restart`, a restart
@@ -90,6 +89,7 @@ pub(super) fn prepare_again(global: &GlobalOptions, id: &str) -> Result<Prepared
         }
     }
     let rm = old.state.labels.contains_key(LABEL_RM);
+    let net = crate::net::Request::load(&front);
     let mut opts = CreateOptions::new(global.root.clone(), id.to_string(), front.clone(), spec);
     opts.labels = old.state.labels;
     Ok(Prepared {
@@ -98,8 +98,7 @@ pub(super) fn prepare_again(global: &GlobalOptions, id: &str) -> Result<Prepared
         opts,
         rm,
         existing: true,
-        net: None,
-        hostname: String::new(),
+        net,
     })
 }
 
@@ -316,7 +315,7 @@ pub(super) fn prepare(global: &GlobalOptions, args: &RunArgs) -> Result<Prepared
         meta.image_id = image_id;
         meta.save_in(&front)
             .map_err(|e| Failure::tinibox(format!("writing {}: {e}", front.display())))?;
-        let net = net_request(flags, &exposed)?;
+        let mut net = net_request(flags, &exposed)?;
         let facts =
             spec::Facts::read(flags, &rootfs).map_err(|e| Failure::tinibox(e.to_string()))?;
         let plan = spec::build_spec(
@@ -332,7 +331,12 @@ pub(super) fn prepare(global: &GlobalOptions, args: &RunArgs) -> Result<Prepared
         )
         .map_err(|e| Failure::tinibox(e.to_string()))?;
         write_plan(&plan)?;
-        let built = plan.spec;
+        let mut built = plan.spec;
+        if spec::values::network_mode(&flags.network).ok()
+            == Some(spec::values::NetworkMode::Container)
+        {
+            share_network(global, &flags.network, &front, &mut built)?;
+        }
         let json = spec::to_json(&built).map_err(|e| Failure::tinibox(e.to_string()))?;
         let tmp = front.join("config.json.tmp");
         std::fs::write(&tmp, json)
@@ -355,20 +359,30 @@ pub(super) fn prepare(global: &GlobalOptions, args: &RunArgs) -> Result<Prepared
         if flags.detach {
             labels.insert(LABEL_DETACHED.to_string(), "true".to_string());
         }
-        let hostname = built.hostname().clone().unwrap_or_default();
+        if let Some(req) = &mut net {
+            req.hostname = built.hostname().clone().unwrap_or_default();
+            req.hosts = Some(front.join("hosts"));
+            req.name = flags
+                .name
+                .clone()
+                .unwrap_or_else(|| names::short(&id).to_string());
+            req.aliases = flags.name.iter().cloned().collect();
+            req.aliases.push(names::short(&id).to_string());
+            req.save(&front)
+                .map_err(|e| Failure::tinibox(e.to_string()))?;
+        }
         let mut opts = CreateOptions::new(global.root.clone(), id.clone(), front.clone(), built);
         opts.labels = labels;
-        Ok((opts, net, hostname))
+        Ok((opts, net))
     })();
     match result {
-        Ok((opts, net, hostname)) => Ok(Prepared {
+        Ok((opts, net)) => Ok(Prepared {
             id,
             front,
             opts,
             rm: flags.rm,
             existing: false,
             net,
-            hostname,
         }),
         Err(f) => {
             discard(&front);
@@ -377,17 +391,23 @@ pub(super) fn prepare(global: &GlobalOptions, args: &RunArgs) -> Result<Prepared
     }
 }
 
-/// The bridge network's request of `run`'s flags (`-p`, `-P` with the image's `exposed`
-/// ports), or None when the container does not use the bridge.
+/// The network request of `run`'s flags (`--network bridge|NAME`, `-p`, `-P` with the
+/// image's `exposed` ports), or None when the container joins no bridge network. An unknown
+/// network is an error here, before anything is made.
 fn net_request(
     flags: &spec::RunFlags,
     exposed: &[String],
 ) -> Result<Option<crate::net::Request>, Failure> {
     use crate::net::ports;
-    if spec::values::network_mode(&flags.network).ok() != Some(spec::values::NetworkMode::Bridge) {
+    if !spec::values::network_mode(&flags.network).is_ok_and(|m| m.is_bridged()) {
         return Ok(None);
     }
-    let mut req = crate::net::Request::default();
+    let network = crate::net::networks::load(spec::values::network_target(&flags.network))
+        .map_err(|e| Failure::tinibox(format!("--network: {e}")))?;
+    let mut req = crate::net::Request {
+        networks: vec![network.name],
+        ..Default::default()
+    };
     for p in &flags.publish {
         req.ports
             .push(ports::parse_publish(p).map_err(|e| Failure::tinibox(e.to_string()))?);
@@ -408,23 +428,61 @@ fn net_request(
     Ok(Some(req))
 }
 
-/// Joins the bridge network and adds the container's own line to its /etc/hosts (the file
-/// bind-mounted from the front folder, written in place so the mount keeps seeing it).
-fn join_network(
-    id: &str,
+/// `--network container:NAME`: the spec joins the running container's network namespace,
+/// and the container gets a copy of its hostname, /etc/hosts and /etc/resolv.conf (as
+/// Docker does).
+fn share_network(
+    global: &GlobalOptions,
+    value: &str,
     front: &Path,
-    hostname: &str,
-    pid: i32,
-    req: &crate::net::Request,
+    built: &mut oci_spec::runtime::Spec,
 ) -> Result<(), Failure> {
-    use std::io::Write;
-    let attached = crate::net::attach(id, pid, req).map_err(|e| Failure::tinibox(e.to_string()))?;
-    let line = format!("{}\t{hostname}\n", attached.ip);
-    std::fs::OpenOptions::new()
-        .append(true)
-        .open(front.join("hosts"))
-        .and_then(|mut f| f.write_all(line.as_bytes()))
-        .map_err(|e| Failure::tinibox(format!("writing the container's /etc/hosts: {e}")))
+    let target = spec::values::network_target(value);
+    let fail = |what: String| {
+        Failure::tinibox(format!(
+            "--network {value}: {what} — give a running container's name or id"
+        ))
+    };
+    let id = names::resolve(&global.root, target).map_err(fail)?;
+    if !is_alive(&global.root, &id) {
+        return Err(fail(format!("container {target} is not running")));
+    }
+    let pid = Record::load(&global.root, &id)
+        .map_err(|e| fail(e.to_string()))?
+        .state
+        .pid;
+    let path = PathBuf::from(format!("/proc/{pid}/ns/net"));
+    if let Some(ns) = built
+        .linux_mut()
+        .as_mut()
+        .and_then(|l| l.namespaces_mut().as_mut())
+    {
+        for n in ns.iter_mut() {
+            if n.typ() == oci_spec::runtime::LinuxNamespaceType::Network {
+                n.set_path(Some(path.clone()));
+            }
+        }
+    }
+    let theirs = names::front_dir(&global.root, &id);
+    for file in ["hosts", "resolv.conf", "hostname"] {
+        if let Ok(text) = std::fs::read_to_string(theirs.join(file)) {
+            if file == "hostname" {
+                built.set_hostname(Some(text.trim().to_string()));
+            }
+            std::fs::write(front.join(file), text).map_err(|e| {
+                Failure::tinibox(format!("writing {}: {e}", front.join(file).display()))
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// Joins the container's networks (its /etc/hosts gets its own line and, on user-defined
+/// networks, its peers', from `crate::net`).
+fn join_network(id: &str, pid: i32, req: &crate::net::Request) -> Result<(), Failure> {
+    crate::net::attach(id, pid, req)
+        .map(|_| ())
+        .map_err(|e| Failure::tinibox(e.to_string()))
 }
 
 /// Creates and starts a prepared container; on failure removes everything it made.
@@ -471,7 +529,7 @@ pub(super) fn create_and_start(
         Err(f)
     };
     if let Some(req) = &p.net {
-        if let Err(f) = join_network(&id, &p.front, &p.hostname, created.pid, req) {
+        if let Err(f) = join_network(&id, created.pid, req) {
             return gone(f);
         }
     }

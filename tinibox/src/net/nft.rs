@@ -22,6 +22,7 @@ const NFT_MSG_NEWTABLE: u16 = 0;
 const NFT_MSG_DELTABLE: u16 = 2;
 const NFT_MSG_NEWCHAIN: u16 = 3;
 const NFT_MSG_NEWRULE: u16 = 6;
+const NFT_MSG_DELRULE: u16 = 8;
 const NLM_F_REQUEST: u16 = 0x1;
 const NLM_F_ACK: u16 = 0x4;
 const NLM_F_APPEND: u16 = 0x800;
@@ -317,6 +318,14 @@ impl Batch {
         attr_u32(&mut a, 5, 1); // NF_ACCEPT
         attr_str(&mut a, 7, kind);
         self.nft(NFT_MSG_NEWCHAIN, NLM_F_CREATE, &a);
+    }
+
+    /// Deletes every rule of `chain` (a DELRULE without a handle flushes the chain).
+    pub fn flush_chain(&mut self, table: &str, chain: &str) {
+        let mut a = Vec::new();
+        attr_str(&mut a, 1, table);
+        attr_str(&mut a, 2, chain);
+        self.nft(NFT_MSG_DELRULE, 0, &a);
     }
 
     /// Appends a rule to `chain`.

@@ -210,7 +210,7 @@ fn commit(lock: &Locked, records: &Records) -> Result<(), NetError> {
                 .collect(),
         })
         .collect();
-    rules::install(&rules)
+    rules::install(&rules, &state_dir().join("rules.sha256"))
         .map_err(|e| {
             if bridge::unsupported(&e) || e.raw_os_error() == Some(libc::ENOENT) {
                 bridge::kernel_lacks(

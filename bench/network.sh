@@ -32,9 +32,15 @@ cleanup() {
   "$TINIBOX" --root "$STATE" ps -a -q 2>/dev/null | while read -r id; do "$TINIBOX" --root "$STATE" rm -f "$id" >/dev/null 2>&1 || true; done
   if [ -n "$DOCKERD_PID" ]; then
     $DOCKER ps -aq 2>/dev/null | xargs -r $DOCKER rm -f >/dev/null 2>&1 || true
+    # Docker removes the network's iptables rules itself; a killed daemon would leave them.
+    $DOCKER network rm tbxbench >/dev/null 2>&1 || true
     kill "$DOCKERD_PID" 2>/dev/null || true
     wait "$DOCKERD_PID" 2>/dev/null || true
     ip link del tbxbench0 2>/dev/null || true
+    # The nftables tables dockerd added (its iptables-nft `ip nat`/`ip filter`), not tinibox's.
+    nft list tables | while read -r _ fam name; do
+      grep -qx "table $fam $name" "$WORK/tables-before" || [ "$name" = tinibox ] || nft delete table "$fam" "$name" || true
+    done
   fi
   rm -rf "$WORK"
 }
@@ -51,6 +57,7 @@ tar -C "$ROOTFS" -cf "$WORK/busybox.tar" .
 
 # A private dockerd with its own bridge on its own subnet.
 mkdir -p "$DK"
+nft list tables > "$WORK/tables-before"
 echo '{}' > "$DK/daemon.json"
 dockerd --config-file "$DK/daemon.json" --data-root "$DK/data" --exec-root "$DK/exec" \
   -H "unix://$DK/docker.sock" --pidfile "$DK/docker.pid" \

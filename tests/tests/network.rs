@@ -69,7 +69,8 @@ fn host_state() -> (Vec<String>, String, Vec<String>) {
         .map(|n| n.trim().split('@').next().unwrap_or("").to_string())
         .collect();
     names.sort();
-    let ruleset = stdout(&run(Command::new("nft").args(["list", "ruleset"])));
+    // Stateless (-s): the packet counters of other engines' rules move with any traffic.
+    let ruleset = stdout(&run(Command::new("nft").args(["-s", "list", "ruleset"])));
     let mut records: Vec<String> = std::fs::read_dir("/run/tinibox/net")
         .map(|rd| {
             rd.flatten()

@@ -605,15 +605,29 @@ mod tests {
             network: "none".into(),
             ..Default::default()
         };
+        // Any valid name may be a user-defined network (checked when the container joins);
+        // a name no network can have, and `container:` without a container, are errors here.
+        for bad in ["over/lay", "container:"] {
+            let e = ctx_run(
+                &RunFlags {
+                    network: bad.into(),
+                    ..none()
+                },
+                &["sh"],
+            )
+            .unwrap_err();
+            assert!(e.to_string().starts_with("--network:"), "{bad}: {e}");
+        }
         let e = ctx_run(
             &RunFlags {
-                network: "overlay".into(),
+                network: "container:web".into(),
+                hostname: Some("x".into()),
                 ..none()
             },
             &["sh"],
         )
         .unwrap_err();
-        assert!(e.to_string().starts_with("--network:"), "{e}");
+        assert!(e.to_string().starts_with("--hostname:"), "{e}");
         let e = ctx_run(
             &RunFlags {
                 publish: vec!["80".into()],

@@ -35,6 +35,8 @@ packages=(
   python3 openssl
   # benchmarks
   hyperfine
+  # the networking benchmark (bench/network.sh): throughput through a published port
+  iperf3
 )
 
 missing=()

@@ -208,7 +208,11 @@ fn hostname_is_isolated() {
 #[test]
 fn network_none_has_only_lo_up() {
     let (_serial, root) = setup();
-    let devs = sh(&root, &[], "tail -n +3 /proc/net/dev | cut -d: -f1");
+    let devs = sh(
+        &root,
+        &["--network", "none"],
+        "tail -n +3 /proc/net/dev | cut -d: -f1",
+    );
     let names: Vec<&str> = devs.split_whitespace().collect();
     assert_eq!(names, vec!["lo"], "interfaces: {devs}");
     let link = sh(&root, &["--network", "none"], "ip link show lo");

@@ -4,9 +4,13 @@
 //! namespace the test makes, `ip` and `nft` (Debian's nftables) show the host's links and
 //! ruleset, and a private dockerd with its own bridge and iptables rules runs beside tinibox.
 //!
-//! The bridge `tinibox0`, the table `ip tinibox` and the record in /run/tinibox/net are
+//! The bridge `tinibox0`, the table `ip tinibox` and the records in /run/tinibox/net are
 //! host-wide, so the tests here run one at a time ([`SERIAL`]) and each checks that the host
-//! is as before once its containers are gone.
+//! is as before once its containers are gone. tinibox keeps `tinibox0`, its record and the
+//! table's base rules for the host's lifetime (as Docker keeps `docker0`), so "before" is
+//! taken once the default bridge exists ([`host_snapshot`] makes sure it does): what must be
+//! gone is everything per container (veths, leases, DNAT rules, proxy processes) and every
+//! user-defined network the test removed.
 
 use std::io::Read;
 use std::net::{TcpListener, UdpSocket};
@@ -38,9 +42,26 @@ fn free_port() -> u16 {
         .expect("bind a free port")
 }
 
-/// The host's links (names), its nftables ruleset and tinibox's network records: what a
-/// container must leave as it found.
-fn host_snapshot() -> (Vec<String>, String, Vec<String>) {
+/// The host's links (names), its nftables ruleset and tinibox's network records with their
+/// leases and definitions: what a container must leave as it found. The default bridge is
+/// made first (a `--rm` container on it), since it stays once made.
+fn host_snapshot(root: &StateRoot) -> (Vec<String>, String, Vec<String>) {
+    let o = run(root
+        .tinibox()
+        .args(["run", "--rm", "--network", "bridge"])
+        .arg(busybox_rootfs())
+        .arg("true")
+        .stdin(Stdio::null()));
+    assert!(
+        o.status.success(),
+        "making the default bridge: {}",
+        stderr(&o)
+    );
+    host_state()
+}
+
+/// [`host_snapshot`] without making the bridge first.
+fn host_state() -> (Vec<String>, String, Vec<String>) {
     let links = stdout(&run(Command::new("ip").args(["-o", "link", "show"])));
     let mut names: Vec<String> = links
         .lines()
@@ -48,21 +69,39 @@ fn host_snapshot() -> (Vec<String>, String, Vec<String>) {
         .map(|n| n.trim().split('@').next().unwrap_or("").to_string())
         .collect();
     names.sort();
-    let ruleset = stdout(&run(Command::new("nft").args(["list", "ruleset"])));
+    // Stateless (-s): the packet counters of other engines' rules move with any traffic.
+    let ruleset = stdout(&run(Command::new("nft").args(["-s", "list", "ruleset"])));
     let mut records: Vec<String> = std::fs::read_dir("/run/tinibox/net")
         .map(|rd| {
             rd.flatten()
-                .map(|e| e.file_name().to_string_lossy().to_string())
-                .filter(|n| n.ends_with(".json"))
+                .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
+                .map(|e| {
+                    let v: serde_json::Value = serde_json::from_str(
+                        &std::fs::read_to_string(e.path()).unwrap_or_default(),
+                    )
+                    .unwrap_or_default();
+                    let leases: Vec<String> = v["leases"]
+                        .as_object()
+                        .map(|m| m.keys().cloned().collect())
+                        .unwrap_or_default();
+                    format!("{} leases {leases:?}", e.file_name().to_string_lossy())
+                })
                 .collect()
         })
         .unwrap_or_default();
+    for e in std::fs::read_dir("/etc/tinibox/networks")
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        records.push(format!("definition {}", e.file_name().to_string_lossy()));
+    }
     records.sort();
     (names, ruleset, records)
 }
 
 fn assert_as_before(before: &(Vec<String>, String, Vec<String>), what: &str) {
-    let after = host_snapshot();
+    let after = host_state();
     assert_eq!(before.0, after.0, "{what}: links differ");
     assert_eq!(before.1, after.1, "{what}: nftables ruleset differs");
     assert_eq!(before.2, after.2, "{what}: network records differ");
@@ -141,7 +180,7 @@ fn host_address() -> String {
 #[test]
 fn published_tcp_port_answers_on_loopback_and_the_host_address() {
     let (_g, root) = setup();
-    let before = host_snapshot();
+    let before = host_snapshot(&root);
     let site = www("hello from a bridged container\n");
     let port = free_port();
     let vol = format!("{}:/www:ro", site.path().display());
@@ -172,7 +211,7 @@ fn published_tcp_port_answers_on_loopback_and_the_host_address() {
 #[test]
 fn a_random_host_port_and_a_loopback_only_port() {
     let (_g, root) = setup();
-    let before = host_snapshot();
+    let before = host_snapshot(&root);
     let site = www("random\n");
     let vol = format!("{}:/www:ro", site.path().display());
     run_detached(
@@ -254,7 +293,7 @@ int main(int argc, char **argv) {
 #[test]
 fn published_udp_port_carries_datagrams() {
     let (_g, root) = setup();
-    let before = host_snapshot();
+    let before = host_snapshot(&root);
     let tools = tempfile::tempdir().unwrap();
     let server = udp_echo_server(tools.path());
     let port = free_port();
@@ -352,7 +391,7 @@ http.server.HTTPServer(('198.18.77.2', 8000), H).serve_forever()
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let before = host_snapshot();
+    let before = host_snapshot(&root);
     let t = Instant::now();
     let seen = loop {
         let (code, out, err) = run_once(
@@ -452,7 +491,7 @@ fn dns_flags_and_hosts_entries() {
 #[test]
 fn bad_input_and_a_port_in_use_leave_nothing() {
     let (_g, root) = setup();
-    let before = host_snapshot();
+    let before = host_snapshot(&root);
     let holder = TcpListener::bind("0.0.0.0:0").unwrap();
     let busy = holder.local_addr().unwrap().port();
     let busy_spec = format!("{busy}:80");
@@ -509,7 +548,7 @@ fn parent_of(pid: i32) -> i32 {
 #[test]
 fn a_killed_tinibox_leaves_nothing_after_the_next_command() {
     let (_g, root) = setup();
-    let before = host_snapshot();
+    let before = host_snapshot(&root);
     let port = free_port();
     let spec = format!("{port}:80");
     let id = run_detached(&root, &["-p", &spec], &["sleep", "300"]);
@@ -579,6 +618,9 @@ impl Drop for Dockerd {
             if !self.tables.contains(&t) {
                 let words: Vec<&str> = t.split_whitespace().collect();
                 if let ["table", family, name] = words.as_slice() {
+                    if *name == "tinibox" {
+                        continue;
+                    }
                     let _ = Command::new("nft")
                         .args(["delete", "table", family, name])
                         .output();
@@ -683,4 +725,337 @@ fn publish_all_and_dockers_bridge_side_by_side() {
     assert_eq!(code, 0, "a bridge container after Docker's rules: {err}");
     assert!(out.contains("10.89.0."), "{out}");
     drop(dk);
+}
+
+/// A network name unique to this test process.
+fn net_name(what: &str) -> String {
+    format!("tbxt-{what}-{}", std::process::id())
+}
+
+/// `tinibox network ARGS` → (exit code, stdout, stderr).
+fn network(root: &StateRoot, args: &[&str]) -> (i32, String, String) {
+    let o = run(root
+        .tinibox()
+        .arg("network")
+        .args(args)
+        .stdin(Stdio::null()));
+    (o.status.code().unwrap_or(-1), stdout(&o), stderr(&o))
+}
+
+/// `tinibox exec CONTAINER sh -c SCRIPT` → stdout (asserts success).
+fn exec_sh(root: &StateRoot, container: &str, script: &str) -> String {
+    let o = run(root.tinibox().args(["exec", container, "sh", "-c", script]));
+    assert!(
+        o.status.success(),
+        "exec {container} {script}: {}",
+        stderr(&o)
+    );
+    stdout(&o)
+}
+
+#[test]
+fn containers_on_a_user_defined_network_reach_each_other_by_name() {
+    let (_g, root) = setup();
+    let before = host_snapshot(&root);
+    let net = net_name("names");
+    let (code, id, err) = network(&root, &["create", &net]);
+    assert_eq!(code, 0, "network create: {err}");
+    assert_eq!(id.trim().len(), 64, "{id}");
+    let (_, ls, _) = network(&root, &["ls"]);
+    assert!(
+        ls.lines().any(|l| l.contains(&net) && l.contains("bridge")),
+        "{ls}"
+    );
+    let site = www("served by name\n");
+    let vol = format!("{}:/www:ro", site.path().display());
+    let o = run(root
+        .tinibox()
+        .args([
+            "run",
+            "-d",
+            "--network",
+            &net,
+            "--name",
+            "namedweb",
+            "-v",
+            &vol,
+        ])
+        .arg(busybox_rootfs())
+        .args(["httpd", "-f", "-p", "80", "-h", "/www"])
+        .stdin(Stdio::null()));
+    assert!(o.status.success(), "run on {net}: {}", stderr(&o));
+    // A second member finds the first by name with BusyBox's ping and wget.
+    let (code, out, err) = run_once(
+        &root,
+        &["--network", &net, "--name", "namedclient"],
+        &[
+            "sh",
+            "-c",
+            "ping -c1 -W2 namedweb | head -1; for i in 1 2 3 4 5 6 7 8 9 10; do wget -q -O- http://namedweb/ && break; sleep 0.3; done",
+        ],
+    );
+    assert_eq!(code, 0, "{out} {err}");
+    assert!(out.starts_with("PING namedweb (10.89."), "{out}");
+    assert!(out.ends_with("served by name\n"), "{out}");
+    // The first member learnt the second one's name while it ran, and forgets it after.
+    let hosts = exec_sh(&root, "namedweb", "cat /etc/hosts");
+    assert!(!hosts.contains("namedclient"), "{hosts}");
+    // inspect: Docker's shape, the member with its address in the subnet.
+    let (code, json, err) = network(&root, &["inspect", &net]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&json).expect("inspect is JSON");
+    let n = &v[0];
+    assert_eq!(n["Name"], net.as_str());
+    assert_eq!(n["Driver"], "bridge");
+    let subnet = n["IPAM"]["Config"][0]["Subnet"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let members: Vec<&serde_json::Value> = n["Containers"].as_object().unwrap().values().collect();
+    assert_eq!(members.len(), 1, "{json}");
+    assert_eq!(members[0]["Name"], "namedweb");
+    let prefix = subnet.rsplit_once('.').unwrap().0;
+    assert!(
+        members[0]["IPv4Address"]
+            .as_str()
+            .unwrap()
+            .starts_with(prefix),
+        "{json}"
+    );
+    // connect/disconnect: a container on the default bridge joins as eth1, reaches the
+    // server by name, and leaves.
+    run_detached(&root, &["--name", "joiner"], &["sleep", "120"]);
+    let (code, _, err) = network(&root, &["connect", &net, "joiner"]);
+    assert_eq!(code, 0, "connect: {err}");
+    let out = exec_sh(
+        &root,
+        "joiner",
+        "ls /sys/class/net; wget -q -O- http://namedweb/",
+    );
+    assert_eq!(out, "eth0\neth1\nlo\nserved by name\n");
+    let hosts = exec_sh(&root, "namedweb", "cat /etc/hosts");
+    assert!(hosts.contains("joiner"), "{hosts}");
+    let (code, _, err) = network(&root, &["disconnect", &net, "joiner"]);
+    assert_eq!(code, 0, "disconnect: {err}");
+    assert_eq!(exec_sh(&root, "joiner", "ls /sys/class/net"), "eth0\nlo\n");
+    let hosts = exec_sh(&root, "namedweb", "cat /etc/hosts");
+    assert!(!hosts.contains("joiner"), "{hosts}");
+    // A network in use is not removed; once its member is gone it is, with its bridge.
+    let (code, _, err) = network(&root, &["rm", &net]);
+    assert_eq!(code, 125, "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("in use by namedweb"), "{err}");
+    run(root.tinibox().args(["rm", "-f", "namedweb", "joiner"]));
+    let (code, _, err) = network(&root, &["rm", &net]);
+    assert_eq!(code, 0, "network rm: {err}");
+    assert_as_before(&before, "after rm and network rm");
+}
+
+#[test]
+fn bad_network_input_leaves_nothing() {
+    let (_g, root) = setup();
+    let taken = net_name("taken");
+    let (code, _, err) = network(&root, &["create", "--subnet", "10.89.177.0/24", &taken]);
+    assert_eq!(code, 0, "{err}");
+    let before = host_snapshot(&root);
+    let other = net_name("other");
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["create", "--subnet", "10.89.177.128/25", &other],
+            "overlaps network",
+        ),
+        (
+            vec!["create", "--subnet", "10.89.0.0/16", &other],
+            "overlaps network",
+        ),
+        (
+            vec!["create", "--subnet", "10.1.2.0/33", &other],
+            "--subnet",
+        ),
+        (
+            vec!["create", "--subnet", "not-a-cidr", &other],
+            "not an IPv4 CIDR",
+        ),
+        (
+            vec!["create", "--subnet", "10.89.178.1/24", &other],
+            "host bits",
+        ),
+        (
+            vec![
+                "create",
+                "--subnet",
+                "10.89.178.0/24",
+                "--gateway",
+                "10.89.179.1",
+                &other,
+            ],
+            "--gateway",
+        ),
+        (vec!["create", &taken], "already exists"),
+        (vec!["create", "host"], "reserved"),
+        (vec!["create", "bad/name"], "invalid"),
+        (vec!["create", "-d", "macvlan", &other], "--driver"),
+        (vec!["rm", "nosuchnet"], "not found"),
+        (vec!["rm", "bridge"], "pre-defined"),
+        (vec!["inspect", "nosuchnet"], "not found"),
+        (
+            vec!["connect", "nosuchnet", "nosuchcontainer"],
+            "nosuchcontainer",
+        ),
+    ];
+    for (args, want) in cases {
+        let (code, _, err) = network(&root, &args);
+        assert_eq!(code, 125, "{args:?}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{args:?}: {err}");
+        assert!(err.contains(want), "{args:?}: {err}");
+        assert_as_before(&before, &format!("after {args:?}"));
+    }
+    for (flags, want) in [
+        (vec!["--network", "nosuchnet"], "not found"),
+        (vec!["--network", "container:nosuch"], "container:nosuch"),
+        (vec!["--network", &taken, "-p", "70000:80"], "out of range"),
+    ] {
+        let (code, _, err) = run_once(&root, &flags, &["true"]);
+        assert_eq!(code, 125, "{flags:?}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{flags:?}: {err}");
+        assert!(err.contains(want), "{flags:?}: {err}");
+        assert_as_before(&before, &format!("after run {flags:?}"));
+    }
+    let (code, _, err) = network(&root, &["rm", &taken]);
+    assert_eq!(code, 0, "{err}");
+}
+
+#[test]
+fn network_container_mode_shares_the_other_containers_namespace() {
+    let (_g, root) = setup();
+    let before = host_snapshot(&root);
+    let site = www("shared namespace\n");
+    let vol = format!("{}:/www:ro", site.path().display());
+    run_detached(
+        &root,
+        &["--name", "nsbase", "-h", "basehost", "-v", &vol],
+        &["httpd", "-f", "-p", "80", "-h", "/www"],
+    );
+    let base_ip = exec_sh(&root, "nsbase", "ip -4 -o addr show eth0");
+    let (code, out, err) = run_once(
+        &root,
+        &["--network", "container:nsbase"],
+        &[
+            "sh",
+            "-c",
+            "ip -4 -o addr show eth0; hostname; for i in 1 2 3 4 5 6 7 8 9 10; do wget -q -O- http://127.0.0.1/ && break; sleep 0.3; done",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, format!("{base_ip}basehost\nshared namespace\n"));
+    // Docker's conflicts: ports and names belong to the other container.
+    for flags in [
+        vec!["--network", "container:nsbase", "-p", "80"],
+        vec!["--network", "container:nsbase", "--hostname", "x"],
+    ] {
+        let (code, _, err) = run_once(&root, &flags, &["true"]);
+        assert_eq!(code, 125, "{flags:?}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{flags:?}: {err}");
+    }
+    run(root.tinibox().args(["rm", "-f", "nsbase"]));
+    assert_as_before(&before, "after rm -f");
+}
+
+#[test]
+fn a_restarted_container_rejoins_its_network_with_its_ports() {
+    let (_g, root) = setup();
+    let before = host_snapshot(&root);
+    let net = net_name("restart");
+    let (code, _, err) = network(&root, &["create", &net]);
+    assert_eq!(code, 0, "{err}");
+    let site = www("after restart\n");
+    let vol = format!("{}:/www:ro", site.path().display());
+    let port = free_port();
+    let publish = format!("{port}:80");
+    let o = run(root
+        .tinibox()
+        .args([
+            "run",
+            "-d",
+            "--network",
+            &net,
+            "--name",
+            "again",
+            "-p",
+            &publish,
+            "-v",
+            &vol,
+        ])
+        .arg(busybox_rootfs())
+        .args(["httpd", "-f", "-p", "80", "-h", "/www"])
+        .stdin(Stdio::null()));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        curl(&format!("http://127.0.0.1:{port}/")),
+        "after restart\n"
+    );
+    let o = run(root.tinibox().args(["restart", "again"]));
+    assert!(o.status.success(), "restart: {}", stderr(&o));
+    assert_eq!(
+        curl(&format!("http://127.0.0.1:{port}/")),
+        "after restart\n"
+    );
+    assert_eq!(
+        curl(&format!("http://{}:{port}/", host_address())),
+        "after restart\n"
+    );
+    let ports = stdout(&run(root.tinibox().args(["port", "again"])));
+    assert_eq!(ports.trim(), format!("80/tcp -> 0.0.0.0:{port}"));
+    let (_, json, _) = network(&root, &["inspect", &net]);
+    assert!(json.contains("\"Name\": \"again\""), "{json}");
+    // A restart policy's monitor rejoins too: the first run exits 3 at once, the monitor
+    // starts it again, and the second run serves on the same published port.
+    let state = tempfile::tempdir().unwrap();
+    let state_vol = format!("{}:/state", state.path().display());
+    let pport = free_port();
+    let o = run(root
+        .tinibox()
+        .args([
+            "run",
+            "-d",
+            "--restart",
+            "on-failure:3",
+            "--network",
+            &net,
+            "--name",
+            "policy",
+        ])
+        .args(["-p", &format!("{pport}:80"), "-v", &vol, "-v", &state_vol])
+        .arg(busybox_rootfs())
+        .args([
+            "sh",
+            "-c",
+            "if [ -e /state/ran ]; then exec httpd -f -p 80 -h /www; fi; touch /state/ran; exit 3",
+        ])
+        .stdin(Stdio::null()));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        curl(&format!("http://127.0.0.1:{pport}/")),
+        "after restart\n"
+    );
+    assert!(state.path().join("ran").exists());
+    run(root.tinibox().args(["rm", "-f", "again", "policy"]));
+    let (code, _, err) = network(&root, &["rm", &net]);
+    assert_eq!(code, 0, "{err}");
+    assert_as_before(&before, "after rm and network rm");
+}
+
+#[test]
+fn bridge_is_the_default_network() {
+    let (_g, root) = setup();
+    let o = run(root
+        .tinibox()
+        .args(["run", "--rm"])
+        .arg(busybox_rootfs())
+        .args(["sh", "-c", "ls /sys/class/net; ip route"])
+        .stdin(Stdio::null()));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.starts_with("eth0\nlo\n"), "{out}");
+    assert!(out.contains("default via 10.89.0.1 dev eth0"), "{out}");
 }

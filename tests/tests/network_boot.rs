@@ -135,9 +135,21 @@ fn bridge_in_the_guest(name: &str, firmware: Firmware) {
         &format!("tinibox run --rm --network bridge tinilinux wget -qO- http://10.0.2.2:{host_port}/file.txt"),
     );
     assert!(got.ends_with("from the host's loopback"), "{got}");
+    // Bridge is the default network: no --network flag.
+    let got = must(
+        &mut vm,
+        &format!("tinibox run --rm tinilinux wget -qO- http://10.0.2.2:{host_port}/file.txt"),
+    );
+    assert!(got.ends_with("from the host's loopback"), "{got}");
     must(&mut vm, "tinibox rm -f web");
-    let links = must(&mut vm, "ls /sys/class/net");
-    assert!(!links.contains("tinibox0"), "the bridge stayed: {links}");
+    // tinibox0 stays for the system's lifetime (as Docker's docker0); no container's veth does.
+    let links = must(&mut vm, "for n in /sys/class/net/*; do echo ${n##*/}; done");
+    let names: Vec<&str> = links.split_whitespace().collect();
+    assert!(names.contains(&"tinibox0"), "{links}");
+    assert!(
+        !names.iter().any(|n| n.starts_with("tb")),
+        "a veth stayed: {links}"
+    );
     let _ = vm.poweroff(Duration::from_secs(30));
     let _ = server.kill();
     let _ = server.wait();

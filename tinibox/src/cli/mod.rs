@@ -115,6 +115,8 @@ pub enum Command {
     Image(docker::ImageArgs),
     /// List a container's published ports.
     Port(network::PortArgs),
+    /// Manage networks: create, ls, rm, inspect, connect, disconnect.
+    Network(network::NetworkArgs),
     /// Check the kernel and the running system for container features.
     Check(docker::CheckArgs),
     /// TiniLinux's services: start, stop and list the containers of /etc/tinibox/services.
@@ -225,7 +227,7 @@ const RUN_VALUE_FLAGS: [&str; 40] = [
 ];
 
 /// Docker-style commands: their usage errors exit 125 (runc-style ones exit 1).
-const DOCKER_COMMANDS: [&str; 27] = [
+const DOCKER_COMMANDS: [&str; 28] = [
     "run",
     "ps",
     "stop",
@@ -253,6 +255,7 @@ const DOCKER_COMMANDS: [&str; 27] = [
     "cp",
     "port",
     "service",
+    "network",
 ];
 
 /// Whether an `exec` command line is runc's form (what engines pass: `--process` or
@@ -365,6 +368,7 @@ pub fn main() -> ExitCode {
         Command::Image(a) => docker::image(&global, a),
         Command::Cp(a) => docker::cp(&global, a),
         Command::Port(a) => network::port(&global, a),
+        Command::Network(a) => network::network(&global, a),
         Command::Check(a) => docker::check(&global, a),
         Command::Service(a) => service::run(&global, a),
         Command::Load(a) => images::load(&global, a),

@@ -1,8 +1,15 @@
-//! The networking commands of the docker-like front door: `tinibox port CONTAINER
-//! [PORT[/PROTO]]` lists a container's published ports as Docker does (`80/tcp ->
-//! 0.0.0.0:8080`). Reads `crate::net`'s record only; exit 0, or 125 with one line.
+//! The networking commands of the docker-like front door, as Docker's CLI shapes them:
+//! - `tinibox port CONTAINER [PORT[/PROTO]]`: a container's published ports (`80/tcp ->
+//!   0.0.0.0:8080`);
+//! - `tinibox network create [--subnet CIDR] [--gateway IP] NAME` (prints the id), `ls`
+//!   (`-q`), `rm NAME…`, `inspect NAME…` (Docker's JSON array), `connect NET CONTAINER`,
+//!   `disconnect NET CONTAINER`.
+//!
+//! The work is `crate::net`'s; a connect/disconnect also updates the container's stored
+//! request so that a restart keeps it. Exit 0, or 125 with one line a failure.
 
-use clap::Args;
+use clap::{Args, Subcommand};
+use serde_json::json;
 
 use super::docker::names;
 use super::GlobalOptions;
@@ -45,4 +52,259 @@ pub fn port(global: &GlobalOptions, args: PortArgs) -> u8 {
         println!("{p}");
     }
     0
+}
+
+/// Arguments of `network`.
+#[derive(Debug, Args)]
+pub struct NetworkArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: NetworkCommand,
+}
+
+/// Subcommands of `network`.
+#[derive(Debug, Subcommand)]
+pub enum NetworkCommand {
+    /// Create a bridge network whose containers reach each other by name.
+    Create {
+        /// IPv4 subnet in CIDR form (default: the first free 10.89.N.0/24).
+        #[arg(long, value_name = "CIDR")]
+        subnet: Option<String>,
+        /// The bridge's address (default: the subnet's first host).
+        #[arg(long, value_name = "IP")]
+        gateway: Option<String>,
+        /// Driver: only `bridge`.
+        #[arg(short = 'd', long, default_value = "bridge")]
+        driver: String,
+        /// The network's name.
+        name: String,
+    },
+    /// List networks.
+    #[command(alias = "list")]
+    Ls {
+        /// Only the ids.
+        #[arg(short, long)]
+        quiet: bool,
+    },
+    /// Remove networks that no running container uses.
+    #[command(alias = "remove")]
+    Rm {
+        /// Networks.
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+    /// Show networks as JSON.
+    Inspect {
+        /// Networks.
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+    /// Connect a container to a network.
+    Connect {
+        /// The network.
+        network: String,
+        /// The container (name or id).
+        container: String,
+    },
+    /// Disconnect a container from a network.
+    Disconnect {
+        /// The network.
+        network: String,
+        /// The container (name or id).
+        container: String,
+    },
+}
+
+/// Runs `network …`; returns the exit status.
+pub fn network(global: &GlobalOptions, args: NetworkArgs) -> u8 {
+    let result = match args.command {
+        NetworkCommand::Create {
+            subnet,
+            gateway,
+            driver,
+            name,
+        } => create(&name, subnet.as_deref(), gateway.as_deref(), &driver),
+        NetworkCommand::Ls { quiet } => ls(quiet),
+        NetworkCommand::Rm { names } => each(&names, |n| {
+            crate::net::remove_network(n)
+                .map(|_| println!("{n}"))
+                .map_err(|e| e.to_string())
+        }),
+        NetworkCommand::Inspect { names } => inspect(&names),
+        NetworkCommand::Connect { network, container } => {
+            connect(global, &network, &container, true)
+        }
+        NetworkCommand::Disconnect { network, container } => {
+            connect(global, &network, &container, false)
+        }
+    };
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            if !e.is_empty() {
+                eprintln!("tinibox: {e}");
+            }
+            125
+        }
+    }
+}
+
+/// Runs `f` on each name, one line for each failure; Err("") when any failed.
+fn each(names: &[String], mut f: impl FnMut(&str) -> Result<(), String>) -> Result<(), String> {
+    let mut ok = true;
+    for n in names {
+        if let Err(e) = f(n) {
+            eprintln!("tinibox: {e}");
+            ok = false;
+        }
+    }
+    if ok {
+        Ok(())
+    } else {
+        Err(String::new())
+    }
+}
+
+fn create(
+    name: &str,
+    subnet: Option<&str>,
+    gateway: Option<&str>,
+    driver: &str,
+) -> Result<(), String> {
+    if driver != "bridge" {
+        return Err(format!(
+            "--driver {driver:?} is not supported — tinibox networks use the bridge driver"
+        ));
+    }
+    let net = crate::net::create_network(name, subnet, gateway).map_err(|e| e.to_string())?;
+    println!("{}", net.id);
+    Ok(())
+}
+
+fn ls(quiet: bool) -> Result<(), String> {
+    let mut rows = vec![crate::net::networks::default_bridge().map_err(|e| e.to_string())?];
+    let pre = |name: &str| crate::net::networks::Network {
+        name: name.to_string(),
+        id: format!("{:0<64}", hex::encode(name)),
+        driver: name.to_string(),
+        ..rows[0].clone()
+    };
+    let extra = [pre("host"), pre("none")];
+    rows.extend(extra);
+    rows.extend(crate::net::networks::list().map_err(|e| e.to_string())?);
+    if !quiet {
+        println!("{:<15}{:<20}{:<10}SCOPE", "NETWORK ID", "NAME", "DRIVER");
+    }
+    for n in rows {
+        let driver = if n.driver == "none" {
+            "null"
+        } else {
+            &n.driver
+        };
+        if quiet {
+            println!("{}", &n.id[..12]);
+        } else {
+            println!("{:<15}{:<20}{:<10}local", &n.id[..12], n.name, driver);
+        }
+    }
+    Ok(())
+}
+
+fn inspect(names: &[String]) -> Result<(), String> {
+    let mut out = Vec::new();
+    let result = each(names, |n| {
+        let (net, leases) = crate::net::inspect(n).map_err(|e| e.to_string())?;
+        let containers: serde_json::Map<String, serde_json::Value> = leases
+            .iter()
+            .map(|(id, l)| {
+                (
+                    id.clone(),
+                    json!({
+                        "Name": l.name,
+                        "EndpointID": "",
+                        "MacAddress": "",
+                        "IPv4Address": format!("{}/{}", l.ip, net.subnet.prefix_len()),
+                        "IPv6Address": "",
+                    }),
+                )
+            })
+            .collect();
+        out.push(json!({
+            "Name": net.name,
+            "Id": net.id,
+            "Created": net.created,
+            "Scope": "local",
+            "Driver": net.driver,
+            "EnableIPv6": false,
+            "IPAM": {
+                "Driver": "default",
+                "Options": {},
+                "Config": [{"Subnet": net.subnet.to_string(), "Gateway": net.gateway.to_string()}],
+            },
+            "Internal": false,
+            "Attachable": false,
+            "Ingress": false,
+            "ConfigFrom": {"Network": ""},
+            "ConfigOnly": false,
+            "Containers": containers,
+            "Options": {"com.docker.network.bridge.name": net.bridge},
+            "Labels": {},
+        }));
+        Ok(())
+    });
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&out).unwrap_or_else(|_| "[]".into())
+    );
+    result
+}
+
+/// `network connect` (`join`) or `disconnect`: the running container now, its stored
+/// request for later runs.
+fn connect(
+    global: &GlobalOptions,
+    network: &str,
+    container: &str,
+    join: bool,
+) -> Result<(), String> {
+    use crate::container::{self, state::Record, Status};
+    let id = names::resolve(&global.root, container)?;
+    let front = names::front_dir(&global.root, &id);
+    let net = crate::net::networks::load(network).map_err(|e| e.to_string())?;
+    let Some(mut req) = crate::net::Request::load(&front) else {
+        return Err(format!(
+            "container {container} does not use a bridge network (--network none, host or container:…) — run it with --network bridge or a network name"
+        ));
+    };
+    let running = Record::load(&global.root, &id).ok().filter(|r| {
+        matches!(
+            r.live_status(&container::container_dir(&global.root, &id)),
+            Status::Running | Status::Created | Status::Paused
+        )
+    });
+    let listed = req.networks.contains(&net.name);
+    if join {
+        if listed {
+            return Err(format!(
+                "container {container} is already connected to network {} — nothing to do",
+                net.name
+            ));
+        }
+        if let Some(r) = &running {
+            crate::net::connect(&id, r.state.pid, &net.name, &req).map_err(|e| e.to_string())?;
+        }
+        req.networks.push(net.name.clone());
+    } else {
+        if !listed {
+            return Err(format!(
+                "container {container} is not connected to network {} — see `tinibox network inspect {}`",
+                net.name, net.name
+            ));
+        }
+        if running.is_some() {
+            crate::net::disconnect(&id, &net.name).map_err(|e| e.to_string())?;
+        }
+        req.networks.retain(|n| n != &net.name);
+    }
+    req.save(&front).map_err(|e| e.to_string())
 }

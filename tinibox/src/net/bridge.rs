@@ -1,8 +1,9 @@
-//! The host side of a bridge network: the bridge link (made on the first container, with the
-//! gateway address, the uplink's MTU and `route_localnet` on, and removed with the last one),
-//! IPv4 forwarding (switched on only when a bridge is made and it was off), the per-container
-//! veth pair whose peer is created in the container's namespace as `eth0`, and that `eth0`'s
-//! address and default route.
+//! The host side of a bridge network: the bridge link (made when first needed, with the
+//! gateway address, the uplink's MTU and `route_localnet` on; kept for the host's lifetime
+//! like Docker's `docker0`, or until `network rm` for a user-defined network), IPv4
+//! forwarding (switched on only when a bridge is made and it was off), the per-container veth
+//! pair whose peer is created in the container's namespace as `eth0` (`eth1`… for further
+//! networks), and that interface's address and, on the first one, the default route.
 //!
 //! Loopback: published ports are DNAT rules, not a proxy process, also for 127.0.0.1. A packet
 //! from 127.0.0.1 routed out of the bridge is dropped as martian unless the bridge has
@@ -58,23 +59,41 @@ fn uplink_mtu(rt: &mut Rtnl) -> u32 {
         .unwrap_or(1500)
 }
 
-/// Makes the bridge unless it exists; returns its index and MTU.
-pub fn ensure(rt: &mut Rtnl, name: &str, subnet: Ipv4Net) -> Result<(u32, u32), NetError> {
+/// Whether two subnets share an address.
+pub fn overlaps(a: Ipv4Net, b: Ipv4Net) -> bool {
+    a.contains(&b.network()) || b.contains(&a.network())
+}
+
+/// The host's route (as `DEST/PREFIX`) that `subnet` overlaps, if any (the default route
+/// aside).
+pub fn route_overlap(rt: &mut Rtnl, subnet: Ipv4Net) -> Result<Option<String>, NetError> {
+    let routes = rt.routes().map_err(sys("reading the host's routes"))?;
+    Ok(routes
+        .iter()
+        .find(|r| {
+            r.prefix > 0
+                && Ipv4Net::new(r.destination, r.prefix)
+                    .map(|n| overlaps(n, subnet))
+                    .unwrap_or(false)
+        })
+        .map(|r| format!("{}/{}", r.destination, r.prefix)))
+}
+
+/// Makes the bridge `name` with address `gateway` on `subnet` unless it exists; returns its
+/// index and MTU.
+pub fn ensure(
+    rt: &mut Rtnl,
+    name: &str,
+    subnet: Ipv4Net,
+    gateway: Ipv4Addr,
+) -> Result<(u32, u32), NetError> {
     if let Some(index) = rt.link_index(name).map_err(sys("looking up the bridge"))? {
         let mtu = rt.link_mtu(index).ok().flatten().unwrap_or(1500);
         return Ok((index, mtu));
     }
-    let routes = rt.routes().map_err(sys("reading the host's routes"))?;
-    if let Some(r) = routes.iter().find(|r| {
-        r.prefix > 0
-            && Ipv4Net::new(r.destination, r.prefix)
-                .map(|n| n.contains(&subnet.network()) || subnet.contains(&n.network()))
-                .unwrap_or(false)
-    }) {
+    if let Some(route) = route_overlap(rt, subnet)? {
         return Err(NetError::Invalid(format!(
-            "the bridge subnet {subnet} overlaps the host's route to {}/{} — set another `bridge_subnet` in {}",
-            r.destination,
-            r.prefix,
+            "the subnet {subnet} of bridge {name} overlaps the host's route to {route} — set another `bridge_subnet` in {} (or recreate the network with another --subnet)",
             super::config::path().display()
         )));
     }
@@ -91,7 +110,7 @@ pub fn ensure(rt: &mut Rtnl, name: &str, subnet: Ipv4Net) -> Result<(u32, u32), 
             .link_index(name)
             .map_err(sys("looking up the new bridge"))?
             .ok_or_else(|| NetError::System(format!("the new bridge {name} vanished")))?;
-        rt.add_address(index, super::ipam::first_host(subnet), subnet.prefix_len())
+        rt.add_address(index, gateway, subnet.prefix_len())
             .map_err(sys("giving the bridge its address"))?;
         write_sysctl(
             &format!("/proc/sys/net/ipv4/conf/{name}/route_localnet"),
@@ -119,22 +138,37 @@ pub fn remove(rt: &mut Rtnl, name: &str) -> Result<(), NetError> {
     rt.delete_link(name).map_err(sys("removing the bridge"))
 }
 
-/// Plugs a container in: a veth pair `host` (on the bridge) / `eth0` (in the namespace of
-/// `pid`), up, with `ip/prefix` and a default route through `gateway`.
-#[allow(clippy::too_many_arguments)]
+/// Where a container is plugged in: its init's pid, the interface name inside, its address
+/// and prefix, and the gateway of its default route (None: no default route, for a second
+/// network).
+pub struct Plug<'a> {
+    /// The container's init (host pid).
+    pub pid: i32,
+    /// The interface inside (`eth0`…).
+    pub ifname: &'a str,
+    /// Its address.
+    pub ip: Ipv4Addr,
+    /// The subnet's prefix length.
+    pub prefix: u8,
+    /// The default route's gateway, if this interface carries it.
+    pub default_via: Option<Ipv4Addr>,
+}
+
+/// Plugs a container in: a veth pair `host` (on the bridge) / `p.ifname` (in the namespace of
+/// `p.pid`), up, with `p.ip/p.prefix` and, if asked, a default route: five rtnetlink
+/// requests in all (the host end is made up, so it needs no lookup and no second request; a
+/// peer made up in another namespace fails with ENOTCONN, so that one is set up there).
 pub fn plug(
     rt: &mut Rtnl,
     bridge: u32,
     mtu: u32,
     host: &str,
-    pid: i32,
-    ip: Ipv4Addr,
-    prefix: u8,
-    gateway: Ipv4Addr,
+    p: &Plug<'_>,
 ) -> Result<(), NetError> {
+    let (pid, ifname) = (p.pid, p.ifname);
     let netns = std::fs::File::open(format!("/proc/{pid}/ns/net"))
         .map_err(|e| NetError::System(format!("opening the container's network namespace: {e}")))?;
-    rt.add_veth(host, bridge, "eth0", netns.as_fd(), mtu)
+    rt.add_veth(host, bridge, ifname, netns.as_fd(), mtu)
         .map_err(|e| {
             if unsupported(&e) {
                 kernel_lacks("veth pairs (CONFIG_VETH)", &e)
@@ -143,22 +177,22 @@ pub fn plug(
             }
         })?;
     let inner = (|| {
-        let index = rt
-            .link_index(host)
-            .map_err(sys("looking up the veth"))?
-            .ok_or_else(|| NetError::System(format!("the new veth {host} vanished")))?;
-        rt.set_up(index).map_err(sys("setting the veth up"))?;
         let mut c = Rtnl::open_in(netns.as_fd())
             .map_err(sys("entering the container's network namespace"))?;
-        let eth0 = c
-            .link_index("eth0")
-            .map_err(sys("looking up eth0 in the container"))?
-            .ok_or_else(|| NetError::System("eth0 did not reach the container".into()))?;
-        c.add_address(eth0, ip, prefix)
-            .map_err(sys("giving eth0 its address"))?;
-        c.set_up(eth0).map_err(sys("setting eth0 up"))?;
-        c.add_default_route(gateway)
-            .map_err(sys("adding the container's default route"))
+        let inside = c
+            .link_index(ifname)
+            .map_err(sys("looking up the interface in the container"))?
+            .ok_or_else(|| NetError::System(format!("{ifname} did not reach the container")))?;
+        c.add_address(inside, p.ip, p.prefix)
+            .map_err(sys("giving the container's interface its address"))?;
+        c.set_up(inside)
+            .map_err(sys("setting the container's interface up"))?;
+        match p.default_via {
+            Some(gw) => c
+                .add_default_route(gw)
+                .map_err(sys("adding the container's default route")),
+            None => Ok(()),
+        }
     })();
     if inner.is_err() {
         let _ = rt.delete_link(host);

@@ -1,12 +1,16 @@
 //! The persistent, locked address record of a network: `DIR/<network>.json` (JSON, below;
 //! DIR is [`super::state_dir`]) guarded by an exclusive `flock` on `DIR/lock`, held by [`Locked`] for the
-//! whole of a join or leave so that two tinibox processes never hand out one address or one
-//! host port twice.
+//! whole of a join or leave (and of `network create`/`rm`) so that two tinibox processes never
+//! hand out one address or one host port twice.
 //!
 //! ```json
-//! {"subnet":"10.89.0.0/24","leases":{"<container id>":{"ip":"10.89.0.2","pid":123,
-//!  "netns":4026532000,"veth":"tb0123456789ab","ports":[...]}}}
+//! {"subnet":"10.89.0.0/24","gateway":"10.89.0.1","bridge":"tinibox0",
+//!  "leases":{"<container id>":{"ip":"10.89.0.2","pid":123,"netns":4026532000,
+//!  "veth":"tb0123456789ab","ifname":"eth0","ports":[...],"name":"web","aliases":["web"],
+//!  "hostname":"web","hosts":"/var/lib/tinibox/.bundles/<id>/hosts"}}}
 //! ```
+//! (`gateway` and `bridge` absent: the subnet's first host and `tinibox0`, as records written
+//! before user-defined networks had them.)
 //! A lease records the container's init pid and the inode of its network namespace: a lease
 //! whose namespace is gone (the container ended, or tinibox was killed before cleaning up) is
 //! stale and dropped by [`Record::stale`]'s caller, so a SIGKILL leaves nothing that the next
@@ -38,9 +42,28 @@ pub struct Lease {
     pub netns: u64,
     /// The host end of its veth pair.
     pub veth: String,
+    /// Its interface inside the container (`eth0`, `eth1`…).
+    #[serde(default = "default_ifname")]
+    pub ifname: String,
     /// Its published ports.
     #[serde(default)]
     pub ports: Vec<PortMapping>,
+    /// The container's name (or short id), as `network inspect` shows it.
+    #[serde(default)]
+    pub name: String,
+    /// The names other members of a user-defined network resolve it by.
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    /// The container's hostname (its own line in its /etc/hosts).
+    #[serde(default)]
+    pub hostname: String,
+    /// The container's /etc/hosts on the host (the front folder's file), kept up to date.
+    #[serde(default)]
+    pub hosts: Option<PathBuf>,
+}
+
+fn default_ifname() -> String {
+    "eth0".to_string()
 }
 
 impl Lease {
@@ -62,24 +85,38 @@ pub fn netns_inode(pid: i32) -> Option<u64> {
 pub struct Record {
     /// The subnet the addresses come from.
     pub subnet: Ipv4Net,
+    /// The bridge's address (None: the subnet's first host).
+    #[serde(default)]
+    pub gateway: Option<Ipv4Addr>,
+    /// The bridge's name (None: `tinibox0`).
+    #[serde(default)]
+    pub bridge: Option<String>,
     /// Leases by container id.
     #[serde(default)]
     pub leases: BTreeMap<String, Lease>,
 }
 
 impl Record {
-    /// The gateway (the bridge's address): the subnet's first host address.
+    /// The gateway (the bridge's address): as recorded, or the subnet's first host address.
     pub fn gateway(&self) -> Ipv4Addr {
-        first_host(self.subnet)
+        self.gateway.unwrap_or_else(|| first_host(self.subnet))
     }
 
-    /// The lowest free host address after the gateway.
+    /// The bridge's name.
+    pub fn bridge(&self) -> &str {
+        self.bridge
+            .as_deref()
+            .unwrap_or(super::bridge::DEFAULT_BRIDGE)
+    }
+
+    /// The lowest free host address that is not the gateway.
     pub fn allocate(&self) -> Result<Ipv4Addr, NetError> {
-        let gw = u32::from(self.gateway());
+        let gw = self.gateway();
+        let first = u32::from(self.subnet.network()) + 1;
         let last = u32::from(self.subnet.broadcast());
-        (gw + 1..last)
+        (first..last)
             .map(Ipv4Addr::from)
-            .find(|ip| self.leases.values().all(|l| l.ip != *ip))
+            .find(|ip| *ip != gw && self.leases.values().all(|l| l.ip != *ip))
             .ok_or_else(|| {
                 NetError::Invalid(format!(
                     "network {} has no free address left ({} containers) — remove containers or give it a larger subnet",
@@ -136,6 +173,11 @@ impl Locked {
         load_from(&self.path(network))
     }
 
+    /// Every record under the lock's directory, by network name.
+    pub fn load_all(&self) -> Result<BTreeMap<String, Record>, NetError> {
+        load_all_in(&self.dir)
+    }
+
     /// Writes the record (to a temporary file, then renamed); removes it when `record` is None.
     pub fn save(&self, network: &str, record: Option<&Record>) -> Result<(), NetError> {
         let path = self.path(network);
@@ -170,6 +212,27 @@ fn load_from(path: &Path) -> Result<Option<Record>, NetError> {
     }
 }
 
+/// Every record in `dir` by network name, read without the lock (a snapshot: for `port`,
+/// `network inspect` and the quick "anything to do?" test of a leave).
+pub fn load_all_in(dir: &Path) -> Result<BTreeMap<String, Record>, NetError> {
+    let mut all = BTreeMap::new();
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(all),
+        Err(e) => return Err(NetError::System(format!("reading {}: {e}", dir.display()))),
+    };
+    for entry in entries.flatten() {
+        let file = entry.file_name();
+        let Some(name) = file.to_str().and_then(|n| n.strip_suffix(".json")) else {
+            continue;
+        };
+        if let Some(r) = load_from(&entry.path())? {
+            all.insert(name.to_string(), r);
+        }
+    }
+    Ok(all)
+}
+
 /// Reads a record without the lock (for `tinibox port`: a snapshot is enough).
 pub fn read_unlocked(dir: &Path, network: &str) -> Result<Option<Record>, NetError> {
     load_from(&dir.join(format!("{network}.json")))
@@ -185,7 +248,12 @@ mod tests {
             pid: i32::MAX,
             netns: 1,
             veth: "tbx".into(),
+            ifname: "eth0".into(),
             ports: vec![],
+            name: String::new(),
+            aliases: vec![],
+            hostname: String::new(),
+            hosts: None,
         }
     }
 
@@ -193,6 +261,8 @@ mod tests {
     fn allocates_the_lowest_free_address_after_the_gateway() {
         let mut r = Record {
             subnet: "10.1.0.0/29".parse().unwrap(),
+            gateway: None,
+            bridge: None,
             leases: BTreeMap::new(),
         };
         assert_eq!(r.gateway(), Ipv4Addr::new(10, 1, 0, 1));
@@ -208,9 +278,23 @@ mod tests {
     }
 
     #[test]
+    fn a_given_gateway_is_skipped() {
+        let r = Record {
+            subnet: "10.1.0.0/29".parse().unwrap(),
+            gateway: Some(Ipv4Addr::new(10, 1, 0, 6)),
+            bridge: Some("tb-x".into()),
+            leases: [("a".to_string(), lease("10.1.0.1"))].into(),
+        };
+        assert_eq!(r.allocate().unwrap(), Ipv4Addr::new(10, 1, 0, 2));
+        assert_eq!(r.bridge(), "tb-x");
+    }
+
+    #[test]
     fn a_lease_of_a_gone_process_is_stale() {
         let r = Record {
             subnet: "10.1.0.0/24".parse().unwrap(),
+            gateway: None,
+            bridge: None,
             leases: [("gone".to_string(), lease("10.1.0.2"))].into(),
         };
         assert_eq!(r.stale(), vec!["gone".to_string()]);
@@ -223,6 +307,8 @@ mod tests {
         assert_eq!(l.load("bridge").unwrap(), None);
         let r = Record {
             subnet: "10.1.0.0/24".parse().unwrap(),
+            gateway: None,
+            bridge: None,
             leases: [("a".to_string(), lease("10.1.0.2"))].into(),
         };
         l.save("bridge", Some(&r)).unwrap();

@@ -1,9 +1,12 @@
-//! Container networking for `tinibox run --network bridge` (the room DESIGN.md calls `net/`):
-//! a bridge on the host, a veth pair per container with `eth0` inside, an address from a
-//! locked record, outbound masquerade and published ports as nf_tables rules in tinibox's own
-//! table.
+//! Container networking for `tinibox run --network bridge|NAME` (the room DESIGN.md calls
+//! `net/`): a bridge on the host per network, a veth pair per container and network with
+//! `eth0` (`eth1`…) inside, an address from a locked record, outbound masquerade and
+//! published ports as nf_tables rules in tinibox's own table, names of user-defined networks
+//! in each member's /etc/hosts.
 //!
 //! - [`config`]: `/etc/tinibox/config` (`bridge_subnet`).
+//! - [`networks`]: user-defined networks' definitions (`network create`/`rm`).
+//! - [`hosts`]: the /etc/hosts block that makes names resolve on user-defined networks.
 //! - [`ports`]: `-p`/`-P` parsed and made concrete (free host ports, in-use checks).
 //! - [`ipam`]: the persistent, flock-guarded address record and its stale-lease test.
 //! - [`rtnl`]: links, addresses, routes over rtnetlink (netlink-packet-route, netlink-sys).
@@ -12,21 +15,37 @@
 //!
 //! Entry points for the docker front door: [`attach`] once the container's init exists (its
 //! network namespace is there) and before it starts; [`detach`] when it is removed or has
-//! ended. Both hold the record's lock throughout and leave the host consistent on failure:
-//! the last container to leave takes the bridge and the table with it, so the host's links
-//! and rules are as before. Must not create containers or touch their mounts.
+//! ended; [`connect`]/[`disconnect`] for `network connect/disconnect`; [`create_network`],
+//! [`remove_network`], [`inspect`] for `network create/rm/inspect`. Each holds the records'
+//! lock throughout and leaves the host consistent on failure.
+//!
+//! Lifetimes (as Docker's `docker0`): the default bridge `tinibox0`, its record and the base
+//! rules of the table (masquerade) are made by the first bridged container and then kept for
+//! the host's lifetime (tmpfs state, gone at reboot); a user-defined network's bridge lives
+//! from `network create` to `network rm`. Everything per container — veth, lease, DNAT rules,
+//! hosts lines — goes when it leaves (rm, --rm, its end, or the next command after a SIGKILL
+//! of tinibox, which finds the lease stale). Keeping the bridge saves ~70 ms a run (making
+//! and removing a bridge and the table; BENCHMARKS.md). Must not create containers or touch
+//! their mounts.
 
 pub mod bridge;
 pub mod config;
+pub mod hosts;
 pub mod ipam;
+pub mod networks;
 pub mod nft;
 pub mod ports;
 pub mod rtnl;
 pub mod rules;
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
 
 use ipam::{Lease, Locked, Record};
+use networks::Network;
 use ports::{PortMapping, PortRequest};
 use rtnl::Rtnl;
 
@@ -57,16 +76,60 @@ pub enum NetError {
     System(String),
 }
 
-/// What a container asks of the bridge network.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// What a container asks of its networks; stored in its front folder (`network.json`) so a
+/// restart joins the same networks with the same ports.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Request {
+    /// The networks in order (`bridge` or user-defined names): the first gets `eth0`, the
+    /// default route and the published ports.
+    pub networks: Vec<String>,
     /// Ports to publish (`-p`, and `-P`'s ExposedPorts).
     pub ports: Vec<PortRequest>,
+    /// The container's name (or short id).
+    #[serde(default)]
+    pub name: String,
+    /// The names peers on user-defined networks resolve it by (name, short id).
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    /// Its hostname.
+    #[serde(default)]
+    pub hostname: String,
+    /// Its /etc/hosts on the host.
+    #[serde(default)]
+    pub hosts: Option<PathBuf>,
 }
 
-/// What a container got.
+/// The file in a container's front folder that holds its [`Request`].
+pub const REQUEST_FILE: &str = "network.json";
+
+impl Request {
+    /// The request stored in front folder `front` (None: the container joins no bridge
+    /// network, or was made before requests were stored).
+    pub fn load(front: &std::path::Path) -> Option<Request> {
+        std::fs::read(front.join(REQUEST_FILE))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+    }
+
+    /// Stores the request in front folder `front` (temporary file, then renamed).
+    pub fn save(&self, front: &std::path::Path) -> Result<(), NetError> {
+        let path = front.join(REQUEST_FILE);
+        let sys = |e: std::io::Error| NetError::System(format!("writing {}: {e}", path.display()));
+        let json = serde_json::to_vec(self).map_err(|e| sys(std::io::Error::other(e)))?;
+        let tmp = path.with_extension("json.tmp");
+        std::fs::write(&tmp, json)
+            .and_then(|_| std::fs::rename(&tmp, &path))
+            .map_err(sys)
+    }
+}
+
+/// What a container got on one network.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Attached {
+    /// The network's name.
+    pub network: String,
+    /// The interface inside.
+    pub ifname: String,
     /// Its address.
     pub ip: Ipv4Addr,
     /// The gateway (the bridge's address).
@@ -75,47 +138,79 @@ pub struct Attached {
     pub ports: Vec<PortMapping>,
 }
 
-/// The host end of a container's veth pair: `tb` + the first 12 characters of its id.
-pub fn veth_name(id: &str) -> String {
+/// The host end of a container's veth pair: `tb` + the first 12 characters of its id for
+/// `eth0`; for `ethN`, `tb` + the first 13 − len(N) characters + N (15 characters, the
+/// kernel's limit).
+pub fn veth_name(id: &str, ifname: &str) -> String {
+    let n = ifname.trim_start_matches("eth");
+    let (keep, suffix) = if n == "0" || n.is_empty() {
+        (12, "")
+    } else {
+        (13usize.saturating_sub(n.len()), n)
+    };
     let short: String = id
         .chars()
         .filter(char::is_ascii_alphanumeric)
-        .take(12)
+        .take(keep)
         .collect();
-    format!("tb{short}")
+    format!("tb{short}{suffix}")
 }
 
 fn rtnl() -> Result<Rtnl, NetError> {
     Rtnl::open().map_err(|e| NetError::System(format!("opening a netlink socket: {e}")))
 }
 
-/// Drops stale leases and their veths (a container that ended without its `finish`, e.g.
-/// after a SIGKILL of tinibox).
-fn collect_stale(rt: &mut Rtnl, record: &mut Record) {
-    for id in record.stale() {
-        if let Some(l) = record.leases.remove(&id) {
-            let _ = rt.delete_link(&l.veth);
+/// Every record, by network name.
+type Records = BTreeMap<String, Record>;
+
+/// Drops stale leases (a container that ended without its `finish`, e.g. after a SIGKILL of
+/// tinibox) and their veths; returns the networks that lost one.
+fn collect_stale(rt: &mut Rtnl, records: &mut Records) -> BTreeSet<String> {
+    let mut touched = BTreeSet::new();
+    for (net, record) in records.iter_mut() {
+        for id in record.stale() {
+            if let Some(l) = record.leases.remove(&id) {
+                let _ = rt.delete_link(&l.veth);
+                touched.insert(net.clone());
+            }
         }
     }
+    touched
 }
 
-/// Saves the record and makes the host match it: rules for every lease, or, with none left,
-/// no table, no bridge and no record.
-fn commit(lock: &Locked, rt: &mut Rtnl, record: &Record) -> Result<(), NetError> {
-    let result = if record.leases.is_empty() {
-        let _ = rules::install(&[]);
-        bridge::remove(rt, bridge::DEFAULT_BRIDGE)
-    } else {
-        let published = record
-            .leases
-            .values()
-            .map(|l| (l.ip, l.ports.as_slice()))
-            .collect();
-        rules::install(&[rules::NetworkRules {
-            bridge: bridge::DEFAULT_BRIDGE,
-            subnet: record.subnet,
-            published,
-        }])
+/// Removes every lease of `id` and its veth; returns the networks it left.
+fn leave_all(rt: &mut Rtnl, records: &mut Records, id: &str) -> BTreeSet<String> {
+    let mut left = BTreeSet::new();
+    for (net, record) in records.iter_mut() {
+        if let Some(l) = record.leases.remove(id) {
+            let _ = rt.delete_link(&l.veth);
+            left.insert(net.clone());
+        }
+    }
+    left
+}
+
+/// Saves every record and makes the table match them (in one batch).
+fn commit(lock: &Locked, records: &Records) -> Result<(), NetError> {
+    let mut saved = Ok(());
+    for (net, record) in records {
+        if let Err(e) = lock.save(net, Some(record)) {
+            saved = Err(e);
+        }
+    }
+    let rules: Vec<rules::NetworkRules<'_>> = records
+        .values()
+        .map(|r| rules::NetworkRules {
+            bridge: r.bridge(),
+            subnet: r.subnet,
+            published: r
+                .leases
+                .values()
+                .map(|l| (l.ip, l.ports.as_slice()))
+                .collect(),
+        })
+        .collect();
+    rules::install(&rules, &state_dir().join("rules.sha256"))
         .map_err(|e| {
             if bridge::unsupported(&e) || e.raw_os_error() == Some(libc::ENOENT) {
                 bridge::kernel_lacks(
@@ -128,94 +223,370 @@ fn commit(lock: &Locked, rt: &mut Rtnl, record: &Record) -> Result<(), NetError>
                 ))
             }
         })
-    };
-    let saved = lock.save(
-        BRIDGE_NETWORK,
-        (!record.leases.is_empty()).then_some(record),
-    );
-    result.and(saved)
+        .and(saved)
 }
 
-/// Connects container `id`, whose init is `pid`, to the default bridge network with the
-/// ports of `request`. On failure nothing of it is left (no veth, lease or rule).
-pub fn attach(id: &str, pid: i32, request: &Request) -> Result<Attached, NetError> {
+/// Rewrites the /etc/hosts block of `ids` and of every member of the user-defined networks
+/// in `nets` (best effort: a file that cannot be written only misses names).
+fn refresh_hosts(records: &Records, nets: &BTreeSet<String>, ids: &[&str]) {
+    let mut who: BTreeSet<String> = ids.iter().map(|s| s.to_string()).collect();
+    for net in nets {
+        if net == BRIDGE_NETWORK {
+            continue;
+        }
+        if let Some(r) = records.get(net) {
+            who.extend(r.leases.keys().cloned());
+        }
+    }
+    for id in &who {
+        let mut mine: Vec<(&String, &Lease)> = records
+            .iter()
+            .filter_map(|(n, r)| r.leases.get(id).map(|l| (n, l)))
+            .collect();
+        mine.sort_by(|a, b| a.1.ifname.cmp(&b.1.ifname));
+        let Some((_, first)) = mine.first() else {
+            continue;
+        };
+        let Some(path) = &first.hosts else {
+            continue;
+        };
+        let mut peers: Vec<(Ipv4Addr, Vec<String>)> = Vec::new();
+        for (net, _) in &mine {
+            if net.as_str() == BRIDGE_NETWORK {
+                continue;
+            }
+            for (other, l) in &records[net.as_str()].leases {
+                if other != id && !peers.iter().any(|(ip, _)| *ip == l.ip) {
+                    peers.push((l.ip, l.aliases.clone()));
+                }
+            }
+        }
+        let block = hosts::block(Some((first.ip, first.hostname.as_str())), &peers);
+        if let Err(e) = hosts::rewrite(path, &block) {
+            eprintln!("tinibox: updating {}: {e}", path.display());
+        }
+    }
+}
+
+/// The lowest `ethN` that `id` does not use yet.
+fn next_ifname(records: &Records, id: &str) -> String {
+    let used: BTreeSet<String> = records
+        .values()
+        .filter_map(|r| r.leases.get(id).map(|l| l.ifname.clone()))
+        .collect();
+    (0..)
+        .map(|n| format!("eth{n}"))
+        .find(|n| !used.contains(n))
+        .unwrap_or_default()
+}
+
+/// Plugs `id` into network `def` with `ports` published; the lease is in `records` on
+/// success, nothing of it on failure (but the caller commits).
+fn join(
+    rt: &mut Rtnl,
+    records: &mut Records,
+    def: &Network,
+    id: &str,
+    pid: i32,
+    ports: &[PortRequest],
+    req: &Request,
+) -> Result<Attached, NetError> {
+    if records
+        .get(&def.name)
+        .is_some_and(|r| r.leases.contains_key(id))
+    {
+        return Err(NetError::Invalid(format!(
+            "the container is already connected to network {} — disconnect it first",
+            def.name
+        )));
+    }
+    let taken: Vec<PortMapping> = records
+        .values()
+        .flat_map(|r| r.leases.values())
+        .flat_map(|l| l.ports.iter().cloned())
+        .collect();
+    let ports = ports::resolve(ports, &taken)?;
+    let ifname = next_ifname(records, id);
+    let first = ifname == "eth0";
+    let record = records
+        .entry(def.name.clone())
+        .or_insert_with(|| def.record());
+    let ip = record.allocate()?;
+    let gateway = record.gateway();
+    let netns = ipam::netns_inode(pid)
+        .ok_or_else(|| NetError::System(format!("the container's init (pid {pid}) is gone")))?;
+    let (index, mtu) = bridge::ensure(rt, record.bridge(), record.subnet, gateway)?;
+    let veth = veth_name(id, &ifname);
+    bridge::plug(
+        rt,
+        index,
+        mtu,
+        &veth,
+        &bridge::Plug {
+            pid,
+            ifname: &ifname,
+            ip,
+            prefix: record.subnet.prefix_len(),
+            default_via: first.then_some(gateway),
+        },
+    )?;
+    record.leases.insert(
+        id.to_string(),
+        Lease {
+            ip,
+            pid,
+            netns,
+            veth,
+            ifname: ifname.clone(),
+            ports: ports.clone(),
+            name: req.name.clone(),
+            aliases: req.aliases.clone(),
+            hostname: req.hostname.clone(),
+            hosts: req.hosts.clone(),
+        },
+    );
+    Ok(Attached {
+        network: def.name.clone(),
+        ifname,
+        ip,
+        gateway,
+        ports,
+    })
+}
+
+/// The lock, a netlink socket and every record, stale leases collected.
+fn open() -> Result<(Locked, Rtnl, Records, BTreeSet<String>), NetError> {
     let lock = Locked::acquire(&state_dir())?;
     let mut rt = rtnl()?;
-    let mut record = match lock.load(BRIDGE_NETWORK)? {
-        Some(r) => r,
-        None => Record {
-            subnet: config::bridge_subnet()?,
-            leases: Default::default(),
-        },
-    };
-    collect_stale(&mut rt, &mut record);
-    let veth = veth_name(id);
+    let mut records = lock.load_all()?;
+    let touched = collect_stale(&mut rt, &mut records);
+    Ok((lock, rt, records, touched))
+}
+
+/// The definitions of a request's networks (an unknown one is an error before anything is
+/// made).
+fn definitions(req: &Request) -> Result<Vec<Network>, NetError> {
+    req.networks.iter().map(|n| networks::load(n)).collect()
+}
+
+/// Connects container `id`, whose init is `pid`, to the networks of `request` (the ports on
+/// the first). On failure nothing of it is left (no veth, lease or rule).
+pub fn attach(id: &str, pid: i32, request: &Request) -> Result<Vec<Attached>, NetError> {
+    let defs = definitions(request)?;
+    let (lock, mut rt, mut records, mut touched) = open()?;
     let result = (|| {
-        let taken: Vec<PortMapping> = record
-            .leases
-            .values()
-            .flat_map(|l| l.ports.iter().cloned())
-            .collect();
-        let ports = ports::resolve(&request.ports, &taken)?;
-        let ip = record.allocate()?;
-        let gateway = record.gateway();
-        let netns = ipam::netns_inode(pid)
-            .ok_or_else(|| NetError::System(format!("the container's init (pid {pid}) is gone")))?;
-        let (index, mtu) = bridge::ensure(&mut rt, bridge::DEFAULT_BRIDGE, record.subnet)?;
-        bridge::plug(
-            &mut rt,
-            index,
-            mtu,
-            &veth,
-            pid,
-            ip,
-            record.subnet.prefix_len(),
-            gateway,
-        )?;
-        record.leases.insert(
-            id.to_string(),
-            Lease {
-                ip,
-                pid,
-                netns,
-                veth: veth.clone(),
-                ports: ports.clone(),
-            },
-        );
-        commit(&lock, &mut rt, &record)?;
-        Ok(Attached { ip, gateway, ports })
+        let mut out = Vec::new();
+        for (i, def) in defs.iter().enumerate() {
+            let ports = if i == 0 { &request.ports[..] } else { &[] };
+            out.push(join(&mut rt, &mut records, def, id, pid, ports, request)?);
+        }
+        commit(&lock, &records)?;
+        Ok(out)
     })();
     if result.is_err() {
-        record.leases.remove(id);
-        let _ = rt.delete_link(&veth);
-        let _ = commit(&lock, &mut rt, &record);
+        touched.extend(leave_all(&mut rt, &mut records, id));
+        let _ = commit(&lock, &records);
+    } else {
+        touched.extend(defs.iter().map(|d| d.name.clone()));
     }
+    refresh_hosts(&records, &touched, &[id]);
     result
 }
 
-/// Disconnects container `id` (no error when it was not connected) and collects stale leases.
+/// Connects a running container to one more network (`network connect`).
+pub fn connect(id: &str, pid: i32, network: &str, request: &Request) -> Result<Attached, NetError> {
+    let def = networks::load(network)?;
+    let (lock, mut rt, mut records, mut touched) = open()?;
+    let result = join(&mut rt, &mut records, &def, id, pid, &[], request)
+        .and_then(|a| commit(&lock, &records).map(|_| a));
+    if result.is_err() {
+        if let Some(l) = records.get_mut(&def.name).and_then(|r| r.leases.remove(id)) {
+            let _ = rt.delete_link(&l.veth);
+        }
+        let _ = commit(&lock, &records);
+    }
+    touched.insert(def.name.clone());
+    refresh_hosts(&records, &touched, &[id]);
+    result
+}
+
+/// Disconnects container `id` from `network` (`network disconnect`); an error when it is not
+/// connected.
+pub fn disconnect(id: &str, network: &str) -> Result<(), NetError> {
+    let def = networks::load(network)?;
+    let (lock, mut rt, mut records, mut touched) = open()?;
+    let Some(l) = records.get_mut(&def.name).and_then(|r| r.leases.remove(id)) else {
+        return Err(NetError::Invalid(format!(
+            "the container is not connected to network {} — see `tinibox network inspect {}`",
+            def.name, def.name
+        )));
+    };
+    let _ = rt.delete_link(&l.veth);
+    let result = commit(&lock, &records);
+    touched.insert(def.name.clone());
+    refresh_hosts(&records, &touched, &[id]);
+    result
+}
+
+/// Disconnects container `id` from every network (no error when it was on none) and collects
+/// stale leases. Without anything to do (the common case of a `--network none` container) it
+/// takes no lock and sends nothing.
 pub fn detach(id: &str) -> Result<(), NetError> {
     let dir = state_dir();
-    if !dir.join(format!("{BRIDGE_NETWORK}.json")).exists() {
+    let snapshot = ipam::load_all_in(&dir).unwrap_or_default();
+    let busy = snapshot
+        .values()
+        .any(|r| r.leases.contains_key(id) || !r.stale().is_empty());
+    if !busy {
         return Ok(());
     }
-    let lock = Locked::acquire(&dir)?;
-    let Some(mut record) = lock.load(BRIDGE_NETWORK)? else {
-        return Ok(());
-    };
-    let mut rt = rtnl()?;
-    if let Some(l) = record.leases.remove(id) {
-        let _ = rt.delete_link(&l.veth);
-    }
-    collect_stale(&mut rt, &mut record);
-    commit(&lock, &mut rt, &record)
+    let (lock, mut rt, mut records, mut touched) = open()?;
+    touched.extend(leave_all(&mut rt, &mut records, id));
+    let result = commit(&lock, &records);
+    refresh_hosts(&records, &touched, &[]);
+    result
 }
 
 /// The published ports of container `id` (empty when it has none or is not connected).
 pub fn ports_of(id: &str) -> Vec<PortMapping> {
-    ipam::read_unlocked(&state_dir(), BRIDGE_NETWORK)
-        .ok()
-        .flatten()
-        .and_then(|r| r.leases.get(id).map(|l| l.ports.clone()))
+    ipam::load_all_in(&state_dir())
         .unwrap_or_default()
+        .values()
+        .flat_map(|r| r.leases.get(id).map(|l| l.ports.clone()))
+        .flatten()
+        .collect()
+}
+
+/// `network create`: a new user-defined network on `subnet` (CIDR; None: the first free
+/// 10.89.N.0/24) with `gateway` (None: the subnet's first host). Its bridge is made now; on
+/// any failure nothing is left.
+pub fn create_network(
+    name: &str,
+    subnet: Option<&str>,
+    gateway: Option<&str>,
+) -> Result<Network, NetError> {
+    networks::check_name(name)?;
+    let lock = Locked::acquire(&state_dir())?;
+    if networks::load(name).is_ok() {
+        return Err(NetError::Invalid(format!(
+            "network {name:?} already exists — remove it first (`tinibox network rm {name}`) or pick another name"
+        )));
+    }
+    let mut rt = rtnl()?;
+    let mut records = lock.load_all()?;
+    let mut known: Vec<(String, ipnet::Ipv4Net)> = networks::list()?
+        .into_iter()
+        .map(|n| (n.name, n.subnet))
+        .collect();
+    let default_subnet = match records.get(BRIDGE_NETWORK) {
+        Some(r) => r.subnet,
+        None => config::bridge_subnet()?,
+    };
+    known.push((BRIDGE_NETWORK.to_string(), default_subnet));
+    let subnet = match subnet {
+        Some(text) => {
+            let s = config::parse_subnet(text)
+                .map_err(|e| NetError::Invalid(format!("--subnet {e}")))?;
+            if let Some((n, t)) = known.iter().find(|(_, t)| bridge::overlaps(s, *t)) {
+                return Err(NetError::Invalid(format!(
+                    "--subnet {s} overlaps network {n} ({t}) — pick another subnet"
+                )));
+            }
+            if let Some(route) = bridge::route_overlap(&mut rt, s)? {
+                return Err(NetError::Invalid(format!(
+                    "--subnet {s} overlaps the host's route to {route} — pick another subnet"
+                )));
+            }
+            s
+        }
+        None => {
+            if gateway.is_some() {
+                return Err(NetError::Invalid(
+                    "--gateway needs --subnet — give both, e.g. --subnet 10.89.5.0/24 --gateway 10.89.5.1".into(),
+                ));
+            }
+            let mut taken: Vec<ipnet::Ipv4Net> = known.iter().map(|(_, t)| *t).collect();
+            for r in rt
+                .routes()
+                .map_err(|e| NetError::System(format!("reading the host's routes: {e}")))?
+            {
+                if r.prefix > 0 {
+                    if let Ok(n) = ipnet::Ipv4Net::new(r.destination, r.prefix) {
+                        taken.push(n);
+                    }
+                }
+            }
+            networks::free_subnet(&taken)?
+        }
+    };
+    let gateway = networks::gateway_for(subnet, gateway)?;
+    let id = networks::new_id()?;
+    let net = Network {
+        name: name.to_string(),
+        bridge: format!("tb-{}", &id[..12]),
+        id,
+        driver: "bridge".to_string(),
+        subnet,
+        gateway,
+        created: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+    };
+    bridge::ensure(&mut rt, &net.bridge, subnet, gateway)?;
+    records.insert(name.to_string(), net.record());
+    let result = networks::save(&net).and_then(|_| commit(&lock, &records));
+    if let Err(e) = result {
+        let _ = rt.delete_link(&net.bridge);
+        let _ = networks::delete(name);
+        let _ = lock.save(name, None);
+        records.remove(name);
+        let _ = commit(&lock, &records);
+        return Err(e);
+    }
+    Ok(net)
+}
+
+/// `network rm`: removes a user-defined network that no running container uses: its bridge,
+/// record, rules and definition.
+pub fn remove_network(name: &str) -> Result<(), NetError> {
+    if networks::PREDEFINED.contains(&name) || name == "default" {
+        return Err(NetError::Invalid(format!(
+            "{name} is a pre-defined network and cannot be removed"
+        )));
+    }
+    let net = networks::load(name)?;
+    let (lock, mut rt, mut records, _) = open()?;
+    if let Some(r) = records.get(name) {
+        if !r.leases.is_empty() {
+            let users: Vec<String> = r
+                .leases
+                .iter()
+                .map(|(id, l)| {
+                    if l.name.is_empty() {
+                        id.chars().take(12).collect()
+                    } else {
+                        l.name.clone()
+                    }
+                })
+                .collect();
+            return Err(NetError::Invalid(format!(
+                "network {name} is in use by {} — remove them or `tinibox network disconnect {name} CONTAINER` first",
+                users.join(", ")
+            )));
+        }
+    }
+    rt.delete_link(&net.bridge)
+        .map_err(|e| NetError::System(format!("removing the bridge {}: {e}", net.bridge)))?;
+    records.remove(name);
+    lock.save(name, None)?;
+    networks::delete(name)?;
+    commit(&lock, &records)
+}
+
+/// A network and its current leases (container id → lease), for `network inspect`.
+pub fn inspect(name: &str) -> Result<(Network, BTreeMap<String, Lease>), NetError> {
+    let net = networks::load(name)?;
+    let leases = ipam::load_all_in(&state_dir())?
+        .remove(&net.name)
+        .map(|r| r.leases.into_iter().filter(|(_, l)| l.is_live()).collect())
+        .unwrap_or_default();
+    Ok((net, leases))
 }

@@ -19,9 +19,11 @@ const NFNL_SUBSYS_NFTABLES: u16 = 10;
 const NFNL_MSG_BATCH_BEGIN: u16 = 0x10;
 const NFNL_MSG_BATCH_END: u16 = 0x11;
 const NFT_MSG_NEWTABLE: u16 = 0;
+const NFT_MSG_GETTABLE: u16 = 1;
 const NFT_MSG_DELTABLE: u16 = 2;
 const NFT_MSG_NEWCHAIN: u16 = 3;
 const NFT_MSG_NEWRULE: u16 = 6;
+const NFT_MSG_DELRULE: u16 = 8;
 const NLM_F_REQUEST: u16 = 0x1;
 const NLM_F_ACK: u16 = 0x4;
 const NLM_F_APPEND: u16 = 0x800;
@@ -319,6 +321,14 @@ impl Batch {
         self.nft(NFT_MSG_NEWCHAIN, NLM_F_CREATE, &a);
     }
 
+    /// Deletes every rule of `chain` (a DELRULE without a handle flushes the chain).
+    pub fn flush_chain(&mut self, table: &str, chain: &str) {
+        let mut a = Vec::new();
+        attr_str(&mut a, 1, table);
+        attr_str(&mut a, 2, chain);
+        self.nft(NFT_MSG_DELRULE, 0, &a);
+    }
+
     /// Appends a rule to `chain`.
     pub fn add_rule(&mut self, table: &str, chain: &str, exprs: &[Expr]) {
         let mut a = Vec::new();
@@ -330,6 +340,12 @@ impl Batch {
             }
         });
         self.nft(NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND, &a);
+    }
+
+    /// A digest of the batch's messages (equal batches describe equal rule sets).
+    pub fn digest(&self) -> String {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(&self.buf))
     }
 
     /// Ends the batch and sends it; waits for the kernel's answer to each message. The first
@@ -370,6 +386,53 @@ impl Batch {
             }
         }
         Ok(())
+    }
+}
+
+/// Whether table `name` of the `ip` family exists (NFT_MSG_GETTABLE; a read, which leaves
+/// the kernel nothing to clean up when the socket closes).
+pub fn table_exists(name: &str) -> io::Result<bool> {
+    let mut attrs = Vec::new();
+    attr_str(&mut attrs, 1, name);
+    let len = 16 + 4 + attrs.len();
+    let mut buf = Vec::with_capacity(len);
+    buf.extend_from_slice(&(len as u32).to_ne_bytes());
+    buf.extend_from_slice(&((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETTABLE).to_ne_bytes());
+    buf.extend_from_slice(&(NLM_F_REQUEST | NLM_F_ACK).to_ne_bytes());
+    buf.extend_from_slice(&1u32.to_ne_bytes());
+    buf.extend_from_slice(&0u32.to_ne_bytes());
+    buf.extend_from_slice(&[NFPROTO_IPV4, 0, 0, 0]);
+    buf.extend_from_slice(&attrs);
+    let mut socket = Socket::new(NETLINK_NETFILTER)?;
+    super::rtnl::receive_timeout(&socket)?;
+    socket.bind_auto()?;
+    socket.connect(&SocketAddr::new(0, 0))?;
+    socket.send(&buf, 0)?;
+    loop {
+        let (data, _) = socket.recv_from_full()?;
+        let mut off = 0;
+        while off + 16 <= data.len() {
+            let len = u32::from_ne_bytes([data[off], data[off + 1], data[off + 2], data[off + 3]])
+                as usize;
+            let kind = u16::from_ne_bytes([data[off + 4], data[off + 5]]);
+            if len < 16 || off + len > data.len() {
+                break;
+            }
+            if kind == NLMSG_ERROR && len >= 20 {
+                let code = i32::from_ne_bytes([
+                    data[off + 16],
+                    data[off + 17],
+                    data[off + 18],
+                    data[off + 19],
+                ]);
+                return match code {
+                    0 => Ok(true),
+                    c if -c == libc::ENOENT => Ok(false),
+                    c => Err(io::Error::from_raw_os_error(-c)),
+                };
+            }
+            off += (len + 3) & !3;
+        }
     }
 }
 

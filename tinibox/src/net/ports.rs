@@ -43,7 +43,7 @@ impl fmt::Display for Protocol {
 }
 
 /// A port to publish as the user asked for it; `host_port` None picks a free one.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PortRequest {
     /// Host address to publish on (0.0.0.0: every address of the host).
     pub host_ip: Ipv4Addr,

@@ -73,17 +73,22 @@ impl Rtnl {
         Ok(Rtnl { socket, seq: 0 })
     }
 
-    /// Opens a connection in the network namespace `netns` (an open `/proc/PID/ns/net`): a
-    /// short-lived thread enters it and makes the socket, which stays in that namespace.
+    /// Opens a connection in the network namespace `netns` (an open `/proc/PID/ns/net`): the
+    /// calling thread enters it, makes the socket (which stays in that namespace) and returns
+    /// to its own.
     pub fn open_in(netns: BorrowedFd<'_>) -> io::Result<Rtnl> {
-        let fd = netns.try_clone_to_owned()?;
-        std::thread::spawn(move || {
-            nix::sched::setns(&fd, nix::sched::CloneFlags::CLONE_NEWNET)
-                .map_err(io::Error::from)?;
-            Rtnl::open()
-        })
-        .join()
-        .map_err(|_| io::Error::other("the netlink thread panicked"))?
+        use nix::sched::{setns, CloneFlags};
+        // The calling thread enters the namespace, makes the socket and comes back: no
+        // thread to spawn (which cost up to tens of ms on a loaded host). If coming back
+        // fails, the thread would stay in the container's namespace: that is fatal.
+        let own = std::fs::File::open("/proc/thread-self/ns/net")?;
+        setns(netns, CloneFlags::CLONE_NEWNET).map_err(io::Error::from)?;
+        let socket = Rtnl::open();
+        if let Err(e) = setns(&own, CloneFlags::CLONE_NEWNET) {
+            eprintln!("tinibox: returning to the host's network namespace: {e}");
+            std::process::abort();
+        }
+        socket
     }
 
     /// Sends one request and collects the answers (a dump's messages, or nothing for an
@@ -185,7 +190,8 @@ impl Rtnl {
     }
 
     /// Creates a veth pair: `host` attached to bridge `controller`, its peer created directly
-    /// in the network namespace `netns` under the name `peer`; both with `mtu`.
+    /// in the network namespace `netns` under the name `peer`; both with `mtu`, the host end
+    /// already up (its `ifinfomsg` flags, as `ip link add … up`).
     pub fn add_veth(
         &mut self,
         host: &str,
@@ -199,6 +205,8 @@ impl Rtnl {
         p.attributes.push(LinkAttribute::Mtu(mtu));
         p.attributes.push(LinkAttribute::NetNsFd(netns.as_raw_fd()));
         let mut m = LinkMessage::default();
+        m.header.flags = LinkFlags::Up;
+        m.header.change_mask = LinkFlags::Up;
         m.attributes.push(LinkAttribute::IfName(host.to_string()));
         m.attributes.push(LinkAttribute::Mtu(mtu));
         m.attributes.push(LinkAttribute::Controller(controller));

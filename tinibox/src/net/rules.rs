@@ -1,6 +1,8 @@
-//! tinibox's firewall rules: one nf_tables table, `ip tinibox`, rebuilt whole from the leases
-//! in one atomic batch each time a container joins or leaves, and deleted when the last one
-//! leaves. Nothing outside that table is touched, so the host's own rules and Docker's
+//! tinibox's firewall rules: one nf_tables table, `ip tinibox`, whose chains are flushed and
+//! refilled from the records in one atomic batch each time a container joins or leaves. The
+//! table and its base chains stay (deleting and re-adding base chains unregisters and
+//! registers netfilter hooks, which waits for RCU grace periods); the table goes only when no
+//! network is left. Nothing outside that table is touched, so the host's own rules and Docker's
 //! (iptables-nft's `ip nat`/`ip filter` tables, or legacy iptables) stay as they are.
 //!
 //! The table, as `nft list table ip tinibox` shows it:
@@ -142,17 +144,24 @@ fn dnat(container: Ipv4Addr, p: &PortMapping) -> Vec<Expr> {
     e
 }
 
-/// Replaces the table with the rules of `networks` (deletes it when there are none), in one
-/// atomic batch.
-pub fn install(networks: &[NetworkRules<'_>]) -> std::io::Result<()> {
+/// Makes the table hold exactly the rules of `networks` (deletes it when there are none), in
+/// one atomic batch — skipped when the last batch installed (its digest in `sum`) was the
+/// same and the table is there. Skipping matters: closing a netfilter socket after a batch
+/// that deleted rules waits for nf_tables' deferred clean-up (an RCU grace period, 10-15 ms
+/// on a loaded host), so a container without published ports, whose join and leave change
+/// no rule, sends no batch at all.
+pub fn install(networks: &[NetworkRules<'_>], sum: &std::path::Path) -> std::io::Result<()> {
     let mut b = Batch::new();
     b.add_table(TABLE);
-    b.delete_table(TABLE);
-    if !networks.is_empty() {
-        b.add_table(TABLE);
+    if networks.is_empty() {
+        b.delete_table(TABLE);
+    } else {
         b.add_chain(TABLE, "prerouting", "nat", Hook::Prerouting, -100);
         b.add_chain(TABLE, "output", "nat", Hook::Output, -100);
         b.add_chain(TABLE, "postrouting", "nat", Hook::Postrouting, 100);
+        for chain in ["prerouting", "output", "postrouting"] {
+            b.flush_chain(TABLE, chain);
+        }
         for n in networks {
             for (ip, ports) in &n.published {
                 for p in ports.iter() {
@@ -172,5 +181,13 @@ pub fn install(networks: &[NetworkRules<'_>]) -> std::io::Result<()> {
             b.add_rule(TABLE, "postrouting", &lo);
         }
     }
-    b.commit()
+    let digest = b.digest();
+    let same = std::fs::read_to_string(sum).is_ok_and(|s| s.trim() == digest);
+    if same && (networks.is_empty() || super::nft::table_exists(TABLE)?) {
+        return Ok(());
+    }
+    let _ = std::fs::remove_file(sum);
+    b.commit()?;
+    let _ = std::fs::write(sum, digest);
+    Ok(())
 }

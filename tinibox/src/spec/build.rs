@@ -104,7 +104,21 @@ pub fn validate(flags: &RunFlags) -> Result<(), SpecError> {
         }
     }
     let network = network_mode(&flags.network)?;
-    if network != NetworkMode::Bridge {
+    if network == NetworkMode::Container {
+        for (given, flag) in [
+            (flags.hostname.is_some(), "--hostname"),
+            (!flags.add_host.is_empty(), "--add-host"),
+        ] {
+            if given {
+                return Err(SpecError::flag(
+                    flag,
+                    format!("conflicts with --network {}", flags.network),
+                    "drop it: the container shares the other container's network and names",
+                ));
+            }
+        }
+    }
+    if !network.is_bridged() {
         for (given, flag) in [
             (!flags.publish.is_empty() || flags.publish_all, "-p/-P"),
             (!flags.dns.is_empty(), "--dns"),
@@ -309,7 +323,7 @@ pub fn build_spec(flags: &RunFlags, ctx: &SpecContext<'_>) -> Result<SpecPlan, S
     // Environment: PATH, image, HOME/HOSTNAME/TERM, env files, -e.
     let host_network = match network {
         NetworkMode::Host => Some(facts.host_network.clone().unwrap_or_default()),
-        NetworkMode::None | NetworkMode::Bridge => None,
+        _ => None,
     };
     let hostname = match (&flags.hostname, &host_network) {
         (Some(h), _) => h.clone(),
@@ -445,7 +459,7 @@ pub fn build_spec(flags: &RunFlags, ctx: &SpecContext<'_>) -> Result<SpecPlan, S
         .unwrap_or("");
     let etc_network = match (&host_network, network) {
         (Some(h), _) => etc_files::EtcNetwork::Host(h),
-        (None, NetworkMode::Bridge) => etc_files::EtcNetwork::Bridge {
+        (None, NetworkMode::Bridge | NetworkMode::Named) => etc_files::EtcNetwork::Bridge {
             host_resolv_conf,
             dns: &flags.dns,
             dns_search: &flags.dns_search,
@@ -661,15 +675,29 @@ mod tests {
             network: "none".into(),
             ..Default::default()
         };
+        // Any valid name may be a user-defined network (checked when the container joins);
+        // a name no network can have, and `container:` without a container, are errors here.
+        for bad in ["over/lay", "container:"] {
+            let e = ctx_run(
+                &RunFlags {
+                    network: bad.into(),
+                    ..none()
+                },
+                &["sh"],
+            )
+            .unwrap_err();
+            assert!(e.to_string().starts_with("--network:"), "{bad}: {e}");
+        }
         let e = ctx_run(
             &RunFlags {
-                network: "overlay".into(),
+                network: "container:web".into(),
+                hostname: Some("x".into()),
                 ..none()
             },
             &["sh"],
         )
         .unwrap_err();
-        assert!(e.to_string().starts_with("--network:"), "{e}");
+        assert!(e.to_string().starts_with("--hostname:"), "{e}");
         let e = ctx_run(
             &RunFlags {
                 publish: vec!["80".into()],

@@ -101,7 +101,7 @@ impl Facts {
             .collect();
         let host = matches!(
             values::network_mode(&flags.network)?,
-            NetworkMode::Host | NetworkMode::Bridge
+            NetworkMode::Host | NetworkMode::Bridge | NetworkMode::Named
         );
         let host_network = host.then(|| HostNetwork {
             hostname: nix::unistd::gethostname()

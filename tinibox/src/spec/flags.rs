@@ -78,13 +78,14 @@ pub struct RunFlags {
     /// Give the container every capability and device, no seccomp filter, no masked paths.
     #[arg(long)]
     pub privileged: bool,
-    /// Network: `bridge` (tinibox0, NAT, published ports), `none` (own namespace with only
-    /// lo) or `host` (the host's network).
+    /// Network: `bridge` (the default: tinibox0, NAT, published ports), `none` (own
+    /// namespace with only lo), `host` (the host's network), `container:NAME` (another
+    /// container's network) or NAME (a network from `tinibox network create`).
     #[arg(
         long = "network",
         alias = "net",
-        value_name = "bridge|none|host",
-        default_value = "none"
+        value_name = "bridge|none|host|container:NAME|NETWORK",
+        default_value = "bridge"
     )]
     pub network: String,
     /// Run a tiny init as PID 1 that forwards signals and reaps zombies.

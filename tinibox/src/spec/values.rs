@@ -296,20 +296,59 @@ pub enum NetworkMode {
     /// A private network namespace plugged into tinibox's bridge (`tinibox0`): `eth0`, an
     /// address, outbound NAT and published ports (see `crate::net`).
     Bridge,
+    /// As `Bridge`, on a user-defined network (`--network NAME`, see `tinibox network`);
+    /// the name is [`network_target`]'s.
+    Named,
+    /// Another container's network namespace (`--network container:NAME`); the container is
+    /// [`network_target`]'s.
+    Container,
 }
 
-/// Parses `--network`.
+impl NetworkMode {
+    /// Whether the container gets its own interface on a bridge (ports, DNS flags).
+    pub fn is_bridged(self) -> bool {
+        matches!(self, NetworkMode::Bridge | NetworkMode::Named)
+    }
+}
+
+/// Parses `--network`: `bridge` (or `default`), `none`, `host`, `container:NAME|ID` or the
+/// name of a user-defined network (whether it exists is checked when the container joins).
 pub fn network_mode(value: &str) -> Result<NetworkMode, SpecError> {
     match value {
         "none" => Ok(NetworkMode::None),
         "host" => Ok(NetworkMode::Host),
         "bridge" | "default" => Ok(NetworkMode::Bridge),
-        other => Err(SpecError::flag(
-            "--network",
-            format!("network {other:?} is not supported"),
-            "use --network bridge, none (only lo) or host",
-        )),
+        other => {
+            if let Some(target) = other.strip_prefix("container:") {
+                if target.is_empty() {
+                    return Err(SpecError::flag(
+                        "--network",
+                        "container: without a container".to_string(),
+                        "use --network container:NAME (a running container's name or id)",
+                    ));
+                }
+                return Ok(NetworkMode::Container);
+            }
+            let mut chars = other.chars();
+            let valid = chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+                && chars.all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+            if valid {
+                Ok(NetworkMode::Named)
+            } else {
+                let shown: String = other.chars().take(64).collect();
+                Err(SpecError::flag(
+                    "--network",
+                    format!("network {shown:?} is not a valid network name"),
+                    "use --network bridge, none, host, container:NAME or a network from `tinibox network ls`",
+                ))
+            }
+        }
     }
+}
+
+/// The network (`Named`) or container (`Container`) a `--network` value names.
+pub fn network_target(value: &str) -> &str {
+    value.strip_prefix("container:").unwrap_or(value)
 }
 
 /// Parses `--add-host HOST:IP` values into (name, address) pairs.

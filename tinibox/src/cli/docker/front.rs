@@ -66,10 +66,9 @@ pub(super) struct Prepared {
     /// A container that ran before (restart): a failure keeps its front folder (its log,
     /// metadata and file system) and records the failure as its exit status.
     existing: bool,
-    /// The bridge network's part (`--network bridge`), joined once the init exists.
+    /// The networks to join (`--network bridge|NAME`, kept in the front folder's
+    /// `crate::net::REQUEST_FILE` for restarts), joined once the init exists.
     net: Option<crate::net::Request>,
-    /// The hostname, for the container's own line in /etc/hosts.
-    hostname: String,
 }
 
 /// Prepares container `id` to run again from its front folder (`restart`, a restart
@@ -89,16 +88,11 @@ pub(super) fn prepare_again(global: &GlobalOptions, id: &str) -> Result<Prepared
             )))
         }
     }
-    // The last run's network lease (its namespace is gone) and, after a reboot, the image
-    // root's overlay mount: the new run gets both again.
-    if let Err(e) = crate::net::detach(id) {
-        eprintln!("tinibox: leaving the network: {e}");
-    }
+    // After a reboot the image root's overlay is not mounted: the new run mounts it again.
     remount_image_root(&front)
         .map_err(|e| Failure::tinibox(format!("restarting {}: {e}", names::short(id))))?;
-    let net = saved_net_request(&front)?;
-    let hostname = spec.hostname().clone().unwrap_or_default();
     let rm = old.state.labels.contains_key(LABEL_RM);
+    let net = crate::net::Request::load(&front);
     let mut opts = CreateOptions::new(global.root.clone(), id.to_string(), front.clone(), spec);
     opts.labels = old.state.labels;
     Ok(Prepared {
@@ -108,56 +102,7 @@ pub(super) fn prepare_again(global: &GlobalOptions, id: &str) -> Result<Prepared
         rm,
         existing: true,
         net,
-        hostname,
     })
-}
-
-/// File in the front folder keeping the bridge network's request (`--network`, `-p`, the
-/// ports `-P` chose from the image), so a restart publishes the same ports again.
-const NET_FILE: &str = "network.json";
-
-/// Writes [`NET_FILE`] for a bridge container.
-fn save_net_request(
-    front: &Path,
-    flags: &spec::RunFlags,
-    exposed: &[String],
-) -> Result<(), Failure> {
-    let exposed: &[String] = if flags.publish_all { exposed } else { &[] };
-    let doc = serde_json::json!({
-        "network": flags.network,
-        "publish": flags.publish,
-        "exposed": exposed,
-    });
-    std::fs::write(front.join(NET_FILE), doc.to_string())
-        .map_err(|e| Failure::tinibox(format!("writing {}: {e}", front.join(NET_FILE).display())))
-}
-
-/// The bridge request saved by [`save_net_request`] (None for a container without one).
-fn saved_net_request(front: &Path) -> Result<Option<crate::net::Request>, Failure> {
-    let Ok(data) = std::fs::read(front.join(NET_FILE)) else {
-        return Ok(None);
-    };
-    let doc: serde_json::Value = serde_json::from_slice(&data).map_err(|e| {
-        Failure::tinibox(format!("reading {}: {e}", front.join(NET_FILE).display()))
-    })?;
-    let strings = |key: &str| -> Vec<String> {
-        doc[key]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|v| v.as_str().map(String::from))
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    let exposed = strings("exposed");
-    let flags = spec::RunFlags {
-        network: doc["network"].as_str().unwrap_or("bridge").to_string(),
-        publish: strings("publish"),
-        publish_all: !exposed.is_empty(),
-        ..spec::RunFlags::default()
-    };
-    net_request(&flags, &exposed)
 }
 
 /// Mounts a container's image root again when it is not mounted (after a reboot: the
@@ -415,10 +360,7 @@ pub(super) fn prepare(global: &GlobalOptions, args: &RunArgs) -> Result<Prepared
         meta.image_id = image_id;
         meta.save_in(&front)
             .map_err(|e| Failure::tinibox(format!("writing {}: {e}", front.display())))?;
-        let net = net_request(flags, &exposed)?;
-        if net.is_some() {
-            save_net_request(&front, flags, &exposed)?;
-        }
+        let mut net = net_request(flags, &exposed)?;
         let facts =
             spec::Facts::read(flags, &rootfs).map_err(|e| Failure::tinibox(e.to_string()))?;
         let plan = spec::build_spec(
@@ -435,7 +377,12 @@ pub(super) fn prepare(global: &GlobalOptions, args: &RunArgs) -> Result<Prepared
         )
         .map_err(|e| Failure::tinibox(e.to_string()))?;
         write_plan(&plan)?;
-        let built = plan.spec;
+        let mut built = plan.spec;
+        if spec::values::network_mode(&flags.network).ok()
+            == Some(spec::values::NetworkMode::Container)
+        {
+            share_network(global, &flags.network, &front, &mut built)?;
+        }
         let json = spec::to_json(&built).map_err(|e| Failure::tinibox(e.to_string()))?;
         let tmp = front.join("config.json.tmp");
         std::fs::write(&tmp, json)
@@ -458,20 +405,30 @@ pub(super) fn prepare(global: &GlobalOptions, args: &RunArgs) -> Result<Prepared
         if flags.detach {
             labels.insert(LABEL_DETACHED.to_string(), "true".to_string());
         }
-        let hostname = built.hostname().clone().unwrap_or_default();
+        if let Some(req) = &mut net {
+            req.hostname = built.hostname().clone().unwrap_or_default();
+            req.hosts = Some(front.join("hosts"));
+            req.name = flags
+                .name
+                .clone()
+                .unwrap_or_else(|| names::short(&id).to_string());
+            req.aliases = flags.name.iter().cloned().collect();
+            req.aliases.push(names::short(&id).to_string());
+            req.save(&front)
+                .map_err(|e| Failure::tinibox(e.to_string()))?;
+        }
         let mut opts = CreateOptions::new(global.root.clone(), id.clone(), front.clone(), built);
         opts.labels = labels;
-        Ok((opts, net, hostname))
+        Ok((opts, net))
     })();
     match result {
-        Ok((opts, net, hostname)) => Ok(Prepared {
+        Ok((opts, net)) => Ok(Prepared {
             id,
             front,
             opts,
             rm: flags.rm,
             existing: false,
             net,
-            hostname,
         }),
         Err(f) => {
             discard(&front);
@@ -480,17 +437,23 @@ pub(super) fn prepare(global: &GlobalOptions, args: &RunArgs) -> Result<Prepared
     }
 }
 
-/// The bridge network's request of `run`'s flags (`-p`, `-P` with the image's `exposed`
-/// ports), or None when the container does not use the bridge.
+/// The network request of `run`'s flags (`--network bridge|NAME`, `-p`, `-P` with the
+/// image's `exposed` ports), or None when the container joins no bridge network. An unknown
+/// network is an error here, before anything is made.
 fn net_request(
     flags: &spec::RunFlags,
     exposed: &[String],
 ) -> Result<Option<crate::net::Request>, Failure> {
     use crate::net::ports;
-    if spec::values::network_mode(&flags.network).ok() != Some(spec::values::NetworkMode::Bridge) {
+    if !spec::values::network_mode(&flags.network).is_ok_and(|m| m.is_bridged()) {
         return Ok(None);
     }
-    let mut req = crate::net::Request::default();
+    let network = crate::net::networks::load(spec::values::network_target(&flags.network))
+        .map_err(|e| Failure::tinibox(format!("--network: {e}")))?;
+    let mut req = crate::net::Request {
+        networks: vec![network.name],
+        ..Default::default()
+    };
     for p in &flags.publish {
         req.ports
             .push(ports::parse_publish(p).map_err(|e| Failure::tinibox(e.to_string()))?);
@@ -511,33 +474,61 @@ fn net_request(
     Ok(Some(req))
 }
 
-/// Joins the bridge network and adds the container's own line to its /etc/hosts (the file
-/// bind-mounted from the front folder, written in place so the mount keeps seeing it).
-fn join_network(
-    id: &str,
+/// `--network container:NAME`: the spec joins the running container's network namespace,
+/// and the container gets a copy of its hostname, /etc/hosts and /etc/resolv.conf (as
+/// Docker does).
+fn share_network(
+    global: &GlobalOptions,
+    value: &str,
     front: &Path,
-    hostname: &str,
-    pid: i32,
-    req: &crate::net::Request,
+    built: &mut oci_spec::runtime::Spec,
 ) -> Result<(), Failure> {
-    use std::io::Write;
-    let attached = crate::net::attach(id, pid, req).map_err(|e| Failure::tinibox(e.to_string()))?;
-    // A restart replaces the line of the last run (its address may differ).
-    let path = front.join("hosts");
-    let own = format!("\t{hostname}");
-    let mut text: String = std::fs::read_to_string(&path)
-        .unwrap_or_default()
-        .lines()
-        .filter(|l| !l.ends_with(&own))
-        .map(|l| format!("{l}\n"))
-        .collect();
-    text.push_str(&format!("{}{own}\n", attached.ip));
-    std::fs::OpenOptions::new()
-        .write(true)
-        .truncate(true)
-        .open(&path)
-        .and_then(|mut f| f.write_all(text.as_bytes()))
-        .map_err(|e| Failure::tinibox(format!("writing the container's /etc/hosts: {e}")))
+    let target = spec::values::network_target(value);
+    let fail = |what: String| {
+        Failure::tinibox(format!(
+            "--network {value}: {what} — give a running container's name or id"
+        ))
+    };
+    let id = names::resolve(&global.root, target).map_err(fail)?;
+    if !is_alive(&global.root, &id) {
+        return Err(fail(format!("container {target} is not running")));
+    }
+    let pid = Record::load(&global.root, &id)
+        .map_err(|e| fail(e.to_string()))?
+        .state
+        .pid;
+    let path = PathBuf::from(format!("/proc/{pid}/ns/net"));
+    if let Some(ns) = built
+        .linux_mut()
+        .as_mut()
+        .and_then(|l| l.namespaces_mut().as_mut())
+    {
+        for n in ns.iter_mut() {
+            if n.typ() == oci_spec::runtime::LinuxNamespaceType::Network {
+                n.set_path(Some(path.clone()));
+            }
+        }
+    }
+    let theirs = names::front_dir(&global.root, &id);
+    for file in ["hosts", "resolv.conf", "hostname"] {
+        if let Ok(text) = std::fs::read_to_string(theirs.join(file)) {
+            if file == "hostname" {
+                built.set_hostname(Some(text.trim().to_string()));
+            }
+            std::fs::write(front.join(file), text).map_err(|e| {
+                Failure::tinibox(format!("writing {}: {e}", front.join(file).display()))
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// Joins the container's networks (its /etc/hosts gets its own line and, on user-defined
+/// networks, its peers', from `crate::net`).
+fn join_network(id: &str, pid: i32, req: &crate::net::Request) -> Result<(), Failure> {
+    crate::net::attach(id, pid, req)
+        .map(|_| ())
+        .map_err(|e| Failure::tinibox(e.to_string()))
 }
 
 /// Creates and starts a prepared container; on failure removes everything it made.
@@ -584,7 +575,7 @@ pub(super) fn create_and_start(
         Err(f)
     };
     if let Some(req) = &p.net {
-        if let Err(f) = join_network(&id, &p.front, &p.hostname, created.pid, req) {
+        if let Err(f) = join_network(&id, created.pid, req) {
             return gone(f);
         }
     }

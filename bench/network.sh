@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Benchmark of tinibox's container networking (issue 17), as BENCHMARKS.md reports it:
+#  1. one hyperfine run: `tinibox run --rm IMAGE true` with --network none, with --network
+#     bridge (tinibox0 kept, as after the first bridged container), and `docker run --rm` of
+#     the same image on Docker's default bridge, from a private dockerd (own data root,
+#     socket and bridge subnet; the host's Docker, if any, is not touched);
+#  2. iperf3 (Debian's) from the host to an iperf3 server in a bridged container: to the
+#     container's address directly, through the published port on the host's address, and
+#     through the published port on 127.0.0.1.
+# Needs root, hyperfine, iperf3, dockerd, busybox-static and a release build
+# (cargo build --release -p tinibox). Prints the figures; nothing is written.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+REPO=$PWD
+TINIBOX=${TINIBOX:-$REPO/target/release/tinibox}
+RUNS=${RUNS:-30}
+SECONDS_IPERF=${SECONDS_IPERF:-5}
+
+die() { echo "bench/network.sh: $*" >&2; exit 1; }
+[ "$(id -u)" -eq 0 ] || die "needs root"
+for t in hyperfine iperf3 dockerd docker ip; do command -v "$t" >/dev/null || die "$t missing: run scripts/install-deps.sh"; done
+[ -x "$TINIBOX" ] || die "$TINIBOX missing: cargo build --release -p tinibox"
+[ -x /bin/busybox ] || die "/bin/busybox missing: apt-get install busybox-static"
+
+WORK=$(mktemp -d /var/tmp/tinibox-netbench.XXXXXX)
+STATE=$WORK/state
+STORE=$WORK/store
+DK=$WORK/docker
+DOCKER="docker -H unix://$DK/docker.sock"
+DOCKERD_PID=
+cleanup() {
+  "$TINIBOX" --root "$STATE" ps -a -q 2>/dev/null | while read -r id; do "$TINIBOX" --root "$STATE" rm -f "$id" >/dev/null 2>&1 || true; done
+  if [ -n "$DOCKERD_PID" ]; then
+    $DOCKER ps -aq 2>/dev/null | xargs -r $DOCKER rm -f >/dev/null 2>&1 || true
+    # Docker removes the network's iptables rules itself; a killed daemon would leave them.
+    $DOCKER network rm tbxbench >/dev/null 2>&1 || true
+    kill "$DOCKERD_PID" 2>/dev/null || true
+    wait "$DOCKERD_PID" 2>/dev/null || true
+    ip link del tbxbench0 2>/dev/null || true
+    # The nftables tables dockerd added (its iptables-nft `ip nat`/`ip filter`), not tinibox's.
+    nft list tables | while read -r _ fam name; do
+      grep -qx "table $fam $name" "$WORK/tables-before" || [ "$name" = tinibox ] || nft delete table "$fam" "$name" || true
+    done
+  fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# One BusyBox image for both engines.
+ROOTFS=$WORK/rootfs
+mkdir -p "$ROOTFS"/{bin,proc,sys,dev,etc,tmp}
+cp /bin/busybox "$ROOTFS/bin/busybox"
+for a in sh true sleep; do ln -s busybox "$ROOTFS/bin/$a"; done
+: > "$ROOTFS/etc/hosts"; : > "$ROOTFS/etc/resolv.conf"
+tar -C "$ROOTFS" -cf "$WORK/busybox.tar" .
+"$TINIBOX" --store "$STORE" import "$WORK/busybox.tar" tbxbench:1 >/dev/null
+
+# A private dockerd with its own bridge on its own subnet.
+mkdir -p "$DK"
+nft list tables > "$WORK/tables-before"
+echo '{}' > "$DK/daemon.json"
+dockerd --config-file "$DK/daemon.json" --data-root "$DK/data" --exec-root "$DK/exec" \
+  -H "unix://$DK/docker.sock" --pidfile "$DK/docker.pid" \
+  --bridge none >"$DK/log" 2>&1 &
+DOCKERD_PID=$!
+for _ in $(seq 60); do $DOCKER version >/dev/null 2>&1 && break; sleep 1; done
+$DOCKER version >/dev/null 2>&1 || { cat "$DK/log"; die "dockerd did not start"; }
+# `--bridge none` above keeps the private daemon off the host's docker0; its default network
+# for this run is a user bridge of its own.
+$DOCKER network create --subnet 198.19.78.0/24 -o com.docker.network.bridge.name=tbxbench0 tbxbench >/dev/null
+$DOCKER import "$WORK/busybox.tar" tbxbench:1 >/dev/null
+
+echo "== machine: $(nproc) cores, $(uname -r), load: $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%FT%TZ)"
+T="$TINIBOX --root $STATE --store $STORE"
+# Make tinibox0 once, as the host has it after the first bridged container.
+$T run --rm --network bridge tbxbench:1 true
+hyperfine -N -w 5 -r "$RUNS" \
+  -n "tinibox none" "$T run --rm --network none tbxbench:1 true" \
+  -n "tinibox bridge" "$T run --rm --network bridge tbxbench:1 true" \
+  -n "docker run --rm (bridge)" "$DOCKER run --rm --network tbxbench tbxbench:1 true"
+
+# iperf3: the server in a bridged container made of the host's iperf3 and its libraries.
+IROOT=$WORK/iperf-root
+mkdir -p "$IROOT"/{bin,proc,sys,dev,etc,tmp}
+cp /bin/busybox "$IROOT/bin/busybox"; ln -s busybox "$IROOT/bin/sh"
+cp "$(command -v iperf3)" "$IROOT/bin/iperf3"
+for lib in $(ldd "$(command -v iperf3)" | grep -o '/[^ ]*'); do
+  mkdir -p "$IROOT$(dirname "$lib")"; cp -L "$lib" "$IROOT$lib"
+done
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("",0)); print(s.getsockname()[1])')
+$T run -d --name tbxiperf -p "$PORT:5201" "$IROOT" /bin/iperf3 -s >/dev/null
+CIP=$($T exec tbxiperf sh -c 'ip -4 -o addr show eth0' | awk '{print $4}' | cut -d/ -f1)
+HOSTIP=$(ip -4 -o route get 192.0.2.250 | sed -n 's/.* src \([0-9.]*\).*/\1/p')
+sleep 1
+gbps() { iperf3 -c "$1" -p "$2" -t "$SECONDS_IPERF" -J | python3 -c 'import json,sys; print("%.2f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/1e9))'; }
+direct=$(gbps "$CIP" 5201)
+published=$(gbps "$HOSTIP" "$PORT")
+loopback=$(gbps 127.0.0.1 "$PORT")
+echo "iperf3 -t $SECONDS_IPERF, Gbit/s received:"
+echo "  container address $CIP:5201 directly: $direct"
+echo "  published port on the host address $HOSTIP:$PORT: $published ($(python3 -c "print('%.2f' % ($published/$direct))") of direct)"
+echo "  published port on 127.0.0.1:$PORT: $loopback ($(python3 -c "print('%.2f' % ($loopback/$direct))") of direct)"

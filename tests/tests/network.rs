@@ -703,6 +703,36 @@ fn publish_all_and_dockers_bridge_side_by_side() {
         curl(&format!("http://127.0.0.1:{tport}/")),
         "served by tinibox\n"
     );
+    // `ps` PORTS and `inspect` NetworkSettings.Ports in Docker's shapes, beside Docker's own
+    // (Docker may add an IPv6 entry `:::PORT->80/tcp`; tinibox publishes IPv4 only).
+    let docker_ports = dk.ok(&["ps", "--filter", "name=dweb", "--format", "{{.Ports}}"]);
+    let first = docker_ports.trim().split(", ").next().unwrap_or_default();
+    assert_eq!(first, format!("0.0.0.0:{dport}->80/tcp"), "{docker_ports}");
+    let ours = stdout(&run(root.tinibox().args([
+        "ps",
+        "--filter",
+        "name=tweb",
+        "--format",
+        "{{.Ports}}",
+    ])));
+    assert_eq!(ours.trim(), first.replace(&dport.to_string(), &tport));
+    let docker_inspect: serde_json::Value =
+        serde_json::from_str(&dk.ok(&["inspect", "-f", "{{json .NetworkSettings.Ports}}", "dweb"]))
+            .unwrap();
+    let ours: serde_json::Value = serde_json::from_str(&stdout(&run(root.tinibox().args([
+        "inspect",
+        "-f",
+        "{{json .NetworkSettings.Ports}}",
+        "tweb",
+    ]))))
+    .unwrap();
+    assert_eq!(docker_inspect["80/tcp"][0]["HostIp"], "0.0.0.0");
+    assert_eq!(ours["80/tcp"][0]["HostIp"], "0.0.0.0", "{ours}");
+    assert_eq!(ours["80/tcp"][0]["HostPort"], tport.as_str(), "{ours}");
+    assert_eq!(
+        docker_inspect["80/tcp"][0]["HostPort"],
+        dport.to_string().as_str()
+    );
     // Both work side by side, and tinibox left Docker's table alone.
     assert_eq!(
         curl(&format!("http://{}:{dport}/", host_address())),

@@ -133,7 +133,7 @@ fn row(v: &View, no_trunc: bool) -> Value {
         "Command": format!("\"{command}\""),
         "CreatedAt": v.created(),
         "RunningFor": format!("{} ago", meta::human_duration(meta::seconds_since(v.created()))),
-        "Ports": "",
+        "Ports": v.ports_text(),
         "Status": v.status_text(),
         "State": v.state(),
         "Names": v.name,

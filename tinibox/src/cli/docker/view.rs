@@ -34,6 +34,41 @@ pub struct View {
 }
 
 impl View {
+    /// The published ports while the container runs (leases exist only then), as Docker's
+    /// `ps` PORTS column writes them: `0.0.0.0:8080->80/tcp, 127.0.0.1:5353->53/udp`.
+    pub fn ports_text(&self) -> String {
+        crate::net::ports_of(&self.id)
+            .iter()
+            .map(|p| {
+                format!(
+                    "{}:{}->{}/{}",
+                    p.host_ip, p.host_port, p.container_port, p.protocol
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// `inspect`'s `NetworkSettings.Ports`: `{"80/tcp": [{"HostIp": "0.0.0.0", "HostPort":
+    /// "8080"}]}`, as Docker's Engine API writes it.
+    pub fn ports_object(&self) -> Value {
+        let mut ports = serde_json::Map::new();
+        for p in crate::net::ports_of(&self.id) {
+            let key = format!("{}/{}", p.container_port, p.protocol);
+            let binding = serde_json::json!({
+                "HostIp": p.host_ip.to_string(),
+                "HostPort": p.host_port.to_string(),
+            });
+            match ports.get_mut(&key).and_then(Value::as_array_mut) {
+                Some(list) => list.push(binding),
+                None => {
+                    ports.insert(key, Value::Array(vec![binding]));
+                }
+            }
+        }
+        Value::Object(ports)
+    }
+
     /// Loads container `id`; None when the engine has no record of it.
     pub fn load(root: &Path, id: &str) -> Option<View> {
         let record = Record::load(root, id).ok()?;
@@ -268,7 +303,7 @@ impl View {
                 "StopTimeout": self.meta.stop_timeout,
             },
             "NetworkSettings": {
-                "Ports": {},
+                "Ports": self.ports_object(),
                 "SandboxKey": format!("/proc/{}/ns/net", self.record.state.pid),
             },
         });

@@ -243,11 +243,57 @@ fn check_containers(vm: &mut Vm) {
     assert!(left.is_empty(), "containers left behind:\n{ps}");
 }
 
+/// Docker's `stats`, `pause` and `unpause` on TiniLinux's own cgroup v2 (the test hosts have
+/// hybrid cgroups, so only a boot reaches these code paths): the memory and process figures
+/// come from the container's cgroup, and `pause` freezes it (cgroup.events says `frozen 1`).
+fn check_stats_and_pause_on_cgroup_v2(vm: &mut Vm) {
+    must(
+        vm,
+        &format!("tinibox run -d --name v2 {IMAGE} sleep 300 >/dev/null"),
+    );
+    let stats = must(
+        vm,
+        "tinibox stats --no-stream --format '{{.Name}}|{{.MemUsage}}|{{.PIDs}}' v2",
+    );
+    let fields: Vec<&str> = stats.trim().split('|').collect();
+    assert_eq!(fields.len(), 3, "stats: {stats}");
+    assert_eq!(fields[0], "v2", "stats: {stats}");
+    assert_eq!(
+        fields[2], "1",
+        "one process (sleep) in the container: {stats}"
+    );
+    assert!(
+        !fields[1].starts_with("0B /"),
+        "no memory use read from the cgroup: {stats}"
+    );
+    let events = "cat /sys/fs/cgroup$(sed -n 's/^0:://p' /proc/$(tinibox inspect -f '{{.State.Pid}}' v2)/cgroup)/cgroup.events";
+    must(vm, "tinibox pause v2");
+    assert_eq!(
+        must(vm, "tinibox inspect -f '{{.State.Status}}' v2").trim(),
+        "paused"
+    );
+    assert!(
+        must(vm, events).contains("frozen 1"),
+        "pause did not freeze the cgroup"
+    );
+    must(vm, "tinibox unpause v2");
+    assert_eq!(
+        must(vm, "tinibox inspect -f '{{.State.Status}}' v2").trim(),
+        "running"
+    );
+    assert!(
+        must(vm, events).contains("frozen 0"),
+        "unpause did not thaw the cgroup"
+    );
+    must(vm, "tinibox rm -f v2 >/dev/null");
+}
+
 #[test]
 fn iso_boots_with_seabios_and_runs_containers() {
     let mut vm = boot_to_shell("boot-seabios", Firmware::Bios);
     check_live_system(&mut vm);
     check_containers(&mut vm);
+    check_stats_and_pause_on_cgroup_v2(&mut vm);
     vm.poweroff(Duration::from_secs(60)).unwrap();
 }
 

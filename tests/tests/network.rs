@@ -733,6 +733,28 @@ fn publish_all_and_dockers_bridge_side_by_side() {
         docker_inspect["80/tcp"][0]["HostPort"],
         dport.to_string().as_str()
     );
+    // Stopped: PORTS is empty on both sides.
+    dk.ok(&["stop", "-t", "1", "dweb"]);
+    let o = run(root.tinibox().args(["stop", "-t", "1", "tweb"]));
+    assert!(o.status.success(), "tinibox stop: {}", stderr(&o));
+    let docker_ports = dk.ok(&[
+        "ps",
+        "-a",
+        "--filter",
+        "name=dweb",
+        "--format",
+        "{{.Ports}}",
+    ]);
+    let ours = stdout(&run(root.tinibox().args([
+        "ps",
+        "-a",
+        "--filter",
+        "name=tweb",
+        "--format",
+        "{{.Ports}}",
+    ])));
+    assert_eq!((docker_ports.trim(), ours.trim()), ("", ""));
+    dk.ok(&["start", "dweb"]);
     // Both work side by side, and tinibox left Docker's table alone.
     assert_eq!(
         curl(&format!("http://{}:{dport}/", host_address())),

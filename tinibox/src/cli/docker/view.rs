@@ -34,9 +34,13 @@ pub struct View {
 }
 
 impl View {
-    /// The published ports while the container runs (leases exist only then), as Docker's
-    /// `ps` PORTS column writes them: `0.0.0.0:8080->80/tcp, 127.0.0.1:5353->53/udp`.
+    /// The published ports while the container's init runs (empty once it stopped, as in
+    /// Docker, although its lease is kept for a restart), as Docker's `ps` PORTS column writes
+    /// them: `0.0.0.0:8080->80/tcp, 127.0.0.1:5353->53/udp`.
     pub fn ports_text(&self) -> String {
+        if !self.alive() {
+            return String::new();
+        }
         crate::net::ports_of(&self.id)
             .iter()
             .map(|p| {
@@ -49,11 +53,16 @@ impl View {
             .join(", ")
     }
 
-    /// `inspect`'s `NetworkSettings.Ports`: `{"80/tcp": [{"HostIp": "0.0.0.0", "HostPort":
-    /// "8080"}]}`, as Docker's Engine API writes it.
+    /// `inspect`'s `NetworkSettings.Ports` while the init runs: `{"80/tcp": [{"HostIp":
+    /// "0.0.0.0", "HostPort": "8080"}]}`, as Docker's Engine API writes it (`{}` once stopped).
     pub fn ports_object(&self) -> Value {
         let mut ports = serde_json::Map::new();
-        for p in crate::net::ports_of(&self.id) {
+        let live = if self.alive() {
+            crate::net::ports_of(&self.id)
+        } else {
+            Vec::new()
+        };
+        for p in live {
             let key = format!("{}/{}", p.container_port, p.protocol);
             let binding = serde_json::json!({
                 "HostIp": p.host_ip.to_string(),

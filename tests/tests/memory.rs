@@ -110,7 +110,7 @@ fn iso_boots_at_the_bios_minimum() {
 }
 
 #[test]
-#[ignore = "issue 20, open: at 32 MiB the kernel runs out of memory unpacking the initramfs (System is deadlocked on memory) before /init can say so; BENCHMARKS.md, Memory floor"]
+#[ignore = "issue 20, open: one step below the minimum (40 MiB) the kernel runs out of memory unpacking the initramfs (System is deadlocked on memory) before /init can say so; BENCHMARKS.md, Memory floor"]
 fn iso_says_too_little_memory_below_the_bios_minimum() {
     says_too_little_below_minimum("memory-iso-bios-below", "tinilinux.iso", Firmware::Bios);
 }

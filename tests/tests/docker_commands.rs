@@ -222,7 +222,8 @@ fn exec_in_the_docker_form_matches_docker() {
                 .stdout(Stdio::piped())
                 .spawn()
                 .unwrap();
-            child.stdin.take().unwrap().write_all(b"typed\n").unwrap();
+            // Without -i the exec may be over before the write: a closed pipe is fine then.
+            let _ = child.stdin.take().unwrap().write_all(b"typed\n");
             let o = child.wait_with_output().unwrap();
             got.push((o.status.code(), stdout(&o).trim().to_string()));
         }
@@ -259,6 +260,37 @@ fn exec_in_the_docker_form_matches_docker() {
     assert_eq!(seen[1][0], (Some(0), "hi".into()));
     assert_eq!(seen[1][10], (Some(0), String::new()), "no stdin without -i");
     assert_eq!(seen[1][11], (Some(0), "typed".into()), "stdin with -i");
+}
+
+/// `-it` with stdin that is not a terminal (here /dev/null, as in a script or a pipe): Docker
+/// refuses at once with "the input device is not a TTY" and exit 1, for `run` and `exec`;
+/// tinibox must too, rather than wait on a terminal nobody types into, and make nothing.
+#[test]
+fn interactive_tty_without_a_terminal_is_refused_like_docker() {
+    let (_g, _work, sides) = sides();
+    let mut seen = Vec::new();
+    for s in &sides {
+        s.ok(&["run", "-d", "--name", "nt", "bbx", "sleep", "1000"]);
+        let before = s.ok(&["ps", "-a", "-q"]);
+        let run = s.cmd(&["run", "-it", "--name", "nt2", "bbx", "sh"]);
+        let exec = s.cmd(&["exec", "-it", "nt", "sh"]);
+        for (what, o) in [("run -it", &run), ("exec -it", &exec)] {
+            assert!(
+                stderr(o).contains("the input device is not a TTY"),
+                "{} {what}: {}",
+                s.name(),
+                stderr(o)
+            );
+        }
+        let after = s.ok(&["ps", "-a", "-q"]);
+        assert_eq!(before, after, "{}: run -it made a container", s.name());
+        // -i alone still pipes input.
+        let piped = s.seen(&["exec", "-i", "nt", "echo", "piped"]);
+        seen.push((run.status.code(), exec.status.code(), piped));
+        s.ok(&["rm", "-f", "nt"]);
+    }
+    assert_eq!(seen[0], seen[1], "docker (left) and tinibox (right) differ");
+    assert_eq!(seen[1].0, Some(1));
 }
 
 #[test]

@@ -64,6 +64,10 @@ pub struct RunArgs {
 
 /// Runs `run`; returns the exit status.
 pub fn run(global: &GlobalOptions, #[allow(unused_mut)] mut args: RunArgs) -> u8 {
+    if args.flags.interactive && args.flags.tty && !stdin_is_a_terminal() {
+        eprintln!("tinibox: {NOT_A_TTY}");
+        return 1;
+    }
     #[cfg(feature = "registry")]
     match super::registry::ensure_image(global, &args.image, args.pull) {
         Ok(image) => args.image = image,
@@ -439,4 +443,15 @@ pub struct CheckArgs {
 /// Runs `check`; returns the exit status (1 when a required feature is missing).
 pub fn check(_global: &GlobalOptions, args: CheckArgs) -> u8 {
     check::run(args.config.as_deref())
+}
+
+/// Docker's refusal of `-i -t` when stdin is not a terminal (a pipe or a file): the container
+/// would wait on a terminal nobody types into. Exit status 1, as the docker client's.
+pub const NOT_A_TTY: &str =
+    "the input device is not a TTY — drop -t (keep -i to pipe input) or run from a terminal";
+
+/// Whether standard input is a terminal (isatty(3)).
+pub fn stdin_is_a_terminal() -> bool {
+    // SAFETY: isatty only inspects the descriptor.
+    unsafe { libc::isatty(libc::STDIN_FILENO) == 1 }
 }

@@ -201,6 +201,14 @@ fn stdin_from_null() {
 /// Runs `exec`; returns the exit status (the process's own when not detached).
 pub fn exec(global: &GlobalOptions, args: ExecArgs) -> u8 {
     log::init(global);
+    if args.docker_form()
+        && args.interactive
+        && args.tty
+        && !crate::cli::docker::stdin_is_a_terminal()
+    {
+        eprintln!("tinibox: {}", crate::cli::docker::NOT_A_TTY);
+        return 1;
+    }
     let r = (|| {
         if args.process_label.is_some() || args.apparmor.is_some() {
             log::debug("exec: SELinux labels and AppArmor profiles are not supported; ignored");

@@ -220,7 +220,7 @@ fn inspect(names: &[String]) -> Result<(), String> {
                 (
                     id.clone(),
                     json!({
-                        "Name": l.name,
+                        "Name": l.member.name,
                         "EndpointID": "",
                         "MacAddress": "",
                         "IPv4Address": format!("{}/{}", l.ip, net.subnet.prefix_len()),

@@ -48,10 +48,20 @@ pub struct Lease {
     /// Its published ports.
     #[serde(default)]
     pub ports: Vec<PortMapping>,
+    /// Who the container is to its peers (name, aliases, hostname, hosts file).
+    #[serde(flatten)]
+    pub member: Member,
+}
+
+/// A container as a network member sees it: the same four facts in its [`super::Request`]
+/// (what it asked for) and in each [`Lease`] (what a network recorded), serialised inline in
+/// both.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
     /// The container's name (or short id), as `network inspect` shows it.
     #[serde(default)]
     pub name: String,
-    /// The names other members of a user-defined network resolve it by.
+    /// The names other members of a user-defined network resolve it by (name, short id).
     #[serde(default)]
     pub aliases: Vec<String>,
     /// The container's hostname (its own line in its /etc/hosts).
@@ -250,10 +260,7 @@ mod tests {
             veth: "tbx".into(),
             ifname: "eth0".into(),
             ports: vec![],
-            name: String::new(),
-            aliases: vec![],
-            hostname: String::new(),
-            hosts: None,
+            member: Member::default(),
         }
     }
 

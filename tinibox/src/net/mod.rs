@@ -40,10 +40,10 @@ pub mod rules;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
-use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+pub use ipam::Member;
 use ipam::{Lease, Locked, Record};
 use networks::Network;
 use ports::{PortMapping, PortRequest};
@@ -85,18 +85,9 @@ pub struct Request {
     pub networks: Vec<String>,
     /// Ports to publish (`-p`, and `-P`'s ExposedPorts).
     pub ports: Vec<PortRequest>,
-    /// The container's name (or short id).
-    #[serde(default)]
-    pub name: String,
-    /// The names peers on user-defined networks resolve it by (name, short id).
-    #[serde(default)]
-    pub aliases: Vec<String>,
-    /// Its hostname.
-    #[serde(default)]
-    pub hostname: String,
-    /// Its /etc/hosts on the host.
-    #[serde(default)]
-    pub hosts: Option<PathBuf>,
+    /// Who the container is to its peers (name, aliases, hostname, hosts file).
+    #[serde(flatten)]
+    pub member: Member,
 }
 
 /// The file in a container's front folder that holds its [`Request`].
@@ -247,7 +238,7 @@ fn refresh_hosts(records: &Records, nets: &BTreeSet<String>, ids: &[&str]) {
         let Some((_, first)) = mine.first() else {
             continue;
         };
-        let Some(path) = &first.hosts else {
+        let Some(path) = &first.member.hosts else {
             continue;
         };
         let mut peers: Vec<(Ipv4Addr, Vec<String>)> = Vec::new();
@@ -257,11 +248,11 @@ fn refresh_hosts(records: &Records, nets: &BTreeSet<String>, ids: &[&str]) {
             }
             for (other, l) in &records[net.as_str()].leases {
                 if other != id && !peers.iter().any(|(ip, _)| *ip == l.ip) {
-                    peers.push((l.ip, l.aliases.clone()));
+                    peers.push((l.ip, l.member.aliases.clone()));
                 }
             }
         }
-        let block = hosts::block(Some((first.ip, first.hostname.as_str())), &peers);
+        let block = hosts::block(Some((first.ip, first.member.hostname.as_str())), &peers);
         if let Err(e) = hosts::rewrite(path, &block) {
             eprintln!("tinibox: updating {}: {e}", path.display());
         }
@@ -339,10 +330,7 @@ fn join(
             veth,
             ifname: ifname.clone(),
             ports: ports.clone(),
-            name: req.name.clone(),
-            aliases: req.aliases.clone(),
-            hostname: req.hostname.clone(),
-            hosts: req.hosts.clone(),
+            member: req.member.clone(),
         },
     );
     Ok(Attached {
@@ -560,10 +548,10 @@ pub fn remove_network(name: &str) -> Result<(), NetError> {
                 .leases
                 .iter()
                 .map(|(id, l)| {
-                    if l.name.is_empty() {
+                    if l.member.name.is_empty() {
                         id.chars().take(12).collect()
                     } else {
-                        l.name.clone()
+                        l.member.name.clone()
                     }
                 })
                 .collect();

@@ -406,14 +406,14 @@ pub(super) fn prepare(global: &GlobalOptions, args: &RunArgs) -> Result<Prepared
             labels.insert(LABEL_DETACHED.to_string(), "true".to_string());
         }
         if let Some(req) = &mut net {
-            req.hostname = built.hostname().clone().unwrap_or_default();
-            req.hosts = Some(front.join("hosts"));
-            req.name = flags
+            req.member.hostname = built.hostname().clone().unwrap_or_default();
+            req.member.hosts = Some(front.join("hosts"));
+            req.member.name = flags
                 .name
                 .clone()
                 .unwrap_or_else(|| names::short(&id).to_string());
-            req.aliases = flags.name.iter().cloned().collect();
-            req.aliases.push(names::short(&id).to_string());
+            req.member.aliases = flags.name.iter().cloned().collect();
+            req.member.aliases.push(names::short(&id).to_string());
             req.save(&front)
                 .map_err(|e| Failure::tinibox(e.to_string()))?;
         }

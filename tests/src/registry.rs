@@ -75,6 +75,35 @@ pub fn start_registry(dir: &Path, http_extra: &str, auth: &str) -> Daemon {
     Daemon { child, port }
 }
 
+/// Makes, in `dir`, a self-signed P-256 certificate `NAME.crt` and its key `NAME.key` for
+/// `subject` (OpenSSL's `/CN=…` form), valid for two days, with `extra` arguments to
+/// `openssl req` (extensions).
+pub fn self_signed(dir: &Path, name: &str, subject: &str, extra: &[&str]) {
+    require_tool("openssl");
+    std::fs::create_dir_all(dir).unwrap();
+    let (key, crt) = (format!("{name}.key"), format!("{name}.crt"));
+    ok(Command::new("openssl")
+        .current_dir(dir)
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            &key,
+            "-out",
+            &crt,
+            "-days",
+            "2",
+            "-subj",
+            subject,
+        ])
+        .args(extra));
+}
+
 /// Makes, in `dir`, a P-256 CA (`ca.crt`, `ca.key`) and a server certificate signed by it
 /// (`server.crt`, `server.key`) valid for the subject alternative names `sans` (OpenSSL's
 /// form, e.g. `IP:127.0.0.1,IP:10.0.2.2`), both valid for two days. Returns `ca.crt`'s path.
@@ -84,27 +113,17 @@ pub fn make_tls(dir: &Path, sans: &str) -> PathBuf {
     let o = |args: &[&str]| {
         ok(Command::new("openssl").current_dir(dir).args(args));
     };
-    o(&[
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.crt",
-        "-days",
-        "2",
-        "-subj",
+    self_signed(
+        dir,
+        "ca",
         "/CN=tinibox test CA",
-        "-addext",
-        "basicConstraints=critical,CA:TRUE",
-        "-addext",
-        "keyUsage=critical,keyCertSign,cRLSign",
-    ]);
+        &[
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        ],
+    );
     o(&[
         "req",
         "-newkey",

@@ -13,7 +13,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use tinilinux_tests::registry::{
-    build_layout, make_tls, start_registry, tls_block, wait_port, Daemon,
+    build_layout, make_tls, self_signed, start_registry, tls_block, wait_port, Daemon,
 };
 use tinilinux_tests::{ok, require_root, require_tool, tinibox_bin};
 
@@ -471,24 +471,7 @@ server.serve_forever()
 fn bearer_tokens_from_a_token_server() {
     let world = World::new();
     let dir = world.path("token");
-    std::fs::create_dir_all(&dir).unwrap();
-    ok(Command::new("openssl").current_dir(&dir).args([
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-keyout",
-        "signing.key",
-        "-out",
-        "signing.crt",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=token signer",
-    ]));
+    self_signed(&dir, "signing", "/CN=token signer", &[]);
     ok(Command::new("openssl").current_dir(&dir).args([
         "x509",
         "-in",

@@ -308,6 +308,22 @@ impl Vm {
         Ok(out)
     }
 
+    /// Waits up to `timeout` for eth0 to get QEMU's user-network address (10.0.2.15) from the
+    /// DHCP client the guest runs in the background; fails with the transcript otherwise.
+    pub fn wait_for_dhcp(&mut self, timeout: Duration) -> Result<()> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let addr = self.run_ok("ip -4 addr show dev eth0", Duration::from_secs(60))?;
+            if addr.contains("inet 10.0.2.15/") {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(self.fail(&format!("eth0 got no DHCP address:\n{addr}")));
+            }
+            std::thread::sleep(Duration::from_secs(1));
+        }
+    }
+
     /// Turns off echo and line editing and quiets kernel messages, so command output can be
     /// read back verbatim.
     /// Input typed before the shell opens the console can be discarded, so this first types a

@@ -10,15 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+pub use crate::free_port;
 use crate::{busybox_rootfs, ok, require_tool};
-
-/// A loopback TCP port nobody listens on right now.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
-}
 
 /// Waits up to 20 s until 127.0.0.1:`port` accepts; panics naming `what` when `child` exits
 /// first or the time is up.

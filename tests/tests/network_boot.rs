@@ -6,13 +6,12 @@
 //! 10.0.2.2) — so tinibox's netlink links, addresses and nf_tables rules work on the live
 //! system, which has no `ip`-from-iproute2, `nft` or `iptables`.
 
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use tinilinux_tests::qemu::{self, Firmware, Vm};
-use tinilinux_tests::{require_tool, run, stderr, stdout};
+use tinilinux_tests::{free_port, require_tool, run, stderr, stdout};
 
 fn iso() -> PathBuf {
     tinilinux_tests::out_file("tinilinux.iso")
@@ -20,13 +19,6 @@ fn iso() -> PathBuf {
 
 const BOOT: Duration = Duration::from_secs(240);
 const CMD: Duration = Duration::from_secs(90);
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
 
 fn must(vm: &mut Vm, cmdline: &str) -> String {
     vm.run_ok(cmdline, CMD).unwrap_or_else(|e| panic!("{e:#}"))
@@ -60,15 +52,7 @@ fn bridge_in_the_guest(name: &str, firmware: Firmware) {
     vm.expect("Welcome to TiniLinux", BOOT).unwrap();
     vm.expect("# ", BOOT).unwrap();
     vm.prepare_shell().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !must(&mut vm, "ip -4 addr show dev eth0").contains("inet 10.0.2.15/") {
-        assert!(
-            Instant::now() < deadline,
-            "{:#}",
-            vm.fail("no DHCP address")
-        );
-        std::thread::sleep(Duration::from_secs(1));
-    }
+    vm.wait_for_dhcp(Duration::from_secs(60)).unwrap();
     // The example service (services/web.json) starts after the banner as the container `web`
     // on port 8080, on the bridge: once it is up, take it down, so this test's container has
     // the name, the port and the bridge to itself.

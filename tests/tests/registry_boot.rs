@@ -10,7 +10,7 @@
 //! A certificate is only accepted with a right clock, so this also checks the guest's time.
 
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tinilinux_tests::qemu::{self, Firmware, Vm};
 use tinilinux_tests::registry::{build_layout, make_tls, start_registry, tls_block};
@@ -28,18 +28,6 @@ fn printf_lines(text: &str) -> String {
     assert!(!text.contains('\''), "the text has a single quote");
     let lines: Vec<String> = text.lines().map(|l| format!("'{l}'")).collect();
     format!("printf '%s\\n' {}", lines.join(" "))
-}
-
-fn wait_for_dhcp(vm: &mut Vm) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !must(vm, "ip -4 addr show dev eth0").contains("inet 10.0.2.15/") {
-        assert!(
-            Instant::now() < deadline,
-            "{:#}",
-            vm.fail("no DHCP address")
-        );
-        std::thread::sleep(Duration::from_secs(1));
-    }
 }
 
 #[test]
@@ -68,7 +56,7 @@ fn the_live_iso_pulls_over_tls_from_a_registry_and_runs_the_image() {
     vm.expect("Welcome to TiniLinux", BOOT).unwrap();
     vm.expect("# ", BOOT).unwrap();
     vm.prepare_shell().unwrap();
-    wait_for_dhcp(&mut vm);
+    vm.wait_for_dhcp(Duration::from_secs(60)).unwrap();
 
     // The ISO carries Debian's bundle (well over a hundred roots), and nothing else is trusted.
     let roots: usize = must(

@@ -11,14 +11,13 @@
 //!
 //! Transcripts: `target/qemu-transcripts/services-*.log`.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use tinilinux_tests::qemu::{self, Firmware, Vm};
-use tinilinux_tests::{out_file, require_tool, run, stderr, stdout};
+use tinilinux_tests::{free_port, out_file, require_tool, run, stderr, stdout};
 
 const BOOT: Duration = Duration::from_secs(240);
 const CMD: Duration = Duration::from_secs(120);
@@ -29,13 +28,6 @@ const PAGE: &str = "TiniLinux web service: BusyBox httpd in a container on web";
 fn vm_lock() -> MutexGuard<'static, ()> {
     static LOCK: Mutex<()> = Mutex::new(());
     LOCK.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
 }
 
 fn must(vm: &mut Vm, cmdline: &str) -> String {

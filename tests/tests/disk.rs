@@ -236,11 +236,16 @@ fn check_installed_system(vm: &mut Vm, fw: Firmware) {
     // The tinibox image store lives on the ext4 root too (beside the container records and
     // roots, state/ and containers/, which the services started at boot change).
     let store = "find /var/lib/tinibox -type f -not -path '/var/lib/tinibox/state/*' -not -path '/var/lib/tinibox/containers/*' | sort | xargs md5sum";
+    // rcS starts the services (`tinibox service up --boot`) after the shell is ready, in the
+    // background; their first store access makes /var/lib/tinibox/lock. Wait for them on each
+    // boot, so both snapshots are taken of a store nobody is writing.
+    wait_for_boot_services(vm);
     let images_before = vm.ok(store);
     assert!(!images_before.is_empty(), "/var/lib/tinibox holds no files");
     vm.send("reboot");
     vm.wait_shell();
     assert_eq!(vm.ok("cat /root/persist.txt"), token);
+    wait_for_boot_services(vm);
     assert_eq!(
         vm.ok(store),
         images_before,
@@ -254,6 +259,26 @@ fn check_installed_system(vm: &mut Vm, fw: Firmware) {
         !dmesg.contains("recovery complete"),
         "unclean shutdown: {dmesg}"
     );
+}
+
+/// Waits (up to 3 minutes) until the example service baked into the image (services/web.json)
+/// is up: then rcS's `tinibox service up --boot` is done with the store.
+fn wait_for_boot_services(vm: &mut Vm) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(180);
+    loop {
+        let listed = vm.ok("tinibox service ls");
+        if listed
+            .lines()
+            .any(|l| l.contains("web") && l.contains("up"))
+        {
+            return;
+        }
+        if std::time::Instant::now() >= deadline {
+            let log = vm.ok("logread | grep tinibox-services || true");
+            panic!("the boot services did not come up: `tinibox service ls` says\n{listed}\nboot log:\n{log}");
+        }
+        std::thread::sleep(Duration::from_secs(2));
+    }
 }
 
 /// `tinibox run` on the installed system: PID 1 inside, real pivot_root (no fallback

@@ -1,6 +1,7 @@
 //! An Alpine-compatible package manager: apk-tools' v2 formats (APKINDEX, .apk packages,
 //! the installed database, the world file), its version ordering and dependency solving, and
-//! safe transactions on a root directory. The `apk` binary (src/main.rs) is the command line.
+//! safe transactions on a root directory. [`cli`] is the command line, which the `apk` binary
+//! (src/main.rs) and tinibox's multi-call build both run.
 //!
 //! Modules, from the bottom up: [`version`] (ordering), [`atom`] (dependency atoms),
 //! [`package`] (the package record and index stanzas), [`pkginfo`] (.PKGINFO), [`db`]
@@ -15,6 +16,7 @@
 
 pub mod archive;
 pub mod atom;
+pub mod cli;
 pub mod commands;
 pub mod context;
 pub mod db;

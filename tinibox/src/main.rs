@@ -1,5 +1,7 @@
 //! The `tinibox` binary: restores default signal dispositions, parses the command line and
-//! hands over to [`tinibox::cli`].
+//! hands over to [`tinibox::cli`]. Built with the `apk` feature it is also TiniLinux's package
+//! manager: started under the name `apk` (argv[0]'s file name, as BusyBox picks its applets),
+//! it runs `apk::cli` instead.
 //!
 //! On musl (the static build TiniLinux ships) the global allocator is dlmalloc (the Rust port
 //! of Doug Lea's allocator) instead of musl's own malloc: measured with hyperfine on
@@ -18,5 +20,19 @@ fn main() -> std::process::ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    #[cfg(feature = "apk")]
+    if invoked_as_apk() {
+        let code = apk::cli::main(std::env::args_os());
+        return std::process::ExitCode::from(u8::try_from(code).unwrap_or(1));
+    }
     tinibox::cli::main()
+}
+
+/// True when argv[0]'s file name is `apk` (`/sbin/apk` → tinibox, or `apk` on PATH).
+#[cfg(feature = "apk")]
+fn invoked_as_apk() -> bool {
+    std::env::args_os()
+        .next()
+        .map(std::path::PathBuf::from)
+        .is_some_and(|p| p.file_name() == Some(std::ffi::OsStr::new("apk")))
 }

@@ -1,10 +1,12 @@
-//! Getting bytes from a repository location: `http://`, `https://` (with the `https` cargo
-//! feature: ureq with rustls and the ring provider, Mozilla's roots built in, so no CA bundle
-//! is needed on the target), `file://PATH` and plain paths. `SSL_CERT_FILE` (a PEM bundle)
-//! replaces the built-in roots, as it does for OpenSSL. Built without `https` (TiniLinux's
-//! ISO), an `https://` location is refused with a one-line error: use an `http://` mirror,
-//! the signatures on indexes and packages still hold. On a terminal (and unless quiet) a progress line shows the
-//! bytes received.
+//! Getting bytes from a repository location: `http://`, `https://` (with the `tls` cargo
+//! feature: ureq with rustls and the ring provider), `file://PATH` and plain paths. HTTPS
+//! trusts, as OpenSSL-based tools do, the PEM bundle `$SSL_CERT_FILE` names, else the
+//! system's CA bundle (Debian's and TiniLinux's `/etc/ssl/certs/ca-certificates.crt`, or
+//! Fedora's or Alpine's path), else — with the `https` feature, the host build's default —
+//! Mozilla's roots built in. Without `tls`, or with no certificate to trust, an `https://`
+//! location is refused with a one-line error: use an `http://` mirror, the signatures on
+//! indexes and packages still hold. On a terminal (and unless quiet) a progress line shows
+//! the bytes received.
 //!
 //! This module knows URLs and bytes only, not what they contain.
 
@@ -51,42 +53,61 @@ impl FetchError {
     }
 }
 
-/// Trust anchors from the PEM file named by `SSL_CERT_FILE` (as OpenSSL reads it), when set
-/// and readable; they replace the built-in roots. None otherwise (or when it holds no
-/// certificate; a warning says so).
-#[cfg(feature = "https")]
-fn roots_from_env() -> Option<ureq::tls::RootCerts> {
-    let path = std::env::var_os("SSL_CERT_FILE")?;
-    let pem = match std::fs::read(&path) {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!(
-                "WARNING: SSL_CERT_FILE {}: {e}; using the built-in roots",
-                std::path::Path::new(&path).display()
-            );
-            return None;
+/// The system CA bundles looked for, in order (Debian's and TiniLinux's first).
+#[cfg(feature = "tls")]
+const SYSTEM_BUNDLES: [&str; 4] = [
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    "/etc/ssl/cert.pem",
+    "/etc/ssl/certs/ca-bundle.crt",
+];
+
+/// The certificates of the first readable bundle among `$SSL_CERT_FILE` and
+/// [`SYSTEM_BUNDLES`] that holds any (a set but unusable `SSL_CERT_FILE` gets a warning);
+/// else Mozilla's built-in roots with the `https` feature; else None (HTTPS is refused).
+#[cfg(feature = "tls")]
+fn trusted_roots() -> Option<ureq::tls::RootCerts> {
+    let from_env = std::env::var_os("SSL_CERT_FILE").map(std::path::PathBuf::from);
+    let candidates = from_env
+        .iter()
+        .cloned()
+        .chain(SYSTEM_BUNDLES.iter().map(std::path::PathBuf::from));
+    for path in candidates {
+        let Ok(pem) = std::fs::read(&path) else {
+            if from_env.as_ref() == Some(&path) {
+                eprintln!("WARNING: SSL_CERT_FILE {}: cannot read it", path.display());
+            }
+            continue;
+        };
+        let certs: Vec<_> = ureq::tls::parse_pem(&pem)
+            .filter_map(|item| match item {
+                Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
+                _ => None,
+            })
+            .collect();
+        if !certs.is_empty() {
+            return Some(ureq::tls::RootCerts::new_with_certs(&certs));
         }
-    };
-    let certs: Vec<_> = ureq::tls::parse_pem(&pem)
-        .filter_map(|item| match item {
-            Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
-            _ => None,
-        })
-        .collect();
-    if certs.is_empty() {
-        eprintln!(
-            "WARNING: SSL_CERT_FILE {}: no certificate found; using the built-in roots",
-            std::path::Path::new(&path).display()
-        );
-        return None;
+        if from_env.as_ref() == Some(&path) {
+            eprintln!(
+                "WARNING: SSL_CERT_FILE {}: no certificate found",
+                path.display()
+            );
+        }
     }
-    Some(ureq::tls::RootCerts::new_with_certs(&certs))
+    if cfg!(feature = "https") {
+        Some(ureq::tls::RootCerts::WebPki)
+    } else {
+        None
+    }
 }
 
 /// A reusable downloader.
 pub struct Fetcher {
     agent: ureq::Agent,
     progress: bool,
+    /// False when an `https://` location cannot be checked (no `tls`, or no certificates).
+    https: bool,
 }
 
 /// Is this location remote (http or https)?
@@ -104,10 +125,18 @@ impl Fetcher {
     /// terminal).
     pub fn new(quiet: bool) -> Self {
         let config = ureq::Agent::config_builder();
-        #[cfg(feature = "https")]
+        #[cfg(feature = "tls")]
+        let roots = trusted_roots();
+        #[cfg(feature = "tls")]
+        let https = roots.is_some();
+        #[cfg(not(feature = "tls"))]
+        let https = false;
+        #[cfg(feature = "tls")]
         let config = {
-            let mut tls = ureq::tls::TlsConfig::builder();
-            if let Some(roots) = roots_from_env() {
+            let mut tls = ureq::tls::TlsConfig::builder().unversioned_rustls_crypto_provider(
+                std::sync::Arc::new(rustls::crypto::ring::default_provider()),
+            );
+            if let Some(roots) = roots {
                 tls = tls.root_certs(roots);
             }
             config.tls_config(tls.build())
@@ -120,6 +149,7 @@ impl Fetcher {
         Fetcher {
             agent: config.into(),
             progress: !quiet && std::io::stderr().is_terminal(),
+            https,
         }
     }
 
@@ -136,11 +166,16 @@ impl Fetcher {
             url: location.to_string(),
             message: e.to_string(),
         };
-        if cfg!(not(feature = "https")) && location.starts_with("https://") {
-            return Err(net(
-                &"this apk is built without TLS; use an http:// mirror \
-                (indexes and packages are signed, so plain HTTP is safe for them)",
-            ));
+        if !self.https && location.starts_with("https://") {
+            let why = if cfg!(feature = "tls") {
+                "no CA certificates to check the server with: install a bundle at \
+                 /etc/ssl/certs/ca-certificates.crt or name one in SSL_CERT_FILE, or use an \
+                 http:// mirror (indexes and packages are signed, so plain HTTP is safe for them)"
+            } else {
+                "this apk is built without TLS; use an http:// mirror \
+                 (indexes and packages are signed, so plain HTTP is safe for them)"
+            };
+            return Err(net(&why));
         }
         let mut resp = match self.agent.get(location).call() {
             Ok(r) => r,

@@ -1011,7 +1011,7 @@ fn https_repository_is_verified_against_the_trusted_roots() {
         .arg(d.join("srv.key"));
     let tls = Server::spawn(cmd);
     let url = format!("https://127.0.0.1:{}/main", tls.port);
-    // Not trusted by the built-in roots: refused, nothing installed.
+    // Not trusted by the system's CA bundle or the built-in roots: refused, nothing installed.
     let o = w.apk(&["--initdb", "-X", &url, "add", "hello"]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(

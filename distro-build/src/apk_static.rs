@@ -1,12 +1,14 @@
 //! The package manager as a rootfs component: the workspace's `apk` (an Alpine-compatible
-//! client, `apk/`) built statically like tinibox ([`crate::tinibox_static::cargo_static`]:
-//! musl, `+crt-static`, opt-level `z`) and installed as `/sbin/apk`, with what apk-tools'
-//! `apk --initdb` leaves in a root and Alpine's configuration:
+//! client, `apk/`) as an applet of the static tinibox (tinibox's `apk` cargo feature, which
+//! [`crate::tinibox_static::PROGRAM`] turns on): `/sbin/apk` is a symbolic link to
+//! `/usr/bin/tinibox`, which runs apk's command line when started under the name `apk`. One
+//! program instead of two carries std, clap, serde, tar, flate2, sha2 and ureq once
+//! (BENCHMARKS.md, "One program for tinibox and apk": 975,024 B less in the RAM-backed root).
+//! With it goes what apk-tools' `apk --initdb` leaves in a root, and Alpine's configuration:
 //!
 //! - `/etc/apk/repositories`: Alpine's `main` and `community` of release [`ALPINE_RELEASE`]
-//!   on the `dl-cdn.alpinelinux.org` mirror, over plain `http://` (the ISO's apk is built
-//!   without TLS, see [`build`]; indexes and packages are RSA-signed, so HTTP costs privacy,
-//!   not integrity);
+//!   on the `dl-cdn.alpinelinux.org` mirror over `https://` (checked against the CA bundle
+//!   TiniLinux ships, [`crate::ca_certificates`]; indexes and packages are RSA-signed as well);
 //! - `/etc/apk/arch`: the target's Alpine architecture;
 //! - `/etc/apk/keys/`: Alpine's public signing keys for that architecture (the files of
 //!   `apk/keys/`, cross-checked against independent copies: `apk/keys/README.md`);
@@ -14,16 +16,11 @@
 //!   `scripts.tar` as empty files, and `/var/cache/apk`, `/var/cache/misc` (apk-tools and our
 //!   `apk --initdb` make the same).
 
-use std::cell::OnceCell;
-use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::component::Component;
 use crate::context::Context;
 use crate::error::Result;
-use crate::provenance::crates::Program;
-use crate::runner::Stage;
-use crate::tinibox_static::cargo_static;
 use crate::tree::{Entry, FileData, RootfsTree};
 
 /// The Alpine release `/etc/apk/repositories` names: 3.22 (May 2025, main supported until
@@ -32,18 +29,13 @@ use crate::tree::{Entry, FileData, RootfsTree};
 pub const ALPINE_RELEASE: &str = "v3.22";
 
 /// The mirror `/etc/apk/repositories` points at (Alpine's CDN, which serves HTTP and HTTPS).
-pub const ALPINE_MIRROR: &str = "http://dl-cdn.alpinelinux.org/alpine";
+pub const ALPINE_MIRROR: &str = "https://dl-cdn.alpinelinux.org/alpine";
 
 /// Where apk sits in a root file system.
 pub const APK_PATH: &str = "sbin/apk";
 
-/// apk as the rootfs carries it: [`APK_PATH`], built without the `https` feature (see
-/// [`build`]). The SBOM lists the crates of exactly this build.
-pub const PROGRAM: Program = Program {
-    package: "apk",
-    path: APK_PATH,
-    cargo_args: &["--no-default-features"],
-};
+/// What `/sbin/apk` points at: the static tinibox, which carries apk's command line.
+pub const APK_TARGET: &str = "/usr/bin/tinibox";
 
 /// Where the copies of Alpine's keys in `apk/keys/` were taken from (the SBOM's download
 /// location; details in `apk/keys/README.md`).
@@ -72,42 +64,15 @@ pub fn keys_source(ctx: &Context) -> PathBuf {
     ctx.repo_root.join("apk/keys")
 }
 
-/// Builds the static apk without its `https` feature and returns the binary's path: the
-/// rustls stack would add about 1 MB to a binary that goes onto an 8 MiB ISO, while Alpine's
-/// mirrors serve plain HTTP and every index and package is signed (BENCHMARKS.md, "apk on the
-/// ISO").
-///
-/// Errors: cargo's (its log named), a dynamically linked result.
-pub fn build(ctx: &Context) -> Result<PathBuf> {
-    let stage = Stage::start("apk", "static apk (cargo, musl +crt-static, HTTP only)");
-    let binary = cargo_static(ctx, PROGRAM.package, PROGRAM.package, PROGRAM.cargo_args)?;
-    let size = fs::metadata(&binary).map(|m| m.len()).unwrap_or(0);
-    stage.done(&format!("{} ({} KiB)", binary.display(), size / 1024));
-    Ok(binary)
-}
-
-/// apk as a rootfs component (built from this workspace: nothing to fetch).
+/// apk as a rootfs component: the link, the configuration and the database (nothing to
+/// fetch or build: apk is compiled into tinibox).
 #[derive(Debug, Default)]
-pub struct ApkComponent {
-    built: OnceCell<PathBuf>,
-}
+pub struct ApkComponent;
 
 impl ApkComponent {
-    /// A component that has built nothing yet.
+    /// The component.
     pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// A component whose build is the binary at `binary` (for assembling a tree from it).
-    pub fn prebuilt(binary: PathBuf) -> Self {
-        ApkComponent {
-            built: OnceCell::from(binary),
-        }
-    }
-
-    /// The static binary (built on first use).
-    pub fn built(&self, ctx: &Context) -> Result<&Path> {
-        crate::pipeline::memo(&self.built, || build(ctx)).map(PathBuf::as_path)
+        ApkComponent
     }
 }
 
@@ -121,14 +86,14 @@ impl Component for ApkComponent {
         Ok(())
     }
 
-    fn build(&self, ctx: &Context) -> Result<()> {
-        self.built(ctx).map(|_| ())
+    /// Nothing: tinibox's build compiles apk in.
+    fn build(&self, _ctx: &Context) -> Result<()> {
+        Ok(())
     }
 
-    /// `/sbin/apk` (0755), the configuration and keys (0644), the empty database.
+    /// `/sbin/apk` → [`APK_TARGET`], the configuration and keys (0644), the empty database.
     fn install(&self, ctx: &Context, tree: &mut RootfsTree) -> Result<()> {
-        let binary = self.built(ctx)?.to_path_buf();
-        tree.insert(APK_PATH, Entry::file(FileData::Host(binary), 0o755))?;
+        tree.insert(APK_PATH, Entry::symlink(APK_TARGET))?;
         let text = |s: String| Entry::file(FileData::Bytes(s.into_bytes()), 0o644);
         tree.insert("etc/apk/repositories", text(repositories()))?;
         tree.insert("etc/apk/arch", text(format!("{}\n", ctx.target.apk_arch)))?;
@@ -158,25 +123,30 @@ impl Component for ApkComponent {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     #[test]
     fn installs_apk_its_configuration_keys_and_an_empty_database() {
         let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
         let ctx = Context::from_env(repo);
-        let apk = ApkComponent::prebuilt(PathBuf::from("/bin/true"));
+        let apk = ApkComponent::new();
         let mut tree = RootfsTree::new();
         apk.install(&ctx, &mut tree).unwrap();
         let bytes = |p: &str| match &tree.get(p).unwrap().kind {
             crate::tree::EntryKind::File(data) => data.read().unwrap(),
             other => panic!("{p} is {other:?}"),
         };
-        assert_eq!(tree.get(APK_PATH).unwrap().mode, 0o755);
+        assert!(
+            matches!(&tree.get(APK_PATH).unwrap().kind,
+                crate::tree::EntryKind::Symlink(t) if t == Path::new(APK_TARGET)),
+            "/sbin/apk is not a link to tinibox"
+        );
         assert_eq!(bytes("etc/apk/arch"), b"x86_64\n");
         let repos = String::from_utf8(bytes("etc/apk/repositories")).unwrap();
         assert_eq!(
             repos,
-            "http://dl-cdn.alpinelinux.org/alpine/v3.22/main\n\
-             http://dl-cdn.alpinelinux.org/alpine/v3.22/community\n"
+            "https://dl-cdn.alpinelinux.org/alpine/v3.22/main\n\
+             https://dl-cdn.alpinelinux.org/alpine/v3.22/community\n"
         );
         for key in ctx.target.apk_keys {
             let pem = String::from_utf8(bytes(&format!("{KEYS_DIR}/{key}"))).unwrap();

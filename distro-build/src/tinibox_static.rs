@@ -28,11 +28,12 @@ pub const RUSTFLAGS: &str = "-C target-feature=+crt-static -C relocation-model=s
 
 /// tinibox as the rootfs carries it: `/usr/bin/tinibox` with the registry client (rustls with
 /// ring) but without Mozilla's roots built in, because the rootfs carries Debian's CA bundle
-/// ([`crate::ca_certificates`]). The SBOM lists the crates of exactly this build.
+/// ([`crate::ca_certificates`]), and with apk compiled in (`/sbin/apk` links to it:
+/// [`crate::apk_static`]). The SBOM lists the crates of exactly this build.
 pub const PROGRAM: Program = Program {
     package: "tinibox",
     path: "usr/bin/tinibox",
-    cargo_args: &["--no-default-features", "--features", "registry"],
+    cargo_args: &["--no-default-features", "--features", "registry,apk"],
 };
 
 /// Builds the static tinibox and returns the binary's path.

@@ -1,6 +1,6 @@
 //! The Rust side of the SBOM: every crate in `Cargo.lock`, with its licence as its manifest
 //! declares it (`cargo metadata --format-version 1`), its crates.io checksum (from
-//! `Cargo.lock`), and which shipped programs (tinibox, apk) it is compiled into.
+//! `Cargo.lock`), and which shipped programs (tinibox, with apk compiled in) it is compiled into.
 //!
 //! A program's crates are the dependency tree cargo resolves for exactly the build that goes
 //! into the rootfs: `cargo tree -p PACKAGE --target TRIPLE -e normal` with the same feature

@@ -10,7 +10,7 @@
 //! - every Debian source package of the source bundle (`out/source/`, see
 //!   [`crate::source_bundle`]), with its `.dsc`'s sha256;
 //! - what distro-build compiled itself: the kernel, BusyBox and Dropbear (`GENERATED_FROM`
-//!   their sources, [`COMPILED`]) and the workspace's programs, tinibox and apk ([`PROGRAMS`]);
+//!   their sources, [`COMPILED`]) and the workspace's program, tinibox with apk in it ([`PROGRAMS`]);
 //! - every crate of `Cargo.lock` ([`crates`]): those compiled into a program are `DEPENDS_ON`
 //!   targets of it, proc macros `BUILD_DEPENDENCY_OF` it, the rest say they ship in no
 //!   output;
@@ -57,8 +57,9 @@ pub const NAMESPACE_BASE: &str = "https://tinilinux.invalid/spdx";
 pub const DEBIAN_DISTRO: &str = "debian-12";
 /// Where BusyBox sits in a root file system (its presence marks BusyBox as a component).
 pub const BUSYBOX_PATH: &str = "bin/busybox";
-/// The workspace's programs the rootfs carries, each built as its component builds it.
-pub const PROGRAMS: [Program; 2] = [crate::tinibox_static::PROGRAM, crate::apk_static::PROGRAM];
+/// The workspace's programs the rootfs carries, each built as its component builds it (apk
+/// is compiled into tinibox: a workspace crate it links, see [`crate::apk_static`]).
+pub const PROGRAMS: [Program; 1] = [crate::tinibox_static::PROGRAM];
 /// The SPDXID of Alpine's signing keys.
 const ALPINE_KEYS_ID: &str = "SPDXRef-AlpineKeys";
 

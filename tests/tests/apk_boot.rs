@@ -7,8 +7,11 @@
 //! installs a package with a dependency, a static program (Debian's busybox-static binary
 //! as `busybox-debian`) and a post-install script, and the installed program runs.
 //!
-//! - live ISO: the shipped configuration is there (`/etc/apk/repositories`, arch, Alpine's
-//!   keys, an empty database), `apk add` installs and the program runs;
+//! - live ISO: the shipped configuration is there (`/sbin/apk` a link to tinibox, whose apk
+//!   applet it runs; `/etc/apk/repositories`, arch, Alpine's keys, an empty database); the
+//!   same repository over HTTPS (python's http.server with TLS, a certificate from the test's
+//!   own CA for 10.0.2.2) is refused until `SSL_CERT_FILE` names that CA, then `apk add`
+//!   installs and the program runs;
 //! - disk image: the same `apk add` on the installed system, then a reboot: the package, its
 //!   files and the database are still there.
 //!
@@ -24,6 +27,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use tinilinux_tests::qemu::{self, Firmware, Vm};
+use tinilinux_tests::registry::make_tls;
 use tinilinux_tests::{out_file, repo_root};
 
 const BOOT: Duration = Duration::from_secs(240);
@@ -86,14 +90,46 @@ fn make_repository(dir: &Path) -> PathBuf {
 struct Server {
     child: Child,
     port: u16,
+    /// `http` or `https`.
+    scheme: &'static str,
 }
 
+/// Python's http.server over TLS: serves argv[1] with the certificate and key argv[2], argv[3]
+/// on a free loopback port, and prints the port the way `python3 -m http.server` does.
+const HTTPS_SERVER: &str = r#"
+import functools, http.server, ssl, sys
+directory, cert, key = sys.argv[1:4]
+handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=directory)
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(cert, key)
+server.socket = ctx.wrap_socket(server.socket, server_side=True)
+print("Serving HTTPS on 127.0.0.1 port", server.server_address[1], flush=True)
+server.serve_forever()
+"#;
+
 impl Server {
+    /// Plain HTTP (`python3 -m http.server`) for `dir`.
     fn start(dir: &Path) -> Server {
-        let mut child = Command::new("python3")
-            .args(["-u", "-m", "http.server", "--bind", "127.0.0.1", "0"])
+        let mut cmd = Command::new("python3");
+        cmd.args(["-u", "-m", "http.server", "--bind", "127.0.0.1", "0"])
             .arg("--directory")
+            .arg(dir);
+        Server::spawn(cmd, "http")
+    }
+
+    /// HTTPS for `dir`, with the certificate `tls/server.crt` that [`make_tls`] made in `tls`.
+    fn start_tls(dir: &Path, tls: &Path) -> Server {
+        let mut cmd = Command::new("python3");
+        cmd.args(["-u", "-c", HTTPS_SERVER])
             .arg(dir)
+            .arg(tls.join("server.crt"))
+            .arg(tls.join("server.key"));
+        Server::spawn(cmd, "https")
+    }
+
+    fn spawn(mut cmd: Command, scheme: &'static str) -> Server {
+        let mut child = cmd
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -109,12 +145,16 @@ impl Server {
             .nth(1)
             .and_then(|p| p.parse().ok())
             .unwrap_or_else(|| panic!("no port in {line:?}"));
-        Server { child, port }
+        Server {
+            child,
+            port,
+            scheme,
+        }
     }
 
     /// The repository's URL as the guest sees it (QEMU's user network: host = 10.0.2.2).
     fn guest_url(&self) -> String {
-        format!("http://10.0.2.2:{}/repo", self.port)
+        format!("{}://10.0.2.2:{}/repo", self.scheme, self.port)
     }
 }
 
@@ -135,27 +175,31 @@ fn boot(vm: &mut Vm) {
     vm.prepare_shell().unwrap_or_else(|e| panic!("{e:#}"));
 }
 
-/// Writes the host file `key` to the guest's `/etc/apk/keys/` over the console (printf with
-/// the PEM's lines) and checks its sha256 there.
-fn add_key(vm: &mut Vm, key: &Path) {
-    let pem = fs::read_to_string(key).unwrap();
-    let escaped: String = pem.lines().map(|l| format!("{l}\\n")).collect();
-    must(
-        vm,
-        &format!("printf '{escaped}' > /etc/apk/keys/{KEY_NAME}"),
-    );
-    let host = Command::new("sha256sum").arg(key).output().unwrap();
+/// Writes the host PEM file `pem` to `guest_path` over the console (printf with its lines)
+/// and checks its sha256 there.
+fn type_pem(vm: &mut Vm, pem: &Path, guest_path: &str) {
+    let text = fs::read_to_string(pem).unwrap();
+    let escaped: String = text.lines().map(|l| format!("{l}\\n")).collect();
+    must(vm, &format!("printf '{escaped}' > {guest_path}"));
+    let host = Command::new("sha256sum").arg(pem).output().unwrap();
     let host = String::from_utf8_lossy(&host.stdout);
-    let guest = must(vm, &format!("sha256sum /etc/apk/keys/{KEY_NAME}"));
+    let guest = must(vm, &format!("sha256sum {guest_path}"));
     assert_eq!(
         guest.split_whitespace().next(),
         host.split_whitespace().next(),
-        "the key typed into the guest differs from the host's"
+        "{} typed into the guest as {guest_path} differs from the host's",
+        pem.display()
     );
 }
 
-/// `apk add -X URL hello-apk`, then the checks of what it installed.
-fn add_and_run(vm: &mut Vm, url: &str) {
+/// Adds the repository's public key `key` to the guest's `/etc/apk/keys/`.
+fn add_key(vm: &mut Vm, key: &Path) {
+    type_pem(vm, key, &format!("/etc/apk/keys/{KEY_NAME}"));
+}
+
+/// `ENV apk add -X URL hello-apk` (ENV: variable settings before the command, or empty),
+/// then the checks of what it installed.
+fn add_and_run(vm: &mut Vm, env: &str, url: &str) {
     // DHCP runs in the background at boot; wait for the address before fetching.
     must(
         vm,
@@ -164,7 +208,7 @@ fn add_and_run(vm: &mut Vm, url: &str) {
     );
     let out = must(
         vm,
-        &format!("apk add --repositories-file /dev/null -X {url} hello-apk 2>&1"),
+        &format!("{env} apk add --repositories-file /dev/null -X {url} hello-apk 2>&1"),
     );
     assert!(out.contains("bbdeb"), "apk add output: {out}");
     assert_eq!(must(vm, "hello-apk"), "hello from apk");
@@ -191,16 +235,25 @@ fn check_installed(vm: &mut Vm) {
 }
 
 #[test]
-fn live_iso_apk_adds_a_signed_package_over_http_and_runs_it() {
+fn live_iso_apk_adds_a_signed_package_over_https_and_runs_it() {
     let _lock = vm_lock();
     let dir = tempfile::tempdir().unwrap();
     let key = make_repository(dir.path());
     let server = Server::start(dir.path());
+    let tls = dir.path().join("tls");
+    let ca = make_tls(&tls, "IP:10.0.2.2");
+    let https = Server::start_tls(dir.path(), &tls);
     let cmd = qemu::command(&out_file("tinilinux.iso"), Firmware::Bios, 512).unwrap();
     let mut vm = Vm::spawn("apk-live", cmd).unwrap();
     boot(&mut vm);
 
-    // What the ISO ships: the static apk, Alpine's repositories, arch and keys, empty db.
+    // What the ISO ships: apk as tinibox's applet (/sbin/apk a link to the one static
+    // program), Alpine's repositories, arch and keys, empty db.
+    assert_eq!(must(&mut vm, "readlink /sbin/apk"), "/usr/bin/tinibox");
+    assert!(
+        must(&mut vm, "apk --version").starts_with("apk "),
+        "apk through the link is not apk's command line"
+    );
     let repos = must(&mut vm, "cat /etc/apk/repositories");
     assert!(
         repos.lines().any(|l| l.ends_with("/main"))
@@ -230,7 +283,31 @@ fn live_iso_apk_adds_a_signed_package_over_http_and_runs_it() {
     );
 
     add_key(&mut vm, &key);
-    add_and_run(&mut vm, &server.guest_url());
+    // HTTPS: the repository's certificate is signed by the test's own CA, which the system
+    // bundle (Debian's, /etc/ssl/certs/ca-certificates.crt) does not hold: refused, nothing
+    // installed; trusted through SSL_CERT_FILE, as OpenSSL-based tools do, it installs.
+    let (status, out) = vm
+        .run(
+            &format!(
+                "apk add --repositories-file /dev/null -X {} hello-apk 2>&1",
+                https.guest_url()
+            ),
+            CMD,
+        )
+        .unwrap();
+    assert_ne!(status, 0, "an untrusted HTTPS server was accepted: {out}");
+    assert!(out.contains(&https.guest_url()), "{out}");
+    assert_eq!(
+        must(&mut vm, "apk info 2>&1"),
+        "",
+        "installed after refusal"
+    );
+    type_pem(&mut vm, &ca, "/tmp/test-ca.crt");
+    add_and_run(
+        &mut vm,
+        "SSL_CERT_FILE=/tmp/test-ca.crt",
+        &https.guest_url(),
+    );
     vm.poweroff(CMD).unwrap_or_else(|e| panic!("{e:#}"));
 }
 
@@ -258,7 +335,7 @@ fn disk_install_keeps_an_apk_package_across_a_reboot() {
     let mut vm = disk_vm("apk-disk-1", &disk);
     boot(&mut vm);
     add_key(&mut vm, &key);
-    add_and_run(&mut vm, &server.guest_url());
+    add_and_run(&mut vm, "", &server.guest_url());
     must(&mut vm, "sync");
     vm.poweroff(CMD).unwrap_or_else(|e| panic!("{e:#}"));
 

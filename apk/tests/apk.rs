@@ -917,17 +917,10 @@ fn usage_errors_exit_1_with_one_line() {
 }
 
 /// A small HTTPS file server (Python's http.server wrapped in TLS).
-const HTTPS_SERVER: &str = r#"
-import functools, http.server, ssl, sys
-directory, cert, key = sys.argv[1:4]
-handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=directory)
-server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-ctx.load_cert_chain(cert, key)
-server.socket = ctx.wrap_socket(server.socket, server_side=True)
-print("listening on port", server.server_address[1], flush=True)
-server.serve_forever()
-"#;
+/// The HTTPS repository server (`tests/https_server.py`, shared with the boot test).
+fn https_server_py() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/https_server.py")
+}
 
 fn openssl(dir: &Path, args: &[&str]) {
     let o = Command::new("openssl")
@@ -1004,8 +997,7 @@ fn https_repository_is_verified_against_the_trusted_roots() {
     );
     let mut cmd = Command::new("python3");
     cmd.arg("-u")
-        .arg("-c")
-        .arg(HTTPS_SERVER)
+        .arg(https_server_py())
         .arg(d)
         .arg(d.join("srv.pem"))
         .arg(d.join("srv.key"));

@@ -94,20 +94,6 @@ struct Server {
     scheme: &'static str,
 }
 
-/// Python's http.server over TLS: serves argv[1] with the certificate and key argv[2], argv[3]
-/// on a free loopback port, and prints the port the way `python3 -m http.server` does.
-const HTTPS_SERVER: &str = r#"
-import functools, http.server, ssl, sys
-directory, cert, key = sys.argv[1:4]
-handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=directory)
-server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-ctx.load_cert_chain(cert, key)
-server.socket = ctx.wrap_socket(server.socket, server_side=True)
-print("Serving HTTPS on 127.0.0.1 port", server.server_address[1], flush=True)
-server.serve_forever()
-"#;
-
 impl Server {
     /// Plain HTTP (`python3 -m http.server`) for `dir`.
     fn start(dir: &Path) -> Server {
@@ -121,7 +107,8 @@ impl Server {
     /// HTTPS for `dir`, with the certificate `tls/server.crt` that [`make_tls`] made in `tls`.
     fn start_tls(dir: &Path, tls: &Path) -> Server {
         let mut cmd = Command::new("python3");
-        cmd.args(["-u", "-c", HTTPS_SERVER])
+        cmd.arg("-u")
+            .arg(repo_root().join("apk/tests/https_server.py"))
             .arg(dir)
             .arg(tls.join("server.crt"))
             .arg(tls.join("server.key"));

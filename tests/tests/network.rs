@@ -100,8 +100,16 @@ fn host_state() -> (Vec<String>, String, Vec<String>) {
     (names, ruleset, records)
 }
 
+/// Asserts that the host is as `before`. A removed container's veth pair goes with its network
+/// namespace, in the kernel's own worker (tinibox does not wait for that), so the links are
+/// read again for a moment while they still differ.
 fn assert_as_before(before: &(Vec<String>, String, Vec<String>), what: &str) {
-    let after = host_state();
+    let mut after = host_state();
+    let end = Instant::now() + Duration::from_secs(5);
+    while after.0 != before.0 && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(50));
+        after = host_state();
+    }
     assert_eq!(before.0, after.0, "{what}: links differ");
     assert_eq!(before.1, after.1, "{what}: nftables ruleset differs");
     assert_eq!(before.2, after.2, "{what}: network records differ");

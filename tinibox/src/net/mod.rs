@@ -154,6 +154,18 @@ fn rtnl() -> Result<Rtnl, NetError> {
 /// Every record, by network name.
 type Records = BTreeMap<String, Record>;
 
+/// Removes the veth pair of a lease that is being dropped — unless the container's network
+/// namespace is already gone: the kernel then destroys the pair with the namespace, in its own
+/// worker, and a `RTM_DELLINK` of ours would only wait for that work (an unregister waits
+/// for RCU grace periods: 20-40 ms on the 2-core VM, most of what bridge mode added to a
+/// `run --rm`; BENCHMARKS.md). A namespace kept alive by another process (a `--network
+/// container:` joiner) keeps the pair until it ends, as the kernel decides.
+fn release(rt: &mut Rtnl, lease: &Lease) {
+    if lease.is_live() {
+        let _ = rt.delete_link(&lease.veth);
+    }
+}
+
 /// Drops stale leases (a container that ended without its `finish`, e.g. after a SIGKILL of
 /// tinibox) and their veths; returns the networks that lost one.
 fn collect_stale(rt: &mut Rtnl, records: &mut Records) -> BTreeSet<String> {
@@ -161,7 +173,7 @@ fn collect_stale(rt: &mut Rtnl, records: &mut Records) -> BTreeSet<String> {
     for (net, record) in records.iter_mut() {
         for id in record.stale() {
             if let Some(l) = record.leases.remove(&id) {
-                let _ = rt.delete_link(&l.veth);
+                release(rt, &l);
                 touched.insert(net.clone());
             }
         }
@@ -174,7 +186,7 @@ fn leave_all(rt: &mut Rtnl, records: &mut Records, id: &str) -> BTreeSet<String>
     let mut left = BTreeSet::new();
     for (net, record) in records.iter_mut() {
         if let Some(l) = record.leases.remove(id) {
-            let _ = rt.delete_link(&l.veth);
+            release(rt, &l);
             left.insert(net.clone());
         }
     }

@@ -598,6 +598,9 @@ struct Dockerd {
     daemon: tinilinux_tests::dockerd::Dockerd,
     /// The nftables tables before dockerd started.
     tables: Vec<String>,
+    /// The host's links before dockerd started (its networks' `br-…` bridges are removed on
+    /// drop when a failed test left them).
+    links: Vec<String>,
 }
 
 impl std::ops::Deref for Dockerd {
@@ -610,11 +613,16 @@ impl std::ops::Deref for Dockerd {
 impl Dockerd {
     fn start() -> Dockerd {
         let tables = nft_tables();
+        let links = host_state().0;
         let daemon = tinilinux_tests::dockerd::Dockerd::start(
             "tbx-net-dockerd-",
             &["--bip", "198.19.77.1/24"],
         );
-        Dockerd { daemon, tables }
+        Dockerd {
+            daemon,
+            tables,
+            links,
+        }
     }
 }
 
@@ -622,6 +630,11 @@ impl Drop for Dockerd {
     fn drop(&mut self) {
         self.daemon.stop();
         let _ = Command::new("ip").args(["link", "del", "docker0"]).output();
+        for l in host_state().0 {
+            if l.starts_with("br-") && !self.links.contains(&l) {
+                let _ = Command::new("ip").args(["link", "del", &l]).output();
+            }
+        }
         for t in nft_tables() {
             if !self.tables.contains(&t) {
                 let words: Vec<&str> = t.split_whitespace().collect();

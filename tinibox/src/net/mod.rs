@@ -88,6 +88,14 @@ pub struct Request {
     /// Who the container is to its peers (name, aliases, hostname, hosts file).
     #[serde(flatten)]
     pub member: Member,
+    /// `--ip`: the address asked for on the first network (a user-defined one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip: Option<Ipv4Addr>,
+    /// The address the container had on each network when it last joined: taken again when
+    /// still free, so a restarted container keeps its address and MAC (derived from it) and
+    /// its peers' hosts lines and ARP caches stay right.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub addresses: BTreeMap<String, Ipv4Addr>,
 }
 
 /// The file in a container's front folder that holds its [`Request`].
@@ -127,6 +135,68 @@ pub struct Attached {
     pub gateway: Ipv4Addr,
     /// Its published ports with their host ports.
     pub ports: Vec<PortMapping>,
+}
+
+/// The MAC address of the interface that has `ip`: `02:42` and the address's four bytes, the
+/// scheme of Docker's bridge driver, so the same address always has the same MAC (a
+/// restarted container that gets its address back keeps its MAC, and its peers' ARP caches
+/// stay right).
+pub fn mac_for(ip: Ipv4Addr) -> [u8; 6] {
+    let o = ip.octets();
+    [0x02, 0x42, o[0], o[1], o[2], o[3]]
+}
+
+/// A MAC address as `02:42:0a:59:00:02`.
+pub fn mac_text(mac: [u8; 6]) -> String {
+    mac.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+/// Checks `--ip` and `--network-alias` against the network they apply to (Docker accepts both
+/// on user-defined networks only).
+pub fn addressing(
+    network: &Network,
+    ip: Option<&str>,
+    aliases: &[String],
+) -> Result<(Option<Ipv4Addr>, Vec<String>), NetError> {
+    if !network.resolves_names() {
+        if ip.is_some() {
+            return Err(NetError::Invalid(
+                "--ip: a chosen address is supported on user-defined networks only — create one with `tinibox network create --subnet CIDR NAME` and use --network NAME".into(),
+            ));
+        }
+        if !aliases.is_empty() {
+            return Err(NetError::Invalid(
+                "--network-alias: network-scoped aliases are supported on user-defined networks only — create one with `tinibox network create NAME` and use --network NAME".into(),
+            ));
+        }
+    }
+    let ip = match ip {
+        None => None,
+        Some(text) => {
+            let ip: Ipv4Addr = text.parse().map_err(|_| {
+                let shown: String = text.chars().take(64).collect();
+                NetError::Invalid(format!(
+                    "--ip {shown:?} is not an IPv4 address — e.g. --ip {}",
+                    Ipv4Addr::from(u32::from(network.gateway).saturating_add(1))
+                ))
+            })?;
+            // Taken addresses are found at the join; outside the subnet is known now.
+            network.record().claim(ip)?;
+            Some(ip)
+        }
+    };
+    for a in aliases {
+        if a.is_empty() || a.chars().any(|c| c.is_whitespace() || c == '#') {
+            let shown: String = a.chars().take(64).collect();
+            return Err(NetError::Invalid(format!(
+                "--network-alias {shown:?} is not a host name — use letters, digits, '.', '-' and '_'"
+            )));
+        }
+    }
+    Ok((ip, aliases.to_vec()))
 }
 
 /// The host end of a container's veth pair: `tb` + the first 12 characters of its id for
@@ -254,17 +324,26 @@ fn refresh_hosts(records: &Records, nets: &BTreeSet<String>, ids: &[&str]) {
             continue;
         };
         let mut peers: Vec<(Ipv4Addr, Vec<String>)> = Vec::new();
-        for (net, _) in &mine {
+        let mut own = vec![first.member.hostname.clone()];
+        for (net, lease) in &mine {
             if net.as_str() == BRIDGE_NETWORK {
                 continue;
             }
+            // On a user-defined network the container resolves its own names too (Docker's
+            // embedded DNS answers them).
+            for n in lease.member.names() {
+                if !own.contains(&n) {
+                    own.push(n);
+                }
+            }
             for (other, l) in &records[net.as_str()].leases {
                 if other != id && !peers.iter().any(|(ip, _)| *ip == l.ip) {
-                    peers.push((l.ip, l.member.aliases.clone()));
+                    peers.push((l.ip, l.member.names()));
                 }
             }
         }
-        let block = hosts::block(Some((first.ip, first.member.hostname.as_str())), &peers);
+        let own = own.join(" ");
+        let block = hosts::block(Some((first.ip, own.as_str())), &peers);
         if let Err(e) = hosts::rewrite(path, &block) {
             eprintln!("tinibox: updating {}: {e}", path.display());
         }
@@ -314,7 +393,14 @@ fn join(
     let record = records
         .entry(def.name.clone())
         .or_insert_with(|| def.record());
-    let ip = record.allocate()?;
+    let ip = match (
+        first.then_some(req.ip).flatten(),
+        req.addresses.get(&def.name),
+    ) {
+        (Some(asked), _) => record.claim(asked)?,
+        (None, Some(last)) if record.is_free(*last) => *last,
+        _ => record.allocate()?,
+    };
     let gateway = record.gateway();
     let netns = ipam::netns_inode(pid)
         .ok_or_else(|| NetError::System(format!("the container's init (pid {pid}) is gone")))?;
@@ -329,6 +415,7 @@ fn join(
             pid,
             ifname: &ifname,
             ip,
+            mac: mac_for(ip),
             prefix: record.subnet.prefix_len(),
             default_via: first.then_some(gateway),
         },
@@ -383,12 +470,64 @@ pub fn attach(id: &str, pid: i32, request: &Request) -> Result<Vec<Attached>, Ne
         commit(&lock, &records)?;
         Ok(out)
     })();
-    if result.is_err() {
-        touched.extend(leave_all(&mut rt, &mut records, id));
-        let _ = commit(&lock, &records);
-    } else {
-        touched.extend(defs.iter().map(|d| d.name.clone()));
+    match &result {
+        Err(_) => {
+            touched.extend(leave_all(&mut rt, &mut records, id));
+            let _ = commit(&lock, &records);
+        }
+        Ok(joined) => {
+            touched.extend(defs.iter().map(|d| d.name.clone()));
+            remember(request, joined);
+        }
     }
+    refresh_hosts(&records, &touched, &[id]);
+    result
+}
+
+/// Stores the addresses the container got in its request (the front folder is the one of its
+/// hosts file), for the next start to take them again. Best effort: without them a restart
+/// gets the lowest free address.
+fn remember(request: &Request, joined: &[Attached]) {
+    let Some(front) = request
+        .member
+        .hosts
+        .as_deref()
+        .and_then(std::path::Path::parent)
+    else {
+        return;
+    };
+    let mut stored = Request::load(front).unwrap_or_else(|| request.clone());
+    let before = stored.addresses.clone();
+    for a in joined {
+        stored.addresses.insert(a.network.clone(), a.ip);
+    }
+    if stored.addresses != before {
+        if let Err(e) = stored.save(front) {
+            eprintln!("tinibox: {e}");
+        }
+    }
+}
+
+/// `rename`: the container `id`, called `old` so far, is now `new` to its peers: its leases,
+/// its stored request (in `front`) and the hosts files of every member of its user-defined
+/// networks.
+pub fn rename(id: &str, old: &str, new: &str, front: &std::path::Path) -> Result<(), NetError> {
+    if let Some(mut req) = Request::load(front) {
+        req.member.rename(old, new);
+        req.save(front)?;
+    }
+    let snapshot = ipam::load_all_in(&state_dir()).unwrap_or_default();
+    if !snapshot.values().any(|r| r.leases.contains_key(id)) {
+        return Ok(());
+    }
+    let (lock, _rt, mut records, mut touched) = open()?;
+    for (net, record) in records.iter_mut() {
+        if let Some(l) = record.leases.get_mut(id) {
+            l.member.rename(old, new);
+            touched.insert(net.clone());
+        }
+    }
+    let result = commit(&lock, &records);
     refresh_hosts(&records, &touched, &[id]);
     result
 }

@@ -1132,3 +1132,270 @@ fn bridge_is_the_default_network() {
     assert!(out.starts_with("eth0\nlo\n"), "{out}");
     assert!(out.contains("default via 10.89.0.1 dev eth0"), "{out}");
 }
+
+/// `inspect -f {{json .NetworkSettings}} NAME` of either engine, as JSON.
+fn settings_json(text: &str) -> serde_json::Value {
+    serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+/// The MAC address Docker's bridge driver derives from an IPv4 address (`02:42` + its bytes).
+fn mac_of(ip: &str) -> String {
+    let bytes: Vec<u8> = ip.split('.').map(|b| b.parse().unwrap()).collect();
+    format!(
+        "02:42:{:02x}:{:02x}:{:02x}:{:02x}",
+        bytes[0], bytes[1], bytes[2], bytes[3]
+    )
+}
+
+/// Docker's endpoint fields of one network, with the container's short id replaced by `<id>`
+/// and the values that differ by nature (addresses, network ids) left out: what must match.
+fn endpoint_shape(ep: &serde_json::Value, short: &str) -> serde_json::Value {
+    let aliases = match &ep["Aliases"] {
+        serde_json::Value::Array(a) => serde_json::Value::Array(
+            a.iter()
+                .map(|v| {
+                    if v.as_str() == Some(short) {
+                        "<id>".into()
+                    } else {
+                        v.clone()
+                    }
+                })
+                .collect(),
+        ),
+        other => other.clone(),
+    };
+    let mut keys: Vec<&String> = ep.as_object().unwrap().keys().collect();
+    keys.sort();
+    let ipam: Option<Vec<String>> = ep["IPAMConfig"]
+        .as_object()
+        .map(|o| o.keys().cloned().collect());
+    let has: Vec<bool> = ["IPAddress", "Gateway", "MacAddress", "NetworkID"]
+        .iter()
+        .map(|k| ep[*k].as_str().is_some_and(|s| !s.is_empty()))
+        .collect();
+    serde_json::json!({
+        "Aliases": aliases,
+        "IPAMConfig": ipam,
+        "IPPrefixLen": ep["IPPrefixLen"],
+        "has": has,
+        "keys": keys,
+    })
+}
+
+#[test]
+fn inspect_addresses_names_and_aliases_as_docker() {
+    let (_g, root) = setup();
+    let before = host_snapshot(&root);
+    let dk = Dockerd::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let tar = busybox_tar(tmp.path());
+    dk.ok(&["import", tar.to_str().unwrap(), "tbx-net-bb:1"]);
+    let dnet = "tbxdnet";
+    dk.ok(&["network", "create", "--subnet", "198.19.88.0/24", dnet]);
+    let tnet = net_name("insp");
+    let (code, _, err) = network(&root, &["create", "--subnet", "10.89.188.0/24", &tnet]);
+    assert_eq!(code, 0, "{err}");
+    // Docker: a container with --ip and --network-alias on a user-defined network, one on
+    // the default bridge.
+    let did = dk.ok(&[
+        "run",
+        "-d",
+        "--network",
+        dnet,
+        "--name",
+        "dweb",
+        "--ip",
+        "198.19.88.10",
+        "--network-alias",
+        "dalias",
+        "tbx-net-bb:1",
+        "sleep",
+        "300",
+    ]);
+    let dbr = dk.ok(&["run", "-d", "--name", "dbr", "tbx-net-bb:1", "sleep", "300"]);
+    let tid = run(root
+        .tinibox()
+        .args([
+            "run",
+            "-d",
+            "--network",
+            &tnet,
+            "--name",
+            "tweb",
+            "--ip",
+            "10.89.188.10",
+        ])
+        .args(["--network-alias", "dalias"])
+        .arg(busybox_rootfs())
+        .args(["sleep", "300"])
+        .stdin(Stdio::null()));
+    assert!(tid.status.success(), "{}", stderr(&tid));
+    let tid = stdout(&tid).trim().to_string();
+    let tbr = run_detached(&root, &["--name", "tbr"], &["sleep", "300"]);
+    let d = settings_json(&dk.ok(&["inspect", "-f", "{{json .NetworkSettings}}", "dweb"]));
+    let t = settings_json(&stdout(&run(root.tinibox().args([
+        "inspect",
+        "-f",
+        "{{json .NetworkSettings}}",
+        "tweb",
+    ]))));
+    let (dep, tep) = (&d["Networks"][dnet], &t["Networks"][tnet.as_str()]);
+    assert_eq!(
+        endpoint_shape(dep, &did.trim()[..12]),
+        endpoint_shape(tep, &tid[..12]),
+        "docker: {dep}\ntinibox: {tep}"
+    );
+    assert_eq!(dep["IPAddress"], "198.19.88.10");
+    assert_eq!(tep["IPAddress"], "10.89.188.10");
+    assert_eq!(dep["Gateway"], "198.19.88.1");
+    assert_eq!(tep["Gateway"], "10.89.188.1");
+    assert_eq!(dep["MacAddress"], mac_of("198.19.88.10").as_str());
+    assert_eq!(tep["MacAddress"], mac_of("10.89.188.10").as_str());
+    let dnet_id = dk.ok(&["network", "inspect", "-f", "{{.Id}}", dnet]);
+    assert_eq!(dep["NetworkID"], dnet_id.trim());
+    let (_, tjson, _) = network(&root, &["inspect", &tnet]);
+    let tnet_v: serde_json::Value = serde_json::from_str(&tjson).unwrap();
+    assert_eq!(tep["NetworkID"], tnet_v[0]["Id"]);
+    // The MAC is the one the container's eth0 has.
+    let eth0 = exec_sh(&root, "tweb", "cat /sys/class/net/eth0/address");
+    assert_eq!(eth0.trim(), mac_of("10.89.188.10"));
+    // On a user-defined network the top-level fields are empty, on the default bridge set.
+    for (who, v) in [("docker", &d), ("tinibox", &t)] {
+        assert_eq!(v["IPAddress"], "", "{who}: {v}");
+        assert_eq!(v["MacAddress"], "", "{who}: {v}");
+    }
+    let d = settings_json(&dk.ok(&["inspect", "-f", "{{json .NetworkSettings}}", "dbr"]));
+    let t = settings_json(&stdout(&run(root.tinibox().args([
+        "inspect",
+        "-f",
+        "{{json .NetworkSettings}}",
+        "tbr",
+    ]))));
+    for (who, v, short) in [
+        ("docker", &d, &dbr.trim()[..12]),
+        ("tinibox", &t, &tbr[..12]),
+    ] {
+        let ip = v["IPAddress"].as_str().unwrap_or_default();
+        assert!(!ip.is_empty(), "{who}: {v}");
+        assert_eq!(v["MacAddress"], mac_of(ip).as_str(), "{who}: {v}");
+        assert_eq!(
+            v["Gateway"], v["Networks"]["bridge"]["Gateway"],
+            "{who}: {v}"
+        );
+        assert_eq!(v["Networks"]["bridge"]["IPAddress"], ip, "{who}: {v}");
+        assert_eq!(
+            endpoint_shape(&v["Networks"]["bridge"], short)["Aliases"],
+            serde_json::Value::Null,
+            "{who}: {v}"
+        );
+    }
+    // Names: a container resolves its own name on a user-defined network, and a peer
+    // resolves its alias; both engines.
+    let dping = dk.ok(&["exec", "dweb", "ping", "-c1", "-W2", "dweb"]);
+    let tping = exec_sh(&root, "tweb", "ping -c1 -W2 tweb");
+    assert!(dping.starts_with("PING dweb (198.19.88.10)"), "{dping}");
+    assert!(tping.starts_with("PING tweb (10.89.188.10)"), "{tping}");
+    let dpeer = dk.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        dnet,
+        "tbx-net-bb:1",
+        "ping",
+        "-c1",
+        "-W2",
+        "dalias",
+    ]);
+    let (code, tpeer, err) = run_once(
+        &root,
+        &["--network", &tnet],
+        &["ping", "-c1", "-W2", "dalias"],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(dpeer.starts_with("PING dalias (198.19.88.10)"), "{dpeer}");
+    assert!(tpeer.starts_with("PING dalias (10.89.188.10)"), "{tpeer}");
+    // --ip and --network-alias on the default bridge: refused by both, exit 125.
+    for flags in [vec!["--ip", "172.17.0.50"], vec!["--network-alias", "x"]] {
+        let mut args = vec!["run", "--rm"];
+        args.extend(&flags);
+        args.extend(["tbx-net-bb:1", "true"]);
+        let o = dk.docker(&args);
+        assert_eq!(
+            o.status.code(),
+            Some(125),
+            "docker {flags:?}: {}",
+            stderr(&o)
+        );
+        let (code, _, err) = run_once(&root, &flags, &["true"]);
+        assert_eq!(code, 125, "tinibox {flags:?}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert!(err.contains(flags[0]), "{err}");
+    }
+    // An address in use, or outside the subnet: one line, 125, nothing left.
+    for ip in ["10.89.188.10", "10.89.199.5"] {
+        let (code, _, err) = run_once(&root, &["--network", &tnet, "--ip", ip], &["true"]);
+        assert_eq!(code, 125, "--ip {ip}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+    }
+    // rename: the peers resolve the new name, no longer the old one (Docker's DNS does too).
+    dk.ok(&["rename", "dweb", "dweb2"]);
+    let dnew = dk.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        dnet,
+        "tbx-net-bb:1",
+        "ping",
+        "-c1",
+        "-W2",
+        "dweb2",
+    ]);
+    assert!(dnew.starts_with("PING dweb2 (198.19.88.10)"), "{dnew}");
+    let o = run(root.tinibox().args(["rename", "tweb", "tweb2"]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (code, tnew, err) = run_once(
+        &root,
+        &["--network", &tnet],
+        &["sh", "-c", "ping -c1 -W2 tweb2; grep -cw tweb /etc/hosts"],
+    );
+    assert!(
+        tnew.starts_with("PING tweb2 (10.89.188.10)"),
+        "{tnew} {err}"
+    );
+    assert!(
+        tnew.ends_with("\n0\n"),
+        "the old name still resolves: {tnew}"
+    );
+    assert_eq!(code, 1, "{err}");
+    // A restarted container keeps its address and MAC even when a lower one is free, so its
+    // peers' hosts lines and ARP caches stay right.
+    for name in ["first", "second"] {
+        let o = run(root
+            .tinibox()
+            .args(["run", "-d", "--network", &tnet, "--name", name])
+            .arg(busybox_rootfs())
+            .args(["sleep", "300"])
+            .stdin(Stdio::null()));
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    let addr = |c: &str| {
+        exec_sh(
+            &root,
+            c,
+            "ip -4 -o addr show eth0; cat /sys/class/net/eth0/address",
+        )
+    };
+    let was = addr("second");
+    assert!(was.contains("10.89.188.3/24"), "{was}");
+    run(root.tinibox().args(["rm", "-f", "first"]));
+    let o = run(root.tinibox().args(["restart", "-t", "1", "second"]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(addr("second"), was);
+    run(root.tinibox().args(["rm", "-f", "tweb2", "tbr", "second"]));
+    dk.ok(&["rm", "-f", "dweb2", "dbr"]);
+    dk.ok(&["network", "rm", dnet]);
+    drop(dk);
+    let (code, _, err) = network(&root, &["rm", &tnet]);
+    assert_eq!(code, 0, "{err}");
+    assert_as_before(&before, "after rm and network rm");
+}

@@ -532,6 +532,85 @@ pub fn rename(id: &str, old: &str, new: &str, front: &std::path::Path) -> Result
     result
 }
 
+/// `inspect`'s `NetworkSettings` beside `Ports` and `SandboxKey`, in the shapes of Docker's
+/// Engine API: the top-level `IPAddress`, `IPPrefixLen`, `Gateway`, `MacAddress` (those of the
+/// default network `bridge`, empty otherwise, as Docker) and `Networks` with an endpoint per
+/// network of the container's request (`IPAddress`, `IPPrefixLen`, `Gateway`, `MacAddress`
+/// empty while it does not run, as Docker; `NetworkID`; `Aliases` null on `bridge`, the
+/// `--network-alias` names and the short id on a user-defined network, `DNSNames` every name
+/// its peers resolve, as Docker 26 and later; `IPAMConfig` with the `--ip` asked for).
+/// `front` is the container's front folder.
+pub fn settings(id: &str, front: &std::path::Path) -> serde_json::Map<String, serde_json::Value> {
+    use serde_json::{json, Value};
+    let mut out = serde_json::Map::new();
+    for key in ["IPAddress", "Gateway", "MacAddress", "EndpointID"] {
+        out.insert(key.into(), json!(""));
+    }
+    out.insert("IPPrefixLen".into(), json!(0));
+    let Some(req) = Request::load(front) else {
+        out.insert("Networks".into(), json!({}));
+        return out;
+    };
+    let records = ipam::load_all_in(&state_dir()).unwrap_or_default();
+    let mut networks = serde_json::Map::new();
+    for (i, name) in req.networks.iter().enumerate() {
+        let lease = records
+            .get(name)
+            .and_then(|r| r.leases.get(id).map(|l| (r, l)))
+            .filter(|(_, l)| l.is_live());
+        let net_id = networks::load(name).map(|n| n.id).unwrap_or_default();
+        let short: String = id.chars().take(12).collect();
+        let (aliases, dns_names) = if name == BRIDGE_NETWORK {
+            (Value::Null, Value::Null)
+        } else {
+            let mut a = req.member.network_aliases.clone();
+            a.push(short);
+            (json!(a), json!(req.member.names()))
+        };
+        let ipam = match req.ip.filter(|_| i == 0) {
+            Some(ip) => json!({"IPv4Address": ip.to_string()}),
+            None => Value::Null,
+        };
+        let (ip, prefix, gateway, mac) = match lease {
+            Some((r, l)) => (
+                l.ip.to_string(),
+                r.subnet.prefix_len(),
+                r.gateway().to_string(),
+                mac_text(mac_for(l.ip)),
+            ),
+            None => (String::new(), 0, String::new(), String::new()),
+        };
+        if name == BRIDGE_NETWORK {
+            out.insert("IPAddress".into(), json!(ip));
+            out.insert("IPPrefixLen".into(), json!(prefix));
+            out.insert("Gateway".into(), json!(gateway));
+            out.insert("MacAddress".into(), json!(mac));
+        }
+        networks.insert(
+            name.clone(),
+            json!({
+                "IPAMConfig": ipam,
+                "Links": null,
+                "Aliases": aliases,
+                "NetworkID": net_id,
+                "EndpointID": "",
+                "Gateway": gateway,
+                "IPAddress": ip,
+                "IPPrefixLen": prefix,
+                "IPv6Gateway": "",
+                "GlobalIPv6Address": "",
+                "GlobalIPv6PrefixLen": 0,
+                "MacAddress": mac,
+                "DriverOpts": null,
+                "GwPriority": 0,
+                "DNSNames": dns_names,
+            }),
+        );
+    }
+    out.insert("Networks".into(), Value::Object(networks));
+    out
+}
+
 /// Connects a running container to one more network (`network connect`).
 pub fn connect(id: &str, pid: i32, network: &str, request: &Request) -> Result<Attached, NetError> {
     let def = networks::load(network)?;

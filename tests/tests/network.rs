@@ -1399,3 +1399,123 @@ fn inspect_addresses_names_and_aliases_as_docker() {
     assert_eq!(code, 0, "{err}");
     assert_as_before(&before, "after rm and network rm");
 }
+
+#[test]
+fn user_defined_networks_are_isolated_from_each_other_as_in_docker() {
+    let (_g, root) = setup();
+    let before = host_snapshot(&root);
+    let dk = Dockerd::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let tar = busybox_tar(tmp.path());
+    dk.ok(&["import", tar.to_str().unwrap(), "tbx-net-bb:1"]);
+    let site = www("same network\n");
+    let vol = format!("{}:/www:ro", site.path().display());
+    // Docker: a server on network A, clients on A and on B.
+    dk.ok(&["network", "create", "--subnet", "198.19.91.0/24", "tbxda"]);
+    dk.ok(&["network", "create", "--subnet", "198.19.92.0/24", "tbxdb"]);
+    dk.ok(&[
+        "run",
+        "-d",
+        "--network",
+        "tbxda",
+        "--ip",
+        "198.19.91.10",
+        "--name",
+        "dsrv",
+        "-v",
+        &vol,
+        "tbx-net-bb:1",
+        "httpd",
+        "-f",
+        "-p",
+        "80",
+        "-h",
+        "/www",
+    ]);
+    let (na, nb) = (net_name("isoa"), net_name("isob"));
+    for (n, s) in [(&na, "10.89.191.0/24"), (&nb, "10.89.192.0/24")] {
+        let (code, _, err) = network(&root, &["create", "--subnet", s, n]);
+        assert_eq!(code, 0, "{err}");
+    }
+    let o = run(root
+        .tinibox()
+        .args([
+            "run",
+            "-d",
+            "--network",
+            &na,
+            "--ip",
+            "10.89.191.10",
+            "--name",
+            "tsrv",
+            "-v",
+            &vol,
+        ])
+        .arg(busybox_rootfs())
+        .args(["httpd", "-f", "-p", "80", "-h", "/www"])
+        .stdin(Stdio::null()));
+    assert!(o.status.success(), "{}", stderr(&o));
+    // BusyBox's `wget -T` crashes in this build: `timeout` bounds each try instead. The first
+    // fetches wait for the servers (ten tries); the blocked ones need one.
+    let fetch = |ip: &str, tries: u32| {
+        format!("for i in $(seq {tries}); do timeout 2 wget -q -O- http://{ip}/ 2>/dev/null && exit 0; sleep 0.3; done; echo unreachable")
+    };
+    let dfetch = |net: &str, tries: u32| {
+        dk.ok(&[
+            "run",
+            "--rm",
+            "--network",
+            net,
+            "tbx-net-bb:1",
+            "sh",
+            "-c",
+            &fetch("198.19.91.10", tries),
+        ])
+    };
+    let tfetch = |net: &str, tries: u32| {
+        let (_, out, err) = run_once(
+            &root,
+            &["--network", net],
+            &["sh", "-c", &fetch("10.89.191.10", tries)],
+        );
+        format!("{out}{err}")
+    };
+    assert_eq!(dfetch("tbxda", 10), "same network\n");
+    assert_eq!(tfetch(&na, 10), "same network\n");
+    assert_eq!(dfetch("tbxdb", 1), "unreachable\n");
+    assert_eq!(tfetch(&nb, 1), "unreachable\n");
+    // The default bridge is isolated from a user-defined network too.
+    assert_eq!(dfetch("bridge", 1), "unreachable\n");
+    assert_eq!(tfetch("bridge", 1), "unreachable\n");
+    // A container on both networks is the way between them, in both engines.
+    dk.ok(&[
+        "run",
+        "-d",
+        "--network",
+        "tbxdb",
+        "--name",
+        "dboth",
+        "tbx-net-bb:1",
+        "sleep",
+        "300",
+    ]);
+    dk.ok(&["network", "connect", "tbxda", "dboth"]);
+    run_detached(&root, &["--name", "tboth"], &["sleep", "300"]);
+    let (code, _, err) = network(&root, &["connect", &na, "tboth"]);
+    assert_eq!(code, 0, "{err}");
+    let dboth = dk.ok(&["exec", "dboth", "sh", "-c", &fetch("198.19.91.10", 3)]);
+    let tboth = exec_sh(&root, "tboth", &fetch("10.89.191.10", 3));
+    assert_eq!(
+        (dboth.as_str(), tboth.as_str()),
+        ("same network\n", "same network\n")
+    );
+    dk.ok(&["rm", "-f", "dsrv", "dboth"]);
+    dk.ok(&["network", "rm", "tbxda", "tbxdb"]);
+    drop(dk);
+    run(root.tinibox().args(["rm", "-f", "tsrv", "tboth"]));
+    for n in [&na, &nb] {
+        let (code, _, err) = network(&root, &["rm", n]);
+        assert_eq!(code, 0, "{err}");
+    }
+    assert_as_before(&before, "after rm and network rm");
+}

@@ -135,6 +135,8 @@ pub enum Expr {
     Masquerade,
     /// Accept the packet.
     Accept,
+    /// Drop the packet.
+    Drop,
 }
 
 /// One batch under construction.
@@ -236,11 +238,13 @@ fn expr_body(out: &mut Vec<u8>, e: &Expr) {
             ("nat", b)
         }
         Expr::Masquerade => ("masq", Vec::new()),
-        Expr::Accept => {
-            // immediate to the verdict register: NFTA_DATA_VERDICT { NFTA_VERDICT_CODE NF_ACCEPT }
+        Expr::Accept | Expr::Drop => {
+            // immediate to the verdict register: NFTA_DATA_VERDICT { NFTA_VERDICT_CODE
+            // NF_ACCEPT (1) or NF_DROP (0) }
+            let code = u32::from(*e == Expr::Accept);
             let mut b = Vec::new();
             attr_u32(&mut b, 1, 0);
-            nested(&mut b, 2, |d| nested(d, 2, |v| attr_u32(v, 1, 1)));
+            nested(&mut b, 2, |d| nested(d, 2, |v| attr_u32(v, 1, code)));
             ("immediate", b)
         }
     };

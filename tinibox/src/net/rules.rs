@@ -13,7 +13,10 @@
 //!   [`super::bridge`]);
 //! - `postrouting` (nat, postrouting, 100): `ip saddr SUBNET oifname != BRIDGE masquerade`
 //!   (outbound traffic) and `ip saddr 127.0.0.0/8 oifname BRIDGE masquerade` (the loopback
-//!   path, whose source the container could not answer).
+//!   path, whose source the container could not answer);
+//! - `forward` (filter, forward, 0): `iifname A oifname B drop` for every two different
+//!   bridges A and B — containers on different networks cannot reach each other (Docker's
+//!   DOCKER-ISOLATION chains); a container on both is the way between them, as in Docker.
 //!
 //! Owns which rules exist; the encoding is [`super::nft`].
 
@@ -79,6 +82,24 @@ fn oifname(op: CmpOp, name: &str) -> Vec<Expr> {
             data: ifname(name),
         },
     ]
+}
+
+/// `iifname FROM oifname TO drop`: no forwarding from one bridge network to another.
+fn isolate(from: &str, to: &str) -> Vec<Expr> {
+    let mut e = vec![
+        Expr::Meta {
+            dreg: R1,
+            key: MetaKey::IifName,
+        },
+        Expr::Cmp {
+            sreg: R1,
+            op: CmpOp::Eq,
+            data: ifname(from),
+        },
+    ];
+    e.extend(oifname(CmpOp::Eq, to));
+    e.push(Expr::Drop);
+    e
 }
 
 /// The DNAT rule of one published port.
@@ -159,8 +180,14 @@ pub fn install(networks: &[NetworkRules<'_>], sum: &std::path::Path) -> std::io:
         b.add_chain(TABLE, "prerouting", "nat", Hook::Prerouting, -100);
         b.add_chain(TABLE, "output", "nat", Hook::Output, -100);
         b.add_chain(TABLE, "postrouting", "nat", Hook::Postrouting, 100);
-        for chain in ["prerouting", "output", "postrouting"] {
+        b.add_chain(TABLE, "forward", "filter", Hook::Forward, 0);
+        for chain in ["prerouting", "output", "postrouting", "forward"] {
             b.flush_chain(TABLE, chain);
+        }
+        for a in networks {
+            for other in networks.iter().filter(|o| o.bridge != a.bridge) {
+                b.add_rule(TABLE, "forward", &isolate(a.bridge, other.bridge));
+            }
         }
         for n in networks {
             for (ip, ports) in &n.published {

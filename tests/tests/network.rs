@@ -1519,3 +1519,207 @@ fn user_defined_networks_are_isolated_from_each_other_as_in_docker() {
     }
     assert_as_before(&before, "after rm and network rm");
 }
+
+/// The host's `ip filter FORWARD` chain with policy drop (as Docker and hardened hosts set
+/// it), made with the host's iptables (iptables-nft) and put back as found on drop.
+struct ForwardDrop {
+    /// Whether the table `ip filter` existed before.
+    had_table: bool,
+}
+
+impl ForwardDrop {
+    fn set() -> ForwardDrop {
+        require_tool("iptables");
+        let had_table = nft_tables().iter().any(|t| t == "table ip filter");
+        let o = run(Command::new("iptables").args(["-P", "FORWARD", "DROP"]));
+        assert!(
+            o.status.success(),
+            "iptables -P FORWARD DROP: {}",
+            stderr(&o)
+        );
+        ForwardDrop { had_table }
+    }
+}
+
+impl Drop for ForwardDrop {
+    fn drop(&mut self) {
+        let _ = run(Command::new("iptables").args(["-P", "FORWARD", "ACCEPT"]));
+        if !self.had_table {
+            let _ = run(Command::new("nft").args(["delete", "table", "ip", "filter"]));
+        }
+    }
+}
+
+#[test]
+fn a_forward_drop_policy_stops_the_hosts_traffic_not_tiniboxs() {
+    let (_g, root) = setup();
+    require_tool("python3");
+    let n = std::process::id() % 1000;
+    let up = Upstream::new(n);
+    // A second namespace behind the host, 198.18.78.0/30: traffic between it and the upstream
+    // is the host's other forwarded traffic, which the drop policy must keep stopping.
+    let other = format!("tbot{n}");
+    let other_if = format!("tboh{n}");
+    let _ = run(Command::new("ip").args(["netns", "del", &other]));
+    // Removed on drop like the upstream.
+    let _other_guard = Upstream {
+        ns: other.clone(),
+        host_if: other_if.clone(),
+    };
+    for args in [
+        vec!["netns", "add", &other],
+        vec![
+            "link", "add", &other_if, "type", "veth", "peer", "name", "o0", "netns", &other,
+        ],
+        vec!["addr", "add", "198.18.78.1/30", "dev", &other_if],
+        vec!["link", "set", &other_if, "up"],
+        vec!["-n", &other, "addr", "add", "198.18.78.2/30", "dev", "o0"],
+        vec!["-n", &other, "link", "set", "o0", "up"],
+        vec![
+            "-n",
+            &other,
+            "route",
+            "add",
+            "default",
+            "via",
+            "198.18.78.1",
+        ],
+        vec![
+            "-n",
+            &up.ns,
+            "route",
+            "add",
+            "198.18.78.0/30",
+            "via",
+            "198.18.77.1",
+        ],
+    ] {
+        let o = run(Command::new("ip").args(&args));
+        assert!(o.status.success(), "ip {args:?}: {}", stderr(&o));
+    }
+    let server = r#"
+import http.server
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        b = b'upstream'
+        self.send_response(200); self.send_header('Content-Length', str(len(b))); self.end_headers()
+        self.wfile.write(b)
+    def log_message(self, *a): pass
+http.server.HTTPServer(('198.18.77.2', 8000), H).serve_forever()
+"#;
+    let mut srv = Command::new("ip")
+        .args(["netns", "exec", &up.ns, "python3", "-c", server])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let before = host_snapshot(&root);
+    let upstream_from = |ns: &str| {
+        run(Command::new("ip").args([
+            "netns",
+            "exec",
+            ns,
+            "curl",
+            "-sS",
+            "--max-time",
+            "2",
+            "http://198.18.77.2:8000/",
+        ]))
+    };
+    // Without the drop policy the other namespace reaches the upstream through the host.
+    let t = Instant::now();
+    while !upstream_from(&other).status.success() {
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "the upstream server did not start"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let drop_policy = ForwardDrop::set();
+    assert!(
+        !upstream_from(&other).status.success(),
+        "FORWARD DROP let the host's traffic through"
+    );
+    // tinibox's traffic flows: outbound from a container on the default bridge and on a
+    // user-defined network, and inbound to a published port from the upstream.
+    let net = net_name("fwd");
+    let (code, _, err) = network(&root, &["create", &net]);
+    assert_eq!(code, 0, "{err}");
+    for flags in [vec!["--network", "bridge"], vec!["--network", net.as_str()]] {
+        let (code, out, err) = run_once(
+            &root,
+            &flags,
+            &["sh", "-c", "for i in 1 2 3 4 5; do timeout 3 wget -qO- http://198.18.77.2:8000/ 2>/dev/null && exit 0; sleep 0.3; done; exit 1"],
+        );
+        assert_eq!((code, out.as_str()), (0, "upstream"), "{flags:?}: {err}");
+    }
+    let site = www("published behind a drop policy\n");
+    let vol = format!("{}:/www:ro", site.path().display());
+    let port = free_port();
+    run_detached(
+        &root,
+        &["--name", "fwdweb", "-p", &format!("{port}:80"), "-v", &vol],
+        &["httpd", "-f", "-p", "80", "-h", "/www"],
+    );
+    let t = Instant::now();
+    let page = loop {
+        let o = run(Command::new("ip").args([
+            "netns",
+            "exec",
+            &up.ns,
+            "curl",
+            "-sS",
+            "--max-time",
+            "2",
+            &format!("http://198.18.77.1:{port}/"),
+        ]));
+        if o.status.success() {
+            break stdout(&o);
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "published port: {}",
+            stderr(&o)
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(page, "published behind a drop policy\n");
+    // The host's other traffic is still dropped, and iptables still reads its chain.
+    assert!(
+        !upstream_from(&other).status.success(),
+        "tinibox's rules let the host's traffic through"
+    );
+    let rules = run(Command::new("iptables").args(["-S", "FORWARD"]));
+    assert!(
+        rules.status.success(),
+        "iptables -S FORWARD: {}",
+        stderr(&rules)
+    );
+    let listed = stdout(&rules);
+    assert!(listed.starts_with("-P FORWARD DROP"), "{listed}");
+    assert!(listed.contains("tinibox0"), "{listed}");
+    let (_, json, _) = network(&root, &["inspect", &net]);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let bridge = v[0]["Options"]["com.docker.network.bridge.name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(listed.contains(&bridge), "{listed}");
+    // network rm takes that network's rules away; the default bridge's stay with it.
+    run(root.tinibox().args(["rm", "-f", "fwdweb"]));
+    let (code, _, err) = network(&root, &["rm", &net]);
+    assert_eq!(code, 0, "{err}");
+    let listed = stdout(&run(Command::new("iptables").args(["-S", "FORWARD"])));
+    assert!(!listed.contains(&bridge), "{listed}");
+    assert!(listed.contains("tinibox0"), "{listed}");
+    // Back to policy accept: the next change of tinibox's rules takes its accepts away.
+    drop(drop_policy);
+    let (code, _, err) = run_once(&root, &["-p", "80"], &["true"]);
+    assert_eq!(code, 0, "{err}");
+    let ruleset = stdout(&run(Command::new("nft").args(["list", "ruleset"])));
+    assert!(!ruleset.contains("comment \"tinibox\""), "{ruleset}");
+    let _ = srv.kill();
+    let _ = srv.wait();
+    assert_as_before(&before, "after the drop policy was lifted");
+}

@@ -57,7 +57,18 @@ fn host_snapshot(root: &StateRoot) -> (Vec<String>, String, Vec<String>) {
         "making the default bridge: {}",
         stderr(&o)
     );
-    host_state()
+    // That container's veth pair goes with its namespace, in the kernel's own worker: wait
+    // for it, so "before" holds no container's veth (`tb` + 12 hex digits).
+    let veth = |n: &String| {
+        n.len() == 14 && n.starts_with("tb") && n[2..].chars().all(|c| c.is_ascii_hexdigit())
+    };
+    let end = Instant::now() + Duration::from_secs(5);
+    let mut state = host_state();
+    while state.0.iter().any(veth) && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(50));
+        state = host_state();
+    }
+    state
 }
 
 /// [`host_snapshot`] without making the bridge first.

@@ -57,7 +57,18 @@ fn host_snapshot(root: &StateRoot) -> (Vec<String>, String, Vec<String>) {
         "making the default bridge: {}",
         stderr(&o)
     );
-    host_state()
+    // That container's veth pair goes with its namespace, in the kernel's own worker: wait
+    // for it, so "before" holds no container's veth (`tb` + 12 hex digits).
+    let veth = |n: &String| {
+        n.len() == 14 && n.starts_with("tb") && n[2..].chars().all(|c| c.is_ascii_hexdigit())
+    };
+    let end = Instant::now() + Duration::from_secs(5);
+    let mut state = host_state();
+    while state.0.iter().any(veth) && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(50));
+        state = host_state();
+    }
+    state
 }
 
 /// [`host_snapshot`] without making the bridge first.
@@ -100,8 +111,16 @@ fn host_state() -> (Vec<String>, String, Vec<String>) {
     (names, ruleset, records)
 }
 
+/// Asserts that the host is as `before`. A removed container's veth pair goes with its network
+/// namespace, in the kernel's own worker (tinibox does not wait for that), so the links are
+/// read again for a moment while they still differ.
 fn assert_as_before(before: &(Vec<String>, String, Vec<String>), what: &str) {
-    let after = host_state();
+    let mut after = host_state();
+    let end = Instant::now() + Duration::from_secs(5);
+    while after.0 != before.0 && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(50));
+        after = host_state();
+    }
     assert_eq!(before.0, after.0, "{what}: links differ");
     assert_eq!(before.1, after.1, "{what}: nftables ruleset differs");
     assert_eq!(before.2, after.2, "{what}: network records differ");
@@ -590,6 +609,9 @@ struct Dockerd {
     daemon: tinilinux_tests::dockerd::Dockerd,
     /// The nftables tables before dockerd started.
     tables: Vec<String>,
+    /// The host's links before dockerd started (its networks' `br-…` bridges are removed on
+    /// drop when a failed test left them).
+    links: Vec<String>,
 }
 
 impl std::ops::Deref for Dockerd {
@@ -602,11 +624,16 @@ impl std::ops::Deref for Dockerd {
 impl Dockerd {
     fn start() -> Dockerd {
         let tables = nft_tables();
+        let links = host_state().0;
         let daemon = tinilinux_tests::dockerd::Dockerd::start(
             "tbx-net-dockerd-",
             &["--bip", "198.19.77.1/24"],
         );
-        Dockerd { daemon, tables }
+        Dockerd {
+            daemon,
+            tables,
+            links,
+        }
     }
 }
 
@@ -614,6 +641,11 @@ impl Drop for Dockerd {
     fn drop(&mut self) {
         self.daemon.stop();
         let _ = Command::new("ip").args(["link", "del", "docker0"]).output();
+        for l in host_state().0 {
+            if l.starts_with("br-") && !self.links.contains(&l) {
+                let _ = Command::new("ip").args(["link", "del", &l]).output();
+            }
+        }
         for t in nft_tables() {
             if !self.tables.contains(&t) {
                 let words: Vec<&str> = t.split_whitespace().collect();
@@ -1110,4 +1142,595 @@ fn bridge_is_the_default_network() {
     let out = stdout(&o);
     assert!(out.starts_with("eth0\nlo\n"), "{out}");
     assert!(out.contains("default via 10.89.0.1 dev eth0"), "{out}");
+}
+
+/// `inspect -f {{json .NetworkSettings}} NAME` of either engine, as JSON.
+fn settings_json(text: &str) -> serde_json::Value {
+    serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+/// The MAC address Docker's bridge driver derives from an IPv4 address (`02:42` + its bytes).
+fn mac_of(ip: &str) -> String {
+    let bytes: Vec<u8> = ip.split('.').map(|b| b.parse().unwrap()).collect();
+    format!(
+        "02:42:{:02x}:{:02x}:{:02x}:{:02x}",
+        bytes[0], bytes[1], bytes[2], bytes[3]
+    )
+}
+
+/// Docker's endpoint fields of one network, with the container's short id replaced by `<id>`
+/// and the values that differ by nature (addresses, network ids) left out: what must match.
+fn endpoint_shape(ep: &serde_json::Value, short: &str) -> serde_json::Value {
+    let aliases = match &ep["Aliases"] {
+        serde_json::Value::Array(a) => serde_json::Value::Array(
+            a.iter()
+                .map(|v| {
+                    if v.as_str() == Some(short) {
+                        "<id>".into()
+                    } else {
+                        v.clone()
+                    }
+                })
+                .collect(),
+        ),
+        other => other.clone(),
+    };
+    let mut keys: Vec<&String> = ep.as_object().unwrap().keys().collect();
+    keys.sort();
+    let ipam: Option<Vec<String>> = ep["IPAMConfig"]
+        .as_object()
+        .map(|o| o.keys().cloned().collect());
+    let has: Vec<bool> = ["IPAddress", "Gateway", "MacAddress", "NetworkID"]
+        .iter()
+        .map(|k| ep[*k].as_str().is_some_and(|s| !s.is_empty()))
+        .collect();
+    serde_json::json!({
+        "Aliases": aliases,
+        "IPAMConfig": ipam,
+        "IPPrefixLen": ep["IPPrefixLen"],
+        "has": has,
+        "keys": keys,
+    })
+}
+
+#[test]
+fn inspect_addresses_names_and_aliases_as_docker() {
+    let (_g, root) = setup();
+    let before = host_snapshot(&root);
+    let dk = Dockerd::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let tar = busybox_tar(tmp.path());
+    dk.ok(&["import", tar.to_str().unwrap(), "tbx-net-bb:1"]);
+    let dnet = "tbxdnet";
+    dk.ok(&["network", "create", "--subnet", "198.19.88.0/24", dnet]);
+    let tnet = net_name("insp");
+    let (code, _, err) = network(&root, &["create", "--subnet", "10.89.188.0/24", &tnet]);
+    assert_eq!(code, 0, "{err}");
+    // Docker: a container with --ip and --network-alias on a user-defined network, one on
+    // the default bridge.
+    let did = dk.ok(&[
+        "run",
+        "-d",
+        "--network",
+        dnet,
+        "--name",
+        "dweb",
+        "--ip",
+        "198.19.88.10",
+        "--network-alias",
+        "dalias",
+        "tbx-net-bb:1",
+        "sleep",
+        "300",
+    ]);
+    let dbr = dk.ok(&["run", "-d", "--name", "dbr", "tbx-net-bb:1", "sleep", "300"]);
+    let tid = run(root
+        .tinibox()
+        .args([
+            "run",
+            "-d",
+            "--network",
+            &tnet,
+            "--name",
+            "tweb",
+            "--ip",
+            "10.89.188.10",
+        ])
+        .args(["--network-alias", "dalias"])
+        .arg(busybox_rootfs())
+        .args(["sleep", "300"])
+        .stdin(Stdio::null()));
+    assert!(tid.status.success(), "{}", stderr(&tid));
+    let tid = stdout(&tid).trim().to_string();
+    let tbr = run_detached(&root, &["--name", "tbr"], &["sleep", "300"]);
+    let d = settings_json(&dk.ok(&["inspect", "-f", "{{json .NetworkSettings}}", "dweb"]));
+    let t = settings_json(&stdout(&run(root.tinibox().args([
+        "inspect",
+        "-f",
+        "{{json .NetworkSettings}}",
+        "tweb",
+    ]))));
+    let (dep, tep) = (&d["Networks"][dnet], &t["Networks"][tnet.as_str()]);
+    assert_eq!(
+        endpoint_shape(dep, &did.trim()[..12]),
+        endpoint_shape(tep, &tid[..12]),
+        "docker: {dep}\ntinibox: {tep}"
+    );
+    assert_eq!(dep["IPAddress"], "198.19.88.10");
+    assert_eq!(tep["IPAddress"], "10.89.188.10");
+    assert_eq!(dep["Gateway"], "198.19.88.1");
+    assert_eq!(tep["Gateway"], "10.89.188.1");
+    assert_eq!(dep["MacAddress"], mac_of("198.19.88.10").as_str());
+    assert_eq!(tep["MacAddress"], mac_of("10.89.188.10").as_str());
+    let dnet_id = dk.ok(&["network", "inspect", "-f", "{{.Id}}", dnet]);
+    assert_eq!(dep["NetworkID"], dnet_id.trim());
+    let (_, tjson, _) = network(&root, &["inspect", &tnet]);
+    let tnet_v: serde_json::Value = serde_json::from_str(&tjson).unwrap();
+    assert_eq!(tep["NetworkID"], tnet_v[0]["Id"]);
+    // The MAC is the one the container's eth0 has.
+    let eth0 = exec_sh(&root, "tweb", "cat /sys/class/net/eth0/address");
+    assert_eq!(eth0.trim(), mac_of("10.89.188.10"));
+    // On a user-defined network the top-level fields are empty, on the default bridge set.
+    for (who, v) in [("docker", &d), ("tinibox", &t)] {
+        assert_eq!(v["IPAddress"], "", "{who}: {v}");
+        assert_eq!(v["MacAddress"], "", "{who}: {v}");
+    }
+    let d = settings_json(&dk.ok(&["inspect", "-f", "{{json .NetworkSettings}}", "dbr"]));
+    let t = settings_json(&stdout(&run(root.tinibox().args([
+        "inspect",
+        "-f",
+        "{{json .NetworkSettings}}",
+        "tbr",
+    ]))));
+    for (who, v, short) in [
+        ("docker", &d, &dbr.trim()[..12]),
+        ("tinibox", &t, &tbr[..12]),
+    ] {
+        let ip = v["IPAddress"].as_str().unwrap_or_default();
+        assert!(!ip.is_empty(), "{who}: {v}");
+        assert_eq!(v["MacAddress"], mac_of(ip).as_str(), "{who}: {v}");
+        assert_eq!(
+            v["Gateway"], v["Networks"]["bridge"]["Gateway"],
+            "{who}: {v}"
+        );
+        assert_eq!(v["Networks"]["bridge"]["IPAddress"], ip, "{who}: {v}");
+        assert_eq!(
+            endpoint_shape(&v["Networks"]["bridge"], short)["Aliases"],
+            serde_json::Value::Null,
+            "{who}: {v}"
+        );
+    }
+    // Names: a container resolves its own name on a user-defined network, and a peer
+    // resolves its alias; both engines.
+    let dping = dk.ok(&["exec", "dweb", "ping", "-c1", "-W2", "dweb"]);
+    let tping = exec_sh(&root, "tweb", "ping -c1 -W2 tweb");
+    assert!(dping.starts_with("PING dweb (198.19.88.10)"), "{dping}");
+    assert!(tping.starts_with("PING tweb (10.89.188.10)"), "{tping}");
+    let dpeer = dk.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        dnet,
+        "tbx-net-bb:1",
+        "ping",
+        "-c1",
+        "-W2",
+        "dalias",
+    ]);
+    let (code, tpeer, err) = run_once(
+        &root,
+        &["--network", &tnet],
+        &["ping", "-c1", "-W2", "dalias"],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(dpeer.starts_with("PING dalias (198.19.88.10)"), "{dpeer}");
+    assert!(tpeer.starts_with("PING dalias (10.89.188.10)"), "{tpeer}");
+    // --ip and --network-alias on the default bridge: refused by both, exit 125.
+    for flags in [vec!["--ip", "172.17.0.50"], vec!["--network-alias", "x"]] {
+        let mut args = vec!["run", "--rm"];
+        args.extend(&flags);
+        args.extend(["tbx-net-bb:1", "true"]);
+        let o = dk.docker(&args);
+        assert_eq!(
+            o.status.code(),
+            Some(125),
+            "docker {flags:?}: {}",
+            stderr(&o)
+        );
+        let (code, _, err) = run_once(&root, &flags, &["true"]);
+        assert_eq!(code, 125, "tinibox {flags:?}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert!(err.contains(flags[0]), "{err}");
+    }
+    // An address in use, or outside the subnet: one line, 125, nothing left.
+    for ip in ["10.89.188.10", "10.89.199.5"] {
+        let (code, _, err) = run_once(&root, &["--network", &tnet, "--ip", ip], &["true"]);
+        assert_eq!(code, 125, "--ip {ip}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+    }
+    // rename: the peers resolve the new name, no longer the old one (Docker's DNS does too).
+    dk.ok(&["rename", "dweb", "dweb2"]);
+    let dnew = dk.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        dnet,
+        "tbx-net-bb:1",
+        "ping",
+        "-c1",
+        "-W2",
+        "dweb2",
+    ]);
+    assert!(dnew.starts_with("PING dweb2 (198.19.88.10)"), "{dnew}");
+    let o = run(root.tinibox().args(["rename", "tweb", "tweb2"]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (code, tnew, err) = run_once(
+        &root,
+        &["--network", &tnet],
+        &["sh", "-c", "ping -c1 -W2 tweb2; grep -cw tweb /etc/hosts"],
+    );
+    assert!(
+        tnew.starts_with("PING tweb2 (10.89.188.10)"),
+        "{tnew} {err}"
+    );
+    assert!(
+        tnew.ends_with("\n0\n"),
+        "the old name still resolves: {tnew}"
+    );
+    assert_eq!(code, 1, "{err}");
+    // A restarted container keeps its address and MAC even when a lower one is free, so its
+    // peers' hosts lines and ARP caches stay right.
+    for name in ["first", "second"] {
+        let o = run(root
+            .tinibox()
+            .args(["run", "-d", "--network", &tnet, "--name", name])
+            .arg(busybox_rootfs())
+            .args(["sleep", "300"])
+            .stdin(Stdio::null()));
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    let addr = |c: &str| {
+        exec_sh(
+            &root,
+            c,
+            "ip -4 -o addr show eth0; cat /sys/class/net/eth0/address",
+        )
+    };
+    let was = addr("second");
+    assert!(was.contains("10.89.188.3/24"), "{was}");
+    run(root.tinibox().args(["rm", "-f", "first"]));
+    let o = run(root.tinibox().args(["restart", "-t", "1", "second"]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(addr("second"), was);
+    run(root.tinibox().args(["rm", "-f", "tweb2", "tbr", "second"]));
+    dk.ok(&["rm", "-f", "dweb2", "dbr"]);
+    dk.ok(&["network", "rm", dnet]);
+    drop(dk);
+    let (code, _, err) = network(&root, &["rm", &tnet]);
+    assert_eq!(code, 0, "{err}");
+    assert_as_before(&before, "after rm and network rm");
+}
+
+#[test]
+fn user_defined_networks_are_isolated_from_each_other_as_in_docker() {
+    let (_g, root) = setup();
+    let before = host_snapshot(&root);
+    let dk = Dockerd::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let tar = busybox_tar(tmp.path());
+    dk.ok(&["import", tar.to_str().unwrap(), "tbx-net-bb:1"]);
+    let site = www("same network\n");
+    let vol = format!("{}:/www:ro", site.path().display());
+    // Docker: a server on network A, clients on A and on B.
+    dk.ok(&["network", "create", "--subnet", "198.19.91.0/24", "tbxda"]);
+    dk.ok(&["network", "create", "--subnet", "198.19.92.0/24", "tbxdb"]);
+    dk.ok(&[
+        "run",
+        "-d",
+        "--network",
+        "tbxda",
+        "--ip",
+        "198.19.91.10",
+        "--name",
+        "dsrv",
+        "-v",
+        &vol,
+        "tbx-net-bb:1",
+        "httpd",
+        "-f",
+        "-p",
+        "80",
+        "-h",
+        "/www",
+    ]);
+    let (na, nb) = (net_name("isoa"), net_name("isob"));
+    for (n, s) in [(&na, "10.89.191.0/24"), (&nb, "10.89.192.0/24")] {
+        let (code, _, err) = network(&root, &["create", "--subnet", s, n]);
+        assert_eq!(code, 0, "{err}");
+    }
+    let o = run(root
+        .tinibox()
+        .args([
+            "run",
+            "-d",
+            "--network",
+            &na,
+            "--ip",
+            "10.89.191.10",
+            "--name",
+            "tsrv",
+            "-v",
+            &vol,
+        ])
+        .arg(busybox_rootfs())
+        .args(["httpd", "-f", "-p", "80", "-h", "/www"])
+        .stdin(Stdio::null()));
+    assert!(o.status.success(), "{}", stderr(&o));
+    // BusyBox's `wget -T` crashes in this build: `timeout` bounds each try instead. The first
+    // fetches wait for the servers (ten tries); the blocked ones need one.
+    let fetch = |ip: &str, tries: u32| {
+        format!("for i in $(seq {tries}); do timeout 2 wget -q -O- http://{ip}/ 2>/dev/null && exit 0; sleep 0.3; done; echo unreachable")
+    };
+    let dfetch = |net: &str, tries: u32| {
+        dk.ok(&[
+            "run",
+            "--rm",
+            "--network",
+            net,
+            "tbx-net-bb:1",
+            "sh",
+            "-c",
+            &fetch("198.19.91.10", tries),
+        ])
+    };
+    let tfetch = |net: &str, tries: u32| {
+        let (_, out, err) = run_once(
+            &root,
+            &["--network", net],
+            &["sh", "-c", &fetch("10.89.191.10", tries)],
+        );
+        format!("{out}{err}")
+    };
+    assert_eq!(dfetch("tbxda", 10), "same network\n");
+    assert_eq!(tfetch(&na, 10), "same network\n");
+    assert_eq!(dfetch("tbxdb", 1), "unreachable\n");
+    assert_eq!(tfetch(&nb, 1), "unreachable\n");
+    // The default bridge is isolated from a user-defined network too.
+    assert_eq!(dfetch("bridge", 1), "unreachable\n");
+    assert_eq!(tfetch("bridge", 1), "unreachable\n");
+    // A container on both networks is the way between them, in both engines.
+    dk.ok(&[
+        "run",
+        "-d",
+        "--network",
+        "tbxdb",
+        "--name",
+        "dboth",
+        "tbx-net-bb:1",
+        "sleep",
+        "300",
+    ]);
+    dk.ok(&["network", "connect", "tbxda", "dboth"]);
+    run_detached(&root, &["--name", "tboth"], &["sleep", "300"]);
+    let (code, _, err) = network(&root, &["connect", &na, "tboth"]);
+    assert_eq!(code, 0, "{err}");
+    let dboth = dk.ok(&["exec", "dboth", "sh", "-c", &fetch("198.19.91.10", 3)]);
+    let tboth = exec_sh(&root, "tboth", &fetch("10.89.191.10", 3));
+    assert_eq!(
+        (dboth.as_str(), tboth.as_str()),
+        ("same network\n", "same network\n")
+    );
+    dk.ok(&["rm", "-f", "dsrv", "dboth"]);
+    dk.ok(&["network", "rm", "tbxda", "tbxdb"]);
+    drop(dk);
+    run(root.tinibox().args(["rm", "-f", "tsrv", "tboth"]));
+    for n in [&na, &nb] {
+        let (code, _, err) = network(&root, &["rm", n]);
+        assert_eq!(code, 0, "{err}");
+    }
+    assert_as_before(&before, "after rm and network rm");
+}
+
+/// The host's `ip filter FORWARD` chain with policy drop (as Docker and hardened hosts set
+/// it), made with the host's iptables (iptables-nft) and put back as found on drop.
+struct ForwardDrop {
+    /// Whether the table `ip filter` existed before.
+    had_table: bool,
+}
+
+impl ForwardDrop {
+    fn set() -> ForwardDrop {
+        require_tool("iptables");
+        let had_table = nft_tables().iter().any(|t| t == "table ip filter");
+        let o = run(Command::new("iptables").args(["-P", "FORWARD", "DROP"]));
+        assert!(
+            o.status.success(),
+            "iptables -P FORWARD DROP: {}",
+            stderr(&o)
+        );
+        ForwardDrop { had_table }
+    }
+}
+
+impl Drop for ForwardDrop {
+    fn drop(&mut self) {
+        let _ = run(Command::new("iptables").args(["-P", "FORWARD", "ACCEPT"]));
+        if !self.had_table {
+            let _ = run(Command::new("nft").args(["delete", "table", "ip", "filter"]));
+        }
+    }
+}
+
+#[test]
+fn a_forward_drop_policy_stops_the_hosts_traffic_not_tiniboxs() {
+    let (_g, root) = setup();
+    require_tool("python3");
+    let n = std::process::id() % 1000;
+    let up = Upstream::new(n);
+    // A second namespace behind the host, 198.18.78.0/30: traffic between it and the upstream
+    // is the host's other forwarded traffic, which the drop policy must keep stopping.
+    let other = format!("tbot{n}");
+    let other_if = format!("tboh{n}");
+    let _ = run(Command::new("ip").args(["netns", "del", &other]));
+    // Removed on drop like the upstream.
+    let _other_guard = Upstream {
+        ns: other.clone(),
+        host_if: other_if.clone(),
+    };
+    for args in [
+        vec!["netns", "add", &other],
+        vec![
+            "link", "add", &other_if, "type", "veth", "peer", "name", "o0", "netns", &other,
+        ],
+        vec!["addr", "add", "198.18.78.1/30", "dev", &other_if],
+        vec!["link", "set", &other_if, "up"],
+        vec!["-n", &other, "addr", "add", "198.18.78.2/30", "dev", "o0"],
+        vec!["-n", &other, "link", "set", "o0", "up"],
+        vec![
+            "-n",
+            &other,
+            "route",
+            "add",
+            "default",
+            "via",
+            "198.18.78.1",
+        ],
+        vec![
+            "-n",
+            &up.ns,
+            "route",
+            "add",
+            "198.18.78.0/30",
+            "via",
+            "198.18.77.1",
+        ],
+    ] {
+        let o = run(Command::new("ip").args(&args));
+        assert!(o.status.success(), "ip {args:?}: {}", stderr(&o));
+    }
+    let server = r#"
+import http.server
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        b = b'upstream'
+        self.send_response(200); self.send_header('Content-Length', str(len(b))); self.end_headers()
+        self.wfile.write(b)
+    def log_message(self, *a): pass
+http.server.HTTPServer(('198.18.77.2', 8000), H).serve_forever()
+"#;
+    let mut srv = Command::new("ip")
+        .args(["netns", "exec", &up.ns, "python3", "-c", server])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let before = host_snapshot(&root);
+    let upstream_from = |ns: &str| {
+        run(Command::new("ip").args([
+            "netns",
+            "exec",
+            ns,
+            "curl",
+            "-sS",
+            "--max-time",
+            "2",
+            "http://198.18.77.2:8000/",
+        ]))
+    };
+    // Without the drop policy the other namespace reaches the upstream through the host.
+    let t = Instant::now();
+    while !upstream_from(&other).status.success() {
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "the upstream server did not start"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let drop_policy = ForwardDrop::set();
+    assert!(
+        !upstream_from(&other).status.success(),
+        "FORWARD DROP let the host's traffic through"
+    );
+    // tinibox's traffic flows: outbound from a container on the default bridge and on a
+    // user-defined network, and inbound to a published port from the upstream.
+    let net = net_name("fwd");
+    let (code, _, err) = network(&root, &["create", &net]);
+    assert_eq!(code, 0, "{err}");
+    for flags in [vec!["--network", "bridge"], vec!["--network", net.as_str()]] {
+        let (code, out, err) = run_once(
+            &root,
+            &flags,
+            &["sh", "-c", "for i in 1 2 3 4 5; do timeout 3 wget -qO- http://198.18.77.2:8000/ 2>/dev/null && exit 0; sleep 0.3; done; exit 1"],
+        );
+        assert_eq!((code, out.as_str()), (0, "upstream"), "{flags:?}: {err}");
+    }
+    let site = www("published behind a drop policy\n");
+    let vol = format!("{}:/www:ro", site.path().display());
+    let port = free_port();
+    run_detached(
+        &root,
+        &["--name", "fwdweb", "-p", &format!("{port}:80"), "-v", &vol],
+        &["httpd", "-f", "-p", "80", "-h", "/www"],
+    );
+    let t = Instant::now();
+    let page = loop {
+        let o = run(Command::new("ip").args([
+            "netns",
+            "exec",
+            &up.ns,
+            "curl",
+            "-sS",
+            "--max-time",
+            "2",
+            &format!("http://198.18.77.1:{port}/"),
+        ]));
+        if o.status.success() {
+            break stdout(&o);
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "published port: {}",
+            stderr(&o)
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(page, "published behind a drop policy\n");
+    // The host's other traffic is still dropped, and iptables still reads its chain.
+    assert!(
+        !upstream_from(&other).status.success(),
+        "tinibox's rules let the host's traffic through"
+    );
+    let rules = run(Command::new("iptables").args(["-S", "FORWARD"]));
+    assert!(
+        rules.status.success(),
+        "iptables -S FORWARD: {}",
+        stderr(&rules)
+    );
+    let listed = stdout(&rules);
+    assert!(listed.starts_with("-P FORWARD DROP"), "{listed}");
+    assert!(listed.contains("tinibox0"), "{listed}");
+    let (_, json, _) = network(&root, &["inspect", &net]);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let bridge = v[0]["Options"]["com.docker.network.bridge.name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(listed.contains(&bridge), "{listed}");
+    // network rm takes that network's rules away; the default bridge's stay with it.
+    run(root.tinibox().args(["rm", "-f", "fwdweb"]));
+    let (code, _, err) = network(&root, &["rm", &net]);
+    assert_eq!(code, 0, "{err}");
+    let listed = stdout(&run(Command::new("iptables").args(["-S", "FORWARD"])));
+    assert!(!listed.contains(&bridge), "{listed}");
+    assert!(listed.contains("tinibox0"), "{listed}");
+    // Back to policy accept: the next change of tinibox's rules takes its accepts away.
+    drop(drop_policy);
+    let (code, _, err) = run_once(&root, &["-p", "80"], &["true"]);
+    assert_eq!(code, 0, "{err}");
+    let ruleset = stdout(&run(Command::new("nft").args(["list", "ruleset"])));
+    assert!(!ruleset.contains("comment \"tinibox\""), "{ruleset}");
+    let _ = srv.kill();
+    let _ = srv.wait();
+    assert_as_before(&before, "after the drop policy was lifted");
 }

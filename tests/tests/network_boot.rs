@@ -24,6 +24,37 @@ fn must(vm: &mut Vm, cmdline: &str) -> String {
     vm.run_ok(cmdline, CMD).unwrap_or_else(|e| panic!("{e:#}"))
 }
 
+/// Issue 16: the live system takes its name server from DHCP (udhcpc's `dns` and `domain`
+/// into /etc/resolv.conf): QEMU's user network hands out 10.0.2.3, which forwards to the
+/// host's resolver. A name the host resolves resolves to the same address in the guest and in
+/// a bridge container (whose resolv.conf comes from the guest's), so `tinibox pull` of a
+/// registry by name reaches it.
+fn dns_from_dhcp(vm: &mut Vm) {
+    let resolv = must(vm, "cat /etc/resolv.conf");
+    assert!(
+        resolv.lines().any(|l| l.trim() == "nameserver 10.0.2.3"),
+        "resolv.conf: {resolv}"
+    );
+    use std::net::ToSocketAddrs;
+    let name = "deb.debian.org";
+    let Some(addr) = (name, 80)
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.find(|a| a.is_ipv4()))
+        .map(|a| a.ip().to_string())
+    else {
+        eprintln!("the host does not resolve {name}: the guest's lookup is not compared");
+        return;
+    };
+    for cmd in [
+        format!("nslookup {name} 2>&1"),
+        format!("tinibox run --rm tinilinux nslookup {name} 2>&1"),
+    ] {
+        let out = must(vm, &cmd);
+        assert!(out.contains(&addr), "{cmd}: {out} (the host has {addr})");
+    }
+}
+
 fn bridge_in_the_guest(name: &str, firmware: Firmware) {
     require_tool("curl");
     require_tool("python3");
@@ -53,6 +84,7 @@ fn bridge_in_the_guest(name: &str, firmware: Firmware) {
     vm.expect("# ", BOOT).unwrap();
     vm.prepare_shell().unwrap();
     vm.wait_for_dhcp(Duration::from_secs(60)).unwrap();
+    dns_from_dhcp(&mut vm);
     // The example service (services/web.json) starts after the banner as the container `web`
     // on port 8080, on the bridge: once it is up, take it down, so this test's container has
     // the name, the port and the bridge to itself.
@@ -127,7 +159,16 @@ fn bridge_in_the_guest(name: &str, firmware: Firmware) {
     assert!(got.ends_with("from the host's loopback"), "{got}");
     must(&mut vm, "tinibox rm -f web");
     // tinibox0 stays for the system's lifetime (as Docker's docker0); no container's veth does.
-    let links = must(&mut vm, "for n in /sys/class/net/*; do echo ${n##*/}; done");
+    // The kernel removes a dead container's veth pair with its namespace, in its own worker:
+    // read the links again for a moment while one is still there.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let links = loop {
+        let links = must(&mut vm, "for n in /sys/class/net/*; do echo ${n##*/}; done");
+        if !links.split_whitespace().any(|n| n.starts_with("tb")) || Instant::now() > deadline {
+            break links;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    };
     let names: Vec<&str> = links.split_whitespace().collect();
     assert!(names.contains(&"tinibox0"), "{links}");
     assert!(

@@ -222,7 +222,7 @@ fn inspect(names: &[String]) -> Result<(), String> {
                     json!({
                         "Name": l.member.name,
                         "EndpointID": "",
-                        "MacAddress": "",
+                        "MacAddress": crate::net::mac_text(crate::net::mac_for(l.ip)),
                         "IPv4Address": format!("{}/{}", l.ip, net.subnet.prefix_len()),
                         "IPv6Address": "",
                     }),

@@ -148,6 +148,8 @@ pub struct Plug<'a> {
     pub ifname: &'a str,
     /// Its address.
     pub ip: Ipv4Addr,
+    /// Its MAC address ([`super::mac_for`] the address).
+    pub mac: [u8; 6],
     /// The subnet's prefix length.
     pub prefix: u8,
     /// The default route's gateway, if this interface carries it.
@@ -155,7 +157,7 @@ pub struct Plug<'a> {
 }
 
 /// Plugs a container in: a veth pair `host` (on the bridge) / `p.ifname` (in the namespace of
-/// `p.pid`), up, with `p.ip/p.prefix` and, if asked, a default route: five rtnetlink
+/// `p.pid`, with `p.mac`), up, with `p.ip/p.prefix` and, if asked, a default route: five rtnetlink
 /// requests in all (the host end is made up, so it needs no lookup and no second request; a
 /// peer made up in another namespace fails with ENOTCONN, so that one is set up there).
 pub fn plug(
@@ -168,7 +170,7 @@ pub fn plug(
     let (pid, ifname) = (p.pid, p.ifname);
     let netns = std::fs::File::open(format!("/proc/{pid}/ns/net"))
         .map_err(|e| NetError::System(format!("opening the container's network namespace: {e}")))?;
-    rt.add_veth(host, bridge, ifname, netns.as_fd(), mtu)
+    rt.add_veth(host, bridge, ifname, p.mac, netns.as_fd(), mtu)
         .map_err(|e| {
             if unsupported(&e) {
                 kernel_lacks("veth pairs (CONFIG_VETH)", &e)

@@ -70,6 +70,36 @@ pub struct Member {
     /// The container's /etc/hosts on the host (the front folder's file), kept up to date.
     #[serde(default)]
     pub hosts: Option<PathBuf>,
+    /// `--network-alias`: more names its peers resolve it by (user-defined networks only, as
+    /// in Docker; inspect's `Aliases`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub network_aliases: Vec<String>,
+}
+
+impl Member {
+    /// Every name the member answers to on a user-defined network: its aliases, then its
+    /// network aliases, without repeats.
+    pub fn names(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for n in self.aliases.iter().chain(&self.network_aliases) {
+            if !n.is_empty() && !out.contains(n) {
+                out.push(n.clone());
+            }
+        }
+        out
+    }
+
+    /// Gives the member the name `new` in place of `old` (`rename`).
+    pub fn rename(&mut self, old: &str, new: &str) {
+        if self.name == old {
+            self.name = new.to_string();
+        }
+        for a in &mut self.aliases {
+            if a == old {
+                *a = new.to_string();
+            }
+        }
+    }
 }
 
 fn default_ifname() -> String {
@@ -134,6 +164,42 @@ impl Record {
                     self.leases.len()
                 ))
             })
+    }
+
+    /// Whether `ip` is a host address of the subnet that is neither the gateway nor leased.
+    pub fn is_free(&self, ip: Ipv4Addr) -> bool {
+        self.subnet.contains(&ip)
+            && ip != self.subnet.network()
+            && ip != self.subnet.broadcast()
+            && ip != self.gateway()
+            && self.leases.values().all(|l| l.ip != ip)
+    }
+
+    /// `ip` for a container that asked for it (`--ip`): an error naming the problem when it is
+    /// outside the subnet, the gateway or taken.
+    pub fn claim(&self, ip: Ipv4Addr) -> Result<Ipv4Addr, NetError> {
+        if self.is_free(ip) {
+            return Ok(ip);
+        }
+        let why = if !self.subnet.contains(&ip) {
+            format!("is not in the network's subnet {}", self.subnet)
+        } else if let Some(l) = self.leases.values().find(|l| l.ip == ip) {
+            let who = if l.member.name.is_empty() {
+                "another container"
+            } else {
+                l.member.name.as_str()
+            };
+            format!("is already in use by {who}")
+        } else {
+            format!(
+                "is the subnet's network, broadcast or gateway address ({})",
+                self.gateway()
+            )
+        };
+        Err(NetError::Invalid(format!(
+            "--ip {ip} {why} — pick a free address of {}",
+            self.subnet
+        )))
     }
 
     /// The ids of leases whose namespace is gone.

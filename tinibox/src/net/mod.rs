@@ -88,6 +88,14 @@ pub struct Request {
     /// Who the container is to its peers (name, aliases, hostname, hosts file).
     #[serde(flatten)]
     pub member: Member,
+    /// `--ip`: the address asked for on the first network (a user-defined one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip: Option<Ipv4Addr>,
+    /// The address the container had on each network when it last joined: taken again when
+    /// still free, so a restarted container keeps its address and MAC (derived from it) and
+    /// its peers' hosts lines and ARP caches stay right.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub addresses: BTreeMap<String, Ipv4Addr>,
 }
 
 /// The file in a container's front folder that holds its [`Request`].
@@ -129,6 +137,68 @@ pub struct Attached {
     pub ports: Vec<PortMapping>,
 }
 
+/// The MAC address of the interface that has `ip`: `02:42` and the address's four bytes, the
+/// scheme of Docker's bridge driver, so the same address always has the same MAC (a
+/// restarted container that gets its address back keeps its MAC, and its peers' ARP caches
+/// stay right).
+pub fn mac_for(ip: Ipv4Addr) -> [u8; 6] {
+    let o = ip.octets();
+    [0x02, 0x42, o[0], o[1], o[2], o[3]]
+}
+
+/// A MAC address as `02:42:0a:59:00:02`.
+pub fn mac_text(mac: [u8; 6]) -> String {
+    mac.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+/// Checks `--ip` and `--network-alias` against the network they apply to (Docker accepts both
+/// on user-defined networks only).
+pub fn addressing(
+    network: &Network,
+    ip: Option<&str>,
+    aliases: &[String],
+) -> Result<(Option<Ipv4Addr>, Vec<String>), NetError> {
+    if !network.resolves_names() {
+        if ip.is_some() {
+            return Err(NetError::Invalid(
+                "--ip: a chosen address is supported on user-defined networks only — create one with `tinibox network create --subnet CIDR NAME` and use --network NAME".into(),
+            ));
+        }
+        if !aliases.is_empty() {
+            return Err(NetError::Invalid(
+                "--network-alias: network-scoped aliases are supported on user-defined networks only — create one with `tinibox network create NAME` and use --network NAME".into(),
+            ));
+        }
+    }
+    let ip = match ip {
+        None => None,
+        Some(text) => {
+            let ip: Ipv4Addr = text.parse().map_err(|_| {
+                let shown: String = text.chars().take(64).collect();
+                NetError::Invalid(format!(
+                    "--ip {shown:?} is not an IPv4 address — e.g. --ip {}",
+                    Ipv4Addr::from(u32::from(network.gateway).saturating_add(1))
+                ))
+            })?;
+            // Taken addresses are found at the join; outside the subnet is known now.
+            network.record().claim(ip)?;
+            Some(ip)
+        }
+    };
+    for a in aliases {
+        if a.is_empty() || a.chars().any(|c| c.is_whitespace() || c == '#') {
+            let shown: String = a.chars().take(64).collect();
+            return Err(NetError::Invalid(format!(
+                "--network-alias {shown:?} is not a host name — use letters, digits, '.', '-' and '_'"
+            )));
+        }
+    }
+    Ok((ip, aliases.to_vec()))
+}
+
 /// The host end of a container's veth pair: `tb` + the first 12 characters of its id for
 /// `eth0`; for `ethN`, `tb` + the first 13 − len(N) characters + N (15 characters, the
 /// kernel's limit).
@@ -154,6 +224,18 @@ fn rtnl() -> Result<Rtnl, NetError> {
 /// Every record, by network name.
 type Records = BTreeMap<String, Record>;
 
+/// Removes the veth pair of a lease that is being dropped — unless the container's network
+/// namespace is already gone: the kernel then destroys the pair with the namespace, in its own
+/// worker, and a `RTM_DELLINK` of ours would only wait for that work (an unregister waits
+/// for RCU grace periods: 20-40 ms on the 2-core VM, most of what bridge mode added to a
+/// `run --rm`; BENCHMARKS.md). A namespace kept alive by another process (a `--network
+/// container:` joiner) keeps the pair until it ends, as the kernel decides.
+fn release(rt: &mut Rtnl, lease: &Lease) {
+    if lease.is_live() {
+        let _ = rt.delete_link(&lease.veth);
+    }
+}
+
 /// Drops stale leases (a container that ended without its `finish`, e.g. after a SIGKILL of
 /// tinibox) and their veths; returns the networks that lost one.
 fn collect_stale(rt: &mut Rtnl, records: &mut Records) -> BTreeSet<String> {
@@ -161,7 +243,7 @@ fn collect_stale(rt: &mut Rtnl, records: &mut Records) -> BTreeSet<String> {
     for (net, record) in records.iter_mut() {
         for id in record.stale() {
             if let Some(l) = record.leases.remove(&id) {
-                let _ = rt.delete_link(&l.veth);
+                release(rt, &l);
                 touched.insert(net.clone());
             }
         }
@@ -174,7 +256,7 @@ fn leave_all(rt: &mut Rtnl, records: &mut Records, id: &str) -> BTreeSet<String>
     let mut left = BTreeSet::new();
     for (net, record) in records.iter_mut() {
         if let Some(l) = record.leases.remove(id) {
-            let _ = rt.delete_link(&l.veth);
+            release(rt, &l);
             left.insert(net.clone());
         }
     }
@@ -242,17 +324,26 @@ fn refresh_hosts(records: &Records, nets: &BTreeSet<String>, ids: &[&str]) {
             continue;
         };
         let mut peers: Vec<(Ipv4Addr, Vec<String>)> = Vec::new();
-        for (net, _) in &mine {
+        let mut own = vec![first.member.hostname.clone()];
+        for (net, lease) in &mine {
             if net.as_str() == BRIDGE_NETWORK {
                 continue;
             }
+            // On a user-defined network the container resolves its own names too (Docker's
+            // embedded DNS answers them).
+            for n in lease.member.names() {
+                if !own.contains(&n) {
+                    own.push(n);
+                }
+            }
             for (other, l) in &records[net.as_str()].leases {
                 if other != id && !peers.iter().any(|(ip, _)| *ip == l.ip) {
-                    peers.push((l.ip, l.member.aliases.clone()));
+                    peers.push((l.ip, l.member.names()));
                 }
             }
         }
-        let block = hosts::block(Some((first.ip, first.member.hostname.as_str())), &peers);
+        let own = own.join(" ");
+        let block = hosts::block(Some((first.ip, own.as_str())), &peers);
         if let Err(e) = hosts::rewrite(path, &block) {
             eprintln!("tinibox: updating {}: {e}", path.display());
         }
@@ -302,7 +393,14 @@ fn join(
     let record = records
         .entry(def.name.clone())
         .or_insert_with(|| def.record());
-    let ip = record.allocate()?;
+    let ip = match (
+        first.then_some(req.ip).flatten(),
+        req.addresses.get(&def.name),
+    ) {
+        (Some(asked), _) => record.claim(asked)?,
+        (None, Some(last)) if record.is_free(*last) => *last,
+        _ => record.allocate()?,
+    };
     let gateway = record.gateway();
     let netns = ipam::netns_inode(pid)
         .ok_or_else(|| NetError::System(format!("the container's init (pid {pid}) is gone")))?;
@@ -317,6 +415,7 @@ fn join(
             pid,
             ifname: &ifname,
             ip,
+            mac: mac_for(ip),
             prefix: record.subnet.prefix_len(),
             default_via: first.then_some(gateway),
         },
@@ -371,14 +470,145 @@ pub fn attach(id: &str, pid: i32, request: &Request) -> Result<Vec<Attached>, Ne
         commit(&lock, &records)?;
         Ok(out)
     })();
-    if result.is_err() {
-        touched.extend(leave_all(&mut rt, &mut records, id));
-        let _ = commit(&lock, &records);
-    } else {
-        touched.extend(defs.iter().map(|d| d.name.clone()));
+    match &result {
+        Err(_) => {
+            touched.extend(leave_all(&mut rt, &mut records, id));
+            let _ = commit(&lock, &records);
+        }
+        Ok(joined) => {
+            touched.extend(defs.iter().map(|d| d.name.clone()));
+            remember(request, joined);
+        }
     }
     refresh_hosts(&records, &touched, &[id]);
     result
+}
+
+/// Stores the addresses the container got in its request (the front folder is the one of its
+/// hosts file), for the next start to take them again. Best effort: without them a restart
+/// gets the lowest free address.
+fn remember(request: &Request, joined: &[Attached]) {
+    let Some(front) = request
+        .member
+        .hosts
+        .as_deref()
+        .and_then(std::path::Path::parent)
+    else {
+        return;
+    };
+    let mut stored = Request::load(front).unwrap_or_else(|| request.clone());
+    let before = stored.addresses.clone();
+    for a in joined {
+        stored.addresses.insert(a.network.clone(), a.ip);
+    }
+    if stored.addresses != before {
+        if let Err(e) = stored.save(front) {
+            eprintln!("tinibox: {e}");
+        }
+    }
+}
+
+/// `rename`: the container `id`, called `old` so far, is now `new` to its peers: its leases,
+/// its stored request (in `front`) and the hosts files of every member of its user-defined
+/// networks.
+pub fn rename(id: &str, old: &str, new: &str, front: &std::path::Path) -> Result<(), NetError> {
+    if let Some(mut req) = Request::load(front) {
+        req.member.rename(old, new);
+        req.save(front)?;
+    }
+    let snapshot = ipam::load_all_in(&state_dir()).unwrap_or_default();
+    if !snapshot.values().any(|r| r.leases.contains_key(id)) {
+        return Ok(());
+    }
+    let (lock, _rt, mut records, mut touched) = open()?;
+    for (net, record) in records.iter_mut() {
+        if let Some(l) = record.leases.get_mut(id) {
+            l.member.rename(old, new);
+            touched.insert(net.clone());
+        }
+    }
+    let result = commit(&lock, &records);
+    refresh_hosts(&records, &touched, &[id]);
+    result
+}
+
+/// `inspect`'s `NetworkSettings` beside `Ports` and `SandboxKey`, in the shapes of Docker's
+/// Engine API: the top-level `IPAddress`, `IPPrefixLen`, `Gateway`, `MacAddress` (those of the
+/// default network `bridge`, empty otherwise, as Docker) and `Networks` with an endpoint per
+/// network of the container's request (`IPAddress`, `IPPrefixLen`, `Gateway`, `MacAddress`
+/// empty while it does not run, as Docker; `NetworkID`; `Aliases` null on `bridge`, the
+/// `--network-alias` names and the short id on a user-defined network, `DNSNames` every name
+/// its peers resolve, as Docker 26 and later; `IPAMConfig` with the `--ip` asked for).
+/// `front` is the container's front folder.
+pub fn settings(id: &str, front: &std::path::Path) -> serde_json::Map<String, serde_json::Value> {
+    use serde_json::{json, Value};
+    let mut out = serde_json::Map::new();
+    for key in ["IPAddress", "Gateway", "MacAddress", "EndpointID"] {
+        out.insert(key.into(), json!(""));
+    }
+    out.insert("IPPrefixLen".into(), json!(0));
+    let Some(req) = Request::load(front) else {
+        out.insert("Networks".into(), json!({}));
+        return out;
+    };
+    let records = ipam::load_all_in(&state_dir()).unwrap_or_default();
+    let mut networks = serde_json::Map::new();
+    for (i, name) in req.networks.iter().enumerate() {
+        let lease = records
+            .get(name)
+            .and_then(|r| r.leases.get(id).map(|l| (r, l)))
+            .filter(|(_, l)| l.is_live());
+        let net_id = networks::load(name).map(|n| n.id).unwrap_or_default();
+        let short: String = id.chars().take(12).collect();
+        let (aliases, dns_names) = if name == BRIDGE_NETWORK {
+            (Value::Null, Value::Null)
+        } else {
+            let mut a = req.member.network_aliases.clone();
+            a.push(short);
+            (json!(a), json!(req.member.names()))
+        };
+        let ipam = match req.ip.filter(|_| i == 0) {
+            Some(ip) => json!({"IPv4Address": ip.to_string()}),
+            None => Value::Null,
+        };
+        let (ip, prefix, gateway, mac) = match lease {
+            Some((r, l)) => (
+                l.ip.to_string(),
+                r.subnet.prefix_len(),
+                r.gateway().to_string(),
+                mac_text(mac_for(l.ip)),
+            ),
+            None => (String::new(), 0, String::new(), String::new()),
+        };
+        if name == BRIDGE_NETWORK {
+            out.insert("IPAddress".into(), json!(ip));
+            out.insert("IPPrefixLen".into(), json!(prefix));
+            out.insert("Gateway".into(), json!(gateway));
+            out.insert("MacAddress".into(), json!(mac));
+        }
+        networks.insert(
+            name.clone(),
+            json!({
+                "IPAMConfig": ipam,
+                "Links": null,
+                "Aliases": aliases,
+                "NetworkID": net_id,
+                "EndpointID": "",
+                "Gateway": gateway,
+                "IPAddress": ip,
+                "IPPrefixLen": prefix,
+                "IPv6Gateway": "",
+                "GlobalIPv6Address": "",
+                "GlobalIPv6PrefixLen": 0,
+                "MacAddress": mac,
+                "DriverOpts": null,
+                "GwPriority": 0,
+                "DNSNames": dns_names,
+            }),
+        );
+    }
+    out.insert("Networks".into(), Value::Object(networks));
+    out
 }
 
 /// Connects a running container to one more network (`network connect`).

@@ -22,8 +22,12 @@ const NFT_MSG_NEWTABLE: u16 = 0;
 const NFT_MSG_GETTABLE: u16 = 1;
 const NFT_MSG_DELTABLE: u16 = 2;
 const NFT_MSG_NEWCHAIN: u16 = 3;
+const NFT_MSG_GETCHAIN: u16 = 4;
 const NFT_MSG_NEWRULE: u16 = 6;
+const NFT_MSG_GETRULE: u16 = 7;
 const NFT_MSG_DELRULE: u16 = 8;
+const NLM_F_DUMP: u16 = 0x300;
+const NLMSG_DONE: u16 = 0x3;
 const NLM_F_REQUEST: u16 = 0x1;
 const NLM_F_ACK: u16 = 0x4;
 const NLM_F_APPEND: u16 = 0x800;
@@ -135,6 +139,8 @@ pub enum Expr {
     Masquerade,
     /// Accept the packet.
     Accept,
+    /// Drop the packet.
+    Drop,
 }
 
 /// One batch under construction.
@@ -236,11 +242,13 @@ fn expr_body(out: &mut Vec<u8>, e: &Expr) {
             ("nat", b)
         }
         Expr::Masquerade => ("masq", Vec::new()),
-        Expr::Accept => {
-            // immediate to the verdict register: NFTA_DATA_VERDICT { NFTA_VERDICT_CODE NF_ACCEPT }
+        Expr::Accept | Expr::Drop => {
+            // immediate to the verdict register: NFTA_DATA_VERDICT { NFTA_VERDICT_CODE
+            // NF_ACCEPT (1) or NF_DROP (0) }
+            let code = u32::from(*e == Expr::Accept);
             let mut b = Vec::new();
             attr_u32(&mut b, 1, 0);
-            nested(&mut b, 2, |d| nested(d, 2, |v| attr_u32(v, 1, 1)));
+            nested(&mut b, 2, |d| nested(d, 2, |v| attr_u32(v, 1, code)));
             ("immediate", b)
         }
     };
@@ -342,6 +350,40 @@ impl Batch {
         self.nft(NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND, &a);
     }
 
+    /// Inserts a rule at the head of `chain` of table `table` (family `ip`) with `tag` as its
+    /// comment (`NFTA_RULE_USERDATA` holding libnftnl's comment TLV, so `nft list` and
+    /// iptables-nft show `comment "TAG"` and [`tagged_rules`] finds it again).
+    pub fn insert_tagged_rule(&mut self, table: &str, chain: &str, exprs: &[Expr], tag: &str) {
+        let mut a = Vec::new();
+        attr_str(&mut a, 1, table);
+        attr_str(&mut a, 2, chain);
+        nested(&mut a, 4, |list| {
+            for e in exprs {
+                nested(list, 1, |el| expr_body(el, e));
+            }
+        });
+        let mut comment = tag.as_bytes().to_vec();
+        comment.push(0);
+        let mut udata = vec![0u8, comment.len() as u8]; // NFTNL_UDATA_RULE_COMMENT, length
+        udata.extend_from_slice(&comment);
+        attr(&mut a, 7, &udata);
+        self.nft(NFT_MSG_NEWRULE, NLM_F_CREATE, &a);
+    }
+
+    /// Deletes the rule with `handle` from `chain` of table `table`.
+    pub fn delete_rule(&mut self, table: &str, chain: &str, handle: u64) {
+        let mut a = Vec::new();
+        attr_str(&mut a, 1, table);
+        attr_str(&mut a, 2, chain);
+        attr(&mut a, 3, &handle.to_be_bytes());
+        self.nft(NFT_MSG_DELRULE, 0, &a);
+    }
+
+    /// Whether the batch holds no message besides BEGIN.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
     /// A digest of the batch's messages (equal batches describe equal rule sets).
     pub fn digest(&self) -> String {
         use sha2::Digest;
@@ -389,25 +431,26 @@ impl Batch {
     }
 }
 
-/// Whether table `name` of the `ip` family exists (NFT_MSG_GETTABLE; a read, which leaves
-/// the kernel nothing to clean up when the socket closes).
-pub fn table_exists(name: &str) -> io::Result<bool> {
-    let mut attrs = Vec::new();
-    attr_str(&mut attrs, 1, name);
+/// Sends one read request (`NFT_MSG_GET*` of the `ip` family) and returns the attributes of
+/// each answer (a dump's messages, or the one object); an errno from the kernel comes back as
+/// the `io::Error` (ENOENT: no such object). A read leaves the kernel nothing to clean up when
+/// the socket closes.
+fn get(msg: u16, flags: u16, attrs: &[u8]) -> io::Result<Vec<Vec<u8>>> {
     let len = 16 + 4 + attrs.len();
     let mut buf = Vec::with_capacity(len);
     buf.extend_from_slice(&(len as u32).to_ne_bytes());
-    buf.extend_from_slice(&((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETTABLE).to_ne_bytes());
-    buf.extend_from_slice(&(NLM_F_REQUEST | NLM_F_ACK).to_ne_bytes());
+    buf.extend_from_slice(&((NFNL_SUBSYS_NFTABLES << 8) | msg).to_ne_bytes());
+    buf.extend_from_slice(&(NLM_F_REQUEST | NLM_F_ACK | flags).to_ne_bytes());
     buf.extend_from_slice(&1u32.to_ne_bytes());
     buf.extend_from_slice(&0u32.to_ne_bytes());
     buf.extend_from_slice(&[NFPROTO_IPV4, 0, 0, 0]);
-    buf.extend_from_slice(&attrs);
+    buf.extend_from_slice(attrs);
     let mut socket = Socket::new(NETLINK_NETFILTER)?;
     super::rtnl::receive_timeout(&socket)?;
     socket.bind_auto()?;
     socket.connect(&SocketAddr::new(0, 0))?;
     socket.send(&buf, 0)?;
+    let mut out = Vec::new();
     loop {
         let (data, _) = socket.recv_from_full()?;
         let mut off = 0;
@@ -418,6 +461,9 @@ pub fn table_exists(name: &str) -> io::Result<bool> {
             if len < 16 || off + len > data.len() {
                 break;
             }
+            if kind == NLMSG_DONE {
+                return Ok(out);
+            }
             if kind == NLMSG_ERROR && len >= 20 {
                 let code = i32::from_ne_bytes([
                     data[off + 16],
@@ -426,14 +472,99 @@ pub fn table_exists(name: &str) -> io::Result<bool> {
                     data[off + 19],
                 ]);
                 return match code {
-                    0 => Ok(true),
-                    c if -c == libc::ENOENT => Ok(false),
+                    0 => Ok(out),
                     c => Err(io::Error::from_raw_os_error(-c)),
                 };
+            }
+            if len >= 20 {
+                out.push(data[off + 20..off + len].to_vec());
+                if flags & NLM_F_DUMP == 0 {
+                    return Ok(out);
+                }
             }
             off += (len + 3) & !3;
         }
     }
+}
+
+/// The attributes of one message as (type without flags, payload).
+fn attributes(mut b: &[u8]) -> Vec<(u16, &[u8])> {
+    let mut out = Vec::new();
+    while b.len() >= 4 {
+        let len = u16::from_ne_bytes([b[0], b[1]]) as usize;
+        let kind = u16::from_ne_bytes([b[2], b[3]]) & 0x3fff;
+        if len < 4 || len > b.len() {
+            break;
+        }
+        out.push((kind, &b[4..len]));
+        b = &b[((len + 3) & !3).min(b.len())..];
+    }
+    out
+}
+
+/// Whether table `name` of the `ip` family exists (NFT_MSG_GETTABLE).
+pub fn table_exists(name: &str) -> io::Result<bool> {
+    let mut attrs = Vec::new();
+    attr_str(&mut attrs, 1, name);
+    match get(NFT_MSG_GETTABLE, 0, &attrs) {
+        Ok(_) => Ok(true),
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// The policy of base chain `chain` in table `table` of the `ip` family (NF_DROP 0, NF_ACCEPT
+/// 1), or None when the table or chain does not exist.
+pub fn chain_policy(table: &str, chain: &str) -> io::Result<Option<u32>> {
+    let mut attrs = Vec::new();
+    attr_str(&mut attrs, 1, table);
+    attr_str(&mut attrs, 3, chain);
+    match get(NFT_MSG_GETCHAIN, 0, &attrs) {
+        Ok(msgs) => Ok(msgs.iter().find_map(|m| {
+            attributes(m).into_iter().find_map(|(k, v)| match (k, v) {
+                (5, [a, b, c, d]) => Some(u32::from_be_bytes([*a, *b, *c, *d])),
+                _ => None,
+            })
+        })),
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// The handles of the rules of `chain` in table `table` (family `ip`) whose comment is `tag`
+/// (empty when the chain does not exist).
+pub fn tagged_rules(table: &str, chain: &str, tag: &str) -> io::Result<Vec<u64>> {
+    let mut attrs = Vec::new();
+    attr_str(&mut attrs, 1, table);
+    attr_str(&mut attrs, 2, chain);
+    let msgs = match get(NFT_MSG_GETRULE, NLM_F_DUMP, &attrs) {
+        Ok(m) => m,
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut comment = tag.as_bytes().to_vec();
+    comment.push(0);
+    let mut udata = vec![0u8, comment.len() as u8];
+    udata.extend_from_slice(&comment);
+    Ok(msgs
+        .iter()
+        .filter_map(|m| {
+            let a = attributes(m);
+            let in_chain = a
+                .iter()
+                .any(|(k, v)| *k == 2 && v.split(|b| *b == 0).next() == Some(chain.as_bytes()));
+            let ours = a.iter().any(|(k, v)| *k == 7 && *v == udata.as_slice());
+            let handle = a.iter().find_map(|(k, v)| match (k, v) {
+                (3, h) if h.len() == 8 => {
+                    let mut b = [0u8; 8];
+                    b.copy_from_slice(h);
+                    Some(u64::from_be_bytes(b))
+                }
+                _ => None,
+            });
+            handle.filter(|_| in_chain && ours)
+        })
+        .collect())
 }
 
 impl Default for Batch {

@@ -190,18 +190,21 @@ impl Rtnl {
     }
 
     /// Creates a veth pair: `host` attached to bridge `controller`, its peer created directly
-    /// in the network namespace `netns` under the name `peer`; both with `mtu`, the host end
-    /// already up (its `ifinfomsg` flags, as `ip link add … up`).
+    /// in the network namespace `netns` under the name `peer` with the MAC address
+    /// `peer_mac`; both with `mtu`, the host end already up (its `ifinfomsg` flags, as `ip
+    /// link add … up`).
     pub fn add_veth(
         &mut self,
         host: &str,
         controller: u32,
         peer: &str,
+        peer_mac: [u8; 6],
         netns: BorrowedFd<'_>,
         mtu: u32,
     ) -> io::Result<()> {
         let mut p = LinkMessage::default();
         p.attributes.push(LinkAttribute::IfName(peer.to_string()));
+        p.attributes.push(LinkAttribute::Address(peer_mac.to_vec()));
         p.attributes.push(LinkAttribute::Mtu(mtu));
         p.attributes.push(LinkAttribute::NetNsFd(netns.as_raw_fd()));
         let mut m = LinkMessage::default();

@@ -13,7 +13,26 @@
 //!   [`super::bridge`]);
 //! - `postrouting` (nat, postrouting, 100): `ip saddr SUBNET oifname != BRIDGE masquerade`
 //!   (outbound traffic) and `ip saddr 127.0.0.0/8 oifname BRIDGE masquerade` (the loopback
-//!   path, whose source the container could not answer).
+//!   path, whose source the container could not answer);
+//! - `forward` (filter, forward, 0): `iifname A oifname B drop` for every two different
+//!   bridges A and B — containers on different networks cannot reach each other (Docker's
+//!   DOCKER-ISOLATION chains); a container on both is the way between them, as in Docker.
+//!
+//! The one exception to "nothing outside that table": when the host's `ip filter` table (the
+//! one iptables-nft manages) has a base chain `FORWARD` whose policy is drop (Docker sets it
+//! so; so do hardened hosts), no accept of ours could let forwarded traffic pass — a drop in
+//! any base chain is final — so, as Docker inserts its jumps into FORWARD, tinibox inserts at
+//! its head, per bridge, `iifname BRIDGE accept` (the containers' outbound traffic) and
+//! `oifname BRIDGE accept` (answers and published ports), each with the comment `tinibox`.
+//! Only expressions iptables-nft reads back are used (`-i/-o BRIDGE -m comment --comment
+//! tinibox -j ACCEPT`): a native `ct state` in its chain makes `iptables -S` (and Docker's own
+//! iptables calls) fail with "incompatible"; so inbound is wider than Docker's (conntrack
+//! state and published ports only) — to the containers' private subnets, which other hosts
+//! reach only through a route they were given. The rules follow the networks (gone with
+//! `network rm`, and with the last network) and go when the policy is no longer drop; the
+//! host's other rules and everything else it forwards are untouched (the isolation drops of
+//! the `forward` chain above still apply). A host whose FORWARD chain lives in legacy
+//! iptables (x_tables) is out of reach of nf_tables messages.
 //!
 //! Owns which rules exist; the encoding is [`super::nft`].
 
@@ -81,6 +100,24 @@ fn oifname(op: CmpOp, name: &str) -> Vec<Expr> {
     ]
 }
 
+/// `iifname FROM oifname TO drop`: no forwarding from one bridge network to another.
+fn isolate(from: &str, to: &str) -> Vec<Expr> {
+    let mut e = vec![
+        Expr::Meta {
+            dreg: R1,
+            key: MetaKey::IifName,
+        },
+        Expr::Cmp {
+            sreg: R1,
+            op: CmpOp::Eq,
+            data: ifname(from),
+        },
+    ];
+    e.extend(oifname(CmpOp::Eq, to));
+    e.push(Expr::Drop);
+    e
+}
+
 /// The DNAT rule of one published port.
 fn dnat(container: Ipv4Addr, p: &PortMapping) -> Vec<Expr> {
     let mut e = if p.host_ip.is_unspecified() {
@@ -144,6 +181,71 @@ fn dnat(container: Ipv4Addr, p: &PortMapping) -> Vec<Expr> {
     e
 }
 
+/// The comment of tinibox's rules in the host's FORWARD chain.
+pub const TAG: &str = "tinibox";
+
+/// The host's table and chain whose drop policy tinibox's accept rules answer.
+const HOST_TABLE: &str = "filter";
+const HOST_CHAIN: &str = "FORWARD";
+
+/// The accept rules of one bridge for a host FORWARD chain whose policy is drop.
+fn host_accepts(bridge: &str) -> Vec<Vec<Expr>> {
+    let mut out_going = vec![
+        Expr::Meta {
+            dreg: R1,
+            key: MetaKey::IifName,
+        },
+        Expr::Cmp {
+            sreg: R1,
+            op: CmpOp::Eq,
+            data: ifname(bridge),
+        },
+    ];
+    out_going.push(Expr::Accept);
+    let mut in_coming = oifname(CmpOp::Eq, bridge);
+    in_coming.push(Expr::Accept);
+    vec![out_going, in_coming]
+}
+
+/// Makes the host's `ip filter FORWARD` chain hold tinibox's accept rules for `networks` when
+/// its policy is drop, and none otherwise (see the module doc). Without such a chain, or
+/// when it cannot be read, there is nothing to do. `sum` keeps the digest of what was last
+/// installed there, so an unchanged state costs two reads and no batch.
+fn host_forward(networks: &[NetworkRules<'_>], sum: &std::path::Path) -> std::io::Result<()> {
+    let Ok(Some(policy)) = super::nft::chain_policy(HOST_TABLE, HOST_CHAIN) else {
+        return Ok(());
+    };
+    let ours = super::nft::tagged_rules(HOST_TABLE, HOST_CHAIN, TAG)?;
+    let wanted: Vec<Vec<Expr>> = if policy == 0 {
+        networks
+            .iter()
+            .flat_map(|n| host_accepts(n.bridge))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let mut plan = Batch::new();
+    for r in &wanted {
+        plan.insert_tagged_rule(HOST_TABLE, HOST_CHAIN, r, TAG);
+    }
+    let digest = plan.digest();
+    let same = std::fs::read_to_string(sum).is_ok_and(|s| s.trim() == digest);
+    if ours.len() == wanted.len() && (wanted.is_empty() || same) {
+        return Ok(());
+    }
+    let mut b = Batch::new();
+    for h in ours {
+        b.delete_rule(HOST_TABLE, HOST_CHAIN, h);
+    }
+    for r in &wanted {
+        b.insert_tagged_rule(HOST_TABLE, HOST_CHAIN, r, TAG);
+    }
+    let _ = std::fs::remove_file(sum);
+    b.commit()?;
+    let _ = std::fs::write(sum, digest);
+    Ok(())
+}
+
 /// Makes the table hold exactly the rules of `networks` (deletes it when there are none), in
 /// one atomic batch — skipped when the last batch installed (its digest in `sum`) was the
 /// same and the table is there. Skipping matters: closing a netfilter socket after a batch
@@ -151,6 +253,7 @@ fn dnat(container: Ipv4Addr, p: &PortMapping) -> Vec<Expr> {
 /// on a loaded host), so a container without published ports, whose join and leave change
 /// no rule, sends no batch at all.
 pub fn install(networks: &[NetworkRules<'_>], sum: &std::path::Path) -> std::io::Result<()> {
+    host_forward(networks, &sum.with_file_name("forward.sha256"))?;
     let mut b = Batch::new();
     b.add_table(TABLE);
     if networks.is_empty() {
@@ -159,8 +262,14 @@ pub fn install(networks: &[NetworkRules<'_>], sum: &std::path::Path) -> std::io:
         b.add_chain(TABLE, "prerouting", "nat", Hook::Prerouting, -100);
         b.add_chain(TABLE, "output", "nat", Hook::Output, -100);
         b.add_chain(TABLE, "postrouting", "nat", Hook::Postrouting, 100);
-        for chain in ["prerouting", "output", "postrouting"] {
+        b.add_chain(TABLE, "forward", "filter", Hook::Forward, 0);
+        for chain in ["prerouting", "output", "postrouting", "forward"] {
             b.flush_chain(TABLE, chain);
+        }
+        for a in networks {
+            for other in networks.iter().filter(|o| o.bridge != a.bridge) {
+                b.add_rule(TABLE, "forward", &isolate(a.bridge, other.bridge));
+            }
         }
         for n in networks {
             for (ip, ports) in &n.published {

@@ -123,6 +123,8 @@ pub fn validate(flags: &RunFlags) -> Result<(), SpecError> {
             (!flags.publish.is_empty() || flags.publish_all, "-p/-P"),
             (!flags.dns.is_empty(), "--dns"),
             (!flags.dns_search.is_empty(), "--dns-search"),
+            (flags.ip.is_some(), "--ip"),
+            (!flags.network_alias.is_empty(), "--network-alias"),
         ] {
             if given {
                 return Err(SpecError::flag(

@@ -101,6 +101,13 @@ pub struct RunFlags {
     /// Publish every port the image exposes on free host ports.
     #[arg(short = 'P', long = "publish-all")]
     pub publish_all: bool,
+    /// The container's IPv4 address on the network of --network (a user-defined one).
+    #[arg(long = "ip", value_name = "IPV4")]
+    pub ip: Option<String>,
+    /// Another name the container's peers resolve it by on the network of --network (a
+    /// user-defined one).
+    #[arg(long = "network-alias", alias = "net-alias", value_name = "NAME")]
+    pub network_alias: Vec<String>,
     /// DNS server for the container's /etc/resolv.conf (bridge network).
     #[arg(long = "dns", value_name = "IP")]
     pub dns: Vec<String>,

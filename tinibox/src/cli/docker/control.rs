@@ -97,6 +97,10 @@ pub fn rename(global: &GlobalOptions, old: &str, new: &str) -> u8 {
         );
     }
     let dir = crate::container::container_dir(&global.root, &id);
+    let old_name = Record::load(&global.root, &id)
+        .ok()
+        .and_then(|r| names::name_of(&r).map(str::to_string))
+        .unwrap_or_else(|| names::short(&id).to_string());
     let r = DirLock::lock(&dir, &id)
         .and_then(|_lock| {
             let mut r = Record::load(&global.root, &id)?;
@@ -105,7 +109,14 @@ pub fn rename(global: &GlobalOptions, old: &str, new: &str) -> u8 {
         })
         .map_err(|e| e.to_string());
     match r {
-        Ok(()) => 0,
+        Ok(()) => {
+            // Its peers on user-defined networks resolve the new name (and no longer the old).
+            let front = names::front_dir(&global.root, &id);
+            if let Err(e) = crate::net::rename(&id, &old_name, new, &front) {
+                eprintln!("tinibox: updating the network peers' names: {e}");
+            }
+            0
+        }
         Err(e) => fail(1, format!("renaming {old}: {e}")),
     }
 }

@@ -450,10 +450,14 @@ fn net_request(
     }
     let network = crate::net::networks::load(spec::values::network_target(&flags.network))
         .map_err(|e| Failure::tinibox(format!("--network: {e}")))?;
+    let (ip, aliases) = crate::net::addressing(&network, flags.ip.as_deref(), &flags.network_alias)
+        .map_err(|e| Failure::tinibox(e.to_string()))?;
     let mut req = crate::net::Request {
         networks: vec![network.name],
+        ip,
         ..Default::default()
     };
+    req.member.network_aliases = aliases;
     for p in &flags.publish {
         req.ports
             .push(ports::parse_publish(p).map_err(|e| Failure::tinibox(e.to_string()))?);

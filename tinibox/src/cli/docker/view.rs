@@ -316,6 +316,10 @@ impl View {
                 "SandboxKey": format!("/proc/{}/ns/net", self.record.state.pid),
             },
         });
+        // Addresses, gateway, MAC and the per-network endpoints (crate::net owns their shapes).
+        if let Some(settings) = object["NetworkSettings"].as_object_mut() {
+            settings.extend(crate::net::settings(&self.id, &front));
+        }
         if let Some(h) = &self.meta.health {
             object["Config"]["Healthcheck"] = serde_json::to_value(h).unwrap_or_default();
         }

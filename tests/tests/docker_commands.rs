@@ -1350,3 +1350,56 @@ fn run_flags_and_health_checks_match_docker() {
     assert_eq!(t[6].1, "Up T (healthy)");
     assert_eq!(t[7].1, "Up T (unhealthy)");
 }
+
+/// Issue 21: one answer for a container that does not exist — Docker prints `No such
+/// container: X` (`No such object: X` for inspect) and exits 1 for every command (`rm -f`
+/// says it and exits 0); tinibox says the same words and exits the same way.
+#[test]
+fn missing_containers_are_refused_like_docker() {
+    let (_g, work, sides) = sides();
+    let x = work.path().join("x");
+    let x = x.to_str().unwrap();
+    let mut seen = Vec::new();
+    for s in &sides {
+        let mut got = Vec::new();
+        for args in [
+            &["inspect", "nosuch"][..],
+            &["logs", "nosuch"],
+            &["stop", "nosuch"],
+            &["kill", "nosuch"],
+            &["rm", "nosuch"],
+            &["rm", "-f", "nosuch"],
+            &["start", "nosuch"],
+            &["restart", "nosuch"],
+            &["wait", "nosuch"],
+            &["top", "nosuch"],
+            &["pause", "nosuch"],
+            &["unpause", "nosuch"],
+            &["port", "nosuch"],
+            &["exec", "nosuch", "true"],
+            &["cp", "nosuch:/etc/hostname", x],
+            &["stats", "--no-stream", "nosuch"],
+            &["rename", "nosuch", "other"],
+        ] {
+            let o = s.cmd(args);
+            let err = stderr(&o);
+            let needle = if args[0] == "inspect" {
+                "No such object: nosuch"
+            } else {
+                "No such container: nosuch"
+            };
+            assert!(err.contains(needle), "{} {args:?}: {err}", s.name());
+            got.push((args.join(" "), o.status.code()));
+        }
+        seen.push(got);
+    }
+    assert_eq!(seen[0], seen[1], "docker (left) and tinibox (right) differ");
+    // Every command exits 1, except `rm -f`: it says so, but there is nothing to remove.
+    assert!(
+        seen[1]
+            .iter()
+            .all(|(a, c)| *c == Some(if a.starts_with("rm -f") { 0 } else { 1 })),
+        "{:?}",
+        seen[1]
+    );
+}

@@ -118,7 +118,7 @@ pub(super) fn print_processes(global: &GlobalOptions, id: &str) -> u8 {
 
 /// Runs `stop`; returns the exit status.
 pub fn stop(global: &GlobalOptions, args: StopArgs) -> u8 {
-    for_each_container(global, &args.containers, 125, |id, what| {
+    for_each_container(global, &args.containers, 1, |id, what| {
         stop_one(global, id, args.time, true).map_err(|e| format!("{what}: {e}"))?;
         println!("{what}");
         Ok(())
@@ -179,9 +179,10 @@ fn wait_for_monitor(global: &GlobalOptions, id: &str) {
 /// Runs `kill`; returns the exit status.
 pub fn kill(global: &GlobalOptions, args: KillArgs) -> u8 {
     // runc form: `kill [--all] ID [SIGNAL]` (default TERM, errors exit 1);
-    // docker form: `kill [-s SIG] NAME` (default KILL, errors exit 125).
+    // docker form: `kill [-s SIG] NAME` (default KILL). Both exit 1 on failure (Docker's
+    // daemon refuses an unknown container, a stopped one or a bad signal).
     let runc_form = args.all || args.target.len() == 2;
-    let code = if runc_form { 1 } else { 125 };
+    let code = 1;
     let sig_text = args
         .target
         .get(1)
@@ -254,13 +255,15 @@ pub fn rm(global: &GlobalOptions, args: RmArgs) -> u8 {
                     println!("{what}");
                     continue;
                 }
-                rc = fail(125, e);
+                // Docker's `rm -f` says so but succeeds: nothing is left to remove.
+                let code = if args.force { 0 } else { 1 };
+                rc = rc.max(fail(code, e));
                 continue;
             }
         };
         if front::is_alive(&global.root, &id) && !args.force {
             rc = fail(
-                125,
+                1,
                 format!("container {what} is running — stop it first (`tinibox stop {what}`) or use `tinibox rm -f`"),
             );
             continue;
@@ -268,7 +271,7 @@ pub fn rm(global: &GlobalOptions, args: RmArgs) -> u8 {
         Meta::update(&global.root, &id, |m| m.stopped_by_user = true);
         match front::remove(&global.root, &id) {
             Ok(()) => println!("{what}"),
-            Err(e) => rc = fail(125, format!("removing {what}: {e}")),
+            Err(e) => rc = fail(1, format!("removing {what}: {e}")),
         }
     }
     rc

@@ -1351,6 +1351,165 @@ fn run_flags_and_health_checks_match_docker() {
     assert_eq!(t[7].1, "Up T (unhealthy)");
 }
 
+/// `seen` with the given text on stdin: (exit code, trimmed stdout).
+fn seen_with_input(s: &Side, args: &[&str], input: &str) -> (Option<i32>, String) {
+    let mut child = s
+        .command()
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    (o.status.code(), stdout(&o).trim().to_string())
+}
+
+/// Issue 21/16: Docker's `create [run's flags] IMAGE [CMD]` (prints the id, state
+/// `created`, no process), and `start [-a] [-i] NAME` of a created or exited container; `ps
+/// -a` shows "Created", `rm` of a created container works, `restart` starts it, `wait`
+/// waits for its start and end.
+#[test]
+fn create_and_start_match_docker() {
+    let (_g, _work, sides) = sides();
+    let mut seen = Vec::new();
+    for s in &sides {
+        let mut got: Vec<(Option<i32>, String)> = Vec::new();
+        let (code, id) = s.seen(&[
+            "create",
+            "--network",
+            "none",
+            "--name",
+            "c1",
+            "bbx",
+            "sh",
+            "-c",
+            "echo hello; exit 3",
+        ]);
+        assert_eq!(code, Some(0), "{}: create", s.name());
+        assert!(
+            id.len() == 64 && id.chars().all(|c| c.is_ascii_hexdigit()),
+            "{}: create printed {id:?}",
+            s.name()
+        );
+        got.push(s.seen(&["ps", "-a", "--format", "{{.Names}} {{.Status}} {{.State}}"]));
+        got.push(s.seen(&["ps", "-q"]));
+        got.push(s.seen(&[
+            "inspect",
+            "-f",
+            "{{.State.Status}} {{.State.Running}} {{.State.Pid}} {{.State.ExitCode}} {{.State.StartedAt}}",
+            "c1",
+        ]));
+        got.push(s.seen(&[
+            "ps",
+            "-a",
+            "--filter",
+            "status=created",
+            "--format",
+            "{{.Names}}",
+        ]));
+        // A created container is not running: `wait` answers at once.
+        got.push(s.seen(&["wait", "c1"]));
+        got.push(s.seen(&["start", "-a", "c1"]));
+        got.push(s.seen(&[
+            "inspect",
+            "-f",
+            "{{.State.Status}} {{.State.ExitCode}}",
+            "c1",
+        ]));
+        // An exited container starts again, detached.
+        got.push(s.seen(&["start", "c1"]));
+        s.wait_for("c1", "{{.State.Status}} {{.State.StartedAt}}", |o| {
+            o.starts_with("exited") && !o.contains("0001-01-01")
+        });
+        got.push(s.seen(&["wait", "c1"]));
+        got.push(s.seen(&["logs", "c1"]));
+        // rm of a created container, restart of one.
+        s.ok(&[
+            "create",
+            "--network",
+            "none",
+            "--name",
+            "c2",
+            "bbx",
+            "sleep",
+            "100",
+        ]);
+        got.push(s.seen(&["rm", "c2"]));
+        s.ok(&[
+            "create",
+            "--network",
+            "none",
+            "--name",
+            "c3",
+            "bbx",
+            "sleep",
+            "100",
+        ]);
+        got.push(s.seen(&["restart", "-t", "1", "c3"]));
+        got.push(s.seen(&["inspect", "-f", "{{.State.Status}}", "c3"]));
+        // start of a running container: nothing to do, the name printed.
+        got.push(s.seen(&["start", "c3"]));
+        got.push(s.seen(&["rm", "-f", "c3"]));
+        // -i: `start -ai` feeds our stdin to a container created with -i.
+        s.ok(&[
+            "create",
+            "-i",
+            "--network",
+            "none",
+            "--name",
+            "c4",
+            "bbx",
+            "cat",
+        ]);
+        got.push(seen_with_input(s, &["start", "-ai", "c4"], "piped\n"));
+        // Environment, workdir and the image's default command come from create's flags.
+        s.ok(&[
+            "create",
+            "--network",
+            "none",
+            "--name",
+            "c5",
+            "-e",
+            "A=1",
+            "-w",
+            "/tmp",
+            "bbx",
+            "sh",
+            "-c",
+            "echo $A $(pwd)",
+        ]);
+        got.push(s.seen(&["start", "-a", "c5"]));
+        // Refusals: a bad flag (the CLI's, 125), a name taken, an image that is not there with
+        // --pull never, starting a missing container (1).
+        for args in [
+            &["create", "--bogus-flag", "bbx"][..],
+            &["create", "--name", "c5", "bbx", "true"],
+            &["create", "--pull", "never", "nosuchimage:1", "true"],
+            &["start", "nosuch"],
+            &["start", "-a", "c4", "c5"],
+        ] {
+            let o = s.cmd(args);
+            got.push((o.status.code(), String::new()));
+            assert!(o.stdout.is_empty(), "{} {args:?}: {}", s.name(), stdout(&o));
+        }
+        got.push(s.seen(&["ps", "-a", "--format", "{{.Names}} {{.State}}"]));
+        s.ok(&["rm", "-f", "c1", "c4", "c5"]);
+        seen.push(got);
+    }
+    assert_eq!(seen[0], seen[1], "docker (left) and tinibox (right) differ");
+    assert_eq!(seen[1][0], (Some(0), "c1 Created created".into()));
+    assert_eq!(seen[1][5], (Some(3), "hello".into()));
+    assert_eq!(seen[1][9], (Some(0), "hello\nhello".into()));
+    assert_eq!(seen[1][15], (Some(0), "piped".into()));
+}
+
 /// Issue 21: one answer for a container that does not exist — Docker prints `No such
 /// container: X` (`No such object: X` for inspect) and exits 1 for every command (`rm -f`
 /// says it and exits 0); tinibox says the same words and exits the same way.

@@ -2,8 +2,10 @@
 //! and `check`: their arguments here, their logic in the files under `docker/`.
 //!
 //! Exit codes (Docker's convention): the container's own status for `run`; 125 when tinibox
-//! fails; 126/127 when the command cannot be executed / is not found. The runc forms that share
-//! a name (`ps ID --format`, `kill ID SIGNAL`, `kill --all`) exit 1 on failure, like runc.
+//! fails or refuses a flag; 126/127 when the command cannot be executed / is not found; 1 for
+//! what Docker's daemon refuses (`No such container: X`, a container in the wrong state). The
+//! runc forms that share a name (`ps ID --format`, `kill ID SIGNAL`, `kill --all`) exit 1 on
+//! failure, like runc.
 //! Must not build specs (that is `crate::spec`) or touch container internals (`crate::container`).
 
 pub mod api;
@@ -25,6 +27,7 @@ pub mod names;
 mod policy;
 mod run;
 pub mod signals;
+mod start;
 mod stats;
 pub mod template;
 mod view;
@@ -60,6 +63,60 @@ pub struct RunArgs {
         allow_hyphen_values = true
     )]
     pub command: Vec<String>,
+    /// Set by `create` (not a flag): the container is made but not run.
+    #[arg(skip)]
+    pub create: bool,
+}
+
+/// Runs `create` (Docker's form, `run`'s flags): makes the container in state `created`
+/// without running it and prints its id; `start` runs it. Exit status 0; 1 when the
+/// container cannot be made (a name taken, no such image: Docker's daemon errors; a flag
+/// the CLI refuses is 125 before this runs).
+pub fn create(global: &GlobalOptions, #[allow(unused_mut)] mut args: RunArgs) -> u8 {
+    args.create = true;
+    #[cfg(feature = "registry")]
+    match super::registry::ensure_image(global, &args.image, args.pull) {
+        Ok(image) => args.image = image,
+        Err((_, message)) => {
+            eprintln!("tinibox: {message}");
+            return 1;
+        }
+    }
+    match front::prepare(global, &args).and_then(front::park) {
+        Ok(id) => {
+            println!("{id}");
+            0
+        }
+        Err(f) => {
+            eprintln!("tinibox: {}", f.message);
+            1
+        }
+    }
+}
+
+/// Arguments of `start`: Docker's `start [-a] [-i] NAME…`, or runc's `start ID` (one exact
+/// id of a container made by runc's `create --bundle`, with no flags).
+#[derive(Debug, Args)]
+pub struct StartArgs {
+    /// Attach: stay in the foreground with the container's output, and exit with its status.
+    #[arg(short = 'a', long)]
+    pub attach: bool,
+    /// Connect standard input (for a container created with -i); implies --attach.
+    #[arg(short = 'i', long)]
+    pub interactive: bool,
+    /// Containers (names or ids).
+    #[arg(required = true, value_name = "CONTAINER")]
+    pub containers: Vec<String>,
+}
+
+/// Runs `start`: the runc form for a container runc's `create` left waiting, else Docker's.
+pub fn start(global: &GlobalOptions, args: StartArgs) -> u8 {
+    if let [one] = args.containers.as_slice() {
+        if !args.attach && !args.interactive && start::is_runc_form(global, one) {
+            return super::runtime::start(global, super::runtime::StartArgs { id: one.clone() });
+        }
+    }
+    start::run(global, args)
 }
 
 /// Runs `run`; returns the exit status.

@@ -229,7 +229,9 @@ fn front_meta(args: &RunArgs) -> Result<Meta, Failure> {
             "--restart and --rm: conflicting options — a container removed at exit cannot be restarted; drop one",
         ));
     }
-    if restart.name != "no" && !flags.detach {
+    // `create` makes a container that `start` runs under a monitor, like `run -d`.
+    let managed = flags.detach || args.create;
+    if restart.name != "no" && !managed {
         return Err(Failure::tinibox(
             "--restart: a restart policy needs -d (the detached container's monitor restarts it)",
         ));
@@ -239,7 +241,7 @@ fn front_meta(args: &RunArgs) -> Result<Meta, Failure> {
             .map_err(|e| Failure::tinibox(format!("--stop-signal: {e}")))?;
     }
     super::logstore::parse_options(&flags.log_opt).map_err(Failure::tinibox)?;
-    if !flags.log_opt.is_empty() && !flags.detach {
+    if !flags.log_opt.is_empty() && !managed {
         return Err(Failure::tinibox(
             "--log-opt: only a detached container (-d) keeps a log — add -d or drop --log-opt",
         ));
@@ -265,6 +267,7 @@ fn front_meta(args: &RunArgs) -> Result<Meta, Failure> {
         host_config: host_config(flags, &restart),
         log_opts: flags.log_opt.clone(),
         health,
+        open_stdin: flags.interactive,
         ..Meta::default()
     })
 }
@@ -600,6 +603,19 @@ pub(super) fn create_and_start(
     });
     let _ = std::fs::remove_file(front.join(names::EXIT_FILE));
     Ok((id, created.pid, master, p.rm))
+}
+
+/// `create`: records a prepared container without running it (Docker's `created` state: no
+/// process, no cgroup; its front folder, image root and engine record with pid 0). `start`
+/// runs it later through [`prepare_again`]. On failure nothing is left.
+pub(super) fn park(p: Prepared) -> Result<String, Failure> {
+    match container::reserve(&p.opts) {
+        Ok(()) => Ok(p.id),
+        Err(e) => {
+            discard(&p.front);
+            Err(Failure::tinibox(e.to_string()))
+        }
+    }
 }
 
 /// After the init exited: remove the container (`--rm`) or record its exit status.

@@ -83,6 +83,10 @@ pub struct Meta {
     /// The health check (`--health-*`, `--no-healthcheck`).
     #[serde(default)]
     pub health: Option<super::health::Config>,
+    /// `-i`: the container keeps standard input open (Docker's `Config.OpenStdin`), so
+    /// `start -i` connects the caller's stdin to it.
+    #[serde(default)]
+    pub open_stdin: bool,
 }
 
 impl Meta {

@@ -1562,3 +1562,126 @@ fn missing_containers_are_refused_like_docker() {
         seen[1]
     );
 }
+
+/// Issue 21: `cp NAME:PATH -` writes a tar stream of the file or tree to stdout, `cp -
+/// NAME:PATH` unpacks one from stdin into a directory of the container, as Docker's; a
+/// stream never writes through a link out of the container.
+#[test]
+fn cp_tar_streams_match_docker() {
+    let (_g, work, sides) = sides();
+    let w = work.path();
+    std::fs::create_dir_all(w.join("src/tree/deep")).unwrap();
+    std::fs::write(w.join("src/tree/deep/x"), "x from the host\n").unwrap();
+    std::os::unix::fs::symlink("deep/x", w.join("src/tree/lnk")).unwrap();
+    let tar_of = |dir: &str| {
+        let o = run(Command::new("tar")
+            .arg("-C")
+            .arg(w.join("src"))
+            .args(["-cf", "-", dir]));
+        assert!(o.status.success());
+        o.stdout
+    };
+    let tree = tar_of("tree");
+    let listing = |data: &[u8]| {
+        let mut c = Command::new("tar")
+            .args(["-tf", "-"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        c.stdin.take().unwrap().write_all(data).unwrap();
+        let o = c.wait_with_output().unwrap();
+        let mut names: Vec<String> = stdout(&o)
+            .lines()
+            .map(|l| l.trim_end_matches('/').to_string())
+            .collect();
+        names.sort();
+        names.join(" ")
+    };
+    let mut seen = Vec::new();
+    for s in &sides {
+        let victim = w.join(format!("{}-victim", s.name()));
+        std::fs::create_dir_all(&victim).unwrap();
+        let mut got = Vec::new();
+        let script = format!(
+            "mkdir -p /data/sub; echo hello > /data/sub/f; ln -s /etc/passwd /data/link; \
+             ln -s {v} /tmp/abs; echo ready; sleep 1000",
+            v = victim.display()
+        );
+        s.ok(&[
+            "run",
+            "-d",
+            "--network",
+            "none",
+            "--name",
+            "web",
+            "bbx",
+            "sh",
+            "-c",
+            &script,
+        ]);
+        poll(s, &["logs", "web"], |o| o.contains("ready"));
+        // Out: a tree and a single file.
+        let o = s.cmd(&["cp", "web:/data", "-"]);
+        got.push((o.status.code(), listing(&o.stdout)));
+        let o = s.cmd(&["cp", "web:/data/sub/f", "-"]);
+        got.push((o.status.code(), listing(&o.stdout)));
+        let o = s.cmd(&["cp", "web:/no/such", "-"]);
+        got.push((o.status.code(), String::new()));
+        // In: a tree with a symlink, into a directory.
+        let put = |dst: &str, data: &[u8]| {
+            let mut c = s
+                .command()
+                .args(["cp", "-", dst])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            c.stdin.take().unwrap().write_all(data).unwrap();
+            let o = c.wait_with_output().unwrap();
+            (o.status.code(), stdout(&o).trim().to_string())
+        };
+        got.push(put("web:/tmp", &tree));
+        got.push(s.seen(&[
+            "exec",
+            "web",
+            "sh",
+            "-c",
+            "cat /tmp/tree/deep/x; readlink /tmp/tree/lnk",
+        ]));
+        // Refused: a destination that is missing, one that is a file.
+        got.push(
+            put("web:/tmp/nonexistent", &tree)
+                .0
+                .map(|c| (Some(c), String::new()))
+                .unwrap(),
+        );
+        got.push(
+            put("web:/data/sub/f", &tree)
+                .0
+                .map(|c| (Some(c), String::new()))
+                .unwrap(),
+        );
+        // A destination that is a link out of the container: the host's folder stays empty.
+        let _ = put("web:/tmp/abs", &tree);
+        let left: Vec<_> = std::fs::read_dir(&victim)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        assert!(
+            left.is_empty(),
+            "{}: cp - wrote on the host: {left:?}",
+            s.name()
+        );
+        s.ok(&["rm", "-f", "web"]);
+        seen.push(got);
+    }
+    assert_eq!(seen[0], seen[1], "docker (left) and tinibox (right) differ");
+    assert_eq!(
+        seen[1][0],
+        (Some(0), "data data/link data/sub data/sub/f".into())
+    );
+    assert_eq!(seen[1][4], (Some(0), "x from the host\ndeep/x".into()));
+}

@@ -12,6 +12,7 @@ pub mod api;
 mod check;
 mod control;
 mod copy;
+mod copy_tar;
 mod detach;
 mod disk;
 mod duration;
@@ -330,9 +331,9 @@ pub fn top(global: &GlobalOptions, args: TopArgs) -> u8 {
 /// Arguments of `cp`.
 #[derive(Debug, Args)]
 pub struct CpArgs {
-    /// NAME:PATH or a host path.
+    /// NAME:PATH, a host path, or `-` (a tar stream read from stdin).
     pub source: String,
-    /// NAME:PATH or a host path.
+    /// NAME:PATH, a host path, or `-` (a tar stream written to stdout).
     pub destination: String,
 }
 

@@ -1563,6 +1563,54 @@ fn missing_containers_are_refused_like_docker() {
     );
 }
 
+/// Issue 21: a container whose init the memory cgroup's OOM killer killed shows `Exited
+/// (137)` and `State.OOMKilled` true (`-m 8m`, `tail /dev/zero` keeps growing its buffer);
+/// one that exited or was killed by the user shows false.
+#[test]
+fn oom_killed_matches_docker() {
+    let (_g, _work, sides) = sides();
+    let mut seen = Vec::new();
+    for s in &sides {
+        let mut got = Vec::new();
+        let limited = ["--network", "none", "-m", "8m", "--memory-swap", "8m"];
+        let run = |name: &str, cmd: &[&str]| {
+            let mut args = vec!["run", "-d", "--name", name];
+            args.extend(limited);
+            args.push("bbx");
+            args.extend(cmd);
+            s.ok(&args);
+        };
+        run("oom", &["tail", "/dev/zero"]);
+        run("fine", &["sh", "-c", "exit 3"]);
+        run("killed", &["sleep", "1000"]);
+        got.push(s.seen(&["wait", "oom", "fine"]));
+        s.ok(&["kill", "killed"]);
+        got.push(s.seen(&["wait", "killed"]));
+        for name in ["oom", "fine", "killed"] {
+            got.push(s.seen(&[
+                "inspect",
+                "-f",
+                "{{.State.Status}} {{.State.ExitCode}} {{.State.OOMKilled}}",
+                name,
+            ]));
+        }
+        let (_, status) = s.seen(&[
+            "ps",
+            "-a",
+            "--filter",
+            "name=oom",
+            "--format",
+            "{{.Status}}",
+        ]);
+        got.push((None, timeless(&status)));
+        s.ok(&["rm", "-f", "oom", "fine", "killed"]);
+        seen.push(got);
+    }
+    assert_eq!(seen[0], seen[1], "docker (left) and tinibox (right) differ");
+    assert_eq!(seen[1][2], (Some(0), "exited 137 true".into()));
+    assert_eq!(seen[1][4], (Some(0), "exited 137 false".into()));
+}
+
 /// Issue 21: `cp NAME:PATH -` writes a tar stream of the file or tree to stdout, `cp -
 /// NAME:PATH` unpacks one from stdin into a directory of the container, as Docker's; a
 /// stream never writes through a link out of the container.

@@ -600,6 +600,7 @@ pub(super) fn create_and_start(
     Meta::update(&global.root, &id, |m| {
         m.started_at = Some(super::meta::now());
         m.restarting = false;
+        m.oom_killed = false;
     });
     let _ = std::fs::remove_file(front.join(names::EXIT_FILE));
     Ok((id, created.pid, master, p.rm))
@@ -625,15 +626,28 @@ pub fn finish(global: &GlobalOptions, id: &str, rm: bool, code: i32) {
             eprintln!("tinibox: removing the container: {e} — run `tinibox rm -f {id}`");
         }
     } else {
-        Meta::update(&global.root, id, |m| {
-            m.finished_at = Some(super::meta::now())
-        });
-        names::write_exit_status(&global.root, id, code);
+        record_exit(global, id, code);
         // Its network namespace is gone with the init: give back the address and ports now.
         if let Err(e) = crate::net::detach(id) {
             eprintln!("tinibox: leaving the network: {e}");
         }
     }
+}
+
+/// Records the end of a run: the finish time, whether the memory cgroup's OOM killer struck
+/// (its `oom_kill` count: v1 `memory.oom_control`, v2 `memory.events`; the cgroup is new for
+/// each run and still there until the container is removed or run again), and the exit
+/// status.
+pub(super) fn record_exit(global: &GlobalOptions, id: &str, code: i32) {
+    let oom = Record::load(&global.root, id)
+        .ok()
+        .and_then(|r| r.cgroup.stats().oom_kills)
+        .is_some_and(|n| n > 0);
+    Meta::update(&global.root, id, |m| {
+        m.finished_at = Some(super::meta::now());
+        m.oom_killed = oom;
+    });
+    names::write_exit_status(&global.root, id, code);
 }
 
 /// The container's live status, or None when the engine has no record of it.

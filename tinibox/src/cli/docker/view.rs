@@ -262,7 +262,7 @@ impl View {
             "Running": running && self.status != Status::Created,
             "Paused": self.status == Status::Paused,
             "Restarting": self.meta.restarting && !running,
-            "OOMKilled": false,
+            "OOMKilled": self.meta.oom_killed,
             "Dead": self.state() == "dead",
             "Pid": if running { self.record.state.pid } else { 0 },
             "ExitCode": if running { 0 } else { self.exit_code.unwrap_or(0) },

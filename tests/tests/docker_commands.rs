@@ -1733,3 +1733,72 @@ fn cp_tar_streams_match_docker() {
     );
     assert_eq!(seen[1][4], (Some(0), "x from the host\ndeep/x".into()));
 }
+
+/// Issue 21: `top NAME PS-OPTIONS` passes the options to ps (rows picked by the PID
+/// column; without one it fails, as Docker), and `ps --filter health=…` picks containers by
+/// their health (`none`: no check).
+#[test]
+fn top_options_and_health_filter_match_docker() {
+    let (_g, _work, sides) = sides();
+    let mut seen = Vec::new();
+    for s in &sides {
+        let mut got: Vec<(Option<i32>, String)> = Vec::new();
+        let base = ["run", "-d", "--network", "none"];
+        let run = |extra: &[&str]| {
+            let mut a = base.to_vec();
+            a.extend(extra);
+            a.extend(["bbx", "sleep", "1000"]);
+            s.ok(&a);
+        };
+        run(&["--name", "web"]);
+        run(&[
+            "--name",
+            "hok",
+            "--health-cmd",
+            "true",
+            "--health-interval",
+            "1s",
+        ]);
+        run(&[
+            "--name",
+            "hbad",
+            "--health-cmd",
+            "false",
+            "--health-interval",
+            "1s",
+            "--health-retries",
+            "1",
+        ]);
+        run(&[
+            "--name",
+            "hwait",
+            "--health-cmd",
+            "true",
+            "--health-interval",
+            "1h",
+        ]);
+        // Columns the caller asked for; the PIDs differ between the sides, the rest not.
+        let (code, top) = s.seen(&["top", "web", "-o", "pid,comm,args"]);
+        let rows: Vec<String> = top
+            .lines()
+            .map(|l| l.split_whitespace().skip(1).collect::<Vec<_>>().join(" "))
+            .collect();
+        got.push((code, rows.join("\n")));
+        got.push((s.seen(&["top", "web", "-o", "comm"]).0, String::new()));
+        s.wait_for("hok", "{{.State.Health.Status}}", |o| o == "healthy");
+        s.wait_for("hbad", "{{.State.Health.Status}}", |o| o == "unhealthy");
+        for h in ["healthy", "unhealthy", "starting", "none"] {
+            let filter = format!("health={h}");
+            got.push(s.seen(&["ps", "--filter", &filter, "--format", "{{.Names}}"]));
+        }
+        got.push((s.seen(&["ps", "--filter", "health=sick"]).0, String::new()));
+        s.ok(&["rm", "-f", "web", "hok", "hbad", "hwait"]);
+        seen.push(got);
+    }
+    assert_eq!(seen[0], seen[1], "docker (left) and tinibox (right) differ");
+    assert_eq!(
+        seen[1][0],
+        (Some(0), "COMMAND COMMAND\nsleep sleep 1000".into())
+    );
+    assert_eq!(seen[1][2], (Some(0), "hok".into()));
+}

@@ -321,11 +321,18 @@ pub fn rename(global: &GlobalOptions, args: RenameArgs) -> u8 {
 pub struct TopArgs {
     /// The container (name or id).
     pub container: String,
+    /// Options for the host's ps (default `-ef`), as Docker passes them: `-o pid,comm`, `aux`.
+    #[arg(
+        value_name = "PS OPTIONS",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    pub ps_options: Vec<String>,
 }
 
 /// Runs `top`.
 pub fn top(global: &GlobalOptions, args: TopArgs) -> u8 {
-    control::top(global, &args.container)
+    control::top(global, &args.container, &args.ps_options)
 }
 
 /// Arguments of `cp`.

@@ -123,8 +123,9 @@ pub fn rename(global: &GlobalOptions, old: &str, new: &str) -> u8 {
     }
 }
 
-/// `top NAME`: the container's processes, as `ps -ef` rows of the host's ps.
-pub fn top(global: &GlobalOptions, what: &str) -> u8 {
+/// `top NAME [PS OPTIONS]`: the container's processes, as rows of the host's ps run with
+/// those options (default `-ef`).
+pub fn top(global: &GlobalOptions, what: &str, ps_options: &[String]) -> u8 {
     let id = match names::resolve(&global.root, what) {
         Ok(id) => id,
         Err(e) => return fail(1, e),
@@ -132,7 +133,7 @@ pub fn top(global: &GlobalOptions, what: &str) -> u8 {
     if !front::is_alive(&global.root, &id) {
         return fail(1, format!("container {what} is not running"));
     }
-    manage::print_processes(global, &id)
+    manage::print_processes(global, &id, ps_options)
 }
 
 /// `container prune [-f]`: removes every stopped container (asks first unless `force`).

@@ -85,29 +85,58 @@ fn ps_processes(global: &GlobalOptions, what: &str, format: PsFormat) -> u8 {
         );
         return 0;
     }
-    print_processes(global, &id)
+    print_processes(global, &id, &[])
 }
 
-/// Prints the `ps -ef` header and the rows of container `id`'s processes; exit status 0, or
-/// 1 when they cannot be listed.
-pub(super) fn print_processes(global: &GlobalOptions, id: &str) -> u8 {
+/// Prints the header and the rows of container `id`'s processes from the host's ps run with
+/// `options` (default `-ef`; Docker passes them through the same way). Rows are picked by
+/// the column titled PID; exit status 0, or 1 when the processes cannot be listed or ps
+/// gives no PID column (as Docker).
+pub(super) fn print_processes(global: &GlobalOptions, id: &str, options: &[String]) -> u8 {
     let pids = match front::pids(&global.root, id) {
         Ok(p) => p,
         Err(e) => return fail(1, format!("{e} — is the container running?")),
     };
-    let out = match std::process::Command::new("ps").arg("-ef").output() {
-        Ok(o) => o,
-        Err(e) => return fail(1, format!("running ps -ef: {e} — install procps")),
+    let default = ["-ef".to_string()];
+    let options = if options.is_empty() {
+        &default[..]
+    } else {
+        options
     };
+    let out = match std::process::Command::new("ps").args(options).output() {
+        Ok(o) => o,
+        Err(e) => return fail(1, format!("running ps: {e} — install procps")),
+    };
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        return fail(
+            1,
+            format!(
+                "ps {}: {} — give options the host's ps accepts",
+                options.join(" "),
+                err.lines().next().unwrap_or("failed")
+            ),
+        );
+    }
     let text = String::from_utf8_lossy(&out.stdout);
     let mut lines = text.lines();
-    if let Some(h) = lines.next() {
-        println!("{h}");
-    }
+    let Some(header) = lines.next() else {
+        return fail(1, "ps printed nothing — give options the host's ps accepts");
+    };
+    let Some(column) = header.split_whitespace().position(|t| t == "PID") else {
+        return fail(
+            1,
+            format!(
+                "ps {}: no PID column in its output — add pid to -o",
+                options.join(" ")
+            ),
+        );
+    };
+    println!("{header}");
     for l in lines {
         let pid = l
             .split_whitespace()
-            .nth(1)
+            .nth(column)
             .and_then(|p| p.parse::<i32>().ok());
         if pid.is_some_and(|p| pids.contains(&p)) {
             println!("{l}");

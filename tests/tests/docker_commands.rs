@@ -1350,3 +1350,455 @@ fn run_flags_and_health_checks_match_docker() {
     assert_eq!(t[6].1, "Up T (healthy)");
     assert_eq!(t[7].1, "Up T (unhealthy)");
 }
+
+/// `seen` with the given text on stdin: (exit code, trimmed stdout).
+fn seen_with_input(s: &Side, args: &[&str], input: &str) -> (Option<i32>, String) {
+    let mut child = s
+        .command()
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    (o.status.code(), stdout(&o).trim().to_string())
+}
+
+/// Issue 21/16: Docker's `create [run's flags] IMAGE [CMD]` (prints the id, state
+/// `created`, no process), and `start [-a] [-i] NAME` of a created or exited container; `ps
+/// -a` shows "Created", `rm` of a created container works, `restart` starts it, `wait`
+/// waits for its start and end.
+#[test]
+fn create_and_start_match_docker() {
+    let (_g, _work, sides) = sides();
+    let mut seen = Vec::new();
+    for s in &sides {
+        let mut got: Vec<(Option<i32>, String)> = Vec::new();
+        let (code, id) = s.seen(&[
+            "create",
+            "--network",
+            "none",
+            "--name",
+            "c1",
+            "bbx",
+            "sh",
+            "-c",
+            "echo hello; exit 3",
+        ]);
+        assert_eq!(code, Some(0), "{}: create", s.name());
+        assert!(
+            id.len() == 64 && id.chars().all(|c| c.is_ascii_hexdigit()),
+            "{}: create printed {id:?}",
+            s.name()
+        );
+        got.push(s.seen(&["ps", "-a", "--format", "{{.Names}} {{.Status}} {{.State}}"]));
+        got.push(s.seen(&["ps", "-q"]));
+        got.push(s.seen(&[
+            "inspect",
+            "-f",
+            "{{.State.Status}} {{.State.Running}} {{.State.Pid}} {{.State.ExitCode}} {{.State.StartedAt}}",
+            "c1",
+        ]));
+        got.push(s.seen(&[
+            "ps",
+            "-a",
+            "--filter",
+            "status=created",
+            "--format",
+            "{{.Names}}",
+        ]));
+        // A created container is not running: `wait` answers at once.
+        got.push(s.seen(&["wait", "c1"]));
+        got.push(s.seen(&["start", "-a", "c1"]));
+        got.push(s.seen(&[
+            "inspect",
+            "-f",
+            "{{.State.Status}} {{.State.ExitCode}}",
+            "c1",
+        ]));
+        // An exited container starts again, detached.
+        got.push(s.seen(&["start", "c1"]));
+        s.wait_for("c1", "{{.State.Status}} {{.State.StartedAt}}", |o| {
+            o.starts_with("exited") && !o.contains("0001-01-01")
+        });
+        got.push(s.seen(&["wait", "c1"]));
+        got.push(s.seen(&["logs", "c1"]));
+        // rm of a created container, restart of one.
+        s.ok(&[
+            "create",
+            "--network",
+            "none",
+            "--name",
+            "c2",
+            "bbx",
+            "sleep",
+            "100",
+        ]);
+        got.push(s.seen(&["rm", "c2"]));
+        s.ok(&[
+            "create",
+            "--network",
+            "none",
+            "--name",
+            "c3",
+            "bbx",
+            "sleep",
+            "100",
+        ]);
+        got.push(s.seen(&["restart", "-t", "1", "c3"]));
+        got.push(s.seen(&["inspect", "-f", "{{.State.Status}}", "c3"]));
+        // start of a running container: nothing to do, the name printed.
+        got.push(s.seen(&["start", "c3"]));
+        got.push(s.seen(&["rm", "-f", "c3"]));
+        // -i: `start -ai` feeds our stdin to a container created with -i.
+        s.ok(&[
+            "create",
+            "-i",
+            "--network",
+            "none",
+            "--name",
+            "c4",
+            "bbx",
+            "cat",
+        ]);
+        got.push(seen_with_input(s, &["start", "-ai", "c4"], "piped\n"));
+        // Environment, workdir and the image's default command come from create's flags.
+        s.ok(&[
+            "create",
+            "--network",
+            "none",
+            "--name",
+            "c5",
+            "-e",
+            "A=1",
+            "-w",
+            "/tmp",
+            "bbx",
+            "sh",
+            "-c",
+            "echo $A $(pwd)",
+        ]);
+        got.push(s.seen(&["start", "-a", "c5"]));
+        // Refusals: a bad flag (the CLI's, 125), a name taken, an image that is not there with
+        // --pull never, starting a missing container (1).
+        for args in [
+            &["create", "--bogus-flag", "bbx"][..],
+            &["create", "--name", "c5", "bbx", "true"],
+            &["create", "--pull", "never", "nosuchimage:1", "true"],
+            &["start", "nosuch"],
+            &["start", "-a", "c4", "c5"],
+        ] {
+            let o = s.cmd(args);
+            got.push((o.status.code(), String::new()));
+            assert!(o.stdout.is_empty(), "{} {args:?}: {}", s.name(), stdout(&o));
+        }
+        got.push(s.seen(&["ps", "-a", "--format", "{{.Names}} {{.State}}"]));
+        s.ok(&["rm", "-f", "c1", "c4", "c5"]);
+        seen.push(got);
+    }
+    assert_eq!(seen[0], seen[1], "docker (left) and tinibox (right) differ");
+    assert_eq!(seen[1][0], (Some(0), "c1 Created created".into()));
+    assert_eq!(seen[1][5], (Some(3), "hello".into()));
+    assert_eq!(seen[1][9], (Some(0), "hello\nhello".into()));
+    assert_eq!(seen[1][15], (Some(0), "piped".into()));
+}
+
+/// Issue 21: one answer for a container that does not exist — Docker prints `No such
+/// container: X` (`No such object: X` for inspect) and exits 1 for every command (`rm -f`
+/// says it and exits 0); tinibox says the same words and exits the same way.
+#[test]
+fn missing_containers_are_refused_like_docker() {
+    let (_g, work, sides) = sides();
+    let x = work.path().join("x");
+    let x = x.to_str().unwrap();
+    let mut seen = Vec::new();
+    for s in &sides {
+        let mut got = Vec::new();
+        for args in [
+            &["inspect", "nosuch"][..],
+            &["logs", "nosuch"],
+            &["stop", "nosuch"],
+            &["kill", "nosuch"],
+            &["rm", "nosuch"],
+            &["rm", "-f", "nosuch"],
+            &["start", "nosuch"],
+            &["restart", "nosuch"],
+            &["wait", "nosuch"],
+            &["top", "nosuch"],
+            &["pause", "nosuch"],
+            &["unpause", "nosuch"],
+            &["port", "nosuch"],
+            &["exec", "nosuch", "true"],
+            &["cp", "nosuch:/etc/hostname", x],
+            &["stats", "--no-stream", "nosuch"],
+            &["rename", "nosuch", "other"],
+        ] {
+            let o = s.cmd(args);
+            let err = stderr(&o);
+            let needle = if args[0] == "inspect" {
+                "No such object: nosuch"
+            } else {
+                "No such container: nosuch"
+            };
+            assert!(err.contains(needle), "{} {args:?}: {err}", s.name());
+            got.push((args.join(" "), o.status.code()));
+        }
+        seen.push(got);
+    }
+    assert_eq!(seen[0], seen[1], "docker (left) and tinibox (right) differ");
+    // Every command exits 1, except `rm -f`: it says so, but there is nothing to remove.
+    assert!(
+        seen[1]
+            .iter()
+            .all(|(a, c)| *c == Some(if a.starts_with("rm -f") { 0 } else { 1 })),
+        "{:?}",
+        seen[1]
+    );
+}
+
+/// Issue 21: a container whose init the memory cgroup's OOM killer killed shows `Exited
+/// (137)` and `State.OOMKilled` true (`-m 8m`, `tail /dev/zero` keeps growing its buffer);
+/// one that exited or was killed by the user shows false.
+#[test]
+fn oom_killed_matches_docker() {
+    let (_g, _work, sides) = sides();
+    let mut seen = Vec::new();
+    for s in &sides {
+        let mut got = Vec::new();
+        let limited = ["--network", "none", "-m", "8m", "--memory-swap", "8m"];
+        let run = |name: &str, cmd: &[&str]| {
+            let mut args = vec!["run", "-d", "--name", name];
+            args.extend(limited);
+            args.push("bbx");
+            args.extend(cmd);
+            s.ok(&args);
+        };
+        run("oom", &["tail", "/dev/zero"]);
+        run("fine", &["sh", "-c", "exit 3"]);
+        run("killed", &["sleep", "1000"]);
+        got.push(s.seen(&["wait", "oom", "fine"]));
+        s.ok(&["kill", "killed"]);
+        got.push(s.seen(&["wait", "killed"]));
+        for name in ["oom", "fine", "killed"] {
+            got.push(s.seen(&[
+                "inspect",
+                "-f",
+                "{{.State.Status}} {{.State.ExitCode}} {{.State.OOMKilled}}",
+                name,
+            ]));
+        }
+        let (_, status) = s.seen(&[
+            "ps",
+            "-a",
+            "--filter",
+            "name=oom",
+            "--format",
+            "{{.Status}}",
+        ]);
+        got.push((None, timeless(&status)));
+        s.ok(&["rm", "-f", "oom", "fine", "killed"]);
+        seen.push(got);
+    }
+    assert_eq!(seen[0], seen[1], "docker (left) and tinibox (right) differ");
+    assert_eq!(seen[1][2], (Some(0), "exited 137 true".into()));
+    assert_eq!(seen[1][4], (Some(0), "exited 137 false".into()));
+}
+
+/// Issue 21: `cp NAME:PATH -` writes a tar stream of the file or tree to stdout, `cp -
+/// NAME:PATH` unpacks one from stdin into a directory of the container, as Docker's; a
+/// stream never writes through a link out of the container.
+#[test]
+fn cp_tar_streams_match_docker() {
+    let (_g, work, sides) = sides();
+    let w = work.path();
+    std::fs::create_dir_all(w.join("src/tree/deep")).unwrap();
+    std::fs::write(w.join("src/tree/deep/x"), "x from the host\n").unwrap();
+    std::os::unix::fs::symlink("deep/x", w.join("src/tree/lnk")).unwrap();
+    let tar_of = |dir: &str| {
+        let o = run(Command::new("tar")
+            .arg("-C")
+            .arg(w.join("src"))
+            .args(["-cf", "-", dir]));
+        assert!(o.status.success());
+        o.stdout
+    };
+    let tree = tar_of("tree");
+    let listing = |data: &[u8]| {
+        let mut c = Command::new("tar")
+            .args(["-tf", "-"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        c.stdin.take().unwrap().write_all(data).unwrap();
+        let o = c.wait_with_output().unwrap();
+        let mut names: Vec<String> = stdout(&o)
+            .lines()
+            .map(|l| l.trim_end_matches('/').to_string())
+            .collect();
+        names.sort();
+        names.join(" ")
+    };
+    let mut seen = Vec::new();
+    for s in &sides {
+        let victim = w.join(format!("{}-victim", s.name()));
+        std::fs::create_dir_all(&victim).unwrap();
+        let mut got = Vec::new();
+        let script = format!(
+            "mkdir -p /data/sub; echo hello > /data/sub/f; ln -s /etc/passwd /data/link; \
+             ln -s {v} /tmp/abs; echo ready; sleep 1000",
+            v = victim.display()
+        );
+        s.ok(&[
+            "run",
+            "-d",
+            "--network",
+            "none",
+            "--name",
+            "web",
+            "bbx",
+            "sh",
+            "-c",
+            &script,
+        ]);
+        poll(s, &["logs", "web"], |o| o.contains("ready"));
+        // Out: a tree and a single file.
+        let o = s.cmd(&["cp", "web:/data", "-"]);
+        got.push((o.status.code(), listing(&o.stdout)));
+        let o = s.cmd(&["cp", "web:/data/sub/f", "-"]);
+        got.push((o.status.code(), listing(&o.stdout)));
+        let o = s.cmd(&["cp", "web:/no/such", "-"]);
+        got.push((o.status.code(), String::new()));
+        // In: a tree with a symlink, into a directory.
+        let put = |dst: &str, data: &[u8]| {
+            let mut c = s
+                .command()
+                .args(["cp", "-", dst])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            c.stdin.take().unwrap().write_all(data).unwrap();
+            let o = c.wait_with_output().unwrap();
+            (o.status.code(), stdout(&o).trim().to_string())
+        };
+        got.push(put("web:/tmp", &tree));
+        got.push(s.seen(&[
+            "exec",
+            "web",
+            "sh",
+            "-c",
+            "cat /tmp/tree/deep/x; readlink /tmp/tree/lnk",
+        ]));
+        // Refused: a destination that is missing, one that is a file.
+        got.push(
+            put("web:/tmp/nonexistent", &tree)
+                .0
+                .map(|c| (Some(c), String::new()))
+                .unwrap(),
+        );
+        got.push(
+            put("web:/data/sub/f", &tree)
+                .0
+                .map(|c| (Some(c), String::new()))
+                .unwrap(),
+        );
+        // A destination that is a link out of the container: the host's folder stays empty.
+        let _ = put("web:/tmp/abs", &tree);
+        let left: Vec<_> = std::fs::read_dir(&victim)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        assert!(
+            left.is_empty(),
+            "{}: cp - wrote on the host: {left:?}",
+            s.name()
+        );
+        s.ok(&["rm", "-f", "web"]);
+        seen.push(got);
+    }
+    assert_eq!(seen[0], seen[1], "docker (left) and tinibox (right) differ");
+    assert_eq!(
+        seen[1][0],
+        (Some(0), "data data/link data/sub data/sub/f".into())
+    );
+    assert_eq!(seen[1][4], (Some(0), "x from the host\ndeep/x".into()));
+}
+
+/// Issue 21: `top NAME PS-OPTIONS` passes the options to ps (rows picked by the PID
+/// column; without one it fails, as Docker), and `ps --filter health=…` picks containers by
+/// their health (`none`: no check).
+#[test]
+fn top_options_and_health_filter_match_docker() {
+    let (_g, _work, sides) = sides();
+    let mut seen = Vec::new();
+    for s in &sides {
+        let mut got: Vec<(Option<i32>, String)> = Vec::new();
+        let base = ["run", "-d", "--network", "none"];
+        let run = |extra: &[&str]| {
+            let mut a = base.to_vec();
+            a.extend(extra);
+            a.extend(["bbx", "sleep", "1000"]);
+            s.ok(&a);
+        };
+        run(&["--name", "web"]);
+        run(&[
+            "--name",
+            "hok",
+            "--health-cmd",
+            "true",
+            "--health-interval",
+            "1s",
+        ]);
+        run(&[
+            "--name",
+            "hbad",
+            "--health-cmd",
+            "false",
+            "--health-interval",
+            "1s",
+            "--health-retries",
+            "1",
+        ]);
+        run(&[
+            "--name",
+            "hwait",
+            "--health-cmd",
+            "true",
+            "--health-interval",
+            "1h",
+        ]);
+        // Columns the caller asked for; the PIDs differ between the sides, the rest not.
+        let (code, top) = s.seen(&["top", "web", "-o", "pid,comm,args"]);
+        let rows: Vec<String> = top
+            .lines()
+            .map(|l| l.split_whitespace().skip(1).collect::<Vec<_>>().join(" "))
+            .collect();
+        got.push((code, rows.join("\n")));
+        got.push((s.seen(&["top", "web", "-o", "comm"]).0, String::new()));
+        s.wait_for("hok", "{{.State.Health.Status}}", |o| o == "healthy");
+        s.wait_for("hbad", "{{.State.Health.Status}}", |o| o == "unhealthy");
+        for h in ["healthy", "unhealthy", "starting", "none"] {
+            let filter = format!("health={h}");
+            got.push(s.seen(&["ps", "--filter", &filter, "--format", "{{.Names}}"]));
+        }
+        got.push((s.seen(&["ps", "--filter", "health=sick"]).0, String::new()));
+        s.ok(&["rm", "-f", "web", "hok", "hbad", "hwait"]);
+        seen.push(got);
+    }
+    assert_eq!(seen[0], seen[1], "docker (left) and tinibox (right) differ");
+    assert_eq!(
+        seen[1][0],
+        (Some(0), "COMMAND COMMAND\nsleep sleep 1000".into())
+    );
+    assert_eq!(seen[1][2], (Some(0), "hok".into()));
+}

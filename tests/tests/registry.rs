@@ -777,12 +777,12 @@ fn push_tag_inspect_and_save_round_trip_through_real_tools() {
         &world.tinibox(&["push", &format!("{host}/test/none:1")]),
         "no such image",
     );
-    // `inspect` of an unknown name answers as Docker's does: exit 1, "no such object".
+    // `inspect` of an unknown name answers as Docker's does: exit 1, "No such object".
     let out = world.tinibox(&["inspect", "nope:1"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(
-        err.contains("no such object: nope:1") && err.trim_end().lines().count() == 1,
+        err.contains("No such object: nope:1") && err.trim_end().lines().count() == 1,
         "{err}"
     );
 }

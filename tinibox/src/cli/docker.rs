@@ -2,14 +2,17 @@
 //! and `check`: their arguments here, their logic in the files under `docker/`.
 //!
 //! Exit codes (Docker's convention): the container's own status for `run`; 125 when tinibox
-//! fails; 126/127 when the command cannot be executed / is not found. The runc forms that share
-//! a name (`ps ID --format`, `kill ID SIGNAL`, `kill --all`) exit 1 on failure, like runc.
+//! fails or refuses a flag; 126/127 when the command cannot be executed / is not found; 1 for
+//! what Docker's daemon refuses (`No such container: X`, a container in the wrong state). The
+//! runc forms that share a name (`ps ID --format`, `kill ID SIGNAL`, `kill --all`) exit 1 on
+//! failure, like runc.
 //! Must not build specs (that is `crate::spec`) or touch container internals (`crate::container`).
 
 pub mod api;
 mod check;
 mod control;
 mod copy;
+mod copy_tar;
 mod detach;
 mod disk;
 mod duration;
@@ -25,6 +28,7 @@ pub mod names;
 mod policy;
 mod run;
 pub mod signals;
+mod start;
 mod stats;
 pub mod template;
 mod view;
@@ -60,6 +64,60 @@ pub struct RunArgs {
         allow_hyphen_values = true
     )]
     pub command: Vec<String>,
+    /// Set by `create` (not a flag): the container is made but not run.
+    #[arg(skip)]
+    pub create: bool,
+}
+
+/// Runs `create` (Docker's form, `run`'s flags): makes the container in state `created`
+/// without running it and prints its id; `start` runs it. Exit status 0; 1 when the
+/// container cannot be made (a name taken, no such image: Docker's daemon errors; a flag
+/// the CLI refuses is 125 before this runs).
+pub fn create(global: &GlobalOptions, #[allow(unused_mut)] mut args: RunArgs) -> u8 {
+    args.create = true;
+    #[cfg(feature = "registry")]
+    match super::registry::ensure_image(global, &args.image, args.pull) {
+        Ok(image) => args.image = image,
+        Err((_, message)) => {
+            eprintln!("tinibox: {message}");
+            return 1;
+        }
+    }
+    match front::prepare(global, &args).and_then(front::park) {
+        Ok(id) => {
+            println!("{id}");
+            0
+        }
+        Err(f) => {
+            eprintln!("tinibox: {}", f.message);
+            1
+        }
+    }
+}
+
+/// Arguments of `start`: Docker's `start [-a] [-i] NAME…`, or runc's `start ID` (one exact
+/// id of a container made by runc's `create --bundle`, with no flags).
+#[derive(Debug, Args)]
+pub struct StartArgs {
+    /// Attach: stay in the foreground with the container's output, and exit with its status.
+    #[arg(short = 'a', long)]
+    pub attach: bool,
+    /// Connect standard input (for a container created with -i); implies --attach.
+    #[arg(short = 'i', long)]
+    pub interactive: bool,
+    /// Containers (names or ids).
+    #[arg(required = true, value_name = "CONTAINER")]
+    pub containers: Vec<String>,
+}
+
+/// Runs `start`: the runc form for a container runc's `create` left waiting, else Docker's.
+pub fn start(global: &GlobalOptions, args: StartArgs) -> u8 {
+    if let [one] = args.containers.as_slice() {
+        if !args.attach && !args.interactive && start::is_runc_form(global, one) {
+            return super::runtime::start(global, super::runtime::StartArgs { id: one.clone() });
+        }
+    }
+    start::run(global, args)
 }
 
 /// Runs `run`; returns the exit status.
@@ -263,19 +321,26 @@ pub fn rename(global: &GlobalOptions, args: RenameArgs) -> u8 {
 pub struct TopArgs {
     /// The container (name or id).
     pub container: String,
+    /// Options for the host's ps (default `-ef`), as Docker passes them: `-o pid,comm`, `aux`.
+    #[arg(
+        value_name = "PS OPTIONS",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    pub ps_options: Vec<String>,
 }
 
 /// Runs `top`.
 pub fn top(global: &GlobalOptions, args: TopArgs) -> u8 {
-    control::top(global, &args.container)
+    control::top(global, &args.container, &args.ps_options)
 }
 
 /// Arguments of `cp`.
 #[derive(Debug, Args)]
 pub struct CpArgs {
-    /// NAME:PATH or a host path.
+    /// NAME:PATH, a host path, or `-` (a tar stream read from stdin).
     pub source: String,
-    /// NAME:PATH or a host path.
+    /// NAME:PATH, a host path, or `-` (a tar stream written to stdout).
     pub destination: String,
 }
 

@@ -149,10 +149,14 @@ pub enum Command {
     /// Write an image to an OCI (or docker-loadable) archive.
     #[cfg(feature = "registry")]
     Save(registry::SaveArgs),
-    /// runc: create a container from a bundle without running its process.
-    Create(runtime::CreateArgs),
-    /// runc: run the process of a created container.
-    Start(runtime::StartArgs),
+    /// Create a container from an image without running it (`run`'s flags); prints its id.
+    /// runc's form `create --bundle DIR ID` is recognised by its flags.
+    Create(Box<docker::RunArgs>),
+    /// Start created or stopped containers (`-a` in the foreground); runc's `start ID` too.
+    Start(docker::StartArgs),
+    /// runc: `create --bundle DIR ID`. Reached through `create` with runc's flags.
+    #[command(name = "oci-create", hide = true)]
+    OciCreate(runtime::CreateArgs),
     /// runc: print a container's OCI state as JSON.
     State(runtime::StateArgs),
     /// runc: delete a container and everything it holds.
@@ -227,8 +231,9 @@ const RUN_VALUE_FLAGS: [&str; 40] = [
 ];
 
 /// Docker-style commands: their usage errors exit 125 (runc-style ones exit 1).
-const DOCKER_COMMANDS: [&str; 28] = [
+const DOCKER_COMMANDS: [&str; 29] = [
     "run",
+    "create",
     "ps",
     "stop",
     "kill",
@@ -285,20 +290,41 @@ fn subcommand_index(args: &[std::ffi::OsString]) -> Option<usize> {
     None
 }
 
-/// The runc form `run --bundle DIR ID` goes to the hidden `oci-run` command: rewrites `run`
-/// when `-b`/`--bundle` appears among its options (before the first positional argument).
+/// Flags only runc's `create` has (what engines pass: go-runc, conmon, runtime-tools).
+const RUNC_CREATE_FLAGS: [&str; 5] = [
+    "--pid-file",
+    "--console-socket",
+    "--no-pivot",
+    "--no-new-keyring",
+    "--preserve-fds",
+];
+
+/// The runc forms go to hidden commands: `run --bundle DIR ID` to `oci-run`, and `create`
+/// with `-b`/`--bundle` or another flag only runc's `create` has to `oci-create`. Looks at
+/// the options before the first positional argument.
 pub fn rewrite_runc_run(mut args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
     let Some(sub) = subcommand_index(&args) else {
         return args;
     };
-    if args[sub] != "run" {
-        return args;
-    }
+    let target = match args[sub].to_str() {
+        Some("run") => "oci-run",
+        Some("create") => "oci-create",
+        _ => return args,
+    };
     let mut i = sub + 1;
     while i < args.len() {
         let a = args[i].to_string_lossy();
-        if a == "-b" || a == "--bundle" || a.starts_with("--bundle=") || a.starts_with("-b") {
-            args[sub] = "oci-run".into();
+        let runc_only = target == "oci-create"
+            && RUNC_CREATE_FLAGS
+                .iter()
+                .any(|f| a == *f || a.starts_with(&format!("{f}=")));
+        if a == "-b"
+            || a == "--bundle"
+            || a.starts_with("--bundle=")
+            || a.starts_with("-b")
+            || runc_only
+        {
+            args[sub] = target.into();
             break;
         }
         if a == "--" || !a.starts_with('-') {
@@ -388,8 +414,9 @@ pub fn main() -> ExitCode {
         Command::Inspect(a) => docker::inspect(&global, a),
         #[cfg(feature = "registry")]
         Command::Save(a) => registry::save(&global, a),
-        Command::Create(a) => runtime::create(&global, a),
-        Command::Start(a) => runtime::start(&global, a),
+        Command::Create(a) => docker::create(&global, *a),
+        Command::Start(a) => docker::start(&global, a),
+        Command::OciCreate(a) => runtime::create(&global, a),
         Command::State(a) => runtime::state(&global, a),
         Command::Delete(a) => runtime::delete(&global, a),
         Command::List(a) => runtime::list(&global, a),
@@ -423,6 +450,10 @@ mod tests {
         assert_eq!(r("tinibox run --rm /rootfs ls -b")[1], "run");
         assert_eq!(r("tinibox run -v /a:/b /rootfs --bundle")[1], "run");
         assert_eq!(r("tinibox ps -b")[1], "ps");
+        assert_eq!(r("tinibox create --bundle /b c1")[1], "oci-create");
+        assert_eq!(r("tinibox create --pid-file p -d c1")[1], "oci-create");
+        assert_eq!(r("tinibox create --name web -e A=1 bbx sh")[1], "create");
+        assert_eq!(r("tinibox create bbx ls -b")[1], "create");
     }
 
     #[test]

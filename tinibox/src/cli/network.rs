@@ -29,7 +29,7 @@ pub fn port(global: &GlobalOptions, args: PortArgs) -> u8 {
         Ok(id) => id,
         Err(e) => {
             eprintln!("tinibox: {e}");
-            return 125;
+            return 1;
         }
     };
     let mut ports = crate::net::ports_of(&id);

@@ -31,6 +31,52 @@ fn open_locked(state_root: &Path, id: &str) -> Result<(DirLock, Record), Contain
     Ok((lock, rec))
 }
 
+/// Records a container that has no process yet (Docker's `created` state, before its first
+/// start): the state directory and a record with pid 0, which reads as stopped. Nothing runs
+/// and no cgroup is made; `delete` removes it. `AlreadyExists` when the id is taken.
+pub fn reserve(opts: &super::CreateOptions) -> Result<(), ContainerError> {
+    validate_id(&opts.id)?;
+    let dir = container_dir(&opts.state_root, &opts.id);
+    if let Err(e) = fs::create_dir(&dir) {
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            return Err(ContainerError::AlreadyExists(opts.id.clone()));
+        }
+        return Err(ContainerError::io(format!("create {}", dir.display()), e));
+    }
+    let spec = &opts.spec;
+    let rootfs =
+        crate::linux::rootfs::rootfs_path(spec, &opts.bundle).map_err(ContainerError::Spec)?;
+    let record = Record {
+        state: State {
+            oci_version: spec.version().clone(),
+            id: opts.id.clone(),
+            pid: 0,
+            status: Status::Stopped,
+            bundle: opts.bundle.clone(),
+            rootfs,
+            created: humantime::format_rfc3339_nanos(std::time::SystemTime::now()).to_string(),
+            annotations: spec
+                .annotations()
+                .clone()
+                .unwrap_or_default()
+                .into_iter()
+                .collect(),
+            owner: nix::unistd::getuid().to_string(),
+            labels: opts.labels.clone(),
+        },
+        init_start_time: 0,
+        cgroup: crate::cgroups::CgroupHandle {
+            layout: crate::cgroups::detect(),
+            rel_path: std::path::PathBuf::new(),
+            dirs: Default::default(),
+        },
+        spec: spec.clone(),
+    };
+    record.save(&dir).inspect_err(|_| {
+        let _ = fs::remove_dir_all(&dir);
+    })
+}
+
 /// Starts a created container: releases its init into `execve` and runs poststart hooks.
 /// An exec failure comes back as [`ContainerError::Exec`] (127/126 for the docker-like CLI).
 pub fn start(state_root: &Path, id: &str) -> Result<(), ContainerError> {

@@ -50,7 +50,9 @@ use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
 pub use error::{ContainerError, ExecFailure};
-pub use lifecycle::{delete, kill, list, pause, pids, record, resume, start, state, update};
+pub use lifecycle::{
+    delete, kill, list, pause, pids, record, reserve, resume, start, state, update,
+};
 pub use state::{State, Status};
 pub use supervise::{supervise, supervise_with, Signals, Terminal};
 

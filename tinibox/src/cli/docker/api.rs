@@ -32,6 +32,7 @@ pub fn run_detached(
         pull: crate::cli::registry::PullPolicy::Missing,
         image: image.to_string(),
         command: command.to_vec(),
+        create: false,
     };
     #[cfg(feature = "registry")]
     {
@@ -102,7 +103,9 @@ pub fn forget_previous_boot(global: &GlobalOptions) -> Result<usize, String> {
                     .map_err(|e| format!("{}: {e}", dir.display()))?;
                 changed += 1;
             }
-            if names::exit_status(&global.root, &id).is_none() {
+            // A container `create` made and nobody started stays `created`.
+            let started = Meta::load(&global.root, &id).started_at.is_some();
+            if started && names::exit_status(&global.root, &id).is_none() {
                 names::write_exit_status(&global.root, &id, 255);
             }
             Meta::update(&global.root, &id, |m| m.restarting = false);

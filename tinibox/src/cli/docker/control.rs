@@ -1,5 +1,6 @@
 //! The docker-like commands that act on existing containers beyond stop/kill/rm: `wait`
-//! (prints the exit code), `restart` (stop, then run again under a fresh monitor),
+//! (prints the exit code), `restart` (stop, then run again under a fresh monitor, which is
+//! also how `start` runs a container detached),
 //! `unpause`, `rename`, `top` (the container's processes as `ps -ef` rows) and
 //! `container prune` (removes every stopped container).
 //!
@@ -26,6 +27,11 @@ pub fn wait(global: &GlobalOptions, containers: &[String]) -> u8 {
             return Err(format!("{what} was removed while waiting"));
         };
         let detached = v.record.state.labels.contains_key(LABEL_DETACHED);
+        // A container `create` made and nobody started is not running: 0, as Docker answers.
+        if v.never_started() {
+            println!("0");
+            return Ok(());
+        }
         if !v.alive() && (v.exit_code.is_some() || !detached) {
             println!("{}", v.exit_code.unwrap_or(-1));
             return Ok(());
@@ -39,18 +45,25 @@ pub fn wait(global: &GlobalOptions, containers: &[String]) -> u8 {
 pub fn restart(global: &GlobalOptions, time: Option<u64>, containers: &[String]) -> u8 {
     for_each_container(global, containers, 1, |id, what| {
         manage::stop_one(global, id, time, true).map_err(|e| format!("{what}: {e}"))?;
-        // The old monitor is done; a restart clears "stopped by the user".
-        Meta::update(&global.root, id, |m| m.stopped_by_user = false);
-        let tty = Record::load(&global.root, id)
-            .ok()
-            .and_then(|r| r.spec.process().as_ref().and_then(|p| p.terminal()))
-            .unwrap_or(false);
-        mark_detached(global, id);
-        spawn_monitor(global, Start::Again(id.to_string()), tty)
-            .map_err(|(_, message)| format!("{what}: {message}"))?;
+        start_detached(global, id).map_err(|e| format!("{what}: {e}"))?;
         println!("{what}");
         Ok(())
     })
+}
+
+/// Runs a stopped (or never started) container again under a new monitor, as a detached
+/// container: what `restart` does after the stop and `start` does. Clears "stopped by the
+/// user" (the old monitor is done).
+pub(super) fn start_detached(global: &GlobalOptions, id: &str) -> Result<(), String> {
+    Meta::update(&global.root, id, |m| m.stopped_by_user = false);
+    let tty = Record::load(&global.root, id)
+        .ok()
+        .and_then(|r| r.spec.process().as_ref().and_then(|p| p.terminal()))
+        .unwrap_or(false);
+    mark_detached(global, id);
+    spawn_monitor(global, Start::Again(id.to_string()), tty)
+        .map(|_| ())
+        .map_err(|(_, message)| message)
 }
 
 /// A container run again by `restart` is detached from then on (its output goes to the log).
@@ -121,8 +134,9 @@ pub fn rename(global: &GlobalOptions, old: &str, new: &str) -> u8 {
     }
 }
 
-/// `top NAME`: the container's processes, as `ps -ef` rows of the host's ps.
-pub fn top(global: &GlobalOptions, what: &str) -> u8 {
+/// `top NAME [PS OPTIONS]`: the container's processes, as rows of the host's ps run with
+/// those options (default `-ef`).
+pub fn top(global: &GlobalOptions, what: &str, ps_options: &[String]) -> u8 {
     let id = match names::resolve(&global.root, what) {
         Ok(id) => id,
         Err(e) => return fail(1, e),
@@ -130,7 +144,7 @@ pub fn top(global: &GlobalOptions, what: &str) -> u8 {
     if !front::is_alive(&global.root, &id) {
         return fail(1, format!("container {what} is not running"));
     }
-    manage::print_processes(global, &id)
+    manage::print_processes(global, &id, ps_options)
 }
 
 /// `container prune [-f]`: removes every stopped container (asks first unless `force`).

@@ -1,6 +1,7 @@
 //! `cp NAME:PATH HOSTPATH` and `cp HOSTPATH NAME:PATH`: files and directory trees between a
 //! container and the host, as `docker cp` does (into an existing directory under the
-//! source's name, else to the path given; modes kept; symlinks copied as symlinks).
+//! source's name, else to the path given; modes kept; symlinks copied as symlinks). With `-`
+//! as HOSTPATH, a tar stream on stdout or from stdin ([`super::copy_tar`]).
 //!
 //! The container's side is reached from a descriptor of its root: `/proc/PID/root` while it
 //! runs (so its mounts are seen), its root directory once stopped. Reading resolves the
@@ -46,6 +47,20 @@ pub fn run(global: &GlobalOptions, src: &str, dst: &str) -> u8 {
             fail("cp: copying between containers is not supported — copy through the host")
         }
         (None, None) => fail("cp: one of SRC and DST must be NAME:PATH (a container's path)"),
+        (Some((name, path)), None) if dst == "-" => match root_of(global, name) {
+            Ok(root) => report(
+                super::copy_tar::write_tar(&root, Path::new(path), io::stdout().lock()),
+                src,
+            ),
+            Err(e) => fail(e),
+        },
+        (None, Some((name, path))) if src == "-" => match root_of(global, name) {
+            Ok(root) => report(
+                super::copy_tar::read_tar(&root, Path::new(path), io::stdin().lock()),
+                dst,
+            ),
+            Err(e) => fail(e),
+        },
         (Some((name, path)), None) => match root_of(global, name) {
             Ok(root) => report(copy_out(&root, Path::new(path), Path::new(dst)), src),
             Err(e) => fail(e),
@@ -80,7 +95,7 @@ fn root_of(global: &GlobalOptions, name: &str) -> Result<OwnedFd, String> {
 }
 
 /// openat2 with `resolve` flags relative to `dir`.
-fn openat2(dir: &OwnedFd, path: &Path, flags: i32, resolve: u64) -> io::Result<OwnedFd> {
+pub(super) fn openat2(dir: &OwnedFd, path: &Path, flags: i32, resolve: u64) -> io::Result<OwnedFd> {
     #[repr(C)]
     struct How {
         flags: u64,
@@ -127,7 +142,7 @@ fn fd_meta(fd: &OwnedFd) -> io::Result<std::fs::Metadata> {
 }
 
 /// The last component of a path (`.` for `/`).
-fn base_name(p: &Path) -> &OsStr {
+pub(super) fn base_name(p: &Path) -> &OsStr {
     p.components()
         .rev()
         .find_map(|c| match c {

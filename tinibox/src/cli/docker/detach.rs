@@ -23,7 +23,7 @@ use nix::unistd::{fork, setsid, ForkResult};
 use std::time::{Duration, Instant};
 
 use super::front::{create_and_start, discard, finish, prepare_again, Prepared};
-use super::meta::{self, Meta};
+use super::meta::Meta;
 use super::names;
 use super::policy;
 use super::RunArgs;
@@ -128,11 +128,8 @@ fn monitor(global: &GlobalOptions, start: Start, tty: bool, report: OwnedFd) -> 
             finish(global, &id, rm, code);
             std::process::exit(0);
         }
-        Meta::update(root, &id, |m| {
-            m.finished_at = Some(meta::now());
-            m.restarting = true;
-        });
-        names::write_exit_status(root, &id, code);
+        Meta::update(root, &id, |m| m.restarting = true);
+        super::front::record_exit(global, &id, code);
         delay = policy::next_delay(delay, began.elapsed());
         std::thread::sleep(delay);
         if !front.is_dir() || Meta::load(root, &id).stopped_by_user {

@@ -229,7 +229,9 @@ fn front_meta(args: &RunArgs) -> Result<Meta, Failure> {
             "--restart and --rm: conflicting options — a container removed at exit cannot be restarted; drop one",
         ));
     }
-    if restart.name != "no" && !flags.detach {
+    // `create` makes a container that `start` runs under a monitor, like `run -d`.
+    let managed = flags.detach || args.create;
+    if restart.name != "no" && !managed {
         return Err(Failure::tinibox(
             "--restart: a restart policy needs -d (the detached container's monitor restarts it)",
         ));
@@ -239,7 +241,7 @@ fn front_meta(args: &RunArgs) -> Result<Meta, Failure> {
             .map_err(|e| Failure::tinibox(format!("--stop-signal: {e}")))?;
     }
     super::logstore::parse_options(&flags.log_opt).map_err(Failure::tinibox)?;
-    if !flags.log_opt.is_empty() && !flags.detach {
+    if !flags.log_opt.is_empty() && !managed {
         return Err(Failure::tinibox(
             "--log-opt: only a detached container (-d) keeps a log — add -d or drop --log-opt",
         ));
@@ -265,6 +267,7 @@ fn front_meta(args: &RunArgs) -> Result<Meta, Failure> {
         host_config: host_config(flags, &restart),
         log_opts: flags.log_opt.clone(),
         health,
+        open_stdin: flags.interactive,
         ..Meta::default()
     })
 }
@@ -601,9 +604,23 @@ pub(super) fn create_and_start(
     Meta::update(&global.root, &id, |m| {
         m.started_at = Some(super::meta::now());
         m.restarting = false;
+        m.oom_killed = false;
     });
     let _ = std::fs::remove_file(front.join(names::EXIT_FILE));
     Ok((id, created.pid, master, p.rm))
+}
+
+/// `create`: records a prepared container without running it (Docker's `created` state: no
+/// process, no cgroup; its front folder, image root and engine record with pid 0). `start`
+/// runs it later through [`prepare_again`]. On failure nothing is left.
+pub(super) fn park(p: Prepared) -> Result<String, Failure> {
+    match container::reserve(&p.opts) {
+        Ok(()) => Ok(p.id),
+        Err(e) => {
+            discard(&p.front);
+            Err(Failure::tinibox(e.to_string()))
+        }
+    }
 }
 
 /// After the init exited: remove the container (`--rm`) or record its exit status.
@@ -613,15 +630,28 @@ pub fn finish(global: &GlobalOptions, id: &str, rm: bool, code: i32) {
             eprintln!("tinibox: removing the container: {e} — run `tinibox rm -f {id}`");
         }
     } else {
-        Meta::update(&global.root, id, |m| {
-            m.finished_at = Some(super::meta::now())
-        });
-        names::write_exit_status(&global.root, id, code);
+        record_exit(global, id, code);
         // Its network namespace is gone with the init: give back the address and ports now.
         if let Err(e) = crate::net::detach(id) {
             eprintln!("tinibox: leaving the network: {e}");
         }
     }
+}
+
+/// Records the end of a run: the finish time, whether the memory cgroup's OOM killer struck
+/// (its `oom_kill` count: v1 `memory.oom_control`, v2 `memory.events`; the cgroup is new for
+/// each run and still there until the container is removed or run again), and the exit
+/// status.
+pub(super) fn record_exit(global: &GlobalOptions, id: &str, code: i32) {
+    let oom = Record::load(&global.root, id)
+        .ok()
+        .and_then(|r| r.cgroup.stats().oom_kills)
+        .is_some_and(|n| n > 0);
+    Meta::update(&global.root, id, |m| {
+        m.finished_at = Some(super::meta::now());
+        m.oom_killed = oom;
+    });
+    names::write_exit_status(&global.root, id, code);
 }
 
 /// The container's live status, or None when the engine has no record of it.

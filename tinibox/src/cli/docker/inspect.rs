@@ -30,7 +30,7 @@ fn object(global: &GlobalOptions, what: &str, kind: Option<&str>) -> Result<Valu
         }
     }
     Err(format!(
-        "no such object: {what} — see `tinibox ps -a` and `tinibox images`"
+        "No such object: {what} — see `tinibox ps -a` and `tinibox images`"
     ))
 }
 

@@ -1,6 +1,6 @@
 //! `ps` (docker form): the container table with Docker's columns (CONTAINER ID, IMAGE,
 //! COMMAND, CREATED, STATUS, PORTS, NAMES), newest first, `-a`, `-q`, `--no-trunc`,
-//! `--filter KEY=VALUE` (status, name, label, ancestor, id, exited; the same key twice means
+//! `--filter KEY=VALUE` (status, name, label, ancestor, id, exited, health; the same key twice means
 //! either, different keys both, as Docker) and `--format` (`table` and the template keys
 //! `.ID .Image .Command .CreatedAt .RunningFor .Ports .Status .State .Names .Labels`, or
 //! `json`: one object per line).
@@ -28,7 +28,12 @@ const DEFAULT_TABLE: &str =
 pub struct Filters(BTreeMap<String, Vec<String>>);
 
 /// The keys `--filter` takes.
-const FILTER_KEYS: [&str; 6] = ["status", "name", "label", "ancestor", "id", "exited"];
+const FILTER_KEYS: [&str; 7] = [
+    "status", "name", "label", "ancestor", "id", "exited", "health",
+];
+
+/// Docker's health states (what `health=` takes; `none`: no health check).
+const HEALTH_STATES: [&str; 4] = ["starting", "healthy", "unhealthy", "none"];
 
 /// Docker's container states (what `status=` takes).
 const STATES: [&str; 7] = [
@@ -64,6 +69,12 @@ impl Filters {
                     STATES.join(", ")
                 ));
             }
+            if k == "health" && !HEALTH_STATES.contains(&v) {
+                return Err(format!(
+                    "--filter: invalid filter 'health={v}' — use one of {}",
+                    HEALTH_STATES.join(", ")
+                ));
+            }
             if k == "exited" && v.parse::<i32>().is_err() {
                 return Err(format!(
                     "--filter: invalid filter 'exited={v}' — give an exit code"
@@ -95,6 +106,7 @@ impl Filters {
                     None => v.meta.labels.contains_key(want.as_str()),
                 },
                 "ancestor" => same_image(&v.image(), want) || v.meta.image_id.starts_with(want),
+                "health" => v.health().map_or_else(|| "none".into(), |h| h.status) == *want,
                 _ => false,
             })
         })

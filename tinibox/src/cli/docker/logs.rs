@@ -17,12 +17,12 @@ use super::names::{self, LOG_FILE};
 use super::{front, LogsArgs};
 use crate::cli::GlobalOptions;
 
-/// Runs `logs`; returns the exit status (125 for a bad flag or an unknown container, 1 for a
+/// Runs `logs`; returns the exit status (125 for a bad flag, 1 for an unknown container or a
 /// time `--since`/`--until` cannot read, as Docker).
 pub fn run(global: &GlobalOptions, args: LogsArgs) -> u8 {
     let id = match names::resolve(&global.root, &args.container) {
         Ok(id) => id,
-        Err(e) => return fail(125, e),
+        Err(e) => return fail(1, e),
     };
     let tail = match args.tail.as_str() {
         "all" => None,

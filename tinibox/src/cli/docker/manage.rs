@@ -85,29 +85,58 @@ fn ps_processes(global: &GlobalOptions, what: &str, format: PsFormat) -> u8 {
         );
         return 0;
     }
-    print_processes(global, &id)
+    print_processes(global, &id, &[])
 }
 
-/// Prints the `ps -ef` header and the rows of container `id`'s processes; exit status 0, or
-/// 1 when they cannot be listed.
-pub(super) fn print_processes(global: &GlobalOptions, id: &str) -> u8 {
+/// Prints the header and the rows of container `id`'s processes from the host's ps run with
+/// `options` (default `-ef`; Docker passes them through the same way). Rows are picked by
+/// the column titled PID; exit status 0, or 1 when the processes cannot be listed or ps
+/// gives no PID column (as Docker).
+pub(super) fn print_processes(global: &GlobalOptions, id: &str, options: &[String]) -> u8 {
     let pids = match front::pids(&global.root, id) {
         Ok(p) => p,
         Err(e) => return fail(1, format!("{e} — is the container running?")),
     };
-    let out = match std::process::Command::new("ps").arg("-ef").output() {
-        Ok(o) => o,
-        Err(e) => return fail(1, format!("running ps -ef: {e} — install procps")),
+    let default = ["-ef".to_string()];
+    let options = if options.is_empty() {
+        &default[..]
+    } else {
+        options
     };
+    let out = match std::process::Command::new("ps").args(options).output() {
+        Ok(o) => o,
+        Err(e) => return fail(1, format!("running ps: {e} — install procps")),
+    };
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        return fail(
+            1,
+            format!(
+                "ps {}: {} — give options the host's ps accepts",
+                options.join(" "),
+                err.lines().next().unwrap_or("failed")
+            ),
+        );
+    }
     let text = String::from_utf8_lossy(&out.stdout);
     let mut lines = text.lines();
-    if let Some(h) = lines.next() {
-        println!("{h}");
-    }
+    let Some(header) = lines.next() else {
+        return fail(1, "ps printed nothing — give options the host's ps accepts");
+    };
+    let Some(column) = header.split_whitespace().position(|t| t == "PID") else {
+        return fail(
+            1,
+            format!(
+                "ps {}: no PID column in its output — add pid to -o",
+                options.join(" ")
+            ),
+        );
+    };
+    println!("{header}");
     for l in lines {
         let pid = l
             .split_whitespace()
-            .nth(1)
+            .nth(column)
             .and_then(|p| p.parse::<i32>().ok());
         if pid.is_some_and(|p| pids.contains(&p)) {
             println!("{l}");
@@ -118,7 +147,7 @@ pub(super) fn print_processes(global: &GlobalOptions, id: &str) -> u8 {
 
 /// Runs `stop`; returns the exit status.
 pub fn stop(global: &GlobalOptions, args: StopArgs) -> u8 {
-    for_each_container(global, &args.containers, 125, |id, what| {
+    for_each_container(global, &args.containers, 1, |id, what| {
         stop_one(global, id, args.time, true).map_err(|e| format!("{what}: {e}"))?;
         println!("{what}");
         Ok(())
@@ -179,9 +208,10 @@ fn wait_for_monitor(global: &GlobalOptions, id: &str) {
 /// Runs `kill`; returns the exit status.
 pub fn kill(global: &GlobalOptions, args: KillArgs) -> u8 {
     // runc form: `kill [--all] ID [SIGNAL]` (default TERM, errors exit 1);
-    // docker form: `kill [-s SIG] NAME` (default KILL, errors exit 125).
+    // docker form: `kill [-s SIG] NAME` (default KILL). Both exit 1 on failure (Docker's
+    // daemon refuses an unknown container, a stopped one or a bad signal).
     let runc_form = args.all || args.target.len() == 2;
-    let code = if runc_form { 1 } else { 125 };
+    let code = 1;
     let sig_text = args
         .target
         .get(1)
@@ -254,13 +284,15 @@ pub fn rm(global: &GlobalOptions, args: RmArgs) -> u8 {
                     println!("{what}");
                     continue;
                 }
-                rc = fail(125, e);
+                // Docker's `rm -f` says so but succeeds: nothing is left to remove.
+                let code = if args.force { 0 } else { 1 };
+                rc = rc.max(fail(code, e));
                 continue;
             }
         };
         if front::is_alive(&global.root, &id) && !args.force {
             rc = fail(
-                125,
+                1,
                 format!("container {what} is running — stop it first (`tinibox stop {what}`) or use `tinibox rm -f`"),
             );
             continue;
@@ -268,7 +300,7 @@ pub fn rm(global: &GlobalOptions, args: RmArgs) -> u8 {
         Meta::update(&global.root, &id, |m| m.stopped_by_user = true);
         match front::remove(&global.root, &id) {
             Ok(()) => println!("{what}"),
-            Err(e) => rc = fail(125, format!("removing {what}: {e}")),
+            Err(e) => rc = fail(1, format!("removing {what}: {e}")),
         }
     }
     rc

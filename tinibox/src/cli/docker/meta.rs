@@ -2,7 +2,8 @@
 //! `<root>/.bundles/<id>/meta.json` — the image as typed, the times it was created, started
 //! and finished (RFC 3339, UTC, nanoseconds), the user's `--label`s, the restart policy and
 //! how often it restarted, the stop signal and timeout, the log options, the health check,
-//! and the `HostConfig` object that `inspect` shows (built once from the run flags).
+//! whether the OOM killer struck in the last run, and the `HostConfig` object that `inspect`
+//! shows (built once from the run flags).
 //!
 //! Written atomically (temp file + rename) by `run` (at prepare, start and exit) and by the
 //! detached container's monitor; read by `ps`, `inspect`, `wait` and friends. A container
@@ -83,6 +84,14 @@ pub struct Meta {
     /// The health check (`--health-*`, `--no-healthcheck`).
     #[serde(default)]
     pub health: Option<super::health::Config>,
+    /// `-i`: the container keeps standard input open (Docker's `Config.OpenStdin`), so
+    /// `start -i` connects the caller's stdin to it.
+    #[serde(default)]
+    pub open_stdin: bool,
+    /// Whether the memory cgroup's OOM killer killed a process of the last run (Docker's
+    /// `State.OOMKilled`; cleared at each start).
+    #[serde(default)]
+    pub oom_killed: bool,
 }
 
 impl Meta {

@@ -123,13 +123,18 @@ pub fn resolve(root: &Path, what: &str) -> Result<String, String> {
     };
     match matches.as_slice() {
         [one] => Ok((*one).clone()),
-        [] => Err(format!(
-            "no such container: {what} — see `tinibox ps -a` for names and ids"
-        )),
+        [] => Err(no_such_container(what)),
         _ => Err(format!(
             "{what} matches several containers — give more characters of the id"
         )),
     }
+}
+
+/// Docker's words for a name or id that matches no container (`No such container: X`, which
+/// scripts grep for), with what to do. Every docker-like command exits 1 with it, as Docker's
+/// daemon errors do.
+pub fn no_such_container(what: &str) -> String {
+    format!("No such container: {what} — see `tinibox ps -a` for names and ids")
 }
 
 /// Whether a name is already taken by a container in the state root.
@@ -175,7 +180,7 @@ mod tests {
     fn unknown_names_are_reported() {
         let d = tempfile::tempdir().unwrap();
         let e = resolve(d.path(), "nope").unwrap_err();
-        assert!(e.starts_with("no such container: nope"), "{e}");
+        assert!(e.starts_with("No such container: nope"), "{e}");
         assert!(!name_taken(d.path(), "x"));
     }
 }

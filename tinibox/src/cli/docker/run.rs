@@ -1,4 +1,4 @@
-//! `tinibox run` in the foreground: prepare and start the container through the shared
+//! `tinibox run` (and `start -a`) in the foreground: prepare and start the container through the shared
 //! machinery of [`super::front`], then wait for it in [`container::supervise_with`] (signal
 //! forwarding, pty relay) and honour `--rm`. `run -d` is [`super::detach`].
 //!
@@ -26,7 +26,13 @@ fn detach_stdin() {
 /// Runs `tinibox run` in the foreground, the container [`super::front::prepare`]d; returns
 /// the exit status.
 pub fn run(global: &GlobalOptions, args: &RunArgs, prepared: Prepared) -> u8 {
-    if !args.flags.interactive {
+    foreground(global, prepared, args.flags.interactive, args.flags.tty)
+}
+
+/// Runs a prepared container in the foreground (`run` without -d, `start -a`): `interactive`
+/// connects our stdin, `tty` gives it a terminal relayed to ours; returns its exit status.
+pub fn foreground(global: &GlobalOptions, prepared: Prepared, interactive: bool, tty: bool) -> u8 {
+    if !interactive {
         detach_stdin();
     }
     // Held from before the container exists: a signal during create/start is forwarded
@@ -39,7 +45,7 @@ pub fn run(global: &GlobalOptions, args: &RunArgs, prepared: Prepared) -> u8 {
             return 125;
         }
     };
-    let (id, pid, master, rm) = match create_and_start(global, prepared, args.flags.tty) {
+    let (id, pid, master, rm) = match create_and_start(global, prepared, tty) {
         Ok(r) => r,
         Err(f) => {
             eprintln!("tinibox: {}", f.message);
@@ -56,7 +62,7 @@ pub fn run(global: &GlobalOptions, args: &RunArgs, prepared: Prepared) -> u8 {
     let terminal = master.as_ref().map(|m| Terminal {
         master: m.as_fd(),
         output: stdout.as_fd(),
-        input: args.flags.interactive.then(|| stdin.as_fd()),
+        input: interactive.then(|| stdin.as_fd()),
         size_from: Some(stdin.as_fd()),
     });
     let code = container::supervise_with(pid, &signals, terminal);

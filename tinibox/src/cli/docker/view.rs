@@ -107,10 +107,21 @@ impl View {
             Status::Running => "running",
             Status::Paused => "paused",
             Status::Created | Status::Creating => "created",
+            // Made by `create` and never started: no process yet.
+            Status::Stopped if self.never_started() => "created",
             Status::Stopped if self.meta.restarting => "restarting",
             Status::Stopped if self.exit_code.is_some() => "exited",
             Status::Stopped => "dead",
         }
+    }
+
+    /// Whether the container was made by `create` and has not run yet (its engine record
+    /// has no init, and no start or exit was recorded).
+    pub fn never_started(&self) -> bool {
+        self.record.state.pid == 0
+            && self.record.init_start_time == 0
+            && self.meta.started_at.is_none()
+            && self.exit_code.is_none()
     }
 
     /// Whether its init still runs (created, running or paused).
@@ -251,7 +262,7 @@ impl View {
             "Running": running && self.status != Status::Created,
             "Paused": self.status == Status::Paused,
             "Restarting": self.meta.restarting && !running,
-            "OOMKilled": false,
+            "OOMKilled": self.meta.oom_killed,
             "Dead": self.state() == "dead",
             "Pid": if running { self.record.state.pid } else { 0 },
             "ExitCode": if running { 0 } else { self.exit_code.unwrap_or(0) },

@@ -45,6 +45,9 @@ use oci_spec::runtime::Spec;
 use super::{log, GlobalOptions};
 use crate::container::{self, CreateOptions};
 
+/// The runc commands whose names Docker's CLI has too (`exec`, `pause`, `start`).
+const SHARED_NAMES: [&str; 3] = ["exec", "pause", "start"];
+
 /// Runs a handler body: logs a failure and maps it to exit status 1 (or 126/127 for commands
 /// that could not be executed).
 fn finish(global: &GlobalOptions, what: &str, r: Result<u8>) -> u8 {
@@ -52,7 +55,17 @@ fn finish(global: &GlobalOptions, what: &str, r: Result<u8>) -> u8 {
     match r {
         Ok(code) => code,
         Err(e) => {
-            let msg = format!("{what}: {e:#}");
+            let msg = match e.downcast_ref::<container::ContainerError>() {
+                // The commands Docker has too answer a missing container in both words:
+                // Docker's "No such container" and runc's "does not exist" (engines parse it).
+                Some(container::ContainerError::NotFound(id)) if SHARED_NAMES.contains(&what) => {
+                    format!(
+                        "{what}: {} ({e})",
+                        super::docker::names::no_such_container(id)
+                    )
+                }
+                _ => format!("{what}: {e:#}"),
+            };
             log::error(&msg);
             e.downcast_ref::<container::ContainerError>()
                 .and_then(|c| c.exec_exit_code())

@@ -10,7 +10,7 @@ use crate::container::{self};
 #[derive(Debug, Args)]
 pub struct StartArgs {
     /// Container id.
-    id: String,
+    pub id: String,
 }
 
 /// Runs `start`; returns the exit status.

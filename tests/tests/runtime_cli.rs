@@ -2313,3 +2313,169 @@ fn mount_namespace_can_be_joined_by_path_or_inherited() {
         assert_eq!(tb.status(&c), "absent", "{field}");
     }
 }
+
+/// Starts `cmd` and SIGKILLs it after `delay` (or lets it finish first), then reaps it.
+fn kill_after(mut cmd: Command, delay: Duration) {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the runtime");
+    std::thread::sleep(delay);
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// The delay before the SIGKILL of attempt `i`: 0 to 9.5 ms in half-millisecond steps, then
+/// again, so that each step of create, start and delete is hit by some attempt.
+fn varied_delay(i: usize) -> Duration {
+    Duration::from_micros((i % 20) as u64 * 500)
+}
+
+/// What `rt` left of the containers `ids` after they were deleted: their state folders,
+/// cgroup directories (every v1 controller and cgroup2), mounts and processes still inside.
+fn traces(rt: &Rt, ids: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    for id in ids {
+        out.extend(leftovers(rt, id).into_iter().map(|l| format!("{id}: {l}")));
+    }
+    // Anything else in the state root (a temporary file, a folder of no container).
+    for e in std::fs::read_dir(rt.root.path())
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if !ids.contains(&name) {
+            out.push(format!("state root entry {name}"));
+        }
+    }
+    out
+}
+
+/// Issue 15 item 19: SIGKILL of `create`, `start` and `delete --force` at varied moments, 20
+/// times each; afterwards `list` and `delete --force` of every id remove every trace: state
+/// folder (exec.fifo, temporary files), cgroups in every controller, mounts. The same input
+/// runs under runc beside it (its leftovers are printed, not asserted on).
+#[test]
+fn sigkill_at_any_moment_leaves_what_delete_removes_like_runc() {
+    let b = bundle(&["sleep", "1000"], |_| {});
+    let bp = b.path().to_str().unwrap().to_string();
+    for rt in [Rt::runc(), Rt::tinibox()] {
+        let ids: Vec<String> = (0..20)
+            .map(|i| id(&format!("kill{i}-{}", rt.name)))
+            .collect();
+        for (i, c) in ids.iter().enumerate() {
+            let mut cmd = rt.cmd();
+            cmd.args(["create", "--bundle", &bp, c]);
+            kill_after(cmd, varied_delay(i));
+        }
+        for (i, c) in ids.iter().enumerate() {
+            if rt.status(c) == "created" {
+                let mut cmd = rt.cmd();
+                cmd.args(["start", c]);
+                kill_after(cmd, varied_delay(i + 7));
+            }
+        }
+        // Half of them: a `delete --force` killed half-way first.
+        for (i, c) in ids.iter().enumerate().filter(|(i, _)| i % 2 == 0) {
+            let mut cmd = rt.cmd();
+            cmd.args(["delete", "--force", c]);
+            kill_after(cmd, varied_delay(i + 3));
+        }
+        let listed = rt.run(&["list"]);
+        assert!(
+            listed.status.success(),
+            "{}: list after the kills: {}",
+            rt.name,
+            stderr(&listed)
+        );
+        for c in &ids {
+            let o = rt.run(&["delete", "--force", c]);
+            let err = stderr(&o);
+            assert!(
+                o.status.success() || err.contains("does not exist") || err.contains("not exist"),
+                "{}: delete --force {c}: {err}",
+                rt.name
+            );
+        }
+        // Processes of a removed cgroup may take a moment to leave; leftovers are rechecked.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut left = traces(&rt, &ids);
+        while !left.is_empty() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(100));
+            left = traces(&rt, &ids);
+        }
+        if rt.name == "runc" {
+            println!("runc leaves {} traces: {left:?}", left.len());
+            for c in &ids {
+                for d in tinilinux_tests::cgroup_dirs_named(c) {
+                    let _ = std::fs::remove_dir(d);
+                }
+            }
+        } else {
+            assert!(left.is_empty(), "tinibox left: {left:#?}");
+        }
+    }
+}
+
+/// Issue 15 item 19 on the docker-like path: `run --rm ROOTFS sleep 1000` SIGKILLed a few
+/// milliseconds after it starts, 20 times at varied delays; then `ps -a` and `rm -f` of every
+/// container it lists leave no state folder, front folder, cgroup or mount of any of them.
+#[test]
+fn docker_like_run_killed_at_any_moment_is_removed_by_rm_f() {
+    require_root();
+    let rt = Rt::tinibox();
+    for i in 0..20 {
+        let mut cmd = rt.cmd();
+        cmd.args(["run", "--rm", "--network", "none"])
+            .arg(busybox_rootfs())
+            .args(["sleep", "1000"]);
+        kill_after(cmd, varied_delay(i) + Duration::from_millis(1));
+    }
+    let listed = rt.ok(&["ps", "-a", "-q", "--no-trunc"]);
+    let ids: Vec<String> = listed.split_whitespace().map(String::from).collect();
+    // Every container folder in the state root is listed: nothing is invisible to `ps -a`.
+    let hidden: Vec<String> = std::fs::read_dir(rt.root.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with('.') && !ids.iter().any(|id| id == n))
+        .collect();
+    assert!(hidden.is_empty(), "not listed by ps -a: {hidden:?}");
+    if !ids.is_empty() {
+        let mut args = vec!["rm", "-f"];
+        args.extend(ids.iter().map(String::as_str));
+        rt.ok(&args);
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let left = loop {
+        let mut left = Vec::new();
+        for id in &ids {
+            left.extend(leftovers(&rt, id).into_iter().map(|l| format!("{id}: {l}")));
+        }
+        // Front folders and anything else with a container id in its name, at any depth.
+        fn walk(dir: &Path, ids: &[String], out: &mut Vec<String>) {
+            for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if ids.iter().any(|id| name.contains(id.as_str())) {
+                    out.push(e.path().display().to_string());
+                }
+                if e.file_type().is_ok_and(|t| t.is_dir()) {
+                    walk(&e.path(), ids, out);
+                }
+            }
+        }
+        walk(rt.root.path(), &ids, &mut left);
+        if left.is_empty() || Instant::now() > deadline {
+            break left;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(left.is_empty(), "after rm -f: {left:#?}");
+    assert!(
+        rt.ok(&["ps", "-a", "-q"]).trim().is_empty(),
+        "ps -a lists containers after rm -f"
+    );
+}

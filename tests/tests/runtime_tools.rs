@@ -1,8 +1,10 @@
 //! The OCI runtime-tools validation suite (opencontainers/runtime-tools at commit 260e151: the
 //! `validation/*/*.t` programs and the `runtimetest` they run inside each container) against
 //! tinibox and runc in one run, as issue 15 asks: tinibox must pass every program runc passes
-//! on this host, except those in `DELIBERATE`, where tinibox must refuse with the message named
-//! there (mounts without a mount namespace, which runc makes on the host and leaves behind). With `RUNTIME_TOOLS_CRUN=1`, crun runs too (counted, not asserted on).
+//! and every program not in `NOT_HERE` (those that fail on this host for every runtime, each
+//! with its reason), except those in `DELIBERATE`, where tinibox must refuse with the message
+//! named there (mounts without a mount namespace, which runc makes on the host and leaves
+//! behind). With `RUNTIME_TOOLS_CRUN=1`, crun runs too (counted, not asserted on).
 //!
 //! The suite is built from its source archive (Go dependencies vendored) with Debian's
 //! golang-go, offline; the build is cached under the target folder by the archive's sha256.
@@ -38,6 +40,68 @@ const DELIBERATE: &[(&str, &str)] = &[(
     "linux_ns_itype",
     "mounts: the container has no mount namespace",
 )];
+
+/// Programs that fail here for every runtime, because of the suite or of this host (2-core
+/// Debian 12 VM, kernel 6.18, hybrid cgroups), with the reason; tinibox must pass every
+/// other program (the counts are in BENCHMARKS.md). On a host that has what is missing they
+/// may pass: they are allowed to fail, not required to.
+const NOT_HERE: &[(&str, &str)] = &[
+    (
+        "delete",
+        "the suite wants `delete` of a `created` container refused (the spec's words); runc \
+         deletes it, and tinibox does as runc, which engines rely on",
+    ),
+    (
+        "start",
+        "its last case asserts that `start` succeeds for a config without `process` (an \
+         inverted check): no runtime passes it",
+    ),
+    (
+        "misc_props",
+        "its bundle for the unknown-annotation case has no /runtimetest, so the exec fails \
+         under every runtime",
+    ),
+    (
+        "process_rlimits",
+        "runtimetest is a Go 1.19 program, which raises its own soft RLIMIT_NOFILE to the \
+         hard limit at start, so it never sees the soft limit the runtime set",
+    ),
+    (
+        "process_capabilities",
+        "it asks for every capability and this host's bounding set lacks CAP_SYS_RESOURCE: \
+         capset fails under every runtime",
+    ),
+    (
+        "linux_cgroups_blkio",
+        "it reads blkio.weight and blkio.leaf_weight (CFQ's files, gone since Linux 5.0); \
+         tinibox refuses the field at create, naming it",
+    ),
+    ("linux_cgroups_relative_blkio", "as linux_cgroups_blkio"),
+    (
+        "linux_cgroups_hugetlb",
+        "it reads the v1 hugetlb hierarchy, which this host does not mount (hugetlb is in \
+         its cgroup2 hierarchy); tinibox refuses the field at create",
+    ),
+    ("linux_cgroups_relative_hugetlb", "as linux_cgroups_hugetlb"),
+    (
+        "linux_cgroups_network",
+        "it reads the v1 net_cls and net_prio hierarchies, which this host does not mount; \
+         tinibox refuses the field at create",
+    ),
+    ("linux_cgroups_relative_network", "as linux_cgroups_network"),
+    (
+        "linux_cgroups_memory",
+        "it checks memory.kernel, and this kernel keeps memory.kmem.limit_in_bytes unlimited \
+         whatever is written; tinibox refuses the field at create",
+    ),
+    ("linux_cgroups_relative_memory", "as linux_cgroups_memory"),
+    (
+        "linux_seccomp",
+        "its profile makes getcwd fail, and runtimetest's own cwd check calls getcwd before \
+         the seccomp check: it fails under every runtime (tinibox refuses at create, as its \
+         CVE-2024-21626 check of process.cwd needs getcwd, and says so)",
+    ),
+];
 
 /// How long one attempt of one program may run before its process group is killed.
 const PROGRAM_TIMEOUT: Duration = Duration::from_secs(60);
@@ -372,8 +436,9 @@ fn runtime_tools_validation_tinibox_passes_what_runc_passes() {
             if !ran(&results, name, rt.name) || passed(&results, name, rt.name) {
                 continue;
             }
+            let expected = NOT_HERE.iter().any(|(p, _)| p == name);
             let rank = match rt.name {
-                "tinibox" if passed(&results, name, "runc") => 0,
+                "tinibox" if passed(&results, name, "runc") || !expected => 0,
                 "runc" if !passed(&results, name, "tinibox") => 1,
                 _ => 2,
             };
@@ -464,12 +529,15 @@ fn runtime_tools_validation_tinibox_passes_what_runc_passes() {
             );
         }
     }
+    // Every program must pass for tinibox, but the deliberate refusals and those that fail
+    // here for every runtime (NOT_HERE); and whatever runc passes, tinibox must pass too.
     let regressions: Vec<&String> = names
         .iter()
         .filter(|n| !DELIBERATE.iter().any(|(p, _)| p == n))
         .filter(|n| {
             let get = |rt: &str| results.get(&((*n).clone(), rt)).is_some_and(|o| o.passed);
-            get("runc") && !get("tinibox")
+            let not_here = NOT_HERE.iter().any(|(p, _)| p == n);
+            !get("tinibox") && (get("runc") || !not_here)
         })
         .collect();
     let details: String = regressions
@@ -481,7 +549,8 @@ fn runtime_tools_validation_tinibox_passes_what_runc_passes() {
         .collect();
     assert!(
         regressions.is_empty(),
-        "tinibox fails runtime-tools programs that runc passes: {}\n{details}",
+        "tinibox fails runtime-tools programs that runc passes or that no reason in NOT_HERE \
+         excuses: {}\n{details}",
         regressions
             .iter()
             .map(|s| s.as_str())

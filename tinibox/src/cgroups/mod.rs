@@ -186,6 +186,35 @@ impl CgroupHandle {
         Ok(handle)
     }
 
+    /// The handle [`CgroupHandle::create`] would make for `rel_path` and `resources`, without
+    /// making anything (v1: the group in each mounted controller the resources need; v2: the
+    /// one group). `create` records it before it makes anything, so that a `delete` after
+    /// tinibox was killed half-way removes whatever part was made (missing directories are
+    /// fine there).
+    pub fn planned(
+        rel_path: &Path,
+        resources: Option<&LinuxResources>,
+    ) -> Result<CgroupHandle, CgroupError> {
+        let default_res = LinuxResources::default();
+        let res = resources.unwrap_or(&default_res);
+        let layout = detect();
+        let dirs = match layout {
+            Layout::V1 => {
+                let mounts = v1::mount_points()?;
+                resources::controllers(layout, res, false)
+                    .into_iter()
+                    .filter_map(|c| Some((c.to_string(), mounts.get(c)?.join(rel_path))))
+                    .collect()
+            }
+            Layout::V2 => [("unified".to_string(), Path::new(CGROUP_ROOT).join(rel_path))].into(),
+        };
+        Ok(CgroupHandle {
+            layout,
+            rel_path: rel_path.to_path_buf(),
+            dirs,
+        })
+    }
+
     /// The `cgroup.procs` files a process writes "0" into to join the group.
     pub fn procs_files(&self) -> Vec<PathBuf> {
         self.dirs.values().map(|d| d.join("cgroup.procs")).collect()

@@ -1,7 +1,9 @@
 //! The parent side of `create`, in four steps:
 //!
-//! 1. [`prepare`]: checks the spec, makes the state directory (locked), the exec fifo, the
-//!    console socket and the channel; decides whether stage 1 is needed;
+//! 1. [`prepare`]: checks the spec, makes the state directory (locked) and records the
+//!    container in it (status `creating`, with the cgroup directories it will have) before
+//!    anything else, then the exec fifo, the console socket and the channel; decides whether
+//!    stage 1 is needed;
 //! 2. [`spawn`]: the container's cgroup and the fork of the init (straight from here, or
 //!    through stage 1 when a user namespace is made or a namespace is joined by path);
 //! 3. [`converse`]: answers the child side (user namespace maps, cgroup, hooks) until it is
@@ -197,6 +199,23 @@ fn prepare(opts: &mut CreateOptions) -> Result<(Prepared, ChildEnds), ContainerE
         }
         Err(e) => return Err(ContainerError::io(format!("create {}", dir.display()), e)),
     }
+    let state = State {
+        oci_version: spec.version().clone(),
+        id: opts.id.clone(),
+        pid: 0,
+        status: Status::Creating,
+        bundle: opts.bundle.clone(),
+        rootfs: rootfs.clone(),
+        created: humantime::format_rfc3339_nanos(std::time::SystemTime::now()).to_string(),
+        annotations: spec
+            .annotations()
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .collect(),
+        owner: nix::unistd::getuid().to_string(),
+        labels: opts.labels.clone(),
+    };
     let guard = Cleanup {
         dir: dir.clone(),
         cgroup: None,
@@ -205,6 +224,22 @@ fn prepare(opts: &mut CreateOptions) -> Result<(Prepared, ChildEnds), ContainerE
         armed: true,
     };
     let lock = DirLock::lock(&dir, &opts.id)?;
+    // The record comes before anything else is made for the container (exec fifo, cgroup,
+    // processes, hooks' effects): a `delete` after tinibox was SIGKILLed from here on finds
+    // it, with every cgroup directory `create` may make, and removes them. (Killed between
+    // the mkdir above and this save, only the directory exists, and `delete` removes a
+    // directory without a record.)
+    let planned = CgroupHandle::planned(
+        &cgroup_path,
+        spec.linux().as_ref().and_then(|l| l.resources().as_ref()),
+    )?;
+    Record {
+        state: state.clone(),
+        init_start_time: 0,
+        cgroup: planned,
+        spec: spec.clone(),
+    }
+    .save(&dir)?;
     exec_fifo::make(&dir.join(EXEC_FIFO), spec)
         .map_err(|e| ContainerError::io("create the exec fifo", e))?;
 
@@ -241,23 +276,6 @@ fn prepare(opts: &mut CreateOptions) -> Result<(Prepared, ChildEnds), ContainerE
         .as_ref()
         .and_then(|a| a.get(INIT_ANNOTATION))
         .is_some_and(|v| v == "true");
-    let state = State {
-        oci_version: spec.version().clone(),
-        id: opts.id.clone(),
-        pid: 0,
-        status: Status::Creating,
-        bundle: opts.bundle.clone(),
-        rootfs: rootfs.clone(),
-        created: humantime::format_rfc3339_nanos(std::time::SystemTime::now()).to_string(),
-        annotations: spec
-            .annotations()
-            .clone()
-            .unwrap_or_default()
-            .into_iter()
-            .collect(),
-        owner: nix::unistd::getuid().to_string(),
-        labels: opts.labels.clone(),
-    };
     let direct = !plan.new_user && plan.join.is_empty();
     let prepared = Prepared {
         plan,
@@ -463,9 +481,10 @@ fn commit(
     })
 }
 
-/// Makes the container's cgroup, hands it to the clean-up guard and writes the first record
-/// (no pid yet): if tinibox is SIGKILLed from there on, `delete` still finds the cgroup (and
-/// through it any process) and the state directory, and removes the container as stopped.
+/// Makes the container's cgroup, hands it to the clean-up guard and records it (no pid yet;
+/// the record `prepare` wrote holds the planned directories): if tinibox is SIGKILLed from
+/// there on, `delete` still finds the cgroup (and through it any process) and the state
+/// directory, and removes the container as stopped.
 fn make_cgroup(
     resources: Option<&oci_spec::runtime::LinuxResources>,
     p: &mut Prepared,

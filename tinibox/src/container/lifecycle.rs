@@ -230,10 +230,25 @@ pub fn record(state_root: &Path, id: &str) -> Result<Record, ContainerError> {
 
 /// Deletes a container: refuses a running or paused one unless `force` (then kills it);
 /// runs poststop hooks; removes its cgroup and state directory. Works after the process that
-/// created it was SIGKILLed. Mounts live in the container's mount namespace and vanish with it.
+/// created it (or an earlier `delete`) was SIGKILLed at any point: the record written first
+/// lists every cgroup directory create may have made, and a state directory without a record
+/// holds nothing else. Mounts live in the container's mount namespace and vanish with it.
 pub fn delete(state_root: &Path, id: &str, force: bool) -> Result<(), ContainerError> {
-    let (lock, rec) = open_locked(state_root, id)?;
+    validate_id(id)?;
     let dir = container_dir(state_root, id);
+    let lock = DirLock::lock(&dir, id)?;
+    let rec = match Record::load(state_root, id) {
+        Ok(rec) => rec,
+        // A state directory without a record: `create` was killed between making the
+        // directory and writing the record (nothing else exists yet), or an earlier `delete`
+        // was killed while removing the directory. Either way, the directory is all there is.
+        Err(ContainerError::NotFound(_)) => {
+            fs::remove_dir_all(&dir)
+                .map_err(|e| ContainerError::io(format!("remove {}", dir.display()), e))?;
+            return Ok(());
+        }
+        Err(e) => return Err(e),
+    };
     let status = rec.live_status(&dir);
     if matches!(status, Status::Running | Status::Paused) && !force {
         return Err(wrong(id, status, "delete (stop it first, or use --force)"));

@@ -695,7 +695,7 @@ fn pivot(rootfs: &Path) -> Result<(), Errno> {
 }
 
 /// Step 4 (after entering the root): /dev read-only when its mount asked (made rw first, see
-/// `mount_one`), masked paths, read-only paths, read-only root.
+/// `mount_one`), masked paths, read-only paths, read-only root, a shared or unbindable root.
 pub fn finish(spec: &Spec) -> Result<(), String> {
     let dev_readonly = spec.mounts().iter().flatten().any(|m| {
         m.destination() == Path::new("/dev")
@@ -730,6 +730,19 @@ pub fn finish(spec: &Spec) -> Result<(), String> {
     {
         remount_keeping_locked("/", MsFlags::MS_RDONLY | MsFlags::MS_REC)
             .map_err(|e| format!("make the root read-only: {e}"))?;
+    }
+    // A shared or unbindable root is made so on the container's own root mount, after
+    // pivot_root: `prepare_root` set it on the namespace's old root, but the rootfs was bound
+    // from a private mount, so the new root starts private (a mount made inside would not
+    // reach a bind of `/`; a bind of `/` would succeed where the spec says it must fail).
+    // Only the root mount itself: the mounts below keep what their own options asked (an
+    // `rshared` volume stays a peer of the host's). slave and private need nothing more (a
+    // private root is both).
+    let prop = root_propagation(spec)?;
+    let on_root = prop & (MsFlags::MS_SHARED | MsFlags::MS_UNBINDABLE);
+    if !on_root.is_empty() {
+        mnt(None, "/", None, on_root, None)
+            .map_err(|e| format!("set linux.rootfsPropagation on the container's root: {e}"))?;
     }
     Ok(())
 }

@@ -2,7 +2,8 @@
 //! v1: memory.limit_in_bytes, memory.soft_limit_in_bytes, memory.memsw.limit_in_bytes,
 //! memory.swappiness, memory.oom_control, memory.kmem.limit_in_bytes (`kernel`) and
 //! memory.kmem.tcp.limit_in_bytes (`kernelTCP`); v2: memory.max, memory.low, memory.swap.max
-//! (v2 has no kernel limits: `support` refuses them there).
+//! (v2 has no kernel limits: `support` refuses them there; on v1 a kernel limit the kernel
+//! does not keep is refused after the write, see `kernel_limit_took`).
 //! The rules between values (swap ≥ limit, swappiness ≤ 100) are checked before they reach
 //! a writer, once, by `crate::spec::resources::validate`.
 
@@ -90,6 +91,7 @@ fn write(h: &CgroupHandle, res: &LinuxResources, _initial: bool) -> Result<(), C
             }
             if let Some(k) = set(mem.kernel()) {
                 write_file(dir, "memory.kmem.limit_in_bytes", &k.to_string())?;
+                kernel_limit_took(dir, k)?;
             }
             if let Some(k) = set(mem.kernel_tcp()) {
                 write_file(dir, "memory.kmem.tcp.limit_in_bytes", &k.to_string())?;
@@ -123,4 +125,26 @@ fn write(h: &CgroupHandle, res: &LinuxResources, _initial: bool) -> Result<(), C
         }
     }
     Ok(())
+}
+
+/// Reads `memory.kmem.limit_in_bytes` back after `limit` was written: newer kernels (6.18 on
+/// the build host) accept any value there and keep "unlimited" (kernel memory limits were
+/// deprecated, then dropped, upstream), so a kernel memory limit is refused, naming the
+/// field, instead of being accepted and never applied. A limit of -1 (unlimited) passes.
+fn kernel_limit_took(dir: &std::path::Path, limit: i64) -> Result<(), CgroupError> {
+    let Some(now) = crate::cgroups::read_u64(dir, "memory.kmem.limit_in_bytes") else {
+        return Ok(());
+    };
+    // The kernel keeps whole pages: the value read back is the limit rounded down to one.
+    let page = 4096u64;
+    if limit < 0 || now == (limit as u64) / page * page {
+        return Ok(());
+    }
+    Err(CgroupError::Unsupported {
+        field: "memory.kernel",
+        why: format!(
+            "this kernel ignores memory.kmem.limit_in_bytes (wrote {limit}, it reads {now}; \
+             kernel memory limits are no longer enforced by Linux); remove the field"
+        ),
+    })
 }

@@ -699,7 +699,9 @@ pub fn pids(root: &Path, id: &str) -> Result<Vec<i32>, ContainerError> {
 /// folder) and the front folder. Best effort; returns the first engine error.
 pub fn remove(root: &Path, id: &str) -> Result<(), ContainerError> {
     let mut result = Ok(());
-    if Record::load(root, id).is_ok() {
+    // The engine's state directory, with or without a record (a create killed half-way):
+    // `delete` removes either.
+    if container::container_dir(root, id).exists() {
         if is_alive(root, id) {
             let _ = signal(root, id, Signal::SIGKILL, true);
             wait_stopped(root, id, Duration::from_secs(10));

@@ -280,7 +280,9 @@ pub fn rm(global: &GlobalOptions, args: RmArgs) -> u8 {
                     .into_iter()
                     .find(|s| s.starts_with(what.as_str()) && !what.is_empty())
                 {
-                    front::discard(&names::front_dir(&global.root, &stray));
+                    // The engine may have begun the container (killed inside create):
+                    // remove its state and cgroups too, not only the front folder.
+                    let _ = front::remove(&global.root, &stray);
                     println!("{what}");
                     continue;
                 }

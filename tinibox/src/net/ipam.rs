@@ -363,6 +363,43 @@ mod tests {
     }
 
     #[test]
+    fn a_claimed_address_must_be_a_free_host_address_of_the_subnet() {
+        let mut r = Record {
+            subnet: "10.1.0.0/24".parse().unwrap(),
+            gateway: None,
+            bridge: None,
+            leases: BTreeMap::new(),
+        };
+        let mut taken = lease("10.1.0.7");
+        taken.member.name = "web".into();
+        r.leases.insert("a".into(), taken);
+        assert_eq!(
+            r.claim(Ipv4Addr::new(10, 1, 0, 9)).unwrap(),
+            Ipv4Addr::new(10, 1, 0, 9)
+        );
+        let e = r.claim(Ipv4Addr::new(10, 1, 0, 7)).unwrap_err().to_string();
+        assert!(e.contains("in use by web"), "{e}");
+        for bad in ["10.1.0.1", "10.1.0.0", "10.1.0.255", "10.2.0.5"] {
+            assert!(r.claim(bad.parse().unwrap()).is_err(), "{bad}");
+            assert!(!r.is_free(bad.parse().unwrap()), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_member_answers_to_its_names_once_and_is_renamed() {
+        let mut m = Member {
+            name: "web".into(),
+            aliases: vec!["web".into(), "0123456789ab".into()],
+            network_aliases: vec!["www".into(), "web".into()],
+            ..Member::default()
+        };
+        assert_eq!(m.names(), vec!["web", "0123456789ab", "www"]);
+        m.rename("web", "api");
+        assert_eq!(m.name, "api");
+        assert_eq!(m.names(), vec!["api", "0123456789ab", "www", "web"]);
+    }
+
+    #[test]
     fn a_lease_of_a_gone_process_is_stale() {
         let r = Record {
             subnet: "10.1.0.0/24".parse().unwrap(),

@@ -808,3 +808,46 @@ pub fn inspect(name: &str) -> Result<(Network, BTreeMap<String, Lease>), NetErro
         .unwrap_or_default();
     Ok((net, leases))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_mac_is_docker_s_scheme_of_the_address() {
+        let mac = mac_for(Ipv4Addr::new(172, 17, 0, 2));
+        assert_eq!(mac_text(mac), "02:42:ac:11:00:02");
+    }
+
+    #[test]
+    fn ip_and_aliases_only_on_user_defined_networks() {
+        let mut net = networks::Network {
+            name: BRIDGE_NETWORK.into(),
+            id: "0".repeat(64),
+            driver: "bridge".into(),
+            bridge: "tinibox0".into(),
+            subnet: "10.89.0.0/24".parse().unwrap(),
+            gateway: Ipv4Addr::new(10, 89, 0, 1),
+            created: String::new(),
+        };
+        assert!(addressing(&net, Some("10.89.0.9"), &[]).is_err());
+        assert!(addressing(&net, None, &["x".into()]).is_err());
+        assert_eq!(addressing(&net, None, &[]).unwrap(), (None, vec![]));
+        net.name = "web".into();
+        assert_eq!(
+            addressing(&net, Some("10.89.0.9"), &["x".into()]).unwrap(),
+            (Some(Ipv4Addr::new(10, 89, 0, 9)), vec!["x".to_string()])
+        );
+        for (ip, aliases) in [
+            (Some("10.90.0.9"), vec![]),
+            (Some("10.89.0.1"), vec![]),
+            (Some("not-an-ip"), vec![]),
+            (None, vec!["two words".to_string()]),
+        ] {
+            assert!(
+                addressing(&net, ip, &aliases).is_err(),
+                "{ip:?} {aliases:?}"
+            );
+        }
+    }
+}

@@ -1802,3 +1802,78 @@ fn top_options_and_health_filter_match_docker() {
     );
     assert_eq!(seen[1][2], (Some(0), "hok".into()));
 }
+
+/// Issue 21: the image's own HEALTHCHECK (its config's `Healthcheck`) runs when the run
+/// flags give none; `--no-healthcheck` turns it off; a `--health-cmd` keeps the image's
+/// timing. The image is made by `docker import --change HEALTHCHECK …` and reaches tinibox
+/// through `docker save` (Docker's config document, as a registry would serve it).
+#[test]
+fn image_healthcheck_matches_docker() {
+    let (_g, work, sides) = sides();
+    let archive = work.path().join("bbxhc.tar");
+    let archive = archive.to_str().unwrap();
+    let tar = busybox_tar(work.path());
+    sides[0].ok(&[
+        "import",
+        "--change",
+        r#"HEALTHCHECK --interval=1s --retries=1 CMD ["test", "-e", "/tmp/ok"]"#,
+        tar.to_str().unwrap(),
+        "bbxhc:latest",
+    ]);
+    sides[0].ok(&["save", "-o", archive, "bbxhc:latest"]);
+    sides[1].ok(&["load", "-i", archive]);
+    let mut seen = Vec::new();
+    for s in &sides {
+        let mut got: Vec<(Option<i32>, String)> = Vec::new();
+        let run = |name: &str, extra: &[&str]| {
+            let mut a = vec!["run", "-d", "--network", "none", "--name", name];
+            a.extend(extra);
+            a.extend(["bbxhc", "sleep", "1000"]);
+            s.ok(&a);
+        };
+        run("hc", &[]);
+        run("nohc", &["--no-healthcheck"]);
+        run("mine", &["--health-cmd", "exit 0"]);
+        let json = "{{json .Config.Healthcheck}}";
+        for name in ["hc", "nohc", "mine"] {
+            // Parsed: Docker writes the keys in its struct's order, tinibox sorted.
+            let (code, text) = s.seen(&["inspect", "-f", json, name]);
+            let v: Value = serde_json::from_str(&text)
+                .unwrap_or_else(|e| panic!("{} {name}: {e}: {text}", s.name()));
+            got.push((code, v.to_string()));
+        }
+        got.push((
+            None,
+            s.wait_for("hc", "{{.State.Health.Status}}", |o| o == "unhealthy"),
+        ));
+        s.ok(&["exec", "hc", "touch", "/tmp/ok"]);
+        got.push((
+            None,
+            s.wait_for("hc", "{{.State.Health.Status}}", |o| o == "healthy"),
+        ));
+        got.push((
+            None,
+            s.wait_for("mine", "{{.State.Health.Status}}", |o| o == "healthy"),
+        ));
+        let (_, status) = s.seen(&["ps", "--filter", "name=nohc", "--format", "{{.Status}}"]);
+        got.push((None, timeless(&status)));
+        got.push(s.seen(&["ps", "--filter", "health=none", "--format", "{{.Names}}"]));
+        s.ok(&["rm", "-f", "hc", "nohc", "mine"]);
+        seen.push(got);
+    }
+    assert_eq!(seen[0], seen[1], "docker (left) and tinibox (right) differ");
+    assert_eq!(
+        seen[1][0],
+        (
+            Some(0),
+            r#"{"Interval":1000000000,"Retries":1,"Test":["CMD","test","-e","/tmp/ok"]}"#.into()
+        )
+    );
+    assert_eq!(
+        seen[1][1],
+        (
+            Some(0),
+            r#"{"Interval":1000000000,"Retries":1,"Test":["NONE"]}"#.into()
+        )
+    );
+}

@@ -3,7 +3,8 @@
 //! `ls`, keeps its log across a stop and a start, stops with its stop signal, is replaced when
 //! its file changes, and bad files, names and flags give one line and their exit status; at
 //! "boot" (`up --boot` after `down --all`) containers with `--restart always` or
-//! `unless-stopped` come back, but not one the user stopped. The same at a real boot:
+//! `unless-stopped` come back, but not one the user stopped, and `on-failure` ones that
+//! were running at shutdown. The same at a real boot:
 //! `services_boot.rs`.
 
 use std::path::Path;
@@ -212,10 +213,33 @@ fn boot_starts_restart_policy_containers_again_but_not_user_stopped_ones() {
     run_d("kept", "unless-stopped");
     run_d("parked", "unless-stopped");
     run_d("once", "no");
+    run_d("flaky", "on-failure:2");
     env.ok(&["stop", "parked"]);
+    // An on-failure container that ended on its own before the shutdown (its one retry
+    // spent): not started at boot.
+    let o = run(env
+        .root
+        .tinibox()
+        .args(["run", "-d", "--name", "spent", "--restart", "on-failure:1"])
+        .arg(rootfs)
+        .args(["sh", "-c", "exit 1"]));
+    assert!(o.status.success(), "run spent: {}", stderr(&o));
+    let t = Instant::now();
+    while !(env.status("spent") == "exited"
+        && env
+            .ok(&["inspect", "-f", "{{.RestartCount}}", "spent"])
+            .trim()
+            == "1")
+    {
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "spent kept restarting"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     // Shutdown: every running container stops with its stop signal.
     let down = env.ok(&["service", "down", "--all"]);
-    for name in ["always", "kept", "once"] {
+    for name in ["always", "kept", "once", "flaky"] {
         assert!(
             down.contains(&format!("{name}: stopped (exit 3)")),
             "{down}"
@@ -234,12 +258,20 @@ fn boot_starts_restart_policy_containers_again_but_not_user_stopped_ones() {
         up.contains("kept: started again (restart policy unless-stopped)"),
         "{up}"
     );
-    assert!(!up.contains("parked") && !up.contains("once"), "{up}");
-    for name in ["always", "kept"] {
+    // on-failure: it was running at shutdown, as dockerd restarts it when it comes up.
+    assert!(
+        up.contains("flaky: started again (restart policy on-failure)"),
+        "{up}"
+    );
+    assert!(
+        !up.contains("parked") && !up.contains("once") && !up.contains("spent"),
+        "{up}"
+    );
+    for name in ["always", "kept", "flaky"] {
         env.wait_log(name, "started", 2);
         assert_eq!(env.status(name), "running");
     }
-    for name in ["parked", "once"] {
+    for name in ["parked", "once", "spent"] {
         assert_eq!(env.status(name), "exited");
     }
     env.ok(&["service", "down", "--all"]);

@@ -8,7 +8,8 @@
 //!   changed; one after the other in name order, with no dependencies between them. With
 //!   `--boot` (rcS): first forgets the processes that records of an earlier boot name, then,
 //!   after the services, starts again every other container whose restart policy is `always`,
-//!   or `unless-stopped` unless the user stopped it.
+//!   `unless-stopped` unless the user stopped it, or `on-failure` when it was running at
+//!   shutdown (stopped by `down --all` or the power going, not by the user).
 //! - `down [--all] [NAME…]`: stops the services' containers with their stop signal and
 //!   timeout (`stop_signal`, `stop_timeout`), as `tinibox stop`. With `--all` (rcK, the disk's
 //!   shutdown): every other running container too, remembering that the system, not the
@@ -29,9 +30,7 @@ use super::GlobalOptions;
 use crate::container::state::Record;
 use crate::service::{self, Service, LABEL_DIGEST, LABEL_SERVICE};
 
-/// File in a container's front folder: the system (`service down --all`), not the user,
-/// stopped it, so `unless-stopped` starts it at the next boot.
-const STOPPED_AT_SHUTDOWN: &str = "stopped-at-shutdown";
+use super::docker::api::STOPPED_AT_SHUTDOWN;
 
 /// Arguments of `service`.
 #[derive(Debug, Args)]
@@ -50,7 +49,8 @@ pub enum ServiceCommand {
     /// Start the services (all, or those named).
     Up {
         /// At boot: forget the previous boot's processes, and start again the containers
-        /// whose restart policy is always or unless-stopped.
+        /// whose restart policy is always, unless-stopped, or on-failure (if it was running
+        /// at shutdown).
         #[arg(long)]
         boot: bool,
         /// Services to start (default: every file of the folder).
@@ -215,6 +215,11 @@ fn restart_by_policy(global: &GlobalOptions) -> u8 {
         let go = match policy {
             "always" => true,
             "unless-stopped" => !meta.stopped_by_user || by_system,
+            // Running when the system went down (the marker: not stopped by the user before;
+            // its exit was the shutdown's, not a failure of its own): started again, as
+            // dockerd restarts it when it comes up. One that had already ended (its retries
+            // spent, or exit 0) stays down.
+            "on-failure" => by_system,
             _ => false,
         };
         if !go {

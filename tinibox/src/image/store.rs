@@ -82,6 +82,10 @@ pub struct ImageRuntimeConfig {
     pub user: Option<String>,
     /// ExposedPorts keys (`80/tcp`), for `run -P`.
     pub exposed_ports: Vec<String>,
+    /// Docker's `Healthcheck` object (`Test`, `Interval`, `Timeout`, `StartPeriod`,
+    /// `Retries`), as the config holds it; not part of the OCI image spec, so read from the
+    /// document's raw JSON.
+    pub healthcheck: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -311,7 +315,17 @@ impl Store {
             working_dir: c.working_dir().clone().filter(|w| !w.is_empty()),
             user: c.user().clone().filter(|u| !u.is_empty()),
             exposed_ports: c.exposed_ports().clone().unwrap_or_default(),
+            healthcheck: self.raw_healthcheck(image),
         })
+    }
+
+    /// `config.Healthcheck` of `image`'s config document (Docker's key; None when absent or
+    /// unreadable).
+    fn raw_healthcheck(&self, image: &ImageRecord) -> Option<serde_json::Value> {
+        let bytes = std::fs::read(self.blob_path(&image.config_digest)).ok()?;
+        let mut doc: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+        let h = doc.get_mut("config")?.get_mut("Healthcheck")?.take();
+        (!h.is_null()).then_some(h)
     }
 
     /// Adds `records` (each replacing any image with the same name:tag), then removes what

@@ -71,6 +71,11 @@ pub fn is_alive(root: &Path, id: &str) -> bool {
     front::is_alive(root, id)
 }
 
+/// File in a container's front folder: the system stopped it while it ran (`service down
+/// --all` at shutdown, or the power went: [`forget_previous_boot`] found it running), not
+/// the user, so `unless-stopped` and `on-failure` start it at the next boot.
+pub const STOPPED_AT_SHUTDOWN: &str = "stopped-at-shutdown";
+
 /// File in the state root holding the boot id (`/proc/sys/kernel/random/boot_id`) of the
 /// boot that last ran [`forget_previous_boot`].
 const BOOT_ID_FILE: &str = ".boot-id";
@@ -104,9 +109,16 @@ pub fn forget_previous_boot(global: &GlobalOptions) -> Result<usize, String> {
                 changed += 1;
             }
             // A container `create` made and nobody started stays `created`.
-            let started = Meta::load(&global.root, &id).started_at.is_some();
-            if started && names::exit_status(&global.root, &id).is_none() {
+            let meta = Meta::load(&global.root, &id);
+            if meta.started_at.is_some() && names::exit_status(&global.root, &id).is_none() {
                 names::write_exit_status(&global.root, &id, 255);
+                // It ran when the power went: the system stopped it, not the user.
+                if !meta.stopped_by_user {
+                    let _ = std::fs::write(
+                        names::front_dir(&global.root, &id).join(STOPPED_AT_SHUTDOWN),
+                        "",
+                    );
+                }
             }
             Meta::update(&global.root, &id, |m| m.restarting = false);
         }

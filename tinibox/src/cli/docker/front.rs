@@ -162,18 +162,34 @@ pub(super) fn discard(front: &Path) {
 
 /// Finds the rootfs: a directory as given, or an image from the store (its container root is
 /// prepared for `id` and recorded in the front folder).
+/// The image's side of a container: its root, process defaults, id (`sha256:…`), exposed
+/// ports and Docker's `Healthcheck` object (empty for a rootfs directory).
+type ImageSide = (
+    PathBuf,
+    ImageDefaults,
+    String,
+    Vec<String>,
+    Option<serde_json::Value>,
+);
+
 fn resolve_rootfs(
     global: &GlobalOptions,
     image: &str,
     id: &str,
     front: &Path,
-) -> Result<(PathBuf, ImageDefaults, String, Vec<String>), Failure> {
+) -> Result<ImageSide, Failure> {
     let p = Path::new(image);
     if p.is_dir() {
         let abs = p.canonicalize().map_err(|e| {
             Failure::tinibox(format!("rootfs {image}: {e} — give an existing directory"))
         })?;
-        return Ok((abs, ImageDefaults::default(), String::new(), Vec::new()));
+        return Ok((
+            abs,
+            ImageDefaults::default(),
+            String::new(),
+            Vec::new(),
+            None,
+        ));
     }
     let not_found = |e: String| {
         Failure::tinibox(format!(
@@ -199,6 +215,7 @@ fn resolve_rootfs(
         },
         record.config_digest,
         c.exposed_ports,
+        c.healthcheck,
     ))
 }
 
@@ -359,8 +376,10 @@ pub(super) fn prepare(global: &GlobalOptions, args: &RunArgs) -> Result<Prepared
         ))
     })?;
     let result = (|| {
-        let (rootfs, image, image_id, exposed) = resolve_rootfs(global, &args.image, &id, &front)?;
+        let (rootfs, image, image_id, exposed, check) =
+            resolve_rootfs(global, &args.image, &id, &front)?;
         meta.image_id = image_id;
+        meta.health = super::health::with_image(meta.health.take(), check.as_ref());
         meta.save_in(&front)
             .map_err(|e| Failure::tinibox(format!("writing {}: {e}", front.display())))?;
         let mut net = net_request(flags, &exposed)?;

@@ -8,7 +8,10 @@
 //! `Config.Healthcheck`, durations in nanoseconds); the state in `<front>/health.json`
 //! (Docker's `State.Health`: `Status`, `FailingStreak`, `Log` of the last 5 checks), written
 //! only by the checker process that a detached container's monitor forks ([`spawn_checker`]).
-//! Checks run through tinibox's own `exec` (a fresh `tinibox exec NAME /bin/sh -c CMD`).
+//! Checks run through tinibox's own `exec` (a fresh `tinibox exec NAME /bin/sh -c CMD`, or
+//! the arguments of a `CMD` test). Without `--health-cmd` the image's own `HEALTHCHECK`
+//! (its config's `Healthcheck`) applies, merged with the flags as Docker does
+//! ([`with_image`]).
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -118,6 +121,43 @@ pub fn from_flags(f: &RunFlags) -> Result<Option<Config>, String> {
     }))
 }
 
+/// The container's check from the run flags' (`from_flags`) and the image's own
+/// `Healthcheck` (Docker's merge): without flags the image's; `--no-healthcheck`'s `NONE`
+/// or `--health-cmd` wins over the image's test; a flag left out (no command, a zero
+/// timing) takes the image's value.
+pub fn with_image(flags: Option<Config>, image: Option<&serde_json::Value>) -> Option<Config> {
+    let image: Option<Config> = image.and_then(|v| serde_json::from_value(v.clone()).ok());
+    let Some(mut c) = flags else {
+        return image.filter(|i| !i.test.is_empty());
+    };
+    let Some(i) = image else {
+        return Some(c);
+    };
+    if c.test.is_empty() {
+        c.test = i.test;
+    }
+    let pick = |mine: u64, theirs: u64| if mine == 0 { theirs } else { mine };
+    c.interval = pick(c.interval, i.interval);
+    c.timeout = pick(c.timeout, i.timeout);
+    c.start_period = pick(c.start_period, i.start_period);
+    if c.retries == 0 {
+        c.retries = i.retries;
+    }
+    Some(c)
+}
+
+/// The command line a check runs in the container: `CMD-SHELL cmd` → `/bin/sh -c cmd`,
+/// `CMD arg…` → the arguments; None for `NONE` or no test.
+pub fn argv(test: &[String]) -> Option<Vec<String>> {
+    match test.split_first() {
+        Some((kind, [cmd])) if kind == "CMD-SHELL" => {
+            Some(vec!["/bin/sh".into(), "-c".into(), cmd.clone()])
+        }
+        Some((kind, args)) if kind == "CMD" && !args.is_empty() => Some(args.to_vec()),
+        _ => None,
+    }
+}
+
 /// One check's result, as Docker's `State.Health.Log` entries.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Check {
@@ -166,13 +206,14 @@ impl State {
     }
 }
 
-/// Runs one check: `tinibox --root ROOT exec ID /bin/sh -c CMD`, killed after `timeout`.
-fn probe(root: &Path, id: &str, cmd: &str, timeout: Duration) -> Check {
+/// Runs one check: `tinibox --root ROOT exec ID ARGV…`, killed after `timeout`.
+fn probe(root: &Path, id: &str, cmd: &[String], timeout: Duration) -> Check {
     let start = super::meta::now();
     let child = Command::new("/proc/self/exe")
         .arg("--root")
         .arg(root)
-        .args(["exec", id, "/bin/sh", "-c", cmd])
+        .args(["exec", id])
+        .args(cmd)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -228,11 +269,7 @@ fn probe(root: &Path, id: &str, cmd: &str, timeout: Duration) -> Check {
 /// Forks the checker of container `id` (front folder `front`): it runs the checks while its
 /// parent, the monitor, lives (it dies with it) and writes the state file.
 pub fn spawn_checker(root: &Path, id: &str, front: &Path, config: &Config) {
-    let Some(cmd) = config
-        .test
-        .get(1)
-        .filter(|_| config.test.first().is_some_and(|t| t == "CMD-SHELL"))
-    else {
+    let Some(cmd) = argv(&config.test) else {
         return;
     };
     let interval = nanos_or(config.interval, DEFAULT_INTERVAL);
@@ -268,7 +305,7 @@ pub fn spawn_checker(root: &Path, id: &str, front: &Path, config: &Config) {
             root.to_path_buf(),
             id,
             front.to_path_buf(),
-            cmd,
+            &cmd,
             (interval, timeout, start_period, retries),
         );
         // SAFETY: as above.
@@ -288,7 +325,7 @@ fn check_loop(
     root: PathBuf,
     id: &str,
     front: PathBuf,
-    cmd: &str,
+    cmd: &[String],
     (interval, timeout, start_period, retries): (Duration, Duration, Duration, u32),
 ) {
     let mut state = State::load(&front).unwrap_or_default();
@@ -334,6 +371,35 @@ fn check_loop(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_images_check_is_merged_like_dockers() {
+        let image = serde_json::json!({
+            "Test": ["CMD", "test", "-e", "/ok"], "Interval": 1_000_000_000u64, "Retries": 1,
+        });
+        let c = with_image(None, Some(&image)).unwrap();
+        assert_eq!(argv(&c.test).unwrap(), ["test", "-e", "/ok"]);
+        let none = Config {
+            test: vec!["NONE".into()],
+            ..Config::default()
+        };
+        let c = with_image(Some(none), Some(&image)).unwrap();
+        assert_eq!(
+            (c.test.as_slice(), c.interval),
+            (&["NONE".to_string()][..], 1_000_000_000)
+        );
+        assert!(argv(&c.test).is_none());
+        let mine = Config {
+            test: vec!["CMD-SHELL".into(), "true".into()],
+            retries: 5,
+            ..Config::default()
+        };
+        let c = with_image(Some(mine), Some(&image)).unwrap();
+        assert_eq!(argv(&c.test).unwrap(), ["/bin/sh", "-c", "true"]);
+        assert_eq!((c.interval, c.retries), (1_000_000_000, 5));
+        assert!(with_image(None, None).is_none());
+        assert!(with_image(None, Some(&serde_json::json!({"Test": []}))).is_none());
+    }
 
     #[test]
     fn flags_make_dockers_healthcheck() {

@@ -208,8 +208,8 @@ fn wait_for_monitor(global: &GlobalOptions, id: &str) {
 /// Runs `kill`; returns the exit status.
 pub fn kill(global: &GlobalOptions, args: KillArgs) -> u8 {
     // runc form: `kill [--all] ID [SIGNAL]` (default TERM, errors exit 1);
-    // docker form: `kill [-s SIG] NAME` (default KILL). Both exit 1 on failure (Docker's
-    // daemon refuses an unknown container, a stopped one or a bad signal).
+    // docker form: `kill [-s SIG] NAME` (default KILL): a signal it cannot read is refused
+    // with 125 (bad input), an unknown or stopped container with 1 (Docker's daemon errors).
     let runc_form = args.all || args.target.len() == 2;
     let code = 1;
     let sig_text = args
@@ -226,7 +226,7 @@ pub fn kill(global: &GlobalOptions, args: KillArgs) -> u8 {
         });
     let sig = match parse_signal(&sig_text) {
         Ok(s) => s,
-        Err(e) => return fail(code, e),
+        Err(e) => return fail(if runc_form { 1 } else { 125 }, e),
     };
     let what = &args.target[0];
     let id = match names::resolve(&global.root, what) {

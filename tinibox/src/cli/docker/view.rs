@@ -208,9 +208,7 @@ impl View {
     /// The health check's state (None without checks; `starting` until the first result).
     pub fn health(&self) -> Option<super::health::State> {
         let h = self.meta.health.as_ref()?;
-        if h.test.first().is_none_or(|t| t != "CMD-SHELL") {
-            return None;
-        }
+        super::health::argv(&h.test)?;
         let front = names::front_dir(&self.root, &self.id);
         Some(
             super::health::State::load(&front).unwrap_or_else(|| super::health::State {

@@ -2479,3 +2479,33 @@ fn docker_like_run_killed_at_any_moment_is_removed_by_rm_f() {
         "ps -a lists containers after rm -f"
     );
 }
+
+/// Issue 15 item 7, second half: an init that dies without reporting (here a prestart hook
+/// SIGKILLs it by the pid the state on its stdin gives) fails `create` with how it ended and
+/// the step it was in, never only the socket's "Connection reset by peer"; nothing is left
+/// behind. runc fails the same input too (its message is printed beside).
+#[test]
+fn an_init_dying_without_a_report_is_named_with_its_signal_and_step() {
+    let b = bundle(&["true"], |v| {
+        v["hooks"] = json!({"prestart": [{"path": "/bin/sh", "args": ["sh", "-c",
+            "kill -9 $(sed -n 's/.*\"pid\": *\\([0-9]*\\).*/\\1/p')"]}]});
+    });
+    let bp = b.path().to_str().unwrap().to_string();
+    for rt in [Rt::runc(), Rt::tinibox()] {
+        let c = id(&format!("silent-{}", rt.name));
+        let o = rt.run(&["create", "--bundle", &bp, &c]);
+        let err = stderr(&o);
+        assert!(!o.status.success(), "{}: create succeeded", rt.name);
+        if rt.name == "runc" {
+            println!("runc: {err}");
+            let _ = rt.run(&["delete", "--force", &c]);
+            continue;
+        }
+        assert!(
+            err.contains("was killed by signal SIGKILL") && err.contains("while"),
+            "tinibox names neither the signal nor the step: {err}"
+        );
+        assert!(!err.contains("Connection reset"), "{err}");
+        assert!(leftovers(&rt, &c).is_empty(), "{:?}", leftovers(&rt, &c));
+    }
+}

@@ -62,7 +62,18 @@ fn parse_hierarchies(mountinfo: &str) -> Vec<Hierarchy> {
 }
 
 /// controller name → mount point of its v1 hierarchy (the controllers tinibox manages).
+/// Read from mountinfo once per process: `create` needs it three times (the host check, the
+/// planned record, the groups), and the hierarchies do not move while one command runs.
 pub(super) fn mount_points() -> Result<BTreeMap<String, PathBuf>, CgroupError> {
+    static CACHE: std::sync::OnceLock<BTreeMap<String, PathBuf>> = std::sync::OnceLock::new();
+    if let Some(m) = CACHE.get() {
+        return Ok(m.clone());
+    }
+    let m = read_mount_points()?;
+    Ok(CACHE.get_or_init(|| m).clone())
+}
+
+fn read_mount_points() -> Result<BTreeMap<String, PathBuf>, CgroupError> {
     let mut out = BTreeMap::new();
     for h in hierarchies()? {
         for opt in &h.options {

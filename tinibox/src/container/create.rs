@@ -401,19 +401,32 @@ fn spawn(
     })
 }
 
-/// Step 3 (see the module comment): the conversation with stage 1 and the init.
+/// Step 3 (see the module comment): the conversation with stage 1 and the init. When the
+/// container side goes away without reporting (its end closed: EOF, or ECONNRESET when it
+/// left a message of ours unread) or a write to it fails, the error says so with its exit
+/// status or signal and the step it was in (see [`child_gone`]), never only the socket's
+/// errno.
 fn converse(spec: &Spec, p: &mut Prepared, spawned: &mut Spawned) -> Result<(), ContainerError> {
+    let mut step = if p.direct {
+        "making its namespaces, before joining its cgroup"
+    } else {
+        "in stage 1, making the user namespace or joining namespaces by path"
+    };
     loop {
-        let msg = p
-            .parent_chan
-            .recv()
-            .map_err(|e| ContainerError::io("read from the container's init", e))?;
+        let msg = match p.parent_chan.recv() {
+            Ok(Some(msg)) => msg,
+            Ok(None) => return Err(child_gone(p, step, None)),
+            Err(e) => return Err(child_gone(p, step, Some(e))),
+        };
         match msg {
-            Some(Msg::UserNsCreated(pid)) => {
+            Msg::UserNsCreated(pid) => {
                 write_id_maps(pid, spec)?;
-                send(&p.parent_chan, &Msg::UserMapsWritten)?;
+                p.parent_chan
+                    .send(&Msg::UserMapsWritten)
+                    .map_err(|e| child_gone(p, step, Some(e)))?;
+                step = "in stage 1, after its user namespace was mapped, forking the init";
             }
-            Some(Msg::Forked { pid, in_cgroup }) => {
+            Msg::Forked { pid, in_cgroup } => {
                 p.guard.init = Some(Pid::from_raw(pid));
                 p.state.pid = pid;
                 spawned.init_start_time = proc_stat(pid).map(|(_, t)| t);
@@ -422,8 +435,10 @@ fn converse(spec: &Spec, p: &mut Prepared, spawned: &mut Spawned) -> Result<(), 
                 if let Some(s1) = p.guard.stage1.take() {
                     let _ = waitpid(s1, None);
                 }
+                step = "joining its cgroup and making its mounts, before the prestart hooks";
             }
-            Some(Msg::HooksPlease) => {
+            Msg::HooksPlease => {
+                step = "waiting for the prestart and createRuntime hooks";
                 let json = serde_json::to_string(&p.state).unwrap_or_default();
                 if let Some(h) = spec.hooks() {
                     // prestart sees the container as `created`, as crun and runtime-tools
@@ -437,22 +452,49 @@ fn converse(spec: &Spec, p: &mut Prepared, spawned: &mut Spawned) -> Result<(), 
                         }
                     }
                 }
-                send(&p.parent_chan, &Msg::HooksDone(json))?;
+                p.parent_chan
+                    .send(&Msg::HooksDone(json))
+                    .map_err(|e| child_gone(p, step, Some(e)))?;
+                step = "finishing after the hooks (entering the rootfs, masking paths, \
+                        becoming the user, seccomp, finding the command)";
             }
-            Some(Msg::Ready) => return Ok(()),
-            Some(Msg::Error(e)) => return Err(e.into()),
-            Some(other) => {
+            Msg::Ready => return Ok(()),
+            Msg::Error(e) => return Err(e.into()),
+            other => {
                 return Err(ContainerError::Init(format!(
                     "unexpected message {other:?}"
                 )))
             }
-            None => {
-                return Err(ContainerError::Init(
-                    "the container's init exited during setup".into(),
-                ))
-            }
         }
     }
+}
+
+/// The error for a container side that went away without a report while `step`: its own
+/// report if one is still queued, else how the process ended (exit status or signal; the
+/// init when it is known, else stage 1) and the step. `io` is the socket error that showed
+/// it (a closed peer's EPIPE or ECONNRESET), named only when no process is known.
+fn child_gone(p: &mut Prepared, step: &str, io: Option<std::io::Error>) -> ContainerError {
+    if let Some(reported) = pending_child_error(&p.parent_chan) {
+        return reported;
+    }
+    let pid = p.guard.init.or(p.guard.stage1);
+    let ended = match pid {
+        Some(pid) => crate::process::fork::describe_exit(pid),
+        None => "ended".to_string(),
+    };
+    let who = if p.guard.init.is_some() {
+        "the container's init"
+    } else {
+        "the container's stage 1"
+    };
+    // The socket's errno adds nothing once the process's end is known.
+    let seen = match (pid, io) {
+        (None, Some(e)) => format!(" (seen as: {e})"),
+        _ => String::new(),
+    };
+    ContainerError::Init(format!(
+        "{who} {ended} without reporting why, while {step}{seen}"
+    ))
 }
 
 /// Step 4 (see the module comment).
@@ -517,20 +559,29 @@ fn join_cgroup(
     chan: &Channel,
 ) -> Result<(), ContainerError> {
     let dirs = cgroup.dirs.clone();
-    let joined = if in_cgroup {
-        send(chan, &Msg::CgroupJoined(dirs))
-    } else if self_join && cgroup.layout == Layout::V1 {
-        send(chan, &Msg::JoinCgroup(dirs))
+    let joins_itself = self_join && cgroup.layout == Layout::V1;
+    if !in_cgroup && !joins_itself {
+        if let Err(err) = cgroup.add_pid(pid) {
+            // Kill it first so that draining the channel ends (EOF) instead of waiting.
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+            return Err(pending_child_error(chan).unwrap_or(err.into()));
+        }
+    }
+    let msg = if joins_itself && !in_cgroup {
+        Msg::JoinCgroup(dirs)
     } else {
-        cgroup
-            .add_pid(pid)
-            .map_err(ContainerError::from)
-            .and_then(|_| send(chan, &Msg::CgroupJoined(dirs)))
+        Msg::CgroupJoined(dirs)
     };
-    if let Err(err) = joined {
-        // Kill it first so that draining the channel ends (EOF) instead of waiting.
-        let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
-        return Err(pending_child_error(chan).unwrap_or(err));
+    if let Err(err) = chan.send(&msg) {
+        // The init closed its end: it exited (or is exiting). Its own report, if it sent
+        // one, else how it ended.
+        return Err(pending_child_error(chan).unwrap_or_else(|| {
+            ContainerError::Init(format!(
+                "the container's init {} without reporting why, while it waited to join \
+                 its cgroup; seen as: {err}",
+                crate::process::fork::describe_exit(Pid::from_raw(pid))
+            ))
+        }));
     }
     Ok(())
 }
@@ -545,11 +596,6 @@ fn pending_child_error(chan: &Channel) -> Option<ContainerError> {
             _ => return None,
         }
     }
-}
-
-fn send(chan: &Channel, msg: &Msg) -> Result<(), ContainerError> {
-    chan.send(msg)
-        .map_err(|e| ContainerError::io("write to the container's init", e))
 }
 
 fn map_lines(maps: &[LinuxIdMapping]) -> String {

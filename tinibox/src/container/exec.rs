@@ -176,8 +176,11 @@ pub fn exec(opts: ExecOptions) -> Result<ExecOutcome, ContainerError> {
             Ok(None) | Err(_) => break,
         }
     }
-    // SAFETY: waiting for our own child, the helper (it exits right after reporting).
-    unsafe { libc::waitpid(helper, std::ptr::null_mut(), 0) };
+    // The helper exits right after reporting; how it ended explains a missing report.
+    let helper_ended = match nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(helper), None) {
+        Ok(status) => crate::process::fork::describe_status(status),
+        Err(e) => format!("ended (its exit status is not readable here: {e})"),
+    };
     if let Some(pid) = forked.filter(|_| failure.is_some()) {
         // The process reported a failure before execve and exits: reap it.
         // SAFETY: `pid` is our child (CLONE_PARENT).
@@ -187,9 +190,10 @@ pub fn exec(opts: ExecOptions) -> Result<ExecOutcome, ContainerError> {
         return Err(e.into());
     }
     let Some(pid) = forked else {
-        return Err(ContainerError::Init(
-            "exec: the helper exited without starting the process".into(),
-        ));
+        return Err(ContainerError::Init(format!(
+            "exec: the helper (joining the container's namespaces and cgroup) {helper_ended} \
+             without starting the process or reporting why"
+        )));
     };
     if let Some(f) = &opts.pid_file {
         write_atomic(f, pid.to_string().as_bytes())?;

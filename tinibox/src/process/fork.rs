@@ -110,9 +110,65 @@ fn clone3(flags: u64, exit_signal: u64, cgroup_fd: RawFd) -> i64 {
     }
 }
 
+/// How the child `pid` ended, for an error message (see [`describe_status`]). Reaps it;
+/// waits at most one second for it to end (a child whose channel closed is exiting). Says so
+/// when it is still running or is not ours to wait for.
+pub fn describe_exit(pid: nix::unistd::Pid) -> String {
+    use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+    loop {
+        match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::StillAlive) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            Ok(WaitStatus::StillAlive) => {
+                return format!("closed its channel but still runs (pid {pid})")
+            }
+            Ok(status) => return describe_status(status),
+            Err(e) => return format!("ended (its exit status is not readable here: {e})"),
+        }
+    }
+}
+
+/// A wait status in words: "exited with status N", "was killed by signal SIGX" (with
+/// "(core dumped)"), else its debug form.
+pub fn describe_status(status: nix::sys::wait::WaitStatus) -> String {
+    use nix::sys::wait::WaitStatus;
+    match status {
+        WaitStatus::Exited(_, code) => format!("exited with status {code}"),
+        WaitStatus::Signaled(_, sig, core) => {
+            let core = if core { " (core dumped)" } else { "" };
+            format!("was killed by signal {sig}{core}")
+        }
+        other => format!("ended ({other:?})"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_exit_is_described_by_status_or_signal() {
+        for (code, want) in [
+            (Some(3), "exited with status 3"),
+            (None, "was killed by signal SIGKILL"),
+        ] {
+            match fork(0, None).unwrap() {
+                Forked::Child => {
+                    if code.is_none() {
+                        // SAFETY: the forked test child kills itself.
+                        unsafe { libc::raise(libc::SIGKILL) };
+                    }
+                    // SAFETY: leave the forked test child at once.
+                    unsafe { libc::_exit(code.unwrap_or(0)) }
+                }
+                Forked::Parent { pid, .. } => {
+                    assert_eq!(describe_exit(nix::unistd::Pid::from_raw(pid)), want);
+                }
+            }
+        }
+    }
 
     #[test]
     fn fork_gives_each_side_its_answer() {

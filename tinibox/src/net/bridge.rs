@@ -170,14 +170,23 @@ pub fn plug(
     let (pid, ifname) = (p.pid, p.ifname);
     let netns = std::fs::File::open(format!("/proc/{pid}/ns/net"))
         .map_err(|e| NetError::System(format!("opening the container's network namespace: {e}")))?;
-    rt.add_veth(host, bridge, ifname, p.mac, netns.as_fd(), mtu)
-        .map_err(|e| {
-            if unsupported(&e) {
-                kernel_lacks("veth pairs (CONFIG_VETH)", &e)
-            } else {
-                NetError::System(format!("creating the veth pair {host}: {e}"))
-            }
-        })?;
+    // The host end's name comes from the container's id, so a link that already has it is this
+    // container's own from its previous run: its network namespace is gone, but the kernel
+    // destroys such a veth pair in the background, later (a restart can come first). Delete it
+    // and try once more.
+    let mut added = rt.add_veth(host, bridge, ifname, p.mac, netns.as_fd(), mtu);
+    if matches!(&added, Err(e) if e.raw_os_error() == Some(libc::EEXIST)) {
+        rt.delete_link(host)
+            .map_err(|e| NetError::System(format!("removing the stale veth {host}: {e}")))?;
+        added = rt.add_veth(host, bridge, ifname, p.mac, netns.as_fd(), mtu);
+    }
+    added.map_err(|e| {
+        if unsupported(&e) {
+            kernel_lacks("veth pairs (CONFIG_VETH)", &e)
+        } else {
+            NetError::System(format!("creating the veth pair {host}: {e}"))
+        }
+    })?;
     let inner = (|| {
         let mut c = Rtnl::open_in(netns.as_fd())
             .map_err(sys("entering the container's network namespace"))?;

@@ -303,9 +303,21 @@ impl Abi {
             Abi::X86_64 => syscalls::x86_64::Sysno::from_str(name)
                 .ok()
                 .map(|s| s.id() as u32),
-            Abi::Aarch64 => syscalls::aarch64::Sysno::from_str(name)
-                .ok()
-                .map(|s| s.id() as u32),
+            // The syscalls crate's aarch64 table also lists the 32-bit ABIs' time64 calls
+            // (403..=423, `clock_gettime64` …), which asm-generic/unistd.h defines only when
+            // `__BITS_PER_LONG == 32`: a 64-bit kernel has no such calls.
+            // It also spells two of the kernel's names its own way: `newfstatat` (79,
+            // asm-generic's `__NR3264_fstatat` on 64-bit) as `fstatat`, and `sync_file_range`
+            // (84; arm64 does not want the `sync_file_range2` argument order) as
+            // `sync_file_range2`. Profiles use the kernel's names.
+            Abi::Aarch64 => syscalls::aarch64::Sysno::from_str(match name {
+                "newfstatat" => "fstatat",
+                "sync_file_range" => "sync_file_range2",
+                other => other,
+            })
+            .ok()
+            .map(|s| s.id() as u32)
+            .filter(|nr| !(403..=423).contains(nr)),
         }
     }
 }
@@ -487,6 +499,8 @@ mod tests {
             .filter_map(|l| l.strip_prefix("#define __NR_"))
             .filter_map(|l| l.split_whitespace().next())
             .filter(|n| !n.contains('('))
+            // Not calls: the count, and the base of the per-architecture block.
+            .filter(|n| !["syscalls", "arch_specific_syscall"].contains(n))
             .collect();
         let mut probe = String::from("#include <asm/unistd.h>\n");
         for n in &names {

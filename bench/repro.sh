@@ -6,6 +6,7 @@
 #
 # Usage: bench/repro.sh [WORKDIR]   (default: a new folder under /var/tmp; about 12+ minutes
 # on 2 cores; needs what `distro-build all` needs — scripts/install-deps.sh)
+# REPRO_ARCH=arm64 bench/repro.sh checks the arm64 build the same way (`--arch arm64 all`).
 # The folders are kept on failure (to diff the outputs) and removed on success.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,7 +19,7 @@ echo "work folder: $work"
 build() { # NAME CACHE OUT
   local start end
   start=$(date +%s)
-  TINILINUX_CACHE="$2" TINILINUX_OUT="$3" "$db" all >"$work/$1.log" 2>&1 ||
+  TINILINUX_CACHE="$2" TINILINUX_OUT="$3" "$db" --arch "${REPRO_ARCH:-x86_64}" all >"$work/$1.log" 2>&1 ||
     { echo "$1 failed; see $work/$1.log" >&2; exit 1; }
   end=$(date +%s)
   echo "$1: $((end - start)) s (cache $2, outputs $3)"

@@ -13,6 +13,11 @@ packages=(
   musl-tools rsync
   # boot media (grub-common brings the libraries the pinned grub-mkimage loads)
   grub-common xorriso mtools dosfstools e2fsprogs gdisk fdisk
+  # arm64 (`distro-build --arch arm64`): the cross compiler and static C library BusyBox and
+  # Dropbear link with, the arm64 kernel headers tinibox's seccomp tests compare with, and QEMU's
+  # arm64 emulator for the arm64 boot test (its AAVMF firmware and GRUB's arm64-efi modules come
+  # pinned from sources.lock)
+  gcc-aarch64-linux-gnu libc6-dev-arm64-cross linux-libc-dev-arm64-cross qemu-system-arm
   # running and testing
   qemu-system-x86 qemu-utils busybox-static iproute2 iptables procps util-linux expect time
   # the SSH boot test: Debian's OpenSSH client and ssh-keygen against the guest's Dropbear
@@ -38,6 +43,18 @@ packages=(
   # the networking benchmark (bench/network.sh): throughput through a published port
   iperf3
 )
+
+# GRUB's arm64-efi modules (grub-efi-arm64-bin, pinned in sources.lock) are an arm64 package:
+# apt lists and downloads it only with the arm64 architecture added (nothing of arm64 is installed).
+if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "install-deps: run as root to add the arm64 architecture to apt (dpkg --add-architecture arm64)" >&2
+    exit 1
+  fi
+  echo "install-deps: adding the arm64 architecture to apt (for downloading grub-efi-arm64-bin)"
+  dpkg --add-architecture arm64
+  apt-get update -q
+fi
 
 missing=()
 for p in "${packages[@]}"; do
@@ -110,14 +127,16 @@ command -v cargo >/dev/null || { echo "install-deps: cargo not found; install Ru
 
 # The static tinibox on the ISO is built for musl (distro-build's Target::rust_triple): rustup
 # adds that target's standard library (musl's static libc is inside it, no musl-gcc needed).
-musl_triple=x86_64-unknown-linux-musl
-if ! rustup target list --installed 2>/dev/null | grep -qx "$musl_triple"; then
-  echo "install-deps: adding the Rust target $musl_triple (rustup, once)"
-  rustup target add "$musl_triple" || {
-    echo "install-deps: rustup could not add $musl_triple; distro-build needs it for the static tinibox (check the network or install the target's rust-std by hand)" >&2
-    exit 1
-  }
-fi
+# arm64's is aarch64-unknown-linux-musl, linked by Debian's aarch64-linux-gnu-gcc (above).
+for musl_triple in x86_64-unknown-linux-musl aarch64-unknown-linux-musl; do
+  if ! rustup target list --installed 2>/dev/null | grep -qx "$musl_triple"; then
+    echo "install-deps: adding the Rust target $musl_triple (rustup, once)"
+    rustup target add "$musl_triple" || {
+      echo "install-deps: rustup could not add $musl_triple; distro-build needs it for the static tinibox and apk of that architecture (check the network, or install the target's rust-std by hand)" >&2
+      exit 1
+    }
+  fi
+done
 
 # cargo-deny checks every crate's licence against deny.toml (test.sh runs it). Debian has no
 # package of it; crates.io has, built once into ~/.cargo/bin.

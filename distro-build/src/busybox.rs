@@ -1,5 +1,5 @@
 //! The BusyBox component: `defconfig` + `distro-build/busybox.config` → a static BusyBox (musl,
-//! see [`crate::musl`]) and its applet list (`busybox.links`), cached under a key of the Debian version, the fragment
+//! see [`crate::musl`], or the target's cross glibc: [`crate::toolchain`]) and its applet list (`busybox.links`), cached under a key of the Debian version, the fragment
 //! and this recipe; [`BusyBoxComponent`] fetches, builds and installs it into the rootfs
 //! tree (`/bin/busybox` and the applet links).
 
@@ -15,6 +15,7 @@ use crate::error::{Error, IoContext, Result};
 use crate::kconfig;
 use crate::runner::{jobs, run_logged, run_logged_progress, Stage};
 use crate::sources::{self, BusyBoxSource};
+use crate::toolchain::Toolchain;
 use crate::tree::{Entry, FileData, RootfsTree};
 
 /// Bumped whenever the way BusyBox is configured or built changes.
@@ -75,15 +76,11 @@ pub fn build(ctx: &Context, source: &BusyBoxSource) -> Result<BusyBox> {
     let frag_path = fragment_path(ctx);
     let fragment =
         fs::read_to_string(&frag_path).ctx(|| format!("reading {}", frag_path.display()))?;
-    let musl = crate::musl::toolchain(ctx)?;
+    let toolchain = Toolchain::of(ctx)?;
     let mut key = KeyBuilder::new("busybox", RECIPE);
-    key.bytes("version", source.version.as_bytes())
-        .bytes("cc", crate::musl::CC.as_bytes())
-        .file(
-            "kernel headers",
-            &musl.kernel_headers.join("linux/version.h"),
-        )?
-        .bytes("fragment", fragment.as_bytes())
+    key.bytes("version", source.version.as_bytes());
+    toolchain.key(&mut key)?;
+    key.bytes("fragment", fragment.as_bytes())
         .bytes("epoch", &ctx.epoch_of(EPOCH_INPUTS).key_bytes());
     let key = key.finish();
     let dir = match cache::lookup(ctx, "busybox", &key) {
@@ -91,7 +88,7 @@ pub fn build(ctx: &Context, source: &BusyBoxSource) -> Result<BusyBox> {
             stage.note(&format!("cached ({key})"));
             dir
         }
-        None => compile(ctx, source, &musl, &fragment, &key, &stage)?,
+        None => compile(ctx, source, &toolchain, &fragment, &key, &stage)?,
     };
     let links = fs::read_to_string(dir.join("busybox.links"))
         .ctx(|| format!("reading {}", dir.join("busybox.links").display()))?;
@@ -110,15 +107,15 @@ pub fn build(ctx: &Context, source: &BusyBoxSource) -> Result<BusyBox> {
 fn compile(
     ctx: &Context,
     source: &BusyBoxSource,
-    musl: &crate::musl::Musl,
+    toolchain: &Toolchain,
     fragment: &str,
     key: &str,
     stage: &Stage,
 ) -> Result<PathBuf> {
     let requests = kconfig::merge(&[("busybox.config".to_string(), fragment.to_string())])?;
-    let build_dir = ctx.cache_dir.join("build/busybox");
+    let build_dir = ctx.build_dir("busybox");
     fs::create_dir_all(&build_dir).ctx(|| format!("creating {}", build_dir.display()))?;
-    let log = ctx.cache_dir.join("logs/busybox.log");
+    let log = ctx.log_path("busybox");
     let _ = fs::remove_file(&log);
     // BusyBox's kconfig dates the build (`busybox --help`) from SOURCE_DATE_EPOCH when set, so
     // two builds give the same binary.
@@ -128,10 +125,7 @@ fn compile(
         cmd.arg("-C")
             .arg(&source.tree)
             .arg(format!("O={}", build_dir.display()))
-            // Linked against musl (see crate::musl); the host compiler builds kconfig's tools.
-            .arg(format!("CC={}", crate::musl::CC))
-            .arg("HOSTCC=gcc")
-            .arg(format!("EXTRA_CFLAGS={}", musl.header_flag()))
+            .args(toolchain.make_args())
             .args(args)
             .env("SOURCE_DATE_EPOCH", &epoch);
         cmd

@@ -102,8 +102,10 @@ where
     Ok(final_dir)
 }
 
-/// How many artifacts of one stage the cache keeps (the newest ones).
-pub const KEEP_PER_STAGE: usize = 3;
+/// How many artifacts of one stage the cache keeps (the newest ones): three per target, so
+/// that arm64 builds do not evict the x86_64 kernel a cache shares with them (artifact names
+/// do not carry the target).
+pub const KEEP_PER_STAGE: usize = 3 * crate::target::Target::ALL.len();
 
 /// Removes all but the `keep` most recently built artifacts of `stage` in `dir`, and the
 /// temporary folders interrupted builds of that stage left behind. Best effort: a folder that

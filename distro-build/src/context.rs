@@ -42,6 +42,49 @@ impl Context {
         Epoch::last_commit(&self.repo_root, paths).unwrap_or(self.epoch)
     }
 
+    /// Switches the build to `target`: its outputs go to `<out>/<target>/` unless it is the
+    /// default target (the cache is shared: every artifact's key names its target).
+    pub fn set_target(&mut self, target: Target) {
+        if !target.is_default() && self.target.is_default() {
+            self.out_dir = self.out_dir.join(target.name);
+        }
+        self.target = target;
+    }
+
+    /// The output folder of the default target (`out/`), where the multi-platform image
+    /// index `oci/` lives.
+    pub fn shared_out_dir(&self) -> PathBuf {
+        match self.target.is_default() {
+            true => self.out_dir.clone(),
+            false => self
+                .out_dir
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| self.out_dir.clone()),
+        }
+    }
+
+    /// The cache's build folder `build/<name>` of the default target, `build/<name>-<target>`
+    /// of another one, so switching `--arch` keeps both trees.
+    pub fn build_dir(&self, name: &str) -> PathBuf {
+        self.cache_dir.join("build").join(self.per_target(name))
+    }
+
+    /// The cache's log `logs/<name>.log` (`logs/<name>-<target>.log` for a target other than
+    /// the default).
+    pub fn log_path(&self, name: &str) -> PathBuf {
+        self.cache_dir
+            .join("logs")
+            .join(format!("{}.log", self.per_target(name)))
+    }
+
+    fn per_target(&self, name: &str) -> String {
+        match self.target.is_default() {
+            true => name.to_string(),
+            false => format!("{name}-{}", self.target.name),
+        }
+    }
+
     /// The context for `repo_root`, honouring `TINILINUX_OUT`, `TINILINUX_CACHE` and
     /// `SOURCE_DATE_EPOCH` and `TINILINUX_LOCKED` from the environment.
     pub fn from_env(repo_root: &Path) -> Self {

@@ -23,9 +23,9 @@ use crate::cache::{self, KeyBuilder};
 use crate::component::Component;
 use crate::context::Context;
 use crate::error::{Error, IoContext, Result};
-use crate::musl::{self, Musl};
 use crate::runner::{jobs, run_logged, Stage};
 use crate::sources;
+use crate::toolchain::Toolchain;
 use crate::tree::{Entry, FileData, RootfsTree};
 
 /// Debian's source package.
@@ -77,21 +77,27 @@ pub struct Dropbear {
 /// Errors: as [`crate::musl::toolchain`]; a failing configure or make (logs/dropbear.log);
 /// a result that is not a static executable.
 pub fn build(ctx: &Context, source: &Path, version: &str) -> Result<Dropbear> {
-    let musl = musl::toolchain(ctx)?;
+    let toolchain = Toolchain::of(ctx)?;
     let stage = Stage::start(
         "dropbear",
-        "static Dropbear (musl): dropbear, dropbearkey, dbclient, scp in one binary",
+        "static Dropbear: dropbear, dropbearkey, dbclient, scp in one binary",
     );
     let options_file = options_path(ctx);
     let options = fs::read(&options_file).ctx(|| format!("reading {}", options_file.display()))?;
     let mut key = KeyBuilder::new("dropbear", RECIPE);
     key.bytes("version", version.as_bytes())
-        .bytes("cc", musl::CC.as_bytes())
-        .bytes("options", &options)
-        .file(
-            "kernel headers",
-            &musl.kernel_headers.join("linux/version.h"),
-        )?;
+        .bytes("cc", crate::musl::CC.as_bytes())
+        .bytes("options", &options);
+    match &toolchain {
+        // The x86_64 key as before cross builds existed (its bytes in the same order).
+        Toolchain::Musl(musl) => {
+            key.file(
+                "kernel headers",
+                &musl.kernel_headers.join("linux/version.h"),
+            )?;
+        }
+        Toolchain::Cross { .. } => toolchain.key(&mut key)?,
+    }
     let key = key.finish();
     let dir = match cache::lookup(ctx, "dropbear", &key) {
         Some(dir) => {
@@ -100,7 +106,7 @@ pub fn build(ctx: &Context, source: &Path, version: &str) -> Result<Dropbear> {
         }
         None => {
             stage.note("configure + make (log: logs/dropbear.log)");
-            compile(ctx, &musl, source, &options, &key)?
+            compile(ctx, &toolchain, source, &options, &key)?
         }
     };
     let binary = dir.join("dropbearmulti");
@@ -122,14 +128,14 @@ pub fn build(ctx: &Context, source: &Path, version: &str) -> Result<Dropbear> {
 /// publishes it to the cache.
 fn compile(
     ctx: &Context,
-    musl: &Musl,
+    toolchain: &Toolchain,
     source: &Path,
     options: &[u8],
     key: &str,
 ) -> Result<PathBuf> {
-    let log = ctx.cache_dir.join("logs/dropbear.log");
+    let log = ctx.log_path("dropbear");
     let _ = fs::remove_file(&log);
-    let tree = ctx.cache_dir.join("build/dropbear");
+    let tree = ctx.build_dir("dropbear");
     if tree.exists() {
         fs::remove_dir_all(&tree).ctx(|| format!("removing {}", tree.display()))?;
     }
@@ -145,7 +151,7 @@ fn compile(
         .ctx(|| format!("writing {}", tree.join("localoptions.h").display()))?;
     let cflags = format!(
         "-Os {} -ffile-prefix-map={}=.",
-        musl.header_flag(),
+        toolchain.cflags(),
         tree.display()
     );
     run_logged(
@@ -153,7 +159,8 @@ fn compile(
         Command::new(tree.join("configure"))
             .current_dir(&tree)
             .args(CONFIGURE)
-            .env("CC", musl::CC)
+            .args(toolchain.host_triplet().map(|t| format!("--host={t}")))
+            .env("CC", toolchain.cc())
             .env("CFLAGS", &cflags)
             .env("LDFLAGS", "-static"),
         &log,
@@ -171,7 +178,7 @@ fn compile(
     let dir = cache::publish(ctx, "dropbear", key, |tmp| {
         run_logged(
             "strip dropbearmulti",
-            Command::new("strip")
+            Command::new(toolchain.strip())
                 .arg("--strip-all")
                 .arg("-o")
                 .arg(tmp.join("dropbearmulti"))

@@ -17,6 +17,17 @@
 //! reads `/boot/grub/grub.cfg` from it: no UUID, so nothing depends on when it was built.
 //! Every date (files, volume, GPT GUIDs, FAT) comes from SOURCE_DATE_EPOCH, so two builds
 //! from the same inputs give the same bytes.
+//!
+//! A target without BIOS (arm64) gets a UEFI-only ISO: the last two ways only, with GRUB's
+//! `arm64-efi` image as `\EFI\BOOT\BOOTAA64.EFI` from Debian's pinned grub-efi-arm64-bin,
+//! and its own menu (`distro-build/grub-arm64.cfg`). GRUB rather than the kernel's EFI stub as
+//! BOOTAA64.EFI: the stub would need the kernel uncompressed in the FAT image (arm64 kernels
+//! do not decompress themselves; the 6.1 EFI zboot wrapper is new and unknown to this GRUB),
+//! its command line built in and the initramfs beside it, while GRUB unpacks `Image.xz` with
+//! its `xzio` filter (0.7 MB less than the kernel's own `Image.gz`), keeps the one menu (timeout, kernel arguments a user edits at boot) the
+//! PC media have, and is built by the same `grub-mkimage` call from the same pinned GRUB
+//! version. That ISO carries no disk installer yet: the installer's disk tools are not
+//! cross-built.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -56,34 +67,55 @@ pub fn early_config() -> String {
     format!("search --no-floppy --set=root --file /{MARKER}\nset prefix=($root)/boot/grub\n")
 }
 
-/// The menu file in the repository.
+/// The menu file in the repository (the target's: [`crate::target::Target::grub_cfg`]).
 pub fn grub_cfg_path(ctx: &Context) -> PathBuf {
-    ctx.repo_root.join("distro-build/grub.cfg")
+    ctx.repo_root.join(ctx.target.grub_cfg)
 }
 
-/// The final ISO path, `out/tinilinux.iso`.
+/// The UEFI image's modules for `ctx`'s target: [`EFI_MODULES`], and `xzio` where the kernel
+/// is an xz file GRUB unpacks (`Image.xz`).
+pub fn efi_modules(ctx: &Context) -> String {
+    match ctx.target.kernel_xz {
+        true => format!("{EFI_MODULES} xzio"),
+        false => EFI_MODULES.to_string(),
+    }
+}
+
+/// The final ISO path, `out/tinilinux.iso` (`out/<target>/tinilinux.iso` for another target).
 pub fn iso_path(ctx: &Context) -> PathBuf {
     ctx.out_dir.join("tinilinux.iso")
 }
 
-/// Builds (or takes from the cache) the ISO and publishes it at `out/tinilinux.iso`.
-pub fn build(ctx: &Context, bzimage: &Path, initramfs: &Path, installer: &Path) -> Result<PathBuf> {
-    let stage = Stage::start("iso", "grub-mkimage + xorriso: hybrid BIOS + UEFI ISO");
+/// Builds (or takes from the cache) the ISO and publishes it at [`iso_path`]. `installer` is
+/// None where the target has no disk installer yet (arm64).
+pub fn build(
+    ctx: &Context,
+    bzimage: &Path,
+    initramfs: &Path,
+    installer: Option<&Path>,
+) -> Result<PathBuf> {
+    let what = match ctx.target.grub_bios {
+        Some(_) => "grub-mkimage + xorriso: hybrid BIOS + UEFI ISO",
+        None => "grub-mkimage + xorriso: UEFI ISO",
+    };
+    let stage = Stage::start("iso", what);
     let grub_cfg = grub_cfg_path(ctx);
     let grub = GrubFiles::pinned(ctx)?;
+    let efi_modules = efi_modules(ctx);
     let mut key = KeyBuilder::new("iso", RECIPE);
-    key.file("bzImage", bzimage)?
-        .file("initramfs", initramfs)?
-        .file("installer", installer)?
-        .file("grub.cfg", &grub_cfg)?
+    key.file("bzImage", bzimage)?.file("initramfs", initramfs)?;
+    if let Some(installer) = installer {
+        key.file("installer", installer)?;
+    }
+    key.file("grub.cfg", &grub_cfg)?
         .bytes("modules", GRUB_MODULES.as_bytes())
         .bytes("bios-modules", BIOS_MODULES.as_bytes())
-        .bytes("efi-modules", EFI_MODULES.as_bytes())
+        .bytes("efi-modules", efi_modules.as_bytes())
         .bytes("early", early_config().as_bytes())
         .bytes("epoch", &ctx.epoch.key_bytes());
     // Another pinned GRUB changes the images: rebuild then.
     key.file("grub-mkimage", &grub.mkimage)?;
-    for (platform, dir) in [&grub.bios, &grub.efi] {
+    for (platform, dir) in grub.platforms() {
         key.file(platform.format, &dir.join("kernel.img"))?;
     }
     let key = key.finish();
@@ -93,7 +125,7 @@ pub fn build(ctx: &Context, bzimage: &Path, initramfs: &Path, installer: &Path) 
             dir
         }
         None => cache::publish(ctx, "iso", &key, |tmp| {
-            let log = ctx.cache_dir.join("logs/iso.log");
+            let log = ctx.log_path("iso");
             let _ = fs::remove_file(&log);
             write_iso(
                 &Inputs {
@@ -103,6 +135,7 @@ pub fn build(ctx: &Context, bzimage: &Path, initramfs: &Path, installer: &Path) 
                     grub_cfg: &grub_cfg,
                     grub: &grub,
                     efi_boot_file: ctx.target.efi_boot_file,
+                    efi_modules: &efi_modules,
                     epoch: ctx.epoch,
                 },
                 tmp,
@@ -126,19 +159,21 @@ pub fn build(ctx: &Context, bzimage: &Path, initramfs: &Path, installer: &Path) 
 /// What goes on the ISO.
 #[derive(Debug, Clone, Copy)]
 pub struct Inputs<'a> {
-    /// The kernel, copied to /boot/bzImage.
+    /// The kernel, copied to /boot/ under its file name (`bzImage`, `Image.gz`).
     pub bzimage: &'a Path,
     /// The initramfs, copied to /boot/initramfs.img.
     pub initramfs: &'a Path,
     /// The disk installer's payload, copied to [`crate::disk::PAYLOAD_ON_MEDIUM`] (GRUB does
-    /// not load it: `tinilinux-install` reads it from the medium).
-    pub installer: &'a Path,
+    /// not load it: `tinilinux-install` reads it from the medium); None: no installer.
+    pub installer: Option<&'a Path>,
     /// The GRUB menu, copied to /boot/grub/grub.cfg.
     pub grub_cfg: &'a Path,
     /// The pinned GRUB (grub-mkimage and module folders).
     pub grub: &'a GrubFiles,
     /// The removable-media file name under \EFI\BOOT\ (`BOOTX64.EFI`).
     pub efi_boot_file: &'a str,
+    /// The UEFI image's modules beside [`GRUB_MODULES`] ([`efi_modules`]).
+    pub efi_modules: &'a str,
     /// SOURCE_DATE_EPOCH: every date on the ISO.
     pub epoch: Epoch,
 }
@@ -176,9 +211,15 @@ pub fn write_iso(inputs: &Inputs, work: &Path, log: &Path) -> Result<PathBuf> {
             .map(|_| ())
             .ctx(|| format!("copying {} to {}", from.display(), to.display()))
     };
-    copy(inputs.bzimage, root.join("boot/bzImage"))?;
+    let kernel_name = inputs
+        .bzimage
+        .file_name()
+        .ok_or_else(|| crate::error::Error::Invalid("the kernel path has no file name".into()))?;
+    copy(inputs.bzimage, root.join("boot").join(kernel_name))?;
     copy(inputs.initramfs, root.join("boot/initramfs.img"))?;
-    copy(inputs.installer, root.join(crate::disk::PAYLOAD_ON_MEDIUM))?;
+    if let Some(installer) = inputs.installer {
+        copy(installer, root.join(crate::disk::PAYLOAD_ON_MEDIUM))?;
+    }
     copy(inputs.grub_cfg, grub_dir.join("grub.cfg"))?;
     fs::write(
         root.join(MARKER),
@@ -188,13 +229,14 @@ pub fn write_iso(inputs: &Inputs, work: &Path, log: &Path) -> Result<PathBuf> {
 
     let early = work.join("early.cfg");
     fs::write(&early, early_config()).ctx(|| "writing GRUB's early config")?;
-    let (bios, bios_dir) = &inputs.grub.bios;
-    let eltorito_format = bios.cdrom_format.unwrap_or(bios.format);
-    let eltorito = spec(eltorito_format, bios_dir, &early, BIOS_MODULES);
-    mkimage(inputs.grub, &eltorito, &grub_dir.join("eltorito.img"), log)?;
+    if let Some((bios, bios_dir)) = &inputs.grub.bios {
+        let eltorito_format = bios.cdrom_format.unwrap_or(bios.format);
+        let eltorito = spec(eltorito_format, bios_dir, &early, BIOS_MODULES);
+        mkimage(inputs.grub, &eltorito, &grub_dir.join("eltorito.img"), log)?;
+    }
     let efi_app = work.join(inputs.efi_boot_file);
     let (efi, efi_dir) = &inputs.grub.efi;
-    let efi_spec = spec(efi.format, efi_dir, &early, EFI_MODULES);
+    let efi_spec = spec(efi.format, efi_dir, &early, inputs.efi_modules);
     mkimage(inputs.grub, &efi_spec, &efi_app, log)?;
     let efi_img = work.join("efi.img");
     let app_len = fs::metadata(&efi_app)
@@ -217,24 +259,28 @@ pub fn write_iso(inputs: &Inputs, work: &Path, log: &Path) -> Result<PathBuf> {
 
     set_mtimes(&root, epoch)?;
     let iso = work.join("tinilinux.iso");
-    let boot_hybrid = bios_dir.join("boot_hybrid.img");
-    run_logged(
-        "xorriso (hybrid ISO)",
-        Command::new("xorriso")
-            .args(["-as", "mkisofs", "-o"])
-            .arg(&iso)
-            .args(["-V", VOLUME_ID, "-r", "-graft-points"])
-            // No 300 KiB of trailing zeros: the padding works around read-ahead bugs of old
-            // kernels' CD drivers, and the ISO is meant to be small.
-            .arg("-no-pad")
-            .arg(format!("--modification-date={}", epoch.iso9660()))
+    let mut xorriso = Command::new("xorriso");
+    xorriso
+        .args(["-as", "mkisofs", "-o"])
+        .arg(&iso)
+        .args(["-V", VOLUME_ID, "-r", "-graft-points"])
+        // No 300 KiB of trailing zeros: the padding works around read-ahead bugs of old
+        // kernels' CD drivers, and the ISO is meant to be small.
+        .arg("-no-pad")
+        .arg(format!("--modification-date={}", epoch.iso9660()));
+    if let Some((_, bios_dir)) = &inputs.grub.bios {
+        xorriso
             .arg("--grub2-mbr")
-            .arg(&boot_hybrid)
-            .args(["-partition_offset", "16", "--mbr-force-bootable"])
-            .args(["-append_partition", "2", "0xef"])
-            .arg(&efi_img)
-            .arg("-appended_part_as_gpt")
-            .args(["-c", "boot/boot.cat"])
+            .arg(bios_dir.join("boot_hybrid.img"))
+            .args(["-partition_offset", "16", "--mbr-force-bootable"]);
+    }
+    xorriso
+        .args(["-append_partition", "2", "0xef"])
+        .arg(&efi_img)
+        .arg("-appended_part_as_gpt")
+        .args(["-c", "boot/boot.cat"]);
+    if inputs.grub.bios.is_some() {
+        xorriso
             .args(["-b", "boot/grub/eltorito.img", "-no-emul-boot"])
             .args([
                 "-boot-load-size",
@@ -242,16 +288,18 @@ pub fn write_iso(inputs: &Inputs, work: &Path, log: &Path) -> Result<PathBuf> {
                 "-boot-info-table",
                 "--grub2-boot-info",
             ])
-            .args([
-                "-eltorito-alt-boot",
-                "-e",
-                "--interval:appended_partition_2:all::",
-            ])
-            .arg("-no-emul-boot")
-            .arg(&root)
-            .env("SOURCE_DATE_EPOCH", epoch.env_value()),
-        log,
-    )?;
+            .arg("-eltorito-alt-boot");
+    }
+    xorriso
+        .args(["-e", "--interval:appended_partition_2:all::"])
+        .arg("-no-emul-boot")
+        .arg(&root)
+        .env("SOURCE_DATE_EPOCH", epoch.env_value());
+    let what = match inputs.grub.bios {
+        Some(_) => "xorriso (hybrid ISO)",
+        None => "xorriso (UEFI ISO)",
+    };
+    run_logged(what, &mut xorriso, log)?;
     for scratch in [&efi_app, &efi_img, &early] {
         fs::remove_file(scratch).ctx(|| format!("removing {}", scratch.display()))?;
     }
@@ -319,10 +367,11 @@ mod tests {
                 &Inputs {
                     bzimage: &bz,
                     initramfs: &initrd,
-                    installer: &src.path().join("installer"),
+                    installer: Some(&src.path().join("installer")),
                     grub_cfg: &cfg,
                     grub: &grub,
                     efi_boot_file: "BOOTX64.EFI",
+                    efi_modules: EFI_MODULES,
                     epoch: Epoch::from_secs(1_700_000_000),
                 },
                 work.path(),

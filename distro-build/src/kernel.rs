@@ -1,5 +1,7 @@
-//! The kernel stage: `allnoconfig` + the fragments in `kernel-configs/` → `.config`
-//! (checked: every requested option kept, tinibox's required features on) → `bzImage`.
+//! The kernel stage: `allnoconfig` + the target's fragments in `kernel-configs/` → `.config`
+//! (checked: every requested option kept, tinibox's required features on) → the target's
+//! image (`bzImage` on x86_64, `Image.gz` on arm64, cross-compiled with the target's
+//! `CROSS_COMPILE`) from the same pinned source.
 //! The result is cached under a key of the tarball's sha256, the fragments and this recipe;
 //! the out-of-tree build folder is kept so a changed fragment rebuilds incrementally.
 //! It does not fetch sources ([`crate::sources`]) and knows nothing of the rootfs.
@@ -15,6 +17,7 @@ use crate::error::{Error, IoContext, Result};
 use crate::kconfig;
 use crate::runner::{self, jobs, run_logged, run_logged_progress, Stage};
 use crate::sources::KernelSource;
+use crate::target::Target;
 use tinibox::check::{Feature, Level};
 
 /// Bumped whenever the way the kernel is configured or built changes.
@@ -28,32 +31,70 @@ const BASE: &str = "allnoconfig";
 /// OVMF, whose drivers ran in the pages the kernel later gives to the initramfs, unpacking
 /// took 2.4× as long as after SeaBIOS, and poisoning the freed `__init` code cost 0.15 s on
 /// both. Eight bytes per step keeps `-Os`'s size (+20 KB) and took 0.3 s off the OVMF boot.
-pub const KCFLAGS: &str = "-mstringop-strategy=rep_8byte";
+/// How a target's image is compressed when distro-build does it (`kernel_xz`): xz's CRC32
+/// check and no branch filter, the two things GRUB's xz decoder (`xzio`) handles, and an 8 MiB
+/// dictionary, which holds the whole arm64 `Image` (so `-9`'s 64 MiB would gain nothing and
+/// only make the decoder allocate more). Single-threaded: the same bytes on every machine.
+pub const XZ_ARGS: &[&str] = &[
+    "--format=xz",
+    "--check=crc32",
+    "--lzma2=preset=9e,dict=8MiB",
+    "--threads=1",
+    "--stdout",
+];
+
+/// Only x86_64's GCC knows the flag: it is that target's `kernel_cflags`.
+pub const X86_KCFLAGS: &str = "-mstringop-strategy=rep_8byte";
 
 /// The folder holding the kernel config fragments.
 pub fn fragments_dir(ctx: &Context) -> PathBuf {
     ctx.repo_root.join("kernel-configs")
 }
 
-/// What dates the kernel build (its build timestamp): the last commit touching these. The
-/// lock is not among them: it pins many packages, and the kernel source's own version is
-/// already in the cache key (and its version string).
-pub const EPOCH_INPUTS: &[&str] = &["kernel-configs", "distro-build/src/kernel.rs"];
+/// The fragments of `ctx`'s target (see [`crate::target::Target::kernel_fragments`]), as
+/// `(name, text)`: a folder's files named `folder/file` (the top level's by file name alone,
+/// as before there were folders). Errors: a listed path that does not exist or is empty.
+pub fn read_target_fragments(ctx: &Context) -> Result<Vec<(String, String)>> {
+    let dir = fragments_dir(ctx);
+    let mut out = Vec::new();
+    for entry in ctx.target.kernel_fragments {
+        let path = dir.join(entry);
+        if path.is_dir() {
+            for (name, text) in kconfig::read_fragments(&path)? {
+                let name = match *entry {
+                    "." => name,
+                    folder => format!("{folder}/{name}"),
+                };
+                out.push((name, text));
+            }
+        } else {
+            let text = fs::read_to_string(&path).ctx(|| format!("reading {}", path.display()))?;
+            out.push((entry.to_string(), text));
+        }
+    }
+    Ok(out)
+}
 
-/// The cache key of the kernel built for `arch` (the kernel's `ARCH=`) from `linux_sha256`
-/// and the current fragments, stamped with `epoch` (SOURCE_DATE_EPOCH).
+/// The cache key of the kernel built for `target` (its `ARCH=`, `KCFLAGS`, cross compiler)
+/// from `linux_sha256` and `fragments`, stamped with `epoch` (SOURCE_DATE_EPOCH).
 pub fn cache_key(
     linux_sha256: &str,
     fragments: &[(String, String)],
     epoch: Epoch,
-    arch: &str,
+    target: &Target,
 ) -> String {
     let mut key = KeyBuilder::new("kernel", RECIPE);
+    let arch = target.kernel_arch;
     key.bytes("linux-sha256", linux_sha256.as_bytes())
         .bytes("epoch", &epoch.key_bytes())
         .bytes("base", BASE.as_bytes())
         .bytes("arch", arch.as_bytes())
-        .bytes("kcflags", KCFLAGS.as_bytes());
+        .bytes("kcflags", target.kernel_cflags.as_bytes());
+    if !target.cross_compile.is_empty() {
+        key.bytes("cross-compile", target.cross_compile.as_bytes())
+            .bytes("image", target.kernel_file().as_bytes())
+            .bytes("xz", XZ_ARGS.join(" ").as_bytes());
+    }
     for (name, text) in fragments {
         key.bytes(&format!("fragment/{name}"), text.as_bytes());
     }
@@ -61,24 +102,36 @@ pub fn cache_key(
 }
 
 /// Builds (or takes from the cache) the kernel from the fetched `source` and returns the
-/// path of its `bzImage`. The kernel's `.config` sits beside it as `config`.
+/// path of its image (`bzImage`, `Image.gz`: [`crate::target::Target::kernel_file`]). The
+/// kernel's `.config` sits beside it as `config`. Errors: the cross compiler missing (names
+/// the Debian package), a dropped option, a failed `make` (its log named).
 pub fn build(ctx: &Context, source: &KernelSource) -> Result<PathBuf> {
+    let target = ctx.target;
+    let image = target.kernel_file();
+    let make_target = target.kernel_make_target();
     let stage = Stage::start(
         "kernel",
-        "Linux 6.1: allnoconfig + kernel-configs/*.config → bzImage",
+        &format!(
+            "Linux 6.1 ARCH={}: allnoconfig + kernel-configs fragments → {image}",
+            target.kernel_arch
+        ),
     );
-    let fragments = kconfig::read_fragments(&fragments_dir(ctx))?;
-    let epoch = ctx.epoch_of(EPOCH_INPUTS);
-    let arch = ctx.target.kernel_arch;
-    let key = cache_key(&source.sha256, &fragments, epoch, arch);
+    let fragments = read_target_fragments(ctx)?;
+    let epoch = ctx.epoch_of(target.kernel_epoch_inputs);
+    let arch = target.kernel_arch;
+    let key = cache_key(&source.sha256, &fragments, epoch, &target);
     if let Some(dir) = cache::lookup(ctx, "kernel", &key) {
         stage.done(&format!("cached ({key})"));
-        return Ok(dir.join("bzImage"));
+        return Ok(dir.join(&image));
+    }
+    if !target.cross_compile.is_empty() {
+        crate::runner::require_tool(&format!("{}gcc", target.cross_compile))?;
     }
     let requests = kconfig::merge(&fragments)?;
-    let build_dir = ctx.cache_dir.join("build/linux");
+    // One build folder per architecture, so switching --arch does not rebuild from scratch.
+    let build_dir = ctx.build_dir("linux");
     fs::create_dir_all(&build_dir).ctx(|| format!("creating {}", build_dir.display()))?;
-    let log = ctx.cache_dir.join("logs/kernel.log");
+    let log = ctx.log_path("kernel");
     let _ = fs::remove_file(&log);
     let merged = build_dir.join("tinilinux-fragments.config");
     fs::write(&merged, kconfig::render(&requests))
@@ -93,12 +146,16 @@ pub fn build(ctx: &Context, source: &KernelSource) -> Result<PathBuf> {
             .arg(&source.tree)
             .arg(format!("O={}", build_dir.display()))
             .arg(format!("ARCH={arch}"))
+            .args(
+                (!target.cross_compile.is_empty())
+                    .then(|| format!("CROSS_COMPILE={}", target.cross_compile)),
+            )
             .args(args)
             .env("KBUILD_BUILD_TIMESTAMP", &stamp)
             .env("KBUILD_BUILD_USER", "tinilinux")
             .env("KBUILD_BUILD_HOST", "distro-build")
             .env("KBUILD_BUILD_VERSION", "1")
-            .env("KCFLAGS", KCFLAGS);
+            .env("KCFLAGS", target.kernel_cflags);
         cmd
     };
     stage.note(&format!(
@@ -120,26 +177,41 @@ pub fn build(ctx: &Context, source: &KernelSource) -> Result<PathBuf> {
     runner::remove_stale(&build_dir.join("usr/initramfs_data.cpio"))?;
 
     stage.note(&format!(
-        "make -j{} bzImage (log: {})",
+        "make -j{} {make_target} (log: {})",
         jobs(),
         log.display()
     ));
     run_logged_progress(
-        "kernel build (make bzImage)",
-        &mut make(&[&format!("-j{}", jobs()), "bzImage"]),
+        &format!("kernel build (make {make_target})"),
+        &mut make(&[&format!("-j{}", jobs()), make_target]),
         &log,
     )?;
-    let bzimage = build_dir.join(ctx.target.kernel_image);
+    let built = build_dir.join(target.kernel_image);
     let dir = cache::publish(ctx, "kernel", &key, |tmp| {
-        fs::copy(&bzimage, tmp.join("bzImage")).ctx(|| format!("copying {}", bzimage.display()))?;
+        if target.kernel_xz {
+            let out = fs::File::create(tmp.join(&image))
+                .ctx(|| format!("creating {}", tmp.join(&image).display()))?;
+            let status = Command::new("xz")
+                .args(XZ_ARGS)
+                .arg(&built)
+                .stdout(out)
+                .status()
+                .ctx(|| "starting xz (package xz-utils)")?;
+            if !status.success() {
+                return Err(Error::Invalid(format!(
+                    "xz {} failed ({status})",
+                    built.display()
+                )));
+            }
+        } else {
+            fs::copy(&built, tmp.join(&image)).ctx(|| format!("copying {}", built.display()))?;
+        }
         fs::write(tmp.join("config"), &config).ctx(|| "writing the kernel config copy")?;
         Ok(())
     })?;
-    let size = fs::metadata(dir.join("bzImage"))
-        .map(|m| m.len())
-        .unwrap_or(0);
-    stage.done(&format!("bzImage {} KiB ({key})", size / 1024));
-    Ok(dir.join("bzImage"))
+    let size = fs::metadata(dir.join(&image)).map(|m| m.len()).unwrap_or(0);
+    stage.done(&format!("{image} {} KiB ({key})", size / 1024));
+    Ok(dir.join(&image))
 }
 
 /// Fails when an option was dropped or a required tinibox feature is off; warns about
@@ -197,13 +269,14 @@ mod tests {
             ("virt.config".to_string(), "CONFIG_B=y\n".to_string()),
         ];
         let e = Epoch::from_secs(0);
-        let key =
-            |sha: &str, frags: &[(String, String)], e: Epoch| cache_key(sha, frags, e, "x86_64");
+        let key = |sha: &str, frags: &[(String, String)], e: Epoch| {
+            cache_key(sha, frags, e, &Target::X86_64)
+        };
         let k = key("aaaa", &frags, e);
         assert_eq!(k, key("aaaa", &frags, e));
         assert_ne!(k, key("bbbb", &frags, e));
         assert_ne!(k, key("aaaa", &frags, Epoch::from_secs(1)));
-        assert_ne!(k, cache_key("aaaa", &frags, e, "arm64"));
+        assert_ne!(k, cache_key("aaaa", &frags, e, &Target::ARM64));
         let mut changed = frags.clone();
         changed[1].1 = "CONFIG_B=n\n".into();
         assert_ne!(k, key("aaaa", &changed, e));

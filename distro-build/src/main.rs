@@ -37,8 +37,10 @@ struct Cli {
     /// (Dropbear, key login only).
     #[arg(long, global = true, value_name = "FILE")]
     ssh_authorized_keys: Option<PathBuf>,
-    /// The machine to build for: a target name or its OCI/Debian architecture (x86_64 or
-    /// amd64; also TINILINUX_TARGET). Default: x86_64.
+    /// The machine to build for: x86_64 (also amd64) or arm64 (also aarch64); also
+    /// TINILINUX_TARGET. Default: x86_64, whose outputs go to out/; another target's go to
+    /// out/<target>/ (arm64: a UEFI-only ISO, the rootfs tarball and OCI image; no disk image
+    /// yet), and its OCI image joins out/oci/'s image index beside the others.
     #[arg(long, global = true, value_name = "ARCH")]
     arch: Option<String>,
     #[command(subcommand)]
@@ -206,7 +208,7 @@ fn main() -> ExitCode {
     });
     if let Some(name) = arch {
         match Target::named(&name) {
-            Ok(target) => ctx.target = target,
+            Ok(target) => ctx.set_target(target),
             Err(err) => {
                 eprintln!("distro-build: error: {err}");
                 return ExitCode::from(2);

@@ -276,7 +276,11 @@ impl<'c> Pipeline<'c> {
     pub fn iso(&self) -> Result<&Path> {
         memo(&self.iso, || {
             let (kernel, initrd) = (self.kernel()?, self.initramfs()?);
-            iso::build(self.ctx, kernel, initrd, self.installer()?)
+            let installer = match self.ctx.target.has_disk {
+                true => Some(self.installer()?),
+                false => None,
+            };
+            iso::build(self.ctx, kernel, initrd, installer)
         })
         .map(PathBuf::as_path)
     }
@@ -358,9 +362,18 @@ impl<'c> Pipeline<'c> {
         })
     }
 
-    /// Everything, in [`Output::ALL`]'s order.
+    /// Everything, in [`Output::ALL`]'s order; for a target without a disk image (arm64)
+    /// everything but the installer, the disk image, the source bundle and the SBOM (which
+    /// describe the disk too).
     pub fn all(&self) -> Result<()> {
         for output in Output::ALL {
+            let disk_only = matches!(
+                output,
+                Output::Installer | Output::Disk | Output::SourceBundle | Output::Sbom
+            );
+            if disk_only && !self.ctx.target.has_disk {
+                continue;
+            }
             self.make(*output)?;
         }
         Ok(())

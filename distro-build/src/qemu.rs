@@ -34,12 +34,14 @@ pub fn command(
     }
     let mut cmd = Command::new(qemu);
     cmd.args(["-machine", target.qemu_machine, "-accel", "tcg", "-m"])
-        .arg(memory_mib.to_string())
-        .args(["-smp", "1", "-nographic", "-no-reboot"])
-        .args(["-nic", "user,model=e1000"])
-        // The machine's own CD drive (one drive, as a user's `-cdrom` gives).
-        .arg("-cdrom")
-        .arg(iso);
+        .arg(memory_mib.to_string());
+    if let Some(cpu) = target.qemu_cpu {
+        cmd.args(["-cpu", cpu]);
+    }
+    cmd.args(["-smp", "1", "-nographic", "-no-reboot"])
+        .arg("-nic")
+        .arg(format!("user,model={}", target.qemu_nic_model));
+    cdrom_args(&mut cmd, target, iso);
     if let Some(ovmf) = ovmf {
         cmd.arg("-drive").arg(format!(
             "if=pflash,format=raw,readonly=on,file={}",
@@ -49,13 +51,31 @@ pub fn command(
     Ok(cmd)
 }
 
+/// Adds `iso` as the guest's CD: the machine's own CD drive (one drive, as a user's `-cdrom`
+/// gives), or a CD-ROM on a virtio-scsi controller where the machine has no CD drive.
+pub fn cdrom_args(cmd: &mut Command, target: &Target, iso: &Path) {
+    if target.qemu_scsi_cdrom {
+        cmd.arg("-drive")
+            .arg(format!(
+                "file={},if=none,id=cd0,media=cdrom,readonly=on,format=raw",
+                iso.display()
+            ))
+            .args(["-device", "virtio-scsi-pci,id=scsi0"])
+            .args(["-device", "scsi-cd,drive=cd0,bus=scsi0.0"]);
+    } else {
+        cmd.arg("-cdrom").arg(iso);
+    }
+}
+
 /// Boots `iso` interactively; returns when QEMU exits (Ctrl-A X quits, `poweroff` too).
 pub fn run(ctx: &Context, iso: &Path, uefi: bool) -> Result<()> {
+    // A target without BIOS boots with its UEFI firmware, asked for or not.
+    let uefi = uefi || ctx.target.grub_bios.is_none();
     let ovmf = if uefi { Some(ovmf_code(ctx)?) } else { None };
     let mut cmd = command(&ctx.target, iso, ovmf.as_deref(), 512)?;
     eprintln!(
         "==> run: QEMU (TCG, {}) — quit with Ctrl-A then X, or `poweroff` in the guest",
-        if uefi { "OVMF/UEFI" } else { "SeaBIOS" }
+        if uefi { "UEFI" } else { "SeaBIOS" }
     );
     let status = cmd
         .status()

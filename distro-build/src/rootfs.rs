@@ -60,6 +60,7 @@ pub fn assemble(ctx: &Context, components: &[&dyn Component]) -> Result<RootfsTr
     // The skeleton last: its files win over applet links of the same name.
     let skeleton = skeleton_dir(ctx);
     tree.add_host_dir(&skeleton, "")?;
+    serial_console_for_target(ctx, &mut tree)?;
     // Git keeps only 644/755; restore the modes that matter, re-assert folder modes the
     // skeleton may have overwritten, and drop placeholders.
     for (path, mode) in MODES.iter().chain(DIRECTORIES.iter()) {
@@ -83,6 +84,31 @@ pub fn assemble(ctx: &Context, components: &[&dyn Component]) -> Result<RootfsTr
     }
     stage.done(&format!("{} entries", tree.len()));
     Ok(tree)
+}
+
+/// The serial console the skeleton's `/etc/inittab` opens a shell on is the PC's `ttyS0`;
+/// another target's (arm64's PL011, `ttyAMA0`) replaces it there.
+fn serial_console_for_target(ctx: &Context, tree: &mut RootfsTree) -> Result<()> {
+    let device = ctx.target.serial_device();
+    if device == "ttyS0" {
+        return Ok(());
+    }
+    let Some(entry) = tree.get("etc/inittab").cloned() else {
+        return Ok(());
+    };
+    let crate::tree::EntryKind::File(data) = &entry.kind else {
+        return Ok(());
+    };
+    let text =
+        String::from_utf8_lossy(&data.read()?).replace("\nttyS0::", &format!("\n{device}::"));
+    tree.insert(
+        "etc/inittab",
+        crate::tree::Entry {
+            kind: crate::tree::EntryKind::File(crate::tree::FileData::Bytes(text.into_bytes())),
+            ..entry
+        },
+    )?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -62,6 +62,7 @@ pub fn require_tool(tool: &str) -> Result<PathBuf> {
             .iter()
             .chain(OPTIONAL_TOOLS)
             .chain(Target::ALL.iter().map(|t| &t.qemu_binary))
+            .chain(Target::ALL.iter().flat_map(|t| t.cross_tools))
             .find(|(t, _)| *t == tool)
             .map(|(_, p)| p.to_string())
             .unwrap_or_else(|| tool.to_string());
@@ -76,8 +77,16 @@ pub fn require_tool(tool: &str) -> Result<PathBuf> {
 /// error names all missing packages in one apt-get command.
 pub fn check_host(target: &Target) -> Result<()> {
     let mut missing: Vec<(String, String)> = Vec::new();
-    for (tool, package) in HOST_TOOLS.iter().chain([&target.qemu_binary]) {
-        if which(tool).is_none() {
+    for (tool, package) in HOST_TOOLS
+        .iter()
+        .chain([&target.qemu_binary])
+        .chain(target.cross_tools)
+    {
+        let found = match tool.starts_with('/') {
+            true => Path::new(tool).exists(),
+            false => which(tool).is_some(),
+        };
+        if !found {
             missing.push((tool.to_string(), package.to_string()));
         }
     }

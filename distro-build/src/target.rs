@@ -40,8 +40,36 @@ pub struct Target {
     pub name: &'static str,
     /// The kernel's `ARCH=` value.
     pub kernel_arch: &'static str,
-    /// The bootable kernel image inside the kernel's build folder (`arch/x86/boot/bzImage`).
+    /// The bootable kernel image inside the kernel's build folder (`arch/x86/boot/bzImage`);
+    /// its file name is also the `make` target that builds it.
     pub kernel_image: &'static str,
+    /// Whether distro-build compresses that image with xz itself (arm64's `Image`, which does
+    /// not decompress itself: GRUB's `xzio` unpacks it); published as `<image>.xz`.
+    pub kernel_xz: bool,
+    /// The compiler prefix kbuild and the C components are built with (`CROSS_COMPILE=`,
+    /// Debian's `gcc-aarch64-linux-gnu` gives `aarch64-linux-gnu-`); empty for the host's own
+    /// compiler.
+    pub cross_compile: &'static str,
+    /// What the cross build needs on the host besides the usual tools, as (program on PATH or
+    /// absolute file, Debian package): the cross compiler and its C library.
+    pub cross_tools: &'static [(&'static str, &'static str)],
+    /// Extra compiler flags of the kernel build (kbuild's `KCFLAGS`), part of its cache key.
+    pub kernel_cflags: &'static str,
+    /// The kernel config fragments, as paths under `kernel-configs/`: a folder stands for every
+    /// `*.config` file directly in it, a file for itself. Fragment names in the cache key are
+    /// these paths (a folder's files by their own names under `.`).
+    pub kernel_fragments: &'static [&'static str],
+    /// The paths (relative to the repository, git pathspecs) whose last commit dates the
+    /// kernel build (its `uname -v` timestamp).
+    pub kernel_epoch_inputs: &'static [&'static str],
+    /// The live medium's GRUB menu, relative to the repository.
+    pub grub_cfg: &'static str,
+    /// Whether the live medium carries the disk installer and a disk image is built (the
+    /// installer's disk tools are built with the host's musl only, so x86_64 only for now).
+    pub has_disk: bool,
+    /// The serial console device the boot entries name (`ttyS0`, `ttyAMA0`) and what follows
+    /// it on `console=` (`,115200`).
+    pub serial_console: &'static str,
     /// The Rust target triple the static tinibox is built for: the musl one, whose static
     /// C library costs 0.7 MB less binary and 0.9 MiB less peak RSS than glibc's
     /// (BENCHMARKS.md, "Footprint"); rustup installs it (`scripts/install-deps.sh`).
@@ -58,6 +86,14 @@ pub struct Target {
     pub qemu_binary: (&'static str, &'static str),
     /// QEMU's `-machine` value.
     pub qemu_machine: &'static str,
+    /// QEMU's `-cpu` value, when the machine's default does not fit (arm64 `virt`'s default
+    /// is a 32-bit Cortex-A15).
+    pub qemu_cpu: Option<&'static str>,
+    /// The network card model QEMU gives the guest (one the kernel has a driver for).
+    pub qemu_nic_model: &'static str,
+    /// Whether the live CD goes on a virtio-scsi CD-ROM (machines without IDE/AHCI, like
+    /// `virt`) instead of the machine's own CD drive.
+    pub qemu_scsi_cdrom: bool,
     /// The UEFI firmware QEMU boots with: (Debian package, code image inside it).
     pub uefi_firmware: (&'static str, &'static str),
     /// The disk image's GPT partition types.
@@ -83,6 +119,18 @@ impl Target {
         name: "x86_64",
         kernel_arch: "x86_64",
         kernel_image: "arch/x86/boot/bzImage",
+        kernel_xz: false,
+        cross_compile: "",
+        cross_tools: &[],
+        kernel_cflags: crate::kernel::X86_KCFLAGS,
+        // Every fragment directly in kernel-configs/ (the arm64 ones sit in their own folder).
+        kernel_fragments: &["."],
+        // Only the top-level fragments date this kernel, so an arm64 fragment's commit does
+        // not rebuild it; recipe changes in kernel.rs bump its RECIPE instead.
+        kernel_epoch_inputs: &[":(glob)kernel-configs/*.config"],
+        serial_console: "ttyS0,115200",
+        grub_cfg: "distro-build/grub.cfg",
+        has_disk: true,
         rust_triple: "x86_64-unknown-linux-musl",
         elf_machine: 62,
         grub_bios: Some(GrubPlatform {
@@ -100,6 +148,9 @@ impl Target {
         efi_boot_file: "BOOTX64.EFI",
         qemu_binary: ("qemu-system-x86_64", "qemu-system-x86"),
         qemu_machine: "pc",
+        qemu_cpu: None,
+        qemu_nic_model: "e1000",
+        qemu_scsi_cdrom: false,
         uefi_firmware: ("ovmf", "usr/share/OVMF/OVMF_CODE.fd"),
         partition_types: PartitionTypes {
             esp: "C12A7328-F81F-11D2-BA4B-00A0C93EC93B",
@@ -117,16 +168,71 @@ impl Target {
         ],
     };
 
-    /// Every target distro-build knows.
-    pub const ALL: &'static [Target] = &[Target::X86_64];
+    /// 64-bit Arm machines with UEFI (QEMU's `virt`, servers, Apple-silicon VMs): no BIOS,
+    /// so GRUB only as `arm64-efi` (`BOOTAA64.EFI`), the kernel as an xz-compressed `Image`
+    /// that GRUB unpacks (arm64 kernels do not decompress themselves), a PL011 serial console.
+    pub const ARM64: Target = Target {
+        name: "arm64",
+        kernel_arch: "arm64",
+        kernel_image: "arch/arm64/boot/Image",
+        kernel_xz: true,
+        cross_compile: "aarch64-linux-gnu-",
+        cross_tools: &[
+            ("aarch64-linux-gnu-gcc", "gcc-aarch64-linux-gnu"),
+            ("/usr/aarch64-linux-gnu/lib/libc.a", "libc6-dev-arm64-cross"),
+        ],
+        kernel_cflags: "",
+        kernel_fragments: &["containers.config", "ikconfig.config", "arm64"],
+        kernel_epoch_inputs: &[
+            "kernel-configs/containers.config",
+            "kernel-configs/ikconfig.config",
+            "kernel-configs/arm64",
+        ],
+        serial_console: "ttyAMA0",
+        grub_cfg: "distro-build/grub-arm64.cfg",
+        has_disk: false,
+        rust_triple: "aarch64-unknown-linux-musl",
+        elf_machine: 183,
+        grub_bios: None,
+        grub_efi: GrubPlatform {
+            format: "arm64-efi",
+            cdrom_format: None,
+            // An arm64 package: apt names it with its architecture on an amd64 host.
+            package: "grub-efi-arm64-bin:arm64",
+            modules_dir: "usr/lib/grub/arm64-efi",
+        },
+        efi_boot_file: "BOOTAA64.EFI",
+        qemu_binary: ("qemu-system-aarch64", "qemu-system-arm"),
+        qemu_machine: "virt",
+        qemu_cpu: Some("cortex-a57"),
+        qemu_nic_model: "virtio-net-pci",
+        qemu_scsi_cdrom: true,
+        uefi_firmware: ("qemu-efi-aarch64", "usr/share/AAVMF/AAVMF_CODE.fd"),
+        partition_types: PartitionTypes {
+            esp: "C12A7328-F81F-11D2-BA4B-00A0C93EC93B",
+            root: "B921B045-1DF0-41C3-AF44-4C6F280D3FAE",
+        },
+        oci_architecture: "arm64",
+        debian_arch: "arm64",
+        multiarch: "aarch64-linux-gnu",
+        dynamic_loader: "ld-linux-aarch64.so.1",
+        apk_arch: "aarch64",
+        apk_keys: &[
+            "alpine-devel@lists.alpinelinux.org-58199dcc.rsa.pub",
+            "alpine-devel@lists.alpinelinux.org-616ae350.rsa.pub",
+        ],
+    };
 
-    /// The target called `name` (`--arch`, `TINILINUX_TARGET`): its own name, its OCI
-    /// architecture or its Debian architecture (`x86_64` or `amd64`). Errors: an unknown
-    /// name, listing the known ones.
+    /// Every target distro-build knows.
+    pub const ALL: &'static [Target] = &[Target::X86_64, Target::ARM64];
+
+    /// The target called `name` (`--arch`, `TINILINUX_TARGET`): its own name, its OCI or
+    /// Debian architecture or its Alpine one (`x86_64` or `amd64`; `arm64` or `aarch64`).
+    /// Errors: an unknown name, listing the known ones.
     pub fn named(name: &str) -> crate::error::Result<Target> {
         Target::ALL
             .iter()
-            .find(|t| [t.name, t.oci_architecture, t.debian_arch].contains(&name))
+            .find(|t| [t.name, t.oci_architecture, t.debian_arch, t.apk_arch].contains(&name))
             .copied()
             .ok_or_else(|| {
                 let known: Vec<&str> = Target::ALL.iter().map(|t| t.name).collect();
@@ -135,6 +241,37 @@ impl Target {
                     known.join(", ")
                 ))
             })
+    }
+
+    /// Whether this is the target outputs go to `out/` for (x86_64, as before arm64 existed);
+    /// every other target's outputs go to `out/<name>/`.
+    pub fn is_default(&self) -> bool {
+        *self == Target::default()
+    }
+
+    /// The serial console's device name alone (`ttyS0`, `ttyAMA0`).
+    pub fn serial_device(&self) -> &'static str {
+        self.serial_console
+            .split(',')
+            .next()
+            .unwrap_or(self.serial_console)
+    }
+
+    /// The kernel's `make` target, the file name of [`kernel_image`](Self::kernel_image)
+    /// (`bzImage`, `Image`).
+    pub fn kernel_make_target(&self) -> &'static str {
+        self.kernel_image
+            .rsplit('/')
+            .next()
+            .unwrap_or(self.kernel_image)
+    }
+
+    /// The kernel file the media carry (`bzImage`, `Image.xz`).
+    pub fn kernel_file(&self) -> String {
+        match self.kernel_xz {
+            true => format!("{}.xz", self.kernel_make_target()),
+            false => self.kernel_make_target().to_string(),
+        }
     }
 
     /// GRUB for BIOS. Errors: the target has no BIOS (the hybrid ISO and the disk's BIOS
@@ -164,6 +301,12 @@ mod tests {
     fn targets_are_found_by_name_and_unknown_names_are_refused() {
         assert_eq!(Target::named("x86_64").unwrap(), Target::X86_64);
         assert_eq!(Target::named("amd64").unwrap(), Target::X86_64);
+        assert_eq!(Target::named("arm64").unwrap(), Target::ARM64);
+        assert_eq!(Target::named("aarch64").unwrap(), Target::ARM64);
+        assert_eq!(Target::ARM64.kernel_file(), "Image.xz");
+        assert_eq!(Target::ARM64.kernel_make_target(), "Image");
+        assert_eq!(Target::X86_64.kernel_file(), "bzImage");
+        assert!(Target::X86_64.is_default() && !Target::ARM64.is_default());
         let err = Target::named("riscv64").unwrap_err().to_string();
         assert!(err.contains("riscv64") && err.contains("x86_64"), "{err}");
         for t in Target::ALL {

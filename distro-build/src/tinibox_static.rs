@@ -56,6 +56,7 @@ pub fn cargo_static(ctx: &Context, package: &str, bin: &str, extra: &[&str]) -> 
     let log = ctx.cache_dir.join(format!("logs/{package}.log"));
     let _ = fs::remove_file(&log);
     let triple = ctx.target.rust_triple;
+    require_rust_target(triple)?;
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(&cargo);
     cmd.current_dir(&ctx.repo_root)
@@ -68,6 +69,7 @@ pub fn cargo_static(ctx: &Context, package: &str, bin: &str, extra: &[&str]) -> 
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
         .env_remove("CARGO_TARGET_DIR")
         .env_remove("CARGO_BUILD_TARGET");
+    cross_env(&mut cmd, triple, ctx.target.cross_compile);
     run_logged_progress(
         &format!("cargo build of the static {package}"),
         &mut cmd,
@@ -81,6 +83,54 @@ pub fn cargo_static(ctx: &Context, package: &str, bin: &str, extra: &[&str]) -> 
         )));
     }
     Ok(binary)
+}
+
+/// Fails with what to run when the Rust standard library for `triple` is not installed
+/// (rustup's `rust-std` component of that target, which scripts/install-deps.sh adds).
+pub fn require_rust_target(triple: &str) -> Result<()> {
+    let sysroot = Command::new("rustc")
+        .args(["--print", "sysroot"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
+    let Some(sysroot) = sysroot else {
+        return Err(Error::Invalid(
+            "rustc not found: install Rust with rustup (see scripts/install-deps.sh)".into(),
+        ));
+    };
+    if sysroot
+        .join("lib/rustlib")
+        .join(triple)
+        .join("lib")
+        .is_dir()
+    {
+        return Ok(());
+    }
+    Err(Error::Invalid(format!(
+        "the Rust target {triple} is not installed (its standard library is missing from {}): \
+         run `rustup target add {triple}` (scripts/install-deps.sh does)",
+        sysroot.display()
+    )))
+}
+
+/// Points cargo at the cross toolchain when `cross` (a compiler prefix such as
+/// `aarch64-linux-gnu-`) is not empty: Debian's cross gcc links the `triple` binary
+/// (rustc's musl targets bring their own static musl, crt files included, so gcc only links)
+/// and compiles the C inside crates (ring), through cargo's and the `cc` crate's
+/// per-target variables.
+pub fn cross_env(cmd: &mut Command, triple: &str, cross: &str) {
+    if cross.is_empty() {
+        return;
+    }
+    let upper = triple.to_uppercase().replace('-', "_");
+    let under = triple.replace('-', "_");
+    cmd.env(
+        format!("CARGO_TARGET_{upper}_LINKER"),
+        format!("{cross}gcc"),
+    )
+    .env(format!("CC_{under}"), format!("{cross}gcc"))
+    .env(format!("AR_{under}"), format!("{cross}ar"));
 }
 
 /// True when the ELF64 file at `path` has no `PT_INTERP` program header.

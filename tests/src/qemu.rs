@@ -139,6 +139,54 @@ fn command_with(
     Ok(cmd)
 }
 
+/// The QEMU command booting the arm64 ISO `iso` the way [`command`] boots a PC one: QEMU's
+/// `virt` machine with a Cortex-A57 under TCG, AAVMF (the arm64 UEFI firmware of the pinned
+/// qemu-efi-aarch64, with a fresh copy of its variable store in `vars_dir`), the ISO on a
+/// virtio-scsi CD-ROM, a virtio-net card on the user network and the PL011 on stdio.
+pub fn arm64_command(iso: &Path, memory_mib: u32, vars_dir: &Path) -> Result<Command> {
+    let target = distro_build::target::Target::ARM64;
+    let (binary, package) = target.qemu_binary;
+    let qemu = which(binary)
+        .ok_or_else(|| anyhow!("{binary} is missing: apt-get install -y {package}"))?;
+    if !iso.is_file() {
+        bail!(
+            "{} does not exist: build it first with `distro-build --arch arm64 all`",
+            iso.display()
+        );
+    }
+    let mut ctx = distro_build::context::Context::from_env(&crate::repo_root());
+    ctx.set_target(target);
+    let (firmware, code) = target.uefi_firmware;
+    let code = distro_build::debian::deb_file(&ctx, firmware, code)
+        .map_err(|e| anyhow!("pinned AAVMF: {e}"))?;
+    let vars_template = code.with_file_name("AAVMF_VARS.fd");
+    let vars = vars_dir.join("AAVMF_VARS.fd");
+    std::fs::copy(&vars_template, &vars)
+        .with_context(|| format!("copying {}", vars_template.display()))?;
+    let mut cmd = Command::new(qemu);
+    cmd.args(["-machine", target.qemu_machine, "-accel", "tcg"]);
+    if let Some(cpu) = target.qemu_cpu {
+        cmd.args(["-cpu", cpu]);
+    }
+    cmd.args(["-m", &memory_mib.to_string(), "-smp", "1"])
+        .args(["-display", "none", "-monitor", "none", "-serial", "stdio"])
+        .arg("-no-reboot")
+        .arg("-nic")
+        .arg(format!("user,model={}", target.qemu_nic_model));
+    distro_build::qemu::cdrom_args(&mut cmd, &target, iso);
+    cmd.arg("-drive")
+        .arg(format!(
+            "if=pflash,format=raw,unit=0,readonly=on,file={}",
+            code.display()
+        ))
+        .arg("-drive")
+        .arg(format!(
+            "if=pflash,format=raw,unit=1,file={}",
+            vars.display()
+        ));
+    Ok(cmd)
+}
+
 fn which(tool: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)

@@ -42,8 +42,9 @@ pub const PREFIX: &str = "(,gpt3)/boot/grub";
 pub struct GrubFiles {
     /// The pinned `grub-mkimage` binary.
     pub mkimage: PathBuf,
-    /// The BIOS platform (`i386-pc`) and its modules, boot.img and boot_hybrid.img.
-    pub bios: (GrubPlatform, PathBuf),
+    /// The BIOS platform (`i386-pc`) and its modules, boot.img and boot_hybrid.img; None for
+    /// a target without BIOS (arm64).
+    pub bios: Option<(GrubPlatform, PathBuf)>,
     /// The UEFI platform (`x86_64-efi`) and its modules.
     pub efi: (GrubPlatform, PathBuf),
 }
@@ -52,21 +53,39 @@ impl GrubFiles {
     /// Fetches (or finds in the cache) and unpacks the pinned GRUB packages of `ctx.target`.
     ///
     /// Errors: as [`crate::debian::deb_file`] (a missing pin, a checksum mismatch, a version
-    /// gone with `--locked`); a target without BIOS ([`crate::target::Target::bios`]).
+    /// gone with `--locked`).
     pub fn pinned(ctx: &crate::context::Context) -> crate::error::Result<GrubFiles> {
         use crate::debian::deb_file;
-        let bios = ctx.target.bios()?;
         let efi = ctx.target.grub_efi;
+        let bios = match ctx.target.grub_bios {
+            Some(bios) => Some((bios, deb_file(ctx, bios.package, bios.modules_dir)?)),
+            None => None,
+        };
         Ok(GrubFiles {
             mkimage: deb_file(ctx, "grub-common", "usr/bin/grub-mkimage")?,
-            bios: (bios, deb_file(ctx, bios.package, bios.modules_dir)?),
+            bios,
             efi: (efi, deb_file(ctx, efi.package, efi.modules_dir)?),
         })
     }
 
-    /// GRUB's MBR boot code image (`boot.img`).
-    pub fn boot_img(&self) -> PathBuf {
-        self.bios.1.join("boot.img")
+    /// The BIOS platform and its module folder. Errors: the target has no BIOS.
+    pub fn bios(&self) -> Result<&(GrubPlatform, PathBuf)> {
+        self.bios.as_ref().ok_or_else(|| {
+            Error::Invalid(format!(
+                "GRUB {} has no BIOS platform beside it, which this output needs",
+                self.efi.0.format
+            ))
+        })
+    }
+
+    /// The platforms present, BIOS first (the order cache keys list them in).
+    pub fn platforms(&self) -> impl Iterator<Item = &(GrubPlatform, PathBuf)> {
+        self.bios.iter().chain([&self.efi])
+    }
+
+    /// GRUB's MBR boot code image (`boot.img`). Errors: the target has no BIOS.
+    pub fn boot_img(&self) -> Result<PathBuf> {
+        Ok(self.bios()?.1.join("boot.img"))
     }
 }
 
@@ -166,6 +185,7 @@ const DISK_RECIPE: u32 = 1;
 /// BIOS boot partition.
 pub fn disk_images(ctx: &Context) -> Result<DiskImages> {
     let grub = GrubFiles::pinned(ctx)?;
+    grub.bios()?;
     let efi_name = ctx.target.efi_boot_file;
     let mut key = KeyBuilder::new("grub-disk", DISK_RECIPE);
     key.file("grub-mkimage", &grub.mkimage)?
@@ -175,7 +195,7 @@ pub fn disk_images(ctx: &Context) -> Result<DiskImages> {
         .bytes("efi", EFI_MODULES.join(" ").as_bytes())
         .bytes("efi-name", efi_name.as_bytes())
         .bytes("core-sector", &BIOS_BOOT_FIRST.to_le_bytes());
-    for (platform, dir) in [&grub.bios, &grub.efi] {
+    for (platform, dir) in grub.platforms() {
         key.file(platform.format, &dir.join("kernel.img"))?;
     }
     let key = key.finish();
@@ -209,7 +229,7 @@ fn disk_spec<'a>(platform: &'a (GrubPlatform, PathBuf), extra: &[&'a str]) -> Im
 /// Writes `mbr-code.bin`, `core.img` and `efi_name` into `dir`.
 fn write_disk_images(grub: &GrubFiles, dir: &Path, efi_name: &str, log: &Path) -> Result<()> {
     let core_raw = dir.join("core.raw.img");
-    mkimage(grub, &disk_spec(&grub.bios, BIOS_MODULES), &core_raw, log)?;
+    mkimage(grub, &disk_spec(grub.bios()?, BIOS_MODULES), &core_raw, log)?;
     let mut core = fs::read(&core_raw).ctx(|| format!("reading {}", core_raw.display()))?;
     let sectors = patch_core_img(&mut core, BIOS_BOOT_FIRST)?;
     if sectors > BIOS_BOOT_SECTORS {
@@ -217,8 +237,9 @@ fn write_disk_images(grub: &GrubFiles, dir: &Path, efi_name: &str, log: &Path) -
             "GRUB core.img needs {sectors} sectors, the BIOS boot partition has {BIOS_BOOT_SECTORS}"
         )));
     }
+    let boot_img_path = grub.boot_img()?;
     let boot_img =
-        fs::read(grub.boot_img()).ctx(|| format!("reading {}", grub.boot_img().display()))?;
+        fs::read(&boot_img_path).ctx(|| format!("reading {}", boot_img_path.display()))?;
     // A GPT protective MBR has nothing in the BIOS parameter block area.
     let mbr_code = patch_boot_img(&boot_img, &[0u8; 512], BIOS_BOOT_FIRST)?;
     fs::write(dir.join("core.img"), &core).ctx(|| "writing core.img")?;

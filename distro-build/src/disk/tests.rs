@@ -309,7 +309,7 @@ fn disk_image_has_gpt_esp_ext4_and_grub_at_their_offsets() {
         l.bios_boot.first + 1
     );
     assert_eq!(u16::from_le_bytes([entry[10], entry[11]]), 0x820);
-    let boot_img = fs::read(grub::GrubFiles::pinned(&ctx).unwrap().boot_img()).unwrap();
+    let boot_img = fs::read(grub::GrubFiles::pinned(&ctx).unwrap().boot_img().unwrap()).unwrap();
     assert_eq!(
         &raw[0x68..0x1b8],
         &boot_img[0x68..0x1b8],

@@ -10,17 +10,19 @@
 //! Sub-modules: `definition` (the `oci-images/*.json` format), `select` (cutting an image's
 //! tree from the rootfs), `layer` (tar + gzip), `image` (config, manifest, index JSON),
 //! `layout` (files on disk, atomically), `store` (the tinibox store inside the rootfs), `push`
-//! (`out/oci/` to a registry, byte for byte).
+//! (`out/oci/` to a registry, byte for byte), `platforms` (`out/oci/` as one index over every
+//! architecture built).
 
 pub mod definition;
 pub mod image;
 pub mod layer;
 pub mod layout;
+pub mod platforms;
 pub mod push;
 pub mod select;
 pub mod store;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
@@ -162,6 +164,12 @@ pub fn export(ctx: &Context, rootfs: &RootfsTree) -> Result<Vec<ExportedImage>, 
             layer_size: image.layer.gzip.len() as u64,
         });
     }
+    let (_, main_layout, _) = output_paths(Path::new(""), MAIN_IMAGE);
+    platforms::merge(
+        &ctx.shared_out_dir(),
+        &main_layout.to_string_lossy(),
+        push::LAYOUT_TAG,
+    )?;
     Ok(exported)
 }
 

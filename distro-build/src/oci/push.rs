@@ -23,7 +23,7 @@ pub const LAYOUT_TAG: &str = "latest";
 /// Errors: no `out/oci/` ([`Error::Invalid`], saying to build it), and every registry error
 /// (unreachable, refused credentials, a damaged layout) as [`Error::Invalid`] with its text.
 pub fn push(ctx: &Context, reference: &str) -> Result<String> {
-    let (_, layout, _) = output_paths(&ctx.out_dir, MAIN_IMAGE);
+    let (_, layout, _) = output_paths(&ctx.shared_out_dir(), MAIN_IMAGE);
     if !layout.join("index.json").is_file() {
         return Err(Error::Invalid(format!(
             "{} holds no OCI image layout: run `distro-build oci` (or `all`) first",

@@ -284,56 +284,64 @@ fn names_of(desc: &Descriptor) -> Vec<(String, String)> {
     Vec::new()
 }
 
+/// The OCI architecture of the machine tinibox runs on (`amd64`, `arm64`, …).
+pub fn host_arch() -> Arch {
+    match std::env::consts::ARCH {
+        "x86_64" => Arch::Amd64,
+        "aarch64" => Arch::ARM64,
+        other => Arch::Other(other.to_string()),
+    }
+}
+
+/// Whether an index entry is for another machine than this one (its `platform` names
+/// another OS or architecture); an entry without `platform` is for any.
+fn for_other_platform(desc: &Descriptor) -> bool {
+    desc.platform()
+        .as_ref()
+        .is_some_and(|p| *p.architecture() != host_arch() || *p.os() != Os::Linux)
+}
+
+/// Stages the images `index` lists for this machine's platform. A nested index (a
+/// multi-platform tag) passes its own names (`inherited`) to the manifest chosen in it.
 fn stage_oci_index(
     store: &Store,
     staging: &StagingDir,
     src: &Source,
     index: &ImageIndex,
     depth: usize,
+    inherited: &[(String, String)],
     out: &mut Vec<StagedImage>,
 ) -> Result<()> {
     for desc in index.manifests() {
         // An artifact (an SBOM, a signature: OCI 1.1 referrers listed in a layout's index)
-        // is not an image to load.
-        if desc.artifact_type().is_some() {
+        // is not an image to load; nor is another machine's image of a multi-platform index.
+        if desc.artifact_type().is_some() || for_other_platform(desc) {
             continue;
         }
+        let names = match names_of(desc) {
+            names if names.is_empty() => inherited.to_vec(),
+            names => names,
+        };
         match desc.media_type() {
-            MediaType::ImageManifest => out.push(stage_oci_manifest(
-                store,
-                staging,
-                src,
-                desc,
-                names_of(desc),
-            )?),
-            MediaType::Other(s) if s == DOCKER_MANIFEST => out.push(stage_oci_manifest(
-                store,
-                staging,
-                src,
-                desc,
-                names_of(desc),
-            )?),
+            MediaType::ImageManifest => {
+                out.push(stage_oci_manifest(store, staging, src, desc, names)?)
+            }
+            MediaType::Other(s) if s == DOCKER_MANIFEST => {
+                out.push(stage_oci_manifest(store, staging, src, desc, names)?)
+            }
             MediaType::ImageIndex if depth < 2 => {
                 let bytes = src.read_blob(desc, "image index")?;
                 let nested =
                     parse_document::<ImageIndex>(&bytes).map_err(doc_err("image index"))?;
-                stage_oci_index(store, staging, src, &nested, depth + 1, out)?;
+                stage_oci_index(store, staging, src, &nested, depth + 1, &names, out)?;
             }
             MediaType::Other(s) if s == DOCKER_LIST && depth < 2 => {
                 let bytes = src.read_blob(desc, "manifest list")?;
                 let nested =
                     parse_document::<ImageIndex>(&bytes).map_err(doc_err("manifest list"))?;
-                stage_oci_index(store, staging, src, &nested, depth + 1, out)?;
+                stage_oci_index(store, staging, src, &nested, depth + 1, &names, out)?;
             }
-            other => {
-                // Only amd64/linux images run here; skip other platforms, refuse unknown types.
-                if let Some(p) = desc.platform() {
-                    if *p.architecture() != Arch::Amd64 || *p.os() != Os::Linux {
-                        continue;
-                    }
-                }
-                return Err(ImageError::UnknownMediaType(other.to_string()));
-            }
+            other => return Err(ImageError::UnknownMediaType(other.to_string())),
         }
     }
     Ok(())
@@ -556,7 +564,7 @@ pub fn load(store: &Store, input: &Path) -> Result<Vec<ImageRecord>> {
             .map_err(oci_spec::OciSpecError::from)
             .and_then(|b| parse_document::<ImageIndex>(&b))
             .map_err(doc_err("index.json"))?;
-        stage_oci_index(store, &staging, &src, &index, 0, &mut images)?;
+        stage_oci_index(store, &staging, &src, &index, 0, &[], &mut images)?;
     } else if src.dir.join("manifest.json").is_file() {
         images = stage_docker_save(store, &staging, &src)?;
     } else {
@@ -600,7 +608,7 @@ pub fn import(store: &Store, tarball: &Path, reference: Option<&str>) -> Result<
     let created = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
     let config = ImageConfigurationBuilder::default()
         .created(created)
-        .architecture(Arch::Amd64)
+        .architecture(host_arch())
         .os(Os::Linux)
         .rootfs(
             RootFsBuilder::default()

@@ -4,14 +4,21 @@
 //! lookup, argument conditions with 64-bit values, and the order rules are tried in. It emits
 //! through `bpf.rs` and must not install anything (that is `mod.rs`'s job).
 //!
+//! A filter is compiled for one native ABI ([`Abi`]): the machine tinibox was built for
+//! ([`Abi::NATIVE`]), x86_64 or aarch64. Syscall numbers come from the `syscalls` crate's
+//! tables of that ABI (checked against the kernel's UAPI headers by the tests below).
+//!
 //! Program layout:
-//! 1. check `seccomp_data.arch`: x86_64 → native block; i386 → i386 block when the profile
-//!    lists `SCMP_ARCH_X86`; anything else → `SECCOMP_RET_KILL_PROCESS` (libseccomp's
-//!    "bad arch" behaviour: a filter never lets an unknown ABI through, because a deny-list
-//!    written with x86_64 numbers means nothing for other numbers);
-//! 2. native block: numbers with the x32 bit (0x40000000) are x32 calls; when the profile lists
-//!    `SCMP_ARCH_X32` the bit is stripped and they go through the x86_64 rules (x32 shares the
-//!    x86_64 numbering), otherwise they are a bad arch. `nr == -1` is left to the default action;
+//! 1. check `seccomp_data.arch`: the native ABI's `AUDIT_ARCH_*` → native block; on x86_64,
+//!    i386 → i386 block when the profile lists `SCMP_ARCH_X86`; anything else →
+//!    `SECCOMP_RET_KILL_PROCESS` (libseccomp's "bad arch" behaviour: a filter never lets an
+//!    unknown ABI through, because a deny-list written with native numbers means nothing for
+//!    other numbers). On aarch64, 32-bit Arm (`SCMP_ARCH_ARM`) is such an unknown ABI: the
+//!    TiniLinux arm64 kernel has no 32-bit compat layer;
+//! 2. native block (x86_64 only): numbers with the x32 bit (0x40000000) are x32 calls; when
+//!    the profile lists `SCMP_ARCH_X32` the bit is stripped and they go through the x86_64
+//!    rules (x32 shares the x86_64 numbering), otherwise they are a bad arch. `nr == -1` is
+//!    left to the default action;
 //! 3. when the default action denies, numbers above every number the profile names return
 //!    ENOSYS, so libcs fall back from syscalls newer than the profile (runc does the same);
 //! 4. a binary search over the syscall numbers the profile names, and per syscall its rules:
@@ -37,6 +44,8 @@ use super::{CompiledFilter, SeccompError};
 pub const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
 /// `AUDIT_ARCH_I386`.
 pub const AUDIT_ARCH_I386: u32 = 0x4000_0003;
+/// `AUDIT_ARCH_AARCH64` (`EM_AARCH64` 183 with the 64-bit and little-endian flags).
+pub const AUDIT_ARCH_AARCH64: u32 = 0xc000_00b7;
 /// `__X32_SYSCALL_BIT`.
 pub const X32_SYSCALL_BIT: u32 = 0x4000_0000;
 
@@ -263,10 +272,54 @@ fn emit_arch(asm: &mut Asm, t: &Table, default_ret: u32) {
     emit_tree(asm, &entries, default_ret);
 }
 
-fn native_nr(name: &str) -> Option<u32> {
-    syscalls::x86_64::Sysno::from_str(name)
-        .ok()
-        .map(|s| s.id() as u32)
+/// The native system call ABI a filter is compiled for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Abi {
+    /// x86_64 (`AUDIT_ARCH_X86_64`), with i386 and x32 as profile-selected extras.
+    X86_64,
+    /// aarch64 (`AUDIT_ARCH_AARCH64`), the asm-generic numbering.
+    Aarch64,
+}
+
+impl Abi {
+    /// The ABI of the machine this tinibox was built for.
+    pub const NATIVE: Abi = if cfg!(target_arch = "aarch64") {
+        Abi::Aarch64
+    } else {
+        Abi::X86_64
+    };
+
+    /// `seccomp_data.arch` of this ABI's system calls.
+    pub fn audit_arch(self) -> u32 {
+        match self {
+            Abi::X86_64 => AUDIT_ARCH_X86_64,
+            Abi::Aarch64 => AUDIT_ARCH_AARCH64,
+        }
+    }
+
+    /// The number of system call `name` in this ABI, None when it has no such call.
+    pub fn syscall_nr(self, name: &str) -> Option<u32> {
+        match self {
+            Abi::X86_64 => syscalls::x86_64::Sysno::from_str(name)
+                .ok()
+                .map(|s| s.id() as u32),
+            // The syscalls crate's aarch64 table also lists the 32-bit ABIs' time64 calls
+            // (403..=423, `clock_gettime64` …), which asm-generic/unistd.h defines only when
+            // `__BITS_PER_LONG == 32`: a 64-bit kernel has no such calls.
+            // It also spells two of the kernel's names its own way: `newfstatat` (79,
+            // asm-generic's `__NR3264_fstatat` on 64-bit) as `fstatat`, and `sync_file_range`
+            // (84; arm64 does not want the `sync_file_range2` argument order) as
+            // `sync_file_range2`. Profiles use the kernel's names.
+            Abi::Aarch64 => syscalls::aarch64::Sysno::from_str(match name {
+                "newfstatat" => "fstatat",
+                "sync_file_range" => "sync_file_range2",
+                other => other,
+            })
+            .ok()
+            .map(|s| s.id() as u32)
+            .filter(|nr| !(403..=423).contains(nr)),
+        }
+    }
 }
 
 fn i386_nr(name: &str) -> Option<u32> {
@@ -275,8 +328,14 @@ fn i386_nr(name: &str) -> Option<u32> {
         .map(|s| s.id() as u32)
 }
 
-/// Compiles `profile` (see the module comment for the exact semantics).
+/// Compiles `profile` for this machine's ABI ([`Abi::NATIVE`]; see the module comment for the
+/// exact semantics).
 pub fn compile(profile: &LinuxSeccomp) -> Result<CompiledFilter, SeccompError> {
+    compile_for(profile, Abi::NATIVE)
+}
+
+/// Compiles `profile` for `abi` (a filter for another machine's kernel: tests, tools).
+pub fn compile_for(profile: &LinuxSeccomp, abi: Abi) -> Result<CompiledFilter, SeccompError> {
     if profile.listener_path().is_some() {
         return Err(SeccompError::Unsupported(
             "linux.seccomp.listenerPath: seccomp agents (SCMP_ACT_NOTIFY) are not supported; \
@@ -286,8 +345,9 @@ pub fn compile(profile: &LinuxSeccomp) -> Result<CompiledFilter, SeccompError> {
     }
     let default_ret = action_ret(profile.default_action(), profile.default_errno_ret())?;
     let archs = profile.architectures().clone().unwrap_or_default();
-    let with_x86 = archs.contains(&Arch::ScmpArchX86);
-    let with_x32 = archs.contains(&Arch::ScmpArchX32);
+    let x86_64 = abi == Abi::X86_64;
+    let with_x86 = x86_64 && archs.contains(&Arch::ScmpArchX86);
+    let with_x32 = x86_64 && archs.contains(&Arch::ScmpArchX32);
 
     let mut flags = 0;
     for f in profile.flags().iter().flatten() {
@@ -299,7 +359,12 @@ pub fn compile(profile: &LinuxSeccomp) -> Result<CompiledFilter, SeccompError> {
     }
 
     let mut skipped = Vec::new();
-    let native = table(profile, default_ret, &native_nr, &mut skipped)?;
+    let native = table(
+        profile,
+        default_ret,
+        &|name| abi.syscall_nr(name),
+        &mut skipped,
+    )?;
     let mut skipped_i386 = Vec::new();
     let i386 = if with_x86 {
         Some(table(profile, default_ret, &i386_nr, &mut skipped_i386)?)
@@ -317,7 +382,7 @@ pub fn compile(profile: &LinuxSeccomp) -> Result<CompiledFilter, SeccompError> {
     let not_native = asm.label();
     asm.jump(
         JEQ,
-        AUDIT_ARCH_X86_64,
+        abi.audit_arch(),
         Target::Next,
         Target::Label(not_native),
     );
@@ -333,15 +398,17 @@ pub fn compile(profile: &LinuxSeccomp) -> Result<CompiledFilter, SeccompError> {
 
     asm.place(l_native);
     asm.load(OFF_NR);
-    let dispatch = asm.label();
-    asm.jump(JGE, X32_SYSCALL_BIT, Target::Next, Target::Label(dispatch));
-    asm.jump(JEQ, u32::MAX, Target::Label(dispatch), Target::Next);
-    if with_x32 {
-        asm.and(!X32_SYSCALL_BIT);
-    } else {
-        asm.ret(RET_KILL_PROCESS);
+    if x86_64 {
+        let dispatch = asm.label();
+        asm.jump(JGE, X32_SYSCALL_BIT, Target::Next, Target::Label(dispatch));
+        asm.jump(JEQ, u32::MAX, Target::Label(dispatch), Target::Next);
+        if with_x32 {
+            asm.and(!X32_SYSCALL_BIT);
+        } else {
+            asm.ret(RET_KILL_PROCESS);
+        }
+        asm.place(dispatch);
     }
-    asm.place(dispatch);
     emit_arch(&mut asm, &native, default_ret);
 
     if let Some(t) = &i386 {
@@ -376,12 +443,188 @@ mod tests {
         serde_json::from_value(json).unwrap()
     }
 
+    // The tests below the ABI tests are written with x86_64 numbers and compile for it.
     fn nr(name: &str) -> u32 {
-        native_nr(name).unwrap()
+        Abi::X86_64.syscall_nr(name).unwrap()
     }
 
     fn eval(f: &CompiledFilter, name: &str, args: [u64; 6]) -> u32 {
         run(f.instructions(), &data(AUDIT_ARCH_X86_64, nr(name), args))
+    }
+
+    fn compile(p: &LinuxSeccomp) -> Result<CompiledFilter, SeccompError> {
+        compile_for(p, Abi::X86_64)
+    }
+
+    /// `name → number` of every `__NR_*` the kernel's UAPI headers define for an ABI, as the
+    /// C preprocessor expands them (`cpp -dM`, then each macro expanded to its number): the
+    /// host's `asm/unistd.h` for x86_64, Debian's linux-libc-dev-arm64-cross copy under
+    /// /usr/aarch64-linux-gnu/include for aarch64 (asm-generic/unistd.h's numbering).
+    fn header_numbers(include: Option<&str>, defines: &[&str]) -> BTreeMap<String, u32> {
+        let run = |input: &str, dm: bool| -> String {
+            let mut cmd = std::process::Command::new("cpp");
+            cmd.args(["-P", "-x", "c"]);
+            if let Some(dir) = include {
+                assert!(
+                    std::path::Path::new(dir).join("asm/unistd.h").is_file(),
+                    "{dir}/asm/unistd.h missing: install linux-libc-dev-arm64-cross \
+                     (scripts/install-deps.sh)"
+                );
+                cmd.args(["-nostdinc", "-isystem", dir]);
+            }
+            cmd.args(defines);
+            if dm {
+                cmd.arg("-dM");
+            }
+            cmd.arg("-")
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped());
+            let mut child = cmd
+                .spawn()
+                .expect("cpp (build-essential) must be installed");
+            use std::io::Write;
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(input.as_bytes())
+                .unwrap();
+            let out = child.wait_with_output().unwrap();
+            assert!(out.status.success(), "cpp failed");
+            String::from_utf8(out.stdout).unwrap()
+        };
+        let macros = run("#include <asm/unistd.h>\n", true);
+        let names: Vec<&str> = macros
+            .lines()
+            .filter_map(|l| l.strip_prefix("#define __NR_"))
+            .filter_map(|l| l.split_whitespace().next())
+            .filter(|n| !n.contains('('))
+            // Not calls: the count, and the base of the per-architecture block.
+            .filter(|n| !["syscalls", "arch_specific_syscall"].contains(n))
+            .collect();
+        let mut probe = String::from("#include <asm/unistd.h>\n");
+        for n in &names {
+            probe.push_str(&format!("@@{n} __NR_{n}\n"));
+        }
+        let mut out = BTreeMap::new();
+        for line in run(&probe, false).lines() {
+            let Some(rest) = line.strip_prefix("@@") else {
+                continue;
+            };
+            let (name, expr) = rest.split_once(' ').unwrap();
+            // Values are numbers or sums of them, e.g. `(244+0)` on aarch64.
+            let digits = expr.replace(['(', ')', ' '], "");
+            let sum: Option<u32> = digits.split('+').map(|t| t.parse::<u32>().ok()).sum();
+            if let Some(v) = sum {
+                out.insert(name.to_string(), v);
+            }
+        }
+        out
+    }
+
+    /// The names the two profiles tinibox compiles (its default and Docker's) and every name
+    /// the crate's table of `abi` shares with the headers, against the headers: the same
+    /// number, or (a call newer than these headers) a number above all of theirs.
+    fn check_abi_against_headers(abi: Abi, headers: &BTreeMap<String, u32>, crate_names: &[&str]) {
+        assert!(
+            headers.len() > 250,
+            "only {} syscalls in the headers",
+            headers.len()
+        );
+        let docker: LinuxSeccomp =
+            serde_json::from_str(include_str!("testdata/docker-default.json")).unwrap();
+        let default = super::super::profile::default_profile();
+        let mut names: Vec<String> = crate_names.iter().map(|s| s.to_string()).collect();
+        for p in [&docker, &default] {
+            for group in p.syscalls().iter().flatten() {
+                names.extend(group.names().iter().cloned());
+            }
+        }
+        let mut checked = 0;
+        for name in &names {
+            let ours = abi.syscall_nr(name);
+            match headers.get(name) {
+                Some(&nr) => {
+                    assert_eq!(
+                        ours,
+                        Some(nr),
+                        "{abi:?} {name}: ours {ours:?}, headers {nr}"
+                    );
+                    checked += 1;
+                }
+                None => {
+                    let newest = headers.values().max().copied().unwrap_or(0);
+                    assert!(
+                        ours.is_none_or(|n| n > newest),
+                        "{abi:?} {name}: ours {ours:?}, not in the headers (newest {newest})"
+                    );
+                }
+            }
+        }
+        assert!(checked > 250, "only {checked} names compared");
+    }
+
+    #[test]
+    fn aarch64_syscall_numbers_match_the_arm64_kernel_headers() {
+        let headers = header_numbers(Some("/usr/aarch64-linux-gnu/include"), &["-U__x86_64__"]);
+        let names: Vec<&str> = syscalls::aarch64::Sysno::iter()
+            .map(|s| s.name())
+            .filter(|n| headers.contains_key(*n))
+            .collect();
+        check_abi_against_headers(Abi::Aarch64, &headers, &names);
+        // Calls that only the old ABIs have are unknown on aarch64 (skipped like runc does).
+        for name in ["open", "fork", "stat", "mkdir", "epoll_wait"] {
+            assert_eq!(Abi::Aarch64.syscall_nr(name), None, "{name}");
+            assert!(!headers.contains_key(name), "{name} in the headers");
+        }
+    }
+
+    #[test]
+    fn x86_64_syscall_numbers_match_the_hosts_kernel_headers() {
+        if !cfg!(target_arch = "x86_64") {
+            return;
+        }
+        let headers = header_numbers(None, &[]);
+        let names: Vec<&str> = syscalls::x86_64::Sysno::iter()
+            .map(|s| s.name())
+            .filter(|n| headers.contains_key(*n))
+            .collect();
+        check_abi_against_headers(Abi::X86_64, &headers, &names);
+    }
+
+    #[test]
+    fn aarch64_filter_dispatches_by_aarch64_numbers_and_refuses_other_abis() {
+        let docker: LinuxSeccomp =
+            serde_json::from_str(include_str!("testdata/docker-default.json")).unwrap();
+        let f = compile_for(&docker, Abi::Aarch64).unwrap();
+        let nr = |n: &str| Abi::Aarch64.syscall_nr(n).unwrap();
+        let call =
+            |n: &str, args: [u64; 6]| run(f.instructions(), &data(AUDIT_ARCH_AARCH64, nr(n), args));
+        // aarch64 numbers: openat 56, clone 220, mount 40, reboot 142, keyctl 219.
+        assert_eq!(nr("openat"), 56);
+        assert_eq!(call("openat", [0; 6]), RET_ALLOW);
+        assert_eq!(call("getpid", [0; 6]), RET_ALLOW);
+        assert_eq!(call("mount", [0; 6]), RET_ERRNO | libc::EPERM as u32);
+        assert_eq!(call("reboot", [0; 6]), RET_ERRNO | libc::EPERM as u32);
+        // clone with CLONE_NEWNS (0x20000) is refused, a thread-style clone is not.
+        assert_eq!(
+            call("clone", [0x20000, 0, 0, 0, 0, 0]),
+            RET_ERRNO | libc::EPERM as u32
+        );
+        assert_eq!(call("clone", [0x3d0f00, 0, 0, 0, 0, 0]), RET_ALLOW);
+        // x86_64 names without an aarch64 call are skipped, not errors.
+        assert!(f.skipped().iter().any(|n| n == "open"), "{:?}", f.skipped());
+        // The same numbers under another ABI are a bad arch.
+        for arch in [AUDIT_ARCH_X86_64, AUDIT_ARCH_I386, 0x4000_0028] {
+            let d = data(arch, nr("openat"), [0; 6]);
+            assert_eq!(run(f.instructions(), &d), RET_KILL_PROCESS, "{arch:#x}");
+        }
+        // tinibox's own default profile compiles for aarch64 and refuses what it lists.
+        let own = compile_for(&super::super::profile::default_profile(), Abi::Aarch64).unwrap();
+        let d = data(AUDIT_ARCH_AARCH64, nr("keyctl"), [0; 6]);
+        assert_eq!(run(own.instructions(), &d), RET_ERRNO | libc::EPERM as u32);
+        let d = data(AUDIT_ARCH_AARCH64, nr("openat"), [0; 6]);
+        assert_eq!(run(own.instructions(), &d), RET_ALLOW);
     }
 
     #[test]

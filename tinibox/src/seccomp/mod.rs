@@ -93,7 +93,7 @@ impl CompiledFilter {
         const RET_LOG: u32 = 0x7ffc_0000;
         let mut data = [0u8; 64];
         data[0..4].copy_from_slice(&(nr as u32).to_ne_bytes());
-        data[4..8].copy_from_slice(&compiler::AUDIT_ARCH_X86_64.to_ne_bytes());
+        data[4..8].copy_from_slice(&compiler::Abi::NATIVE.audit_arch().to_ne_bytes());
         let action = bpf::run(&self.program, &data) & RET_ACTION_FULL;
         action != RET_ALLOW && action != RET_LOG
     }

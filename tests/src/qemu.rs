@@ -174,6 +174,13 @@ pub fn arm64_command(iso: &Path, memory_mib: u32, vars_dir: &Path) -> Result<Com
         .arg("-nic")
         .arg(format!("user,model={}", target.qemu_nic_model));
     distro_build::qemu::cdrom_args(&mut cmd, &target, iso);
+    pflash_args(&mut cmd, &code, &vars);
+    Ok(cmd)
+}
+
+/// UEFI firmware as QEMU's two flash devices: `code` read-only (unit 0) and the writable
+/// variable store `vars` (unit 1), the layout OVMF and AAVMF expect.
+pub fn pflash_args(cmd: &mut Command, code: &Path, vars: &Path) {
     cmd.arg("-drive")
         .arg(format!(
             "if=pflash,format=raw,unit=0,readonly=on,file={}",
@@ -184,7 +191,6 @@ pub fn arm64_command(iso: &Path, memory_mib: u32, vars_dir: &Path) -> Result<Com
             "if=pflash,format=raw,unit=1,file={}",
             vars.display()
         ));
-    Ok(cmd)
 }
 
 fn which(tool: &str) -> Option<PathBuf> {

@@ -98,16 +98,7 @@ impl Vm {
                 let template = qemu::ovmf_vars().expect("the pinned OVMF variable store");
                 std::fs::copy(template, &vars).expect("copy OVMF_VARS.fd");
             }
-            cmd.arg("-drive")
-                .arg(format!(
-                    "if=pflash,format=raw,unit=0,readonly=on,file={}",
-                    code.display()
-                ))
-                .arg("-drive")
-                .arg(format!(
-                    "if=pflash,format=raw,unit=1,file={}",
-                    vars.display()
-                ));
+            qemu::pflash_args(&mut cmd, &code, &vars);
         }
         cmd.args(extra);
         let console =

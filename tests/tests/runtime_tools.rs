@@ -57,6 +57,13 @@ const NOT_HERE: &[(&str, &str)] = &[
          inverted check): no runtime passes it",
     ),
     (
+        "pidfile",
+        "its container runs `true`, then the suite waits up to 10 s for `running` and sends \
+         KILL; `true` has exited by then, and KILL of a stopped container is an error under \
+         runc too: it passes only when `true` is still starting at the suite's first state \
+         query (it failed 3 of 3 for tinibox and runc in the 13:50 UTC full run)",
+    ),
+    (
         "misc_props",
         "its bundle for the unknown-annotation case has no /runtimetest, so the exec fails \
          under every runtime",

@@ -126,6 +126,29 @@ fn owns_namespace(spec: &Spec, t: oci_spec::runtime::LinuxNamespaceType) -> bool
 }
 
 /// Step 1 (see the module comment).
+/// A container's first state (runtime-spec "State"): `opts`' id, bundle and labels, the
+/// spec's version and annotations, `rootfs`, `status`, pid 0, created now, owned by the caller.
+pub(super) fn initial_state(opts: &CreateOptions, rootfs: PathBuf, status: Status) -> State {
+    State {
+        oci_version: opts.spec.version().clone(),
+        id: opts.id.clone(),
+        pid: 0,
+        status,
+        bundle: opts.bundle.clone(),
+        rootfs,
+        created: humantime::format_rfc3339_nanos(std::time::SystemTime::now()).to_string(),
+        annotations: opts
+            .spec
+            .annotations()
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .collect(),
+        owner: nix::unistd::getuid().to_string(),
+        labels: opts.labels.clone(),
+    }
+}
+
 fn prepare(opts: &mut CreateOptions) -> Result<(Prepared, ChildEnds), ContainerError> {
     validate_id(&opts.id)?;
     if !opts.bundle.is_absolute() {
@@ -199,23 +222,7 @@ fn prepare(opts: &mut CreateOptions) -> Result<(Prepared, ChildEnds), ContainerE
         }
         Err(e) => return Err(ContainerError::io(format!("create {}", dir.display()), e)),
     }
-    let state = State {
-        oci_version: spec.version().clone(),
-        id: opts.id.clone(),
-        pid: 0,
-        status: Status::Creating,
-        bundle: opts.bundle.clone(),
-        rootfs: rootfs.clone(),
-        created: humantime::format_rfc3339_nanos(std::time::SystemTime::now()).to_string(),
-        annotations: spec
-            .annotations()
-            .clone()
-            .unwrap_or_default()
-            .into_iter()
-            .collect(),
-        owner: nix::unistd::getuid().to_string(),
-        labels: opts.labels.clone(),
-    };
+    let state = initial_state(opts, rootfs.clone(), Status::Creating);
     let guard = Cleanup {
         dir: dir.clone(),
         cgroup: None,

@@ -47,23 +47,7 @@ pub fn reserve(opts: &super::CreateOptions) -> Result<(), ContainerError> {
     let rootfs =
         crate::linux::rootfs::rootfs_path(spec, &opts.bundle).map_err(ContainerError::Spec)?;
     let record = Record {
-        state: State {
-            oci_version: spec.version().clone(),
-            id: opts.id.clone(),
-            pid: 0,
-            status: Status::Stopped,
-            bundle: opts.bundle.clone(),
-            rootfs,
-            created: humantime::format_rfc3339_nanos(std::time::SystemTime::now()).to_string(),
-            annotations: spec
-                .annotations()
-                .clone()
-                .unwrap_or_default()
-                .into_iter()
-                .collect(),
-            owner: nix::unistd::getuid().to_string(),
-            labels: opts.labels.clone(),
-        },
+        state: super::create::initial_state(opts, rootfs, Status::Stopped),
         init_start_time: 0,
         cgroup: crate::cgroups::CgroupHandle {
             layout: crate::cgroups::detect(),

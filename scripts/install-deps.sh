@@ -13,11 +13,12 @@ packages=(
   musl-tools rsync
   # boot media (grub-common brings the libraries the pinned grub-mkimage loads)
   grub-common xorriso mtools dosfstools e2fsprogs gdisk fdisk
-  # arm64 (`distro-build --arch arm64`): the cross compiler and static C library BusyBox and
-  # Dropbear link with, the arm64 kernel headers tinibox's seccomp tests compare with, and QEMU's
+  # arm64 (`distro-build --arch arm64`): the cross compiler and Debian's arm64 musl (its specs
+  # file makes the cross gcc link BusyBox and Dropbear statically against musl, as musl-gcc does
+  # natively; multiarch, so the arm64 architecture is added below first), the arm64 kernel headers tinibox's seccomp tests compare with, and QEMU's
   # arm64 emulator for the arm64 boot test (its AAVMF firmware and GRUB's arm64-efi modules come
   # pinned from sources.lock)
-  gcc-aarch64-linux-gnu libc6-dev-arm64-cross linux-libc-dev-arm64-cross qemu-system-arm
+  gcc-aarch64-linux-gnu musl-dev:arm64 linux-libc-dev-arm64-cross qemu-system-arm
   # running and testing
   qemu-system-x86 qemu-utils busybox-static iproute2 iptables procps util-linux expect time
   # the SSH boot test: Debian's OpenSSH client and ssh-keygen against the guest's Dropbear
@@ -44,14 +45,15 @@ packages=(
   iperf3
 )
 
-# GRUB's arm64-efi modules (grub-efi-arm64-bin, pinned in sources.lock) are an arm64 package:
-# apt lists and downloads it only with the arm64 architecture added (nothing of arm64 is installed).
+# GRUB's arm64-efi modules (grub-efi-arm64-bin, pinned in sources.lock) and musl-dev:arm64 are
+# arm64 packages: apt lists them only with the arm64 architecture added (of arm64, only musl's
+# static library and headers are installed).
 if ! dpkg --print-foreign-architectures | grep -qx arm64; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "install-deps: run as root to add the arm64 architecture to apt (dpkg --add-architecture arm64)" >&2
     exit 1
   fi
-  echo "install-deps: adding the arm64 architecture to apt (for downloading grub-efi-arm64-bin)"
+  echo "install-deps: adding the arm64 architecture to apt (grub-efi-arm64-bin, musl-dev:arm64)"
   dpkg --add-architecture arm64
   apt-get update -q
 fi

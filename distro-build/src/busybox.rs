@@ -1,5 +1,5 @@
 //! The BusyBox component: `defconfig` + `distro-build/busybox.config` → a static BusyBox (musl,
-//! see [`crate::musl`], or the target's cross glibc: [`crate::toolchain`]) and its applet list (`busybox.links`), cached under a key of the Debian version, the fragment
+//! see [`crate::musl`]; natively or through the target's cross gcc: [`crate::toolchain`]) and its applet list (`busybox.links`), cached under a key of the Debian version, the fragment
 //! and this recipe; [`BusyBoxComponent`] fetches, builds and installs it into the rootfs
 //! tree (`/bin/busybox` and the applet links).
 

@@ -88,15 +88,14 @@ pub fn build(ctx: &Context, source: &Path, version: &str) -> Result<Dropbear> {
     key.bytes("version", version.as_bytes())
         .bytes("cc", crate::musl::CC.as_bytes())
         .bytes("options", &options);
-    match &toolchain {
+    if toolchain.is_native() {
         // The x86_64 key as before cross builds existed (its bytes in the same order).
-        Toolchain::Musl(musl) => {
-            key.file(
-                "kernel headers",
-                &musl.kernel_headers.join("linux/version.h"),
-            )?;
-        }
-        Toolchain::Cross { .. } => toolchain.key(&mut key)?,
+        key.file(
+            "kernel headers",
+            &toolchain.musl.kernel_headers.join("linux/version.h"),
+        )?;
+    } else {
+        toolchain.key(&mut key)?;
     }
     let key = key.finish();
     let dir = match cache::lookup(ctx, "dropbear", &key) {

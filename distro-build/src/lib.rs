@@ -24,7 +24,7 @@
 //! - [`ca_certificates`]: the CA bundle (`/etc/ssl/certs/ca-certificates.crt`) from Debian's
 //!   pinned ca-certificates.
 //! - [`ssh`]: root's authorized SSH keys baked into the live tree (`--ssh-authorized-keys`).
-//! - [`toolchain`]: the target's C toolchain (host musl, or a cross gcc with static glibc).
+//! - [`toolchain`]: the target's C toolchain (musl: the host's musl-gcc, or a cross gcc with the target's musl).
 //! - [`rootfs`]: the live rootfs tree (skeleton + BusyBox + tinibox + apk + device nodes).
 //! - [`initramfs`]: the cpio newc writer (hard links, fixed mtimes) and its compression.
 //! - [`boot`]: GRUB images and EFI system partitions, shared by the ISO and the disk.

@@ -1,5 +1,7 @@
-//! The C toolchain of the static C components (BusyBox, the installer's disk tools): Debian's
-//! `musl-gcc` (package musl-tools, musl 1.2.3) and the Linux UAPI headers exported from the
+//! The C toolchain of the static C components (BusyBox, Dropbear, the installer's disk tools):
+//! Debian's `musl-gcc` (package musl-tools, musl 1.2.3), or for a cross target Debian's cross
+//! gcc with the specs file of Debian's musl for that architecture (`musl-dev:arm64`, what
+//! `musl-gcc` does natively with the host's specs), and the Linux UAPI headers exported from the
 //! pinned kernel source (`make headers_install`, the kernel's own documented way of giving a
 //! C library its `linux/`, `asm/` and `asm-generic/` headers).
 //!
@@ -32,6 +34,12 @@ const RECIPE: u32 = 1;
 /// The musl toolchain: the compiler and the kernel headers folder it needs.
 #[derive(Debug, Clone)]
 pub struct Musl {
+    /// The compiler command: [`CC`] natively, `<prefix>gcc -specs <musl-gcc.specs>` for a
+    /// cross target (one string, as `make CC=` and autoconf's `CC` take it).
+    pub cc: String,
+    /// The target's musl files a cross build depends on (its specs and `libc.a`), for cache
+    /// keys; empty natively.
+    pub target_files: Vec<PathBuf>,
     /// The `include` folder holding `linux/`, `asm/` and `asm-generic/` for [`CC`].
     pub kernel_headers: PathBuf,
 }
@@ -51,37 +59,77 @@ impl Musl {
 pub fn toolchain(ctx: &Context) -> Result<Musl> {
     // Made once per process and cache: BusyBox and the disk tools both ask for it, and each
     // call would verify the kernel package (139 MB) and musl's sources again.
-    static MADE: Mutex<Vec<(PathBuf, Musl)>> = Mutex::new(Vec::new());
+    static MADE: Mutex<Vec<(PathBuf, &str, Musl)>> = Mutex::new(Vec::new());
     let mut made = MADE.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some((_, musl)) = made.iter().find(|(dir, _)| *dir == ctx.cache_dir) {
+    let target = ctx.target.name;
+    if let Some((_, _, musl)) = made
+        .iter()
+        .find(|(dir, name, _)| *dir == ctx.cache_dir && *name == target)
+    {
         return Ok(musl.clone());
     }
     let musl = make(ctx)?;
-    made.push((ctx.cache_dir.clone(), musl.clone()));
+    made.push((ctx.cache_dir.clone(), target, musl.clone()));
     Ok(musl)
 }
 
-fn make(ctx: &Context) -> Result<Musl> {
-    let found = Command::new(CC).arg("-dumpversion").output();
-    if !found.map(|o| o.status.success()).unwrap_or(false) {
-        return Err(Error::Invalid(format!(
-            "{CC} not found: the static C components are built against musl; install Debian's \
-             musl-tools (scripts/install-deps.sh does)"
-        )));
+/// The compiler command, the target's musl files and the dpkg name of the musl-dev that links
+/// the programs, for `ctx`'s target. Errors: the compiler or the target's musl missing.
+fn compiler(ctx: &Context) -> Result<(String, Vec<PathBuf>, String)> {
+    let prefix = ctx.target.cross_compile;
+    if prefix.is_empty() {
+        let found = Command::new(CC).arg("-dumpversion").output();
+        if !found.map(|o| o.status.success()).unwrap_or(false) {
+            return Err(Error::Invalid(format!(
+                "{CC} not found: the static C components are built against musl; install \
+                 Debian's musl-tools (scripts/install-deps.sh does)"
+            )));
+        }
+        return Ok((CC.to_string(), Vec::new(), "musl-dev".to_string()));
     }
+    let gcc = format!("{prefix}gcc");
+    crate::runner::require_tool(&gcc)?;
+    let package = format!("musl-dev:{}", ctx.target.debian_arch);
+    let specs = ctx
+        .target
+        .cross_tools
+        .iter()
+        .find(|(file, _)| file.ends_with("/musl-gcc.specs"))
+        .map(|(file, _)| PathBuf::from(file))
+        .ok_or_else(|| {
+            Error::Invalid(format!(
+                "target {} names no musl specs file for its cross compiler",
+                ctx.target.name
+            ))
+        })?;
+    let libc = specs.with_file_name("libc.a");
+    for file in [&specs, &libc] {
+        if !file.is_file() {
+            return Err(Error::MissingTool {
+                tool: file.display().to_string(),
+                package,
+            });
+        }
+    }
+    let cc = format!("{gcc} -specs {}", specs.display());
+    Ok((cc, vec![specs, libc], package))
+}
+
+fn make(ctx: &Context) -> Result<Musl> {
+    let (cc, target_files, musl_dev) = compiler(ctx)?;
     // musl's source package, pinned at the version of the host's musl-dev that links the
     // programs: fetched so the source bundle and the SBOM carry it.
     let lock = debian::load_lock(ctx)?;
     let (_, pinned) = debian::fetch_source(ctx, &lock, "musl")?;
     let host = Command::new("dpkg-query")
-        .args(["-W", "-f", "${Version}", "musl-dev"])
+        .args(["-W", "-f", "${Version}", &musl_dev])
         .output()
         .ok()
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
         .unwrap_or_default();
     if host != pinned {
         eprintln!(
-            "WARNING: the host's musl-dev is {host:?} but sources.lock pins musl {pinned}; the \
+            "WARNING: the host's {musl_dev} is {host:?} but sources.lock pins musl {pinned}; the \
              static programs link the host's copy (run `distro-build lock` after an upgrade)"
         );
     }
@@ -112,6 +160,8 @@ fn make(ctx: &Context) -> Result<Musl> {
         }
     };
     Ok(Musl {
+        cc,
+        target_files,
         kernel_headers: dir.join("include"),
     })
 }

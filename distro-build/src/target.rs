@@ -51,7 +51,8 @@ pub struct Target {
     /// compiler.
     pub cross_compile: &'static str,
     /// What the cross build needs on the host besides the usual tools, as (program on PATH or
-    /// absolute file, Debian package): the cross compiler and its C library.
+    /// absolute file, Debian package): the cross compiler and the target's musl (its
+    /// `musl-gcc.specs`, beside its `libc.a`).
     pub cross_tools: &'static [(&'static str, &'static str)],
     /// Extra compiler flags of the kernel build (kbuild's `KCFLAGS`), part of its cache key.
     pub kernel_cflags: &'static str,
@@ -179,7 +180,10 @@ impl Target {
         cross_compile: "aarch64-linux-gnu-",
         cross_tools: &[
             ("aarch64-linux-gnu-gcc", "gcc-aarch64-linux-gnu"),
-            ("/usr/aarch64-linux-gnu/lib/libc.a", "libc6-dev-arm64-cross"),
+            (
+                "/usr/lib/aarch64-linux-musl/musl-gcc.specs",
+                "musl-dev:arm64",
+            ),
         ],
         kernel_cflags: "",
         kernel_fragments: &["containers.config", "ikconfig.config", "arm64"],

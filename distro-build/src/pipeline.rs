@@ -308,7 +308,9 @@ impl<'c> Pipeline<'c> {
             self.dropbear.fetch(self.ctx)?;
             self.ca_certificates.fetch(self.ctx)?;
             crate::boot::grub::GrubFiles::pinned(self.ctx)?;
-            self.disktools()?;
+            if self.ctx.target.has_disk {
+                self.disktools()?;
+            }
             let stage = Stage::start(
                 "source",
                 "out/source/: Debian source packages of everything shipped + configs",
@@ -331,7 +333,9 @@ impl<'c> Pipeline<'c> {
         memo(&self.sbom, || {
             self.oci()?;
             self.iso()?;
-            self.disk()?;
+            if self.ctx.target.has_disk {
+                self.disk()?;
+            }
             let bundle = self.source_bundle()?;
             let stage = Stage::start("sbom", "SPDX 2.3 SBOM of every output");
             let sbom = provenance::write_sbom(self.ctx, bundle)?;
@@ -363,14 +367,11 @@ impl<'c> Pipeline<'c> {
     }
 
     /// Everything, in [`Output::ALL`]'s order; for a target without a disk image (arm64)
-    /// everything but the installer, the disk image, the source bundle and the SBOM (which
-    /// describe the disk too).
+    /// everything but the installer and the disk image (its source bundle and SBOM then
+    /// describe the ISO, the rootfs tarballs and the OCI images).
     pub fn all(&self) -> Result<()> {
         for output in Output::ALL {
-            let disk_only = matches!(
-                output,
-                Output::Installer | Output::Disk | Output::SourceBundle | Output::Sbom
-            );
+            let disk_only = matches!(output, Output::Installer | Output::Disk);
             if disk_only && !self.ctx.target.has_disk {
                 continue;
             }

@@ -139,9 +139,13 @@ fn debian_binary(input: &UsedInput, source: &str, source_version: &str) -> Packa
         .next()
         .unwrap_or_default()
         .to_string();
+    // A foreign-architecture pin (`grub-efi-arm64-bin:arm64`, apt's spelling) is the package
+    // `grub-efi-arm64-bin`: the architecture goes to the purl's `arch` qualifier, as for every
+    // other package.
+    let name = input.package.split(':').next().unwrap_or(&input.package);
     let mut p = Package::new(
         deb_id(&input.package, &input.used_version),
-        &input.package,
+        name,
         &input.used_version,
     );
     p.package_file_name = Some(deb_name);
@@ -153,11 +157,11 @@ fn debian_binary(input: &UsedInput, source: &str, source_version: &str) -> Packa
     p.source_info = Some(format!(
         "built by Debian from source package {source} {source_version}"
     ));
-    let (licence, note) = licences::debian(&input.package, source);
+    let (licence, note) = licences::debian(name, source);
     p.license_declared = licence;
     p.comment = join_notes(&[Some(note), fallback_note(input)]);
     p.external_refs = vec![ExternalRef::purl(deb_purl(
-        &input.package,
+        name,
         &input.used_version,
         &arch,
     ))];

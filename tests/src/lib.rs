@@ -21,6 +21,52 @@ pub fn out_dir() -> PathBuf {
         .unwrap_or_else(|| repo_root().join("out"))
 }
 
+/// The image manifest for `architecture` (GOARCH: `amd64`, `arm64`) that the `latest` tag of
+/// the OCI layout at `layout` names: the tagged manifest itself, or, when the tag names an
+/// image index (out/oci/ once more than one architecture is built, see
+/// distro_build::oci::platforms), the index's entry for that platform. Returns (the tagged
+/// descriptor's digest, the image manifest's digest, the image manifest). Panics with the
+/// layout's path when the tag or the platform is missing.
+pub fn layout_image(layout: &Path, architecture: &str) -> (String, String, serde_json::Value) {
+    let read = |digest: &str| -> serde_json::Value {
+        let path = layout
+            .join("blobs/sha256")
+            .join(digest.trim_start_matches("sha256:"));
+        let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    };
+    let index_path = layout.join("index.json");
+    let index: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(&index_path).unwrap_or_else(|e| panic!("{}: {e}", index_path.display())),
+    )
+    .unwrap_or_else(|e| panic!("{}: {e}", index_path.display()));
+    let tagged = index["manifests"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|m| m["annotations"]["org.opencontainers.image.ref.name"] == "latest")
+        .unwrap_or_else(|| panic!("{} names no `latest`", index_path.display()));
+    let tag_digest = tagged["digest"].as_str().unwrap_or_default().to_string();
+    let document = read(&tag_digest);
+    if tagged["mediaType"] != "application/vnd.oci.image.index.v1+json" {
+        return (tag_digest.clone(), tag_digest, document);
+    }
+    let entry = document["manifests"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|m| m["platform"]["architecture"] == architecture)
+        .unwrap_or_else(|| {
+            panic!(
+                "{}: the index has no {architecture} image",
+                layout.display()
+            )
+        });
+    let digest = entry["digest"].as_str().unwrap_or_default().to_string();
+    let manifest = read(&digest);
+    (tag_digest, digest, manifest)
+}
+
 /// The output `name` of `distro-build all` (e.g. `tinilinux.iso`); panics, naming the command
 /// to run, when the build has not made it.
 pub fn out_file(name: &str) -> PathBuf {

@@ -949,13 +949,8 @@ fn artifacts() -> Artifacts {
             p.display()
         );
     }
-    let index: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
-    let manifest_digest = index["manifests"][0]["digest"].as_str().unwrap();
-    let manifest: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(layout.join("blobs/sha256").join(&manifest_digest[7..])).unwrap(),
-    )
-    .unwrap();
+    // The host's image: with arm64 built too, out/oci's tag names an index of both.
+    let (_, _, manifest) = tinilinux_tests::layout_image(&layout, "amd64");
     Artifacts {
         rootfs_tar,
         archive,

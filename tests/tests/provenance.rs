@@ -16,16 +16,44 @@ use std::process::Command;
 use serde_json::Value;
 use tinilinux_tests::{ok, out_dir, out_file, repo_root, require_tool, run};
 
-/// Packages sources.lock pins that no output carries: OVMF, the UEFI firmware the boot tests
-/// start QEMU with.
-const NOT_SHIPPED: &[&str] = &["ovmf"];
+/// Packages sources.lock pins that no output carries: OVMF and AAVMF, the UEFI firmware the
+/// boot tests start QEMU with.
+const NOT_SHIPPED: &[&str] = &["ovmf", "qemu-efi-aarch64"];
+/// Pins only the x86_64 outputs carry: BIOS GRUB, x86_64's EFI GRUB and the installer's disk
+/// tools (arm64 has no disk image).
+const X86_64_ONLY: &[&str] = &[
+    "grub-pc-bin",
+    "grub-efi-amd64-bin",
+    "util-linux",
+    "e2fsprogs",
+];
+/// Pins only the arm64 outputs carry: GRUB's arm64-efi modules.
+const ARM64_ONLY: &[&str] = &["grub-efi-arm64-bin:arm64"];
 
 fn sbom_path() -> PathBuf {
     out_file("tinilinux.spdx.json")
 }
 
 fn sbom() -> Value {
-    serde_json::from_slice(&fs::read(sbom_path()).unwrap()).expect("the SBOM is JSON")
+    sbom_at(&out_dir())
+}
+
+/// The arm64 build's outputs (`distro-build --arch arm64 all`, which ./test.sh runs after the
+/// x86_64 one).
+fn arm64_out() -> PathBuf {
+    let dir = out_dir().join("arm64");
+    assert!(
+        dir.join("tinilinux.iso").is_file(),
+        "{} has no arm64 build: run `distro-build --arch arm64 all` (./test.sh does)",
+        dir.display()
+    );
+    dir
+}
+
+fn sbom_at(out: &Path) -> Value {
+    let path = out.join("tinilinux.spdx.json");
+    let bytes = fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_slice(&bytes).expect("the SBOM is JSON")
 }
 
 fn validate(path: &Path) {
@@ -230,13 +258,13 @@ fn the_sbom_names_every_crate_of_cargo_lock_with_its_licence() {
     }
 }
 
-#[test]
-fn the_sbom_names_every_shipped_debian_package_at_its_version() {
-    let doc = sbom();
-    let pkgs = packages(&doc);
+/// Every pin of sources.lock that `skip` does not leave out is named in `doc` at its pinned
+/// version, with the `.deb`'s or `.dsc`'s file name and sha256; returns how many were checked.
+fn check_pins(doc: &Value, skip: &[&str]) -> usize {
+    let pkgs = packages(doc);
     let mut checked = 0;
     for (package, version, file, sha256) in lock_pins() {
-        if NOT_SHIPPED.contains(&package.as_str()) {
+        if NOT_SHIPPED.contains(&package.as_str()) || skip.contains(&package.as_str()) {
             continue;
         }
         let fell_back = |p: &&Value| {
@@ -244,16 +272,29 @@ fn the_sbom_names_every_shipped_debian_package_at_its_version() {
                 .as_str()
                 .is_some_and(|c| c.contains("FELL BACK"))
         };
-        // A binary and a source package may share a name (e2fsprogs): the purl tells them apart.
+        // A binary and a source package may share a name (e2fsprogs): the purl tells them
+        // apart. A foreign-architecture pin (`name:arm64`) is package `name`, arch=arm64.
         let is_source = !file.ends_with(".deb");
+        let (name, arch) = match package.split_once(':') {
+            Some((name, arch)) => (name, Some(arch)),
+            None => (package.as_str(), None),
+        };
         let p = pkgs
             .iter()
             .find(|p| {
-                p["name"] == package.as_str()
+                p["name"] == name
                     && purl(p).is_some_and(|u| u.starts_with("pkg:deb/debian/"))
                     && purl(p).is_some_and(|u| u.contains("arch=source")) == is_source
             })
             .unwrap_or_else(|| panic!("the SBOM does not name Debian package {package}"));
+        if let Some(arch) = arch {
+            let locator = purl(p).unwrap_or_default();
+            assert!(
+                locator.starts_with(&format!("pkg:deb/debian/{name}@"))
+                    && locator.contains(&format!("arch={arch}")),
+                "{package}: purl {locator}"
+            );
+        }
         if fell_back(&p) {
             eprintln!("{package} fell back from {version}: {}", p["comment"]);
             continue;
@@ -270,15 +311,37 @@ fn the_sbom_names_every_shipped_debian_package_at_its_version() {
         }
         checked += 1;
     }
+    checked
+}
+
+#[test]
+fn the_sbom_names_every_shipped_debian_package_at_its_version() {
+    let doc = sbom();
+    let checked = check_pins(&doc, ARM64_ONLY);
     assert!(checked > 10, "only {checked} pins checked");
     // OVMF is not shipped, so not listed.
-    assert!(!pkgs.iter().any(|p| p["name"] == "ovmf"));
+    assert!(!packages(&doc).iter().any(|p| p["name"] == "ovmf"));
 }
 
 #[test]
 fn the_sbom_checksums_are_the_files_in_out() {
-    let doc = sbom();
-    let out = out_dir();
+    check_files(
+        &out_dir(),
+        &[
+            "tinilinux.iso",
+            "tinilinux-disk.img",
+            "tinilinux-rootfs.tar",
+            "tinilinux-oci.tar",
+        ],
+        "grub-pc-bin",
+    );
+}
+
+/// The SBOM in `out` lists each of its files with the SHA256 and SHA1 coreutils compute, lists
+/// every output of `expected`, and says the ISO contains the kernel, BusyBox, Dropbear,
+/// tinibox (with apk in it), Alpine's keys and `grub` (its GRUB package).
+fn check_files(out: &Path, expected: &[&str], grub: &str) {
+    let doc = sbom_at(out);
     let files = doc["files"].as_array().expect("files");
     let mut listed = Vec::new();
     for f in files {
@@ -301,12 +364,7 @@ fn the_sbom_checksums_are_the_files_in_out() {
         listed.push(name.trim_start_matches("./").to_string());
     }
     // Every output is there: the ISO, the disk image, the rootfs tarballs, the OCI archives.
-    for name in [
-        "tinilinux.iso",
-        "tinilinux-disk.img",
-        "tinilinux-rootfs.tar",
-        "tinilinux-oci.tar",
-    ] {
+    for name in expected {
         assert!(listed.iter().any(|l| l == name), "the SBOM lacks {name}");
     }
     // The ISO contains the kernel, BusyBox, Dropbear, tinibox (with apk in it: see above),
@@ -324,7 +382,7 @@ fn the_sbom_checksums_are_the_files_in_out() {
         "dropbear",
         "tinibox",
         "alpine-keys",
-        "grub-pc-bin",
+        grub,
     ] {
         let contained = relationships.iter().any(|r| {
             r["spdxElementId"] == iso
@@ -361,9 +419,27 @@ fn dsc_checksums(text: &str) -> Vec<(String, String)> {
 
 #[test]
 fn the_source_bundle_holds_every_source_package_and_the_configs() {
-    let dir = out_dir().join("source");
+    check_bundle(
+        &out_dir(),
+        ARM64_ONLY,
+        &[
+            "busybox",
+            "dropbear",
+            "grub2",
+            "musl",
+            "util-linux",
+            "e2fsprogs",
+        ],
+    );
+}
+
+/// `out/source/` (of the build in `out`) holds every source package its SBOM names (each
+/// `.dsc` and the files it lists, at the `.dsc`'s sha256), every source pin of sources.lock
+/// but `skip`'s, the sources named in `expected`, the kernel's package and the configs.
+fn check_bundle(out: &Path, skip: &[&str], expected: &[&str]) {
+    let dir = out.join("source");
     assert!(dir.is_dir(), "{} is missing", dir.display());
-    let doc = sbom();
+    let doc = sbom_at(out);
     let sources: Vec<&Value> = packages(&doc)
         .iter()
         .filter(|p| purl(p).is_some_and(|u| u.contains("arch=source")))
@@ -387,21 +463,17 @@ fn the_source_bundle_holds_every_source_package_and_the_configs() {
     }
     // Every shipped source package of the lock is there, and BusyBox's, GRUB's.
     for (package, _, file, sha256) in lock_pins() {
-        if NOT_SHIPPED.contains(&package.as_str()) || !file.ends_with(".dsc") {
+        if NOT_SHIPPED.contains(&package.as_str())
+            || skip.contains(&package.as_str())
+            || !file.ends_with(".dsc")
+        {
             continue;
         }
         assert_eq!(sum("sha256sum", &dir.join(&file)), sha256, "{file}");
     }
-    for name in [
-        "busybox",
-        "dropbear",
-        "grub2",
-        "musl",
-        "util-linux",
-        "e2fsprogs",
-    ] {
+    for name in expected {
         assert!(
-            sources.iter().any(|p| p["name"] == name),
+            sources.iter().any(|p| p["name"] == *name),
             "no {name} source"
         );
     }
@@ -445,26 +517,12 @@ fn the_oci_image_points_at_its_sbom_and_tools_still_read_it() {
     let index: Value =
         serde_json::from_slice(&fs::read(layout.join("index.json")).unwrap()).expect("index.json");
     let manifests = index["manifests"].as_array().unwrap();
-    let image = manifests
-        .iter()
-        .find(|m| m["annotations"]["org.opencontainers.image.ref.name"] == "latest")
-        .expect("the tagged image");
     // With the arm64 build done too, the tag names an index of both platforms
     // (distro_build::oci::platforms): its amd64 image is the one checked here.
-    let tag_digest = image["digest"].as_str().unwrap().to_string();
-    let image_digest = &if image["mediaType"] == "application/vnd.oci.image.index.v1+json" {
-        let nested: Value = serde_json::from_slice(&blob(&tag_digest)).unwrap();
-        let amd64 = nested["manifests"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|m| m["platform"]["architecture"] == "amd64")
-            .expect("the index has an amd64 image");
-        amd64["digest"].as_str().unwrap().to_string()
-    } else {
-        tag_digest.clone()
-    };
+    let (tag_digest, image_digest, _) = tinilinux_tests::layout_image(&layout, "amd64");
     let image_digest = image_digest.as_str();
+    blob(&tag_digest);
+    blob(image_digest);
     // The referrer: listed in index.json (distro_build::oci::image::REFERRERS_IN_LAYOUT_INDEX),
     // or else among the layout's blobs, as a registry's referrers API would find it.
     let referrer_digest = match manifests.iter().find(|m| {
@@ -575,4 +633,39 @@ fn the_sbom_records_alpines_keys_with_their_digests_and_origin() {
         checked += 1;
     }
     assert!(checked >= 1, "the rootfs carries no Alpine key");
+}
+
+/// The arm64 build has its own SBOM and source bundle beside its outputs (`out/arm64/`): the
+/// SPDX validator accepts it; it names every pin the arm64 outputs carry (GRUB's arm64-efi
+/// modules as package `grub-efi-arm64-bin` with `arch=arm64`; musl, the C library BusyBox and
+/// Dropbear link on arm64 too) and none of x86_64's BIOS GRUB or disk tools; its checksums
+/// are the files'; the bundle holds each source package and the arm64 configs.
+#[test]
+fn the_arm64_build_has_its_own_sbom_and_source_bundle() {
+    let out = arm64_out();
+    validate(&out.join("tinilinux.spdx.json"));
+    let doc = sbom_at(&out);
+    let checked = check_pins(&doc, X86_64_ONLY);
+    assert!(checked > 10, "only {checked} pins checked");
+    for name in X86_64_ONLY {
+        assert!(
+            !packages(&doc).iter().any(|p| p["name"] == *name),
+            "the arm64 SBOM names {name}, which no arm64 output carries"
+        );
+    }
+    check_files(
+        &out,
+        &["tinilinux.iso", "tinilinux-rootfs.tar", "tinilinux-oci.tar"],
+        "grub-efi-arm64-bin",
+    );
+    check_bundle(
+        &out,
+        X86_64_ONLY,
+        &["busybox", "dropbear", "grub2", "musl", "ca-certificates"],
+    );
+    let linux = fs::read_to_string(out.join("source/config/linux.config")).unwrap();
+    assert!(
+        linux.contains("CONFIG_ARM64=y"),
+        "arm64's config/linux.config"
+    );
 }

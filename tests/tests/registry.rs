@@ -830,7 +830,7 @@ fn distro_build_push_sends_the_built_image_byte_for_byte() {
     assert_eq!(
         raw.as_bytes(),
         layout_manifest.as_slice(),
-        "the registry's manifest differs"
+        "the registry's manifest (or index) differs"
     );
     let copy = world.path("copy");
     skopeo(&[
@@ -839,13 +839,59 @@ fn distro_build_push_sends_the_built_image_byte_for_byte() {
         &format!("docker://{name}:1"),
         &format!("oci:{}:x", copy.display()),
     ]);
-    let manifest: serde_json::Value = serde_json::from_slice(&layout_manifest).unwrap();
-    for layer in manifest["layers"].as_array().unwrap() {
-        let digest = layer["digest"].as_str().unwrap();
-        assert!(
-            copy.join("blobs/sha256").join(&digest[7..]).is_file(),
-            "layer {digest} did not come back unchanged"
-        );
+    // With arm64 built too (./test.sh builds both), the tag is an image index of both
+    // platforms: skopeo copies the host's image by default and every platform with --all.
+    let tagged: serde_json::Value = serde_json::from_slice(&layout_manifest).unwrap();
+    let platforms: Vec<&str> = tagged["manifests"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m["platform"]["architecture"].as_str())
+        .collect();
+    assert_eq!(
+        platforms,
+        ["amd64", "arm64"],
+        "out/oci's tag is not the index of both builds (`distro-build --arch arm64 all`, then \
+         `distro-build all` or `oci`)"
+    );
+    let images: Vec<serde_json::Value> = match tagged["manifests"].as_array() {
+        Some(platforms) => platforms
+            .iter()
+            .map(|m| {
+                let digest = m["digest"].as_str().unwrap();
+                let bytes = std::fs::read(layout.join("blobs/sha256").join(&digest[7..])).unwrap();
+                serde_json::from_slice(&bytes).unwrap()
+            })
+            .collect(),
+        None => vec![tagged.clone()],
+    };
+    if tagged["manifests"].is_array() {
+        skopeo(&[
+            "copy",
+            "--all",
+            "--src-tls-verify=false",
+            &format!("docker://{name}:1"),
+            &format!("oci:{}:all", copy.display()),
+        ]);
+    }
+    for manifest in &images {
+        for layer in manifest["layers"].as_array().unwrap() {
+            let digest = layer["digest"].as_str().unwrap();
+            assert!(
+                copy.join("blobs/sha256").join(&digest[7..]).is_file(),
+                "layer {digest} did not come back unchanged"
+            );
+        }
+    }
+    // Each platform of the index pulls by `--platform` and is the image built for it.
+    for platform in tagged["manifests"].as_array().into_iter().flatten() {
+        let arch = platform["platform"]["architecture"].as_str().unwrap();
+        let reference = format!("{name}:1");
+        world.ok(&["pull", "--platform", &format!("linux/{arch}"), &reference]);
+        let inspect = world.ok(&["inspect", &reference]);
+        let inspect: serde_json::Value = serde_json::from_str(&inspect).unwrap();
+        assert_eq!(inspect[0]["Architecture"], arch, "{inspect}");
+        world.ok(&["rmi", &reference]);
     }
     let out = world.ok(&[
         "run",

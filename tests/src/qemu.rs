@@ -144,6 +144,29 @@ fn command_with(
 /// qemu-efi-aarch64, with a fresh copy of its variable store in `vars_dir`), the ISO on a
 /// virtio-scsi CD-ROM, a virtio-net card on the user network and the PL011 on stdio.
 pub fn arm64_command(iso: &Path, memory_mib: u32, vars_dir: &Path) -> Result<Command> {
+    arm64_with_nic(iso, memory_mib, vars_dir, "")
+}
+
+/// [`arm64_command`] with the user network forwarding 127.0.0.1:`host_port` to the guest's
+/// `guest_port` (TCP), as [`command_forwarding`] does for x86_64.
+pub fn arm64_command_forwarding(
+    iso: &Path,
+    memory_mib: u32,
+    vars_dir: &Path,
+    host_port: u16,
+    guest_port: u16,
+) -> Result<Command> {
+    let forward = format!(",hostfwd=tcp:127.0.0.1:{host_port}-:{guest_port}");
+    arm64_with_nic(iso, memory_mib, vars_dir, &forward)
+}
+
+/// The arm64 QEMU command; `nic_options` are appended to the user network's options.
+fn arm64_with_nic(
+    iso: &Path,
+    memory_mib: u32,
+    vars_dir: &Path,
+    nic_options: &str,
+) -> Result<Command> {
     let target = distro_build::target::Target::ARM64;
     let (binary, package) = target.qemu_binary;
     let qemu = which(binary)
@@ -172,7 +195,7 @@ pub fn arm64_command(iso: &Path, memory_mib: u32, vars_dir: &Path) -> Result<Com
         .args(["-display", "none", "-monitor", "none", "-serial", "stdio"])
         .arg("-no-reboot")
         .arg("-nic")
-        .arg(format!("user,model={}", target.qemu_nic_model));
+        .arg(format!("user,model={}{nic_options}", target.qemu_nic_model));
     distro_build::qemu::cdrom_args(&mut cmd, &target, iso);
     pflash_args(&mut cmd, &code, &vars);
     Ok(cmd)

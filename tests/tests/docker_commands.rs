@@ -1995,3 +1995,125 @@ fn cp_tar_streams_keep_owners_modes_times_and_hard_links_like_docker() {
     );
     assert!(t[2].1.ends_with("abc\none-file"), "{}", t[2].1);
 }
+
+/// Reads `child`'s stdout line by line until one equals `line`; the lines read.
+fn read_until(out: &mut impl std::io::BufRead, line: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    loop {
+        let mut l = String::new();
+        if out.read_line(&mut l).unwrap_or(0) == 0 {
+            return lines;
+        }
+        let l = l.trim_end().to_string();
+        let done = l == line;
+        lines.push(l);
+        if done {
+            return lines;
+        }
+    }
+}
+
+/// Issue 21: what a container writes while attached is in its log as Docker keeps it (`run`
+/// in the foreground, `start -ai` with stdin, `start -a`), and `start -a` of a running
+/// container attaches to it: its output from then on, then its exit status.
+#[test]
+fn attached_output_is_logged_and_start_a_attaches_to_a_running_container_like_docker() {
+    let (_g, _work, sides) = sides();
+    let mut seen = Vec::new();
+    for s in &sides {
+        let mut got = Vec::new();
+        // The foreground run: stdout and stderr on ours, and both kept.
+        let o = s.cmd(&[
+            "run",
+            "--network",
+            "none",
+            "--name",
+            "fg",
+            "bbx",
+            "sh",
+            "-c",
+            "echo to-out; echo to-err >&2; exit 2",
+        ]);
+        got.push((o.status.code(), format!("{}|{}", stdout(&o), stderr(&o))));
+        let o = s.cmd(&["logs", "fg"]);
+        got.push((o.status.code(), format!("{}|{}", stdout(&o), stderr(&o))));
+        // start -ai: stdin in, output out and kept.
+        s.ok(&[
+            "create",
+            "-i",
+            "--network",
+            "none",
+            "--name",
+            "cat",
+            "bbx",
+            "cat",
+        ]);
+        got.push(seen_with_input(s, &["start", "-ai", "cat"], "typed\n"));
+        got.push(s.seen(&["logs", "cat"]));
+        got.push(seen_with_input(s, &["start", "-ai", "cat"], "again\n"));
+        got.push(s.seen(&["logs", "cat"]));
+        // start -a of a running container: attached once its ticks come, it sees the rest.
+        s.ok(&[
+            "run",
+            "-d",
+            "--network",
+            "none",
+            "--name",
+            "bg",
+            "bbx",
+            "sh",
+            "-c",
+            "echo early; while [ ! -e /tmp/go ]; do echo tick; sleep 1; done; echo late; exit 4",
+        ]);
+        poll(s, &["logs", "bg"], |o| o.contains("tick"));
+        let mut child = s
+            .command()
+            .args(["start", "-a", "bg"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+        let attached = read_until(&mut out, "tick");
+        assert_eq!(
+            attached.last().map(String::as_str),
+            Some("tick"),
+            "{}: {attached:?}",
+            s.name()
+        );
+        s.ok(&["exec", "bg", "touch", "/tmp/go"]);
+        let rest = read_until(&mut out, "late");
+        let code = child.wait().unwrap().code();
+        let lines: Vec<String> = attached.iter().chain(&rest).cloned().collect();
+        got.push((
+            code,
+            format!(
+                "early seen: {}, ends with: {:?}",
+                lines.iter().any(|l| l == "early"),
+                lines.last()
+            ),
+        ));
+        got.push(s.seen(&[
+            "inspect",
+            "-f",
+            "{{.State.Status}} {{.State.ExitCode}}",
+            "bg",
+        ]));
+        s.ok(&["rm", "-f", "fg", "cat", "bg"]);
+        seen.push(got);
+    }
+    assert_eq!(seen[0], seen[1], "docker (left) and tinibox (right) differ");
+    let t = &seen[1];
+    assert_eq!(t[0], (Some(2), "to-out\n|to-err\n".into()));
+    assert_eq!(t[1], (Some(0), "to-out\n|to-err\n".into()));
+    assert_eq!(t[3], (Some(0), "typed".into()));
+    assert_eq!(t[5], (Some(0), "typed\nagain".into()));
+    assert_eq!(
+        t[6],
+        (
+            Some(4),
+            "early seen: false, ends with: Some(\"late\")".into()
+        )
+    );
+}

@@ -65,7 +65,7 @@ pub(super) struct Prepared {
     rm: bool,
     /// A container that ran before (restart): a failure keeps its front folder (its log,
     /// metadata and file system) and records the failure as its exit status.
-    existing: bool,
+    pub(super) existing: bool,
     /// The networks to join (`--network bridge|NAME`, kept in the front folder's
     /// `crate::net::REQUEST_FILE` for restarts), joined once the init exists.
     net: Option<crate::net::Request>,
@@ -258,11 +258,6 @@ fn front_meta(args: &RunArgs) -> Result<Meta, Failure> {
             .map_err(|e| Failure::tinibox(format!("--stop-signal: {e}")))?;
     }
     super::logstore::parse_options(&flags.log_opt).map_err(Failure::tinibox)?;
-    if !flags.log_opt.is_empty() && !managed {
-        return Err(Failure::tinibox(
-            "--log-opt: only a detached container (-d) keeps a log — add -d or drop --log-opt",
-        ));
-    }
     let health = super::health::from_flags(flags).map_err(Failure::tinibox)?;
     let mut labels = BTreeMap::new();
     for l in &flags.label {

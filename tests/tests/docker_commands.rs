@@ -2117,3 +2117,98 @@ fn attached_output_is_logged_and_start_a_attaches_to_a_running_container_like_do
         )
     );
 }
+
+/// Issue 21: `--stop-signal` and `--stop-timeout` as Docker keeps and uses them (`stop`
+/// sends the signal; a container that ignores it is killed after the timeout: 137), and
+/// every `--health-*` flag in `Config.Healthcheck`.
+#[test]
+fn stop_signal_timeout_and_health_flags_match_docker() {
+    let (_g, _work, sides) = sides();
+    let mut seen = Vec::new();
+    for s in &sides {
+        let mut got = Vec::new();
+        let run = |name: &str, flags: &[&str], script: &str| {
+            let mut a = vec!["run", "-d", "--network", "none", "--name", name];
+            a.extend(flags);
+            a.extend(["bbx", "sh", "-c", script]);
+            s.ok(&a);
+            poll(s, &["logs", name], |o| o.contains("ready"));
+        };
+        run(
+            "usr1",
+            &["--stop-signal", "SIGUSR1", "--stop-timeout", "30"],
+            "trap 'echo got USR1; exit 7' USR1; echo ready; while :; do sleep 1; done",
+        );
+        run(
+            "deaf",
+            &["--stop-timeout", "1"],
+            "trap '' TERM; echo ready; while :; do sleep 1; done",
+        );
+        got.push(s.seen(&[
+            "inspect",
+            "-f",
+            "{{.Config.StopSignal}} {{.Config.StopTimeout}}",
+            "usr1",
+            "deaf",
+        ]));
+        got.push(s.seen(&["stop", "usr1", "deaf"]));
+        got.push(s.seen(&["wait", "usr1", "deaf"]));
+        got.push(s.seen(&["logs", "usr1"]));
+        s.ok(&[
+            "create",
+            "--network",
+            "none",
+            "--name",
+            "hc",
+            "--health-cmd",
+            "true",
+            "--health-interval",
+            "2s",
+            "--health-timeout",
+            "3s",
+            "--health-start-period",
+            "4s",
+            "--health-retries",
+            "5",
+            "bbx",
+            "sleep",
+            "10",
+        ]);
+        // The same object (Docker prints its keys in its struct's order, tinibox sorted).
+        let (code, json) = s.seen(&["inspect", "-f", "{{json .Config.Healthcheck}}", "hc"]);
+        let parsed: Value = serde_json::from_str(&json)
+            .unwrap_or_else(|e| panic!("{}: not JSON ({e}): {json}", s.name()));
+        got.push((code, parsed.to_string()));
+        for args in [
+            &["run", "--stop-signal", "SIGNOPE", "bbx", "true"][..],
+            &[
+                "run",
+                "--health-timeout",
+                "soon",
+                "--health-cmd",
+                "true",
+                "bbx",
+                "true",
+            ],
+            &[
+                "run",
+                "--health-start-period",
+                "-1s",
+                "--health-cmd",
+                "true",
+                "bbx",
+                "true",
+            ],
+        ] {
+            let o = s.cmd(args);
+            got.push((o.status.code(), String::new()));
+        }
+        s.ok(&["rm", "-f", "usr1", "deaf", "hc"]);
+        seen.push(got);
+    }
+    assert_eq!(seen[0], seen[1], "docker (left) and tinibox (right) differ");
+    let t = &seen[1];
+    assert_eq!(t[0], (Some(0), "SIGUSR1 30\n 1".into()));
+    assert_eq!(t[2], (Some(0), "7\n137".into()));
+    assert_eq!(t[3], (Some(0), "ready\ngot USR1".into()));
+}

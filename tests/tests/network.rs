@@ -1671,7 +1671,11 @@ http.server.HTTPServer(('198.18.77.2', 8000), H).serve_forever()
     run_detached(
         &root,
         &["--name", "fwdweb", "-p", &format!("{port}:80"), "-v", &vol],
-        &["httpd", "-f", "-p", "80", "-h", "/www"],
+        &[
+            "sh",
+            "-c",
+            "httpd -p 81 -h /www; exec httpd -f -p 80 -h /www",
+        ],
     );
     let t = Instant::now();
     let page = loop {
@@ -1696,6 +1700,43 @@ http.server.HTTPServer(('198.18.77.2', 8000), H).serve_forever()
         std::thread::sleep(Duration::from_millis(200));
     };
     assert_eq!(page, "published behind a drop policy\n");
+    // A new connection from elsewhere to a port the container did not publish is dropped, as
+    // Docker's rules drop it (the upstream is given a route to the container's address).
+    let ip = stdout(&run(root.tinibox().args([
+        "inspect",
+        "-f",
+        "{{.NetworkSettings.IPAddress}}",
+        "fwdweb",
+    ])));
+    let ip = ip.trim();
+    let o = run(Command::new("ip").args([
+        "-n",
+        &up.ns,
+        "route",
+        "add",
+        &format!("{ip}/32"),
+        "via",
+        "198.18.77.1",
+    ]));
+    assert!(o.status.success(), "route to {ip}: {}", stderr(&o));
+    let unpublished = run(Command::new("ip").args([
+        "netns",
+        "exec",
+        &up.ns,
+        "curl",
+        "-sS",
+        "--max-time",
+        "2",
+        &format!("http://{ip}:81/"),
+    ]));
+    assert!(
+        !unpublished.status.success(),
+        "an unpublished port answered through the drop policy: {}",
+        stdout(&unpublished)
+    );
+    // …while the container itself still serves that port (the drop is the firewall's).
+    let inside = exec_sh(&root, "fwdweb", "wget -qO- http://127.0.0.1:81/");
+    assert_eq!(inside, "published behind a drop policy\n");
     // The host's other traffic is still dropped, and iptables still reads its chain.
     assert!(
         !upstream_from(&other).status.success(),
@@ -1710,6 +1751,14 @@ http.server.HTTPServer(('198.18.77.2', 8000), H).serve_forever()
     let listed = stdout(&rules);
     assert!(listed.starts_with("-P FORWARD DROP"), "{listed}");
     assert!(listed.contains("tinibox0"), "{listed}");
+    assert!(
+        listed.contains("-o tinibox0 -m conntrack --ctstate RELATED,ESTABLISHED"),
+        "{listed}"
+    );
+    assert!(
+        listed.contains(&format!("-d {ip}/32 ! -i tinibox0 -o tinibox0 -p tcp")),
+        "{listed}"
+    );
     let (_, json, _) = network(&root, &["inspect", &net]);
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     let bridge = v[0]["Options"]["com.docker.network.bridge.name"]

@@ -1783,3 +1783,173 @@ http.server.HTTPServer(('198.18.77.2', 8000), H).serve_forever()
     let _ = srv.wait();
     assert_as_before(&before, "after the drop policy was lifted");
 }
+
+/// `network connect --ip ADDR --alias NAME` and `network disconnect`, beside Docker: a
+/// container on the default bridge joins a user-defined network with a chosen address and an
+/// alias its peers resolve; inspect shows the endpoint as Docker does; `--ip`/`--alias` on the
+/// default bridge are refused by both; a disconnect takes the interface, the address and the
+/// names away; a stopped container gets the asked address at its next start.
+#[test]
+fn network_connect_with_ip_and_alias_and_disconnect_as_docker() {
+    let (_g, root) = setup();
+    let before = host_snapshot(&root);
+    let dk = Dockerd::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let tar = busybox_tar(tmp.path());
+    dk.ok(&["import", tar.to_str().unwrap(), "tbx-net-bb:1"]);
+    let dnet = "tbxdconn";
+    dk.ok(&["network", "create", "--subnet", "198.19.89.0/24", dnet]);
+    let tnet = net_name("conn");
+    let (code, _, err) = network(&root, &["create", "--subnet", "10.89.189.0/24", &tnet]);
+    assert_eq!(code, 0, "{err}");
+    let did = dk.ok(&["run", "-d", "--name", "dc1", "tbx-net-bb:1", "sleep", "300"]);
+    let tid = run_detached(&root, &["--name", "tc1"], &["sleep", "300"]);
+    // --ip and --alias on the default bridge: both engines refuse, nothing changes.
+    for flags in [vec!["--ip", "172.17.0.50"], vec!["--alias", "x"]] {
+        let mut args = vec!["network", "connect"];
+        args.extend(&flags);
+        args.extend(["bridge", "dc1"]);
+        let o = dk.docker(&args);
+        assert!(!o.status.success(), "docker {flags:?} accepted");
+        let mut args = vec!["connect"];
+        args.extend(&flags);
+        args.extend(["bridge", "tc1"]);
+        let (code, _, err) = network(&root, &args);
+        assert_eq!(code, 125, "tinibox {flags:?}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert!(err.contains(flags[0]), "{err}");
+    }
+    // An address outside the network's subnet: refused, nothing joined.
+    let (code, _, err) = network(&root, &["connect", "--ip", "10.89.190.5", &tnet, "tc1"]);
+    assert_eq!(code, 125, "{err}");
+    assert_eq!(exec_sh(&root, "tc1", "ls /sys/class/net"), "eth0\nlo\n");
+    dk.ok(&[
+        "network",
+        "connect",
+        "--ip",
+        "198.19.89.20",
+        "--alias",
+        "dcal",
+        dnet,
+        "dc1",
+    ]);
+    let (code, _, err) = network(
+        &root,
+        &[
+            "connect",
+            "--ip",
+            "10.89.189.20",
+            "--alias",
+            "dcal",
+            &tnet,
+            "tc1",
+        ],
+    );
+    assert_eq!(code, 0, "connect: {err}");
+    let dif = dk.ok(&["exec", "dc1", "ip", "-4", "-o", "addr", "show", "eth1"]);
+    let tif = exec_sh(&root, "tc1", "ip -4 -o addr show eth1");
+    assert!(dif.contains("inet 198.19.89.20/24"), "{dif}");
+    assert!(tif.contains("inet 10.89.189.20/24"), "{tif}");
+    // inspect: the endpoint as Docker shows it (IPAMConfig with the address, the alias and
+    // the short id).
+    let d = settings_json(&dk.ok(&["inspect", "-f", "{{json .NetworkSettings}}", "dc1"]));
+    let t = settings_json(&stdout(&run(root.tinibox().args([
+        "inspect",
+        "-f",
+        "{{json .NetworkSettings}}",
+        "tc1",
+    ]))));
+    let (dep, tep) = (&d["Networks"][dnet], &t["Networks"][tnet.as_str()]);
+    assert_eq!(
+        endpoint_shape(dep, &did.trim()[..12]),
+        endpoint_shape(tep, &tid[..12]),
+        "docker: {dep}\ntinibox: {tep}"
+    );
+    assert_eq!(dep["IPAMConfig"]["IPv4Address"], "198.19.89.20");
+    assert_eq!(tep["IPAMConfig"]["IPv4Address"], "10.89.189.20");
+    assert_eq!(tep["IPAddress"], "10.89.189.20");
+    assert_eq!(tep["MacAddress"], mac_of("10.89.189.20").as_str());
+    // A peer on the network resolves the alias and the name to the chosen address.
+    let dpeer = dk.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        dnet,
+        "tbx-net-bb:1",
+        "ping",
+        "-c1",
+        "-W2",
+        "dcal",
+    ]);
+    assert!(dpeer.starts_with("PING dcal (198.19.89.20)"), "{dpeer}");
+    let (code, tpeer, err) = run_once(
+        &root,
+        &["--network", &tnet],
+        &["sh", "-c", "ping -c1 -W2 dcal | head -1; ping -c1 -W2 tc1"],
+    );
+    assert_eq!(code, 0, "{tpeer} {err}");
+    assert!(tpeer.starts_with("PING dcal (10.89.189.20)"), "{tpeer}");
+    assert!(tpeer.contains("PING tc1 (10.89.189.20)"), "{tpeer}");
+    // The same address twice: refused by both.
+    let dc2 = dk.docker(&[
+        "run",
+        "--rm",
+        "--network",
+        dnet,
+        "--ip",
+        "198.19.89.20",
+        "tbx-net-bb:1",
+        "true",
+    ]);
+    assert!(!dc2.status.success(), "docker took a used address");
+    run_detached(&root, &["--name", "tc2"], &["sleep", "300"]);
+    let (code, _, err) = network(&root, &["connect", "--ip", "10.89.189.20", &tnet, "tc2"]);
+    assert_eq!(code, 125, "{err}");
+    assert!(err.contains("in use by tc1"), "{err}");
+    assert_eq!(exec_sh(&root, "tc2", "ls /sys/class/net"), "eth0\nlo\n");
+    // disconnect: the interface, the endpoint and the names go (both engines).
+    dk.ok(&["network", "disconnect", dnet, "dc1"]);
+    let (code, _, err) = network(&root, &["disconnect", &tnet, "tc1"]);
+    assert_eq!(code, 0, "disconnect: {err}");
+    let dls = dk.ok(&["exec", "dc1", "ls", "/sys/class/net"]);
+    assert_eq!(dls, "eth0\nlo\n");
+    assert_eq!(exec_sh(&root, "tc1", "ls /sys/class/net"), "eth0\nlo\n");
+    let d = settings_json(&dk.ok(&["inspect", "-f", "{{json .NetworkSettings}}", "dc1"]));
+    let t = settings_json(&stdout(&run(root.tinibox().args([
+        "inspect",
+        "-f",
+        "{{json .NetworkSettings}}",
+        "tc1",
+    ]))));
+    assert!(d["Networks"].get(dnet).is_none(), "{d}");
+    assert!(t["Networks"].get(tnet.as_str()).is_none(), "{t}");
+    let (code, out, _) = run_once(
+        &root,
+        &["--network", &tnet],
+        &["ping", "-c1", "-W1", "dcal"],
+    );
+    assert_ne!(code, 0, "the alias still resolves: {out}");
+    let (code, _, err) = network(&root, &["disconnect", &tnet, "tc1"]);
+    assert_eq!(code, 125, "a second disconnect: {err}");
+    // A stopped container connected with --ip gets it at its next start (Docker: the same).
+    dk.ok(&["stop", "-t", "1", "dc1"]);
+    dk.ok(&["network", "connect", "--ip", "198.19.89.30", dnet, "dc1"]);
+    dk.ok(&["start", "dc1"]);
+    let dif = dk.ok(&["exec", "dc1", "ip", "-4", "-o", "addr", "show", "eth1"]);
+    assert!(dif.contains("inet 198.19.89.30/24"), "{dif}");
+    let o = run(root.tinibox().args(["stop", "-t", "1", "tc1"]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (code, _, err) = network(&root, &["connect", "--ip", "10.89.189.30", &tnet, "tc1"]);
+    assert_eq!(code, 0, "connect while stopped: {err}");
+    let o = run(root.tinibox().args(["start", "tc1"]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let tif = exec_sh(&root, "tc1", "ip -4 -o addr show eth1");
+    assert!(tif.contains("inet 10.89.189.30/24"), "{tif}");
+    run(root.tinibox().args(["rm", "-f", "tc1", "tc2"]));
+    dk.ok(&["rm", "-f", "dc1"]);
+    dk.ok(&["network", "rm", dnet]);
+    drop(dk);
+    let (code, _, err) = network(&root, &["rm", &tnet]);
+    assert_eq!(code, 0, "{err}");
+    assert_as_before(&before, "after connect, disconnect, rm and network rm");
+}

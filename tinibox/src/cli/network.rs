@@ -2,8 +2,9 @@
 //! - `tinibox port CONTAINER [PORT[/PROTO]]`: a container's published ports (`80/tcp ->
 //!   0.0.0.0:8080`);
 //! - `tinibox network create [--subnet CIDR] [--gateway IP] NAME` (prints the id), `ls`
-//!   (`-q`), `rm NAME…`, `inspect NAME…` (Docker's JSON array), `connect NET CONTAINER`,
-//!   `disconnect NET CONTAINER`.
+//!   (`-q`), `rm NAME…`, `inspect NAME…` (Docker's JSON array), `connect [--ip ADDR]
+//!   [--alias NAME]… NET CONTAINER` (a created or stopped container gets them at its next
+//!   start, as in Docker), `disconnect [-f] NET CONTAINER`.
 //!
 //! The work is `crate::net`'s; a connect/disconnect also updates the container's stored
 //! request so that a restart keeps it. Exit 0, or 125 with one line a failure.
@@ -101,6 +102,13 @@ pub enum NetworkCommand {
     },
     /// Connect a container to a network.
     Connect {
+        /// IPv4 address on that network (user-defined networks only).
+        #[arg(long, value_name = "ADDR")]
+        ip: Option<String>,
+        /// A network-scoped name its peers resolve it by (repeatable; user-defined networks
+        /// only).
+        #[arg(long = "alias", value_name = "NAME")]
+        aliases: Vec<String>,
         /// The network.
         network: String,
         /// The container (name or id).
@@ -108,6 +116,9 @@ pub enum NetworkCommand {
     },
     /// Disconnect a container from a network.
     Disconnect {
+        /// Accepted for Docker's CLI (a disconnect needs no forcing here).
+        #[arg(short, long)]
+        force: bool,
         /// The network.
         network: String,
         /// The container (name or id).
@@ -131,12 +142,22 @@ pub fn network(global: &GlobalOptions, args: NetworkArgs) -> u8 {
                 .map_err(|e| e.to_string())
         }),
         NetworkCommand::Inspect { names } => inspect(&names),
-        NetworkCommand::Connect { network, container } => {
-            connect(global, &network, &container, true)
-        }
-        NetworkCommand::Disconnect { network, container } => {
-            connect(global, &network, &container, false)
-        }
+        NetworkCommand::Connect {
+            ip,
+            aliases,
+            network,
+            container,
+        } => connect(
+            global,
+            &network,
+            &container,
+            Some((ip.as_deref(), &aliases[..])),
+        ),
+        NetworkCommand::Disconnect {
+            force: _,
+            network,
+            container,
+        } => connect(global, &network, &container, None),
     };
     match result {
         Ok(()) => 0,
@@ -259,13 +280,13 @@ fn inspect(names: &[String]) -> Result<(), String> {
     result
 }
 
-/// `network connect` (`join`) or `disconnect`: the running container now, its stored
-/// request for later runs.
+/// `network connect` (`join`: its `--ip` and `--alias`) or `disconnect` (`join` None): the
+/// running container now, its stored request for later runs.
 fn connect(
     global: &GlobalOptions,
     network: &str,
     container: &str,
-    join: bool,
+    join: Option<(Option<&str>, &[String])>,
 ) -> Result<(), String> {
     use crate::container::{self, state::Record, Status};
     let id = names::resolve(&global.root, container)?;
@@ -283,12 +304,19 @@ fn connect(
         )
     });
     let listed = req.networks.contains(&net.name);
-    if join {
+    if let Some((ip, aliases)) = join {
+        let (ip, aliases) =
+            crate::net::addressing_as(&net, ip, aliases, "--alias").map_err(|e| e.to_string())?;
         if listed {
             return Err(format!(
                 "container {container} is already connected to network {} — nothing to do",
                 net.name
             ));
+        }
+        req.endpoints.remove(&net.name);
+        if ip.is_some() || !aliases.is_empty() {
+            req.endpoints
+                .insert(net.name.clone(), crate::net::Endpoint { ip, aliases });
         }
         if let Some(r) = &running {
             crate::net::connect(&id, r.state.pid, &net.name, &req).map_err(|e| e.to_string())?;
@@ -305,6 +333,8 @@ fn connect(
             crate::net::disconnect(&id, &net.name).map_err(|e| e.to_string())?;
         }
         req.networks.retain(|n| n != &net.name);
+        req.endpoints.remove(&net.name);
+        req.addresses.remove(&net.name);
     }
     req.save(&front).map_err(|e| e.to_string())
 }

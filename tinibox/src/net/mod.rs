@@ -96,12 +96,41 @@ pub struct Request {
     /// its peers' hosts lines and ARP caches stay right.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub addresses: BTreeMap<String, Ipv4Addr>,
+    /// What `network connect --ip/--alias` asked for on a network it added, by network name
+    /// (Docker's per-endpoint `IPAMConfig` and `Aliases`): applied now when the container
+    /// runs, and at each later start.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub endpoints: BTreeMap<String, Endpoint>,
+}
+
+/// One network's endpoint settings given by `network connect`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Endpoint {
+    /// `--ip`: the address asked for on that network.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip: Option<Ipv4Addr>,
+    /// `--alias`: names its peers on that network resolve it by.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
 }
 
 /// The file in a container's front folder that holds its [`Request`].
 pub const REQUEST_FILE: &str = "network.json";
 
 impl Request {
+    /// The address asked for and the network-scoped aliases on `network`, the request's
+    /// `index`th: `network connect`'s endpoint settings when it has them, else `run`'s `--ip`
+    /// (first network only) and `--network-alias`.
+    pub fn endpoint(&self, network: &str, index: usize) -> (Option<Ipv4Addr>, Vec<String>) {
+        match self.endpoints.get(network) {
+            Some(e) => (e.ip, e.aliases.clone()),
+            None => (
+                self.ip.filter(|_| index == 0),
+                self.member.network_aliases.clone(),
+            ),
+        }
+    }
+
     /// The request stored in front folder `front` (None: the container joins no bridge
     /// network, or was made before requests were stored).
     pub fn load(front: &std::path::Path) -> Option<Request> {
@@ -154,12 +183,23 @@ pub fn mac_text(mac: [u8; 6]) -> String {
         .join(":")
 }
 
-/// Checks `--ip` and `--network-alias` against the network they apply to (Docker accepts both
-/// on user-defined networks only).
+/// Checks `run`'s `--ip` and `--network-alias` against the network they apply to (Docker
+/// accepts both on user-defined networks only).
 pub fn addressing(
     network: &Network,
     ip: Option<&str>,
     aliases: &[String],
+) -> Result<(Option<Ipv4Addr>, Vec<String>), NetError> {
+    addressing_as(network, ip, aliases, "--network-alias")
+}
+
+/// [`addressing`] with the aliases' flag named `alias_flag` in errors (`network connect`
+/// calls it `--alias`).
+pub fn addressing_as(
+    network: &Network,
+    ip: Option<&str>,
+    aliases: &[String],
+    alias_flag: &str,
 ) -> Result<(Option<Ipv4Addr>, Vec<String>), NetError> {
     if !network.resolves_names() {
         if ip.is_some() {
@@ -168,9 +208,9 @@ pub fn addressing(
             ));
         }
         if !aliases.is_empty() {
-            return Err(NetError::Invalid(
-                "--network-alias: network-scoped aliases are supported on user-defined networks only — create one with `tinibox network create NAME` and use --network NAME".into(),
-            ));
+            return Err(NetError::Invalid(format!(
+                "{alias_flag}: network-scoped aliases are supported on user-defined networks only — create one with `tinibox network create NAME` and use it"
+            )));
         }
     }
     let ip = match ip {
@@ -192,7 +232,7 @@ pub fn addressing(
         if a.is_empty() || a.chars().any(|c| c.is_whitespace() || c == '#') {
             let shown: String = a.chars().take(64).collect();
             return Err(NetError::Invalid(format!(
-                "--network-alias {shown:?} is not a host name — use letters, digits, '.', '-' and '_'"
+                "{alias_flag} {shown:?} is not a host name — use letters, digits, '.', '-' and '_'"
             )));
         }
     }
@@ -390,13 +430,18 @@ fn join(
     let ports = ports::resolve(ports, &taken)?;
     let ifname = next_ifname(records, id);
     let first = ifname == "eth0";
+    let index = req
+        .networks
+        .iter()
+        .position(|n| *n == def.name)
+        .unwrap_or(req.networks.len());
+    let (asked, aliases) = req.endpoint(&def.name, index);
+    let mut member = req.member.clone();
+    member.network_aliases = aliases;
     let record = records
         .entry(def.name.clone())
         .or_insert_with(|| def.record());
-    let ip = match (
-        first.then_some(req.ip).flatten(),
-        req.addresses.get(&def.name),
-    ) {
+    let ip = match (asked, req.addresses.get(&def.name)) {
         (Some(asked), _) => record.claim(asked)?,
         (None, Some(last)) if record.is_free(*last) => *last,
         _ => record.allocate()?,
@@ -429,7 +474,7 @@ fn join(
             veth,
             ifname: ifname.clone(),
             ports: ports.clone(),
-            member: req.member.clone(),
+            member,
         },
     );
     Ok(Attached {
@@ -560,14 +605,16 @@ pub fn settings(id: &str, front: &std::path::Path) -> serde_json::Map<String, se
             .filter(|(_, l)| l.is_live());
         let net_id = networks::load(name).map(|n| n.id).unwrap_or_default();
         let short: String = id.chars().take(12).collect();
+        let (asked, mut a) = req.endpoint(name, i);
         let (aliases, dns_names) = if name == BRIDGE_NETWORK {
             (Value::Null, Value::Null)
         } else {
-            let mut a = req.member.network_aliases.clone();
+            let mut member = req.member.clone();
+            member.network_aliases = a.clone();
             a.push(short);
-            (json!(a), json!(req.member.names()))
+            (json!(a), json!(member.names()))
         };
-        let ipam = match req.ip.filter(|_| i == 0) {
+        let ipam = match asked {
             Some(ip) => json!({"IPv4Address": ip.to_string()}),
             None => Value::Null,
         };

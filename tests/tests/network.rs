@@ -1953,3 +1953,210 @@ fn network_connect_with_ip_and_alias_and_disconnect_as_docker() {
     assert_eq!(code, 0, "{err}");
     assert_as_before(&before, "after connect, disconnect, rm and network rm");
 }
+
+/// `network create --ipv6 --subnet V4 --subnet V6`, beside Docker: the network says
+/// `EnableIPv6` with both subnets in inspect, each container gets an IPv6 address (the
+/// subnet's `::2` first, its `::1` the gateway) and an IPv6 default route, inspect shows
+/// `GlobalIPv6Address`, `GlobalIPv6PrefixLen` and `IPv6Gateway`, a peer resolves its name to
+/// the IPv6 address (`ping6 NAME`) and fetches a page over IPv6, the host reaches it through
+/// the bridge; bad IPv6 input is one line and exit 125; nothing is left after rm.
+#[test]
+fn ipv6_on_a_user_defined_network_as_docker() {
+    let (_g, root) = setup();
+    let before = host_snapshot(&root);
+    let dk = Dockerd::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let tar = busybox_tar(tmp.path());
+    dk.ok(&["import", tar.to_str().unwrap(), "tbx-net-bb:1"]);
+    let dnet = "tbxd6";
+    dk.ok(&[
+        "network",
+        "create",
+        "--ipv6",
+        "--subnet",
+        "198.19.91.0/24",
+        "--subnet",
+        "fd42:7b2::/64",
+        dnet,
+    ]);
+    let tnet = net_name("v6");
+    // Bad input first: IPv6 without its subnet, an IPv6 subnet without --ipv6, bad CIDR.
+    for args in [
+        vec!["create", "--ipv6", &tnet],
+        vec!["create", "--subnet", "fd42:7b1::/64", &tnet],
+        vec!["create", "--ipv6", "--subnet", "fd42:7b1::5/64", &tnet],
+        vec![
+            "create",
+            "--ipv6",
+            "--subnet",
+            "fd42:7b1::/64",
+            "--subnet",
+            "fd42:7b3::/64",
+            &tnet,
+        ],
+    ] {
+        let (code, _, err) = network(&root, &args);
+        assert_eq!(code, 125, "{args:?}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+    }
+    let (code, _, err) = network(&root, &["inspect", &tnet]);
+    assert_eq!(code, 125, "a refused create left the network: {err}");
+    let (code, _, err) = network(
+        &root,
+        &[
+            "create",
+            "--ipv6",
+            "--subnet",
+            "10.89.191.0/24",
+            "--subnet",
+            "fd42:7b1::/64",
+            &tnet,
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    // network inspect: EnableIPv6 and both subnets, as Docker shows them.
+    let dv: serde_json::Value =
+        serde_json::from_str(&dk.ok(&["network", "inspect", dnet])).unwrap();
+    let (_, tjson, _) = network(&root, &["inspect", &tnet]);
+    let tv: serde_json::Value = serde_json::from_str(&tjson).unwrap();
+    assert_eq!(dv[0]["EnableIPv6"], true);
+    assert_eq!(tv[0]["EnableIPv6"], true);
+    let configs = |v: &serde_json::Value| -> Vec<(String, String)> {
+        v[0]["IPAM"]["Config"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                (
+                    c["Subnet"].as_str().unwrap_or("").to_string(),
+                    c["Gateway"].as_str().unwrap_or("").to_string(),
+                )
+            })
+            .collect()
+    };
+    let dc = configs(&dv);
+    assert!(
+        dc.contains(&("fd42:7b2::/64".into(), "fd42:7b2::1".into()))
+            || dc.iter().any(|(s, _)| s == "fd42:7b2::/64"),
+        "{dc:?}"
+    );
+    assert_eq!(
+        configs(&tv),
+        vec![
+            ("10.89.191.0/24".to_string(), "10.89.191.1".to_string()),
+            ("fd42:7b1::/64".to_string(), "fd42:7b1::1".to_string())
+        ]
+    );
+    let site = www("served over ipv6\n");
+    let vol = format!("{}:/www:ro", site.path().display());
+    dk.ok(&[
+        "run",
+        "-d",
+        "--network",
+        dnet,
+        "--name",
+        "d6web",
+        "-v",
+        &vol,
+        "tbx-net-bb:1",
+        "httpd",
+        "-f",
+        "-p",
+        "80",
+        "-h",
+        "/www",
+    ]);
+    let o = run(root
+        .tinibox()
+        .args([
+            "run",
+            "-d",
+            "--network",
+            &tnet,
+            "--name",
+            "t6web",
+            "-v",
+            &vol,
+        ])
+        .arg(busybox_rootfs())
+        .args(["httpd", "-f", "-p", "80", "-h", "/www"])
+        .stdin(Stdio::null()));
+    assert!(o.status.success(), "{}", stderr(&o));
+    // inspect: the endpoint's IPv6 fields, both engines.
+    let d = settings_json(&dk.ok(&["inspect", "-f", "{{json .NetworkSettings}}", "d6web"]));
+    let t = settings_json(&stdout(&run(root.tinibox().args([
+        "inspect",
+        "-f",
+        "{{json .NetworkSettings}}",
+        "t6web",
+    ]))));
+    let (dep, tep) = (&d["Networks"][dnet], &t["Networks"][tnet.as_str()]);
+    assert_eq!(dep["GlobalIPv6Address"], "fd42:7b2::2", "{dep}");
+    assert_eq!(tep["GlobalIPv6Address"], "fd42:7b1::2", "{tep}");
+    for (who, ep, gw) in [
+        ("docker", dep, "fd42:7b2::1"),
+        ("tinibox", tep, "fd42:7b1::1"),
+    ] {
+        assert_eq!(ep["GlobalIPv6PrefixLen"], 64, "{who}: {ep}");
+        assert_eq!(ep["IPv6Gateway"], gw, "{who}: {ep}");
+    }
+    let (_, tjson, _) = network(&root, &["inspect", &tnet]);
+    let tv: serde_json::Value = serde_json::from_str(&tjson).unwrap();
+    let member = tv[0]["Containers"]
+        .as_object()
+        .unwrap()
+        .values()
+        .next()
+        .unwrap()
+        .clone();
+    assert_eq!(member["IPv6Address"], "fd42:7b1::2/64", "{tjson}");
+    // Inside: the address and the IPv6 default route through the bridge.
+    let inside = exec_sh(
+        &root,
+        "t6web",
+        "ip -6 -o addr show eth0 scope global; ip -6 route show default",
+    );
+    assert!(inside.contains("inet6 fd42:7b1::2/64"), "{inside}");
+    assert!(
+        inside.contains("default via fd42:7b1::1 dev eth0"),
+        "{inside}"
+    );
+    // A peer resolves the name to the IPv6 address and fetches over IPv6 (both engines).
+    let dpeer = dk.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        dnet,
+        "tbx-net-bb:1",
+        "sh",
+        "-c",
+        "ping6 -c1 -W2 d6web | head -1; wget -qO- 'http://[fd42:7b2::2]/'",
+    ]);
+    assert_eq!(
+        dpeer,
+        "PING d6web (fd42:7b2::2): 56 data bytes\nserved over ipv6\n"
+    );
+    let (code, tpeer, err) = run_once(
+        &root,
+        &["--network", &tnet],
+        &[
+            "sh",
+            "-c",
+            "ping6 -c1 -W2 t6web | head -1; wget -qO- 'http://[fd42:7b1::2]/'",
+        ],
+    );
+    assert_eq!(code, 0, "{tpeer} {err}");
+    assert_eq!(
+        tpeer,
+        "PING t6web (fd42:7b1::2): 56 data bytes\nserved over ipv6\n"
+    );
+    // The host reaches the container over IPv6 through the bridge.
+    assert_eq!(curl("http://[fd42:7b1::2]:80/"), "served over ipv6\n");
+    run(root.tinibox().args(["rm", "-f", "t6web"]));
+    dk.ok(&["rm", "-f", "d6web"]);
+    dk.ok(&["network", "rm", dnet]);
+    drop(dk);
+    let (code, _, err) = network(&root, &["rm", &tnet]);
+    assert_eq!(code, 0, "{err}");
+    assert_as_before(&before, "after rm and network rm");
+}

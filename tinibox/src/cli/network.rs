@@ -68,12 +68,16 @@ pub struct NetworkArgs {
 pub enum NetworkCommand {
     /// Create a bridge network whose containers reach each other by name.
     Create {
-        /// IPv4 subnet in CIDR form (default: the first free 10.89.N.0/24).
+        /// Subnet in CIDR form, one IPv4 (default: the first free 10.89.N.0/24) and, with
+        /// --ipv6, one IPv6 (e.g. fd42:1::/64).
         #[arg(long, value_name = "CIDR")]
-        subnet: Option<String>,
-        /// The bridge's address (default: the subnet's first host).
+        subnet: Vec<String>,
+        /// The bridge's address on each subnet (default: the subnet's first host).
         #[arg(long, value_name = "IP")]
-        gateway: Option<String>,
+        gateway: Vec<String>,
+        /// Give containers an IPv6 address too (needs an IPv6 --subnet).
+        #[arg(long)]
+        ipv6: bool,
         /// Driver: only `bridge`.
         #[arg(short = 'd', long, default_value = "bridge")]
         driver: String,
@@ -132,9 +136,10 @@ pub fn network(global: &GlobalOptions, args: NetworkArgs) -> u8 {
         NetworkCommand::Create {
             subnet,
             gateway,
+            ipv6,
             driver,
             name,
-        } => create(&name, subnet.as_deref(), gateway.as_deref(), &driver),
+        } => create(&name, &subnet, &gateway, ipv6, &driver),
         NetworkCommand::Ls { quiet } => ls(quiet),
         NetworkCommand::Rm { names } => each(&names, |n| {
             crate::net::remove_network(n)
@@ -188,8 +193,9 @@ fn each(names: &[String], mut f: impl FnMut(&str) -> Result<(), String>) -> Resu
 
 fn create(
     name: &str,
-    subnet: Option<&str>,
-    gateway: Option<&str>,
+    subnets: &[String],
+    gateways: &[String],
+    ipv6: bool,
     driver: &str,
 ) -> Result<(), String> {
     if driver != "bridge" {
@@ -197,7 +203,9 @@ fn create(
             "--driver {driver:?} is not supported — tinibox networks use the bridge driver"
         ));
     }
-    let net = crate::net::create_network(name, subnet, gateway).map_err(|e| e.to_string())?;
+    let addressing =
+        crate::net::Addressing::new(subnets, gateways, ipv6).map_err(|e| e.to_string())?;
+    let net = crate::net::create_network_with(name, &addressing).map_err(|e| e.to_string())?;
     println!("{}", net.id);
     Ok(())
 }
@@ -235,6 +243,11 @@ fn inspect(names: &[String]) -> Result<(), String> {
     let mut out = Vec::new();
     let result = each(names, |n| {
         let (net, leases) = crate::net::inspect(n).map_err(|e| e.to_string())?;
+        let mut config =
+            vec![json!({"Subnet": net.subnet.to_string(), "Gateway": net.gateway.to_string()})];
+        if let (true, Some(s), Some(g)) = (net.ipv6, net.subnet6, net.gateway6) {
+            config.push(json!({"Subnet": s.to_string(), "Gateway": g.to_string()}));
+        }
         let containers: serde_json::Map<String, serde_json::Value> = leases
             .iter()
             .map(|(id, l)| {
@@ -245,7 +258,10 @@ fn inspect(names: &[String]) -> Result<(), String> {
                         "EndpointID": "",
                         "MacAddress": crate::net::mac_text(crate::net::mac_for(l.ip)),
                         "IPv4Address": format!("{}/{}", l.ip, net.subnet.prefix_len()),
-                        "IPv6Address": "",
+                        "IPv6Address": match (l.ip6, net.subnet6) {
+                            (Some(a), Some(s)) => format!("{a}/{}", s.prefix_len()),
+                            _ => String::new(),
+                        },
                     }),
                 )
             })
@@ -256,11 +272,11 @@ fn inspect(names: &[String]) -> Result<(), String> {
             "Created": net.created,
             "Scope": "local",
             "Driver": net.driver,
-            "EnableIPv6": false,
+            "EnableIPv6": net.ipv6,
             "IPAM": {
                 "Driver": "default",
                 "Options": {},
-                "Config": [{"Subnet": net.subnet.to_string(), "Gateway": net.gateway.to_string()}],
+                "Config": config,
             },
             "Internal": false,
             "Attachable": false,

@@ -105,9 +105,12 @@ pub fn ensure(
     gateway: Ipv4Addr,
     v6: Option<(Ipv6Addr, u8)>,
 ) -> Result<(u32, u32), NetError> {
-    if let Some(index) = rt.link_index(name).map_err(sys("looking up the bridge"))? {
-        let mtu = rt.link_mtu(index).ok().flatten().unwrap_or(1500);
-        return Ok((index, mtu));
+    // One request for both (a join's first rtnetlink round trip).
+    if let Some((index, mtu)) = rt
+        .link_index_mtu(name)
+        .map_err(sys("looking up the bridge"))?
+    {
+        return Ok((index, mtu.unwrap_or(1500)));
     }
     if let Some(route) = route_overlap(rt, subnet)? {
         return Err(NetError::Invalid(format!(

@@ -286,6 +286,9 @@ impl Locked {
     }
 
     /// Writes the record (to a temporary file, then renamed); removes it when `record` is None.
+    /// A record whose file already holds the same bytes is not written again: every join and
+    /// leave saves all records, and a write plus rename costs 0.1-0.3 ms a network on this
+    /// tmpfs, for nothing when only one network changed.
     pub fn save(&self, network: &str, record: Option<&Record>) -> Result<(), NetError> {
         let path = self.path(network);
         let sys = |e: std::io::Error| NetError::System(format!("writing {}: {e}", path.display()));
@@ -297,6 +300,9 @@ impl Locked {
             Some(r) => {
                 let json =
                     serde_json::to_vec_pretty(r).map_err(|e| sys(std::io::Error::other(e)))?;
+                if std::fs::read(&path).is_ok_and(|old| old == json) {
+                    return Ok(());
+                }
                 let tmp = path.with_extension("json.tmp");
                 std::fs::write(&tmp, json)
                     .and_then(|_| std::fs::rename(&tmp, &path))

@@ -161,6 +161,26 @@ impl Rtnl {
         }
     }
 
+    /// The index and MTU of link `name` in one request (None when there is no such link).
+    pub fn link_index_mtu(&mut self, name: &str) -> io::Result<Option<(u32, Option<u32>)>> {
+        let mut m = LinkMessage::default();
+        m.attributes.push(LinkAttribute::IfName(name.to_string()));
+        match self.request(RouteNetlinkMessage::GetLink(m), 0) {
+            Ok(v) => Ok(v.into_iter().find_map(|m| match m {
+                RouteNetlinkMessage::NewLink(l) => {
+                    let mtu = l.attributes.iter().find_map(|a| match a {
+                        LinkAttribute::Mtu(mtu) => Some(*mtu),
+                        _ => None,
+                    });
+                    Some((l.header.index, mtu))
+                }
+                _ => None,
+            })),
+            Err(e) if e.raw_os_error() == Some(libc::ENODEV) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// The MTU of link `index`.
     pub fn link_mtu(&mut self, index: u32) -> io::Result<Option<u32>> {
         let mut m = LinkMessage::default();

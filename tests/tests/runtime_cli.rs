@@ -1970,43 +1970,55 @@ fn dev_console_is_the_containers_pty_like_runc() {
     assert_eq!(seen, ["1", "1"], "one /dev/console mount (runc, tinibox)");
 }
 
-/// Issue 15 item 15: a seccomp profile that makes getcwd fail. Both runtimes check process.cwd
-/// with getcwd (CVE-2024-21626; Debian's runc has the fix) and refuse to start; runc says the
-/// check failed, tinibox must name the profile as the cause, not "process.cwd is outside the
-/// container"; nothing is left behind.
+/// Issue 15 item 15: a seccomp profile that makes getcwd fail. tinibox enters and checks
+/// process.cwd (CVE-2024-21626) before it loads the filter, with or without noNewPrivileges,
+/// so the container runs and meets the profile: its own getcwd fails with the profile's errno
+/// (EPERM). runc does the same with noNewPrivileges (it loads the filter after its check);
+/// without it runc loads the filter first and refuses ("failed to verify if current working
+/// directory is safe"), which tinibox no longer shares.
 #[test]
-fn a_seccomp_profile_denying_getcwd_is_named_as_the_cause() {
-    let b = bundle(&["echo", "ran"], |v| {
-        v["process"]["noNewPrivileges"] = json!(false);
-        v["linux"]["seccomp"] = json!({
-            "defaultAction": "SCMP_ACT_ALLOW",
-            "architectures": ["SCMP_ARCH_X86_64"],
-            "syscalls": [{"names": ["getcwd"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]
-        });
-    });
+fn a_seccomp_profile_denying_getcwd_applies_after_the_cwd_check() {
+    let script = "busybox pwd -P; echo rc=$?";
     let runc = Rt::runc();
-    let o = runc.run(&[
-        "run",
-        "--bundle",
-        b.path().to_str().unwrap(),
-        &id("cwd-runc"),
-    ]);
-    assert!(
-        !o.status.success() && stderr(&o).contains("current working directory"),
-        "runc: {}",
-        stderr(&o)
-    );
     let tb = Rt::tinibox();
-    let c = id("cwd-tinibox");
-    let o = tb.run(&["run", "--bundle", b.path().to_str().unwrap(), &c]);
-    let err = stderr(&o);
-    assert!(!o.status.success(), "tinibox ran it: {}", stdout(&o));
-    assert!(
-        err.contains("linux.seccomp denies getcwd") && !err.contains("outside the container"),
-        "{err}"
-    );
-    assert_eq!(err.trim().lines().count(), 1, "{err}");
-    assert_eq!(tb.status(&c), "absent");
+    for nnp in [false, true] {
+        let b = bundle(&["sh", "-c", script], |v| {
+            v["process"]["noNewPrivileges"] = json!(nnp);
+            v["process"]["cwd"] = json!("/tmp");
+            v["linux"]["seccomp"] = json!({
+                "defaultAction": "SCMP_ACT_ALLOW",
+                "architectures": ["SCMP_ARCH_X86_64"],
+                "syscalls": [{"names": ["getcwd"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]
+            });
+        });
+        let bundle = b.path().to_str().unwrap();
+        let r = runc.run(&["run", "--bundle", bundle, &id(&format!("cwd-runc-{nnp}"))]);
+        if nnp {
+            assert!(r.status.success(), "runc: {}", stderr(&r));
+            assert_eq!(stdout(&r).trim(), "rc=1", "runc");
+            assert!(stderr(&r).contains("getcwd: Operation not permitted"));
+        } else {
+            assert!(
+                !r.status.success() && stderr(&r).contains("current working directory"),
+                "runc without noNewPrivileges: {}",
+                stderr(&r)
+            );
+        }
+        let c = id(&format!("cwd-tinibox-{nnp}"));
+        let o = tb.run(&["run", "--bundle", bundle, &c]);
+        assert!(
+            o.status.success(),
+            "tinibox (noNewPrivileges {nnp}): {}",
+            stderr(&o)
+        );
+        assert_eq!(stdout(&o).trim(), "rc=1", "noNewPrivileges {nnp}");
+        let err = stderr(&o);
+        assert!(
+            err.contains("getcwd: Operation not permitted") && !err.contains("outside"),
+            "noNewPrivileges {nnp}: {err}"
+        );
+        assert_eq!(tb.status(&c), "absent");
+    }
 }
 
 /// Whether this host mounts the v1 controller `ctl` (the hybrid layout the tests expect).

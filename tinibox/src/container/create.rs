@@ -539,7 +539,28 @@ fn make_cgroup(
     p: &mut Prepared,
     spec: &Spec,
 ) -> Result<CgroupHandle, ContainerError> {
-    let cgroup = CgroupHandle::create(&p.cgroup_path, resources)?;
+    let cgroup = match CgroupHandle::create(&p.cgroup_path, resources) {
+        Ok(c) => c,
+        Err(e) => {
+            // `create` removed what it made. A planned directory that someone else made
+            // meanwhile (its mkdir failed with EEXIST) must not stay in the record, where a
+            // `delete` after a SIGKILL of this process would remove it: the record is
+            // rewritten without any directory before the failure is reported.
+            let none = CgroupHandle {
+                layout: crate::cgroups::detect(),
+                rel_path: p.cgroup_path.clone(),
+                dirs: Default::default(),
+            };
+            let _ = Record {
+                state: p.state.clone(),
+                init_start_time: 0,
+                cgroup: none,
+                spec: spec.clone(),
+            }
+            .save(&p.dir);
+            return Err(e.into());
+        }
+    };
     p.guard.cgroup = Some(cgroup.clone());
     Record {
         state: p.state.clone(),

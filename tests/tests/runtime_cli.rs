@@ -1671,6 +1671,42 @@ fn processes_without_a_terminal_start_in_their_own_session() {
     assert_eq!(docker.trim(), "TTY-REFUSED", "docker-like run");
 }
 
+/// Issue 15 item 3: `exec --user` starts from the container's process user and changes only
+/// what it names: the container's `additionalGids` (10) stay, `--additional-gids` adds to them.
+/// The same bundle and execs under runc beside tinibox; both must print the same groups.
+#[test]
+fn exec_user_changes_only_what_it_names_like_runc() {
+    let b = bundle(&["sleep", "1000"], |v| {
+        v["process"]["user"] = json!({"uid": 0, "gid": 0, "additionalGids": [10]});
+    });
+    let bp = b.path().to_str().unwrap();
+    let mut seen = Vec::new();
+    for rt in [Rt::runc(), Rt::tinibox()] {
+        let c = id(&format!("execuser-{}", rt.name));
+        rt.ok(&["run", "-d", "--bundle", bp, &c]);
+        let plain = rt.ok(&["exec", "--user", "1000:1000", &c, "id", "-G"]);
+        let more = rt.ok(&[
+            "exec",
+            "--user",
+            "1000:1000",
+            "--additional-gids",
+            "2000",
+            &c,
+            "id",
+            "-G",
+        ]);
+        rt.ok(&["delete", "--force", &c]);
+        seen.push((rt.name, plain.trim().to_string(), more.trim().to_string()));
+    }
+    assert_eq!(seen[0].1, "1000 10", "runc: {seen:?}");
+    assert_eq!(seen[0].2, "1000 10 2000", "runc: {seen:?}");
+    assert_eq!(
+        (&seen[1].1, &seen[1].2),
+        (&seen[0].1, &seen[0].2),
+        "{seen:?}"
+    );
+}
+
 /// Issue 15 item 4: a process.env without HOME gets the user's home from the container's
 /// /etc/passwd, or `/` for a uid without an entry, for the init and for exec alike; runc
 /// beside tinibox (the BusyBox rootfs has root → /root and user 1000 → /home/user).
@@ -1744,6 +1780,18 @@ fn tmpfs_without_mode_keeps_the_covered_folders_mode_like_runc() {
     }
     assert_eq!(seen[0], "750\n1777\n", "runc");
     assert_eq!(seen[0], seen[1], "runc vs tinibox");
+    // The docker-like `--tmpfs` (Docker hands runc a tmpfs without mode=, so runc's value
+    // above is Docker's) over the same 0750 folder, bind-mounted with -v.
+    let tb = Rt::tinibox();
+    let mut cmd = tb.cmd();
+    cmd.args(["run", "--rm", "--network", "none", "-v"])
+        .arg(format!("{}:/data", host.path().display()))
+        .args(["--tmpfs", "/data/private", "--tmpfs", "/tmp"])
+        .arg(busybox_rootfs())
+        .args(["stat", "-c", "%a", "/data/private", "/tmp"]);
+    let o = run(cmd.stdin(Stdio::null()));
+    assert!(o.status.success(), "docker-like run: {}", stderr(&o));
+    assert_eq!(stdout(&o), seen[0], "docker-like --tmpfs vs runc");
 }
 
 /// Issue 15 item 7: a `/dev` tmpfs with `ro` is filled first (device nodes, /dev/pts) and made

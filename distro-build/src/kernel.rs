@@ -289,7 +289,13 @@ mod tests {
             name: "p.patch".into(),
             text: "x".into(),
         };
-        let patched = cache_key("aaaa", &[patch.clone()], &frags, e, &Target::X86_64);
+        let patched = cache_key(
+            "aaaa",
+            std::slice::from_ref(&patch),
+            &frags,
+            e,
+            &Target::X86_64,
+        );
         assert_ne!(k, patched);
         let changed_patch = Patch {
             text: "y".into(),

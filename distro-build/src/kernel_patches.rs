@@ -3,8 +3,8 @@
 //! what it changes and why). Every patch is applied to the one unpacked kernel tree
 //! ([`crate::sources::linux`]); a target lists the patches that change its build
 //! ([`crate::target::Target::kernel_patches`]) and those go into its kernel's cache key. A
-//! patch that touches code every architecture compiles must therefore be listed by every
-//! target. This module reads, fingerprints and applies them; it builds nothing.
+//! patch that can change what another target compiles must therefore be listed by that
+//! target too (a patch that only adds an option the target does not set need not be). This module reads, fingerprints and applies them; it builds nothing.
 
 use std::fs;
 use std::path::{Path, PathBuf};

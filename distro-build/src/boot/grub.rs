@@ -310,9 +310,9 @@ pub fn patch_core_img(core: &mut Vec<u8>, core_sector: u64) -> Result<u64> {
 
 /// The least memory TiniLinux boots in with BIOS, in MiB: the ISO's `min_mib_bios`
 /// (`distro-build/grub.cfg`; the installed system needs no more).
-pub const MIN_MIB_BIOS: u32 = 32;
+pub const MIN_MIB_BIOS: u32 = 36;
 /// The least memory TiniLinux boots in with UEFI, in MiB: the ISO's `min_mib_uefi`.
-pub const MIN_MIB_UEFI: u32 = 64;
+pub const MIN_MIB_UEFI: u32 = 104;
 
 /// The grub.cfg on the root partition: serial and screen consoles, one entry booting
 /// /boot/vmlinuz with the early-boot initramfs and `root=UUID=<root_uuid>`. When GRUB cannot
@@ -415,5 +415,18 @@ mod tests {
         assert!(cfg.contains(&format!(
             "at least {MIN_MIB_BIOS} MiB of memory with BIOS (UEFI: {MIN_MIB_UEFI} MiB)"
         )));
+        // The SMBIOS check compares the last KiB of memory with the same minimums.
+        let bios_last = MIN_MIB_BIOS * 1024 - 1;
+        let uefi_last = MIN_MIB_UEFI * 1024 - 1;
+        assert!(
+            cfg.contains(&format!("set min_last_kib={bios_last}")),
+            "{cfg}"
+        );
+        assert!(
+            cfg.contains(&format!("set min_last_kib={uefi_last}")),
+            "{cfg}"
+        );
+        assert!(iso_cfg.contains(&format!("set min_last_kib_bios={bios_last}\n")));
+        assert!(iso_cfg.contains(&format!("set min_last_kib_uefi={uefi_last}\n")));
     }
 }

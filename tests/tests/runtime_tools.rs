@@ -104,6 +104,11 @@ const NOT_HERE: &[(&str, &str)] = &[
     ("linux_cgroups_relative_memory", "as linux_cgroups_memory"),
 ];
 
+/// The programs of [`NOT_HERE`] whose result is a race inside the suite for every runtime, so a
+/// pass by runc in one run is luck, not something tinibox must match: they are exempt from the
+/// "whatever runc passes" rule too (their results still show in the table).
+const TIMING: &[&str] = &["pidfile"];
+
 /// How long one attempt of one program may run before its process group is killed.
 const PROGRAM_TIMEOUT: Duration = Duration::from_secs(60);
 /// Attempts per program and runtime before it counts as failed (the suite races).
@@ -531,14 +536,16 @@ fn runtime_tools_validation_tinibox_passes_what_runc_passes() {
         }
     }
     // Every program must pass for tinibox, but the deliberate refusals and those that fail
-    // here for every runtime (NOT_HERE); and whatever runc passes, tinibox must pass too.
+    // here for every runtime (NOT_HERE); and whatever runc passes, tinibox must pass too,
+    // unless the program's result is the suite's race (TIMING).
     let regressions: Vec<&String> = names
         .iter()
         .filter(|n| !DELIBERATE.iter().any(|(p, _)| p == n))
         .filter(|n| {
             let get = |rt: &str| results.get(&((*n).clone(), rt)).is_some_and(|o| o.passed);
             let not_here = NOT_HERE.iter().any(|(p, _)| p == n);
-            !get("tinibox") && (get("runc") || !not_here)
+            let timing = TIMING.contains(&n.as_str());
+            !get("tinibox") && ((get("runc") && !timing) || !not_here)
         })
         .collect();
     let details: String = regressions

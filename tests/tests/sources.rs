@@ -111,11 +111,30 @@ fn pinned_sources_win_over_the_host_and_fallbacks_are_loud() {
     assert!(out.status.success(), "{}", stderr(&out));
     let stamp = fs::read_to_string(cache.path().join("src/linux-source-6.1/.tinilinux-sha256"))
         .expect("the kernel tree is stamped");
+    // The stamp: the package's sha256, then one `patch NAME SHA256` line per file of
+    // kernel-patches/ applied to the tree (distro_build::kernel_patches::stamp).
+    let mut lines = stamp.lines();
     assert_eq!(
-        stamp.trim(),
-        kernel_sha,
+        lines.next(),
+        Some(kernel_sha.as_str()),
         "the unpacked kernel is the pinned one"
     );
+    let mut patches: Vec<String> = fs::read_dir(repo_root().join("kernel-patches"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".patch"))
+        .collect();
+    patches.sort();
+    let stamped: Vec<String> = lines
+        .map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            assert!(f.len() == 3 && f[0] == "patch", "stamp line {l:?}");
+            f[1].to_string()
+        })
+        .collect();
+    let mut sorted = stamped.clone();
+    sorted.sort();
+    assert_eq!(sorted, patches, "the tree carries every kernel patch");
     assert!(cache.path().join("src/linux-source-6.1/Makefile").is_file());
     assert!(cache
         .path()

@@ -144,14 +144,38 @@ fn command_with(
 /// qemu-efi-aarch64, with a fresh copy of its variable store in `vars_dir`), the ISO on a
 /// virtio-scsi CD-ROM, a virtio-net card on the user network and the PL011 on stdio.
 pub fn arm64_command(iso: &Path, memory_mib: u32, vars_dir: &Path) -> Result<Command> {
+    let mut cmd = arm64_machine(iso, memory_mib, vars_dir)?;
+    distro_build::qemu::cdrom_args(&mut cmd, &distro_build::target::Target::ARM64, iso);
+    Ok(cmd)
+}
+
+/// [`arm64_command`] for the arm64 disk image `disk` (raw, or qcow2 by its extension) on a
+/// virtio disk instead of the ISO, with QEMU's `snapshot=on`: the guest's writes go to a
+/// temporary file and `disk` stays as built.
+pub fn arm64_disk_command(disk: &Path, memory_mib: u32, vars_dir: &Path) -> Result<Command> {
+    let mut cmd = arm64_machine(disk, memory_mib, vars_dir)?;
+    let format = match disk.extension().is_some_and(|e| e == "qcow2") {
+        true => "qcow2",
+        false => "raw",
+    };
+    cmd.arg("-drive").arg(format!(
+        "file={},format={format},if=virtio,snapshot=on",
+        disk.display()
+    ));
+    Ok(cmd)
+}
+
+/// QEMU's arm64 `virt` machine with AAVMF, the network and the serial console, without the
+/// boot medium (`medium` is only checked to exist).
+fn arm64_machine(medium: &Path, memory_mib: u32, vars_dir: &Path) -> Result<Command> {
     let target = distro_build::target::Target::ARM64;
     let (binary, package) = target.qemu_binary;
     let qemu = which(binary)
         .ok_or_else(|| anyhow!("{binary} is missing: apt-get install -y {package}"))?;
-    if !iso.is_file() {
+    if !medium.is_file() {
         bail!(
             "{} does not exist: build it first with `distro-build --arch arm64 all`",
-            iso.display()
+            medium.display()
         );
     }
     let mut ctx = distro_build::context::Context::from_env(&crate::repo_root());
@@ -173,7 +197,6 @@ pub fn arm64_command(iso: &Path, memory_mib: u32, vars_dir: &Path) -> Result<Com
         .arg("-no-reboot")
         .arg("-nic")
         .arg(format!("user,model={}", target.qemu_nic_model));
-    distro_build::qemu::cdrom_args(&mut cmd, &target, iso);
     pflash_args(&mut cmd, &code, &vars);
     Ok(cmd)
 }

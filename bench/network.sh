@@ -74,10 +74,23 @@ echo "== machine: $(nproc) cores, $(uname -r), load: $(cut -d' ' -f1-3 /proc/loa
 T="$TINIBOX --root $STATE --store $STORE"
 # Make tinibox0 once, as the host has it after the first bridged container.
 $T run --rm --network bridge tbxbench:1 true
-hyperfine -N -w 5 -r "$RUNS" \
+hyperfine -N -w 5 -r "$RUNS" --export-json "$WORK/hyperfine.json" \
   -n "tinibox none" "$T run --rm --network none tbxbench:1 true" \
   -n "tinibox bridge" "$T run --rm --network bridge tbxbench:1 true" \
   -n "docker run --rm (bridge)" "$DOCKER run --rm --network tbxbench tbxbench:1 true"
+# Medians (less moved by the other load of a shared host than means) and the two ratios the
+# issue sets targets for: bridge - none (<= 3 ms) and docker / tinibox bridge (>= 10).
+python3 - "$WORK/hyperfine.json" <<'PY'
+import json, sys
+r = {x["command"]: x for x in json.load(open(sys.argv[1]))["results"]}
+med = {k: v["median"] * 1000 for k, v in r.items()}
+mn = {k: v["min"] * 1000 for k, v in r.items()}
+for k in med:
+    print(f"  median {k}: {med[k]:.1f} ms (min {mn[k]:.1f} ms)")
+n, b, d = med["tinibox none"], med["tinibox bridge"], med["docker run --rm (bridge)"]
+print(f"  bridge adds (median): {b - n:+.1f} ms (min: {mn['tinibox bridge'] - mn['tinibox none']:+.1f} ms)")
+print(f"  docker / tinibox bridge (median): {d / b:.1f}x")
+PY
 
 # iperf3: the server in a bridged container made of the host's iperf3 and its libraries.
 IROOT=$WORK/iperf-root

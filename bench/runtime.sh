@@ -2,7 +2,8 @@
 # Benchmark of tinibox as an OCI runtime (issue 5), each pair in ONE hyperfine run:
 #   1. the bundle cycle `create && start && delete -f` of /bin/true, tinibox vs runc, on the
 #      same bundle (the youki README's method);
-#   2. `run --bundle` (create + start + wait + delete), tinibox vs runc;
+#   2. `run --bundle` (create + start + wait + delete), tinibox vs runc, and crun when it can
+#      run the bundle on this host (crun 1.8 refuses hybrid cgroups; its refusal is reported);
 #   3. `docker run --rm --network none --runtime tinibox IMG true` vs `--runtime runc`, through a
 #      private dockerd started here (own data-root, exec-root and socket; stopped at the end).
 # Medians and ratios go to stdout and, with --write, into BENCHMARKS.md (section
@@ -68,8 +69,18 @@ for c in "$CYCLE_T" "$CYCLE_R" "$RUN_T" "$RUN_R"; do sh -c "$c" </dev/null >/dev
 
 hyperfine --warmup 10 --runs "$RUNS" --export-json "$WORK/cycle.json" \
   -n "tinibox create+start+delete" "$CYCLE_T" -n "runc create+start+delete" "$CYCLE_R"
+# crun in the same run when it can run the bundle here; else its one-line refusal is kept.
+RUN_C="crun --root $RUNDIR/crun run --bundle $BUNDLE c\$\$"
+CRUN_WHY=
+if ! command -v crun >/dev/null; then
+  CRUN_WHY="crun is not installed"
+elif ! CRUN_ERR=$(sh -c "$RUN_C" </dev/null 2>&1 >/dev/null); then
+  CRUN_WHY="crun $(crun --version | head -1 | awk '{print $3}') refuses this host: ${CRUN_ERR%%$'\n'*}"
+fi
+CRUN_ARGS=()
+[ -z "$CRUN_WHY" ] && CRUN_ARGS=(-n "crun run --bundle" "$RUN_C")
 hyperfine --warmup 10 --runs "$RUNS" --export-json "$WORK/run.json" \
-  -n "tinibox run --bundle" "$RUN_T" -n "runc run --bundle" "$RUN_R"
+  -n "tinibox run --bundle" "$RUN_T" -n "runc run --bundle" "$RUN_R" "${CRUN_ARGS[@]}"
 
 # A private dockerd with tinibox registered as a runtime.
 D=$WORK/docker
@@ -95,6 +106,12 @@ ms() { awk -v s="$1" 'BEGIN { printf "%.2f", s * 1000 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 CT=$(median "$WORK/cycle.json" 1); CR=$(median "$WORK/cycle.json" 2)
 RT=$(median "$WORK/run.json" 1); RR=$(median "$WORK/run.json" 2)
+if [ -z "$CRUN_WHY" ]; then
+  RC=$(median "$WORK/run.json" 3)
+  CRUN_ROW="| \`crun run --bundle\` | $RUNS | $(ms "$RC") ms | $(ratio "$RT" "$RC") (tinibox / crun) |"
+else
+  CRUN_ROW="| \`crun run --bundle\` | - | not timed: $CRUN_WHY | - |"
+fi
 DKT=$(median "$WORK/docker.json" 1); DKR=$(median "$WORK/docker.json" 2)
 
 DATE=$(date -u +%Y-%m-%d)
@@ -115,6 +132,7 @@ run in the same hyperfine invocation, one after the other).
 | \`runc create && start && delete -f\` | $RUNS | $(ms "$CR") ms | 1.00 |
 | \`tinibox run --bundle\` | $RUNS | $(ms "$RT") ms | $(ratio "$RT" "$RR") |
 | \`runc run --bundle\` | $RUNS | $(ms "$RR") ms | 1.00 |
+$CRUN_ROW
 | \`docker run --rm --network none --runtime tinibox IMG true\` | $DOCKER_RUNS | $(ms "$DKT") ms | $(ratio "$DKT" "$DKR") |
 | \`docker run --rm --network none --runtime runc IMG true\` | $DOCKER_RUNS | $(ms "$DKR") ms | 1.00 |
 

@@ -7,7 +7,7 @@ packages=(
   # build: kernel, BusyBox, static tinibox. The kernel source, BusyBox's source, GRUB's
   # modules, the installer's disk tools and OVMF are NOT taken from the host: distro-build
   # downloads the versions sources.lock pins (apt-get download/source) into its cache.
-  build-essential flex bison bc libelf-dev libssl-dev cpio dpkg-dev xz-utils zstd
+  build-essential flex bison bc libelf-dev libssl-dev cpio dpkg-dev xz-utils zstd patch
   # musl-gcc: BusyBox and the installer's disk tools are linked statically against musl; rsync:
   # the kernel's headers_install, which gives musl-gcc the kernel headers
   musl-tools rsync

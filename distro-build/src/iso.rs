@@ -45,11 +45,12 @@ use crate::runner::{run_logged, Stage};
 const RECIPE: u32 = 4;
 
 /// The GRUB modules built into both images: what grub.cfg uses (serial console, the menu,
-/// the Linux loader, `sleep` to stop on the too-little-memory message) plus what finds the
+/// the Linux loader, `sleep` to stop on the too-little-memory message, `smbios` to read the
+/// machine's memory size) plus what finds the
 /// medium (ISO 9660, partition tables, search by file). They must exist for both platforms
 /// (i386-pc and x86_64-efi).
 pub const GRUB_MODULES: &str =
-    "normal linux iso9660 part_msdos part_gpt search search_fs_file serial terminal test echo sleep";
+    "normal linux iso9660 part_msdos part_gpt search search_fs_file serial terminal test echo sleep smbios";
 /// BIOS-only module: disk access through the BIOS.
 const BIOS_MODULES: &str = "biosdisk";
 /// UEFI-only module: the GOP framebuffer driver, so `linux` can hand the screen over to the

@@ -2,7 +2,8 @@
 //! (checked: every requested option kept, tinibox's required features on) → the target's
 //! image (`bzImage` on x86_64, `Image.gz` on arm64, cross-compiled with the target's
 //! `CROSS_COMPILE`) from the same pinned source.
-//! The result is cached under a key of the tarball's sha256, the fragments and this recipe;
+//! The tree carries `kernel-patches/` ([`crate::kernel_patches`]); the result is cached under
+//! a key of the tarball's sha256, the fragments, the target's patches and this recipe;
 //! the out-of-tree build folder is kept so a changed fragment rebuilds incrementally.
 //! It does not fetch sources ([`crate::sources`]) and knows nothing of the rootfs.
 
@@ -15,6 +16,7 @@ use crate::context::Context;
 use crate::epoch::Epoch;
 use crate::error::{Error, IoContext, Result};
 use crate::kconfig;
+use crate::kernel_patches::{self, Patch};
 use crate::runner::{self, jobs, run_logged, run_logged_progress, Stage};
 use crate::sources::KernelSource;
 use crate::target::Target;
@@ -76,9 +78,11 @@ pub fn read_target_fragments(ctx: &Context) -> Result<Vec<(String, String)>> {
 }
 
 /// The cache key of the kernel built for `target` (its `ARCH=`, `KCFLAGS`, cross compiler)
-/// from `linux_sha256` and `fragments`, stamped with `epoch` (SOURCE_DATE_EPOCH).
+/// from `linux_sha256` with `patches` applied and `fragments`, stamped with `epoch`
+/// (SOURCE_DATE_EPOCH). No patches leave the key as it was before patches existed.
 pub fn cache_key(
     linux_sha256: &str,
+    patches: &[Patch],
     fragments: &[(String, String)],
     epoch: Epoch,
     target: &Target,
@@ -94,6 +98,9 @@ pub fn cache_key(
         key.bytes("cross-compile", target.cross_compile.as_bytes())
             .bytes("image", target.kernel_file().as_bytes())
             .bytes("xz", XZ_ARGS.join(" ").as_bytes());
+    }
+    for patch in patches {
+        key.bytes(&format!("patch/{}", patch.name), patch.text.as_bytes());
     }
     for (name, text) in fragments {
         key.bytes(&format!("fragment/{name}"), text.as_bytes());
@@ -119,7 +126,8 @@ pub fn build(ctx: &Context, source: &KernelSource) -> Result<PathBuf> {
     let fragments = read_target_fragments(ctx)?;
     let epoch = ctx.epoch_of(target.kernel_epoch_inputs);
     let arch = target.kernel_arch;
-    let key = cache_key(&source.sha256, &fragments, epoch, &target);
+    let patches = kernel_patches::select(&source.patches, target.kernel_patches)?;
+    let key = cache_key(&source.sha256, &patches, &fragments, epoch, &target);
     if let Some(dir) = cache::lookup(ctx, "kernel", &key) {
         stage.done(&format!("cached ({key})"));
         return Ok(dir.join(&image));
@@ -270,13 +278,33 @@ mod tests {
         ];
         let e = Epoch::from_secs(0);
         let key = |sha: &str, frags: &[(String, String)], e: Epoch| {
-            cache_key(sha, frags, e, &Target::X86_64)
+            cache_key(sha, &[], frags, e, &Target::X86_64)
         };
         let k = key("aaaa", &frags, e);
         assert_eq!(k, key("aaaa", &frags, e));
         assert_ne!(k, key("bbbb", &frags, e));
         assert_ne!(k, key("aaaa", &frags, Epoch::from_secs(1)));
-        assert_ne!(k, cache_key("aaaa", &frags, e, &Target::ARM64));
+        assert_ne!(k, cache_key("aaaa", &[], &frags, e, &Target::ARM64));
+        let patch = Patch {
+            name: "p.patch".into(),
+            text: "x".into(),
+        };
+        let patched = cache_key(
+            "aaaa",
+            std::slice::from_ref(&patch),
+            &frags,
+            e,
+            &Target::X86_64,
+        );
+        assert_ne!(k, patched);
+        let changed_patch = Patch {
+            text: "y".into(),
+            ..patch
+        };
+        assert_ne!(
+            patched,
+            cache_key("aaaa", &[changed_patch], &frags, e, &Target::X86_64)
+        );
         let mut changed = frags.clone();
         changed[1].1 = "CONFIG_B=n\n".into();
         assert_ne!(k, key("aaaa", &changed, e));

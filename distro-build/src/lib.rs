@@ -53,6 +53,7 @@ pub mod initramfs;
 pub mod iso;
 pub mod kconfig;
 pub mod kernel;
+pub mod kernel_patches;
 pub mod lock;
 pub mod musl;
 pub mod oci;

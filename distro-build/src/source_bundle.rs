@@ -37,6 +37,8 @@ use crate::sources::KERNEL_PACKAGE;
 
 /// Dropbear's build options in the bundle (its `localoptions.h`, see [`crate::dropbear`]).
 pub const DROPBEAR_OPTIONS: &str = "config/dropbear-localoptions.h";
+/// Where the kernel patches sit in the bundle (the tree is built with them applied).
+pub const KERNEL_PATCHES: &str = "patches/linux";
 
 /// One Debian source package in the bundle.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -217,6 +219,16 @@ pub fn write(ctx: &Context, kernel_config: &Path, busybox_config: &Path) -> Resu
         }
         fs::copy(kernel_config, tmp.join("config/linux.config"))
             .ctx(|| format!("copying {}", kernel_config.display()))?;
+        // TiniLinux's own kernel patches, applied to the tarball's tree before the build.
+        let patches = crate::kernel_patches::read_all(&ctx.repo_root)?;
+        if !patches.is_empty() {
+            fs::create_dir_all(tmp.join(KERNEL_PATCHES))
+                .ctx(|| format!("creating {}", tmp.join(KERNEL_PATCHES).display()))?;
+        }
+        for patch in &patches {
+            let to = tmp.join(KERNEL_PATCHES).join(&patch.name);
+            fs::write(&to, &patch.text).ctx(|| format!("writing {}", to.display()))?;
+        }
         fs::copy(busybox_config, tmp.join("config/busybox.config"))
             .ctx(|| format!("copying {}", busybox_config.display()))?;
         let dropbear_options = crate::dropbear::options_path(ctx);
@@ -318,6 +330,10 @@ pub fn readme(sources: &[SourcePackage], kernel: &UsedInput) -> String {
          holds the same tree before patching plus the packaging for every flavour, about\n\
          140 MB more, none of which the build uses.) To get the tree:\n\
          \n    dpkg-deb --fsys-tarfile {deb} | tar -xOf - ./{tarball} | tar -xJf -\n\n\
+         then, in the tree, apply TiniLinux's own patches in name order (each opens with what it\n\
+         changes and why):\n\
+         \n    for p in ../{KERNEL_PATCHES}/*.patch; do patch -p1 < \"$p\"; done\n\n\
+         {KERNEL_PATCHES}/*.patch  those patches (kernel-patches/ in the repository)\n\
          config/linux.config    the kernel's full .config (allnoconfig + kernel-configs/*.config)\n\
          config/busybox.config  BusyBox's full .config (defconfig + distro-build/busybox.config)\n\
          config/dropbear-localoptions.h  Dropbear's build options (copied into its source tree as\n\

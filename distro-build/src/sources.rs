@@ -11,6 +11,7 @@ use std::process::Command;
 use crate::context::Context;
 use crate::debian;
 use crate::error::{Error, IoContext, Result};
+use crate::kernel_patches;
 use crate::lock::Lock;
 use crate::runner::{run_logged, Stage};
 
@@ -27,6 +28,9 @@ pub struct KernelSource {
     pub tree: PathBuf,
     /// sha256 of the kernel source package's .deb (part of the kernel cache key).
     pub sha256: String,
+    /// Every patch of `kernel-patches/`, applied to `tree` in this order
+    /// ([`crate::kernel_patches`]); each target's key takes the ones it lists.
+    pub patches: Vec<kernel_patches::Patch>,
 }
 
 /// BusyBox's unpacked, verified source tree.
@@ -57,15 +61,25 @@ fn unpack_once<F: FnOnce(&Path) -> Result<()>>(dest: &Path, unpack: F) -> Result
     fs::rename(&tmp, dest).ctx(|| format!("renaming into {}", dest.display()))
 }
 
-fn unpack_linux(ctx: &Context, lock: &Lock, stage: &Stage) -> Result<(PathBuf, String)> {
+fn unpack_linux(
+    ctx: &Context,
+    lock: &Lock,
+    patches: &[kernel_patches::Patch],
+    stage: &Stage,
+) -> Result<(PathBuf, String)> {
     let (deb, sha256) = debian::fetch_binary(ctx, lock, KERNEL_PACKAGE)?;
-    // One unpacked tree, stamped with the package's sha256: the kernel's out-of-tree build
-    // folder refers to it by absolute path, so its name stays the same across versions.
+    // One unpacked tree, stamped with the package's sha256 and the patches applied to it:
+    // the kernel's out-of-tree build folder refers to it by absolute path, so its name stays
+    // the same across versions. Unpacking again keeps the tarball's file dates, so only what
+    // a changed patch touches is rebuilt.
     let dest = ctx.cache_dir.join("src").join("linux-source-6.1");
     let stamp = dest.join(".tinilinux-sha256");
+    let wanted = kernel_patches::stamp(&sha256, patches);
     let current = fs::read_to_string(&stamp).unwrap_or_default();
-    if dest.is_dir() && current.trim() != sha256 {
-        stage.note("kernel source package changed: removing the old unpacked tree");
+    if dest.is_dir() && current.trim() != wanted {
+        stage.note(
+            "kernel source package or kernel-patches/ changed: removing the old unpacked tree",
+        );
         fs::remove_dir_all(&dest).ctx(|| format!("removing {}", dest.display()))?;
     }
     if !dest.is_dir() {
@@ -96,7 +110,8 @@ fn unpack_linux(ctx: &Context, lock: &Lock, stage: &Stage) -> Result<(PathBuf, S
                 deb.display()
             )));
         }
-        fs::write(tmp.join(".tinilinux-sha256"), &sha256)
+        kernel_patches::apply(tmp, patches, &log)?;
+        fs::write(tmp.join(".tinilinux-sha256"), &wanted)
             .ctx(|| format!("stamping {}", tmp.display()))
     })?;
     Ok((dest, sha256))
@@ -165,17 +180,27 @@ fn unpack_source_package(
     Ok((dest, version))
 }
 
-/// Verifies and unpacks the kernel's source package (a no-op when already unpacked, apart
-/// from the checksum verification).
+/// Verifies and unpacks the kernel's source package and applies `kernel-patches/` (a no-op
+/// when already unpacked with the same patches, apart from the checksum verification).
 pub fn linux(ctx: &Context) -> Result<KernelSource> {
     let stage = Stage::start(
         "sources",
         "kernel from Debian, checked against sources.lock",
     );
     let lock = debian::load_lock(ctx)?;
-    let (tree, sha256) = unpack_linux(ctx, &lock, &stage)?;
-    stage.done(&format!("linux-source-6.1 {}", &sha256[..12]));
-    Ok(KernelSource { tree, sha256 })
+    let patches = kernel_patches::read_all(&ctx.repo_root)?;
+    let (tree, sha256) = unpack_linux(ctx, &lock, &patches, &stage)?;
+    stage.done(&format!(
+        "linux-source-6.1 {} + {} patch(es) from {}/",
+        &sha256[..12],
+        patches.len(),
+        kernel_patches::DIR
+    ));
+    Ok(KernelSource {
+        tree,
+        sha256,
+        patches,
+    })
 }
 
 /// Verifies and unpacks BusyBox's Debian source package (a no-op when already unpacked,

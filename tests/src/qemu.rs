@@ -144,7 +144,22 @@ fn command_with(
 /// qemu-efi-aarch64, with a fresh copy of its variable store in `vars_dir`), the ISO on a
 /// virtio-scsi CD-ROM, a virtio-net card on the user network and the PL011 on stdio.
 pub fn arm64_command(iso: &Path, memory_mib: u32, vars_dir: &Path) -> Result<Command> {
-    let mut cmd = arm64_machine(iso, memory_mib, vars_dir)?;
+    let mut cmd = arm64_machine(iso, memory_mib, vars_dir, "")?;
+    distro_build::qemu::cdrom_args(&mut cmd, &distro_build::target::Target::ARM64, iso);
+    Ok(cmd)
+}
+
+/// [`arm64_command`] with the user network forwarding 127.0.0.1:`host_port` to the guest's
+/// `guest_port` (TCP), as [`command_forwarding`] does for x86_64.
+pub fn arm64_command_forwarding(
+    iso: &Path,
+    memory_mib: u32,
+    vars_dir: &Path,
+    host_port: u16,
+    guest_port: u16,
+) -> Result<Command> {
+    let forward = format!(",hostfwd=tcp:127.0.0.1:{host_port}-:{guest_port}");
+    let mut cmd = arm64_machine(iso, memory_mib, vars_dir, &forward)?;
     distro_build::qemu::cdrom_args(&mut cmd, &distro_build::target::Target::ARM64, iso);
     Ok(cmd)
 }
@@ -153,7 +168,7 @@ pub fn arm64_command(iso: &Path, memory_mib: u32, vars_dir: &Path) -> Result<Com
 /// virtio disk instead of the ISO, with QEMU's `snapshot=on`: the guest's writes go to a
 /// temporary file and `disk` stays as built.
 pub fn arm64_disk_command(disk: &Path, memory_mib: u32, vars_dir: &Path) -> Result<Command> {
-    let mut cmd = arm64_machine(disk, memory_mib, vars_dir)?;
+    let mut cmd = arm64_machine(disk, memory_mib, vars_dir, "")?;
     let format = match disk.extension().is_some_and(|e| e == "qcow2") {
         true => "qcow2",
         false => "raw",
@@ -165,9 +180,15 @@ pub fn arm64_disk_command(disk: &Path, memory_mib: u32, vars_dir: &Path) -> Resu
     Ok(cmd)
 }
 
-/// QEMU's arm64 `virt` machine with AAVMF, the network and the serial console, without the
-/// boot medium (`medium` is only checked to exist).
-fn arm64_machine(medium: &Path, memory_mib: u32, vars_dir: &Path) -> Result<Command> {
+/// QEMU's arm64 `virt` machine with AAVMF, the network (`nic_options` appended to the user
+/// network's options) and the serial console, without the boot medium (`medium` is only
+/// checked to exist).
+fn arm64_machine(
+    medium: &Path,
+    memory_mib: u32,
+    vars_dir: &Path,
+    nic_options: &str,
+) -> Result<Command> {
     let target = distro_build::target::Target::ARM64;
     let (binary, package) = target.qemu_binary;
     let qemu = which(binary)
@@ -196,7 +217,7 @@ fn arm64_machine(medium: &Path, memory_mib: u32, vars_dir: &Path) -> Result<Comm
         .args(["-display", "none", "-monitor", "none", "-serial", "stdio"])
         .arg("-no-reboot")
         .arg("-nic")
-        .arg(format!("user,model={}", target.qemu_nic_model));
+        .arg(format!("user,model={}{nic_options}", target.qemu_nic_model));
     pflash_args(&mut cmd, &code, &vars);
     Ok(cmd)
 }

@@ -3,7 +3,8 @@
 //! through the PL011 serial console: GRUB's arm64 EFI image starts the kernel, rcS prints the
 //! banner, the kernel is an aarch64 6.1, `tinibox check` passes and containers run with PID 1
 //! and their own hostname (tinibox's aarch64 seccomp filter, namespaces and pivot_root on a
-//! real arm64 kernel). The ISO fits the same 8 MiB budget as x86_64's. The disk image
+//! real arm64 kernel), a memory limit OOM-kills (137) and a pids limit stops forks on cgroup v2.
+//! The ISO fits the same 8 MiB budget as x86_64's. The disk image
 //! (`out/arm64/tinilinux-disk.img`) boots the same way from GRUB's `BOOTAA64.EFI` on its ESP,
 //! with the ext4 partition typed as the arm64 root as `/`, and runs the shipped image; the
 //! ISO carries the installer's payload with aarch64 disk tools.
@@ -70,6 +71,33 @@ fn arm64_iso_boots_with_aavmf_and_runs_containers() {
         "container hostname: {out}"
     );
     assert_eq!(must(&mut vm, "hostname"), "tinilinux");
+
+    // The same resource checks as x86_64's boot test, on arm64's cgroup v2: a 64 MiB buffer
+    // in a 16 MiB container is OOM-killed (137), and with at most 4 processes a fork fails.
+    let (status, out) = vm
+        .run(
+            "tinibox run --rm -m 16m tinilinux dd if=/dev/zero of=/dev/null bs=64M count=1 2>&1",
+            CMD,
+        )
+        .unwrap();
+    assert_eq!(status, 137, "memory hog was not OOM-killed: {out}");
+    let (status, out) = vm
+        .run(
+            "tinibox run --rm --pids-limit 4 tinilinux sh -c 'for i in 1 2 3 4 5 6; do sleep 3 & done; wait' 2>&1",
+            CMD,
+        )
+        .unwrap();
+    assert!(
+        out.contains("can't fork") || out.contains("Resource temporarily unavailable"),
+        "pids limit not enforced (status {status}): {out}"
+    );
+    let controllers = must(&mut vm, "cat /sys/fs/cgroup/cgroup.controllers");
+    for controller in ["memory", "pids"] {
+        assert!(
+            controllers.split_whitespace().any(|c| c == controller),
+            "cgroup v2 lacks {controller}: {controllers:?}"
+        );
+    }
     vm.poweroff(Duration::from_secs(120)).unwrap();
 }
 

@@ -1671,7 +1671,11 @@ http.server.HTTPServer(('198.18.77.2', 8000), H).serve_forever()
     run_detached(
         &root,
         &["--name", "fwdweb", "-p", &format!("{port}:80"), "-v", &vol],
-        &["httpd", "-f", "-p", "80", "-h", "/www"],
+        &[
+            "sh",
+            "-c",
+            "httpd -p 81 -h /www; exec httpd -f -p 80 -h /www",
+        ],
     );
     let t = Instant::now();
     let page = loop {
@@ -1696,6 +1700,43 @@ http.server.HTTPServer(('198.18.77.2', 8000), H).serve_forever()
         std::thread::sleep(Duration::from_millis(200));
     };
     assert_eq!(page, "published behind a drop policy\n");
+    // A new connection from elsewhere to a port the container did not publish is dropped, as
+    // Docker's rules drop it (the upstream is given a route to the container's address).
+    let ip = stdout(&run(root.tinibox().args([
+        "inspect",
+        "-f",
+        "{{.NetworkSettings.IPAddress}}",
+        "fwdweb",
+    ])));
+    let ip = ip.trim();
+    let o = run(Command::new("ip").args([
+        "-n",
+        &up.ns,
+        "route",
+        "add",
+        &format!("{ip}/32"),
+        "via",
+        "198.18.77.1",
+    ]));
+    assert!(o.status.success(), "route to {ip}: {}", stderr(&o));
+    let unpublished = run(Command::new("ip").args([
+        "netns",
+        "exec",
+        &up.ns,
+        "curl",
+        "-sS",
+        "--max-time",
+        "2",
+        &format!("http://{ip}:81/"),
+    ]));
+    assert!(
+        !unpublished.status.success(),
+        "an unpublished port answered through the drop policy: {}",
+        stdout(&unpublished)
+    );
+    // …while the container itself still serves that port (the drop is the firewall's).
+    let inside = exec_sh(&root, "fwdweb", "wget -qO- http://127.0.0.1:81/");
+    assert_eq!(inside, "published behind a drop policy\n");
     // The host's other traffic is still dropped, and iptables still reads its chain.
     assert!(
         !upstream_from(&other).status.success(),
@@ -1710,6 +1751,14 @@ http.server.HTTPServer(('198.18.77.2', 8000), H).serve_forever()
     let listed = stdout(&rules);
     assert!(listed.starts_with("-P FORWARD DROP"), "{listed}");
     assert!(listed.contains("tinibox0"), "{listed}");
+    assert!(
+        listed.contains("-o tinibox0 -m conntrack --ctstate RELATED,ESTABLISHED"),
+        "{listed}"
+    );
+    assert!(
+        listed.contains(&format!("-d {ip}/32 ! -i tinibox0 -o tinibox0 -p tcp")),
+        "{listed}"
+    );
     let (_, json, _) = network(&root, &["inspect", &net]);
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     let bridge = v[0]["Options"]["com.docker.network.bridge.name"]
@@ -1733,4 +1782,381 @@ http.server.HTTPServer(('198.18.77.2', 8000), H).serve_forever()
     let _ = srv.kill();
     let _ = srv.wait();
     assert_as_before(&before, "after the drop policy was lifted");
+}
+
+/// `network connect --ip ADDR --alias NAME` and `network disconnect`, beside Docker: a
+/// container on the default bridge joins a user-defined network with a chosen address and an
+/// alias its peers resolve; inspect shows the endpoint as Docker does; `--ip`/`--alias` on the
+/// default bridge are refused by both; a disconnect takes the interface, the address and the
+/// names away; a stopped container gets the asked address at its next start.
+#[test]
+fn network_connect_with_ip_and_alias_and_disconnect_as_docker() {
+    let (_g, root) = setup();
+    let before = host_snapshot(&root);
+    let dk = Dockerd::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let tar = busybox_tar(tmp.path());
+    dk.ok(&["import", tar.to_str().unwrap(), "tbx-net-bb:1"]);
+    let dnet = "tbxdconn";
+    dk.ok(&["network", "create", "--subnet", "198.19.89.0/24", dnet]);
+    let tnet = net_name("conn");
+    let (code, _, err) = network(&root, &["create", "--subnet", "10.89.189.0/24", &tnet]);
+    assert_eq!(code, 0, "{err}");
+    let did = dk.ok(&["run", "-d", "--name", "dc1", "tbx-net-bb:1", "sleep", "300"]);
+    let tid = run_detached(&root, &["--name", "tc1"], &["sleep", "300"]);
+    // --ip and --alias on the default bridge: both engines refuse, nothing changes.
+    for flags in [vec!["--ip", "172.17.0.50"], vec!["--alias", "x"]] {
+        let mut args = vec!["network", "connect"];
+        args.extend(&flags);
+        args.extend(["bridge", "dc1"]);
+        let o = dk.docker(&args);
+        assert!(!o.status.success(), "docker {flags:?} accepted");
+        let mut args = vec!["connect"];
+        args.extend(&flags);
+        args.extend(["bridge", "tc1"]);
+        let (code, _, err) = network(&root, &args);
+        assert_eq!(code, 125, "tinibox {flags:?}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert!(err.contains(flags[0]), "{err}");
+    }
+    // An address outside the network's subnet: refused, nothing joined.
+    let (code, _, err) = network(&root, &["connect", "--ip", "10.89.190.5", &tnet, "tc1"]);
+    assert_eq!(code, 125, "{err}");
+    assert_eq!(exec_sh(&root, "tc1", "ls /sys/class/net"), "eth0\nlo\n");
+    dk.ok(&[
+        "network",
+        "connect",
+        "--ip",
+        "198.19.89.20",
+        "--alias",
+        "dcal",
+        dnet,
+        "dc1",
+    ]);
+    let (code, _, err) = network(
+        &root,
+        &[
+            "connect",
+            "--ip",
+            "10.89.189.20",
+            "--alias",
+            "dcal",
+            &tnet,
+            "tc1",
+        ],
+    );
+    assert_eq!(code, 0, "connect: {err}");
+    let dif = dk.ok(&["exec", "dc1", "ip", "-4", "-o", "addr", "show", "eth1"]);
+    let tif = exec_sh(&root, "tc1", "ip -4 -o addr show eth1");
+    assert!(dif.contains("inet 198.19.89.20/24"), "{dif}");
+    assert!(tif.contains("inet 10.89.189.20/24"), "{tif}");
+    // inspect: the endpoint as Docker shows it (IPAMConfig with the address, the alias and
+    // the short id).
+    let d = settings_json(&dk.ok(&["inspect", "-f", "{{json .NetworkSettings}}", "dc1"]));
+    let t = settings_json(&stdout(&run(root.tinibox().args([
+        "inspect",
+        "-f",
+        "{{json .NetworkSettings}}",
+        "tc1",
+    ]))));
+    let (dep, tep) = (&d["Networks"][dnet], &t["Networks"][tnet.as_str()]);
+    assert_eq!(
+        endpoint_shape(dep, &did.trim()[..12]),
+        endpoint_shape(tep, &tid[..12]),
+        "docker: {dep}\ntinibox: {tep}"
+    );
+    assert_eq!(dep["IPAMConfig"]["IPv4Address"], "198.19.89.20");
+    assert_eq!(tep["IPAMConfig"]["IPv4Address"], "10.89.189.20");
+    assert_eq!(tep["IPAddress"], "10.89.189.20");
+    assert_eq!(tep["MacAddress"], mac_of("10.89.189.20").as_str());
+    // A peer on the network resolves the alias and the name to the chosen address.
+    let dpeer = dk.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        dnet,
+        "tbx-net-bb:1",
+        "ping",
+        "-c1",
+        "-W2",
+        "dcal",
+    ]);
+    assert!(dpeer.starts_with("PING dcal (198.19.89.20)"), "{dpeer}");
+    let (code, tpeer, err) = run_once(
+        &root,
+        &["--network", &tnet],
+        &["sh", "-c", "ping -c1 -W2 dcal | head -1; ping -c1 -W2 tc1"],
+    );
+    assert_eq!(code, 0, "{tpeer} {err}");
+    assert!(tpeer.starts_with("PING dcal (10.89.189.20)"), "{tpeer}");
+    assert!(tpeer.contains("PING tc1 (10.89.189.20)"), "{tpeer}");
+    // The same address twice: refused by both.
+    let dc2 = dk.docker(&[
+        "run",
+        "--rm",
+        "--network",
+        dnet,
+        "--ip",
+        "198.19.89.20",
+        "tbx-net-bb:1",
+        "true",
+    ]);
+    assert!(!dc2.status.success(), "docker took a used address");
+    run_detached(&root, &["--name", "tc2"], &["sleep", "300"]);
+    let (code, _, err) = network(&root, &["connect", "--ip", "10.89.189.20", &tnet, "tc2"]);
+    assert_eq!(code, 125, "{err}");
+    assert!(err.contains("in use by tc1"), "{err}");
+    assert_eq!(exec_sh(&root, "tc2", "ls /sys/class/net"), "eth0\nlo\n");
+    // disconnect: the interface, the endpoint and the names go (both engines).
+    dk.ok(&["network", "disconnect", dnet, "dc1"]);
+    let (code, _, err) = network(&root, &["disconnect", &tnet, "tc1"]);
+    assert_eq!(code, 0, "disconnect: {err}");
+    let dls = dk.ok(&["exec", "dc1", "ls", "/sys/class/net"]);
+    assert_eq!(dls, "eth0\nlo\n");
+    assert_eq!(exec_sh(&root, "tc1", "ls /sys/class/net"), "eth0\nlo\n");
+    let d = settings_json(&dk.ok(&["inspect", "-f", "{{json .NetworkSettings}}", "dc1"]));
+    let t = settings_json(&stdout(&run(root.tinibox().args([
+        "inspect",
+        "-f",
+        "{{json .NetworkSettings}}",
+        "tc1",
+    ]))));
+    assert!(d["Networks"].get(dnet).is_none(), "{d}");
+    assert!(t["Networks"].get(tnet.as_str()).is_none(), "{t}");
+    let (code, out, _) = run_once(
+        &root,
+        &["--network", &tnet],
+        &["ping", "-c1", "-W1", "dcal"],
+    );
+    assert_ne!(code, 0, "the alias still resolves: {out}");
+    let (code, _, err) = network(&root, &["disconnect", &tnet, "tc1"]);
+    assert_eq!(code, 125, "a second disconnect: {err}");
+    // A stopped container connected with --ip gets it at its next start (Docker: the same).
+    dk.ok(&["stop", "-t", "1", "dc1"]);
+    dk.ok(&["network", "connect", "--ip", "198.19.89.30", dnet, "dc1"]);
+    dk.ok(&["start", "dc1"]);
+    let dif = dk.ok(&["exec", "dc1", "ip", "-4", "-o", "addr", "show", "eth1"]);
+    assert!(dif.contains("inet 198.19.89.30/24"), "{dif}");
+    let o = run(root.tinibox().args(["stop", "-t", "1", "tc1"]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (code, _, err) = network(&root, &["connect", "--ip", "10.89.189.30", &tnet, "tc1"]);
+    assert_eq!(code, 0, "connect while stopped: {err}");
+    let o = run(root.tinibox().args(["start", "tc1"]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let tif = exec_sh(&root, "tc1", "ip -4 -o addr show eth1");
+    assert!(tif.contains("inet 10.89.189.30/24"), "{tif}");
+    run(root.tinibox().args(["rm", "-f", "tc1", "tc2"]));
+    dk.ok(&["rm", "-f", "dc1"]);
+    dk.ok(&["network", "rm", dnet]);
+    drop(dk);
+    let (code, _, err) = network(&root, &["rm", &tnet]);
+    assert_eq!(code, 0, "{err}");
+    assert_as_before(&before, "after connect, disconnect, rm and network rm");
+}
+
+/// `network create --ipv6 --subnet V4 --subnet V6`, beside Docker: the network says
+/// `EnableIPv6` with both subnets in inspect, each container gets an IPv6 address (the
+/// subnet's `::2` first, its `::1` the gateway) and an IPv6 default route, inspect shows
+/// `GlobalIPv6Address`, `GlobalIPv6PrefixLen` and `IPv6Gateway`, a peer resolves its name to
+/// the IPv6 address (`ping6 NAME`) and fetches a page over IPv6, the host reaches it through
+/// the bridge; bad IPv6 input is one line and exit 125; nothing is left after rm.
+#[test]
+fn ipv6_on_a_user_defined_network_as_docker() {
+    let (_g, root) = setup();
+    let before = host_snapshot(&root);
+    let dk = Dockerd::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let tar = busybox_tar(tmp.path());
+    dk.ok(&["import", tar.to_str().unwrap(), "tbx-net-bb:1"]);
+    let dnet = "tbxd6";
+    dk.ok(&[
+        "network",
+        "create",
+        "--ipv6",
+        "--subnet",
+        "198.19.91.0/24",
+        "--subnet",
+        "fd42:7b2::/64",
+        dnet,
+    ]);
+    let tnet = net_name("v6");
+    // Bad input first: IPv6 without its subnet, an IPv6 subnet without --ipv6, bad CIDR.
+    for args in [
+        vec!["create", "--ipv6", &tnet],
+        vec!["create", "--subnet", "fd42:7b1::/64", &tnet],
+        vec!["create", "--ipv6", "--subnet", "fd42:7b1::5/64", &tnet],
+        vec![
+            "create",
+            "--ipv6",
+            "--subnet",
+            "fd42:7b1::/64",
+            "--subnet",
+            "fd42:7b3::/64",
+            &tnet,
+        ],
+    ] {
+        let (code, _, err) = network(&root, &args);
+        assert_eq!(code, 125, "{args:?}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+    }
+    let (code, _, err) = network(&root, &["inspect", &tnet]);
+    assert_eq!(code, 125, "a refused create left the network: {err}");
+    let (code, _, err) = network(
+        &root,
+        &[
+            "create",
+            "--ipv6",
+            "--subnet",
+            "10.89.191.0/24",
+            "--subnet",
+            "fd42:7b1::/64",
+            &tnet,
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    // network inspect: EnableIPv6 and both subnets, as Docker shows them.
+    let dv: serde_json::Value =
+        serde_json::from_str(&dk.ok(&["network", "inspect", dnet])).unwrap();
+    let (_, tjson, _) = network(&root, &["inspect", &tnet]);
+    let tv: serde_json::Value = serde_json::from_str(&tjson).unwrap();
+    assert_eq!(dv[0]["EnableIPv6"], true);
+    assert_eq!(tv[0]["EnableIPv6"], true);
+    let configs = |v: &serde_json::Value| -> Vec<(String, String)> {
+        v[0]["IPAM"]["Config"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                (
+                    c["Subnet"].as_str().unwrap_or("").to_string(),
+                    c["Gateway"].as_str().unwrap_or("").to_string(),
+                )
+            })
+            .collect()
+    };
+    let dc = configs(&dv);
+    assert!(
+        dc.contains(&("fd42:7b2::/64".into(), "fd42:7b2::1".into()))
+            || dc.iter().any(|(s, _)| s == "fd42:7b2::/64"),
+        "{dc:?}"
+    );
+    assert_eq!(
+        configs(&tv),
+        vec![
+            ("10.89.191.0/24".to_string(), "10.89.191.1".to_string()),
+            ("fd42:7b1::/64".to_string(), "fd42:7b1::1".to_string())
+        ]
+    );
+    let site = www("served over ipv6\n");
+    let vol = format!("{}:/www:ro", site.path().display());
+    dk.ok(&[
+        "run",
+        "-d",
+        "--network",
+        dnet,
+        "--name",
+        "d6web",
+        "-v",
+        &vol,
+        "tbx-net-bb:1",
+        "httpd",
+        "-f",
+        "-p",
+        "80",
+        "-h",
+        "/www",
+    ]);
+    let o = run(root
+        .tinibox()
+        .args([
+            "run",
+            "-d",
+            "--network",
+            &tnet,
+            "--name",
+            "t6web",
+            "-v",
+            &vol,
+        ])
+        .arg(busybox_rootfs())
+        .args(["httpd", "-f", "-p", "80", "-h", "/www"])
+        .stdin(Stdio::null()));
+    assert!(o.status.success(), "{}", stderr(&o));
+    // inspect: the endpoint's IPv6 fields, both engines.
+    let d = settings_json(&dk.ok(&["inspect", "-f", "{{json .NetworkSettings}}", "d6web"]));
+    let t = settings_json(&stdout(&run(root.tinibox().args([
+        "inspect",
+        "-f",
+        "{{json .NetworkSettings}}",
+        "t6web",
+    ]))));
+    let (dep, tep) = (&d["Networks"][dnet], &t["Networks"][tnet.as_str()]);
+    assert_eq!(dep["GlobalIPv6Address"], "fd42:7b2::2", "{dep}");
+    assert_eq!(tep["GlobalIPv6Address"], "fd42:7b1::2", "{tep}");
+    for (who, ep, gw) in [
+        ("docker", dep, "fd42:7b2::1"),
+        ("tinibox", tep, "fd42:7b1::1"),
+    ] {
+        assert_eq!(ep["GlobalIPv6PrefixLen"], 64, "{who}: {ep}");
+        assert_eq!(ep["IPv6Gateway"], gw, "{who}: {ep}");
+    }
+    let (_, tjson, _) = network(&root, &["inspect", &tnet]);
+    let tv: serde_json::Value = serde_json::from_str(&tjson).unwrap();
+    let member = tv[0]["Containers"]
+        .as_object()
+        .unwrap()
+        .values()
+        .next()
+        .unwrap()
+        .clone();
+    assert_eq!(member["IPv6Address"], "fd42:7b1::2/64", "{tjson}");
+    // Inside: the address and the IPv6 default route through the bridge.
+    let inside = exec_sh(
+        &root,
+        "t6web",
+        "ip -6 -o addr show eth0 scope global; ip -6 route show default",
+    );
+    assert!(inside.contains("inet6 fd42:7b1::2/64"), "{inside}");
+    assert!(
+        inside.contains("default via fd42:7b1::1 dev eth0"),
+        "{inside}"
+    );
+    // A peer resolves the name to the IPv6 address and fetches over IPv6 (both engines).
+    let dpeer = dk.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        dnet,
+        "tbx-net-bb:1",
+        "sh",
+        "-c",
+        "ping6 -c1 -W2 d6web | head -1; wget -qO- 'http://[fd42:7b2::2]/'",
+    ]);
+    assert_eq!(
+        dpeer,
+        "PING d6web (fd42:7b2::2): 56 data bytes\nserved over ipv6\n"
+    );
+    let (code, tpeer, err) = run_once(
+        &root,
+        &["--network", &tnet],
+        &[
+            "sh",
+            "-c",
+            "ping6 -c1 -W2 t6web | head -1; wget -qO- 'http://[fd42:7b1::2]/'",
+        ],
+    );
+    assert_eq!(code, 0, "{tpeer} {err}");
+    assert_eq!(
+        tpeer,
+        "PING t6web (fd42:7b1::2): 56 data bytes\nserved over ipv6\n"
+    );
+    // The host reaches the container over IPv6 through the bridge.
+    assert_eq!(curl("http://[fd42:7b1::2]:80/"), "served over ipv6\n");
+    run(root.tinibox().args(["rm", "-f", "t6web"]));
+    dk.ok(&["rm", "-f", "d6web"]);
+    dk.ok(&["network", "rm", dnet]);
+    drop(dk);
+    let (code, _, err) = network(&root, &["rm", &tnet]);
+    assert_eq!(code, 0, "{err}");
+    assert_as_before(&before, "after rm and network rm");
 }

@@ -893,6 +893,32 @@ fn distro_build_push_sends_the_built_image_byte_for_byte() {
         assert_eq!(inspect[0]["Architecture"], arch, "{inspect}");
         world.ok(&["rmi", &reference]);
     }
+    // Docker reads the same index: `docker pull --platform` of each platform from the
+    // loopback registry (Docker trusts 127.0.0.0/8 over plain HTTP) gives that architecture.
+    let docker = tinilinux_tests::dockerd::Dockerd::start(
+        "tl-dockerd-platform-",
+        &["--iptables=false", "--ip6tables=false", "--bridge=none"],
+    );
+    for arch in &platforms {
+        let reference = format!("{name}:1");
+        docker.ok(&[
+            "pull",
+            "-q",
+            "--platform",
+            &format!("linux/{arch}"),
+            &reference,
+        ]);
+        let pulled = docker.ok(&[
+            "image",
+            "inspect",
+            "-f",
+            "{{.Os}}/{{.Architecture}}",
+            &reference,
+        ]);
+        assert_eq!(pulled.trim(), format!("linux/{arch}"));
+        docker.ok(&["rmi", &reference]);
+    }
+    drop(docker);
     let out = world.ok(&[
         "run",
         "--rm",

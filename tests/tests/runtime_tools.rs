@@ -102,12 +102,6 @@ const NOT_HERE: &[(&str, &str)] = &[
          whatever is written; tinibox refuses the field at create",
     ),
     ("linux_cgroups_relative_memory", "as linux_cgroups_memory"),
-    (
-        "linux_seccomp",
-        "its profile makes getcwd fail, and runtimetest's own cwd check calls getcwd before \
-         the seccomp check: it fails under every runtime (tinibox refuses at create, as its \
-         CVE-2024-21626 check of process.cwd needs getcwd, and says so)",
-    ),
 ];
 
 /// How long one attempt of one program may run before its process group is killed.

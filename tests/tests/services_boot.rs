@@ -1,4 +1,6 @@
-//! TiniLinux's services as containers (issue 21), booted for real under QEMU (TCG, SeaBIOS):
+//! TiniLinux's services as containers (issue 21), booted for real under QEMU (TCG), each test
+//! once with SeaBIOS and once with OVMF (UEFI: GRUB's EFI image boots the ISO and the disk's
+//! ESP, so the services' start and stop are checked on both boot paths):
 //!
 //! - the live ISO starts the repository's example service (`services/web.json`: BusyBox
 //!   httpd from the `tinilinux` image, port 8080) at boot: the test fetches its page through a
@@ -71,14 +73,31 @@ fn poweroff(vm: &mut Vm) -> String {
     all.get(from..).unwrap_or(&all).to_string()
 }
 
+/// The name of a transcript for `fw` (`services-live-seabios`).
+fn named(base: &str, fw: Firmware) -> String {
+    match fw {
+        Firmware::Bios => format!("{base}-seabios"),
+        Firmware::Uefi => format!("{base}-ovmf"),
+    }
+}
+
 #[test]
-fn the_example_service_answers_on_the_live_iso_and_stops_at_poweroff() {
+fn the_example_service_answers_on_the_live_iso_and_stops_at_poweroff_seabios() {
+    example_service_on_the_live_iso(Firmware::Bios);
+}
+
+#[test]
+fn the_example_service_answers_on_the_live_iso_and_stops_at_poweroff_ovmf() {
+    example_service_on_the_live_iso(Firmware::Uefi);
+}
+
+fn example_service_on_the_live_iso(fw: Firmware) {
     require_tool("curl");
     let _lock = vm_lock();
     let port = free_port();
-    let cmd = qemu::command_forwarding(&out_file("tinilinux.iso"), Firmware::Bios, 512, port, 8080)
+    let cmd = qemu::command_forwarding(&out_file("tinilinux.iso"), fw, 512, port, 8080)
         .unwrap_or_else(|e| panic!("{e:#}"));
-    let mut vm = boot("services-live", cmd);
+    let mut vm = boot(&named("services-live", fw), cmd);
     let listed = must(&mut vm, "tinibox service ls");
     assert!(
         listed.contains("web") && listed.contains("tinilinux"),
@@ -130,16 +149,23 @@ fn disk_copy(dir: &Path) -> PathBuf {
 }
 
 #[test]
-fn restart_always_survives_a_reboot_of_the_disk_and_services_stop_cleanly() {
+fn restart_always_survives_a_reboot_of_the_disk_and_services_stop_cleanly_seabios() {
+    restart_always_survives_a_reboot(Firmware::Bios);
+}
+
+#[test]
+fn restart_always_survives_a_reboot_of_the_disk_and_services_stop_cleanly_ovmf() {
+    restart_always_survives_a_reboot(Firmware::Uefi);
+}
+
+fn restart_always_survives_a_reboot(fw: Firmware) {
     let _lock = vm_lock();
     let dir = tempfile::tempdir().unwrap();
     let disk = disk_copy(dir.path());
-    let start = || {
-        qemu::persistent_disk_command(&disk, Firmware::Bios, 512)
-            .unwrap_or_else(|e| panic!("{e:#}"))
-    };
+    let start =
+        || qemu::persistent_disk_command(&disk, fw, 512).unwrap_or_else(|e| panic!("{e:#}"));
 
-    let mut vm = boot("services-disk-1", start());
+    let mut vm = boot(&named("services-disk-1", fw), start());
     wait_for(&mut vm, "tinibox service ls", &["web", "up"], "web is up");
     // sh as PID 1 ends on SIGTERM only with a handler: it says so, so the log shows a clean stop.
     must(
@@ -165,7 +191,7 @@ fn restart_always_survives_a_reboot_of_the_disk_and_services_stop_cleanly() {
     );
     drop(vm);
 
-    let mut vm = boot("services-disk-2", start());
+    let mut vm = boot(&named("services-disk-2", fw), start());
     wait_for(
         &mut vm,
         "tinibox ps",

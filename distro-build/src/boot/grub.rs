@@ -112,6 +112,8 @@ const COMMON_MODULES: &[&str] = &[
     "cat",
     "halt",
     "reboot",
+    // Reads the machine's memory size for the too-little-memory check (grub_cfg).
+    "smbios",
 ];
 /// BIOS-only modules.
 const BIOS_MODULES: &[&str] = &["biosdisk"];
@@ -337,16 +339,17 @@ pub fn patch_core_img(core: &mut Vec<u8>, core_sector: u64) -> Result<u64> {
 
 /// The least memory TiniLinux boots in with BIOS, in MiB: the ISO's `min_mib_bios`
 /// (`distro-build/grub.cfg`; the installed system needs no more).
-pub const MIN_MIB_BIOS: u32 = 44;
+pub const MIN_MIB_BIOS: u32 = 36;
 /// The least memory TiniLinux boots in with UEFI, in MiB: the ISO's `min_mib_uefi`.
-pub const MIN_MIB_UEFI: u32 = 132;
+pub const MIN_MIB_UEFI: u32 = 104;
 
 /// The grub.cfg on the root partition for `target`: serial and screen consoles, one entry
 /// booting /boot/vmlinuz with the early-boot initramfs, `root=UUID=<root_uuid>` and the
 /// target's serial console. On a target without BIOS (arm64) GRUB keeps the firmware's
 /// console, which UEFI on those machines already puts on the serial port (GRUB's own
-/// `serial` would open the same port a second time). When GRUB cannot
-/// load or start them (too little memory), it prints the minimum in one line and stops,
+/// `serial` would open the same port a second time). When GRUB cannot load or start them,
+/// or SMBIOS says the machine has less than the minimum, it prints the minimum in one line
+/// and stops,
 /// rather than starting a kernel without its initramfs.
 pub fn grub_cfg(root_uuid: &str, timeout_s: u32, target: &crate::target::Target) -> String {
     let (terminals, consoles) = match target.grub_bios {
@@ -373,6 +376,14 @@ pub fn grub_cfg(root_uuid: &str, timeout_s: u32, target: &crate::target::Target)
          \tfi\n\
          \twhile [ 1 = 1 ]; do sleep 3600; done\n\
          }}\n\
+         # The machine's memory from SMBIOS (type 19: the last KiB mapped); no SMBIOS, no check.\n\
+         set mem_last_kib=\n\
+         if smbios --type 19 --get-dword 8 --set mem_last_kib; then\n\
+         \tif [ \"$grub_platform\" = efi ]; then set min_last_kib={uefi_last}; else set min_last_kib={bios_last}; fi\n\
+         \tif [ -n \"$mem_last_kib\" ]; then\n\
+         \t\tif [ \"$mem_last_kib\" -lt \"$min_last_kib\" ]; then too_little_memory; fi\n\
+         \tfi\n\
+         fi\n\
          menuentry \"TiniLinux\" {{\n\
          \tif linux /boot/vmlinuz root=UUID={root_uuid} {consoles}; then\n\
          \t\tif initrd /boot/initrd.img; then\n\
@@ -380,7 +391,9 @@ pub fn grub_cfg(root_uuid: &str, timeout_s: u32, target: &crate::target::Target)
          \t\tfi\n\
          \tfi\n\
          \ttoo_little_memory\n\
-         }}\n"
+         }}\n",
+        uefi_last = MIN_MIB_UEFI * 1024 - 1,
+        bios_last = MIN_MIB_BIOS * 1024 - 1,
     )
 }
 
@@ -464,5 +477,18 @@ mod tests {
         assert!(cfg.contains(&format!(
             "at least {MIN_MIB_BIOS} MiB of memory with BIOS (UEFI: {MIN_MIB_UEFI} MiB)"
         )));
+        // The SMBIOS check compares the last KiB of memory with the same minimums.
+        let bios_last = MIN_MIB_BIOS * 1024 - 1;
+        let uefi_last = MIN_MIB_UEFI * 1024 - 1;
+        assert!(
+            cfg.contains(&format!("set min_last_kib={bios_last}")),
+            "{cfg}"
+        );
+        assert!(
+            cfg.contains(&format!("set min_last_kib={uefi_last}")),
+            "{cfg}"
+        );
+        assert!(iso_cfg.contains(&format!("set min_last_kib_bios={bios_last}\n")));
+        assert!(iso_cfg.contains(&format!("set min_last_kib_uefi={uefi_last}\n")));
     }
 }

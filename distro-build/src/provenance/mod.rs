@@ -611,7 +611,8 @@ pub fn write_sbom(ctx: &Context, bundle: &Bundle) -> Result<PathBuf> {
     kernel.supplier = SUPPLIER_US.into();
     kernel.source_info = Some(format!(
         "compiled by distro-build from the tarball in Debian's {KERNEL_PACKAGE} {} with \
-         allnoconfig + kernel-configs/*.config (full config: source/config/linux.config)",
+         kernel-patches/*.patch (source/patches/linux/) applied and allnoconfig + \
+         kernel-configs/*.config (full config: source/config/linux.config)",
         kernel_input.used_version
     ));
     let (licence, note) = licences::debian("linux", "linux");

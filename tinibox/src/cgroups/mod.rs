@@ -190,7 +190,11 @@ impl CgroupHandle {
     /// making anything (v1: the group in each mounted controller the resources need; v2: the
     /// one group). `create` records it before it makes anything, so that a `delete` after
     /// tinibox was killed half-way removes whatever part was made (missing directories are
-    /// fine there).
+    /// fine there). So that the record only ever names directories tinibox makes itself, a
+    /// directory that exists already (a group of someone else's at `cgroupsPath`, or a
+    /// leftover) is refused here, before anything is recorded, with
+    /// [`CgroupError::Invalid`] naming it: a later `delete` can never remove it, nor kill
+    /// its processes.
     pub fn planned(
         rel_path: &Path,
         resources: Option<&LinuxResources>,
@@ -198,7 +202,7 @@ impl CgroupHandle {
         let default_res = LinuxResources::default();
         let res = resources.unwrap_or(&default_res);
         let layout = detect();
-        let dirs = match layout {
+        let dirs: BTreeMap<String, PathBuf> = match layout {
             Layout::V1 => {
                 let mounts = v1::mount_points()?;
                 resources::controllers(layout, res, false)
@@ -208,6 +212,9 @@ impl CgroupHandle {
             }
             Layout::V2 => [("unified".to_string(), Path::new(CGROUP_ROOT).join(rel_path))].into(),
         };
+        if let Some(dir) = dirs.values().find(|d| d.exists()) {
+            return Err(exists_already(dir));
+        }
         Ok(CgroupHandle {
             layout,
             rel_path: rel_path.to_path_buf(),
@@ -347,14 +354,18 @@ pub(crate) fn make_dir(root: &Path, rel: &Path) -> Result<PathBuf, CgroupError> 
             fs::create_dir_all(&dir).map_err(|e| io_err(&dir, e))?;
             Ok(dir)
         }
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            Err(CgroupError::Invalid(format!(
-                "{} exists already (a leftover? remove it with rmdir)",
-                dir.display()
-            )))
-        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(exists_already(&dir)),
         Err(e) => Err(io_err(&dir, e)),
     }
+}
+
+/// The refusal of a container's cgroup directory that exists before tinibox made it.
+fn exists_already(dir: &Path) -> CgroupError {
+    CgroupError::Invalid(format!(
+        "{} exists already: tinibox makes a container's group itself and never takes over \
+         another's (a leftover? remove it with rmdir; else give another cgroupsPath)",
+        dir.display()
+    ))
 }
 
 #[cfg(test)]

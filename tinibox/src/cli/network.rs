@@ -2,8 +2,9 @@
 //! - `tinibox port CONTAINER [PORT[/PROTO]]`: a container's published ports (`80/tcp ->
 //!   0.0.0.0:8080`);
 //! - `tinibox network create [--subnet CIDR] [--gateway IP] NAME` (prints the id), `ls`
-//!   (`-q`), `rm NAME…`, `inspect NAME…` (Docker's JSON array), `connect NET CONTAINER`,
-//!   `disconnect NET CONTAINER`.
+//!   (`-q`), `rm NAME…`, `inspect NAME…` (Docker's JSON array), `connect [--ip ADDR]
+//!   [--alias NAME]… NET CONTAINER` (a created or stopped container gets them at its next
+//!   start, as in Docker), `disconnect [-f] NET CONTAINER`.
 //!
 //! The work is `crate::net`'s; a connect/disconnect also updates the container's stored
 //! request so that a restart keeps it. Exit 0, or 125 with one line a failure.
@@ -67,12 +68,16 @@ pub struct NetworkArgs {
 pub enum NetworkCommand {
     /// Create a bridge network whose containers reach each other by name.
     Create {
-        /// IPv4 subnet in CIDR form (default: the first free 10.89.N.0/24).
+        /// Subnet in CIDR form, one IPv4 (default: the first free 10.89.N.0/24) and, with
+        /// --ipv6, one IPv6 (e.g. fd42:1::/64).
         #[arg(long, value_name = "CIDR")]
-        subnet: Option<String>,
-        /// The bridge's address (default: the subnet's first host).
+        subnet: Vec<String>,
+        /// The bridge's address on each subnet (default: the subnet's first host).
         #[arg(long, value_name = "IP")]
-        gateway: Option<String>,
+        gateway: Vec<String>,
+        /// Give containers an IPv6 address too (needs an IPv6 --subnet).
+        #[arg(long)]
+        ipv6: bool,
         /// Driver: only `bridge`.
         #[arg(short = 'd', long, default_value = "bridge")]
         driver: String,
@@ -101,6 +106,13 @@ pub enum NetworkCommand {
     },
     /// Connect a container to a network.
     Connect {
+        /// IPv4 address on that network (user-defined networks only).
+        #[arg(long, value_name = "ADDR")]
+        ip: Option<String>,
+        /// A network-scoped name its peers resolve it by (repeatable; user-defined networks
+        /// only).
+        #[arg(long = "alias", value_name = "NAME")]
+        aliases: Vec<String>,
         /// The network.
         network: String,
         /// The container (name or id).
@@ -108,6 +120,9 @@ pub enum NetworkCommand {
     },
     /// Disconnect a container from a network.
     Disconnect {
+        /// Accepted for Docker's CLI (a disconnect needs no forcing here).
+        #[arg(short, long)]
+        force: bool,
         /// The network.
         network: String,
         /// The container (name or id).
@@ -121,9 +136,10 @@ pub fn network(global: &GlobalOptions, args: NetworkArgs) -> u8 {
         NetworkCommand::Create {
             subnet,
             gateway,
+            ipv6,
             driver,
             name,
-        } => create(&name, subnet.as_deref(), gateway.as_deref(), &driver),
+        } => create(&name, &subnet, &gateway, ipv6, &driver),
         NetworkCommand::Ls { quiet } => ls(quiet),
         NetworkCommand::Rm { names } => each(&names, |n| {
             crate::net::remove_network(n)
@@ -131,12 +147,22 @@ pub fn network(global: &GlobalOptions, args: NetworkArgs) -> u8 {
                 .map_err(|e| e.to_string())
         }),
         NetworkCommand::Inspect { names } => inspect(&names),
-        NetworkCommand::Connect { network, container } => {
-            connect(global, &network, &container, true)
-        }
-        NetworkCommand::Disconnect { network, container } => {
-            connect(global, &network, &container, false)
-        }
+        NetworkCommand::Connect {
+            ip,
+            aliases,
+            network,
+            container,
+        } => connect(
+            global,
+            &network,
+            &container,
+            Some((ip.as_deref(), &aliases[..])),
+        ),
+        NetworkCommand::Disconnect {
+            force: _,
+            network,
+            container,
+        } => connect(global, &network, &container, None),
     };
     match result {
         Ok(()) => 0,
@@ -167,8 +193,9 @@ fn each(names: &[String], mut f: impl FnMut(&str) -> Result<(), String>) -> Resu
 
 fn create(
     name: &str,
-    subnet: Option<&str>,
-    gateway: Option<&str>,
+    subnets: &[String],
+    gateways: &[String],
+    ipv6: bool,
     driver: &str,
 ) -> Result<(), String> {
     if driver != "bridge" {
@@ -176,7 +203,9 @@ fn create(
             "--driver {driver:?} is not supported — tinibox networks use the bridge driver"
         ));
     }
-    let net = crate::net::create_network(name, subnet, gateway).map_err(|e| e.to_string())?;
+    let addressing =
+        crate::net::Addressing::new(subnets, gateways, ipv6).map_err(|e| e.to_string())?;
+    let net = crate::net::create_network_with(name, &addressing).map_err(|e| e.to_string())?;
     println!("{}", net.id);
     Ok(())
 }
@@ -214,6 +243,11 @@ fn inspect(names: &[String]) -> Result<(), String> {
     let mut out = Vec::new();
     let result = each(names, |n| {
         let (net, leases) = crate::net::inspect(n).map_err(|e| e.to_string())?;
+        let mut config =
+            vec![json!({"Subnet": net.subnet.to_string(), "Gateway": net.gateway.to_string()})];
+        if let (true, Some(s), Some(g)) = (net.ipv6, net.subnet6, net.gateway6) {
+            config.push(json!({"Subnet": s.to_string(), "Gateway": g.to_string()}));
+        }
         let containers: serde_json::Map<String, serde_json::Value> = leases
             .iter()
             .map(|(id, l)| {
@@ -224,7 +258,10 @@ fn inspect(names: &[String]) -> Result<(), String> {
                         "EndpointID": "",
                         "MacAddress": crate::net::mac_text(crate::net::mac_for(l.ip)),
                         "IPv4Address": format!("{}/{}", l.ip, net.subnet.prefix_len()),
-                        "IPv6Address": "",
+                        "IPv6Address": match (l.ip6, net.subnet6) {
+                            (Some(a), Some(s)) => format!("{a}/{}", s.prefix_len()),
+                            _ => String::new(),
+                        },
                     }),
                 )
             })
@@ -235,11 +272,11 @@ fn inspect(names: &[String]) -> Result<(), String> {
             "Created": net.created,
             "Scope": "local",
             "Driver": net.driver,
-            "EnableIPv6": false,
+            "EnableIPv6": net.ipv6,
             "IPAM": {
                 "Driver": "default",
                 "Options": {},
-                "Config": [{"Subnet": net.subnet.to_string(), "Gateway": net.gateway.to_string()}],
+                "Config": config,
             },
             "Internal": false,
             "Attachable": false,
@@ -259,13 +296,13 @@ fn inspect(names: &[String]) -> Result<(), String> {
     result
 }
 
-/// `network connect` (`join`) or `disconnect`: the running container now, its stored
-/// request for later runs.
+/// `network connect` (`join`: its `--ip` and `--alias`) or `disconnect` (`join` None): the
+/// running container now, its stored request for later runs.
 fn connect(
     global: &GlobalOptions,
     network: &str,
     container: &str,
-    join: bool,
+    join: Option<(Option<&str>, &[String])>,
 ) -> Result<(), String> {
     use crate::container::{self, state::Record, Status};
     let id = names::resolve(&global.root, container)?;
@@ -283,12 +320,19 @@ fn connect(
         )
     });
     let listed = req.networks.contains(&net.name);
-    if join {
+    if let Some((ip, aliases)) = join {
+        let (ip, aliases) =
+            crate::net::addressing_as(&net, ip, aliases, "--alias").map_err(|e| e.to_string())?;
         if listed {
             return Err(format!(
                 "container {container} is already connected to network {} — nothing to do",
                 net.name
             ));
+        }
+        req.endpoints.remove(&net.name);
+        if ip.is_some() || !aliases.is_empty() {
+            req.endpoints
+                .insert(net.name.clone(), crate::net::Endpoint { ip, aliases });
         }
         if let Some(r) = &running {
             crate::net::connect(&id, r.state.pid, &net.name, &req).map_err(|e| e.to_string())?;
@@ -305,6 +349,8 @@ fn connect(
             crate::net::disconnect(&id, &net.name).map_err(|e| e.to_string())?;
         }
         req.networks.retain(|n| n != &net.name);
+        req.endpoints.remove(&net.name);
+        req.addresses.remove(&net.name);
     }
     req.save(&front).map_err(|e| e.to_string())
 }

@@ -73,6 +73,8 @@ struct Prepared {
     reaper: bool,
     /// The record so far (status `creating`, no pid yet).
     state: State,
+    /// The cgroup directories the first record names (see [`CgroupHandle::planned`]).
+    planned: CgroupHandle,
     parent_chan: Channel,
 }
 
@@ -243,7 +245,7 @@ fn prepare(opts: &mut CreateOptions) -> Result<(Prepared, ChildEnds), ContainerE
     Record {
         state: state.clone(),
         init_start_time: 0,
-        cgroup: planned,
+        cgroup: planned.clone(),
         spec: spec.clone(),
     }
     .save(&dir)?;
@@ -295,6 +297,7 @@ fn prepare(opts: &mut CreateOptions) -> Result<(Prepared, ChildEnds), ContainerE
         hooks_round_trip,
         reaper,
         state,
+        planned,
         parent_chan,
     };
     let child = ChildEnds {
@@ -539,15 +542,40 @@ fn make_cgroup(
     p: &mut Prepared,
     spec: &Spec,
 ) -> Result<CgroupHandle, ContainerError> {
-    let cgroup = CgroupHandle::create(&p.cgroup_path, resources)?;
+    let cgroup = match CgroupHandle::create(&p.cgroup_path, resources) {
+        Ok(c) => c,
+        Err(e) => {
+            // `create` removed what it made. A planned directory that someone else made
+            // meanwhile (its mkdir failed with EEXIST) must not stay in the record, where a
+            // `delete` after a SIGKILL of this process would remove it: the record is
+            // rewritten without any directory before the failure is reported.
+            let none = CgroupHandle {
+                layout: crate::cgroups::detect(),
+                rel_path: p.cgroup_path.clone(),
+                dirs: Default::default(),
+            };
+            let _ = Record {
+                state: p.state.clone(),
+                init_start_time: 0,
+                cgroup: none,
+                spec: spec.clone(),
+            }
+            .save(&p.dir);
+            return Err(e.into());
+        }
+    };
     p.guard.cgroup = Some(cgroup.clone());
-    Record {
-        state: p.state.clone(),
-        init_start_time: 0,
-        cgroup: cgroup.clone(),
-        spec: spec.clone(),
+    // The first record names these directories already unless `create` made fewer (a v1
+    // freezer that is not mounted): then the record is written again with the exact ones.
+    if cgroup != p.planned {
+        Record {
+            state: p.state.clone(),
+            init_start_time: 0,
+            cgroup: cgroup.clone(),
+            spec: spec.clone(),
+        }
+        .save(&p.dir)?;
     }
-    .save(&p.dir)?;
     Ok(cgroup)
 }
 

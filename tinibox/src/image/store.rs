@@ -86,6 +86,8 @@ pub struct ImageRuntimeConfig {
     /// `Retries`), as the config holds it; not part of the OCI image spec, so read from the
     /// document's raw JSON.
     pub healthcheck: Option<serde_json::Value>,
+    /// The signal `stop` sends (`StopSignal`, Dockerfile's STOPSIGNAL), when set.
+    pub stop_signal: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -316,6 +318,7 @@ impl Store {
             user: c.user().clone().filter(|u| !u.is_empty()),
             exposed_ports: c.exposed_ports().clone().unwrap_or_default(),
             healthcheck: self.raw_healthcheck(image),
+            stop_signal: c.stop_signal().clone().filter(|s| !s.is_empty()),
         })
     }
 

@@ -14,10 +14,10 @@
 //! Owns links and sysctls; the record is [`super::ipam`], the rules [`super::rules`].
 
 use std::io;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::os::fd::AsFd;
 
-use ipnet::Ipv4Net;
+use ipnet::{Ipv4Net, Ipv6Net};
 
 use super::rtnl::Rtnl;
 use super::NetError;
@@ -79,17 +79,38 @@ pub fn route_overlap(rt: &mut Rtnl, subnet: Ipv4Net) -> Result<Option<String>, N
         .map(|r| format!("{}/{}", r.destination, r.prefix)))
 }
 
-/// Makes the bridge `name` with address `gateway` on `subnet` unless it exists; returns its
-/// index and MTU.
+/// The host's IPv6 route (as `DEST/PREFIX`) that `subnet` overlaps, if any (the default
+/// route and link-local routes aside).
+pub fn route6_overlap(rt: &mut Rtnl, subnet: Ipv6Net) -> Result<Option<String>, NetError> {
+    let routes = rt
+        .routes6()
+        .map_err(sys("reading the host's IPv6 routes"))?;
+    Ok(routes
+        .iter()
+        .filter(|(d, p)| *p > 0 && (d.segments()[0] & 0xffc0) != 0xfe80 && !d.is_multicast())
+        .find(|(d, p)| {
+            Ipv6Net::new(*d, *p)
+                .map(|n| n.contains(&subnet.network()) || subnet.contains(&n.network()))
+                .unwrap_or(false)
+        })
+        .map(|(d, p)| format!("{d}/{p}")))
+}
+
+/// Makes the bridge `name` with address `gateway` on `subnet` (and `v6`'s IPv6 gateway and
+/// prefix length) unless it exists; returns its index and MTU.
 pub fn ensure(
     rt: &mut Rtnl,
     name: &str,
     subnet: Ipv4Net,
     gateway: Ipv4Addr,
+    v6: Option<(Ipv6Addr, u8)>,
 ) -> Result<(u32, u32), NetError> {
-    if let Some(index) = rt.link_index(name).map_err(sys("looking up the bridge"))? {
-        let mtu = rt.link_mtu(index).ok().flatten().unwrap_or(1500);
-        return Ok((index, mtu));
+    // One request for both (a join's first rtnetlink round trip).
+    if let Some((index, mtu)) = rt
+        .link_index_mtu(name)
+        .map_err(sys("looking up the bridge"))?
+    {
+        return Ok((index, mtu.unwrap_or(1500)));
     }
     if let Some(route) = route_overlap(rt, subnet)? {
         return Err(NetError::Invalid(format!(
@@ -112,6 +133,10 @@ pub fn ensure(
             .ok_or_else(|| NetError::System(format!("the new bridge {name} vanished")))?;
         rt.add_address(index, gateway, subnet.prefix_len())
             .map_err(sys("giving the bridge its address"))?;
+        if let Some((gw6, prefix6)) = v6 {
+            rt.add_address6(index, gw6, prefix6)
+                .map_err(sys("giving the bridge its IPv6 address"))?;
+        }
         write_sysctl(
             &format!("/proc/sys/net/ipv4/conf/{name}/route_localnet"),
             "1",
@@ -154,6 +179,10 @@ pub struct Plug<'a> {
     pub prefix: u8,
     /// The default route's gateway, if this interface carries it.
     pub default_via: Option<Ipv4Addr>,
+    /// Its IPv6 address and prefix length, on a network with IPv6.
+    pub ip6: Option<(Ipv6Addr, u8)>,
+    /// The IPv6 default route's gateway, if this interface carries it.
+    pub default_via6: Option<Ipv6Addr>,
 }
 
 /// Plugs a container in: a veth pair `host` (on the bridge) / `p.ifname` (in the namespace of
@@ -196,8 +225,16 @@ pub fn plug(
             .ok_or_else(|| NetError::System(format!("{ifname} did not reach the container")))?;
         c.add_address(inside, p.ip, p.prefix)
             .map_err(sys("giving the container's interface its address"))?;
+        if let Some((ip6, prefix6)) = p.ip6 {
+            c.add_address6(inside, ip6, prefix6)
+                .map_err(sys("giving the container's interface its IPv6 address"))?;
+        }
         c.set_up(inside)
             .map_err(sys("setting the container's interface up"))?;
+        if let Some(gw) = p.default_via6 {
+            c.add_default_route6(gw)
+                .map_err(sys("adding the container's IPv6 default route"))?;
+        }
         match p.default_via {
             Some(gw) => c
                 .add_default_route(gw)

@@ -13,17 +13,18 @@
 //! processes caching lookups keep old answers. Owns the block's format only.
 
 use std::io::Write;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::path::Path;
 
 /// The line that starts tinibox's block.
 pub const MARKER: &str =
     "# tinibox networks: the lines below are rewritten as containers join and leave\n";
 
-/// The block for a container: its own line, then one line a peer.
-pub fn block(own: Option<(Ipv4Addr, &str)>, peers: &[(Ipv4Addr, Vec<String>)]) -> String {
+/// The block for a container: its own lines (an IPv4 and, on a network with IPv6, an IPv6
+/// address), then one line an address of a peer.
+pub fn block(own: &[(IpAddr, &str)], peers: &[(IpAddr, Vec<String>)]) -> String {
     let mut out = String::from(MARKER);
-    if let Some((ip, hostname)) = own {
+    for (ip, hostname) in own {
         out.push_str(&format!("{ip}\t{hostname}\n"));
     }
     for (ip, names) in peers {
@@ -70,23 +71,27 @@ pub fn rewrite(path: &Path, block: &str) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::Ipv4Addr;
 
     #[test]
     fn the_block_is_replaced_not_appended() {
         let base = "127.0.0.1\tlocalhost\n10.0.0.9\tdb\n";
         let b1 = block(
-            Some((Ipv4Addr::new(10, 89, 1, 2), "web")),
-            &[(
-                Ipv4Addr::new(10, 89, 1, 3),
-                vec!["api".into(), "0123".into()],
-            )],
+            &[(Ipv4Addr::new(10, 89, 1, 2).into(), "web")],
+            &[
+                (
+                    Ipv4Addr::new(10, 89, 1, 3).into(),
+                    vec!["api".into(), "0123".into()],
+                ),
+                ("fd42::3".parse().unwrap(), vec!["api".into()]),
+            ],
         );
         let once = replace_block(base, &b1);
         assert_eq!(
             once,
-            format!("{base}{MARKER}10.89.1.2\tweb\n10.89.1.3\tapi 0123\n")
+            format!("{base}{MARKER}10.89.1.2\tweb\n10.89.1.3\tapi 0123\nfd42::3\tapi\n")
         );
-        let b2 = block(Some((Ipv4Addr::new(10, 89, 1, 2), "web")), &[]);
+        let b2 = block(&[(Ipv4Addr::new(10, 89, 1, 2).into(), "web")], &[]);
         assert_eq!(
             replace_block(&once, &b2),
             format!("{base}{MARKER}10.89.1.2\tweb\n")
@@ -100,7 +105,7 @@ mod tests {
         let p = d.path().join("hosts");
         std::fs::write(&p, "127.0.0.1\tlocalhost\n").unwrap();
         let ino = std::fs::metadata(&p).unwrap().ino();
-        rewrite(&p, &block(Some((Ipv4Addr::new(10, 1, 0, 2), "h")), &[])).unwrap();
+        rewrite(&p, &block(&[(Ipv4Addr::new(10, 1, 0, 2).into(), "h")], &[])).unwrap();
         assert_eq!(std::fs::metadata(&p).unwrap().ino(), ino);
         assert!(std::fs::read_to_string(&p)
             .unwrap()

@@ -20,11 +20,11 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use ipnet::Ipv4Net;
+use ipnet::{Ipv4Net, Ipv6Net};
 use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
 
@@ -42,6 +42,9 @@ pub struct Lease {
     pub netns: u64,
     /// The host end of its veth pair.
     pub veth: String,
+    /// Its IPv6 address, on a network with IPv6 (`network create --ipv6`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip6: Option<Ipv6Addr>,
     /// Its interface inside the container (`eth0`, `eth1`…).
     #[serde(default = "default_ifname")]
     pub ifname: String,
@@ -134,6 +137,12 @@ pub struct Record {
     /// Leases by container id.
     #[serde(default)]
     pub leases: BTreeMap<String, Lease>,
+    /// The IPv6 subnet, on a network with IPv6.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subnet6: Option<Ipv6Net>,
+    /// The bridge's IPv6 address, on a network with IPv6.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway6: Option<Ipv6Addr>,
 }
 
 impl Record {
@@ -162,6 +171,28 @@ impl Record {
                     "network {} has no free address left ({} containers) — remove containers or give it a larger subnet",
                     self.subnet,
                     self.leases.len()
+                ))
+            })
+    }
+
+    /// The lowest free IPv6 address of the subnet after its first (the subnet-router anycast
+    /// address) that is not the gateway (Docker's IPAM hands them out in this order too);
+    /// None on a network without IPv6. Looks at the first 65,536 addresses.
+    pub fn allocate6(&self) -> Result<Option<Ipv6Addr>, NetError> {
+        let Some(net) = self.subnet6 else {
+            return Ok(None);
+        };
+        let base = u128::from(net.network());
+        let last = u128::from(net.broadcast());
+        (1..=65_536u128)
+            .map(|i| base.saturating_add(i))
+            .take_while(|a| *a <= last)
+            .map(Ipv6Addr::from)
+            .find(|ip| Some(*ip) != self.gateway6 && self.leases.values().all(|l| l.ip6 != Some(*ip)))
+            .map(Some)
+            .ok_or_else(|| {
+                NetError::Invalid(format!(
+                    "network {net} has no free IPv6 address left — remove containers or give it a larger subnet"
                 ))
             })
     }
@@ -255,6 +286,9 @@ impl Locked {
     }
 
     /// Writes the record (to a temporary file, then renamed); removes it when `record` is None.
+    /// A record whose file already holds the same bytes is not written again: every join and
+    /// leave saves all records, and a write plus rename costs 0.1-0.3 ms a network on this
+    /// tmpfs, for nothing when only one network changed.
     pub fn save(&self, network: &str, record: Option<&Record>) -> Result<(), NetError> {
         let path = self.path(network);
         let sys = |e: std::io::Error| NetError::System(format!("writing {}: {e}", path.display()));
@@ -266,6 +300,9 @@ impl Locked {
             Some(r) => {
                 let json =
                     serde_json::to_vec_pretty(r).map_err(|e| sys(std::io::Error::other(e)))?;
+                if std::fs::read(&path).is_ok_and(|old| old == json) {
+                    return Ok(());
+                }
                 let tmp = path.with_extension("json.tmp");
                 std::fs::write(&tmp, json)
                     .and_then(|_| std::fs::rename(&tmp, &path))
@@ -324,6 +361,7 @@ mod tests {
             pid: i32::MAX,
             netns: 1,
             veth: "tbx".into(),
+            ip6: None,
             ifname: "eth0".into(),
             ports: vec![],
             member: Member::default(),
@@ -337,6 +375,8 @@ mod tests {
             gateway: None,
             bridge: None,
             leases: BTreeMap::new(),
+            subnet6: None,
+            gateway6: None,
         };
         assert_eq!(r.gateway(), Ipv4Addr::new(10, 1, 0, 1));
         assert_eq!(r.allocate().unwrap(), Ipv4Addr::new(10, 1, 0, 2));
@@ -357,6 +397,8 @@ mod tests {
             gateway: Some(Ipv4Addr::new(10, 1, 0, 6)),
             bridge: Some("tb-x".into()),
             leases: [("a".to_string(), lease("10.1.0.1"))].into(),
+            subnet6: None,
+            gateway6: None,
         };
         assert_eq!(r.allocate().unwrap(), Ipv4Addr::new(10, 1, 0, 2));
         assert_eq!(r.bridge(), "tb-x");
@@ -369,6 +411,8 @@ mod tests {
             gateway: None,
             bridge: None,
             leases: BTreeMap::new(),
+            subnet6: None,
+            gateway6: None,
         };
         let mut taken = lease("10.1.0.7");
         taken.member.name = "web".into();
@@ -400,12 +444,37 @@ mod tests {
     }
 
     #[test]
+    fn ipv6_addresses_start_after_the_gateway() {
+        let mut r = Record {
+            subnet: "10.1.0.0/24".parse().unwrap(),
+            gateway: None,
+            bridge: None,
+            leases: BTreeMap::new(),
+            subnet6: Some("fd42:1::/126".parse().unwrap()),
+            gateway6: Some("fd42:1::1".parse().unwrap()),
+        };
+        assert_eq!(r.allocate6().unwrap(), Some("fd42:1::2".parse().unwrap()));
+        let mut l = lease("10.1.0.2");
+        l.ip6 = Some("fd42:1::2".parse().unwrap());
+        r.leases.insert("a".into(), l);
+        assert_eq!(r.allocate6().unwrap(), Some("fd42:1::3".parse().unwrap()));
+        let mut l = lease("10.1.0.3");
+        l.ip6 = Some("fd42:1::3".parse().unwrap());
+        r.leases.insert("b".into(), l);
+        assert!(r.allocate6().is_err());
+        r.subnet6 = None;
+        assert_eq!(r.allocate6().unwrap(), None);
+    }
+
+    #[test]
     fn a_lease_of_a_gone_process_is_stale() {
         let r = Record {
             subnet: "10.1.0.0/24".parse().unwrap(),
             gateway: None,
             bridge: None,
             leases: [("gone".to_string(), lease("10.1.0.2"))].into(),
+            subnet6: None,
+            gateway6: None,
         };
         assert_eq!(r.stale(), vec!["gone".to_string()]);
     }
@@ -420,6 +489,8 @@ mod tests {
             gateway: None,
             bridge: None,
             leases: [("a".to_string(), lease("10.1.0.2"))].into(),
+            subnet6: None,
+            gateway6: None,
         };
         l.save("bridge", Some(&r)).unwrap();
         assert_eq!(l.load("bridge").unwrap(), Some(r));

@@ -2,7 +2,11 @@
 //! `net/`): a bridge on the host per network, a veth pair per container and network with
 //! `eth0` (`eth1`…) inside, an address from a locked record, outbound masquerade and
 //! published ports as nf_tables rules in tinibox's own table, names of user-defined networks
-//! in each member's /etc/hosts.
+//! in each member's /etc/hosts. A user-defined network made with `--ipv6` also gives its bridge
+//! and each container an IPv6 address of its IPv6 subnet (and the container an IPv6 default
+//! route), and its members' names resolve to both addresses; as Docker 20.10 with `ip6tables`
+//! off, no IPv6 NAT, isolation or published port rules are made (IPv6 forwarding is left as
+//! the host has it).
 //!
 //! - [`config`]: `/etc/tinibox/config` (`bridge_subnet`).
 //! - [`networks`]: user-defined networks' definitions (`network create`/`rm`).
@@ -39,7 +43,7 @@ pub mod rtnl;
 pub mod rules;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use serde::{Deserialize, Serialize};
 
@@ -96,12 +100,41 @@ pub struct Request {
     /// its peers' hosts lines and ARP caches stay right.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub addresses: BTreeMap<String, Ipv4Addr>,
+    /// What `network connect --ip/--alias` asked for on a network it added, by network name
+    /// (Docker's per-endpoint `IPAMConfig` and `Aliases`): applied now when the container
+    /// runs, and at each later start.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub endpoints: BTreeMap<String, Endpoint>,
+}
+
+/// One network's endpoint settings given by `network connect`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Endpoint {
+    /// `--ip`: the address asked for on that network.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip: Option<Ipv4Addr>,
+    /// `--alias`: names its peers on that network resolve it by.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
 }
 
 /// The file in a container's front folder that holds its [`Request`].
 pub const REQUEST_FILE: &str = "network.json";
 
 impl Request {
+    /// The address asked for and the network-scoped aliases on `network`, the request's
+    /// `index`th: `network connect`'s endpoint settings when it has them, else `run`'s `--ip`
+    /// (first network only) and `--network-alias`.
+    pub fn endpoint(&self, network: &str, index: usize) -> (Option<Ipv4Addr>, Vec<String>) {
+        match self.endpoints.get(network) {
+            Some(e) => (e.ip, e.aliases.clone()),
+            None => (
+                self.ip.filter(|_| index == 0),
+                self.member.network_aliases.clone(),
+            ),
+        }
+    }
+
     /// The request stored in front folder `front` (None: the container joins no bridge
     /// network, or was made before requests were stored).
     pub fn load(front: &std::path::Path) -> Option<Request> {
@@ -133,6 +166,8 @@ pub struct Attached {
     pub ip: Ipv4Addr,
     /// The gateway (the bridge's address).
     pub gateway: Ipv4Addr,
+    /// Its IPv6 address, on a network with IPv6.
+    pub ip6: Option<Ipv6Addr>,
     /// Its published ports with their host ports.
     pub ports: Vec<PortMapping>,
 }
@@ -154,12 +189,23 @@ pub fn mac_text(mac: [u8; 6]) -> String {
         .join(":")
 }
 
-/// Checks `--ip` and `--network-alias` against the network they apply to (Docker accepts both
-/// on user-defined networks only).
+/// Checks `run`'s `--ip` and `--network-alias` against the network they apply to (Docker
+/// accepts both on user-defined networks only).
 pub fn addressing(
     network: &Network,
     ip: Option<&str>,
     aliases: &[String],
+) -> Result<(Option<Ipv4Addr>, Vec<String>), NetError> {
+    addressing_as(network, ip, aliases, "--network-alias")
+}
+
+/// [`addressing`] with the aliases' flag named `alias_flag` in errors (`network connect`
+/// calls it `--alias`).
+pub fn addressing_as(
+    network: &Network,
+    ip: Option<&str>,
+    aliases: &[String],
+    alias_flag: &str,
 ) -> Result<(Option<Ipv4Addr>, Vec<String>), NetError> {
     if !network.resolves_names() {
         if ip.is_some() {
@@ -168,9 +214,9 @@ pub fn addressing(
             ));
         }
         if !aliases.is_empty() {
-            return Err(NetError::Invalid(
-                "--network-alias: network-scoped aliases are supported on user-defined networks only — create one with `tinibox network create NAME` and use --network NAME".into(),
-            ));
+            return Err(NetError::Invalid(format!(
+                "{alias_flag}: network-scoped aliases are supported on user-defined networks only — create one with `tinibox network create NAME` and use it"
+            )));
         }
     }
     let ip = match ip {
@@ -192,7 +238,7 @@ pub fn addressing(
         if a.is_empty() || a.chars().any(|c| c.is_whitespace() || c == '#') {
             let shown: String = a.chars().take(64).collect();
             return Err(NetError::Invalid(format!(
-                "--network-alias {shown:?} is not a host name — use letters, digits, '.', '-' and '_'"
+                "{alias_flag} {shown:?} is not a host name — use letters, digits, '.', '-' and '_'"
             )));
         }
     }
@@ -323,7 +369,7 @@ fn refresh_hosts(records: &Records, nets: &BTreeSet<String>, ids: &[&str]) {
         let Some(path) = &first.member.hosts else {
             continue;
         };
-        let mut peers: Vec<(Ipv4Addr, Vec<String>)> = Vec::new();
+        let mut peers: Vec<(IpAddr, Vec<String>)> = Vec::new();
         let mut own = vec![first.member.hostname.clone()];
         for (net, lease) in &mine {
             if net.as_str() == BRIDGE_NETWORK {
@@ -337,13 +383,22 @@ fn refresh_hosts(records: &Records, nets: &BTreeSet<String>, ids: &[&str]) {
                 }
             }
             for (other, l) in &records[net.as_str()].leases {
-                if other != id && !peers.iter().any(|(ip, _)| *ip == l.ip) {
-                    peers.push((l.ip, l.member.names()));
+                if other == id {
+                    continue;
+                }
+                for ip in std::iter::once(IpAddr::V4(l.ip)).chain(l.ip6.map(IpAddr::V6)) {
+                    if !peers.iter().any(|(p, _)| *p == ip) {
+                        peers.push((ip, l.member.names()));
+                    }
                 }
             }
         }
         let own = own.join(" ");
-        let block = hosts::block(Some((first.ip, own.as_str())), &peers);
+        let mut lines = vec![(IpAddr::V4(first.ip), own.as_str())];
+        if let Some(ip6) = first.ip6 {
+            lines.push((IpAddr::V6(ip6), own.as_str()));
+        }
+        let block = hosts::block(&lines, &peers);
         if let Err(e) = hosts::rewrite(path, &block) {
             eprintln!("tinibox: updating {}: {e}", path.display());
         }
@@ -390,21 +445,34 @@ fn join(
     let ports = ports::resolve(ports, &taken)?;
     let ifname = next_ifname(records, id);
     let first = ifname == "eth0";
+    let index = req
+        .networks
+        .iter()
+        .position(|n| *n == def.name)
+        .unwrap_or(req.networks.len());
+    let (asked, aliases) = req.endpoint(&def.name, index);
+    let mut member = req.member.clone();
+    member.network_aliases = aliases;
     let record = records
         .entry(def.name.clone())
         .or_insert_with(|| def.record());
-    let ip = match (
-        first.then_some(req.ip).flatten(),
-        req.addresses.get(&def.name),
-    ) {
+    let ip = match (asked, req.addresses.get(&def.name)) {
         (Some(asked), _) => record.claim(asked)?,
         (None, Some(last)) if record.is_free(*last) => *last,
         _ => record.allocate()?,
     };
     let gateway = record.gateway();
+    let ip6 = record.allocate6()?;
+    let v6 = record.subnet6.zip(record.gateway6);
     let netns = ipam::netns_inode(pid)
         .ok_or_else(|| NetError::System(format!("the container's init (pid {pid}) is gone")))?;
-    let (index, mtu) = bridge::ensure(rt, record.bridge(), record.subnet, gateway)?;
+    let (index, mtu) = bridge::ensure(
+        rt,
+        record.bridge(),
+        record.subnet,
+        gateway,
+        v6.map(|(n, g)| (g, n.prefix_len())),
+    )?;
     let veth = veth_name(id, &ifname);
     bridge::plug(
         rt,
@@ -418,6 +486,8 @@ fn join(
             mac: mac_for(ip),
             prefix: record.subnet.prefix_len(),
             default_via: first.then_some(gateway),
+            ip6: ip6.zip(v6.map(|(n, _)| n.prefix_len())),
+            default_via6: v6.map(|(_, g)| g).filter(|_| first),
         },
     )?;
     record.leases.insert(
@@ -427,9 +497,10 @@ fn join(
             pid,
             netns,
             veth,
+            ip6,
             ifname: ifname.clone(),
             ports: ports.clone(),
-            member: req.member.clone(),
+            member,
         },
     );
     Ok(Attached {
@@ -437,6 +508,7 @@ fn join(
         ifname,
         ip,
         gateway,
+        ip6,
         ports,
     })
 }
@@ -560,14 +632,16 @@ pub fn settings(id: &str, front: &std::path::Path) -> serde_json::Map<String, se
             .filter(|(_, l)| l.is_live());
         let net_id = networks::load(name).map(|n| n.id).unwrap_or_default();
         let short: String = id.chars().take(12).collect();
+        let (asked, mut a) = req.endpoint(name, i);
         let (aliases, dns_names) = if name == BRIDGE_NETWORK {
             (Value::Null, Value::Null)
         } else {
-            let mut a = req.member.network_aliases.clone();
+            let mut member = req.member.clone();
+            member.network_aliases = a.clone();
             a.push(short);
-            (json!(a), json!(req.member.names()))
+            (json!(a), json!(member.names()))
         };
-        let ipam = match req.ip.filter(|_| i == 0) {
+        let ipam = match asked {
             Some(ip) => json!({"IPv4Address": ip.to_string()}),
             None => Value::Null,
         };
@@ -579,6 +653,13 @@ pub fn settings(id: &str, front: &std::path::Path) -> serde_json::Map<String, se
                 mac_text(mac_for(l.ip)),
             ),
             None => (String::new(), 0, String::new(), String::new()),
+        };
+        let (ip6, prefix6, gateway6) = match lease {
+            Some((r, l)) => match (l.ip6, r.subnet6, r.gateway6) {
+                (Some(a), Some(n), Some(g)) => (a.to_string(), n.prefix_len(), g.to_string()),
+                _ => (String::new(), 0, String::new()),
+            },
+            None => (String::new(), 0, String::new()),
         };
         if name == BRIDGE_NETWORK {
             out.insert("IPAddress".into(), json!(ip));
@@ -597,9 +678,9 @@ pub fn settings(id: &str, front: &std::path::Path) -> serde_json::Map<String, se
                 "Gateway": gateway,
                 "IPAddress": ip,
                 "IPPrefixLen": prefix,
-                "IPv6Gateway": "",
-                "GlobalIPv6Address": "",
-                "GlobalIPv6PrefixLen": 0,
+                "IPv6Gateway": gateway6,
+                "GlobalIPv6Address": ip6,
+                "GlobalIPv6PrefixLen": prefix6,
                 "MacAddress": mac,
                 "DriverOpts": null,
                 "GwPriority": 0,
@@ -675,6 +756,64 @@ pub fn ports_of(id: &str) -> Vec<PortMapping> {
         .collect()
 }
 
+/// `network create`'s addressing: the `--subnet`s and `--gateway`s (at most one IPv4 and one
+/// IPv6 each, told apart by a ':') and `--ipv6`.
+#[derive(Debug, Clone, Default)]
+pub struct Addressing {
+    /// IPv4 subnet (None: the first free 10.89.N.0/24).
+    pub subnet: Option<String>,
+    /// IPv4 gateway (None: the subnet's first host).
+    pub gateway: Option<String>,
+    /// `--ipv6`: give containers an IPv6 address of `subnet6` too.
+    pub ipv6: bool,
+    /// IPv6 subnet (needed with `ipv6`, as in Docker 20.10, which has no default IPv6 pool).
+    pub subnet6: Option<String>,
+    /// IPv6 gateway (None: the subnet's `::1`).
+    pub gateway6: Option<String>,
+}
+
+impl Addressing {
+    /// Sorts repeated `--subnet` and `--gateway` values by family; an error for two of one
+    /// family, an IPv6 value without `--ipv6`, or `--ipv6` without an IPv6 subnet.
+    pub fn new(subnets: &[String], gateways: &[String], ipv6: bool) -> Result<Self, NetError> {
+        let mut a = Addressing {
+            ipv6,
+            ..Addressing::default()
+        };
+        for (flag, values, v4, v6) in [
+            ("--subnet", subnets, &mut a.subnet, &mut a.subnet6),
+            ("--gateway", gateways, &mut a.gateway, &mut a.gateway6),
+        ] {
+            for v in values {
+                let slot = if v.contains(':') { &mut *v6 } else { &mut *v4 };
+                if slot.is_some() {
+                    return Err(NetError::Invalid(format!(
+                        "{flag} is given twice for one address family — give at most one IPv4 and one IPv6 {flag}"
+                    )));
+                }
+                *slot = Some(v.clone());
+            }
+        }
+        if !ipv6 && (a.subnet6.is_some() || a.gateway6.is_some()) {
+            return Err(NetError::Invalid(
+                "an IPv6 --subnet or --gateway needs --ipv6 — add --ipv6 to give the network IPv6"
+                    .into(),
+            ));
+        }
+        if ipv6 && a.subnet6.is_none() {
+            return Err(NetError::Invalid(
+                "--ipv6 needs an IPv6 --subnet (there is no default IPv6 pool) — e.g. --ipv6 --subnet fd42:1::/64".into(),
+            ));
+        }
+        if a.gateway6.is_some() && a.subnet6.is_none() {
+            return Err(NetError::Invalid(
+                "an IPv6 --gateway needs an IPv6 --subnet — give both".into(),
+            ));
+        }
+        Ok(a)
+    }
+}
+
 /// `network create`: a new user-defined network on `subnet` (CIDR; None: the first free
 /// 10.89.N.0/24) with `gateway` (None: the subnet's first host). Its bridge is made now; on
 /// any failure nothing is left.
@@ -683,6 +822,21 @@ pub fn create_network(
     subnet: Option<&str>,
     gateway: Option<&str>,
 ) -> Result<Network, NetError> {
+    create_network_with(
+        name,
+        &Addressing {
+            subnet: subnet.map(str::to_string),
+            gateway: gateway.map(str::to_string),
+            ..Addressing::default()
+        },
+    )
+}
+
+/// [`create_network`] with IPv6 (`--ipv6 --subnet fd…/64`): the bridge gets the IPv6
+/// gateway, each container an IPv6 address and default route besides its IPv4 ones. The IPv6
+/// subnet must not overlap another network's or a route of the host.
+pub fn create_network_with(name: &str, addressing: &Addressing) -> Result<Network, NetError> {
+    let (subnet, gateway) = (addressing.subnet.as_deref(), addressing.gateway.as_deref());
     networks::check_name(name)?;
     let lock = Locked::acquire(&state_dir())?;
     if networks::load(name).is_ok() {
@@ -738,6 +892,28 @@ pub fn create_network(
         }
     };
     let gateway = networks::gateway_for(subnet, gateway)?;
+    let v6 = match &addressing.subnet6 {
+        Some(text) => {
+            let (s6, g6) = networks::subnet6(text, addressing.gateway6.as_deref())?;
+            if let Some(n) = networks::list()?.into_iter().find(|n| {
+                n.subnet6
+                    .is_some_and(|t| t.contains(&s6.network()) || s6.contains(&t.network()))
+            }) {
+                return Err(NetError::Invalid(format!(
+                    "--subnet {s6} overlaps network {} ({}) — pick another subnet",
+                    n.name,
+                    n.subnet6.map(|t| t.to_string()).unwrap_or_default()
+                )));
+            }
+            if let Some(route) = bridge::route6_overlap(&mut rt, s6)? {
+                return Err(NetError::Invalid(format!(
+                    "--subnet {s6} overlaps the host's route to {route} — pick another subnet"
+                )));
+            }
+            Some((s6, g6))
+        }
+        None => None,
+    };
     let id = networks::new_id()?;
     let net = Network {
         name: name.to_string(),
@@ -747,8 +923,17 @@ pub fn create_network(
         subnet,
         gateway,
         created: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+        ipv6: v6.is_some(),
+        subnet6: v6.map(|(s, _)| s),
+        gateway6: v6.map(|(_, g)| g),
     };
-    bridge::ensure(&mut rt, &net.bridge, subnet, gateway)?;
+    bridge::ensure(
+        &mut rt,
+        &net.bridge,
+        subnet,
+        gateway,
+        v6.map(|(s, g)| (g, s.prefix_len())),
+    )?;
     records.insert(name.to_string(), net.record());
     let result = networks::save(&net).and_then(|_| commit(&lock, &records));
     if let Err(e) = result {
@@ -829,6 +1014,9 @@ mod tests {
             subnet: "10.89.0.0/24".parse().unwrap(),
             gateway: Ipv4Addr::new(10, 89, 0, 1),
             created: String::new(),
+            ipv6: false,
+            subnet6: None,
+            gateway6: None,
         };
         assert!(addressing(&net, Some("10.89.0.9"), &[]).is_err());
         assert!(addressing(&net, None, &["x".into()]).is_err());

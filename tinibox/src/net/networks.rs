@@ -5,16 +5,17 @@
 //!
 //! ```json
 //! {"name":"web","id":"<64 hex>","driver":"bridge","bridge":"tb-0123456789ab",
-//!  "subnet":"10.89.1.0/24","gateway":"10.89.1.1","created":"2026-11-30T09:00:00Z"}
+//!  "subnet":"10.89.1.0/24","gateway":"10.89.1.1","created":"2026-11-30T09:00:00Z",
+//!  "ipv6":true,"subnet6":"fd42:1::/64","gateway6":"fd42:1::1"}
 //! ```
 //! The default network `bridge` (and `host`, `none`) has no file: it is built from
 //! `/etc/tinibox/config` ([`default_bridge`]). Owns names, subnets and the files; the bridge
 //! link itself is [`super::bridge`].
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
 
-use ipnet::Ipv4Net;
+use ipnet::{Ipv4Net, Ipv6Net};
 use serde::{Deserialize, Serialize};
 
 use super::{ipam, NetError, BRIDGE_NETWORK};
@@ -40,6 +41,16 @@ pub struct Network {
     /// Creation time, RFC 3339 (empty for `bridge`).
     #[serde(default)]
     pub created: String,
+    /// `--ipv6` (Docker's `EnableIPv6`): containers get an address of `subnet6` too.
+    #[serde(default)]
+    pub ipv6: bool,
+    /// The IPv6 subnet (with `ipv6`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subnet6: Option<Ipv6Net>,
+    /// The bridge's IPv6 address (with `ipv6`; default the subnet's first address after its
+    /// network address).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway6: Option<Ipv6Addr>,
 }
 
 impl Network {
@@ -50,6 +61,8 @@ impl Network {
             gateway: Some(self.gateway),
             bridge: Some(self.bridge.clone()),
             leases: Default::default(),
+            subnet6: self.subnet6.filter(|_| self.ipv6),
+            gateway6: self.gateway6.filter(|_| self.ipv6),
         }
     }
 
@@ -78,6 +91,9 @@ pub fn default_bridge() -> Result<Network, NetError> {
         subnet,
         gateway: ipam::first_host(subnet),
         created: String::new(),
+        ipv6: false,
+        subnet6: None,
+        gateway6: None,
     })
 }
 
@@ -193,6 +209,48 @@ pub fn gateway_for(subnet: Ipv4Net, given: Option<&str>) -> Result<Ipv4Addr, Net
     Ok(gw)
 }
 
+/// Parses `network create`'s IPv6 `--subnet` (prefix 48 to 126, no host bits) and its
+/// `--gateway` (an address of the subnet other than its network address; default the
+/// subnet's `::1`).
+pub fn subnet6(text: &str, gateway: Option<&str>) -> Result<(Ipv6Net, Ipv6Addr), NetError> {
+    let shown: String = text.chars().take(64).collect();
+    let net: Ipv6Net = text.parse().map_err(|_| {
+        NetError::Invalid(format!(
+            "--subnet {shown:?} is not a CIDR — write it like fd42:1::/64"
+        ))
+    })?;
+    if !(48..=126).contains(&net.prefix_len()) {
+        return Err(NetError::Invalid(format!(
+            "--subnet {net}: the IPv6 prefix must be 48 to 126 — e.g. fd42:1::/64"
+        )));
+    }
+    if net.network() != net.addr() {
+        return Err(NetError::Invalid(format!(
+            "--subnet {shown}: host bits are set — did you mean {}?",
+            net.trunc()
+        )));
+    }
+    let gw = match gateway {
+        None => Ipv6Addr::from(u128::from(net.network()) + 1),
+        Some(g) => {
+            let shown: String = g.chars().take(64).collect();
+            let gw: Ipv6Addr = g.parse().map_err(|_| {
+                NetError::Invalid(format!(
+                    "--gateway {shown:?} is not an IPv6 address — e.g. --gateway {}",
+                    Ipv6Addr::from(u128::from(net.network()) + 1)
+                ))
+            })?;
+            if !net.contains(&gw) || gw == net.network() {
+                return Err(NetError::Invalid(format!(
+                    "--gateway {gw} is not a host address of the subnet {net} — pick one in it"
+                )));
+            }
+            gw
+        }
+    };
+    Ok((net, gw))
+}
+
 /// The first free `10.89.N.0/24` (N = 1…255) that `taken` does not overlap (Podman's pool).
 pub fn free_subnet(taken: &[Ipv4Net]) -> Result<Ipv4Net, NetError> {
     (1..=255u8)
@@ -248,6 +306,27 @@ mod tests {
         );
         for bad in ["10.5.0.0", "10.5.0.255", "10.6.0.1", "x"] {
             assert!(gateway_for(s, Some(bad)).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn ipv6_subnets_and_gateways_are_checked() {
+        let (n, g) = subnet6("fd42:1::/64", None).unwrap();
+        assert_eq!(
+            (n.to_string(), g.to_string()),
+            ("fd42:1::/64".into(), "fd42:1::1".into())
+        );
+        let (_, g) = subnet6("fd42:1::/64", Some("fd42:1::fe")).unwrap();
+        assert_eq!(g.to_string(), "fd42:1::fe");
+        for (s, gw) in [
+            ("fd42:1::5/64", None),
+            ("fd42::/16", None),
+            ("x", None),
+            ("fd42:1::/64", Some("fd42:2::1")),
+            ("fd42:1::/64", Some("fd42:1::")),
+            ("fd42:1::/64", Some("10.0.0.1")),
+        ] {
+            assert!(subnet6(s, gw).is_err(), "{s} {gw:?}");
         }
     }
 

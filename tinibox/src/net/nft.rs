@@ -137,6 +137,11 @@ pub enum Expr {
     },
     /// Masquerade (source NAT to the outgoing interface's address).
     Masquerade,
+    /// `ct state established,related` as iptables' `-m conntrack --ctstate
+    /// RELATED,ESTABLISHED` writes it: the x_tables match `conntrack` revision 3 run by
+    /// nft_compat (`match` expression), so iptables-nft (and Docker's iptables calls) read a
+    /// chain holding it back; a native `ct` expression they cannot read.
+    CtEstablishedRelated,
     /// Accept the packet.
     Accept,
     /// Drop the packet.
@@ -242,6 +247,23 @@ fn expr_body(out: &mut Vec<u8>, e: &Expr) {
             ("nat", b)
         }
         Expr::Masquerade => ("masq", Vec::new()),
+        Expr::CtEstablishedRelated => {
+            // struct xt_conntrack_mtinfo3 (linux/netfilter/xt_conntrack.h): eight 16-byte
+            // address/mask unions, expires_min/max (u32), l4proto, four ports, match_flags,
+            // invert_flags, state_mask, status_mask, four port highs (u16, host order):
+            // 162 bytes, 164 with the struct's padding, XT_ALIGN'd to 168 as iptables sends it.
+            let mut info = vec![0u8; 168];
+            let match_flags: u16 = 1; // XT_CONNTRACK_STATE
+                                      // XT_CONNTRACK_STATE_BIT(IP_CT_ESTABLISHED = 0) | …(IP_CT_RELATED = 1).
+            let state_mask: u16 = (1 << 1) | (1 << 2);
+            info[146..148].copy_from_slice(&match_flags.to_ne_bytes());
+            info[150..152].copy_from_slice(&state_mask.to_ne_bytes());
+            let mut b = Vec::new();
+            attr_str(&mut b, 1, "conntrack"); // NFTA_MATCH_NAME
+            attr_u32(&mut b, 2, 3); // NFTA_MATCH_REV
+            attr(&mut b, 3, &info); // NFTA_MATCH_INFO
+            ("match", b)
+        }
         Expr::Accept | Expr::Drop => {
             // immediate to the verdict register: NFTA_DATA_VERDICT { NFTA_VERDICT_CODE
             // NF_ACCEPT (1) or NF_DROP (0) }

@@ -7,14 +7,16 @@
 //! Owns the netlink conversation only; which links exist and why is [`super::bridge`].
 
 use std::io;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsRawFd, BorrowedFd};
 
 use netlink_packet_core::{
     NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL,
     NLM_F_REQUEST,
 };
-use netlink_packet_route::address::{AddressAttribute, AddressMessage};
+use netlink_packet_route::address::{
+    AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage,
+};
 use netlink_packet_route::link::{
     InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
 };
@@ -159,6 +161,26 @@ impl Rtnl {
         }
     }
 
+    /// The index and MTU of link `name` in one request (None when there is no such link).
+    pub fn link_index_mtu(&mut self, name: &str) -> io::Result<Option<(u32, Option<u32>)>> {
+        let mut m = LinkMessage::default();
+        m.attributes.push(LinkAttribute::IfName(name.to_string()));
+        match self.request(RouteNetlinkMessage::GetLink(m), 0) {
+            Ok(v) => Ok(v.into_iter().find_map(|m| match m {
+                RouteNetlinkMessage::NewLink(l) => {
+                    let mtu = l.attributes.iter().find_map(|a| match a {
+                        LinkAttribute::Mtu(mtu) => Some(*mtu),
+                        _ => None,
+                    });
+                    Some((l.header.index, mtu))
+                }
+                _ => None,
+            })),
+            Err(e) if e.raw_os_error() == Some(libc::ENODEV) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// The MTU of link `index`.
     pub fn link_mtu(&mut self, index: u32) -> io::Result<Option<u32>> {
         let mut m = LinkMessage::default();
@@ -264,6 +286,64 @@ impl Rtnl {
             NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK,
         )
         .map(drop)
+    }
+
+    /// Adds the IPv6 `address/prefix` to link `index` without duplicate address detection
+    /// (`IFA_F_NODAD`, as Docker's bridge driver adds them: the address is usable at once, not
+    /// tentative for a second; the IPAM record already keeps it unique on the bridge).
+    pub fn add_address6(&mut self, index: u32, address: Ipv6Addr, prefix: u8) -> io::Result<()> {
+        let mut m = AddressMessage::default();
+        m.header.family = AddressFamily::Inet6;
+        m.header.prefix_len = prefix;
+        m.header.index = index;
+        m.header.flags = AddressHeaderFlags::Nodad;
+        m.attributes
+            .push(AddressAttribute::Local(std::net::IpAddr::V6(address)));
+        m.attributes
+            .push(AddressAttribute::Address(std::net::IpAddr::V6(address)));
+        m.attributes
+            .push(AddressAttribute::Flags(AddressFlags::Nodad));
+        self.request(
+            RouteNetlinkMessage::NewAddress(m),
+            NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK,
+        )
+        .map(drop)
+    }
+
+    /// Adds the IPv6 default route through `gateway`.
+    pub fn add_default_route6(&mut self, gateway: Ipv6Addr) -> io::Result<()> {
+        let mut m = RouteMessage::default();
+        m.header.address_family = AddressFamily::Inet6;
+        m.header.table = libc::RT_TABLE_MAIN;
+        m.header.protocol = RouteProtocol::Boot;
+        m.header.scope = RouteScope::Universe;
+        m.header.kind = RouteType::Unicast;
+        m.attributes
+            .push(RouteAttribute::Gateway(RouteAddress::Inet6(gateway)));
+        self.request(
+            RouteNetlinkMessage::NewRoute(m),
+            NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK,
+        )
+        .map(drop)
+    }
+
+    /// The IPv6 routes of the main table with a prefix (destination, prefix length).
+    pub fn routes6(&mut self) -> io::Result<Vec<(Ipv6Addr, u8)>> {
+        let mut m = RouteMessage::default();
+        m.header.address_family = AddressFamily::Inet6;
+        let v = self.request(RouteNetlinkMessage::GetRoute(m), NLM_F_DUMP)?;
+        Ok(v.into_iter()
+            .filter_map(|m| match m {
+                RouteNetlinkMessage::NewRoute(r) if r.header.table == libc::RT_TABLE_MAIN => {
+                    let prefix = r.header.destination_prefix_length;
+                    r.attributes.into_iter().find_map(|a| match a {
+                        RouteAttribute::Destination(RouteAddress::Inet6(d)) => Some((d, prefix)),
+                        _ => None,
+                    })
+                }
+                _ => None,
+            })
+            .collect())
     }
 
     /// Adds the default route through `gateway`.

@@ -22,13 +22,12 @@
 //! one iptables-nft manages) has a base chain `FORWARD` whose policy is drop (Docker sets it
 //! so; so do hardened hosts), no accept of ours could let forwarded traffic pass — a drop in
 //! any base chain is final — so, as Docker inserts its jumps into FORWARD, tinibox inserts at
-//! its head, per bridge, `iifname BRIDGE accept` (the containers' outbound traffic) and
-//! `oifname BRIDGE accept` (answers and published ports), each with the comment `tinibox`.
-//! Only expressions iptables-nft reads back are used (`-i/-o BRIDGE -m comment --comment
-//! tinibox -j ACCEPT`): a native `ct state` in its chain makes `iptables -S` (and Docker's own
-//! iptables calls) fail with "incompatible"; so inbound is wider than Docker's (conntrack
-//! state and published ports only) — to the containers' private subnets, which other hosts
-//! reach only through a route they were given. The rules follow the networks (gone with
+//! its head, per bridge, the accepts Docker gives `docker0` (see [`host_accepts`]): the
+//! containers' own traffic, answers to it (conntrack state established or related), and new
+//! connections to published ports only — each with the comment `tinibox`. Only expressions
+//! iptables-nft reads back are used (`-i/-o BRIDGE`, `-d`, `-p`/`--dport`, and the conntrack
+//! state as iptables' own x_tables match, not a native `ct state`, which makes `iptables -S`
+//! and Docker's own iptables calls fail with "incompatible"). The rules follow the networks (gone with
 //! `network rm`, and with the last network) and go when the policy is no longer drop; the
 //! host's other rules and everything else it forwards are untouched (the isolation drops of
 //! the `forward` chain above still apply). A host whose FORWARD chain lives in legacy
@@ -188,23 +187,80 @@ pub const TAG: &str = "tinibox";
 const HOST_TABLE: &str = "filter";
 const HOST_CHAIN: &str = "FORWARD";
 
-/// The accept rules of one bridge for a host FORWARD chain whose policy is drop.
-fn host_accepts(bridge: &str) -> Vec<Vec<Expr>> {
-    let mut out_going = vec![
-        Expr::Meta {
-            dreg: R1,
-            key: MetaKey::IifName,
-        },
-        Expr::Cmp {
-            sreg: R1,
-            op: CmpOp::Eq,
-            data: ifname(bridge),
-        },
-    ];
+/// The accept rules of one bridge network for a host FORWARD chain whose policy is drop, the
+/// ones Docker puts in FORWARD (and its DOCKER chain) for `docker0`:
+/// - `iifname BRIDGE accept` (`-i docker0 -j ACCEPT`): the containers' own traffic, out and
+///   to each other;
+/// - `oifname BRIDGE ct state related,established accept` (`-o docker0 -m conntrack
+///   --ctstate RELATED,ESTABLISHED -j ACCEPT`): answers to it;
+/// - per published port, `ip daddr CONTAINER iifname != BRIDGE oifname BRIDGE meta l4proto P
+///   th dport CONTAINERPORT accept` (`-d CONTAINER/32 ! -i docker0 -o docker0 -p P -m P
+///   --dport PORT -j ACCEPT`): the DNAT'd connections to it.
+///
+/// A new connection from elsewhere to a container's other ports is dropped, as in Docker.
+fn host_accepts(n: &NetworkRules<'_>) -> Vec<Vec<Expr>> {
+    let iif = |op: CmpOp| {
+        vec![
+            Expr::Meta {
+                dreg: R1,
+                key: MetaKey::IifName,
+            },
+            Expr::Cmp {
+                sreg: R1,
+                op,
+                data: ifname(n.bridge),
+            },
+        ]
+    };
+    let mut out_going = iif(CmpOp::Eq);
     out_going.push(Expr::Accept);
-    let mut in_coming = oifname(CmpOp::Eq, bridge);
-    in_coming.push(Expr::Accept);
-    vec![out_going, in_coming]
+    let mut answers = oifname(CmpOp::Eq, n.bridge);
+    answers.extend([Expr::CtEstablishedRelated, Expr::Accept]);
+    let mut rules = vec![out_going, answers];
+    for (ip, ports) in &n.published {
+        for p in ports.iter() {
+            let mut r = vec![
+                Expr::Payload {
+                    dreg: R1,
+                    base: PayloadBase::Network,
+                    offset: 16,
+                    len: 4,
+                },
+                Expr::Cmp {
+                    sreg: R1,
+                    op: CmpOp::Eq,
+                    data: ip.octets().to_vec(),
+                },
+            ];
+            r.extend(iif(CmpOp::Neq));
+            r.extend(oifname(CmpOp::Eq, n.bridge));
+            r.extend([
+                Expr::Meta {
+                    dreg: R1,
+                    key: MetaKey::L4Proto,
+                },
+                Expr::Cmp {
+                    sreg: R1,
+                    op: CmpOp::Eq,
+                    data: vec![p.protocol.number()],
+                },
+                Expr::Payload {
+                    dreg: R1,
+                    base: PayloadBase::Transport,
+                    offset: 2,
+                    len: 2,
+                },
+                Expr::Cmp {
+                    sreg: R1,
+                    op: CmpOp::Eq,
+                    data: p.container_port.to_be_bytes().to_vec(),
+                },
+                Expr::Accept,
+            ]);
+            rules.push(r);
+        }
+    }
+    rules
 }
 
 /// Makes the host's `ip filter FORWARD` chain hold tinibox's accept rules for `networks` when
@@ -217,10 +273,7 @@ fn host_forward(networks: &[NetworkRules<'_>], sum: &std::path::Path) -> std::io
     };
     let ours = super::nft::tagged_rules(HOST_TABLE, HOST_CHAIN, TAG)?;
     let wanted: Vec<Vec<Expr>> = if policy == 0 {
-        networks
-            .iter()
-            .flat_map(|n| host_accepts(n.bridge))
-            .collect()
+        networks.iter().flat_map(host_accepts).collect()
     } else {
         Vec::new()
     };

@@ -5,12 +5,16 @@
 //!    controlling terminal must not stay reachable: /dev/tty and TIOCSTI, CVE-2017-5226);
 //!    then the terminal (process.terminal: a pty in the container, sized by
 //!    process.consoleSize, its master sent to the console socket, made the controlling one);
-//! 2. rlimits;
-//! 3. seccomp, when there is no no_new_privs (installing a filter then needs CAP_SYS_ADMIN,
+//! 2. rlimits, and HOME from the container's /etc/passwd;
+//! 3. the working directory, entered as the container's root and checked to resolve inside
+//!    the container (CVE-2024-21626: a leaked host fd must not serve as the cwd), before any
+//!    seccomp filter is loaded, so that a profile denying getcwd or open cannot fail or fool
+//!    these steps (runc also checks before it loads seccomp where it can); when the root may
+//!    not enter it (EACCES, EPERM) it is entered and checked again as the user in step 5;
+//! 4. seccomp, when there is no no_new_privs (installing a filter then needs CAP_SYS_ADMIN,
 //!    so before the capabilities are dropped);
-//! 4. the bounding set, the user and groups, the capability sets;
-//! 5. the working directory, which must resolve inside the container (CVE-2024-21626: a
-//!    leaked host fd must not serve as the cwd), after becoming the user;
+//! 5. the bounding set, the user and groups, the capability sets (and the cwd of step 3
+//!    when only the user may enter it);
 //! 6. no_new_privs, and the command's lookup in the container's PATH (127 / 126);
 //! 7. the close-on-exec sweep of every fd above 2 and the preserved ones (CVE-2024-21626);
 //! 8. the caller's gate: [`Gate::ready`] (the init reports "ready"), seccomp with
@@ -130,19 +134,23 @@ fn steps(f: &Finish) -> Result<Command, ChildError> {
         new_session().map_err(e)?;
     }
     security::apply_rlimits(p).map_err(e)?;
+    let home = default_home(p);
+    // As the container's root and before any filter: see step 3 of the module comment.
+    let cwd_entered = enter_cwd(p, None, true)?;
     if !no_new_privs(p) {
         if let Some(filter) = &f.seccomp {
             filter.install().map_err(|x| e(x.to_string()))?;
         }
     }
-    let home = default_home(p);
     let caps = security::cap_sets(p.capabilities().as_ref()).map_err(e)?;
     security::drop_bounding(&caps).map_err(e)?;
     security::set_user(p, false).map_err(e)?;
     security::set_caps(&caps).map_err(e)?;
-    // Installed already (above) unless no_new_privs defers it until after these steps.
-    let installed = f.seccomp.as_ref().filter(|_| !no_new_privs(p));
-    enter_cwd(p, installed)?;
+    if !cwd_entered {
+        // Installed already (above) unless no_new_privs defers it until after these steps.
+        let installed = f.seccomp.as_ref().filter(|_| !no_new_privs(p));
+        enter_cwd(p, installed, false)?;
+    }
     if no_new_privs(p) {
         security::set_no_new_privs().map_err(e)?;
     }
@@ -173,7 +181,15 @@ fn default_home(p: &Process) -> Option<String> {
 /// the seccomp filter in force (`seccomp`) when it denies getcwd, getcwd's own errno, or
 /// a directory outside the container only when getcwd says so (ENOENT or a path that is
 /// not absolute, the kernel's "(unreachable)").
-fn enter_cwd(p: &Process, seccomp: Option<&CompiledFilter>) -> Result<(), ChildError> {
+///
+/// With `may_defer` (the first attempt, as the container's root), a chdir refused with
+/// EACCES or EPERM returns Ok(false): the caller tries again after becoming the user, who
+/// may own the directory. Ok(true) once the cwd is entered and checked.
+fn enter_cwd(
+    p: &Process,
+    seccomp: Option<&CompiledFilter>,
+    may_defer: bool,
+) -> Result<bool, ChildError> {
     let cwd = p.cwd();
     if !cwd.is_absolute() {
         return Err(ChildError::new(format!(
@@ -181,18 +197,28 @@ fn enter_cwd(p: &Process, seccomp: Option<&CompiledFilter>) -> Result<(), ChildE
             cwd.display()
         )));
     }
-    nix::unistd::chdir(cwd)
-        .map_err(|x| ChildError::new(format!("process.cwd {}: {x}", cwd.display())))?;
+    match nix::unistd::chdir(cwd) {
+        Ok(()) => {}
+        Err(nix::errno::Errno::EACCES | nix::errno::Errno::EPERM) if may_defer => return Ok(false),
+        Err(x) => {
+            return Err(ChildError::new(format!(
+                "process.cwd {}: {x}",
+                cwd.display()
+            )))
+        }
+    }
     let result = nix::unistd::getcwd();
     if result.is_err() && seccomp.is_some_and(|f| f.denies(libc::SYS_getcwd)) {
         let errno = result.err().map(|x| x.to_string()).unwrap_or_default();
         return Err(ChildError::new(format!(
-            "linux.seccomp denies getcwd ({errno}), which the runtime needs to check that              process.cwd {} is inside the container: allow getcwd in the profile",
+            "linux.seccomp denies getcwd ({errno}), which the runtime needs to check that \
+             process.cwd {} (which only process.user may enter) is inside the container: \
+             allow getcwd in the profile",
             cwd.display()
         )));
     }
     match result {
-        Ok(now) if now.is_absolute() => Ok(()),
+        Ok(now) if now.is_absolute() => Ok(true),
         Ok(_) | Err(nix::errno::Errno::ENOENT) => Err(ChildError::new(format!(
             "process.cwd {} is outside the container",
             cwd.display()

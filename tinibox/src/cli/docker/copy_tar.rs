@@ -7,14 +7,22 @@
 //! container's root; the destination directory is resolved beneath it, and each entry's
 //! parent directories are opened one name at a time with `O_NOFOLLOW`, so no entry is
 //! written through a symlink (one in the container, or one an earlier entry made). Absolute
-//! entry names and `..` are refused. Owners are not restored (the files belong to root, as
-//! with `docker cp`); modes and symlinks are kept.
+//! entry names and `..` are refused, in entry names and in hard links' targets.
+//!
+//! What the entries keep, as Docker's streams do: numeric owners (no user or group names),
+//! permission bits with set-user-ID, set-group-ID and sticky, mtimes (seconds), symlinks, and
+//! hard links (a file's second name inside the tree is a link entry to its first, in name
+//! order; directory names end with `/`). Unpacking restores them: owners with `lchown`
+//! semantics, modes after the owner (which clears set-user-ID), mtimes of directories after
+//! their contents were written; a hard-link entry's owner and mtime are applied to the file
+//! it names, as Docker's unpack does (so a set-user-ID file with a second name loses the
+//! bit, as under Docker).
 
+use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
 use std::io::{self, Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use crate::image::fsat;
@@ -32,7 +40,7 @@ pub fn write_tar(root: &OwnedFd, path: &Path, out: impl Write) -> Result<(), Str
     if fsat::file_type(&st) == libc::S_IFDIR {
         let dir = openat2(root, path, libc::O_RDONLY | libc::O_DIRECTORY, resolve)
             .map_err(|e| format!("{}: {e}", path.display()))?;
-        tree(&mut b, &dir, &name, &st)?;
+        tree(&mut b, &dir, &name, &st, &mut HashMap::new())?;
     } else {
         let file = openat2(root, path, libc::O_RDONLY, resolve)
             .map_err(|e| format!("{}: {e}", path.display()))?;
@@ -73,17 +81,25 @@ fn header(st: &libc::stat, kind: tar::EntryType) -> tar::Header {
     h
 }
 
-/// Appends directory `dir` (named `name` in the archive) and everything below it.
+/// The first archive name of each file with more than one link, by (device, inode).
+type Seen = HashMap<(u64, u64), PathBuf>;
+
+/// Appends directory `dir` (named `name` in the archive) and everything below it; a file
+/// already archived under another name (`seen`) becomes a hard-link entry to that name.
 fn tree<W: Write>(
     b: &mut tar::Builder<W>,
     dir: &OwnedFd,
     name: &Path,
     st: &libc::stat,
+    seen: &mut Seen,
 ) -> Result<(), String> {
     let werr = |e: io::Error| format!("writing the archive: {e}");
+    // A directory's name ends with a slash, as in Docker's (and GNU tar's) streams.
+    let mut slashed = name.as_os_str().to_os_string();
+    slashed.push("/");
     b.append_data(
         &mut header(st, tar::EntryType::Directory),
-        name,
+        Path::new(&slashed),
         io::empty(),
     )
     .map_err(werr)?;
@@ -97,9 +113,17 @@ fn tree<W: Write>(
         match fsat::file_type(&st) {
             libc::S_IFDIR => {
                 let sub = fsat::open_dir_at(dir, &n).map_err(|e| e.to_string())?;
-                tree(b, &sub, &path, &st)?;
+                tree(b, &sub, &path, &st, seen)?;
+            }
+            libc::S_IFREG if st.st_nlink > 1 && seen.contains_key(&(st.st_dev, st.st_ino)) => {
+                let first = &seen[&(st.st_dev, st.st_ino)];
+                b.append_link(&mut header(&st, tar::EntryType::Link), &path, first)
+                    .map_err(werr)?;
             }
             libc::S_IFREG => {
+                if st.st_nlink > 1 {
+                    seen.insert((st.st_dev, st.st_ino), path.clone());
+                }
                 let f = openat2(
                     dir,
                     Path::new(&n),
@@ -146,6 +170,8 @@ pub fn read_tar(root: &OwnedFd, path: &Path, input: impl Read) -> Result<(), Str
     })?;
     let mut archive = tar::Archive::new(input);
     let bad = |e: io::Error| format!("reading the archive: {e} (is it a tar stream?)");
+    // Directories' owners, modes and mtimes, set once their contents are written.
+    let mut dirs: Vec<(Vec<OsString>, OsString, Meta)> = Vec::new();
     for entry in archive.entries().map_err(bad)? {
         let mut entry = entry.map_err(bad)?;
         let raw = entry.path_bytes().into_owned();
@@ -155,7 +181,7 @@ pub fn read_tar(root: &OwnedFd, path: &Path, input: impl Read) -> Result<(), Str
             continue;
         };
         let parent = walk(&dest, &names, &shown)?;
-        let mode = entry.header().mode().unwrap_or(0o644) & 0o7777;
+        let meta = Meta::of(entry.header());
         let fail = |e: io::Error| format!("{shown}: {e}");
         let existing = fsat::lstat_at(&parent, &last).map_err(fail)?;
         let is_dir = existing.is_some_and(|st| fsat::file_type(&st) == libc::S_IFDIR);
@@ -168,8 +194,9 @@ pub fn read_tar(root: &OwnedFd, path: &Path, input: impl Read) -> Result<(), Str
                     fsat::mkdir_at(&parent, &last, 0o755).map_err(fail)?;
                 }
                 let d = fsat::open_dir_at(&parent, &last).map_err(fail)?;
-                // SAFETY: fchmod on a directory descriptor we own.
-                unsafe { libc::fchmod(d.as_raw_fd(), mode as libc::mode_t) };
+                // Writable for now: its entries come next; mode and mtime are set at the end.
+                meta.apply_fd(&d, 0o700, None).map_err(fail)?;
+                dirs.push((names, last, meta));
             }
             tar::EntryType::Regular | tar::EntryType::Continuous => {
                 if is_dir {
@@ -180,8 +207,29 @@ pub fn read_tar(root: &OwnedFd, path: &Path, input: impl Read) -> Result<(), Str
                 }
                 let mut f = fsat::create_file_at(&parent, &last).map_err(fail)?;
                 io::copy(&mut entry, &mut f).map_err(fail)?;
-                f.set_permissions(std::fs::Permissions::from_mode(mode))
+                meta.apply_fd(&f, meta.mode, Some(meta.mtime))
                     .map_err(fail)?;
+            }
+            tar::EntryType::Link => {
+                let target = entry.link_name_bytes().unwrap_or_default().into_owned();
+                let target_shown = String::from_utf8_lossy(&target).into_owned();
+                let mut tnames = split(&target, &target_shown)?;
+                let Some(tlast) = tnames.pop() else {
+                    return Err(format!("{shown}: a hard link without a target"));
+                };
+                let tparent = find(&dest, &tnames, &target_shown)?;
+                if is_dir {
+                    return Err(format!("{shown}: cannot overwrite a directory with a link"));
+                }
+                if existing.is_some() {
+                    fsat::remove_at(&parent, &last).map_err(fail)?;
+                }
+                fsat::link_at(&tparent, &tlast, &parent, &last).map_err(|e| {
+                    format!("{shown}: linking to {target_shown} (an earlier entry): {e}")
+                })?;
+                // The link entry's owner and mtime go to the shared file, as Docker's
+                // unpack does (its chown clears set-user-ID and set-group-ID).
+                meta.apply_link(&parent, &last).map_err(fail)?;
             }
             tar::EntryType::Symlink => {
                 let target = entry
@@ -195,15 +243,115 @@ pub fn read_tar(root: &OwnedFd, path: &Path, input: impl Read) -> Result<(), Str
                     fsat::remove_at(&parent, &last).map_err(fail)?;
                 }
                 fsat::symlink_at(&target, &parent, &last).map_err(fail)?;
+                meta.apply_link(&parent, &last).map_err(fail)?;
             }
             other => {
                 return Err(format!(
-                    "{shown}: entries of type {other:?} are not supported — copy regular files, directories and symlinks"
+                    "{shown}: entries of type {other:?} are not supported — copy regular files, directories, hard links and symlinks"
                 ))
             }
         }
     }
+    // Deepest first: a directory's entries change its mtime, not its parent's.
+    for (names, last, meta) in dirs.iter().rev() {
+        let mut shown = names.iter().fold(PathBuf::new(), |p, n| p.join(n));
+        shown.push(last);
+        let shown = shown.display().to_string();
+        let dir = find(&dest, names, &shown)
+            .and_then(|parent| fsat::open_dir_at(&parent, last).map_err(|e| e.to_string()))
+            .map_err(|e| format!("{shown}: {e}"))?;
+        meta.apply_fd(&dir, meta.mode, Some(meta.mtime))
+            .map_err(|e| format!("{shown}: {e}"))?;
+    }
     Ok(())
+}
+
+/// What an entry's header says of its file: numeric owner, permission bits, mtime.
+#[derive(Debug, Clone, Copy)]
+struct Meta {
+    uid: u32,
+    gid: u32,
+    mode: u32,
+    mtime: i64,
+}
+
+impl Meta {
+    fn of(h: &tar::Header) -> Meta {
+        Meta {
+            uid: h
+                .uid()
+                .ok()
+                .and_then(|u| u32::try_from(u).ok())
+                .unwrap_or(0),
+            gid: h
+                .gid()
+                .ok()
+                .and_then(|g| u32::try_from(g).ok())
+                .unwrap_or(0),
+            mode: h.mode().unwrap_or(0o644) & 0o7777,
+            mtime: h
+                .mtime()
+                .ok()
+                .and_then(|t| i64::try_from(t).ok())
+                .unwrap_or(0),
+        }
+    }
+
+    /// The owner to set: the entry's, or -1 (unchanged) when we are not root.
+    fn owner(&self) -> (u32, u32) {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } == 0 {
+            (self.uid, self.gid)
+        } else {
+            (u32::MAX, u32::MAX)
+        }
+    }
+
+    /// Sets the owner, then `mode` (after the owner: chown clears set-user-ID), then `mtime`
+    /// when given, on an open file or directory (no path a container's process could swap
+    /// for a symlink in between).
+    fn apply_fd(&self, fd: &impl AsRawFd, mode: u32, mtime: Option<i64>) -> io::Result<()> {
+        let fd = fd.as_raw_fd();
+        let (uid, gid) = self.owner();
+        // SAFETY: fchown, fchmod and futimens on a descriptor the caller holds.
+        check(unsafe { libc::fchown(fd, uid, gid) })?;
+        check(unsafe { libc::fchmod(fd, mode as libc::mode_t) })?;
+        if let Some(t) = mtime {
+            let times = [timespec(t), timespec(t)];
+            check(unsafe { libc::futimens(fd, times.as_ptr()) })?;
+        }
+        Ok(())
+    }
+
+    /// Sets the owner and mtime of `name` in `dir` without following a symlink (a symlink,
+    /// or a hard link's new name; no mode: a symlink has none).
+    fn apply_link(&self, dir: &OwnedFd, name: &OsStr) -> io::Result<()> {
+        let c = std::ffi::CString::new(name.as_bytes())
+            .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+        let (uid, gid) = self.owner();
+        let times = [timespec(self.mtime), timespec(self.mtime)];
+        let (d, p) = (dir.as_raw_fd(), c.as_ptr());
+        // SAFETY: fchownat and utimensat on a name in a directory we hold, not following it.
+        check(unsafe { libc::fchownat(d, p, uid, gid, libc::AT_SYMLINK_NOFOLLOW) })?;
+        check(unsafe { libc::utimensat(d, p, times.as_ptr(), libc::AT_SYMLINK_NOFOLLOW) })?;
+        Ok(())
+    }
+}
+
+fn timespec(secs: i64) -> libc::timespec {
+    libc::timespec {
+        tv_sec: secs as libc::time_t,
+        tv_nsec: 0,
+    }
+}
+
+/// A libc return value as a result (-1: the errno).
+fn check(ret: libc::c_int) -> io::Result<()> {
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
 }
 
 /// An entry's names, refusing absolute names and `..`.
@@ -226,6 +374,25 @@ fn split(raw: &[u8], shown: &str) -> Result<Vec<OsString>, String> {
         }
     }
     Ok(parts)
+}
+
+/// Opens the existing directory `names` below `dest`, one name at a time, refusing anything
+/// else on the way (a symlink too): where a hard link's target lies.
+fn find(dest: &OwnedFd, names: &[OsString], shown: &str) -> Result<OwnedFd, String> {
+    let mut fd = dest.try_clone().map_err(|e| e.to_string())?;
+    for n in names {
+        match fsat::lstat_at(&fd, n).map_err(|e| format!("{shown}: {e}"))? {
+            Some(st) if fsat::file_type(&st) == libc::S_IFDIR => {}
+            _ => {
+                return Err(format!(
+                    "{shown}: {} is not a directory of the destination — refused",
+                    n.to_string_lossy()
+                ))
+            }
+        }
+        fd = fsat::open_dir_at(&fd, n).map_err(|e| format!("{shown}: {e} — refused"))?;
+    }
+    Ok(fd)
 }
 
 /// Opens (creating when missing) the directory `names` below `dest`, one name at a time,
@@ -300,5 +467,70 @@ mod tests {
         assert!(read_tar(&fd, Path::new("/dest/abs"), &b""[..])
             .unwrap_err()
             .contains("refused"));
+    }
+
+    #[test]
+    fn archives_keep_modes_times_and_hard_links() {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path().join("root");
+        std::fs::create_dir_all(root.join("data/d")).unwrap();
+        std::fs::create_dir_all(root.join("dest")).unwrap();
+        std::fs::write(root.join("data/d/f"), "abc").unwrap();
+        std::fs::hard_link(root.join("data/d/f"), root.join("data/d/hard")).unwrap();
+        std::fs::set_permissions(
+            root.join("data/d/f"),
+            std::fs::Permissions::from_mode(0o4751),
+        )
+        .unwrap();
+        std::fs::set_permissions(root.join("data/d"), std::fs::Permissions::from_mode(0o710))
+            .unwrap();
+        let set_mtime = |p: &Path| {
+            let c = std::ffi::CString::new(p.as_os_str().as_bytes()).unwrap();
+            let t = [timespec(981_173_106), timespec(981_173_106)];
+            assert_eq!(
+                unsafe { libc::utimensat(libc::AT_FDCWD, c.as_ptr(), t.as_ptr(), 0) },
+                0
+            );
+        };
+        set_mtime(&root.join("data/d/f"));
+        set_mtime(&root.join("data/d"));
+        let fd = fsat::open_dir_path(&root).unwrap();
+        let mut tar = Vec::new();
+        write_tar(&fd, Path::new("/data"), &mut tar).unwrap();
+        let mut kinds = Vec::new();
+        for e in tar::Archive::new(tar.as_slice()).entries().unwrap() {
+            let e = e.unwrap();
+            kinds.push((
+                e.path().unwrap().display().to_string(),
+                e.header().entry_type(),
+            ));
+        }
+        assert!(
+            kinds.contains(&("data/d/hard".into(), tar::EntryType::Link)),
+            "{kinds:?}"
+        );
+        read_tar(&fd, Path::new("/dest"), tar.as_slice()).unwrap();
+        let f = std::fs::metadata(root.join("dest/data/d/f")).unwrap();
+        let hard = std::fs::metadata(root.join("dest/data/d/hard")).unwrap();
+        let dir = std::fs::metadata(root.join("dest/data/d")).unwrap();
+        assert_eq!(f.ino(), hard.ino());
+        assert_eq!(f.nlink(), 2);
+        // The link entry's owner went to the shared file: chown cleared set-user-ID (Docker).
+        assert_eq!(f.mode() & 0o7777, 0o751);
+        assert_eq!(dir.mode() & 0o7777, 0o710);
+        assert_eq!((f.mtime(), dir.mtime()), (981_173_106, 981_173_106));
+        // A hard link whose target is outside the stream's tree: refused.
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Link);
+        h.set_size(0);
+        h.as_gnu_mut().unwrap().linkname[..5].copy_from_slice(b"../up");
+        h.as_gnu_mut().unwrap().name[..4].copy_from_slice(b"evil");
+        h.set_cksum();
+        b.append(&h, io::empty()).unwrap();
+        let data = b.into_inner().unwrap();
+        let e = read_tar(&fd, Path::new("/dest"), data.as_slice()).unwrap_err();
+        assert!(e.contains("refused"), "{e}");
     }
 }

@@ -65,7 +65,7 @@ pub(super) struct Prepared {
     rm: bool,
     /// A container that ran before (restart): a failure keeps its front folder (its log,
     /// metadata and file system) and records the failure as its exit status.
-    existing: bool,
+    pub(super) existing: bool,
     /// The networks to join (`--network bridge|NAME`, kept in the front folder's
     /// `crate::net::REQUEST_FILE` for restarts), joined once the init exists.
     net: Option<crate::net::Request>,
@@ -163,13 +163,14 @@ pub(super) fn discard(front: &Path) {
 /// Finds the rootfs: a directory as given, or an image from the store (its container root is
 /// prepared for `id` and recorded in the front folder).
 /// The image's side of a container: its root, process defaults, id (`sha256:…`), exposed
-/// ports and Docker's `Healthcheck` object (empty for a rootfs directory).
+/// ports, Docker's `Healthcheck` object and its stop signal (empty for a rootfs directory).
 type ImageSide = (
     PathBuf,
     ImageDefaults,
     String,
     Vec<String>,
     Option<serde_json::Value>,
+    Option<String>,
 );
 
 fn resolve_rootfs(
@@ -188,6 +189,7 @@ fn resolve_rootfs(
             ImageDefaults::default(),
             String::new(),
             Vec::new(),
+            None,
             None,
         ));
     }
@@ -216,6 +218,7 @@ fn resolve_rootfs(
         record.config_digest,
         c.exposed_ports,
         c.healthcheck,
+        c.stop_signal,
     ))
 }
 
@@ -258,11 +261,6 @@ fn front_meta(args: &RunArgs) -> Result<Meta, Failure> {
             .map_err(|e| Failure::tinibox(format!("--stop-signal: {e}")))?;
     }
     super::logstore::parse_options(&flags.log_opt).map_err(Failure::tinibox)?;
-    if !flags.log_opt.is_empty() && !managed {
-        return Err(Failure::tinibox(
-            "--log-opt: only a detached container (-d) keeps a log — add -d or drop --log-opt",
-        ));
-    }
     let health = super::health::from_flags(flags).map_err(Failure::tinibox)?;
     let mut labels = BTreeMap::new();
     for l in &flags.label {
@@ -376,9 +374,11 @@ pub(super) fn prepare(global: &GlobalOptions, args: &RunArgs) -> Result<Prepared
         ))
     })?;
     let result = (|| {
-        let (rootfs, image, image_id, exposed, check) =
+        let (rootfs, image, image_id, exposed, check, stop_signal) =
             resolve_rootfs(global, &args.image, &id, &front)?;
         meta.image_id = image_id;
+        // --stop-signal, else the image's STOPSIGNAL (as Docker).
+        meta.stop_signal = meta.stop_signal.take().or(stop_signal);
         meta.health = super::health::with_image(meta.health.take(), check.as_ref());
         meta.save_in(&front)
             .map_err(|e| Failure::tinibox(format!("writing {}: {e}", front.display())))?;

@@ -1,11 +1,12 @@
-//! `logs [-f] [--tail N] [--since T] [--until T] [-t] NAME`: a detached container's output
+//! `logs [-f] [--tail N] [--since T] [--until T] [-t] NAME`: a container's output
 //! from its log store ([`super::logstore`], across rotated files), stdout records to stdout
 //! and stderr records to stderr, as Docker's `logs` prints them. `--tail` takes the last N
 //! records, then `--since`/`--until` drop those outside the window (Docker's order); `-t`
 //! puts each record's time (RFC 3339, nanoseconds) and a space before it.
 //!
 //! A container started before the store existed has a raw `container.log`: printed as it
-//! is (`--tail` and `-f` work, times are unknown).
+//! is (`--tail` and `-f` work, times are unknown). One that never ran has no log: nothing
+//! is printed (exit 0), as Docker does.
 
 use std::io::{Read, Write};
 use std::path::Path;
@@ -132,14 +133,9 @@ fn legacy(
     tail: Option<usize>,
 ) -> u8 {
     let path = front_dir.join(LOG_FILE);
+    // No log yet: a container `create` made and nothing started (Docker prints nothing).
     let Ok(mut file) = std::fs::File::open(&path) else {
-        return fail(
-            125,
-            format!(
-                "{} has no log — only containers started with -d keep their output",
-                args.container
-            ),
-        );
+        return 0;
     };
     if args.timestamps || args.since.is_some() || args.until.is_some() {
         return fail(

@@ -1,4 +1,4 @@
-//! The log store of a detached container: `<front>/stamped.log` plus rotated
+//! The log store of a container (detached, or attached in the foreground): `<front>/stamped.log` plus rotated
 //! `stamped.log.1` … (older first to newest last: `.N` … `.1`, then `stamped.log`).
 //!
 //! One record per line: `TIME STREAM DATA\n`, TIME in RFC 3339 UTC with nanoseconds (when
@@ -6,8 +6,10 @@
 //! newline is the record's) or `O`/`E` for a piece without a newline (a partial line: the
 //! record's newline is not output). DATA is the raw bytes (never a newline).
 //!
-//! Written by one logger process per monitor ([`spawn_logger`]): the container's stdout and
-//! stderr are two pipes it reads; with `--log-opt max-size=BYTES` it rotates before a file
+//! Written by one logger process per run ([`spawn_logger`] for a detached container's
+//! monitor, [`spawn_echoing`] for `run` and `start -a -i` in the foreground, which also
+//! passes what it reads on to the user's stdout and stderr as it comes, as Docker's attached
+//! streams are logged too): the container's stdout and stderr are two pipes it reads; with `--log-opt max-size=BYTES` it rotates before a file
 //! would grow past the size, keeping `max-file` files (Docker's json-file rules: default 1,
 //! i.e. the one file starts again). Read by `logs` ([`read_records`], [`Follower`]).
 //! Containers made before this store kept raw output in `container.log`
@@ -168,8 +170,10 @@ impl Writer {
     }
 }
 
-/// The logger process's loop: reads both pipes until every writer closed them.
-fn pump(front: PathBuf, opts: Options, out: OwnedFd, err: OwnedFd) {
+/// The logger process's loop: reads both pipes until every writer closed them, storing
+/// what it reads and writing it to `echo` (stdout, stderr) when given; a reader of `echo`
+/// that went away stops the echo, not the log.
+fn pump(front: PathBuf, opts: Options, out: OwnedFd, err: OwnedFd, echo: Option<Echo>) {
     use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
     let mut w = Writer {
         front,
@@ -178,9 +182,13 @@ fn pump(front: PathBuf, opts: Options, out: OwnedFd, err: OwnedFd) {
         size: 0,
     };
     w.open_current();
+    let (echo_out, echo_err) = match echo {
+        Some(e) => (Some(File::from(e.stdout)), Some(File::from(e.stderr))),
+        None => (None, None),
+    };
     let mut streams = [
-        (b'o', Some(File::from(out)), Vec::new()),
-        (b'e', Some(File::from(err)), Vec::new()),
+        (b'o', Some(File::from(out)), Vec::new(), echo_out),
+        (b'e', Some(File::from(err)), Vec::new(), echo_err),
     ];
     let mut chunk = vec![0u8; 65536];
     while streams.iter().any(|s| s.1.is_some()) {
@@ -214,6 +222,11 @@ fn pump(front: PathBuf, opts: Options, out: OwnedFd, err: OwnedFd) {
                     w.lines(s.0, &mut s.2, true);
                 }
                 Ok(n) => {
+                    if let Some(e) = &mut s.3 {
+                        if e.write_all(&chunk[..n]).is_err() {
+                            s.3 = None;
+                        }
+                    }
                     s.2.extend_from_slice(&chunk[..n]);
                     w.lines(s.0, &mut s.2, false);
                 }
@@ -222,26 +235,62 @@ fn pump(front: PathBuf, opts: Options, out: OwnedFd, err: OwnedFd) {
     }
 }
 
+/// Where an attached container's output also goes: the user's stdout and stderr.
+pub struct Echo {
+    /// A copy of the user's stdout.
+    pub stdout: OwnedFd,
+    /// A copy of the user's stderr.
+    pub stderr: OwnedFd,
+}
+
+/// A running logger: the write ends of its pipes and its process id.
+pub struct Logger {
+    /// The container's stdout: records `o`/`O`.
+    pub stdout: OwnedFd,
+    /// The container's stderr: records `e`/`E`.
+    pub stderr: OwnedFd,
+    /// The logger process (a child of the caller).
+    pub pid: nix::unistd::Pid,
+}
+
 /// Starts the logger process for the container whose front folder is `front`; returns the
 /// write ends of its stdout and stderr pipes (the caller makes them the container's). The
 /// logger keeps no other descriptor of ours and exits once both pipes are closed.
 pub fn spawn_logger(front: &Path, opts: Options) -> std::io::Result<(OwnedFd, OwnedFd)> {
+    spawn(front, opts, None).map(|l| (l.stdout, l.stderr))
+}
+
+/// [`spawn_logger`] whose logger also writes what it reads to `echo` at once (a container
+/// attached in the foreground); the caller waits for [`Logger::pid`] after the container
+/// ended, so all of the output is shown before it returns.
+pub fn spawn_echoing(front: &Path, opts: Options, echo: Echo) -> std::io::Result<Logger> {
+    spawn(front, opts, Some(echo))
+}
+
+fn spawn(front: &Path, opts: Options, echo: Option<Echo>) -> std::io::Result<Logger> {
     use nix::fcntl::OFlag;
     let (out_r, out_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC)?;
     let (err_r, err_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC)?;
-    // SAFETY: the monitor is single-threaded; the child only closes descriptors, then runs
+    // SAFETY: the caller is single-threaded; the child only closes descriptors, then runs
     // the pump loop as a fresh single-threaded process and exits.
     match unsafe { nix::unistd::fork() }? {
         nix::unistd::ForkResult::Child => {
-            let keep = [out_r.as_raw_fd(), err_r.as_raw_fd()];
+            let mut keep = vec![out_r.as_raw_fd(), err_r.as_raw_fd()];
+            if let Some(e) = &echo {
+                keep.extend([e.stdout.as_raw_fd(), e.stderr.as_raw_fd()]);
+            }
             close_all_but(&keep);
             std::mem::forget(out_w);
             std::mem::forget(err_w);
-            pump(front.to_path_buf(), opts, out_r, err_r);
+            pump(front.to_path_buf(), opts, out_r, err_r, echo);
             // SAFETY: leave without running the parent's exit handlers.
             unsafe { libc::_exit(0) }
         }
-        nix::unistd::ForkResult::Parent { .. } => Ok((out_w, err_w)),
+        nix::unistd::ForkResult::Parent { child } => Ok(Logger {
+            stdout: out_w,
+            stderr: err_w,
+            pid: child,
+        }),
     }
 }
 

@@ -2,8 +2,10 @@
 //! exited, detached under a monitor as `run -d` does (prints each name). With `-a`, one
 //! container: its output printed from its log as it comes and its status as ours; with `-i`
 //! too (and a container created with `-i`) it runs in the foreground as `run -i` does, with
-//! our stdin (that run's output is not kept in its log). A running container is left alone
-//! (its name is printed, as Docker does).
+//! our stdin (its output kept in its log as well, as Docker keeps it). A running container
+//! is left alone (its name is printed, as Docker does); with `-a` we attach to it: its
+//! output from then on, and its status when it ends (its stdin cannot be attached: a
+//! container created with `-i` is refused with `-i`).
 //!
 //! runc's `start ID` (one exact id of a container runc's `create --bundle` left waiting, no
 //! flags) is told apart by [`is_runc_form`] and handled by the runtime CLI.
@@ -68,19 +70,20 @@ fn attached(global: &GlobalOptions, what: &str, interactive: bool) -> u8 {
         Ok(id) => id,
         Err(e) => return fail(1, e),
     };
+    let meta = Meta::load(&global.root, &id);
     match startable(global, &id) {
         Ok(false) => {}
-        Ok(true) => {
+        Ok(true) if interactive && meta.open_stdin => {
             return fail(
                 1,
                 format!(
-                    "{what} is already running — follow its output with `tinibox logs -f {what}`"
+                    "{what} is already running and its stdin cannot be attached — use `tinibox start -a {what}` for its output or `tinibox exec -i {what} CMD`"
                 ),
             )
         }
+        Ok(true) => return watch(global, &id, what, super::meta::now()),
         Err(e) => return fail(1, format!("{what}: {e}")),
     }
-    let meta = Meta::load(&global.root, &id);
     // Docker connects stdin only to a container created with -i (OpenStdin).
     let interactive = interactive && meta.open_stdin;
     let tty = Record::load(&global.root, &id)
@@ -110,6 +113,12 @@ fn follow(global: &GlobalOptions, id: &str, what: &str) -> u8 {
     if let Err(e) = start_detached(global, id) {
         return fail(1, format!("{what}: {e}"));
     }
+    watch(global, id, what, since)
+}
+
+/// Prints the container's output logged from `since` on as it comes, until it ends; then
+/// exits with its status.
+fn watch(global: &GlobalOptions, id: &str, what: &str, since: String) -> u8 {
     let logs = super::LogsArgs {
         follow: true,
         tail: "all".into(),

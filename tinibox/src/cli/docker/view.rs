@@ -317,7 +317,8 @@ impl View {
                 "WorkingDir": process.cwd().display().to_string(),
                 "Entrypoint": Value::Null,
                 "Labels": labels,
-                "StopSignal": self.meta.stop_signal.clone().unwrap_or_else(|| "SIGTERM".into()),
+                // Docker leaves it empty unless --stop-signal or the image's STOPSIGNAL set it.
+                "StopSignal": self.meta.stop_signal.clone().unwrap_or_default(),
                 "StopTimeout": self.meta.stop_timeout,
             },
             "NetworkSettings": {

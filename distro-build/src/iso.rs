@@ -26,8 +26,8 @@
 //! its command line built in and the initramfs beside it, while GRUB unpacks `Image.xz` with
 //! its `xzio` filter (0.7 MB less than the kernel's own `Image.gz`), keeps the one menu (timeout, kernel arguments a user edits at boot) the
 //! PC media have, and is built by the same `grub-mkimage` call from the same pinned GRUB
-//! version. That ISO carries no disk installer yet: the installer's disk tools are not
-//! cross-built.
+//! version. It carries the disk installer's payload like the PC media (GRUB for UEFI only,
+//! disk tools cross-built for arm64: [`crate::disk::disktools`]).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -88,7 +88,7 @@ pub fn iso_path(ctx: &Context) -> PathBuf {
 }
 
 /// Builds (or takes from the cache) the ISO and publishes it at [`iso_path`]. `installer` is
-/// None where the target has no disk installer yet (arm64).
+/// None where the target has no disk installer ([`crate::target::Target::has_disk`]).
 pub fn build(
     ctx: &Context,
     bzimage: &Path,

@@ -39,8 +39,8 @@ struct Cli {
     ssh_authorized_keys: Option<PathBuf>,
     /// The machine to build for: x86_64 (also amd64) or arm64 (also aarch64); also
     /// TINILINUX_TARGET. Default: x86_64, whose outputs go to out/; another target's go to
-    /// out/<target>/ (arm64: a UEFI-only ISO, the rootfs tarball and OCI image; no disk image
-    /// yet), and its OCI image joins out/oci/'s image index beside the others.
+    /// out/<target>/ (arm64: a UEFI-only ISO and disk image, the rootfs tarball and OCI
+    /// image), and its OCI image joins out/oci/'s image index beside the others.
     #[arg(long, global = true, value_name = "ARCH")]
     arch: Option<String>,
     #[command(subcommand)]

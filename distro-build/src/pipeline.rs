@@ -366,9 +366,10 @@ impl<'c> Pipeline<'c> {
         })
     }
 
-    /// Everything, in [`Output::ALL`]'s order; for a target without a disk image (arm64)
-    /// everything but the installer and the disk image (its source bundle and SBOM then
-    /// describe the ISO, the rootfs tarballs and the OCI images).
+    /// Everything, in [`Output::ALL`]'s order; for a target without a disk image
+    /// ([`crate::target::Target::has_disk`] false) everything but the installer and the disk
+    /// image (its source bundle and SBOM then describe the ISO, the rootfs tarballs and the
+    /// OCI images).
     pub fn all(&self) -> Result<()> {
         for output in Output::ALL {
             let disk_only = matches!(output, Output::Installer | Output::Disk);

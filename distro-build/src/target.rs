@@ -68,8 +68,8 @@ pub struct Target {
     pub kernel_patches: &'static [&'static str],
     /// The live medium's GRUB menu, relative to the repository.
     pub grub_cfg: &'static str,
-    /// Whether the live medium carries the disk installer and a disk image is built (the
-    /// installer's disk tools are built with the host's musl only, so x86_64 only for now).
+    /// Whether the live medium carries the disk installer and a disk image is built (its
+    /// disk tools are built with the target's musl toolchain, [`crate::toolchain`]).
     pub has_disk: bool,
     /// The serial console device the boot entries name (`ttyS0`, `ttyAMA0`) and what follows
     /// it on `console=` (`,115200`).
@@ -212,7 +212,7 @@ impl Target {
         kernel_patches: &[],
         serial_console: "ttyAMA0",
         grub_cfg: "distro-build/grub-arm64.cfg",
-        has_disk: false,
+        has_disk: true,
         rust_triple: "aarch64-unknown-linux-musl",
         elf_machine: 183,
         grub_bios: None,

@@ -144,7 +144,9 @@ fn command_with(
 /// qemu-efi-aarch64, with a fresh copy of its variable store in `vars_dir`), the ISO on a
 /// virtio-scsi CD-ROM, a virtio-net card on the user network and the PL011 on stdio.
 pub fn arm64_command(iso: &Path, memory_mib: u32, vars_dir: &Path) -> Result<Command> {
-    arm64_with_nic(iso, memory_mib, vars_dir, "")
+    let mut cmd = arm64_machine(iso, memory_mib, vars_dir, "")?;
+    distro_build::qemu::cdrom_args(&mut cmd, &distro_build::target::Target::ARM64, iso);
+    Ok(cmd)
 }
 
 /// [`arm64_command`] with the user network forwarding 127.0.0.1:`host_port` to the guest's
@@ -157,12 +159,32 @@ pub fn arm64_command_forwarding(
     guest_port: u16,
 ) -> Result<Command> {
     let forward = format!(",hostfwd=tcp:127.0.0.1:{host_port}-:{guest_port}");
-    arm64_with_nic(iso, memory_mib, vars_dir, &forward)
+    let mut cmd = arm64_machine(iso, memory_mib, vars_dir, &forward)?;
+    distro_build::qemu::cdrom_args(&mut cmd, &distro_build::target::Target::ARM64, iso);
+    Ok(cmd)
 }
 
-/// The arm64 QEMU command; `nic_options` are appended to the user network's options.
-fn arm64_with_nic(
-    iso: &Path,
+/// [`arm64_command`] for the arm64 disk image `disk` (raw, or qcow2 by its extension) on a
+/// virtio disk instead of the ISO, with QEMU's `snapshot=on`: the guest's writes go to a
+/// temporary file and `disk` stays as built.
+pub fn arm64_disk_command(disk: &Path, memory_mib: u32, vars_dir: &Path) -> Result<Command> {
+    let mut cmd = arm64_machine(disk, memory_mib, vars_dir, "")?;
+    let format = match disk.extension().is_some_and(|e| e == "qcow2") {
+        true => "qcow2",
+        false => "raw",
+    };
+    cmd.arg("-drive").arg(format!(
+        "file={},format={format},if=virtio,snapshot=on",
+        disk.display()
+    ));
+    Ok(cmd)
+}
+
+/// QEMU's arm64 `virt` machine with AAVMF, the network (`nic_options` appended to the user
+/// network's options) and the serial console, without the boot medium (`medium` is only
+/// checked to exist).
+fn arm64_machine(
+    medium: &Path,
     memory_mib: u32,
     vars_dir: &Path,
     nic_options: &str,
@@ -171,10 +193,10 @@ fn arm64_with_nic(
     let (binary, package) = target.qemu_binary;
     let qemu = which(binary)
         .ok_or_else(|| anyhow!("{binary} is missing: apt-get install -y {package}"))?;
-    if !iso.is_file() {
+    if !medium.is_file() {
         bail!(
             "{} does not exist: build it first with `distro-build --arch arm64 all`",
-            iso.display()
+            medium.display()
         );
     }
     let mut ctx = distro_build::context::Context::from_env(&crate::repo_root());
@@ -196,7 +218,6 @@ fn arm64_with_nic(
         .arg("-no-reboot")
         .arg("-nic")
         .arg(format!("user,model={}{nic_options}", target.qemu_nic_model));
-    distro_build::qemu::cdrom_args(&mut cmd, &target, iso);
     pflash_args(&mut cmd, &code, &vars);
     Ok(cmd)
 }

@@ -19,14 +19,9 @@ use tinilinux_tests::{ok, out_dir, out_file, repo_root, require_tool, run};
 /// Packages sources.lock pins that no output carries: OVMF and AAVMF, the UEFI firmware the
 /// boot tests start QEMU with.
 const NOT_SHIPPED: &[&str] = &["ovmf", "qemu-efi-aarch64"];
-/// Pins only the x86_64 outputs carry: BIOS GRUB, x86_64's EFI GRUB and the installer's disk
-/// tools (arm64 has no disk image).
-const X86_64_ONLY: &[&str] = &[
-    "grub-pc-bin",
-    "grub-efi-amd64-bin",
-    "util-linux",
-    "e2fsprogs",
-];
+/// Pins only the x86_64 outputs carry: BIOS GRUB and x86_64's EFI GRUB (the installer's disk
+/// tools, util-linux and e2fsprogs, are on both: cross-built for arm64).
+const X86_64_ONLY: &[&str] = &["grub-pc-bin", "grub-efi-amd64-bin"];
 /// Pins only the arm64 outputs carry: GRUB's arm64-efi modules.
 const ARM64_ONLY: &[&str] = &["grub-efi-arm64-bin:arm64"];
 
@@ -638,8 +633,9 @@ fn the_sbom_records_alpines_keys_with_their_digests_and_origin() {
 /// The arm64 build has its own SBOM and source bundle beside its outputs (`out/arm64/`): the
 /// SPDX validator accepts it; it names every pin the arm64 outputs carry (GRUB's arm64-efi
 /// modules as package `grub-efi-arm64-bin` with `arch=arm64`; musl, the C library BusyBox and
-/// Dropbear link on arm64 too) and none of x86_64's BIOS GRUB or disk tools; its checksums
-/// are the files'; the bundle holds each source package and the arm64 configs.
+/// Dropbear link on arm64 too; util-linux and e2fsprogs, whose disk tools the arm64 installer
+/// and disk image carry) and none of x86_64's GRUB; its checksums are the files' (the disk
+/// image among them); the bundle holds each source package and the arm64 configs.
 #[test]
 fn the_arm64_build_has_its_own_sbom_and_source_bundle() {
     let out = arm64_out();
@@ -653,15 +649,34 @@ fn the_arm64_build_has_its_own_sbom_and_source_bundle() {
             "the arm64 SBOM names {name}, which no arm64 output carries"
         );
     }
+    for name in ["util-linux", "e2fsprogs"] {
+        assert!(
+            packages(&doc).iter().any(|p| p["name"] == name),
+            "the arm64 SBOM lacks {name}, whose disk tools the arm64 installer carries"
+        );
+    }
     check_files(
         &out,
-        &["tinilinux.iso", "tinilinux-rootfs.tar", "tinilinux-oci.tar"],
+        &[
+            "tinilinux.iso",
+            "tinilinux-disk.img",
+            "tinilinux-rootfs.tar",
+            "tinilinux-oci.tar",
+        ],
         "grub-efi-arm64-bin",
     );
     check_bundle(
         &out,
         X86_64_ONLY,
-        &["busybox", "dropbear", "grub2", "musl", "ca-certificates"],
+        &[
+            "busybox",
+            "dropbear",
+            "grub2",
+            "musl",
+            "ca-certificates",
+            "util-linux",
+            "e2fsprogs",
+        ],
     );
     let linux = fs::read_to_string(out.join("source/config/linux.config")).unwrap();
     assert!(

@@ -117,8 +117,19 @@ const COMMON_MODULES: &[&str] = &[
 ];
 /// BIOS-only modules.
 const BIOS_MODULES: &[&str] = &["biosdisk"];
-/// UEFI-only modules.
+/// UEFI-only modules (`efi_uga` exists for x86 only: see [`efi_modules`]).
 const EFI_MODULES: &[&str] = &["fat", "efi_gop", "efi_uga", "all_video"];
+
+/// [`EFI_MODULES`] as the UEFI platform `format` has them: the UGA video driver, a
+/// pre-GOP x86 interface, only for `x86_64-efi` and `i386-efi`.
+fn efi_modules(format: &str) -> Vec<&'static str> {
+    let x86 = format.starts_with("x86_64") || format.starts_with("i386");
+    EFI_MODULES
+        .iter()
+        .copied()
+        .filter(|m| x86 || *m != "efi_uga")
+        .collect()
+}
 
 const KERNEL_SECTOR_OFFSET: usize = 0x5c;
 const BOOT_DRIVE_OFFSET: usize = 0x64;
@@ -166,14 +177,24 @@ pub fn mkimage(grub: &GrubFiles, spec: &ImageSpec, out: &Path, log: &Path) -> Re
     runner::run_logged(&format!("grub-mkimage -O {}", spec.format), &mut cmd, log)
 }
 
-/// The disk's images (for the GPT disk and the installer), as [`disk_images`] makes them.
+/// The disk's GRUB for BIOS firmware: what goes in the protective MBR and the BIOS boot
+/// partition.
 #[derive(Debug, Clone)]
-pub struct DiskImages {
+pub struct BiosImages {
     /// 440 bytes of MBR boot code, patched to load core.img from the BIOS boot partition.
     pub mbr_code: PathBuf,
     /// GRUB's BIOS core image, patched for the BIOS boot partition's first sector.
     pub core_img: PathBuf,
-    /// GRUB's UEFI application, named as the target's removable-media file (`BOOTX64.EFI`).
+}
+
+/// The disk's images (for the GPT disk and the installer), as [`disk_images`] makes them.
+#[derive(Debug, Clone)]
+pub struct DiskImages {
+    /// GRUB for BIOS; None for a target without BIOS (arm64), whose disk's BIOS boot
+    /// partition then stays empty.
+    pub bios: Option<BiosImages>,
+    /// GRUB's UEFI application, named as the target's removable-media file (`BOOTX64.EFI`,
+    /// `BOOTAA64.EFI`).
     pub efi_app: PathBuf,
 }
 
@@ -187,14 +208,13 @@ const DISK_RECIPE: u32 = 1;
 /// BIOS boot partition.
 pub fn disk_images(ctx: &Context) -> Result<DiskImages> {
     let grub = GrubFiles::pinned(ctx)?;
-    grub.bios()?;
     let efi_name = ctx.target.efi_boot_file;
     let mut key = KeyBuilder::new("grub-disk", DISK_RECIPE);
     key.file("grub-mkimage", &grub.mkimage)?
         .bytes("prefix", PREFIX.as_bytes())
         .bytes("common", COMMON_MODULES.join(" ").as_bytes())
         .bytes("bios", BIOS_MODULES.join(" ").as_bytes())
-        .bytes("efi", EFI_MODULES.join(" ").as_bytes())
+        .bytes("efi", efi_modules(grub.efi.0.format).join(" ").as_bytes())
         .bytes("efi-name", efi_name.as_bytes())
         .bytes("core-sector", &BIOS_BOOT_FIRST.to_le_bytes());
     for (platform, dir) in grub.platforms() {
@@ -209,8 +229,10 @@ pub fn disk_images(ctx: &Context) -> Result<DiskImages> {
         })?,
     };
     Ok(DiskImages {
-        mbr_code: dir.join("mbr-code.bin"),
-        core_img: dir.join("core.img"),
+        bios: grub.bios.is_some().then(|| BiosImages {
+            mbr_code: dir.join("mbr-code.bin"),
+            core_img: dir.join("core.img"),
+        }),
         efi_app: dir.join(efi_name),
     })
 }
@@ -228,8 +250,21 @@ fn disk_spec<'a>(platform: &'a (GrubPlatform, PathBuf), extra: &[&'a str]) -> Im
     }
 }
 
-/// Writes `mbr-code.bin`, `core.img` and `efi_name` into `dir`.
+/// Writes `efi_name` into `dir`, and `mbr-code.bin` and `core.img` when `grub` has BIOS.
 fn write_disk_images(grub: &GrubFiles, dir: &Path, efi_name: &str, log: &Path) -> Result<()> {
+    if grub.bios.is_some() {
+        write_bios_images(grub, dir, log)?;
+    }
+    mkimage(
+        grub,
+        &disk_spec(&grub.efi, &efi_modules(grub.efi.0.format)),
+        &dir.join(efi_name),
+        log,
+    )
+}
+
+/// Writes `mbr-code.bin` and `core.img` into `dir`. Errors: `grub` has no BIOS platform.
+fn write_bios_images(grub: &GrubFiles, dir: &Path, log: &Path) -> Result<()> {
     let core_raw = dir.join("core.raw.img");
     mkimage(grub, &disk_spec(grub.bios()?, BIOS_MODULES), &core_raw, log)?;
     let mut core = fs::read(&core_raw).ctx(|| format!("reading {}", core_raw.display()))?;
@@ -246,13 +281,7 @@ fn write_disk_images(grub: &GrubFiles, dir: &Path, efi_name: &str, log: &Path) -
     let mbr_code = patch_boot_img(&boot_img, &[0u8; 512], BIOS_BOOT_FIRST)?;
     fs::write(dir.join("core.img"), &core).ctx(|| "writing core.img")?;
     fs::write(dir.join("mbr-code.bin"), &mbr_code).ctx(|| "writing mbr-code.bin")?;
-    fs::remove_file(&core_raw).ctx(|| format!("removing {}", core_raw.display()))?;
-    mkimage(
-        grub,
-        &disk_spec(&grub.efi, EFI_MODULES),
-        &dir.join(efi_name),
-        log,
-    )
+    fs::remove_file(&core_raw).ctx(|| format!("removing {}", core_raw.display()))
 }
 
 /// Returns the 440 bytes of MBR boot code: GRUB's boot.img patched to load core.img from
@@ -314,18 +343,45 @@ pub const MIN_MIB_BIOS: u32 = 36;
 /// The least memory TiniLinux boots in with UEFI, in MiB: the ISO's `min_mib_uefi`.
 pub const MIN_MIB_UEFI: u32 = 104;
 
-/// The grub.cfg on the root partition: serial and screen consoles, one entry booting
-/// /boot/vmlinuz with the early-boot initramfs and `root=UUID=<root_uuid>`. When GRUB cannot
-/// load or start them, or SMBIOS says the machine has less than the minimum, it prints the
-/// minimum in one line and stops,
+/// The grub.cfg on the root partition for `target`: serial and screen consoles, one entry
+/// booting /boot/vmlinuz with the early-boot initramfs, `root=UUID=<root_uuid>` and the
+/// target's serial console. On a target without BIOS (arm64) GRUB keeps the firmware's
+/// console, which UEFI on those machines already puts on the serial port (GRUB's own
+/// `serial` would open the same port a second time). When GRUB cannot load or start them,
+/// or SMBIOS says the machine has less than the minimum, it prints the minimum in one line
+/// and stops,
 /// rather than starting a kernel without its initramfs.
-pub fn grub_cfg(root_uuid: &str, timeout_s: u32) -> String {
+pub fn grub_cfg(root_uuid: &str, timeout_s: u32, target: &crate::target::Target) -> String {
+    let (terminals, consoles) = match target.grub_bios {
+        Some(_) => (
+            "serial --unit=0 --speed=115200\n\
+             terminal_input serial console\n\
+             terminal_output serial console\n",
+            format!("console=tty0 console={}", target.serial_console),
+        ),
+        None => ("", format!("console={}", target.serial_console)),
+    };
+    // The SMBIOS memory check (the minimums are measured on PCs): AAVMF on arm64 has no
+    // type 19 structure, and GRUB prints "error:" for the failed lookup before every boot.
+    let memory_check = match target.grub_bios {
+        Some(_) => format!(
+            "# The machine's memory from SMBIOS (type 19: the last KiB mapped); no SMBIOS, no check.\n\
+             set mem_last_kib=\n\
+             if smbios --type 19 --get-dword 8 --set mem_last_kib; then\n\
+             \tif [ \"$grub_platform\" = efi ]; then set min_last_kib={uefi_last}; else set min_last_kib={bios_last}; fi\n\
+             \tif [ -n \"$mem_last_kib\" ]; then\n\
+             \t\tif [ \"$mem_last_kib\" -lt \"$min_last_kib\" ]; then too_little_memory; fi\n\
+             \tfi\n\
+             fi\n",
+            uefi_last = MIN_MIB_UEFI * 1024 - 1,
+            bios_last = MIN_MIB_BIOS * 1024 - 1,
+        ),
+        None => String::new(),
+    };
     format!(
         "# TiniLinux on a hard drive — written by distro-build disk / tinilinux-install.\n\
          # GRUB found this file at (,gpt3)/boot/grub: partition 3 of the disk it booted from.\n\
-         serial --unit=0 --speed=115200\n\
-         terminal_input serial console\n\
-         terminal_output serial console\n\
+         {terminals}\
          set timeout={timeout_s}\n\
          set default=0\n\
          if [ \"$grub_platform\" = \"efi\" ]; then insmod all_video; fi\n\
@@ -337,24 +393,15 @@ pub fn grub_cfg(root_uuid: &str, timeout_s: u32) -> String {
          \tfi\n\
          \twhile [ 1 = 1 ]; do sleep 3600; done\n\
          }}\n\
-         # The machine's memory from SMBIOS (type 19: the last KiB mapped); no SMBIOS, no check.\n\
-         set mem_last_kib=\n\
-         if smbios --type 19 --get-dword 8 --set mem_last_kib; then\n\
-         \tif [ \"$grub_platform\" = efi ]; then set min_last_kib={uefi_last}; else set min_last_kib={bios_last}; fi\n\
-         \tif [ -n \"$mem_last_kib\" ]; then\n\
-         \t\tif [ \"$mem_last_kib\" -lt \"$min_last_kib\" ]; then too_little_memory; fi\n\
-         \tfi\n\
-         fi\n\
+         {memory_check}\
          menuentry \"TiniLinux\" {{\n\
-         \tif linux /boot/vmlinuz root=UUID={root_uuid} console=tty0 console=ttyS0,115200; then\n\
+         \tif linux /boot/vmlinuz root=UUID={root_uuid} {consoles}; then\n\
          \t\tif initrd /boot/initrd.img; then\n\
          \t\t\tboot\n\
          \t\tfi\n\
          \tfi\n\
          \ttoo_little_memory\n\
          }}\n",
-        uefi_last = MIN_MIB_UEFI * 1024 - 1,
-        bios_last = MIN_MIB_BIOS * 1024 - 1,
     )
 }
 
@@ -398,11 +445,34 @@ mod tests {
 
     #[test]
     fn grub_cfg_names_root_by_uuid_with_both_consoles() {
-        let cfg = grub_cfg("1234-uuid", 1);
+        let cfg = grub_cfg("1234-uuid", 1, &crate::target::Target::X86_64);
         assert!(cfg.contains("root=UUID=1234-uuid"));
-        assert!(cfg.contains("console=ttyS0,115200"));
+        assert!(cfg.contains("console=tty0 console=ttyS0,115200;"));
         assert!(cfg.contains("terminal_output serial console"));
         assert!(cfg.contains("initrd /boot/initrd.img"));
+    }
+
+    #[test]
+    fn uga_video_only_on_x86_efi() {
+        assert!(efi_modules("x86_64-efi").contains(&"efi_uga"));
+        let arm = efi_modules("arm64-efi");
+        assert!(
+            !arm.contains(&"efi_uga") && arm.contains(&"efi_gop"),
+            "{arm:?}"
+        );
+    }
+
+    #[test]
+    fn arm64_grub_cfg_keeps_the_firmware_console_and_names_the_pl011() {
+        let cfg = grub_cfg("1234-uuid", 1, &crate::target::Target::ARM64);
+        assert!(
+            cfg.contains("root=UUID=1234-uuid console=ttyAMA0;"),
+            "{cfg}"
+        );
+        assert!(
+            !cfg.contains("serial --unit") && !cfg.contains("ttyS0"),
+            "{cfg}"
+        );
     }
 
     /// The disk's GRUB names the same minimums as the ISO's grub.cfg.
@@ -411,7 +481,7 @@ mod tests {
         let iso_cfg = include_str!("../../grub.cfg");
         assert!(iso_cfg.contains(&format!("set min_mib_bios={MIN_MIB_BIOS}\n")));
         assert!(iso_cfg.contains(&format!("set min_mib_uefi={MIN_MIB_UEFI}\n")));
-        let cfg = grub_cfg("1234-uuid", 1);
+        let cfg = grub_cfg("1234-uuid", 1, &crate::target::Target::X86_64);
         assert!(cfg.contains(&format!(
             "at least {MIN_MIB_BIOS} MiB of memory with BIOS (UEFI: {MIN_MIB_UEFI} MiB)"
         )));

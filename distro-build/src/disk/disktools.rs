@@ -3,7 +3,9 @@
 //! and `e2fsck`, as static programs in `/usr/lib/tinilinux/disktools/`.
 //!
 //! They are built here from the Debian source packages pinned in `sources.lock` (util-linux
-//! and e2fsprogs, Debian's patches applied) with musl ([`crate::musl`]), with only what the
+//! and e2fsprogs, Debian's patches applied) with musl for the build's target
+//! ([`crate::toolchain::Toolchain`]: the host's `musl-gcc` for x86_64, Debian's cross gcc
+//! with the target's musl for arm64, configure's `--host`), with only what the
 //! three programs need (no NLS, no readline or ncurses, libblkid/libuuid built in). Measured
 //! against the previous payload (Debian's binaries with glibc's shared libraries and loader,
 //! 5.0 MB, 1,626,804 bytes with `xz -9e`): 1.63 MB, 529,360 bytes with `xz -9e`
@@ -11,7 +13,8 @@
 //! after being copied elsewhere (the early /init copies e2fsck to /run to check the root
 //! before mounting it).
 //!
-//! The build is cached by both source packages' versions, the kernel headers and this recipe;
+//! The build is cached by both source packages' versions, the toolchain (compiler, target
+//! musl and kernel headers: [`Toolchain::key`]) and this recipe;
 //! source paths are mapped away (`-ffile-prefix-map`) so two caches give the same bytes.
 
 use std::fs;
@@ -21,9 +24,9 @@ use std::process::Command;
 use crate::cache::{self, KeyBuilder};
 use crate::context::Context;
 use crate::error::{Error, IoContext, Result};
-use crate::musl::{self, Musl};
 use crate::runner::{jobs, run_logged, Stage};
 use crate::sources;
+use crate::toolchain::Toolchain;
 use crate::tree::{Entry, FileData, RootfsTree};
 
 /// Folder in the rootfs.
@@ -101,19 +104,16 @@ impl DiskTools {
     pub fn pinned(ctx: &Context) -> Result<DiskTools> {
         let (util_linux, ul_version) = sources::debian_source(ctx, "util-linux")?;
         let (e2fsprogs, e2_version) = sources::debian_source(ctx, "e2fsprogs")?;
-        let musl = musl::toolchain(ctx)?;
+        let toolchain = Toolchain::of(ctx)?;
         let stage = Stage::start(
             "disktools",
             "static sfdisk, mke2fs, e2fsck (musl) from util-linux and e2fsprogs",
         );
         let mut key = KeyBuilder::new("disktools", RECIPE);
         key.bytes("util-linux", ul_version.as_bytes())
-            .bytes("e2fsprogs", e2_version.as_bytes())
-            .bytes("cc", musl::CC.as_bytes())
-            .file(
-                "kernel headers",
-                &musl.kernel_headers.join("linux/version.h"),
-            )?;
+            .bytes("e2fsprogs", e2_version.as_bytes());
+        // Natively the same key bytes as before cross builds existed (musl-gcc + headers).
+        toolchain.key(&mut key)?;
         let key = key.finish();
         let dir = match cache::lookup(ctx, "disktools", &key) {
             Some(dir) => {
@@ -122,7 +122,7 @@ impl DiskTools {
             }
             None => {
                 stage.note("configure + make (a few minutes; log: logs/disktools.log)");
-                compile(ctx, &musl, &util_linux, &e2fsprogs, &key)?
+                compile(ctx, &toolchain, &util_linux, &e2fsprogs, &key)?
             }
         };
         let tools: Vec<(String, PathBuf)> = TOOLS
@@ -130,6 +130,7 @@ impl DiskTools {
             .map(|(tool, _)| (tool.to_string(), dir.join(tool)))
             .collect();
         for (_, bin) in &tools {
+            check_machine(bin, ctx.target.elf_machine)?;
             if !crate::tinibox_static::is_static(bin)? {
                 return Err(Error::Invalid(format!(
                     "{} is dynamically linked; the installer needs static disk tools",
@@ -142,10 +143,34 @@ impl DiskTools {
     }
 }
 
+/// Checks that the ELF file at `path` is for `machine` (`e_machine`: 62 x86_64, 183
+/// aarch64). Errors: unreadable, not ELF, or built for another machine (a cache or
+/// toolchain mix-up), naming both machines.
+fn check_machine(path: &Path, machine: u16) -> Result<()> {
+    let mut header = [0u8; 20];
+    let mut file = fs::File::open(path).ctx(|| format!("opening {}", path.display()))?;
+    std::io::Read::read_exact(&mut file, &mut header)
+        .ctx(|| format!("reading {}", path.display()))?;
+    if &header[..4] != b"\x7fELF" {
+        return Err(Error::Invalid(format!(
+            "{} is not an ELF file",
+            path.display()
+        )));
+    }
+    let found = u16::from_le_bytes([header[18], header[19]]);
+    if found != machine {
+        return Err(Error::Invalid(format!(
+            "{} is built for ELF machine {found}, the target needs {machine}; delete that cache folder and build again",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
 /// Builds the three tools in fresh build folders and publishes them to the cache.
 fn compile(
     ctx: &Context,
-    musl: &Musl,
+    toolchain: &Toolchain,
     util_linux: &Path,
     e2fsprogs: &Path,
     key: &str,
@@ -211,7 +236,7 @@ fn compile(
         )?;
         let cflags = format!(
             "-Os {} -ffile-prefix-map={}=.",
-            musl.header_flag(),
+            toolchain.cflags(),
             tree.display()
         );
         run_logged(
@@ -219,7 +244,8 @@ fn compile(
             Command::new(tree.join("configure"))
                 .current_dir(&tree)
                 .args(configure)
-                .env("CC", musl::CC)
+                .args(toolchain.host_triplet().map(|t| format!("--host={t}")))
+                .env("CC", toolchain.cc())
                 .env("CFLAGS", &cflags)
                 .env("LDFLAGS", "-static"),
             &log,
@@ -245,7 +271,7 @@ fn compile(
         for (program, path) in &built {
             run_logged(
                 &format!("strip {program}"),
-                Command::new("strip")
+                Command::new(toolchain.strip())
                     .arg("--strip-all")
                     .arg("-o")
                     .arg(tmp.join(program))

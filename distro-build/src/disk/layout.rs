@@ -103,18 +103,24 @@ pub fn min_disk_mib() -> u64 {
 }
 
 /// The file `tinilinux-install` sources from its payload (`usr/lib/tinilinux/boot/layout.env`):
-/// the partition starts and sizes in 512-byte sectors, the GPT type GUIDs of `types` and the
-/// target's removable-media EFI file name (`efi_boot_file`, e.g. `BOOTX64.EFI`), as POSIX
-/// shell assignments. Generated from the same constants as [`Layout::new`], so the script
-/// and the disk image cannot disagree, and a second architecture needs no script change.
-pub fn installer_env(types: &PartitionTypes, efi_boot_file: &str) -> String {
+/// the partition starts and sizes in 512-byte sectors, `target`'s GPT type GUIDs and
+/// removable-media EFI file name (`BOOTX64.EFI`), whether GRUB for BIOS is installed
+/// (`BIOS_GRUB=1`; 0 on arm64, whose BIOS boot partition stays empty) and the serial
+/// console's device (`SERIAL=ttyS0`), as POSIX shell assignments. Generated from the same
+/// constants as [`Layout::new`], so the script and the disk image cannot disagree, and a
+/// second architecture needs no script change.
+pub fn installer_env(target: &crate::target::Target) -> String {
+    let types = &target.partition_types;
     format!(
         "# Written by distro-build: the disk layout tinilinux-install writes (512-byte sectors).\n\
          BIOS_BOOT_START={BIOS_BOOT_FIRST}\nBIOS_BOOT_SIZE={BIOS_BOOT_SECTORS}\n\
          BIOS_BOOT_TYPE={BIOS_BOOT_TYPE}\n\
          ESP_START={ESP_FIRST}\nESP_SIZE={ESP_SECTORS}\nESP_TYPE={esp}\n\
          ROOT_START={ROOT_FIRST}\nROOT_TYPE={root}\n\
-         EFI_BOOT_FILE={efi_boot_file}\n",
+         EFI_BOOT_FILE={efi_boot_file}\nBIOS_GRUB={bios}\nSERIAL={serial}\n",
+        efi_boot_file = target.efi_boot_file,
+        bios = u8::from(target.grub_bios.is_some()),
+        serial = target.serial_device(),
         esp = types.esp,
         root = types.root,
     )

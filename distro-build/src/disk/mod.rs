@@ -43,7 +43,7 @@ use crate::context::Context;
 use crate::error::{Error, IoContext, Result};
 use crate::initramfs::Compression;
 use crate::runner;
-use crate::target::PartitionTypes;
+use crate::target::Target;
 use crate::tree::{Entry, EntryKind, FileData, RootfsTree};
 use layout::Layout;
 
@@ -163,14 +163,15 @@ pub fn add_installer_scripts(tree: &mut RootfsTree) -> Result<()> {
 
 /// Adds the installer's payload: the boot images it writes (`/usr/lib/tinilinux/boot/`) and
 /// the disk tools (sfdisk, mke2fs, e2fsck, see [`disktools`]) and the layout the script
-/// reads ([`layout::installer_env`] for `types` and the EFI file `images` names).
+/// reads ([`layout::installer_env`] for `target`), and the grub.cfg template for `target`.
 pub fn add_installer_payload(
     tree: &mut RootfsTree,
     images: &DiskImages,
-    types: &PartitionTypes,
+    target: &Target,
     tools: &disktools::DiskTools,
 ) -> Result<()> {
-    for path in [&images.mbr_code, &images.core_img, &images.efi_app] {
+    let bios = images.bios.iter().flat_map(|b| [&b.mbr_code, &b.core_img]);
+    for path in bios.chain([&images.efi_app]) {
         let name = path.file_name().unwrap_or_default().to_string_lossy();
         tree.insert(
             format!("{BOOT_FILES_DIR}/{name}"),
@@ -192,14 +193,14 @@ pub fn add_installer_payload(
     tree.insert(
         format!("{BOOT_FILES_DIR}/{LAYOUT_ENV}"),
         Entry::file(
-            FileData::Bytes(layout::installer_env(types, &efi_name).into_bytes()),
+            FileData::Bytes(layout::installer_env(target).into_bytes()),
             0o644,
         ),
     )?;
     tree.insert(
         format!("{BOOT_FILES_DIR}/grub.cfg.in"),
         Entry::file(
-            FileData::Bytes(grub::grub_cfg("@ROOT_UUID@", 1).into_bytes()),
+            FileData::Bytes(grub::grub_cfg("@ROOT_UUID@", 1, target).into_bytes()),
             0o644,
         ),
     )?;
@@ -213,7 +214,7 @@ pub fn installer_payload(ctx: &Context, tools: &disktools::DiskTools) -> Result<
     check_tools()?;
     let images = grub::disk_images(ctx)?;
     let mut tree = RootfsTree::new();
-    add_installer_payload(&mut tree, &images, &ctx.target.partition_types, tools)?;
+    add_installer_payload(&mut tree, &images, &ctx.target, tools)?;
     Ok(tree)
 }
 
@@ -270,8 +271,9 @@ fn text_of(tree: &RootfsTree, path: &str) -> Result<Option<String>> {
 }
 
 /// The installed system's tree: the live tree plus /boot (kernel, early initramfs, GRUB
-/// config), the fstab with the root's UUID, the shutdown hook and the disk tools.
+/// config for `target`), the fstab with the root's UUID, the shutdown hook and the disk tools.
 pub fn installed_tree(
+    target: &Target,
     live: &RootfsTree,
     kernel: &Path,
     initrd: &Path,
@@ -286,11 +288,7 @@ pub fn installed_tree(
         add_installer_scripts(&mut t)?;
     }
     if t.get(disktools::DIR).is_none() {
-        let types = PartitionTypes {
-            esp: layout.esp.type_guid,
-            root: layout.root.type_guid,
-        };
-        add_installer_payload(&mut t, images, &types, tools)?;
+        add_installer_payload(&mut t, images, target, tools)?;
     }
     t.insert("boot", Entry::dir(0o755))?;
     t.insert(
@@ -304,7 +302,7 @@ pub fn installed_tree(
     t.insert(
         "boot/grub/grub.cfg",
         Entry::file(
-            FileData::Bytes(grub::grub_cfg(&layout.root_fs_uuid, 1).into_bytes()),
+            FileData::Bytes(grub::grub_cfg(&layout.root_fs_uuid, 1, target).into_bytes()),
             0o644,
         ),
     )?;
@@ -357,7 +355,7 @@ pub fn build_with(
     let initrd = w.join("initrd.img");
     let early_tree = early::tree(early::busybox_of(tree)?)?;
     crate::initramfs::write_with(&early_tree, &initrd, ctx.epoch, Compression::Gzip)?;
-    let installed = installed_tree(tree, kernel, &initrd, &layout, &images, tools)?;
+    let installed = installed_tree(&ctx.target, tree, kernel, &initrd, &layout, &images, tools)?;
 
     let root_img = w.join("root.ext4");
     ext4::write_image(
@@ -435,7 +433,9 @@ fn write_esp(
     esp::write(image, &spec, &ctx.cache_dir.join("logs/disk.log"))
 }
 
-/// Writes the disk file `disk`: GPT, partition images at their offsets, GRUB for BIOS.
+/// Writes the disk file `disk`: GPT, partition images at their offsets, GRUB for BIOS when
+/// the target has it (on arm64 the BIOS boot partition stays empty: the same partition
+/// numbers on every architecture keep GRUB's prefix `(,gpt3)` and the installer's layout).
 pub fn assemble(
     disk: &Path,
     layout: &Layout,
@@ -478,17 +478,19 @@ pub fn assemble(
         layout.root.offset_bytes(),
         layout.root.size_bytes(),
     )?;
-    copy_sparse(
-        &images.core_img,
-        &mut out,
-        layout.bios_boot.offset_bytes(),
-        layout.bios_boot.size_bytes(),
-    )?;
-    let code = fs::read(&images.mbr_code)
-        .map_err(|e| Error::io(format!("reading {}", images.mbr_code.display()), e))?;
     let io = |e| Error::io(format!("writing {}", disk.display()), e);
-    out.seek(SeekFrom::Start(0)).map_err(io)?;
-    out.write_all(&code[..grub::MBR_CODE_BYTES]).map_err(io)?;
+    if let Some(bios) = &images.bios {
+        copy_sparse(
+            &bios.core_img,
+            &mut out,
+            layout.bios_boot.offset_bytes(),
+            layout.bios_boot.size_bytes(),
+        )?;
+        let code = fs::read(&bios.mbr_code)
+            .map_err(|e| Error::io(format!("reading {}", bios.mbr_code.display()), e))?;
+        out.seek(SeekFrom::Start(0)).map_err(io)?;
+        out.write_all(&code[..grub::MBR_CODE_BYTES]).map_err(io)?;
+    }
     out.sync_all().map_err(io)?;
     Ok(())
 }

@@ -248,13 +248,9 @@ fn disk_image_has_gpt_esp_ext4_and_grub_at_their_offsets() {
     assert!(!fstab.contains("rootfs /"), "{fstab}");
     assert!(cat("/etc/inittab").contains("::shutdown:/usr/lib/tinilinux/disk-shutdown"));
     assert!(cat("/usr/sbin/tinilinux-install").starts_with("#!/bin/sh"));
-    let types = crate::target::PartitionTypes {
-        esp: l.esp.type_guid,
-        root: l.root.type_guid,
-    };
     assert_eq!(
         cat("/usr/lib/tinilinux/boot/layout.env"),
-        layout::installer_env(&types, "BOOTX64.EFI"),
+        layout::installer_env(&crate::target::Target::X86_64),
         "the installed system's installer reads the disk's own layout"
     );
 
@@ -324,21 +320,22 @@ fn installer_script_matches_the_layout_and_parses() {
     // real shell and compare every value with the layout distro-build writes itself.
     let target = crate::target::Target::X86_64;
     let l = Layout::new(1024, "x", &target.partition_types).unwrap();
-    let env = layout::installer_env(&target.partition_types, target.efi_boot_file);
+    let env = layout::installer_env(&target);
     let dir = tempfile::tempdir().unwrap();
     fs::write(dir.path().join("layout.env"), &env).unwrap();
     let out = std::process::Command::new("sh")
         .arg("-c")
         .arg(
             ". ./layout.env && echo $BIOS_BOOT_START $BIOS_BOOT_SIZE $BIOS_BOOT_TYPE \
-             $ESP_START $ESP_SIZE $ESP_TYPE $ROOT_START $ROOT_TYPE $EFI_BOOT_FILE",
+             $ESP_START $ESP_SIZE $ESP_TYPE $ROOT_START $ROOT_TYPE $EFI_BOOT_FILE \
+             $BIOS_GRUB $SERIAL",
         )
         .current_dir(dir.path())
         .output()
         .unwrap();
     assert!(out.status.success());
     let expected = format!(
-        "{} {} {} {} {} {} {} {} {}\n",
+        "{} {} {} {} {} {} {} {} {} 1 ttyS0\n",
         l.bios_boot.first,
         l.bios_boot.sectors(),
         l.bios_boot.type_guid,
@@ -350,7 +347,14 @@ fn installer_script_matches_the_layout_and_parses() {
         target.efi_boot_file
     );
     assert_eq!(String::from_utf8_lossy(&out.stdout), expected);
-    for var in ["BIOS_BOOT_START", "ESP_SIZE", "ROOT_TYPE", "EFI_BOOT_FILE"] {
+    for var in [
+        "BIOS_BOOT_START",
+        "ESP_SIZE",
+        "ROOT_TYPE",
+        "EFI_BOOT_FILE",
+        "BIOS_GRUB",
+        "SERIAL",
+    ] {
         assert!(s.contains(&format!("${var}")), "the script uses {var}");
     }
     assert!(
@@ -466,13 +470,115 @@ fn missing_kernel_is_a_clear_error_and_leaves_nothing() {
 
 #[test]
 fn two_builds_from_the_same_inputs_are_byte_identical() {
+    two_builds_are_identical(crate::target::Target::X86_64);
+}
+
+/// The arm64 disk: the same bytes twice, GPT with the ESP holding GRUB's `BOOTAA64.EFI` and
+/// the root typed as the arm64 root, no BIOS boot code in the MBR and an empty BIOS boot
+/// partition, and the aarch64 disk tools in the root.
+#[test]
+fn arm64_disk_image_is_uefi_only_with_the_arm64_root_type_and_reproducible() {
+    let target = crate::target::Target::ARM64;
+    let image = two_builds_are_identical(target);
+    let img = image.path();
+    let dump = run_ok(Command::new("sfdisk").arg("--dump").arg(img)).to_lowercase();
+    assert!(
+        dump.contains(&format!(
+            "type={}",
+            target.partition_types.root.to_lowercase()
+        )),
+        "{dump}"
+    );
+    let raw = fs::read(img).unwrap();
+    assert!(
+        raw[..grub::MBR_CODE_BYTES].iter().all(|b| *b == 0),
+        "BIOS boot code in an arm64 disk's MBR"
+    );
+    assert_eq!(raw[450], 0xee, "protective MBR partition type");
+    let l = Layout::new(200, "repro", &target.partition_types).unwrap();
+    let bios = &raw[l.bios_boot.offset_bytes() as usize..l.esp.offset_bytes() as usize];
+    assert!(bios.iter().all(|b| *b == 0), "GRUB core.img on arm64");
+    let esp = image.dir.path().join("esp.part");
+    run_ok(
+        Command::new("dd")
+            .arg(format!("if={}", img.display()))
+            .arg(format!("of={}", esp.display()))
+            .args([
+                "bs=512",
+                &format!("skip={}", l.esp.first),
+                &format!("count={}", l.esp.sectors()),
+                "status=none",
+            ]),
+    );
+    let listing = run_ok(
+        Command::new("mdir")
+            .env("MTOOLS_SKIP_CHECK", "1")
+            .args(["-i"])
+            .arg(&esp)
+            .arg("::/EFI/BOOT"),
+    );
+    assert!(listing.contains("BOOTAA64 EFI"), "{listing}");
+    let root = image.dir.path().join("root.part");
+    run_ok(
+        Command::new("dd")
+            .arg(format!("if={}", img.display()))
+            .arg(format!("of={}", root.display()))
+            .args([
+                "bs=512",
+                &format!("skip={}", l.root.first),
+                &format!("count={}", l.root.sectors()),
+                "status=none",
+            ]),
+    );
+    let sfdisk = image.dir.path().join("sfdisk");
+    run_ok(
+        Command::new("debugfs")
+            .arg("-R")
+            .arg(format!(
+                "dump /{}/sfdisk {}",
+                disktools::DIR,
+                sfdisk.display()
+            ))
+            .arg(&root),
+    );
+    let elf = fs::read(&sfdisk).unwrap();
+    assert_eq!(u16::from_le_bytes([elf[18], elf[19]]), target.elf_machine);
+    let env = run_ok(
+        Command::new("debugfs")
+            .arg("-R")
+            .arg(format!("cat /{BOOT_FILES_DIR}/{LAYOUT_ENV}"))
+            .arg(&root),
+    );
+    assert!(
+        env.contains("BIOS_GRUB=0") && env.contains("SERIAL=ttyAMA0"),
+        "{env}"
+    );
+}
+
+/// A disk image built by [`two_builds_are_identical`], in its temporary folder.
+struct BuiltImage {
+    dir: tempfile::TempDir,
+    image: std::path::PathBuf,
+}
+
+impl BuiltImage {
+    fn path(&self) -> &std::path::Path {
+        &self.image
+    }
+}
+
+/// Builds `target`'s disk image twice from the same inputs (other output folders, other
+/// wall-clock seconds) and checks the bytes are equal; returns the first image.
+fn two_builds_are_identical(target: crate::target::Target) -> BuiltImage {
     let dir = tempfile::tempdir().unwrap();
     let kernel = dir.path().join("bzImage");
     fs::write(&kernel, b"not a kernel: reproducibility test").unwrap();
     let tree = small_tree();
     let mut images = Vec::new();
+    let mut first = None;
     for n in 0..2 {
-        let ctx = test_context(dir.path().join(format!("out{n}")), 1_700_000_000);
+        let mut ctx = test_context(dir.path().join(format!("out{n}")), 1_700_000_000);
+        ctx.set_target(target);
         let opts = Options {
             size_mib: 200,
             seed: "repro".into(),
@@ -480,6 +586,7 @@ fn two_builds_from_the_same_inputs_are_byte_identical() {
         };
         let built = build_with(&ctx, &kernel, &tree, &tools(&ctx), &opts).unwrap();
         images.push(fs::read(&built.image).unwrap());
+        first.get_or_insert(built.image);
         // Different wall-clock seconds for the second build.
         std::thread::sleep(std::time::Duration::from_millis(1100));
     }
@@ -493,7 +600,12 @@ fn two_builds_from_the_same_inputs_are_byte_identical() {
         .collect();
     assert!(
         diffs.is_empty(),
-        "two builds differ at bytes {diffs:?} (sectors {:?})",
+        "two {} builds differ at bytes {diffs:?} (sectors {:?})",
+        target.name,
         diffs.iter().map(|d| d / 512).collect::<Vec<_>>()
     );
+    BuiltImage {
+        image: first.expect("two builds"),
+        dir,
+    }
 }

@@ -117,6 +117,33 @@ fn isolate(from: &str, to: &str) -> Vec<Expr> {
     e
 }
 
+/// `meta l4proto PROTOCOL th dport PORT`: the transport protocol (IP protocol number) and the
+/// destination port (bytes 2-3 of the TCP or UDP header, network order).
+fn dport_is(protocol: u8, port: u16) -> [Expr; 4] {
+    [
+        Expr::Meta {
+            dreg: R1,
+            key: MetaKey::L4Proto,
+        },
+        Expr::Cmp {
+            sreg: R1,
+            op: CmpOp::Eq,
+            data: vec![protocol],
+        },
+        Expr::Payload {
+            dreg: R1,
+            base: PayloadBase::Transport,
+            offset: 2,
+            len: 2,
+        },
+        Expr::Cmp {
+            sreg: R1,
+            op: CmpOp::Eq,
+            data: port.to_be_bytes().to_vec(),
+        },
+    ]
+}
+
 /// The DNAT rule of one published port.
 fn dnat(container: Ipv4Addr, p: &PortMapping) -> Vec<Expr> {
     let mut e = if p.host_ip.is_unspecified() {
@@ -143,27 +170,8 @@ fn dnat(container: Ipv4Addr, p: &PortMapping) -> Vec<Expr> {
             },
         ]
     };
+    e.extend(dport_is(p.protocol.number(), p.host_port));
     e.extend([
-        Expr::Meta {
-            dreg: R1,
-            key: MetaKey::L4Proto,
-        },
-        Expr::Cmp {
-            sreg: R1,
-            op: CmpOp::Eq,
-            data: vec![p.protocol.number()],
-        },
-        Expr::Payload {
-            dreg: R1,
-            base: PayloadBase::Transport,
-            offset: 2,
-            len: 2,
-        },
-        Expr::Cmp {
-            sreg: R1,
-            op: CmpOp::Eq,
-            data: p.host_port.to_be_bytes().to_vec(),
-        },
         Expr::Immediate {
             dreg: R1,
             data: container.octets().to_vec(),
@@ -234,29 +242,8 @@ fn host_accepts(n: &NetworkRules<'_>) -> Vec<Vec<Expr>> {
             ];
             r.extend(iif(CmpOp::Neq));
             r.extend(oifname(CmpOp::Eq, n.bridge));
-            r.extend([
-                Expr::Meta {
-                    dreg: R1,
-                    key: MetaKey::L4Proto,
-                },
-                Expr::Cmp {
-                    sreg: R1,
-                    op: CmpOp::Eq,
-                    data: vec![p.protocol.number()],
-                },
-                Expr::Payload {
-                    dreg: R1,
-                    base: PayloadBase::Transport,
-                    offset: 2,
-                    len: 2,
-                },
-                Expr::Cmp {
-                    sreg: R1,
-                    op: CmpOp::Eq,
-                    data: p.container_port.to_be_bytes().to_vec(),
-                },
-                Expr::Accept,
-            ]);
+            r.extend(dport_is(p.protocol.number(), p.container_port));
+            r.push(Expr::Accept);
             rules.push(r);
         }
     }

@@ -85,7 +85,10 @@ fn compiler(ctx: &Context) -> Result<(String, Vec<PathBuf>, String)> {
                  Debian's musl-tools (scripts/install-deps.sh does)"
             )));
         }
-        return Ok((CC.to_string(), Vec::new(), "musl-dev".to_string()));
+        // With the arm64 musl-dev installed beside it (multiarch), a bare `musl-dev` makes
+        // dpkg-query print both versions run together: name the architecture.
+        let package = format!("musl-dev:{}", ctx.target.debian_arch);
+        return Ok((CC.to_string(), Vec::new(), package));
     }
     let gcc = format!("{prefix}gcc");
     crate::runner::require_tool(&gcc)?;

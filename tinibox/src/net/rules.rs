@@ -117,6 +117,23 @@ fn isolate(from: &str, to: &str) -> Vec<Expr> {
     e
 }
 
+/// `ip daddr ADDR`: the IPv4 destination address (bytes 16-19 of the IP header).
+fn daddr_is(addr: Ipv4Addr) -> [Expr; 2] {
+    [
+        Expr::Payload {
+            dreg: R1,
+            base: PayloadBase::Network,
+            offset: 16,
+            len: 4,
+        },
+        Expr::Cmp {
+            sreg: R1,
+            op: CmpOp::Eq,
+            data: addr.octets().to_vec(),
+        },
+    ]
+}
+
 /// `meta l4proto PROTOCOL th dport PORT`: the transport protocol (IP protocol number) and the
 /// destination port (bytes 2-3 of the TCP or UDP header, network order).
 fn dport_is(protocol: u8, port: u16) -> [Expr; 4] {
@@ -156,19 +173,7 @@ fn dnat(container: Ipv4Addr, p: &PortMapping) -> Vec<Expr> {
             },
         ]
     } else {
-        vec![
-            Expr::Payload {
-                dreg: R1,
-                base: PayloadBase::Network,
-                offset: 16,
-                len: 4,
-            },
-            Expr::Cmp {
-                sreg: R1,
-                op: CmpOp::Eq,
-                data: p.host_ip.octets().to_vec(),
-            },
-        ]
+        daddr_is(p.host_ip).to_vec()
     };
     e.extend(dport_is(p.protocol.number(), p.host_port));
     e.extend([
@@ -227,19 +232,7 @@ fn host_accepts(n: &NetworkRules<'_>) -> Vec<Vec<Expr>> {
     let mut rules = vec![out_going, answers];
     for (ip, ports) in &n.published {
         for p in ports.iter() {
-            let mut r = vec![
-                Expr::Payload {
-                    dreg: R1,
-                    base: PayloadBase::Network,
-                    offset: 16,
-                    len: 4,
-                },
-                Expr::Cmp {
-                    sreg: R1,
-                    op: CmpOp::Eq,
-                    data: ip.octets().to_vec(),
-                },
-            ];
+            let mut r = daddr_is(*ip).to_vec();
             r.extend(iif(CmpOp::Neq));
             r.extend(oifname(CmpOp::Eq, n.bridge));
             r.extend(dport_is(p.protocol.number(), p.container_port));

@@ -345,6 +345,21 @@ pub(crate) fn read_u64(dir: &Path, file: &str) -> Option<u64> {
         .and_then(|s| s.trim().parse().ok())
 }
 
+/// Creates the intermediate group `dir` (e.g. `/sys/fs/cgroup/tinibox`) unless it exists.
+///
+/// Another tinibox (a boot-time `service up`, a parallel `run`) may make the same parent
+/// between a check and a `mkdir`, so `EEXIST` counts as success here; only a container's own
+/// leaf group is refused when it exists (see [`make_dir`]).
+///
+/// Errors: [`CgroupError::Io`] naming `dir` for any other failure of mkdir(2).
+pub(crate) fn ensure_parent_dir(dir: &Path) -> Result<(), CgroupError> {
+    match fs::create_dir(dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(io_err(dir, e)),
+    }
+}
+
 /// Creates `root/rel` (and missing parents); returns whether the leaf was created by us.
 pub(crate) fn make_dir(root: &Path, rel: &Path) -> Result<PathBuf, CgroupError> {
     let dir = root.join(rel);
@@ -371,6 +386,31 @@ fn exists_already(dir: &Path) -> CgroupError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Two tinibox processes making the same parent group at once (the boot-time
+    /// `service up` beside a `run`) both go on; a container's own leaf is still refused.
+    #[test]
+    fn parent_groups_made_concurrently_are_shared() {
+        let root = tempfile::tempdir().unwrap();
+        let parent = root.path().join("tinibox");
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let p = parent.clone();
+                std::thread::spawn(move || ensure_parent_dir(&p))
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap().unwrap();
+        }
+        assert!(parent.is_dir());
+        ensure_parent_dir(&parent).unwrap();
+        make_dir(root.path(), Path::new("tinibox/c1")).unwrap();
+        let err = make_dir(root.path(), Path::new("tinibox/c1")).unwrap_err();
+        assert!(err.to_string().contains("exists already"), "{err}");
+        let missing = root.path().join("no/such");
+        let err = ensure_parent_dir(&missing).unwrap_err();
+        assert!(err.to_string().contains("no/such"), "{err}");
+    }
 
     #[test]
     fn cgroup_paths() {

@@ -268,9 +268,7 @@ fn init_cpuset_parents(root: &Path, rel: &Path) -> Result<(), CgroupError> {
     if let Some(parent) = rel.parent() {
         for c in parent.components() {
             cur.push(c);
-            if !cur.exists() {
-                fs::create_dir(&cur).map_err(|e| super::io_err(&cur, e))?;
-            }
+            super::ensure_parent_dir(&cur)?;
             copy_cpuset(&cur)?;
         }
     }

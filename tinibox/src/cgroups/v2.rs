@@ -92,8 +92,8 @@ fn enable_controllers(
         levels.push(cur.clone());
     }
     for (i, dir) in levels.iter().enumerate() {
-        if create && i > 0 && !dir.exists() {
-            fs::create_dir(dir).map_err(|e| super::io_err(dir, e))?;
+        if create && i > 0 {
+            super::ensure_parent_dir(dir)?;
         }
         if want.is_empty() {
             continue;

@@ -210,4 +210,42 @@ mod tests {
         }
         assert!(!root.join(&rel).exists());
     }
+    /// Several containers made at once under a parent group that does not exist yet (the
+    /// boot-time `service up` beside a user's `run`, as on the live ISO): every one is made,
+    /// on the kernel's own cgroup2 hierarchy. The window between "is it there" and mkdir is
+    /// short, so the race is run many times over.
+    #[test]
+    fn containers_made_at_once_share_a_new_parent() {
+        let root = if super::super::detect() == Layout::V2 {
+            PathBuf::from(CGROUP_ROOT)
+        } else {
+            PathBuf::from("/sys/fs/cgroup/unified")
+        };
+        assert!(root.join("cgroup.procs").exists(), "no cgroup2 mount");
+        const THREADS: usize = 4;
+        for round in 0..300 {
+            let parent = format!("tinibox-race-{}-{round}", std::process::id());
+            let barrier = std::sync::Arc::new(std::sync::Barrier::new(THREADS));
+            let threads: Vec<_> = (0..THREADS)
+                .map(|i| {
+                    let (root, barrier) = (root.clone(), barrier.clone());
+                    let rel = PathBuf::from(format!("{parent}/c{i}"));
+                    std::thread::spawn(move || {
+                        barrier.wait();
+                        create_at(&root, &rel, &LinuxResources::default())
+                    })
+                })
+                .collect();
+            let results: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+            let failed: Vec<String> = results
+                .iter()
+                .filter_map(|r| r.as_ref().err().map(|e| e.to_string()))
+                .collect();
+            for h in results.into_iter().flatten() {
+                h.destroy().unwrap();
+            }
+            let _ = std::fs::remove_dir(root.join(&parent));
+            assert!(failed.is_empty(), "round {round}: {failed:?}");
+        }
+    }
 }

@@ -207,18 +207,7 @@ fn disk_image_has_gpt_esp_ext4_and_grub_at_their_offsets() {
     assert!(d.to_lowercase().contains(&l.root.guid), "{d}");
 
     // Root partition: extracted, checked, holding /boot and the installed fstab.
-    let root = dir.path().join("root.part");
-    run_ok(
-        Command::new("dd")
-            .arg(format!("if={}", img.display()))
-            .arg(format!("of={}", root.display()))
-            .args([
-                "bs=512",
-                &format!("skip={}", l.root.first),
-                &format!("count={}", l.root.sectors()),
-                "status=none",
-            ]),
-    );
+    let root = extract(img, &l.root, dir.path().join("root.part"));
     run_ok(Command::new("e2fsck").arg("-fn").arg(&root));
     let blkid = run_ok(Command::new("blkid").arg(&root));
     assert!(
@@ -255,18 +244,7 @@ fn disk_image_has_gpt_esp_ext4_and_grub_at_their_offsets() {
     );
 
     // ESP: FAT32 with GRUB's UEFI application.
-    let esp = dir.path().join("esp.part");
-    run_ok(
-        Command::new("dd")
-            .arg(format!("if={}", img.display()))
-            .arg(format!("of={}", esp.display()))
-            .args([
-                "bs=512",
-                &format!("skip={}", l.esp.first),
-                &format!("count={}", l.esp.sectors()),
-                "status=none",
-            ]),
-    );
+    let esp = extract(img, &l.esp, dir.path().join("esp.part"));
     let esp_id = run_ok(Command::new("blkid").arg(&esp));
     assert!(esp_id.contains("TYPE=\"vfat\""), "{esp_id}");
     run_ok(Command::new("fsck.vfat").arg("-n").arg(&esp));
@@ -498,18 +476,7 @@ fn arm64_disk_image_is_uefi_only_with_the_arm64_root_type_and_reproducible() {
     let l = Layout::new(200, "repro", &target.partition_types).unwrap();
     let bios = &raw[l.bios_boot.offset_bytes() as usize..l.esp.offset_bytes() as usize];
     assert!(bios.iter().all(|b| *b == 0), "GRUB core.img on arm64");
-    let esp = image.dir.path().join("esp.part");
-    run_ok(
-        Command::new("dd")
-            .arg(format!("if={}", img.display()))
-            .arg(format!("of={}", esp.display()))
-            .args([
-                "bs=512",
-                &format!("skip={}", l.esp.first),
-                &format!("count={}", l.esp.sectors()),
-                "status=none",
-            ]),
-    );
+    let esp = extract(img, &l.esp, image.dir.path().join("esp.part"));
     let listing = run_ok(
         Command::new("mdir")
             .env("MTOOLS_SKIP_CHECK", "1")
@@ -518,18 +485,7 @@ fn arm64_disk_image_is_uefi_only_with_the_arm64_root_type_and_reproducible() {
             .arg("::/EFI/BOOT"),
     );
     assert!(listing.contains("BOOTAA64 EFI"), "{listing}");
-    let root = image.dir.path().join("root.part");
-    run_ok(
-        Command::new("dd")
-            .arg(format!("if={}", img.display()))
-            .arg(format!("of={}", root.display()))
-            .args([
-                "bs=512",
-                &format!("skip={}", l.root.first),
-                &format!("count={}", l.root.sectors()),
-                "status=none",
-            ]),
-    );
+    let root = extract(img, &l.root, image.dir.path().join("root.part"));
     let sfdisk = image.dir.path().join("sfdisk");
     run_ok(
         Command::new("debugfs")
@@ -553,6 +509,27 @@ fn arm64_disk_image_is_uefi_only_with_the_arm64_root_type_and_reproducible() {
         env.contains("BIOS_GRUB=0") && env.contains("SERIAL=ttyAMA0"),
         "{env}"
     );
+}
+
+/// Copies partition `part` of the disk image `img` to the file `to` (dd, 512-byte sectors)
+/// and returns `to`.
+fn extract(
+    img: &std::path::Path,
+    part: &layout::Partition,
+    to: std::path::PathBuf,
+) -> std::path::PathBuf {
+    run_ok(
+        Command::new("dd")
+            .arg(format!("if={}", img.display()))
+            .arg(format!("of={}", to.display()))
+            .args([
+                "bs=512",
+                &format!("skip={}", part.first),
+                &format!("count={}", part.sectors()),
+                "status=none",
+            ]),
+    );
+    to
 }
 
 /// A disk image built by [`two_builds_are_identical`], in its temporary folder.

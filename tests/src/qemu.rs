@@ -447,6 +447,27 @@ impl Vm {
         self.run_ok("true", Duration::from_secs(60)).map(|_| ())
     }
 
+    /// Checks that the guest's clock was set from its real-time clock at boot: QEMU's RTC
+    /// starts at the host's UTC time, so the guest's `date +%s` must be within a day of the
+    /// host's (a clock left at 1970 makes every TLS certificate "not valid yet").
+    pub fn check_clock(&mut self) -> Result<()> {
+        let out = self.run_ok("date +%s", Duration::from_secs(60))?;
+        let guest: i64 = out
+            .trim()
+            .parse()
+            .with_context(|| format!("`date +%s` printed {out:?}"))?;
+        let host = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)?
+            .as_secs() as i64;
+        if (guest - host).abs() > 86_400 {
+            return Err(self.fail(&format!(
+                "the guest's clock is {guest} s since 1970, the host's {host}: the time was not \
+                 read from the RTC at boot"
+            )));
+        }
+        Ok(())
+    }
+
     /// Powers the guest off and waits (up to `timeout`) for QEMU to exit.
     pub fn poweroff(&mut self, timeout: Duration) -> Result<()> {
         self.send("poweroff\n")?;

@@ -36,6 +36,7 @@ fn boot_clean(mut vm: Vm) -> Vm {
         vm.fail("an error was printed before the banner")
     );
     vm.prepare_shell().unwrap();
+    vm.check_clock().unwrap_or_else(|e| panic!("{e:#}"));
     vm
 }
 

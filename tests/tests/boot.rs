@@ -44,6 +44,7 @@ fn must(vm: &mut Vm, cmdline: &str) -> String {
 fn check_live_system(vm: &mut Vm) {
     let release = must(vm, "uname -r");
     assert!(release.starts_with("6.1."), "uname -r = {release:?}");
+    vm.check_clock().unwrap_or_else(|e| panic!("{e:#}"));
 
     let (status, out) = vm.run("tinibox check", CMD).unwrap();
     assert_eq!(

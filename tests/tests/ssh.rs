@@ -11,6 +11,10 @@
 //! - with root's password set in the guest (over the serial console), a password login is
 //!   still refused: the server offers `publickey` only;
 //! - the guest's `logread` shows the key login.
+//!
+//! And on the shipped ISO (no key baked in): no server runs, `/etc/init.d/dropbear start`
+//! refuses in one line until root has a key, then serves the key typed in over the console,
+//! and `stop` ends it.
 
 use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;
@@ -109,7 +113,7 @@ fn ssh_with_a_baked_key_runs_a_container_and_refuses_passwords() {
     let port = free_port();
     let cmd = qemu::command_forwarding(&iso, Firmware::Bios, 512, port, 22).unwrap();
     let vm = Vm::spawn("ssh-key-login", cmd).unwrap();
-    check_key_login(vm, dir.path(), &key, port);
+    check_key_login(to_shell(vm), dir.path(), &key, port);
 }
 
 /// The same on arm64 (issue 18: Dropbear in both architectures): the arm64 ISO with the
@@ -127,15 +131,69 @@ fn ssh_into_arm64_with_a_baked_key_runs_a_container_and_refuses_passwords() {
     std::fs::create_dir(&vars).unwrap();
     let cmd = qemu::arm64_command_forwarding(&iso, 512, &vars, port, 22).unwrap();
     let vm = Vm::spawn("ssh-key-login-arm64", cmd).unwrap();
+    check_key_login(to_shell(vm), dir.path(), &key, port);
+}
+
+/// The shipped ISO has no key: a user adds one on the running system and starts the server
+/// with its init script (Alpine's `/etc/init.d/dropbear` shape), then stops it.
+#[test]
+fn ssh_with_a_key_added_on_the_live_system() {
+    tinilinux_tests::require_qemu();
+    require_tool("ssh");
+    require_tool("ssh-keygen");
+    let dir = tempfile::tempdir().unwrap();
+    let key = make_key(dir.path());
+    let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
+    let port = free_port();
+    let iso = tinilinux_tests::out_file("tinilinux.iso");
+    let cmd = qemu::command_forwarding(&iso, Firmware::Bios, 512, port, 22).unwrap();
+    let mut vm = to_shell(Vm::spawn("ssh-live-key", cmd).unwrap());
+    let script = "/etc/init.d/dropbear";
+
+    let (status, out) = vm.run(&format!("{script} status"), CMD).unwrap();
+    assert_eq!(
+        (status, out.trim()),
+        (3, "dropbear: stopped"),
+        "no key, no server"
+    );
+    let (status, out) = vm.run(&format!("{script} start 2>&1"), CMD).unwrap();
+    assert_eq!(status, 1, "start without a key: {out}");
+    assert!(
+        out.lines().count() == 1 && out.contains("no key in /root/.ssh/authorized_keys"),
+        "one line naming the missing key: {out:?}"
+    );
+    let (status, out) = vm.run(&format!("{script} bogus 2>&1"), CMD).unwrap();
+    assert_eq!(status, 2, "usage: {out}");
+
+    vm.run_ok(
+        &format!(
+            "mkdir -p /root/.ssh && echo '{}' > /root/.ssh/authorized_keys",
+            public.trim()
+        ),
+        CMD,
+    )
+    .unwrap();
+    let started = vm.run_ok(&format!("{script} start"), CMD).unwrap();
+    assert!(started.contains("started"), "{started}");
+    let mode = vm
+        .run_ok("stat -c %a /root/.ssh /root/.ssh/authorized_keys", CMD)
+        .unwrap();
+    assert_eq!(mode.split_whitespace().collect::<Vec<_>>(), ["700", "600"]);
     check_key_login(vm, dir.path(), &key, port);
 }
 
-/// Boots `vm` (forwarding `port` to its 22) to a shell, then: `tinibox run --rm tinilinux echo
-/// ok` over SSH with `key`; the host key the client saw is the guest's own; a password login
-/// is refused even with root's password set; logread shows the key login.
-fn check_key_login(mut vm: Vm, dir: &Path, key: &Path, port: u16) {
+/// Waits for the banner and a shell that answers.
+fn to_shell(mut vm: Vm) -> Vm {
     vm.expect("Welcome to TiniLinux", BOOT).unwrap();
     vm.prepare_shell().unwrap();
+    vm
+}
+
+/// On `vm` at a shell (forwarding `port` to its 22): `tinibox run --rm tinilinux echo ok`
+/// over SSH with `key`; the host key the client saw is the guest's own; a password login is
+/// refused even with root's password set; logread shows the key login; after
+/// `/etc/init.d/dropbear stop` no login gets through. Powers the guest off.
+fn check_key_login(mut vm: Vm, dir: &Path, key: &Path, port: u16) {
     let known_hosts = dir.join("known_hosts");
     let key_opts = [
         "-i",
@@ -225,6 +283,16 @@ fn check_key_login(mut vm: Vm, dir: &Path, key: &Path, port: u16) {
     assert!(
         log.contains("Pubkey auth succeeded for 'root'"),
         "logread shows no key login:\n{log}"
+    );
+
+    // Stopped, the server takes no login, with the key either.
+    let stopped = vm.run_ok("/etc/init.d/dropbear stop", CMD).unwrap();
+    assert_eq!(stopped.trim(), "dropbear: stopped");
+    let out = ssh(port, &known_hosts, &key_opts, &[], "echo logged-in");
+    assert!(
+        !out.status.success() && !text(&out.stdout).contains("logged-in"),
+        "a login got through after stop: {}",
+        text(&out.stderr)
     );
     vm.poweroff(Duration::from_secs(60)).unwrap();
 }

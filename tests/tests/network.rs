@@ -623,12 +623,16 @@ impl std::ops::Deref for Dockerd {
 
 impl Dockerd {
     fn start() -> Dockerd {
+        Dockerd::start_with(&[])
+    }
+
+    /// [`Dockerd::start`] with more daemon flags.
+    fn start_with(extra: &[&str]) -> Dockerd {
         let tables = nft_tables();
         let links = host_state().0;
-        let daemon = tinilinux_tests::dockerd::Dockerd::start(
-            "tbx-net-dockerd-",
-            &["--bip", "198.19.77.1/24"],
-        );
+        let mut args = vec!["--bip", "198.19.77.1/24"];
+        args.extend_from_slice(extra);
+        let daemon = tinilinux_tests::dockerd::Dockerd::start("tbx-net-dockerd-", &args);
         Dockerd {
             daemon,
             tables,
@@ -2158,5 +2162,302 @@ fn ipv6_on_a_user_defined_network_as_docker() {
     drop(dk);
     let (code, _, err) = network(&root, &["rm", &tnet]);
     assert_eq!(code, 0, "{err}");
+    assert_as_before(&before, "after rm and network rm");
+}
+
+/// An "upstream" network namespace reached over IPv6: `Upstream`'s link with `fd42:77e::1/64`
+/// on the host's end and `fd42:77e::2/64` inside.
+fn upstream6(n: u32) -> Upstream {
+    let up = Upstream::new(n);
+    for args in [
+        vec![
+            "-6",
+            "addr",
+            "add",
+            "fd42:77e::1/64",
+            "dev",
+            &up.host_if,
+            "nodad",
+        ],
+        vec![
+            "-n",
+            &up.ns,
+            "-6",
+            "addr",
+            "add",
+            "fd42:77e::2/64",
+            "dev",
+            "up0",
+            "nodad",
+        ],
+    ] {
+        let o = run(Command::new("ip").args(&args));
+        assert!(o.status.success(), "ip {args:?}: {}", stderr(&o));
+    }
+    up
+}
+
+/// A server in `up`'s namespace on `[fd42:77e::2]:8000` that answers with the address it sees
+/// the client come from.
+fn who_am_i_server(up: &Upstream) -> std::process::Child {
+    let server = r#"
+import http.server, socket
+class S(http.server.HTTPServer):
+    address_family = socket.AF_INET6
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        b = self.client_address[0].encode()
+        self.send_response(200); self.send_header('Content-Length', str(len(b))); self.end_headers()
+        self.wfile.write(b)
+    def log_message(self, *a): pass
+S(('fd42:77e::2', 8000), H).serve_forever()
+"#;
+    Command::new("ip")
+        .args(["netns", "exec", &up.ns, "python3", "-c", server])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// `curl -sS URL` once, from the network namespace `ns` (None: the host) → (ok, body or
+/// error).
+fn curl_once(ns: Option<&str>, url: &str) -> (bool, String) {
+    let mut c = match ns {
+        Some(ns) => {
+            let mut c = Command::new("ip");
+            c.args(["netns", "exec", ns, "curl"]);
+            c
+        }
+        None => Command::new("curl"),
+    };
+    let o = run(c.args(["-sS", "--max-time", "3", url]));
+    (o.status.success(), stdout(&o) + &stderr(&o))
+}
+
+/// The pids of running `tinibox net-proxy` processes that relay to container address `ip6`.
+fn proxies_of(ip6: &str) -> Vec<i32> {
+    let o = run(Command::new("pgrep").args(["-f", &format!("net-proxy .*\\[{ip6}\\]")]));
+    stdout(&o)
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect()
+}
+
+/// IPv6 as Docker with `ip6tables` (its default since Docker 27; 20.10 needs
+/// `--experimental --ip6tables`), both engines side by side: outbound IPv6 is masqueraded (the
+/// upstream server sees the host's address on its link), `-p PORT:80` answers on `[::1]`, on
+/// the host's IPv6 address and from another namespace through it, `port` lists `0.0.0.0` and
+/// `[::]`, `-p [::1]:PORT:80` answers on `[::1]` only, containers on two IPv6 networks cannot
+/// reach each other, and after rm and network rm no proxy, veth, lease or table is left — the
+/// proxy also ends by itself when the container's init is killed.
+#[test]
+fn ipv6_is_masqueraded_published_and_isolated_as_docker() {
+    let (_g, root) = setup();
+    require_tool("python3");
+    let before = host_snapshot(&root);
+    let up = upstream6(std::process::id() % 1000 + 1);
+    let mut srv = who_am_i_server(&up);
+    let dk = Dockerd::start_with(&["--experimental", "--ip6tables"]);
+    let tmp = tempfile::tempdir().unwrap();
+    let tar = busybox_tar(tmp.path());
+    dk.ok(&["import", tar.to_str().unwrap(), "tbx-net-bb:1"]);
+    let site = www("published over ipv6\n");
+    let vol = format!("{}:/www:ro", site.path().display());
+    let (ta, tb) = (net_name("v6a"), net_name("v6b"));
+    for (name, v4, v6) in [
+        ("tbxd6a", "198.19.93.0/24", "fd42:7d1::/64"),
+        ("tbxd6b", "198.19.94.0/24", "fd42:7d2::/64"),
+    ] {
+        dk.ok(&[
+            "network", "create", "--ipv6", "--subnet", v4, "--subnet", v6, name,
+        ]);
+    }
+    for (name, v4, v6) in [
+        (&ta, "10.89.193.0/24", "fd42:7e1::/64"),
+        (&tb, "10.89.194.0/24", "fd42:7e2::/64"),
+    ] {
+        let (code, _, err) = network(
+            &root,
+            &["create", "--ipv6", "--subnet", v4, "--subnet", v6, name],
+        );
+        assert_eq!(code, 0, "{err}");
+    }
+    let (dport, tport, lport) = (free_port(), free_port(), free_port());
+    dk.ok(&[
+        "run",
+        "-d",
+        "--network",
+        "tbxd6a",
+        "--name",
+        "d6pub",
+        "-v",
+        &vol,
+        "-p",
+        &format!("{dport}:80"),
+        "tbx-net-bb:1",
+        "httpd",
+        "-f",
+        "-p",
+        "80",
+        "-h",
+        "/www",
+    ]);
+    let o = run(root
+        .tinibox()
+        .args(["run", "-d", "--network", &ta, "--name", "t6pub", "-v", &vol])
+        .args(["-p", &format!("{tport}:80")])
+        .args(["-p", &format!("[::1]:{lport}:80")])
+        .arg(busybox_rootfs())
+        .args(["httpd", "-f", "-p", "80", "-h", "/www"])
+        .stdin(Stdio::null()));
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    // `port`: both families for a port published without an address, as Docker lists them.
+    let dlines = dk.ok(&["port", "d6pub"]);
+    assert_eq!(
+        dlines,
+        format!("80/tcp -> 0.0.0.0:{dport}\n80/tcp -> [::]:{dport}\n")
+    );
+    let tlines = stdout(&run(root.tinibox().args(["port", "t6pub"])));
+    assert_eq!(
+        tlines,
+        format!("80/tcp -> 0.0.0.0:{tport}\n80/tcp -> [::]:{tport}\n80/tcp -> [::1]:{lport}\n")
+    );
+
+    // Published: on [::1] (the proxy), on the host's IPv6 address (DNAT from the host) and
+    // from the upstream namespace through that address (DNAT on the way in), both engines.
+    for (who, port) in [("docker", dport), ("tinibox", tport)] {
+        assert_eq!(
+            curl(&format!("http://[::1]:{port}/")),
+            "published over ipv6\n",
+            "{who}"
+        );
+        assert_eq!(
+            curl(&format!("http://[fd42:77e::1]:{port}/")),
+            "published over ipv6\n",
+            "{who}"
+        );
+        let (ok, body) = curl_once(Some(&up.ns), &format!("http://[fd42:77e::1]:{port}/"));
+        assert!(ok, "{who}: from the upstream namespace: {body}");
+        assert_eq!(body, "published over ipv6\n", "{who}");
+    }
+    // `-p [::1]:PORT:80`: loopback only, as asked.
+    assert_eq!(
+        curl(&format!("http://[::1]:{lport}/")),
+        "published over ipv6\n"
+    );
+    let (ok, body) = curl_once(None, &format!("http://[fd42:77e::1]:{lport}/"));
+    assert!(!ok, "[::1]-only port answered on another address: {body}");
+
+    // Outbound: the upstream server sees the host's address on its link, not fd42:7e1::2.
+    let fetch = "wget -qO- 'http://[fd42:77e::2]:8000/'";
+    let dseen = dk.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "tbxd6a",
+        "tbx-net-bb:1",
+        "sh",
+        "-c",
+        fetch,
+    ]);
+    let (code, tseen, err) = run_once(&root, &["--network", &ta], &["sh", "-c", fetch]);
+    assert_eq!(code, 0, "{tseen} {err}");
+    assert_eq!(dseen.trim(), "fd42:77e::1", "docker");
+    assert_eq!(tseen.trim(), "fd42:77e::1", "tinibox");
+
+    // Isolation: a container on network B cannot reach one on A over IPv6 (nor IPv4), as in
+    // Docker; one on A can.
+    let probe =
+        |addr: &str| format!("ping6 -c1 -W2 {addr} >/dev/null && echo reached || echo isolated");
+    let d = dk.ok(&["inspect", "-f", "{{json .NetworkSettings}}", "d6pub"]);
+    let d6 = settings_json(&d)["Networks"]["tbxd6a"]["GlobalIPv6Address"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        dk.ok(&[
+            "run",
+            "--rm",
+            "--network",
+            "tbxd6b",
+            "tbx-net-bb:1",
+            "sh",
+            "-c",
+            &probe(&d6)
+        ]),
+        "isolated\n",
+        "docker"
+    );
+    assert_eq!(
+        dk.ok(&[
+            "run",
+            "--rm",
+            "--network",
+            "tbxd6a",
+            "tbx-net-bb:1",
+            "sh",
+            "-c",
+            &probe(&d6)
+        ]),
+        "reached\n",
+        "docker"
+    );
+    for (net, want) in [(&tb, "isolated\n"), (&ta, "reached\n")] {
+        let (code, out, err) = run_once(
+            &root,
+            &["--network", net],
+            &["sh", "-c", &probe("fd42:7e1::2")],
+        );
+        assert_eq!((code, out.as_str()), (0, want), "tinibox from {net}: {err}");
+    }
+
+    // The proxy ends with the container: SIGKILL its init, no tinibox command after.
+    let proxies = proxies_of("fd42:7e1::2");
+    assert_eq!(
+        proxies.len(),
+        1,
+        "one proxy for the container's [::1] ports"
+    );
+    let text = std::fs::read_to_string(format!("/run/tinibox/net/{ta}.json")).unwrap();
+    let rec: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let init = rec["leases"].as_object().unwrap().values().next().unwrap()["pid"]
+        .as_i64()
+        .unwrap() as i32;
+    // SAFETY: signalling the init of a container this test started.
+    unsafe {
+        libc::kill(init, libc::SIGKILL);
+    }
+    let t = Instant::now();
+    while Path::new(&format!("/proc/{}", proxies[0])).exists()
+        && t.elapsed() < Duration::from_secs(10)
+    {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        !Path::new(&format!("/proc/{}/cmdline", proxies[0])).exists()
+            || std::fs::read_to_string(format!("/proc/{}/cmdline", proxies[0]))
+                .is_ok_and(|c| !c.contains("net-proxy")),
+        "the proxy outlived its container"
+    );
+    let (ok, _) = curl_once(None, &format!("http://[::1]:{lport}/"));
+    assert!(!ok, "[::1]:{lport} still answers after the container ended");
+
+    run(root.tinibox().args(["rm", "-f", "t6pub"]));
+    dk.ok(&["rm", "-f", "d6pub"]);
+    for n in ["tbxd6a", "tbxd6b"] {
+        dk.ok(&["network", "rm", n]);
+    }
+    drop(dk);
+    for n in [&ta, &tb] {
+        let (code, _, err) = network(&root, &["rm", n]);
+        assert_eq!(code, 0, "{err}");
+    }
+    let _ = srv.kill();
+    let _ = srv.wait();
+    drop(up);
+    assert!(proxies_of("fd42:7e1::2").is_empty());
     assert_as_before(&before, "after rm and network rm");
 }

@@ -2,16 +2,20 @@
 //! `net/`): a bridge on the host per network, a veth pair per container and network with
 //! `eth0` (`eth1`…) inside, an address from a locked record, outbound masquerade and
 //! published ports as nf_tables rules in tinibox's own table, names of user-defined networks
-//! in each member's /etc/hosts. A user-defined network made with `--ipv6` also gives its bridge
-//! and each container an IPv6 address of its IPv6 subnet (and the container an IPv6 default
-//! route), and its members' names resolve to both addresses; as Docker 20.10 with `ip6tables`
-//! off, no IPv6 NAT, isolation or published port rules are made (IPv6 forwarding is left as
-//! the host has it).
+//! in each member's /etc/hosts. A network with IPv6 (`network create --ipv6`, or the default
+//! bridge with `ipv6 = true` in the config) also gives its bridge and each container an IPv6
+//! address of its IPv6 subnet (and the container an IPv6 default route), and its members'
+//! names resolve to both addresses; as Docker with `ip6tables` on (its default since 27), its
+//! IPv6 traffic is masqueraded on the way out, isolated from other networks, and ports
+//! published without an address are reachable on the host's IPv6 addresses too (`[::1]`
+//! through [`proxy`]). IPv6 forwarding is switched on when such a bridge is made and it was
+//! off.
 //!
 //! - [`config`]: `/etc/tinibox/config` (`bridge_subnet`).
 //! - [`networks`]: user-defined networks' definitions (`network create`/`rm`).
 //! - [`hosts`]: the /etc/hosts block that makes names resolve on user-defined networks.
 //! - [`ports`]: `-p`/`-P` parsed and made concrete (free host ports, in-use checks).
+//! - [`proxy`]: the relay of ports published on `[::1]` (the one path DNAT cannot take).
 //! - [`ipam`]: the persistent, flock-guarded address record and its stale-lease test.
 //! - [`rtnl`]: links, addresses, routes over rtnetlink (netlink-packet-route, netlink-sys).
 //! - [`bridge`]: the bridge, sysctls and the per-container veth pair.
@@ -39,6 +43,7 @@ pub mod ipam;
 pub mod networks;
 pub mod nft;
 pub mod ports;
+pub mod proxy;
 pub mod rtnl;
 pub mod rules;
 
@@ -277,6 +282,9 @@ type Records = BTreeMap<String, Record>;
 /// `run --rm`; BENCHMARKS.md). A namespace kept alive by another process (a `--network
 /// container:` joiner) keeps the pair until it ends, as the kernel decides.
 fn release(rt: &mut Rtnl, lease: &Lease) {
+    if let Some(p) = &lease.proxy {
+        proxy::stop(p);
+    }
     if lease.is_live() {
         let _ = rt.delete_link(&lease.veth);
     }
@@ -322,23 +330,33 @@ fn commit(lock: &Locked, records: &Records) -> Result<(), NetError> {
         .map(|r| rules::NetworkRules {
             bridge: r.bridge(),
             subnet: r.subnet,
+            subnet6: r.subnet6,
             published: r
                 .leases
                 .values()
-                .map(|l| (l.ip, l.ports.as_slice()))
+                .map(|l| rules::Published {
+                    ip: l.ip,
+                    ip6: l.ip6,
+                    ports: l.ports.as_slice(),
+                })
                 .collect(),
         })
         .collect();
+    let v6 = records.values().any(|r| r.subnet6.is_some());
     rules::install(&rules, &state_dir().join("rules.sha256"))
         .map_err(|e| {
             if bridge::unsupported(&e) || e.raw_os_error() == Some(libc::ENOENT) {
                 bridge::kernel_lacks(
-                    "nf_tables NAT (NF_TABLES, NFT_NAT, NFT_MASQ, NFT_FIB_IPV4)",
+                    if v6 {
+                        "nf_tables NAT for IPv4 and IPv6 (NF_TABLES, NF_TABLES_IPV4, NF_TABLES_IPV6, NFT_NAT, NFT_MASQ, NFT_FIB_IPV4, NFT_FIB_IPV6)"
+                    } else {
+                        "nf_tables NAT (NF_TABLES, NFT_NAT, NFT_MASQ, NFT_FIB_IPV4)"
+                    },
                     &e,
                 )
             } else {
                 NetError::System(format!(
-                    "installing the firewall rules (table ip tinibox): {e}"
+                    "installing the firewall rules (tables ip/ip6 tinibox): {e}"
                 ))
             }
         })
@@ -442,7 +460,11 @@ fn join(
         .flat_map(|r| r.leases.values())
         .flat_map(|l| l.ports.iter().cloned())
         .collect();
-    let ports = ports::resolve(ports, &taken)?;
+    let ipv6 = records
+        .get(&def.name)
+        .map(|r| r.subnet6.is_some())
+        .unwrap_or(def.ipv6 && def.subnet6.is_some());
+    let ports = ports::resolve(ports, &taken, ipv6)?;
     let ifname = next_ifname(records, id);
     let first = ifname == "eth0";
     let index = req
@@ -490,6 +512,16 @@ fn join(
             default_via6: v6.map(|(_, g)| g).filter(|_| first),
         },
     )?;
+    let relay = match ip6.map(|a| proxy::forwards(a, &ports)) {
+        Some(f) if !f.is_empty() => match proxy::spawn(pid, &f) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                let _ = rt.delete_link(&veth);
+                return Err(e);
+            }
+        },
+        _ => None,
+    };
     record.leases.insert(
         id.to_string(),
         Lease {
@@ -500,6 +532,7 @@ fn join(
             ip6,
             ifname: ifname.clone(),
             ports: ports.clone(),
+            proxy: relay,
             member,
         },
     );
@@ -700,7 +733,7 @@ pub fn connect(id: &str, pid: i32, network: &str, request: &Request) -> Result<A
         .and_then(|a| commit(&lock, &records).map(|_| a));
     if result.is_err() {
         if let Some(l) = records.get_mut(&def.name).and_then(|r| r.leases.remove(id)) {
-            let _ = rt.delete_link(&l.veth);
+            release(&mut rt, &l);
         }
         let _ = commit(&lock, &records);
     }
@@ -720,7 +753,7 @@ pub fn disconnect(id: &str, network: &str) -> Result<(), NetError> {
             def.name, def.name
         )));
     };
-    let _ = rt.delete_link(&l.veth);
+    release(&mut rt, &l);
     let result = commit(&lock, &records);
     touched.insert(def.name.clone());
     refresh_hosts(&records, &touched, &[id]);

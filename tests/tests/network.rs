@@ -2461,3 +2461,178 @@ fn ipv6_is_masqueraded_published_and_isolated_as_docker() {
     assert!(proxies_of("fd42:7e1::2").is_empty());
     assert_as_before(&before, "after rm and network rm");
 }
+
+/// Waits (at most 60 s) until no container of another test run uses the default bridge: a
+/// change of its settings takes effect only then.
+fn default_bridge_idle() {
+    let t = Instant::now();
+    loop {
+        let text = std::fs::read_to_string("/run/tinibox/net/bridge.json").unwrap_or_default();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+        if v["leases"].as_object().is_none_or(|m| m.is_empty()) {
+            return;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "the default bridge stays in use by other containers: {text}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// IPv6 on the default bridge from tinibox's config file with Docker's daemon.json names
+/// (`ipv6 = true`, `fixed-cidr-v6 = CIDR`), beside a private dockerd started with `--ipv6
+/// --fixed-cidr-v6` (and `--ip6tables`): the container's top-level `GlobalIPv6Address` and
+/// `IPv6Gateway`, `network inspect bridge`'s `EnableIPv6`, a port published on both families
+/// and reachable on `[::1]` and the host's IPv6 address, outbound IPv6 masqueraded; `ipv6 =
+/// true` without its subnet is one line and exit 125; without the setting (the default) the
+/// bridge is IPv4 only again and the host as before.
+#[test]
+fn ipv6_on_the_default_bridge_from_the_config_as_docker() {
+    let (_g, root) = setup();
+    require_tool("python3");
+    let before = host_snapshot(&root);
+    let up = upstream6(std::process::id() % 1000 + 2);
+    let mut srv = who_am_i_server(&up);
+    let dk = Dockerd::start_with(&[
+        "--ipv6",
+        "--fixed-cidr-v6",
+        "fd42:7f1::/64",
+        "--experimental",
+        "--ip6tables",
+    ]);
+    let tmp = tempfile::tempdir().unwrap();
+    let tar = busybox_tar(tmp.path());
+    dk.ok(&["import", tar.to_str().unwrap(), "tbx-net-bb:1"]);
+    let config = tmp.path().join("config");
+    let with_config = |args: &[&str]| {
+        run(root
+            .tinibox()
+            .env("TINIBOX_CONFIG", &config)
+            .args(args)
+            .stdin(Stdio::null()))
+    };
+    // Bad: ipv6 without its subnet.
+    std::fs::write(&config, "ipv6 = true\n").unwrap();
+    let o = with_config(&["run", "--rm", busybox_rootfs().to_str().unwrap(), "true"]);
+    assert_eq!(o.status.code(), Some(125), "{}", stderr(&o));
+    assert_eq!(stderr(&o).trim().lines().count(), 1, "{}", stderr(&o));
+    assert!(stderr(&o).contains("fixed-cidr-v6"), "{}", stderr(&o));
+
+    std::fs::write(&config, "ipv6 = true\nfixed-cidr-v6 = fd42:7f0::/64\n").unwrap();
+    default_bridge_idle();
+    let site = www("default bridge over ipv6\n");
+    let vol = format!("{}:/www:ro", site.path().display());
+    let (dport, tport) = (free_port(), free_port());
+    dk.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "d6def",
+        "-v",
+        &vol,
+        "-p",
+        &format!("{dport}:80"),
+        "tbx-net-bb:1",
+        "httpd",
+        "-f",
+        "-p",
+        "80",
+        "-h",
+        "/www",
+    ]);
+    let o = with_config(&[
+        "run",
+        "-d",
+        "--name",
+        "t6def",
+        "-v",
+        &vol,
+        "-p",
+        &format!("{tport}:80"),
+        busybox_rootfs().to_str().unwrap(),
+        "httpd",
+        "-f",
+        "-p",
+        "80",
+        "-h",
+        "/www",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    // inspect: the top-level IPv6 fields of the default bridge's endpoint, both engines.
+    let d = settings_json(&dk.ok(&["inspect", "-f", "{{json .NetworkSettings}}", "d6def"]));
+    let t = settings_json(&stdout(&with_config(&[
+        "inspect",
+        "-f",
+        "{{json .NetworkSettings}}",
+        "t6def",
+    ])));
+    let d6 = d["GlobalIPv6Address"].as_str().unwrap_or("");
+    assert!(d6.starts_with("fd42:7f1::"), "docker: {d}");
+    assert_eq!(d["IPv6Gateway"], "fd42:7f1::1", "docker: {d}");
+    assert_eq!(t["GlobalIPv6Address"], "fd42:7f0::2", "tinibox: {t}");
+    assert_eq!(t["IPv6Gateway"], "fd42:7f0::1", "tinibox: {t}");
+    for (who, v) in [("docker", &d), ("tinibox", &t)] {
+        assert_eq!(v["GlobalIPv6PrefixLen"], 64, "{who}: {v}");
+        assert_eq!(
+            v["Networks"]["bridge"]["GlobalIPv6PrefixLen"], 64,
+            "{who}: {v}"
+        );
+    }
+    let dn: serde_json::Value =
+        serde_json::from_str(&dk.ok(&["network", "inspect", "bridge"])).unwrap();
+    let tn: serde_json::Value =
+        serde_json::from_str(&stdout(&with_config(&["network", "inspect", "bridge"]))).unwrap();
+    assert_eq!(dn[0]["EnableIPv6"], true);
+    assert_eq!(tn[0]["EnableIPv6"], true, "{tn}");
+
+    // Published on both families, reachable over IPv6 on [::1] and the host's address.
+    assert_eq!(
+        dk.ok(&["port", "d6def"]),
+        format!("80/tcp -> 0.0.0.0:{dport}\n80/tcp -> [::]:{dport}\n")
+    );
+    assert_eq!(
+        stdout(&with_config(&["port", "t6def"])),
+        format!("80/tcp -> 0.0.0.0:{tport}\n80/tcp -> [::]:{tport}\n")
+    );
+    for (who, port) in [("docker", dport), ("tinibox", tport)] {
+        for host in ["[::1]", "[fd42:77e::1]", "127.0.0.1"] {
+            assert_eq!(
+                curl(&format!("http://{host}:{port}/")),
+                "default bridge over ipv6\n",
+                "{who} {host}"
+            );
+        }
+    }
+    // Outbound IPv6 from the default bridge is masqueraded, both engines.
+    let fetch = "wget -qO- 'http://[fd42:77e::2]:8000/'";
+    let dseen = dk.ok(&["run", "--rm", "tbx-net-bb:1", "sh", "-c", fetch]);
+    let o = with_config(&[
+        "run",
+        "--rm",
+        busybox_rootfs().to_str().unwrap(),
+        "sh",
+        "-c",
+        fetch,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(dseen.trim(), "fd42:77e::1", "docker");
+    assert_eq!(stdout(&o).trim(), "fd42:77e::1", "tinibox");
+
+    run(root.tinibox().args(["rm", "-f", "t6def"]));
+    dk.ok(&["rm", "-f", "d6def"]);
+    drop(dk);
+    let _ = srv.kill();
+    let _ = srv.wait();
+    drop(up);
+    // Without the setting the default bridge is IPv4 only again once no container uses it.
+    default_bridge_idle();
+    let (code, out, err) = run_once(
+        &root,
+        &["--network", "bridge"],
+        &["sh", "-c", "ip -6 -o addr show eth0 scope global | wc -l"],
+    );
+    assert_eq!((code, out.trim()), (0, "0"), "{err}");
+    assert_as_before(&before, "after rm and a run without ipv6");
+}

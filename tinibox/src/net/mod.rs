@@ -435,6 +435,28 @@ fn next_ifname(records: &Records, id: &str) -> String {
         .unwrap_or_default()
 }
 
+/// Makes the default bridge follow the config (`bridge_subnet`, `ipv6`, `fixed-cidr-v6`) once
+/// no container uses it: a kept record and bridge made for other settings are dropped, so the
+/// join makes them again (as Docker applies daemon.json at its next start).
+fn renew_default_bridge(rt: &mut Rtnl, records: &mut Records, def: &Network) {
+    if def.name != BRIDGE_NETWORK {
+        return;
+    }
+    let wanted = def.record();
+    let stale = records.get(&def.name).is_some_and(|r| {
+        r.leases.is_empty()
+            && (r.subnet != wanted.subnet
+                || r.gateway() != wanted.gateway()
+                || r.subnet6 != wanted.subnet6
+                || r.gateway6 != wanted.gateway6)
+    });
+    if stale {
+        if let Some(old) = records.remove(&def.name) {
+            let _ = rt.delete_link(old.bridge());
+        }
+    }
+}
+
 /// Plugs `id` into network `def` with `ports` published; the lease is in `records` on
 /// success, nothing of it on failure (but the caller commits).
 fn join(
@@ -455,6 +477,7 @@ fn join(
             def.name
         )));
     }
+    renew_default_bridge(rt, records, def);
     let taken: Vec<PortMapping> = records
         .values()
         .flat_map(|r| r.leases.values())
@@ -638,7 +661,8 @@ pub fn rename(id: &str, old: &str, new: &str, front: &std::path::Path) -> Result
 }
 
 /// `inspect`'s `NetworkSettings` beside `Ports` and `SandboxKey`, in the shapes of Docker's
-/// Engine API: the top-level `IPAddress`, `IPPrefixLen`, `Gateway`, `MacAddress` (those of the
+/// Engine API: the top-level `IPAddress`, `IPPrefixLen`, `Gateway`, `MacAddress` and their IPv6
+/// counterparts `GlobalIPv6Address`, `GlobalIPv6PrefixLen`, `IPv6Gateway` (those of the
 /// default network `bridge`, empty otherwise, as Docker) and `Networks` with an endpoint per
 /// network of the container's request (`IPAddress`, `IPPrefixLen`, `Gateway`, `MacAddress`
 /// empty while it does not run, as Docker; `NetworkID`; `Aliases` null on `bridge`, the
@@ -648,10 +672,18 @@ pub fn rename(id: &str, old: &str, new: &str, front: &std::path::Path) -> Result
 pub fn settings(id: &str, front: &std::path::Path) -> serde_json::Map<String, serde_json::Value> {
     use serde_json::{json, Value};
     let mut out = serde_json::Map::new();
-    for key in ["IPAddress", "Gateway", "MacAddress", "EndpointID"] {
+    for key in [
+        "IPAddress",
+        "Gateway",
+        "MacAddress",
+        "EndpointID",
+        "GlobalIPv6Address",
+        "IPv6Gateway",
+    ] {
         out.insert(key.into(), json!(""));
     }
     out.insert("IPPrefixLen".into(), json!(0));
+    out.insert("GlobalIPv6PrefixLen".into(), json!(0));
     let Some(req) = Request::load(front) else {
         out.insert("Networks".into(), json!({}));
         return out;
@@ -699,6 +731,9 @@ pub fn settings(id: &str, front: &std::path::Path) -> serde_json::Map<String, se
             out.insert("IPPrefixLen".into(), json!(prefix));
             out.insert("Gateway".into(), json!(gateway));
             out.insert("MacAddress".into(), json!(mac));
+            out.insert("GlobalIPv6Address".into(), json!(ip6));
+            out.insert("GlobalIPv6PrefixLen".into(), json!(prefix6));
+            out.insert("IPv6Gateway".into(), json!(gateway6));
         }
         networks.insert(
             name.clone(),
@@ -928,7 +963,9 @@ pub fn create_network_with(name: &str, addressing: &Addressing) -> Result<Networ
     let v6 = match &addressing.subnet6 {
         Some(text) => {
             let (s6, g6) = networks::subnet6(text, addressing.gateway6.as_deref())?;
-            if let Some(n) = networks::list()?.into_iter().find(|n| {
+            let mut all = networks::list()?;
+            all.push(networks::default_bridge()?);
+            if let Some(n) = all.into_iter().find(|n| {
                 n.subnet6
                     .is_some_and(|t| t.contains(&s6.network()) || s6.contains(&t.network()))
             }) {

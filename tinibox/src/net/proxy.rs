@@ -153,9 +153,60 @@ pub fn stop(proxy: &Proxy) {
     }
 }
 
+/// Moves everything `from` sends to `to` through a pipe with splice(2), so the bytes stay in
+/// the kernel (a userspace copy loop relayed ~0.3 of the direct IPv6 throughput; see
+/// BENCHMARKS.md). Ok at EOF.
+fn splice_all(from: &TcpStream, to: &TcpStream) -> std::io::Result<()> {
+    let mut fds = [0i32; 2];
+    // SAFETY: pipe2 fills the two descriptors, which are owned right after.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: two new descriptors this thread owns.
+    let (rd, wr) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    let flags = libc::SPLICE_F_MOVE | libc::SPLICE_F_MORE;
+    loop {
+        // SAFETY: splice between descriptors that live across the calls, no offsets.
+        let n = unsafe {
+            libc::splice(
+                from.as_raw_fd(),
+                std::ptr::null_mut(),
+                wr.as_raw_fd(),
+                std::ptr::null_mut(),
+                1 << 20,
+                flags,
+            )
+        };
+        if n < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        if n == 0 {
+            return Ok(());
+        }
+        let mut left = n as usize;
+        while left > 0 {
+            // SAFETY: as above.
+            let m = unsafe {
+                libc::splice(
+                    rd.as_raw_fd(),
+                    std::ptr::null_mut(),
+                    to.as_raw_fd(),
+                    std::ptr::null_mut(),
+                    left,
+                    flags,
+                )
+            };
+            if m <= 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            left -= m as usize;
+        }
+    }
+}
+
 /// Relays bytes one way until EOF, then half-closes the other side.
-fn pipe(mut from: TcpStream, mut to: TcpStream) {
-    let _ = std::io::copy(&mut from, &mut to);
+fn pipe(from: TcpStream, to: TcpStream) {
+    let _ = splice_all(&from, &to);
     let _ = to.shutdown(Shutdown::Write);
 }
 

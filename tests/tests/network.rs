@@ -280,18 +280,20 @@ fn udp_echo_server(dir: &Path) -> PathBuf {
     std::fs::write(
         &src,
         r#"#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 int main(int argc, char **argv) {
-    int s = socket(AF_INET, SOCK_DGRAM, 0);
-    struct sockaddr_in a = {0};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(atoi(argv[1]));
+    /* IPv6 socket, IPv4 too (v4-mapped): one server for both families. */
+    int s = socket(AF_INET6, SOCK_DGRAM, 0);
+    struct sockaddr_in6 a = {0};
+    a.sin6_family = AF_INET6;
+    a.sin6_port = htons(atoi(argv[1]));
     if (bind(s, (struct sockaddr *)&a, sizeof a) != 0) return 1;
     for (;;) {
         char buf[512] = "echo: ";
-        struct sockaddr_in peer;
+        struct sockaddr_in6 peer;
         socklen_t len = sizeof peer;
         ssize_t n = recvfrom(s, buf + 6, sizeof buf - 6, 0, (struct sockaddr *)&peer, &len);
         if (n > 0) sendto(s, buf, n + 6, 0, (struct sockaddr *)&peer, len);
@@ -2635,4 +2637,70 @@ fn ipv6_on_the_default_bridge_from_the_config_as_docker() {
     );
     assert_eq!((code, out.trim()), (0, "0"), "{err}");
     assert_as_before(&before, "after rm and a run without ipv6");
+}
+
+/// UDP published on a network with IPv6: `-p PORT:53/udp` carries datagrams on `[::1]` (the
+/// relay) and on the host's IPv6 address (the bridge's, DNAT in `ip6 tinibox`) as on
+/// 127.0.0.1; nothing is left after rm and network rm.
+#[test]
+fn published_udp_port_carries_datagrams_over_ipv6() {
+    let (_g, root) = setup();
+    let before = host_snapshot(&root);
+    let tools = tempfile::tempdir().unwrap();
+    let server = udp_echo_server(tools.path());
+    let net = net_name("udp6");
+    let (code, _, err) = network(
+        &root,
+        &[
+            "create",
+            "--ipv6",
+            "--subnet",
+            "10.89.195.0/24",
+            "--subnet",
+            "fd42:7e3::/64",
+            &net,
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let port = free_port();
+    let vol = format!("{}:/udp-echo:ro", server.display());
+    let o = run(root
+        .tinibox()
+        .args(["run", "-d", "--network", &net, "--name", "udp6", "-v", &vol])
+        .args(["-p", &format!("{port}:53/udp")])
+        .arg(busybox_rootfs())
+        .args(["/udp-echo", "53"])
+        .stdin(Stdio::null()));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&run(root.tinibox().args(["port", "udp6"]))),
+        format!("53/udp -> 0.0.0.0:{port}\n53/udp -> [::]:{port}\n")
+    );
+    for (bind, target) in [
+        ("[::]:0", "[::1]"),
+        ("[::]:0", "[fd42:7e3::1]"),
+        ("0.0.0.0:0", "127.0.0.1"),
+    ] {
+        let sock = UdpSocket::bind(bind).unwrap();
+        sock.set_read_timeout(Some(Duration::from_millis(500)))
+            .unwrap();
+        let to = format!("{target}:{port}");
+        let t = Instant::now();
+        let answer = loop {
+            sock.send_to(b"ping over udp6", to.as_str()).unwrap();
+            let mut buf = [0u8; 512];
+            if let Ok((n, _)) = sock.recv_from(&mut buf) {
+                break String::from_utf8_lossy(&buf[..n]).to_string();
+            }
+            assert!(
+                t.elapsed() < Duration::from_secs(20),
+                "no UDP answer through {to}"
+            );
+        };
+        assert_eq!(answer, "echo: ping over udp6", "{to}");
+    }
+    run(root.tinibox().args(["rm", "-f", "udp6"]));
+    let (code, _, err) = network(&root, &["rm", &net]);
+    assert_eq!(code, 0, "{err}");
+    assert_as_before(&before, "after rm -f and network rm");
 }

@@ -280,18 +280,20 @@ fn udp_echo_server(dir: &Path) -> PathBuf {
     std::fs::write(
         &src,
         r#"#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 int main(int argc, char **argv) {
-    int s = socket(AF_INET, SOCK_DGRAM, 0);
-    struct sockaddr_in a = {0};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(atoi(argv[1]));
+    /* IPv6 socket, IPv4 too (v4-mapped): one server for both families. */
+    int s = socket(AF_INET6, SOCK_DGRAM, 0);
+    struct sockaddr_in6 a = {0};
+    a.sin6_family = AF_INET6;
+    a.sin6_port = htons(atoi(argv[1]));
     if (bind(s, (struct sockaddr *)&a, sizeof a) != 0) return 1;
     for (;;) {
         char buf[512] = "echo: ";
-        struct sockaddr_in peer;
+        struct sockaddr_in6 peer;
         socklen_t len = sizeof peer;
         ssize_t n = recvfrom(s, buf + 6, sizeof buf - 6, 0, (struct sockaddr *)&peer, &len);
         if (n > 0) sendto(s, buf, n + 6, 0, (struct sockaddr *)&peer, len);
@@ -623,12 +625,16 @@ impl std::ops::Deref for Dockerd {
 
 impl Dockerd {
     fn start() -> Dockerd {
+        Dockerd::start_with(&[])
+    }
+
+    /// [`Dockerd::start`] with more daemon flags.
+    fn start_with(extra: &[&str]) -> Dockerd {
         let tables = nft_tables();
         let links = host_state().0;
-        let daemon = tinilinux_tests::dockerd::Dockerd::start(
-            "tbx-net-dockerd-",
-            &["--bip", "198.19.77.1/24"],
-        );
+        let mut args = vec!["--bip", "198.19.77.1/24"];
+        args.extend_from_slice(extra);
+        let daemon = tinilinux_tests::dockerd::Dockerd::start("tbx-net-dockerd-", &args);
         Dockerd {
             daemon,
             tables,
@@ -2159,4 +2165,542 @@ fn ipv6_on_a_user_defined_network_as_docker() {
     let (code, _, err) = network(&root, &["rm", &tnet]);
     assert_eq!(code, 0, "{err}");
     assert_as_before(&before, "after rm and network rm");
+}
+
+/// An "upstream" network namespace reached over IPv6: `Upstream`'s link with `fd42:77e::1/64`
+/// on the host's end and `fd42:77e::2/64` inside.
+fn upstream6(n: u32) -> Upstream {
+    let up = Upstream::new(n);
+    for args in [
+        vec![
+            "-6",
+            "addr",
+            "add",
+            "fd42:77e::1/64",
+            "dev",
+            &up.host_if,
+            "nodad",
+        ],
+        vec![
+            "-n",
+            &up.ns,
+            "-6",
+            "addr",
+            "add",
+            "fd42:77e::2/64",
+            "dev",
+            "up0",
+            "nodad",
+        ],
+    ] {
+        let o = run(Command::new("ip").args(&args));
+        assert!(o.status.success(), "ip {args:?}: {}", stderr(&o));
+    }
+    up
+}
+
+/// A server in `up`'s namespace on `[fd42:77e::2]:8000` that answers with the address it sees
+/// the client come from.
+fn who_am_i_server(up: &Upstream) -> std::process::Child {
+    let server = r#"
+import http.server, socket
+class S(http.server.HTTPServer):
+    address_family = socket.AF_INET6
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        b = self.client_address[0].encode()
+        self.send_response(200); self.send_header('Content-Length', str(len(b))); self.end_headers()
+        self.wfile.write(b)
+    def log_message(self, *a): pass
+S(('fd42:77e::2', 8000), H).serve_forever()
+"#;
+    Command::new("ip")
+        .args(["netns", "exec", &up.ns, "python3", "-c", server])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// `curl -sS URL` once, from the network namespace `ns` (None: the host) → (ok, body or
+/// error).
+fn curl_once(ns: Option<&str>, url: &str) -> (bool, String) {
+    let mut c = match ns {
+        Some(ns) => {
+            let mut c = Command::new("ip");
+            c.args(["netns", "exec", ns, "curl"]);
+            c
+        }
+        None => Command::new("curl"),
+    };
+    let o = run(c.args(["-sS", "--max-time", "3", url]));
+    (o.status.success(), stdout(&o) + &stderr(&o))
+}
+
+/// The pids of running `tinibox net-proxy` processes that relay to container address `ip6`.
+fn proxies_of(ip6: &str) -> Vec<i32> {
+    let o = run(Command::new("pgrep").args(["-f", &format!("net-proxy .*\\[{ip6}\\]")]));
+    stdout(&o)
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect()
+}
+
+/// IPv6 as Docker with `ip6tables` (its default since Docker 27; 20.10 needs
+/// `--experimental --ip6tables`), both engines side by side: outbound IPv6 is masqueraded (the
+/// upstream server sees the host's address on its link), `-p PORT:80` answers on `[::1]`, on
+/// the host's IPv6 address and from another namespace through it, `port` lists `0.0.0.0` and
+/// `[::]`, `-p [::1]:PORT:80` answers on `[::1]` only, containers on two IPv6 networks cannot
+/// reach each other, and after rm and network rm no proxy, veth, lease or table is left — the
+/// proxy also ends by itself when the container's init is killed.
+#[test]
+fn ipv6_is_masqueraded_published_and_isolated_as_docker() {
+    let (_g, root) = setup();
+    require_tool("python3");
+    let before = host_snapshot(&root);
+    let up = upstream6(std::process::id() % 1000 + 1);
+    let mut srv = who_am_i_server(&up);
+    let dk = Dockerd::start_with(&["--experimental", "--ip6tables"]);
+    let tmp = tempfile::tempdir().unwrap();
+    let tar = busybox_tar(tmp.path());
+    dk.ok(&["import", tar.to_str().unwrap(), "tbx-net-bb:1"]);
+    let site = www("published over ipv6\n");
+    let vol = format!("{}:/www:ro", site.path().display());
+    let (ta, tb) = (net_name("v6a"), net_name("v6b"));
+    for (name, v4, v6) in [
+        ("tbxd6a", "198.19.93.0/24", "fd42:7d1::/64"),
+        ("tbxd6b", "198.19.94.0/24", "fd42:7d2::/64"),
+    ] {
+        dk.ok(&[
+            "network", "create", "--ipv6", "--subnet", v4, "--subnet", v6, name,
+        ]);
+    }
+    for (name, v4, v6) in [
+        (&ta, "10.89.193.0/24", "fd42:7e1::/64"),
+        (&tb, "10.89.194.0/24", "fd42:7e2::/64"),
+    ] {
+        let (code, _, err) = network(
+            &root,
+            &["create", "--ipv6", "--subnet", v4, "--subnet", v6, name],
+        );
+        assert_eq!(code, 0, "{err}");
+    }
+    let (dport, tport, lport) = (free_port(), free_port(), free_port());
+    dk.ok(&[
+        "run",
+        "-d",
+        "--network",
+        "tbxd6a",
+        "--name",
+        "d6pub",
+        "-v",
+        &vol,
+        "-p",
+        &format!("{dport}:80"),
+        "tbx-net-bb:1",
+        "httpd",
+        "-f",
+        "-p",
+        "80",
+        "-h",
+        "/www",
+    ]);
+    let o = run(root
+        .tinibox()
+        .args(["run", "-d", "--network", &ta, "--name", "t6pub", "-v", &vol])
+        .args(["-p", &format!("{tport}:80")])
+        .args(["-p", &format!("[::1]:{lport}:80")])
+        .arg(busybox_rootfs())
+        .args(["httpd", "-f", "-p", "80", "-h", "/www"])
+        .stdin(Stdio::null()));
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    // `port`: both families for a port published without an address, as Docker lists them.
+    let dlines = dk.ok(&["port", "d6pub"]);
+    assert_eq!(
+        dlines,
+        format!("80/tcp -> 0.0.0.0:{dport}\n80/tcp -> [::]:{dport}\n")
+    );
+    let tlines = stdout(&run(root.tinibox().args(["port", "t6pub"])));
+    assert_eq!(
+        tlines,
+        format!("80/tcp -> 0.0.0.0:{tport}\n80/tcp -> [::]:{tport}\n80/tcp -> [::1]:{lport}\n")
+    );
+
+    // Published: on [::1] (the proxy), on the host's IPv6 address (DNAT from the host) and
+    // from the upstream namespace through that address (DNAT on the way in), both engines.
+    for (who, port) in [("docker", dport), ("tinibox", tport)] {
+        assert_eq!(
+            curl(&format!("http://[::1]:{port}/")),
+            "published over ipv6\n",
+            "{who}"
+        );
+        assert_eq!(
+            curl(&format!("http://[fd42:77e::1]:{port}/")),
+            "published over ipv6\n",
+            "{who}"
+        );
+        let (ok, body) = curl_once(Some(&up.ns), &format!("http://[fd42:77e::1]:{port}/"));
+        assert!(ok, "{who}: from the upstream namespace: {body}");
+        assert_eq!(body, "published over ipv6\n", "{who}");
+    }
+    // `-p [::1]:PORT:80`: loopback only, as asked.
+    assert_eq!(
+        curl(&format!("http://[::1]:{lport}/")),
+        "published over ipv6\n"
+    );
+    let (ok, body) = curl_once(None, &format!("http://[fd42:77e::1]:{lport}/"));
+    assert!(!ok, "[::1]-only port answered on another address: {body}");
+
+    // Outbound: the upstream server sees the host's address on its link, not fd42:7e1::2.
+    let fetch = "wget -qO- 'http://[fd42:77e::2]:8000/'";
+    let dseen = dk.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "tbxd6a",
+        "tbx-net-bb:1",
+        "sh",
+        "-c",
+        fetch,
+    ]);
+    let (code, tseen, err) = run_once(&root, &["--network", &ta], &["sh", "-c", fetch]);
+    assert_eq!(code, 0, "{tseen} {err}");
+    assert_eq!(dseen.trim(), "fd42:77e::1", "docker");
+    assert_eq!(tseen.trim(), "fd42:77e::1", "tinibox");
+
+    // Isolation: a container on network B cannot reach one on A over IPv6 (nor IPv4), as in
+    // Docker; one on A can.
+    let probe =
+        |addr: &str| format!("ping6 -c1 -W2 {addr} >/dev/null && echo reached || echo isolated");
+    let d = dk.ok(&["inspect", "-f", "{{json .NetworkSettings}}", "d6pub"]);
+    let d6 = settings_json(&d)["Networks"]["tbxd6a"]["GlobalIPv6Address"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        dk.ok(&[
+            "run",
+            "--rm",
+            "--network",
+            "tbxd6b",
+            "tbx-net-bb:1",
+            "sh",
+            "-c",
+            &probe(&d6)
+        ]),
+        "isolated\n",
+        "docker"
+    );
+    assert_eq!(
+        dk.ok(&[
+            "run",
+            "--rm",
+            "--network",
+            "tbxd6a",
+            "tbx-net-bb:1",
+            "sh",
+            "-c",
+            &probe(&d6)
+        ]),
+        "reached\n",
+        "docker"
+    );
+    for (net, want) in [(&tb, "isolated\n"), (&ta, "reached\n")] {
+        let (code, out, err) = run_once(
+            &root,
+            &["--network", net],
+            &["sh", "-c", &probe("fd42:7e1::2")],
+        );
+        assert_eq!((code, out.as_str()), (0, want), "tinibox from {net}: {err}");
+    }
+
+    // The proxy ends with the container: SIGKILL its init, no tinibox command after.
+    let proxies = proxies_of("fd42:7e1::2");
+    assert_eq!(
+        proxies.len(),
+        1,
+        "one proxy for the container's [::1] ports"
+    );
+    let text = std::fs::read_to_string(format!("/run/tinibox/net/{ta}.json")).unwrap();
+    let rec: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let init = rec["leases"].as_object().unwrap().values().next().unwrap()["pid"]
+        .as_i64()
+        .unwrap() as i32;
+    // SAFETY: signalling the init of a container this test started.
+    unsafe {
+        libc::kill(init, libc::SIGKILL);
+    }
+    let t = Instant::now();
+    while Path::new(&format!("/proc/{}", proxies[0])).exists()
+        && t.elapsed() < Duration::from_secs(10)
+    {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        !Path::new(&format!("/proc/{}/cmdline", proxies[0])).exists()
+            || std::fs::read_to_string(format!("/proc/{}/cmdline", proxies[0]))
+                .is_ok_and(|c| !c.contains("net-proxy")),
+        "the proxy outlived its container"
+    );
+    let (ok, _) = curl_once(None, &format!("http://[::1]:{lport}/"));
+    assert!(!ok, "[::1]:{lport} still answers after the container ended");
+
+    run(root.tinibox().args(["rm", "-f", "t6pub"]));
+    dk.ok(&["rm", "-f", "d6pub"]);
+    for n in ["tbxd6a", "tbxd6b"] {
+        dk.ok(&["network", "rm", n]);
+    }
+    drop(dk);
+    for n in [&ta, &tb] {
+        let (code, _, err) = network(&root, &["rm", n]);
+        assert_eq!(code, 0, "{err}");
+    }
+    let _ = srv.kill();
+    let _ = srv.wait();
+    drop(up);
+    assert!(proxies_of("fd42:7e1::2").is_empty());
+    assert_as_before(&before, "after rm and network rm");
+}
+
+/// Waits (at most 60 s) until no container of another test run uses the default bridge: a
+/// change of its settings takes effect only then.
+fn default_bridge_idle() {
+    let t = Instant::now();
+    loop {
+        let text = std::fs::read_to_string("/run/tinibox/net/bridge.json").unwrap_or_default();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+        if v["leases"].as_object().is_none_or(|m| m.is_empty()) {
+            return;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "the default bridge stays in use by other containers: {text}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// IPv6 on the default bridge from tinibox's config file with Docker's daemon.json names
+/// (`ipv6 = true`, `fixed-cidr-v6 = CIDR`), beside a private dockerd started with `--ipv6
+/// --fixed-cidr-v6` (and `--ip6tables`): the container's top-level `GlobalIPv6Address` and
+/// `IPv6Gateway`, `network inspect bridge`'s `EnableIPv6`, a port published on both families
+/// and reachable on `[::1]` and the host's IPv6 address, outbound IPv6 masqueraded; `ipv6 =
+/// true` without its subnet is one line and exit 125; without the setting (the default) the
+/// bridge is IPv4 only again and the host as before.
+#[test]
+fn ipv6_on_the_default_bridge_from_the_config_as_docker() {
+    let (_g, root) = setup();
+    require_tool("python3");
+    let before = host_snapshot(&root);
+    let up = upstream6(std::process::id() % 1000 + 2);
+    let mut srv = who_am_i_server(&up);
+    let dk = Dockerd::start_with(&[
+        "--ipv6",
+        "--fixed-cidr-v6",
+        "fd42:7f1::/64",
+        "--experimental",
+        "--ip6tables",
+    ]);
+    let tmp = tempfile::tempdir().unwrap();
+    let tar = busybox_tar(tmp.path());
+    dk.ok(&["import", tar.to_str().unwrap(), "tbx-net-bb:1"]);
+    let config = tmp.path().join("config");
+    let with_config = |args: &[&str]| {
+        run(root
+            .tinibox()
+            .env("TINIBOX_CONFIG", &config)
+            .args(args)
+            .stdin(Stdio::null()))
+    };
+    // Bad: ipv6 without its subnet.
+    std::fs::write(&config, "ipv6 = true\n").unwrap();
+    let o = with_config(&["run", "--rm", busybox_rootfs().to_str().unwrap(), "true"]);
+    assert_eq!(o.status.code(), Some(125), "{}", stderr(&o));
+    assert_eq!(stderr(&o).trim().lines().count(), 1, "{}", stderr(&o));
+    assert!(stderr(&o).contains("fixed-cidr-v6"), "{}", stderr(&o));
+
+    std::fs::write(&config, "ipv6 = true\nfixed-cidr-v6 = fd42:7f0::/64\n").unwrap();
+    default_bridge_idle();
+    let site = www("default bridge over ipv6\n");
+    let vol = format!("{}:/www:ro", site.path().display());
+    let (dport, tport) = (free_port(), free_port());
+    dk.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "d6def",
+        "-v",
+        &vol,
+        "-p",
+        &format!("{dport}:80"),
+        "tbx-net-bb:1",
+        "httpd",
+        "-f",
+        "-p",
+        "80",
+        "-h",
+        "/www",
+    ]);
+    let o = with_config(&[
+        "run",
+        "-d",
+        "--name",
+        "t6def",
+        "-v",
+        &vol,
+        "-p",
+        &format!("{tport}:80"),
+        busybox_rootfs().to_str().unwrap(),
+        "httpd",
+        "-f",
+        "-p",
+        "80",
+        "-h",
+        "/www",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    // inspect: the top-level IPv6 fields of the default bridge's endpoint, both engines.
+    let d = settings_json(&dk.ok(&["inspect", "-f", "{{json .NetworkSettings}}", "d6def"]));
+    let t = settings_json(&stdout(&with_config(&[
+        "inspect",
+        "-f",
+        "{{json .NetworkSettings}}",
+        "t6def",
+    ])));
+    let d6 = d["GlobalIPv6Address"].as_str().unwrap_or("");
+    assert!(d6.starts_with("fd42:7f1::"), "docker: {d}");
+    assert_eq!(d["IPv6Gateway"], "fd42:7f1::1", "docker: {d}");
+    assert_eq!(t["GlobalIPv6Address"], "fd42:7f0::2", "tinibox: {t}");
+    assert_eq!(t["IPv6Gateway"], "fd42:7f0::1", "tinibox: {t}");
+    for (who, v) in [("docker", &d), ("tinibox", &t)] {
+        assert_eq!(v["GlobalIPv6PrefixLen"], 64, "{who}: {v}");
+        assert_eq!(
+            v["Networks"]["bridge"]["GlobalIPv6PrefixLen"], 64,
+            "{who}: {v}"
+        );
+    }
+    let dn: serde_json::Value =
+        serde_json::from_str(&dk.ok(&["network", "inspect", "bridge"])).unwrap();
+    let tn: serde_json::Value =
+        serde_json::from_str(&stdout(&with_config(&["network", "inspect", "bridge"]))).unwrap();
+    assert_eq!(dn[0]["EnableIPv6"], true);
+    assert_eq!(tn[0]["EnableIPv6"], true, "{tn}");
+
+    // Published on both families, reachable over IPv6 on [::1] and the host's address.
+    assert_eq!(
+        dk.ok(&["port", "d6def"]),
+        format!("80/tcp -> 0.0.0.0:{dport}\n80/tcp -> [::]:{dport}\n")
+    );
+    assert_eq!(
+        stdout(&with_config(&["port", "t6def"])),
+        format!("80/tcp -> 0.0.0.0:{tport}\n80/tcp -> [::]:{tport}\n")
+    );
+    for (who, port) in [("docker", dport), ("tinibox", tport)] {
+        for host in ["[::1]", "[fd42:77e::1]", "127.0.0.1"] {
+            assert_eq!(
+                curl(&format!("http://{host}:{port}/")),
+                "default bridge over ipv6\n",
+                "{who} {host}"
+            );
+        }
+    }
+    // Outbound IPv6 from the default bridge is masqueraded, both engines.
+    let fetch = "wget -qO- 'http://[fd42:77e::2]:8000/'";
+    let dseen = dk.ok(&["run", "--rm", "tbx-net-bb:1", "sh", "-c", fetch]);
+    let o = with_config(&[
+        "run",
+        "--rm",
+        busybox_rootfs().to_str().unwrap(),
+        "sh",
+        "-c",
+        fetch,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(dseen.trim(), "fd42:77e::1", "docker");
+    assert_eq!(stdout(&o).trim(), "fd42:77e::1", "tinibox");
+
+    run(root.tinibox().args(["rm", "-f", "t6def"]));
+    dk.ok(&["rm", "-f", "d6def"]);
+    drop(dk);
+    let _ = srv.kill();
+    let _ = srv.wait();
+    drop(up);
+    // Without the setting the default bridge is IPv4 only again once no container uses it.
+    default_bridge_idle();
+    let (code, out, err) = run_once(
+        &root,
+        &["--network", "bridge"],
+        &["sh", "-c", "ip -6 -o addr show eth0 scope global | wc -l"],
+    );
+    assert_eq!((code, out.trim()), (0, "0"), "{err}");
+    assert_as_before(&before, "after rm and a run without ipv6");
+}
+
+/// UDP published on a network with IPv6: `-p PORT:53/udp` carries datagrams on `[::1]` (the
+/// relay) and on the host's IPv6 address (the bridge's, DNAT in `ip6 tinibox`) as on
+/// 127.0.0.1; nothing is left after rm and network rm.
+#[test]
+fn published_udp_port_carries_datagrams_over_ipv6() {
+    let (_g, root) = setup();
+    let before = host_snapshot(&root);
+    let tools = tempfile::tempdir().unwrap();
+    let server = udp_echo_server(tools.path());
+    let net = net_name("udp6");
+    let (code, _, err) = network(
+        &root,
+        &[
+            "create",
+            "--ipv6",
+            "--subnet",
+            "10.89.195.0/24",
+            "--subnet",
+            "fd42:7e3::/64",
+            &net,
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let port = free_port();
+    let vol = format!("{}:/udp-echo:ro", server.display());
+    let o = run(root
+        .tinibox()
+        .args(["run", "-d", "--network", &net, "--name", "udp6", "-v", &vol])
+        .args(["-p", &format!("{port}:53/udp")])
+        .arg(busybox_rootfs())
+        .args(["/udp-echo", "53"])
+        .stdin(Stdio::null()));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&run(root.tinibox().args(["port", "udp6"]))),
+        format!("53/udp -> 0.0.0.0:{port}\n53/udp -> [::]:{port}\n")
+    );
+    for (bind, target) in [
+        ("[::]:0", "[::1]"),
+        ("[::]:0", "[fd42:7e3::1]"),
+        ("0.0.0.0:0", "127.0.0.1"),
+    ] {
+        let sock = UdpSocket::bind(bind).unwrap();
+        sock.set_read_timeout(Some(Duration::from_millis(500)))
+            .unwrap();
+        let to = format!("{target}:{port}");
+        let t = Instant::now();
+        let answer = loop {
+            sock.send_to(b"ping over udp6", to.as_str()).unwrap();
+            let mut buf = [0u8; 512];
+            if let Ok((n, _)) = sock.recv_from(&mut buf) {
+                break String::from_utf8_lossy(&buf[..n]).to_string();
+            }
+            assert!(
+                t.elapsed() < Duration::from_secs(20),
+                "no UDP answer through {to}"
+            );
+        };
+        assert_eq!(answer, "echo: ping over udp6", "{to}");
+    }
+    run(root.tinibox().args(["rm", "-f", "udp6"]));
+    let (code, _, err) = network(&root, &["rm", &net]);
+    assert_eq!(code, 0, "{err}");
+    assert_as_before(&before, "after rm -f and network rm");
 }

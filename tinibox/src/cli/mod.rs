@@ -180,6 +180,10 @@ pub enum Command {
     /// runc: `run --bundle DIR ID` (create + start + wait). Reached through `run --bundle`.
     #[command(name = "oci-run", hide = true)]
     OciRun(runtime::OciRunArgs),
+    /// The relay of a container's ports published on `[::1]`, started by `run` (see
+    /// `net::proxy`).
+    #[command(name = "net-proxy", hide = true)]
+    NetProxy(network::ProxyArgs),
 }
 
 /// Global flags that take a value (their value is not a subcommand).
@@ -428,6 +432,7 @@ pub fn main() -> ExitCode {
         Command::Features(a) => runtime::features(&global, a),
         Command::Spec(a) => runtime::spec(&global, a),
         Command::OciRun(a) => runtime::oci_run(&global, a),
+        Command::NetProxy(a) => crate::net::proxy::run(a.pid, &a.forwards),
     };
     ExitCode::from(status)
 }

@@ -24,6 +24,16 @@ pub struct PortArgs {
     pub port: Option<String>,
 }
 
+/// Arguments of the hidden `net-proxy` command.
+#[derive(Debug, Args)]
+pub struct ProxyArgs {
+    /// The container's init: the proxy ends with it.
+    #[arg(long)]
+    pub pid: i32,
+    /// `PROTO:HOSTPORT:[IPv6]:PORT`, one per relayed port.
+    pub forwards: Vec<String>,
+}
+
 /// Runs `port`; returns the exit status.
 pub fn port(global: &GlobalOptions, args: PortArgs) -> u8 {
     let id = match names::resolve(&global.root, &args.container) {
@@ -45,7 +55,7 @@ pub fn port(global: &GlobalOptions, args: PortArgs) -> u8 {
             return 125;
         }
         for p in ports {
-            println!("{}:{}", p.host_ip, p.host_port);
+            println!("{}", p.host_text());
         }
         return 0;
     }

@@ -3,7 +3,8 @@
 //! like Docker's `docker0`, or until `network rm` for a user-defined network), IPv4
 //! forwarding (switched on only when a bridge is made and it was off), the per-container veth
 //! pair whose peer is created in the container's namespace as `eth0` (`eth1`… for further
-//! networks), and that interface's address and, on the first one, the default route.
+//! networks), and that interface's address and, on the first one, the default route. IPv6
+//! forwarding is switched on likewise when a bridge with IPv6 is made.
 //!
 //! Loopback: published ports are DNAT rules, not a proxy process, also for 127.0.0.1. A packet
 //! from 127.0.0.1 routed out of the bridge is dropped as martian unless the bridge has
@@ -149,6 +150,16 @@ pub fn ensure(
             .unwrap_or(false)
         {
             write_sysctl(forward, "1").map_err(sys("switching on IPv4 forwarding"))?;
+        }
+        // As Docker with IPv6: forwarding on for every interface (a host that takes its own
+        // IPv6 route from router advertisements then needs accept_ra=2 on that link).
+        let forward6 = "/proc/sys/net/ipv6/conf/all/forwarding";
+        if v6.is_some()
+            && std::fs::read_to_string(forward6)
+                .map(|v| v.trim() == "0")
+                .unwrap_or(false)
+        {
+            write_sysctl(forward6, "1").map_err(sys("switching on IPv6 forwarding"))?;
         }
         Ok((index, mtu))
     })();

@@ -2,13 +2,18 @@
 //! names): `KEY = VALUE` lines, `#` comments. Keys read here:
 //! - `bridge_subnet`: the default bridge's subnet (CIDR, IPv4; default [`DEFAULT_SUBNET`]);
 //!   the bridge takes its first host address, containers the next free ones.
+//! - `ipv6` (`true`/`false`, default false) and `fixed-cidr-v6` (IPv6 CIDR, prefix 48 to 126):
+//!   Docker's daemon.json keys of the same names — IPv6 on the default bridge, its IPv6
+//!   subnet (the bridge takes its `::1`, containers the next free addresses). `ipv6 = true`
+//!   needs `fixed-cidr-v6`; `fixed-cidr-v6` alone does nothing, as in Docker. A change takes
+//!   effect when no container uses the default bridge (it is then made again).
 //!
 //! A missing file means the defaults; an unknown key is ignored (other parts of tinibox may
 //! read it); a bad value is an error naming the file, line and fix.
 
 use std::path::PathBuf;
 
-use ipnet::Ipv4Net;
+use ipnet::{Ipv4Net, Ipv6Net};
 
 use super::NetError;
 
@@ -29,22 +34,66 @@ pub fn bridge_subnet() -> Result<Ipv4Net, NetError> {
     subnet_from(&text, &path.display().to_string())
 }
 
+/// The value of `key` and its line number (the last one given), if the file sets it.
+fn value_of<'a>(text: &'a str, key: &str) -> Option<(usize, &'a str)> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim_start().starts_with('#'))
+        .filter_map(|(n, l)| {
+            let (k, v) = l.split_once('=')?;
+            (k.trim() == key).then(|| (n + 1, v.trim()))
+        })
+        .last()
+}
+
 fn subnet_from(text: &str, file: &str) -> Result<Ipv4Net, NetError> {
-    for (n, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.starts_with('#') {
-            continue;
-        }
-        let Some((key, value)) = line.split_once('=') else {
-            continue;
-        };
-        if key.trim() == "bridge_subnet" {
-            let value = value.trim();
-            return parse_subnet(value)
-                .map_err(|e| NetError::Invalid(format!("{file}:{}: bridge_subnet: {e}", n + 1)));
-        }
+    if let Some((n, value)) = value_of(text, "bridge_subnet") {
+        return parse_subnet(value)
+            .map_err(|e| NetError::Invalid(format!("{file}:{n}: bridge_subnet: {e}")));
     }
     parse_subnet(DEFAULT_SUBNET).map_err(NetError::Invalid)
+}
+
+/// The default bridge's IPv6 subnet: Some with `ipv6 = true` and `fixed-cidr-v6 = CIDR`, None
+/// without `ipv6 = true`.
+pub fn bridge_ipv6() -> Result<Option<Ipv6Net>, NetError> {
+    let path = path();
+    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    ipv6_from(&text, &path.display().to_string())
+}
+
+fn ipv6_from(text: &str, file: &str) -> Result<Option<Ipv6Net>, NetError> {
+    let on = match value_of(text, "ipv6") {
+        None | Some((_, "false")) => false,
+        Some((_, "true")) => true,
+        Some((n, other)) => {
+            let shown: String = other.chars().take(64).collect();
+            return Err(NetError::Invalid(format!(
+                "{file}:{n}: ipv6: {shown:?} is not true or false"
+            )));
+        }
+    };
+    if !on {
+        return Ok(None);
+    }
+    let Some((n, value)) = value_of(text, "fixed-cidr-v6") else {
+        return Err(NetError::Invalid(format!(
+            "{file}: ipv6 = true needs fixed-cidr-v6 = CIDR (the default bridge's IPv6 subnet), e.g. fixed-cidr-v6 = fd42:b::/64"
+        )));
+    };
+    let shown: String = value.chars().take(64).collect();
+    let net: Ipv6Net = value.parse().map_err(|_| {
+        NetError::Invalid(format!(
+            "{file}:{n}: fixed-cidr-v6: {shown:?} is not an IPv6 CIDR — write it like fd42:b::/64"
+        ))
+    })?;
+    if !(48..=126).contains(&net.prefix_len()) || net.network() != net.addr() {
+        return Err(NetError::Invalid(format!(
+            "{file}:{n}: fixed-cidr-v6: {shown} must be a network address with a prefix of 48 to 126 — e.g. {}/64",
+            net.trunc().network()
+        )));
+    }
+    Ok(Some(net))
 }
 
 /// Parses an IPv4 subnet for a bridge (prefix 8 to 30, the address its network address).
@@ -78,5 +127,31 @@ mod tests {
         let e = subnet_from("bridge_subnet = 10.0.0.1/24", "f").unwrap_err();
         assert!(e.to_string().starts_with("f:1: bridge_subnet:"), "{e}");
         assert!(subnet_from("bridge_subnet = 10.0.0.0/31", "f").is_err());
+    }
+
+    #[test]
+    fn ipv6_needs_its_subnet_and_is_off_by_default() {
+        assert_eq!(ipv6_from("", "f").unwrap(), None);
+        assert_eq!(ipv6_from("fixed-cidr-v6 = fd42:b::/64", "f").unwrap(), None);
+        assert_eq!(ipv6_from("ipv6 = false\n", "f").unwrap(), None);
+        let t = "ipv6 = true\nfixed-cidr-v6 = fd42:b::/64\n";
+        assert_eq!(
+            ipv6_from(t, "f").unwrap().map(|n| n.to_string()),
+            Some("fd42:b::/64".into())
+        );
+        for (bad, says) in [
+            ("ipv6 = true", "needs fixed-cidr-v6"),
+            ("ipv6 = yes", "f:1: ipv6:"),
+            ("ipv6 = true\nfixed-cidr-v6 = x", "f:2: fixed-cidr-v6:"),
+            (
+                "ipv6 = true\nfixed-cidr-v6 = fd42:b::1/64",
+                "network address",
+            ),
+            ("ipv6 = true\nfixed-cidr-v6 = fd42::/16", "48 to 126"),
+        ] {
+            let e = ipv6_from(bad, "f").unwrap_err().to_string();
+            assert!(e.contains(says), "{bad}: {e}");
+            assert!(!e.contains('\n'));
+        }
     }
 }

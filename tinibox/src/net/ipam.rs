@@ -51,6 +51,9 @@ pub struct Lease {
     /// Its published ports.
     #[serde(default)]
     pub ports: Vec<PortMapping>,
+    /// The proxy of its ports on `[::1]`, if it has such ports ([`super::proxy`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<super::proxy::Proxy>,
     /// Who the container is to its peers (name, aliases, hostname, hosts file).
     #[serde(flatten)]
     pub member: Member,
@@ -364,6 +367,7 @@ mod tests {
             ip6: None,
             ifname: "eth0".into(),
             ports: vec![],
+            proxy: None,
             member: Member::default(),
         }
     }

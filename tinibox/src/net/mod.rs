@@ -2,16 +2,20 @@
 //! `net/`): a bridge on the host per network, a veth pair per container and network with
 //! `eth0` (`eth1`…) inside, an address from a locked record, outbound masquerade and
 //! published ports as nf_tables rules in tinibox's own table, names of user-defined networks
-//! in each member's /etc/hosts. A user-defined network made with `--ipv6` also gives its bridge
-//! and each container an IPv6 address of its IPv6 subnet (and the container an IPv6 default
-//! route), and its members' names resolve to both addresses; as Docker 20.10 with `ip6tables`
-//! off, no IPv6 NAT, isolation or published port rules are made (IPv6 forwarding is left as
-//! the host has it).
+//! in each member's /etc/hosts. A network with IPv6 (`network create --ipv6`, or the default
+//! bridge with `ipv6 = true` in the config) also gives its bridge and each container an IPv6
+//! address of its IPv6 subnet (and the container an IPv6 default route), and its members'
+//! names resolve to both addresses; as Docker with `ip6tables` on (its default since 27), its
+//! IPv6 traffic is masqueraded on the way out, isolated from other networks, and ports
+//! published without an address are reachable on the host's IPv6 addresses too (`[::1]`
+//! through [`proxy`]). IPv6 forwarding is switched on when such a bridge is made and it was
+//! off.
 //!
 //! - [`config`]: `/etc/tinibox/config` (`bridge_subnet`).
 //! - [`networks`]: user-defined networks' definitions (`network create`/`rm`).
 //! - [`hosts`]: the /etc/hosts block that makes names resolve on user-defined networks.
 //! - [`ports`]: `-p`/`-P` parsed and made concrete (free host ports, in-use checks).
+//! - [`proxy`]: the relay of ports published on `[::1]` (the one path DNAT cannot take).
 //! - [`ipam`]: the persistent, flock-guarded address record and its stale-lease test.
 //! - [`rtnl`]: links, addresses, routes over rtnetlink (netlink-packet-route, netlink-sys).
 //! - [`bridge`]: the bridge, sysctls and the per-container veth pair.
@@ -39,6 +43,7 @@ pub mod ipam;
 pub mod networks;
 pub mod nft;
 pub mod ports;
+pub mod proxy;
 pub mod rtnl;
 pub mod rules;
 
@@ -277,6 +282,9 @@ type Records = BTreeMap<String, Record>;
 /// `run --rm`; BENCHMARKS.md). A namespace kept alive by another process (a `--network
 /// container:` joiner) keeps the pair until it ends, as the kernel decides.
 fn release(rt: &mut Rtnl, lease: &Lease) {
+    if let Some(p) = &lease.proxy {
+        proxy::stop(p);
+    }
     if lease.is_live() {
         let _ = rt.delete_link(&lease.veth);
     }
@@ -322,23 +330,33 @@ fn commit(lock: &Locked, records: &Records) -> Result<(), NetError> {
         .map(|r| rules::NetworkRules {
             bridge: r.bridge(),
             subnet: r.subnet,
+            subnet6: r.subnet6,
             published: r
                 .leases
                 .values()
-                .map(|l| (l.ip, l.ports.as_slice()))
+                .map(|l| rules::Published {
+                    ip: l.ip,
+                    ip6: l.ip6,
+                    ports: l.ports.as_slice(),
+                })
                 .collect(),
         })
         .collect();
+    let v6 = records.values().any(|r| r.subnet6.is_some());
     rules::install(&rules, &state_dir().join("rules.sha256"))
         .map_err(|e| {
             if bridge::unsupported(&e) || e.raw_os_error() == Some(libc::ENOENT) {
                 bridge::kernel_lacks(
-                    "nf_tables NAT (NF_TABLES, NFT_NAT, NFT_MASQ, NFT_FIB_IPV4)",
+                    if v6 {
+                        "nf_tables NAT for IPv4 and IPv6 (NF_TABLES, NF_TABLES_IPV4, NF_TABLES_IPV6, NFT_NAT, NFT_MASQ, NFT_FIB_IPV4, NFT_FIB_IPV6)"
+                    } else {
+                        "nf_tables NAT (NF_TABLES, NFT_NAT, NFT_MASQ, NFT_FIB_IPV4)"
+                    },
                     &e,
                 )
             } else {
                 NetError::System(format!(
-                    "installing the firewall rules (table ip tinibox): {e}"
+                    "installing the firewall rules (tables ip/ip6 tinibox): {e}"
                 ))
             }
         })
@@ -417,6 +435,28 @@ fn next_ifname(records: &Records, id: &str) -> String {
         .unwrap_or_default()
 }
 
+/// Makes the default bridge follow the config (`bridge_subnet`, `ipv6`, `fixed-cidr-v6`) once
+/// no container uses it: a kept record and bridge made for other settings are dropped, so the
+/// join makes them again (as Docker applies daemon.json at its next start).
+fn renew_default_bridge(rt: &mut Rtnl, records: &mut Records, def: &Network) {
+    if def.name != BRIDGE_NETWORK {
+        return;
+    }
+    let wanted = def.record();
+    let stale = records.get(&def.name).is_some_and(|r| {
+        r.leases.is_empty()
+            && (r.subnet != wanted.subnet
+                || r.gateway() != wanted.gateway()
+                || r.subnet6 != wanted.subnet6
+                || r.gateway6 != wanted.gateway6)
+    });
+    if stale {
+        if let Some(old) = records.remove(&def.name) {
+            let _ = rt.delete_link(old.bridge());
+        }
+    }
+}
+
 /// Plugs `id` into network `def` with `ports` published; the lease is in `records` on
 /// success, nothing of it on failure (but the caller commits).
 fn join(
@@ -437,12 +477,17 @@ fn join(
             def.name
         )));
     }
+    renew_default_bridge(rt, records, def);
     let taken: Vec<PortMapping> = records
         .values()
         .flat_map(|r| r.leases.values())
         .flat_map(|l| l.ports.iter().cloned())
         .collect();
-    let ports = ports::resolve(ports, &taken)?;
+    let ipv6 = records
+        .get(&def.name)
+        .map(|r| r.subnet6.is_some())
+        .unwrap_or(def.ipv6 && def.subnet6.is_some());
+    let ports = ports::resolve(ports, &taken, ipv6)?;
     let ifname = next_ifname(records, id);
     let first = ifname == "eth0";
     let index = req
@@ -490,6 +535,16 @@ fn join(
             default_via6: v6.map(|(_, g)| g).filter(|_| first),
         },
     )?;
+    let relay = match ip6.map(|a| proxy::forwards(a, &ports)) {
+        Some(f) if !f.is_empty() => match proxy::spawn(pid, &f) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                let _ = rt.delete_link(&veth);
+                return Err(e);
+            }
+        },
+        _ => None,
+    };
     record.leases.insert(
         id.to_string(),
         Lease {
@@ -500,6 +555,7 @@ fn join(
             ip6,
             ifname: ifname.clone(),
             ports: ports.clone(),
+            proxy: relay,
             member,
         },
     );
@@ -605,7 +661,8 @@ pub fn rename(id: &str, old: &str, new: &str, front: &std::path::Path) -> Result
 }
 
 /// `inspect`'s `NetworkSettings` beside `Ports` and `SandboxKey`, in the shapes of Docker's
-/// Engine API: the top-level `IPAddress`, `IPPrefixLen`, `Gateway`, `MacAddress` (those of the
+/// Engine API: the top-level `IPAddress`, `IPPrefixLen`, `Gateway`, `MacAddress` and their IPv6
+/// counterparts `GlobalIPv6Address`, `GlobalIPv6PrefixLen`, `IPv6Gateway` (those of the
 /// default network `bridge`, empty otherwise, as Docker) and `Networks` with an endpoint per
 /// network of the container's request (`IPAddress`, `IPPrefixLen`, `Gateway`, `MacAddress`
 /// empty while it does not run, as Docker; `NetworkID`; `Aliases` null on `bridge`, the
@@ -615,10 +672,18 @@ pub fn rename(id: &str, old: &str, new: &str, front: &std::path::Path) -> Result
 pub fn settings(id: &str, front: &std::path::Path) -> serde_json::Map<String, serde_json::Value> {
     use serde_json::{json, Value};
     let mut out = serde_json::Map::new();
-    for key in ["IPAddress", "Gateway", "MacAddress", "EndpointID"] {
+    for key in [
+        "IPAddress",
+        "Gateway",
+        "MacAddress",
+        "EndpointID",
+        "GlobalIPv6Address",
+        "IPv6Gateway",
+    ] {
         out.insert(key.into(), json!(""));
     }
     out.insert("IPPrefixLen".into(), json!(0));
+    out.insert("GlobalIPv6PrefixLen".into(), json!(0));
     let Some(req) = Request::load(front) else {
         out.insert("Networks".into(), json!({}));
         return out;
@@ -666,6 +731,9 @@ pub fn settings(id: &str, front: &std::path::Path) -> serde_json::Map<String, se
             out.insert("IPPrefixLen".into(), json!(prefix));
             out.insert("Gateway".into(), json!(gateway));
             out.insert("MacAddress".into(), json!(mac));
+            out.insert("GlobalIPv6Address".into(), json!(ip6));
+            out.insert("GlobalIPv6PrefixLen".into(), json!(prefix6));
+            out.insert("IPv6Gateway".into(), json!(gateway6));
         }
         networks.insert(
             name.clone(),
@@ -700,7 +768,7 @@ pub fn connect(id: &str, pid: i32, network: &str, request: &Request) -> Result<A
         .and_then(|a| commit(&lock, &records).map(|_| a));
     if result.is_err() {
         if let Some(l) = records.get_mut(&def.name).and_then(|r| r.leases.remove(id)) {
-            let _ = rt.delete_link(&l.veth);
+            release(&mut rt, &l);
         }
         let _ = commit(&lock, &records);
     }
@@ -720,7 +788,7 @@ pub fn disconnect(id: &str, network: &str) -> Result<(), NetError> {
             def.name, def.name
         )));
     };
-    let _ = rt.delete_link(&l.veth);
+    release(&mut rt, &l);
     let result = commit(&lock, &records);
     touched.insert(def.name.clone());
     refresh_hosts(&records, &touched, &[id]);
@@ -895,7 +963,9 @@ pub fn create_network_with(name: &str, addressing: &Addressing) -> Result<Networ
     let v6 = match &addressing.subnet6 {
         Some(text) => {
             let (s6, g6) = networks::subnet6(text, addressing.gateway6.as_deref())?;
-            if let Some(n) = networks::list()?.into_iter().find(|n| {
+            let mut all = networks::list()?;
+            all.push(networks::default_bridge()?);
+            if let Some(n) = all.into_iter().find(|n| {
                 n.subnet6
                     .is_some_and(|t| t.contains(&s6.network()) || s6.contains(&t.network()))
             }) {

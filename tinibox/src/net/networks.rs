@@ -80,9 +80,11 @@ pub fn dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("/etc/tinibox/networks"))
 }
 
-/// The default network `bridge`, from the config file.
+/// The default network `bridge`, from the config file (`bridge_subnet`, and `ipv6` with
+/// `fixed-cidr-v6`: its IPv6 gateway is that subnet's `::1`).
 pub fn default_bridge() -> Result<Network, NetError> {
     let subnet = super::config::bridge_subnet()?;
+    let subnet6 = super::config::bridge_ipv6()?;
     Ok(Network {
         name: BRIDGE_NETWORK.to_string(),
         id: format!("{:0<64}", hex::encode(BRIDGE_NETWORK)),
@@ -91,9 +93,9 @@ pub fn default_bridge() -> Result<Network, NetError> {
         subnet,
         gateway: ipam::first_host(subnet),
         created: String::new(),
-        ipv6: false,
-        subnet6: None,
-        gateway6: None,
+        ipv6: subnet6.is_some(),
+        subnet6,
+        gateway6: subnet6.map(|n| Ipv6Addr::from(u128::from(n.network()) + 1)),
     })
 }
 

@@ -36,6 +36,35 @@ const NLMSG_ERROR: u16 = 0x2;
 const NLA_F_NESTED: u16 = 0x8000;
 /// `NFPROTO_IPV4`: the `ip` family.
 pub const NFPROTO_IPV4: u8 = 2;
+/// `NFPROTO_IPV6`: the `ip6` family.
+pub const NFPROTO_IPV6: u8 = 10;
+
+/// The address family of a table (and of a NAT expression's addresses).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    /// `ip` (NFPROTO_IPV4).
+    Ip,
+    /// `ip6` (NFPROTO_IPV6).
+    Ip6,
+}
+
+impl Family {
+    /// The `NFPROTO_*` number.
+    pub fn number(self) -> u8 {
+        match self {
+            Family::Ip => NFPROTO_IPV4,
+            Family::Ip6 => NFPROTO_IPV6,
+        }
+    }
+
+    /// The name `nft` uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            Family::Ip => "ip",
+            Family::Ip6 => "ip6",
+        }
+    }
+}
 
 /// Netfilter hooks (`enum nf_inet_hooks`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,8 +157,10 @@ pub enum Expr {
         /// Value.
         data: Vec<u8>,
     },
-    /// Destination NAT to the IPv4 address in `addr_reg` and the port in `port_reg`.
+    /// Destination NAT to the address of `family` in `addr_reg` and the port in `port_reg`.
     Dnat {
+        /// The address's family (the table's).
+        family: Family,
         /// Register holding the address.
         addr_reg: u32,
         /// Register holding the port (big-endian u16).
@@ -148,11 +179,14 @@ pub enum Expr {
     Drop,
 }
 
-/// One batch under construction.
+/// One batch under construction; its messages address tables of the family last set with
+/// [`Batch::set_family`] (`ip` at first), so one batch can change an `ip` and an `ip6` table
+/// together.
 pub struct Batch {
     buf: Vec<u8>,
     seq: u32,
     count: u32,
+    family: Family,
 }
 
 /// Appends one attribute (type, payload) with padding.
@@ -238,10 +272,14 @@ fn expr_body(out: &mut Vec<u8>, e: &Expr) {
             data(&mut b, 2, d);
             ("immediate", b)
         }
-        Expr::Dnat { addr_reg, port_reg } => {
+        Expr::Dnat {
+            family,
+            addr_reg,
+            port_reg,
+        } => {
             let mut b = Vec::new();
             attr_u32(&mut b, 1, 1); // NFT_NAT_DNAT
-            attr_u32(&mut b, 2, NFPROTO_IPV4 as u32);
+            attr_u32(&mut b, 2, family.number() as u32);
             attr_u32(&mut b, 3, *addr_reg);
             attr_u32(&mut b, 5, *port_reg);
             ("nat", b)
@@ -287,6 +325,7 @@ impl Batch {
             buf: Vec::new(),
             seq: 1,
             count: 0,
+            family: Family::Ip,
         };
         b.message(NFNL_MSG_BATCH_BEGIN, NLM_F_REQUEST, 0, &[], true);
         b
@@ -311,11 +350,16 @@ impl Batch {
         }
     }
 
+    /// The family of the tables the next messages address.
+    pub fn set_family(&mut self, family: Family) {
+        self.family = family;
+    }
+
     fn nft(&mut self, msg: u16, extra: u16, attrs: &[u8]) {
         self.message(
             (NFNL_SUBSYS_NFTABLES << 8) | msg,
             NLM_F_REQUEST | NLM_F_ACK | extra,
-            NFPROTO_IPV4,
+            self.family.number(),
             attrs,
             false,
         );
@@ -372,7 +416,7 @@ impl Batch {
         self.nft(NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND, &a);
     }
 
-    /// Inserts a rule at the head of `chain` of table `table` (family `ip`) with `tag` as its
+    /// Inserts a rule at the head of `chain` of table `table` with `tag` as its
     /// comment (`NFTA_RULE_USERDATA` holding libnftnl's comment TLV, so `nft list` and
     /// iptables-nft show `comment "TAG"` and [`tagged_rules`] finds it again).
     pub fn insert_tagged_rule(&mut self, table: &str, chain: &str, exprs: &[Expr], tag: &str) {
@@ -453,11 +497,11 @@ impl Batch {
     }
 }
 
-/// Sends one read request (`NFT_MSG_GET*` of the `ip` family) and returns the attributes of
+/// Sends one read request (`NFT_MSG_GET*` of `family`) and returns the attributes of
 /// each answer (a dump's messages, or the one object); an errno from the kernel comes back as
 /// the `io::Error` (ENOENT: no such object). A read leaves the kernel nothing to clean up when
 /// the socket closes.
-fn get(msg: u16, flags: u16, attrs: &[u8]) -> io::Result<Vec<Vec<u8>>> {
+fn get(family: Family, msg: u16, flags: u16, attrs: &[u8]) -> io::Result<Vec<Vec<u8>>> {
     let len = 16 + 4 + attrs.len();
     let mut buf = Vec::with_capacity(len);
     buf.extend_from_slice(&(len as u32).to_ne_bytes());
@@ -465,7 +509,7 @@ fn get(msg: u16, flags: u16, attrs: &[u8]) -> io::Result<Vec<Vec<u8>>> {
     buf.extend_from_slice(&(NLM_F_REQUEST | NLM_F_ACK | flags).to_ne_bytes());
     buf.extend_from_slice(&1u32.to_ne_bytes());
     buf.extend_from_slice(&0u32.to_ne_bytes());
-    buf.extend_from_slice(&[NFPROTO_IPV4, 0, 0, 0]);
+    buf.extend_from_slice(&[family.number(), 0, 0, 0]);
     buf.extend_from_slice(attrs);
     let mut socket = Socket::new(NETLINK_NETFILTER)?;
     super::rtnl::receive_timeout(&socket)?;
@@ -524,24 +568,24 @@ fn attributes(mut b: &[u8]) -> Vec<(u16, &[u8])> {
     out
 }
 
-/// Whether table `name` of the `ip` family exists (NFT_MSG_GETTABLE).
-pub fn table_exists(name: &str) -> io::Result<bool> {
+/// Whether table `name` of `family` exists (NFT_MSG_GETTABLE).
+pub fn table_exists(family: Family, name: &str) -> io::Result<bool> {
     let mut attrs = Vec::new();
     attr_str(&mut attrs, 1, name);
-    match get(NFT_MSG_GETTABLE, 0, &attrs) {
+    match get(family, NFT_MSG_GETTABLE, 0, &attrs) {
         Ok(_) => Ok(true),
         Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(false),
         Err(e) => Err(e),
     }
 }
 
-/// The policy of base chain `chain` in table `table` of the `ip` family (NF_DROP 0, NF_ACCEPT
-/// 1), or None when the table or chain does not exist.
-pub fn chain_policy(table: &str, chain: &str) -> io::Result<Option<u32>> {
+/// The policy of base chain `chain` in table `table` of `family` (NF_DROP 0, NF_ACCEPT 1), or
+/// None when the table or chain does not exist.
+pub fn chain_policy(family: Family, table: &str, chain: &str) -> io::Result<Option<u32>> {
     let mut attrs = Vec::new();
     attr_str(&mut attrs, 1, table);
     attr_str(&mut attrs, 3, chain);
-    match get(NFT_MSG_GETCHAIN, 0, &attrs) {
+    match get(family, NFT_MSG_GETCHAIN, 0, &attrs) {
         Ok(msgs) => Ok(msgs.iter().find_map(|m| {
             attributes(m).into_iter().find_map(|(k, v)| match (k, v) {
                 (5, [a, b, c, d]) => Some(u32::from_be_bytes([*a, *b, *c, *d])),
@@ -553,13 +597,13 @@ pub fn chain_policy(table: &str, chain: &str) -> io::Result<Option<u32>> {
     }
 }
 
-/// The handles of the rules of `chain` in table `table` (family `ip`) whose comment is `tag`
+/// The handles of the rules of `chain` in table `table` of `family` whose comment is `tag`
 /// (empty when the chain does not exist).
-pub fn tagged_rules(table: &str, chain: &str, tag: &str) -> io::Result<Vec<u64>> {
+pub fn tagged_rules(family: Family, table: &str, chain: &str, tag: &str) -> io::Result<Vec<u64>> {
     let mut attrs = Vec::new();
     attr_str(&mut attrs, 1, table);
     attr_str(&mut attrs, 2, chain);
-    let msgs = match get(NFT_MSG_GETRULE, NLM_F_DUMP, &attrs) {
+    let msgs = match get(family, NFT_MSG_GETRULE, NLM_F_DUMP, &attrs) {
         Ok(m) => m,
         Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(Vec::new()),
         Err(e) => return Err(e),
@@ -617,6 +661,11 @@ mod tests {
         assert_eq!(b.count, 1);
         // BEGIN (20 bytes) then NEWTABLE with type (10 << 8) | 0.
         assert_eq!(&b.buf[20 + 4..20 + 6], &(10u16 << 8).to_ne_bytes());
+        assert_eq!(b.buf[20 + 16], NFPROTO_IPV4);
         assert_eq!(b.buf.len() % 4, 0);
+        let at = b.buf.len();
+        b.set_family(Family::Ip6);
+        b.add_table("t");
+        assert_eq!(b.buf[at + 16], NFPROTO_IPV6);
     }
 }

@@ -36,19 +36,14 @@ pub struct View {
 impl View {
     /// The published ports while the container's init runs (empty once it stopped, as in
     /// Docker, although its lease is kept for a restart), as Docker's `ps` PORTS column writes
-    /// them: `0.0.0.0:8080->80/tcp, 127.0.0.1:5353->53/udp`.
+    /// them: `0.0.0.0:8080->80/tcp, [::]:8080->80/tcp, 127.0.0.1:5353->53/udp`.
     pub fn ports_text(&self) -> String {
         if !self.alive() {
             return String::new();
         }
         crate::net::ports_of(&self.id)
             .iter()
-            .map(|p| {
-                format!(
-                    "{}:{}->{}/{}",
-                    p.host_ip, p.host_port, p.container_port, p.protocol
-                )
-            })
+            .map(|p| format!("{}->{}/{}", p.host_text(), p.container_port, p.protocol))
             .collect::<Vec<_>>()
             .join(", ")
     }

@@ -941,3 +941,173 @@ fn distro_build_push_sends_the_built_image_byte_for_byte() {
     ]);
     assert!(!tags.contains("\"2\""), "{tags}");
 }
+
+/// A tar stream of one file `name` of `len` pseudo-random (incompressible) bytes.
+fn random_tar(name: &str, len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    let mut data = Vec::with_capacity(len + 8);
+    while data.len() < len {
+        // xorshift64
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        data.extend_from_slice(&x.to_le_bytes());
+    }
+    data.truncate(len);
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_size(len as u64);
+    h.set_mode(0o644);
+    h.set_mtime(1_700_000_000);
+    h.set_entry_type(tar::EntryType::Regular);
+    b.append_data(&mut h, name, data.as_slice()).unwrap();
+    b.into_inner().unwrap()
+}
+
+/// An OCI layout in `dir` whose tag `big` is one linux/amd64 image of two uncompressed
+/// 64 MiB layers of random bytes (skopeo gzips them on the way to the registry).
+fn big_layout(dir: &Path) {
+    use tinilinux_tests::registry::{sha256, Layout};
+    std::fs::create_dir_all(dir.join("blobs/sha256")).unwrap();
+    let l = Layout {
+        dir: dir.to_path_buf(),
+    };
+    let mut descs = Vec::new();
+    let mut diff_ids = Vec::new();
+    for seed in [7, 11] {
+        let tar = random_tar(&format!("big-{seed}"), 64 << 20, seed);
+        let (d, s) = l.put(&tar);
+        diff_ids.push(sha256(&tar));
+        descs.push(serde_json::json!({"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": d, "size": s}));
+    }
+    let config = serde_json::to_vec(&serde_json::json!({
+        "architecture": "amd64", "os": "linux",
+        "rootfs": {"type": "layers", "diff_ids": diff_ids}
+    }))
+    .unwrap();
+    let (cd, cs) = l.put(&config);
+    let manifest = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": cs},
+        "layers": descs
+    }))
+    .unwrap();
+    let (md, ms) = l.put(&manifest);
+    let index = serde_json::json!({"schemaVersion": 2, "manifests": [{
+        "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": md, "size": ms,
+        "annotations": {"org.opencontainers.image.ref.name": "big"}
+    }]});
+    std::fs::write(dir.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
+    std::fs::write(dir.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+}
+
+/// Bytes of the files below `dir` (0 when it is gone).
+fn bytes_below(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match std::fs::symlink_metadata(e.path()) {
+            Ok(m) if m.is_dir() => bytes_below(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+/// Starts `tinibox pull REF` and sends it `signal` once its download has written at least
+/// 1 MiB below the store's tmp/; returns how it ended.
+fn interrupt_pull(world: &World, reference: &str, signal: libc::c_int) -> std::process::ExitStatus {
+    let tmp = world.path("store/tmp");
+    let mut child = Command::new(tinibox_bin())
+        .arg("--store")
+        .arg(world.path("store"))
+        .arg("--root")
+        .arg(world.path("state"))
+        .args(["pull", reference])
+        .env("DOCKER_CONFIG", world.path("docker"))
+        .env("TINIBOX_CERTS_D", world.path("certs.d"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start tinibox pull");
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while bytes_below(&tmp) < 1 << 20 {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("the pull ended ({status}) before it could be interrupted");
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the pull never started downloading"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    // SAFETY: kill(2) on the pid of a child this test started and has not reaped.
+    assert_eq!(unsafe { libc::kill(child.id() as libc::pid_t, signal) }, 0);
+    child.wait().unwrap()
+}
+
+/// What `images` lists and the files of the store, for before/after comparisons.
+fn store_state(world: &World) -> (String, (Vec<String>, Vec<u8>)) {
+    (
+        world.ok(&["images", "--digests", "--no-trunc"]),
+        world.snapshot(),
+    )
+}
+
+/// An interrupted pull leaves the store as it was: SIGINT and SIGTERM remove the download
+/// before tinibox exits (130, 143, as Docker's client), and the staging a SIGKILLed pull
+/// leaves is removed by the next command that opens the store.
+#[test]
+fn interrupted_pulls_leave_the_store_as_it_was() {
+    use std::os::unix::process::ExitStatusExt;
+    let world = World::new();
+    let reg = start_registry(&world.path("reg"), "", "");
+    let host = format!("127.0.0.1:{}", reg.port);
+    // Something in the store already, so "unchanged" means something.
+    skopeo(&[
+        "copy",
+        "--all",
+        "--dest-tls-verify=false",
+        &oci_ref("1"),
+        &format!("docker://{host}/test/small:1"),
+    ]);
+    world.ok(&["pull", "-q", &format!("{host}/test/small:1")]);
+    let big_dir = world.path("big-layout");
+    big_layout(&big_dir);
+    let big = format!("{host}/test/big:1");
+    skopeo(&[
+        "copy",
+        "--dest-tls-verify=false",
+        &format!("oci:{}:big", big_dir.display()),
+        &format!("docker://{big}"),
+    ]);
+    let before = store_state(&world);
+    let tmp = world.path("store/tmp");
+
+    for (signal, code) in [(libc::SIGINT, 130), (libc::SIGTERM, 143)] {
+        let status = interrupt_pull(&world, &big, signal);
+        assert_eq!(status.code(), Some(code), "signal {signal}: {status}");
+        let left: Vec<_> = std::fs::read_dir(&tmp).unwrap().flatten().collect();
+        assert!(left.is_empty(), "signal {signal} left {left:?}");
+        assert_eq!(store_state(&world), before, "signal {signal}");
+    }
+
+    // SIGKILL cannot be caught: the staging stays until a command opens the store.
+    let status = interrupt_pull(&world, &big, libc::SIGKILL);
+    assert_eq!(status.signal(), Some(libc::SIGKILL), "{status}");
+    assert!(bytes_below(&tmp) > 0, "a killed pull left nothing to clean");
+    assert_eq!(store_state(&world), before);
+    assert_eq!(std::fs::read_dir(&tmp).unwrap().count(), 0);
+
+    // And the pull still works afterwards.
+    world.ok(&["pull", "-q", &big]);
+    assert!(world
+        .ok(&["images"])
+        .lines()
+        .any(|l| l.starts_with(&format!("{host}/test/big "))));
+}
+

@@ -489,6 +489,7 @@ fn commit(
     staging: &StagingDir,
     images: Vec<StagedImage>,
 ) -> Result<Vec<ImageRecord>> {
+    let _whole = super::interrupt::critical();
     let staged_layers = staging.path().join("layers");
     if staged_layers.is_dir() {
         for entry in

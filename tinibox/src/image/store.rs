@@ -149,7 +149,27 @@ impl Store {
             root: root.to_path_buf(),
         };
         store.read_repositories()?;
+        store.remove_stale_staging();
         Ok(store)
+    }
+
+    /// Removes the staging folders below `tmp/` whose process is gone (`<what>-<pid>-<n>`,
+    /// see [`tempfile_dir::StagingDir`]): what a pull, push or load killed by SIGKILL, a
+    /// crash or a power cut left behind. A folder of a live process is kept; so is one whose
+    /// name carries no pid (nothing tinibox made). Needs no lock: nobody else owns them.
+    pub fn remove_stale_staging(&self) {
+        let tmp = self.root.join("tmp");
+        let Ok(entries) = std::fs::read_dir(&tmp) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if let Some(pid) = tempfile_dir::owner_pid(&name) {
+                if !Path::new(&format!("/proc/{pid}")).exists() {
+                    let _ = std::fs::remove_dir_all(entry.path());
+                }
+            }
+        }
     }
 
     /// The store's root folder.
@@ -427,18 +447,7 @@ impl Store {
             layers.extend(c.diff_ids.iter().map(|d| hex(d).to_string()));
         }
         // Staging folders of processes that died mid-load.
-        let tmp = self.root.join("tmp");
-        for entry in
-            std::fs::read_dir(&tmp).map_err(ImageError::io(format!("list {}", tmp.display())))?
-        {
-            let entry = entry.map_err(ImageError::io(format!("list {}", tmp.display())))?;
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let pid = name.rsplit('-').nth(1).and_then(|p| p.parse::<u32>().ok());
-            let alive = pid.is_some_and(|p| Path::new(&format!("/proc/{p}")).exists());
-            if !alive {
-                let _ = std::fs::remove_dir_all(entry.path());
-            }
-        }
+        self.remove_stale_staging();
         for (sub, keep) in [("blobs/sha256", &blobs), ("layers/sha256", &layers)] {
             let dir = self.root.join(sub);
             for entry in std::fs::read_dir(&dir)
@@ -491,8 +500,41 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 /// Staging folders that remove themselves unless committed.
 pub mod tempfile_dir {
     use std::path::{Path, PathBuf};
+    use std::sync::{Mutex, MutexGuard};
 
     use super::super::error::{ImageError, Result};
+
+    /// The staging folders of this process that exist now (removed by
+    /// [`remove_all_live`] when the process is interrupted).
+    static LIVE: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+    fn live() -> MutexGuard<'static, Vec<PathBuf>> {
+        LIVE.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Removes every staging folder this process holds (`image::interrupt`, before exiting
+    /// on a signal).
+    pub fn remove_all_live() {
+        for path in live().iter() {
+            // A worker thread may still be writing into it: try a few times.
+            for _ in 0..5 {
+                if std::fs::remove_dir_all(path).is_ok() || !path.exists() {
+                    break;
+                }
+            }
+        }
+    }
+
+    /// The pid in a staging folder's name `<what>-<pid>-<n>`, when it has one.
+    pub fn owner_pid(name: &str) -> Option<u32> {
+        let mut parts = name.rsplit('-');
+        let n = parts.next()?;
+        let pid = parts.next()?;
+        (!n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| pid.parse::<u32>().ok())
+            .flatten()
+            .filter(|&p| p > 0)
+    }
 
     /// A folder below the store's `tmp/`, removed on drop.
     #[derive(Debug)]
@@ -508,10 +550,14 @@ pub mod tempfile_dir {
             let n = COUNTER.fetch_add(1, Ordering::Relaxed);
             let path = parent.join(format!("{what}-{}-{n}", std::process::id()));
             let _ = std::fs::remove_dir_all(&path);
-            std::fs::create_dir_all(&path).map_err(ImageError::io(format!(
-                "create staging folder {}",
-                path.display()
-            )))?;
+            live().push(path.clone());
+            if let Err(e) = std::fs::create_dir_all(&path) {
+                live().retain(|p| *p != path);
+                return Err(ImageError::io(format!(
+                    "create staging folder {}",
+                    path.display()
+                ))(e));
+            }
             Ok(StagingDir { path })
         }
 
@@ -524,6 +570,21 @@ pub mod tempfile_dir {
     impl Drop for StagingDir {
         fn drop(&mut self) {
             let _ = std::fs::remove_dir_all(&self.path);
+            live().retain(|p| *p != self.path);
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::owner_pid;
+
+        #[test]
+        fn the_owner_pid_is_read_from_the_name() {
+            assert_eq!(owner_pid("pull-1234-0"), Some(1234));
+            assert_eq!(owner_pid("land-77-12"), Some(77));
+            assert_eq!(owner_pid("pull-x-0"), None);
+            assert_eq!(owner_pid("something"), None);
+            assert_eq!(owner_pid("a-0-1"), None);
         }
     }
 }

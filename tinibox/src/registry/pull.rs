@@ -4,8 +4,10 @@
 //!
 //! Layers whose diff_id is already unpacked in the store are not downloaded; the others are
 //! fetched by up to [`PARALLEL`] threads at once, each verified while streaming (`blob`). If
-//! anything fails, the staging folder is removed and the store is unchanged. An image whose
-//! name and manifest are already in the store is "up to date" after one manifest request.
+//! anything fails, the staging folder is removed and the store is unchanged; so it is after
+//! SIGINT, SIGTERM or SIGHUP (`image::interrupt`: the process exits 130, 143 or 129). An
+//! image whose name and manifest are already in the store is "up to date" after one manifest
+//! request, when it is of the platform asked for.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -119,6 +121,8 @@ pub fn pull(
     platform: Option<&Platform>,
     progress: &Arc<Progress>,
 ) -> Result<Pulled> {
+    // Declared first, dropped last: an interruption removes the staging folders below.
+    let _interrupt = crate::image::interrupt::Guard::install();
     let r = ImageRef::parse(text)?;
     let familiar = r.familiar();
     let wanted = platform.cloned().unwrap_or_else(Platform::host);

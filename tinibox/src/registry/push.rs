@@ -159,6 +159,8 @@ pub fn upload(
 
 /// Pushes the stored image `text` names to its registry.
 pub fn push(store: &Store, text: &str, progress: &Arc<Progress>) -> Result<Pushed> {
+    // Declared first, dropped last: an interruption removes the rebuilt layers' staging.
+    let _interrupt = crate::image::interrupt::Guard::install();
     let r = ImageRef::parse(text)?;
     let record = resolve(store, text)?;
     // A mount source: the image's own name on the same registry, another repository.

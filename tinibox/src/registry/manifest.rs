@@ -85,7 +85,9 @@ impl Platform {
         })
     }
 
-    fn matches(&self, os: &str, arch: &str, variant: Option<&str>) -> bool {
+    /// Whether `os/arch[/variant]` is this platform (no variant here: any; `arm64` without a
+    /// variant is `v8`).
+    pub fn matches(&self, os: &str, arch: &str, variant: Option<&str>) -> bool {
         if self.os != os || self.arch != arch {
             return false;
         }

@@ -114,6 +114,24 @@ fn descriptor(media: &str, digest: &str, size: u64) -> Result<Descriptor> {
         })
 }
 
+/// Refuses an image whose config names another platform than `wanted` (`NoPlatform`, with
+/// the config's `os/arch[/variant]`).
+fn check_platform(wanted: &Platform, config: &ImageConfiguration, image: &str) -> Result<()> {
+    let (os, arch) = (config.os().to_string(), config.architecture().to_string());
+    let variant = config.variant().clone();
+    if wanted.matches(&os, &arch, variant.as_deref()) {
+        return Ok(());
+    }
+    Err(RegistryError::NoPlatform {
+        image: image.to_string(),
+        wanted: wanted.to_string(),
+        available: match variant {
+            Some(v) => format!("{os}/{arch}/{v}"),
+            None => format!("{os}/{arch}"),
+        },
+    })
+}
+
 /// Pulls `text` into `store`. `platform` overrides the host's; progress goes to `progress`.
 pub fn pull(
     store: &Store,
@@ -157,8 +175,14 @@ pub fn pull(
     let repo_digest = top.digest.clone();
     let (name, tag) = store_name(&r);
 
-    // Up to date: the same name already records this manifest.
+    // Up to date: the same name already records this manifest (of the platform asked for:
+    // a single-platform manifest of another platform is refused, as Docker refuses it).
     if let Ok(existing) = store.resolve(&store_text(&r)) {
+        if existing.manifest_digest == manifest_doc.digest {
+            if let (Some(p), Ok(config)) = (platform, store.config(&existing)) {
+                check_platform(p, &config, &familiar)?;
+            }
+        }
         if existing.manifest_digest == manifest_doc.digest
             && existing.name == name
             && existing
@@ -208,14 +232,7 @@ pub fn pull(
         }
     })?;
     if let Some(p) = platform {
-        let (os, arch) = (config.os().to_string(), config.architecture().to_string());
-        if os != p.os || arch != p.arch {
-            return Err(RegistryError::NoPlatform {
-                image: familiar,
-                wanted: p.to_string(),
-                available: format!("{os}/{arch}"),
-            });
-        }
+        check_platform(p, &config, &familiar)?;
     }
     let diff_ids = config.rootfs().diff_ids();
 

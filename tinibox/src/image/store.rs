@@ -367,6 +367,22 @@ impl Store {
         self.collect_garbage()
     }
 
+    /// Records `digest` as the digest the registry knows the image `name:tag` by (after a
+    /// push, as Docker records RepoDigests). Returns whether such a record exists.
+    pub fn set_repo_digest(&self, name: &str, tag: &str, digest: &str) -> Result<bool> {
+        let _lock = self.lock_exclusive()?;
+        let mut images = self.read_repositories()?;
+        let mut found = false;
+        for r in images.iter_mut().filter(|r| r.name == name && r.tag == tag) {
+            r.repo_digest = Some(digest.to_string());
+            found = true;
+        }
+        if found {
+            self.write_repositories(images)?;
+        }
+        Ok(found)
+    }
+
     /// Containers (id, manifest digest, diff_ids) that hold a root in this store.
     pub fn containers(&self) -> Result<Vec<(String, ContainerImage)>> {
         let dir = self.root.join("containers");

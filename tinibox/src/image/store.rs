@@ -351,12 +351,33 @@ impl Store {
         (!h.is_null()).then_some(h)
     }
 
+    /// The size of an image made of the layers `diff_ids`, in bytes, counted as Docker
+    /// counts a layer's size: the apparent size of every file, symlink and device below the
+    /// unpacked layer (directories not counted, a hard-linked file once). Every record of one
+    /// image ID gets this size, whether it was loaded, imported or pulled, with its layers
+    /// new or already in the store.
+    pub fn layers_size(&self, diff_ids: &[String]) -> u64 {
+        diff_ids
+            .iter()
+            .map(|d| {
+                let mut seen = BTreeSet::new();
+                tree_size(&self.layer_path(d), &mut seen)
+            })
+            .sum()
+    }
+
     /// Adds `records` (each replacing any image with the same name:tag), then removes what
-    /// nothing refers to any more. Blobs and layers must already be in place. Call with the
-    /// exclusive lock held.
+    /// nothing refers to any more. Every record of the same image ID takes the new record's
+    /// size. Blobs and layers must already be in place. Call with the exclusive lock held.
     pub(crate) fn add_records(&self, records: &[ImageRecord]) -> Result<()> {
         let mut images = self.read_repositories()?;
         for record in records {
+            for same in images
+                .iter_mut()
+                .filter(|r| r.config_digest == record.config_digest)
+            {
+                same.size = record.size;
+            }
             if record.name != "<none>" {
                 images.retain(|r| !(r.name == record.name && r.tag == record.tag));
             }
@@ -484,6 +505,25 @@ impl Store {
         }
         Ok(())
     }
+}
+
+/// Bytes below `dir` by Docker's rule (see [`Store::layers_size`]); `seen` holds the inodes
+/// already counted.
+fn tree_size(dir: &Path, seen: &mut BTreeSet<u64>) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    let mut total = 0;
+    for entry in entries.flatten() {
+        let Ok(meta) = entry.metadata() else { continue };
+        if meta.is_dir() {
+            total += tree_size(&entry.path(), seen);
+        } else if meta.len() > 0 && seen.insert(meta.ino()) {
+            total += meta.len();
+        }
+    }
+    total
 }
 
 /// What a container's root was made from (`containers/<id>/image.json`).

@@ -1111,3 +1111,118 @@ fn interrupted_pulls_leave_the_store_as_it_was() {
         .any(|l| l.starts_with(&format!("{host}/test/big "))));
 }
 
+/// What the newcomer of issue 16 found: `push` records the pushed digest and lists layers
+/// only; `pull --platform` of a stored single-platform image of another platform is refused
+/// (not "up to date"); one image ID has one size; a digest is printed `NAME@DIGEST`;
+/// `inspect`'s Variant of an arm64 image is v8.
+#[test]
+fn push_digests_platforms_sizes_and_messages() {
+    let world = World::new();
+    let reg = start_registry(&world.path("reg"), "", "");
+    let host = format!("127.0.0.1:{}", reg.port);
+    let src = format!("{host}/test/src:1");
+    skopeo(&[
+        "copy",
+        "--all",
+        "--dest-tls-verify=false",
+        &oci_ref("1"),
+        &format!("docker://{src}"),
+    ]);
+    world.ok(&["pull", "-q", &src]);
+
+    // The same index under a second name: every layer is in the store already, and the
+    // image ID keeps its size.
+    let again = format!("{host}/test/again:1");
+    skopeo(&[
+        "copy",
+        "--all",
+        "--src-tls-verify=false",
+        "--dest-tls-verify=false",
+        &format!("docker://{src}"),
+        &format!("docker://{again}"),
+    ]);
+    world.ok(&["pull", "-q", &again]);
+    let size = |r: &str| world.ok(&["inspect", "-f", "{{.Size}}", r]);
+    let id = |r: &str| world.ok(&["inspect", "-f", "{{.Id}}", r]);
+    assert_eq!(id(&src), id(&again));
+    assert_eq!(size(&src), size(&again));
+    let images = world.ok(&["images"]);
+    let sizes: Vec<&str> = images
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().last().unwrap())
+        .collect();
+    assert_eq!(sizes.len(), 2, "{images}");
+    assert_eq!(sizes[0], sizes[1], "{images}");
+
+    // push: the layers are listed (not the config), the digest is recorded.
+    let dst = format!("{host}/test/pushed:v2");
+    world.ok(&["tag", &src, &dst]);
+    let out = world.tinibox(&["push", &dst]);
+    assert!(out.status.success(), "{out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let digest = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("v2: digest: "))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no digest line: {stdout}"))
+        .to_string();
+    let manifest: serde_json::Value = serde_json::from_str(&skopeo(&[
+        "inspect",
+        "--raw",
+        "--tls-verify=false",
+        &format!("docker://{host}/test/pushed@{digest}"),
+    ]))
+    .unwrap();
+    let config_digest = manifest["config"]["digest"].as_str().unwrap();
+    let short = |d: &str| d.trim_start_matches("sha256:")[..12].to_string();
+    assert!(!stdout.contains(&short(config_digest)), "{stdout}");
+    for layer in manifest["layers"].as_array().unwrap() {
+        let d = short(layer["digest"].as_str().unwrap());
+        assert!(stdout.contains(&d), "layer {d} not listed: {stdout}");
+    }
+    let same_id = !String::from_utf8_lossy(&out.stderr).contains("new ID");
+    if same_id {
+        let listed = world.ok(&["images", "--digests", "--no-trunc"]);
+        assert!(
+            listed
+                .lines()
+                .any(|l| l.starts_with(&format!("{host}/test/pushed ")) && l.contains(&digest)),
+            "{listed}"
+        );
+        let inspected: serde_json::Value =
+            serde_json::from_str(&world.ok(&["inspect", &dst])).unwrap();
+        assert!(
+            inspected[0]["RepoDigests"]
+                .as_array()
+                .unwrap()
+                .contains(&serde_json::json!(format!("{host}/test/pushed@{digest}"))),
+            "{inspected}"
+        );
+    }
+
+    // The registry's pushed:v2 is one linux/amd64 manifest, stored here: arm64 is refused,
+    // not "up to date", and the store is unchanged.
+    let before = world.snapshot();
+    let out = world.tinibox(&["pull", "--platform", "linux/arm64", &dst]);
+    assert_refused(&out, "has no image for linux/arm64 (it has linux/amd64)");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("up to date"));
+    assert_eq!(world.snapshot(), before);
+
+    // From an index, the requested platform is pulled and the tag points to it.
+    world.ok(&["pull", "--platform", "linux/arm64", &src]);
+    assert_eq!(config_arch(&world, &src), "arm64");
+    assert_eq!(world.ok(&["inspect", "-f", "{{.Variant}}", &src]), "v8\n");
+    let out = world.tinibox(&["run", "--rm", &src]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(
+            "The requested image's platform (linux/arm64) does not match the detected host platform (linux/amd64)"
+        ),
+        "{out:?}"
+    );
+
+    // A digest the registry lacks is named NAME@DIGEST.
+    let zero = format!("sha256:{}", "0".repeat(64));
+    let out = world.tinibox(&["pull", &format!("{host}/test/src@{zero}")]);
+    assert_refused(&out, &format!("test/src@{zero}"));
+}

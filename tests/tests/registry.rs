@@ -959,6 +959,8 @@ fn random_tar(name: &str, len: usize, seed: u64) -> Vec<u8> {
     h.set_size(len as u64);
     h.set_mode(0o644);
     h.set_mtime(1_700_000_000);
+    h.set_uid(0);
+    h.set_gid(0);
     h.set_entry_type(tar::EntryType::Regular);
     b.append_data(&mut h, name, data.as_slice()).unwrap();
     b.into_inner().unwrap()

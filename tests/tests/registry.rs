@@ -941,3 +941,290 @@ fn distro_build_push_sends_the_built_image_byte_for_byte() {
     ]);
     assert!(!tags.contains("\"2\""), "{tags}");
 }
+
+/// A tar stream of one file `name` of `len` pseudo-random (incompressible) bytes.
+fn random_tar(name: &str, len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    let mut data = Vec::with_capacity(len + 8);
+    while data.len() < len {
+        // xorshift64
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        data.extend_from_slice(&x.to_le_bytes());
+    }
+    data.truncate(len);
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_size(len as u64);
+    h.set_mode(0o644);
+    h.set_mtime(1_700_000_000);
+    h.set_uid(0);
+    h.set_gid(0);
+    h.set_entry_type(tar::EntryType::Regular);
+    b.append_data(&mut h, name, data.as_slice()).unwrap();
+    b.into_inner().unwrap()
+}
+
+/// An OCI layout in `dir` whose tag `big` is one linux/amd64 image of two uncompressed
+/// 64 MiB layers of random bytes (skopeo gzips them on the way to the registry).
+fn big_layout(dir: &Path) {
+    use tinilinux_tests::registry::{sha256, Layout};
+    std::fs::create_dir_all(dir.join("blobs/sha256")).unwrap();
+    let l = Layout {
+        dir: dir.to_path_buf(),
+    };
+    let mut descs = Vec::new();
+    let mut diff_ids = Vec::new();
+    for seed in [7, 11] {
+        let tar = random_tar(&format!("big-{seed}"), 64 << 20, seed);
+        let (d, s) = l.put(&tar);
+        diff_ids.push(sha256(&tar));
+        descs.push(serde_json::json!({"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": d, "size": s}));
+    }
+    let config = serde_json::to_vec(&serde_json::json!({
+        "architecture": "amd64", "os": "linux",
+        "rootfs": {"type": "layers", "diff_ids": diff_ids}
+    }))
+    .unwrap();
+    let (cd, cs) = l.put(&config);
+    let manifest = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": cs},
+        "layers": descs
+    }))
+    .unwrap();
+    let (md, ms) = l.put(&manifest);
+    let index = serde_json::json!({"schemaVersion": 2, "manifests": [{
+        "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": md, "size": ms,
+        "annotations": {"org.opencontainers.image.ref.name": "big"}
+    }]});
+    std::fs::write(dir.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
+    std::fs::write(dir.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+}
+
+/// Bytes of the files below `dir` (0 when it is gone).
+fn bytes_below(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match std::fs::symlink_metadata(e.path()) {
+            Ok(m) if m.is_dir() => bytes_below(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+/// Starts `tinibox pull REF` and sends it `signal` once its download has written at least
+/// 1 MiB below the store's tmp/; returns how it ended.
+fn interrupt_pull(world: &World, reference: &str, signal: libc::c_int) -> std::process::ExitStatus {
+    let tmp = world.path("store/tmp");
+    let mut child = Command::new(tinibox_bin())
+        .arg("--store")
+        .arg(world.path("store"))
+        .arg("--root")
+        .arg(world.path("state"))
+        .args(["pull", reference])
+        .env("DOCKER_CONFIG", world.path("docker"))
+        .env("TINIBOX_CERTS_D", world.path("certs.d"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start tinibox pull");
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while bytes_below(&tmp) < 1 << 20 {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("the pull ended ({status}) before it could be interrupted");
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the pull never started downloading"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    // SAFETY: kill(2) on the pid of a child this test started and has not reaped.
+    assert_eq!(unsafe { libc::kill(child.id() as libc::pid_t, signal) }, 0);
+    child.wait().unwrap()
+}
+
+/// What `images` lists and the files of the store, for before/after comparisons.
+fn store_state(world: &World) -> (String, (Vec<String>, Vec<u8>)) {
+    (
+        world.ok(&["images", "--digests", "--no-trunc"]),
+        world.snapshot(),
+    )
+}
+
+/// An interrupted pull leaves the store as it was: SIGINT and SIGTERM remove the download
+/// before tinibox exits (130, 143, as Docker's client), and the staging a SIGKILLed pull
+/// leaves is removed by the next command that opens the store.
+#[test]
+fn interrupted_pulls_leave_the_store_as_it_was() {
+    use std::os::unix::process::ExitStatusExt;
+    let world = World::new();
+    let reg = start_registry(&world.path("reg"), "", "");
+    let host = format!("127.0.0.1:{}", reg.port);
+    // Something in the store already, so "unchanged" means something.
+    skopeo(&[
+        "copy",
+        "--all",
+        "--dest-tls-verify=false",
+        &oci_ref("1"),
+        &format!("docker://{host}/test/small:1"),
+    ]);
+    world.ok(&["pull", "-q", &format!("{host}/test/small:1")]);
+    let big_dir = world.path("big-layout");
+    big_layout(&big_dir);
+    let big = format!("{host}/test/big:1");
+    skopeo(&[
+        "copy",
+        "--dest-tls-verify=false",
+        &format!("oci:{}:big", big_dir.display()),
+        &format!("docker://{big}"),
+    ]);
+    let before = store_state(&world);
+    let tmp = world.path("store/tmp");
+
+    for (signal, code) in [(libc::SIGINT, 130), (libc::SIGTERM, 143)] {
+        let status = interrupt_pull(&world, &big, signal);
+        assert_eq!(status.code(), Some(code), "signal {signal}: {status}");
+        let left: Vec<_> = std::fs::read_dir(&tmp).unwrap().flatten().collect();
+        assert!(left.is_empty(), "signal {signal} left {left:?}");
+        assert_eq!(store_state(&world), before, "signal {signal}");
+    }
+
+    // SIGKILL cannot be caught: the staging stays until a command opens the store.
+    let status = interrupt_pull(&world, &big, libc::SIGKILL);
+    assert_eq!(status.signal(), Some(libc::SIGKILL), "{status}");
+    assert!(bytes_below(&tmp) > 0, "a killed pull left nothing to clean");
+    assert_eq!(store_state(&world), before);
+    assert_eq!(std::fs::read_dir(&tmp).unwrap().count(), 0);
+
+    // And the pull still works afterwards.
+    world.ok(&["pull", "-q", &big]);
+    assert!(world
+        .ok(&["images"])
+        .lines()
+        .any(|l| l.starts_with(&format!("{host}/test/big "))));
+}
+
+/// What the newcomer of issue 16 found: `push` records the pushed digest and lists layers
+/// only; `pull --platform` of a stored single-platform image of another platform is refused
+/// (not "up to date"); one image ID has one size; a digest is printed `NAME@DIGEST`;
+/// `inspect`'s Variant of an arm64 image is v8.
+#[test]
+fn push_digests_platforms_sizes_and_messages() {
+    let world = World::new();
+    let reg = start_registry(&world.path("reg"), "", "");
+    let host = format!("127.0.0.1:{}", reg.port);
+    let src = format!("{host}/test/src:1");
+    skopeo(&[
+        "copy",
+        "--all",
+        "--dest-tls-verify=false",
+        &oci_ref("1"),
+        &format!("docker://{src}"),
+    ]);
+    world.ok(&["pull", "-q", &src]);
+
+    // The same index under a second name: every layer is in the store already, and the
+    // image ID keeps its size.
+    let again = format!("{host}/test/again:1");
+    skopeo(&[
+        "copy",
+        "--all",
+        "--src-tls-verify=false",
+        "--dest-tls-verify=false",
+        &format!("docker://{src}"),
+        &format!("docker://{again}"),
+    ]);
+    world.ok(&["pull", "-q", &again]);
+    let size = |r: &str| world.ok(&["inspect", "-f", "{{.Size}}", r]);
+    let id = |r: &str| world.ok(&["inspect", "-f", "{{.Id}}", r]);
+    assert_eq!(id(&src), id(&again));
+    assert_eq!(size(&src), size(&again));
+    let images = world.ok(&["images"]);
+    let sizes: Vec<&str> = images
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().last().unwrap())
+        .collect();
+    assert_eq!(sizes.len(), 2, "{images}");
+    assert_eq!(sizes[0], sizes[1], "{images}");
+
+    // push: the layers are listed (not the config), the digest is recorded.
+    let dst = format!("{host}/test/pushed:v2");
+    world.ok(&["tag", &src, &dst]);
+    let out = world.tinibox(&["push", &dst]);
+    assert!(out.status.success(), "{out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let digest = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("v2: digest: "))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no digest line: {stdout}"))
+        .to_string();
+    let manifest: serde_json::Value = serde_json::from_str(&skopeo(&[
+        "inspect",
+        "--raw",
+        "--tls-verify=false",
+        &format!("docker://{host}/test/pushed@{digest}"),
+    ]))
+    .unwrap();
+    let config_digest = manifest["config"]["digest"].as_str().unwrap();
+    let short = |d: &str| d.trim_start_matches("sha256:")[..12].to_string();
+    assert!(!stdout.contains(&short(config_digest)), "{stdout}");
+    for layer in manifest["layers"].as_array().unwrap() {
+        let d = short(layer["digest"].as_str().unwrap());
+        assert!(stdout.contains(&d), "layer {d} not listed: {stdout}");
+    }
+    let same_id = !String::from_utf8_lossy(&out.stderr).contains("new ID");
+    if same_id {
+        let listed = world.ok(&["images", "--digests", "--no-trunc"]);
+        assert!(
+            listed
+                .lines()
+                .any(|l| l.starts_with(&format!("{host}/test/pushed ")) && l.contains(&digest)),
+            "{listed}"
+        );
+        let inspected: serde_json::Value =
+            serde_json::from_str(&world.ok(&["inspect", &dst])).unwrap();
+        assert!(
+            inspected[0]["RepoDigests"]
+                .as_array()
+                .unwrap()
+                .contains(&serde_json::json!(format!("{host}/test/pushed@{digest}"))),
+            "{inspected}"
+        );
+    }
+
+    // The registry's pushed:v2 is one linux/amd64 manifest, stored here: arm64 is refused,
+    // not "up to date", and the store is unchanged.
+    let before = world.snapshot();
+    let out = world.tinibox(&["pull", "--platform", "linux/arm64", &dst]);
+    assert_refused(&out, "has no image for linux/arm64 (it has linux/amd64)");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("up to date"));
+    assert_eq!(world.snapshot(), before);
+
+    // From an index, the requested platform is pulled and the tag points to it.
+    world.ok(&["pull", "--platform", "linux/arm64", &src]);
+    assert_eq!(config_arch(&world, &src), "arm64");
+    assert_eq!(world.ok(&["inspect", "-f", "{{.Variant}}", &src]), "v8\n");
+    let out = world.tinibox(&["run", "--rm", &src]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(
+            "The requested image's platform (linux/arm64) does not match the detected host platform (linux/amd64)"
+        ),
+        "{out:?}"
+    );
+
+    // A digest the registry lacks is named NAME@DIGEST.
+    let zero = format!("sha256:{}", "0".repeat(64));
+    let out = world.tinibox(&["pull", &format!("{host}/test/src@{zero}")]);
+    assert_refused(&out, &format!("test/src@{zero}"));
+}

@@ -237,7 +237,6 @@ fn stage_oci_manifest(
         let digest = layer.digest().to_string();
         let path = src.blob_path(&digest)?;
         if !path.is_file() && src.reuse_layers && store.layer_path(diff_id).is_dir() {
-            size += tree_bytes(&store.layer_path(diff_id));
             continue;
         }
         if !path.is_file() {
@@ -483,12 +482,15 @@ fn synth_manifest(config_bytes: &[u8], layers: Vec<Descriptor>) -> Result<Vec<u8
     })
 }
 
-/// Moves staged layers and blobs into the store and records the images.
+/// Moves staged layers and blobs into the store and records the images, each with its
+/// size counted from the layers now in the store ([`Store::layers_size`]), so one image ID
+/// has one size however it arrived. Not cut in half by SIGINT/SIGTERM (`interrupt`).
 fn commit(
     store: &Store,
     staging: &StagingDir,
     images: Vec<StagedImage>,
 ) -> Result<Vec<ImageRecord>> {
+    let _whole = super::interrupt::critical();
     let staged_layers = staging.path().join("layers");
     if staged_layers.is_dir() {
         for entry in
@@ -505,7 +507,8 @@ fn commit(
         }
     }
     let mut records = Vec::new();
-    for image in images {
+    for mut image in images {
+        image.record.size = store.layers_size(&image.record.diff_ids);
         super::store::write_atomic(&store.blob_path(&image.record.config_digest), &image.config)?;
         super::store::write_atomic(
             &store.blob_path(&image.record.manifest_digest),
@@ -651,21 +654,6 @@ pub fn import(store: &Store, tarball: &Path, reference: Option<&str>) -> Result<
     records
         .pop()
         .ok_or_else(|| bad(tarball, "nothing was imported"))
-}
-
-/// Bytes of the files below `dir` (the size of a layer reused from the store).
-fn tree_bytes(dir: &Path) -> u64 {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return 0;
-    };
-    entries
-        .flatten()
-        .map(|e| match e.metadata() {
-            Ok(m) if m.is_dir() => tree_bytes(&e.path()),
-            Ok(m) => m.len(),
-            Err(_) => 0,
-        })
-        .sum()
 }
 
 /// Lands an image pulled from a registry (`crate::registry`): `dir` is an OCI image layout

@@ -6,7 +6,8 @@
 //! `/var/lib/tinibox`); it never touches the container state directory, cgroups or the
 //! runtime spec. Sub-modules: `store` (on-disk format, records, lock, GC), `reference`
 //! (what users type), `document` (the one JSON entry point for image documents), `load`
-//! (load/import with verification), `unpack` (safe layer
+//! (load/import with verification), `interrupt` (staging removed on SIGINT/SIGTERM/SIGHUP),
+//! `unpack` (safe layer
 //! extraction), `fsat` (`*at` syscalls), `rootfs` (container roots), `error`.
 //!
 //! The run path uses: [`Store::open`], [`Store::resolve`], [`Store::prepare_rootfs`] (gives a
@@ -17,6 +18,7 @@ pub mod compression;
 pub mod document;
 pub mod error;
 pub mod fsat;
+pub mod interrupt;
 pub mod load;
 pub mod reference;
 pub mod rootfs;

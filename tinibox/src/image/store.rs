@@ -149,7 +149,27 @@ impl Store {
             root: root.to_path_buf(),
         };
         store.read_repositories()?;
+        store.remove_stale_staging();
         Ok(store)
+    }
+
+    /// Removes the staging folders below `tmp/` whose process is gone (`<what>-<pid>-<n>`,
+    /// see [`tempfile_dir::StagingDir`]): what a pull, push or load killed by SIGKILL, a
+    /// crash or a power cut left behind. A folder of a live process is kept; so is one whose
+    /// name carries no pid (nothing tinibox made). Needs no lock: nobody else owns them.
+    pub fn remove_stale_staging(&self) {
+        let tmp = self.root.join("tmp");
+        let Ok(entries) = std::fs::read_dir(&tmp) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if let Some(pid) = tempfile_dir::owner_pid(&name) {
+                if !Path::new(&format!("/proc/{pid}")).exists() {
+                    let _ = std::fs::remove_dir_all(entry.path());
+                }
+            }
+        }
     }
 
     /// The store's root folder.
@@ -331,12 +351,33 @@ impl Store {
         (!h.is_null()).then_some(h)
     }
 
+    /// The size of an image made of the layers `diff_ids`, in bytes, counted as Docker
+    /// counts a layer's size: the apparent size of every file, symlink and device below the
+    /// unpacked layer (directories not counted, a hard-linked file once). Every record of one
+    /// image ID gets this size, whether it was loaded, imported or pulled, with its layers
+    /// new or already in the store.
+    pub fn layers_size(&self, diff_ids: &[String]) -> u64 {
+        diff_ids
+            .iter()
+            .map(|d| {
+                let mut seen = BTreeSet::new();
+                tree_size(&self.layer_path(d), &mut seen)
+            })
+            .sum()
+    }
+
     /// Adds `records` (each replacing any image with the same name:tag), then removes what
-    /// nothing refers to any more. Blobs and layers must already be in place. Call with the
-    /// exclusive lock held.
+    /// nothing refers to any more. Every record of the same image ID takes the new record's
+    /// size. Blobs and layers must already be in place. Call with the exclusive lock held.
     pub(crate) fn add_records(&self, records: &[ImageRecord]) -> Result<()> {
         let mut images = self.read_repositories()?;
         for record in records {
+            for same in images
+                .iter_mut()
+                .filter(|r| r.config_digest == record.config_digest)
+            {
+                same.size = record.size;
+            }
             if record.name != "<none>" {
                 images.retain(|r| !(r.name == record.name && r.tag == record.tag));
             }
@@ -345,6 +386,22 @@ impl Store {
         }
         self.write_repositories(images)?;
         self.collect_garbage()
+    }
+
+    /// Records `digest` as the digest the registry knows the image `name:tag` by (after a
+    /// push, as Docker records RepoDigests). Returns whether such a record exists.
+    pub fn set_repo_digest(&self, name: &str, tag: &str, digest: &str) -> Result<bool> {
+        let _lock = self.lock_exclusive()?;
+        let mut images = self.read_repositories()?;
+        let mut found = false;
+        for r in images.iter_mut().filter(|r| r.name == name && r.tag == tag) {
+            r.repo_digest = Some(digest.to_string());
+            found = true;
+        }
+        if found {
+            self.write_repositories(images)?;
+        }
+        Ok(found)
     }
 
     /// Containers (id, manifest digest, diff_ids) that hold a root in this store.
@@ -427,18 +484,7 @@ impl Store {
             layers.extend(c.diff_ids.iter().map(|d| hex(d).to_string()));
         }
         // Staging folders of processes that died mid-load.
-        let tmp = self.root.join("tmp");
-        for entry in
-            std::fs::read_dir(&tmp).map_err(ImageError::io(format!("list {}", tmp.display())))?
-        {
-            let entry = entry.map_err(ImageError::io(format!("list {}", tmp.display())))?;
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let pid = name.rsplit('-').nth(1).and_then(|p| p.parse::<u32>().ok());
-            let alive = pid.is_some_and(|p| Path::new(&format!("/proc/{p}")).exists());
-            if !alive {
-                let _ = std::fs::remove_dir_all(entry.path());
-            }
-        }
+        self.remove_stale_staging();
         for (sub, keep) in [("blobs/sha256", &blobs), ("layers/sha256", &layers)] {
             let dir = self.root.join(sub);
             for entry in std::fs::read_dir(&dir)
@@ -459,6 +505,25 @@ impl Store {
         }
         Ok(())
     }
+}
+
+/// Bytes below `dir` by Docker's rule (see [`Store::layers_size`]); `seen` holds the inodes
+/// already counted.
+fn tree_size(dir: &Path, seen: &mut BTreeSet<u64>) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    let mut total = 0;
+    for entry in entries.flatten() {
+        let Ok(meta) = entry.metadata() else { continue };
+        if meta.is_dir() {
+            total += tree_size(&entry.path(), seen);
+        } else if meta.len() > 0 && seen.insert(meta.ino()) {
+            total += meta.len();
+        }
+    }
+    total
 }
 
 /// What a container's root was made from (`containers/<id>/image.json`).
@@ -491,8 +556,41 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 /// Staging folders that remove themselves unless committed.
 pub mod tempfile_dir {
     use std::path::{Path, PathBuf};
+    use std::sync::{Mutex, MutexGuard};
 
     use super::super::error::{ImageError, Result};
+
+    /// The staging folders of this process that exist now (removed by
+    /// [`remove_all_live`] when the process is interrupted).
+    static LIVE: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+    fn live() -> MutexGuard<'static, Vec<PathBuf>> {
+        LIVE.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Removes every staging folder this process holds (`image::interrupt`, before exiting
+    /// on a signal).
+    pub fn remove_all_live() {
+        for path in live().iter() {
+            // A worker thread may still be writing into it: try a few times.
+            for _ in 0..5 {
+                if std::fs::remove_dir_all(path).is_ok() || !path.exists() {
+                    break;
+                }
+            }
+        }
+    }
+
+    /// The pid in a staging folder's name `<what>-<pid>-<n>`, when it has one.
+    pub fn owner_pid(name: &str) -> Option<u32> {
+        let mut parts = name.rsplit('-');
+        let n = parts.next()?;
+        let pid = parts.next()?;
+        (!n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| pid.parse::<u32>().ok())
+            .flatten()
+            .filter(|&p| p > 0)
+    }
 
     /// A folder below the store's `tmp/`, removed on drop.
     #[derive(Debug)]
@@ -508,10 +606,14 @@ pub mod tempfile_dir {
             let n = COUNTER.fetch_add(1, Ordering::Relaxed);
             let path = parent.join(format!("{what}-{}-{n}", std::process::id()));
             let _ = std::fs::remove_dir_all(&path);
-            std::fs::create_dir_all(&path).map_err(ImageError::io(format!(
-                "create staging folder {}",
-                path.display()
-            )))?;
+            live().push(path.clone());
+            if let Err(e) = std::fs::create_dir_all(&path) {
+                live().retain(|p| *p != path);
+                return Err(ImageError::io(format!(
+                    "create staging folder {}",
+                    path.display()
+                ))(e));
+            }
             Ok(StagingDir { path })
         }
 
@@ -524,6 +626,21 @@ pub mod tempfile_dir {
     impl Drop for StagingDir {
         fn drop(&mut self) {
             let _ = std::fs::remove_dir_all(&self.path);
+            live().retain(|p| *p != self.path);
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::owner_pid;
+
+        #[test]
+        fn the_owner_pid_is_read_from_the_name() {
+            assert_eq!(owner_pid("pull-1234-0"), Some(1234));
+            assert_eq!(owner_pid("land-77-12"), Some(77));
+            assert_eq!(owner_pid("pull-x-0"), None);
+            assert_eq!(owner_pid("something"), None);
+            assert_eq!(owner_pid("a-0-1"), None);
         }
     }
 }

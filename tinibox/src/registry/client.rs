@@ -91,8 +91,27 @@ pub fn describe(host: &str, err: &ureq::Error) -> String {
         format!("{text} — put the registry's CA certificate in /etc/tinibox/certs.d/{host}/ca.crt")
     } else if lower.contains("connection refused") {
         format!("{text} — is the registry running and the port right?")
-    } else if matches!(err, ureq::Error::HostNotFound) {
-        format!("{text} — check the name and DNS")
+    } else if matches!(err, ureq::Error::HostNotFound)
+        || lower.contains("failed to lookup address")
+        || lower.contains("name or service not known")
+        || lower.contains("temporary failure in name resolution")
+    {
+        let name = host.rsplit_once(':').map_or(host, |(h, _)| h);
+        if !name.contains('.')
+            && name != "localhost"
+            && name.chars().any(|c| c.is_ascii_uppercase())
+        {
+            // Docker's grammar reads a first component with an uppercase letter as a host.
+            format!(
+                "{text} — '{name}' was read as a registry host because it has an uppercase \
+                 letter; repository names must be lowercase"
+            )
+        } else {
+            format!(
+                "{text} — the name {name} could not be resolved: check it, and the DNS \
+                 servers in /etc/resolv.conf (is the network up?)"
+            )
+        }
     } else {
         text
     }
@@ -519,5 +538,21 @@ mod tests {
         assert_eq!(registry_message(b"<html>"), "");
         assert_eq!(backoff(0, None), Duration::from_millis(250));
         assert_eq!(backoff(3, Some(100)), Duration::from_secs(10));
+    }
+
+    #[test]
+    fn a_name_that_does_not_resolve_gets_a_hint() {
+        let lookup = || {
+            ureq::Error::Io(std::io::Error::other(
+                "failed to lookup address information: Name or service not known",
+            ))
+        };
+        let upper = describe("UPPER", &lookup());
+        assert!(
+            upper.contains("repository names must be lowercase"),
+            "{upper}"
+        );
+        let hub = describe("registry-1.docker.io", &lookup());
+        assert!(hub.contains("/etc/resolv.conf"), "{hub}");
     }
 }

@@ -78,7 +78,32 @@ pub enum RegistryError {
     Store(#[from] ImageError),
 }
 
+/// Exit status of a command whose image is not in the store or whose credentials the
+/// registry refused: Docker's CLI exits 1 when its daemon answers an error (README, "Exit
+/// codes").
+pub const EXIT_DAEMON_ERROR: u8 = 1;
+/// Exit status of any other failure of a registry command (Docker's CLI: 125).
+pub const EXIT_FAILURE: u8 = 125;
+
 impl RegistryError {
+    /// The exit status of `tag`, `save`, `push` or `inspect` failing with this error:
+    /// [`EXIT_DAEMON_ERROR`] for an image not in the store, [`EXIT_FAILURE`] otherwise.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            RegistryError::Store(ImageError::NoSuchImage(_)) => EXIT_DAEMON_ERROR,
+            _ => EXIT_FAILURE,
+        }
+    }
+
+    /// The exit status of `login` failing with this error: [`EXIT_DAEMON_ERROR`] when the
+    /// registry refused the credentials (Docker: 1), [`EXIT_FAILURE`] otherwise.
+    pub fn login_exit_code(&self) -> u8 {
+        match self {
+            RegistryError::Unauthorized { .. } => EXIT_DAEMON_ERROR,
+            _ => EXIT_FAILURE,
+        }
+    }
+
     /// A [`RegistryError::Local`] builder for `map_err`.
     pub fn local<E: std::fmt::Display>(what: impl Into<String>) -> impl FnOnce(E) -> RegistryError {
         let what = what.into();

@@ -201,13 +201,26 @@ pub fn inspect(store: &Store, text: &str) -> Result<Value> {
         "ManifestDigest": record.manifest_digest,
         "Created": config.get("created").cloned().unwrap_or(Value::Null),
         "Architecture": config.get("architecture").cloned().unwrap_or(Value::Null),
-        "Variant": config.get("variant").cloned().unwrap_or(Value::Null),
+        "Variant": variant_of(&config),
         "Os": config.get("os").cloned().unwrap_or(Value::Null),
         "Author": config.get("author").cloned().unwrap_or(Value::Null),
         "Config": config.get("config").cloned().unwrap_or(Value::Null),
         "RootFS": {"Type": "layers", "Layers": record.diff_ids},
         "Size": record.size,
     }))
+}
+
+/// The image's CPU variant: the config's `variant`, else `v8` for `arm64` (the only arm64
+/// variant, which OCI indexes name while image configs often leave it out), else "".
+fn variant_of(config: &Value) -> Value {
+    match (
+        config.get("variant").and_then(Value::as_str),
+        config.get("architecture").and_then(Value::as_str),
+    ) {
+        (Some(v), _) if !v.is_empty() => json!(v),
+        (_, Some("arm64")) => json!("v8"),
+        _ => json!(""),
+    }
 }
 
 /// Archive formats of `save`.

@@ -85,7 +85,9 @@ impl Platform {
         })
     }
 
-    fn matches(&self, os: &str, arch: &str, variant: Option<&str>) -> bool {
+    /// Whether `os/arch[/variant]` is this platform (no variant here: any; `arm64` without a
+    /// variant is `v8`).
+    pub fn matches(&self, os: &str, arch: &str, variant: Option<&str>) -> bool {
         if self.os != os || self.arch != arch {
             return false;
         }
@@ -126,7 +128,9 @@ pub fn sha256_digest(bytes: &[u8]) -> String {
 /// Fetches `reference` (tag or digest) of repository `path`.
 pub fn fetch(client: &Client, path: &str, reference: &str) -> Result<Fetched> {
     let accept = [OCI_INDEX, DOCKER_LIST, OCI_MANIFEST, DOCKER_MANIFEST].join(", ");
-    let what = format!("manifest {path}:{reference}");
+    // `NAME:TAG`, or `NAME@DIGEST` for a digest (a digest holds a ':' itself).
+    let sep = if reference.contains(':') { '@' } else { ':' };
+    let what = format!("manifest {path}{sep}{reference}");
     let mut response = client.send(
         Method::GET,
         &format!("/v2/{path}/manifests/{reference}"),

@@ -4,8 +4,10 @@
 //!
 //! Layers whose diff_id is already unpacked in the store are not downloaded; the others are
 //! fetched by up to [`PARALLEL`] threads at once, each verified while streaming (`blob`). If
-//! anything fails, the staging folder is removed and the store is unchanged. An image whose
-//! name and manifest are already in the store is "up to date" after one manifest request.
+//! anything fails, the staging folder is removed and the store is unchanged; so it is after
+//! SIGINT, SIGTERM or SIGHUP (`image::interrupt`: the process exits 130, 143 or 129). An
+//! image whose name and manifest are already in the store is "up to date" after one manifest
+//! request, when it is of the platform asked for.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -112,6 +114,24 @@ fn descriptor(media: &str, digest: &str, size: u64) -> Result<Descriptor> {
         })
 }
 
+/// Refuses an image whose config names another platform than `wanted` (`NoPlatform`, with
+/// the config's `os/arch[/variant]`).
+fn check_platform(wanted: &Platform, config: &ImageConfiguration, image: &str) -> Result<()> {
+    let (os, arch) = (config.os().to_string(), config.architecture().to_string());
+    let variant = config.variant().clone();
+    if wanted.matches(&os, &arch, variant.as_deref()) {
+        return Ok(());
+    }
+    Err(RegistryError::NoPlatform {
+        image: image.to_string(),
+        wanted: wanted.to_string(),
+        available: match variant {
+            Some(v) => format!("{os}/{arch}/{v}"),
+            None => format!("{os}/{arch}"),
+        },
+    })
+}
+
 /// Pulls `text` into `store`. `platform` overrides the host's; progress goes to `progress`.
 pub fn pull(
     store: &Store,
@@ -119,6 +139,8 @@ pub fn pull(
     platform: Option<&Platform>,
     progress: &Arc<Progress>,
 ) -> Result<Pulled> {
+    // Declared first, dropped last: an interruption removes the staging folders below.
+    let _interrupt = crate::image::interrupt::Guard::install();
     let r = ImageRef::parse(text)?;
     let familiar = r.familiar();
     let wanted = platform.cloned().unwrap_or_else(Platform::host);
@@ -153,8 +175,14 @@ pub fn pull(
     let repo_digest = top.digest.clone();
     let (name, tag) = store_name(&r);
 
-    // Up to date: the same name already records this manifest.
+    // Up to date: the same name already records this manifest (of the platform asked for:
+    // a single-platform manifest of another platform is refused, as Docker refuses it).
     if let Ok(existing) = store.resolve(&store_text(&r)) {
+        if existing.manifest_digest == manifest_doc.digest {
+            if let (Some(p), Ok(config)) = (platform, store.config(&existing)) {
+                check_platform(p, &config, &familiar)?;
+            }
+        }
         if existing.manifest_digest == manifest_doc.digest
             && existing.name == name
             && existing
@@ -204,14 +232,7 @@ pub fn pull(
         }
     })?;
     if let Some(p) = platform {
-        let (os, arch) = (config.os().to_string(), config.architecture().to_string());
-        if os != p.os || arch != p.arch {
-            return Err(RegistryError::NoPlatform {
-                image: familiar,
-                wanted: p.to_string(),
-                available: format!("{os}/{arch}"),
-            });
-        }
+        check_platform(p, &config, &familiar)?;
     }
     let diff_ids = config.rootfs().diff_ids();
 

@@ -5,7 +5,9 @@
 //! 201), else an upload session: one `PUT ?digest=` with the whole blob (monolithic) when it is
 //! at most the chunk size (`$TINIBOX_PUSH_CHUNK_SIZE` bytes, default 16 MiB), otherwise
 //! `PATCH` chunks with `Content-Range` and a closing `PUT ?digest=`. Then the manifest is
-//! `PUT` under the tag. Follows the OCI distribution spec v1.1, "Push".
+//! `PUT` under the tag, and its digest recorded on the stored image (Docker's RepoDigests).
+//! Progress lists the layers only, as Docker's. Follows the OCI distribution spec v1.1,
+//! "Push".
 
 use std::sync::Arc;
 
@@ -159,6 +161,8 @@ pub fn upload(
 
 /// Pushes the stored image `text` names to its registry.
 pub fn push(store: &Store, text: &str, progress: &Arc<Progress>) -> Result<Pushed> {
+    // Declared first, dropped last: an interruption removes the rebuilt layers' staging.
+    let _interrupt = crate::image::interrupt::Guard::install();
     let r = ImageRef::parse(text)?;
     let record = resolve(store, text)?;
     // A mount source: the image's own name on the same registry, another repository.
@@ -179,11 +183,7 @@ pub fn push(store: &Store, text: &str, progress: &Arc<Progress>) -> Result<Pushe
     let assembled = assemble(store, &record, true)?;
     let drawer = progress.start();
     let mut result = Ok(());
-    for blob in assembled
-        .layers
-        .iter()
-        .chain(std::iter::once(&assembled.config))
-    {
+    for blob in &assembled.layers {
         let line = progress.line(&blob.digest, blob.size, "Preparing");
         if let Err(e) = upload(&client, &r.path, blob, source.as_deref(), &line) {
             line.set_status("Failed");
@@ -193,6 +193,16 @@ pub fn push(store: &Store, text: &str, progress: &Arc<Progress>) -> Result<Pushe
     }
     progress.finish(drawer);
     result?;
+    // The config is a blob too, but not a layer: Docker does not list it.
+    let quiet = Progress::new(Box::new(std::io::sink()), false, true);
+    let config_line = quiet.line(&assembled.config.digest, assembled.config.size, "");
+    upload(
+        &client,
+        &r.path,
+        &assembled.config,
+        source.as_deref(),
+        &config_line,
+    )?;
     let reference = r.tag.as_deref().unwrap_or(r.reference());
     put_manifest(
         &client,
@@ -206,6 +216,13 @@ pub fn push(store: &Store, text: &str, progress: &Arc<Progress>) -> Result<Pushe
         assembled.manifest_digest,
         assembled.manifest.len()
     ));
+    // Remember the digest under the pushed name (`images --digests`, `inspect`'s
+    // RepoDigests), as Docker does; only when the registry holds this very image ID.
+    if assembled.same_id {
+        if let Some(tag) = &r.tag {
+            store.set_repo_digest(&r.familiar_name(), tag, &assembled.manifest_digest)?;
+        }
+    }
     Ok(Pushed {
         digest: assembled.manifest_digest.clone(),
         size: assembled.manifest.len(),

@@ -342,11 +342,21 @@ fn in_root(root: &Path, script: &str) -> Output {
 
 /// Asserts a failed image command: exit 125 and one line on stderr containing `needle`.
 fn assert_refused(out: &Output, needle: &str) {
+    assert_one_line_exit(out, 125, needle);
+}
+
+/// What Docker's daemon answers (no such image, image in use: `docker rmi` exits 1): exit 1
+/// and one line naming the problem.
+fn assert_daemon_error(out: &Output, needle: &str) {
+    assert_one_line_exit(out, 1, needle);
+}
+
+fn assert_one_line_exit(out: &Output, code: i32, needle: &str) {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(
         out.status.code(),
-        Some(125),
-        "expected exit 125, got {}: {stderr}",
+        Some(code),
+        "expected exit {code}, got {}: {stderr}",
         out.status
     );
     assert_eq!(
@@ -404,7 +414,7 @@ fn load_images_prepare_rmi_round_trip() {
     );
     // In use: rmi refuses without -f.
     let out = tinibox(store.path(), &["rmi", "tinilinux"]);
-    assert_refused(&out, "used by container roundtrip");
+    assert_daemon_error(&out, "used by container roundtrip");
     s.release_rootfs("roundtrip").unwrap();
     s.release_rootfs("roundtrip").unwrap(); // idempotent
     let out = tinibox(store.path(), &["rmi", "tinilinux:latest"]);
@@ -795,7 +805,7 @@ fn bad_input_is_refused_with_one_line_and_the_store_unchanged() {
 
     // Unknown image names.
     let out = tinibox(store.path(), &["rmi", "nosuchimage"]);
-    assert_refused(
+    assert_daemon_error(
         &out,
         "no such image 'nosuchimage' — list images with `tinibox images`",
     );

@@ -244,7 +244,11 @@ pub fn rmi(global: &GlobalOptions, args: RmiArgs) -> u8 {
                     }
                 }
             }
-            Err(e) => status = fail(e),
+            // Docker's daemon answers these (no such image, in use by a container): exit 1.
+            Err(e) => {
+                fail(e);
+                status = 1;
+            }
         }
     }
     status

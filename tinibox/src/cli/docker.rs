@@ -476,12 +476,13 @@ pub struct LogsArgs {
     /// Keep printing new output until the container stops.
     #[arg(short = 'f', long)]
     pub follow: bool,
-    /// Only the last N lines (or `all`).
+    /// Only the last N lines (or `all`; a negative N means all, as Docker's -1).
     #[arg(
         short = 'n',
         long = "tail",
         value_name = "N|all",
-        default_value = "all"
+        default_value = "all",
+        allow_negative_numbers = true
     )]
     pub tail: String,
     /// Only lines since this time: RFC 3339 (2026-01-02T15:04:05Z), Unix seconds, or a

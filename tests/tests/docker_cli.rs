@@ -536,6 +536,55 @@ fn exit_codes() {
     assert_state_empty(&root);
 }
 
+/// Issue 15: each error says a thing once and names what the user typed — a missing
+/// `--process` file (its OS error not repeated), a command not in PATH (its name once, the
+/// PATH searched), runc's `create --bundle` without an id (the help of `create`, not of an
+/// internal name), `-u` with a number no uid can be (out of range, not "unknown user").
+#[test]
+fn errors_name_each_thing_once() {
+    let (_serial, root) = setup();
+    let o = root
+        .tinibox()
+        .args(["run", "-d", "--name", "msgs"])
+        .arg(busybox_rootfs())
+        .args(["sleep", "1000"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let tb = |args: &[&str]| {
+        let o = root
+            .tinibox()
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        (o.status.code(), stderr(&o))
+    };
+    let (code, err) = tb(&["exec", "--process", "/nonexist", "msgs"]);
+    assert_eq!(code, Some(1), "{err}");
+    assert_eq!(err.matches("No such file or directory").count(), 1, "{err}");
+    assert!(err.contains("/nonexist"), "{err}");
+    let (code, err) = tb(&["exec", "msgs", "nosuchbin"]);
+    assert_eq!(code, Some(127), "{err}");
+    assert_eq!(err.matches("nosuchbin").count(), 1, "{err}");
+    assert!(err.contains("PATH="), "{err}");
+    let bundle = tempfile::tempdir().unwrap();
+    let (code, err) = tb(&["create", "--bundle", bundle.path().to_str().unwrap()]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("`tinibox create --help`"), "{err}");
+    assert!(!err.contains("oci-"), "{err}");
+    for user in ["99999999999", "4294967295", "0:99999999999"] {
+        let (code, _, err) = run_in(&root, &["-u", user], &["true"]);
+        assert_eq!(code, 125, "-u {user}: {err}");
+        assert!(err.contains("out of range"), "-u {user}: {err}");
+        assert!(!err.contains("unknown user"), "-u {user}: {err}");
+        assert_eq!(err.lines().count(), 1, "one error line: {err}");
+    }
+    assert!(tb(&["rm", "-f", "msgs"]).0 == Some(0));
+    assert_state_empty(&root);
+}
+
 #[test]
 fn bad_input_leaves_nothing_behind() {
     let (_serial, root) = setup();

@@ -2212,3 +2212,148 @@ fn stop_signal_timeout_and_health_flags_match_docker() {
     assert_eq!(t[2], (Some(0), "7\n137".into()));
     assert_eq!(t[3], (Some(0), "ready\ngot USR1".into()));
 }
+
+/// Whether `s` is a time as Go's `time.Time.String()` writes it in UTC, Docker's `ps`
+/// CreatedAt: `2026-11-30 18:52:44 +0000 UTC`.
+fn is_go_utc_time(s: &str) -> bool {
+    let b = s.as_bytes();
+    s.len() == 29
+        && s.ends_with(" +0000 UTC")
+        && b.iter().enumerate().take(19).all(|(i, c)| match i {
+            4 | 7 => *c == b'-',
+            10 => *c == b' ',
+            13 | 16 => *c == b':',
+            _ => c.is_ascii_digit(),
+        })
+}
+
+/// Issue 21: `ps --format` fields (`{{.Networks}}`: `host`, `none`; `{{.CreatedAt}}` in Go's
+/// time format), `logs --tail -1` (all lines, in each spelling) and a `--since` Docker's
+/// daemon refuses (exit 1), `system df -v`'s sections, headers and the rows a script reads
+/// (the image's tag and container count, the containers' names), and bad flags of every
+/// docker-like command (125) — the same under Docker and tinibox. tinibox alone: a container
+/// on the default bridge lists `bridge` (this dockerd runs without a bridge), `--tail abc`
+/// exits 1 like `--since yesterday`, and each usage error names the command whose help
+/// explains it.
+#[test]
+fn ps_fields_df_verbose_logs_tail_and_usage_errors_match_docker() {
+    let (_g, _work, sides) = sides();
+    let mut seen = Vec::new();
+    for s in &sides {
+        let mut got = Vec::new();
+        s.ok(&[
+            "run",
+            "-d",
+            "--name",
+            "nh",
+            "--network",
+            "host",
+            "bbx",
+            "sleep",
+            "1000",
+        ]);
+        s.ok(&[
+            "run",
+            "-d",
+            "--name",
+            "nn",
+            "--network",
+            "none",
+            "bbx",
+            "sh",
+            "-c",
+            "echo a; echo b; echo c; sleep 1000",
+        ]);
+        got.push(s.seen(&["ps", "--format", "{{.Names}} {{.Networks}}"]));
+        for c in s.ok(&["ps", "--format", "{{.CreatedAt}}"]).lines() {
+            assert!(is_go_utc_time(c), "{}: CreatedAt {c:?}", s.name());
+        }
+        poll(s, &["logs", "nn"], |o| o.ends_with('c'));
+        for tail in [&["--tail", "-1"][..], &["-n", "-1"], &["--tail=-1"]] {
+            let mut args = vec!["logs"];
+            args.extend(tail);
+            args.push("nn");
+            got.push(s.seen(&args));
+        }
+        got.push((
+            s.seen(&["logs", "--since", "yesterday", "nn"]).0,
+            String::new(),
+        ));
+        let df = s.ok(&["system", "df", "-v"]);
+        let mut shape = Vec::new();
+        let mut names = Vec::new();
+        for l in df.lines() {
+            let c = cells(l);
+            if l.ends_with(':') || l.starts_with("Build cache usage") {
+                shape.push(l.to_string());
+            } else if c
+                .first()
+                .is_some_and(|h| h.chars().all(|x| x.is_ascii_uppercase() || x == ' '))
+            {
+                shape.push(c.join("|"));
+            } else if c.first().is_some_and(|r| r == "bbx") {
+                shape.push(format!("{} {} {}", c[0], c[1], c.last().unwrap()));
+            } else if c.len() > 2 {
+                names.push(c.last().unwrap().clone());
+            }
+        }
+        names.sort();
+        got.push((Some(0), shape.join("\n")));
+        got.push((Some(0), names.join(" ")));
+        for args in [
+            &["system", "df", "--bogus"][..],
+            &["stats", "--bogus"],
+            &["image", "prune", "--bogus"],
+            &["container", "prune", "--bogus"],
+            &["ps", "--bogus"],
+            &["logs", "--bogus", "nn"],
+            &["network", "ls", "--bogus"],
+        ] {
+            got.push((s.cmd(args).status.code(), String::new()));
+        }
+        if let Side::Tinibox(_) = s {
+            s.ok(&["run", "-d", "--name", "nb", "bbx", "sleep", "1000"]);
+            assert_eq!(
+                s.ok(&["ps", "-f", "name=nb", "--format", "{{.Networks}}"]),
+                "bridge"
+            );
+            let o = s.cmd(&["logs", "--tail", "abc", "nn"]);
+            assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+            assert!(stderr(&o).contains("--tail"), "{}", stderr(&o));
+            for (args, help, code) in [
+                (
+                    &["system", "df", "--bogus"][..],
+                    "tinibox system df --help",
+                    125,
+                ),
+                (&["system", "bogus"], "tinibox system --help", 125),
+                (&["stats", "--bogus"], "tinibox stats --help", 125),
+                (
+                    &["image", "prune", "--bogus"],
+                    "tinibox image prune --help",
+                    125,
+                ),
+                (&["container", "bogus"], "tinibox container --help", 125),
+                (&["bogus"], "tinibox --help", 1),
+            ] {
+                let o = s.cmd(args);
+                assert_eq!(o.status.code(), Some(code), "{args:?}: {}", stderr(&o));
+                assert!(
+                    stderr(&o).trim().ends_with(&format!("see `{help}`")),
+                    "{args:?}: {}",
+                    stderr(&o)
+                );
+            }
+            s.ok(&["rm", "-f", "nb"]);
+        }
+        s.ok(&["rm", "-f", "nh", "nn"]);
+        seen.push(got);
+    }
+    assert_eq!(seen[0], seen[1], "docker (left) and tinibox (right) differ");
+    let t = &seen[1];
+    assert_eq!(t[0], (Some(0), "nn none\nnh host".into()));
+    assert_eq!(t[1], (Some(0), "a\nb\nc".into()));
+    assert_eq!(t[4], (Some(1), String::new()));
+    assert_eq!(t[6], (Some(0), "nh nn".into()));
+    assert!(t[7..].iter().all(|c| c.0 == Some(125)), "{:?}", &t[7..]);
+}

@@ -1462,21 +1462,39 @@ fn errors_engines_parse_use_runcs_words() {
 }
 
 /// Issue 15 item 21: mounts that would defeat the container's hardening are refused as runc
-/// 1.1.5 refuses them on this host (a bind mount over /proc whose source is not a procfs, a
-/// bind mount inside /proc other than LXCFS's files), and what runc accepts (a bind over
-/// /proc/cpuinfo, a tmpfs on /proc/sys, binds over /sys/fs/cgroup and /dev/pts) still runs;
-/// the docker-like `-v HOSTDIR:/proc` is refused with exit 125 and nothing left behind.
+/// 1.1.5 refuses them on this host: a mount over /proc that is not a procfs (a bind of a
+/// host folder; a tmpfs, which runc fails on too), a bind mount or a filesystem runc checks
+/// (ramfs) inside /proc other than LXCFS's files, and a destination that only a symlink in
+/// the rootfs (`/myproc -> proc`) leads into /proc. What runc accepts (a bind over
+/// /proc/cpuinfo, a tmpfs or a sysfs on /proc/sys, binds over /sys/fs/cgroup and /dev/pts)
+/// still runs. The docker-like `-v HOSTDIR:/proc` and `--tmpfs /proc` are refused with exit
+/// 125 and nothing left behind.
 #[test]
 fn mounts_defeating_hardening_are_refused_like_runc() {
     let host = tempfile::tempdir().unwrap();
-    let cases: [(&str, &str, &str); 7] = [
+    // The BusyBox rootfs with a symlink into /proc.
+    let rootfs = tempfile::tempdir().unwrap();
+    let copy = Command::new("cp")
+        .arg("-a")
+        .arg(format!("{}/.", busybox_rootfs().display()))
+        .arg(rootfs.path())
+        .status()
+        .unwrap();
+    assert!(copy.success());
+    std::os::unix::fs::symlink("proc", rootfs.path().join("myproc")).unwrap();
+    let cases: [(&str, &str, &str); 12] = [
         ("/proc", "bind", ""),
         ("/proc/sys", "bind", ""),
         ("/tmp/../proc/sys/kernel", "bind", ""),
+        ("/myproc/sys", "bind", ""),
+        ("/proc", "tmpfs", "tmpfs"),
+        ("/proc/sys", "ramfs", "ramfs"),
         ("/proc/cpuinfo", "bind", "/proc/cpuinfo"),
         ("/proc/sys", "tmpfs", "tmpfs"),
+        ("/proc/sys", "sysfs", "sysfs"),
         ("/sys/fs/cgroup", "bind", ""),
         ("/dev/pts", "bind", ""),
+        ("/myproc-not/sys", "bind", ""),
     ];
     let mut seen = Vec::new();
     for rt in [Rt::runc(), Rt::tinibox()] {
@@ -1493,6 +1511,7 @@ fn mounts_defeating_hardening_are_refused_like_runc() {
                 json!([])
             };
             let b = bundle(&["true"], |v| {
+                v["root"]["path"] = json!(rootfs.path());
                 v["mounts"].as_array_mut().unwrap().push(json!({
                     "destination": dest, "type": typ, "source": source, "options": opts
                 }));
@@ -1501,34 +1520,95 @@ fn mounts_defeating_hardening_are_refused_like_runc() {
             let o = rt.run(&["run", "--bundle", b.path().to_str().unwrap(), &id]);
             if rt.name == "tinibox" && !o.status.success() {
                 assert!(stderr(&o).contains("/proc"), "{dest}: {}", stderr(&o));
+                assert_eq!(stderr(&o).lines().count(), 1, "{dest}: {}", stderr(&o));
                 assert!(leftovers(&rt, &id).is_empty(), "{:?}", leftovers(&rt, &id));
             }
+            let _ = rt.run(&["delete", "-f", &id]);
             obs.push(format!("{typ} {dest} ok={}", o.status.success()));
         }
         seen.push(obs);
     }
     assert_eq!(
         seen[0].iter().filter(|s| s.ends_with("ok=false")).count(),
-        3,
+        6,
         "runc: {:?}",
         seen[0]
     );
     assert_eq!(seen[0], seen[1], "runc vs tinibox");
     let tb = Rt::tinibox();
-    let o = tb.run(&[
-        "run",
-        "--rm",
-        "-v",
-        &format!("{}:/proc", host.path().display()),
-        busybox_rootfs().to_str().unwrap(),
-        "true",
-    ]);
-    assert_eq!(o.status.code(), Some(125), "-v HOST:/proc: {}", stderr(&o));
-    assert!(stderr(&o).contains("/proc"), "{}", stderr(&o));
-    assert!(
-        tb.ok(&["list", "-q"]).trim().is_empty(),
-        "left a container behind"
+    let host_arg = format!("{}:/proc", host.path().display());
+    for flags in [["-v", host_arg.as_str()], ["--tmpfs", "/proc"]] {
+        let mut args = vec!["run", "--rm"];
+        args.extend(flags);
+        args.extend([busybox_rootfs().to_str().unwrap(), "true"]);
+        let o = tb.run(&args);
+        assert_eq!(o.status.code(), Some(125), "{flags:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains("/proc"), "{}", stderr(&o));
+        assert!(
+            tb.ok(&["list", "-q"]).trim().is_empty(),
+            "left a container behind"
+        );
+    }
+}
+
+/// Issue 15 item 21, /dev/pts: a bind mount over /dev/pts is accepted (runc 1.1.5 and Docker
+/// accept it), but a container with a terminal needs its own devpts there — runc fails at
+/// start with "open /dev/ptmx: no such file or directory"; tinibox refuses it at create,
+/// naming the mount, on both front doors (docker-like `-it -v DIR:/dev/pts`: exit 125), and
+/// leaves nothing behind. Without a terminal the same mount runs on both.
+#[test]
+fn a_terminal_over_a_covered_dev_pts_is_refused_like_runc() {
+    require_tool("script");
+    let host = tempfile::tempdir().unwrap();
+    let mut seen = Vec::new();
+    for rt in [Rt::runc(), Rt::tinibox()] {
+        let mut obs = Vec::new();
+        for terminal in [true, false] {
+            let b = bundle(&["true"], |v| {
+                v["process"]["terminal"] = json!(terminal);
+                v["mounts"].as_array_mut().unwrap().push(json!({
+                    "destination": "/dev/pts", "type": "bind",
+                    "source": host.path(), "options": ["rbind"]
+                }));
+            });
+            let id = id(&format!("pts-{}-{terminal}", rt.name));
+            // A terminal of our own for the foreground run (`script` gives it one).
+            let line = format!(
+                "{} --root {} run --bundle {} {id}",
+                rt.bin.display(),
+                rt.root.path().display(),
+                b.path().display()
+            );
+            let o = run(Command::new("script")
+                .args(["-qec", &line, "/dev/null"])
+                .stdin(Stdio::null()));
+            let text = stdout(&o);
+            if rt.name == "tinibox" && terminal {
+                assert!(text.contains("covers /dev/pts"), "{text}");
+                assert!(leftovers(&rt, &id).is_empty(), "{:?}", leftovers(&rt, &id));
+            }
+            let _ = rt.run(&["delete", "-f", &id]);
+            obs.push((terminal, o.status.success()));
+        }
+        seen.push(obs);
+    }
+    assert_eq!(seen[0], [(true, false), (false, true)], "runc");
+    assert_eq!(seen[0], seen[1], "runc vs tinibox");
+    let tb = Rt::tinibox();
+    let volume = format!("{}:/dev/pts", host.path().display());
+    let rootfs = busybox_rootfs().to_str().unwrap();
+    let line = format!(
+        "{} --root {} run --rm -it -v {volume} {rootfs} true",
+        tb.bin.display(),
+        tb.root.path().display()
     );
+    let o = run(Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .stdin(Stdio::null()));
+    assert_eq!(o.status.code(), Some(125), "{}", stdout(&o));
+    assert!(stdout(&o).contains("covers /dev/pts"), "{}", stdout(&o));
+    assert!(tb.ok(&["list", "-q"]).trim().is_empty(), "left a container");
+    tb.ok(&["run", "--rm", "-v", &volume, rootfs, "true"]);
 }
 
 /// A bundle whose process traps signal 37 (SIGRTMIN+3, systemd's stop signal) and writes to

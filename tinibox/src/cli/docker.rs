@@ -15,6 +15,7 @@ mod copy;
 mod copy_tar;
 mod detach;
 mod disk;
+mod disk_verbose;
 mod duration;
 mod front;
 mod health;
@@ -31,6 +32,7 @@ pub mod signals;
 mod start;
 mod stats;
 pub mod template;
+pub mod usage;
 mod view;
 
 use std::path::PathBuf;
@@ -391,13 +393,17 @@ pub enum SystemCommand {
         /// Go-template subset over Type, TotalCount, Active, Size, Reclaimable, or `json`.
         #[arg(long)]
         format: Option<String>,
+        /// Show each image, container, volume and build cache entry (Docker's verbose
+        /// report).
+        #[arg(short = 'v', long, conflicts_with = "format")]
+        verbose: bool,
     },
 }
 
 /// Runs `system …`.
 pub fn system(global: &GlobalOptions, args: SystemArgs) -> u8 {
     match args.command {
-        SystemCommand::Df { format } => disk::df(global, format.as_deref()),
+        SystemCommand::Df { format, verbose } => disk::df(global, format.as_deref(), verbose),
     }
 }
 
@@ -470,12 +476,13 @@ pub struct LogsArgs {
     /// Keep printing new output until the container stops.
     #[arg(short = 'f', long)]
     pub follow: bool,
-    /// Only the last N lines (or `all`).
+    /// Only the last N lines (or `all`; a negative N means all, as Docker's -1).
     #[arg(
         short = 'n',
         long = "tail",
         value_name = "N|all",
-        default_value = "all"
+        default_value = "all",
+        allow_negative_numbers = true
     )]
     pub tail: String,
     /// Only lines since this time: RFC 3339 (2026-01-02T15:04:05Z), Unix seconds, or a

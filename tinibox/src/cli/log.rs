@@ -96,9 +96,41 @@ pub fn debug(msg: &str) {
     }
 }
 
+/// An error and its causes on one line, `outer: cause: …`, as anyhow's `{:#}` writes them,
+/// but without a cause whose text the line already ends with: error types whose message
+/// includes their source (`{context}: {source}`) would otherwise print it twice ("read F:
+/// No such file or directory (os error 2): No such file or directory (os error 2)").
+pub fn chain(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if line.ends_with(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn chain_names_each_cause_once() {
+        let io = std::io::Error::from_raw_os_error(2);
+        let inner = crate::container::ContainerError::io("read /nonexist", io);
+        let e = anyhow::Error::new(inner).context("loading the process");
+        assert_eq!(
+            chain(&e),
+            "loading the process: read /nonexist: No such file or directory (os error 2)"
+        );
+        let plain = anyhow::anyhow!("a").context("b");
+        assert_eq!(chain(&plain), "b: a");
+    }
 
     #[test]
     fn json_lines_have_level_msg_time() {

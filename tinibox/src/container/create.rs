@@ -179,11 +179,18 @@ fn prepare(opts: &mut CreateOptions) -> Result<(Prepared, ChildEnds), ContainerE
     }
     if let Some(mounts) = spec.mounts() {
         let bundle = opts.bundle.clone();
-        crate::spec::mount_check::validate(mounts, |source| {
-            let source = bundle.join(source);
-            nix::sys::statfs::statfs(&source)
-                .map(|s| s.filesystem_type() == nix::sys::statfs::PROC_SUPER_MAGIC)
+        let fs_is = |source: &std::path::Path, magic| {
+            nix::sys::statfs::statfs(&bundle.join(source))
+                .map(|s| s.filesystem_type() == magic)
                 .unwrap_or(false)
+        };
+        crate::spec::mount_check::validate(mounts, |s| {
+            fs_is(s, nix::sys::statfs::PROC_SUPER_MAGIC)
+        })
+        .map_err(ContainerError::Spec)?;
+        let terminal = process.terminal().unwrap_or(false);
+        crate::spec::mount_check::validate_terminal(mounts, terminal, |s| {
+            fs_is(s, nix::sys::statfs::DEVPTS_SUPER_MAGIC)
         })
         .map_err(ContainerError::Spec)?;
     }

@@ -326,6 +326,10 @@ fn mount_one(
         };
         let meta = std::fs::metadata(&src).map_err(|e| format!("source {}: {e}", src.display()))?;
         let target = ensure_in_root(root.as_raw_fd(), dest, meta.is_dir())?;
+        check_resolved(dest, root, &target, &typ, true, || {
+            nix::sys::statfs::statfs(&src)
+                .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::PROC_SUPER_MAGIC)
+        })?;
         let tp = fd_path(&target);
         let flags = opts.flags | MsFlags::MS_BIND;
         mount(
@@ -347,6 +351,7 @@ fn mount_one(
         return Ok(());
     }
     let target = ensure_in_root(root.as_raw_fd(), dest, true)?;
+    check_resolved(dest, root, &target, &typ, false, || false)?;
     let tp = fd_path(&target);
     let src = m
         .source()
@@ -408,6 +413,39 @@ fn mount_one(
         Err(e) => return Err(format!("{typ}: {e}")),
     }
     apply_propagation(root, dest, &opts)
+}
+
+/// Applies [`crate::spec::mount_check::check`] to the place `dest` resolved to inside the
+/// rootfs (`target`, opened from `root`), when a symlink on the way moved it: create checked
+/// only the destination as written, and `/myproc/sys` with `/myproc -> proc` in the image
+/// is inside /proc all the same (runc checks the resolved path too).
+fn check_resolved(
+    dest: &Path,
+    root: &OwnedFd,
+    target: &OwnedFd,
+    typ: &str,
+    bind: bool,
+    source_is_proc: impl FnOnce() -> bool,
+) -> Result<(), String> {
+    let (Ok(root_path), Ok(target_path)) = (
+        std::fs::read_link(fd_path(root)),
+        std::fs::read_link(fd_path(target)),
+    ) else {
+        return Ok(());
+    };
+    let Ok(inside) = target_path.strip_prefix(&root_path) else {
+        return Ok(());
+    };
+    let resolved = Path::new("/").join(inside);
+    if resolved == crate::spec::mount_check::clean(dest) {
+        return Ok(());
+    }
+    crate::spec::mount_check::check(&resolved, typ, bind, source_is_proc).map_err(|e| {
+        format!(
+            "it leads to {} through a symlink in the rootfs: {e}",
+            resolved.display()
+        )
+    })
 }
 
 fn apply_propagation(root: &OwnedFd, dest: &Path, opts: &MountOpts) -> Result<(), String> {

@@ -301,9 +301,9 @@ pub fn find_command(cmd: &str, env: &[String]) -> Result<PathBuf, LookupError> {
             Err(_) => {}
         }
     }
-    Err(first_err.unwrap_or(LookupError {
+    Err(first_err.unwrap_or_else(|| LookupError {
         code: 127,
-        reason: "not found in $PATH".into(),
+        reason: format!("no such file in any folder of PATH={path}"),
     }))
 }
 

@@ -252,7 +252,7 @@ impl Command {
         let mut env = p.env().clone().unwrap_or_default();
         env.extend(home);
         let path = security::find_command(&name, &env)
-            .map_err(|l| ChildError::exec_failed(l.code, &name, format!("{name}: {}", l.reason)))?;
+            .map_err(|l| ChildError::exec_failed(l.code, &name, l.reason))?;
         Ok(Command {
             path: CString::new(path.as_os_str().as_encoded_bytes())
                 .map_err(|_| ChildError::new("process.args[0] contains a NUL byte"))?,
@@ -273,7 +273,13 @@ impl Command {
         } else {
             126
         };
-        let msg = format!("{}: {}", self.path.to_string_lossy(), err.desc());
+        // The error names the command already; add the path only when PATH chose it.
+        let path = self.path.to_string_lossy();
+        let msg = if path == self.name {
+            err.desc().to_string()
+        } else {
+            format!("{path}: {}", err.desc())
+        };
         ChildError::exec_failed(code, &self.name, msg)
     }
 }

@@ -41,9 +41,13 @@ pub fn resolve(
     }
     let passwd = parse_passwd(passwd_text);
     let groups = parse_group(group_text);
-    let entry = match user.parse::<u32>() {
-        Ok(uid) => passwd.iter().find(|p| p.uid == uid),
-        Err(_) => Some(passwd.iter().find(|p| p.name == user).ok_or_else(|| {
+    let number = numeric(user, "UID")?;
+    if let Some(g) = group {
+        numeric(g, "GID")?;
+    }
+    let entry = match number {
+        Some(uid) => passwd.iter().find(|p| p.uid == uid),
+        None => Some(passwd.iter().find(|p| p.name == user).ok_or_else(|| {
             SpecError::flag(
                 "--user",
                 format!("unknown user {user:?} (not in the container's /etc/passwd)"),
@@ -51,9 +55,9 @@ pub fn resolve(
             )
         })?),
     };
-    let uid = match user.parse::<u32>() {
-        Ok(u) => u,
-        Err(_) => entry.map(|e| e.uid).unwrap_or(0),
+    let uid = match number {
+        Some(u) => u,
+        None => entry.map(|e| e.uid).unwrap_or(0),
     };
     let gid = match group {
         Some("") => {
@@ -97,6 +101,25 @@ pub fn resolve(
     })
 }
 
+/// The highest id Linux accepts for a user or a group (`(uid_t)-1` means "unchanged").
+pub const MAX_ID: u32 = u32::MAX - 1;
+
+/// `text` as a numeric id when it is all digits (None for a name); an error naming the range
+/// when the number is above [`MAX_ID`]. `what` is `UID` or `GID`.
+fn numeric(text: &str, what: &str) -> Result<Option<u32>, SpecError> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Ok(None);
+    }
+    match text.parse::<u32>() {
+        Ok(n) if n <= MAX_ID => Ok(Some(n)),
+        _ => Err(SpecError::flag(
+            "--user",
+            format!("{what} {text} is out of range"),
+            format!("use a {what} from 0 to {MAX_ID}"),
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -106,6 +129,19 @@ mod tests {
 
     fn resolve(value: &str) -> Result<ResolvedUser, SpecError> {
         super::resolve(PASSWD, GROUP, value)
+    }
+
+    #[test]
+    fn ids_out_of_range_are_named() {
+        for v in ["99999999999", "4294967295", "1000:99999999999"] {
+            let e = resolve(v).unwrap_err().to_string();
+            assert!(
+                e.contains("out of range") && e.contains("4294967294"),
+                "{v}: {e}"
+            );
+            assert!(!e.contains("unknown"), "{v}: {e}");
+        }
+        assert_eq!(resolve("4294967294").unwrap().uid, MAX_ID);
     }
 
     #[test]

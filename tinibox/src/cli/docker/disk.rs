@@ -1,4 +1,4 @@
-//! `system df [--format T]` and `image prune [-a] [-f]`, as Docker words them.
+//! `system df [--format T | -v]` and `image prune [-a] [-f]`, as Docker words them.
 //!
 //! `system df`: one row per kind — Images (total, how many a container uses, their size,
 //! what removing the unused ones would free), Containers (total, running, the size of
@@ -46,8 +46,9 @@ fn used_images(store: &Store) -> BTreeSet<String> {
         .collect()
 }
 
-/// Runs `system df`; returns the exit status.
-pub fn df(global: &GlobalOptions, format: Option<&str>) -> u8 {
+/// Runs `system df` (with `verbose`, `system df -v`: [`super::disk_verbose`]); returns the
+/// exit status.
+pub fn df(global: &GlobalOptions, format: Option<&str>, verbose: bool) -> u8 {
     let store = match Store::open(&global.store) {
         Ok(s) => s,
         Err(e) => return fail(125, format!("{e} — check --store")),
@@ -74,6 +75,15 @@ pub fn df(global: &GlobalOptions, format: Option<&str>) -> u8 {
         .iter()
         .filter_map(|id| View::load(&global.root, id))
         .collect();
+    if verbose {
+        return match super::disk_verbose::report(&store, &images, &views) {
+            Ok(text) => {
+                let _ = std::io::stdout().write_all(text.as_bytes());
+                0
+            }
+            Err(e) => fail(125, e),
+        };
+    }
     let mut container_size = 0;
     let mut stopped_size = 0;
     let mut running = 0;

@@ -77,8 +77,13 @@ pub(super) fn prepare_again(global: &GlobalOptions, id: &str) -> Result<Prepared
     let front = names::front_dir(&global.root, id);
     let old = Record::load(&global.root, id)
         .map_err(|e| Failure::tinibox(format!("restarting {}: {e}", names::short(id))))?;
-    let spec = crate::cli::runtime::load_config(&front)
-        .map_err(|e| Failure::tinibox(format!("restarting {}: {e:#}", names::short(id))))?;
+    let spec = crate::cli::runtime::load_config(&front).map_err(|e| {
+        Failure::tinibox(format!(
+            "restarting {}: {}",
+            names::short(id),
+            crate::cli::log::chain(&e)
+        ))
+    })?;
     match container::delete(&global.root, id, true) {
         Ok(()) | Err(ContainerError::NotFound(_)) => {}
         Err(e) => {

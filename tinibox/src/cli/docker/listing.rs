@@ -143,7 +143,7 @@ fn row(v: &View, no_trunc: bool) -> Value {
         "ID": if no_trunc { v.id.clone() } else { names::short(&v.id).to_string() },
         "Image": v.image(),
         "Command": format!("\"{command}\""),
-        "CreatedAt": v.created(),
+        "CreatedAt": go_time(v.created()),
         "RunningFor": format!("{} ago", meta::human_duration(meta::seconds_since(v.created()))),
         "Ports": v.ports_text(),
         "Status": v.status_text(),
@@ -151,9 +151,25 @@ fn row(v: &View, no_trunc: bool) -> Value {
         "Names": v.name,
         "Labels": labels,
         "Mounts": "",
-        "Networks": "",
+        "Networks": v.network_names().join(","),
         "Size": "",
     })
+}
+
+/// An RFC 3339 time as Docker's `ps` writes `CreatedAt` (Go's `time.Time.String()` of the
+/// creation second in UTC, the zone TiniLinux runs in): `2026-11-30 18:52:44 +0000 UTC`.
+/// Text that is not a time is returned unchanged.
+fn go_time(rfc3339: &str) -> String {
+    match humantime::parse_rfc3339_weak(rfc3339.trim_end_matches('Z')) {
+        Ok(t) => {
+            let text = humantime::format_rfc3339_seconds(t).to_string();
+            format!(
+                "{} +0000 UTC",
+                text.trim_end_matches('Z').replacen('T', " ", 1)
+            )
+        }
+        Err(_) => rfc3339.to_string(),
+    }
 }
 
 /// The table headers of the template keys.
@@ -301,6 +317,19 @@ pub(super) fn render(format: &str, headers: &Value, rows: &[Value]) -> Result<St
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn created_at_is_gos_time_string() {
+        assert_eq!(
+            go_time("2026-11-30T18:52:44.123456789Z"),
+            "2026-11-30 18:52:44 +0000 UTC"
+        );
+        assert_eq!(
+            go_time("2026-11-30T18:52:44Z"),
+            "2026-11-30 18:52:44 +0000 UTC"
+        );
+        assert_eq!(go_time("garbage"), "garbage");
+    }
 
     #[test]
     fn tabwriter_pads_like_dockers() {

@@ -18,8 +18,9 @@ use super::names::{self, LOG_FILE};
 use super::{front, LogsArgs};
 use crate::cli::GlobalOptions;
 
-/// Runs `logs`; returns the exit status (125 for a bad flag, 1 for an unknown container or a
-/// time `--since`/`--until` cannot read, as Docker).
+/// Runs `logs`; returns the exit status: 1 for an unknown container or a value of `--tail`,
+/// `--since` or `--until` that cannot be read (Docker's daemon refuses such values: its CLI
+/// exits 1; only flags its CLI cannot parse exit 125).
 pub fn run(global: &GlobalOptions, args: LogsArgs) -> u8 {
     let id = match names::resolve(&global.root, &args.container) {
         Ok(id) => id,
@@ -30,7 +31,12 @@ pub fn run(global: &GlobalOptions, args: LogsArgs) -> u8 {
         n => match n.parse::<i64>() {
             Ok(n) if n < 0 => None,
             Ok(n) => Some(n as usize),
-            Err(_) => return fail(125, format!("--tail: {n:?} is not a number or all")),
+            Err(_) => {
+                return fail(
+                    1,
+                    format!("--tail: {n:?} is not a number — use a count of lines, -1 or all"),
+                )
+            }
         },
     };
     let now = SystemTime::now();

@@ -73,6 +73,31 @@ impl View {
         Value::Object(ports)
     }
 
+    /// The networks the container is attached to, sorted, as Docker's `ps --format
+    /// '{{.Networks}}'` lists them: the names it asked to join (`bridge` by default, the
+    /// user-defined ones, `network connect`'s), else `host` or `none` from its network
+    /// mode; empty for `container:NAME` (it has no network of its own).
+    pub fn network_names(&self) -> Vec<String> {
+        let front = names::front_dir(&self.root, &self.id);
+        if let Some(req) = crate::net::Request::load(&front) {
+            let mut names = req.networks;
+            names.sort();
+            names.dedup();
+            if !names.is_empty() {
+                return names;
+            }
+        }
+        match self
+            .meta
+            .host_config
+            .get("NetworkMode")
+            .and_then(Value::as_str)
+        {
+            Some(mode @ ("host" | "none")) => vec![mode.to_string()],
+            _ => Vec::new(),
+        }
+    }
+
     /// Loads container `id`; None when the engine has no record of it.
     pub fn load(root: &Path, id: &str) -> Option<View> {
         let record = Record::load(root, id).ok()?;

@@ -64,7 +64,7 @@ fn finish(global: &GlobalOptions, what: &str, r: Result<u8>) -> u8 {
                         super::docker::names::no_such_container(id)
                     )
                 }
-                _ => format!("{what}: {e:#}"),
+                _ => format!("{what}: {}", log::chain(&e)),
             };
             log::error(&msg);
             e.downcast_ref::<container::ContainerError>()

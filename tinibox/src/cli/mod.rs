@@ -235,9 +235,13 @@ const RUN_VALUE_FLAGS: [&str; 40] = [
 ];
 
 /// Docker-style commands: their usage errors exit 125 (runc-style ones exit 1).
-const DOCKER_COMMANDS: [&str; 29] = [
+const DOCKER_COMMANDS: [&str; 33] = [
     "run",
     "create",
+    "start",
+    "stats",
+    "system",
+    "image",
     "ps",
     "stop",
     "kill",
@@ -369,10 +373,7 @@ pub fn main() -> ExitCode {
                 .collect::<Vec<_>>()
                 .join(" ");
             let first = first.trim_start_matches("error: ");
-            let help = match &sub {
-                Some(s) => format!("tinibox {s} --help"),
-                None => "tinibox --help".to_string(),
-            };
+            let help = docker::usage::help_command(&text);
             eprintln!("tinibox: {first} — see `{help}`");
             let docker = sub.as_deref().is_none_or(|s| DOCKER_COMMANDS.contains(&s))
                 || (sub.as_deref() == Some("exec") && !runc_exec(&args));

@@ -164,8 +164,22 @@ impl World {
 
 /// Asserts a refused command: exit 125, one line on stderr containing `needle`.
 fn assert_refused(out: &Output, needle: &str) {
+    assert_one_line_exit(out, 125, needle);
+}
+
+/// Asserts what Docker reports as its daemon's (or the registry's) answer: exit 1 (`docker
+/// login` with a wrong password, `docker push`/`tag`/`save` of a missing image), one line.
+fn assert_daemon_error(out: &Output, needle: &str) {
+    assert_one_line_exit(out, 1, needle);
+}
+
+fn assert_one_line_exit(out: &Output, code: i32, needle: &str) {
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(125), "expected exit 125: {stderr}");
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "expected exit {code}: {stderr}"
+    );
     assert_eq!(
         stderr.trim_end().lines().count(),
         1,
@@ -384,7 +398,7 @@ fn basic_auth_over_tls_with_a_test_ca_and_docker_config_credentials() {
         &["login", "-u", "alice", "--password-stdin", &host],
         Some("wrong\n"),
     );
-    assert_refused(&out, "authentication failed");
+    assert_daemon_error(&out, "authentication failed");
     assert!(!world.path("docker/config.json").exists());
 
     let out = world.tinibox_stdin(
@@ -522,7 +536,7 @@ fn bearer_tokens_from_a_token_server() {
         &["login", "-u", "bob", "--password-stdin", &host],
         Some("nope"),
     );
-    assert_refused(&out, "authentication failed");
+    assert_daemon_error(&out, "authentication failed");
 
     world.tinibox_stdin(
         &["login", "-u", "bob", "--password-stdin", &host],
@@ -768,13 +782,17 @@ fn push_tag_inspect_and_save_round_trip_through_real_tools() {
     .unwrap();
     assert_eq!(archived["Architecture"], "amd64");
 
-    // Bad input: one line, exit 125.
+    // Bad input: one line, exit 125; a missing image is the daemon's answer in Docker: 1.
     assert_refused(
         &world.tinibox(&["tag", &src, "Bad Name"]),
         "invalid reference",
     );
-    assert_refused(
+    assert_daemon_error(
         &world.tinibox(&["push", &format!("{host}/test/none:1")]),
+        "no such image",
+    );
+    assert_daemon_error(
+        &world.tinibox(&["tag", &format!("{host}/test/none:1"), "other:1"]),
         "no such image",
     );
     // `inspect` of an unknown name answers as Docker's does: exit 1, "No such object".

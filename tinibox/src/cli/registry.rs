@@ -189,7 +189,9 @@ pub fn login(_global: &GlobalOptions, args: LoginArgs) -> u8 {
     }
     let creds = registry::auth::Credentials { username, password };
     if let Err(e) = registry::client::Client::login(api_host(&domain), creds.clone()) {
-        return fail(e);
+        let code = e.login_exit_code();
+        fail(e);
+        return code;
     }
     match credentials::store(&domain, &creds) {
         Ok(path) => {
@@ -256,7 +258,11 @@ pub fn push(global: &GlobalOptions, args: PushArgs) -> u8 {
             }
             0
         }
-        Err(e) => fail(e),
+        Err(e) => {
+            let code = e.exit_code();
+            fail(e);
+            code
+        }
     }
 }
 
@@ -275,7 +281,11 @@ pub struct TagArgs {
 pub fn tag(global: &GlobalOptions, args: TagArgs) -> u8 {
     match open(global).and_then(|s| registry::local::tag(&s, &args.source, &args.target)) {
         Ok(_) => 0,
-        Err(e) => fail(e),
+        Err(e) => {
+            let code = e.exit_code();
+            fail(e);
+            code
+        }
     }
 }
 
@@ -318,6 +328,10 @@ pub fn save(global: &GlobalOptions, args: SaveArgs) -> u8 {
             }
             0
         }
-        Err(e) => fail(e),
+        Err(e) => {
+            let code = e.exit_code();
+            fail(e);
+            code
+        }
     }
 }

@@ -703,8 +703,10 @@ fn faults_of_a_broken_registry_leave_the_store_unchanged() {
     assert!(resumed_from > 0, "{log}");
 }
 
-#[test]
-fn push_tag_inspect_and_save_round_trip_through_real_tools() {
+/// A world with its own plain-HTTP registry holding the test index as `HOST/test/src:1`
+/// (copied with `skopeo copy --all`) and pulled into the store; returns the world, the
+/// registry (stopped when dropped), `HOST` and the reference.
+fn world_with_pulled_src() -> (World, Daemon, String, String) {
     let world = World::new();
     let reg = start_registry(&world.path("reg"), "", "");
     let host = format!("127.0.0.1:{}", reg.port);
@@ -717,6 +719,12 @@ fn push_tag_inspect_and_save_round_trip_through_real_tools() {
         &format!("docker://{src}"),
     ]);
     world.ok(&["pull", "-q", &src]);
+    (world, reg, host, src)
+}
+
+#[test]
+fn push_tag_inspect_and_save_round_trip_through_real_tools() {
+    let (world, _registry, host, src) = world_with_pulled_src();
 
     // inspect: Docker's shape, read from the store.
     let inspected: serde_json::Value = serde_json::from_str(&world.ok(&["inspect", &src])).unwrap();
@@ -1137,18 +1145,7 @@ fn interrupted_pulls_leave_the_store_as_it_was() {
 /// `inspect`'s Variant of an arm64 image is v8.
 #[test]
 fn push_digests_platforms_sizes_and_messages() {
-    let world = World::new();
-    let reg = start_registry(&world.path("reg"), "", "");
-    let host = format!("127.0.0.1:{}", reg.port);
-    let src = format!("{host}/test/src:1");
-    skopeo(&[
-        "copy",
-        "--all",
-        "--dest-tls-verify=false",
-        &oci_ref("1"),
-        &format!("docker://{src}"),
-    ]);
-    world.ok(&["pull", "-q", &src]);
+    let (world, _registry, host, src) = world_with_pulled_src();
 
     // The same index under a second name: every layer is in the store already, and the
     // image ID keeps its size.

@@ -162,6 +162,10 @@ impl World {
     }
 }
 
+fn stderr_of(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 /// Asserts a refused command: exit 125, one line on stderr containing `needle`.
 fn assert_refused(out: &Output, needle: &str) {
     assert_one_line_exit(out, 125, needle);
@@ -789,6 +793,22 @@ fn push_tag_inspect_and_save_round_trip_through_real_tools() {
     ]))
     .unwrap();
     assert_eq!(archived["Architecture"], "amd64");
+    // Without -o, as `docker save IMAGE > FILE`: the same archive on standard output.
+    let out = world.tinibox(&["save", "--format", "docker", &src]);
+    assert!(out.status.success(), "save to stdout: {}", stderr_of(&out));
+    let piped = world.path("saved-stdout.tar");
+    std::fs::write(&piped, &out.stdout).unwrap();
+    let archived: serde_json::Value = serde_json::from_str(&skopeo(&[
+        "inspect",
+        &format!("docker-archive:{}", piped.display()),
+    ]))
+    .unwrap();
+    assert_eq!(archived["Architecture"], "amd64");
+    assert_eq!(
+        out.stdout.len() as u64,
+        std::fs::metadata(&docker_tar).unwrap().len(),
+        "stdout carries the archive `save -o` writes"
+    );
 
     // Bad input: one line, exit 125; a missing image is the daemon's answer in Docker: 1.
     assert_refused(

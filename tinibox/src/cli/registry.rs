@@ -302,9 +302,9 @@ pub enum SaveFormatArg {
 /// Arguments of `save`.
 #[derive(Debug, Args)]
 pub struct SaveArgs {
-    /// Write to this file.
-    #[arg(short, long, value_name = "FILE", required = true)]
-    pub output: std::path::PathBuf,
+    /// Write to this file (default: standard output, which must not be a terminal).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<std::path::PathBuf>,
     /// Archive format.
     #[arg(long, value_enum, default_value_t = SaveFormatArg::Oci)]
     pub format: SaveFormatArg,
@@ -313,13 +313,49 @@ pub struct SaveArgs {
     pub image: String,
 }
 
+/// `save` without `-o`, as `docker save IMAGE > FILE`: the archive is written into a staging
+/// folder of the store (removed afterwards, and by the next command that opens the store if
+/// this one is killed) and copied to standard output.
+fn save_to_stdout(
+    global: &GlobalOptions,
+    image: &str,
+    format: registry::local::SaveFormat,
+) -> Result<bool, RegistryError> {
+    let store = open(global)?;
+    let staging = store
+        .staging_dir("save")
+        .map_err(RegistryError::local("make a staging folder for save"))?;
+    let tar = staging.path().join("image.tar");
+    let same_id = registry::local::save(&store, image, &tar, format)?;
+    let mut file =
+        std::fs::File::open(&tar).map_err(RegistryError::local("open the saved archive"))?;
+    let mut out = std::io::stdout().lock();
+    std::io::copy(&mut file, &mut out)
+        .and_then(|_| std::io::Write::flush(&mut out))
+        .map_err(RegistryError::local("write the archive to standard output"))?;
+    Ok(same_id)
+}
+
 /// Runs `save`; returns the exit status.
 pub fn save(global: &GlobalOptions, args: SaveArgs) -> u8 {
     let format = match args.format {
         SaveFormatArg::Oci => registry::local::SaveFormat::Oci,
         SaveFormatArg::Docker => registry::local::SaveFormat::Docker,
     };
-    match open(global).and_then(|s| registry::local::save(&s, &args.image, &args.output, format)) {
+    let result = match &args.output {
+        Some(path) => {
+            open(global).and_then(|s| registry::local::save(&s, &args.image, path, format))
+        }
+        None if is_terminal(1) => {
+            // Docker's words and status (1) for the same refusal.
+            eprintln!(
+                "tinibox: cowardly refusing to save to a terminal. Use the -o flag or redirect"
+            );
+            return 1;
+        }
+        None => save_to_stdout(global, &args.image, format),
+    };
+    match result {
         Ok(same_id) => {
             if !same_id {
                 eprintln!(

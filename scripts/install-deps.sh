@@ -74,6 +74,28 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
+# musl's static library goes into BusyBox, Dropbear and the disk tools, and the source bundle and
+# the SBOM name the musl sources.lock pins: install exactly that version (apt's newest may be a
+# later one on a fresh machine). If the archive no longer has it, keep the archive's and say so
+# (distro-build then warns that the host's musl differs from the pin).
+musl_pin=$(awk '$1 == "musl" { print $2; exit }' "$(dirname "$0")/../distro-build/sources.lock")
+musl_wrong=()
+for p in musl:amd64 musl-dev:amd64 musl-tools:amd64 musl:arm64 musl-dev:arm64; do
+  [ "$(dpkg-query -W -f='${Version}' "$p" 2>/dev/null)" = "$musl_pin" ] || musl_wrong+=("$p=$musl_pin")
+done
+if [ ${#musl_wrong[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "install-deps: musl is not the pinned $musl_pin; run as root: apt-get install -y --allow-downgrades ${musl_wrong[*]}" >&2
+    exit 1
+  fi
+  if apt-cache madison musl-dev | awk '{ print $3 }' | grep -qx "$musl_pin"; then
+    echo "install-deps: installing musl $musl_pin as sources.lock pins it: ${musl_wrong[*]}"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends --allow-downgrades "${musl_wrong[@]}"
+  else
+    echo "install-deps: WARNING: Debian's archive no longer has musl $musl_pin (sources.lock's pin); the archive's musl stays installed: run \`distro-build lock\` to pin it" >&2
+  fi
+fi
+
 # BusyBox's source comes from Debian's source package: make sure a deb-src entry exists.
 if ! grep -rqs '^Types:.*deb-src\|^deb-src ' /etc/apt/sources.list /etc/apt/sources.list.d/; then
   if [ "$(id -u)" -eq 0 ]; then

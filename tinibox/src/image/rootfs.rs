@@ -153,29 +153,9 @@ fn is_mounted(path: &Path) -> bool {
 }
 
 impl Store {
-    /// Docker's warning when `image` is built for another platform than this machine's
-    /// (its programs then fail with "Exec format error"), or None when it is this machine's
-    /// (or its config cannot be read).
-    pub fn platform_warning(&self, image: &ImageRecord) -> Option<String> {
-        let config = self.config(image).ok()?;
-        let host_arch = super::load::host_arch();
-        if *config.architecture() == host_arch && *config.os() == oci_spec::image::Os::Linux {
-            return None;
-        }
-        let mut platform = format!("{}/{}", config.os(), config.architecture());
-        if let Some(v) = config.variant() {
-            platform = format!("{platform}/{v}");
-        }
-        Some(format!(
-            "WARNING: The requested image's platform ({platform}) does not match the detected \
-             host platform (linux/{host_arch}) and no specific platform was requested"
-        ))
-    }
-
     /// Makes the root of container `container_id` from `image`: an overlay of the image's
     /// layers with the container's own upper folder, mounted on `containers/<id>/merged`
-    /// (or a private copy when overlayfs is unavailable). Fails if the id is already in use. Prints
-    /// [`Store::platform_warning`] on stderr, as Docker's `run` does.
+    /// (or a private copy when overlayfs is unavailable). Fails if the id is already in use.
     pub fn prepare_rootfs(
         &self,
         image: &ImageRecord,
@@ -185,9 +165,6 @@ impl Store {
             return Err(ImageError::InvalidContainerId(container_id.to_string()));
         }
         let config = self.runtime_config(image)?;
-        if let Some(warning) = self.platform_warning(image) {
-            eprintln!("{warning}");
-        }
         let _lock = self.lock_exclusive()?;
         let dir = self.container_path(container_id);
         if dir.exists() {

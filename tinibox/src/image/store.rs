@@ -88,6 +88,18 @@ pub struct ImageRuntimeConfig {
     pub healthcheck: Option<serde_json::Value>,
     /// The signal `stop` sends (`StopSignal`, Dockerfile's STOPSIGNAL), when set.
     pub stop_signal: Option<String>,
+    /// The image's platform (`os/arch[/variant]`) when it is not this machine's: its
+    /// programs will fail with "Exec format error" (see [`platform_mismatch_warning`]).
+    pub foreign_platform: Option<String>,
+}
+
+/// Docker's warning (as `docker run` prints it) for an image of `platform` on this machine.
+pub fn platform_mismatch_warning(platform: &str) -> String {
+    format!(
+        "WARNING: The requested image's platform ({platform}) does not match the detected host \
+         platform (linux/{}) and no specific platform was requested",
+        super::load::host_arch()
+    )
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -327,8 +339,20 @@ impl Store {
     /// The process settings of `image` (Entrypoint, Cmd, Env, WorkingDir, User).
     pub fn runtime_config(&self, image: &ImageRecord) -> Result<ImageRuntimeConfig> {
         let config = self.config(image)?;
+        let foreign_platform = (*config.architecture() != super::load::host_arch()
+            || *config.os() != oci_spec::image::Os::Linux)
+            .then(|| {
+                let platform = format!("{}/{}", config.os(), config.architecture());
+                match config.variant() {
+                    Some(v) => format!("{platform}/{v}"),
+                    None => platform,
+                }
+            });
         let Some(c) = config.config() else {
-            return Ok(ImageRuntimeConfig::default());
+            return Ok(ImageRuntimeConfig {
+                foreign_platform,
+                ..Default::default()
+            });
         };
         Ok(ImageRuntimeConfig {
             entrypoint: c.entrypoint().clone().unwrap_or_default(),
@@ -339,6 +363,7 @@ impl Store {
             exposed_ports: c.exposed_ports().clone().unwrap_or_default(),
             healthcheck: self.raw_healthcheck(image),
             stop_signal: c.stop_signal().clone().filter(|s| !s.is_empty()),
+            foreign_platform,
         })
     }
 

@@ -211,6 +211,12 @@ fn resolve_rootfs(
         .prepare_rootfs(&record, id)
         .map_err(|e| Failure::tinibox(format!("preparing the root of {image}: {e}")))?;
     let c = prepared.config;
+    if let Some(platform) = &c.foreign_platform {
+        eprintln!(
+            "{}",
+            crate::image::store::platform_mismatch_warning(platform)
+        );
+    }
     Ok((
         prepared.rootfs,
         ImageDefaults {

@@ -1218,25 +1218,25 @@ fn push_digests_platforms_sizes_and_messages() {
         let d = short(layer["digest"].as_str().unwrap());
         assert!(stdout.contains(&d), "layer {d} not listed: {stdout}");
     }
-    let same_id = !String::from_utf8_lossy(&out.stderr).contains("new ID");
-    if same_id {
-        let listed = world.ok(&["images", "--digests", "--no-trunc"]);
-        assert!(
-            listed
-                .lines()
-                .any(|l| l.starts_with(&format!("{host}/test/pushed ")) && l.contains(&digest)),
-            "{listed}"
-        );
-        let inspected: serde_json::Value =
-            serde_json::from_str(&world.ok(&["inspect", &dst])).unwrap();
-        assert!(
-            inspected[0]["RepoDigests"]
-                .as_array()
-                .unwrap()
-                .contains(&serde_json::json!(format!("{host}/test/pushed@{digest}"))),
-            "{inspected}"
-        );
-    }
+    // The store keeps no compressed layers and its rebuilt archives differ from the pulled
+    // ones, so the pushed image has a new ID: tinibox says so and records no digest on the
+    // local image, which is not the one the registry now holds (a pushed digest is recorded
+    // only when the rebuilt layers give the same ID; see the issue note: that case is not
+    // reached for pulled images yet).
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("new ID"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let listed = world.ok(&["images", "--digests", "--no-trunc"]);
+    let row = listed
+        .lines()
+        .find(|l| l.starts_with(&format!("{host}/test/pushed ")))
+        .unwrap_or_else(|| panic!("{listed}"));
+    assert!(
+        !row.contains(&digest),
+        "a digest of another image recorded: {row}"
+    );
 
     // The registry's pushed:v2 is one linux/amd64 manifest, stored here: arm64 is refused,
     // not "up to date", and the store is unchanged.

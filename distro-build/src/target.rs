@@ -135,6 +135,7 @@ impl Target {
             ":(glob)kernel-configs/*.config",
             "kernel-patches/mm-no-watermark-boost.patch",
             "kernel-patches/x86-kernel-image-page-align.patch",
+            "kernel-patches/x86-early-dynamic-page-tables.patch",
         ],
         // Small machines (issue 20; each patch says why): 7 MiB less kernel image, and no
         // watermark boost starving the initramfs unpack. memory.config turns on their options
@@ -143,6 +144,7 @@ impl Target {
         kernel_patches: &[
             "mm-no-watermark-boost.patch",
             "x86-kernel-image-page-align.patch",
+            "x86-early-dynamic-page-tables.patch",
         ],
         serial_console: "ttyS0,115200",
         grub_cfg: "distro-build/grub.cfg",

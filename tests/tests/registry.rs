@@ -1218,11 +1218,9 @@ fn push_digests_platforms_sizes_and_messages() {
         let d = short(layer["digest"].as_str().unwrap());
         assert!(stdout.contains(&d), "layer {d} not listed: {stdout}");
     }
-    // The store keeps no compressed layers and its rebuilt archives differ from the pulled
-    // ones, so the pushed image has a new ID: tinibox says so and records no digest on the
-    // local image, which is not the one the registry now holds (a pushed digest is recorded
-    // only when the rebuilt layers give the same ID; see the issue note: that case is not
-    // reached for pulled images yet).
+    // The store keeps no compressed layers and its rebuilt archives differ from the ones
+    // skopeo wrote, so the pushed image has a new ID: tinibox says so and records no digest
+    // on the local image, which is not the one the registry now holds.
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("new ID"),
         "{}",
@@ -1236,6 +1234,34 @@ fn push_digests_platforms_sizes_and_messages() {
     assert!(
         !row.contains(&digest),
         "a digest of another image recorded: {row}"
+    );
+
+    // The image the registry now holds has layers tinibox wrote: pulled back and pushed again,
+    // its rebuilt layers are the same bytes, so it keeps its ID, the push gives the same
+    // manifest digest, and that digest is recorded on the local image. (The pause makes a
+    // directory time taken from the clock instead of the archive differ from the first
+    // unpack's: tar keeps whole seconds.)
+    std::thread::sleep(std::time::Duration::from_millis(1_100));
+    world.ok(&["pull", "-q", &dst]);
+    let again_dst = format!("{host}/test/pushed:v3");
+    world.ok(&["tag", &dst, &again_dst]);
+    let out = world.tinibox(&["push", &again_dst]);
+    assert!(out.status.success(), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("new ID"), "{stderr}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(&format!("v3: digest: {digest} ")),
+        "pushing the pulled-back image gave another manifest: {stdout}"
+    );
+    let listed = world.ok(&["images", "--digests", "--no-trunc"]);
+    let row = listed
+        .lines()
+        .find(|l| l.starts_with(&format!("{host}/test/pushed ")) && l.contains(" v3 "))
+        .unwrap_or_else(|| panic!("{listed}"));
+    assert!(
+        row.contains(&digest),
+        "the pushed digest is not recorded: {row}"
     );
 
     // The registry's pushed:v2 is one linux/amd64 manifest, stored here: arm64 is refused,

@@ -8,6 +8,11 @@
 //! layer created a moment earlier), files are created with `O_EXCL|O_NOFOLLOW`, and hard
 //! links may only point at earlier entries of the same layer. On any refusal the caller
 //! throws the whole (staging) directory away. This module writes only below `dest`.
+//!
+//! Times: every entry keeps its archive mtime, directories included. A directory's time is
+//! set after the whole stream is written (each entry added to a directory changes its mtime
+//! again), and a whiteout takes its entry's owner and time, so that rebuilding the layer's
+//! tar stream from this directory (`crate::registry::export`) gives the same bytes each time.
 
 use std::ffi::{OsStr, OsString};
 use std::io::{self, Read};
@@ -152,6 +157,8 @@ pub fn unpack_layer<R: Read>(reader: R, dest: &Path) -> Result<UnpackedLayer> {
     let root =
         fsat::open_dir_path(dest).map_err(ImageError::io(format!("open {}", dest.display())))?;
     let mut archive = tar::Archive::new(HashingReader::new(reader));
+    // (path below dest, owner, mtime) of every directory entry, applied at the end.
+    let mut dir_times: Vec<(Vec<OsString>, u32, u32, i64)> = Vec::new();
     let truncated = |e: io::Error| ImageError::BadDocument {
         what: "layer archive".to_string(),
         problem: format!("{e} (truncated or not a tar stream?)"),
@@ -181,6 +188,8 @@ pub fn unpack_layer<R: Read>(reader: R, dest: &Path) -> Result<UnpackedLayer> {
             let hidden = OsString::from(hidden);
             fsat::remove_at(&parent, &hidden).map_err(io("replace"))?;
             fsat::mknod_at(&parent, &hidden, libc::S_IFCHR, 0).map_err(io("write whiteout for"))?;
+            fsat::set_meta_at(&parent, &hidden, uid, gid, None, Some(mtime))
+                .map_err(io("set owner of"))?;
             continue;
         }
 
@@ -198,6 +207,7 @@ pub fn unpack_layer<R: Read>(reader: R, dest: &Path) -> Result<UnpackedLayer> {
                 }
                 fsat::set_meta_at(&parent, name, uid, gid, Some(mode), None)
                     .map_err(io("set owner of"))?;
+                dir_times.push((names.clone(), uid, gid, mtime));
             }
             EntryType::Regular | EntryType::Continuous => {
                 let mut file = fsat::create_file_at(&parent, name).map_err(io("create"))?;
@@ -266,5 +276,32 @@ pub fn unpack_layer<R: Read>(reader: R, dest: &Path) -> Result<UnpackedLayer> {
         }
     }
     let (diff_id, size) = archive.into_inner().finish().map_err(truncated)?;
+    set_directory_times(&root, &dir_times)?;
     Ok(UnpackedLayer { diff_id, size })
+}
+
+/// Gives each directory entry of the stream its archive mtime, once nothing more is written
+/// into it. A directory a later entry replaced (by a file or a symlink) is left alone.
+fn set_directory_times(root: &OwnedFd, dirs: &[(Vec<OsString>, u32, u32, i64)]) -> Result<()> {
+    for (names, uid, gid, mtime) in dirs {
+        let Some((name, parents)) = names.split_last() else {
+            continue;
+        };
+        let shown = names
+            .iter()
+            .map(|n| n.to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join("/");
+        let Ok(parent) = walk(root, parents, &shown, false) else {
+            continue;
+        };
+        let is_dir = fsat::lstat_at(&parent, name)
+            .map_err(ImageError::io(format!("inspect {shown}")))?
+            .is_some_and(|st| fsat::file_type(&st) == libc::S_IFDIR);
+        if is_dir {
+            fsat::set_meta_at(&parent, name, *uid, *gid, None, Some(*mtime))
+                .map_err(ImageError::io(format!("set the time of {shown}")))?;
+        }
+    }
+    Ok(())
 }

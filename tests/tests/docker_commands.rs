@@ -2311,6 +2311,21 @@ fn ps_fields_df_verbose_logs_tail_and_usage_errors_match_docker() {
         ] {
             got.push((s.cmd(args).status.code(), String::new()));
         }
+        // Too few arguments: Docker's CLI exits 1 ("requires at least 1 argument"), not 125.
+        for args in [
+            &["start"][..],
+            &["stop"],
+            &["rm"],
+            &["run"],
+            &["logs"],
+            &["tag", "bbx"],
+            &["rename", "nn"],
+            &["pull"],
+            &["rmi"],
+            &["network", "create"],
+        ] {
+            got.push((s.cmd(args).status.code(), args.join(" ")));
+        }
         if let Side::Tinibox(_) = s {
             s.ok(&["run", "-d", "--name", "nb", "bbx", "sleep", "1000"]);
             assert_eq!(
@@ -2355,5 +2370,7 @@ fn ps_fields_df_verbose_logs_tail_and_usage_errors_match_docker() {
     assert_eq!(t[1], (Some(0), "a\nb\nc".into()));
     assert_eq!(t[4], (Some(1), String::new()));
     assert_eq!(t[6], (Some(0), "nh nn".into()));
-    assert!(t[7..].iter().all(|c| c.0 == Some(125)), "{:?}", &t[7..]);
+    assert!(t[7..14].iter().all(|c| c.0 == Some(125)), "{:?}", &t[7..14]);
+    assert!(t[14..].iter().all(|c| c.0 == Some(1)), "{:?}", &t[14..]);
+    assert_eq!(t.len(), 24, "{t:?}");
 }

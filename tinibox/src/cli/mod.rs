@@ -234,7 +234,8 @@ const RUN_VALUE_FLAGS: [&str; 40] = [
     "--store",
 ];
 
-/// Docker-style commands: their usage errors exit 125 (runc-style ones exit 1).
+/// Docker-style commands: their flag errors exit 125, a missing argument 1, as Docker's CLI
+/// (runc-style ones exit 1 for both).
 const DOCKER_COMMANDS: [&str; 33] = [
     "run",
     "create",
@@ -377,7 +378,10 @@ pub fn main() -> ExitCode {
             eprintln!("tinibox: {first} — see `{help}`");
             let docker = sub.as_deref().is_none_or(|s| DOCKER_COMMANDS.contains(&s))
                 || (sub.as_deref() == Some("exec") && !runc_exec(&args));
-            return ExitCode::from(if docker { 125 } else { 1 });
+            // Docker's CLI: a flag it cannot parse is 125, too few arguments ("requires at
+            // least 1 argument") is 1.
+            let missing = e.kind() == ErrorKind::MissingRequiredArgument;
+            return ExitCode::from(if docker && !missing { 125 } else { 1 });
         }
     };
     let global = cli.global;

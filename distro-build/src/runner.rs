@@ -28,6 +28,7 @@ pub const HOST_TOOLS: &[(&str, &str)] = &[
     ("apt-get", "apt"),
     ("dpkg-deb", "dpkg"),
     ("readelf", "binutils"),
+    ("ld.gold", "binutils"),
     ("xorriso", "xorriso"),
     ("mformat", "mtools"),
     ("mmd", "mtools"),

@@ -78,6 +78,12 @@ pub struct Target {
     /// C library costs 0.7 MB less binary and 0.9 MiB less peak RSS than glibc's
     /// (BENCHMARKS.md, "Footprint"); rustup installs it (`scripts/install-deps.sh`).
     pub rust_triple: &'static str,
+    /// The section ordering file (relative to the repository) the static tinibox is linked
+    /// with, GNU gold's `--section-ordering-file`: the functions a container start runs, laid
+    /// out together so that a start maps fewer 64 KiB windows of the binary (BENCHMARKS.md,
+    /// "Code layout for a container start"; `scripts/tinibox-order.py` writes it). None
+    /// links in the compiler's order (measured on x86_64 only).
+    pub tinibox_order: Option<&'static str>,
     /// ELF `e_machine` of the target's executables (62 = EM_X86_64).
     pub elf_machine: u16,
     /// GRUB for BIOS firmware; None where there is no BIOS.
@@ -150,6 +156,7 @@ impl Target {
         grub_cfg: "distro-build/grub.cfg",
         has_disk: true,
         rust_triple: "x86_64-unknown-linux-musl",
+        tinibox_order: Some("distro-build/tinibox.order"),
         elf_machine: 62,
         grub_bios: Some(GrubPlatform {
             format: "i386-pc",
@@ -219,6 +226,7 @@ impl Target {
         grub_cfg: "distro-build/grub-arm64.cfg",
         has_disk: true,
         rust_triple: "aarch64-unknown-linux-musl",
+        tinibox_order: None,
         elf_machine: 183,
         grub_bios: None,
         grub_efi: GrubPlatform {

@@ -8,6 +8,10 @@
 //! costs 0.27 MB of file and about 0.45 MiB of peak RSS per container start (BENCHMARKS.md,
 //! "Footprint"). The price is that tinibox's own code and data are not address-randomised
 //! (stack, heap and mmap still are).
+//! On targets with a section ordering file ([`crate::target::Target::tinibox_order`]) it is
+//! linked with GNU gold in that order, so that the code a container start runs sits in few
+//! 64 KiB windows of the file ([`ORDER_RUSTFLAGS`], BENCHMARKS.md "Code layout for a container
+//! start"); a changed ordering file makes cargo link again ([`relink_if_order_changed`]).
 //! Cargo's own incremental logic is the cache. It checks the result really is static; it never
 //! edits tinibox. [`TiniboxComponent`] installs the binary into the rootfs tree.
 
@@ -16,6 +20,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::cache::sha256_file;
 use crate::component::Component;
 use crate::context::Context;
 use crate::error::{Error, IoContext, Result};
@@ -25,6 +30,25 @@ use crate::tree::{Entry, FileData, RootfsTree};
 
 /// The compiler flags of the static build: the C library linked in, no PIE (see the module doc).
 pub const RUSTFLAGS: &str = "-C target-feature=+crt-static -C relocation-model=static";
+
+/// What linking in a section order adds to [`RUSTFLAGS`] (the file's path follows): Rust's v0
+/// symbol names, which name a generic function's type arguments (the legacy names differ only
+/// by a hash, so an ordering file could not tell instances apart), and GNU gold, whose
+/// `--section-ordering-file` places the listed input sections (`.text.<symbol>`, globs
+/// allowed) first, in the file's order. scripts/tinibox-order.py builds with the same flags.
+pub const ORDER_RUSTFLAGS: &str = "-C symbol-mangling-version=v0 -C link-arg=-fuse-ld=gold";
+
+/// The RUSTFLAGS of the static build: [`RUSTFLAGS`], plus [`ORDER_RUSTFLAGS`] and gold's
+/// `--section-ordering-file=ORDER` when the target has an ordering file (a path relative to
+/// the repository: cargo runs rustc, and rustc the linker, in the workspace root).
+pub fn rustflags(order: Option<&str>) -> String {
+    match order {
+        None => RUSTFLAGS.to_string(),
+        Some(path) => {
+            format!("{RUSTFLAGS} {ORDER_RUSTFLAGS} -C link-arg=-Wl,--section-ordering-file={path}")
+        }
+    }
+}
 
 /// tinibox as the rootfs carries it: `/usr/bin/tinibox` with the registry client (rustls with
 /// ring) but without Mozilla's roots built in, because the rootfs carries Debian's CA bundle
@@ -39,24 +63,45 @@ pub const PROGRAM: Program = Program {
 /// Builds the static tinibox and returns the binary's path.
 pub fn build(ctx: &Context) -> Result<PathBuf> {
     let stage = Stage::start("tinibox", "static tinibox (cargo, musl +crt-static)");
-    let binary = cargo_static(ctx, PROGRAM.package, PROGRAM.package, PROGRAM.cargo_args)?;
+    let binary = cargo_static(
+        ctx,
+        PROGRAM.package,
+        PROGRAM.package,
+        PROGRAM.cargo_args,
+        ctx.target.tinibox_order,
+    )?;
     let size = fs::metadata(&binary).map(|m| m.len()).unwrap_or(0);
     stage.done(&format!("{} ({} KiB)", binary.display(), size / 1024));
     Ok(binary)
 }
 
 /// `cargo build --release -p PACKAGE` of this workspace for the target's triple with
-/// [`RUSTFLAGS`] and opt-level `z` (size matters more than speed for a copy that lands in
+/// [`rustflags`] and opt-level `z` (size matters more than speed for a copy that lands in
 /// the initramfs), in `build/<package>-target` of the cache; `extra` goes to cargo (feature
-/// choices). The log is `logs/<package>.log`. Returns the binary `bin`, checked static.
+/// choices), `order` is the section ordering file relative to the repository, if any. The
+/// log is `logs/<package>.log`. Returns the binary `bin`, checked static.
 ///
-/// Errors: cargo failing (its log named), a dynamically linked result.
-pub fn cargo_static(ctx: &Context, package: &str, bin: &str, extra: &[&str]) -> Result<PathBuf> {
+/// Errors: cargo failing (its log named), a missing ordering file, a dynamically linked result.
+pub fn cargo_static(
+    ctx: &Context,
+    package: &str,
+    bin: &str,
+    extra: &[&str],
+    order: Option<&str>,
+) -> Result<PathBuf> {
     let target_dir = ctx.cache_dir.join(format!("build/{package}-target"));
     let log = ctx.cache_dir.join(format!("logs/{package}.log"));
     let _ = fs::remove_file(&log);
     let triple = ctx.target.rust_triple;
     require_rust_target(triple)?;
+    let order_sha = match order {
+        Some(path) => {
+            let sha = sha256_file(&ctx.repo_root.join(path))?;
+            relink_if_order_changed(&target_dir, triple, bin, &sha)?;
+            Some(sha)
+        }
+        None => None,
+    };
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(&cargo);
     cmd.current_dir(&ctx.repo_root)
@@ -65,7 +110,7 @@ pub fn cargo_static(ctx: &Context, package: &str, bin: &str, extra: &[&str]) -> 
         .args(["--config", "profile.release.opt-level=\"z\""])
         .arg("--target-dir")
         .arg(&target_dir)
-        .env("RUSTFLAGS", RUSTFLAGS)
+        .env("RUSTFLAGS", rustflags(order))
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
         .env_remove("CARGO_TARGET_DIR")
         .env_remove("CARGO_BUILD_TARGET");
@@ -82,7 +127,58 @@ pub fn cargo_static(ctx: &Context, package: &str, bin: &str, extra: &[&str]) -> 
             binary.display()
         )));
     }
+    if let Some(sha) = order_sha {
+        let stamp = order_stamp(&target_dir, bin);
+        fs::write(&stamp, sha).ctx(|| format!("writing {}", stamp.display()))?;
+    }
     Ok(binary)
+}
+
+/// Where [`cargo_static`] records the sha256 of the ordering file `bin` was last linked with.
+fn order_stamp(target_dir: &Path, bin: &str) -> PathBuf {
+    target_dir.join(format!("{bin}.order.sha256"))
+}
+
+/// Cargo does not know that the linker reads the ordering file, so when its sha256 (`sha`)
+/// differs from the one recorded after the last build in `target_dir`, this removes what the
+/// link of `bin` made (`<triple>/release/<bin>` and `<triple>/release/deps/<bin>-<hash>`):
+/// cargo then links it again, and nothing else is rebuilt.
+pub fn relink_if_order_changed(
+    target_dir: &Path,
+    triple: &str,
+    bin: &str,
+    sha: &str,
+) -> Result<()> {
+    let stamp = order_stamp(target_dir, bin);
+    if fs::read_to_string(&stamp).is_ok_and(|old| old == sha) {
+        return Ok(());
+    }
+    let release = target_dir.join(triple).join("release");
+    let mut stale = vec![release.join(bin)];
+    if let Ok(entries) = fs::read_dir(release.join("deps")) {
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let linked = name
+                .strip_prefix(bin)
+                .and_then(|rest| rest.strip_prefix('-'))
+                .is_some_and(|hash| {
+                    !hash.is_empty() && hash.bytes().all(|b| b.is_ascii_hexdigit())
+                });
+            if linked {
+                stale.push(entry.path());
+            }
+        }
+    }
+    for path in stale {
+        match fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(e).ctx(|| format!("removing {}", path.display()));
+            }
+            _ => {}
+        }
+    }
+    let _ = fs::remove_file(&stamp);
+    Ok(())
 }
 
 /// Fails with what to run when the Rust standard library for `triple` is not installed
@@ -207,6 +303,101 @@ impl Component for TiniboxComponent {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::target::Target;
+
+    fn repo() -> &'static Path {
+        Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()
+    }
+
+    #[test]
+    fn gold_and_the_order_are_passed_only_with_an_ordering_file() {
+        assert_eq!(rustflags(None), RUSTFLAGS);
+        let flags = rustflags(Some("distro-build/tinibox.order"));
+        assert_eq!(
+            flags,
+            "-C target-feature=+crt-static -C relocation-model=static \
+             -C symbol-mangling-version=v0 -C link-arg=-fuse-ld=gold \
+             -C link-arg=-Wl,--section-ordering-file=distro-build/tinibox.order"
+        );
+    }
+
+    #[test]
+    fn x86_64_links_with_the_committed_ordering_file_and_arm64_without() {
+        let order = Target::X86_64.tinibox_order.unwrap();
+        let text = fs::read_to_string(repo().join(order)).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines.len() > 100, "{order} lists {} sections", lines.len());
+        // Every line names function sections, with the per-build parts globbed.
+        assert!(lines
+            .iter()
+            .all(|l| l.starts_with(".text.") && !l.contains(' ')));
+        let legacy_hash = |l: &str| {
+            l.match_indices("17h").any(|(i, _)| {
+                let rest = &l.as_bytes()[i + 3..];
+                rest.len() > 16 && rest[..16].iter().all(u8::is_ascii_hexdigit) && rest[16] == b'E'
+            })
+        };
+        assert!(!lines.iter().any(|l| legacy_hash(l)));
+        assert_eq!(Target::ARM64.tinibox_order, None);
+    }
+
+    #[test]
+    fn order_script_builds_like_distro_build() {
+        let script = fs::read_to_string(repo().join("scripts/tinibox-order.py")).unwrap();
+        assert!(script.contains(&format!("\nRUSTFLAGS = \"{RUSTFLAGS}\"\n")));
+        let order = Target::X86_64.tinibox_order.unwrap();
+        let added = rustflags(Some(order));
+        let added = added.strip_prefix(RUSTFLAGS).unwrap().trim();
+        assert!(script.contains(&format!("\nORDER_RUSTFLAGS = \"{added}\"")));
+        assert!(script.contains(&format!("TRIPLE = \"{}\"", Target::X86_64.rust_triple)));
+        let args: Vec<String> = PROGRAM
+            .cargo_args
+            .iter()
+            .map(|a| format!("\"{a}\""))
+            .collect();
+        assert!(script.contains(&format!("CARGO_ARGS = [{}]", args.join(", "))));
+    }
+
+    #[test]
+    fn a_changed_ordering_file_removes_only_the_linked_binary() {
+        let dir = tempfile::tempdir().unwrap();
+        let release = dir.path().join("x86_64-unknown-linux-musl/release");
+        fs::create_dir_all(release.join("deps")).unwrap();
+        let linked = [
+            release.join("tinibox"),
+            release.join("deps/tinibox-0123456789abcdef"),
+        ];
+        let kept = [
+            release.join("deps/tinibox-0123456789abcdef.d"),
+            release.join("deps/libtinibox-0123456789abcdef.rlib"),
+            release.join("deps/tinibox_helper-0123456789abcdef"),
+        ];
+        let create = || {
+            for p in linked.iter().chain(&kept) {
+                fs::write(p, b"x").unwrap();
+            }
+        };
+        let run = |sha: &str| {
+            relink_if_order_changed(dir.path(), "x86_64-unknown-linux-musl", "tinibox", sha)
+                .unwrap()
+        };
+        // No stamp yet: the link is redone.
+        create();
+        run("aaaa");
+        assert!(linked.iter().all(|p| !p.exists()));
+        assert!(kept.iter().all(|p| p.exists()));
+        // The same file as last time (the stamp cargo_static writes): nothing is removed.
+        fs::write(order_stamp(dir.path(), "tinibox"), "aaaa").unwrap();
+        create();
+        run("aaaa");
+        assert!(linked.iter().all(|p| p.exists()));
+        // A changed file: removed again, and the old stamp with them.
+        run("bbbb");
+        assert!(linked.iter().all(|p| !p.exists()));
+        assert!(kept.iter().all(|p| p.exists()));
+        assert!(!order_stamp(dir.path(), "tinibox").exists());
+    }
 
     #[test]
     fn host_shell_is_dynamic_and_busybox_static_is_static() {

@@ -153,6 +153,27 @@ pub fn stop(proxy: &Proxy) {
     }
 }
 
+/// One splice(2) of at most `len` bytes from `from` to `to` (no offsets, moving pages where
+/// the kernel can); the count moved, 0 at EOF of `from`.
+fn splice(from: &impl AsRawFd, to: &impl AsRawFd, len: usize) -> std::io::Result<usize> {
+    let flags = libc::SPLICE_F_MOVE | libc::SPLICE_F_MORE;
+    // SAFETY: splice between two descriptors the caller keeps open, no offsets.
+    let n = unsafe {
+        libc::splice(
+            from.as_raw_fd(),
+            std::ptr::null_mut(),
+            to.as_raw_fd(),
+            std::ptr::null_mut(),
+            len,
+            flags,
+        )
+    };
+    if n < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(n as usize)
+}
+
 /// Moves everything `from` sends to `to` through a pipe with splice(2), so the bytes stay in
 /// the kernel (a userspace copy loop relayed ~0.3 of the direct IPv6 throughput; see
 /// BENCHMARKS.md). Ok at EOF.
@@ -164,42 +185,17 @@ fn splice_all(from: &TcpStream, to: &TcpStream) -> std::io::Result<()> {
     }
     // SAFETY: two new descriptors this thread owns.
     let (rd, wr) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
-    let flags = libc::SPLICE_F_MOVE | libc::SPLICE_F_MORE;
     loop {
-        // SAFETY: splice between descriptors that live across the calls, no offsets.
-        let n = unsafe {
-            libc::splice(
-                from.as_raw_fd(),
-                std::ptr::null_mut(),
-                wr.as_raw_fd(),
-                std::ptr::null_mut(),
-                1 << 20,
-                flags,
-            )
-        };
-        if n < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
+        let n = splice(from, &wr, 1 << 20)?;
         if n == 0 {
             return Ok(());
         }
-        let mut left = n as usize;
+        let mut left = n;
         while left > 0 {
-            // SAFETY: as above.
-            let m = unsafe {
-                libc::splice(
-                    rd.as_raw_fd(),
-                    std::ptr::null_mut(),
-                    to.as_raw_fd(),
-                    std::ptr::null_mut(),
-                    left,
-                    flags,
-                )
-            };
-            if m <= 0 {
-                return Err(std::io::Error::last_os_error());
+            match splice(&rd, to, left)? {
+                0 => return Err(std::io::ErrorKind::WriteZero.into()),
+                m => left -= m,
             }
-            left -= m as usize;
         }
     }
 }

@@ -39,7 +39,7 @@ TRIPLE = "x86_64-unknown-linux-musl"
 # The same build as distro-build/src/tinibox_static.rs (`cargo_static`, PROGRAM, RUSTFLAGS,
 # ORDER_RUSTFLAGS); its unit test `order_script_builds_like_distro_build` checks these lines.
 CARGO_ARGS = ["--no-default-features", "--features", "registry,apk"]
-RUSTFLAGS = "-C target-feature=+crt-static -C relocation-model=static"
+RUSTFLAGS = "-C target-feature=+crt-static -C relocation-model=static -C link-arg=-Wl,--no-eh-frame-hdr"
 ORDER_RUSTFLAGS = "-C symbol-mangling-version=v0 -C link-arg=-fuse-ld=gold -C link-arg=-Wl,--section-ordering-file=distro-build/tinibox.order"  # noqa: E501
 TRACEFS = ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"]
 GROUP = "tiniorder"

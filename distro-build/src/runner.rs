@@ -29,6 +29,7 @@ pub const HOST_TOOLS: &[(&str, &str)] = &[
     ("dpkg-deb", "dpkg"),
     ("readelf", "binutils"),
     ("ld.gold", "binutils"),
+    ("objcopy", "binutils"),
     ("xorriso", "xorriso"),
     ("mformat", "mtools"),
     ("mmd", "mtools"),

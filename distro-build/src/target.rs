@@ -204,6 +204,7 @@ impl Target {
         cross_compile: "aarch64-linux-gnu-",
         cross_tools: &[
             ("aarch64-linux-gnu-gcc", "gcc-aarch64-linux-gnu"),
+            ("aarch64-linux-gnu-objcopy", "binutils-aarch64-linux-gnu"),
             (
                 "/usr/lib/aarch64-linux-musl/musl-gcc.specs",
                 "musl-dev:arm64",

@@ -93,18 +93,12 @@ fn compiler(ctx: &Context) -> Result<(String, Vec<PathBuf>, String)> {
     let gcc = format!("{prefix}gcc");
     crate::runner::require_tool(&gcc)?;
     let package = format!("musl-dev:{}", ctx.target.debian_arch);
-    let specs = ctx
-        .target
-        .cross_tools
-        .iter()
-        .find(|(file, _)| file.ends_with("/musl-gcc.specs"))
-        .map(|(file, _)| PathBuf::from(file))
-        .ok_or_else(|| {
-            Error::Invalid(format!(
-                "target {} names no musl specs file for its cross compiler",
-                ctx.target.name
-            ))
-        })?;
+    let specs = ctx.target.musl_specs().map(PathBuf::from).ok_or_else(|| {
+        Error::Invalid(format!(
+            "target {} names no musl specs file for its cross compiler",
+            ctx.target.name
+        ))
+    })?;
     let libc = specs.with_file_name("libc.a");
     for file in [&specs, &libc] {
         if !file.is_file() {

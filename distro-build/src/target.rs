@@ -278,6 +278,15 @@ impl Target {
                 ))
             })
     }
+    /// The musl specs file of the cross compiler (from [`Target::cross_tools`]): it makes
+    /// Debian's cross gcc compile against the target's musl headers and link its musl, as
+    /// `musl-gcc` does natively. `None` for a native target.
+    pub fn musl_specs(&self) -> Option<&'static str> {
+        self.cross_tools
+            .iter()
+            .map(|(file, _)| *file)
+            .find(|file| file.ends_with("/musl-gcc.specs"))
+    }
 
     /// Whether this is the target outputs go to `out/` for (x86_64, as before arm64 existed);
     /// every other target's outputs go to `out/<name>/`.

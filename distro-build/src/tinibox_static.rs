@@ -26,6 +26,7 @@ use crate::context::Context;
 use crate::error::{Error, IoContext, Result};
 use crate::provenance::crates::Program;
 use crate::runner::{run_logged_progress, Stage};
+use crate::target::Target;
 use crate::tree::{Entry, FileData, RootfsTree};
 
 /// The compiler flags of the static build: the C library linked in, no PIE (see the module doc),
@@ -127,7 +128,7 @@ pub fn cargo_static(
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
         .env_remove("CARGO_TARGET_DIR")
         .env_remove("CARGO_BUILD_TARGET");
-    cross_env(&mut cmd, triple, ctx.target.cross_compile);
+    cross_env(&mut cmd, &ctx.target);
     run_logged_progress(
         &format!("cargo build of the static {package}"),
         &mut cmd,
@@ -255,15 +256,20 @@ pub fn require_rust_target(triple: &str) -> Result<()> {
     )))
 }
 
-/// Points cargo at the cross toolchain when `cross` (a compiler prefix such as
-/// `aarch64-linux-gnu-`) is not empty: Debian's cross gcc links the `triple` binary
-/// (rustc's musl targets bring their own static musl, crt files included, so gcc only links)
-/// and compiles the C inside crates (ring), through cargo's and the `cc` crate's
-/// per-target variables.
-pub fn cross_env(cmd: &mut Command, triple: &str, cross: &str) {
+/// Points cargo at the cross toolchain of `target` when it has one (a compiler prefix such as
+/// `aarch64-linux-gnu-`): Debian's cross gcc links the binary (rustc's musl targets bring
+/// their own static musl, crt files included, so gcc only links) and compiles the C inside
+/// crates (ring) against the target's musl headers through its specs file
+/// ([`Target::musl_specs`]: without it the cross gcc looks for glibc's headers, which only the
+/// separate libc6-dev-arm64-cross package has), through cargo's and the `cc` crate's
+/// per-target variables (`CARGO_TARGET_<TRIPLE>_LINKER`, `CC_<triple>`, `AR_<triple>`,
+/// `CFLAGS_<triple>`).
+pub fn cross_env(cmd: &mut Command, target: &Target) {
+    let cross = target.cross_compile;
     if cross.is_empty() {
         return;
     }
+    let triple = target.rust_triple;
     let upper = triple.to_uppercase().replace('-', "_");
     let under = triple.replace('-', "_");
     cmd.env(
@@ -272,6 +278,9 @@ pub fn cross_env(cmd: &mut Command, triple: &str, cross: &str) {
     )
     .env(format!("CC_{under}"), format!("{cross}gcc"))
     .env(format!("AR_{under}"), format!("{cross}ar"));
+    if let Some(specs) = target.musl_specs() {
+        cmd.env(format!("CFLAGS_{under}"), format!("-specs {specs}"));
+    }
 }
 
 /// True when the ELF64 file at `path` has no `PT_INTERP` program header.
@@ -417,6 +426,44 @@ mod tests {
             "{err}"
         );
         assert!(!dir.path().join("out").exists());
+    }
+
+    /// The environment `cross_env` gives a command for `target`, as (name, value) pairs.
+    fn cross_vars(target: &Target) -> Vec<(String, String)> {
+        let mut cmd = Command::new("true");
+        cross_env(&mut cmd, target);
+        cmd.get_envs()
+            .map(|(k, v)| {
+                let v = v
+                    .map(|v| v.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                (k.to_string_lossy().into_owned(), v)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_cross_build_compiles_c_against_the_targets_musl() {
+        assert!(cross_vars(&Target::X86_64).is_empty());
+        let vars = cross_vars(&Target::ARM64);
+        let get = |name: &str| {
+            vars.iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+                .unwrap_or_else(|| panic!("{name} not set: {vars:?}"))
+        };
+        assert_eq!(
+            get("CC_aarch64_unknown_linux_musl"),
+            "aarch64-linux-gnu-gcc"
+        );
+        assert_eq!(
+            get("CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_LINKER"),
+            "aarch64-linux-gnu-gcc"
+        );
+        assert_eq!(
+            get("CFLAGS_aarch64_unknown_linux_musl"),
+            "-specs /usr/lib/aarch64-linux-musl/musl-gcc.specs"
+        );
     }
 
     #[test]

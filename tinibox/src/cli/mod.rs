@@ -79,7 +79,12 @@ pub struct GlobalOptions {
 }
 
 /// Every subcommand of both front doors.
+///
+/// `defer`: each subcommand's arguments are made only when that subcommand is parsed (or its
+/// help shown). Built all at once, the arguments of the 50 subcommands were 0.6 MB of heap for
+/// every command, `run --rm` included (BENCHMARKS.md, "Heap of a container start").
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum Command {
     /// Run a command in a new container from a rootfs directory or an image.
     Run(Box<docker::RunArgs>),

@@ -22,7 +22,12 @@ const GLOBAL_SWITCHES: [&str; 2] = ["--debug", "--systemd-cgroup"];
 /// subcommand word ([`super::subcommand_index`]). Errors are clap's, as `Cli::try_parse_from`
 /// gives them.
 pub fn parse(args: &[OsString], sub: Option<usize>) -> Result<Cli, clap::Error> {
-    let mut cmd = tree(args, sub);
+    parse_with(tree(args, sub), args)
+}
+
+/// Parses `args` with the tree `cmd` ([`built`] first).
+fn parse_with(cmd: clap::Command, args: &[OsString]) -> Result<Cli, clap::Error> {
+    let mut cmd = built(cmd, args.first());
     let mut matches = cmd.try_get_matches_from_mut(args)?;
     Cli::from_arg_matches_mut(&mut matches).map_err(|e| e.format(&mut cmd))
 }
@@ -41,6 +46,48 @@ fn tree(args: &[OsString], sub: Option<usize>) -> clap::Command {
         return full;
     };
     top_level(&full).subcommand(wanted)
+}
+
+/// `cmd` built (its deferred arguments made), with each subcommand's description put back.
+///
+/// The subcommands' arguments are deferred ([`super::Command`]); building one runs its
+/// `Args` derive, which sets the struct's own doc comment ("Arguments of `run`") as the
+/// description, over the variant's ("Run a command in a new container…") that `run --help`
+/// shows. So the tree is built here, as clap would build it for the parse (the program name
+/// from `argv0`'s file name first, as clap takes it), and the variants' descriptions set again.
+fn built(cmd: clap::Command, argv0: Option<&OsString>) -> clap::Command {
+    let described: Vec<_> = cmd
+        .get_subcommands()
+        .map(|s| {
+            (
+                s.get_name().to_owned(),
+                s.get_about().cloned(),
+                s.get_long_about().cloned(),
+            )
+        })
+        .collect();
+    let mut cmd = match argv0
+        .map(std::path::Path::new)
+        .and_then(|p| p.file_name())
+        .and_then(|f| f.to_str())
+    {
+        Some(name) => cmd.bin_name(name.to_owned()),
+        None => cmd,
+    };
+    cmd.build();
+    cmd.mut_subcommands(|s| match described.iter().find(|d| d.0 == s.get_name()) {
+        Some((_, about, long_about)) => {
+            let s = match about {
+                Some(a) => s.about(a.clone()),
+                None => s.about(None::<&'static str>),
+            };
+            match long_about {
+                Some(l) => s.long_about(l.clone()),
+                None => s.long_about(None::<&'static str>),
+            }
+        }
+        None => s,
+    })
 }
 
 /// Whether `words` (what comes before the subcommand) are only global flags and their values.
@@ -87,13 +134,12 @@ fn top_level(full: &clap::Command) -> clap::Command {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
 
     /// Parses `line` with the small tree and with the whole tree; both results as text.
     fn both(line: &str) -> (String, String) {
         let args: Vec<OsString> = line.split_whitespace().map(Into::into).collect();
         let small = parse(&args, super::super::subcommand_index(&args));
-        let whole = Cli::try_parse_from(&args);
+        let whole = parse_with(Cli::command(), &args);
         let text = |r: Result<Cli, clap::Error>| match r {
             Ok(cli) => format!("{cli:?}"),
             Err(e) => format!("{:?}: {}", e.kind(), e.render()),
@@ -136,6 +182,22 @@ mod tests {
             let (small, whole) = both(line);
             assert_eq!(small, whole, "{line}");
             assert!(!small.starts_with("Cli"), "{line} parsed: {small}");
+        }
+    }
+
+    #[test]
+    fn subcommand_help_says_what_the_variant_says() {
+        for (line, about) in [
+            ("tinibox run --help", "Run a command in a new container"),
+            ("tinibox help run", "Run a command in a new container"),
+            ("tinibox create --help", "Create a container from an image"),
+            ("tinibox spec --help", "runc: write a default config.json"),
+        ] {
+            let (small, _) = both(line);
+            assert!(small.starts_with("DisplayHelp"), "{line}: {small}");
+            let first = small.lines().next().unwrap_or_default();
+            assert!(first.contains(about), "{line}: {first}");
+            assert!(!small.contains("Arguments of"), "{line}: {small}");
         }
     }
 

@@ -3,13 +3,14 @@
 //! Handlers live beside this file, one file per family: `docker.rs` (docker-like container
 //! commands and `check`), `images.rs` (image store commands), `service.rs` (TiniLinux's
 //! services), `runtime/` (runc-compatible
-//! OCI runtime commands, one file per command). This file must not grow command logic of its
-//! own.
+//! OCI runtime commands, one file per command); `parse.rs` picks the clap tree a command line is
+//! parsed with. This file must not grow command logic of its own.
 
 pub mod docker;
 pub mod images;
 pub mod log;
 pub mod network;
+mod parse;
 #[cfg(feature = "registry")]
 pub mod registry;
 pub mod runtime;
@@ -20,9 +21,12 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+/// The program's name in clap's messages.
+pub const NAME: &str = "tinibox";
+
 /// Top-level command line.
 #[derive(Debug, Parser)]
-#[command(name = "tinibox", version, about = "TiniLinux's container runtime", long_about = None)]
+#[command(name = NAME, version, about = "TiniLinux's container runtime", long_about = None)]
 pub struct Cli {
     /// Flags accepted before (or after) any subcommand, as runc accepts them.
     #[command(flatten)]
@@ -79,7 +83,12 @@ pub struct GlobalOptions {
 }
 
 /// Every subcommand of both front doors.
+///
+/// `defer`: each subcommand's arguments are made only when that subcommand is parsed (or its
+/// help shown). Built all at once, the arguments of the 50 subcommands were 0.6 MB of heap for
+/// every command, `run --rm` included (BENCHMARKS.md, "Heap of a container start").
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum Command {
     /// Run a command in a new container from a rootfs directory or an image.
     Run(Box<docker::RunArgs>),
@@ -351,8 +360,9 @@ pub fn rewrite_runc_run(mut args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsSt
 /// Parses the command line, runs the command, and turns its result into the exit status.
 pub fn main() -> ExitCode {
     let args = rewrite_runc_run(std::env::args_os().collect());
-    let sub = subcommand_index(&args).map(|i| args[i].to_string_lossy().into_owned());
-    let cli = match Cli::try_parse_from(&args) {
+    let sub_index = subcommand_index(&args);
+    let sub = sub_index.map(|i| args[i].to_string_lossy().into_owned());
+    let cli = match parse::parse(&args, sub_index) {
         Ok(c) => c,
         Err(e) => {
             use clap::error::ErrorKind;

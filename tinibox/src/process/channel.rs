@@ -126,8 +126,16 @@ impl Channel {
     }
 
     /// Receives one message; `Ok(None)` when the other side closed without a message.
+    ///
+    /// The buffer is the packet's size ([`Channel::next_len`]), not a fixed 64 KiB: a zeroed
+    /// buffer of that size was 64 KiB of heap touched in every `create` (BENCHMARKS.md, "Heap
+    /// of a container start").
     pub fn recv(&self) -> std::io::Result<Option<Msg>> {
-        let mut buf = vec![0u8; 65536];
+        let len = self.next_len()?;
+        if len == 0 {
+            return Ok(None);
+        }
+        let mut buf = vec![0u8; len];
         let n = loop {
             match nix::unistd::read(self.fd.as_raw_fd(), &mut buf) {
                 Ok(n) => break n,
@@ -141,6 +149,24 @@ impl Channel {
         serde_json::from_slice(&buf[..n])
             .map(Some)
             .map_err(std::io::Error::other)
+    }
+
+    /// Waits for the next packet and returns its length without taking it (`MSG_PEEK` with
+    /// `MSG_TRUNC`, which makes a `SOCK_SEQPACKET` socket say the whole length); 0 when the
+    /// other side closed.
+    fn next_len(&self) -> std::io::Result<usize> {
+        use nix::sys::socket::MsgFlags;
+        loop {
+            match nix::sys::socket::recv(
+                self.fd.as_raw_fd(),
+                &mut [],
+                MsgFlags::MSG_PEEK | MsgFlags::MSG_TRUNC,
+            ) {
+                Ok(n) => return Ok(n),
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
 
     /// The raw fd (to keep it out of the close-on-exec sweep, or to close it).
@@ -195,6 +221,16 @@ mod tests {
                 assert_eq!(status, nix::sys::wait::WaitStatus::Exited(child, 0));
             }
         }
+    }
+
+    #[test]
+    fn a_message_larger_than_64_kib_arrives_whole() {
+        let (a, b) = pair(0).unwrap();
+        let state = "x".repeat(100_000);
+        a.send(&Msg::HooksDone(state.clone())).unwrap();
+        a.send(&Msg::Ready).unwrap();
+        assert_eq!(b.recv().unwrap(), Some(Msg::HooksDone(state)));
+        assert_eq!(b.recv().unwrap(), Some(Msg::Ready));
     }
 
     #[test]

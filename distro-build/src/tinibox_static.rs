@@ -134,12 +134,9 @@ pub fn cargo_static(
         &mut cmd,
         &log,
     )?;
-    let linked = target_dir.join(triple).join("release").join(bin);
-    let binary = target_dir
-        .join(triple)
-        .join("release")
-        .join(format!("{bin}.shipped"));
-    remove_unwind_sections(&linked, &binary, ctx.target.cross_compile)?;
+    let release = target_dir.join(triple).join("release");
+    let binary = release.join(format!("{bin}.shipped"));
+    remove_unwind_sections(&release.join(bin), &binary, ctx.target.cross_compile)?;
     if !is_static(&binary)? {
         return Err(Error::Invalid(format!(
             "{} is dynamically linked (has an ELF interpreter); the rootfs needs a static binary",

@@ -2,10 +2,10 @@
 //! and `check`: their arguments here, their logic in the files under `docker/`.
 //!
 //! Exit codes (Docker's convention): the container's own status for `run`; 125 when tinibox
-//! fails or refuses a flag (a missing argument is 1, as Docker's CLI); 126/127 when the command cannot be executed / is not found; 1 for
-//! what Docker's daemon refuses (`No such container: X`, a container in the wrong state). The
-//! runc forms that share a name (`ps ID --format`, `kill ID SIGNAL`, `kill --all`) exit 1 on
-//! failure, like runc.
+//! fails or refuses a flag (a missing argument is 1, as Docker's CLI); 126/127 when the
+//! command cannot be executed / is not found; 1 for what Docker's daemon refuses (`No such
+//! container: X`, a container in the wrong state). The runc forms that share a name (`ps ID
+//! --format`, `kill ID SIGNAL`, `kill --all`) exit 1 on failure, like runc.
 //! Must not build specs (that is `crate::spec`) or touch container internals (`crate::container`).
 
 pub mod api;

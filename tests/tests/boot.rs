@@ -3,7 +3,8 @@
 //! is driven through its serial console like a user would: the shell comes up, the kernel is
 //! 6.1, `tinibox check` passes, eth0 gets QEMU's user-network address, and containers run
 //! with PID 1, their own hostname, an enforced memory limit (cgroup v2 OOM kill), a pids
-//! limit and real pivot_root. The ISO also has to fit its 8 MiB budget.
+//! limit and real pivot_root. The ISO also has to fit its 8 MiB budget, and the tinibox it
+//! ships is the static program without unwind tables that distro-build makes.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -316,5 +317,52 @@ fn iso_fits_in_8_mib() {
         "{} is {size} bytes, over the 8 MiB budget ({} bytes too many)",
         iso.display(),
         size - 8 * 1024 * 1024
+    );
+}
+
+/// The tinibox of the outputs (`usr/bin/tinibox` of out/tinilinux-rootfs.tar, the same rootfs
+/// as the ISO's) is what `tinibox_static::cargo_static` ships: static, without the unwind
+/// tables (`.eh_frame`, `.gcc_except_table`, the `PT_GNU_EH_FRAME` header), and it runs.
+#[test]
+fn the_shipped_tinibox_is_static_without_unwind_tables() {
+    use std::process::Command;
+    let rootfs = tinilinux_tests::out_file("tinilinux-rootfs.tar");
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new("tar")
+        .arg("-xf")
+        .arg(&rootfs)
+        .arg("-C")
+        .arg(dir.path())
+        .arg("usr/bin/tinibox")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "tar: {out:?}");
+    let binary = dir.path().join("usr/bin/tinibox");
+    let readelf = |flag: &str| {
+        let out = Command::new("readelf")
+            .args(["-W", flag])
+            .arg(&binary)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "readelf {flag}: {out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let sections = readelf("-S");
+    assert!(sections.contains(" .text "), "{sections}");
+    for gone in [" .eh_frame ", " .eh_frame_hdr ", " .gcc_except_table "] {
+        assert!(
+            !sections.contains(gone),
+            "{gone} is still there:\n{sections}"
+        );
+    }
+    let headers = readelf("-l");
+    assert!(headers.contains("LOAD"), "{headers}");
+    assert!(!headers.contains("INTERP"), "not static:\n{headers}");
+    assert!(!headers.contains("GNU_EH_FRAME"), "{headers}");
+    let version = Command::new(&binary).arg("--version").output().unwrap();
+    assert!(version.status.success(), "{version:?}");
+    assert!(
+        String::from_utf8_lossy(&version.stdout).starts_with("tinibox "),
+        "{version:?}"
     );
 }

@@ -5,9 +5,12 @@ set -euo pipefail
 
 packages=(
   # build: kernel, BusyBox, static tinibox. The kernel source, BusyBox's source, GRUB's
-  # modules, the installer's disk tools and OVMF are NOT taken from the host: distro-build
+  # source and modules, the installer's disk tools and OVMF are NOT taken from the host: distro-build
   # downloads the versions sources.lock pins (apt-get download/source) into its cache.
   build-essential flex bison bc libelf-dev libssl-dev cpio dpkg-dev xz-utils zstd patch
+  # GRUB's x86_64 UEFI modules, built from the pinned grub2 source with grub-patches/: its
+  # autogen.sh (Debian's patches change GRUB's Makefile definitions) needs the autotools
+  autoconf automake autopoint gettext python3
   # musl-gcc: BusyBox and the installer's disk tools are linked statically against musl; rsync:
   # the kernel's headers_install, which gives musl-gcc the kernel headers
   musl-tools rsync

@@ -114,11 +114,8 @@ pub fn build(
         .bytes("efi-modules", efi_modules.as_bytes())
         .bytes("early", early_config().as_bytes())
         .bytes("epoch", &ctx.epoch.key_bytes());
-    // Another pinned GRUB changes the images: rebuild then.
-    key.file("grub-mkimage", &grub.mkimage)?;
-    for (platform, dir) in grub.platforms() {
-        key.file(platform.format, &dir.join("kernel.img"))?;
-    }
+    // Another pinned GRUB or a rebuilt module changes the images: rebuild then.
+    grub.key_into(&mut key)?;
     let key = key.finish();
     let dir = match cache::lookup(ctx, "iso", &key) {
         Some(dir) => {

@@ -5,6 +5,9 @@
 //! ([`crate::target::Target::kernel_patches`]) and those go into its kernel's cache key. A
 //! patch that can change what another target compiles must therefore be listed by that
 //! target too (a patch that only adds an option the target does not set need not be). This module reads, fingerprints and applies them; it builds nothing.
+//!
+//! GRUB's patches (`grub-patches/`, [`crate::boot::grub_source`]) are read, fingerprinted and
+//! applied by the same functions ([`read_folder`], [`stamp`], [`apply_from`]).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -35,11 +38,16 @@ pub fn dir(repo_root: &Path) -> PathBuf {
 /// Every `*.patch` in `repo_root`/[`DIR`], sorted by file name (the order they are applied
 /// in). No folder means no patches. Errors: an unreadable folder or file.
 pub fn read_all(repo_root: &Path) -> Result<Vec<Patch>> {
-    let dir = dir(repo_root);
+    read_folder(&dir(repo_root))
+}
+
+/// Every `*.patch` in the folder `dir`, sorted by file name (the order they are applied in).
+/// No folder means no patches. Errors: an unreadable folder or file.
+pub fn read_folder(dir: &Path) -> Result<Vec<Patch>> {
     if !dir.is_dir() {
         return Ok(Vec::new());
     }
-    let mut paths: Vec<PathBuf> = fs::read_dir(&dir)
+    let mut paths: Vec<PathBuf> = fs::read_dir(dir)
         .ctx(|| format!("reading {}", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|e| e == "patch") && p.is_file())
@@ -95,11 +103,17 @@ pub fn stamp(tarball_sha256: &str, patches: &[Patch]) -> String {
 /// Applies `patches` in order to the kernel tree `tree` with `patch -p1 --forward`, logging
 /// to `log`. Errors: `patch` missing or a patch that does not apply (its name and the log).
 pub fn apply(tree: &Path, patches: &[Patch], log: &Path) -> Result<()> {
+    apply_from(DIR, tree, patches, log)
+}
+
+/// Applies `patches`, read from the repository's folder `folder` (named in the log and the
+/// errors), in order to the source tree `tree`, as [`apply`] does.
+pub fn apply_from(folder: &str, tree: &Path, patches: &[Patch], log: &Path) -> Result<()> {
     for p in patches {
         let file = tree.join(format!(".tinilinux-{}", p.name));
         fs::write(&file, &p.text).ctx(|| format!("writing {}", file.display()))?;
         let result = run_logged(
-            &format!("applying the kernel patch {DIR}/{}", p.name),
+            &format!("applying the patch {folder}/{}", p.name),
             Command::new("patch")
                 .arg("-p1")
                 .arg("--forward")
@@ -151,7 +165,9 @@ mod tests {
     fn the_repository_patches_are_described_unified_diffs() {
         // A description before the first file header, then a unified diff.
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-        for p in read_all(&root).unwrap() {
+        let grub = read_folder(&root.join(crate::boot::grub_source::PATCHES_DIR)).unwrap();
+        assert!(!grub.is_empty(), "no GRUB patches read");
+        for p in read_all(&root).unwrap().into_iter().chain(grub) {
             let first = p.text.find("\n--- a/").expect("a unified diff");
             assert!(first > 0, "{} has no description", p.name);
             assert!(p.text.contains("\n+++ b/"), "{}", p.name);

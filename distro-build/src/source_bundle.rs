@@ -39,6 +39,8 @@ use crate::sources::KERNEL_PACKAGE;
 pub const DROPBEAR_OPTIONS: &str = "config/dropbear-localoptions.h";
 /// Where the kernel patches sit in the bundle (the tree is built with them applied).
 pub const KERNEL_PATCHES: &str = "patches/linux";
+/// Where the GRUB patches sit in the bundle (x86_64's UEFI modules are built with them).
+pub const GRUB_PATCHES: &str = "patches/grub2";
 
 /// One Debian source package in the bundle.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -219,16 +221,13 @@ pub fn write(ctx: &Context, kernel_config: &Path, busybox_config: &Path) -> Resu
         }
         fs::copy(kernel_config, tmp.join("config/linux.config"))
             .ctx(|| format!("copying {}", kernel_config.display()))?;
-        // TiniLinux's own kernel patches, applied to the tarball's tree before the build.
-        let patches = crate::kernel_patches::read_all(&ctx.repo_root)?;
-        if !patches.is_empty() {
-            fs::create_dir_all(tmp.join(KERNEL_PATCHES))
-                .ctx(|| format!("creating {}", tmp.join(KERNEL_PATCHES).display()))?;
-        }
-        for patch in &patches {
-            let to = tmp.join(KERNEL_PATCHES).join(&patch.name);
-            fs::write(&to, &patch.text).ctx(|| format!("writing {}", to.display()))?;
-        }
+        // TiniLinux's own kernel and GRUB patches, applied to those trees before the build.
+        let kernel_patches = crate::kernel_patches::read_all(&ctx.repo_root)?;
+        write_patches(&tmp.join(KERNEL_PATCHES), &kernel_patches)?;
+        let grub_patches = crate::kernel_patches::read_folder(
+            &ctx.repo_root.join(crate::boot::grub_source::PATCHES_DIR),
+        )?;
+        write_patches(&tmp.join(GRUB_PATCHES), &grub_patches)?;
         fs::copy(busybox_config, tmp.join("config/busybox.config"))
             .ctx(|| format!("copying {}", busybox_config.display()))?;
         let dropbear_options = crate::dropbear::options_path(ctx);
@@ -286,6 +285,18 @@ fn walk(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(out)
 }
 
+/// Writes `patches` into the folder `dir` (made only when there are patches).
+fn write_patches(dir: &Path, patches: &[crate::kernel_patches::Patch]) -> Result<()> {
+    if !patches.is_empty() {
+        fs::create_dir_all(dir).ctx(|| format!("creating {}", dir.display()))?;
+    }
+    for patch in patches {
+        let to = dir.join(&patch.name);
+        fs::write(&to, &patch.text).ctx(|| format!("writing {}", to.display()))?;
+    }
+    Ok(())
+}
+
 /// The bundle's README: what each file is, and what is left out and why.
 pub fn readme(sources: &[SourcePackage], kernel: &UsedInput) -> String {
     let mut text = String::from(
@@ -334,6 +345,11 @@ pub fn readme(sources: &[SourcePackage], kernel: &UsedInput) -> String {
          changes and why):\n\
          \n    for p in ../{KERNEL_PATCHES}/*.patch; do patch -p1 < \"$p\"; done\n\n\
          {KERNEL_PATCHES}/*.patch  those patches (kernel-patches/ in the repository)\n\
+         {GRUB_PATCHES}/*.patch  GRUB's x86_64 UEFI modules (BOOTX64.EFI) are built from grub2\n\
+         \x20                      above: `dpkg-source -x`, these patches in name order\n\
+         \x20                      (grub-patches/ in the repository), `./autogen.sh`,\n\
+         \x20                      `configure --with-platform=efi --target=amd64-pe`,\n\
+         \x20                      `make -C grub-core`; BIOS GRUB is Debian's grub-pc-bin\n\
          config/linux.config    the kernel's full .config (allnoconfig + kernel-configs/*.config)\n\
          config/busybox.config  BusyBox's full .config (defconfig + distro-build/busybox.config)\n\
          config/dropbear-localoptions.h  Dropbear's build options (copied into its source tree as\n\

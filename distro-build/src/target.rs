@@ -10,7 +10,7 @@
 //! file names), the Discoverable Partitions Specification (root partition types) and the OCI
 //! image spec's platform values (GOARCH).
 
-/// One GRUB platform as `grub-mkimage` builds it, with the Debian package holding its modules.
+/// One GRUB platform as `grub-mkimage` builds it, with where its modules come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GrubPlatform {
     /// `grub-mkimage -O` for an image on a disk (`i386-pc`, `x86_64-efi`).
@@ -18,10 +18,28 @@ pub struct GrubPlatform {
     /// `grub-mkimage -O` for a CD's El Torito no-emulation image, when it differs from
     /// [`format`](Self::format) (`i386-pc-eltorito`); None when the same image serves.
     pub cdrom_format: Option<&'static str>,
-    /// The Debian binary package holding the platform's modules (pinned in sources.lock).
-    pub package: &'static str,
-    /// The modules' folder inside that package (holds `moddep.lst`, `kernel.img`).
-    pub modules_dir: &'static str,
+    /// Where the platform's modules (`kernel.img`, `*.mod`, `moddep.lst`) come from.
+    pub modules: GrubModules,
+}
+
+/// Where a GRUB platform's modules come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GrubModules {
+    /// Debian's binary package (pinned in sources.lock) and the modules' folder inside it.
+    Package {
+        /// The package, e.g. `grub-pc-bin`.
+        package: &'static str,
+        /// The folder inside it, e.g. `usr/lib/grub/i386-pc`.
+        dir: &'static str,
+    },
+    /// Built from Debian's pinned grub2 source package with `grub-patches/` applied
+    /// ([`crate::boot::grub_source`]): GRUB's configure `--with-platform` and `--target`.
+    Source {
+        /// `--with-platform`, e.g. `efi`.
+        platform: &'static str,
+        /// `--target`, e.g. `amd64-pe` (Debian's value for grub-efi-amd64).
+        target: &'static str,
+    },
 }
 
 /// GPT partition type GUIDs of the disk image (what `sgdisk --typecode` takes).
@@ -161,14 +179,20 @@ impl Target {
         grub_bios: Some(GrubPlatform {
             format: "i386-pc",
             cdrom_format: Some("i386-pc-eltorito"),
-            package: "grub-pc-bin",
-            modules_dir: "usr/lib/grub/i386-pc",
+            modules: GrubModules::Package {
+                package: "grub-pc-bin",
+                dir: "usr/lib/grub/i386-pc",
+            },
         }),
         grub_efi: GrubPlatform {
             format: "x86_64-efi",
             cdrom_format: None,
-            package: "grub-efi-amd64-bin",
-            modules_dir: "usr/lib/grub/x86_64-efi",
+            // Built from source for two fixes to the Linux loader's memory placement, which
+            // let TiniLinux boot in a 64 MiB UEFI machine (grub-patches/).
+            modules: GrubModules::Source {
+                platform: "efi",
+                target: "amd64-pe",
+            },
         },
         efi_boot_file: "BOOTX64.EFI",
         qemu_binary: ("qemu-system-x86_64", "qemu-system-x86"),
@@ -233,9 +257,11 @@ impl Target {
         grub_efi: GrubPlatform {
             format: "arm64-efi",
             cdrom_format: None,
-            // An arm64 package: apt names it with its architecture on an amd64 host.
-            package: "grub-efi-arm64-bin:arm64",
-            modules_dir: "usr/lib/grub/arm64-efi",
+            modules: GrubModules::Package {
+                // An arm64 package: apt names it with its architecture on an amd64 host.
+                package: "grub-efi-arm64-bin:arm64",
+                dir: "usr/lib/grub/arm64-efi",
+            },
         },
         efi_boot_file: "BOOTAA64.EFI",
         qemu_binary: ("qemu-system-aarch64", "qemu-system-arm"),

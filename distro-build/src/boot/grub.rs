@@ -30,14 +30,15 @@ use crate::context::Context;
 use crate::disk::layout::{BIOS_BOOT_FIRST, BIOS_BOOT_SECTORS};
 use crate::error::{Error, IoContext, Result};
 use crate::runner;
-use crate::target::GrubPlatform;
+use crate::target::{GrubModules, GrubPlatform};
 
 /// GRUB's prefix in both images: partition 3 of the boot disk.
 pub const PREFIX: &str = "(,gpt3)/boot/grub";
 /// GRUB as the outputs use it: `grub-mkimage` and the module folders of the target's
-/// platforms ([`crate::target::GrubPlatform`]: grub-pc-bin and grub-efi-amd64-bin on
-/// x86_64), taken from the packages pinned in `sources.lock` (never from the host's
-/// /usr/lib/grub, whose version drifts with the host's updates).
+/// platforms ([`crate::target::GrubPlatform`]: on x86_64 grub-pc-bin for BIOS and, for
+/// UEFI, `x86_64-efi` built from the grub2 source with `grub-patches/`
+/// ([`super::grub_source`])), from the packages pinned in `sources.lock` (never from the
+/// host's /usr/lib/grub, whose version drifts with the host's updates).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GrubFiles {
     /// The pinned `grub-mkimage` binary.
@@ -50,22 +51,48 @@ pub struct GrubFiles {
 }
 
 impl GrubFiles {
-    /// Fetches (or finds in the cache) and unpacks the pinned GRUB packages of `ctx.target`.
+    /// Fetches (or finds in the cache) and unpacks the pinned GRUB packages of `ctx.target`,
+    /// and builds the platforms it takes from source.
     ///
     /// Errors: as [`crate::debian::deb_file`] (a missing pin, a checksum mismatch, a version
-    /// gone with `--locked`).
-    pub fn pinned(ctx: &crate::context::Context) -> crate::error::Result<GrubFiles> {
-        use crate::debian::deb_file;
-        let efi = ctx.target.grub_efi;
-        let bios = match ctx.target.grub_bios {
-            Some(bios) => Some((bios, deb_file(ctx, bios.package, bios.modules_dir)?)),
-            None => None,
+    /// gone with `--locked`) and [`super::grub_source::modules`] (a failing build).
+    pub fn pinned(ctx: &Context) -> Result<GrubFiles> {
+        let with_dir = |platform: GrubPlatform| -> Result<(GrubPlatform, PathBuf)> {
+            let dir = match platform.modules {
+                GrubModules::Package { package, dir } => {
+                    crate::debian::deb_file(ctx, package, dir)?
+                }
+                GrubModules::Source { platform, target } => {
+                    super::grub_source::modules(ctx, platform, target)?
+                }
+            };
+            Ok((platform, dir))
         };
         Ok(GrubFiles {
-            mkimage: deb_file(ctx, "grub-common", "usr/bin/grub-mkimage")?,
-            bios,
-            efi: (efi, deb_file(ctx, efi.package, efi.modules_dir)?),
+            mkimage: crate::debian::deb_file(ctx, "grub-common", "usr/bin/grub-mkimage")?,
+            bios: ctx.target.grub_bios.map(with_dir).transpose()?,
+            efi: with_dir(ctx.target.grub_efi)?,
         })
+    }
+
+    /// Adds what the images depend on to a cache key: `grub-mkimage` and every file of each
+    /// platform's module folder (by name, in name order), so a rebuilt module (a changed
+    /// patch) makes new images. Errors: an unreadable folder or file.
+    pub fn key_into(&self, key: &mut KeyBuilder) -> Result<()> {
+        key.file("grub-mkimage", &self.mkimage)?;
+        for (platform, dir) in self.platforms() {
+            let mut names: Vec<String> = fs::read_dir(dir)
+                .ctx(|| format!("reading {}", dir.display()))?
+                .filter_map(|e| e.ok())
+                .filter(|e| e.path().is_file())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect();
+            names.sort();
+            for name in names {
+                key.file(&format!("{}/{name}", platform.format), &dir.join(&name))?;
+            }
+        }
+        Ok(())
     }
 
     /// The BIOS platform and its module folder. Errors: the target has no BIOS.
@@ -210,16 +237,13 @@ pub fn disk_images(ctx: &Context) -> Result<DiskImages> {
     let grub = GrubFiles::pinned(ctx)?;
     let efi_name = ctx.target.efi_boot_file;
     let mut key = KeyBuilder::new("grub-disk", DISK_RECIPE);
-    key.file("grub-mkimage", &grub.mkimage)?
-        .bytes("prefix", PREFIX.as_bytes())
+    grub.key_into(&mut key)?;
+    key.bytes("prefix", PREFIX.as_bytes())
         .bytes("common", COMMON_MODULES.join(" ").as_bytes())
         .bytes("bios", BIOS_MODULES.join(" ").as_bytes())
         .bytes("efi", efi_modules(grub.efi.0.format).join(" ").as_bytes())
         .bytes("efi-name", efi_name.as_bytes())
         .bytes("core-sector", &BIOS_BOOT_FIRST.to_le_bytes());
-    for (platform, dir) in grub.platforms() {
-        key.file(platform.format, &dir.join("kernel.img"))?;
-    }
     let key = key.finish();
     let dir = match cache::lookup(ctx, "grub-disk", &key) {
         Some(dir) => dir,

@@ -365,7 +365,7 @@ pub fn patch_core_img(core: &mut Vec<u8>, core_sector: u64) -> Result<u64> {
 /// (`distro-build/grub.cfg`; the installed system needs no more).
 pub const MIN_MIB_BIOS: u32 = 32;
 /// The least memory TiniLinux boots in with UEFI, in MiB: the ISO's `min_mib_uefi`.
-pub const MIN_MIB_UEFI: u32 = 72;
+pub const MIN_MIB_UEFI: u32 = 64;
 
 /// The grub.cfg on the root partition for `target`: serial and screen consoles, one entry
 /// booting /boot/vmlinuz with the early-boot initramfs, `root=UUID=<root_uuid>` and the

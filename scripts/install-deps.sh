@@ -9,8 +9,9 @@ packages=(
   # downloads the versions sources.lock pins (apt-get download/source) into its cache.
   build-essential flex bison bc libelf-dev libssl-dev cpio dpkg-dev xz-utils zstd patch
   # GRUB's x86_64 UEFI modules, built from the pinned grub2 source with grub-patches/: its
-  # autogen.sh (Debian's patches change GRUB's Makefile definitions) needs the autotools
-  autoconf automake autopoint gettext python3
+  # autogen.sh (Debian's patches change GRUB's Makefile definitions) needs the autotools, and
+  # its configure.ac pkg-config's macros (pkg.m4)
+  autoconf automake autopoint gettext python3 pkg-config
   # musl-gcc: BusyBox and the installer's disk tools are linked statically against musl; rsync:
   # the kernel's headers_install, which gives musl-gcc the kernel headers
   musl-tools rsync

@@ -38,6 +38,12 @@ pub const HOST_TOOLS: &[(&str, &str)] = &[
     ("sgdisk", "gdisk"),
     ("mkfs.ext4", "e2fsprogs"),
     ("debugfs", "e2fsprogs"),
+    // GRUB's UEFI modules from source (boot/grub_source.rs): autogen.sh and configure
+    ("autoreconf", "autoconf"),
+    ("automake", "automake"),
+    ("autopoint", "autopoint"),
+    ("pkg-config", "pkg-config"),
+    ("python3", "python3"),
 ];
 
 /// Tools some stages use when present, with their packages (for the "install it" hint).
@@ -47,6 +53,8 @@ pub const OPTIONAL_TOOLS: &[(&str, &str)] = &[("qemu-img", "qemu-utils")];
 pub const HOST_FILES: &[(&str, &str)] = &[
     ("/usr/include/libelf.h", "libelf-dev"),
     ("/usr/include/openssl/ssl.h", "libssl-dev"),
+    // pkg-config's autoconf macros: GRUB's configure.ac uses PKG_CHECK_MODULES.
+    ("/usr/share/aclocal/pkg.m4", "pkg-config"),
 ];
 
 /// Looks `tool` up on PATH.

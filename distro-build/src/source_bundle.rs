@@ -224,9 +224,7 @@ pub fn write(ctx: &Context, kernel_config: &Path, busybox_config: &Path) -> Resu
         // TiniLinux's own kernel and GRUB patches, applied to those trees before the build.
         let kernel_patches = crate::kernel_patches::read_all(&ctx.repo_root)?;
         write_patches(&tmp.join(KERNEL_PATCHES), &kernel_patches)?;
-        let grub_patches = crate::kernel_patches::read_folder(
-            &ctx.repo_root.join(crate::boot::grub_source::PATCHES_DIR),
-        )?;
+        let grub_patches = crate::boot::grub_source::patches(&ctx.repo_root)?;
         write_patches(&tmp.join(GRUB_PATCHES), &grub_patches)?;
         fs::copy(busybox_config, tmp.join("config/busybox.config"))
             .ctx(|| format!("copying {}", busybox_config.display()))?;
@@ -347,9 +345,13 @@ pub fn readme(sources: &[SourcePackage], kernel: &UsedInput) -> String {
          {KERNEL_PATCHES}/*.patch  those patches (kernel-patches/ in the repository)\n\
          {GRUB_PATCHES}/*.patch  GRUB's x86_64 UEFI modules (BOOTX64.EFI) are built from grub2\n\
          \x20                      above: `dpkg-source -x`, these patches in name order\n\
-         \x20                      (grub-patches/ in the repository), `./autogen.sh`,\n\
-         \x20                      `configure --with-platform=efi --target=amd64-pe`,\n\
-         \x20                      `make -C grub-core`; BIOS GRUB is Debian's grub-pc-bin\n\
+         \x20                      (grub-patches/ in the repository), `PYTHON=python3 bash\n\
+         \x20                      autogen.sh`, then in a folder `obj` beside the tree\n\
+         \x20                      `sh ../TREE/configure PACKAGE_VERSION=VERSION\n\
+         \x20                      \"PACKAGE_STRING=GRUB VERSION\" CC=gcc TARGET_CC=gcc\n\
+         \x20                      --with-platform=efi --target=amd64-pe {grub_flags}`\n\
+         \x20                      and `make -C grub-core` (not for arm64, whose GRUB is\n\
+         \x20                      Debian's grub-efi-arm64-bin; BIOS GRUB is grub-pc-bin)\n\
          config/linux.config    the kernel's full .config (allnoconfig + kernel-configs/*.config)\n\
          config/busybox.config  BusyBox's full .config (defconfig + distro-build/busybox.config)\n\
          config/dropbear-localoptions.h  Dropbear's build options (copied into its source tree as\n\
@@ -358,6 +360,7 @@ pub fn readme(sources: &[SourcePackage], kernel: &UsedInput) -> String {
          \x20                      made with MULTI=1 STATIC=1 PROGRAMS=\"dropbear dropbearkey dbclient scp\")\n\n\
          Not included: OVMF (the UEFI firmware the tests and `distro-build run --uefi` boot\n\
          with) is never part of an output, so its source is not needed here.\n",
+        grub_flags = crate::boot::grub_source::CONFIGURE.join(" "),
         version = kernel.used_version,
         tarball = crate::sources::KERNEL_TARBALL_IN_DEB,
     ));

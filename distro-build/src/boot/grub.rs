@@ -37,8 +37,8 @@ pub const PREFIX: &str = "(,gpt3)/boot/grub";
 /// GRUB as the outputs use it: `grub-mkimage` and the module folders of the target's
 /// platforms ([`crate::target::GrubPlatform`]: on x86_64 grub-pc-bin for BIOS and, for
 /// UEFI, `x86_64-efi` built from the grub2 source with `grub-patches/`
-/// ([`super::grub_source`])), from the packages pinned in `sources.lock` (never from the
-/// host's /usr/lib/grub, whose version drifts with the host's updates).
+/// ([`super::grub_source`])), all from packages pinned in `sources.lock`, binary or source
+/// (never from the host's /usr/lib/grub, whose version drifts with the host's updates).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GrubFiles {
     /// The pinned `grub-mkimage` binary.
@@ -52,7 +52,8 @@ pub struct GrubFiles {
 
 impl GrubFiles {
     /// Fetches (or finds in the cache) and unpacks the pinned GRUB packages of `ctx.target`,
-    /// and builds the platforms it takes from source.
+    /// and builds the platforms it takes from the pinned source (cached after the first
+    /// build).
     ///
     /// Errors: as [`crate::debian::deb_file`] (a missing pin, a checksum mismatch, a version
     /// gone with `--locked`) and [`super::grub_source::modules`] (a failing build).
@@ -81,12 +82,13 @@ impl GrubFiles {
     pub fn key_into(&self, key: &mut KeyBuilder) -> Result<()> {
         key.file("grub-mkimage", &self.mkimage)?;
         for (platform, dir) in self.platforms() {
-            let mut names: Vec<String> = fs::read_dir(dir)
-                .ctx(|| format!("reading {}", dir.display()))?
-                .filter_map(|e| e.ok())
-                .filter(|e| e.path().is_file())
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect();
+            let mut names = Vec::new();
+            for entry in fs::read_dir(dir).ctx(|| format!("reading {}", dir.display()))? {
+                let entry = entry.ctx(|| format!("reading {}", dir.display()))?;
+                if entry.path().is_file() {
+                    names.push(entry.file_name().to_string_lossy().into_owned());
+                }
+            }
             names.sort();
             for name in names {
                 key.file(&format!("{}/{name}", platform.format), &dir.join(&name))?;

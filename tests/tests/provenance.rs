@@ -333,6 +333,61 @@ fn the_sbom_checksums_are_the_files_in_out() {
     );
 }
 
+/// x86_64's UEFI GRUB is built from the grub2 source with `grub-patches/`: the SBOM says the
+/// boot media contain it and it was generated from that source package, and the source
+/// bundle carries the very patches of the repository. arm64's SBOM names no such build.
+#[test]
+fn the_sbom_and_bundle_record_the_grub_built_from_source() {
+    let grub = "SPDXRef-GRUB-x86-64-efi";
+    let doc = sbom();
+    let relationships = doc["relationships"].as_array().unwrap();
+    let has = |from: &str, kind: &str, to: &dyn Fn(&str) -> bool| {
+        relationships.iter().any(|r| {
+            r["relationshipType"] == kind
+                && r["spdxElementId"]
+                    .as_str()
+                    .is_some_and(|f| f.contains(from))
+                && r["relatedSpdxElement"].as_str().is_some_and(to)
+        })
+    };
+    assert!(
+        has(grub, "GENERATED_FROM", &|to| to
+            .starts_with("SPDXRef-DebSrc-grub2-")),
+        "the SBOM does not say {grub} was generated from the grub2 source"
+    );
+    for medium in ["tinilinux.iso", "tinilinux-disk.img"] {
+        assert!(
+            has(medium, "CONTAINS", &|to| to == grub),
+            "the SBOM does not say {medium} contains {grub}"
+        );
+    }
+    let patches = repo_root().join("grub-patches");
+    let mut names: Vec<_> = fs::read_dir(&patches)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    names.sort();
+    assert!(
+        !names.is_empty(),
+        "no GRUB patches in {}",
+        patches.display()
+    );
+    for name in names {
+        let bundled = out_dir().join("source/patches/grub2").join(&name);
+        assert_eq!(
+            fs::read(&bundled).unwrap_or_else(|e| panic!("{}: {e}", bundled.display())),
+            fs::read(patches.join(&name)).unwrap(),
+            "{} differs from the repository's",
+            bundled.display()
+        );
+    }
+    let arm64 = sbom_at(&arm64_out());
+    assert!(
+        !packages(&arm64).iter().any(|p| p["SPDXID"] == grub),
+        "the arm64 SBOM names {grub}, which no arm64 output carries"
+    );
+}
+
 /// The SBOM in `out` lists each of its files with the SHA256 and SHA1 coreutils compute, lists
 /// every output of `expected`, and says the ISO contains the kernel, BusyBox, Dropbear,
 /// tinibox (with apk in it), Alpine's keys and `grub` (its GRUB package).

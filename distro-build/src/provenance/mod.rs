@@ -10,7 +10,7 @@
 //! - every Debian source package of the source bundle (`out/source/`, see
 //!   [`crate::source_bundle`]), with its `.dsc`'s sha256;
 //! - what distro-build compiled itself: the kernel, BusyBox and Dropbear (`GENERATED_FROM`
-//!   their sources, [`COMPILED`]) and the workspace's program, tinibox with apk in it ([`PROGRAMS`]);
+//!   their sources, [`COMPILED`]), x86_64's UEFI GRUB ([`GRUB_EFI`], boot media only) and the workspace's program, tinibox with apk in it ([`PROGRAMS`]);
 //! - every crate of `Cargo.lock` ([`crates`]): those compiled into a program are `DEPENDS_ON`
 //!   targets of it, proc macros `BUILD_DEPENDENCY_OF` it, the rest say they ship in no
 //!   output;
@@ -341,7 +341,8 @@ struct SourceRef {
     notes: Vec<Option<String>>,
 }
 
-/// A program distro-build compiles from a Debian source package (BusyBox, Dropbear).
+/// A program distro-build compiles from a Debian source package (BusyBox, Dropbear, GRUB's
+/// UEFI modules).
 #[derive(Debug, Clone, Copy)]
 pub struct Compiled {
     /// Its SPDXID.
@@ -372,8 +373,33 @@ pub const DROPBEAR: Compiled = Compiled {
                  (source/config/dropbear-localoptions.h), one static multi-call binary",
 };
 
-/// Every program distro-build compiles from a Debian source package, in SBOM order.
+/// GRUB's x86_64 UEFI modules as distro-build compiles them (boot media only: the path is
+/// never in a root file system).
+pub const GRUB_EFI: Compiled = Compiled {
+    id: "SPDXRef-GRUB-x86-64-efi",
+    package: crate::boot::grub_source::PACKAGE,
+    path: "EFI/BOOT/BOOTX64.EFI",
+    configured: "TiniLinux's grub-patches/ (source/patches/grub2), configure --with-platform=efi \
+                 --target=amd64-pe, make -C grub-core; the images made with grub-common's \
+                 grub-mkimage",
+};
+
+/// Every program distro-build compiles from a Debian source package into a root file system,
+/// in SBOM order.
 pub const COMPILED: &[Compiled] = &[BUSYBOX, DROPBEAR];
+
+/// What distro-build compiles for `target`'s boot media and root file system: [`COMPILED`],
+/// and [`GRUB_EFI`] when the target builds its UEFI GRUB from source.
+pub fn compiled_for(target: &crate::target::Target) -> Vec<Compiled> {
+    let mut all = COMPILED.to_vec();
+    if matches!(
+        target.grub_efi.modules,
+        crate::target::GrubModules::Source { .. }
+    ) {
+        all.push(GRUB_EFI);
+    }
+    all
+}
 
 /// `package`'s source package as the build used it, or as the lock pins it when the build
 /// did not fetch it (an export from a test tree).
@@ -432,8 +458,7 @@ fn add_compiled(ctx: &Context, doc: &mut Document, what: &Compiled) -> Result<(S
     let mut p = Package::new(what.id.into(), what.package, &version);
     p.supplier = SUPPLIER_US.into();
     p.source_info = Some(format!(
-        "compiled statically by distro-build from Debian source package {name} {version} with \
-         {}",
+        "compiled by distro-build from Debian source package {name} {version} with {}",
         what.configured
     ));
     let (licence, note) = licences::debian(what.package, what.package);
@@ -627,7 +652,7 @@ pub fn write_sbom(ctx: &Context, bundle: &Bundle) -> Result<PathBuf> {
     );
     shipped.push(KERNEL_ID.into());
     let mut compiled = Vec::new();
-    for what in COMPILED {
+    for what in &compiled_for(&ctx.target) {
         let (id, src) = add_compiled(ctx, &mut doc, what)?;
         shipped.push(id.clone());
         compiled.push((what.path, id, src));

@@ -2,7 +2,10 @@
 //! [`super::front`], so it is the parent of the container's init; it sends the outcome back to
 //! `tinibox run` over a pipe, then waits in [`container::supervise_with`], records the exit
 //! status and honours `--rm`. Output goes to the log store ([`super::logstore`], a logger
-//! process the monitor forks first) that `tinibox logs` reads; with `-t` the monitor holds
+//! process the monitor forks first) that `tinibox logs` reads; once the container has ended
+//! for good the monitor lets the logger store the rest before it records the exit, as Docker
+//! waits for a container's streams (up to 2 s), so `logs` after the container shows as exited
+//! has all of its output; with `-t` the monitor holds
 //! the pty master and `supervise_with` copies the terminal's output into the store's pipe.
 //! With a health check the monitor also forks its checker ([`super::health`]).
 //!
@@ -17,8 +20,8 @@
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
-use nix::sys::wait::waitpid;
-use nix::unistd::{fork, setsid, ForkResult};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::{fork, setsid, ForkResult, Pid};
 
 use std::time::{Duration, Instant};
 
@@ -34,6 +37,27 @@ fn redirect(fd: i32, to: i32) {
     // SAFETY: dup2 onto a standard fd of our own process.
     unsafe {
         libc::dup2(to, fd);
+    }
+}
+
+/// How long the monitor waits for the logger at the container's end (Docker's wait for a
+/// container's streams on exit).
+const DRAIN_LIMIT: Duration = Duration::from_secs(2);
+
+/// Closes the monitor's own ends of the log pipes (its stdout and stderr become /dev/null)
+/// and waits until the logger `pid` has stored the rest of the output and exited, at most
+/// [`DRAIN_LIMIT`]: a process still holding the pipes only costs that wait.
+fn wait_for_logger(pid: Pid) {
+    if let Ok(null) = std::fs::File::open("/dev/null") {
+        redirect(libc::STDOUT_FILENO, null.as_raw_fd());
+        redirect(libc::STDERR_FILENO, null.as_raw_fd());
+    }
+    let deadline = Instant::now() + DRAIN_LIMIT;
+    while let Ok(WaitStatus::StillAlive) = waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
+        if Instant::now() >= deadline {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
     }
 }
 
@@ -68,20 +92,21 @@ fn monitor(global: &GlobalOptions, start: Start, tty: bool, report: OwnedFd) -> 
     };
     let opts = super::logstore::parse_options(&Meta::load(&global.root, &id_of(&start)).log_opts)
         .unwrap_or_default();
-    let pipes = super::logstore::spawn_logger(&front, opts);
+    let logger = super::logstore::spawn_logger(&front, opts);
     let null = std::fs::File::open("/dev/null");
-    match (pipes, null) {
-        (Ok((out, err)), Ok(null)) => {
+    let logger_pid = match (logger, null) {
+        (Ok(logger), Ok(null)) => {
             redirect(libc::STDIN_FILENO, null.as_raw_fd());
-            redirect(libc::STDOUT_FILENO, out.as_raw_fd());
-            redirect(libc::STDERR_FILENO, err.as_raw_fd());
+            redirect(libc::STDOUT_FILENO, logger.stdout.as_raw_fd());
+            redirect(libc::STDERR_FILENO, logger.stderr.as_raw_fd());
+            logger.pid
         }
         (Err(e), _) | (_, Err(e)) => {
             discard_new(start);
             let _ = write!(report, "125 starting the logger: {e}");
             std::process::exit(125);
         }
-    }
+    };
     let signals = match Signals::hold() {
         Ok(s) => s,
         Err(e) => {
@@ -125,7 +150,11 @@ fn monitor(global: &GlobalOptions, start: Start, tty: bool, report: OwnedFd) -> 
         if !front.is_dir()
             || !policy::should_restart(&m.restart, code, m.restart_count, m.stopped_by_user)
         {
-            finish(global, &id, rm, code);
+            wait_for_logger(logger_pid);
+            // `rm -f` may have removed the container during the wait: record nothing then.
+            if front.is_dir() {
+                finish(global, &id, rm, code);
+            }
             std::process::exit(0);
         }
         Meta::update(root, &id, |m| m.restarting = true);

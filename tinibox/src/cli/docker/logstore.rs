@@ -254,10 +254,11 @@ pub struct Logger {
 }
 
 /// Starts the logger process for the container whose front folder is `front`; returns the
-/// write ends of its stdout and stderr pipes (the caller makes them the container's). The
-/// logger keeps no other descriptor of ours and exits once both pipes are closed.
-pub fn spawn_logger(front: &Path, opts: Options) -> std::io::Result<(OwnedFd, OwnedFd)> {
-    spawn(front, opts, None).map(|l| (l.stdout, l.stderr))
+/// write ends of its stdout and stderr pipes (the caller makes them the container's) and its
+/// pid (a child of the caller). The logger keeps no other descriptor of ours and exits once
+/// both pipes are closed.
+pub fn spawn_logger(front: &Path, opts: Options) -> std::io::Result<Logger> {
+    spawn(front, opts, None)
 }
 
 /// [`spawn_logger`] whose logger also writes what it reads to `echo` at once (a container
@@ -376,9 +377,11 @@ pub fn parse_chunk(text: &[u8]) -> (Vec<Record>, usize) {
     (out, used)
 }
 
-/// Whether the container keeps its log in this store (else the legacy raw file).
+/// Whether the container keeps its log in this store (else the legacy raw file): its current
+/// file, or the first rotated one while a rotation has renamed the current file and not yet
+/// made the next (the logger may still be draining a container that has exited).
 pub fn exists(front: &Path) -> bool {
-    nth(front, 0).exists()
+    nth(front, 0).exists() || nth(front, 1).exists()
 }
 
 /// The rotated files present, oldest first, then the current one.
@@ -468,6 +471,20 @@ mod tests {
         assert!(o(&["colour=blue"])
             .unwrap_err()
             .contains("unknown log option"));
+    }
+
+    #[test]
+    fn the_store_exists_while_a_rotation_has_the_current_file_renamed() {
+        let d = tempfile::tempdir().unwrap();
+        assert!(!exists(d.path()), "an empty front folder has no store");
+        std::fs::write(nth(d.path(), 1), b"").unwrap();
+        assert!(
+            exists(d.path()),
+            "only the first rotated file: mid-rotation"
+        );
+        std::fs::remove_file(nth(d.path(), 1)).unwrap();
+        std::fs::write(nth(d.path(), 0), b"").unwrap();
+        assert!(exists(d.path()));
     }
 
     #[test]

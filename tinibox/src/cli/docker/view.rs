@@ -245,10 +245,13 @@ impl View {
         let args = self.args();
         let running = self.alive();
         let front = names::front_dir(root, &self.id);
-        let log = if super::logstore::exists(&front) {
-            front.join(super::logstore::STORE_FILE)
+        // The store's path even while a rotation has the current file renamed away.
+        let (log, log_kept) = if super::logstore::exists(&front) {
+            (front.join(super::logstore::STORE_FILE), true)
         } else {
-            front.join(LOG_FILE)
+            let raw = front.join(LOG_FILE);
+            let kept = raw.exists();
+            (raw, kept)
         };
         let mounts: Vec<Value> = spec
             .mounts()
@@ -319,7 +322,7 @@ impl View {
             "ResolvConfPath": front.join("resolv.conf").display().to_string(),
             "HostnamePath": front.join("hostname").display().to_string(),
             "HostsPath": front.join("hosts").display().to_string(),
-            "LogPath": if log.exists() { log.display().to_string() } else { String::new() },
+            "LogPath": if log_kept { log.display().to_string() } else { String::new() },
             "Name": format!("/{}", self.name),
             "RestartCount": self.meta.restart_count,
             "Driver": if self.meta.image_id.is_empty() { "" } else { "overlay" },

@@ -256,8 +256,8 @@ fn download_into_temp(
     Ok(tmp)
 }
 
-/// Files in `dir` (names only, sorted).
-fn names_in(dir: &Path) -> Result<Vec<String>> {
+/// Files in `dir` (names only, sorted). Errors: an unreadable folder or entry.
+pub fn names_in(dir: &Path) -> Result<Vec<String>> {
     let mut names = Vec::new();
     for entry in fs::read_dir(dir).ctx(|| format!("reading {}", dir.display()))? {
         let entry = entry.ctx(|| format!("reading {}", dir.display()))?;

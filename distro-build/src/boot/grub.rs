@@ -82,15 +82,7 @@ impl GrubFiles {
     pub fn key_into(&self, key: &mut KeyBuilder) -> Result<()> {
         key.file("grub-mkimage", &self.mkimage)?;
         for (platform, dir) in self.platforms() {
-            let mut names = Vec::new();
-            for entry in fs::read_dir(dir).ctx(|| format!("reading {}", dir.display()))? {
-                let entry = entry.ctx(|| format!("reading {}", dir.display()))?;
-                if entry.path().is_file() {
-                    names.push(entry.file_name().to_string_lossy().into_owned());
-                }
-            }
-            names.sort();
-            for name in names {
+            for name in crate::debian::names_in(dir)? {
                 key.file(&format!("{}/{name}", platform.format), &dir.join(&name))?;
             }
         }

@@ -300,14 +300,15 @@ impl<'c> Pipeline<'c> {
     /// `out/source/`: the Debian source packages of everything the outputs carry, and the
     /// kernel's and BusyBox's configs and Dropbear's options. It makes the kernel and BusyBox,
     /// fetches Dropbear's source and the pinned
-    /// binary packages the media carry (GRUB, the installer's tools, the CA bundle) first, so the bundle
+    /// packages the media carry (GRUB's, the installer's tools, the CA bundle) first, so the bundle
     /// covers them whether or not the media were built in this process.
     pub fn source_bundle(&self) -> Result<&Bundle> {
         memo(&self.bundle, || {
             let (kernel, busybox) = (self.kernel()?, self.busybox()?);
             self.dropbear.fetch(self.ctx)?;
             self.ca_certificates.fetch(self.ctx)?;
-            crate::boot::grub::GrubFiles::pinned(self.ctx)?;
+            // GRUB's inputs only: the bundle needs the packages, not a GRUB build.
+            crate::boot::grub::GrubFiles::fetch(self.ctx)?;
             if self.ctx.target.has_disk {
                 self.disktools()?;
             }

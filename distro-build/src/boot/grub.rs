@@ -76,6 +76,25 @@ impl GrubFiles {
         })
     }
 
+    /// Fetches what [`pinned`](Self::pinned) reads, without building anything: grub-common,
+    /// the platforms' binary packages and the source package of the platforms built from
+    /// source (what the source bundle and the SBOM name). Errors: as
+    /// [`crate::debian::deb_file`] and [`crate::sources::debian_source`].
+    pub fn fetch(ctx: &Context) -> Result<()> {
+        crate::debian::deb_file(ctx, "grub-common", "usr/bin/grub-mkimage")?;
+        for platform in ctx.target.grub_bios.iter().chain([&ctx.target.grub_efi]) {
+            match platform.modules {
+                GrubModules::Package { package, dir } => {
+                    crate::debian::deb_file(ctx, package, dir)?;
+                }
+                GrubModules::Source { .. } => {
+                    crate::sources::debian_source(ctx, super::grub_source::PACKAGE)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Adds what the images depend on to a cache key: `grub-mkimage` and every file of each
     /// platform's module folder (by name, in name order), so a rebuilt module (a changed
     /// patch) makes new images. Errors: an unreadable folder or file.

@@ -166,6 +166,16 @@ for musl_triple in x86_64-unknown-linux-musl aarch64-unknown-linux-musl; do
   fi
 done
 
+# The static programs compile the standard library with them (distro-build's BUILD_STD_ARGS:
+# cargo -Zbuild-std, for size), from rustup's rust-src component of the active toolchain.
+if [ ! -f "$(rustc --print sysroot)/lib/rustlib/src/rust/library/std/Cargo.toml" ]; then
+  echo "install-deps: adding the Rust standard library's source (rustup component rust-src, once)"
+  rustup component add rust-src || {
+    echo "install-deps: rustup could not add rust-src; distro-build compiles std from it for the static tinibox (check the network)" >&2
+    exit 1
+  }
+fi
+
 # cargo-deny checks every crate's licence against deny.toml (test.sh runs it). Debian has no
 # package of it; crates.io has, built once into ~/.cargo/bin.
 if ! cargo deny --version >/dev/null 2>&1; then

@@ -37,10 +37,11 @@ import tempfile
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TRIPLE = "x86_64-unknown-linux-musl"
 # The same build as distro-build/src/tinibox_static.rs (`cargo_static`, PROGRAM, RUSTFLAGS,
-# ORDER_RUSTFLAGS); its unit test `order_script_builds_like_distro_build` checks these lines.
+# ORDER_RUSTFLAGS, BUILD_STD_ARGS, std_source_remap); its unit test `order_script_builds_like_distro_build` checks these lines.
 CARGO_ARGS = ["--no-default-features", "--features", "registry,apk"]
 RUSTFLAGS = "-C target-feature=+crt-static -C relocation-model=static -C link-arg=-Wl,--no-eh-frame-hdr"
 ORDER_RUSTFLAGS = "-C symbol-mangling-version=v0 -C link-arg=-fuse-ld=gold -C link-arg=-Wl,--section-ordering-file=distro-build/tinibox.order"  # noqa: E501
+BUILD_STD = ["-Zbuild-std=std,panic_abort", "-Zbuild-std-features=optimize_for_size"]
 TRACEFS = ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"]
 GROUP = "tiniorder"
 SECTION = re.compile(r"^ (\.text\S*)(?:\s+(0x[0-9a-f]+)\s+(0x[0-9a-f]+)\s+\S.*)?$")
@@ -53,13 +54,20 @@ def die(message):
 def build(target_dir, map_path):
     """Builds the static tinibox with symbols and a gold map; returns the binary's path."""
     env = dict(os.environ)
+    sysroot = subprocess.run(["rustc", "--print", "sysroot"], capture_output=True, text=True,
+                             check=True).stdout.strip()
+    commit = next(line.split(":", 1)[1].strip() for line in subprocess.run(
+        ["rustc", "-vV"], capture_output=True, text=True, check=True).stdout.splitlines()
+        if line.startswith("commit-hash:"))
+    remap = f"--remap-path-prefix={sysroot}/lib/rustlib/src/rust=/rustc/{commit}"
     env["RUSTFLAGS"] = (
-        f"{RUSTFLAGS} {ORDER_RUSTFLAGS} -C strip=none -C link-arg=-Wl,-Map={map_path}"
+        f"{RUSTFLAGS} {ORDER_RUSTFLAGS} {remap} -C strip=none -C link-arg=-Wl,-Map={map_path}"
     )
+    env["RUSTC_BOOTSTRAP"] = "1"  # BOOTSTRAP_ENV: a stable cargo takes BUILD_STD's -Z flags
     for name in ("CARGO_ENCODED_RUSTFLAGS", "CARGO_TARGET_DIR", "CARGO_BUILD_TARGET"):
         env.pop(name, None)
     cmd = ["cargo", "build", "--release", "-p", "tinibox", "--target", TRIPLE, *CARGO_ARGS,
-           "--config", 'profile.release.opt-level="z"', "--target-dir", target_dir]
+           "--config", 'profile.release.opt-level="z"', *BUILD_STD, "--target-dir", target_dir]
     subprocess.run(cmd, cwd=ROOT, env=env, check=True)
     return os.path.join(target_dir, TRIPLE, "release", "tinibox")
 

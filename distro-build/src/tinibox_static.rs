@@ -34,6 +34,35 @@ use crate::tree::{Entry, FileData, RootfsTree};
 pub const RUSTFLAGS: &str =
     "-C target-feature=+crt-static -C relocation-model=static -C link-arg=-Wl,--no-eh-frame-hdr";
 
+/// What [`cargo_static`] passes to cargo so that the standard library is compiled with the
+/// program (cargo's `-Zbuild-std`, from rustup's `rust-src` component) instead of linked from
+/// rustup's prebuilt copy: with the program's profile (opt-level `z`, LTO, panic=abort),
+/// without std's `backtrace` feature (the DWARF symboliser gimli/addr2line, which a stripped
+/// panic=abort program never uses: a panic still prints its message and location) and with
+/// std's `optimize_for_size` feature (its smaller sort and formatting code). Measured on the
+/// x86_64 tinibox (2026-12-01, BENCHMARKS.md "The standard library built for size"):
+/// 4,494,664 → 4,103,144 B. A stable toolchain accepts `-Z` flags only with
+/// [`BOOTSTRAP_ENV`], as the Linux kernel's Rust build does.
+pub const BUILD_STD_ARGS: &[&str] = &[
+    "-Zbuild-std=std,panic_abort",
+    "-Zbuild-std-features=optimize_for_size",
+];
+
+/// The variable that lets a stable rustc and cargo take the unstable `-Z` flags of
+/// [`BUILD_STD_ARGS`] (set for the static build's cargo only).
+pub const BOOTSTRAP_ENV: (&str, &str) = ("RUSTC_BOOTSTRAP", "1");
+
+/// `--remap-path-prefix=SYSROOT/lib/rustlib/src/rust=/rustc/COMMIT`: a standard library built
+/// from `rust-src` would otherwise carry the toolchain's folder (`/root/.rustup/...`) in its
+/// panic locations; remapped, they read as in rustup's prebuilt library, whatever the home
+/// folder or toolchain name. `sysroot` and `commit` come from [`rust_toolchain`].
+pub fn std_source_remap(sysroot: &Path, commit: &str) -> String {
+    format!(
+        "--remap-path-prefix={}=/rustc/{commit}",
+        sysroot.join("lib/rustlib/src/rust").display()
+    )
+}
+
 /// The sections [`cargo_static`] removes from the linked program with `objcopy`: the DWARF
 /// call-frame tables (`.eh_frame`) and the landing-pad tables (`.gcc_except_table`). They serve
 /// only unwinding, and the workspace builds with `panic = "abort"` (a panic prints its message
@@ -108,6 +137,7 @@ pub fn cargo_static(
     let _ = fs::remove_file(&log);
     let triple = ctx.target.rust_triple;
     require_rust_target(triple)?;
+    let toolchain = rust_toolchain()?;
     let order_sha = match order {
         Some(path) => {
             let sha = sha256_file(&ctx.repo_root.join(path))?;
@@ -122,9 +152,18 @@ pub fn cargo_static(
         .args(["build", "--release", "-p", package, "--target", triple])
         .args(extra)
         .args(["--config", "profile.release.opt-level=\"z\""])
+        .args(BUILD_STD_ARGS)
         .arg("--target-dir")
         .arg(&target_dir)
-        .env("RUSTFLAGS", rustflags(order))
+        .env(
+            "RUSTFLAGS",
+            format!(
+                "{} {}",
+                rustflags(order),
+                std_source_remap(&toolchain.sysroot, &toolchain.commit)
+            ),
+        )
+        .env(BOOTSTRAP_ENV.0, BOOTSTRAP_ENV.1)
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
         .env_remove("CARGO_TARGET_DIR")
         .env_remove("CARGO_BUILD_TARGET");
@@ -224,20 +263,75 @@ pub fn relink_if_order_changed(
     Ok(())
 }
 
-/// Fails with what to run when the Rust standard library for `triple` is not installed
-/// (rustup's `rust-std` component of that target, which scripts/install-deps.sh adds).
-pub fn require_rust_target(triple: &str) -> Result<()> {
-    let sysroot = Command::new("rustc")
+/// The Rust toolchain the static build compiles with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RustToolchain {
+    /// `rustc --print sysroot`.
+    pub sysroot: PathBuf,
+    /// The compiler's commit (`commit-hash:` of `rustc -vV`), as rustup's prebuilt standard
+    /// library names its sources (`/rustc/COMMIT/library/...`).
+    pub commit: String,
+}
+
+/// Asks `rustc` for its sysroot and commit, and checks that the standard library's source
+/// (rustup's `rust-src` component, which [`BUILD_STD_ARGS`] compiles) is there.
+///
+/// Errors: rustc missing, its output unreadable, or `rust-src` missing (with the command that
+/// adds it; scripts/install-deps.sh runs it).
+pub fn rust_toolchain() -> Result<RustToolchain> {
+    let sysroot = rustc_sysroot()?;
+    let verbose = Command::new("rustc")
+        .arg("-vV")
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    let commit = verbose
+        .lines()
+        .find_map(|l| l.strip_prefix("commit-hash: "))
+        .map(str::trim)
+        .filter(|c| !c.is_empty() && c.bytes().all(|b| b.is_ascii_hexdigit()))
+        .ok_or_else(|| {
+            Error::Invalid(
+                "`rustc -vV` names no commit-hash: install Rust with rustup (a release \
+                 toolchain, see scripts/install-deps.sh)"
+                    .into(),
+            )
+        })?
+        .to_string();
+    let library = sysroot.join("lib/rustlib/src/rust/library/std/Cargo.toml");
+    if !library.is_file() {
+        return Err(Error::Invalid(format!(
+            "the Rust standard library's source is missing ({} not found): run `rustup \
+             component add rust-src` (scripts/install-deps.sh does); the static build compiles \
+             std with the program",
+            library.display()
+        )));
+    }
+    Ok(RustToolchain { sysroot, commit })
+}
+
+/// `rustc --print sysroot`, or an error that says to install Rust.
+fn rustc_sysroot() -> Result<PathBuf> {
+    Command::new("rustc")
         .args(["--print", "sysroot"])
         .output()
         .ok()
         .filter(|o| o.status.success())
-        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
-    let Some(sysroot) = sysroot else {
-        return Err(Error::Invalid(
-            "rustc not found: install Rust with rustup (see scripts/install-deps.sh)".into(),
-        ));
-    };
+        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()))
+        .ok_or_else(|| {
+            Error::Invalid(
+                "rustc not found: install Rust with rustup (see scripts/install-deps.sh)".into(),
+            )
+        })
+}
+
+/// Fails with what to run when the Rust standard library for `triple` is not installed
+/// (rustup's `rust-std` component of that target, which scripts/install-deps.sh adds; the
+/// static build still takes musl's C library and start files from it).
+pub fn require_rust_target(triple: &str) -> Result<()> {
+    let sysroot = rustc_sysroot()?;
     if sysroot
         .join("lib/rustlib")
         .join(triple)
@@ -498,6 +592,32 @@ mod tests {
             .map(|a| format!("\"{a}\""))
             .collect();
         assert!(script.contains(&format!("CARGO_ARGS = [{}]", args.join(", "))));
+        let build_std: Vec<String> = BUILD_STD_ARGS.iter().map(|a| format!("\"{a}\"")).collect();
+        assert!(script.contains(&format!("\nBUILD_STD = [{}]\n", build_std.join(", "))));
+        assert!(script.contains(&format!(
+            "env[\"{}\"] = \"{}\"",
+            BOOTSTRAP_ENV.0, BOOTSTRAP_ENV.1
+        )));
+        assert!(
+            script.contains("--remap-path-prefix={sysroot}/lib/rustlib/src/rust=/rustc/{commit}")
+        );
+    }
+
+    #[test]
+    fn the_standard_library_sources_are_remapped_to_rustups_names() {
+        let remap = std_source_remap(Path::new("/home/u/.rustup/toolchains/stable"), "59807616e");
+        assert_eq!(
+            remap,
+            "--remap-path-prefix=/home/u/.rustup/toolchains/stable/lib/rustlib/src/rust=/rustc/59807616e"
+        );
+    }
+
+    #[test]
+    fn this_toolchain_has_the_standard_library_source_and_a_commit() {
+        // install-deps.sh adds rust-src; the static build needs it.
+        let t = rust_toolchain().unwrap();
+        assert!(t.sysroot.join("lib/rustlib/src/rust/library/core").is_dir());
+        assert_eq!(t.commit.len(), 40, "{t:?}");
     }
 
     #[test]

@@ -11,19 +11,20 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsRawFd, BorrowedFd};
 
 use netlink_packet_core::{
-    NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL,
-    NLM_F_REQUEST,
+    parse_u32, DecodeError, Emitable, NetlinkDeserializable, NetlinkHeader, NetlinkMessage,
+    NetlinkPayload, NetlinkSerializable, NlasIterator, Parseable, NLM_F_ACK, NLM_F_CREATE,
+    NLM_F_DUMP, NLM_F_EXCL, NLM_F_REQUEST,
 };
 use netlink_packet_route::address::{
     AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage,
 };
 use netlink_packet_route::link::{
-    InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
+    InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkHeader, LinkInfo, LinkMessage,
 };
 use netlink_packet_route::route::{
     RouteAddress, RouteAttribute, RouteMessage, RouteProtocol, RouteScope, RouteType,
 };
-use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
+use netlink_packet_route::AddressFamily;
 use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
 
 /// Sets a 5-second receive timeout, so a kernel that never answers cannot hang tinibox.
@@ -46,6 +47,99 @@ pub fn receive_timeout(socket: &Socket) -> io::Result<()> {
         return Err(io::Error::last_os_error());
     }
     Ok(())
+}
+
+/// `IFLA_MTU`, the MTU attribute of a link message (linux/if_link.h; libc does not export it
+/// for Linux).
+const IFLA_MTU: u16 = 4;
+
+/// The requests tinibox sends: netlink-packet-route's messages under their `RTM_*` types
+/// (linux/rtnetlink.h). It stands in for the crate's `RouteNetlinkMessage`, whose emitter and
+/// parser cover every rtnetlink family (traffic control, rules, neighbours, next hops...):
+/// linked through that enum, they were about 100 KiB of code tinibox never runs (BENCHMARKS.md,
+/// "rtnetlink: only the messages tinibox sends and reads").
+#[derive(Debug)]
+enum Request {
+    GetLink(LinkMessage),
+    NewLink(LinkMessage),
+    SetLink(LinkMessage),
+    DelLink(LinkMessage),
+    NewAddress(AddressMessage),
+    GetRoute(RouteMessage),
+    NewRoute(RouteMessage),
+}
+
+impl NetlinkSerializable for Request {
+    fn message_type(&self) -> u16 {
+        match self {
+            Request::GetLink(_) => libc::RTM_GETLINK,
+            Request::NewLink(_) => libc::RTM_NEWLINK,
+            Request::SetLink(_) => libc::RTM_SETLINK,
+            Request::DelLink(_) => libc::RTM_DELLINK,
+            Request::NewAddress(_) => libc::RTM_NEWADDR,
+            Request::GetRoute(_) => libc::RTM_GETROUTE,
+            Request::NewRoute(_) => libc::RTM_NEWROUTE,
+        }
+    }
+
+    fn buffer_len(&self) -> usize {
+        match self {
+            Request::GetLink(m)
+            | Request::NewLink(m)
+            | Request::SetLink(m)
+            | Request::DelLink(m) => m.buffer_len(),
+            Request::NewAddress(m) => m.buffer_len(),
+            Request::GetRoute(m) | Request::NewRoute(m) => m.buffer_len(),
+        }
+    }
+
+    fn serialize(&self, buffer: &mut [u8]) {
+        match self {
+            Request::GetLink(m)
+            | Request::NewLink(m)
+            | Request::SetLink(m)
+            | Request::DelLink(m) => m.emit(buffer),
+            Request::NewAddress(m) => m.emit(buffer),
+            Request::GetRoute(m) | Request::NewRoute(m) => m.emit(buffer),
+        }
+    }
+}
+
+/// What tinibox reads in the kernel's answers: a link's index and MTU (the `ifinfomsg` header
+/// and the `IFLA_MTU` attribute; the other attributes are skipped unparsed, since
+/// `LinkMessage`'s parser would link the parsers of every link kind), a route (netlink-packet-route's
+/// `RouteMessage`), or a message of another type, ignored.
+#[derive(Debug)]
+enum Reply {
+    Link { index: u32, mtu: Option<u32> },
+    Route(RouteMessage),
+    Other,
+}
+
+impl NetlinkDeserializable for Reply {
+    type Error = DecodeError;
+
+    fn deserialize(header: &NetlinkHeader, payload: &[u8]) -> Result<Self, DecodeError> {
+        match header.message_type {
+            libc::RTM_NEWLINK => {
+                let link = LinkHeader::parse(payload)?;
+                let attributes = payload.get(link.buffer_len()..).unwrap_or_default();
+                let mut mtu = None;
+                for nla in NlasIterator::new(attributes) {
+                    let nla = nla?;
+                    if nla.kind() == IFLA_MTU {
+                        mtu = Some(parse_u32(nla.value())?);
+                    }
+                }
+                Ok(Reply::Link {
+                    index: link.index,
+                    mtu,
+                })
+            }
+            libc::RTM_NEWROUTE => Ok(Reply::Route(RouteMessage::parse(payload)?)),
+            _ => Ok(Reply::Other),
+        }
+    }
 }
 
 /// An rtnetlink connection in one network namespace.
@@ -95,16 +189,12 @@ impl Rtnl {
 
     /// Sends one request and collects the answers (a dump's messages, or nothing for an
     /// acknowledged change); a kernel error comes back as the `io::Error` of its errno.
-    fn request(
-        &mut self,
-        message: RouteNetlinkMessage,
-        flags: u16,
-    ) -> io::Result<Vec<RouteNetlinkMessage>> {
+    fn request(&mut self, message: Request, flags: u16) -> io::Result<Vec<Reply>> {
         self.seq += 1;
         let mut header = NetlinkHeader::default();
         header.flags = NLM_F_REQUEST | flags;
         header.sequence_number = self.seq;
-        let mut msg = NetlinkMessage::new(header, NetlinkPayload::from(message));
+        let mut msg = NetlinkMessage::new(header, NetlinkPayload::InnerMessage(message));
         msg.finalize();
         let mut buf = vec![0; msg.buffer_len()];
         msg.serialize(&mut buf);
@@ -114,7 +204,7 @@ impl Rtnl {
             let (data, _) = self.socket.recv_from_full()?;
             let mut off = 0;
             while off < data.len() {
-                let m = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&data[off..])
+                let m = NetlinkMessage::<Reply>::deserialize(&data[off..])
                     .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
                 let len = m.header.length as usize;
                 if len == 0 {
@@ -151,9 +241,9 @@ impl Rtnl {
     pub fn link_index(&mut self, name: &str) -> io::Result<Option<u32>> {
         let mut m = LinkMessage::default();
         m.attributes.push(LinkAttribute::IfName(name.to_string()));
-        match self.request(RouteNetlinkMessage::GetLink(m), 0) {
+        match self.request(Request::GetLink(m), 0) {
             Ok(v) => Ok(v.into_iter().find_map(|m| match m {
-                RouteNetlinkMessage::NewLink(l) => Some(l.header.index),
+                Reply::Link { index, .. } => Some(index),
                 _ => None,
             })),
             Err(e) if e.raw_os_error() == Some(libc::ENODEV) => Ok(None),
@@ -165,15 +255,9 @@ impl Rtnl {
     pub fn link_index_mtu(&mut self, name: &str) -> io::Result<Option<(u32, Option<u32>)>> {
         let mut m = LinkMessage::default();
         m.attributes.push(LinkAttribute::IfName(name.to_string()));
-        match self.request(RouteNetlinkMessage::GetLink(m), 0) {
+        match self.request(Request::GetLink(m), 0) {
             Ok(v) => Ok(v.into_iter().find_map(|m| match m {
-                RouteNetlinkMessage::NewLink(l) => {
-                    let mtu = l.attributes.iter().find_map(|a| match a {
-                        LinkAttribute::Mtu(mtu) => Some(*mtu),
-                        _ => None,
-                    });
-                    Some((l.header.index, mtu))
-                }
+                Reply::Link { index, mtu } => Some((index, mtu)),
                 _ => None,
             })),
             Err(e) if e.raw_os_error() == Some(libc::ENODEV) => Ok(None),
@@ -185,12 +269,9 @@ impl Rtnl {
     pub fn link_mtu(&mut self, index: u32) -> io::Result<Option<u32>> {
         let mut m = LinkMessage::default();
         m.header.index = index;
-        let v = self.request(RouteNetlinkMessage::GetLink(m), 0)?;
+        let v = self.request(Request::GetLink(m), 0)?;
         Ok(v.into_iter().find_map(|m| match m {
-            RouteNetlinkMessage::NewLink(l) => l.attributes.into_iter().find_map(|a| match a {
-                LinkAttribute::Mtu(mtu) => Some(mtu),
-                _ => None,
-            }),
+            Reply::Link { mtu, .. } => mtu,
             _ => None,
         }))
     }
@@ -204,11 +285,8 @@ impl Rtnl {
             .push(LinkAttribute::LinkInfo(vec![LinkInfo::Kind(
                 InfoKind::Bridge,
             )]));
-        self.request(
-            RouteNetlinkMessage::NewLink(m),
-            NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK,
-        )
-        .map(drop)
+        self.request(Request::NewLink(m), NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK)
+            .map(drop)
     }
 
     /// Creates a veth pair: `host` attached to bridge `controller`, its peer created directly
@@ -239,11 +317,8 @@ impl Rtnl {
             LinkInfo::Kind(InfoKind::Veth),
             LinkInfo::Data(InfoData::Veth(InfoVeth::Peer(p))),
         ]));
-        self.request(
-            RouteNetlinkMessage::NewLink(m),
-            NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK,
-        )
-        .map(drop)
+        self.request(Request::NewLink(m), NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK)
+            .map(drop)
     }
 
     /// Sets link `index` up.
@@ -252,15 +327,14 @@ impl Rtnl {
         m.header.index = index;
         m.header.flags = LinkFlags::Up;
         m.header.change_mask = LinkFlags::Up;
-        self.request(RouteNetlinkMessage::SetLink(m), NLM_F_ACK)
-            .map(drop)
+        self.request(Request::SetLink(m), NLM_F_ACK).map(drop)
     }
 
     /// Deletes the link called `name`; Ok when it does not exist.
     pub fn delete_link(&mut self, name: &str) -> io::Result<()> {
         let mut m = LinkMessage::default();
         m.attributes.push(LinkAttribute::IfName(name.to_string()));
-        match self.request(RouteNetlinkMessage::DelLink(m), NLM_F_ACK) {
+        match self.request(Request::DelLink(m), NLM_F_ACK) {
             Err(e) if e.raw_os_error() == Some(libc::ENODEV) => Ok(()),
             r => r.map(drop),
         }
@@ -282,7 +356,7 @@ impl Rtnl {
             m.attributes.push(AddressAttribute::Broadcast(broadcast));
         }
         self.request(
-            RouteNetlinkMessage::NewAddress(m),
+            Request::NewAddress(m),
             NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK,
         )
         .map(drop)
@@ -304,7 +378,7 @@ impl Rtnl {
         m.attributes
             .push(AddressAttribute::Flags(AddressFlags::Nodad));
         self.request(
-            RouteNetlinkMessage::NewAddress(m),
+            Request::NewAddress(m),
             NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK,
         )
         .map(drop)
@@ -320,21 +394,18 @@ impl Rtnl {
         m.header.kind = RouteType::Unicast;
         m.attributes
             .push(RouteAttribute::Gateway(RouteAddress::Inet6(gateway)));
-        self.request(
-            RouteNetlinkMessage::NewRoute(m),
-            NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK,
-        )
-        .map(drop)
+        self.request(Request::NewRoute(m), NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK)
+            .map(drop)
     }
 
     /// The IPv6 routes of the main table with a prefix (destination, prefix length).
     pub fn routes6(&mut self) -> io::Result<Vec<(Ipv6Addr, u8)>> {
         let mut m = RouteMessage::default();
         m.header.address_family = AddressFamily::Inet6;
-        let v = self.request(RouteNetlinkMessage::GetRoute(m), NLM_F_DUMP)?;
+        let v = self.request(Request::GetRoute(m), NLM_F_DUMP)?;
         Ok(v.into_iter()
             .filter_map(|m| match m {
-                RouteNetlinkMessage::NewRoute(r) if r.header.table == libc::RT_TABLE_MAIN => {
+                Reply::Route(r) if r.header.table == libc::RT_TABLE_MAIN => {
                     let prefix = r.header.destination_prefix_length;
                     r.attributes.into_iter().find_map(|a| match a {
                         RouteAttribute::Destination(RouteAddress::Inet6(d)) => Some((d, prefix)),
@@ -356,21 +427,18 @@ impl Rtnl {
         m.header.kind = RouteType::Unicast;
         m.attributes
             .push(RouteAttribute::Gateway(RouteAddress::Inet(gateway)));
-        self.request(
-            RouteNetlinkMessage::NewRoute(m),
-            NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK,
-        )
-        .map(drop)
+        self.request(Request::NewRoute(m), NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK)
+            .map(drop)
     }
 
     /// The IPv4 routes of the main table.
     pub fn routes(&mut self) -> io::Result<Vec<Route>> {
         let mut m = RouteMessage::default();
         m.header.address_family = AddressFamily::Inet;
-        let v = self.request(RouteNetlinkMessage::GetRoute(m), NLM_F_DUMP)?;
+        let v = self.request(Request::GetRoute(m), NLM_F_DUMP)?;
         Ok(v.into_iter()
             .filter_map(|m| match m {
-                RouteNetlinkMessage::NewRoute(r) if r.header.table == libc::RT_TABLE_MAIN => {
+                Reply::Route(r) if r.header.table == libc::RT_TABLE_MAIN => {
                     let mut route = Route {
                         destination: Ipv4Addr::UNSPECIFIED,
                         prefix: r.header.destination_prefix_length,
@@ -390,5 +458,63 @@ impl Rtnl {
                 _ => None,
             })
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs `f` on a thread of its own in a new, empty network namespace (namespaces belong to
+    /// the thread that unshares; the test's other threads stay where they are).
+    fn in_new_netns<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+        assert_eq!(nix::unistd::geteuid().as_raw(), 0, "this test needs root");
+        std::thread::spawn(move || {
+            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+            f()
+        })
+        .join()
+        .unwrap()
+    }
+
+    #[test]
+    fn the_kernels_answers_give_a_links_index_and_mtu() {
+        in_new_netns(|| {
+            let mut rt = Rtnl::open().unwrap();
+            // A new namespace has only lo: index 1, MTU 65536 (Linux since 3.6).
+            assert_eq!(rt.link_index("lo").unwrap(), Some(1));
+            assert_eq!(rt.link_index_mtu("lo").unwrap(), Some((1, Some(65536))));
+            assert_eq!(rt.link_mtu(1).unwrap(), Some(65536));
+            assert_eq!(rt.link_index("tbx-none0").unwrap(), None);
+            assert_eq!(rt.link_index_mtu("tbx-none0").unwrap(), None);
+        });
+    }
+
+    #[test]
+    fn a_bridge_made_here_reads_back_with_its_mtu_and_route() {
+        in_new_netns(|| {
+            let mut rt = Rtnl::open().unwrap();
+            rt.add_bridge("tbx-test0", 1400).unwrap();
+            let e = rt.add_bridge("tbx-test0", 1400).unwrap_err();
+            assert_eq!(e.raw_os_error(), Some(libc::EEXIST));
+            let (index, mtu) = rt.link_index_mtu("tbx-test0").unwrap().unwrap();
+            assert!(index > 1);
+            assert_eq!(mtu, Some(1400));
+            rt.add_address(index, Ipv4Addr::new(10, 99, 7, 1), 24)
+                .unwrap();
+            rt.set_up(index).unwrap();
+            let routes = rt.routes().unwrap();
+            assert!(
+                routes.contains(&Route {
+                    destination: Ipv4Addr::new(10, 99, 7, 0),
+                    prefix: 24,
+                    oif: index,
+                }),
+                "{routes:?}"
+            );
+            rt.delete_link("tbx-test0").unwrap();
+            assert_eq!(rt.link_index("tbx-test0").unwrap(), None);
+            rt.delete_link("tbx-test0").unwrap();
+        });
     }
 }

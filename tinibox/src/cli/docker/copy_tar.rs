@@ -340,7 +340,7 @@ impl Meta {
 
 fn timespec(secs: i64) -> libc::timespec {
     libc::timespec {
-        tv_sec: secs as libc::time_t,
+        tv_sec: secs as _, // time_t: 64-bit on every target TiniLinux builds for
         tv_nsec: 0,
     }
 }

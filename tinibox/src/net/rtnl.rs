@@ -4,6 +4,12 @@
 //! `eth0`, set links up, add addresses and a default route, read the uplink's MTU and the
 //! routes that a new subnet must not overlap.
 //!
+//! Requests and answers go through two narrow types, [`Request`] (the crate's link, address and
+//! route messages under their `RTM_*` types) and [`Reply`] (a link's index and MTU, or a route),
+//! instead of the crate's `RouteNetlinkMessage`, whose emitter and parsers of every rtnetlink
+//! family cost the static binary 294,912 B (BENCHMARKS.md, "The standard library built for size,
+//! and rtnetlink narrowed"). The bytes on the wire are the crate's either way.
+//!
 //! Owns the netlink conversation only; which links exist and why is [`super::bridge`].
 
 use std::io;
@@ -49,15 +55,8 @@ pub fn receive_timeout(socket: &Socket) -> io::Result<()> {
     Ok(())
 }
 
-/// `IFLA_MTU`, the MTU attribute of a link message (linux/if_link.h; libc does not export it
-/// for Linux).
-const IFLA_MTU: u16 = 4;
-
 /// The requests tinibox sends: netlink-packet-route's messages under their `RTM_*` types
-/// (linux/rtnetlink.h). It stands in for the crate's `RouteNetlinkMessage`, whose emitter and
-/// parser cover every rtnetlink family (traffic control, rules, neighbours, next hops...):
-/// linked through that enum, they were about 100 KiB of code tinibox never runs (BENCHMARKS.md,
-/// "rtnetlink: only the messages tinibox sends and reads").
+/// (linux/rtnetlink.h), in place of the crate's `RouteNetlinkMessage` (see the module doc).
 #[derive(Debug)]
 enum Request {
     GetLink(LinkMessage),
@@ -106,9 +105,11 @@ impl NetlinkSerializable for Request {
 }
 
 /// What tinibox reads in the kernel's answers: a link's index and MTU (the `ifinfomsg` header
-/// and the `IFLA_MTU` attribute; the other attributes are skipped unparsed, since
-/// `LinkMessage`'s parser would link the parsers of every link kind), a route (netlink-packet-route's
-/// `RouteMessage`), or a message of another type, ignored.
+/// and the `IFLA_MTU` attribute, linux/if_link.h; the other attributes are skipped unparsed,
+/// since `LinkMessage`'s parser would link the parsers of every link kind), a route
+/// (netlink-packet-route's `RouteMessage`), or a message of another type, ignored.
+/// netlink-packet-core answers `NLMSG_DONE`, `NLMSG_ERROR`, `NLMSG_NOOP` and `NLMSG_OVERRUN`
+/// before this type is asked.
 #[derive(Debug)]
 enum Reply {
     Link { index: u32, mtu: Option<u32> },
@@ -127,7 +128,7 @@ impl NetlinkDeserializable for Reply {
                 let mut mtu = None;
                 for nla in NlasIterator::new(attributes) {
                     let nla = nla?;
-                    if nla.kind() == IFLA_MTU {
+                    if nla.kind() == libc::IFLA_MTU {
                         mtu = Some(parse_u32(nla.value())?);
                     }
                 }
@@ -477,6 +478,111 @@ mod tests {
         .unwrap()
     }
 
+    /// `inner` as the kernel would send it, in a netlink message of sequence 7, emitted by the
+    /// crate's full `RouteNetlinkMessage` (still a dependency: only this test links it).
+    fn wire(inner: netlink_packet_route::RouteNetlinkMessage) -> Vec<u8> {
+        let mut header = NetlinkHeader::default();
+        header.sequence_number = 7;
+        let mut msg = NetlinkMessage::new(header, NetlinkPayload::InnerMessage(inner));
+        msg.finalize();
+        let mut buf = vec![0; msg.buffer_len()];
+        msg.serialize(&mut buf);
+        buf
+    }
+
+    #[test]
+    fn a_link_answer_gives_its_index_and_mtu_whatever_else_it_carries() {
+        use netlink_packet_route::RouteNetlinkMessage as Full;
+        let mut link = LinkMessage::default();
+        link.header.index = 42;
+        link.attributes.push(LinkAttribute::IfName("tbx0".into()));
+        link.attributes
+            .push(LinkAttribute::LinkInfo(vec![LinkInfo::Kind(
+                InfoKind::Bridge,
+            )]));
+        link.attributes.push(LinkAttribute::Mtu(1450));
+        link.attributes.push(LinkAttribute::TxQueueLen(1000));
+        let m = NetlinkMessage::<Reply>::deserialize(&wire(Full::NewLink(link.clone()))).unwrap();
+        match m.payload {
+            NetlinkPayload::InnerMessage(Reply::Link { index, mtu }) => {
+                assert_eq!((index, mtu), (42, Some(1450)))
+            }
+            other => panic!("{other:?}"),
+        }
+        // Without IFLA_MTU: the index, no MTU.
+        link.attributes
+            .retain(|a| !matches!(a, LinkAttribute::Mtu(_)));
+        let m = NetlinkMessage::<Reply>::deserialize(&wire(Full::NewLink(link))).unwrap();
+        assert!(matches!(
+            m.payload,
+            NetlinkPayload::InnerMessage(Reply::Link {
+                index: 42,
+                mtu: None
+            })
+        ));
+    }
+
+    #[test]
+    fn a_route_answer_parses_and_other_types_are_ignored() {
+        use netlink_packet_route::RouteNetlinkMessage as Full;
+        let mut route = RouteMessage::default();
+        route.header.address_family = AddressFamily::Inet;
+        route.header.destination_prefix_length = 16;
+        route.header.table = libc::RT_TABLE_MAIN;
+        route
+            .attributes
+            .push(RouteAttribute::Destination(RouteAddress::Inet(
+                Ipv4Addr::new(172, 17, 0, 0),
+            )));
+        route.attributes.push(RouteAttribute::Oif(3));
+        let m = NetlinkMessage::<Reply>::deserialize(&wire(Full::NewRoute(route.clone()))).unwrap();
+        match m.payload {
+            NetlinkPayload::InnerMessage(Reply::Route(r)) => assert_eq!(r, route),
+            other => panic!("{other:?}"),
+        }
+        let m = NetlinkMessage::<Reply>::deserialize(&wire(Full::NewAddress(
+            AddressMessage::default(),
+        )))
+        .unwrap();
+        assert!(matches!(
+            m.payload,
+            NetlinkPayload::InnerMessage(Reply::Other)
+        ));
+    }
+
+    #[test]
+    fn a_truncated_link_answer_is_an_error_not_a_panic() {
+        use netlink_packet_route::RouteNetlinkMessage as Full;
+        let mut link = LinkMessage::default();
+        link.attributes.push(LinkAttribute::Mtu(1500));
+        let whole = wire(Full::NewLink(link));
+        // Every cut of the payload, with the netlink header's length made to match: the
+        // header (16 B), the ifinfomsg (16 B), then the attribute cut anywhere.
+        for len in 16..whole.len() {
+            let mut cut = whole[..len].to_vec();
+            cut[..4].copy_from_slice(&(len as u32).to_ne_bytes());
+            match NetlinkMessage::<Reply>::deserialize(&cut) {
+                Err(_) => {}
+                Ok(m) => assert!(
+                    matches!(
+                        m.payload,
+                        NetlinkPayload::InnerMessage(Reply::Link { mtu: None, .. })
+                    ),
+                    "cut at {len}: {m:?}"
+                ),
+            }
+        }
+        // The whole message still parses.
+        let m = NetlinkMessage::<Reply>::deserialize(&whole).unwrap();
+        assert!(matches!(
+            m.payload,
+            NetlinkPayload::InnerMessage(Reply::Link {
+                mtu: Some(1500),
+                ..
+            })
+        ));
+    }
+
     #[test]
     fn the_kernels_answers_give_a_links_index_and_mtu() {
         in_new_netns(|| {
@@ -515,6 +621,57 @@ mod tests {
             rt.delete_link("tbx-test0").unwrap();
             assert_eq!(rt.link_index("tbx-test0").unwrap(), None);
             rt.delete_link("tbx-test0").unwrap();
+        });
+    }
+
+    #[test]
+    fn a_veth_pair_ipv6_and_default_routes_as_the_bridge_makes_them() {
+        in_new_netns(|| {
+            let mut rt = Rtnl::open().unwrap();
+            rt.add_bridge("tbx-br0", 1500).unwrap();
+            let bridge = rt.link_index("tbx-br0").unwrap().unwrap();
+            rt.set_up(bridge).unwrap();
+            // The peer goes into a namespace given by fd: here this thread's own.
+            let own = std::fs::File::open("/proc/thread-self/ns/net").unwrap();
+            let mac = [0x02, 0x42, 0xac, 0x11, 0x00, 0x02];
+            use std::os::fd::AsFd;
+            rt.add_veth("tbx-veth0", bridge, "tbx-peer0", mac, own.as_fd(), 1480)
+                .unwrap();
+            let (peer, mtu) = rt.link_index_mtu("tbx-peer0").unwrap().unwrap();
+            assert_eq!(mtu, Some(1480));
+            assert_eq!(
+                rt.link_index_mtu("tbx-veth0").unwrap().map(|(_, m)| m),
+                Some(Some(1480))
+            );
+            // iproute2, forked from this thread, runs in its namespace.
+            let ip = std::process::Command::new("ip")
+                .args(["-o", "link", "show", "tbx-peer0"])
+                .output()
+                .unwrap();
+            let shown = String::from_utf8_lossy(&ip.stdout);
+            assert!(shown.contains("link/ether 02:42:ac:11:00:02"), "{shown}");
+            assert!(shown.contains("mtu 1480"), "{shown}");
+            rt.set_up(peer).unwrap();
+            rt.add_address(peer, Ipv4Addr::new(10, 98, 0, 2), 24)
+                .unwrap();
+            rt.add_default_route(Ipv4Addr::new(10, 98, 0, 1)).unwrap();
+            let routes = rt.routes().unwrap();
+            assert!(
+                routes.iter().any(|r| r.prefix == 0 && r.oif == peer),
+                "{routes:?}"
+            );
+            let v6: Ipv6Addr = "fd00:98::2".parse().unwrap();
+            rt.add_address6(peer, v6, 64).unwrap();
+            rt.add_default_route6("fd00:98::1".parse().unwrap())
+                .unwrap();
+            let routes6 = rt.routes6().unwrap();
+            assert!(
+                routes6.contains(&("fd00:98::".parse().unwrap(), 64)),
+                "{routes6:?}"
+            );
+            rt.delete_link("tbx-veth0").unwrap();
+            assert_eq!(rt.link_index("tbx-peer0").unwrap(), None);
+            rt.delete_link("tbx-br0").unwrap();
         });
     }
 }

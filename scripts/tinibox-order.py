@@ -54,17 +54,25 @@ def die(message):
 def build(target_dir, map_path):
     """Builds the static tinibox with symbols and a gold map; returns the binary's path."""
     env = dict(os.environ)
-    sysroot = subprocess.run(["rustc", "--print", "sysroot"], capture_output=True, text=True,
-                             check=True).stdout.strip()
-    commit = next(line.split(":", 1)[1].strip() for line in subprocess.run(
-        ["rustc", "-vV"], capture_output=True, text=True, check=True).stdout.splitlines()
-        if line.startswith("commit-hash:"))
+    rustc = os.environ.get("RUSTC", "rustc")  # the compiler cargo runs, as distro-build asks
+    try:
+        sysroot = subprocess.run([rustc, "--print", "sysroot"], capture_output=True, text=True,
+                                 check=True).stdout.strip()
+        verbose = subprocess.run([rustc, "-vV"], capture_output=True, text=True,
+                                 check=True).stdout
+    except (OSError, subprocess.CalledProcessError) as e:
+        die(f"cannot ask {rustc} for its sysroot and commit: {e}")
+    commit = next((line.split(":", 1)[1].strip() for line in verbose.splitlines()
+                   if line.startswith("commit-hash:")), "")
+    if not commit:
+        die(f"`{rustc} -vV` names no commit-hash (install Rust with rustup)")
     remap = f"--remap-path-prefix={sysroot}/lib/rustlib/src/rust=/rustc/{commit}"
-    env["RUSTFLAGS"] = (
-        f"{RUSTFLAGS} {ORDER_RUSTFLAGS} {remap} -C strip=none -C link-arg=-Wl,-Map={map_path}"
-    )
+    flags = f"{RUSTFLAGS} {ORDER_RUSTFLAGS} -C strip=none -C link-arg=-Wl,-Map={map_path}"
+    # CARGO_ENCODED_RUSTFLAGS (0x1f between flags), as distro-build: a path may hold spaces.
+    env["CARGO_ENCODED_RUSTFLAGS"] = "\x1f".join(flags.split() + [remap])
+    env.pop("RUSTFLAGS", None)
     env["RUSTC_BOOTSTRAP"] = "1"  # BOOTSTRAP_ENV: a stable cargo takes BUILD_STD's -Z flags
-    for name in ("CARGO_ENCODED_RUSTFLAGS", "CARGO_TARGET_DIR", "CARGO_BUILD_TARGET"):
+    for name in ("CARGO_TARGET_DIR", "CARGO_BUILD_TARGET"):
         env.pop(name, None)
     cmd = ["cargo", "build", "--release", "-p", "tinibox", "--target", TRIPLE, *CARGO_ARGS,
            "--config", 'profile.release.opt-level="z"', *BUILD_STD, "--target-dir", target_dir]

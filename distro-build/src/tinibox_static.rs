@@ -49,7 +49,13 @@ pub const BUILD_STD_ARGS: &[&str] = &[
 ];
 
 /// The variable that lets a stable rustc and cargo take the unstable `-Z` flags of
-/// [`BUILD_STD_ARGS`] (set for the static build's cargo only).
+/// [`BUILD_STD_ARGS`] (set for the static build's cargo only). Cargo accepts only the value `1`,
+/// and passes it on to every rustc and build script of that build: anyhow's and thiserror's
+/// build scripts then probe for, and when the probe compiles use, the unstable
+/// `error_generic_member_access` API (a backtrace offered through `Error::provide`), which the
+/// workspace's ordinary builds (tests, clippy) do not compile. Their probes keep a toolchain
+/// without that API building. A toolchain whose cargo drops `-Zbuild-std` or std's
+/// `optimize_for_size` feature fails this build with cargo's message in `logs/tinibox.log`.
 pub const BOOTSTRAP_ENV: (&str, &str) = ("RUSTC_BOOTSTRAP", "1");
 
 /// `--remap-path-prefix=SYSROOT/lib/rustlib/src/rust=/rustc/COMMIT`: a standard library built
@@ -94,7 +100,9 @@ pub fn rustflags(order: Option<&str>) -> String {
 /// tinibox as the rootfs carries it: `/usr/bin/tinibox` with the registry client (rustls with
 /// ring) but without Mozilla's roots built in, because the rootfs carries Debian's CA bundle
 /// ([`crate::ca_certificates`]), and with apk compiled in (`/sbin/apk` links to it:
-/// [`crate::apk_static`]). The SBOM lists the crates of exactly this build.
+/// [`crate::apk_static`]). The SBOM lists the crates of `Cargo.lock` in exactly this build; the
+/// standard library's own dependencies (compiled from rust-src's lock file by
+/// [`BUILD_STD_ARGS`], as they were in rustup's prebuilt copy) are not listed.
 pub const PROGRAM: Program = Program {
     package: "tinibox",
     path: "usr/bin/tinibox",
@@ -156,15 +164,11 @@ pub fn cargo_static(
         .arg("--target-dir")
         .arg(&target_dir)
         .env(
-            "RUSTFLAGS",
-            format!(
-                "{} {}",
-                rustflags(order),
-                std_source_remap(&toolchain.sysroot, &toolchain.commit)
-            ),
+            "CARGO_ENCODED_RUSTFLAGS",
+            encoded_rustflags(order, &toolchain),
         )
         .env(BOOTSTRAP_ENV.0, BOOTSTRAP_ENV.1)
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("RUSTFLAGS")
         .env_remove("CARGO_TARGET_DIR")
         .env_remove("CARGO_BUILD_TARGET");
     cross_env(&mut cmd, &ctx.target);
@@ -263,6 +267,24 @@ pub fn relink_if_order_changed(
     Ok(())
 }
 
+/// The static build's compiler flags for cargo's `CARGO_ENCODED_RUSTFLAGS` (flags separated by
+/// the ASCII unit separator 0x1f, so a sysroot path with spaces stays one flag): [`rustflags`]
+/// and [`std_source_remap`].
+pub fn encoded_rustflags(order: Option<&str>, toolchain: &RustToolchain) -> String {
+    let mut flags: Vec<String> = rustflags(order)
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    flags.push(std_source_remap(&toolchain.sysroot, &toolchain.commit));
+    flags.join("\u{1f}")
+}
+
+/// The compiler cargo runs: `$RUSTC` when set (cargo honours it), else `rustc` from `PATH`
+/// (rustup's proxy, which picks the same toolchain as cargo's).
+fn rustc_program() -> std::ffi::OsString {
+    std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into())
+}
+
 /// The Rust toolchain the static build compiles with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RustToolchain {
@@ -280,7 +302,7 @@ pub struct RustToolchain {
 /// adds it; scripts/install-deps.sh runs it).
 pub fn rust_toolchain() -> Result<RustToolchain> {
     let sysroot = rustc_sysroot()?;
-    let verbose = Command::new("rustc")
+    let verbose = Command::new(rustc_program())
         .arg("-vV")
         .output()
         .ok()
@@ -314,7 +336,7 @@ pub fn rust_toolchain() -> Result<RustToolchain> {
 
 /// `rustc --print sysroot`, or an error that says to install Rust.
 fn rustc_sysroot() -> Result<PathBuf> {
-    Command::new("rustc")
+    Command::new(rustc_program())
         .args(["--print", "sysroot"])
         .output()
         .ok()
@@ -600,6 +622,22 @@ mod tests {
         )));
         assert!(
             script.contains("--remap-path-prefix={sysroot}/lib/rustlib/src/rust=/rustc/{commit}")
+        );
+    }
+
+    #[test]
+    fn encoded_flags_keep_a_sysroot_with_spaces_as_one_flag() {
+        let t = RustToolchain {
+            sysroot: PathBuf::from("/home/a user/.rustup/toolchains/stable"),
+            commit: "59807616e".into(),
+        };
+        let encoded = encoded_rustflags(None, &t);
+        let flags: Vec<&str> = encoded.split('\u{1f}').collect();
+        let plain: Vec<&str> = RUSTFLAGS.split_whitespace().collect();
+        assert_eq!(flags[..plain.len()], plain[..]);
+        assert_eq!(
+            flags[plain.len()..],
+            ["--remap-path-prefix=/home/a user/.rustup/toolchains/stable/lib/rustlib/src/rust=/rustc/59807616e"]
         );
     }
 

@@ -144,8 +144,8 @@ pub fn cargo_static(
     let log = ctx.cache_dir.join(format!("logs/{package}.log"));
     let _ = fs::remove_file(&log);
     let triple = ctx.target.rust_triple;
-    require_rust_target(triple)?;
     let toolchain = rust_toolchain()?;
+    toolchain.require_target(triple)?;
     let order_sha = match order {
         Some(path) => {
             let sha = sha256_file(&ctx.repo_root.join(path))?;
@@ -349,24 +349,26 @@ fn rustc_sysroot() -> Result<PathBuf> {
         })
 }
 
-/// Fails with what to run when the Rust standard library for `triple` is not installed
-/// (rustup's `rust-std` component of that target, which scripts/install-deps.sh adds; the
-/// static build still takes musl's C library and start files from it).
-pub fn require_rust_target(triple: &str) -> Result<()> {
-    let sysroot = rustc_sysroot()?;
-    if sysroot
-        .join("lib/rustlib")
-        .join(triple)
-        .join("lib")
-        .is_dir()
-    {
-        return Ok(());
+impl RustToolchain {
+    /// Fails with what to run when the Rust standard library for `triple` is not installed
+    /// (rustup's `rust-std` component of that target, which scripts/install-deps.sh adds; the
+    /// static build still takes musl's C library and start files from it).
+    pub fn require_target(&self, triple: &str) -> Result<()> {
+        if self
+            .sysroot
+            .join("lib/rustlib")
+            .join(triple)
+            .join("lib")
+            .is_dir()
+        {
+            return Ok(());
+        }
+        Err(Error::Invalid(format!(
+            "the Rust target {triple} is not installed (its standard library is missing from \
+             {}): run `rustup target add {triple}` (scripts/install-deps.sh does)",
+            self.sysroot.display()
+        )))
     }
-    Err(Error::Invalid(format!(
-        "the Rust target {triple} is not installed (its standard library is missing from {}): \
-         run `rustup target add {triple}` (scripts/install-deps.sh does)",
-        sysroot.display()
-    )))
 }
 
 /// Points cargo at the cross toolchain of `target` when it has one (a compiler prefix such as
@@ -656,6 +658,17 @@ mod tests {
         let t = rust_toolchain().unwrap();
         assert!(t.sysroot.join("lib/rustlib/src/rust/library/core").is_dir());
         assert_eq!(t.commit.len(), 40, "{t:?}");
+        // install-deps.sh adds both musl targets; an unknown one is named with the fix.
+        t.require_target(Target::X86_64.rust_triple).unwrap();
+        t.require_target(Target::ARM64.rust_triple).unwrap();
+        let e = t
+            .require_target("riscv64gc-unknown-none-elf")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("rustup target add riscv64gc-unknown-none-elf"),
+            "{e}"
+        );
     }
 
     #[test]

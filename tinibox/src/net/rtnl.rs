@@ -240,16 +240,7 @@ impl Rtnl {
 
     /// The index of the link called `name`, if there is one.
     pub fn link_index(&mut self, name: &str) -> io::Result<Option<u32>> {
-        let mut m = LinkMessage::default();
-        m.attributes.push(LinkAttribute::IfName(name.to_string()));
-        match self.request(Request::GetLink(m), 0) {
-            Ok(v) => Ok(v.into_iter().find_map(|m| match m {
-                Reply::Link { index, .. } => Some(index),
-                _ => None,
-            })),
-            Err(e) if e.raw_os_error() == Some(libc::ENODEV) => Ok(None),
-            Err(e) => Err(e),
-        }
+        Ok(self.link_index_mtu(name)?.map(|(index, _)| index))
     }
 
     /// The index and MTU of link `name` in one request (None when there is no such link).

@@ -37,7 +37,8 @@ import tempfile
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TRIPLE = "x86_64-unknown-linux-musl"
 # The same build as distro-build/src/tinibox_static.rs (`cargo_static`, PROGRAM, RUSTFLAGS,
-# ORDER_RUSTFLAGS, BUILD_STD_ARGS, std_source_remap); its unit test `order_script_builds_like_distro_build` checks these lines.
+# ORDER_RUSTFLAGS, BUILD_STD_ARGS, std_source_remap); its unit test
+# `order_script_builds_like_distro_build` checks these lines.
 CARGO_ARGS = ["--no-default-features", "--features", "registry,apk"]
 RUSTFLAGS = "-C target-feature=+crt-static -C relocation-model=static -C link-arg=-Wl,--no-eh-frame-hdr"
 ORDER_RUSTFLAGS = "-C symbol-mangling-version=v0 -C link-arg=-fuse-ld=gold -C link-arg=-Wl,--section-ordering-file=distro-build/tinibox.order"  # noqa: E501

@@ -217,18 +217,44 @@ fn network_none_has_only_lo_up() {
     assert_eq!(names, vec!["lo"], "interfaces: {devs}");
     let link = sh(&root, &["--network", "none"], "ip link show lo");
     assert!(link.contains("UP"), "lo is not up: {link}");
-    // --network host sees the host's interfaces.
-    let host_devs = sh(
+    // --network host joins the host's network namespace and sees its interfaces. Interfaces
+    // of other namespaces (a CRI pod's veth, say) leave the host's list asynchronously after
+    // their namespace dies, so the container's list is checked against the host's lists read
+    // just before and just after it: everything present in both must be seen, and nothing
+    // that was in neither.
+    let host_ns = std::fs::read_link("/proc/self/ns/net").unwrap();
+    let before = host_interfaces();
+    let out = sh(
         &root,
         &["--network", "host"],
-        "tail -n +3 /proc/net/dev | wc -l",
+        "readlink /proc/self/ns/net; tail -n +3 /proc/net/dev | cut -d: -f1",
     );
-    let ours = std::fs::read_to_string("/proc/net/dev")
+    let after = host_interfaces();
+    let mut lines = out.lines();
+    assert_eq!(
+        lines.next().map(str::trim),
+        host_ns.to_str(),
+        "--network host is not the host's namespace: {out}"
+    );
+    let seen: BTreeSet<String> = lines.map(|l| l.trim().to_string()).collect();
+    let stable: BTreeSet<String> = before.intersection(&after).cloned().collect();
+    let any: BTreeSet<String> = before.union(&after).cloned().collect();
+    assert!(stable.contains("lo"), "host interfaces: {stable:?}");
+    assert!(
+        seen.is_superset(&stable) && seen.is_subset(&any),
+        "container saw {seen:?}; host had {before:?} before and {after:?} after"
+    );
+}
+
+/// The names of the interfaces in this process's network namespace, from /proc/net/dev.
+fn host_interfaces() -> BTreeSet<String> {
+    std::fs::read_to_string("/proc/net/dev")
         .unwrap()
         .lines()
-        .count()
-        - 2;
-    assert_eq!(host_devs, ours.to_string());
+        .skip(2)
+        .filter_map(|l| l.split(':').next())
+        .map(|n| n.trim().to_string())
+        .collect()
 }
 
 #[test]

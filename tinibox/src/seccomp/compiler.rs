@@ -41,10 +41,12 @@ use super::bpf::{Asm, Target, JEQ, JGE, JGT};
 use super::{CompiledFilter, SeccompError};
 
 /// `AUDIT_ARCH_X86_64`.
+#[cfg(any(test, target_arch = "x86_64"))]
 pub const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
 /// `AUDIT_ARCH_I386`.
 pub const AUDIT_ARCH_I386: u32 = 0x4000_0003;
 /// `AUDIT_ARCH_AARCH64` (`EM_AARCH64` 183 with the 64-bit and little-endian flags).
+#[cfg(any(test, target_arch = "aarch64"))]
 pub const AUDIT_ARCH_AARCH64: u32 = 0xc000_00b7;
 /// `__X32_SYSCALL_BIT`.
 pub const X32_SYSCALL_BIT: u32 = 0x4000_0000;
@@ -273,26 +275,47 @@ fn emit_arch(asm: &mut Asm, t: &Table, default_ret: u32) {
 }
 
 /// The native system call ABI a filter is compiled for.
+///
+/// A build carries the syscall tables of its own machine only (the other machine's tables
+/// cost 20-40 KB of the static binary); the unit tests have both, to compile and check
+/// filters for either kernel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Abi {
     /// x86_64 (`AUDIT_ARCH_X86_64`), with i386 and x32 as profile-selected extras.
+    #[cfg(any(test, target_arch = "x86_64"))]
     X86_64,
     /// aarch64 (`AUDIT_ARCH_AARCH64`), the asm-generic numbering.
+    #[cfg(any(test, target_arch = "aarch64"))]
     Aarch64,
 }
 
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+compile_error!("tinibox's seccomp compiler knows the x86_64 and aarch64 system call ABIs only");
+
 impl Abi {
     /// The ABI of the machine this tinibox was built for.
-    pub const NATIVE: Abi = if cfg!(target_arch = "aarch64") {
-        Abi::Aarch64
-    } else {
-        Abi::X86_64
-    };
+    #[cfg(target_arch = "aarch64")]
+    pub const NATIVE: Abi = Abi::Aarch64;
+    /// The ABI of the machine this tinibox was built for.
+    #[cfg(target_arch = "x86_64")]
+    pub const NATIVE: Abi = Abi::X86_64;
+
+    /// Whether this is the x86_64 ABI (which has the i386 and x32 ABIs beside it).
+    fn is_x86_64(self) -> bool {
+        match self {
+            #[cfg(any(test, target_arch = "x86_64"))]
+            Abi::X86_64 => true,
+            #[cfg(any(test, target_arch = "aarch64"))]
+            Abi::Aarch64 => false,
+        }
+    }
 
     /// `seccomp_data.arch` of this ABI's system calls.
     pub fn audit_arch(self) -> u32 {
         match self {
+            #[cfg(any(test, target_arch = "x86_64"))]
             Abi::X86_64 => AUDIT_ARCH_X86_64,
+            #[cfg(any(test, target_arch = "aarch64"))]
             Abi::Aarch64 => AUDIT_ARCH_AARCH64,
         }
     }
@@ -300,6 +323,7 @@ impl Abi {
     /// The number of system call `name` in this ABI, None when it has no such call.
     pub fn syscall_nr(self, name: &str) -> Option<u32> {
         match self {
+            #[cfg(any(test, target_arch = "x86_64"))]
             Abi::X86_64 => syscalls::x86_64::Sysno::from_str(name)
                 .ok()
                 .map(|s| s.id() as u32),
@@ -310,6 +334,7 @@ impl Abi {
             // asm-generic's `__NR3264_fstatat` on 64-bit) as `fstatat`, and `sync_file_range`
             // (84; arm64 does not want the `sync_file_range2` argument order) as
             // `sync_file_range2`. Profiles use the kernel's names.
+            #[cfg(any(test, target_arch = "aarch64"))]
             Abi::Aarch64 => syscalls::aarch64::Sysno::from_str(match name {
                 "newfstatat" => "fstatat",
                 "sync_file_range" => "sync_file_range2",
@@ -322,10 +347,18 @@ impl Abi {
     }
 }
 
+/// The number of system call `name` in the i386 ABI (x86_64 kernels run it beside their own).
+#[cfg(any(test, target_arch = "x86_64"))]
 fn i386_nr(name: &str) -> Option<u32> {
     syscalls::x86::Sysno::from_str(name)
         .ok()
         .map(|s| s.id() as u32)
+}
+
+/// No i386 ABI beside aarch64: never called there ([`Abi::is_x86_64`] is false).
+#[cfg(not(any(test, target_arch = "x86_64")))]
+fn i386_nr(_name: &str) -> Option<u32> {
+    None
 }
 
 /// Compiles `profile` for this machine's ABI ([`Abi::NATIVE`]; see the module comment for the
@@ -345,7 +378,7 @@ pub fn compile_for(profile: &LinuxSeccomp, abi: Abi) -> Result<CompiledFilter, S
     }
     let default_ret = action_ret(profile.default_action(), profile.default_errno_ret())?;
     let archs = profile.architectures().clone().unwrap_or_default();
-    let x86_64 = abi == Abi::X86_64;
+    let x86_64 = abi.is_x86_64();
     let with_x86 = x86_64 && archs.contains(&Arch::ScmpArchX86);
     let with_x32 = x86_64 && archs.contains(&Arch::ScmpArchX32);
 

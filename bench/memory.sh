@@ -40,6 +40,19 @@ trap cleanup EXIT
 mkdir -p "$RUNDIR"
 mount -t tmpfs -o size=64m tmpfs "$RUNDIR"
 
+# Each runtime runs from a copy in that tmpfs (huge=never: 4 KiB pages). A program's RSS counts
+# the pages of its file that it maps and touches, and on a disk file system the page cache may
+# hold the file in large folios (ext4 does, on recent kernels, for a freshly written file),
+# which map in 64 KiB or larger blocks: the same binary then measured 1.9 or 3.4 MiB depending on
+# how its file was last written. TiniLinux runs tinibox from its initramfs, a tmpfs with 4 KiB
+# pages, as here. Shared libraries (crun's, runc's) stay where they are.
+mkdir -p "$RUNDIR/bin"
+cp "$TINIBOX" "$RUNDIR/bin/tinibox"
+TINIBOX_FILE=$TINIBOX
+TINIBOX=$RUNDIR/bin/tinibox
+cp "$(command -v runc)" "$RUNDIR/bin/runc"
+RUNC=$RUNDIR/bin/runc
+
 BUNDLE=$WORK/bundle
 ROOTFS=$BUNDLE/rootfs
 mkdir -p "$ROOTFS"/{bin,proc,sys,dev,etc,tmp}
@@ -72,15 +85,17 @@ measure() {
 }
 
 echo "date: $(date -u +%Y-%m-%dT%H:%MZ)  machine: $(nproc) cores, $(. /etc/os-release; echo "$PRETTY_NAME"), Linux $(uname -r)"
-echo "tinibox: $TINIBOX ($(stat -c %s "$TINIBOX") bytes)"
+echo "tinibox: $TINIBOX_FILE ($(stat -c %s "$TINIBOX_FILE") bytes), run from a tmpfs copy"
 echo
 echo "| command (sleep 0.3 in a BusyBox bundle) | median peak RSS | runs |"
 echo "|---|---|---|"
 measure "tinibox run --rm ROOTFS" "$TINIBOX" --root "$RUNDIR/tinibox" run --rm "$ROOTFS" sleep 0.3
 measure "tinibox run --bundle" "$TINIBOX" --root "$RUNDIR/tinibox" run --bundle "$BUNDLE" @ID@
-measure "runc $(runc --version | sed -n 's/^runc version //p') run" runc --root "$RUNDIR/runc" run -b "$BUNDLE" @ID@
+measure "runc $("$RUNC" --version | sed -n 's/^runc version //p') run" "$RUNC" --root "$RUNDIR/runc" run -b "$BUNDLE" @ID@
 if [ -n "$CRUN" ]; then
   [ -x "$CRUN" ] || die "CRUN=$CRUN is not executable"
+  cp "$CRUN" "$RUNDIR/bin/crun"
+  CRUN=$RUNDIR/bin/crun
   version=$("$CRUN" --version | sed -n 's/^crun version //p')
   if [ "$hybrid" -eq 1 ]; then
     measure "crun $version run" unshare -m --propagation private sh -c \

@@ -27,6 +27,7 @@ start path, dependency upgrades); stale lines only cost RSS, never correctness.
 Usage: scripts/tinibox-order.py [--out distro-build/tinibox.order] [--keep-build DIR]
 """
 import argparse
+import json
 import os
 import re
 import shutil
@@ -37,7 +38,7 @@ import tempfile
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TRIPLE = "x86_64-unknown-linux-musl"
 # The same build as distro-build/src/tinibox_static.rs (`cargo_static`, PROGRAM, RUSTFLAGS,
-# ORDER_RUSTFLAGS, BUILD_STD_ARGS, std_source_remap); its unit test
+# ORDER_RUSTFLAGS, BUILD_STD_ARGS, std_source_remap, registry_source_remaps); its unit test
 # `order_script_builds_like_distro_build` checks these lines.
 CARGO_ARGS = ["--no-default-features", "--features", "registry,apk"]
 RUSTFLAGS = "-C target-feature=+crt-static -C relocation-model=static -C link-arg=-Wl,--no-eh-frame-hdr"
@@ -50,6 +51,30 @@ SECTION = re.compile(r"^ (\.text\S*)(?:\s+(0x[0-9a-f]+)\s+(0x[0-9a-f]+)\s+\S.*)?
 
 def die(message):
     sys.exit(f"tinibox-order: {message}")
+
+
+def registry_source_remaps():
+    """distro-build's registry_source_remaps of its registry_source_dirs: each folder of cargo's
+    registry sources (from `cargo metadata`) mapped to /HOST (`index.crates.io-<hash>` ->
+    /crates.io), so the binary does not carry the builder's cargo home."""
+    try:
+        meta = json.loads(subprocess.run(
+            ["cargo", "metadata", "--format-version", "1", "--locked"], cwd=ROOT,
+            capture_output=True, text=True, check=True).stdout)
+    except (OSError, subprocess.CalledProcessError, ValueError) as e:
+        die(f"cargo metadata failed: {e}")
+    dirs = sorted({os.path.dirname(os.path.dirname(p["manifest_path"]))
+                   for p in meta.get("packages", [])
+                   if (p.get("source") or "").startswith(("registry+", "sparse+"))})
+    flags = []
+    for d in dirs:
+        name = os.path.basename(d)
+        name = name[len("index."):] if name.startswith("index.") else name
+        host, _, digest = name.rpartition("-")
+        if host and digest and all(c in "0123456789abcdefABCDEF" for c in digest):
+            name = host
+        flags.append(f"--remap-path-prefix={d}=/{name}")
+    return flags
 
 
 def build(target_dir, map_path):
@@ -70,7 +95,8 @@ def build(target_dir, map_path):
     remap = f"--remap-path-prefix={sysroot}/lib/rustlib/src/rust=/rustc/{commit}"
     flags = f"{RUSTFLAGS} {ORDER_RUSTFLAGS} -C strip=none -C link-arg=-Wl,-Map={map_path}"
     # CARGO_ENCODED_RUSTFLAGS (0x1f between flags), as distro-build: a path may hold spaces.
-    env["CARGO_ENCODED_RUSTFLAGS"] = "\x1f".join(flags.split() + [remap])
+    env["CARGO_ENCODED_RUSTFLAGS"] = "\x1f".join(flags.split() + [remap]
+                                                 + registry_source_remaps())
     env.pop("RUSTFLAGS", None)
     env["RUSTC_BOOTSTRAP"] = "1"  # BOOTSTRAP_ENV: a stable cargo takes BUILD_STD's -Z flags
     for name in ("CARGO_TARGET_DIR", "CARGO_BUILD_TARGET"):

@@ -69,6 +69,55 @@ pub fn std_source_remap(sysroot: &Path, commit: &str) -> String {
     )
 }
 
+/// `--remap-path-prefix=DIR=/NAME` for each folder of cargo's registry sources in `dirs`
+/// (`$CARGO_HOME/registry/src/index.crates.io-<hash>` → `/crates.io`: the folder's name without
+/// `index.` and the hash of the index's address). The crates' panic locations would otherwise
+/// carry the builder's cargo home (`/root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/`,
+/// 343 strings, 33.6 KB in the x86_64 tinibox of 2026-12-01), so the binary depended on who
+/// built it. Sorted by folder, one flag each.
+pub fn registry_source_remaps(dirs: &std::collections::BTreeSet<PathBuf>) -> Vec<String> {
+    dirs.iter()
+        .filter_map(|dir| {
+            let name = dir.file_name()?.to_str()?;
+            let name = name.strip_prefix("index.").unwrap_or(name);
+            let name = match name.rsplit_once('-') {
+                Some((host, hash))
+                    if !host.is_empty() && hash.bytes().all(|b| b.is_ascii_hexdigit()) =>
+                {
+                    host
+                }
+                _ => name,
+            };
+            Some(format!("--remap-path-prefix={}=/{name}", dir.display()))
+        })
+        .collect()
+}
+
+/// The folders of cargo's registry sources that hold the workspace's crates: the grandparent
+/// of every registry package's manifest in `cargo metadata` (which unpacks them first, so a
+/// fresh cargo home has them before the build starts). The standard library's own
+/// dependencies, which `-Zbuild-std` fetches, land in the same folders.
+///
+/// Errors: cargo metadata failing.
+pub fn registry_source_dirs(repo: &Path) -> Result<std::collections::BTreeSet<PathBuf>> {
+    let meta = crate::provenance::crates::metadata(repo)?;
+    let packages = meta
+        .get("packages")
+        .and_then(serde_json::Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    Ok(packages
+        .iter()
+        .filter(|p| {
+            p.get("source")
+                .and_then(serde_json::Value::as_str)
+                .is_some_and(|s| s.starts_with("registry+") || s.starts_with("sparse+"))
+        })
+        .filter_map(|p| p.get("manifest_path").and_then(serde_json::Value::as_str))
+        .filter_map(|m| Path::new(m).parent()?.parent().map(Path::to_path_buf))
+        .collect())
+}
+
 /// The sections [`cargo_static`] removes from the linked program with `objcopy`: the DWARF
 /// call-frame tables (`.eh_frame`) and the landing-pad tables (`.gcc_except_table`). They serve
 /// only unwinding, and the workspace builds with `panic = "abort"` (a panic prints its message
@@ -146,6 +195,7 @@ pub fn cargo_static(
     let triple = ctx.target.rust_triple;
     let toolchain = rust_toolchain()?;
     toolchain.require_target(triple)?;
+    let registries = registry_source_dirs(&ctx.repo_root)?;
     let order_sha = match order {
         Some(path) => {
             let sha = sha256_file(&ctx.repo_root.join(path))?;
@@ -165,7 +215,7 @@ pub fn cargo_static(
         .arg(&target_dir)
         .env(
             "CARGO_ENCODED_RUSTFLAGS",
-            encoded_rustflags(order, &toolchain),
+            encoded_rustflags(order, &toolchain, &registries),
         )
         .env(BOOTSTRAP_ENV.0, BOOTSTRAP_ENV.1)
         .env_remove("RUSTFLAGS")
@@ -268,14 +318,19 @@ pub fn relink_if_order_changed(
 }
 
 /// The static build's compiler flags for cargo's `CARGO_ENCODED_RUSTFLAGS` (flags separated by
-/// the ASCII unit separator 0x1f, so a sysroot path with spaces stays one flag): [`rustflags`]
-/// and [`std_source_remap`].
-pub fn encoded_rustflags(order: Option<&str>, toolchain: &RustToolchain) -> String {
+/// the ASCII unit separator 0x1f, so a path with spaces stays one flag): [`rustflags`],
+/// [`std_source_remap`] and the [`registry_source_remaps`] of `registries`.
+pub fn encoded_rustflags(
+    order: Option<&str>,
+    toolchain: &RustToolchain,
+    registries: &std::collections::BTreeSet<PathBuf>,
+) -> String {
     let mut flags: Vec<String> = rustflags(order)
         .split_whitespace()
         .map(str::to_string)
         .collect();
     flags.push(std_source_remap(&toolchain.sysroot, &toolchain.commit));
+    flags.extend(registry_source_remaps(registries));
     flags.join("\u{1f}")
 }
 
@@ -625,6 +680,7 @@ mod tests {
         assert!(
             script.contains("--remap-path-prefix={sysroot}/lib/rustlib/src/rust=/rustc/{commit}")
         );
+        assert!(script.contains("def registry_source_remaps("));
     }
 
     #[test]
@@ -633,13 +689,57 @@ mod tests {
             sysroot: PathBuf::from("/home/a user/.rustup/toolchains/stable"),
             commit: "59807616e".into(),
         };
-        let encoded = encoded_rustflags(None, &t);
+        let registries = [PathBuf::from(
+            "/home/a user/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f",
+        )]
+        .into();
+        let encoded = encoded_rustflags(None, &t, &registries);
         let flags: Vec<&str> = encoded.split('\u{1f}').collect();
         let plain: Vec<&str> = RUSTFLAGS.split_whitespace().collect();
         assert_eq!(flags[..plain.len()], plain[..]);
         assert_eq!(
             flags[plain.len()..],
-            ["--remap-path-prefix=/home/a user/.rustup/toolchains/stable/lib/rustlib/src/rust=/rustc/59807616e"]
+            [
+                "--remap-path-prefix=/home/a user/.rustup/toolchains/stable/lib/rustlib/src/rust=/rustc/59807616e",
+                "--remap-path-prefix=/home/a user/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f=/crates.io",
+            ]
+        );
+    }
+
+    #[test]
+    fn registry_sources_are_remapped_to_their_index_host() {
+        let dirs = [
+            "/root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f",
+            "/c/registry/src/index.example.org-0a1b2c3d4e5f6071",
+            "/c/registry/src/odd-name-not-hex",
+        ]
+        .map(PathBuf::from)
+        .into();
+        assert_eq!(
+            registry_source_remaps(&dirs),
+            [
+                "--remap-path-prefix=/c/registry/src/index.example.org-0a1b2c3d4e5f6071=/example.org",
+                "--remap-path-prefix=/c/registry/src/odd-name-not-hex=/odd-name-not-hex",
+                "--remap-path-prefix=/root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f=/crates.io",
+            ]
+        );
+    }
+
+    #[test]
+    fn this_workspaces_registry_sources_are_found_and_hold_its_crates() {
+        // cargo metadata of this repository: serde's folder is among them.
+        let dirs = registry_source_dirs(repo()).unwrap();
+        assert!(
+            dirs.iter().any(|d| fs::read_dir(d)
+                .unwrap()
+                .flatten()
+                .any(|e| e.file_name().to_string_lossy().starts_with("serde-"))),
+            "{dirs:?}"
+        );
+        assert!(
+            dirs.iter()
+                .all(|d| d.parent().is_some_and(|p| p.ends_with("registry/src"))),
+            "{dirs:?}"
         );
     }
 

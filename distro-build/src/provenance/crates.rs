@@ -102,7 +102,11 @@ pub fn lock_checksums(text: &str) -> BTreeMap<(String, String), String> {
     out
 }
 
-fn metadata(repo: &Path) -> Result<Value> {
+/// `cargo metadata --format-version 1 --locked` of the workspace at `repo`, as JSON (cargo
+/// unpacks the sources of the crates it lists into `$CARGO_HOME/registry/src/`).
+///
+/// Errors: cargo missing or failing (its stderr), output that is not JSON.
+pub(crate) fn metadata(repo: &Path) -> Result<Value> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(repo)

@@ -38,7 +38,7 @@ cleanup() {
 }
 trap cleanup EXIT
 mkdir -p "$RUNDIR"
-mount -t tmpfs -o size=64m tmpfs "$RUNDIR"
+mount -t tmpfs -o size=64m,huge=never tmpfs "$RUNDIR"
 
 # Each runtime runs from a copy in that tmpfs (huge=never: 4 KiB pages). A program's RSS counts
 # the pages of its file that it maps and touches, and on a disk file system the page cache may

@@ -62,10 +62,11 @@ def registry_source_remaps():
             ["cargo", "metadata", "--format-version", "1", "--locked"], cwd=ROOT,
             capture_output=True, text=True, check=True).stdout)
     except (OSError, subprocess.CalledProcessError, ValueError) as e:
-        die(f"cargo metadata failed: {e}")
+        die(f"cargo metadata failed: {e} {getattr(e, 'stderr', '') or ''}".strip())
     dirs = sorted({os.path.dirname(os.path.dirname(p["manifest_path"]))
                    for p in meta.get("packages", [])
-                   if (p.get("source") or "").startswith(("registry+", "sparse+"))})
+                   if (p.get("source") or "").startswith(("registry+", "sparse+"))
+                   and p.get("manifest_path")})
     flags = []
     for d in dirs:
         name = os.path.basename(d)

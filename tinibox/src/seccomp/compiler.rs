@@ -367,7 +367,8 @@ pub fn compile(profile: &LinuxSeccomp) -> Result<CompiledFilter, SeccompError> {
     compile_for(profile, Abi::NATIVE)
 }
 
-/// Compiles `profile` for `abi` (a filter for another machine's kernel: tests, tools).
+/// Compiles `profile` for `abi`: [`Abi::NATIVE`] outside the unit tests, which have both ABIs
+/// (see [`Abi`]) to compile filters for the other machine's kernel too.
 pub fn compile_for(profile: &LinuxSeccomp, abi: Abi) -> Result<CompiledFilter, SeccompError> {
     if profile.listener_path().is_some() {
         return Err(SeccompError::Unsupported(

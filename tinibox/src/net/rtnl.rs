@@ -660,6 +660,13 @@ mod tests {
                 routes6.contains(&("fd00:98::".parse().unwrap(), 64)),
                 "{routes6:?}"
             );
+            // routes6 lists destinations only; iproute2 shows the IPv6 default route.
+            let ip = std::process::Command::new("ip")
+                .args(["-6", "route", "show", "default"])
+                .output()
+                .unwrap();
+            let shown = String::from_utf8_lossy(&ip.stdout);
+            assert!(shown.contains("via fd00:98::1 dev tbx-peer0"), "{shown}");
             rt.delete_link("tbx-veth0").unwrap();
             assert_eq!(rt.link_index("tbx-peer0").unwrap(), None);
             rt.delete_link("tbx-br0").unwrap();

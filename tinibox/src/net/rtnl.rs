@@ -457,6 +457,16 @@ impl Rtnl {
 mod tests {
     use super::*;
 
+    /// What iproute2's `ip ARGS` prints (run from the calling thread, so in its namespace).
+    fn ip(args: &[&str]) -> String {
+        let out = std::process::Command::new("ip")
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "ip {args:?}: {out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     /// Runs `f` on a thread of its own in a new, empty network namespace (namespaces belong to
     /// the thread that unshares; the test's other threads stay where they are).
     fn in_new_netns<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
@@ -635,11 +645,7 @@ mod tests {
                 Some(Some(1480))
             );
             // iproute2, forked from this thread, runs in its namespace.
-            let ip = std::process::Command::new("ip")
-                .args(["-o", "link", "show", "tbx-peer0"])
-                .output()
-                .unwrap();
-            let shown = String::from_utf8_lossy(&ip.stdout);
+            let shown = ip(&["-o", "link", "show", "tbx-peer0"]);
             assert!(shown.contains("link/ether 02:42:ac:11:00:02"), "{shown}");
             assert!(shown.contains("mtu 1480"), "{shown}");
             rt.set_up(peer).unwrap();
@@ -661,11 +667,7 @@ mod tests {
                 "{routes6:?}"
             );
             // routes6 lists destinations only; iproute2 shows the IPv6 default route.
-            let ip = std::process::Command::new("ip")
-                .args(["-6", "route", "show", "default"])
-                .output()
-                .unwrap();
-            let shown = String::from_utf8_lossy(&ip.stdout);
+            let shown = ip(&["-6", "route", "show", "default"]);
             assert!(shown.contains("via fd00:98::1 dev tbx-peer0"), "{shown}");
             rt.delete_link("tbx-veth0").unwrap();
             assert_eq!(rt.link_index("tbx-peer0").unwrap(), None);

@@ -4,6 +4,7 @@
 //! (`os/arch[/variant]`, the host's by default; `arm64` without a variant matches `v8`).
 //! Documents are parsed with oci-spec's types.
 
+use crate::image::document::parse_document;
 use oci_spec::image::{Descriptor, ImageIndex, ImageManifest};
 use sha2::{Digest as _, Sha256};
 use ureq::http::Method;
@@ -196,7 +197,7 @@ pub fn select(
     image: &str,
     host: &str,
 ) -> Result<Descriptor> {
-    let index = ImageIndex::from_reader(index_bytes).map_err(|e| RegistryError::Protocol {
+    let index = parse_document::<ImageIndex>(index_bytes).map_err(|e| RegistryError::Protocol {
         host: host.to_string(),
         problem: format!("the index of {image} is not valid: {e}"),
     })?;
@@ -229,7 +230,7 @@ pub fn select(
 
 /// Parses an image manifest.
 pub fn parse_manifest(bytes: &[u8], image: &str, host: &str) -> Result<ImageManifest> {
-    ImageManifest::from_reader(bytes).map_err(|e| RegistryError::Protocol {
+    parse_document::<ImageManifest>(bytes).map_err(|e| RegistryError::Protocol {
         host: host.to_string(),
         problem: format!("the manifest of {image} is not valid: {e}"),
     })

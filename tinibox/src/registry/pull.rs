@@ -21,6 +21,7 @@ use super::error::{RegistryError, Result};
 use super::manifest::{self, Platform};
 use super::progress::Progress;
 use super::reference::ImageRef;
+use crate::image::document::parse_document;
 use crate::image::{self, ImageRecord, Store};
 
 /// Layers downloaded at the same time.
@@ -225,7 +226,7 @@ pub fn pull(
     )?;
     let config_bytes = std::fs::read(blob_file(&config_digest))
         .map_err(RegistryError::local("read the staged config"))?;
-    let config = ImageConfiguration::from_reader(config_bytes.as_slice()).map_err(|e| {
+    let config = parse_document::<ImageConfiguration>(&config_bytes).map_err(|e| {
         RegistryError::Protocol {
             host: host.clone(),
             problem: format!("the config of {familiar} is not valid: {e}"),

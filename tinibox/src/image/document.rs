@@ -5,7 +5,7 @@
 /// error type. Every document goes through this one `serde_json::from_slice` rather than
 /// oci-spec's `from_reader`/`from_file`, whose reader types (`&[u8]`, `File`, `BufReader`)
 /// each made the binary carry another copy of the same deserialisation code
-/// (BENCHMARKS.md, "Footprint").
+/// (BENCHMARKS.md, "Footprint"). The workspace's clippy.toml refuses those readers.
 pub(crate) fn parse_document<T: serde::de::DeserializeOwned>(
     bytes: &[u8],
 ) -> std::result::Result<T, oci_spec::OciSpecError> {

@@ -57,16 +57,20 @@ pub fn parse_point(text: &str, now: SystemTime) -> Result<SystemTime, String> {
             return Ok(now.checked_sub(d).unwrap_or(SystemTime::UNIX_EPOCH));
         }
     }
-    if let Ok(secs) = t.parse::<f64>() {
-        if secs >= 0.0 && secs.is_finite() {
-            return Ok(SystemTime::UNIX_EPOCH + Duration::from_secs_f64(secs));
-        }
-    }
     let bad = || {
         format!(
             "{text:?} is not a time — use RFC 3339 (2026-01-02T15:04:05Z), Unix seconds or a duration such as 10m"
         )
     };
+    if let Ok(secs) = t.parse::<f64>() {
+        if secs >= 0.0 && secs.is_finite() {
+            // Past what Duration or the system clock holds: a readable error, not a panic.
+            return Duration::try_from_secs_f64(secs)
+                .ok()
+                .and_then(|d| SystemTime::UNIX_EPOCH.checked_add(d))
+                .ok_or_else(bad);
+        }
+    }
     // A zone offset: shift to UTC by hand (humantime reads `Z` or no zone).
     let (body, offset) = split_offset(t);
     let body = if body.len() == 10 {
@@ -85,11 +89,12 @@ pub fn parse_point(text: &str, now: SystemTime) -> Result<SystemTime, String> {
 
 /// Splits a trailing `+HH:MM`/`-HH:MM` zone from an RFC 3339 time: (rest, seconds east).
 fn split_offset(t: &str) -> (&str, i64) {
-    if t.len() > 16 {
+    if t.len() > 16 && t.is_char_boundary(t.len() - 6) {
         let (body, zone) = t.split_at(t.len() - 6);
         let b = zone.as_bytes();
         if (b[0] == b'+' || b[0] == b'-') && b[3] == b':' {
-            if let (Ok(h), Ok(m)) = (zone[1..3].parse::<i64>(), zone[4..6].parse::<i64>()) {
+            let (hours, minutes) = (zone.get(1..3).unwrap_or("x"), zone.get(4..6).unwrap_or("x"));
+            if let (Ok(h), Ok(m)) = (hours.parse::<i64>(), minutes.parse::<i64>()) {
                 let s = h * 3600 + m * 60;
                 return (body, if b[0] == b'-' { -s } else { s });
             }
@@ -136,5 +141,28 @@ mod tests {
         );
         assert_eq!(t("86400.25"), Duration::from_millis(86_400_250));
         assert!(parse_point("yesterday", now).is_err());
+    }
+
+    #[test]
+    fn points_past_the_clock_are_errors_not_panics() {
+        let now = SystemTime::now();
+        for huge in [
+            "1e20",
+            "99999999999999999999",
+            "18446744073709551616",
+            "9999999999999999999",
+            "1e308",
+        ] {
+            let e = parse_point(huge, now).unwrap_err();
+            assert!(e.contains("is not a time"), "{huge}: {e}");
+        }
+        // Multi-byte text where a zone would be: no slicing inside a character.
+        for odd in [
+            "2026-01-02T15:04:05日本語",
+            "2026-01-02T15:04+é:é",
+            "2026-01-02T15:0+01:日",
+        ] {
+            assert!(parse_point(odd, now).is_err(), "{odd}");
+        }
     }
 }

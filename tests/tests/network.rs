@@ -525,6 +525,11 @@ fn bad_input_and_a_port_in_use_leave_nothing() {
         (vec!["-p", "999.1.1.1:80:80"], "not an IPv4 address"),
         (vec!["--add-host", "nocolon"], "--add-host"),
         (vec!["--dns", "not-an-ip"], "--dns"),
+        // A newline would add its own line (a nameserver) to the container's resolv.conf.
+        (
+            vec!["--dns-search", "a\nnameserver 6.6.6.6"],
+            "--dns-search",
+        ),
         (vec!["--network", "nosuchnet"], "--network"),
     ];
     for (flags, want) in cases {

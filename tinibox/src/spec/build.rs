@@ -144,6 +144,9 @@ pub fn validate(flags: &RunFlags) -> Result<(), SpecError> {
             ));
         }
     }
+    for d in &flags.dns_search {
+        values::dns_search_domain(d)?;
+    }
     values::extra_hosts(&flags.add_host)?;
     Ok(())
 }

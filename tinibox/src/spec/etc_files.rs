@@ -45,7 +45,7 @@ const FALLBACK_NAMESERVERS: [&str; 2] = ["8.8.8.8", "8.8.4.4"];
 /// A bridge container's resolv.conf, as Docker makes it: the host's file with loopback
 /// nameservers (127.0.0.0/8, ::1: unreachable from the container's namespace) dropped, and
 /// Google's public servers when none is left; `--dns` replaces every nameserver line and
-/// `--dns-search` the search/domain lines.
+/// `--dns-search` the search/domain lines (`--dns-search .`: none).
 pub fn bridge_resolv_conf(host: &str, dns: &[String], dns_search: &[String]) -> String {
     let mut out = String::new();
     let mut servers = 0;
@@ -71,8 +71,14 @@ pub fn bridge_resolv_conf(host: &str, dns: &[String], dns_search: &[String]) -> 
             }
         }
     }
-    if !dns_search.is_empty() {
-        out.push_str(&format!("search {}\n", dns_search.join(" ")));
+    // `.` asks for no search domain at all (Docker's meaning): the host's line is dropped too.
+    let search: Vec<&str> = dns_search
+        .iter()
+        .map(String::as_str)
+        .filter(|d| *d != ".")
+        .collect();
+    if !search.is_empty() {
+        out.push_str(&format!("search {}\n", search.join(" ")));
     }
     for d in dns {
         out.push_str(&format!("nameserver {d}\n"));
@@ -142,6 +148,11 @@ mod tests {
         assert_eq!(
             bridge_resolv_conf("nameserver 127.0.0.53\n", &[], &[]),
             "nameserver 8.8.8.8\nnameserver 8.8.4.4\n"
+        );
+        assert_eq!(
+            bridge_resolv_conf(host, &[], &[".".to_string()]),
+            "nameserver 192.0.2.1\noptions edns0\n",
+            "--dns-search . drops the search line"
         );
         let dns = ["198.51.100.1".to_string()];
         let search = ["a.test".to_string(), "b.test".to_string()];

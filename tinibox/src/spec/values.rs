@@ -378,6 +378,34 @@ pub fn extra_hosts(values: &[String]) -> Result<Vec<(String, String)>, SpecError
         .collect()
 }
 
+/// Checks one `--dns-search` domain before it goes into the container's resolv.conf
+/// (resolv.conf(5): a `search` line of names separated by spaces; Docker's CLI takes the same
+/// shape): `.` (no search domain), or dot-separated labels of ASCII letters, digits and `-`
+/// (not at a label's ends), up to 63 characters each and 255 in all, a final dot allowed.
+/// Anything else, a newline or a space above all, could add other lines to the file.
+///
+/// Errors: [`SpecError`] naming `--dns-search` and the value, cut to 64 characters.
+pub fn dns_search_domain(value: &str) -> Result<(), SpecError> {
+    let name = value.strip_suffix('.').unwrap_or(value);
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    };
+    if value == "." || (value.len() <= 255 && name.split('.').all(label_ok)) {
+        return Ok(());
+    }
+    let shown: String = value.chars().take(64).collect();
+    let cut = if shown.len() < value.len() { "…" } else { "" };
+    Err(SpecError::flag(
+        "--dns-search",
+        format!("{shown:?}{cut} is not a domain name"),
+        "give a domain such as example.org (letters, digits, - and dots)",
+    ))
+}
+
 /// Parses a capability name (`NET_ADMIN`, `cap_net_admin`); `None` for `ALL`.
 pub fn parse_capability(flag: &str, value: &str) -> Result<Option<Capability>, SpecError> {
     let up = value.trim().to_ascii_uppercase();
@@ -413,6 +441,42 @@ pub fn validate_name(name: &str) -> Result<(), SpecError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dns_search_domains_are_names_not_lines() {
+        for ok in [
+            "example.org",
+            "example.org.",
+            ".",
+            "a",
+            "a-b.c0",
+            "svc.cluster.local",
+        ] {
+            assert!(dns_search_domain(ok).is_ok(), "{ok}");
+        }
+        let long_label = "a".repeat(64);
+        let long_name = ["a"; 128].join(".") + ".a";
+        for bad in [
+            "a\nnameserver 6.6.6.6",
+            "a b",
+            "",
+            "..",
+            "a..b",
+            "-a.org",
+            "a-.org",
+            "a#b",
+            "é.org",
+            "日本語",
+            long_label.as_str(),
+            long_name.as_str(),
+        ] {
+            let e = dns_search_domain(bad).unwrap_err().to_string();
+            assert!(
+                e.contains("--dns-search") && !e.contains('\n'),
+                "{bad:?}: {e}"
+            );
+        }
+    }
 
     #[test]
     fn sizes() {

@@ -986,6 +986,28 @@ fn bad_network_input_leaves_nothing() {
             ],
             "--gateway",
         ),
+        // Special-purpose ranges: a bridge on them would take the host's loopback or
+        // link-local traffic.
+        (
+            vec!["create", "--subnet", "127.0.0.0/8", &other],
+            "loopback",
+        ),
+        (
+            vec!["create", "--subnet", "224.0.0.0/24", &other],
+            "multicast",
+        ),
+        (
+            vec![
+                "create",
+                "--ipv6",
+                "--subnet",
+                "10.89.178.0/24",
+                "--subnet",
+                "fe80::/64",
+                &other,
+            ],
+            "link-local",
+        ),
         (vec!["create", &taken], "already exists"),
         (vec!["create", "host"], "reserved"),
         (vec!["create", "bad/name"], "invalid"),

@@ -112,7 +112,31 @@ pub fn parse_subnet(value: &str) -> Result<Ipv4Net, String> {
             net.trunc()
         ));
     }
+    if let Some((range, what)) = special_purpose_v4(net) {
+        return Err(format!(
+            "{net} overlaps {range} ({what}), which a bridge must not take — use a private range such as 10.89.5.0/24"
+        ));
+    }
     Ok(net)
+}
+
+/// The IPv4 special-purpose ranges (RFC 6890 and the IANA registry) that would break the host
+/// if a bridge took them: a route for them on a bridge takes over loopback, multicast or
+/// link-local traffic, and the others are not unicast host addresses.
+const SPECIAL_V4: [(&str, &str); 5] = [
+    ("0.0.0.0/8", "\"this network\""),
+    ("127.0.0.0/8", "loopback"),
+    ("169.254.0.0/16", "link-local"),
+    ("224.0.0.0/4", "multicast"),
+    ("240.0.0.0/4", "reserved, with the broadcast address"),
+];
+
+/// The special-purpose range `net` overlaps and its name, if any ([`SPECIAL_V4`]).
+pub fn special_purpose_v4(net: Ipv4Net) -> Option<(Ipv4Net, &'static str)> {
+    SPECIAL_V4.iter().find_map(|(range, what)| {
+        let range: Ipv4Net = range.parse().ok()?;
+        (range.contains(&net.network()) || net.contains(&range.network())).then_some((range, *what))
+    })
 }
 
 #[cfg(test)]
@@ -127,6 +151,31 @@ mod tests {
         let e = subnet_from("bridge_subnet = 10.0.0.1/24", "f").unwrap_err();
         assert!(e.to_string().starts_with("f:1: bridge_subnet:"), "{e}");
         assert!(subnet_from("bridge_subnet = 10.0.0.0/31", "f").is_err());
+    }
+
+    #[test]
+    fn special_purpose_ranges_are_refused() {
+        for bad in [
+            "127.0.0.0/8",
+            "127.1.0.0/16",
+            "0.0.0.0/8",
+            "169.254.0.0/16",
+            "224.0.0.0/24",
+            "240.0.0.0/24",
+            "255.255.255.0/24",
+            "169.0.0.0/8",
+        ] {
+            let e = parse_subnet(bad).unwrap_err();
+            assert!(e.contains("must not take"), "{bad}: {e}");
+        }
+        for ok in [
+            "10.89.0.0/24",
+            "172.16.0.0/12",
+            "192.168.7.0/24",
+            "100.64.0.0/10",
+        ] {
+            assert!(parse_subnet(ok).is_ok(), "{ok}");
+        }
     }
 
     #[test]

@@ -232,6 +232,20 @@ pub fn subnet6(text: &str, gateway: Option<&str>) -> Result<(Ipv6Net, Ipv6Addr),
             net.trunc()
         )));
     }
+    // RFC 4291's ranges that are not global or unique-local unicast: the reserved ::/8 (with
+    // loopback, unspecified and IPv4-mapped addresses), link-local and multicast.
+    for (range, what) in [
+        ("::/8", "reserved, with loopback"),
+        ("fe80::/10", "link-local"),
+        ("ff00::/8", "multicast"),
+    ] {
+        let range: Ipv6Net = range.parse().map_err(|_| NetError::Invalid(range.into()))?;
+        if range.contains(&net.network()) || net.contains(&range.network()) {
+            return Err(NetError::Invalid(format!(
+                "--subnet {net} overlaps {range} ({what}), which a bridge must not take — use a unique-local range such as fd42:1::/64"
+            )));
+        }
+    }
     let gw = match gateway {
         None => Ipv6Addr::from(u128::from(net.network()) + 1),
         Some(g) => {
@@ -330,6 +344,17 @@ mod tests {
         ] {
             assert!(subnet6(s, gw).is_err(), "{s} {gw:?}");
         }
+        for special in [
+            "fe80::/64",
+            "::/64",
+            "::ffff:0:0/96",
+            "ff02::/64",
+            "febf:1::/64",
+        ] {
+            let e = subnet6(special, None).unwrap_err().to_string();
+            assert!(e.contains("must not take"), "{special}: {e}");
+        }
+        assert!(subnet6("2001:db8:1::/64", None).is_ok());
     }
 
     #[test]

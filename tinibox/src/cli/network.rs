@@ -7,13 +7,54 @@
 //!   start, as in Docker), `disconnect [-f] NET CONTAINER`.
 //!
 //! The work is `crate::net`'s; a connect/disconnect also updates the container's stored
-//! request so that a restart keeps it. Exit 0, or 125 with one line a failure.
+//! request so that a restart keeps it. Exit 0; 1 with one line when a network or container
+//! is missing (Docker's daemon answers "not found"); 125 with one line for any other failure.
 
 use clap::{Args, Subcommand};
 use serde_json::json;
 
 use super::docker::names;
 use super::GlobalOptions;
+use crate::net::NetError;
+
+/// A failed `network` command: its exit status and its one-line message (empty when
+/// [`each`] already printed one line per name).
+#[derive(Debug)]
+struct Failure {
+    status: u8,
+    message: String,
+}
+
+impl From<String> for Failure {
+    /// Bad input or a failed operation: 125.
+    fn from(message: String) -> Self {
+        Failure {
+            status: 125,
+            message,
+        }
+    }
+}
+
+impl From<NetError> for Failure {
+    /// 1 for a missing network, 125 otherwise.
+    fn from(e: NetError) -> Self {
+        let status = if matches!(e, NetError::NotFound(_)) {
+            1
+        } else {
+            125
+        };
+        Failure {
+            status,
+            message: e.to_string(),
+        }
+    }
+}
+
+/// A missing (or ambiguous) container, as `names::resolve` words it: 1, like Docker's
+/// `No such container`.
+fn missing(message: String) -> Failure {
+    Failure { status: 1, message }
+}
 
 /// Arguments of `port`.
 #[derive(Debug, Args)]
@@ -152,9 +193,8 @@ pub fn network(global: &GlobalOptions, args: NetworkArgs) -> u8 {
         } => create(&name, &subnet, &gateway, ipv6, &driver),
         NetworkCommand::Ls { quiet } => ls(quiet),
         NetworkCommand::Rm { names } => each(&names, |n| {
-            crate::net::remove_network(n)
-                .map(|_| println!("{n}"))
-                .map_err(|e| e.to_string())
+            crate::net::remove_network(n).map(|_| println!("{n}"))?;
+            Ok(())
         }),
         NetworkCommand::Inspect { names } => inspect(&names),
         NetworkCommand::Connect {
@@ -177,27 +217,30 @@ pub fn network(global: &GlobalOptions, args: NetworkArgs) -> u8 {
     match result {
         Ok(()) => 0,
         Err(e) => {
-            if !e.is_empty() {
-                eprintln!("tinibox: {e}");
+            if !e.message.is_empty() {
+                eprintln!("tinibox: {}", e.message);
             }
-            125
+            e.status
         }
     }
 }
 
-/// Runs `f` on each name, one line for each failure; Err("") when any failed.
-fn each(names: &[String], mut f: impl FnMut(&str) -> Result<(), String>) -> Result<(), String> {
-    let mut ok = true;
+/// Runs `f` on each name, one line for each failure; when any failed, a [`Failure`] with no
+/// message whose status is 1 if every failure was a missing network, else 125.
+fn each(names: &[String], mut f: impl FnMut(&str) -> Result<(), Failure>) -> Result<(), Failure> {
+    let mut status = 0;
     for n in names {
         if let Err(e) = f(n) {
-            eprintln!("tinibox: {e}");
-            ok = false;
+            eprintln!("tinibox: {}", e.message);
+            status = status.max(e.status);
         }
     }
-    if ok {
-        Ok(())
-    } else {
-        Err(String::new())
+    match status {
+        0 => Ok(()),
+        status => Err(Failure {
+            status,
+            message: String::new(),
+        }),
     }
 }
 
@@ -207,21 +250,21 @@ fn create(
     gateways: &[String],
     ipv6: bool,
     driver: &str,
-) -> Result<(), String> {
+) -> Result<(), Failure> {
     if driver != "bridge" {
         return Err(format!(
             "--driver {driver:?} is not supported — tinibox networks use the bridge driver"
-        ));
+        )
+        .into());
     }
-    let addressing =
-        crate::net::Addressing::new(subnets, gateways, ipv6).map_err(|e| e.to_string())?;
-    let net = crate::net::create_network_with(name, &addressing).map_err(|e| e.to_string())?;
+    let addressing = crate::net::Addressing::new(subnets, gateways, ipv6)?;
+    let net = crate::net::create_network_with(name, &addressing)?;
     println!("{}", net.id);
     Ok(())
 }
 
-fn ls(quiet: bool) -> Result<(), String> {
-    let mut rows = vec![crate::net::networks::default_bridge().map_err(|e| e.to_string())?];
+fn ls(quiet: bool) -> Result<(), Failure> {
+    let mut rows = vec![crate::net::networks::default_bridge()?];
     let pre = |name: &str| crate::net::networks::Network {
         name: name.to_string(),
         id: format!("{:0<64}", hex::encode(name)),
@@ -230,7 +273,7 @@ fn ls(quiet: bool) -> Result<(), String> {
     };
     let extra = [pre("host"), pre("none")];
     rows.extend(extra);
-    rows.extend(crate::net::networks::list().map_err(|e| e.to_string())?);
+    rows.extend(crate::net::networks::list()?);
     if !quiet {
         println!("{:<15}{:<20}{:<10}SCOPE", "NETWORK ID", "NAME", "DRIVER");
     }
@@ -249,10 +292,10 @@ fn ls(quiet: bool) -> Result<(), String> {
     Ok(())
 }
 
-fn inspect(names: &[String]) -> Result<(), String> {
+fn inspect(names: &[String]) -> Result<(), Failure> {
     let mut out = Vec::new();
     let result = each(names, |n| {
-        let (net, leases) = crate::net::inspect(n).map_err(|e| e.to_string())?;
+        let (net, leases) = crate::net::inspect(n)?;
         let mut config =
             vec![json!({"Subnet": net.subnet.to_string(), "Gateway": net.gateway.to_string()})];
         if let (true, Some(s), Some(g)) = (net.ipv6, net.subnet6, net.gateway6) {
@@ -313,15 +356,15 @@ fn connect(
     network: &str,
     container: &str,
     join: Option<(Option<&str>, &[String])>,
-) -> Result<(), String> {
+) -> Result<(), Failure> {
     use crate::container::{self, state::Record, Status};
-    let id = names::resolve(&global.root, container)?;
+    let id = names::resolve(&global.root, container).map_err(missing)?;
     let front = names::front_dir(&global.root, &id);
-    let net = crate::net::networks::load(network).map_err(|e| e.to_string())?;
+    let net = crate::net::networks::load(network)?;
     let Some(mut req) = crate::net::Request::load(&front) else {
         return Err(format!(
             "container {container} does not use a bridge network (--network none, host or container:…) — run it with --network bridge or a network name"
-        ));
+        ).into());
     };
     let running = Record::load(&global.root, &id).ok().filter(|r| {
         matches!(
@@ -331,13 +374,13 @@ fn connect(
     });
     let listed = req.networks.contains(&net.name);
     if let Some((ip, aliases)) = join {
-        let (ip, aliases) =
-            crate::net::addressing_as(&net, ip, aliases, "--alias").map_err(|e| e.to_string())?;
+        let (ip, aliases) = crate::net::addressing_as(&net, ip, aliases, "--alias")?;
         if listed {
             return Err(format!(
                 "container {container} is already connected to network {} — nothing to do",
                 net.name
-            ));
+            )
+            .into());
         }
         req.endpoints.remove(&net.name);
         if ip.is_some() || !aliases.is_empty() {
@@ -345,7 +388,7 @@ fn connect(
                 .insert(net.name.clone(), crate::net::Endpoint { ip, aliases });
         }
         if let Some(r) = &running {
-            crate::net::connect(&id, r.state.pid, &net.name, &req).map_err(|e| e.to_string())?;
+            crate::net::connect(&id, r.state.pid, &net.name, &req)?;
         }
         req.networks.push(net.name.clone());
     } else {
@@ -353,14 +396,14 @@ fn connect(
             return Err(format!(
                 "container {container} is not connected to network {} — see `tinibox network inspect {}`",
                 net.name, net.name
-            ));
+            ).into());
         }
         if running.is_some() {
-            crate::net::disconnect(&id, &net.name).map_err(|e| e.to_string())?;
+            crate::net::disconnect(&id, &net.name)?;
         }
         req.networks.retain(|n| n != &net.name);
         req.endpoints.remove(&net.name);
         req.addresses.remove(&net.name);
     }
-    req.save(&front).map_err(|e| e.to_string())
+    Ok(req.save(&front)?)
 }

@@ -83,6 +83,9 @@ pub enum NetError {
     /// A system call or netlink request failed.
     #[error("{0}")]
     System(String),
+    /// No network of that name (Docker's daemon answers "not found": its CLI exits 1).
+    #[error("{0}")]
+    NotFound(String),
 }
 
 /// What a container asks of its networks; stored in its front folder (`network.json`) so a

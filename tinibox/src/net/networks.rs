@@ -121,7 +121,7 @@ pub fn check_name(name: &str) -> Result<(), NetError> {
 
 fn unknown(name: &str) -> NetError {
     let shown: String = name.chars().take(64).collect();
-    NetError::Invalid(format!(
+    NetError::NotFound(format!(
         "network {shown:?} not found — see `tinibox network ls`, or create it with `tinibox network create {shown}`"
     ))
 }

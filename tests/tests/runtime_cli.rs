@@ -611,6 +611,12 @@ fn pause_resume_update_and_events() {
             "{}",
             rt.name
         );
+        // A zero interval would be a busy loop: both refuse it, with one line.
+        let o = rt.run(&["events", "--interval", "0s", &c]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "{} events --interval 0s", rt.name);
+        assert!(o.stdout.is_empty(), "{}: {:?}", rt.name, o.stdout);
+        assert_eq!(err.trim().lines().count(), 1, "{}: {err}", rt.name);
         rt.ok(&["delete", "--force", &c]);
     }
 }

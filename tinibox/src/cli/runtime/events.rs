@@ -1,6 +1,6 @@
 //! `events`: a container's resource figures, once (`--stats`) or every interval. Owns that command's flags and output; the work is [`crate::container`]'s.
 
-use anyhow::{anyhow, bail, Result};
+use anyhow::{bail, Result};
 use clap::Args;
 
 use super::finish;
@@ -23,11 +23,9 @@ pub struct EventsArgs {
 /// One stats event in runc's shape (the fields tinibox's cgroups report).
 fn stats_event(global: &GlobalOptions, id: &str) -> Result<Option<serde_json::Value>> {
     let rec = Record::load(&global.root, id)?;
-    let dir = container::container_dir(&global.root, id);
     if !rec.init_alive() {
         return Ok(None);
     }
-    let _ = dir;
     let s = rec.cgroup.stats();
     Ok(Some(serde_json::json!({
         "type": "stats",
@@ -44,13 +42,25 @@ fn stats_event(global: &GlobalOptions, id: &str) -> Result<Option<serde_json::Va
     })))
 }
 
+/// `--interval`: a humantime duration greater than zero (runc refuses 0 too: a zero interval
+/// would print events in a busy loop).
+///
+/// Errors: one line naming the value (cut to 64 characters) and the form to use.
+fn parse_interval(text: &str) -> Result<std::time::Duration> {
+    let shown: String = text.chars().take(64).collect();
+    match humantime::parse_duration(text) {
+        Ok(d) if !d.is_zero() => Ok(d),
+        Ok(_) => bail!("--interval {shown:?} must be greater than 0 — e.g. 5s or 500ms"),
+        Err(_) => bail!("--interval {shown:?} is not a duration — e.g. 5s or 500ms"),
+    }
+}
+
 /// Runs `events`; returns the exit status.
 pub fn events(global: &GlobalOptions, args: EventsArgs) -> u8 {
     log::init(global);
     let r = (|| {
         container::validate_id(&args.id)?;
-        let interval = humantime::parse_duration(&args.interval)
-            .map_err(|e| anyhow!("--interval {:?}: {e}", args.interval))?;
+        let interval = parse_interval(&args.interval)?;
         loop {
             match stats_event(global, &args.id)? {
                 Some(ev) => println!("{ev}"),
@@ -64,4 +74,26 @@ pub fn events(global: &GlobalOptions, args: EventsArgs) -> u8 {
         }
     })();
     finish(global, "events", r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn intervals_are_positive_durations() {
+        assert_eq!(
+            parse_interval("500ms").unwrap(),
+            std::time::Duration::from_millis(500)
+        );
+        for (bad, want) in [
+            ("0s", "greater than 0"),
+            ("0", "greater than 0"),
+            ("abc", "not a duration"),
+            ("-1s", "not a duration"),
+        ] {
+            let e = parse_interval(bad).unwrap_err().to_string();
+            assert!(e.contains(want) && !e.contains('\n'), "{bad}: {e}");
+        }
+    }
 }

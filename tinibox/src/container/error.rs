@@ -16,7 +16,7 @@ pub enum ExecFailure {
 #[derive(Debug, thiserror::Error)]
 pub enum ContainerError {
     /// The id is not acceptable.
-    #[error("invalid container id {0:?}: use 1-1024 of A-Z a-z 0-9 _ + , - . (runc's rule)")]
+    #[error("invalid container id {0:?}: use 1-255 of A-Z a-z 0-9 _ + , - . (runc's characters)")]
     InvalidId(String),
     /// A container with this id exists already.
     #[error("container {0:?} already exists")]

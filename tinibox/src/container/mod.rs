@@ -65,7 +65,7 @@ pub use crate::process::reaper::ANNOTATION as INIT_ANNOTATION;
 pub struct CreateOptions {
     /// The state root (e.g. `/run/tinibox`); the container's state lives in `<state_root>/<id>/`.
     pub state_root: PathBuf,
-    /// Container id: 1..=1024 characters, no `/`, not `.` or `..`, no NUL or control characters.
+    /// Container id: 1..=255 characters, no `/`, not `.` or `..`, no NUL or control characters.
     pub id: String,
     /// Absolute path of the bundle directory (holds `config.json` and usually the rootfs).
     pub bundle: PathBuf,
@@ -127,12 +127,13 @@ pub fn create(opts: CreateOptions) -> Result<Created, ContainerError> {
 }
 
 /// Checks a container id with runc's rule (`^[\w+-\.]+$`, ASCII letters, digits and
-/// `_ + , - .`; not `.` or `..`), at most 1024 characters. `Err` quotes at most the id's first
-/// 64 characters.
+/// `_ + , - .`; not `.` or `..`), at most 255 characters: the id is one file name (NAME_MAX)
+/// in the state root and in cgroup paths, so a longer one failed later with ENAMETOOLONG.
+/// `Err` quotes at most the id's first 64 characters.
 pub fn validate_id(id: &str) -> Result<(), ContainerError> {
     let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '+' | ',' | '-' | '.');
     let bad =
-        id.is_empty() || id.len() > 1024 || id == "." || id == ".." || !id.chars().all(allowed);
+        id.is_empty() || id.len() > 255 || id == "." || id == ".." || !id.chars().all(allowed);
     if bad {
         let mut shown: String = id.chars().take(64).collect();
         if shown.len() < id.len() {
@@ -154,7 +155,7 @@ mod tests {
 
     #[test]
     fn ids_are_validated() {
-        for good in ["a", "abc-DEF_1.2", "a+b,c", "x".repeat(1024).as_str()] {
+        for good in ["a", "abc-DEF_1.2", "a+b,c", "x".repeat(255).as_str()] {
             assert!(validate_id(good).is_ok(), "{good}");
         }
         for bad in [
@@ -167,7 +168,7 @@ mod tests {
             "a\nb",
             "ïd",
             "a:b",
-            "x".repeat(1025).as_str(),
+            "x".repeat(256).as_str(),
         ] {
             assert!(validate_id(bad).is_err(), "{bad:?}");
         }

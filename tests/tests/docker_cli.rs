@@ -1562,3 +1562,66 @@ fn user_flag_sets_groups_and_home_like_docker() {
         ]
     );
 }
+
+/// A `start` that fails (the command does not exist) after `create` keeps the container as
+/// Docker does: its name, image and command stay, `ps -a` shows it created or exited (never
+/// as a nameless leftover), a later `start` and `start -a` fail the same way, and `rm NAME`
+/// removes everything (engine state, front folder, cgroups).
+#[test]
+fn failed_start_after_create_keeps_the_container() {
+    let (_serial, root) = setup();
+    let before = container_cgroups();
+    let rootfs = busybox_rootfs().to_str().unwrap().to_string();
+    let created = root
+        .tinibox()
+        .args(["create", "--name", "fstart", &rootfs, "/nosuch"])
+        .output()
+        .unwrap();
+    assert!(created.status.success(), "{}", stderr(&created));
+    let row = || {
+        let o = root
+            .tinibox()
+            .args([
+                "ps",
+                "-a",
+                "--format",
+                "{{.Names}}|{{.Image}}|{{.Command}}|{{.Status}}",
+            ])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        stdout(&o).trim().to_string()
+    };
+    for attach in [false, true, false] {
+        let args: &[&str] = if attach {
+            &["start", "-a", "fstart"]
+        } else {
+            &["start", "fstart"]
+        };
+        let o = root.tinibox().args(args).output().unwrap();
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {err}");
+        assert!(
+            err.contains("/nosuch") && !err.contains("No such container"),
+            "{args:?}: {err}"
+        );
+        assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+        let ps = row();
+        let fields: Vec<&str> = ps.split('|').collect();
+        assert_eq!(fields.len(), 4, "one container: {ps}");
+        assert_eq!(
+            &fields[..3],
+            &["fstart", rootfs.as_str(), "\"/nosuch\""],
+            "{ps}"
+        );
+        assert!(
+            fields[3].starts_with("Exited (127)") || fields[3] == "Created",
+            "{args:?}: status {ps}"
+        );
+    }
+    let rm = root.tinibox().args(["rm", "fstart"]).output().unwrap();
+    assert!(rm.status.success(), "rm by name: {}", stderr(&rm));
+    assert_eq!(row(), "", "still listed after rm");
+    assert_state_empty(&root);
+    assert_eq!(container_cgroups(), before, "cgroup left behind");
+}

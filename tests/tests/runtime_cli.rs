@@ -2786,3 +2786,126 @@ fn an_init_dying_without_a_report_is_named_with_its_signal_and_step() {
         assert!(leftovers(&rt, &c).is_empty(), "{:?}", leftovers(&rt, &c));
     }
 }
+
+/// The parent groups tinibox makes for a container (a `--cgroup-parent`, an absolute,
+/// relative or systemd-style `cgroupsPath` with missing ancestors) are removed with the
+/// container in every hierarchy — after a clean exit, after `create` + `delete` by separate
+/// processes, and after a `create` that failed on a resource value — while a parent that
+/// existed before, or that still holds another container's group, is kept.
+#[test]
+fn parent_cgroups_tinibox_made_are_removed_and_others_kept() {
+    let rt = Rt::tinibox();
+    let tag = format!("tbxpar{}", std::process::id());
+    let left = |needle: &str| tinilinux_tests::cgroup_dirs_named(needle);
+    let run_bundle = |path: String, edit: &dyn Fn(&mut Value), c: &str| {
+        let b = bundle(&["true"], |v| {
+            v["linux"]["cgroupsPath"] = json!(path);
+            edit(v);
+        });
+        rt.run(&["run", "--bundle", b.path().to_str().unwrap(), c])
+    };
+
+    // The docker-like front door: `--cgroup-parent P` puts the group at /P/<id>.
+    let parent = format!("{tag}rel");
+    let o = rt.run(&[
+        "run",
+        "--rm",
+        "--cgroup-parent",
+        &parent,
+        busybox_rootfs().to_str().unwrap(),
+        "true",
+    ]);
+    assert!(o.status.success(), "run --cgroup-parent: {}", stderr(&o));
+    assert_eq!(left(&parent), Vec::<PathBuf>::new(), "--cgroup-parent");
+
+    // Bundles: absolute, relative (below tinibox/) and slice:prefix:name paths.
+    for (i, path) in [
+        format!("/{tag}A/{tag}B/{tag}C"),
+        format!("{tag}rel/path"),
+        format!("{tag}.slice:pfx:name"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let o = run_bundle(path.clone(), &|_| {}, &id(&format!("par{i}")));
+        assert!(o.status.success(), "{path}: {}", stderr(&o));
+        assert_eq!(left(&tag), Vec::<PathBuf>::new(), "after run of {path}");
+    }
+
+    // `create` and `delete` as separate processes: the record carries the parents made.
+    let b = bundle(&["sleep", "100"], |v| {
+        v["linux"]["cgroupsPath"] = json!(format!("/{tag}A/{tag}B/{tag}C"));
+        v["linux"]["resources"]["pids"] = json!({"limit": 20});
+    });
+    let c = id("par-cd");
+    rt.ok(&["create", "--bundle", b.path().to_str().unwrap(), &c]);
+    assert!(
+        Path::new(&format!("/sys/fs/cgroup/pids/{tag}A/{tag}B/{tag}C")).is_dir()
+            || Path::new(&format!("/sys/fs/cgroup/{tag}A/{tag}B/{tag}C")).is_dir(),
+        "the group is made: {:?}",
+        left(&tag)
+    );
+    rt.ok(&["delete", "--force", &c]);
+    assert_eq!(left(&tag), Vec::<PathBuf>::new(), "after create + delete");
+
+    // A create that fails on a resource value (memory limit -5) leaves nothing either.
+    let o = run_bundle(
+        format!("/{tag}A/{tag}B/{tag}C"),
+        &|v| v["linux"]["resources"]["memory"] = json!({"limit": -5}),
+        &id("par-bad"),
+    );
+    assert!(!o.status.success(), "a memory limit of -5 was accepted");
+    assert!(stderr(&o).contains("memory"), "{}", stderr(&o));
+    assert_eq!(left(&tag), Vec::<PathBuf>::new(), "after the failed create");
+
+    // A parent that existed before (in every hierarchy) is kept; what was made below it goes.
+    let keep = format!("{tag}keep");
+    let roots = cgroup_roots();
+    for r in &roots {
+        std::fs::create_dir(r.join(&keep)).unwrap();
+        if let Ok(cpus) = std::fs::read_to_string(r.join("cpuset.cpus")) {
+            let mems = std::fs::read_to_string(r.join("cpuset.mems")).unwrap_or_default();
+            std::fs::write(r.join(&keep).join("cpuset.cpus"), cpus.trim()).unwrap();
+            std::fs::write(r.join(&keep).join("cpuset.mems"), mems.trim()).unwrap();
+        }
+    }
+    let o = run_bundle(format!("/{keep}/inner/c"), &|_| {}, &id("par-keep"));
+    let kept: Vec<bool> = roots.iter().map(|r| r.join(&keep).is_dir()).collect();
+    let inner = left(&format!("{keep}/inner"))
+        .into_iter()
+        .chain(
+            roots
+                .iter()
+                .map(|r| r.join(&keep).join("inner"))
+                .filter(|p| p.exists()),
+        )
+        .collect::<Vec<_>>();
+    for r in &roots {
+        let _ = std::fs::remove_dir(r.join(&keep));
+    }
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(kept.iter().all(|k| *k), "a pre-existing parent was removed");
+    assert!(inner.is_empty(), "{inner:?}");
+
+    // A made parent that still holds another container's group stays until that one goes.
+    let shared = format!("/{tag}S");
+    let b = bundle(&["sleep", "100"], |v| {
+        v["linux"]["cgroupsPath"] = json!(format!("{shared}/first"));
+    });
+    let first = id("par-first");
+    rt.ok(&["create", "--bundle", b.path().to_str().unwrap(), &first]);
+    let o = run_bundle(format!("{shared}/second"), &|_| {}, &id("par-second"));
+    let held = left(&format!("{tag}S"));
+    let firsts_inside = !held.is_empty() && held.iter().all(|d| d.join("first").is_dir());
+    rt.ok(&["delete", "--force", &first]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        firsts_inside,
+        "the shared parent went while the first container's group was in it: {held:?}"
+    );
+    assert_eq!(
+        left(&tag),
+        Vec::<PathBuf>::new(),
+        "after the first container's delete"
+    );
+}

@@ -116,6 +116,14 @@ pub struct CgroupHandle {
     pub rel_path: PathBuf,
     /// v1: controller name → absolute directory; v2: "unified" → the directory.
     pub dirs: BTreeMap<String, PathBuf>,
+    /// The ancestors of `dirs` that tinibox made for this container (absolute; in the order
+    /// they were made, so shallowest first per hierarchy): [`CgroupHandle::destroy`] removes
+    /// them after the groups, each only while it is empty. A parent that existed before, or
+    /// that another tinibox made first, is not listed, nor is the shared default parent
+    /// [`DEFAULT_PARENT`] at the top of a hierarchy (every tinibox container's home, kept
+    /// like Docker's `docker` group so that parallel runs never see it vanish).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub made_parents: Vec<PathBuf>,
 }
 
 /// Memory, pids and cpu figures of a cgroup (absent when the controller is not used).
@@ -202,23 +210,37 @@ impl CgroupHandle {
         let default_res = LinuxResources::default();
         let res = resources.unwrap_or(&default_res);
         let layout = detect();
-        let dirs: BTreeMap<String, PathBuf> = match layout {
+        // Hierarchy roots in the order `create` makes the groups (so that the parents it
+        // will make are listed in the same order, and the record is not written again).
+        let roots: Vec<(String, PathBuf)> = match layout {
             Layout::V1 => {
                 let mounts = v1::mount_points()?;
                 resources::controllers(layout, res, false)
                     .into_iter()
-                    .filter_map(|c| Some((c.to_string(), mounts.get(c)?.join(rel_path))))
+                    .filter_map(|c| Some((c.to_string(), mounts.get(c)?.clone())))
                     .collect()
             }
-            Layout::V2 => [("unified".to_string(), Path::new(CGROUP_ROOT).join(rel_path))].into(),
+            Layout::V2 => vec![("unified".to_string(), PathBuf::from(CGROUP_ROOT))],
         };
-        if let Some(dir) = dirs.values().find(|d| d.exists()) {
-            return Err(exists_already(dir));
+        let mut dirs = BTreeMap::new();
+        let mut made_parents = Vec::new();
+        for (name, root) in &roots {
+            let dir = root.join(rel_path);
+            if dir.exists() {
+                return Err(exists_already(&dir));
+            }
+            made_parents.extend(
+                parents_below(root, rel_path)
+                    .into_iter()
+                    .filter(|p| !is_shared_parent(root, p) && !p.exists()),
+            );
+            dirs.insert(name.clone(), dir);
         }
         Ok(CgroupHandle {
             layout,
             rel_path: rel_path.to_path_buf(),
             dirs,
+            made_parents,
         })
     }
 
@@ -294,8 +316,11 @@ impl CgroupHandle {
         version(self.layout).stats(self)
     }
 
-    /// Removes the group's directories. Processes still inside are SIGKILLed first; waits
-    /// (bounded, about 2 s) for them to leave. Missing directories are fine.
+    /// Removes the group's directories, then the parents tinibox made for them
+    /// ([`CgroupHandle::made_parents`]). Processes still inside the groups are SIGKILLed
+    /// first; waits (bounded, about 2 s) for them to leave. Missing directories are fine; a
+    /// made parent that is not empty (another container's group or processes are in it now)
+    /// is kept, and nothing in it is signalled.
     pub fn destroy(&self) -> Result<(), CgroupError> {
         if self.is_frozen() {
             let _ = self.thaw();
@@ -305,6 +330,9 @@ impl CgroupHandle {
             if let Err(e) = remove_dir_retrying(self, dir) {
                 last_err = Some(e);
             }
+        }
+        if let Err(e) = remove_made_parents(&self.made_parents) {
+            last_err = Some(e);
         }
         match last_err {
             Some(e) => Err(e),
@@ -331,6 +359,49 @@ fn remove_dir_retrying(handle: &CgroupHandle, dir: &Path) -> Result<(), CgroupEr
     Ok(())
 }
 
+/// Removes the parent groups in `made` that are empty, deepest first. One that is gone is
+/// fine; one that still has groups or processes in it (EBUSY on cgroupfs, ENOTEMPTY
+/// elsewhere) is shared now and kept. Errors: the last other failure of rmdir(2), naming
+/// the directory.
+pub(crate) fn remove_made_parents(made: &[PathBuf]) -> Result<(), CgroupError> {
+    let mut deepest_first: Vec<&PathBuf> = made.iter().collect();
+    deepest_first.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
+    let mut last_err = None;
+    for dir in deepest_first {
+        match fs::remove_dir(dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EBUSY | libc::ENOTEMPTY)) => {}
+            Err(e) => last_err = Some(io_err(dir, e)),
+        }
+    }
+    match last_err {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// The ancestors of `root/rel` below `root`, shallowest first (`a/b/c` → `root/a`,
+/// `root/a/b`).
+fn parents_below(root: &Path, rel: &Path) -> Vec<PathBuf> {
+    let mut cur = root.to_path_buf();
+    let mut out = Vec::new();
+    if let Some(parent) = rel.parent() {
+        for c in parent.components() {
+            cur.push(c);
+            out.push(cur.clone());
+        }
+    }
+    out
+}
+
+/// Whether `dir` is the shared default parent at the top of hierarchy `root`, which tinibox
+/// makes when missing but never records as a container's (see
+/// [`CgroupHandle::made_parents`]).
+fn is_shared_parent(root: &Path, dir: &Path) -> bool {
+    dir == root.join(DEFAULT_PARENT)
+}
+
 /// Writes `value` into `dir/file`, naming the file on failure.
 pub(crate) fn write_file(dir: &Path, file: &str, value: &str) -> Result<(), CgroupError> {
     let p = dir.join(file);
@@ -345,22 +416,48 @@ pub(crate) fn read_u64(dir: &Path, file: &str) -> Option<u64> {
         .and_then(|s| s.trim().parse().ok())
 }
 
-/// Creates the intermediate group `dir` (e.g. `/sys/fs/cgroup/tinibox`) unless it exists.
+/// Creates the intermediate group `dir` (e.g. `/sys/fs/cgroup/a`, below the hierarchy
+/// `root`) unless it exists, and appends it to `made` when this call made it (one mkdir, so
+/// a parent that another process made is never counted as ours), unless it is the shared
+/// default parent.
 ///
 /// Another tinibox (a boot-time `service up`, a parallel `run`) may make the same parent
 /// between a check and a `mkdir`, so `EEXIST` counts as success here; only a container's own
 /// leaf group is refused when it exists (see [`make_dir`]).
 ///
 /// Errors: [`CgroupError::Io`] naming `dir` for any other failure of mkdir(2).
-pub(crate) fn ensure_parent_dir(dir: &Path) -> Result<(), CgroupError> {
+pub(crate) fn make_parent_dir(
+    root: &Path,
+    dir: &Path,
+    made: &mut Vec<PathBuf>,
+) -> Result<(), CgroupError> {
     match fs::create_dir(dir) {
-        Ok(()) => Ok(()),
+        Ok(()) => {
+            if !is_shared_parent(root, dir) {
+                made.push(dir.to_path_buf());
+            }
+            Ok(())
+        }
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
         Err(e) => Err(io_err(dir, e)),
     }
 }
 
-/// Creates `root/rel` (and missing parents); returns whether the leaf was created by us.
+/// Creates the missing ancestors of `root/rel`, shallowest first, with [`make_parent_dir`]
+/// (appending those made to `made`).
+pub(crate) fn make_parent_dirs(
+    root: &Path,
+    rel: &Path,
+    made: &mut Vec<PathBuf>,
+) -> Result<(), CgroupError> {
+    for dir in parents_below(root, rel) {
+        make_parent_dir(root, &dir, made)?;
+    }
+    Ok(())
+}
+
+/// Creates `root/rel` (and, should one have vanished since [`make_parent_dirs`], missing
+/// parents); returns the directory, refusing one that exists.
 pub(crate) fn make_dir(root: &Path, rel: &Path) -> Result<PathBuf, CgroupError> {
     let dir = root.join(rel);
     match fs::create_dir(&dir) {
@@ -388,28 +485,65 @@ mod tests {
     use super::*;
 
     /// Two tinibox processes making the same parent group at once (the boot-time
-    /// `service up` beside a `run`) both go on; a container's own leaf is still refused.
+    /// `service up` beside a `run`) both go on, and only the one whose mkdir made it records
+    /// it as made; a container's own leaf is still refused.
     #[test]
     fn parent_groups_made_concurrently_are_shared() {
         let root = tempfile::tempdir().unwrap();
-        let parent = root.path().join("tinibox");
+        let parent = root.path().join("grp");
         let threads: Vec<_> = (0..8)
             .map(|_| {
-                let p = parent.clone();
-                std::thread::spawn(move || ensure_parent_dir(&p))
+                let (r, p) = (root.path().to_path_buf(), parent.clone());
+                std::thread::spawn(move || {
+                    let mut made = Vec::new();
+                    make_parent_dir(&r, &p, &mut made).map(|()| made)
+                })
             })
             .collect();
-        for t in threads {
-            t.join().unwrap().unwrap();
-        }
+        let made: Vec<Vec<PathBuf>> = threads
+            .into_iter()
+            .map(|t| t.join().unwrap().unwrap())
+            .collect();
         assert!(parent.is_dir());
-        ensure_parent_dir(&parent).unwrap();
-        make_dir(root.path(), Path::new("tinibox/c1")).unwrap();
-        let err = make_dir(root.path(), Path::new("tinibox/c1")).unwrap_err();
+        assert_eq!(made.concat(), vec![parent.clone()], "exactly one maker");
+        let mut again = Vec::new();
+        make_parent_dir(root.path(), &parent, &mut again).unwrap();
+        assert!(
+            again.is_empty(),
+            "an existing parent is not ours: {again:?}"
+        );
+        // The shared default parent is made but never recorded.
+        make_parent_dir(root.path(), &root.path().join(DEFAULT_PARENT), &mut again).unwrap();
+        assert!(again.is_empty() && root.path().join(DEFAULT_PARENT).is_dir());
+        make_dir(root.path(), Path::new("grp/c1")).unwrap();
+        let err = make_dir(root.path(), Path::new("grp/c1")).unwrap_err();
         assert!(err.to_string().contains("exists already"), "{err}");
         let missing = root.path().join("no/such");
-        let err = ensure_parent_dir(&missing).unwrap_err();
+        let err = make_parent_dir(root.path(), &missing, &mut again).unwrap_err();
         assert!(err.to_string().contains("no/such"), "{err}");
+    }
+
+    /// Made parents are removed deepest first; one that still holds something is kept.
+    #[test]
+    fn made_parents_are_removed_only_when_empty() {
+        let root = tempfile::tempdir().unwrap();
+        let mut made = Vec::new();
+        make_parent_dirs(root.path(), Path::new("a/b/c/leaf"), &mut made).unwrap();
+        let (a, b, c) = (
+            root.path().join("a"),
+            root.path().join("a/b"),
+            root.path().join("a/b/c"),
+        );
+        assert_eq!(made, vec![a.clone(), b.clone(), c.clone()]);
+        fs::create_dir(b.join("other")).unwrap();
+        remove_made_parents(&made).unwrap();
+        assert!(
+            !c.exists() && b.is_dir() && a.is_dir(),
+            "b holds another group"
+        );
+        fs::remove_dir(b.join("other")).unwrap();
+        remove_made_parents(&made).unwrap();
+        assert!(!a.exists());
     }
 
     #[test]

@@ -9,7 +9,10 @@ use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::LinuxResources;
 
-use super::{make_dir, read_u64, resources, write_file, CgroupError, CgroupHandle, Layout, Stats};
+use super::{
+    make_dir, make_parent_dirs, read_u64, remove_made_parents, resources, write_file, CgroupError,
+    CgroupHandle, Layout, Stats,
+};
 
 /// One mounted cgroup v1 hierarchy, from /proc/self/mountinfo.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -153,8 +156,10 @@ fn move_procs(from: &Path, to: &[PathBuf]) -> Result<(), CgroupError> {
 /// `update` on v1: makes the container's group in each controller the new limits need and the
 /// container has no group in yet, writes the limits, then moves the container's processes
 /// (listed by its devices group) into the new groups, with the container frozen meanwhile so
-/// that none forks past the move. When the limits cannot be written, the new groups are
-/// removed again (they are still empty) and the handle is left as it was.
+/// that none forks past the move. Parents made for the new groups join
+/// [`CgroupHandle::made_parents`]. When the limits cannot be written, the new groups and
+/// their new parents are removed again (they are still empty) and the handle is left as it
+/// was.
 fn update(h: &mut CgroupHandle, res: &LinuxResources) -> Result<(), CgroupError> {
     let missing: Vec<&str> = resources::controllers(Layout::V1, res, true)
         .into_iter()
@@ -172,11 +177,13 @@ fn update(h: &mut CgroupHandle, res: &LinuxResources) -> Result<(), CgroupError>
         .ok_or_else(|| CgroupError::Missing("devices".into()))?;
     let mounts = mount_points()?;
     let mut added: Vec<(String, PathBuf)> = Vec::new();
-    let undo = |h: &mut CgroupHandle, added: &[(String, PathBuf)]| {
+    let mut new_parents: Vec<PathBuf> = Vec::new();
+    let undo = |h: &mut CgroupHandle, added: &[(String, PathBuf)], new_parents: &[PathBuf]| {
         for (ctrl, dir) in added {
             h.dirs.remove(ctrl);
             let _ = fs::remove_dir(dir);
         }
+        let _ = remove_made_parents(new_parents);
     };
     for ctrl in missing {
         let made = (|| {
@@ -184,7 +191,9 @@ fn update(h: &mut CgroupHandle, res: &LinuxResources) -> Result<(), CgroupError>
                 .get(ctrl)
                 .ok_or_else(|| CgroupError::Missing(ctrl.into()))?;
             if ctrl == "cpuset" {
-                init_cpuset_parents(root, &h.rel_path)?;
+                init_cpuset_parents(root, &h.rel_path, &mut new_parents)?;
+            } else {
+                make_parent_dirs(root, &h.rel_path, &mut new_parents)?;
             }
             let dir = make_dir(root, &h.rel_path)?;
             if ctrl == "cpuset" {
@@ -201,15 +210,16 @@ fn update(h: &mut CgroupHandle, res: &LinuxResources) -> Result<(), CgroupError>
                 added.push((ctrl.to_string(), dir));
             }
             Err(e) => {
-                undo(h, &added);
+                undo(h, &added, &new_parents);
                 return Err(e);
             }
         }
     }
     if let Err(e) = resources::apply(h, res, false) {
-        undo(h, &added);
+        undo(h, &added, &new_parents);
         return Err(e);
     }
+    h.made_parents.extend(new_parents);
     let thaw = h.dirs.contains_key("freezer") && !h.is_frozen() && h.freeze().is_ok();
     let moved = move_procs(
         &source,
@@ -227,6 +237,7 @@ fn create(rel: &Path, res: &LinuxResources) -> Result<CgroupHandle, CgroupError>
         layout: Layout::V1,
         rel_path: rel.to_path_buf(),
         dirs: BTreeMap::new(),
+        made_parents: Vec::new(),
     };
     for ctrl in resources::controllers(Layout::V1, res, false) {
         let Some(root) = mounts.get(ctrl) else {
@@ -236,11 +247,14 @@ fn create(rel: &Path, res: &LinuxResources) -> Result<CgroupHandle, CgroupError>
             let _ = handle.destroy();
             return Err(CgroupError::Missing(ctrl.into()));
         };
-        if ctrl == "cpuset" {
-            if let Err(e) = init_cpuset_parents(root, rel) {
-                let _ = handle.destroy();
-                return Err(e);
-            }
+        let parents = if ctrl == "cpuset" {
+            init_cpuset_parents(root, rel, &mut handle.made_parents)
+        } else {
+            make_parent_dirs(root, rel, &mut handle.made_parents)
+        };
+        if let Err(e) = parents {
+            let _ = handle.destroy();
+            return Err(e);
         }
         match make_dir(root, rel) {
             Ok(dir) => {
@@ -262,13 +276,18 @@ fn create(rel: &Path, res: &LinuxResources) -> Result<CgroupHandle, CgroupError>
 }
 
 /// cpuset groups start with empty cpus/mems: create the ancestors of `rel` copying them down
-/// from their parents (the leaf is copied by [`copy_cpuset`] after it is made).
-fn init_cpuset_parents(root: &Path, rel: &Path) -> Result<(), CgroupError> {
+/// from their parents (the leaf is copied by [`copy_cpuset`] after it is made); those made
+/// here are appended to `made`.
+fn init_cpuset_parents(
+    root: &Path,
+    rel: &Path,
+    made: &mut Vec<PathBuf>,
+) -> Result<(), CgroupError> {
     let mut cur = root.to_path_buf();
     if let Some(parent) = rel.parent() {
         for c in parent.components() {
             cur.push(c);
-            super::ensure_parent_dir(&cur)?;
+            super::make_parent_dir(root, &cur, made)?;
             copy_cpuset(&cur)?;
         }
     }

@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use oci_spec::runtime::LinuxResources;
 
 use super::{
-    make_dir, read_u64, resources, write_file, CgroupError, CgroupHandle, Layout, Stats,
-    CGROUP_ROOT,
+    make_dir, read_u64, remove_made_parents, resources, write_file, CgroupError, CgroupHandle,
+    Layout, Stats, CGROUP_ROOT,
 };
 
 /// cgroup v2: one directory, controllers enabled in the ancestors.
@@ -36,7 +36,7 @@ impl super::Version for V2 {
         // Values that mean "not set" (dockerd sends zeros for what it does not change) need
         // nothing.
         let want = resources::controllers(Layout::V2, res, true);
-        enable_controllers(&root, &h.rel_path, &want, false)?;
+        enable_controllers(&root, &h.rel_path, &want, None)?;
         resources::apply(h, res, false)
     }
 
@@ -50,36 +50,46 @@ impl super::Version for V2 {
 }
 
 /// Creates the group under the cgroup2 mount `root` (tests use the hybrid host's
-/// /sys/fs/cgroup/unified).
+/// /sys/fs/cgroup/unified), with the parents it needs (recorded in
+/// [`CgroupHandle::made_parents`]). On failure removes the parents it made.
 pub(super) fn create_at(
     root: &Path,
     rel: &Path,
     res: &LinuxResources,
 ) -> Result<CgroupHandle, CgroupError> {
     let root = root.to_path_buf();
-    enable_controllers(
+    let mut made_parents = Vec::new();
+    let made = enable_controllers(
         &root,
         rel,
         &resources::controllers(Layout::V2, res, false),
-        true,
-    )?;
-    let dir = make_dir(&root, rel)?;
+        Some(&mut made_parents),
+    )
+    .and_then(|()| make_dir(&root, rel));
+    let dir = match made {
+        Ok(dir) => dir,
+        Err(e) => {
+            let _ = remove_made_parents(&made_parents);
+            return Err(e);
+        }
+    };
     let mut dirs = BTreeMap::new();
     dirs.insert("unified".to_string(), dir);
     Ok(CgroupHandle {
         layout: Layout::V2,
         rel_path: rel.to_path_buf(),
         dirs,
+        made_parents,
     })
 }
 
 /// Enables `want` in `cgroup.subtree_control` from `root` down to the parent of `rel`
-/// (creating missing parents when `create` is set).
+/// (creating missing parents when `made` is given, and appending those made to it).
 fn enable_controllers(
     root: &Path,
     rel: &Path,
     want: &[&str],
-    create: bool,
+    mut made: Option<&mut Vec<PathBuf>>,
 ) -> Result<(), CgroupError> {
     let mut cur = root.to_path_buf();
     let parents: Vec<_> = rel
@@ -92,8 +102,8 @@ fn enable_controllers(
         levels.push(cur.clone());
     }
     for (i, dir) in levels.iter().enumerate() {
-        if create && i > 0 {
-            super::ensure_parent_dir(dir)?;
+        if let (Some(made), true) = (made.as_deref_mut(), i > 0) {
+            super::make_parent_dir(root, dir, made)?;
         }
         if want.is_empty() {
             continue;

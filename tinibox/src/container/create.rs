@@ -560,6 +560,7 @@ fn make_cgroup(
                 layout: crate::cgroups::detect(),
                 rel_path: p.cgroup_path.clone(),
                 dirs: Default::default(),
+                made_parents: Vec::new(),
             };
             let _ = Record {
                 state: p.state.clone(),

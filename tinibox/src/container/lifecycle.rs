@@ -53,6 +53,7 @@ pub fn reserve(opts: &super::CreateOptions) -> Result<(), ContainerError> {
             layout: crate::cgroups::detect(),
             rel_path: std::path::PathBuf::new(),
             dirs: Default::default(),
+            made_parents: Vec::new(),
         },
         spec: spec.clone(),
     };

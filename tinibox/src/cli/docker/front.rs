@@ -66,13 +66,18 @@ pub(super) struct Prepared {
     /// A container that ran before (restart): a failure keeps its front folder (its log,
     /// metadata and file system) and records the failure as its exit status.
     pub(super) existing: bool,
+    /// For a container that ran before: its engine record without a process (its name,
+    /// command and image labels, its spec), written again when this start fails, so that it
+    /// keeps its name and `rm NAME` still finds it (see [`undo`]).
+    kept: Option<CreateOptions>,
     /// The networks to join (`--network bridge|NAME`, kept in the front folder's
     /// `crate::net::REQUEST_FILE` for restarts), joined once the init exists.
     net: Option<crate::net::Request>,
 }
 
-/// Prepares container `id` to run again from its front folder (`restart`, a restart
-/// policy): the engine's record of the last run is deleted, the spec and labels are kept.
+/// Prepares container `id` to run again from its front folder (`start`, `restart`, a restart
+/// policy): the engine's record of the last run is deleted, the spec and labels are kept
+/// (and recorded again, without a process, when the new run cannot be made).
 pub(super) fn prepare_again(global: &GlobalOptions, id: &str) -> Result<Prepared, Failure> {
     let front = names::front_dir(&global.root, id);
     let old = Record::load(&global.root, id)
@@ -93,10 +98,22 @@ pub(super) fn prepare_again(global: &GlobalOptions, id: &str) -> Result<Prepared
             )))
         }
     }
-    // After a reboot the image root's overlay is not mounted: the new run mounts it again.
-    remount_image_root(&front)
-        .map_err(|e| Failure::tinibox(format!("restarting {}: {e}", names::short(id))))?;
     let rm = old.state.labels.contains_key(LABEL_RM);
+    let mut kept = CreateOptions::new(
+        global.root.clone(),
+        id.to_string(),
+        front.clone(),
+        spec.clone(),
+    );
+    kept.labels = old.state.labels.clone();
+    // After a reboot the image root's overlay is not mounted: the new run mounts it again.
+    if let Err(e) = remount_image_root(&front) {
+        let _ = container::reserve(&kept);
+        return Err(Failure::tinibox(format!(
+            "restarting {}: {e}",
+            names::short(id)
+        )));
+    }
     let net = crate::net::Request::load(&front);
     let mut opts = CreateOptions::new(global.root.clone(), id.to_string(), front.clone(), spec);
     opts.labels = old.state.labels;
@@ -106,6 +123,7 @@ pub(super) fn prepare_again(global: &GlobalOptions, id: &str) -> Result<Prepared
         opts,
         rm,
         existing: true,
+        kept: Some(kept),
         net,
     })
 }
@@ -124,11 +142,19 @@ fn remount_image_root(front: &Path) -> Result<(), String> {
         .map_err(|e| format!("mounting the container's image root: {e}"))
 }
 
-/// What a failed start leaves: nothing for a new container; for one that ran before, its
-/// front folder with the failure as exit status.
-fn undo(global: &GlobalOptions, id: &str, front: &Path, existing: bool, code: u8) {
-    if existing {
+/// What a failed start leaves: nothing for a new container; for one that was created or ran
+/// before (`kept`, see [`Prepared`]), its front folder with the failure as exit status and
+/// its engine record without a process, as before the start (its name, command and image
+/// stay; `ps -a` lists it as exited, `rm NAME` removes it).
+fn undo(global: &GlobalOptions, id: &str, front: &Path, kept: Option<&CreateOptions>, code: u8) {
+    if let Some(kept) = kept {
         let _ = container::delete(&global.root, id, true);
+        if let Err(e) = container::reserve(kept) {
+            eprintln!(
+                "tinibox: recording {} again after its failed start: {e} — remove it with `tinibox rm {id}`",
+                names::short(id)
+            );
+        }
         Meta::update(&global.root, id, |m| {
             m.finished_at = Some(super::meta::now());
             m.restarting = false;
@@ -461,6 +487,7 @@ pub(super) fn prepare(global: &GlobalOptions, args: &RunArgs) -> Result<Prepared
             opts,
             rm: flags.rm,
             existing: false,
+            kept: None,
             net,
         }),
         Err(f) => {
@@ -576,7 +603,8 @@ pub(super) fn create_and_start(
     terminal: bool,
 ) -> Result<(String, i32, Option<OwnedFd>, bool), Failure> {
     let mut ours = None;
-    let (existing, front) = (p.existing, p.front.clone());
+    let front = p.front.clone();
+    let kept = p.kept.take();
     if terminal {
         let pair = nix::sys::socket::socketpair(
             nix::sys::socket::AddressFamily::Unix,
@@ -587,7 +615,7 @@ pub(super) fn create_and_start(
         let (a, b) = match pair {
             Ok(x) => x,
             Err(e) => {
-                undo(global, &p.id, &front, existing, 125);
+                undo(global, &p.id, &front, kept.as_ref(), 125);
                 return Err(Failure::tinibox(format!("console socket pair: {e}")));
             }
         };
@@ -599,13 +627,13 @@ pub(super) fn create_and_start(
         Ok(c) => c,
         Err(e) => {
             let f = Failure::from_engine(e);
-            undo(global, &id, &front, existing, f.code);
+            undo(global, &id, &front, kept.as_ref(), f.code);
             return Err(f);
         }
     };
     let gone = |f: Failure| {
-        if existing {
-            undo(global, &id, &front, existing, f.code);
+        if kept.is_some() {
+            undo(global, &id, &front, kept.as_ref(), f.code);
         } else {
             let _ = remove(&global.root, &id);
         }

@@ -383,7 +383,7 @@ pub(crate) fn remove_made_parents(made: &[PathBuf]) -> Result<(), CgroupError> {
 
 /// The ancestors of `root/rel` below `root`, shallowest first (`a/b/c` → `root/a`,
 /// `root/a/b`).
-fn parents_below(root: &Path, rel: &Path) -> Vec<PathBuf> {
+pub(crate) fn parents_below(root: &Path, rel: &Path) -> Vec<PathBuf> {
     let mut cur = root.to_path_buf();
     let mut out = Vec::new();
     if let Some(parent) = rel.parent() {

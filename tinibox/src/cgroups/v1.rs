@@ -283,13 +283,9 @@ fn init_cpuset_parents(
     rel: &Path,
     made: &mut Vec<PathBuf>,
 ) -> Result<(), CgroupError> {
-    let mut cur = root.to_path_buf();
-    if let Some(parent) = rel.parent() {
-        for c in parent.components() {
-            cur.push(c);
-            super::make_parent_dir(root, &cur, made)?;
-            copy_cpuset(&cur)?;
-        }
+    for dir in super::parents_below(root, rel) {
+        super::make_parent_dir(root, &dir, made)?;
+        copy_cpuset(&dir)?;
     }
     Ok(())
 }

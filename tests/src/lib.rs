@@ -351,6 +351,32 @@ pub fn run(cmd: &mut Command) -> Output {
         .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"))
 }
 
+/// Runs the shell command `cmd` under util-linux `script`, i.e. with a pty as its controlling
+/// terminal, and returns what `script` printed (stdout with the pty's `\r` removed, stderr,
+/// status). `script`'s own stdin stays open and silent until `cmd` ends: with an ended stdin
+/// (`/dev/null`), `script` types an end-of-file byte into the pty, which a runtime's terminal
+/// relay passes on and the container's pty may echo (`^@`) anywhere in the output.
+pub fn under_a_terminal(cmd: &str) -> Output {
+    require_tool("script");
+    let mut child = Command::new("script")
+        .args(["-qec", cmd, "/dev/null"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start script: {e}"));
+    // wait_with_output closes stdin first; keep the writer until script has ended.
+    let quiet_stdin = child.stdin.take();
+    let mut out = child
+        .wait_with_output()
+        .unwrap_or_else(|e| panic!("script -qec {cmd}: {e}"));
+    drop(quiet_stdin);
+    out.stdout = String::from_utf8_lossy(&out.stdout)
+        .replace('\r', "")
+        .into_bytes();
+    out
+}
+
 /// Runs a command that must succeed and returns its stdout as text.
 pub fn ok(cmd: &mut Command) -> String {
     let out = run(cmd);

@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use tinilinux_tests::{busybox_tar, require_root, require_tool, run, stderr, stdout};
+use tinilinux_tests::{
+    busybox_tar, require_root, require_tool, run, stderr, stdout, under_a_terminal,
+};
 
 /// The TiniLinux rootfs tarball that `distro-build all` writes (test.sh builds it first).
 fn tinilinux_tar() -> PathBuf {
@@ -310,24 +312,19 @@ fn detached(dk: &Dockerd, rt: &str, image: &str) -> Vec<(String, String)> {
 
 /// `docker run -it` through a real pty (`script`).
 fn interactive(dk: &Dockerd, rt: &str, image: &str) -> String {
-    require_tool("script");
     let host = format!("unix://{}", dk.dir().join("docker.sock").display());
     let cmd = format!(
         "DOCKER_HOST={host} docker run --rm -it --runtime {rt} {image} sh -c 'tty; echo ok-tty'"
     );
-    let o = run(Command::new("script")
-        .args(["-qec", &cmd, "/dev/null"])
-        .stdin(Stdio::null()));
-    let mut text = stdout(&o).replace('\r', "");
+    let o = under_a_terminal(&cmd);
+    let mut text = stdout(&o);
     assert!(o.status.success(), "{rt}: script: {text}{}", stderr(&o));
     // docker exec -it into a running container: the pty comes from the runtime's exec.
     let name = format!("tbx-it-{rt}");
     dk.run_detached(rt, &name, image, &["sleep", "100"]);
     let cmd = format!("DOCKER_HOST={host} docker exec -it {name} sh -c 'tty; echo ok-exec-tty'");
-    let o = run(Command::new("script")
-        .args(["-qec", &cmd, "/dev/null"])
-        .stdin(Stdio::null()));
-    text += &stdout(&o).replace('\r', "").replace("^@", "");
+    let o = under_a_terminal(&cmd);
+    text += &stdout(&o);
     dk.ok(&["rm", "-f", &name]);
     text.lines()
         .map(str::trim)

@@ -1564,7 +1564,6 @@ fn mounts_defeating_hardening_are_refused_like_runc() {
 /// leaves nothing behind. Without a terminal the same mount runs on both.
 #[test]
 fn a_terminal_over_a_covered_dev_pts_is_refused_like_runc() {
-    require_tool("script");
     let host = tempfile::tempdir().unwrap();
     let mut seen = Vec::new();
     for rt in [Rt::runc(), Rt::tinibox()] {
@@ -1585,9 +1584,7 @@ fn a_terminal_over_a_covered_dev_pts_is_refused_like_runc() {
                 rt.root.path().display(),
                 b.path().display()
             );
-            let o = run(Command::new("script")
-                .args(["-qec", &line, "/dev/null"])
-                .stdin(Stdio::null()));
+            let o = tinilinux_tests::under_a_terminal(&line);
             let text = stdout(&o);
             if rt.name == "tinibox" && terminal {
                 assert!(text.contains("covers /dev/pts"), "{text}");
@@ -1608,9 +1605,7 @@ fn a_terminal_over_a_covered_dev_pts_is_refused_like_runc() {
         tb.bin.display(),
         tb.root.path().display()
     );
-    let o = run(Command::new("script")
-        .args(["-qec", &line, "/dev/null"])
-        .stdin(Stdio::null()));
+    let o = tinilinux_tests::under_a_terminal(&line);
     assert_eq!(o.status.code(), Some(125), "{}", stdout(&o));
     assert!(stdout(&o).contains("covers /dev/pts"), "{}", stdout(&o));
     assert!(tb.ok(&["list", "-q"]).trim().is_empty(), "left a container");
@@ -1703,16 +1698,9 @@ fn realtime_signals_by_number_and_name_reach_the_process() {
     }
 }
 
-/// Runs `cmd` under `script`, i.e. with a pty as the caller's controlling terminal, and
-/// returns what it printed.
+/// What `cmd` printed on stdout when run with a pty as its controlling terminal.
 fn under_a_terminal(cmd: &str) -> String {
-    require_tool("script");
-    let o = Command::new("script")
-        .args(["-qec", cmd, "/dev/null"])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&o.stdout).replace('\r', "")
+    stdout(&tinilinux_tests::under_a_terminal(cmd))
 }
 
 /// Issue 15 item 1: a container or exec'd process started without a terminal by a caller
@@ -2085,11 +2073,7 @@ fn dev_console_is_the_containers_pty_like_runc() {
             rt.root.path().display(),
             b.path().display()
         ));
-        // The pty may echo a NUL (as `^@`) before the first line.
-        let lines: Vec<String> = text
-            .lines()
-            .map(|l| l.trim().trim_start_matches("^@").to_string())
-            .collect();
+        let lines: Vec<String> = text.lines().map(|l| l.trim().to_string()).collect();
         assert_eq!(lines.len(), 3, "{}: {text}", rt.name);
         assert_eq!(
             lines[0], lines[1],

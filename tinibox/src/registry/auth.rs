@@ -1,7 +1,7 @@
 //! HTTP authentication for registries: parsing `WWW-Authenticate` challenges (RFC 7235's
 //! `scheme param="value", …`), building `Basic` credentials (RFC 7617) and reading the answer
 //! of a bearer token server (Docker's token authentication: `token` or `access_token`,
-//! `expires_in` in seconds, default 60).
+//! `expires_in` in seconds, default 60, taken as 10 s to a day).
 //!
 //! This module parses and formats only; the requests are made by `client`.
 
@@ -145,10 +145,12 @@ pub fn parse_token(body: &[u8]) -> Option<Token> {
     if token.is_empty() {
         return None;
     }
-    let lifetime = answer.expires_in.unwrap_or(60).max(10);
+    // At most a day: a pull or push is over long before, and a server's huge number would
+    // overflow the clock.
+    let lifetime = answer.expires_in.unwrap_or(60).clamp(10, 86_400);
     Some(Token {
         token,
-        expires: Instant::now() + Duration::from_secs(lifetime.saturating_sub(5)),
+        expires: Instant::now() + Duration::from_secs(lifetime - 5),
     })
 }
 
@@ -197,5 +199,7 @@ mod tests {
         assert_eq!(parse_token(br#"{"access_token":"a"}"#).unwrap().token, "a");
         assert!(parse_token(br#"{"token":""}"#).is_none());
         assert!(parse_token(b"nope").is_none());
+        let huge = parse_token(br#"{"token":"t","expires_in":18446744073709551615}"#).unwrap();
+        assert!(huge.expires > Instant::now() + Duration::from_secs(86_000));
     }
 }

@@ -333,7 +333,58 @@ fn bad_input_fails_with_a_logged_error_and_leaves_nothing() {
         leftovers(&rt, &bad)
     );
 
+    // runtime-spec config.md: a duplicated rlimit type MUST be an error; soft above hard is
+    // what setrlimit refuses. Both named in config.json's words, before anything is made.
+    for (rlimits, want) in [
+        (
+            json!([{"type": "RLIMIT_NOFILE", "soft": 10, "hard": 10},
+                   {"type": "RLIMIT_NOFILE", "soft": 20, "hard": 20}]),
+            "RLIMIT_NOFILE is given twice",
+        ),
+        (
+            json!([{"type": "RLIMIT_NPROC", "soft": 9, "hard": 8}]),
+            "RLIMIT_NPROC soft 9 is above hard 8",
+        ),
+    ] {
+        let mut v: Value = serde_json::from_str(&good).unwrap();
+        v["process"]["rlimits"] = rlimits;
+        std::fs::write(&cfg, v.to_string()).unwrap();
+        fails(&["create", "--bundle", bp, &bad], want);
+        assert!(
+            leftovers(&rt, &bad).is_empty(),
+            "{:?}",
+            leftovers(&rt, &bad)
+        );
+    }
+
     std::fs::write(&cfg, &good).unwrap();
+    // A console socket without process.terminal (runc: "cannot use console socket if runc
+    // will not ... allocate tty"), and more fds to pass than the open-file limit allows.
+    fails(
+        &[
+            "create",
+            "--console-socket",
+            "/tmp/none.sock",
+            "--bundle",
+            bp,
+            &bad,
+        ],
+        "--console-socket needs process.terminal true",
+    );
+    assert!(
+        leftovers(&rt, &bad).is_empty(),
+        "{:?}",
+        leftovers(&rt, &bad)
+    );
+    fails(
+        &["create", "--preserve-fds", "99999", "--bundle", bp, &bad],
+        "--preserve-fds 99999: fds 3 to 100001 are past the open-file limit",
+    );
+    assert!(
+        leftovers(&rt, &bad).is_empty(),
+        "{:?}",
+        leftovers(&rt, &bad)
+    );
     fails(&["state", "nosuch"], "does not exist");
     fails(&["start", "nosuch"], "does not exist");
     fails(&["delete", "nosuch"], "does not exist");
@@ -351,6 +402,14 @@ fn bad_input_fails_with_a_logged_error_and_leaves_nothing() {
     rt.ok(&["start", &c]);
     fails(&["start", &c], "running");
     fails(&["delete", &c], "running");
+    fails(
+        &["exec", "--console-socket", "/tmp/none.sock", &c, "true"],
+        "--console-socket needs a terminal",
+    );
+    fails(
+        &["exec", "--preserve-fds", "99999", &c, "true"],
+        "past the open-file limit",
+    );
     assert_eq!(rt.status(&c), "running");
     rt.ok(&["delete", "--force", &c]);
     assert_eq!(rt.status(&c), "absent");
@@ -1009,7 +1068,8 @@ fn v1_cgroup_dir(pid: i32, ctl: &str) -> Option<PathBuf> {
 /// `update --memory` and `--pids-limit` on a container created WITHOUT limits: the limits
 /// take effect on the processes already running (the init is moved into the new groups, as
 /// runc's are in its groups from the start): a memory hog is OOM-killed, a fork bomb stopped,
-/// and `delete` leaves no cgroup behind. Same observations with runc.
+/// and `delete` leaves no cgroup behind; a 1-byte limit and a `--resources` array are
+/// refused. Same observations with runc.
 #[test]
 fn update_sets_limits_the_container_was_created_without() {
     let b = bundle(&["sleep", "1000"], |v| {
@@ -1049,6 +1109,32 @@ fn update_sets_limits_the_container_was_created_without() {
         ));
         let o = rt.run(&hog);
         obs.push(format!("hog after: {:?}", o.status.code()));
+        // A limit below what the container holds, or resources that are not a JSON object:
+        // refused, and the limit kept.
+        let tiny = rt.run(&["update", "--memory", "1", &c]);
+        let array = b.path().join("array.json");
+        std::fs::write(&array, "[]").unwrap();
+        let arr = rt.run(&["update", "-r", array.to_str().unwrap(), &c]);
+        obs.push(format!(
+            "tiny: {:?}, array: {:?}, limit: {}",
+            tiny.status.code(),
+            arr.status.code(),
+            std::fs::read_to_string(mem.join("memory.limit_in_bytes"))
+                .unwrap()
+                .trim()
+        ));
+        if rt.name == "tinibox" {
+            assert!(
+                stderr(&tiny).contains("minimum memory limit of 6 MiB"),
+                "{}",
+                stderr(&tiny)
+            );
+            assert!(
+                stderr(&arr).contains("not a JSON object"),
+                "{}",
+                stderr(&arr)
+            );
+        }
 
         rt.ok(&["update", "--pids-limit", "5", &c]);
         let pids = v1_cgroup_dir(init, "pids").expect("init in a pids group");
@@ -1097,6 +1183,7 @@ fn update_sets_limits_the_container_was_created_without() {
             "hog before: Some(0)",
             "memory limit: 33554432",
             "hog after: Some(137)",
+            "tiny: Some(1), array: Some(1), limit: 33554432",
             "pids.max: 5",
             "bomb stopped: true",
             "init in the container's groups: true",

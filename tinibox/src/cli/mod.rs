@@ -70,7 +70,7 @@ pub struct GlobalOptions {
     #[arg(long = "systemd-cgroup", global = true)]
     pub systemd_cgroup: bool,
     /// Rootless mode hint (auto, true, false), accepted for runc compatibility.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, value_parser = ["auto", "true", "false"])]
     pub rootless: Option<String>,
     /// Image store directory.
     #[arg(

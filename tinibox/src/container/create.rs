@@ -174,6 +174,7 @@ fn prepare(opts: &mut CreateOptions) -> Result<(Prepared, ChildEnds), ContainerE
             "process.args: empty; give the command to run".into(),
         ));
     }
+    crate::linux::security::check_rlimits(process).map_err(ContainerError::Spec)?;
     if let Some(res) = spec.linux().as_ref().and_then(|l| l.resources().as_ref()) {
         crate::spec::resources::validate(res).map_err(|e| ContainerError::Spec(e.to_string()))?;
     }
@@ -202,6 +203,14 @@ fn prepare(opts: &mut CreateOptions) -> Result<(Prepared, ChildEnds), ContainerE
     if terminal && opts.console_socket.is_none() && opts.console_socket_fd.is_none() {
         return Err(ContainerError::Spec(
             "process.terminal is true: pass --console-socket".into(),
+        ));
+    }
+    if !terminal && opts.console_socket.is_some() {
+        // runc refuses the same ("cannot use console socket if runc will not ... allocate tty").
+        return Err(ContainerError::Spec(
+            "--console-socket needs process.terminal true: set it in config.json, or drop \
+             --console-socket"
+                .into(),
         ));
     }
     let cgroup_path = relative_path(

@@ -66,6 +66,12 @@ pub enum ExecOutcome {
 /// The console socket for a process with `process.terminal`, connected (None without).
 fn console(opts: &ExecOptions) -> Result<Option<OwnedFd>, ContainerError> {
     if !opts.process.terminal().unwrap_or(false) {
+        if opts.console_socket.is_some() {
+            // As runc: a socket with no pty to send over it is a caller's mistake.
+            return Err(ContainerError::Spec(
+                "--console-socket needs a terminal (--tty, or process.terminal in --process): add one, or drop --console-socket".into(),
+            ));
+        }
         return Ok(None);
     }
     if let Some(stream) = &opts.console_stream {
@@ -107,6 +113,7 @@ pub fn exec(opts: ExecOptions) -> Result<ExecOutcome, ContainerError> {
             "process.args is empty: give the command to run".into(),
         ));
     }
+    crate::linux::security::check_rlimits(&opts.process).map_err(ContainerError::Spec)?;
     let pid = rec.state.pid;
     let types: Vec<_> = rec
         .spec

@@ -74,6 +74,37 @@ fn rlimit_resource(t: PosixRlimitType) -> RlimitResource {
     }
 }
 
+/// The name config.json gives the rlimit type: `RLIMIT_NOFILE`, ….
+fn rlimit_name(t: PosixRlimitType) -> String {
+    match serde_json::to_value(t) {
+        Ok(serde_json::Value::String(name)) => name,
+        _ => format!("{t:?}"),
+    }
+}
+
+/// Checks process.rlimits before anything is made: each type at most once (runtime-spec
+/// config.md, "POSIX process": duplicated entries MUST be an error) and soft ≤ hard (what
+/// setrlimit(2) refuses with EINVAL). Errors name the entry in config.json's words.
+pub fn check_rlimits(p: &Process) -> Result<(), String> {
+    let rlimits = p.rlimits().as_deref().unwrap_or_default();
+    for (i, r) in rlimits.iter().enumerate() {
+        let name = rlimit_name(r.typ());
+        if rlimits[..i].iter().any(|o| o.typ() == r.typ()) {
+            return Err(format!(
+                "process.rlimits: {name} is given twice: keep one entry per type"
+            ));
+        }
+        if r.soft() > r.hard() {
+            return Err(format!(
+                "process.rlimits: {name} soft {} is above hard {}: give soft <= hard",
+                r.soft(),
+                r.hard()
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Applies process.rlimits.
 pub fn apply_rlimits(p: &Process) -> Result<(), String> {
     for r in p.rlimits().iter().flatten() {
@@ -84,8 +115,8 @@ pub fn apply_rlimits(p: &Process) -> Result<(), String> {
         // SAFETY: valid rlimit struct.
         if unsafe { libc::setrlimit(rlimit_resource(r.typ()), &lim) } != 0 {
             return Err(format!(
-                "process.rlimits {:?} soft={} hard={}: {}",
-                r.typ(),
+                "process.rlimits {} soft={} hard={}: {}",
+                rlimit_name(r.typ()),
                 r.soft(),
                 r.hard(),
                 std::io::Error::last_os_error()
@@ -337,6 +368,36 @@ mod tests {
         let c = to_caps(Some(&oci)).unwrap();
         assert!(
             c.contains(&Capability::CAP_CHOWN) && c.contains(&Capability::CAP_NET_BIND_SERVICE)
+        );
+    }
+
+    #[test]
+    fn rlimits_are_checked_in_config_json_words() {
+        let process = |rlimits: serde_json::Value| -> Process {
+            serde_json::from_value(
+                serde_json::json!({"cwd": "/", "user": {"uid": 0, "gid": 0}, "rlimits": rlimits}),
+            )
+            .unwrap()
+        };
+        let ok = process(serde_json::json!([
+            {"type": "RLIMIT_NOFILE", "soft": 10, "hard": 20},
+            {"type": "RLIMIT_NPROC", "soft": 5, "hard": 5}
+        ]));
+        assert_eq!(check_rlimits(&ok), Ok(()));
+        let twice = process(serde_json::json!([
+            {"type": "RLIMIT_NOFILE", "soft": 10, "hard": 20},
+            {"type": "RLIMIT_CORE", "soft": 0, "hard": 0},
+            {"type": "RLIMIT_NOFILE", "soft": 30, "hard": 40}
+        ]));
+        assert_eq!(
+            check_rlimits(&twice).unwrap_err(),
+            "process.rlimits: RLIMIT_NOFILE is given twice: keep one entry per type"
+        );
+        let upside_down =
+            process(serde_json::json!([{"type": "RLIMIT_NOFILE", "soft": 9, "hard": 8}]));
+        assert_eq!(
+            check_rlimits(&upside_down).unwrap_err(),
+            "process.rlimits: RLIMIT_NOFILE soft 9 is above hard 8: give soft <= hard"
         );
     }
 }

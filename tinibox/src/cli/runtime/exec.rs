@@ -215,6 +215,7 @@ pub fn exec(global: &GlobalOptions, args: ExecArgs) -> u8 {
         }
         let id = resolve_id(global, &args.id);
         container::validate_id(&id)?;
+        super::check_preserve_fds(args.preserve_fds)?;
         let rec = Record::load(&global.root, &id)?;
         let process = exec_process(&args, &rec)?;
         if args.docker_form() && !args.interactive && !args.tty {

@@ -187,8 +187,25 @@ pub struct CreateFlags {
     pub preserve_fds: u32,
 }
 
+/// Refuses a `--preserve-fds` count whose fds (3..3+N, and the two tinibox numbers above
+/// them) reach past this process's open-file limit (soft RLIMIT_NOFILE, getrlimit(2)).
+fn check_preserve_fds(n: u32) -> Result<()> {
+    use nix::sys::resource::{getrlimit, Resource};
+    let (soft, _) = getrlimit(Resource::RLIMIT_NOFILE)?;
+    let most = soft.saturating_sub(5);
+    if u64::from(n) > most {
+        bail!(
+            "--preserve-fds {n}: fds 3 to {} are past the open-file limit ({soft}): give at most \
+             {most}, or raise the limit (ulimit -n)",
+            u64::from(n) + 2
+        );
+    }
+    Ok(())
+}
+
 fn create_options(global: &GlobalOptions, f: &CreateFlags, id: &str) -> Result<CreateOptions> {
     container::validate_id(id)?;
+    check_preserve_fds(f.preserve_fds)?;
     let bundle = absolute(&f.bundle)?;
     let spec = load_config(&bundle)?;
     let mut o = CreateOptions::new(global.root.clone(), id.to_string(), bundle, spec);

@@ -3,7 +3,7 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
 use oci_spec::runtime::{
     LinuxBlockIoBuilder, LinuxCpu, LinuxMemory, LinuxPidsBuilder, LinuxResources,
@@ -12,7 +12,7 @@ use oci_spec::runtime::{
 use super::{finish, resolve_id};
 use crate::cli::{log, GlobalOptions};
 use crate::container::{self};
-use crate::spec::resources;
+use crate::spec::{resources, values};
 
 /// Arguments of `update`.
 #[derive(Debug, Args)]
@@ -20,8 +20,8 @@ pub struct UpdateArgs {
     /// A LinuxResources JSON file (`-` for stdin); the flags below are applied on top.
     #[arg(short = 'r', long)]
     resources: Option<PathBuf>,
-    /// Memory limit (bytes, or with a unit: 32m, 1g).
-    #[arg(short = 'm', long)]
+    /// Memory limit (bytes, or with a unit: 32m, 1g; at least 6m, Docker's minimum; -1: none).
+    #[arg(short = 'm', long, allow_hyphen_values = true)]
     memory: Option<String>,
     /// Memory soft limit.
     #[arg(long = "memory-reservation")]
@@ -76,6 +76,14 @@ fn update_resources(a: &UpdateArgs) -> Result<LinuxResources> {
             } else {
                 std::fs::read_to_string(p).with_context(|| format!("read {}", p.display()))?
             };
+            // serde reads a struct from a JSON array too; runc (Go) refuses anything else.
+            if !data.trim_start().starts_with('{') {
+                bail!(
+                    "--resources {}: not a JSON object: give LinuxResources as in config.json's \
+                     linux.resources (runtime-spec config-linux.md)",
+                    p.display()
+                );
+            }
             // from_slice like config.json's parse: one copy of the resources' serde code.
             serde_json::from_slice(data.as_bytes())
                 .map_err(|e| anyhow!("--resources {}: invalid resources JSON: {e}", p.display()))?
@@ -86,9 +94,19 @@ fn update_resources(a: &UpdateArgs) -> Result<LinuxResources> {
             .map(|v| resources::size_or_unlimited(flag, v))
             .transpose()
     };
+    // As `run -m`: -1 for no limit, else at least Docker's 6 MiB (a smaller one rounds down
+    // to no page at all in cgroup v1 and kills the container at its next allocation).
+    let limit = a
+        .memory
+        .as_deref()
+        .map(|v| match v {
+            "-1" => Ok(-1),
+            v => values::parse_memory(v),
+        })
+        .transpose()?;
     let mut memory = LinuxMemory::default();
     memory
-        .set_limit(size("--memory", &a.memory)?)
+        .set_limit(limit)
         .set_reservation(size("--memory-reservation", &a.memory_reservation)?)
         .set_swap(size("--memory-swap", &a.memory_swap)?);
     let mut cpu = LinuxCpu::default();

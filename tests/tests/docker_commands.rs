@@ -845,6 +845,23 @@ fn cp_and_logs_tail_match_docker() {
                 panic!("{}: {p}: {e}; the host folder:\n{}", s.name(), stdout(&o))
             })
         };
+        // The whole root: /proc and /sys come as empty folders (the kernel's view is not the
+        // container's files), the rest as files.
+        let whole = s.seen(&["cp", "web:/", &h("root")]).0;
+        let entries = |p: &str| {
+            std::fs::read_dir(host.join(p))
+                .map(|d| d.count().to_string())
+                .unwrap_or_else(|e| e.to_string())
+        };
+        got.push((
+            whole,
+            format!(
+                "proc: {}, sys: {}, f: {}",
+                entries("root/proc"),
+                entries("root/sys"),
+                read("root/data/sub/f").trim()
+            ),
+        ));
         got.push((None, read("f1")));
         got.push((None, read("d/sub/f")));
         got.push((None, read("d/data/sub/f")));
@@ -883,6 +900,7 @@ fn cp_and_logs_tail_match_docker() {
     assert_eq!(seen[0], seen[1], "docker (left) and tinibox (right) differ");
     assert_eq!(seen[1][0], (Some(0), "line5\nready".into()));
     assert_eq!(seen[1][7], (Some(0), "from the host\nx".into()));
+    assert_eq!(seen[1][10], (Some(0), "proc: 0, sys: 0, f: hello".into()));
 }
 
 /// Polls `args` on side `s` until its stdout satisfies `done` (up to 30 s); returns it.
@@ -2119,7 +2137,8 @@ fn attached_output_is_logged_and_start_a_attaches_to_a_running_container_like_do
 }
 
 /// Issue 21: `--stop-signal` and `--stop-timeout` as Docker keeps and uses them (`stop`
-/// sends the signal; a container that ignores it is killed after the timeout: 137), and
+/// sends the signal; a container that ignores it is killed after the timeout: 137; a
+/// negative timeout, `stop -t -1` or `--stop-timeout -1`, never kills), and
 /// every `--health-*` flag in `Config.Healthcheck`.
 #[test]
 fn stop_signal_timeout_and_health_flags_match_docker() {
@@ -2154,6 +2173,38 @@ fn stop_signal_timeout_and_health_flags_match_docker() {
         got.push(s.seen(&["stop", "usr1", "deaf"]));
         got.push(s.seen(&["wait", "usr1", "deaf"]));
         got.push(s.seen(&["logs", "usr1"]));
+        // -1 waits for as long as the container runs: `stop -t -1` overrides the container's
+        // 1 s, and `--stop-timeout -1` is kept as -1.
+        run(
+            "endless",
+            &["--stop-timeout", "1"],
+            "trap '' TERM; echo ready; while :; do sleep 1; done",
+        );
+        let stopper = s
+            .command()
+            .args(["stop", "-t", "-1", "endless"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_secs(3));
+        got.push(s.seen(&["inspect", "-f", "{{.State.Running}}", "endless"]));
+        s.ok(&["kill", "endless"]);
+        let o = stopper.wait_with_output().unwrap();
+        got.push((o.status.code(), stdout(&o).trim().to_string()));
+        s.ok(&[
+            "create",
+            "--network",
+            "none",
+            "--stop-timeout",
+            "-1",
+            "--name",
+            "patient",
+            "bbx",
+            "true",
+        ]);
+        got.push(s.seen(&["inspect", "-f", "{{.Config.StopTimeout}}", "patient"]));
         s.ok(&[
             "create",
             "--network",
@@ -2203,7 +2254,7 @@ fn stop_signal_timeout_and_health_flags_match_docker() {
             let o = s.cmd(args);
             got.push((o.status.code(), String::new()));
         }
-        s.ok(&["rm", "-f", "usr1", "deaf", "hc"]);
+        s.ok(&["rm", "-f", "usr1", "deaf", "hc", "endless", "patient"]);
         seen.push(got);
     }
     assert_eq!(seen[0], seen[1], "docker (left) and tinibox (right) differ");
@@ -2211,6 +2262,13 @@ fn stop_signal_timeout_and_health_flags_match_docker() {
     assert_eq!(t[0], (Some(0), "SIGUSR1 30\n 1".into()));
     assert_eq!(t[2], (Some(0), "7\n137".into()));
     assert_eq!(t[3], (Some(0), "ready\ngot USR1".into()));
+    assert_eq!(
+        t[4],
+        (Some(0), "true".into()),
+        "stop -t -1 killed after 1 s"
+    );
+    assert_eq!(t[5], (Some(0), "endless".into()));
+    assert_eq!(t[6], (Some(0), "-1".into()));
 }
 
 /// Whether `s` is a time as Go's `time.Time.String()` writes it in UTC, Docker's `ps`

@@ -1025,6 +1025,15 @@ fn bad_network_input_leaves_nothing() {
     let missing: Vec<(Vec<&str>, &str)> = vec![
         (vec!["rm", "nosuchnet"], "not found"),
         (vec!["inspect", "nosuchnet"], "not found"),
+        // Listed by `network ls`, but modes of --network rather than networks to manage.
+        (
+            vec!["inspect", "host"],
+            "pre-defined (the host's own network stack)",
+        ),
+        (
+            vec!["inspect", "none"],
+            "give `--network none` when the container is made",
+        ),
         (
             vec!["connect", "nosuchnet", "nosuchcontainer"],
             "nosuchcontainer",

@@ -140,6 +140,8 @@ fn bad_service_files_and_names_are_one_line_each() {
     env.write("good.json", &service(rootfs, TICKER, ""));
     env.write("bad.json", r#"{"image": "x", "volumes": ["/a:/b"]}"#);
     env.write("noimage.json", r#"{"image": "/no/such/rootfs-dir"}"#);
+    env.write("list.json", "[]");
+    std::os::unix::fs::symlink("/no/such/file.json", env.dir.path().join("dangling.json")).unwrap();
     let o = env.tinibox(&["service", "up"]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let err = stderr(&o);
@@ -153,6 +155,16 @@ fn bad_service_files_and_names_are_one_line_each() {
             .any(|l| l.starts_with("tinibox: service noimage: ") && l.contains("/no/such")),
         "{err}"
     );
+    // A file that is a JSON array, and a link to nothing: named, not skipped.
+    for (file, why) in [
+        ("list.json", "not a JSON object"),
+        ("dangling.json", "No such file"),
+    ] {
+        assert!(
+            err.lines().any(|l| l.contains(file) && l.contains(why)),
+            "{file}: {err}"
+        );
+    }
     // The good one still started, the failed one left nothing.
     assert!(stdout(&o).contains("good: started"), "{}", stdout(&o));
     assert!(env.tinibox(&["inspect", "noimage"]).status.code() == Some(1));
@@ -166,6 +178,20 @@ fn bad_service_files_and_names_are_one_line_each() {
     );
     let o = env.tinibox(&["service", "down", "missing"]);
     assert_eq!(o.status.code(), Some(1));
+    // A folder given that does not exist is named (the default one may be absent).
+    for args in [&["up"][..], &["ls"]] {
+        let o = run(env
+            .root
+            .tinibox()
+            .args(["service", "--dir", "/no/such/services"])
+            .args(args));
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {}", stderr(&o));
+        assert_eq!(
+            stderr(&o).trim(),
+            "tinibox: service folder /no/such/services does not exist — give the folder of \
+             the NAME.json files (--dir or $TINIBOX_SERVICES)"
+        );
+    }
     let o = env.tinibox(&["service", "sideways"]);
     assert_eq!(o.status.code(), Some(125), "{}", stderr(&o));
     assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));

@@ -151,9 +151,9 @@ pub struct ServiceFile {
     /// `--stop-signal`.
     #[serde(default)]
     pub stop_signal: Option<String>,
-    /// `--stop-timeout` in seconds.
+    /// `--stop-timeout` in seconds (negative: no SIGKILL, as Docker's -1).
     #[serde(default)]
-    pub stop_timeout: Option<u64>,
+    pub stop_timeout: Option<i64>,
 }
 
 /// A parsed service: its name, file, content and the file's digest.
@@ -256,6 +256,12 @@ pub fn run_default_network() -> String {
 
 /// Parses a service file's bytes; the error is serde's message (with line and column).
 pub fn parse(bytes: &[u8]) -> Result<ServiceFile, String> {
+    // serde reads a struct from a JSON array too, and then speaks of "24 elements".
+    if !bytes.trim_ascii_start().starts_with(b"{") {
+        return Err(
+            "not a JSON object: a service file is {\"image\": …, \"command\": […], …}".into(),
+        );
+    }
     let file: ServiceFile = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
     if file.image.trim().is_empty() {
         return Err("\"image\" is empty — name an image (e.g. \"tinilinux\")".into());
@@ -263,17 +269,19 @@ pub fn parse(bytes: &[u8]) -> Result<ServiceFile, String> {
     Ok(file)
 }
 
-/// The `*.json` files of `dir`, sorted by name (none when `dir` does not exist).
+/// The `*.json` files of `dir`, sorted by name: regular files, and symbolic links unless they
+/// lead to something other than a file (a dangling one is listed, so that reading it names
+/// it). Errors: reading the folder (a missing one included: the caller decides).
 pub fn files_in(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
-    let rd = match std::fs::read_dir(dir) {
-        Ok(rd) => rd,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(e),
-    };
-    let mut files: Vec<PathBuf> = rd
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
         .filter_map(|e| e.ok())
+        .filter(|e| match e.file_type() {
+            Ok(t) if t.is_file() => true,
+            Ok(t) if t.is_symlink() => std::fs::metadata(e.path()).map_or(true, |m| m.is_file()),
+            _ => false,
+        })
         .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "json") && p.is_file())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
         .collect();
     files.sort();
     Ok(files)
@@ -352,12 +360,22 @@ mod tests {
         write(d.path(), "b.json", "{}");
         write(d.path(), "a.json", "{}");
         write(d.path(), "README", "x");
+        std::fs::create_dir(d.path().join("dir.json")).unwrap();
+        std::os::unix::fs::symlink(d.path().join("a.json"), d.path().join("c.json")).unwrap();
+        std::os::unix::fs::symlink("/nonexistent/x.json", d.path().join("dangling.json")).unwrap();
+        std::os::unix::fs::symlink(d.path(), d.path().join("folder.json")).unwrap();
         let names: Vec<_> = files_in(d.path())
             .unwrap()
             .iter()
             .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
             .collect();
-        assert_eq!(names, ["a.json", "b.json"]);
-        assert!(files_in(&d.path().join("missing")).unwrap().is_empty());
+        assert_eq!(names, ["a.json", "b.json", "c.json", "dangling.json"]);
+        let e = Service::load(&d.path().join("dangling.json"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("dangling.json"), "{e}");
+        let missing = files_in(&d.path().join("missing")).unwrap_err();
+        assert_eq!(missing.kind(), std::io::ErrorKind::NotFound);
+        assert!(parse(b" [] ").unwrap_err().starts_with("not a JSON object"));
     }
 }

@@ -194,9 +194,10 @@ pub fn ps(global: &GlobalOptions, args: PsArgs) -> u8 {
 /// Arguments of `stop`.
 #[derive(Debug, Args)]
 pub struct StopArgs {
-    /// Seconds to wait after the stop signal before SIGKILL (default: --stop-timeout, else 10).
-    #[arg(short = 't', long = "time")]
-    pub time: Option<u64>,
+    /// Seconds to wait after the stop signal before SIGKILL (default: --stop-timeout, else
+    /// 10); a negative number waits for as long as the container runs, as Docker's -1.
+    #[arg(short = 't', long = "time", allow_negative_numbers = true)]
+    pub time: Option<i64>,
     /// Containers (names or ids).
     #[arg(required = true)]
     pub containers: Vec<String>,
@@ -278,9 +279,10 @@ pub fn wait(global: &GlobalOptions, args: WaitArgs) -> u8 {
 /// Arguments of `restart`.
 #[derive(Debug, Args)]
 pub struct RestartArgs {
-    /// Seconds to wait after the stop signal before SIGKILL (default: --stop-timeout, else 10).
-    #[arg(short = 't', long = "time")]
-    pub time: Option<u64>,
+    /// Seconds to wait after the stop signal before SIGKILL (default: --stop-timeout, else
+    /// 10); a negative number waits for as long as the container runs, as Docker's -1.
+    #[arg(short = 't', long = "time", allow_negative_numbers = true)]
+    pub time: Option<i64>,
     /// Containers (names or ids).
     #[arg(required = true)]
     pub containers: Vec<String>,

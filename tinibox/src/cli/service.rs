@@ -89,6 +89,23 @@ fn load(dir: &Path, only: &[String]) -> (Vec<Service>, u8) {
     let mut rc = 0;
     let files = match service::files_in(dir) {
         Ok(f) => f,
+        // The default folder may be absent: a system with no services.
+        Err(e)
+            if e.kind() == std::io::ErrorKind::NotFound
+                && dir == Path::new(service::DEFAULT_DIR) =>
+        {
+            Vec::new()
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return (
+                Vec::new(),
+                fail(format!(
+                    "service folder {} does not exist — give the folder of the NAME.json files \
+                     (--dir or $TINIBOX_SERVICES)",
+                    dir.display()
+                )),
+            )
+        }
         Err(e) => return (Vec::new(), fail(format!("reading {}: {e}", dir.display()))),
     };
     for name in only {

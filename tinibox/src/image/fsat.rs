@@ -22,6 +22,32 @@ fn check(ret: libc::c_int) -> io::Result<libc::c_int> {
     }
 }
 
+/// Whether directory `dir` lies on a file system whose files the kernel makes up (proc, sysfs,
+/// cgroup v1 and v2, devpts, mqueue, debugfs, tracefs, securityfs, bpf, nsfs; statfs(2)'s
+/// f_type): a copy of a container's tree keeps such a folder but not what is in it, as
+/// Docker's copy of a container's root file system does.
+pub fn is_kernel_view(dir: &OwnedFd) -> bool {
+    use nix::sys::statfs::{self as fs, FsType};
+    const MQUEUE_MAGIC: FsType = FsType(0x1980_0202);
+    let Ok(st) = fs::fstatfs(dir) else {
+        return false;
+    };
+    [
+        fs::PROC_SUPER_MAGIC,
+        fs::SYSFS_MAGIC,
+        fs::CGROUP_SUPER_MAGIC,
+        fs::CGROUP2_SUPER_MAGIC,
+        fs::DEVPTS_SUPER_MAGIC,
+        MQUEUE_MAGIC,
+        fs::DEBUGFS_MAGIC,
+        fs::TRACEFS_MAGIC,
+        fs::SECURITYFS_MAGIC,
+        fs::BPF_FS_MAGIC,
+        fs::NSFS_MAGIC,
+    ]
+    .contains(&st.filesystem_type())
+}
+
 /// Opens directory `path` (a host path) as the root of a walk.
 pub fn open_dir_path(path: &Path) -> io::Result<OwnedFd> {
     let c = cstr(path.as_os_str())?;

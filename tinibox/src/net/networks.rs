@@ -121,6 +121,18 @@ pub fn check_name(name: &str) -> Result<(), NetError> {
 
 fn unknown(name: &str) -> NetError {
     let shown: String = name.chars().take(64).collect();
+    if name == "host" || name == "none" {
+        // Modes of `run --network`, listed by `network ls` but not networks tinibox makes.
+        let what = if name == "host" {
+            "the host's own network stack"
+        } else {
+            "no network at all"
+        };
+        return NetError::NotFound(format!(
+            "network {name:?} is pre-defined ({what}): it cannot be inspected, connected or \
+             disconnected — give `--network {name}` when the container is made"
+        ));
+    }
     NetError::NotFound(format!(
         "network {shown:?} not found — see `tinibox network ls`, or create it with `tinibox network create {shown}`"
     ))

@@ -129,9 +129,13 @@ pub struct RunFlags {
     /// Signal that `stop` sends first (name or number; default SIGTERM).
     #[arg(long = "stop-signal", value_name = "SIGNAL")]
     pub stop_signal: Option<String>,
-    /// Seconds `stop` waits before SIGKILL (default 10).
-    #[arg(long = "stop-timeout", value_name = "SECONDS")]
-    pub stop_timeout: Option<u64>,
+    /// Seconds `stop` waits before SIGKILL (default 10); negative: for as long as it runs.
+    #[arg(
+        long = "stop-timeout",
+        value_name = "SECONDS",
+        allow_negative_numbers = true
+    )]
+    pub stop_timeout: Option<i64>,
     /// Parent cgroup of the container's group (`/parent/<id>` below each hierarchy root).
     #[arg(long = "cgroup-parent", value_name = "PATH")]
     pub cgroup_parent: Option<String>,

@@ -67,10 +67,12 @@ pub fn parse_memory(value: &str) -> Result<i64, SpecError> {
 /// Parses `--cpus N` into a CFS (quota, period) pair with a 100 ms period; `available` is the
 /// number of CPUs tinibox may use (the upper bound).
 pub fn parse_cpus(value: &str, available: usize) -> Result<(i64, u64), SpecError> {
+    // Messages quote the user's text (at most 32 characters), never the float's digits.
+    let shown = crate::text::ellipsize(value.trim(), 32);
     let bad = || {
         SpecError::flag(
             "--cpus",
-            format!("invalid CPU count {value:?}"),
+            format!("invalid CPU count {shown:?}"),
             "use a positive number such as 0.5 or 2",
         )
     };
@@ -82,7 +84,7 @@ pub fn parse_cpus(value: &str, available: usize) -> Result<(i64, u64), SpecError
         // The kernel's smallest CFS quota is 1 ms of each 100 ms period.
         return Err(SpecError::flag(
             "--cpus",
-            format!("{n} is below the minimum of 0.01 CPUs"),
+            format!("{shown} is below the minimum of 0.01 CPUs"),
             "give at least 0.01",
         ));
     }
@@ -90,7 +92,7 @@ pub fn parse_cpus(value: &str, available: usize) -> Result<(i64, u64), SpecError
     if n > cpus as f64 {
         return Err(SpecError::flag(
             "--cpus",
-            format!("{n} CPUs requested but only {cpus} available"),
+            format!("{shown} CPUs requested but only {cpus} available"),
             format!("use a value up to {cpus}"),
         ));
     }

@@ -42,7 +42,7 @@ pub fn wait(global: &GlobalOptions, containers: &[String]) -> u8 {
 
 /// `restart [-t N] NAME…`: stops a running container (as `stop`), then runs it again from
 /// its front folder under a new monitor, as a detached container; prints the name.
-pub fn restart(global: &GlobalOptions, time: Option<u64>, containers: &[String]) -> u8 {
+pub fn restart(global: &GlobalOptions, time: Option<i64>, containers: &[String]) -> u8 {
     for_each_container(global, containers, 1, |id, what| {
         manage::stop_one(global, id, time, true).map_err(|e| format!("{what}: {e}"))?;
         start_detached(global, id).map_err(|e| format!("{what}: {e}"))?;

@@ -188,6 +188,10 @@ fn out_tree(dir: &OwnedFd, to: &Path, mode: u32) -> Result<(), String> {
         Err(e) => return Err(format!("{}: {e}", to.display())),
     }
     let _ = std::fs::set_permissions(to, std::fs::Permissions::from_mode(mode & 0o7777));
+    if fsat::is_kernel_view(dir) {
+        // /proc, /sys, /dev/pts…: the kernel's view, not the container's files.
+        return Ok(());
+    }
     for name in fsat::list_dir(dir).map_err(|e| e.to_string())? {
         let Some(st) = fsat::lstat_at(dir, &name).map_err(|e| e.to_string())? else {
             continue;

@@ -103,6 +103,10 @@ fn tree<W: Write>(
         io::empty(),
     )
     .map_err(werr)?;
+    if fsat::is_kernel_view(dir) {
+        // /proc, /sys, /dev/pts…: the kernel's view, not the container's files.
+        return Ok(());
+    }
     let mut names = fsat::list_dir(dir).map_err(|e| e.to_string())?;
     names.sort();
     for n in names {

@@ -738,9 +738,10 @@ pub fn signal(
 
 /// Waits until the init is gone; false on timeout.
 pub fn wait_stopped(root: &Path, id: &str, timeout: Duration) -> bool {
-    let end = Instant::now() + timeout;
+    // A timeout past what the clock can hold (Duration::MAX) never ends the wait.
+    let end = Instant::now().checked_add(timeout);
     while is_alive(root, id) {
-        if Instant::now() >= end {
+        if end.is_some_and(|end| Instant::now() >= end) {
             return false;
         }
         std::thread::sleep(Duration::from_millis(10));

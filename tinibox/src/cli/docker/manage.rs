@@ -155,12 +155,13 @@ pub fn stop(global: &GlobalOptions, args: StopArgs) -> u8 {
 }
 
 /// Stops one container: its stop signal (`--stop-signal`, default SIGTERM), then SIGKILL
-/// after `time` seconds (default: its `--stop-timeout`, else 10). `by_user` keeps a restart
+/// after `time` seconds (default: its `--stop-timeout`, else 10; negative: never, as Docker's
+/// -1). `by_user` keeps a restart
 /// policy from bringing it back. Waits for a detached container's monitor to record the exit.
 pub(super) fn stop_one(
     global: &GlobalOptions,
     id: &str,
-    time: Option<u64>,
+    time: Option<i64>,
     by_user: bool,
 ) -> Result<(), String> {
     let m = Meta::load(&global.root, id);
@@ -173,9 +174,11 @@ pub(super) fn stop_one(
             .as_deref()
             .and_then(|s| parse_signal(s).ok())
             .unwrap_or(Signal::SIGTERM.into());
-        let time = time.or(m.stop_timeout).unwrap_or(10);
+        // A negative time waits for as long as the container runs.
+        let time = u64::try_from(time.or(m.stop_timeout).unwrap_or(10))
+            .map_or(Duration::MAX, Duration::from_secs);
         let _ = front::signal(&global.root, id, sig, false);
-        if !front::wait_stopped(&global.root, id, Duration::from_secs(time)) {
+        if !front::wait_stopped(&global.root, id, time) {
             let _ = front::signal(&global.root, id, Signal::SIGKILL, true);
             if !front::wait_stopped(&global.root, id, Duration::from_secs(10)) {
                 return Err("did not stop after SIGKILL — check `tinibox ps -a`".into());

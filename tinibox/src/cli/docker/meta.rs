@@ -72,9 +72,9 @@ pub struct Meta {
     /// `--stop-signal` (Docker's default: SIGTERM).
     #[serde(default)]
     pub stop_signal: Option<String>,
-    /// `--stop-timeout` in seconds (Docker's default: 10).
+    /// `--stop-timeout` in seconds (Docker's default: 10; negative: no SIGKILL).
     #[serde(default)]
-    pub stop_timeout: Option<u64>,
+    pub stop_timeout: Option<i64>,
     /// The `HostConfig` object `inspect` prints.
     #[serde(default)]
     pub host_config: serde_json::Value,

@@ -802,6 +802,37 @@ fn bad_input_is_refused_with_one_line_and_the_store_unchanged() {
         "garbage.tar: not a complete tar archive",
     );
     assert_eq!(snapshot(store.path()), before);
+    // Binary noise: the tar reader quotes its bytes; the line stays printable.
+    let noise: Vec<u8> = (0..4096u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    std::fs::write(&garbage, &noise).unwrap();
+    for cmd in ["load", "import"] {
+        let o = tinibox(store.path(), &[cmd, garbage.to_str().unwrap()]);
+        assert_refused(&o, "garbage.tar: not a complete tar archive");
+        let err = String::from_utf8(o.stderr.clone()).expect("UTF-8 error line");
+        assert!(
+            !err.trim_end()
+                .chars()
+                .any(|c| c.is_control() || c == '\u{fffd}'),
+            "{cmd}: {err:?}"
+        );
+        assert_eq!(snapshot(store.path()), before);
+    }
+    // xz and bzip2 (which Docker reads): named, with what to do.
+    let xz = work.path().join("rootfs.tar.xz");
+    let bz = work.path().join("rootfs.tar.bz2");
+    std::fs::write(&xz, b"\xfd7zXZ\x00\x00\x04\xe6\xd6\xb4\x46").unwrap();
+    std::fs::write(&bz, b"BZh91AY&SY").unwrap();
+    for (file, name) in [(&xz, "xz"), (&bz, "bzip2")] {
+        for cmd in ["load", "import"] {
+            assert_refused(
+                &tinibox(store.path(), &[cmd, file.to_str().unwrap()]),
+                &format!("{name}-compressed, which tinibox does not read"),
+            );
+            assert_eq!(snapshot(store.path()), before);
+        }
+    }
 
     // Unknown image names.
     let out = tinibox(store.path(), &["rmi", "nosuchimage"]);

@@ -50,8 +50,43 @@ fn doc_err(what: &str) -> impl Fn(oci_spec::OciSpecError) -> ImageError + '_ {
 /// A reader of a file that may be gzip- or zstd-compressed (detected by its magic bytes).
 fn maybe_compressed(file: File) -> std::io::Result<Box<dyn Read>> {
     let mut reader = BufReader::new(file);
-    let compression = Compression::sniff(reader.fill_buf()?);
+    let head = reader.fill_buf()?;
+    // Encodings Docker's import and load also read, named instead of failing as a tar: xz
+    // (`fd 37 7a 58 5a 00`, the xz file format 1.0.4 §2.1.1.1), bzip2 (`BZh1`…`BZh9`).
+    let other = if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
+        Some("xz")
+    } else if head.len() >= 4 && head.starts_with(b"BZh") && (b'1'..=b'9').contains(&head[3]) {
+        Some("bzip2")
+    } else {
+        None
+    };
+    if let Some(name) = other {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!(
+                "{name}-compressed, which tinibox does not read (plain, gzip and zstd tar \
+                 archives only): decompress it first ({name} -d) or make it with gzip"
+            ),
+        ));
+    }
+    let compression = Compression::sniff(head);
     Ok(compression.decoder(reader))
+}
+
+/// The tar reader's complaint made printable: it may quote the archive's bytes, which for a
+/// file that is no tar at all are binary. Other characters become `?`; at most 120 kept.
+fn tar_problem(problem: &str) -> String {
+    let printable: String = problem
+        .chars()
+        .map(|c| {
+            if c.is_control() || c == char::REPLACEMENT_CHARACTER {
+                '?'
+            } else {
+                c
+            }
+        })
+        .collect();
+    crate::text::ellipsize(&printable, 120)
 }
 
 /// Where the image files are read from: a layout folder.
@@ -549,9 +584,10 @@ pub fn load(store: &Store, input: &Path) -> Result<Vec<ImageRecord>> {
         let file = File::open(input).map_err(|e| bad(input, format!("cannot open: {e}")))?;
         let reader = maybe_compressed(file).map_err(|e| bad(input, format!("cannot read: {e}")))?;
         unpack_layer(reader, &dir).map_err(|e| match e {
-            ImageError::BadDocument { problem, .. } => {
-                bad(input, format!("not a complete tar archive: {problem}"))
-            }
+            ImageError::BadDocument { problem, .. } => bad(
+                input,
+                format!("not a complete tar archive: {}", tar_problem(&problem)),
+            ),
             other => other,
         })?;
         Source {
@@ -596,9 +632,10 @@ pub fn import(store: &Store, tarball: &Path, reference: Option<&str>) -> Result<
     std::fs::create_dir_all(&dir).map_err(ImageError::io(format!("create {}", dir.display())))?;
     let reader = maybe_compressed(file).map_err(|e| bad(tarball, format!("cannot read: {e}")))?;
     let unpacked = unpack_layer(reader, &dir).map_err(|e| match e {
-        ImageError::BadDocument { problem, .. } => {
-            bad(tarball, format!("not a complete tar archive: {problem}"))
-        }
+        ImageError::BadDocument { problem, .. } => bad(
+            tarball,
+            format!("not a complete tar archive: {}", tar_problem(&problem)),
+        ),
         other => other,
     })?;
     let layers_dir = staging.path().join("layers");

@@ -29,6 +29,27 @@ pub struct Stream {
     pub content: Vec<u8>,
 }
 
+/// A reader's complaint made printable: the tar reader quotes the archive's bytes, which for
+/// a damaged archive are binary. Control characters and undecodable bytes become `?`; at most
+/// 120 characters are kept.
+pub fn printable(text: &str) -> String {
+    let mut out: String = text
+        .chars()
+        .take(120)
+        .map(|c| {
+            if c.is_control() || c == char::REPLACEMENT_CHARACTER {
+                '?'
+            } else {
+                c
+            }
+        })
+        .collect();
+    if text.chars().nth(120).is_some() {
+        out.push_str("...");
+    }
+    out
+}
+
 /// Why an archive was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum ArchiveError {
@@ -41,7 +62,7 @@ pub enum ArchiveError {
         source: std::io::Error,
     },
     /// A tar stream is damaged.
-    #[error("damaged tar in {part}: {source}")]
+    #[error("damaged tar in {part}: {}", printable(&.source.to_string()))]
     Tar {
         /// Which part (control, data, index).
         part: &'static str,

@@ -258,10 +258,18 @@ where
 {
     let cli = match Cli::try_parse_from(args) {
         Ok(c) => c,
-        Err(e) => {
-            let code = if e.use_stderr() { 1 } else { 0 };
+        // --help and --version print in full; a usage error is one `ERROR:` line like every
+        // other error (clap's first line, without its own prefix).
+        Err(e) if !e.use_stderr() => {
             let _ = e.print();
-            return code;
+            return 0;
+        }
+        Err(e) => {
+            let text = e.render().to_string();
+            let first = text.lines().next().unwrap_or_default();
+            let first = first.strip_prefix("error: ").unwrap_or(first);
+            eprintln!("ERROR: {first} (see `apk --help`)");
+            return 1;
         }
     };
     match run(cli) {

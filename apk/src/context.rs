@@ -15,6 +15,7 @@ use crate::sign::Keys;
 use crate::solver::Candidate;
 use crate::transaction;
 use anyhow::{bail, Context as _, Result};
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 /// Options shared by every command (apk-tools' global options).
@@ -105,6 +106,15 @@ impl Context {
     /// Opens the root. `write` takes the lock and refuses a pending interrupted transaction
     /// unless `allow_pending` (for `fix`).
     pub fn open(g: Globals, write: bool, allow_pending: bool) -> Result<Self> {
+        if let Some(a) = &g.arch {
+            check_arch(a).context("--arch")?;
+        }
+        if g.root.exists() && !g.root.is_dir() {
+            bail!(
+                "root {}: not a directory — give the folder of the system to manage",
+                g.root.display()
+            );
+        }
         if g.initdb {
             std::fs::create_dir_all(&g.root)
                 .with_context(|| format!("creating root {}", g.root.display()))?;
@@ -155,11 +165,16 @@ impl Context {
         }
         let arch = match &g.arch {
             Some(a) => a.clone(),
-            None => std::fs::read_to_string(root.plain("etc/apk/arch"))
-                .ok()
-                .map(|s| s.trim().to_string())
-                .filter(|s| !s.is_empty())
-                .unwrap_or_else(|| native_arch().to_string()),
+            None => match std::fs::read_to_string(root.plain("etc/apk/arch")) {
+                Ok(text) if text.trim().is_empty() => native_arch().to_string(),
+                Ok(text) => {
+                    let a = text.trim();
+                    check_arch(a).context("/etc/apk/arch")?;
+                    a.to_string()
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => native_arch().to_string(),
+                Err(e) => bail!("/etc/apk/arch: {e}; fix or remove it"),
+            },
         };
         Ok(Context {
             fetcher: Fetcher::new(g.quiet),
@@ -243,6 +258,17 @@ impl Context {
                 .chain(pins)
                 .any(|d| d.name == name && d.tag.as_deref() == Some(tag))
         };
+        // Looked up by name and version (an index holds tens of thousands of packages: a
+        // scan of the candidates so far for each one was quadratic).
+        let mut installed_ids: HashMap<(&str, &str), Vec<&Option<String>>> = HashMap::new();
+        for i in &self.installed {
+            installed_ids
+                .entry((i.package.name.as_str(), i.package.version.as_str()))
+                .or_default()
+                .push(&i.package.checksum);
+        }
+        let mut offered: HashSet<(String, String)> = HashSet::new();
+        let mut offered_names: HashSet<String> = HashSet::new();
         for (ri, l) in self.repos.iter().enumerate() {
             let Ok(index) = &l.index else { continue };
             for p in &index.packages {
@@ -254,18 +280,16 @@ impl Context {
                 if !p.arch.is_empty() && p.arch != self.arch && p.arch != "noarch" {
                     continue;
                 }
-                let installed = self.installed.iter().any(|i| {
-                    i.package.name == p.name
-                        && i.package.version == p.version
-                        && (i.package.checksum.is_none() || i.package.checksum == p.checksum)
-                });
+                let installed = installed_ids
+                    .get(&(p.name.as_str(), p.version.as_str()))
+                    .is_some_and(|sums| {
+                        sums.iter().any(|sum| sum.is_none() || **sum == p.checksum)
+                    });
                 // Same package in two repositories: keep the first.
-                if cands
-                    .iter()
-                    .any(|c: &Candidate| c.package.name == p.name && c.package.version == p.version)
-                {
+                if !offered.insert((p.name.clone(), p.version.clone())) {
                     continue;
                 }
+                offered_names.insert(p.name.clone());
                 cands.push(Candidate {
                     package: p.clone(),
                     installed,
@@ -275,16 +299,15 @@ impl Context {
             }
         }
         for ins in &self.installed {
-            let offered = cands.iter().any(|c| {
-                c.package.name == ins.package.name && c.package.version == ins.package.version
-            });
-            if offered {
+            let id = (ins.package.name.clone(), ins.package.version.clone());
+            if offered.contains(&id) {
                 continue;
             }
-            let name_offered = cands.iter().any(|c| c.package.name == ins.package.name);
-            if available_only && name_offered {
+            if available_only && offered_names.contains(&ins.package.name) {
                 continue;
             }
+            // Two installed entries of one name-version: the first, as the scan kept.
+            offered.insert(id);
             cands.push(Candidate {
                 package: ins.package.clone(),
                 installed: true,
@@ -307,20 +330,46 @@ fn read_state(root: &Root) -> Result<(Vec<Installed>, Vec<Dependency>)> {
         Vec::new()
     };
     if let Ok(tar) = std::fs::read(root.plain(db::SCRIPTS)) {
-        db::attach_scripts(&mut installed, &tar)
-            .with_context(|| format!("reading {}", db::SCRIPTS))?;
+        db::attach_scripts(&mut installed, &tar).map_err(|e| {
+            anyhow::anyhow!(
+                "/{}: damaged ({}); restore it from a backup, or remove it to run no more \
+                 package scripts",
+                db::SCRIPTS,
+                crate::archive::printable(&e.to_string())
+            )
+        })?;
     }
     if let Ok(text) = std::fs::read_to_string(root.plain(db::TRIGGERS)) {
         db::attach_triggers(&mut installed, &text);
     }
     let world = match std::fs::read_to_string(root.plain(db::WORLD)) {
         Ok(t) => db::parse_world(&t).with_context(|| format!("/{}", db::WORLD))?,
-        Err(_) => Vec::new(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        // Not text, or unreadable: an empty world would be written over it at the next add.
+        Err(e) => anyhow::bail!("/{}: {e}; fix or remove it", db::WORLD),
     };
     Ok((installed, world))
 }
 
 /// Creates the database layout apk-tools expects in a new root.
+/// Checks an architecture name (`--arch`, /etc/apk/arch): one word of lowercase letters,
+/// digits and `_`, as Alpine's (x86_64, aarch64, armv7, ppc64le, noarch); it becomes part of
+/// every repository's index path.
+fn check_arch(a: &str) -> Result<()> {
+    let word = !a.is_empty()
+        && a.len() <= 32
+        && a.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if !word {
+        let shown: String = a.chars().take(40).collect();
+        bail!(
+            "invalid architecture {shown:?}: give one word such as x86_64 or aarch64 \
+             (lowercase letters, digits, _)"
+        );
+    }
+    Ok(())
+}
+
 fn init_db(root: &Root, arch: Option<&str>) -> Result<()> {
     for d in [
         "etc/apk/keys",

@@ -174,6 +174,8 @@ pub fn parse_installed(text: &str) -> Result<Vec<Installed>, FieldError> {
         if ins.package.name.is_empty() || ins.package.version.is_empty() {
             return Err(FieldError::Incomplete { line: last });
         }
+        crate::package::check_identity(&ins.package.name, &ins.package.version)
+            .map_err(|why| FieldError::Identity { line: last, why })?;
         out.push(ins);
     }
     Ok(out)

@@ -93,6 +93,38 @@ pub enum FieldError {
         /// Line where the stanza ends.
         line: usize,
     },
+    /// A name or version that cannot be part of a file name (see [`check_identity`]).
+    #[error("line {line}: {why}")]
+    Identity {
+        /// Line where the stanza ends.
+        line: usize,
+        /// What is wrong.
+        why: String,
+    },
+}
+
+/// Checks a package's name and version before either becomes part of a file name: the
+/// cache's `NAME-VERSION.HASH.apk`, a repository's `NAME-VERSION.apk`, scripts.tar's
+/// `NAME-VERSION.HASH.SCRIPT`. Both must be non-empty, without `/`, whitespace or control
+/// characters, and neither `.` nor `..` (abuild's names are narrower still: `[a-z0-9._+-]`).
+/// Errors: one sentence naming the value (cut to 60 characters).
+pub fn check_identity(name: &str, version: &str) -> Result<(), String> {
+    for (what, value) in [("package name", name), ("version", version)] {
+        let bad = value.is_empty()
+            || value == "."
+            || value == ".."
+            || value
+                .chars()
+                .any(|c| c == '/' || c.is_whitespace() || c.is_control());
+        if bad {
+            let shown: String = value.chars().take(60).collect();
+            return Err(format!(
+                "invalid {what} {shown:?} (it names files: no `/`, spaces or control \
+                 characters, not empty, `.` or `..`)"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// One `X:value` field with its 1-based line number.
@@ -192,6 +224,8 @@ impl Package {
         if p.name.is_empty() || p.version.is_empty() {
             return Err(FieldError::Incomplete { line: last });
         }
+        check_identity(&p.name, &p.version)
+            .map_err(|why| FieldError::Identity { line: last, why })?;
         Ok(p)
     }
 
@@ -299,6 +333,26 @@ mod tests {
             out.push('\n');
         }
         assert_eq!(parse_index(&out).unwrap(), pkgs);
+    }
+
+    #[test]
+    fn names_and_versions_that_name_files_are_checked() {
+        assert_eq!(check_identity("so.good+1_x-y", "1.2.3_rc1-r0"), Ok(()));
+        for (name, version) in [
+            ("", "1"),
+            ("a/b", "1"),
+            ("..", "1"),
+            ("a b", "1"),
+            ("a", "../1"),
+            ("a", ""),
+        ] {
+            assert!(
+                check_identity(name, version).is_err(),
+                "{name:?} {version:?}"
+            );
+        }
+        let e = parse_index("P:../evil\nV:1-r0\n").unwrap_err().to_string();
+        assert!(e.contains("invalid package name \"../evil\""), "{e}");
     }
 
     #[test]

@@ -43,6 +43,9 @@ pub enum PkgInfoError {
     /// `pkgname` or `pkgver` missing.
     #[error(".PKGINFO has no pkgname or pkgver")]
     Incomplete,
+    /// `pkgname` or `pkgver` that cannot be part of a file name.
+    #[error(".PKGINFO: {0}")]
+    Identity(String),
 }
 
 /// Parses .PKGINFO text.
@@ -105,6 +108,8 @@ pub fn parse(text: &str) -> Result<PkgInfo, PkgInfoError> {
     if info.package.name.is_empty() || info.package.version.is_empty() {
         return Err(PkgInfoError::Incomplete);
     }
+    crate::package::check_identity(&info.package.name, &info.package.version)
+        .map_err(PkgInfoError::Identity)?;
     Ok(info)
 }
 

@@ -406,22 +406,28 @@ fn describe_all(needs: &[Need]) -> String {
 }
 
 /// Orders the selection so that dependencies come before their dependents (cycles broken
-/// in selection order).
+/// in selection order): a depth-first walk in post-order, with its own stack of (package,
+/// next dependency to look at), so that a chain of dependencies as long as an index can
+/// make does not overflow the thread's stack.
 fn install_order(pool: &Pool, selected: &[usize]) -> Vec<usize> {
     let set: HashSet<usize> = selected.iter().copied().collect();
     let mut done = HashSet::new();
     let mut order = Vec::new();
-    fn visit(
-        pool: &Pool,
-        set: &HashSet<usize>,
-        i: usize,
-        done: &mut HashSet<usize>,
-        order: &mut Vec<usize>,
-    ) {
-        if !done.insert(i) {
-            return;
+    let mut stack: Vec<(usize, usize)> = Vec::new();
+    for &first in selected {
+        if !done.insert(first) {
+            continue;
         }
-        for d in &pool.cands[i].package.depends {
+        stack.push((first, 0));
+        while let Some(top) = stack.last_mut() {
+            let i = top.0;
+            let depends = &pool.cands[i].package.depends;
+            let Some(d) = depends.get(top.1) else {
+                order.push(i);
+                stack.pop();
+                continue;
+            };
+            top.1 += 1;
             if d.conflict {
                 continue;
             }
@@ -431,13 +437,11 @@ fn install_order(pool: &Pool, selected: &[usize]) -> Vec<usize> {
                 .copied()
                 .find(|j| set.contains(j) && pool.cands[*j].package.satisfies(d));
             if let Some(j) = dep {
-                visit(pool, set, j, done, order);
+                if done.insert(j) {
+                    stack.push((j, 0));
+                }
             }
         }
-        order.push(i);
-    }
-    for &i in selected {
-        visit(pool, &set, i, &mut done, &mut order);
     }
     order
 }

@@ -1175,3 +1175,250 @@ fn failing_scripts_are_reported() {
     assert_eq!(snapshot(&w.root(), DB_NOISE), before);
     assert!(!w.root().join("lib/apk/db/transaction").exists());
 }
+
+/// An unsigned index (for `--allow-untrusted`) of `text` at `dir/x86_64/APKINDEX.tar.gz`.
+fn unsigned_index(dir: &Path, text: &str) {
+    let mut tar = tar::Builder::new(Vec::new());
+    for (name, body) in [
+        ("DESCRIPTION", "hand-made".as_bytes()),
+        ("APKINDEX", text.as_bytes()),
+    ] {
+        let mut h = tar::Header::new_ustar();
+        h.set_size(body.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        tar.append_data(&mut h, name, body).unwrap();
+    }
+    let tar = tar.into_inner().unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, &tar).unwrap();
+    fs::create_dir_all(dir.join("x86_64")).unwrap();
+    fs::write(dir.join("x86_64/APKINDEX.tar.gz"), gz.finish().unwrap()).unwrap();
+}
+
+/// Input a hostile or broken source can give, each refused before anything changes and with
+/// nothing outside the root touched: package names that are paths (`../evil`), `--virtual`
+/// names that are not names, packages whose own entries collide (a file below a link or a
+/// file of the same package, a file and a directory at one path, a name over 255 bytes: these
+/// used to fail after the commit point and leave a journal `fix` could not finish), a world
+/// that is not text, and journals whose paths lead out of the root or that are not text.
+#[test]
+fn hostile_names_entries_worlds_and_journals_change_nothing() {
+    let w = World::new();
+    let long = "n".repeat(300);
+    let url = w.repo(
+        "main",
+        vec![
+            busybox("1.35.0-r0"),
+            hello("1.0-r0"),
+            script_pkg(
+                "symout",
+                "1-r0",
+                &[],
+                json!([{"path": "opt", "dir": true}, {"path": "opt/out", "symlink": "/tmp"},
+                       {"path": "opt/out/escape", "content": "x\n"}]),
+            ),
+            script_pkg(
+                "filesub",
+                "1-r0",
+                &[],
+                json!([{"path": "opt/z", "content": "z\n"}, {"path": "opt/z/sub", "content": "s\n"}]),
+            ),
+            script_pkg(
+                "filedir",
+                "1-r0",
+                &[],
+                json!([{"path": "opt/x", "content": "x\n"}, {"path": "opt/x", "dir": true}]),
+            ),
+            script_pkg(
+                "longname",
+                "1-r0",
+                &[],
+                json!([{"path": format!("opt/{long}"), "content": "l\n"}]),
+            ),
+        ],
+    );
+    let evil = w.repo(
+        "evil",
+        vec![script_pkg(
+            "../evil",
+            "1-r0",
+            &[],
+            json!([{"path": "e", "content": "e\n"}]),
+        )],
+    );
+    ok(w.apk(&["--initdb", "-X", &url, "add", "hello"]));
+    let before = snapshot(&w.root(), DB_NOISE);
+    let unchanged = |what: &str| {
+        assert_eq!(
+            snapshot(&w.root(), DB_NOISE),
+            before,
+            "{what} changed the root"
+        );
+    };
+    for (name, want) in [
+        (
+            "symout",
+            "opt/out/escape: below /opt/out, which this transaction makes a file or link",
+        ),
+        (
+            "filesub",
+            "opt/z/sub: below /opt/z, which this transaction makes a file or link",
+        ),
+        (
+            "filedir",
+            "opt/x: a file or link of this transaction is in the way of a directory",
+        ),
+        ("longname", "a file name longer than 255 bytes"),
+    ] {
+        let o = w.apk(&["-X", &url, "add", name]);
+        let t = text(&o);
+        assert_eq!(o.status.code(), Some(1), "{name}: {t}");
+        assert!(t.contains(want), "{name}: expected {want:?} in:\n{t}");
+        assert!(t.contains("ERROR: nothing was changed"), "{name}: {t}");
+        unchanged(name);
+        assert!(
+            !w.root().join("lib/apk/db/transaction").exists(),
+            "{name}: a journal is left"
+        );
+    }
+    // A name that is a path: the index is refused, nothing is fetched or cached.
+    fs::create_dir_all(w.root().join("etc/apk/cache")).unwrap();
+    let before_cache = snapshot(&w.root(), DB_NOISE);
+    let o = w.apk(&["-X", &evil, "add", "../evil"]);
+    let t = text(&o);
+    assert_ne!(o.status.code(), Some(0), "{t}");
+    assert!(t.contains("invalid package name \"../evil\""), "{t}");
+    assert_eq!(snapshot(&w.root(), DB_NOISE), before_cache);
+    fs::remove_dir(w.root().join("etc/apk/cache")).unwrap();
+    // --virtual names that are no names.
+    for name in ["", "bad name", "x=1", "a/b", "y@tag"] {
+        let o = w.apk(&["-X", &url, "add", "-t", name, "busybox"]);
+        let t = text(&o);
+        assert_eq!(o.status.code(), Some(1), "{name:?}: {t}");
+        assert!(
+            t.contains("ERROR: invalid virtual package name"),
+            "{name:?}: {t}"
+        );
+        assert_eq!(t.trim().lines().count(), 1, "{t}");
+        unchanged(name);
+    }
+    // A FILE.apk that is not there is named as a file.
+    let o = w.apk(&["add", "/nonexistent/pkg.apk"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("ERROR: /nonexistent/pkg.apk: No such file"),
+        "{}",
+        text(&o)
+    );
+    // A world that is not text: refused, not read as empty and written over.
+    let world = w.root().join("etc/apk/world");
+    let saved = fs::read(&world).unwrap();
+    fs::write(&world, b"busybox\n\xff\xfe\n").unwrap();
+    let o = w.apk(&["-X", &url, "add", "busybox"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("/etc/apk/world: stream did not contain valid UTF-8"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(fs::read(&world).unwrap(), b"busybox\n\xff\xfe\n");
+    fs::write(&world, saved).unwrap();
+    // Journals from elsewhere: a path climbing out, a link leading out, binary text.
+    let outside = w.dir.path().join("victim");
+    fs::write(&outside, "precious\n").unwrap();
+    let jdir = w.root().join("lib/apk/db/transaction");
+    fs::create_dir_all(&jdir).unwrap();
+    let up = format!(
+        "{}victim",
+        "../".repeat(40) + w.dir.path().strip_prefix("/").unwrap().to_str().unwrap() + "/"
+    );
+    fs::write(jdir.join("plan"), format!("state\tcommit\nremove\t{up}\n")).unwrap();
+    let o = w.apk(&["fix"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("unreadable journal"), "{}", text(&o));
+    assert!(outside.exists(), "fix removed a file outside the root");
+    std::os::unix::fs::symlink(w.dir.path(), w.root().join("lnk")).unwrap();
+    fs::write(jdir.join("plan"), "state\tcommit\nremove\tlnk/victim\n").unwrap();
+    ok(w.apk(&["fix"]));
+    assert!(outside.exists(), "fix followed a link out of the root");
+    fs::remove_file(w.root().join("lnk")).unwrap();
+    fs::create_dir_all(&jdir).unwrap();
+    fs::write(jdir.join("plan"), b"state\tcommit\n\xff\xfe\n").unwrap();
+    let o = w.apk(&["fix"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("unreadable journal"), "{}", text(&o));
+    assert!(
+        jdir.join("plan").exists(),
+        "an unreadable journal was thrown away"
+    );
+    fs::remove_dir_all(&jdir).unwrap();
+    unchanged("the journals");
+}
+
+/// A chain of 100,000 dependencies (p0 → p1 → … ) is ordered without overflowing the stack,
+/// and an architecture or a command line that is not one is one line, exit 1.
+#[test]
+fn long_dependency_chains_and_bad_architectures() {
+    let w = World::new();
+    let n = 100_000;
+    let mut index = String::new();
+    for i in 0..n {
+        index.push_str(&format!(
+            "C:Q1AAAAAAAAAAAAAAAAAAAAAAAAAAA=\nP:p{i}\nV:1-r0\nA:x86_64\nS:1\nI:1\nT:x\n"
+        ));
+        if i + 1 < n {
+            index.push_str(&format!("D:p{}\n", i + 1));
+        }
+        index.push('\n');
+    }
+    let repo = w.dir.path().join("chain");
+    unsigned_index(&repo, &index);
+    ok(w.apk(&["--initdb", "update"]));
+    let out = ok(w.apk(&[
+        "--allow-untrusted",
+        "-X",
+        repo.to_str().unwrap(),
+        "-s",
+        "add",
+        "p0",
+    ]));
+    assert!(
+        out.contains(&format!("({n}/{n}) Installing p0 (1-r0)")),
+        "{}",
+        &out[out.len().saturating_sub(300)..]
+    );
+    for arch in ["", "../x", "x86_64\nfoo", "X86"] {
+        let o = w.apk(&["--arch", arch, "info"]);
+        assert_eq!(o.status.code(), Some(1), "{arch:?}: {}", text(&o));
+        assert!(
+            text(&o).starts_with("ERROR: --arch: invalid architecture"),
+            "{}",
+            text(&o)
+        );
+        assert_eq!(text(&o).trim().lines().count(), 1, "{}", text(&o));
+    }
+    fs::write(w.root().join("etc/apk/arch"), "a:b\nc\n").unwrap();
+    let o = w.apk(&["info"]);
+    assert!(
+        text(&o).starts_with("ERROR: /etc/apk/arch: invalid architecture"),
+        "{}",
+        text(&o)
+    );
+    let file = w.dir.path().join("a-file");
+    fs::write(&file, "x").unwrap();
+    let o = Command::new(APK)
+        .arg("--root")
+        .arg(&file)
+        .arg("info")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).contains("not a directory"), "{}", text(&o));
+    let o = w.apk(&["--bogus", "info"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        text(&o).trim(),
+        "ERROR: unexpected argument '--bogus' found (see `apk --help`)"
+    );
+}

@@ -39,6 +39,19 @@ pub fn add(
     virtual_name: Option<&str>,
     upgrade: bool,
 ) -> Result<usize> {
+    if let Some(name) = virtual_name {
+        // It becomes a world entry and a database entry: a plain name, nothing an atom adds.
+        let plain = Dependency::parse(name).is_ok_and(|d| {
+            d.name == name && d.constraint.is_none() && d.tag.is_none() && !d.conflict
+        });
+        if !plain || crate::package::check_identity(name, "0").is_err() {
+            let shown: String = name.chars().take(60).collect();
+            anyhow::bail!(
+                "invalid virtual package name {shown:?}: give a plain name such as .build-deps \
+                 (no spaces, `/`, `=`, `<`, `>`, `~` or `@`)"
+            );
+        }
+    }
     ctx.load_repos(false, false)?;
     let pins: Vec<Dependency> = atoms
         .iter()
@@ -48,8 +61,16 @@ pub fn add(
     let (mut cands, mut sources) = ctx.pool(false, &pins);
     let mut requested = Vec::new();
     for a in atoms {
-        if a.ends_with(".apk") && Path::new(a).is_file() {
-            let bytes = std::fs::read(a).with_context(|| format!("reading {a}"))?;
+        // A FILE.apk argument (a path, or a file here): read as a file, as apk-tools does, so
+        // a missing one is named as a file, not looked for as a package.
+        if a.ends_with(".apk") && (a.contains('/') || Path::new(a).exists()) {
+            let bytes = match std::fs::read(a) {
+                Ok(b) => b,
+                Err(e) => {
+                    eprintln!("ERROR: {a}: {e}");
+                    return Ok(1);
+                }
+            };
             let apk = match archive::read_package(&bytes, &ctx.keys, ctx.g.allow_untrusted, None) {
                 Ok(p) => p,
                 Err(e) => {
@@ -402,9 +423,12 @@ fn commit(
             eprintln!("ERROR: nothing was changed");
             Ok(problems.len())
         }
-        Err(e) => Err(anyhow::anyhow!(
+        // A failure before the commit point was rolled back; only a journal left behind
+        // needs `apk fix`.
+        Err(e) if transaction::pending(&ctx.root) => Err(anyhow::anyhow!(
             "{e} (run `apk fix` to complete or undo the transaction)"
         )),
+        Err(e) => Err(anyhow::anyhow!("{e}; nothing was changed")),
     }
 }
 

@@ -30,12 +30,32 @@ fn format_plan(state: &str, ops: &[Op]) -> String {
     s
 }
 
+/// Whether `rel` is a path the journal may hold: relative to the root, and no component
+/// empty, `.` or `..`. A journal is read back from the root, which may come from elsewhere (an
+/// image, a disk being repaired): its paths are checked like a package's entries.
+fn clean_relative(rel: &str) -> bool {
+    !rel.is_empty()
+        && rel
+            .split('/')
+            .all(|c| !c.is_empty() && c != "." && c != ".." && !c.contains('\0'))
+}
+
 fn parse_plan(text: &str) -> Option<(String, Vec<Op>)> {
     let mut lines = text.lines();
     let state = lines.next()?.strip_prefix("state\t")?.to_string();
     let mut ops = Vec::new();
     for l in lines {
         let f: Vec<&str> = l.split('\t').collect();
+        let paths_ok = match f.as_slice() {
+            ["mkdir" | "remove" | "rmdir", rel] => clean_relative(rel),
+            ["stage", temp, target] => clean_relative(temp) && clean_relative(target),
+            // The script file lies in the journal folder: one name.
+            ["post", _, _, file, ..] => clean_relative(file) && !file.contains('/'),
+            _ => false,
+        };
+        if !paths_ok {
+            return None;
+        }
         let op = match f.as_slice() {
             ["mkdir", rel] => Op::Mkdir {
                 rel: rel.to_string(),
@@ -73,17 +93,30 @@ pub(super) fn write_plan(root: &Root, state: &str, ops: &[Op]) -> Result<(), TxE
         .map_err(io("writing the journal"))
 }
 
+/// Host path of the journal's `rel`, its folders resolved inside the root (a symbolic link
+/// among them cannot lead out); the last component is not followed, so a rename or removal
+/// acts on the entry itself.
+fn inside(root: &Root, rel: &str) -> Result<std::path::PathBuf, TxError> {
+    root.resolve(rel, false)
+        .map(|(host, _)| host)
+        .map_err(|e| TxError::Io(e.to_string()))
+}
+
 /// Undoes a staged transaction: removes the staged files, the directories it made (when
 /// empty) and the journal.
 pub(super) fn roll_back(root: &Root, ops: &[Op]) {
     for op in ops {
         if let Op::Stage { temp, .. } = op {
-            let _ = fs::remove_file(root.plain(temp));
+            if let Ok(t) = inside(root, temp) {
+                let _ = fs::remove_file(t);
+            }
         }
     }
     for op in ops.iter().rev() {
         if let Op::Mkdir { rel, .. } = op {
-            let _ = fs::remove_dir(root.plain(rel));
+            if let Ok(d) = inside(root, rel) {
+                let _ = fs::remove_dir(d);
+            }
         }
     }
     let _ = fs::remove_dir_all(root.plain(JOURNAL_DIR));
@@ -94,9 +127,9 @@ pub(super) fn roll_back(root: &Root, ops: &[Op]) {
 pub(super) fn roll_forward(root: &Root, ops: &[Op], opts: ApplyOptions) -> Result<usize, TxError> {
     for op in ops {
         if let Op::Stage { temp, target } = op {
-            let t = root.plain(temp);
+            let t = inside(root, temp)?;
             if fs::symlink_metadata(&t).is_ok() {
-                fs::rename(&t, root.plain(target)).map_err(io(target))?;
+                fs::rename(&t, inside(root, target)?).map_err(io(target))?;
             }
         }
     }
@@ -104,10 +137,10 @@ pub(super) fn roll_forward(root: &Root, ops: &[Op], opts: ApplyOptions) -> Resul
     for op in ops {
         match op {
             Op::Remove { rel } => {
-                let _ = fs::remove_file(root.plain(rel));
+                let _ = fs::remove_file(inside(root, rel)?);
             }
             Op::Rmdir { rel } => {
-                let _ = fs::remove_dir(root.plain(rel));
+                let _ = fs::remove_dir(inside(root, rel)?);
             }
             _ => {}
         }
@@ -176,9 +209,16 @@ pub fn repair(root: &Root, opts: ApplyOptions) -> Result<(Repair, usize), TxErro
     let plan = match fs::read_to_string(jdir.join("plan")) {
         Ok(t) => t,
         // The journal folder exists but its plan was never written: nothing was staged.
-        Err(_) => {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             fs::remove_dir_all(&jdir).map_err(io("removing the journal"))?;
             return Ok((Repair::RolledBack, 0));
+        }
+        // Written but not text (or not readable): nobody knows what it had done; keep it.
+        Err(e) => {
+            return Err(TxError::Io(format!(
+                "{}: unreadable journal ({e}); remove it by hand after checking the root",
+                jdir.display()
+            )))
         }
     };
     let Some((state, ops)) = parse_plan(&plan) else {

@@ -123,6 +123,11 @@ fn crash_point(name: &str) {
     }
 }
 
+/// The folders above `rel` (`a/b/c` → `a`, `a/b`), shortest first.
+fn ancestors(rel: &str) -> impl Iterator<Item = &str> {
+    rel.match_indices('/').map(move |(at, _)| &rel[..at])
+}
+
 fn temp_name(target_rel: &str) -> String {
     let h = Sha1::digest(target_rel.as_bytes());
     let (dir, _) = target_rel.rsplit_once('/').unwrap_or(("", target_rel));
@@ -439,8 +444,22 @@ fn make_plan(
                 ));
                 continue;
             }
+            // NAME_MAX: a longer name stages (under a short temporary name) but cannot be
+            // renamed into place after the commit point.
+            if e.path.split('/').any(|c| c.len() > 255) {
+                problems.push(format!(
+                    "{id}: {}: a file name longer than 255 bytes",
+                    e.path.chars().take(80).collect::<String>()
+                ));
+                continue;
+            }
             if e.kind == EntryKind::Dir {
                 match root.resolve(&e.path, true) {
+                    // Checked against what this transaction makes too, not only the disk.
+                    Ok((_, rel)) if targets.contains(&rel) => problems.push(format!(
+                        "{id}: {}: a file or link of this transaction is in the way of a directory",
+                        e.path
+                    )),
                     Ok((host, rel)) => match fs::symlink_metadata(&host) {
                         Ok(m) if m.is_dir() => {}
                         Ok(_) => problems
@@ -485,6 +504,23 @@ fn make_plan(
                     continue;
                 }
             };
+            // What this transaction makes, as the disk will be after it: a directory it makes
+            // at this path, or a file or link it makes at a folder of this path, would only
+            // fail at the renames after the commit point.
+            if mkdirs.contains(&rel) {
+                problems.push(format!(
+                    "{id}: {}: a directory of this transaction is in the way of a file",
+                    e.path
+                ));
+                continue;
+            }
+            if let Some(below) = ancestors(&rel).find(|a| targets.contains(*a)) {
+                problems.push(format!(
+                    "{id}: {}: below /{below}, which this transaction makes a file or link",
+                    e.path
+                ));
+                continue;
+            }
             // The parent must exist now or be created by this transaction.
             let parent_rel = rel.rsplit_once('/').map(|p| p.0).unwrap_or("");
             let mut ancestor = String::new();

@@ -21,10 +21,16 @@ pub fn repo_dir(ctx: &Context) -> PathBuf {
 /// Adds each `*.json` of `dir` (checked) to `tree` under [`IMAGE_DIR`]; returns their names.
 /// A missing folder adds nothing.
 pub fn add(dir: &Path, tree: &mut RootfsTree) -> Result<Vec<String>> {
-    let files = tinibox::service::files_in(dir).map_err(|e| Error::Io {
-        context: format!("reading the services folder {}", dir.display()),
-        source: e,
-    })?;
+    let files = match tinibox::service::files_in(dir) {
+        Ok(files) => files,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => {
+            return Err(Error::Io {
+                context: format!("reading the services folder {}", dir.display()),
+                source: e,
+            })
+        }
+    };
     let mut names = Vec::new();
     for path in files {
         let service =

@@ -206,12 +206,21 @@ impl Context {
         );
         let mut repos = repo::read_repositories(&file)
             .with_context(|| format!("reading {}", file.display()))?;
-        repos.extend(
-            self.g
-                .repositories
-                .iter()
-                .filter_map(|r| Repository::parse(r)),
-        );
+        for r in &self.g.repositories {
+            // A -X that names nothing (empty, a comment, a tag alone) is a mistake, not a line
+            // to skip as in the file.
+            let Some(repo) = Repository::parse(r) else {
+                let shown: String = r.chars().take(60).collect();
+                bail!(
+                    "-X {shown:?}: not a repository location: give a URL (http://, https://, \
+                     file://) or a folder, optionally after @TAG and a space"
+                );
+            };
+            repos.push(repo);
+        }
+        for r in &repos {
+            r.check().map_err(anyhow::Error::msg)?;
+        }
         Ok(repos)
     }
 

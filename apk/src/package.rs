@@ -279,6 +279,10 @@ impl Package {
 
     /// Does this package satisfy the atom (ignoring its conflict flag)?
     pub fn satisfies(&self, dep: &Dependency) -> bool {
+        // `name><Q1…`: this very package, by its identity checksum (not a provider).
+        if let Some((crate::atom::Op::Checksum, want)) = &dep.constraint {
+            return self.name == dep.name && self.checksum.as_deref() == Some(want.as_str());
+        }
         match self.provided_version(&dep.name) {
             Some(v) => dep.version_matches(v),
             None => false,

@@ -51,6 +51,20 @@ impl Repository {
         })
     }
 
+    /// Checks the location's scheme: `http://`, `https://`, `file://` or none (a folder).
+    /// Errors: one sentence naming the location.
+    pub fn check(&self) -> Result<(), String> {
+        if let Some((scheme, _)) = self.location.split_once("://") {
+            if !matches!(scheme, "http" | "https" | "file") {
+                return Err(format!(
+                    "{}: unsupported URL scheme {scheme}:// (http, https, file, or a folder)",
+                    self.location
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// URL (or path) of this repository's index for `arch`.
     pub fn index_url(&self, arch: &str) -> String {
         format!("{}/{arch}/APKINDEX.tar.gz", self.location)

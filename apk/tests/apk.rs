@@ -1311,6 +1311,41 @@ fn hostile_names_entries_worlds_and_journals_change_nothing() {
         "{}",
         text(&o)
     );
+    // Repository locations that are none, or that apk cannot fetch from: named.
+    for (x, want) in [
+        ("", "-X \"\": not a repository location"),
+        ("@tag", "-X \"@tag\": not a repository location"),
+        (
+            "ftp://host/alpine",
+            "ftp://host/alpine: unsupported URL scheme ftp://",
+        ),
+    ] {
+        let o = w.apk(&["-X", x, "add", "busybox"]);
+        assert_eq!(o.status.code(), Some(1), "{x:?}: {}", text(&o));
+        assert!(text(&o).contains(want), "{x:?}: {}", text(&o));
+        unchanged(x);
+    }
+    // A checksum pin matches that package only; a tag no repository has is said.
+    let o = w.apk(&["-X", &url, "-s", "add", "busybox><Q1garbage="]);
+    assert_ne!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        text(&o).contains("breaks: world[busybox><Q1garbage=]"),
+        "{}",
+        text(&o)
+    );
+    let db = fs::read_to_string(w.root().join("lib/apk/db/installed")).unwrap();
+    let sum = db
+        .split("\n\n")
+        .find(|s| s.contains("\nP:busybox\n"))
+        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("C:")))
+        .expect("busybox's checksum in the database");
+    ok(w.apk(&["-X", &url, "-s", "add", &format!("busybox><{sum}")]));
+    let o = w.apk(&["-X", &url, "-s", "add", "busybox@nosuchtag"]);
+    assert!(
+        text(&o).contains("WARNING: busybox@nosuchtag: no repository is tagged @nosuchtag"),
+        "{}",
+        text(&o)
+    );
     // A world that is not text: refused, not read as empty and written over.
     let world = w.root().join("etc/apk/world");
     let saved = fs::read(&world).unwrap();

@@ -90,6 +90,14 @@ pub fn add(
             requested.push(Dependency::parse(a).map_err(|e| anyhow::anyhow!("{e}"))?);
         }
     }
+    // A name pinned to a tag no repository has: said, as apk-tools does (the package may
+    // still come from an untagged repository).
+    for d in requested.iter().filter(|d| d.tag.is_some()) {
+        let tag = d.tag.as_deref().unwrap_or_default();
+        if !ctx.repos.iter().any(|l| l.repo.tag.as_deref() == Some(tag)) {
+            eprintln!("WARNING: {d}: no repository is tagged @{tag} (see /etc/apk/repositories)");
+        }
+    }
     let mut world = ctx.world.clone();
     if let Some(name) = virtual_name {
         let now = std::time::SystemTime::now()
